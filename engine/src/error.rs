@@ -1,0 +1,84 @@
+//! The engine's error type. Findings (drift, hazards, opaque objects) are data, not errors.
+
+use std::path::PathBuf;
+
+/// Anything that stops the engine from producing what was asked. Messages are lowercase, name
+/// the file, object or statement, and never contain a password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A package is not a valid or safe .dacpac (zip structure, limits, missing parts).
+    #[error("{}: {message}", path.display())]
+    Package {
+        /// The package file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An XML part of a package or project is malformed or not what the format allows.
+    #[error("{}: {part}: {message}", path.display())]
+    Xml {
+        /// The package or project file.
+        path: PathBuf,
+        /// The part (`model.xml`, `Origin.xml`, ...) or the project file itself.
+        part: String,
+        /// What is wrong, with the byte position where known.
+        message: String,
+    },
+    /// Origin.xml's checksum does not match model.xml.
+    #[error(
+        "{}: model.xml checksum mismatch: Origin.xml records {expected}, model.xml hashes to {actual} (the model was changed after it was packaged; pass --accept-checksum-mismatch to load it anyway)",
+        path.display()
+    )]
+    ChecksumMismatch {
+        /// The package file.
+        path: PathBuf,
+        /// Checksum recorded in Origin.xml.
+        expected: String,
+        /// Checksum of the model.xml found.
+        actual: String,
+    },
+    /// A model that refers to something that does not exist, or is otherwise inconsistent.
+    #[error("{}: {message}", path.display())]
+    Model {
+        /// The package or project.
+        path: PathBuf,
+        /// What is wrong, naming the element.
+        message: String,
+    },
+    /// SQL that cannot be understood.
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Sql {
+        /// The source file.
+        file: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column.
+        column: u64,
+        /// What was not understood.
+        message: String,
+    },
+    /// A SQL project that cannot be built (project file, items, includes, variables).
+    #[error("{}: {message}", path.display())]
+    Project {
+        /// The project file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A request the engine cannot serve (bad option values, unsupported platform...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

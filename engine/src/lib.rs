@@ -1,0 +1,12 @@
+//! dac-engine: reads, builds, compares and upgrades DAC-style database packages.
+//!
+//! Data flows one way: a package, a project or a live database becomes a [`model::Model`];
+//! `compare` turns two models into a diff, `plan` orders it, `script` renders it for a dialect,
+//! and drivers execute it. `model` is pure; only `package` and `source` touch files.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod model;
+pub mod package;
+
+pub use error::{Error, Result};

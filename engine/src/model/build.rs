@@ -1,0 +1,78 @@
+//! Small builders for elements, used by the project builder, the drivers and tests.
+
+use super::{Element, Entry, ObjectName, Reference, Relationship, Script, Value};
+
+impl Element {
+    /// Sets the name.
+    pub fn named(mut self, name: ObjectName) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Adds a property (builder form of [`Element::set_prop`]).
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.set_prop(name, value);
+        self
+    }
+
+    /// Adds a boolean property.
+    pub fn with_bool(self, name: &str, value: bool) -> Self {
+        self.with(name, Value::Bool(value))
+    }
+
+    /// Adds an integer property.
+    pub fn with_int(self, name: &str, value: i64) -> Self {
+        self.with(name, Value::Int(value))
+    }
+
+    /// Adds a text property.
+    pub fn with_text(self, name: &str, value: impl Into<String>) -> Self {
+        self.with(name, Value::Text(value.into()))
+    }
+
+    /// Adds a script property (`<Value><![CDATA[...]]></Value>`).
+    pub fn with_script(self, name: &str, text: impl Into<String>) -> Self {
+        self.with(
+            name,
+            Value::Script(Script {
+                text: text.into(),
+                quoted_identifiers: None,
+                ansi_nulls: None,
+            }),
+        )
+    }
+
+    /// Appends a reference entry to a relationship.
+    pub fn with_ref(mut self, rel: &str, reference: Reference) -> Self {
+        self.push_ref(rel, reference);
+        self
+    }
+
+    /// Appends a nested element to a relationship.
+    pub fn with_child(mut self, rel: &str, child: Element) -> Self {
+        self.push_child(rel, child);
+        self
+    }
+
+    /// Appends a reference entry to a relationship.
+    pub fn push_ref(&mut self, rel: &str, reference: Reference) {
+        self.relationship_mut(rel)
+            .entries
+            .push(Entry::Reference(reference));
+    }
+
+    /// Appends a nested element to a relationship.
+    pub fn push_child(&mut self, rel: &str, child: Element) {
+        self.relationship_mut(rel).entries.push(Entry::Element(child));
+    }
+}
+
+impl Relationship {
+    /// A relationship with no entries.
+    pub fn new(name: impl Into<String>) -> Self {
+        Relationship {
+            name: name.into(),
+            entries: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Multipart object names as DacFx writes them: `[dbo].[T].[C]`, with `]]` escaping a `]`.
+//!
+//! Names compare exactly (derived `Eq`); case-insensitive matching, which depends on the model's
+//! collation, goes through [`ObjectName::key`].
+
+use std::fmt;
+
+/// A multipart name such as `[dbo].[Orders].[Id]`.
+///
+/// `external` holds the database part that DacFx writes before a `|` for elements that live in a
+/// referenced package (`[master]|[sys].[objects]`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ObjectName {
+    /// Text before `|`, kept verbatim (brackets included), for names in referenced packages.
+    pub external: Option<String>,
+    /// The unquoted parts, outermost first.
+    pub parts: Vec<String>,
+}
+
+/// Why a name could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameError {
+    /// The text that was not a bracketed multipart name.
+    pub text: String,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a bracketed multipart name: {:?}", self.text)
+    }
+}
+
+impl std::error::Error for NameError {}
+
+impl ObjectName {
+    /// A name from unquoted parts.
+    pub fn new<I, S>(parts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ObjectName {
+            external: None,
+            parts: parts.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Parses `[a].[b]`, `[db]|[a].[b]`; every part must be bracketed.
+    pub fn parse(text: &str) -> Result<Self, NameError> {
+        let err = || NameError {
+            text: text.to_string(),
+        };
+        let (external, rest) = match text.find("]|[") {
+            Some(pos) => (Some(text[..pos + 1].to_string()), &text[pos + 2..]),
+            None => (None, text),
+        };
+        let mut parts = Vec::new();
+        let mut chars = rest.chars().peekable();
+        loop {
+            if chars.next() != Some('[') {
+                return Err(err());
+            }
+            let mut part = String::new();
+            loop {
+                match chars.next() {
+                    Some(']') if chars.peek() == Some(&']') => {
+                        chars.next();
+                        part.push(']');
+                    }
+                    Some(']') => break,
+                    Some(c) => part.push(c),
+                    None => return Err(err()),
+                }
+            }
+            parts.push(part);
+            match chars.next() {
+                None => break,
+                Some('.') => continue,
+                Some(_) => return Err(err()),
+            }
+        }
+        Ok(ObjectName { external, parts })
+    }
+
+    /// The last part (the object's own name), or "" for an empty name.
+    pub fn leaf(&self) -> &str {
+        self.parts.last().map(String::as_str).unwrap_or("")
+    }
+
+    /// The first part: the schema for schema-scoped objects.
+    pub fn first(&self) -> &str {
+        self.parts.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The name without its last part (`[dbo].[T]` for `[dbo].[T].[C]`).
+    pub fn parent(&self) -> Option<ObjectName> {
+        if self.parts.len() < 2 {
+            return None;
+        }
+        Some(ObjectName {
+            external: self.external.clone(),
+            parts: self.parts[..self.parts.len() - 1].to_vec(),
+        })
+    }
+
+    /// This name with one more part appended.
+    pub fn child(&self, part: impl Into<String>) -> ObjectName {
+        let mut parts = self.parts.clone();
+        parts.push(part.into());
+        ObjectName {
+            external: self.external.clone(),
+            parts,
+        }
+    }
+
+    /// A key for maps and matching: the bracketed form, lower-cased unless `case_sensitive`.
+    pub fn key(&self, case_sensitive: bool) -> String {
+        let text = self.to_string();
+        if case_sensitive {
+            text
+        } else {
+            text.to_lowercase()
+        }
+    }
+
+    /// Whether two names denote the same object under the given case rule.
+    pub fn matches(&self, other: &ObjectName, case_sensitive: bool) -> bool {
+        if case_sensitive {
+            self == other
+        } else {
+            self.external.as_deref().map(str::to_lowercase)
+                == other.external.as_deref().map(str::to_lowercase)
+                && self.parts.len() == other.parts.len()
+                && self
+                    .parts
+                    .iter()
+                    .zip(&other.parts)
+                    .all(|(a, b)| a.to_lowercase() == b.to_lowercase())
+        }
+    }
+}
+
+impl fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(external) = &self.external {
+            write!(f, "{external}|")?;
+        }
+        for (idx, part) in self.parts.iter().enumerate() {
+            if idx > 0 {
+                f.write_str(".")?;
+            }
+            write!(f, "[{}]", part.replace(']', "]]"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_round_trip() {
+        for text in [
+            "[dbo]",
+            "[dbo].[T].[C]",
+            "[a]]b].[c.d]",
+            "[master]|[sys].[objects]",
+            "[Grant.ViewAnyColumnEncryptionKeyDefinition.Database].[public].[dbo]",
+            "[we'ird;\"name]",
+        ] {
+            let name = ObjectName::parse(text).unwrap();
+            assert_eq!(name.to_string(), text);
+        }
+        assert_eq!(ObjectName::parse("[a]]b]").unwrap().parts, vec!["a]b"]);
+    }
+
+    #[test]
+    fn rejects_unbracketed_names() {
+        for text in ["", "dbo.T", "[dbo", "[dbo]x", "[a].b"] {
+            assert!(ObjectName::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn matches_follows_case_rule() {
+        let a = ObjectName::new(["dbo", "Orders"]);
+        let b = ObjectName::new(["DBO", "orders"]);
+        assert!(a.matches(&b, false));
+        assert!(!a.matches(&b, true));
+        assert_eq!(a.key(false), b.key(false));
+    }
+}

@@ -1,0 +1,52 @@
+//! `.dacpac` packages: an OPC zip holding model.xml, DacMetadata.xml, Origin.xml,
+//! `[Content_Types].xml` and optional predeploy.sql, postdeploy.sql and refactor.xml.
+//!
+//! Only this module and `source` touch files. Reading is hardened against hostile zips and XML.
+
+use crate::model::Model;
+use crate::model::refactor::RefactorLog;
+
+/// `DacMetadata.xml`: the application's name and version.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DacMetadata {
+    /// Application name.
+    pub name: String,
+    /// Application version (`System.Version` text such as `1.0.0.0`).
+    pub version: String,
+    /// Optional description.
+    pub description: Option<String>,
+}
+
+/// `Origin.xml`: who produced the package and the model checksum. Written fresh by the writer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// `PackageProperties/Version` (3.0.0.0 or 3.1.0.0).
+    pub package_version: String,
+    /// `PackageProperties/ContainsExportedData` (true for bacpacs).
+    pub contains_exported_data: bool,
+    /// `Operation/ProductName`.
+    pub product_name: String,
+    /// `Operation/ProductVersion`.
+    pub product_version: String,
+    /// `Checksums/Checksum Uri="/model.xml"`: upper-case hex SHA-256 of model.xml.
+    pub model_checksum: Option<String>,
+    /// `ModelSchemaVersion`.
+    pub model_schema_version: String,
+}
+
+/// A package in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Package {
+    /// Name and version; `None` when the package has no DacMetadata.xml (system dacpacs).
+    pub metadata: Option<DacMetadata>,
+    /// Origin.xml as read; `None` for packages made in memory (the writer always writes one).
+    pub origin: Option<Origin>,
+    /// The model.
+    pub model: Model,
+    /// Pre-deployment script (predeploy.sql), decoded.
+    pub predeploy: Option<String>,
+    /// Post-deployment script (postdeploy.sql), decoded.
+    pub postdeploy: Option<String>,
+    /// Refactor operations (refactor.xml).
+    pub refactor_log: Option<RefactorLog>,
+}
