@@ -185,6 +185,15 @@ impl Model {
         self.elements.iter().filter(move |e| e.kind == kind)
     }
 
+    /// Sorts top-level elements as DacFx writes them: unnamed first, then by name ignoring case.
+    /// The sort is stable, so elements with equal names keep their relative order.
+    pub fn sort_elements(&mut self) {
+        self.elements.sort_by_cached_key(|e| match &e.name {
+            None => (0, String::new()),
+            Some(name) => (1, name.to_string().to_lowercase()),
+        });
+    }
+
     /// The header metadata value of a `CustomData` category/type, e.g. ("AnsiNulls", None, "AnsiNulls").
     pub fn header_value(&self, category: &str, name: &str) -> Option<&str> {
         self.header
