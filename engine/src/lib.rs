@@ -5,6 +5,7 @@
 //! and drivers execute it. `model` is pure; only `package` and `source` touch files.
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod error;
 pub mod model;
 pub mod package;

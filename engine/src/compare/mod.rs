@@ -1,0 +1,751 @@
+//! compare(current, desired, options) -> [`Diff`]: what differs between two models.
+//!
+//! One algorithm for every platform and every element kind, opaque objects included: top-level
+//! elements are matched by identity (kind + name, or a derived signature for unnamed elements such
+//! as inline constraints), then compared by definition. Relationships that a producer derives by
+//! binding names (body dependencies, view output columns) and annotations are not part of an
+//! element's definition, so two producers of one schema compare equal.
+//!
+//! Pure: no IO, and it cannot fail on user data.
+
+pub mod normalize;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use globset::{GlobBuilder, GlobMatcher};
+use similar::TextDiff;
+
+use crate::model::refactor::RefactorLog;
+use crate::model::{Element, Entry, Model, ObjectName, Reference, Value, kind};
+pub use normalize::TextRules;
+
+/// What to compare and how.
+#[derive(Debug, Clone, Default)]
+pub struct CompareOptions {
+    /// Columns in another order are not a difference.
+    pub ignore_column_order: bool,
+    /// How bodies and expressions are normalised.
+    pub text: TextRules,
+    /// Objects only in the current model are to be dropped (DacFx `DropObjectsNotInSource`, off by
+    /// default); when off they are reported as kept.
+    pub drop_objects_not_in_source: bool,
+    /// Kinds never dropped even with `drop_objects_not_in_source` (DacFx `DoNotDropObjectTypes`).
+    pub do_not_drop: BTreeSet<String>,
+    /// Kinds left out of the comparison altogether (DacFx `ExcludeObjectTypes`).
+    pub exclude_kinds: BTreeSet<String>,
+    /// Only names matching one of these globs (`schema.name`, case-insensitive) are compared.
+    pub include: Vec<String>,
+    /// Names matching one of these globs are not compared.
+    pub exclude: Vec<String>,
+    /// Renames to treat as renames rather than drop and create.
+    pub renames: Vec<Rename>,
+}
+
+/// An element renamed or moved to another schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    /// Element kind (DacFx type name).
+    pub kind: String,
+    /// Name in the current model.
+    pub from: ObjectName,
+    /// Name in the desired model.
+    pub to: ObjectName,
+}
+
+/// Renames recorded in a refactor log (`Rename Refactor`, `Move Schema`), in log order.
+/// Chained renames (a -> b, b -> c) are folded to a -> c.
+pub fn renames_from_refactor_log(log: &RefactorLog) -> Vec<Rename> {
+    let mut renames: Vec<Rename> = Vec::new();
+    for op in &log.operations {
+        let (Some(element), Some(kind)) = (op.property("ElementName"), op.property("ElementType"))
+        else {
+            continue;
+        };
+        let Ok(from) = ObjectName::parse(element) else {
+            continue;
+        };
+        let mut to = from.clone();
+        if let Some(new_name) = op.property("NewName") {
+            let leaf = ObjectName::parse(new_name)
+                .ok()
+                .and_then(|n| n.parts.last().cloned())
+                .unwrap_or_else(|| new_name.to_string());
+            if let Some(last) = to.parts.last_mut() {
+                *last = leaf;
+            }
+        }
+        if let Some(new_schema) = op.property("NewSchema") {
+            let schema = ObjectName::parse(new_schema)
+                .ok()
+                .and_then(|n| n.parts.first().cloned())
+                .unwrap_or_else(|| new_schema.to_string());
+            if let Some(first) = to.parts.first_mut() {
+                *first = schema;
+            }
+        }
+        if let Some(prev) = renames
+            .iter_mut()
+            .find(|r| r.kind == kind && r.to.matches(&from, false))
+        {
+            prev.to = to;
+        } else {
+            renames.push(Rename {
+                kind: kind.to_string(),
+                from,
+                to,
+            });
+        }
+    }
+    renames
+}
+
+/// What happens to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// Only in the desired model.
+    Create,
+    /// In both, with a different definition.
+    Alter,
+    /// Renamed (and possibly also altered).
+    Rename,
+    /// Only in the current model, and to be dropped.
+    Drop,
+    /// Only in the current model, kept because dropping objects not in source is off.
+    Keep,
+}
+
+impl Action {
+    /// Lower-case name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Alter => "alter",
+            Action::Rename => "rename",
+            Action::Drop => "drop",
+            Action::Keep => "keep",
+        }
+    }
+}
+
+/// One difference in the definition of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    /// Where: `IsNullable`, `Columns[Name].TypeSpecifier.Length`, `BodyScript`.
+    pub path: String,
+    /// Value in the current model (`None`: absent).
+    pub current: Option<String>,
+    /// Value in the desired model (`None`: absent).
+    pub desired: Option<String>,
+    /// For bodies and scripts: a unified line diff.
+    pub text_diff: Option<String>,
+}
+
+/// One changed object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// What happens.
+    pub action: Action,
+    /// DacFx type name.
+    pub kind: String,
+    /// The object's name (desired name for renames and creates), or a description for unnamed
+    /// elements such as `[dbo].[T]` for an inline primary key.
+    pub name: ObjectName,
+    /// The object in the current model.
+    pub current: Option<Element>,
+    /// The object in the desired model.
+    pub desired: Option<Element>,
+    /// For renames: the current name.
+    pub renamed_from: Option<ObjectName>,
+    /// What differs, for alters and renames.
+    pub details: Vec<Detail>,
+}
+
+/// The differences between two models.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Diff {
+    /// Changes, in a stable order: by kind then name.
+    pub changes: Vec<Change>,
+}
+
+impl Diff {
+    /// No differences (kept objects are not differences).
+    pub fn is_empty(&self) -> bool {
+        self.changes.iter().all(|c| c.action == Action::Keep)
+    }
+
+    /// Changes other than kept objects.
+    pub fn differences(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action != Action::Keep)
+    }
+}
+
+/// Relationships a producer derives by binding names; not part of a definition.
+const DERIVED_RELATIONSHIPS: &[&str] = &[
+    "BodyDependencies",
+    "QueryDependencies",
+    "ExpressionDependencies",
+    "CheckExpressionDependencies",
+    "DynamicObjects",
+    "FilterDependencies",
+    "ParameterDependencies",
+];
+
+/// Relationships derived for some kinds only (view and inline-function output columns).
+fn is_derived(owner_kind: &str, rel: &str) -> bool {
+    DERIVED_RELATIONSHIPS.contains(&rel)
+        || (rel == kind::rel::COLUMNS && matches!(owner_kind, kind::VIEW | kind::INLINE_TVF))
+}
+
+/// Value a property has when a producer omits it (DacFx omits defaults).
+fn default_value(owner_kind: &str, property: &str) -> Option<Value> {
+    Some(match (owner_kind, property) {
+        (_, "IsNullable") => Value::Bool(true),
+        (_, "IsAscending") => Value::Bool(true),
+        (kind::PRIMARY_KEY, "IsClustered") => Value::Bool(true),
+        (_, "IsClustered") => Value::Bool(false),
+        (_, "IsAnsiNullsOn") => Value::Bool(true),
+        (_, "IsQuotedIdentifierOn") => Value::Bool(true),
+        (_, "IsUnique") | (_, "IsIdentity") | (_, "IsPersisted") | (_, "IsMax") => {
+            Value::Bool(false)
+        }
+        (_, "IsOutput") | (_, "IsReadOnly") | (_, "IsSchemaBound") | (_, "IsRowGuidColumn") => {
+            Value::Bool(false)
+        }
+        (_, "OnDeleteAction") | (_, "OnUpdateAction") => Value::Int(0),
+        _ => return None,
+    })
+}
+
+/// Compares two models.
+pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Diff {
+    let case_sensitive = desired.collation_case_sensitive;
+    let filter = Filter::new(options);
+    let index_current = index(current, case_sensitive, options, &filter);
+    let index_desired = index(desired, case_sensitive, options, &filter);
+
+    // Renames: the current identity that becomes a desired identity.
+    let mut renamed: HashMap<String, (String, &Rename)> = HashMap::new();
+    for rename in &options.renames {
+        let from = format!("{}|{}", rename.kind, rename.from.key(case_sensitive));
+        let to = format!("{}|{}", rename.kind, rename.to.key(case_sensitive));
+        if index_current.contains_key(&from)
+            && !index_current.contains_key(&to)
+            && index_desired.contains_key(&to)
+        {
+            renamed.insert(to, (from, rename));
+        }
+    }
+    let renamed_sources: BTreeSet<&String> = renamed.values().map(|(from, _)| from).collect();
+
+    let mut changes = Vec::new();
+    for (identity, desired_el) in &index_desired {
+        if let Some((from, rename)) = renamed.get(identity) {
+            let current_el = index_current[from];
+            let mut details = Vec::new();
+            diff_element("", current_el, desired_el, options, &mut details);
+            changes.push(Change {
+                action: Action::Rename,
+                kind: desired_el.kind.clone(),
+                name: rename.to.clone(),
+                current: Some(current_el.clone()),
+                desired: Some((*desired_el).clone()),
+                renamed_from: Some(rename.from.clone()),
+                details,
+            });
+            continue;
+        }
+        match index_current.get(identity) {
+            None => changes.push(Change {
+                action: Action::Create,
+                kind: desired_el.kind.clone(),
+                name: display_name(desired_el),
+                current: None,
+                desired: Some((*desired_el).clone()),
+                renamed_from: None,
+                details: Vec::new(),
+            }),
+            Some(current_el) => {
+                let mut details = Vec::new();
+                diff_element("", current_el, desired_el, options, &mut details);
+                if !details.is_empty() {
+                    changes.push(Change {
+                        action: Action::Alter,
+                        kind: desired_el.kind.clone(),
+                        name: display_name(desired_el),
+                        current: Some((*current_el).clone()),
+                        desired: Some((*desired_el).clone()),
+                        renamed_from: None,
+                        details,
+                    });
+                }
+            }
+        }
+    }
+    for (identity, current_el) in &index_current {
+        if index_desired.contains_key(identity) || renamed_sources.contains(identity) {
+            continue;
+        }
+        let droppable =
+            options.drop_objects_not_in_source && !options.do_not_drop.contains(&current_el.kind);
+        // Sub-objects of a table that is itself dropped go with it; constraints and indexes of
+        // kept tables follow the table's fate only when the table stays.
+        changes.push(Change {
+            action: if droppable || owner_changes_with(current_el, &index_desired, case_sensitive) {
+                Action::Drop
+            } else {
+                Action::Keep
+            },
+            kind: current_el.kind.clone(),
+            name: display_name(current_el),
+            current: Some((*current_el).clone()),
+            desired: None,
+            renamed_from: None,
+            details: Vec::new(),
+        });
+    }
+    changes.sort_by(|a, b| (&a.kind, &a.name, a.action).cmp(&(&b.kind, &b.name, b.action)));
+    Diff { changes }
+}
+
+/// Constraints, indexes and triggers of a table that is in the desired model belong to the
+/// table's definition: when the package keeps the table but not the sub-object, the sub-object
+/// goes, as DacFx does, whatever `drop_objects_not_in_source` says.
+fn owner_changes_with(
+    element: &Element,
+    desired: &BTreeMap<String, &Element>,
+    case_sensitive: bool,
+) -> bool {
+    let owner = match element.kind.as_str() {
+        kind::PRIMARY_KEY | kind::UNIQUE | kind::FOREIGN_KEY | kind::CHECK | kind::DEFAULT => {
+            element.reference_name(kind::rel::DEFINING_TABLE)
+        }
+        kind::INDEX => element.reference_name(kind::rel::INDEXED_OBJECT),
+        kind::DML_TRIGGER => element.reference_name(kind::rel::PARENT),
+        _ => None,
+    };
+    let Some(owner) = owner else {
+        return false;
+    };
+    [kind::TABLE, kind::VIEW]
+        .iter()
+        .any(|k| desired.contains_key(&format!("{k}|{}", owner.key(case_sensitive))))
+}
+
+/// Name shown for an element; unnamed elements show their owner.
+fn display_name(element: &Element) -> ObjectName {
+    if let Some(name) = &element.name {
+        return name.clone();
+    }
+    for rel in [
+        kind::rel::DEFINING_TABLE,
+        kind::rel::INDEXED_OBJECT,
+        kind::rel::PARENT,
+    ] {
+        if let Some(owner) = element.reference_name(rel) {
+            return owner.clone();
+        }
+    }
+    ObjectName::default()
+}
+
+/// The identity that matches an element across models.
+pub fn identity(element: &Element, case_sensitive: bool, rules: TextRules) -> String {
+    if let Some(name) = &element.name {
+        return format!("{}|{}", element.kind, name.key(case_sensitive));
+    }
+    let owner = |rel: &str| {
+        element
+            .reference_name(rel)
+            .map(|n| n.key(case_sensitive))
+            .unwrap_or_default()
+    };
+    let columns = |rel: &str| -> String {
+        let mut names = Vec::new();
+        for entry in element
+            .relationship(rel)
+            .into_iter()
+            .flat_map(|r| &r.entries)
+        {
+            match entry {
+                Entry::Reference(r) => names.push(ref_key(r, case_sensitive)),
+                Entry::Element(spec) => {
+                    if let Some(col) = spec.reference_name(kind::rel::COLUMN) {
+                        names.push(col.key(case_sensitive));
+                    }
+                }
+                Entry::Annotation(_) => {}
+            }
+        }
+        names.join(",")
+    };
+    let signature = match element.kind.as_str() {
+        kind::PRIMARY_KEY => owner(kind::rel::DEFINING_TABLE),
+        kind::UNIQUE => format!(
+            "{}({})",
+            owner(kind::rel::DEFINING_TABLE),
+            columns(kind::rel::COLUMN_SPECIFICATIONS)
+        ),
+        kind::FOREIGN_KEY => format!(
+            "{}({})->{}({})",
+            owner(kind::rel::DEFINING_TABLE),
+            columns(kind::rel::COLUMNS),
+            owner(kind::rel::FOREIGN_TABLE),
+            columns(kind::rel::FOREIGN_COLUMNS)
+        ),
+        kind::DEFAULT => format!(
+            "{}.{}",
+            owner(kind::rel::DEFINING_TABLE),
+            owner(kind::rel::FOR_COLUMN)
+        ),
+        kind::CHECK => format!(
+            "{}:{}",
+            owner(kind::rel::DEFINING_TABLE),
+            normalize::normalize(
+                element.text_prop("CheckExpressionScript").unwrap_or(""),
+                TextRules {
+                    ignore_whitespace: true,
+                    ignore_comments: true,
+                    ignore_case: !case_sensitive || rules.ignore_case,
+                }
+            )
+        ),
+        kind::INDEX => format!(
+            "{}({})",
+            owner(kind::rel::INDEXED_OBJECT),
+            columns(kind::rel::COLUMN_SPECIFICATIONS)
+        ),
+        kind::DATABASE_OPTIONS => String::new(),
+        _ => {
+            // Fall back to the whole definition: equal definitions are the same object.
+            format!("{:?}", element.properties)
+        }
+    };
+    format!("{}|~{}", element.kind, signature)
+}
+
+fn ref_key(reference: &Reference, case_sensitive: bool) -> String {
+    match &reference.name {
+        Some(name) => name.key(case_sensitive),
+        None => format!("#{}", reference.disambiguator.as_deref().unwrap_or("")),
+    }
+}
+
+struct Filter {
+    include: Vec<GlobMatcher>,
+    exclude: Vec<GlobMatcher>,
+}
+
+impl Filter {
+    fn new(options: &CompareOptions) -> Self {
+        let compile = |patterns: &[String]| {
+            patterns
+                .iter()
+                .filter_map(|p| {
+                    GlobBuilder::new(p)
+                        .case_insensitive(true)
+                        .literal_separator(false)
+                        .build()
+                        .ok()
+                        .map(|g| g.compile_matcher())
+                })
+                .collect()
+        };
+        Filter {
+            include: compile(&options.include),
+            exclude: compile(&options.exclude),
+        }
+    }
+
+    fn admits(&self, element: &Element) -> bool {
+        let Some(name) = &element.name else {
+            return true;
+        };
+        let dotted = name.parts.join(".");
+        (self.include.is_empty() || self.include.iter().any(|g| g.is_match(&dotted)))
+            && !self.exclude.iter().any(|g| g.is_match(&dotted))
+    }
+}
+
+fn index<'a>(
+    model: &'a Model,
+    case_sensitive: bool,
+    options: &CompareOptions,
+    filter: &Filter,
+) -> BTreeMap<String, &'a Element> {
+    let mut out = BTreeMap::new();
+    for element in &model.elements {
+        if options.exclude_kinds.contains(&element.kind) || !filter.admits(element) {
+            continue;
+        }
+        let base = identity(element, case_sensitive, options.text);
+        let mut key = base.clone();
+        let mut n = 1;
+        while out.contains_key(&key) {
+            n += 1;
+            key = format!("{base}#{n}");
+        }
+        out.insert(key, element);
+    }
+    out
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Script(s) => s.text.clone(),
+        other => other.attribute_text().unwrap_or_default(),
+    }
+}
+
+fn join(prefix: &str, part: &str) -> String {
+    if prefix.is_empty() {
+        part.to_string()
+    } else {
+        format!("{prefix}.{part}")
+    }
+}
+
+/// Appends the definition differences of two elements (same identity) to `out`.
+pub fn diff_element(
+    path: &str,
+    current: &Element,
+    desired: &Element,
+    options: &CompareOptions,
+    out: &mut Vec<Detail>,
+) {
+    if current.kind != desired.kind {
+        out.push(Detail {
+            path: join(path, "kind"),
+            current: Some(current.kind.clone()),
+            desired: Some(desired.kind.clone()),
+            text_diff: None,
+        });
+        return;
+    }
+    let owner = desired.kind.as_str();
+    // Properties: absent means the producer's default.
+    let mut names: Vec<&str> = current
+        .properties
+        .iter()
+        .chain(&desired.properties)
+        .map(|p| p.name.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let a = current
+            .prop(name)
+            .cloned()
+            .or_else(|| default_value(owner, name));
+        let b = desired
+            .prop(name)
+            .cloned()
+            .or_else(|| default_value(owner, name));
+        let same = match (&a, &b) {
+            (Some(x), Some(y)) => values_equal(x, y, options.text),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            let is_script =
+                matches!(a, Some(Value::Script(_))) || matches!(b, Some(Value::Script(_)));
+            let a_text = a.as_ref().map(value_text);
+            let b_text = b.as_ref().map(value_text);
+            let text_diff = is_script.then(|| {
+                let a = a_text.as_deref().unwrap_or("");
+                let b = b_text.as_deref().unwrap_or("");
+                TextDiff::from_lines(a, b)
+                    .unified_diff()
+                    .context_radius(2)
+                    .header("current", "desired")
+                    .to_string()
+            });
+            out.push(Detail {
+                path: join(path, name),
+                current: a_text,
+                desired: b_text,
+                text_diff,
+            });
+        }
+    }
+    // Relationships.
+    let mut rels: Vec<&str> = current
+        .relationships
+        .iter()
+        .chain(&desired.relationships)
+        .map(|r| r.name.as_str())
+        .filter(|r| !is_derived(owner, r))
+        .collect();
+    rels.sort_unstable();
+    rels.dedup();
+    for rel in rels {
+        let a: Vec<&Entry> = current
+            .relationship(rel)
+            .map(|r| r.entries.iter().collect())
+            .unwrap_or_default();
+        let b: Vec<&Entry> = desired
+            .relationship(rel)
+            .map(|r| r.entries.iter().collect())
+            .unwrap_or_default();
+        diff_entries(&join(path, rel), rel, &a, &b, options, out);
+    }
+}
+
+fn values_equal(a: &Value, b: &Value, rules: TextRules) -> bool {
+    match (a, b) {
+        (Value::Script(_), _) | (_, Value::Script(_)) | (Value::Text(_), Value::Text(_)) => {
+            normalize::normalize(&value_text(a), rules)
+                == normalize::normalize(&value_text(b), rules)
+        }
+        _ => a == b,
+    }
+}
+
+fn entry_label(entry: &Entry) -> String {
+    match entry {
+        Entry::Reference(r) => match &r.name {
+            Some(n) => n.to_string(),
+            None => format!("#{}", r.disambiguator.as_deref().unwrap_or("")),
+        },
+        Entry::Element(e) => e
+            .name
+            .as_ref()
+            .map(|n| n.leaf().to_string())
+            .unwrap_or_else(|| e.kind.clone()),
+        Entry::Annotation(_) => "annotation".into(),
+    }
+}
+
+fn diff_entries(
+    path: &str,
+    rel: &str,
+    a: &[&Entry],
+    b: &[&Entry],
+    options: &CompareOptions,
+    out: &mut Vec<Detail>,
+) {
+    let case_sensitive = false;
+    let refs_a: Vec<String> = a
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Reference(r) => Some(ref_key(r, case_sensitive)),
+            _ => None,
+        })
+        .collect();
+    let refs_b: Vec<String> = b
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Reference(r) => Some(ref_key(r, case_sensitive)),
+            _ => None,
+        })
+        .collect();
+    if refs_a != refs_b {
+        let show = |entries: &[&Entry]| {
+            entries
+                .iter()
+                .filter(|e| matches!(e, Entry::Reference(_)))
+                .map(|e| entry_label(e))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push(Detail {
+            path: path.to_string(),
+            current: Some(show(a)),
+            desired: Some(show(b)),
+            text_diff: None,
+        });
+    }
+    let elements_a: Vec<&Element> = a
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Element(el) => Some(el),
+            _ => None,
+        })
+        .collect();
+    let elements_b: Vec<&Element> = b
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Element(el) => Some(el),
+            _ => None,
+        })
+        .collect();
+    let named = elements_a
+        .iter()
+        .chain(&elements_b)
+        .all(|e| e.name.is_some());
+    if named {
+        let key = |e: &Element| {
+            e.name
+                .as_ref()
+                .map(|n| n.leaf().to_lowercase())
+                .unwrap_or_default()
+        };
+        let order_a: Vec<String> = elements_a.iter().map(|e| key(e)).collect();
+        let order_b: Vec<String> = elements_b.iter().map(|e| key(e)).collect();
+        for el_b in &elements_b {
+            let label = format!(
+                "{path}[{}]",
+                el_b.name.as_ref().map(|n| n.leaf()).unwrap_or("")
+            );
+            match elements_a.iter().find(|el_a| key(el_a) == key(el_b)) {
+                Some(el_a) => diff_element(&label, el_a, el_b, options, out),
+                None => out.push(Detail {
+                    path: label,
+                    current: None,
+                    desired: Some(describe(el_b)),
+                    text_diff: None,
+                }),
+            }
+        }
+        for el_a in &elements_a {
+            if !elements_b.iter().any(|el_b| key(el_b) == key(el_a)) {
+                out.push(Detail {
+                    path: format!(
+                        "{path}[{}]",
+                        el_a.name.as_ref().map(|n| n.leaf()).unwrap_or("")
+                    ),
+                    current: Some(describe(el_a)),
+                    desired: None,
+                    text_diff: None,
+                });
+            }
+        }
+        let common_a: Vec<&String> = order_a.iter().filter(|k| order_b.contains(k)).collect();
+        let common_b: Vec<&String> = order_b.iter().filter(|k| order_a.contains(k)).collect();
+        let ignore_order = options.ignore_column_order && rel == kind::rel::COLUMNS;
+        if common_a != common_b && !ignore_order {
+            out.push(Detail {
+                path: format!("{path} order"),
+                current: Some(order_a.join(", ")),
+                desired: Some(order_b.join(", ")),
+                text_diff: None,
+            });
+        }
+    } else {
+        for (idx, (el_a, el_b)) in elements_a.iter().zip(&elements_b).enumerate() {
+            let label = if elements_a.len() == 1 && elements_b.len() == 1 {
+                path.to_string()
+            } else {
+                format!("{path}[{idx}]")
+            };
+            diff_element(&label, el_a, el_b, options, out);
+        }
+        if elements_a.len() != elements_b.len() {
+            out.push(Detail {
+                path: format!("{path} count"),
+                current: Some(elements_a.len().to_string()),
+                desired: Some(elements_b.len().to_string()),
+                text_diff: None,
+            });
+        }
+    }
+}
+
+fn describe(element: &Element) -> String {
+    match &element.name {
+        Some(name) => format!("{} {}", element.kind, name),
+        None => element.kind.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

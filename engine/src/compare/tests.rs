@@ -1,0 +1,250 @@
+//! Table-driven tests of compare over models made with the builders.
+
+use super::*;
+use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
+
+fn name(parts: &[&str]) -> ObjectName {
+    ObjectName::new(parts.iter().copied())
+}
+
+fn column(table: &[&str], col: &str, ty: &str, nullable: bool) -> Element {
+    let mut parts = table.to_vec();
+    parts.push(col);
+    let mut el = Element::new(kind::SIMPLE_COLUMN).named(name(&parts));
+    if !nullable {
+        el = el.with_bool("IsNullable", false);
+    }
+    el.with_child(
+        kind::rel::TYPE_SPECIFIER,
+        Element::new(kind::TYPE_SPECIFIER)
+            .with_ref(kind::rel::TYPE, Reference::built_in(name(&[ty]))),
+    )
+}
+
+fn table(parts: &[&str], columns: Vec<Element>) -> Element {
+    let mut el = Element::new(kind::TABLE).named(name(parts));
+    for c in columns {
+        el.push_child(kind::rel::COLUMNS, c);
+    }
+    el.with_ref(kind::rel::SCHEMA, Reference::built_in(name(&parts[..1])))
+}
+
+fn model(elements: Vec<Element>) -> Model {
+    let mut m = Model::empty(Dsp::default_sqlserver());
+    m.elements = elements;
+    m
+}
+
+fn actions(diff: &Diff) -> Vec<String> {
+    diff.changes
+        .iter()
+        .map(|c| format!("{} {} {}", c.action.as_str(), c.kind, c.name))
+        .collect()
+}
+
+#[test]
+fn same_model_has_no_differences() {
+    let m = model(vec![table(
+        &["dbo", "T"],
+        vec![column(&["dbo", "T"], "a", "int", false)],
+    )]);
+    assert!(compare(&m, &m, &CompareOptions::default()).is_empty());
+}
+
+#[test]
+fn create_alter_keep_and_drop() {
+    let current = model(vec![
+        table(&["dbo", "A"], vec![column(&["dbo", "A"], "x", "int", true)]),
+        table(&["dbo", "Old"], vec![]),
+    ]);
+    let desired = model(vec![
+        table(
+            &["dbo", "A"],
+            vec![column(&["dbo", "A"], "x", "bigint", true)],
+        ),
+        table(&["dbo", "New"], vec![]),
+    ]);
+    let diff = compare(&current, &desired, &CompareOptions::default());
+    assert_eq!(
+        actions(&diff),
+        vec![
+            "alter SqlTable [dbo].[A]",
+            "create SqlTable [dbo].[New]",
+            "keep SqlTable [dbo].[Old]"
+        ]
+    );
+    let detail = &diff.changes[0].details[0];
+    assert_eq!(detail.path, "Columns[x].TypeSpecifier.Type");
+    assert_eq!(detail.desired.as_deref(), Some("[bigint]"));
+
+    let options = CompareOptions {
+        drop_objects_not_in_source: true,
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    assert!(actions(&diff).contains(&"drop SqlTable [dbo].[Old]".to_string()));
+    let options = CompareOptions {
+        drop_objects_not_in_source: true,
+        do_not_drop: [kind::TABLE.to_string()].into(),
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    assert!(actions(&diff).contains(&"keep SqlTable [dbo].[Old]".to_string()));
+}
+
+#[test]
+fn names_match_by_the_collation_case_rule() {
+    let current = model(vec![table(&["dbo", "orders"], vec![])]);
+    let mut desired = model(vec![table(&["DBO", "Orders"], vec![])]);
+    assert!(compare(&current, &desired, &CompareOptions::default()).is_empty());
+    desired.collation_case_sensitive = true;
+    let diff = compare(&current, &desired, &CompareOptions::default());
+    assert_eq!(diff.differences().count(), 1);
+}
+
+#[test]
+fn column_order_counts_unless_ignored() {
+    let cols = |order: [&str; 2]| {
+        order
+            .iter()
+            .map(|c| column(&["dbo", "T"], c, "int", true))
+            .collect::<Vec<_>>()
+    };
+    let current = model(vec![table(&["dbo", "T"], cols(["a", "b"]))]);
+    let desired = model(vec![table(&["dbo", "T"], cols(["b", "a"]))]);
+    let diff = compare(&current, &desired, &CompareOptions::default());
+    assert_eq!(diff.changes[0].details[0].path, "Columns order");
+    let options = CompareOptions {
+        ignore_column_order: true,
+        ..CompareOptions::default()
+    };
+    assert!(compare(&current, &desired, &options).is_empty());
+}
+
+#[test]
+fn bodies_compare_after_normalising_and_show_a_line_diff() {
+    let proc = |body: &str| {
+        Element::new(kind::PROCEDURE)
+            .named(name(&["dbo", "P"]))
+            .with_script("BodyScript", body)
+    };
+    let current = model(vec![proc("BEGIN\r\n  SELECT 1\r\nEND")]);
+    let same = model(vec![proc("BEGIN\n  SELECT 1   \nEND\n")]);
+    assert!(compare(&current, &same, &CompareOptions::default()).is_empty());
+    let spaced = model(vec![proc("begin select 1 -- one\nend")]);
+    assert!(!compare(&current, &spaced, &CompareOptions::default()).is_empty());
+    let options = CompareOptions {
+        text: TextRules {
+            ignore_whitespace: true,
+            ignore_comments: true,
+            ignore_case: true,
+        },
+        ..CompareOptions::default()
+    };
+    assert!(compare(&current, &spaced, &options).is_empty());
+    let changed = model(vec![proc("BEGIN\n  SELECT 2\nEND")]);
+    let diff = compare(&current, &changed, &CompareOptions::default());
+    let text = diff.changes[0].details[0].text_diff.as_deref().unwrap();
+    assert!(
+        text.contains("-  SELECT 1") && text.contains("+  SELECT 2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn derived_dependencies_and_annotations_are_not_definition() {
+    let mut a = Element::new(kind::VIEW)
+        .named(name(&["dbo", "V"]))
+        .with_script("QueryScript", "SELECT 1 AS x");
+    let b = a.clone();
+    a.push_ref("QueryDependencies", Reference::to(name(&["dbo", "T"])));
+    a.annotations.push(crate::model::Annotation::Attached {
+        disambiguator: "3".into(),
+    });
+    assert!(compare(&model(vec![a]), &model(vec![b]), &CompareOptions::default()).is_empty());
+}
+
+#[test]
+fn unnamed_constraints_match_by_signature() {
+    let pk = |table: &str| {
+        Element::new(kind::PRIMARY_KEY).with_ref(
+            kind::rel::DEFINING_TABLE,
+            Reference::to(name(&["dbo", table])),
+        )
+    };
+    let current = model(vec![pk("A")]);
+    let desired = model(vec![pk("A"), pk("B")]);
+    let diff = compare(&current, &desired, &CompareOptions::default());
+    assert_eq!(
+        actions(&diff),
+        vec!["create SqlPrimaryKeyConstraint [dbo].[B]"]
+    );
+}
+
+#[test]
+fn sub_objects_of_a_kept_table_are_dropped_with_the_definition() {
+    let index = Element::new(kind::INDEX)
+        .named(name(&["dbo", "T", "IX"]))
+        .with_ref(
+            kind::rel::INDEXED_OBJECT,
+            Reference::to(name(&["dbo", "T"])),
+        );
+    let current = model(vec![table(&["dbo", "T"], vec![]), index]);
+    let desired = model(vec![table(&["dbo", "T"], vec![])]);
+    let diff = compare(&current, &desired, &CompareOptions::default());
+    assert_eq!(actions(&diff), vec!["drop SqlIndex [dbo].[T].[IX]"]);
+}
+
+#[test]
+fn renames_come_from_the_refactor_log_and_fold_chains() {
+    use crate::model::refactor::{RefactorLog, RefactorOperation};
+    let op = |element: &str, new_name: &str| RefactorOperation {
+        name: "Rename Refactor".into(),
+        key: "k".into(),
+        change_date_time: None,
+        properties: vec![
+            ("ElementName".into(), element.into()),
+            ("ElementType".into(), "SqlTable".into()),
+            ("NewName".into(), new_name.into()),
+        ],
+    };
+    let log = RefactorLog {
+        version: "1.0".into(),
+        operations: vec![op("[dbo].[A]", "[B]"), op("[dbo].[B]", "C")],
+    };
+    let renames = renames_from_refactor_log(&log);
+    assert_eq!(renames.len(), 1);
+    assert_eq!(renames[0].to, name(&["dbo", "C"]));
+    let current = model(vec![table(&["dbo", "A"], vec![])]);
+    let desired = model(vec![table(&["dbo", "C"], vec![])]);
+    let options = CompareOptions {
+        renames,
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    assert_eq!(actions(&diff), vec!["rename SqlTable [dbo].[C]"]);
+    assert_eq!(diff.changes[0].renamed_from, Some(name(&["dbo", "A"])));
+}
+
+#[test]
+fn filters_exclude_kinds_and_names() {
+    let current = model(vec![]);
+    let desired = model(vec![
+        table(&["dbo", "T"], vec![]),
+        table(&["audit", "Log"], vec![]),
+        Element::new(kind::ROLE).named(name(&["r"])),
+    ]);
+    let options = CompareOptions {
+        exclude_kinds: [kind::ROLE.to_string()].into(),
+        exclude: vec!["AUDIT.*".into()],
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    assert_eq!(actions(&diff), vec!["create SqlTable [dbo].[T]"]);
+    let options = CompareOptions {
+        include: vec!["audit.*".into()],
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    assert_eq!(actions(&diff), vec!["create SqlTable [audit].[Log]"]);
+}
