@@ -6,8 +6,11 @@
 #![warn(missing_docs)]
 
 pub mod compare;
+pub mod dialect;
 pub mod error;
 pub mod model;
 pub mod package;
+pub mod plan;
+pub mod script;
 
 pub use error::{Error, Result};

@@ -13,6 +13,7 @@ pub mod build;
 pub mod kind;
 mod name;
 pub mod refactor;
+pub mod view;
 
 pub use name::{NameError, ObjectName};
 

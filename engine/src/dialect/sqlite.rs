@@ -1,0 +1,284 @@
+//! SQLite: `"quoted"` names in schema `main`, types as declared, and tables rebuilt by SQLite's
+//! documented 12-step procedure wherever ALTER TABLE cannot do the change.
+
+use super::{Capabilities, Dialect, copy_lists, generic_type, standard_constraint_clause};
+use crate::model::view::{ColumnView, DataType};
+use crate::model::{Element, ObjectName, Platform, kind};
+use crate::plan::{DEFINITION, Guard, Step};
+use crate::script::Script;
+
+/// The SQLite dialect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sqlite;
+
+/// The schema every SQLite object lives in.
+const MAIN: &str = "main";
+
+impl Dialect for Sqlite {
+    fn platform(&self) -> Platform {
+        Platform::Sqlite
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            transactional_ddl: true,
+            alter_column_type: false,
+            alter_column_nullability: false,
+            alter_constraints: false,
+            drop_column: true,
+            column_order_significant: false,
+            alter_routine_in_place: false,
+            foreign_keys_inline_only: true,
+        }
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn quote_name(&self, name: &ObjectName) -> String {
+        // Objects of the main database are written unqualified: CREATE INDEX and REFERENCES
+        // do not accept a schema on the table.
+        let parts: Vec<&String> = match name.parts.first() {
+            Some(first) if first.eq_ignore_ascii_case(MAIN) && name.parts.len() > 1 => {
+                name.parts[1..].iter().collect()
+            }
+            _ => name.parts.iter().collect(),
+        };
+        parts
+            .iter()
+            .map(|p| self.quote_ident(p))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    fn render_type(&self, data_type: &DataType) -> String {
+        generic_type(data_type.name.leaf(), data_type)
+    }
+
+    fn identity_clause(&self, _seed: &str, _increment: &str) -> String {
+        // SQLite's rowid alias (INTEGER PRIMARY KEY) is its identity; AUTOINCREMENT is written
+        // with the primary key.
+        String::new()
+    }
+
+    fn column_definition(&self, column: ColumnView<'_>, default: Option<&Element>) -> String {
+        let mut text = self.quote_ident(column.name());
+        if let Some(data_type) = column.data_type() {
+            text.push(' ');
+            text.push_str(&self.render_type(&data_type));
+        }
+        if let Some(expression) = column.computed_expression() {
+            let storage = if column.is_persisted() {
+                "STORED"
+            } else {
+                "VIRTUAL"
+            };
+            text.push_str(&format!(" GENERATED ALWAYS AS ({expression}) {storage}"));
+        }
+        if let Some(collation) = column.collation() {
+            text.push_str(&format!(" COLLATE {collation}"));
+        }
+        if !column.is_nullable() {
+            text.push_str(" NOT NULL");
+        }
+        if let Some(default) = default {
+            text.push_str(&self.inline_default(default));
+        }
+        text
+    }
+
+    fn constraint_clause(&self, constraint: &Element) -> Option<String> {
+        let mut clause = standard_constraint_clause(self, constraint)?;
+        if constraint.kind == kind::PRIMARY_KEY
+            && constraint.bool_prop("IsAutoIncrement") == Some(true)
+        {
+            clause = clause.replacen(')', " AUTOINCREMENT)", 1);
+        }
+        Some(clause)
+    }
+
+    fn table_options(&self, table: &Element) -> String {
+        let mut options = Vec::new();
+        if table.bool_prop("IsWithoutRowId") == Some(true) {
+            options.push("WITHOUT ROWID");
+        }
+        if table.bool_prop("IsStrict") == Some(true) {
+            options.push("STRICT");
+        }
+        if options.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", options.join(", "))
+        }
+    }
+
+    fn script_text(&self, script: &Script) -> String {
+        let mut out = String::from("-- dac upgrade script for SQLite\n");
+        if script.foreign_keys_off {
+            out.push_str("PRAGMA foreign_keys = OFF;\n");
+        }
+        out.push_str("BEGIN;\n");
+        for batch in &script.batches {
+            out.push_str(&format!("\n-- {}\n", batch.comment));
+            for statement in &batch.statements {
+                out.push_str(statement.trim_end().trim_end_matches(';'));
+                out.push_str(";\n");
+            }
+        }
+        if script.foreign_keys_off {
+            out.push_str("\nPRAGMA foreign_key_check;\n");
+        }
+        out.push_str("COMMIT;\n");
+        if script.foreign_keys_off {
+            out.push_str("PRAGMA foreign_keys = ON;\n");
+        }
+        out
+    }
+
+    fn guard(&self, guard: &Guard) -> Vec<String> {
+        // SQLite has no procedural RAISE outside triggers: a CHECK on a temporary table whose
+        // constraint name carries the message makes the statement fail when rows exist.
+        let constraint = format!(
+            "rows were detected in {}; the upgrade stops because data loss might occur: {}",
+            guard.table, guard.message
+        );
+        vec![
+            format!(
+                "CREATE TEMP TABLE IF NOT EXISTS \"_dac_guard\" (\"rows\" INTEGER CONSTRAINT {} CHECK (\"rows\" = 0))",
+                self.quote_ident(&constraint)
+            ),
+            format!(
+                "INSERT INTO \"_dac_guard\" SELECT EXISTS (SELECT 1 FROM {})",
+                self.quote_name(&guard.table)
+            ),
+            "DROP TABLE \"_dac_guard\"".to_string(),
+        ]
+    }
+
+    fn rebuild_table(&self, step: &Step) -> Vec<String> {
+        let Some(definition) = &step.table else {
+            return Vec::new();
+        };
+        let temp = ObjectName::new([MAIN.to_string(), format!("_dac_new_{}", step.name.leaf())]);
+        let mut out = vec![self.create_table(definition, Some(&temp))];
+        let (to, from) = copy_lists(self, step);
+        if !step.copy.is_empty() {
+            out.push(format!(
+                "INSERT INTO {} ({to}) SELECT {from} FROM {}",
+                self.quote_name(&temp),
+                self.quote_name(&step.name)
+            ));
+        }
+        out.push(format!("DROP TABLE {}", self.quote_name(&step.name)));
+        out.push(format!(
+            "ALTER TABLE {} RENAME TO {}",
+            self.quote_name(&temp),
+            self.quote_ident(step.name.leaf())
+        ));
+        for dependent in &step.dependents {
+            match dependent.kind.as_str() {
+                kind::INDEX => out.extend(self.create_index(dependent)),
+                _ => out.extend(self.create_programmable(dependent, false)),
+            }
+        }
+        out
+    }
+
+    fn alter_column(
+        &self,
+        table: &ObjectName,
+        current: &Element,
+        _desired: &Element,
+    ) -> Vec<String> {
+        // Unreachable by construction: the planner rebuilds SQLite tables instead.
+        vec![format!(
+            "-- SQLite cannot alter the column {} of {table} in place",
+            current.name_or_empty()
+        )]
+    }
+
+    fn rename(&self, step: &Step) -> Vec<String> {
+        let Some(from) = &step.renamed_from else {
+            return Vec::new();
+        };
+        match step.object_kind.as_str() {
+            kind::TABLE => vec![format!(
+                "ALTER TABLE {} RENAME TO {}",
+                self.quote_name(from),
+                self.quote_ident(step.name.leaf())
+            )],
+            kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN => {
+                let table = from.parent().unwrap_or_default();
+                vec![format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    self.quote_name(&table),
+                    self.quote_ident(from.leaf()),
+                    self.quote_ident(step.name.leaf())
+                )]
+            }
+            _ => {
+                let mut out = Vec::new();
+                if let Some(current) = &step.current {
+                    out.extend(self.drop_object_or_index(current));
+                }
+                if let Some(desired) = &step.desired {
+                    if desired.kind == kind::INDEX {
+                        out.extend(self.create_index(desired));
+                    } else {
+                        out.extend(self.create_programmable(desired, false));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    fn create_programmable(&self, element: &Element, _replace: bool) -> Vec<String> {
+        if let Some(definition) = element.text_prop(DEFINITION) {
+            return vec![definition.to_string()];
+        }
+        match (element.kind.as_str(), element.text_prop("QueryScript")) {
+            (kind::VIEW, Some(query)) => vec![format!(
+                "CREATE VIEW {} AS {query}",
+                self.quote_name(&element.name_or_empty())
+            )],
+            _ => vec![format!(
+                "-- dac cannot create {} {}: no definition is known",
+                element.kind,
+                element.name_or_empty()
+            )],
+        }
+    }
+
+    fn add_default(&self, default: &Element) -> Vec<String> {
+        vec![format!(
+            "-- SQLite cannot add the default {} in place",
+            default.name_or_empty()
+        )]
+    }
+
+    fn drop_constraint(&self, constraint: &Element) -> Vec<String> {
+        vec![format!(
+            "-- SQLite cannot drop the constraint {} in place",
+            constraint.name_or_empty()
+        )]
+    }
+
+    fn drop_index(&self, index: &Element) -> Vec<String> {
+        vec![format!(
+            "DROP INDEX {}",
+            self.quote_ident(index.name_or_empty().leaf())
+        )]
+    }
+}
+
+impl Sqlite {
+    fn drop_object_or_index(&self, element: &Element) -> Vec<String> {
+        if element.kind == kind::INDEX {
+            self.drop_index(element)
+        } else {
+            self.drop_object(element)
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Typed, read-only views over elements of the kinds the engine models (tables, columns, keys,
+//! indexes...). The element stays the source of truth; a view only interprets it.
+
+use super::{Element, Entry, ObjectName, kind};
+
+/// A column's or parameter's data type (`SqlTypeSpecifier`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataType {
+    /// The referenced type: `[int]`, `[dbo].[Phone]`, `[character varying]`.
+    pub name: ObjectName,
+    /// Whether it is a platform built-in.
+    pub built_in: bool,
+    /// `Length`.
+    pub length: Option<i64>,
+    /// `Precision`.
+    pub precision: Option<i64>,
+    /// `Scale`.
+    pub scale: Option<i64>,
+    /// `IsMax` (`nvarchar(max)`).
+    pub is_max: bool,
+    /// Array dimensions (PostgreSQL).
+    pub array_dimensions: i64,
+}
+
+impl DataType {
+    /// Reads a type specifier element.
+    pub fn from_specifier(spec: &Element) -> Option<DataType> {
+        let reference = spec.references(kind::rel::TYPE).next()?;
+        Some(DataType {
+            name: reference.name.clone()?,
+            built_in: reference.is_built_in(),
+            length: spec.int_prop("Length"),
+            precision: spec.int_prop("Precision"),
+            scale: spec.int_prop("Scale"),
+            is_max: spec.bool_prop("IsMax").unwrap_or(false),
+            array_dimensions: spec.int_prop("ArrayDimensions").unwrap_or(0),
+        })
+    }
+
+    /// The type's own (last) name, lower-cased: `nvarchar`, `integer`.
+    pub fn base(&self) -> String {
+        self.name.leaf().to_lowercase()
+    }
+}
+
+/// A table (`SqlTable`) or table type (`SqlTableType`).
+#[derive(Debug, Clone, Copy)]
+pub struct TableView<'a>(pub &'a Element);
+
+impl<'a> TableView<'a> {
+    /// The table's name.
+    pub fn name(&self) -> ObjectName {
+        self.0.name_or_empty()
+    }
+
+    /// Columns in order.
+    pub fn columns(&self) -> impl Iterator<Item = ColumnView<'a>> + 'a {
+        self.0.children(kind::rel::COLUMNS).map(ColumnView)
+    }
+
+    /// A column by (case-insensitive) name.
+    pub fn column(&self, name: &str) -> Option<ColumnView<'a>> {
+        self.columns().find(|c| c.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A column of a table, view or table type.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnView<'a>(pub &'a Element);
+
+impl<'a> ColumnView<'a> {
+    /// The column's own name.
+    pub fn name(&self) -> &'a str {
+        self.0.name.as_ref().map(ObjectName::leaf).unwrap_or("")
+    }
+
+    /// The column's data type (none for computed columns).
+    pub fn data_type(&self) -> Option<DataType> {
+        self.0
+            .children(kind::rel::TYPE_SPECIFIER)
+            .next()
+            .and_then(DataType::from_specifier)
+    }
+
+    /// Whether NULL is allowed (the default when the property is omitted).
+    pub fn is_nullable(&self) -> bool {
+        self.0.bool_prop("IsNullable").unwrap_or(true)
+    }
+
+    /// Whether this is an identity column.
+    pub fn is_identity(&self) -> bool {
+        self.0.bool_prop("IsIdentity").unwrap_or(false)
+    }
+
+    /// Identity seed and increment as written (`1`, `1`) when the column is an identity.
+    pub fn identity(&self) -> Option<(String, String)> {
+        self.is_identity().then(|| {
+            (
+                self.0.text_prop("IdentitySeed").map_or_else(
+                    || {
+                        self.0
+                            .int_prop("IdentitySeed")
+                            .map_or("1".into(), |n| n.to_string())
+                    },
+                    str::to_string,
+                ),
+                self.0.text_prop("IdentityIncrement").map_or_else(
+                    || {
+                        self.0
+                            .int_prop("IdentityIncrement")
+                            .map_or("1".into(), |n| n.to_string())
+                    },
+                    str::to_string,
+                ),
+            )
+        })
+    }
+
+    /// The expression of a computed column.
+    pub fn computed_expression(&self) -> Option<&'a str> {
+        (self.0.kind == kind::COMPUTED_COLUMN || self.0.kind == kind::TABLE_TYPE_COMPUTED_COLUMN)
+            .then(|| self.0.text_prop("ExpressionScript"))
+            .flatten()
+    }
+
+    /// Whether a computed column is stored.
+    pub fn is_persisted(&self) -> bool {
+        self.0.bool_prop("IsPersisted").unwrap_or(false)
+    }
+
+    /// The column's collation, when set.
+    pub fn collation(&self) -> Option<&'a str> {
+        self.0.text_prop("Collation")
+    }
+}
+
+/// One column of a key or index, with its direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyColumn {
+    /// The column's full name.
+    pub column: ObjectName,
+    /// Descending order.
+    pub descending: bool,
+}
+
+/// Columns of a key or index (`ColumnSpecifications`).
+pub fn key_columns(element: &Element) -> Vec<KeyColumn> {
+    element
+        .children(kind::rel::COLUMN_SPECIFICATIONS)
+        .filter_map(|spec| {
+            Some(KeyColumn {
+                column: spec.reference_name(kind::rel::COLUMN)?.clone(),
+                descending: spec.bool_prop("IsAscending") == Some(false),
+            })
+        })
+        .collect()
+}
+
+/// Names referenced in a relationship, in order (foreign-key columns, included columns).
+pub fn referenced_names(element: &Element, rel: &str) -> Vec<ObjectName> {
+    element
+        .relationship(rel)
+        .into_iter()
+        .flat_map(|r| &r.entries)
+        .filter_map(|e| match e {
+            Entry::Reference(r) => r.name.clone(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The table (or view) that an element belongs to: `DefiningTable`, `IndexedObject`, `Parent`.
+pub fn owner(element: &Element) -> Option<&ObjectName> {
+    [
+        kind::rel::DEFINING_TABLE,
+        kind::rel::INDEXED_OBJECT,
+        kind::rel::PARENT,
+    ]
+    .iter()
+    .find_map(|rel| element.reference_name(rel))
+}
+
+/// Foreign-key referential action (`OnDeleteAction`/`OnUpdateAction`): DacFx's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferentialAction {
+    /// 0: NO ACTION.
+    NoAction,
+    /// 1: CASCADE.
+    Cascade,
+    /// 2: SET NULL.
+    SetNull,
+    /// 3: SET DEFAULT.
+    SetDefault,
+    /// 4: RESTRICT (PostgreSQL/SQLite).
+    Restrict,
+}
+
+impl ReferentialAction {
+    /// From DacFx's number (absent = NO ACTION).
+    pub fn from_property(value: Option<i64>) -> Self {
+        match value {
+            Some(1) => Self::Cascade,
+            Some(2) => Self::SetNull,
+            Some(3) => Self::SetDefault,
+            Some(4) => Self::Restrict,
+            _ => Self::NoAction,
+        }
+    }
+
+    /// SQL words.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::NoAction => "NO ACTION",
+            Self::Cascade => "CASCADE",
+            Self::SetNull => "SET NULL",
+            Self::SetDefault => "SET DEFAULT",
+            Self::Restrict => "RESTRICT",
+        }
+    }
+}

@@ -1,0 +1,699 @@
+//! plan(diff) -> [`Plan`]: the changes of a [`Diff`] as ordered steps, with hazards.
+//!
+//! Steps are ordered by [`StepKind`] (an `Ord` enum in execution order) and, inside a kind, by
+//! dependencies. A table is rebuilt only where the platform cannot ALTER it, and the step says
+//! why. Hazards (possible data loss, rebuilds, objects that cannot be scripted) are data: each
+//! names its object, and data-loss hazards carry a run-time guard that refuses to go on when the
+//! table holds rows, as DacFx's `BlockOnPossibleDataLoss` does, so an empty table never blocks.
+//!
+//! Pure: no IO, and it cannot fail on user data.
+
+mod tables;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::compare::{Action, Change, Diff};
+use crate::dialect::Capabilities;
+use crate::model::{Element, Model, ObjectName, kind, view};
+
+/// How to plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Refuse at run time, before anything is changed, when a step could lose data and its table
+    /// holds rows (DacFx `BlockOnPossibleDataLoss`, on by default).
+    pub block_on_possible_data_loss: bool,
+    /// Give new NOT NULL columns without a default a type-appropriate default (0, '', ...) so
+    /// tables with rows can take them (DacFx `GenerateSmartDefaults`).
+    pub smart_defaults: bool,
+    /// Pre-deployment script, run first.
+    pub predeploy: Option<String>,
+    /// Post-deployment script, run last.
+    pub postdeploy: Option<String>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            block_on_possible_data_loss: true,
+            smart_defaults: false,
+            predeploy: None,
+            postdeploy: None,
+        }
+    }
+}
+
+/// Kinds of step, in execution order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepKind {
+    // Order matters: the pre-deployment script sees the database as it was.
+    /// The package's pre-deployment script.
+    PreDeploy,
+    // Order matters: renames first, so every later step sees desired names (DacFx does the same).
+    /// Rename an object (from the refactor log or a rename annotation).
+    Rename,
+    // Order matters: drops run before creates, dependents before what they depend on.
+    /// Drop a foreign key (before the tables and keys it references change).
+    DropForeignKey,
+    /// Drop a trigger.
+    DropTrigger,
+    /// Drop a view, procedure or function.
+    DropProgrammable,
+    /// Drop an index.
+    DropIndex,
+    /// Drop a primary key, unique, check or default constraint.
+    DropConstraint,
+    /// Drop a table.
+    DropTable,
+    /// Drop anything else (synonyms, permissions, principals, opaque objects).
+    DropOther,
+    /// Drop a sequence.
+    DropSequence,
+    /// Drop a user-defined type.
+    DropType,
+    /// Drop a schema (after everything in it).
+    DropSchema,
+    // Order matters: containers and types before the tables that use them.
+    /// Create a schema.
+    CreateSchema,
+    /// Create a role, user or role membership.
+    CreatePrincipal,
+    /// Create a user-defined type.
+    CreateType,
+    /// Create a sequence.
+    CreateSequence,
+    /// Create a table with its keys, checks and defaults.
+    CreateTable,
+    /// Add, drop or alter columns of a table in place.
+    AlterTable,
+    /// Rebuild a table the platform cannot alter in place: create the new shape, copy rows, swap.
+    RebuildTable,
+    /// Add a primary key, unique, check or default constraint.
+    AddConstraint,
+    /// Create an index.
+    CreateIndex,
+    /// Create or alter a view, function or procedure.
+    CreateProgrammable,
+    /// Create a trigger.
+    CreateTrigger,
+    // Order matters: foreign keys last, when every table and key they reference exists.
+    /// Add a foreign key.
+    AddForeignKey,
+    /// Create anything else (synonyms, permissions, extended properties, options).
+    CreateOther,
+    /// The package's post-deployment script.
+    PostDeploy,
+}
+
+impl StepKind {
+    /// The name shown in script headers and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::PreDeploy => "PreDeploy",
+            StepKind::Rename => "Rename",
+            StepKind::DropForeignKey => "DropForeignKey",
+            StepKind::DropTrigger => "DropTrigger",
+            StepKind::DropProgrammable => "DropProgrammable",
+            StepKind::DropIndex => "DropIndex",
+            StepKind::DropConstraint => "DropConstraint",
+            StepKind::DropTable => "DropTable",
+            StepKind::DropOther => "DropOther",
+            StepKind::DropSequence => "DropSequence",
+            StepKind::DropType => "DropType",
+            StepKind::DropSchema => "DropSchema",
+            StepKind::CreateSchema => "CreateSchema",
+            StepKind::CreatePrincipal => "CreatePrincipal",
+            StepKind::CreateType => "CreateType",
+            StepKind::CreateSequence => "CreateSequence",
+            StepKind::CreateTable => "CreateTable",
+            StepKind::AlterTable => "AlterTable",
+            StepKind::RebuildTable => "RebuildTable",
+            StepKind::AddConstraint => "AddConstraint",
+            StepKind::CreateIndex => "CreateIndex",
+            StepKind::CreateProgrammable => "CreateProgrammable",
+            StepKind::CreateTrigger => "CreateTrigger",
+            StepKind::AddForeignKey => "AddForeignKey",
+            StepKind::CreateOther => "CreateOther",
+            StepKind::PostDeploy => "PostDeploy",
+        }
+    }
+
+    /// Whether the step removes something.
+    pub fn is_drop(self) -> bool {
+        self >= StepKind::DropForeignKey && self <= StepKind::DropSchema
+    }
+}
+
+/// A table with the constraints that are written inside its CREATE TABLE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDefinition {
+    /// The table element.
+    pub table: Element,
+    /// Primary key, unique, check and default constraints (and foreign keys where the platform
+    /// declares them inline only).
+    pub constraints: Vec<Element>,
+}
+
+/// One column change of an in-place ALTER TABLE.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnChange {
+    /// Add a column, with its default constraint when it has one.
+    Add {
+        /// The column.
+        column: Element,
+        /// Its default constraint.
+        default: Option<Element>,
+    },
+    /// Drop a column.
+    Drop {
+        /// The column.
+        column: Element,
+    },
+    /// Change a column's type or nullability.
+    Alter {
+        /// The column now.
+        current: Element,
+        /// The column wanted.
+        desired: Element,
+    },
+}
+
+/// Rows to copy in a rebuild: current column -> desired column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnCopy {
+    /// The column in the current table.
+    pub from: String,
+    /// The column in the new table.
+    pub to: String,
+}
+
+/// A run-time check that stops the upgrade before a step that could lose data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// The table that must be empty for the step to go ahead.
+    pub table: ObjectName,
+    /// Why (names the object).
+    pub message: String,
+}
+
+/// One planned step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// What the step does.
+    pub kind: StepKind,
+    /// DacFx type of the object.
+    pub object_kind: String,
+    /// The object (desired name).
+    pub name: ObjectName,
+    /// The object as wanted (creates, alters).
+    pub desired: Option<Element>,
+    /// The object as it is (drops, alters).
+    pub current: Option<Element>,
+    /// Old name, for renames.
+    pub renamed_from: Option<ObjectName>,
+    /// Table definition for CreateTable and RebuildTable.
+    pub table: Option<TableDefinition>,
+    /// Column changes for AlterTable.
+    pub columns: Vec<ColumnChange>,
+    /// Rows to copy for RebuildTable.
+    pub copy: Vec<ColumnCopy>,
+    /// Indexes and triggers re-created after a rebuild (the platform drops them with the table).
+    pub dependents: Vec<Element>,
+    /// Why the step is needed when it is not obvious (rebuild reasons).
+    pub reason: Option<String>,
+    /// Data-loss guard to run before the step.
+    pub guard: Option<Guard>,
+    /// Script text (pre/post-deployment).
+    pub script: Option<String>,
+}
+
+impl Step {
+    fn new(kind: StepKind, object_kind: &str, name: ObjectName) -> Self {
+        Step {
+            kind,
+            object_kind: object_kind.to_string(),
+            name,
+            desired: None,
+            current: None,
+            renamed_from: None,
+            table: None,
+            columns: Vec::new(),
+            copy: Vec::new(),
+            dependents: Vec::new(),
+            reason: None,
+            guard: None,
+            script: None,
+        }
+    }
+}
+
+/// Kinds of hazard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HazardKind {
+    /// Rows or values could be lost (drop table/column, narrowing, incompatible type change).
+    DataLoss,
+    /// A NOT NULL column without a default is added to, or made on, a table that may hold rows.
+    NotNullWithoutDefault,
+    /// The table is rebuilt (copied into a new table); informational.
+    TableRebuild,
+    /// An object the engine cannot script for this platform (opaque objects without a definition).
+    Unscriptable,
+}
+
+impl HazardKind {
+    /// Name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HazardKind::DataLoss => "DataLoss",
+            HazardKind::NotNullWithoutDefault => "NotNullWithoutDefault",
+            HazardKind::TableRebuild => "TableRebuild",
+            HazardKind::Unscriptable => "Unscriptable",
+        }
+    }
+
+    /// Whether the hazard blocks an upgrade unless the user allows data loss.
+    pub fn is_data_loss(self) -> bool {
+        matches!(
+            self,
+            HazardKind::DataLoss | HazardKind::NotNullWithoutDefault
+        )
+    }
+}
+
+/// A risk in a plan, naming its object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hazard {
+    /// What kind of risk.
+    pub kind: HazardKind,
+    /// The object at risk.
+    pub object: ObjectName,
+    /// The table whose rows are at risk, when there is one.
+    pub table: Option<ObjectName>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// An ordered plan.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// Steps in execution order.
+    pub steps: Vec<Step>,
+    /// Hazards, in step order.
+    pub hazards: Vec<Hazard>,
+}
+
+impl Plan {
+    /// Whether the plan changes nothing (scripts alone do not count as changes).
+    pub fn is_empty(&self) -> bool {
+        self.steps
+            .iter()
+            .all(|s| matches!(s.kind, StepKind::PreDeploy | StepKind::PostDeploy))
+    }
+
+    /// Hazards that could lose data.
+    pub fn data_loss(&self) -> impl Iterator<Item = &Hazard> {
+        self.hazards.iter().filter(|h| h.kind.is_data_loss())
+    }
+}
+
+/// Sub-objects of tables (constraints, indexes, triggers) keyed by owner table.
+pub(crate) struct Owned<'a> {
+    by_table: HashMap<String, Vec<&'a Element>>,
+    case_sensitive: bool,
+}
+
+impl<'a> Owned<'a> {
+    fn new(model: &'a Model) -> Self {
+        let case_sensitive = model.collation_case_sensitive;
+        let mut by_table: HashMap<String, Vec<&'a Element>> = HashMap::new();
+        for element in &model.elements {
+            if let Some(owner) = view::owner(element) {
+                by_table
+                    .entry(owner.key(case_sensitive))
+                    .or_default()
+                    .push(element);
+            }
+        }
+        Owned {
+            by_table,
+            case_sensitive,
+        }
+    }
+
+    pub(crate) fn of(&self, table: &ObjectName) -> &[&'a Element] {
+        self.by_table
+            .get(&table.key(self.case_sensitive))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// Constraint kinds written inside CREATE TABLE.
+pub(crate) fn is_inline_constraint(kind: &str, caps: Capabilities) -> bool {
+    matches!(
+        kind,
+        kind::PRIMARY_KEY | kind::UNIQUE | kind::CHECK | kind::DEFAULT
+    ) || (kind == kind::FOREIGN_KEY && caps.foreign_keys_inline_only)
+}
+
+/// Plans a diff between `current` and `desired` for a platform with `caps`.
+pub fn plan(
+    diff: &Diff,
+    current: &Model,
+    desired: &Model,
+    caps: Capabilities,
+    options: &PlanOptions,
+) -> Plan {
+    let mut planner = Planner {
+        caps,
+        options,
+        current_owned: Owned::new(current),
+        desired_owned: Owned::new(desired),
+        case_sensitive: desired.collation_case_sensitive,
+        plan: Plan::default(),
+        handled_tables: BTreeMap::new(),
+        views: view_pairs(current, desired),
+    };
+    if let Some(text) = &options.predeploy {
+        let mut step = Step::new(
+            StepKind::PreDeploy,
+            "Script",
+            ObjectName::new(["predeploy"]),
+        );
+        step.script = Some(text.clone());
+        planner.plan.steps.push(step);
+    }
+    let changes: Vec<&Change> = diff.differences().collect();
+    // Tables first: whether a table is created, dropped or rebuilt decides its sub-objects.
+    for change in changes.iter().filter(|c| c.kind == kind::TABLE) {
+        planner.table(change, &changes);
+    }
+    for change in changes.iter().filter(|c| c.kind != kind::TABLE) {
+        planner.other(change);
+    }
+    if let Some(text) = &options.postdeploy {
+        let mut step = Step::new(
+            StepKind::PostDeploy,
+            "Script",
+            ObjectName::new(["postdeploy"]),
+        );
+        step.script = Some(text.clone());
+        planner.plan.steps.push(step);
+    }
+    let mut plan = planner.plan;
+    order(&mut plan.steps);
+    plan
+}
+
+/// What happened to a table, deciding the fate of its sub-objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TableFate {
+    Created,
+    Dropped,
+    Rebuilt,
+}
+
+struct Planner<'a> {
+    caps: Capabilities,
+    options: &'a PlanOptions,
+    current_owned: Owned<'a>,
+    desired_owned: Owned<'a>,
+    case_sensitive: bool,
+    plan: Plan,
+    handled_tables: BTreeMap<String, TableFate>,
+    /// Views in both models, as (current, desired).
+    views: Vec<(Element, Element)>,
+}
+
+fn view_pairs(current: &Model, desired: &Model) -> Vec<(Element, Element)> {
+    let case_sensitive = desired.collation_case_sensitive;
+    let current_views: HashMap<String, &Element> = current
+        .of_kind(kind::VIEW)
+        .filter_map(|e| Some((e.name.as_ref()?.key(case_sensitive), e)))
+        .collect();
+    desired
+        .of_kind(kind::VIEW)
+        .filter_map(|d| {
+            let c = current_views.get(&d.name.as_ref()?.key(case_sensitive))?;
+            Some(((*c).clone(), d.clone()))
+        })
+        .collect()
+}
+
+impl Planner<'_> {
+    fn fate(&self, table: &ObjectName) -> Option<TableFate> {
+        self.handled_tables
+            .get(&table.key(self.case_sensitive))
+            .copied()
+    }
+
+    fn hazard(
+        &mut self,
+        kind: HazardKind,
+        object: &ObjectName,
+        table: Option<&ObjectName>,
+        message: String,
+    ) {
+        self.plan.hazards.push(Hazard {
+            kind,
+            object: object.clone(),
+            table: table.cloned(),
+            message,
+        });
+    }
+
+    fn guard(&self, table: &ObjectName, message: &str) -> Option<Guard> {
+        self.options.block_on_possible_data_loss.then(|| Guard {
+            table: table.clone(),
+            message: message.to_string(),
+        })
+    }
+
+    fn other(&mut self, change: &Change) {
+        let owner = change
+            .desired
+            .as_ref()
+            .or(change.current.as_ref())
+            .and_then(view::owner)
+            .cloned();
+        if let Some(owner) = &owner {
+            match self.fate(owner) {
+                // Created and rebuilt tables bring their sub-objects; dropped ones take them.
+                Some(TableFate::Created) | Some(TableFate::Rebuilt)
+                    if is_inline_constraint(&change.kind, self.caps)
+                        || (self.fate(owner) == Some(TableFate::Rebuilt)
+                            && matches!(change.kind.as_str(), kind::INDEX | kind::DML_TRIGGER)) =>
+                {
+                    return;
+                }
+                Some(TableFate::Dropped) if change.action == Action::Drop => return,
+                _ => {}
+            }
+        }
+        let (create, drop) = kinds_for(&change.kind);
+        match change.action {
+            Action::Create => self.create(change, create),
+            Action::Drop | Action::Keep => self.drop(change, drop),
+            Action::Rename => {
+                let mut step = Step::new(StepKind::Rename, &change.kind, change.name.clone());
+                step.renamed_from = change.renamed_from.clone();
+                step.current = change.current.clone();
+                step.desired = change.desired.clone();
+                self.plan.steps.push(step);
+                if !change.details.is_empty() {
+                    self.drop(change, drop);
+                    self.create(change, create);
+                }
+            }
+            Action::Alter => {
+                let in_place = self.caps.alter_routine_in_place
+                    && matches!(
+                        change.kind.as_str(),
+                        kind::VIEW
+                            | kind::PROCEDURE
+                            | kind::SCALAR_FUNCTION
+                            | kind::INLINE_TVF
+                            | kind::MULTI_TVF
+                            | kind::DML_TRIGGER
+                    )
+                    && change.current.as_ref().map(|e| &e.kind)
+                        == change.desired.as_ref().map(|e| &e.kind);
+                if in_place {
+                    let mut step = Step::new(create, &change.kind, change.name.clone());
+                    step.current = change.current.clone();
+                    step.desired = change.desired.clone();
+                    self.plan.steps.push(step);
+                } else {
+                    self.drop(change, drop);
+                    self.create(change, create);
+                }
+            }
+        }
+    }
+
+    fn create(&mut self, change: &Change, kind: StepKind) {
+        let mut step = Step::new(kind, &change.kind, change.name.clone());
+        step.desired = change.desired.clone();
+        if !kind::is_modelled(&change.kind) && !has_definition(change.desired.as_ref()) {
+            self.hazard(
+                HazardKind::Unscriptable,
+                &change.name,
+                None,
+                format!(
+                    "{} {} is kept as an opaque object without a script; it cannot be created by dac",
+                    change.kind, change.name
+                ),
+            );
+        }
+        self.plan.steps.push(step);
+    }
+
+    fn drop(&mut self, change: &Change, kind: StepKind) {
+        let mut step = Step::new(
+            kind,
+            &change.kind,
+            change
+                .renamed_from
+                .clone()
+                .unwrap_or_else(|| change.name.clone()),
+        );
+        step.current = change.current.clone();
+        self.plan.steps.push(step);
+    }
+}
+
+/// Whether an element carries a definition a dialect can script (opaque objects built from
+/// source keep their statement text).
+fn has_definition(element: Option<&Element>) -> bool {
+    element.is_some_and(|e| e.text_prop(DEFINITION).is_some())
+}
+
+/// Property holding the statement text of objects the engine keeps but does not model.
+pub const DEFINITION: &str = "Definition";
+
+/// Step kinds that create and drop an object of a DacFx kind.
+fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
+    match object_kind {
+        kind::SCHEMA => (StepKind::CreateSchema, StepKind::DropSchema),
+        kind::FOREIGN_KEY => (StepKind::AddForeignKey, StepKind::DropForeignKey),
+        kind::PRIMARY_KEY | kind::UNIQUE | kind::CHECK | kind::DEFAULT => {
+            (StepKind::AddConstraint, StepKind::DropConstraint)
+        }
+        kind::INDEX => (StepKind::CreateIndex, StepKind::DropIndex),
+        kind::VIEW
+        | kind::PROCEDURE
+        | kind::SCALAR_FUNCTION
+        | kind::INLINE_TVF
+        | kind::MULTI_TVF => (StepKind::CreateProgrammable, StepKind::DropProgrammable),
+        kind::DML_TRIGGER => (StepKind::CreateTrigger, StepKind::DropTrigger),
+        kind::SEQUENCE => (StepKind::CreateSequence, StepKind::DropSequence),
+        kind::USER_DEFINED_DATA_TYPE | kind::TABLE_TYPE => {
+            (StepKind::CreateType, StepKind::DropType)
+        }
+        kind::ROLE | kind::USER | kind::ROLE_MEMBERSHIP => {
+            (StepKind::CreatePrincipal, StepKind::DropOther)
+        }
+        _ => (StepKind::CreateOther, StepKind::DropOther),
+    }
+}
+
+/// Sorts steps by kind, then programmable objects by their dependencies (creates in dependency
+/// order, drops in reverse), keeping diff order otherwise.
+fn order(steps: &mut Vec<Step>) {
+    steps.sort_by_key(|s| s.kind);
+    for kind in [StepKind::CreateProgrammable, StepKind::DropProgrammable] {
+        let start = steps.iter().position(|s| s.kind == kind);
+        let Some(start) = start else { continue };
+        let end = steps[start..]
+            .iter()
+            .position(|s| s.kind != kind)
+            .map_or(steps.len(), |n| start + n);
+        let mut group: Vec<Step> = steps.drain(start..end).collect();
+        sort_by_dependencies(&mut group);
+        if kind == StepKind::DropProgrammable {
+            group.reverse();
+        }
+        for (offset, step) in group.into_iter().enumerate() {
+            steps.insert(start + offset, step);
+        }
+    }
+}
+
+/// Topological order of programmable objects: an object comes after those its definition names
+/// (by explicit dependency relationships, or a name appearing in its text).
+fn sort_by_dependencies(steps: &mut Vec<Step>) {
+    let names: Vec<String> = steps.iter().map(|s| s.name.leaf().to_lowercase()).collect();
+    let texts: Vec<String> = steps
+        .iter()
+        .map(|s| {
+            s.desired
+                .as_ref()
+                .or(s.current.as_ref())
+                .map(definition_text)
+                .unwrap_or_default()
+                .to_lowercase()
+        })
+        .collect();
+    let n = steps.len();
+    let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+    for (i, text) in texts.iter().enumerate() {
+        for (j, name) in names.iter().enumerate() {
+            if i != j && !name.is_empty() && mentions(text, name) {
+                deps[i].insert(j);
+            }
+        }
+    }
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let next = (0..n)
+            .find(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d]))
+            // A cycle: take the first remaining so the plan stays total.
+            .or_else(|| (0..n).find(|&i| !placed[i]));
+        let Some(next) = next else { break };
+        placed[next] = true;
+        order.push(next);
+    }
+    let mut taken: Vec<Option<Step>> = steps.drain(..).map(Some).collect();
+    for idx in order {
+        if let Some(step) = taken[idx].take() {
+            steps.push(step);
+        }
+    }
+}
+
+/// The text a programmable object is defined by.
+pub(crate) fn definition_text(element: &Element) -> String {
+    let mut text = String::new();
+    for prop in ["QueryScript", "BodyScript", DEFINITION] {
+        if let Some(t) = element.text_prop(prop) {
+            text.push_str(t);
+            text.push('\n');
+        }
+    }
+    for body in element.children(kind::rel::FUNCTION_BODY) {
+        if let Some(t) = body.text_prop("BodyScript") {
+            text.push_str(t);
+        }
+    }
+    text
+}
+
+/// Whether `text` mentions `name` as a whole word.
+pub(crate) fn mentions(text: &str, name: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '@' || c == '#' || c == '$';
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(name) {
+        let start = from + pos;
+        let end = start + name.len();
+        let before = text[..start].chars().next_back();
+        let after = text[end..].chars().next();
+        if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests;

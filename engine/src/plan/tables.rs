@@ -1,0 +1,590 @@
+//! Planning table changes: create, drop, alter in place, or rebuild where the platform cannot
+//! alter, with the hazards each brings.
+
+use std::collections::BTreeSet;
+
+use super::{
+    ColumnChange, ColumnCopy, HazardKind, Planner, Step, StepKind, TableDefinition, TableFate,
+    definition_text, is_inline_constraint, mentions,
+};
+use crate::compare::{Action, Change};
+use crate::model::view::{ColumnView, DataType, TableView};
+use crate::model::{Element, ObjectName, kind, view};
+
+impl Planner<'_> {
+    pub(super) fn table(&mut self, change: &Change, changes: &[&Change]) {
+        match change.action {
+            Action::Create => {
+                let Some(desired) = &change.desired else {
+                    return;
+                };
+                let mut step = Step::new(StepKind::CreateTable, kind::TABLE, change.name.clone());
+                step.table = Some(self.definition(desired, true));
+                step.desired = Some(desired.clone());
+                self.plan.steps.push(step);
+                self.set_fate(&change.name, TableFate::Created);
+            }
+            Action::Drop => {
+                let Some(current) = &change.current else {
+                    return;
+                };
+                let message = format!(
+                    "the table {} is being dropped, data loss could occur",
+                    change.name
+                );
+                self.hazard(
+                    HazardKind::DataLoss,
+                    &change.name,
+                    Some(&change.name),
+                    message.clone(),
+                );
+                let mut step = Step::new(StepKind::DropTable, kind::TABLE, change.name.clone());
+                step.guard = self.guard(&change.name, &message);
+                step.current = Some(current.clone());
+                self.plan.steps.push(step);
+                self.set_fate(&change.name, TableFate::Dropped);
+            }
+            Action::Keep => {}
+            Action::Rename => {
+                let mut step = Step::new(StepKind::Rename, kind::TABLE, change.name.clone());
+                step.renamed_from = change.renamed_from.clone();
+                step.current = change.current.clone();
+                step.desired = change.desired.clone();
+                self.plan.steps.push(step);
+                if !change.details.is_empty() {
+                    self.alter_table(change, changes);
+                }
+            }
+            Action::Alter => self.alter_table(change, changes),
+        }
+    }
+
+    fn set_fate(&mut self, table: &ObjectName, fate: TableFate) {
+        self.handled_tables
+            .insert(table.key(self.case_sensitive), fate);
+    }
+
+    /// The desired table with the constraints written inside its CREATE TABLE.
+    fn definition(&self, table: &Element, desired: bool) -> TableDefinition {
+        let owned = if desired {
+            &self.desired_owned
+        } else {
+            &self.current_owned
+        };
+        let constraints = owned
+            .of(&table.name_or_empty())
+            .iter()
+            .filter(|e| is_inline_constraint(&e.kind, self.caps))
+            .map(|e| (*e).clone())
+            .collect();
+        TableDefinition {
+            table: table.clone(),
+            constraints,
+        }
+    }
+
+    fn alter_table(&mut self, change: &Change, changes: &[&Change]) {
+        let (Some(current), Some(desired)) = (&change.current, &change.desired) else {
+            return;
+        };
+        let name = &change.name;
+        let caps = self.caps;
+        let current_table = TableView(current);
+        let desired_table = TableView(desired);
+        let mut reasons: Vec<String> = Vec::new();
+        let mut column_changes = Vec::new();
+        let mut loss: Vec<String> = Vec::new();
+        let mut copy = Vec::new();
+        let case_sensitive = self.case_sensitive;
+        let key = |c: &ColumnView| {
+            if case_sensitive {
+                c.name().to_string()
+            } else {
+                c.name().to_lowercase()
+            }
+        };
+        let current_cols: Vec<ColumnView> = current_table.columns().collect();
+        let desired_cols: Vec<ColumnView> = desired_table.columns().collect();
+        let current_constrained = self.constrained_columns(&current.name_or_empty(), false);
+
+        for col in &desired_cols {
+            let Some(old) = current_cols.iter().find(|c| key(c) == key(col)) else {
+                let default = self.column_default(&desired.name_or_empty(), col.name());
+                if !col.is_nullable()
+                    && default.is_none()
+                    && col.computed_expression().is_none()
+                    && !col.is_identity()
+                {
+                    let message = format!(
+                        "the column {} must be added, but the column has no default value and does not allow NULL values; it fails when {name} holds rows",
+                        col.0.name_or_empty()
+                    );
+                    if self.options.smart_defaults {
+                        // Smart defaults give the column a value for existing rows.
+                    } else {
+                        self.hazard(
+                            HazardKind::NotNullWithoutDefault,
+                            &col.0.name_or_empty(),
+                            Some(name),
+                            message.clone(),
+                        );
+                        loss.push(message);
+                    }
+                    if !caps.alter_constraints {
+                        reasons.push(format!(
+                            "the platform cannot add the NOT NULL column {} without a default",
+                            col.name()
+                        ));
+                    }
+                }
+                if !caps.alter_constraints
+                    && (col
+                        .computed_expression()
+                        .is_some_and(|_| col.is_persisted())
+                        || self.is_key_column(&desired.name_or_empty(), col.name()))
+                {
+                    reasons.push(format!(
+                        "the platform cannot add the column {} in place",
+                        col.name()
+                    ));
+                }
+                column_changes.push(ColumnChange::Add {
+                    column: col.0.clone(),
+                    default,
+                });
+                continue;
+            };
+            copy.push(ColumnCopy {
+                from: old.name().to_string(),
+                to: col.name().to_string(),
+            });
+            let mut altered = false;
+            let (old_type, new_type) = (old.data_type(), col.data_type());
+            if old_type != new_type {
+                altered = true;
+                if !caps.alter_column_type {
+                    reasons.push(format!("the type of column {} changes", col.name()));
+                }
+                if let (Some(a), Some(b)) = (&old_type, &new_type)
+                    && loses_data(a, b)
+                {
+                    let message = format!(
+                        "the type for column {} in table {name} is currently {} but is being changed to {}; data loss could occur",
+                        col.name(),
+                        describe_type(a),
+                        describe_type(b)
+                    );
+                    self.hazard(
+                        HazardKind::DataLoss,
+                        &col.0.name_or_empty(),
+                        Some(name),
+                        message.clone(),
+                    );
+                    loss.push(message);
+                }
+            }
+            if old.is_nullable() != col.is_nullable() {
+                altered = true;
+                if !caps.alter_column_nullability {
+                    reasons.push(format!("the nullability of column {} changes", col.name()));
+                }
+                if !col.is_nullable() {
+                    let message = format!(
+                        "the column {} on table {name} must be changed from NULL to NOT NULL; it fails when the column holds NULLs",
+                        col.name()
+                    );
+                    self.hazard(
+                        HazardKind::NotNullWithoutDefault,
+                        &col.0.name_or_empty(),
+                        Some(name),
+                        message.clone(),
+                    );
+                    loss.push(message);
+                }
+            }
+            if old.is_identity() != col.is_identity() || old.identity() != col.identity() {
+                reasons.push(format!("the identity of column {} changes", col.name()));
+            }
+            if old.computed_expression() != col.computed_expression()
+                || old.is_persisted() != col.is_persisted()
+                || old.0.kind != col.0.kind
+            {
+                reasons.push(format!(
+                    "the computed definition of column {} changes",
+                    col.name()
+                ));
+            }
+            if old.collation() != col.collation() {
+                altered = true;
+                if !caps.alter_column_type {
+                    reasons.push(format!("the collation of column {} changes", col.name()));
+                }
+            }
+            if altered {
+                column_changes.push(ColumnChange::Alter {
+                    current: old.0.clone(),
+                    desired: col.0.clone(),
+                });
+            }
+        }
+        for col in &current_cols {
+            if desired_cols.iter().any(|c| key(c) == key(col)) {
+                continue;
+            }
+            let message = format!(
+                "the column {} is being dropped, data loss could occur",
+                col.0.name_or_empty()
+            );
+            self.hazard(
+                HazardKind::DataLoss,
+                &col.0.name_or_empty(),
+                Some(name),
+                message.clone(),
+            );
+            loss.push(message);
+            if !caps.drop_column
+                || (!caps.alter_constraints
+                    && current_constrained.contains(&col.name().to_lowercase()))
+            {
+                reasons.push(format!(
+                    "the platform cannot drop the column {} in place",
+                    col.name()
+                ));
+            }
+            column_changes.push(ColumnChange::Drop {
+                column: col.0.clone(),
+            });
+        }
+        if caps.column_order_significant {
+            let common_current: Vec<String> = current_cols
+                .iter()
+                .map(&key)
+                .filter(|k| desired_cols.iter().any(|c| &key(c) == k))
+                .collect();
+            let common_desired: Vec<String> = desired_cols
+                .iter()
+                .map(&key)
+                .filter(|k| current_cols.iter().any(|c| &key(c) == k))
+                .collect();
+            let appended_only = desired_cols
+                .iter()
+                .take(common_desired.len())
+                .map(&key)
+                .collect::<Vec<_>>()
+                == common_desired;
+            if common_current != common_desired || !appended_only {
+                reasons.push("the column order changes".to_string());
+            }
+        }
+        for detail in &change.details {
+            if !detail.path.starts_with(kind::rel::COLUMNS) {
+                reasons.push(format!("the table property {} changes", detail.path));
+            }
+        }
+        if !caps.alter_constraints {
+            for other in changes {
+                let owner = other
+                    .desired
+                    .as_ref()
+                    .or(other.current.as_ref())
+                    .and_then(view::owner);
+                if owner.is_some_and(|o| o.matches(name, self.case_sensitive))
+                    && is_inline_constraint(&other.kind, caps)
+                    && other.action != Action::Keep
+                {
+                    reasons.push(format!(
+                        "the platform cannot alter the constraint {} {} in place",
+                        other.kind, other.name
+                    ));
+                }
+            }
+        }
+        let guard_message = loss.join("; ");
+        if reasons.is_empty() {
+            if column_changes.is_empty() {
+                return;
+            }
+            let mut step = Step::new(StepKind::AlterTable, kind::TABLE, name.clone());
+            step.columns = column_changes;
+            step.current = Some(current.clone());
+            step.desired = Some(desired.clone());
+            if !loss.is_empty() {
+                step.guard = self.guard(name, &guard_message);
+            }
+            self.plan.steps.push(step);
+            return;
+        }
+        dedup(&mut reasons);
+        let reason = reasons.join("; ");
+        self.hazard(
+            HazardKind::TableRebuild,
+            name,
+            Some(name),
+            format!("the table {name} is rebuilt: {reason}"),
+        );
+        let mut step = Step::new(StepKind::RebuildTable, kind::TABLE, name.clone());
+        step.table = Some(self.definition(desired, true));
+        step.current = Some(current.clone());
+        step.desired = Some(desired.clone());
+        step.copy = copy;
+        step.reason = Some(reason);
+        step.dependents = self
+            .desired_owned
+            .of(name)
+            .iter()
+            .filter(|e| matches!(e.kind.as_str(), kind::INDEX | kind::DML_TRIGGER))
+            .map(|e| (*e).clone())
+            .collect();
+        if !loss.is_empty() {
+            step.guard = self.guard(name, &guard_message);
+        }
+        self.plan.steps.push(step);
+        self.set_fate(name, TableFate::Rebuilt);
+        self.refresh_dependents(name, changes);
+    }
+
+    /// Views and foreign keys that must be taken down and put back around a rebuild.
+    fn refresh_dependents(&mut self, table: &ObjectName, changes: &[&Change]) {
+        let changing: BTreeSet<String> = changes
+            .iter()
+            .map(|c| format!("{}|{}", c.kind, c.name.key(self.case_sensitive)))
+            .collect();
+        let leaf = table.leaf().to_lowercase();
+        let mut views = Vec::new();
+        let mut foreign_keys = Vec::new();
+        for (current, desired) in self.pairs() {
+            let element = &desired;
+            let id = format!(
+                "{}|{}",
+                element.kind,
+                element.name_or_empty().key(self.case_sensitive)
+            );
+            if changing.contains(&id) {
+                continue;
+            }
+            if element.kind == kind::VIEW
+                && mentions(&definition_text(element).to_lowercase(), &leaf)
+            {
+                views.push((current.clone(), desired.clone()));
+            }
+            if element.kind == kind::FOREIGN_KEY
+                && !self.caps.foreign_keys_inline_only
+                && element
+                    .reference_name(kind::rel::FOREIGN_TABLE)
+                    .is_some_and(|t| t.matches(table, self.case_sensitive))
+                && !view::owner(element).is_some_and(|o| o.matches(table, self.case_sensitive))
+            {
+                foreign_keys.push((current.clone(), desired.clone()));
+            }
+        }
+        for (current, desired) in views {
+            let mut drop = Step::new(
+                StepKind::DropProgrammable,
+                kind::VIEW,
+                desired.name_or_empty(),
+            );
+            drop.current = Some(current);
+            drop.reason = Some(format!("refreshed around the rebuild of {table}"));
+            self.plan.steps.push(drop);
+            let mut create = Step::new(
+                StepKind::CreateProgrammable,
+                kind::VIEW,
+                desired.name_or_empty(),
+            );
+            create.desired = Some(desired);
+            create.reason = Some(format!("refreshed around the rebuild of {table}"));
+            self.plan.steps.push(create);
+        }
+        for (current, desired) in foreign_keys {
+            let name = desired.name_or_empty();
+            let mut drop = Step::new(StepKind::DropForeignKey, kind::FOREIGN_KEY, name.clone());
+            drop.current = Some(current);
+            drop.reason = Some(format!("re-added around the rebuild of {table}"));
+            self.plan.steps.push(drop);
+            let mut add = Step::new(StepKind::AddForeignKey, kind::FOREIGN_KEY, name);
+            add.desired = Some(desired);
+            add.reason = Some(format!("re-added around the rebuild of {table}"));
+            self.plan.steps.push(add);
+        }
+        // The rebuilt table's own foreign keys go with the old table where they are not inline.
+        if !self.caps.foreign_keys_inline_only {
+            let own: Vec<Element> = self
+                .desired_owned
+                .of(table)
+                .iter()
+                .filter(|e| e.kind == kind::FOREIGN_KEY)
+                .map(|e| (*e).clone())
+                .collect();
+            for fk in own {
+                let id = format!(
+                    "{}|{}",
+                    fk.kind,
+                    fk.name_or_empty().key(self.case_sensitive)
+                );
+                if changing.contains(&id) {
+                    continue;
+                }
+                let mut add = Step::new(
+                    StepKind::AddForeignKey,
+                    kind::FOREIGN_KEY,
+                    fk.name_or_empty(),
+                );
+                add.desired = Some(fk);
+                add.reason = Some(format!("re-added after the rebuild of {table}"));
+                self.plan.steps.push(add);
+            }
+        }
+    }
+
+    /// Unchanged objects present in both models, as (current, desired) pairs.
+    fn pairs(&self) -> Vec<(Element, Element)> {
+        let mut out = Vec::new();
+        for desired_list in self.desired_owned.by_table.values() {
+            for desired in desired_list {
+                if let Some(current) =
+                    self.current_owned.by_table.values().flatten().find(|c| {
+                        c.kind == desired.kind && c.name.is_some() && c.name == desired.name
+                    })
+                {
+                    out.push(((*current).clone(), (*desired).clone()));
+                }
+            }
+        }
+        // Views are not owned by a table: pair them by name.
+        out.extend(self.views.iter().cloned());
+        out
+    }
+
+    fn column_default(&self, table: &ObjectName, column: &str) -> Option<Element> {
+        self.desired_owned
+            .of(table)
+            .iter()
+            .find(|e| {
+                e.kind == kind::DEFAULT
+                    && e.reference_name(kind::rel::FOR_COLUMN)
+                        .is_some_and(|c| c.leaf().eq_ignore_ascii_case(column))
+            })
+            .map(|e| (*e).clone())
+    }
+
+    fn is_key_column(&self, table: &ObjectName, column: &str) -> bool {
+        self.desired_owned.of(table).iter().any(|e| {
+            matches!(
+                e.kind.as_str(),
+                kind::PRIMARY_KEY | kind::UNIQUE | kind::FOREIGN_KEY
+            ) && constraint_columns(e)
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(column))
+        })
+    }
+
+    /// Lower-cased names of columns used by the table's constraints and indexes.
+    fn constrained_columns(&self, table: &ObjectName, desired: bool) -> BTreeSet<String> {
+        let owned = if desired {
+            &self.desired_owned
+        } else {
+            &self.current_owned
+        };
+        owned
+            .of(table)
+            .iter()
+            .flat_map(|e| constraint_columns(e))
+            .map(|c| c.to_lowercase())
+            .collect()
+    }
+}
+
+fn constraint_columns(element: &Element) -> Vec<String> {
+    let mut out: Vec<String> = view::key_columns(element)
+        .into_iter()
+        .map(|k| k.column.leaf().to_string())
+        .collect();
+    for rel in [
+        kind::rel::COLUMNS,
+        kind::rel::FOR_COLUMN,
+        kind::rel::INCLUDED_COLUMNS,
+    ] {
+        out.extend(
+            view::referenced_names(element, rel)
+                .iter()
+                .map(|n| n.leaf().to_string()),
+        );
+    }
+    out
+}
+
+fn dedup(reasons: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    reasons.retain(|r| seen.insert(r.clone()));
+}
+
+fn describe_type(t: &DataType) -> String {
+    let mut text = t.name.leaf().to_uppercase();
+    if t.is_max {
+        text.push_str(" (MAX)");
+    } else if let Some(len) = t.length {
+        text.push_str(&format!(" ({len})"));
+    } else if let (Some(p), Some(s)) = (t.precision, t.scale) {
+        text.push_str(&format!(" ({p}, {s})"));
+    }
+    text
+}
+
+/// Whether changing a column from `current` to `desired` could lose data: narrowing, or a change
+/// to a type that does not hold every value of the old one.
+pub(crate) fn loses_data(current: &DataType, desired: &DataType) -> bool {
+    let (a, b) = (current.base(), desired.base());
+    if a == b || same_family(&a, &b) {
+        if current.is_max && !desired.is_max {
+            return true;
+        }
+        let shrinks = |x: Option<i64>, y: Option<i64>| {
+            matches!((x, y), (Some(x), Some(y)) if y < x && y >= 0)
+                || matches!((x, y), (None, Some(_)))
+        };
+        if a == b || widening(&a, &b) {
+            return (!desired.is_max && shrinks(current.length, desired.length))
+                || shrinks(current.precision, desired.precision)
+                || shrinks(current.scale, desired.scale);
+        }
+    }
+    !widening(&a, &b)
+}
+
+fn same_family(a: &str, b: &str) -> bool {
+    let strings = [
+        "char",
+        "varchar",
+        "nchar",
+        "nvarchar",
+        "character",
+        "character varying",
+        "text",
+    ];
+    strings.contains(&a) && strings.contains(&b)
+}
+
+/// Type changes that keep every value.
+fn widening(from: &str, to: &str) -> bool {
+    if from == to {
+        return true;
+    }
+    const CHAINS: &[&[&str]] = &[
+        &[
+            "bit", "tinyint", "smallint", "int", "bigint", "decimal", "numeric",
+        ],
+        &["smallint", "integer", "bigint", "numeric"],
+        &["real", "float", "double precision"],
+        &["char", "varchar", "nvarchar"],
+        &["nchar", "nvarchar"],
+        &["character", "character varying", "text"],
+        &["smalldatetime", "datetime", "datetime2", "datetimeoffset"],
+        &["date", "datetime2"],
+        &["timestamp without time zone", "timestamp with time zone"],
+        &["json", "jsonb"],
+    ];
+    CHAINS.iter().any(|chain| {
+        let pos = |t: &str| chain.iter().position(|c| *c == t);
+        matches!((pos(from), pos(to)), (Some(x), Some(y)) if x < y)
+    }) || (to == "text" && same_family(from, to))
+}

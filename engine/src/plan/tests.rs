@@ -1,0 +1,388 @@
+//! Plans and scripts for representative changes on every platform, from builder models.
+
+use crate::compare::{CompareOptions, compare};
+use crate::dialect::{Dialect, Postgres, SqlServer, Sqlite};
+use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
+use crate::plan::{HazardKind, PlanOptions, StepKind, plan};
+use crate::script::render;
+
+fn name(parts: &[&str]) -> ObjectName {
+    ObjectName::new(parts.iter().copied())
+}
+
+fn column(table: &ObjectName, col: &str, ty: &str, nullable: bool) -> Element {
+    let mut el = Element::new(kind::SIMPLE_COLUMN).named(table.child(col));
+    if !nullable {
+        el = el.with_bool("IsNullable", false);
+    }
+    el.with_child(
+        kind::rel::TYPE_SPECIFIER,
+        Element::new(kind::TYPE_SPECIFIER)
+            .with_ref(kind::rel::TYPE, Reference::built_in(name(&[ty]))),
+    )
+}
+
+fn table(table: &ObjectName, columns: Vec<Element>) -> Element {
+    let mut el = Element::new(kind::TABLE).named(table.clone());
+    for c in columns {
+        el.push_child(kind::rel::COLUMNS, c);
+    }
+    el
+}
+
+fn primary_key(table: &ObjectName, name: &str, col: &str) -> Element {
+    Element::new(kind::PRIMARY_KEY)
+        .named(ObjectName::new([table.first(), name]))
+        .with_child(
+            kind::rel::COLUMN_SPECIFICATIONS,
+            Element::new(kind::INDEXED_COLUMN)
+                .with_ref(kind::rel::COLUMN, Reference::to(table.child(col))),
+        )
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(table.clone()))
+}
+
+fn model(dsp: &str, elements: Vec<Element>) -> Model {
+    let mut m = Model::empty(Dsp::from_short_name(dsp).unwrap());
+    m.elements = elements;
+    m
+}
+
+fn script(dialect: &dyn Dialect, current: &Model, desired: &Model) -> (crate::plan::Plan, String) {
+    let diff = compare(
+        current,
+        desired,
+        &CompareOptions {
+            ignore_column_order: !dialect.capabilities().column_order_significant,
+            ..CompareOptions::default()
+        },
+    );
+    let plan = plan(
+        &diff,
+        current,
+        desired,
+        dialect.capabilities(),
+        &PlanOptions::default(),
+    );
+    let text = render(&plan, dialect).text(dialect);
+    (plan, text)
+}
+
+#[test]
+fn create_table_with_key_on_every_platform() {
+    for (dsp, dialect, schema, expect) in [
+        (
+            "Sql160",
+            &SqlServer as &dyn Dialect,
+            "dbo",
+            "CREATE TABLE [dbo].[T] (\n    [id] INT NOT NULL,\n    [note] NVARCHAR NULL,\n    CONSTRAINT [PK_T] PRIMARY KEY CLUSTERED ([id])\n)",
+        ),
+        (
+            "sqlite",
+            &Sqlite,
+            "main",
+            "CREATE TABLE \"T\" (\n    \"id\" int NOT NULL,\n    \"note\" nvarchar,\n    CONSTRAINT \"PK_T\" PRIMARY KEY (\"id\")\n)",
+        ),
+        (
+            "postgres",
+            &Postgres,
+            "public",
+            "CREATE TABLE \"public\".\"T\" (\n    \"id\" int NOT NULL,\n    \"note\" nvarchar,\n    CONSTRAINT \"PK_T\" PRIMARY KEY (\"id\")\n)",
+        ),
+    ] {
+        let t = name(&[schema, "T"]);
+        let desired = model(
+            dsp,
+            vec![
+                table(
+                    &t,
+                    vec![
+                        column(&t, "id", "int", false),
+                        column(&t, "note", "nvarchar", true),
+                    ],
+                ),
+                primary_key(&t, "PK_T", "id"),
+            ],
+        );
+        let (plan, text) = script(dialect, &model(dsp, vec![]), &desired);
+        let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, vec![StepKind::CreateTable], "{dsp}");
+        assert!(text.contains(expect), "{dsp}:\n{text}");
+        assert!(
+            text.contains(&format!("-- CreateTable SqlTable [{schema}].[T]")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn dropping_a_column_is_a_guarded_data_loss_hazard() {
+    for (dsp, dialect, schema, guard) in [
+        (
+            "Sql160",
+            &SqlServer as &dyn Dialect,
+            "dbo",
+            "IF EXISTS (SELECT TOP 1 1 FROM [dbo].[T])",
+        ),
+        (
+            "sqlite",
+            &Sqlite,
+            "main",
+            "INSERT INTO \"_dac_guard\" SELECT EXISTS (SELECT 1 FROM \"T\")",
+        ),
+        (
+            "postgres",
+            &Postgres,
+            "public",
+            "IF EXISTS (SELECT 1 FROM \"public\".\"T\")",
+        ),
+    ] {
+        let t = name(&[schema, "T"]);
+        let current = model(
+            dsp,
+            vec![table(
+                &t,
+                vec![
+                    column(&t, "id", "int", false),
+                    column(&t, "fax", "text", true),
+                ],
+            )],
+        );
+        let desired = model(dsp, vec![table(&t, vec![column(&t, "id", "int", false)])]);
+        let (plan, text) = script(dialect, &current, &desired);
+        assert_eq!(plan.steps.len(), 1, "{dsp}: {:?}", plan.steps);
+        assert_eq!(plan.steps[0].kind, StepKind::AlterTable, "{dsp}");
+        let hazard = &plan.hazards[0];
+        assert_eq!(hazard.kind, HazardKind::DataLoss);
+        assert_eq!(hazard.object, t.child("fax"));
+        assert!(text.contains(guard), "{dsp}:\n{text}");
+        assert!(text.contains("DROP COLUMN"), "{dsp}:\n{text}");
+        // Without blocking, no guard.
+        let diff = compare(&current, &desired, &CompareOptions::default());
+        let options = PlanOptions {
+            block_on_possible_data_loss: false,
+            ..PlanOptions::default()
+        };
+        let unguarded = plan_text(dialect, &diff, &current, &desired, &options);
+        assert!(!unguarded.contains(guard), "{dsp}:\n{unguarded}");
+    }
+}
+
+fn plan_text(
+    dialect: &dyn Dialect,
+    diff: &crate::compare::Diff,
+    current: &Model,
+    desired: &Model,
+    options: &PlanOptions,
+) -> String {
+    let plan = plan(diff, current, desired, dialect.capabilities(), options);
+    render(&plan, dialect).text(dialect)
+}
+
+#[test]
+fn sqlite_rebuilds_where_alter_cannot_and_says_why() {
+    let t = name(&["main", "accounts"]);
+    let current = model(
+        "sqlite",
+        vec![table(
+            &t,
+            vec![
+                column(&t, "id", "INTEGER", false),
+                column(&t, "balance", "INTEGER", true),
+            ],
+        )],
+    );
+    let desired = model(
+        "sqlite",
+        vec![table(
+            &t,
+            vec![
+                column(&t, "id", "INTEGER", false),
+                column(&t, "balance", "INTEGER", false),
+            ],
+        )],
+    );
+    let (plan, text) = script(&Sqlite, &current, &desired);
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::RebuildTable)
+        .expect("rebuild");
+    assert!(
+        step.reason
+            .as_deref()
+            .unwrap()
+            .contains("nullability of column balance"),
+        "{:?}",
+        step.reason
+    );
+    assert!(
+        plan.hazards
+            .iter()
+            .any(|h| h.kind == HazardKind::TableRebuild)
+    );
+    for expected in [
+        "PRAGMA foreign_keys = OFF;",
+        "CREATE TABLE \"_dac_new_accounts\"",
+        "INSERT INTO \"_dac_new_accounts\" (\"id\", \"balance\") SELECT \"id\", \"balance\" FROM \"accounts\"",
+        "DROP TABLE \"accounts\"",
+        "ALTER TABLE \"_dac_new_accounts\" RENAME TO \"accounts\"",
+        "PRAGMA foreign_key_check;",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+    // PostgreSQL alters the same change in place.
+    let t = name(&["public", "accounts"]);
+    let current = model(
+        "postgres",
+        vec![table(
+            &t,
+            vec![
+                column(&t, "id", "integer", false),
+                column(&t, "balance", "integer", true),
+            ],
+        )],
+    );
+    let desired = model(
+        "postgres",
+        vec![table(
+            &t,
+            vec![
+                column(&t, "id", "integer", false),
+                column(&t, "balance", "integer", false),
+            ],
+        )],
+    );
+    let (plan, text) = script(&Postgres, &current, &desired);
+    assert_eq!(plan.steps[0].kind, StepKind::AlterTable);
+    assert!(
+        text.contains("ALTER TABLE \"public\".\"accounts\" ALTER COLUMN \"balance\" SET NOT NULL"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sqlserver_rebuilds_on_column_order_with_tmp_ms_xx() {
+    let t = name(&["dbo", "T"]);
+    let current = model(
+        "Sql160",
+        vec![
+            table(
+                &t,
+                vec![column(&t, "a", "int", false), column(&t, "b", "int", true)],
+            ),
+            primary_key(&t, "PK_T", "a"),
+        ],
+    );
+    let desired = model(
+        "Sql160",
+        vec![
+            table(
+                &t,
+                vec![column(&t, "b", "int", true), column(&t, "a", "int", false)],
+            ),
+            primary_key(&t, "PK_T", "a"),
+        ],
+    );
+    let (plan, text) = script(&SqlServer, &current, &desired);
+    assert_eq!(plan.steps[0].kind, StepKind::RebuildTable);
+    for expected in [
+        "CREATE TABLE [dbo].[tmp_ms_xx_T]",
+        "CONSTRAINT [tmp_ms_xx_constraint_PK_T] PRIMARY KEY CLUSTERED ([a])",
+        "INSERT INTO [dbo].[tmp_ms_xx_T] ([b], [a])",
+        "DROP TABLE [dbo].[T]",
+        "EXECUTE sp_rename N'[dbo].[tmp_ms_xx_T]', N'T'",
+        "EXECUTE sp_rename N'[dbo].[tmp_ms_xx_constraint_PK_T]', N'PK_T', N'OBJECT'",
+        "BEGIN TRANSACTION;",
+        "COMMIT TRANSACTION;",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+}
+
+#[test]
+fn hostile_names_are_quoted_by_each_dialect() {
+    let weird = "we]ird\"na'me;";
+    for (dsp, dialect, schema, quoted) in [
+        (
+            "Sql160",
+            &SqlServer as &dyn Dialect,
+            "dbo",
+            "[we]]ird\"na'me;]",
+        ),
+        ("sqlite", &Sqlite, "main", "\"we]ird\"\"na'me;\""),
+        ("postgres", &Postgres, "public", "\"we]ird\"\"na'me;\""),
+    ] {
+        let t = name(&[schema, weird]);
+        let desired = model(dsp, vec![table(&t, vec![column(&t, weird, "int", true)])]);
+        let (_, text) = script(dialect, &model(dsp, vec![]), &desired);
+        assert!(
+            text.contains(&format!("CREATE TABLE {}", dialect.quote_name(&t))),
+            "{text}"
+        );
+        assert!(text.contains(quoted), "{dsp}: {text}");
+    }
+}
+
+#[test]
+fn steps_follow_dependency_order() {
+    let t = name(&["dbo", "T"]);
+    let view = |n: &str, body: &str| {
+        Element::new(kind::VIEW)
+            .named(name(&["dbo", n]))
+            .with_script("QueryScript", body)
+    };
+    let desired = model(
+        "Sql160",
+        vec![
+            view("V2", "SELECT x FROM [dbo].[V1]"),
+            view("V1", "SELECT a AS x FROM [dbo].[T]"),
+            table(&t, vec![column(&t, "a", "int", true)]),
+            Element::new(kind::SCHEMA).named(name(&["s"])),
+        ],
+    );
+    let (plan, _) = script(&SqlServer, &model("Sql160", vec![]), &desired);
+    let order: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| format!("{} {}", s.kind.as_str(), s.name))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            "CreateSchema [s]",
+            "CreateTable [dbo].[T]",
+            "CreateProgrammable [dbo].[V1]",
+            "CreateProgrammable [dbo].[V2]",
+        ]
+    );
+}
+
+#[test]
+fn narrowing_is_data_loss_and_widening_is_not() {
+    use crate::model::view::DataType;
+    use crate::plan::tables::loses_data;
+    let t = |n: &str, len: Option<i64>| DataType {
+        name: name(&[n]),
+        built_in: true,
+        length: len,
+        precision: None,
+        scale: None,
+        is_max: false,
+        array_dimensions: 0,
+    };
+    assert!(loses_data(
+        &t("nvarchar", Some(50)),
+        &t("nvarchar", Some(10))
+    ));
+    assert!(!loses_data(
+        &t("nvarchar", Some(10)),
+        &t("nvarchar", Some(50))
+    ));
+    assert!(!loses_data(&t("int", None), &t("bigint", None)));
+    assert!(loses_data(&t("bigint", None), &t("int", None)));
+    assert!(loses_data(&t("nvarchar", Some(10)), &t("int", None)));
+    assert!(!loses_data(
+        &t("varchar", Some(10)),
+        &t("nvarchar", Some(10))
+    ));
+}
