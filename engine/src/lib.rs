@@ -11,6 +11,7 @@ pub mod error;
 pub mod model;
 pub mod package;
 pub mod plan;
+pub mod report;
 pub mod script;
 
 pub use error::{Error, Result};
