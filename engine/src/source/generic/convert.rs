@@ -30,6 +30,10 @@ pub(crate) struct Ctx {
     next_disambiguator: u64,
     /// Lower-cased `schema.name` of constraint and index names taken in this batch.
     used_names: HashSet<String>,
+    /// Function attributes stripped before parsing (`COST 10 LEAKPROOF`).
+    pub pending_attributes: Option<String>,
+    /// SQLite `(WITHOUT ROWID, STRICT)` stripped before parsing.
+    pub pending_table_options: Option<(bool, bool)>,
 }
 
 /// Columns of a table being built, with its constraints.
@@ -47,6 +51,8 @@ impl Ctx {
             out: Vec::new(),
             next_disambiguator: 1,
             used_names: HashSet::new(),
+            pending_attributes: None,
+            pending_table_options: None,
         }
     }
 
@@ -282,10 +288,11 @@ impl Ctx {
             }
         }
         let mut table = Element::new(kind::TABLE).named(name.clone());
-        if ct.without_rowid {
+        let (without_rowid, strict) = self.pending_table_options.take().unwrap_or_default();
+        if ct.without_rowid || without_rowid {
             table.set_prop("IsWithoutRowId", Value::Bool(true));
         }
-        if ct.strict {
+        if ct.strict || strict {
             table.set_prop("IsStrict", Value::Bool(true));
         }
         if ct.unlogged {
@@ -878,6 +885,9 @@ impl Ctx {
             el.push_child(rel::PARAMETERS, p);
         }
         el.set_prop("Arguments", Value::Text(signature.join(", ")));
+        if let Some(attributes) = self.pending_attributes.take() {
+            el.set_prop("Attributes", Value::Text(attributes));
+        }
         let body = match &cf.function_body {
             Some(CreateFunctionBody::AsBeforeOptions { body, .. })
             | Some(CreateFunctionBody::AsAfterOptions(body)) => body_text(body),

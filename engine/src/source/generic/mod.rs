@@ -290,6 +290,8 @@ fn handle_statement(
     if is_ignored(&words, &tokens) {
         return Ok(());
     }
+    ctx.pending_attributes = None;
+    ctx.pending_table_options = None;
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     let platform = ctx.platform;
     // Known sqlparser gaps, handled before parsing.
@@ -308,8 +310,20 @@ fn handle_statement(
         }
         i
     };
+    if platform == Platform::Postgres {
+        reorder_identity_options(&mut tokens);
+    }
     if w(0) == "CREATE" {
         let i = create_skip(&["TEMP", "TEMPORARY", "UNLOGGED"]);
+        if w(i) == "EXTENSION" {
+            insert_extension_with(&mut tokens);
+        }
+        if matches!(w(i), "FUNCTION" | "PROCEDURE") && platform == Platform::Postgres {
+            ctx.pending_attributes = strip_function_attributes(&mut tokens);
+        }
+        if w(i) == "TABLE" && platform == Platform::Sqlite {
+            ctx.pending_table_options = strip_sqlite_table_options(&mut tokens);
+        }
         if w(i) == "SEQUENCE" && platform == Platform::Postgres {
             return convert::sequence(ctx, dialect, tokens);
         }
@@ -321,7 +335,259 @@ fn handle_statement(
             return parse_and_convert(ctx, dialect, pos, tokens, text, with_data);
         }
     }
-    parse_and_convert(ctx, dialect, pos, tokens, text, None)
+    let fallback = fallback_kind(platform, &words);
+    let name_tokens = fallback.as_ref().map(|_| tokens.clone());
+    match parse_and_convert(ctx, dialect, pos, tokens, text, None) {
+        Err(StmtError::Parse(_) | StmtError::At(..)) if fallback.is_some() => {
+            let (kind, name_at) = fallback.unwrap_or_default();
+            let toks = name_tokens.unwrap_or_default();
+            let name = name_at.and_then(|at| fallback_name(ctx, dialect, &toks, at));
+            ctx.opaque(&kind, name, normalized_text(&toks));
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Statements sqlparser 0.63 cannot parse but that are recognisably DDL: their opaque kind
+/// and the index (among non-trivia tokens) where the object name starts, when it has one.
+fn fallback_kind(platform: Platform, words: &[String]) -> Option<(String, Option<usize>)> {
+    if platform != Platform::Postgres {
+        return None;
+    }
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let camel = |s: &str| {
+        let mut c = s.chars();
+        c.next().map_or(String::new(), |f| {
+            f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()
+        })
+    };
+    match (w(0), w(1)) {
+        ("COMMENT", "ON") => Some(("PgComment".into(), None)),
+        ("CREATE", _) => {
+            let mut i = 1;
+            if w(1) == "OR" && w(2) == "REPLACE" {
+                i = 3;
+            }
+            match w(i) {
+                "DOMAIN" | "AGGREGATE" | "CAST" | "RULE" | "CONVERSION" | "COLLATION"
+                | "LANGUAGE" | "PUBLICATION" | "SUBSCRIPTION" | "STATISTICS" | "TRANSFORM"
+                | "TABLESPACE" | "SERVER" => Some((format!("Pg{}", camel(w(i))), Some(i + 1))),
+                "EVENT" if w(i + 1) == "TRIGGER" => Some(("PgEventTrigger".into(), Some(i + 2))),
+                "FOREIGN" => Some(("PgForeignTable".into(), None)),
+                "TEXT" => Some(("PgTextSearch".into(), None)),
+                _ => None,
+            }
+        }
+        ("ALTER", "DOMAIN") => Some(("PgAlterDomain".into(), None)),
+        ("ALTER", "DEFAULT") => Some(("PgDefaultPrivileges".into(), None)),
+        _ => None,
+    }
+}
+
+/// The schema-qualified object name starting at non-trivia token `at`, if it parses.
+fn fallback_name(
+    ctx: &convert::Ctx,
+    dialect: &dyn Dialect,
+    tokens: &[TokenWithSpan],
+    at: usize,
+) -> Option<crate::model::ObjectName> {
+    let rest: Vec<TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !is_trivia(&t.token))
+        .skip(at)
+        .cloned()
+        .collect();
+    let mut parser = Parser::new(dialect).with_tokens_with_locations(rest);
+    let name = parser.parse_object_name(false).ok()?;
+    let (schema, leaf) = names::schema_and_name(ctx.platform, &name);
+    Some(crate::model::ObjectName::new([schema, leaf]))
+}
+
+/// Statement text with comments dropped and whitespace collapsed (opaque fallbacks).
+fn normalized_text(tokens: &[TokenWithSpan]) -> String {
+    tokens
+        .iter()
+        .filter(|t| !is_trivia(&t.token))
+        .map(|t| t.token.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Indexes of non-trivia tokens.
+fn significant(tokens: &[TokenWithSpan]) -> Vec<usize> {
+    tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !is_trivia(&t.token))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// sqlparser 0.63 reads sequence options of `GENERATED ... AS IDENTITY (...)` in one fixed
+/// order (INCREMENT, MINVALUE, MAXVALUE, START, CACHE, CYCLE); PostgreSQL takes any order.
+fn reorder_identity_options(tokens: &mut [TokenWithSpan]) {
+    let sig = significant(tokens);
+    let mut k = 0;
+    while k + 1 < sig.len() {
+        let is_identity = word(&tokens[sig[k]].token).as_deref() == Some("IDENTITY")
+            && tokens[sig[k + 1]].token == Token::LParen;
+        if !is_identity {
+            k += 1;
+            continue;
+        }
+        // Option groups inside the parentheses.
+        let open = k + 1;
+        let Some(close) = (open + 1..sig.len()).find(|&j| tokens[sig[j]].token == Token::RParen)
+        else {
+            return;
+        };
+        let mut groups: Vec<(u8, Vec<usize>)> = Vec::new();
+        for j in open + 1..close {
+            let w = word(&tokens[sig[j]].token).unwrap_or_default();
+            let prev = if j > open + 1 {
+                word(&tokens[sig[j - 1]].token).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let rank = match w.as_str() {
+                "INCREMENT" => Some(0),
+                "MINVALUE" if prev != "NO" => Some(1),
+                "MAXVALUE" if prev != "NO" => Some(2),
+                "START" => Some(3),
+                "CACHE" => Some(4),
+                "CYCLE" if prev != "NO" => Some(5),
+                "NO" => match word(&tokens[sig[j + 1]].token).as_deref() {
+                    Some("MINVALUE") => Some(1),
+                    Some("MAXVALUE") => Some(2),
+                    Some("CYCLE") => Some(5),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (rank, groups.last_mut()) {
+                (Some(r), _) => groups.push((r, vec![sig[j]])),
+                (None, Some(g)) => g.1.push(sig[j]),
+                (None, None) => return,
+            }
+        }
+        let mut sorted = groups.clone();
+        sorted.sort_by_key(|g| g.0);
+        if sorted != groups {
+            let originals: Vec<TokenWithSpan> = groups
+                .iter()
+                .flat_map(|g| g.1.iter().map(|&i| tokens[i].clone()))
+                .collect();
+            let slots: Vec<usize> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
+            let order: Vec<usize> = sorted.iter().flat_map(|g| g.1.iter().copied()).collect();
+            let by_index =
+                |i: usize| originals[slots.iter().position(|&s| s == i).unwrap_or(0)].clone();
+            for (slot, src) in slots.iter().zip(order) {
+                tokens[*slot] = by_index(src);
+            }
+        }
+        k = close;
+    }
+}
+
+/// PostgreSQL allows `CREATE EXTENSION x SCHEMA s VERSION v` without `WITH`; sqlparser needs it.
+fn insert_extension_with(tokens: &mut Vec<TokenWithSpan>) {
+    let sig = significant(tokens);
+    let Some(ext) = sig
+        .iter()
+        .position(|&i| word(&tokens[i].token).as_deref() == Some("EXTENSION"))
+    else {
+        return;
+    };
+    let mut k = ext + 1;
+    if word(&tokens[sig.get(k).copied().unwrap_or(0)].token).as_deref() == Some("IF") {
+        k += 3;
+    }
+    k += 1; // the name
+    if let Some(&i) = sig.get(k)
+        && matches!(
+            word(&tokens[i].token).as_deref(),
+            Some("SCHEMA" | "VERSION" | "CASCADE")
+        )
+    {
+        let span = tokens[i].span;
+        tokens.insert(i, TokenWithSpan::new(Token::make_keyword("WITH"), span));
+        tokens.insert(
+            i + 1,
+            TokenWithSpan::new(Token::Whitespace(Whitespace::Space), span),
+        );
+    }
+}
+
+/// Removes function attributes sqlparser 0.63 does not know (`COST n`, `ROWS n`,
+/// `[NOT] LEAKPROOF`) from the top level of a CREATE FUNCTION; returns them as text.
+fn strip_function_attributes(tokens: &mut [TokenWithSpan]) -> Option<String> {
+    let sig = significant(tokens);
+    let mut depth = 0i32;
+    let mut removed = Vec::new();
+    let mut blank = Vec::new();
+    let mut k = 0;
+    while k < sig.len() {
+        let tok = &tokens[sig[k]].token;
+        match tok {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        let w = word(tok).unwrap_or_default();
+        let next = sig.get(k + 1).map(|&i| &tokens[i].token);
+        if depth == 0 {
+            if matches!(w.as_str(), "COST" | "ROWS") && matches!(next, Some(Token::Number(..))) {
+                removed.push(format!(
+                    "{w} {}",
+                    next.map(ToString::to_string).unwrap_or_default()
+                ));
+                blank.extend([sig[k], sig[k + 1]]);
+                k += 2;
+                continue;
+            }
+            if w == "LEAKPROOF" {
+                removed.push(w.clone());
+                blank.push(sig[k]);
+            }
+            if w == "NOT" && next.and_then(word).as_deref() == Some("LEAKPROOF") {
+                removed.push("NOT LEAKPROOF".into());
+                blank.extend([sig[k], sig[k + 1]]);
+                k += 2;
+                continue;
+            }
+        }
+        k += 1;
+    }
+    for i in blank {
+        tokens[i].token = Token::Whitespace(Whitespace::Space);
+    }
+    (!removed.is_empty()).then(|| removed.join(" "))
+}
+
+/// Removes SQLite's trailing table options (`WITHOUT ROWID`, `STRICT`, comma-separated in any
+/// order, which sqlparser 0.63 only takes one way); returns (without_rowid, strict).
+fn strip_sqlite_table_options(tokens: &mut Vec<TokenWithSpan>) -> Option<(bool, bool)> {
+    let sig = significant(tokens);
+    let close = sig
+        .iter()
+        .rposition(|&i| tokens[i].token == Token::RParen)?;
+    let tail = &sig[close + 1..];
+    if tail.is_empty() {
+        return None;
+    }
+    let mut without_rowid = false;
+    let mut strict = false;
+    for &i in tail {
+        match (&tokens[i].token, word(&tokens[i].token).as_deref()) {
+            (_, Some("WITHOUT" | "ROWID")) => without_rowid = true,
+            (_, Some("STRICT")) => strict = true,
+            (Token::Comma, _) => {}
+            _ => return None,
+        }
+    }
+    tokens.truncate(sig[close] + 1);
+    Some((without_rowid, strict))
 }
 
 /// Parses one statement's tokens and converts it; trailing tokens are an error.
