@@ -1057,12 +1057,10 @@ impl Ctx {
                 }
                 other => rest.push(other.to_string()),
             }
-            if self.pg() && !parts.pk_columns.is_empty() {
-                if let Some(i) = table_idx {
-                    for col in &parts.pk_columns {
-                        if let Some(c) = column_mut(&mut self.out[i], col) {
-                            c.set_prop("IsNullable", Value::Bool(false));
-                        }
+            if let Some(i) = table_idx.filter(|_| self.pg()) {
+                for col in &parts.pk_columns {
+                    if let Some(c) = column_mut(&mut self.out[i], col) {
+                        c.set_prop("IsNullable", Value::Bool(false));
                     }
                 }
             }

@@ -144,15 +144,16 @@ pub fn parse_type_text(platform: Platform, text: &str) -> TypeText {
     let mut array_dims = 0;
     loop {
         let trimmed = rest.trim_end();
-        if trimmed.ends_with(']') && !trimmed.ends_with("\"]") {
-            if let Some(open) = trimmed.rfind('[') {
-                let inner = &trimmed[open + 1..trimmed.len() - 1];
-                if inner.chars().all(|c| c.is_ascii_digit()) {
-                    array_dims += 1;
-                    rest = trimmed[..open].to_string();
-                    continue;
-                }
-            }
+        if trimmed.ends_with(']')
+            && !trimmed.ends_with("\"]")
+            && let Some(open) = trimmed.rfind('[')
+            && trimmed[open + 1..trimmed.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        {
+            array_dims += 1;
+            rest = trimmed[..open].to_string();
+            continue;
         }
         let upper = trimmed.to_ascii_uppercase();
         if upper.ends_with(" ARRAY") {
@@ -311,9 +312,7 @@ pub fn specifier_for(platform: Platform, ty: &TypeText, default_schema: &str) ->
     for (idx, arg) in ty.args.iter().enumerate() {
         let prop = if is_length_type {
             if idx == 0 { "Length" } else { "Scale" }
-        } else if is_time_type {
-            "Precision"
-        } else if idx == 0 {
+        } else if is_time_type || idx == 0 {
             "Precision"
         } else if idx == 1 {
             "Scale"
