@@ -221,6 +221,11 @@ impl Ctx {
                 self.opaque("PgRole", Some(name), statement.to_string());
                 Ok(())
             }
+            Statement::CreateCollation(ref cc) => {
+                let name = self.object(&cc.name);
+                self.opaque("PgCollation", Some(name), statement.to_string());
+                Ok(())
+            }
             Statement::CreateVirtualTable { ref name, .. } => {
                 let name = self.object(name);
                 self.opaque("SqliteVirtualTable", Some(name), statement.to_string());
@@ -603,6 +608,43 @@ impl Ctx {
             }
             TableConstraint::ForeignKey(fk) => self.foreign_key(parts, fk, not_valid),
             TableConstraint::Check(ck) => self.check(parts, ck, not_valid),
+            TableConstraint::PrimaryKeyUsingIndex(c) | TableConstraint::UniqueUsingIndex(c) => {
+                // The index becomes the constraint's index: take its columns and drop it.
+                let index_name = parts.name.child(self.ident(&c.index_name));
+                let cs = super::collation_case_sensitive(self.platform);
+                let found = self.out.iter().position(|e| {
+                    e.kind == kind::INDEX
+                        && e.name.as_ref().is_some_and(|n| n.matches(&index_name, cs))
+                });
+                let Some(found) = found else {
+                    let kind = format!("{}TableConstraint", self.prefix());
+                    let mut el =
+                        Element::new(kind).with_script("Definition", constraint.to_string());
+                    el.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                    self.disambiguate(&mut el);
+                    parts.extra.push(el);
+                    return;
+                };
+                let index = self.out.remove(found);
+                let is_pk = matches!(constraint, TableConstraint::PrimaryKeyUsingIndex(_));
+                let explicit = c.name.as_ref().unwrap_or(&c.index_name);
+                let name = self.constraint_name(&schema, Some(explicit), &table_leaf, None, "");
+                let mut el = Element::new(if is_pk {
+                    kind::PRIMARY_KEY
+                } else {
+                    kind::UNIQUE
+                });
+                for spec in index.children(rel::COLUMN_SPECIFICATIONS) {
+                    if is_pk && let Some(col) = spec.reference_name(rel::COLUMN) {
+                        parts.pk_columns.push(col.leaf().to_string());
+                    }
+                    el.push_child(rel::COLUMN_SPECIFICATIONS, spec.clone());
+                }
+                el.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                characteristics(&mut el, c.characteristics.as_ref());
+                let el = self.named_or_disambiguated(el, name);
+                parts.extra.push(el);
+            }
             TableConstraint::Exclude(ex) => {
                 let cols = ex
                     .elements
@@ -1039,6 +1081,23 @@ impl Ctx {
                 AlterTableOperation::AddColumn { column_def, .. } => {
                     let col = self.column(&mut parts, column_def);
                     parts.columns.push(col);
+                }
+                AlterTableOperation::DropColumn { column_names, .. } if table_idx.is_some() => {
+                    let leaves: Vec<String> = column_names.iter().map(|c| self.ident(c)).collect();
+                    if let Some(i) = table_idx {
+                        for r in self.out[i]
+                            .relationships
+                            .iter_mut()
+                            .filter(|r| r.name == rel::COLUMNS)
+                        {
+                            r.entries.retain(|e| match e {
+                                Entry::Element(c) => !leaves
+                                    .iter()
+                                    .any(|l| c.name.as_ref().is_some_and(|n| n.leaf() == l)),
+                                _ => true,
+                            });
+                        }
+                    }
                 }
                 AlterTableOperation::EnableRowLevelSecurity if table_idx.is_some() => {
                     if let Some(i) = table_idx {

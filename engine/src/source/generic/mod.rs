@@ -22,7 +22,17 @@
 //!   statement): `PgEnumType`, `PgCompositeType`, `PgRangeType`, `PgType`, `PgDomain`,
 //!   `PgExtension`, `PgPolicy`, `PgRole`, `PgExcludeConstraint`, `PgDoBlock`, `SqliteVirtualTable`,
 //!   `PgAlterTable`/`SqliteAlterTable` (ALTER TABLE actions that are not folded into the table),
-//!   `PgRevoke`, and `PgStatement`/`SqliteStatement` for any other statement (DML, ...).
+//!   `PgRevoke`, `PgGrant` (grants on objects other than tables, views, sequences, schemas),
+//!   `PgCollation`, `PgTableAs`/`SqliteTableAs` (`CREATE TABLE ... AS`/`LIKE`), and
+//!   `PgStatement`/`SqliteStatement` for any other statement (DML, ...). Recognisable PostgreSQL
+//!   DDL that sqlparser 0.63 cannot parse (`COMMENT ON CONSTRAINT/TRIGGER/FUNCTION`, domains with
+//!   `NOT NULL`, `CREATE AGGREGATE/CAST/RULE/EVENT TRIGGER/...`, `ALTER DOMAIN`, `ALTER DEFAULT
+//!   PRIVILEGES`) becomes `PgComment`, `PgDomain`, `PgAggregate`... with the token text.
+//! * **Sources that differ from DacFx:** PostgreSQL types carry `ArrayDimensions`; identity
+//!   columns `IsIdentity` + `IdentityGeneration` (`Always`/`ByDefault`), SQLite `AUTOINCREMENT`
+//!   `IsIdentity`; views `IsMaterialized`; functions a `DefinitionScript` (whole normalised
+//!   statement), `Arguments` (signature) and a `FunctionBody` whose `BodyScript` is the body
+//!   text; triggers `BodyScript` = the whole normalised statement.
 //! * **Ignored:** comments, `BEGIN`/`COMMIT`/`ROLLBACK`/`END` transaction control, `SET`, `RESET`,
 //!   `PRAGMA`, pg_dump's `SELECT pg_catalog.set_config(...)`, and `ALTER ... OWNER TO` (ownership
 //!   is not modelled). `SET search_path` does not change the default schema.

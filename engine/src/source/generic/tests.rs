@@ -484,3 +484,19 @@ fn comments_and_session_statements_are_ignored() {
     assert!(collation_case_sensitive(Platform::Postgres));
     assert!(!collation_case_sensitive(Platform::Sqlite));
 }
+
+#[test]
+fn primary_key_using_index_takes_the_index_and_drop_column_folds() {
+    let els = pg("CREATE TABLE t (a int, b int);
+        CREATE UNIQUE INDEX t_idx ON t (a);
+        ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_idx;
+        ALTER TABLE t DROP COLUMN b;
+        CREATE COLLATION c1 FROM \"C\";");
+    assert!(of_kind(&els, kind::INDEX).is_empty(), "{:?}", names(&els));
+    let pk = find(&els, kind::PRIMARY_KEY, "[public].[t_pkey]");
+    assert_eq!(spec_columns(pk), ["[public].[t].[a]"]);
+    let t = find(&els, kind::TABLE, "[public].[t]");
+    assert_eq!(t.children(rel::COLUMNS).count(), 1);
+    assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
+    find(&els, "PgCollation", "[public].[c1]");
+}
