@@ -13,5 +13,6 @@ pub mod package;
 pub mod plan;
 pub mod report;
 pub mod script;
+pub mod source;
 
 pub use error::{Error, Result};

@@ -1,0 +1,1455 @@
+//! sqlparser statements to model elements.
+
+use std::collections::HashSet;
+
+use sqlparser::ast::{
+    self, AlterColumnOperation, AlterTableOperation, ArgMode, ColumnDef, ColumnOption,
+    CommentObject, ConstraintCharacteristics, CreateFunctionBody, DataType, DeferrableInitial,
+    Expr, FunctionReturnType, GeneratedAs, GeneratedExpressionMode, GrantObjects, GranteeName,
+    GranteesType, Ident, IndexColumn, OrderBySort, Privileges, ReferentialAction, SchemaName,
+    SequenceOptions, Statement, TableConstraint, TriggerEvent, TriggerPeriod,
+    UserDefinedTypeRepresentation,
+};
+use sqlparser::dialect::Dialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+
+use super::StmtError;
+use super::names::{default_schema, fold, parts, pg_object_name, schema_and_name};
+use super::types::{parse_type_text, specifier_for};
+use crate::model::kind::{self, rel};
+use crate::model::{Element, Entry, ObjectName, Platform, Reference, Value};
+
+type Res = std::result::Result<(), StmtError>;
+
+/// Conversion state for one batch.
+pub(crate) struct Ctx {
+    pub platform: Platform,
+    out: Vec<Element>,
+    next_disambiguator: u64,
+    /// Lower-cased `schema.name` of constraint and index names taken in this batch.
+    used_names: HashSet<String>,
+    /// Function attributes stripped before parsing (`COST 10 LEAKPROOF`).
+    pub pending_attributes: Option<String>,
+    /// SQLite `(WITHOUT ROWID, STRICT)` stripped before parsing.
+    pub pending_table_options: Option<(bool, bool)>,
+}
+
+/// Columns of a table being built, with its constraints.
+struct TableParts {
+    name: ObjectName,
+    columns: Vec<Element>,
+    extra: Vec<Element>,
+    pk_columns: Vec<String>,
+}
+
+impl Ctx {
+    pub fn new(platform: Platform) -> Self {
+        Ctx {
+            platform,
+            out: Vec::new(),
+            next_disambiguator: 1,
+            used_names: HashSet::new(),
+            pending_attributes: None,
+            pending_table_options: None,
+        }
+    }
+
+    pub fn into_elements(self) -> Vec<Element> {
+        let mut out = self.out;
+        finish(self.platform, &mut out);
+        out
+    }
+
+    fn pg(&self) -> bool {
+        self.platform == Platform::Postgres
+    }
+
+    fn prefix(&self) -> &'static str {
+        if self.pg() { "Pg" } else { "Sqlite" }
+    }
+
+    fn ident(&self, ident: &Ident) -> String {
+        fold(self.platform, ident)
+    }
+
+    fn object(&self, name: &ast::ObjectName) -> ObjectName {
+        let (schema, leaf) = schema_and_name(self.platform, name);
+        ObjectName::new([schema, leaf])
+    }
+
+    fn disambiguate(&mut self, el: &mut Element) {
+        el.disambiguator = Some(self.next_disambiguator.to_string());
+        self.next_disambiguator += 1;
+    }
+
+    fn schema_ref(&self, schema: &str) -> Reference {
+        let name = ObjectName::new([schema.to_string()]);
+        if schema == default_schema(self.platform)
+            || matches!(schema, "pg_catalog" | "information_schema" | "temp")
+        {
+            Reference::built_in(name)
+        } else {
+            Reference::to(name)
+        }
+    }
+
+    /// Adds an opaque element: `kind`, optional name, the statement as `Definition`.
+    pub fn opaque(&mut self, kind: &str, name: Option<ObjectName>, definition: String) {
+        let mut el = Element::new(kind).with_script("Definition", definition);
+        match name {
+            Some(name) => el.name = Some(name),
+            None => self.disambiguate(&mut el),
+        }
+        self.out.push(el);
+    }
+
+    fn generic_opaque(&mut self, statement: &Statement) {
+        let kind = format!("{}Statement", self.prefix());
+        self.opaque(&kind, None, statement.to_string());
+    }
+
+    /// A constraint or index name: the written one, PostgreSQL's generated one, or none.
+    fn constraint_name(
+        &mut self,
+        schema: &str,
+        explicit: Option<&Ident>,
+        table: &str,
+        columns: Option<&str>,
+        label: &str,
+    ) -> Option<ObjectName> {
+        let leaf = match explicit {
+            Some(ident) => self.ident(ident),
+            None if self.pg() => {
+                let mut candidate = pg_object_name(table, columns, label);
+                let mut n = 0;
+                while self
+                    .used_names
+                    .contains(&format!("{schema}.{candidate}").to_lowercase())
+                {
+                    n += 1;
+                    candidate = pg_object_name(table, columns, &format!("{label}{n}"));
+                }
+                candidate
+            }
+            None => return None,
+        };
+        self.used_names
+            .insert(format!("{schema}.{leaf}").to_lowercase());
+        Some(ObjectName::new([schema.to_string(), leaf]))
+    }
+
+    fn named_or_disambiguated(&mut self, mut el: Element, name: Option<ObjectName>) -> Element {
+        match name {
+            Some(name) => el.name = Some(name),
+            None => self.disambiguate(&mut el),
+        }
+        el
+    }
+
+    /// Converts one parsed statement.
+    pub fn statement(&mut self, statement: Statement, text: &str, with_data: Option<bool>) -> Res {
+        match statement {
+            Statement::CreateTable(ct) => self.table(ct),
+            Statement::CreateIndex(ci) => self.index(ci),
+            Statement::CreateView(cv) => self.view(cv, with_data),
+            Statement::CreateTrigger(ct) => self.trigger(ct),
+            Statement::CreateFunction(cf) => self.function(cf),
+            Statement::CreateProcedure { ref name, .. } => {
+                let name = self.object(name);
+                let mut el = Element::new(kind::PROCEDURE)
+                    .named(name.clone())
+                    .with_script("BodyScript", statement.to_string());
+                el.push_ref(rel::SCHEMA, self.schema_ref(name.first()));
+                self.out.push(el);
+                Ok(())
+            }
+            Statement::CreateSchema {
+                ref schema_name, ..
+            } => {
+                let (name, auth) = match schema_name {
+                    SchemaName::Simple(n) => (parts(self.platform, n).join("."), None),
+                    SchemaName::UnnamedAuthorization(a) => (self.ident(a), Some(self.ident(a))),
+                    SchemaName::NamedAuthorization(n, a) => {
+                        (parts(self.platform, n).join("."), Some(self.ident(a)))
+                    }
+                };
+                let mut el = Element::new(kind::SCHEMA).named(ObjectName::new([name]));
+                if let Some(auth) = auth {
+                    el.set_prop("Authorization", Value::Text(auth));
+                }
+                self.out.push(el);
+                Ok(())
+            }
+            Statement::CreateType {
+                ref name,
+                ref representation,
+            } => {
+                let kind = match representation {
+                    Some(UserDefinedTypeRepresentation::Enum { .. }) => "PgEnumType",
+                    Some(UserDefinedTypeRepresentation::Composite { .. }) => "PgCompositeType",
+                    Some(UserDefinedTypeRepresentation::Range { .. }) => "PgRangeType",
+                    _ => "PgType",
+                };
+                let name = self.object(name);
+                self.opaque(kind, Some(name), statement.to_string());
+                Ok(())
+            }
+            Statement::CreateDomain(ref cd) => {
+                let name = self.object(&cd.name);
+                self.opaque("PgDomain", Some(name), statement.to_string());
+                Ok(())
+            }
+            Statement::CreateExtension(ref ce) => {
+                let name = ObjectName::new([self.ident(&ce.name)]);
+                let mut ce2 = ce.clone();
+                ce2.if_not_exists = false;
+                let def = Statement::CreateExtension(ce2).to_string();
+                self.opaque("PgExtension", Some(name), def);
+                Ok(())
+            }
+            Statement::CreatePolicy(ref cp) => {
+                let table = self.object(&cp.table_name);
+                let name = table.child(self.ident(&cp.name));
+                self.opaque("PgPolicy", Some(name), statement.to_string());
+                Ok(())
+            }
+            Statement::CreateRole(ref cr) => {
+                let names = cr.names.iter().map(|n| parts(self.platform, n).join("."));
+                let name = ObjectName::new(names.collect::<Vec<_>>());
+                self.opaque("PgRole", Some(name), statement.to_string());
+                Ok(())
+            }
+            Statement::CreateCollation(ref cc) => {
+                let name = self.object(&cc.name);
+                self.opaque("PgCollation", Some(name), statement.to_string());
+                Ok(())
+            }
+            Statement::CreateVirtualTable { ref name, .. } => {
+                let name = self.object(name);
+                self.opaque("SqliteVirtualTable", Some(name), statement.to_string());
+                Ok(())
+            }
+            Statement::Comment {
+                object_type,
+                object_name,
+                comment,
+                ..
+            } => {
+                self.comment(object_type, &object_name, comment);
+                Ok(())
+            }
+            Statement::Grant(ref g) => {
+                self.grant(g);
+                Ok(())
+            }
+            Statement::Revoke(_) => {
+                self.opaque("PgRevoke", None, statement.to_string());
+                Ok(())
+            }
+            Statement::AlterTable(at) => self.alter_table(at),
+            Statement::Set(_) | Statement::Pragma { .. } | Statement::Commit { .. } => Ok(()),
+            Statement::StartTransaction { .. } | Statement::Rollback { .. } => Ok(()),
+            other => {
+                let _ = text;
+                self.generic_opaque(&other);
+                Ok(())
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- tables
+
+    fn table(&mut self, ct: ast::CreateTable) -> Res {
+        let name = self.object(&ct.name);
+        if ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() {
+            let kind = format!("{}TableAs", self.prefix());
+            self.opaque(&kind, Some(name), Statement::CreateTable(ct).to_string());
+            return Ok(());
+        }
+        let mut parts = TableParts {
+            name: name.clone(),
+            columns: Vec::new(),
+            extra: Vec::new(),
+            pk_columns: Vec::new(),
+        };
+        for col in &ct.columns {
+            let column = self.column(&mut parts, col);
+            parts.columns.push(column);
+        }
+        for constraint in &ct.constraints {
+            self.table_constraint(&mut parts, constraint, false);
+        }
+        if self.pg() {
+            for col in &mut parts.columns {
+                if parts
+                    .pk_columns
+                    .iter()
+                    .any(|c| c == col.name_or_empty().leaf())
+                {
+                    col.set_prop("IsNullable", Value::Bool(false));
+                }
+            }
+        }
+        let mut table = Element::new(kind::TABLE).named(name.clone());
+        let (without_rowid, strict) = self.pending_table_options.take().unwrap_or_default();
+        if ct.without_rowid || without_rowid {
+            table.set_prop("IsWithoutRowId", Value::Bool(true));
+        }
+        if ct.strict || strict {
+            table.set_prop("IsStrict", Value::Bool(true));
+        }
+        if ct.unlogged {
+            table.set_prop("IsUnlogged", Value::Bool(true));
+        }
+        if ct.temporary {
+            table.set_prop("IsTemporary", Value::Bool(true));
+        }
+        if let Some(inherits) = &ct.inherits {
+            let list: Vec<String> = inherits
+                .iter()
+                .map(|n| self.object(n).to_string())
+                .collect();
+            table.set_prop("Inherits", Value::Text(list.join(", ")));
+        }
+        if let Some(by) = &ct.partition_by {
+            table.set_prop("PartitionBy", Value::Text(by.to_string()));
+        }
+        if let Some(for_values) = &ct.for_values {
+            table.set_prop("PartitionBound", Value::Text(for_values.to_string()));
+        }
+        if !matches!(ct.table_options, ast::CreateTableOptions::None) {
+            table.set_prop("Options", Value::Text(ct.table_options.to_string()));
+        }
+        for col in parts.columns {
+            table.push_child(rel::COLUMNS, col);
+        }
+        if let Some(parent) = &ct.partition_of {
+            table.push_ref("PartitionOf", Reference::to(self.object(parent)));
+        }
+        table.push_ref(rel::SCHEMA, self.schema_ref(name.first()));
+        self.out.push(table);
+        self.out.extend(parts.extra);
+        Ok(())
+    }
+
+    /// A column element; its inline constraints and default go to `parts.extra`.
+    fn column(&mut self, parts: &mut TableParts, col: &ColumnDef) -> Element {
+        let col_leaf = self.ident(&col.name);
+        let col_name = parts.name.child(col_leaf.clone());
+        let schema = parts.name.first().to_string();
+        let table_leaf = parts.name.leaf().to_string();
+        let ty = match col.data_type {
+            DataType::Unspecified => None,
+            ref dt => Some(parse_type_text(self.platform, &dt.to_string())),
+        };
+        let mut el = Element::new(kind::SIMPLE_COLUMN).named(col_name.clone());
+        let mut not_null = false;
+        let mut unmodelled = Vec::new();
+        let mut defaults = Vec::new();
+        let mut computed: Option<(String, bool)> = None;
+        for opt in &col.options {
+            match &opt.option {
+                ColumnOption::Null => {}
+                ColumnOption::NotNull => not_null = true,
+                ColumnOption::Default(expr) => defaults.push(expr.to_string()),
+                ColumnOption::PrimaryKey(pk) => {
+                    let explicit = opt.name.as_ref().or(pk.name.as_ref());
+                    let name = self.constraint_name(&schema, explicit, &table_leaf, None, "pkey");
+                    let mut c = Element::new(kind::PRIMARY_KEY);
+                    c.push_child(rel::COLUMN_SPECIFICATIONS, spec_for_column(&col_name));
+                    c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                    characteristics(&mut c, pk.characteristics.as_ref());
+                    parts.pk_columns.push(col_leaf.clone());
+                    let c = self.named_or_disambiguated(c, name);
+                    parts.extra.push(c);
+                }
+                ColumnOption::Unique(u) => {
+                    let explicit = opt.name.as_ref().or(u.name.as_ref());
+                    let name =
+                        self.constraint_name(&schema, explicit, &table_leaf, Some(&col_leaf), "key");
+                    let mut c = Element::new(kind::UNIQUE);
+                    c.push_child(rel::COLUMN_SPECIFICATIONS, spec_for_column(&col_name));
+                    c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                    characteristics(&mut c, u.characteristics.as_ref());
+                    if matches!(u.nulls_distinct, ast::NullsDistinctOption::NotDistinct) {
+                        c.set_prop("NullsNotDistinct", Value::Bool(true));
+                    }
+                    let c = self.named_or_disambiguated(c, name);
+                    parts.extra.push(c);
+                }
+                ColumnOption::ForeignKey(fk) => {
+                    let explicit = opt.name.clone().or(fk.name.clone());
+                    let mut fk = fk.clone();
+                    fk.name = explicit;
+                    if fk.columns.is_empty() {
+                        fk.columns = vec![col.name.clone()];
+                    }
+                    self.foreign_key(parts, &fk, false);
+                }
+                ColumnOption::Check(ck) => {
+                    let mut ck = ck.clone();
+                    ck.name = opt.name.clone().or(ck.name);
+                    self.check(parts, &ck, false);
+                }
+                ColumnOption::Collation(n) => {
+                    el.set_prop("Collation", Value::Text(parts_text(self.platform, n)));
+                }
+                ColumnOption::Generated {
+                    generated_as,
+                    sequence_options,
+                    generation_expr,
+                    generation_expr_mode,
+                    ..
+                } => match generation_expr {
+                    Some(expr) => {
+                        let persisted = *generation_expr_mode
+                            == Some(GeneratedExpressionMode::Stored)
+                            || *generated_as == GeneratedAs::ExpStored;
+                        computed = Some((expr.to_string(), persisted));
+                    }
+                    None => {
+                        el.set_prop("IsIdentity", Value::Bool(true));
+                        let how = match generated_as {
+                            GeneratedAs::Always => "Always",
+                            _ => "ByDefault",
+                        };
+                        el.set_prop("IdentityGeneration", Value::Text(how.into()));
+                        for o in sequence_options.iter().flatten() {
+                            match o {
+                                SequenceOptions::StartWith(e, _) => {
+                                    el.set_prop("IdentitySeed", Value::from_attribute(&e.to_string()))
+                                }
+                                SequenceOptions::IncrementBy(e, _) => el.set_prop(
+                                    "IdentityIncrement",
+                                    Value::from_attribute(&e.to_string()),
+                                ),
+                                other => unmodelled.push(other.to_string()),
+                            }
+                        }
+                        if self.pg() {
+                            not_null = true;
+                        }
+                    }
+                },
+                ColumnOption::DialectSpecific(tokens)
+                    if tokens.iter().any(|t| {
+                        matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("AUTOINCREMENT"))
+                    }) =>
+                {
+                    el.set_prop("IsIdentity", Value::Bool(true));
+                }
+                ColumnOption::Identity(_) => el.set_prop("IsIdentity", Value::Bool(true)),
+                other => unmodelled.push(other.to_string()),
+            }
+        }
+        let serial = ty.as_ref().is_some_and(|t| t.serial);
+        if serial {
+            not_null = true;
+            let seq_leaf = pg_object_name(&table_leaf, Some(&col_leaf), "seq");
+            let seq_name = ObjectName::new([schema.clone(), seq_leaf.clone()]);
+            let qualified = if schema == "public" {
+                quote_pg(&seq_leaf)
+            } else {
+                format!("{}.{}", quote_pg(&schema), quote_pg(&seq_leaf))
+            };
+            defaults.push(format!(
+                "nextval('{}'::regclass)",
+                qualified.replace('\'', "''")
+            ));
+            let mut seq = Element::new(kind::SEQUENCE).named(seq_name);
+            if let Some(t) = &ty {
+                let mut plain = t.clone();
+                plain.serial = false;
+                seq.push_child(
+                    rel::TYPE_SPECIFIER,
+                    specifier_for(self.platform, &plain, &schema),
+                );
+            }
+            seq.push_ref("OwnedBy", Reference::to(col_name.clone()));
+            seq.push_ref(rel::SCHEMA, self.schema_ref(&schema));
+            parts.extra.push(seq);
+        }
+        if let Some((expr, persisted)) = &computed {
+            el.kind = kind::COMPUTED_COLUMN.into();
+            el.set_prop("ExpressionScript", script(expr));
+            if *persisted {
+                el.set_prop("IsPersisted", Value::Bool(true));
+            }
+        }
+        if not_null {
+            el.set_prop("IsNullable", Value::Bool(false));
+        }
+        if !unmodelled.is_empty() {
+            el.set_prop("Options", Value::Text(unmodelled.join(" ")));
+        }
+        if let Some(ty) = &ty {
+            el.push_child(
+                rel::TYPE_SPECIFIER,
+                specifier_for(self.platform, ty, &schema),
+            );
+        }
+        for expr in defaults {
+            let d = self.default_constraint(&parts.name, &col_name, &expr);
+            parts.extra.push(d);
+        }
+        el
+    }
+
+    fn default_constraint(
+        &mut self,
+        table: &ObjectName,
+        column: &ObjectName,
+        expr: &str,
+    ) -> Element {
+        let mut d = Element::new(kind::DEFAULT).with("DefaultExpressionScript", script(expr));
+        d.push_ref(rel::DEFINING_TABLE, Reference::to(table.clone()));
+        d.push_ref(rel::FOR_COLUMN, Reference::to(column.clone()));
+        self.disambiguate(&mut d);
+        d
+    }
+
+    fn key_specs(&self, table: &ObjectName, cols: &[IndexColumn]) -> Vec<Element> {
+        cols.iter().map(|c| self.key_spec(table, c)).collect()
+    }
+
+    fn key_spec(&self, table: &ObjectName, col: &IndexColumn) -> Element {
+        let mut spec = Element::new(kind::INDEXED_COLUMN);
+        match &col.column.expr {
+            Expr::Identifier(id) => {
+                spec.push_ref(rel::COLUMN, Reference::to(table.child(self.ident(id))))
+            }
+            other => spec.set_prop("ExpressionScript", script(&other.to_string())),
+        }
+        match &col.column.options.sort {
+            Some(OrderBySort::Desc) => spec.set_prop("IsAscending", Value::Bool(false)),
+            Some(OrderBySort::Using(op)) => {
+                spec.set_prop("SortOperator", Value::Text(op.to_string()))
+            }
+            _ => {}
+        }
+        if let Some(nulls_first) = col.column.options.nulls_first {
+            spec.set_prop("NullsFirst", Value::Bool(nulls_first));
+        }
+        if let Some(class) = &col.operator_class {
+            spec.set_prop(
+                "OperatorClass",
+                Value::Text(parts_text(self.platform, class)),
+            );
+        }
+        spec
+    }
+
+    /// Column names for PostgreSQL's generated names (`expr` for expressions).
+    fn index_column_names(&self, cols: &[IndexColumn]) -> String {
+        cols.iter()
+            .map(|c| match &c.column.expr {
+                Expr::Identifier(id) => self.ident(id),
+                _ => "expr".to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("_")
+    }
+
+    fn table_constraint(
+        &mut self,
+        parts: &mut TableParts,
+        constraint: &TableConstraint,
+        not_valid: bool,
+    ) {
+        let schema = parts.name.first().to_string();
+        let table_leaf = parts.name.leaf().to_string();
+        match constraint {
+            TableConstraint::PrimaryKey(pk) => {
+                let name =
+                    self.constraint_name(&schema, pk.name.as_ref(), &table_leaf, None, "pkey");
+                let mut c = Element::new(kind::PRIMARY_KEY);
+                for spec in self.key_specs(&parts.name, &pk.columns) {
+                    c.push_child(rel::COLUMN_SPECIFICATIONS, spec);
+                }
+                for inc in &pk.include {
+                    c.push_ref(
+                        rel::INCLUDED_COLUMNS,
+                        Reference::to(parts.name.child(self.ident(inc))),
+                    );
+                }
+                c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                characteristics(&mut c, pk.characteristics.as_ref());
+                for col in &pk.columns {
+                    if let Expr::Identifier(id) = &col.column.expr {
+                        parts.pk_columns.push(self.ident(id));
+                    }
+                }
+                let c = self.named_or_disambiguated(c, name);
+                parts.extra.push(c);
+            }
+            TableConstraint::Unique(u) => {
+                let cols = self.index_column_names(&u.columns);
+                let name =
+                    self.constraint_name(&schema, u.name.as_ref(), &table_leaf, Some(&cols), "key");
+                let mut c = Element::new(kind::UNIQUE);
+                for spec in self.key_specs(&parts.name, &u.columns) {
+                    c.push_child(rel::COLUMN_SPECIFICATIONS, spec);
+                }
+                for inc in &u.include {
+                    c.push_ref(
+                        rel::INCLUDED_COLUMNS,
+                        Reference::to(parts.name.child(self.ident(inc))),
+                    );
+                }
+                c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                characteristics(&mut c, u.characteristics.as_ref());
+                if matches!(u.nulls_distinct, ast::NullsDistinctOption::NotDistinct) {
+                    c.set_prop("NullsNotDistinct", Value::Bool(true));
+                }
+                let c = self.named_or_disambiguated(c, name);
+                parts.extra.push(c);
+            }
+            TableConstraint::ForeignKey(fk) => self.foreign_key(parts, fk, not_valid),
+            TableConstraint::Check(ck) => self.check(parts, ck, not_valid),
+            TableConstraint::PrimaryKeyUsingIndex(c) | TableConstraint::UniqueUsingIndex(c) => {
+                // The index becomes the constraint's index: take its columns and drop it.
+                let index_name = parts.name.child(self.ident(&c.index_name));
+                let cs = super::collation_case_sensitive(self.platform);
+                let found = self.out.iter().position(|e| {
+                    e.kind == kind::INDEX
+                        && e.name.as_ref().is_some_and(|n| n.matches(&index_name, cs))
+                });
+                let Some(found) = found else {
+                    let kind = format!("{}TableConstraint", self.prefix());
+                    let mut el =
+                        Element::new(kind).with_script("Definition", constraint.to_string());
+                    el.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                    self.disambiguate(&mut el);
+                    parts.extra.push(el);
+                    return;
+                };
+                let index = self.out.remove(found);
+                let is_pk = matches!(constraint, TableConstraint::PrimaryKeyUsingIndex(_));
+                let explicit = c.name.as_ref().unwrap_or(&c.index_name);
+                let name = self.constraint_name(&schema, Some(explicit), &table_leaf, None, "");
+                let mut el = Element::new(if is_pk {
+                    kind::PRIMARY_KEY
+                } else {
+                    kind::UNIQUE
+                });
+                for spec in index.children(rel::COLUMN_SPECIFICATIONS) {
+                    if is_pk && let Some(col) = spec.reference_name(rel::COLUMN) {
+                        parts.pk_columns.push(col.leaf().to_string());
+                    }
+                    el.push_child(rel::COLUMN_SPECIFICATIONS, spec.clone());
+                }
+                el.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                characteristics(&mut el, c.characteristics.as_ref());
+                let el = self.named_or_disambiguated(el, name);
+                parts.extra.push(el);
+            }
+            TableConstraint::Exclude(ex) => {
+                let cols = ex
+                    .elements
+                    .iter()
+                    .map(|e| match &e.column.column.expr {
+                        Expr::Identifier(id) => self.ident(id),
+                        _ => "expr".into(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("_");
+                let name = self.constraint_name(
+                    &schema,
+                    ex.name.as_ref(),
+                    &table_leaf,
+                    Some(&cols),
+                    "excl",
+                );
+                let mut c = Element::new("PgExcludeConstraint")
+                    .with_script("Definition", constraint.to_string());
+                c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                let c = self.named_or_disambiguated(c, name);
+                parts.extra.push(c);
+            }
+            other => {
+                let kind = format!("{}TableConstraint", self.prefix());
+                let mut c = Element::new(kind).with_script("Definition", other.to_string());
+                c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+                self.disambiguate(&mut c);
+                parts.extra.push(c);
+            }
+        }
+    }
+
+    fn foreign_key(
+        &mut self,
+        parts: &mut TableParts,
+        fk: &ast::ForeignKeyConstraint,
+        not_valid: bool,
+    ) {
+        let schema = parts.name.first().to_string();
+        let table_leaf = parts.name.leaf().to_string();
+        let cols: Vec<String> = fk.columns.iter().map(|c| self.ident(c)).collect();
+        let name = self.constraint_name(
+            &schema,
+            fk.name.as_ref(),
+            &table_leaf,
+            Some(&cols.join("_")),
+            "fkey",
+        );
+        let foreign = self.object(&fk.foreign_table);
+        let mut c = Element::new(kind::FOREIGN_KEY);
+        for (prop, action) in [
+            ("OnDeleteAction", &fk.on_delete),
+            ("OnUpdateAction", &fk.on_update),
+        ] {
+            let text = match action {
+                Some(ReferentialAction::Cascade) => "Cascade",
+                Some(ReferentialAction::SetNull) => "SetNull",
+                Some(ReferentialAction::SetDefault) => "SetDefault",
+                Some(ReferentialAction::Restrict) => "Restrict",
+                _ => continue,
+            };
+            c.set_prop(prop, Value::Text(text.into()));
+        }
+        if let Some(m) = &fk.match_kind {
+            let text = m.to_string();
+            if !text.eq_ignore_ascii_case("MATCH SIMPLE") {
+                c.set_prop("MatchKind", Value::Text(text));
+            }
+        }
+        characteristics(&mut c, fk.characteristics.as_ref());
+        if not_valid {
+            c.set_prop("IsNotValid", Value::Bool(true));
+        }
+        for col in &cols {
+            c.push_ref(rel::COLUMNS, Reference::to(parts.name.child(col.clone())));
+        }
+        c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+        for col in &fk.referred_columns {
+            c.push_ref(
+                rel::FOREIGN_COLUMNS,
+                Reference::to(foreign.child(self.ident(col))),
+            );
+        }
+        c.push_ref(rel::FOREIGN_TABLE, Reference::to(foreign));
+        let c = self.named_or_disambiguated(c, name);
+        parts.extra.push(c);
+    }
+
+    fn check(&mut self, parts: &mut TableParts, ck: &ast::CheckConstraint, not_valid: bool) {
+        let schema = parts.name.first().to_string();
+        let table_leaf = parts.name.leaf().to_string();
+        // PostgreSQL names an unnamed check after its column when it references exactly one.
+        let mut vars: Vec<String> = Vec::new();
+        let _ = ast::visit_expressions(&ck.expr, |e: &Expr| {
+            if let Expr::Identifier(id) = e {
+                let name = self.ident(id);
+                if !vars.contains(&name) {
+                    vars.push(name);
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        let col = (vars.len() == 1).then(|| vars[0].clone());
+        let name = self.constraint_name(
+            &schema,
+            ck.name.as_ref(),
+            &table_leaf,
+            col.as_deref(),
+            "check",
+        );
+        let mut c =
+            Element::new(kind::CHECK).with("CheckExpressionScript", script(&ck.expr.to_string()));
+        if ck.no_inherit {
+            c.set_prop("IsNoInherit", Value::Bool(true));
+        }
+        if not_valid {
+            c.set_prop("IsNotValid", Value::Bool(true));
+        }
+        c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
+        let c = self.named_or_disambiguated(c, name);
+        parts.extra.push(c);
+    }
+
+    // ---------------------------------------------------------------- other objects
+
+    fn index(&mut self, ci: ast::CreateIndex) -> Res {
+        let table = self.object(&ci.table_name);
+        let schema = table.first().to_string();
+        let cols = self.index_column_names(&ci.columns);
+        let leaf = match &ci.name {
+            Some(n) => {
+                let (_, leaf) = schema_and_name(self.platform, n);
+                self.used_names
+                    .insert(format!("{schema}.{leaf}").to_lowercase());
+                leaf
+            }
+            None => {
+                let generated =
+                    self.constraint_name(&schema, None, table.leaf(), Some(&cols), "idx");
+                generated.map(|n| n.leaf().to_string()).unwrap_or_default()
+            }
+        };
+        let mut el = Element::new(kind::INDEX).named(table.child(leaf));
+        if ci.unique {
+            el.set_prop("IsUnique", Value::Bool(true));
+        }
+        if let Some(using) = &ci.using {
+            let method = using.to_string().to_lowercase();
+            if method != "btree" {
+                el.set_prop("IndexMethod", Value::Text(method));
+            }
+        }
+        if let Some(pred) = &ci.predicate {
+            el.set_prop("FilterPredicate", script(&pred.to_string()));
+        }
+        if ci.nulls_distinct == Some(false) {
+            el.set_prop("NullsNotDistinct", Value::Bool(true));
+        }
+        if !ci.with.is_empty() {
+            let with: Vec<String> = ci.with.iter().map(ToString::to_string).collect();
+            el.set_prop("WithOptions", Value::Text(with.join(", ")));
+        }
+        for spec in self.key_specs(&table, &ci.columns) {
+            el.push_child(rel::COLUMN_SPECIFICATIONS, spec);
+        }
+        for inc in &ci.include {
+            el.push_ref(
+                rel::INCLUDED_COLUMNS,
+                Reference::to(table.child(self.ident(inc))),
+            );
+        }
+        el.push_ref(rel::INDEXED_OBJECT, Reference::to(table));
+        self.out.push(el);
+        Ok(())
+    }
+
+    fn view(&mut self, cv: ast::CreateView, with_data: Option<bool>) -> Res {
+        let name = self.object(&cv.name);
+        let mut el = Element::new(kind::VIEW)
+            .named(name.clone())
+            .with("QueryScript", script(&cv.query.to_string()));
+        if cv.materialized {
+            el.set_prop("IsMaterialized", Value::Bool(true));
+        }
+        if with_data == Some(false) {
+            el.set_prop("WithNoData", Value::Bool(true));
+        }
+        if cv.temporary {
+            el.set_prop("IsTemporary", Value::Bool(true));
+        }
+        if !cv.columns.is_empty() {
+            let cols: Vec<String> = cv.columns.iter().map(|c| self.ident(&c.name)).collect();
+            el.set_prop("ColumnNames", Value::Text(cols.join(", ")));
+        }
+        if !matches!(cv.options, ast::CreateTableOptions::None) {
+            el.set_prop("Options", Value::Text(cv.options.to_string()));
+        }
+        el.push_ref(rel::SCHEMA, self.schema_ref(name.first()));
+        self.out.push(el);
+        Ok(())
+    }
+
+    fn trigger(&mut self, mut ct: ast::CreateTrigger) -> Res {
+        ct.or_replace = false;
+        let table = self.object(&ct.table_name);
+        let (_, leaf) = schema_and_name(self.platform, &ct.name);
+        let name = if self.pg() {
+            table.child(leaf)
+        } else {
+            ObjectName::new([table.first().to_string(), leaf])
+        };
+        let mut el = Element::new(kind::DML_TRIGGER).named(name);
+        el.set_prop(
+            "BodyScript",
+            script(&Statement::CreateTrigger(ct.clone()).to_string()),
+        );
+        if let Some(period) = &ct.period {
+            let timing = match period {
+                TriggerPeriod::Before => "Before",
+                TriggerPeriod::After | TriggerPeriod::For => "After",
+                TriggerPeriod::InsteadOf => "InsteadOf",
+            };
+            el.set_prop("TriggerTiming", Value::Text(timing.into()));
+        }
+        for event in &ct.events {
+            let prop = match event {
+                TriggerEvent::Insert => "IsInsertTrigger",
+                TriggerEvent::Update(_) => "IsUpdateTrigger",
+                TriggerEvent::Delete => "IsDeleteTrigger",
+                TriggerEvent::Truncate => "IsTruncateTrigger",
+            };
+            el.set_prop(prop, Value::Bool(true));
+        }
+        el.push_ref(rel::PARENT, Reference::to(table));
+        self.out.push(el);
+        Ok(())
+    }
+
+    fn function(&mut self, mut cf: ast::CreateFunction) -> Res {
+        cf.or_replace = false;
+        let name = self.object(&cf.name);
+        let schema = name.first().to_string();
+        let kind = match &cf.return_type {
+            Some(FunctionReturnType::SetOf(_)) => kind::MULTI_TVF,
+            Some(FunctionReturnType::DataType(DataType::Table(_))) => kind::MULTI_TVF,
+            _ => kind::SCALAR_FUNCTION,
+        };
+        let mut el = Element::new(kind).named(name.clone());
+        if let Some(rt) = &cf.return_type {
+            el.set_prop("ReturnType", Value::Text(rt.to_string()));
+        }
+        if let Some(lang) = &cf.language {
+            el.set_prop("Language", Value::Text(lang.value.to_lowercase()));
+        }
+        let mut signature = Vec::new();
+        for (idx, arg) in cf.args.iter().flatten().enumerate() {
+            let leaf = match &arg.name {
+                Some(n) => self.ident(n),
+                None => format!("${}", idx + 1),
+            };
+            let ty = parse_type_text(self.platform, &arg.data_type.to_string());
+            let mut p = Element::new(kind::PARAMETER).named(name.child(leaf));
+            match arg.mode {
+                Some(ArgMode::Out) => p.set_prop("IsOutput", Value::Bool(true)),
+                Some(ArgMode::InOut) => p.set_prop("Mode", Value::Text("InOut".into())),
+                Some(ArgMode::Variadic) => p.set_prop("Mode", Value::Text("Variadic".into())),
+                _ => {}
+            }
+            if !matches!(arg.mode, Some(ArgMode::Out)) {
+                signature.push(type_display(&ty));
+            }
+            if let Some(d) = &arg.default_expr {
+                p.set_prop("DefaultExpressionScript", script(&d.to_string()));
+            }
+            p.push_child(
+                rel::TYPE_SPECIFIER,
+                specifier_for(self.platform, &ty, &schema),
+            );
+            el.push_child(rel::PARAMETERS, p);
+        }
+        el.set_prop("Arguments", Value::Text(signature.join(", ")));
+        if let Some(attributes) = self.pending_attributes.take() {
+            el.set_prop("Attributes", Value::Text(attributes));
+        }
+        let body = match &cf.function_body {
+            Some(CreateFunctionBody::AsBeforeOptions { body, .. })
+            | Some(CreateFunctionBody::AsAfterOptions(body)) => body_text(body),
+            Some(CreateFunctionBody::Return(e)) | Some(CreateFunctionBody::AsReturnExpr(e)) => {
+                format!("RETURN {e}")
+            }
+            Some(CreateFunctionBody::AsBeginEnd(b)) => b.to_string(),
+            Some(CreateFunctionBody::AsReturnSelect(s)) => format!("RETURN {s}"),
+            None => String::new(),
+        };
+        el.set_prop(
+            "DefinitionScript",
+            script(&Statement::CreateFunction(cf).to_string()),
+        );
+        let imp = Element::new(kind::FUNCTION_IMPLEMENTATION).with("BodyScript", script(&body));
+        el.push_child(rel::FUNCTION_BODY, imp);
+        el.push_ref(rel::SCHEMA, self.schema_ref(&schema));
+        self.out.push(el);
+        Ok(())
+    }
+
+    fn comment(
+        &mut self,
+        object_type: CommentObject,
+        name: &ast::ObjectName,
+        comment: Option<String>,
+    ) {
+        let Some(comment) = comment else {
+            return;
+        };
+        let raw = parts(self.platform, name);
+        let (class, host) = match object_type {
+            CommentObject::Column => {
+                let mut p = raw.clone();
+                if p.len() == 2 {
+                    p.insert(0, default_schema(self.platform).to_string());
+                }
+                ("SqlColumn", ObjectName::new(p))
+            }
+            CommentObject::Schema => ("SqlSchema", ObjectName::new(raw)),
+            CommentObject::Database => ("SqlDatabase", ObjectName::new(raw)),
+            CommentObject::Role | CommentObject::User => ("SqlRole", ObjectName::new(raw)),
+            CommentObject::Extension => ("PgExtension", ObjectName::new(raw)),
+            other => {
+                let class = match other {
+                    CommentObject::Table => "SqlTable",
+                    CommentObject::View | CommentObject::MaterializedView => "SqlView",
+                    CommentObject::Index => "SqlIndex",
+                    CommentObject::Function | CommentObject::Procedure => "SqlSubroutine",
+                    CommentObject::Sequence => "SqlSequence",
+                    CommentObject::Type | CommentObject::Domain => "SqlType",
+                    _ => "SqlObject",
+                };
+                (class, self.object(name))
+            }
+        };
+        let mut name_parts = vec![class.to_string()];
+        name_parts.extend(host.parts.iter().cloned());
+        name_parts.push("MS_Description".into());
+        let mut el = Element::new(kind::EXTENDED_PROPERTY)
+            .named(ObjectName::new(name_parts))
+            .with(
+                "Value",
+                script(&format!("'{}'", comment.replace('\'', "''"))),
+            );
+        el.push_ref("Host", Reference::to(host));
+        self.out.push(el);
+    }
+
+    fn grant(&mut self, g: &ast::Grant) {
+        let perms: Vec<String> = match &g.privileges {
+            Privileges::All { .. } => vec!["ALL".into()],
+            Privileges::Actions(actions) => actions
+                .iter()
+                .map(|a| a.to_string().to_uppercase())
+                .collect(),
+        };
+        let (class, objects): (&str, Vec<ObjectName>) = match &g.objects {
+            Some(GrantObjects::Tables(t)) => ("Object", t.iter().map(|n| self.object(n)).collect()),
+            Some(GrantObjects::Views(t)) => ("Object", t.iter().map(|n| self.object(n)).collect()),
+            Some(GrantObjects::Sequences(t)) => {
+                ("Sequence", t.iter().map(|n| self.object(n)).collect())
+            }
+            Some(GrantObjects::Schemas(s)) => (
+                "Schema",
+                s.iter()
+                    .map(|n| ObjectName::new(parts(self.platform, n)))
+                    .collect(),
+            ),
+            _ => {
+                let def = Statement::Grant(g.clone()).to_string();
+                self.opaque("PgGrant", None, def);
+                return;
+            }
+        };
+        for grantee in &g.grantees {
+            let who = match (&grantee.grantee_type, &grantee.name) {
+                (GranteesType::Public, _) => "public".to_string(),
+                (_, Some(GranteeName::ObjectName(n))) => parts(self.platform, n).join("."),
+                (_, Some(other)) => other.to_string(),
+                (_, None) => grantee.to_string(),
+            };
+            for object in &objects {
+                for perm in &perms {
+                    let mut name_parts = vec![format!("Grant.{perm}.{class}"), who.clone()];
+                    name_parts.extend(object.parts.iter().cloned());
+                    let mut el = Element::new(kind::PERMISSION)
+                        .named(ObjectName::new(name_parts))
+                        .with_text("Permission", perm.clone())
+                        .with_text("Grantee", who.clone());
+                    if g.with_grant_option {
+                        el.set_prop("WithGrantOption", Value::Bool(true));
+                    }
+                    el.push_ref("SecuredObject", Reference::to(object.clone()));
+                    self.out.push(el);
+                }
+            }
+        }
+    }
+
+    fn find_table(&self, name: &ObjectName) -> Option<usize> {
+        let cs = super::collation_case_sensitive(self.platform);
+        self.out.iter().position(|e| {
+            e.kind == kind::TABLE && e.name.as_ref().is_some_and(|n| n.matches(name, cs))
+        })
+    }
+
+    fn alter_table(&mut self, at: ast::AlterTable) -> Res {
+        let name = self.object(&at.name);
+        let table_idx = self.find_table(&name);
+        let mut rest = Vec::new();
+        for op in &at.operations {
+            let mut parts = TableParts {
+                name: table_idx
+                    .and_then(|i| self.out[i].name.clone())
+                    .unwrap_or_else(|| name.clone()),
+                columns: Vec::new(),
+                extra: Vec::new(),
+                pk_columns: Vec::new(),
+            };
+            match op {
+                AlterTableOperation::OwnerTo { .. } => {}
+                AlterTableOperation::AddConstraint {
+                    constraint,
+                    not_valid,
+                } => {
+                    self.table_constraint(&mut parts, constraint, *not_valid);
+                }
+                AlterTableOperation::AddColumn { column_def, .. } => {
+                    let col = self.column(&mut parts, column_def);
+                    parts.columns.push(col);
+                }
+                AlterTableOperation::DropColumn { column_names, .. } if table_idx.is_some() => {
+                    let leaves: Vec<String> = column_names.iter().map(|c| self.ident(c)).collect();
+                    if let Some(i) = table_idx {
+                        for r in self.out[i]
+                            .relationships
+                            .iter_mut()
+                            .filter(|r| r.name == rel::COLUMNS)
+                        {
+                            r.entries.retain(|e| match e {
+                                Entry::Element(c) => !leaves
+                                    .iter()
+                                    .any(|l| c.name.as_ref().is_some_and(|n| n.leaf() == l)),
+                                _ => true,
+                            });
+                        }
+                    }
+                }
+                AlterTableOperation::EnableRowLevelSecurity if table_idx.is_some() => {
+                    if let Some(i) = table_idx {
+                        self.out[i].set_prop("IsRowLevelSecurityEnabled", Value::Bool(true));
+                    }
+                }
+                AlterTableOperation::AlterColumn {
+                    column_name,
+                    op: col_op,
+                } if table_idx.is_some() => {
+                    let col = parts.name.child(self.ident(column_name));
+                    if !self.alter_column(table_idx.unwrap_or_default(), &parts.name, &col, col_op)
+                    {
+                        rest.push(op.to_string());
+                    }
+                }
+                other => rest.push(other.to_string()),
+            }
+            if let Some(i) = table_idx.filter(|_| self.pg()) {
+                for col in &parts.pk_columns {
+                    if let Some(c) = column_mut(&mut self.out[i], col) {
+                        c.set_prop("IsNullable", Value::Bool(false));
+                    }
+                }
+            }
+            for col in parts.columns {
+                match table_idx {
+                    Some(i) => self.out[i].push_child(rel::COLUMNS, col),
+                    None => self.out.push(col),
+                }
+            }
+            self.out.extend(parts.extra);
+        }
+        if !rest.is_empty() {
+            let kind = format!("{}AlterTable", self.prefix());
+            let def = format!("ALTER TABLE {} {}", at.name, rest.join(", "));
+            self.opaque(&kind, None, def);
+        }
+        Ok(())
+    }
+
+    /// Folds `ALTER COLUMN` into a table of this batch; false when not foldable.
+    fn alter_column(
+        &mut self,
+        table_idx: usize,
+        table: &ObjectName,
+        col: &ObjectName,
+        op: &AlterColumnOperation,
+    ) -> bool {
+        let leaf = col.leaf().to_string();
+        if column_mut(&mut self.out[table_idx], &leaf).is_none() {
+            return false;
+        }
+        let cs = super::collation_case_sensitive(self.platform);
+        let is_default_of = |e: &Element| {
+            e.kind == kind::DEFAULT
+                && e.reference_name(rel::FOR_COLUMN)
+                    .is_some_and(|n| n.matches(col, cs))
+        };
+        match op {
+            AlterColumnOperation::SetNotNull | AlterColumnOperation::DropNotNull => {
+                let c = column_mut(&mut self.out[table_idx], &leaf).expect("checked above");
+                if matches!(op, AlterColumnOperation::SetNotNull) {
+                    c.set_prop("IsNullable", Value::Bool(false));
+                } else {
+                    c.properties.retain(|p| p.name != "IsNullable");
+                }
+            }
+            AlterColumnOperation::SetDefault { value } => {
+                self.out.retain(|e| !is_default_of(e));
+                let d = self.default_constraint(table, col, &value.to_string());
+                self.out.push(d);
+            }
+            AlterColumnOperation::DropDefault => self.out.retain(|e| !is_default_of(e)),
+            AlterColumnOperation::SetDataType {
+                data_type,
+                using: None,
+                ..
+            } => {
+                let ty = parse_type_text(self.platform, &data_type.to_string());
+                let spec = specifier_for(self.platform, &ty, table.first());
+                let c = column_mut(&mut self.out[table_idx], &leaf).expect("checked above");
+                c.relationships.retain(|r| r.name != rel::TYPE_SPECIFIER);
+                c.push_child(rel::TYPE_SPECIFIER, spec);
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Parses PostgreSQL `CREATE SEQUENCE` itself: sqlparser 0.63 insists on one option order.
+pub(crate) fn sequence(ctx: &mut Ctx, dialect: &dyn Dialect, tokens: Vec<TokenWithSpan>) -> Res {
+    let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
+    p.expect_keyword(Keyword::CREATE)?;
+    let _ = p.parse_one_of_keywords(&[Keyword::TEMP, Keyword::TEMPORARY, Keyword::UNLOGGED]);
+    p.expect_keyword(Keyword::SEQUENCE)?;
+    let _ = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    let raw_name = p.parse_object_name(false)?;
+    let name = ctx.object(&raw_name);
+    let schema = name.first().to_string();
+    let mut ty = "bigint".to_string();
+    let (mut inc, mut min, mut max, mut start, mut cache) = (None, None, None, None, None);
+    let mut cycle = false;
+    let mut owned = None;
+    loop {
+        if p.parse_keyword(Keyword::AS) {
+            ty = p.parse_data_type()?.to_string();
+        } else if p.parse_keyword(Keyword::INCREMENT) {
+            let _ = p.parse_keyword(Keyword::BY);
+            inc = Some(signed(&mut p)?);
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MINVALUE])
+            || p.parse_keywords(&[Keyword::NO, Keyword::MAXVALUE])
+            || p.parse_keywords(&[Keyword::NO, Keyword::CYCLE])
+        {
+        } else if p.parse_keyword(Keyword::MINVALUE) {
+            min = Some(signed(&mut p)?);
+        } else if p.parse_keyword(Keyword::MAXVALUE) {
+            max = Some(signed(&mut p)?);
+        } else if p.parse_keyword(Keyword::START) {
+            let _ = p.parse_keyword(Keyword::WITH);
+            start = Some(signed(&mut p)?);
+        } else if p.parse_keyword(Keyword::CACHE) {
+            cache = Some(signed(&mut p)?);
+        } else if p.parse_keyword(Keyword::CYCLE) {
+            cycle = true;
+        } else if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
+            if !p.parse_keyword(Keyword::NONE) {
+                owned = Some(p.parse_object_name(false)?);
+            }
+        } else {
+            break;
+        }
+    }
+    let next = p.peek_token();
+    if next.token != Token::EOF {
+        return Err(StmtError::At(
+            next.span.start,
+            format!("unexpected {} in CREATE SEQUENCE", next.token),
+        ));
+    }
+    let parsed = parse_type_text(ctx.platform, &ty);
+    let (type_min, type_max): (i128, i128) = match parsed.name.first().map(String::as_str) {
+        Some("smallint") => (i16::MIN.into(), i16::MAX.into()),
+        Some("integer") => (i32::MIN.into(), i32::MAX.into()),
+        _ => (i64::MIN.into(), i64::MAX.into()),
+    };
+    let num = |s: &Option<String>| s.as_deref().and_then(|t| t.parse::<i128>().ok());
+    let increment = num(&inc).unwrap_or(1);
+    let ascending = increment > 0;
+    let dmin = if ascending { 1 } else { type_min };
+    let dmax = if ascending { type_max } else { -1 };
+    let minv = num(&min).unwrap_or(dmin);
+    let maxv = num(&max).unwrap_or(dmax);
+    let dstart = if ascending { minv } else { maxv };
+    let mut el = Element::new(kind::SEQUENCE).named(name.clone());
+    for (prop, value, default) in [
+        ("StartValue", num(&start), dstart),
+        ("Increment", Some(increment), 1),
+        ("MinValue", Some(minv), dmin),
+        ("MaxValue", Some(maxv), dmax),
+        ("CacheSize", num(&cache), 1),
+    ] {
+        if let Some(v) = value
+            && v != default
+        {
+            el.set_prop(prop, Value::from_attribute(&v.to_string()));
+        }
+    }
+    if cycle {
+        el.set_prop("IsCycling", Value::Bool(true));
+    }
+    el.push_child(
+        rel::TYPE_SPECIFIER,
+        specifier_for(ctx.platform, &parsed, &schema),
+    );
+    if let Some(owner) = owned {
+        let p = parts(ctx.platform, &owner);
+        let col = match p.len() {
+            0..=2 => {
+                let mut q = vec![default_schema(ctx.platform).to_string()];
+                q.extend(p);
+                ObjectName::new(q)
+            }
+            _ => ObjectName::new(p[p.len() - 3..].to_vec()),
+        };
+        el.push_ref("OwnedBy", Reference::to(col));
+    }
+    el.push_ref(rel::SCHEMA, ctx.schema_ref(&schema));
+    ctx.out.push(el);
+    Ok(())
+}
+
+fn signed(p: &mut Parser) -> std::result::Result<String, sqlparser::parser::ParserError> {
+    let neg = p.consume_token(&Token::Minus);
+    if !neg {
+        let _ = p.consume_token(&Token::Plus);
+    }
+    let v = p.parse_number_value()?.value.to_string();
+    Ok(if neg { format!("-{v}") } else { v })
+}
+
+/// Merges what only a whole model can settle; call it after collecting every batch:
+/// folds top-level columns (`ALTER TABLE ... ADD COLUMN` in another file) into their tables,
+/// fills `ForeignColumns` of foreign keys that name no columns from the referenced table's
+/// primary key, and renumbers disambiguators of unnamed top-level elements from 1.
+pub fn finish(platform: Platform, elements: &mut Vec<Element>) {
+    let cs = super::collation_case_sensitive(platform);
+    // Columns added to tables defined elsewhere.
+    let mut idx = 0;
+    while idx < elements.len() {
+        let is_col = matches!(
+            elements[idx].kind.as_str(),
+            kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN
+        );
+        let parent = elements[idx].name.as_ref().and_then(ObjectName::parent);
+        let target = parent.and_then(|parent| {
+            elements.iter().position(|e| {
+                e.kind == kind::TABLE && e.name.as_ref().is_some_and(|n| n.matches(&parent, cs))
+            })
+        });
+        match (is_col, target) {
+            (true, Some(t)) => {
+                let col = elements.remove(idx);
+                let t = if t > idx { t - 1 } else { t };
+                elements[t].push_child(rel::COLUMNS, col);
+            }
+            _ => idx += 1,
+        }
+    }
+    // Foreign keys to a primary key.
+    let pks: Vec<(ObjectName, Vec<String>)> = elements
+        .iter()
+        .filter(|e| e.kind == kind::PRIMARY_KEY)
+        .filter_map(|e| {
+            let table = e.reference_name(rel::DEFINING_TABLE)?.clone();
+            let cols = e
+                .children(rel::COLUMN_SPECIFICATIONS)
+                .filter_map(|s| s.reference_name(rel::COLUMN).map(|n| n.leaf().to_string()))
+                .collect();
+            Some((table, cols))
+        })
+        .collect();
+    for fk in elements.iter_mut().filter(|e| e.kind == kind::FOREIGN_KEY) {
+        if fk.relationship(rel::FOREIGN_COLUMNS).is_some() {
+            continue;
+        }
+        let Some(foreign) = fk.reference_name(rel::FOREIGN_TABLE).cloned() else {
+            continue;
+        };
+        if let Some((_, cols)) = pks.iter().find(|(t, _)| t.matches(&foreign, cs)) {
+            let refs: Vec<Entry> = cols
+                .iter()
+                .map(|c| Entry::Reference(Reference::to(foreign.child(c.clone()))))
+                .collect();
+            // Keep DacFx's relationship order: Columns, DefiningTable, ForeignColumns, ForeignTable.
+            let pos = fk
+                .relationships
+                .iter()
+                .position(|r| r.name == rel::FOREIGN_TABLE)
+                .unwrap_or(fk.relationships.len());
+            fk.relationships.insert(
+                pos,
+                crate::model::Relationship {
+                    name: rel::FOREIGN_COLUMNS.into(),
+                    entries: refs,
+                },
+            );
+        }
+    }
+    let mut next = 1;
+    for el in elements.iter_mut() {
+        if el.name.is_none() {
+            el.disambiguator = Some(next.to_string());
+            next += 1;
+        }
+    }
+}
+
+fn column_mut<'a>(table: &'a mut Element, leaf: &str) -> Option<&'a mut Element> {
+    table
+        .relationships
+        .iter_mut()
+        .filter(|r| r.name == rel::COLUMNS)
+        .flat_map(|r| r.entries.iter_mut())
+        .find_map(|e| match e {
+            Entry::Element(c) if c.name.as_ref().is_some_and(|n| n.leaf() == leaf) => Some(c),
+            _ => None,
+        })
+}
+
+fn spec_for_column(column: &ObjectName) -> Element {
+    Element::new(kind::INDEXED_COLUMN).with_ref(rel::COLUMN, Reference::to(column.clone()))
+}
+
+fn characteristics(el: &mut Element, c: Option<&ConstraintCharacteristics>) {
+    let Some(c) = c else {
+        return;
+    };
+    if c.deferrable == Some(true) {
+        el.set_prop("IsDeferrable", Value::Bool(true));
+    }
+    if c.initially == Some(DeferrableInitial::Deferred) {
+        el.set_prop("IsInitiallyDeferred", Value::Bool(true));
+    }
+    if c.enforced == Some(false) {
+        el.set_prop("IsNotEnforced", Value::Bool(true));
+    }
+}
+
+fn script(text: &str) -> Value {
+    Value::Script(crate::model::Script {
+        text: text.to_string(),
+        quoted_identifiers: None,
+        ansi_nulls: None,
+    })
+}
+
+/// Object name parts joined with `.` (collations, operator classes).
+fn parts_text(platform: Platform, name: &ast::ObjectName) -> String {
+    parts(platform, name).join(".")
+}
+
+fn quote_pg(ident: &str) -> String {
+    let plain = ident
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !ident.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        ident.to_string()
+    } else {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+}
+
+/// The canonical type as PostgreSQL prints it in a signature.
+fn type_display(ty: &super::types::TypeText) -> String {
+    let mut out = ty.name.join(".");
+    if ty.array_dims > 0 {
+        out.push_str(&"[]".repeat(ty.array_dims as usize));
+    }
+    out
+}
+
+/// A function body: the contents of a dollar-quoted or quoted string, else the expression.
+fn body_text(body: &Expr) -> String {
+    match body {
+        Expr::Value(v) => match &v.value {
+            ast::Value::DollarQuotedString(d) => d.value.clone(),
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,660 @@
+//! SQLite and PostgreSQL DDL source text to model elements, in DacFx's vocabulary.
+//!
+//! [`parse_batch`] tokenizes a batch with sqlparser, splits it into statements (keeping each
+//! statement's original text and position), parses each one and converts it:
+//!
+//! * **Names.** SQLite objects live in schema `main`, unqualified PostgreSQL names in `public`.
+//!   Unquoted PostgreSQL identifiers fold to lower case (and are cut to 63 bytes); quoted ones keep
+//!   their case; SQLite keeps names as written (see [`collation_case_sensitive`]).
+//!   Tables, views, sequences, types, routines and constraints are `[schema].[name]`; columns
+//!   `[schema].[table].[column]`; indexes `[schema].[table].[index]`; PostgreSQL triggers
+//!   `[schema].[table].[trigger]` (their names are per table), SQLite triggers `[main].[trigger]`.
+//! * **Unnamed constraints.** PostgreSQL gets the name the server would generate (`t_pkey`,
+//!   `t_a_b_key`, `t_a_fkey`, `t_a_check` or `t_check`, `t_a_idx` for indexes, numbered on a
+//!   clash within the batch). SQLite constraints without `CONSTRAINT name`, and every default,
+//!   have no name and a `Disambiguator` numbered within the batch: callers combining batches
+//!   call [`finish`], which renumbers them across the whole model.
+//! * **Types.** See [`types`]: PostgreSQL types in `format_type()` spelling; SQLite's declared
+//!   type upper-cased. `serial` columns become `integer`/`bigint`/`smallint`, NOT NULL, a default
+//!   `nextval('<table>_<column>_seq'::regclass)` and a `SqlSequence` `[schema].[<table>_<column>_seq]`
+//!   with an `OwnedBy` reference to the column, which is what the catalog shows afterwards.
+//! * **Opaque kinds** (compared by their `Definition` script, a normalised rendering of the
+//!   statement): `PgEnumType`, `PgCompositeType`, `PgRangeType`, `PgType`, `PgDomain`,
+//!   `PgExtension`, `PgPolicy`, `PgRole`, `PgExcludeConstraint`, `PgDoBlock`, `SqliteVirtualTable`,
+//!   `PgAlterTable`/`SqliteAlterTable` (ALTER TABLE actions that are not folded into the table),
+//!   `PgRevoke`, `PgGrant` (grants on objects other than tables, views, sequences, schemas),
+//!   `PgCollation`, `PgTableAs`/`SqliteTableAs` (`CREATE TABLE ... AS`/`LIKE`), and
+//!   `PgStatement`/`SqliteStatement` for any other statement (DML, ...). Recognisable PostgreSQL
+//!   DDL that sqlparser 0.63 cannot parse (`COMMENT ON CONSTRAINT/TRIGGER/FUNCTION`, domains with
+//!   `NOT NULL`, `CREATE AGGREGATE/CAST/RULE/EVENT TRIGGER/...`, `ALTER DOMAIN`, `ALTER DEFAULT
+//!   PRIVILEGES`) becomes `PgComment`, `PgDomain`, `PgAggregate`... with the token text.
+//! * **Sources that differ from DacFx:** PostgreSQL types carry `ArrayDimensions`; identity
+//!   columns `IsIdentity` + `IdentityGeneration` (`Always`/`ByDefault`), SQLite `AUTOINCREMENT`
+//!   `IsIdentity`; views `IsMaterialized`; functions a `DefinitionScript` (whole normalised
+//!   statement), `Arguments` (signature) and a `FunctionBody` whose `BodyScript` is the body
+//!   text; triggers `BodyScript` = the whole normalised statement.
+//! * **Ignored:** comments, `BEGIN`/`COMMIT`/`ROLLBACK`/`END` transaction control, `SET`, `RESET`,
+//!   `PRAGMA`, pg_dump's `SELECT pg_catalog.set_config(...)`, and `ALTER ... OWNER TO` (ownership
+//!   is not modelled). `SET search_path` does not change the default schema.
+//!
+//! Statements that do not parse are [`Error::Sql`] with the original file, line and column.
+
+mod convert;
+pub mod names;
+pub mod types;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
+
+use crate::model::{Element, Platform};
+use crate::{Error, Result};
+
+pub use convert::finish;
+
+/// Whether names differing only in case are different objects: true for PostgreSQL (quoted
+/// identifiers keep their case), false for SQLite (and SQL Server's default collation).
+pub fn collation_case_sensitive(platform: Platform) -> bool {
+    platform == Platform::Postgres
+}
+
+/// Parses every statement of `sql` (a file or part of one) into top-level model elements.
+///
+/// `platform` is [`Platform::Sqlite`] or [`Platform::Postgres`]; `file` and `start_line` (the
+/// 1-based line of `file` where `sql` begins) place error positions in the original file.
+pub fn parse_batch(
+    platform: Platform,
+    sql: &str,
+    file: &Path,
+    start_line: u64,
+) -> Result<Vec<Element>> {
+    let dialect: Box<dyn Dialect> = match platform {
+        Platform::Sqlite => Box::new(SQLiteDialect {}),
+        Platform::Postgres => Box::new(PostgreSqlDialect {}),
+        Platform::SqlServer => {
+            return Err(Error::Invalid(
+                "generic sources are SQLite or PostgreSQL; SQL Server has its own parser".into(),
+            ));
+        }
+    };
+    let pos = Positions::new(sql, file, start_line);
+    let tokens = Tokenizer::new(dialect.as_ref(), sql)
+        .tokenize_with_location()
+        .map_err(|e| pos.error(e.location, &e.message))?;
+    let mut ctx = convert::Ctx::new(platform);
+    for stmt in split(tokens) {
+        let text = pos.slice(&stmt);
+        let start = stmt
+            .first()
+            .map_or(Location { line: 1, column: 1 }, |t| t.span.start);
+        handle_statement(&mut ctx, dialect.as_ref(), &pos, stmt, text).map_err(|e| match e {
+            StmtError::Parse(message) => pos.parser_error(&message, start),
+            StmtError::At(location, message) => pos.error(location, &message),
+        })?;
+    }
+    Ok(ctx.into_elements())
+}
+
+/// Why one statement failed.
+pub(crate) enum StmtError {
+    /// sqlparser's message (with its own `at Line: L, Column: C` suffix, where given).
+    Parse(String),
+    /// A message at a position.
+    At(Location, String),
+}
+
+impl From<ParserError> for StmtError {
+    fn from(e: ParserError) -> Self {
+        StmtError::Parse(e.to_string())
+    }
+}
+
+/// Maps positions in the batch to the original file.
+struct Positions<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+    file: &'a Path,
+    start_line: u64,
+}
+
+impl<'a> Positions<'a> {
+    fn new(sql: &'a str, file: &'a Path, start_line: u64) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        Positions {
+            sql,
+            line_starts,
+            file,
+            start_line: start_line.max(1),
+        }
+    }
+
+    /// Byte offset of a 1-based (line, column-in-characters) location.
+    fn offset(&self, loc: Location) -> usize {
+        let Some(&line_start) = self.line_starts.get((loc.line.max(1) - 1) as usize) else {
+            return self.sql.len();
+        };
+        let line = &self.sql[line_start..];
+        let col = loc.column.max(1) as usize - 1;
+        line.char_indices()
+            .nth(col)
+            .map_or(self.sql.len(), |(i, _)| line_start + i)
+    }
+
+    fn slice(&self, stmt: &[TokenWithSpan]) -> &'a str {
+        match (stmt.first(), stmt.last()) {
+            (Some(first), Some(last)) => {
+                let start = self.offset(first.span.start);
+                let end = self.offset(last.span.end).max(start);
+                &self.sql[start..end]
+            }
+            _ => "",
+        }
+    }
+
+    fn error(&self, loc: Location, message: &str) -> Error {
+        Error::Sql {
+            file: self.file.to_path_buf(),
+            line: self.start_line + loc.line.max(1) - 1,
+            column: loc.column.max(1),
+            message: message.to_string(),
+        }
+    }
+
+    /// An error from sqlparser's message, positioned by its `at Line: L, Column: C` suffix
+    /// (which is relative to the batch) or else at the statement's start.
+    fn parser_error(&self, message: &str, fallback: Location) -> Error {
+        let message = message
+            .strip_prefix("sql parser error: ")
+            .unwrap_or(message);
+        if let Some(idx) = message.rfind(" at Line: ") {
+            let tail = &message[idx + " at Line: ".len()..];
+            let mut nums = tail
+                .split(", Column: ")
+                .map(|n| n.trim().parse::<u64>().ok());
+            if let (Some(Some(line)), Some(Some(column))) = (nums.next(), nums.next()) {
+                return self.error(Location { line, column }, &message[..idx]);
+            }
+        }
+        self.error(fallback, message)
+    }
+}
+
+fn is_trivia(token: &Token) -> bool {
+    matches!(token, Token::Whitespace(_))
+}
+
+/// Upper-cased unquoted word, if the token is one.
+fn word(token: &Token) -> Option<String> {
+    match token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    }
+}
+
+/// Splits tokens into statements at top-level `;`. Inside `CREATE TRIGGER`, `FUNCTION` or
+/// `PROCEDURE` statements, `BEGIN ... END` blocks (SQLite trigger bodies, `BEGIN ATOMIC`) keep
+/// their semicolons. Leading and trailing whitespace and comments are dropped.
+fn split(tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<TokenWithSpan> = Vec::new();
+    let mut words = 0;
+    let mut has_body = false;
+    let mut depth = 0u32;
+    let flush = |cur: &mut Vec<TokenWithSpan>, out: &mut Vec<Vec<TokenWithSpan>>| {
+        while cur.last().is_some_and(|t| is_trivia(&t.token)) {
+            cur.pop();
+        }
+        let start = cur.iter().position(|t| !is_trivia(&t.token));
+        if let Some(start) = start {
+            out.push(cur.split_off(start));
+        }
+        cur.clear();
+    };
+    for tok in tokens {
+        if tok.token == Token::SemiColon && depth == 0 {
+            flush(&mut cur, &mut out);
+            words = 0;
+            has_body = false;
+            continue;
+        }
+        if let Some(w) = word(&tok.token) {
+            if words < 6 && matches!(w.as_str(), "TRIGGER" | "FUNCTION" | "PROCEDURE") {
+                has_body = true;
+            }
+            words += 1;
+            if has_body {
+                match w.as_str() {
+                    "BEGIN" => depth += 1,
+                    "CASE" if depth > 0 => depth += 1,
+                    "END" if depth > 0 => depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+        cur.push(tok);
+    }
+    flush(&mut cur, &mut out);
+    out
+}
+
+/// Whether a statement is transaction control, a setting or a pragma: ignored in sources.
+fn is_ignored(words: &[String], tokens: &[TokenWithSpan]) -> bool {
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let second = words.get(1).map(String::as_str).unwrap_or("");
+    match first {
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => {
+            // `BEGIN`, `BEGIN TRANSACTION`, `END`, `COMMIT WORK`...: only control words follow.
+            words.iter().skip(1).all(|w| {
+                matches!(
+                    w.as_str(),
+                    "TRANSACTION"
+                        | "WORK"
+                        | "DEFERRED"
+                        | "IMMEDIATE"
+                        | "EXCLUSIVE"
+                        | "AND"
+                        | "NO"
+                        | "CHAIN"
+                        | "ISOLATION"
+                        | "LEVEL"
+                        | "READ"
+                        | "COMMITTED"
+                        | "SERIALIZABLE"
+                        | "REPEATABLE"
+                        | "ONLY"
+                        | "WRITE"
+                        | "TO"
+                        | "SAVEPOINT"
+                )
+            }) || matches!(first, "SAVEPOINT" | "RELEASE")
+        }
+        "START" => second == "TRANSACTION",
+        "SET" | "RESET" | "PRAGMA" => true,
+        "SELECT" => tokens.iter().any(|t| match &t.token {
+            Token::Word(w) => w.value.eq_ignore_ascii_case("set_config"),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
+fn handle_statement(
+    ctx: &mut convert::Ctx,
+    dialect: &dyn Dialect,
+    pos: &Positions,
+    mut tokens: Vec<TokenWithSpan>,
+    text: &str,
+) -> std::result::Result<(), StmtError> {
+    let words: Vec<String> = tokens
+        .iter()
+        .filter(|t| !is_trivia(&t.token))
+        .take(8)
+        .map(|t| word(&t.token).unwrap_or_default())
+        .collect();
+    if is_ignored(&words, &tokens) {
+        return Ok(());
+    }
+    ctx.pending_attributes = None;
+    ctx.pending_table_options = None;
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let platform = ctx.platform;
+    // Known sqlparser gaps, handled before parsing.
+    if platform == Platform::Postgres && w(0) == "DO" {
+        ctx.opaque("PgDoBlock", None, text.to_string());
+        return Ok(());
+    }
+    let create_skip = |kw: &[&str]| -> usize {
+        // index after CREATE [OR REPLACE] [TEMP|TEMPORARY|UNLOGGED]
+        let mut i = 1;
+        if w(i) == "OR" && w(i + 1) == "REPLACE" {
+            i += 2;
+        }
+        while kw.contains(&w(i)) {
+            i += 1;
+        }
+        i
+    };
+    if platform == Platform::Postgres {
+        reorder_identity_options(&mut tokens);
+    }
+    if w(0) == "CREATE" {
+        let i = create_skip(&["TEMP", "TEMPORARY", "UNLOGGED"]);
+        if w(i) == "EXTENSION" {
+            insert_extension_with(&mut tokens);
+        }
+        if matches!(w(i), "FUNCTION" | "PROCEDURE") && platform == Platform::Postgres {
+            ctx.pending_attributes = strip_function_attributes(&mut tokens);
+        }
+        if w(i) == "TABLE" && platform == Platform::Sqlite {
+            ctx.pending_table_options = strip_sqlite_table_options(&mut tokens);
+        }
+        if w(i) == "SEQUENCE" && platform == Platform::Postgres {
+            return convert::sequence(ctx, dialect, tokens);
+        }
+        if w(i) == "TRIGGER" && w(i + 1) == "IF" {
+            blank_words(&mut tokens, &["IF", "NOT", "EXISTS"], 3);
+        }
+        if w(i) == "MATERIALIZED" && w(i + 1) == "VIEW" {
+            let with_data = strip_with_data(&mut tokens);
+            return parse_and_convert(ctx, dialect, pos, tokens, text, with_data);
+        }
+    }
+    let fallback = fallback_kind(platform, &words);
+    let name_tokens = fallback.as_ref().map(|_| tokens.clone());
+    match parse_and_convert(ctx, dialect, pos, tokens, text, None) {
+        Err(StmtError::Parse(_) | StmtError::At(..)) if fallback.is_some() => {
+            let (kind, name_at) = fallback.unwrap_or_default();
+            let toks = name_tokens.unwrap_or_default();
+            let name = name_at.and_then(|at| fallback_name(ctx, dialect, &toks, at));
+            ctx.opaque(&kind, name, normalized_text(&toks));
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Statements sqlparser 0.63 cannot parse but that are recognisably DDL: their opaque kind
+/// and the index (among non-trivia tokens) where the object name starts, when it has one.
+fn fallback_kind(platform: Platform, words: &[String]) -> Option<(String, Option<usize>)> {
+    if platform != Platform::Postgres {
+        return None;
+    }
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let camel = |s: &str| {
+        let mut c = s.chars();
+        c.next().map_or(String::new(), |f| {
+            f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()
+        })
+    };
+    match (w(0), w(1)) {
+        ("COMMENT", "ON") => Some(("PgComment".into(), None)),
+        ("CREATE", _) => {
+            let mut i = 1;
+            if w(1) == "OR" && w(2) == "REPLACE" {
+                i = 3;
+            }
+            match w(i) {
+                "DOMAIN" | "AGGREGATE" | "CAST" | "RULE" | "CONVERSION" | "COLLATION"
+                | "LANGUAGE" | "PUBLICATION" | "SUBSCRIPTION" | "STATISTICS" | "TRANSFORM"
+                | "TABLESPACE" | "SERVER" => Some((format!("Pg{}", camel(w(i))), Some(i + 1))),
+                "EVENT" if w(i + 1) == "TRIGGER" => Some(("PgEventTrigger".into(), Some(i + 2))),
+                "FOREIGN" => Some(("PgForeignTable".into(), None)),
+                "TEXT" => Some(("PgTextSearch".into(), None)),
+                _ => None,
+            }
+        }
+        ("ALTER", "DOMAIN") => Some(("PgAlterDomain".into(), None)),
+        ("ALTER", "DEFAULT") => Some(("PgDefaultPrivileges".into(), None)),
+        _ => None,
+    }
+}
+
+/// The schema-qualified object name starting at non-trivia token `at`, if it parses.
+fn fallback_name(
+    ctx: &convert::Ctx,
+    dialect: &dyn Dialect,
+    tokens: &[TokenWithSpan],
+    at: usize,
+) -> Option<crate::model::ObjectName> {
+    let rest: Vec<TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !is_trivia(&t.token))
+        .skip(at)
+        .cloned()
+        .collect();
+    let mut parser = Parser::new(dialect).with_tokens_with_locations(rest);
+    let name = parser.parse_object_name(false).ok()?;
+    let (schema, leaf) = names::schema_and_name(ctx.platform, &name);
+    Some(crate::model::ObjectName::new([schema, leaf]))
+}
+
+/// Statement text with comments dropped and whitespace collapsed (opaque fallbacks).
+fn normalized_text(tokens: &[TokenWithSpan]) -> String {
+    tokens
+        .iter()
+        .filter(|t| !is_trivia(&t.token))
+        .map(|t| t.token.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Indexes of non-trivia tokens.
+fn significant(tokens: &[TokenWithSpan]) -> Vec<usize> {
+    tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !is_trivia(&t.token))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// sqlparser 0.63 reads sequence options of `GENERATED ... AS IDENTITY (...)` in one fixed
+/// order (INCREMENT, MINVALUE, MAXVALUE, START, CACHE, CYCLE); PostgreSQL takes any order.
+fn reorder_identity_options(tokens: &mut [TokenWithSpan]) {
+    let sig = significant(tokens);
+    let mut k = 0;
+    while k + 1 < sig.len() {
+        let is_identity = word(&tokens[sig[k]].token).as_deref() == Some("IDENTITY")
+            && tokens[sig[k + 1]].token == Token::LParen;
+        if !is_identity {
+            k += 1;
+            continue;
+        }
+        // Option groups inside the parentheses.
+        let open = k + 1;
+        let Some(close) = (open + 1..sig.len()).find(|&j| tokens[sig[j]].token == Token::RParen)
+        else {
+            return;
+        };
+        let mut groups: Vec<(u8, Vec<usize>)> = Vec::new();
+        for j in open + 1..close {
+            let w = word(&tokens[sig[j]].token).unwrap_or_default();
+            let prev = if j > open + 1 {
+                word(&tokens[sig[j - 1]].token).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let rank = match w.as_str() {
+                "INCREMENT" => Some(0),
+                "MINVALUE" if prev != "NO" => Some(1),
+                "MAXVALUE" if prev != "NO" => Some(2),
+                "START" => Some(3),
+                "CACHE" => Some(4),
+                "CYCLE" if prev != "NO" => Some(5),
+                "NO" => match word(&tokens[sig[j + 1]].token).as_deref() {
+                    Some("MINVALUE") => Some(1),
+                    Some("MAXVALUE") => Some(2),
+                    Some("CYCLE") => Some(5),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (rank, groups.last_mut()) {
+                (Some(r), _) => groups.push((r, vec![sig[j]])),
+                (None, Some(g)) => g.1.push(sig[j]),
+                (None, None) => return,
+            }
+        }
+        let mut sorted = groups.clone();
+        sorted.sort_by_key(|g| g.0);
+        if sorted != groups {
+            let originals: Vec<TokenWithSpan> = groups
+                .iter()
+                .flat_map(|g| g.1.iter().map(|&i| tokens[i].clone()))
+                .collect();
+            let slots: Vec<usize> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
+            let order: Vec<usize> = sorted.iter().flat_map(|g| g.1.iter().copied()).collect();
+            let by_index =
+                |i: usize| originals[slots.iter().position(|&s| s == i).unwrap_or(0)].clone();
+            for (slot, src) in slots.iter().zip(order) {
+                tokens[*slot] = by_index(src);
+            }
+        }
+        k = close;
+    }
+}
+
+/// PostgreSQL allows `CREATE EXTENSION x SCHEMA s VERSION v` without `WITH`; sqlparser needs it.
+fn insert_extension_with(tokens: &mut Vec<TokenWithSpan>) {
+    let sig = significant(tokens);
+    let Some(ext) = sig
+        .iter()
+        .position(|&i| word(&tokens[i].token).as_deref() == Some("EXTENSION"))
+    else {
+        return;
+    };
+    let mut k = ext + 1;
+    if word(&tokens[sig.get(k).copied().unwrap_or(0)].token).as_deref() == Some("IF") {
+        k += 3;
+    }
+    k += 1; // the name
+    if let Some(&i) = sig.get(k)
+        && matches!(
+            word(&tokens[i].token).as_deref(),
+            Some("SCHEMA" | "VERSION" | "CASCADE")
+        )
+    {
+        let span = tokens[i].span;
+        tokens.insert(i, TokenWithSpan::new(Token::make_keyword("WITH"), span));
+        tokens.insert(
+            i + 1,
+            TokenWithSpan::new(Token::Whitespace(Whitespace::Space), span),
+        );
+    }
+}
+
+/// Removes function attributes sqlparser 0.63 does not know (`COST n`, `ROWS n`,
+/// `[NOT] LEAKPROOF`) from the top level of a CREATE FUNCTION; returns them as text.
+fn strip_function_attributes(tokens: &mut [TokenWithSpan]) -> Option<String> {
+    let sig = significant(tokens);
+    let mut depth = 0i32;
+    let mut removed = Vec::new();
+    let mut blank = Vec::new();
+    let mut k = 0;
+    while k < sig.len() {
+        let tok = &tokens[sig[k]].token;
+        match tok {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        let w = word(tok).unwrap_or_default();
+        let next = sig.get(k + 1).map(|&i| &tokens[i].token);
+        if depth == 0 {
+            if matches!(w.as_str(), "COST" | "ROWS") && matches!(next, Some(Token::Number(..))) {
+                removed.push(format!(
+                    "{w} {}",
+                    next.map(ToString::to_string).unwrap_or_default()
+                ));
+                blank.extend([sig[k], sig[k + 1]]);
+                k += 2;
+                continue;
+            }
+            if w == "LEAKPROOF" {
+                removed.push(w.clone());
+                blank.push(sig[k]);
+            }
+            if w == "NOT" && next.and_then(word).as_deref() == Some("LEAKPROOF") {
+                removed.push("NOT LEAKPROOF".into());
+                blank.extend([sig[k], sig[k + 1]]);
+                k += 2;
+                continue;
+            }
+        }
+        k += 1;
+    }
+    for i in blank {
+        tokens[i].token = Token::Whitespace(Whitespace::Space);
+    }
+    (!removed.is_empty()).then(|| removed.join(" "))
+}
+
+/// Removes SQLite's trailing table options (`WITHOUT ROWID`, `STRICT`, comma-separated in any
+/// order, which sqlparser 0.63 only takes one way); returns (without_rowid, strict).
+fn strip_sqlite_table_options(tokens: &mut Vec<TokenWithSpan>) -> Option<(bool, bool)> {
+    let sig = significant(tokens);
+    let close = sig
+        .iter()
+        .rposition(|&i| tokens[i].token == Token::RParen)?;
+    let tail = &sig[close + 1..];
+    if tail.is_empty() {
+        return None;
+    }
+    let mut without_rowid = false;
+    let mut strict = false;
+    for &i in tail {
+        match (&tokens[i].token, word(&tokens[i].token).as_deref()) {
+            (_, Some("WITHOUT" | "ROWID")) => without_rowid = true,
+            (_, Some("STRICT")) => strict = true,
+            (Token::Comma, _) => {}
+            _ => return None,
+        }
+    }
+    tokens.truncate(sig[close] + 1);
+    Some((without_rowid, strict))
+}
+
+/// Parses one statement's tokens and converts it; trailing tokens are an error.
+fn parse_and_convert(
+    ctx: &mut convert::Ctx,
+    dialect: &dyn Dialect,
+    _pos: &Positions,
+    tokens: Vec<TokenWithSpan>,
+    text: &str,
+    with_data: Option<bool>,
+) -> std::result::Result<(), StmtError> {
+    let mut parser = Parser::new(dialect).with_tokens_with_locations(tokens);
+    let statement = parser.parse_statement()?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(StmtError::At(
+            next.span.start,
+            format!("expected end of statement, found: {}", next.token),
+        ));
+    }
+    ctx.statement(statement, text, with_data)
+}
+
+/// Blanks the first run of the given words (after the first `after` words are seen) so that
+/// `CREATE TRIGGER IF NOT EXISTS` parses as `CREATE TRIGGER`.
+fn blank_words(tokens: &mut [TokenWithSpan], run: &[&str], max: usize) {
+    let mut matched = 0;
+    for tok in tokens.iter_mut() {
+        if matched >= max {
+            break;
+        }
+        if let Some(w) = word(&tok.token)
+            && w == run[matched]
+        {
+            tok.token = Token::Whitespace(Whitespace::Space);
+            matched += 1;
+        }
+    }
+}
+
+/// Removes a trailing `WITH [NO] DATA` (materialized views); returns whether data is loaded.
+fn strip_with_data(tokens: &mut Vec<TokenWithSpan>) -> Option<bool> {
+    let idx: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !is_trivia(&t.token))
+        .map(|(i, _)| i)
+        .collect();
+    let n = idx.len();
+    let at = |k: usize| word(&tokens[idx[k]].token).unwrap_or_default();
+    if n >= 3 && at(n - 1) == "DATA" && at(n - 2) == "NO" && at(n - 3) == "WITH" {
+        tokens.truncate(idx[n - 3]);
+        return Some(false);
+    }
+    if n >= 2 && at(n - 1) == "DATA" && at(n - 2) == "WITH" {
+        tokens.truncate(idx[n - 2]);
+        return Some(true);
+    }
+    None
+}

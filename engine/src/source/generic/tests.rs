@@ -1,0 +1,502 @@
+use std::path::Path;
+
+use super::*;
+use crate::model::kind::{self, rel};
+use crate::model::{Element, ObjectName};
+
+fn pg(sql: &str) -> Vec<Element> {
+    parse_batch(Platform::Postgres, sql, Path::new("t.sql"), 1).expect("parses")
+}
+
+fn lite(sql: &str) -> Vec<Element> {
+    parse_batch(Platform::Sqlite, sql, Path::new("t.sql"), 1).expect("parses")
+}
+
+fn find<'a>(els: &'a [Element], kind: &str, name: &str) -> &'a Element {
+    els.iter()
+        .find(|e| e.kind == kind && e.name.as_ref().is_some_and(|n| n.to_string() == name))
+        .unwrap_or_else(|| panic!("no {kind} {name} in {:#?}", names(els)))
+}
+
+fn names(els: &[Element]) -> Vec<String> {
+    els.iter()
+        .map(|e| format!("{} {}", e.kind, e.name_or_empty()))
+        .collect()
+}
+
+fn of_kind<'a>(els: &'a [Element], kind: &'a str) -> Vec<&'a Element> {
+    els.iter().filter(|e| e.kind == kind).collect()
+}
+
+fn column<'a>(table: &'a Element, leaf: &str) -> &'a Element {
+    table
+        .children(rel::COLUMNS)
+        .find(|c| c.name_or_empty().leaf() == leaf)
+        .unwrap_or_else(|| panic!("no column {leaf}"))
+}
+
+fn col_type(col: &Element) -> String {
+    col.children(rel::TYPE_SPECIFIER)
+        .next()
+        .and_then(|s| s.reference_name(rel::TYPE))
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+fn refs(el: &Element, rel_name: &str) -> Vec<String> {
+    el.references(rel_name)
+        .filter_map(|r| r.name.as_ref())
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn spec_columns(el: &Element) -> Vec<String> {
+    el.children(rel::COLUMN_SPECIFICATIONS)
+        .flat_map(|s| refs(s, rel::COLUMN))
+        .collect()
+}
+
+#[test]
+fn postgres_table_columns_types_and_generated_constraint_names() {
+    let els = pg("CREATE TABLE Users (
+        id serial PRIMARY KEY,
+        \"Email\" varchar(255) NOT NULL UNIQUE,
+        age int4 CHECK (age > 0),
+        score numeric(10, 2) DEFAULT 0,
+        created timestamptz DEFAULT now(),
+        tags text[],
+        org_id bigint REFERENCES orgs ON DELETE CASCADE,
+        flag bool COLLATE \"C\"
+    );");
+    let t = find(&els, kind::TABLE, "[public].[users]");
+    assert!(t.references(rel::SCHEMA).next().unwrap().is_built_in());
+    let id = column(t, "id");
+    assert_eq!(col_type(id), "[integer]");
+    assert_eq!(id.bool_prop("IsNullable"), Some(false));
+    let email = column(t, "Email");
+    assert_eq!(col_type(email), "[character varying]");
+    assert_eq!(
+        email
+            .children(rel::TYPE_SPECIFIER)
+            .next()
+            .unwrap()
+            .int_prop("Length"),
+        Some(255)
+    );
+    assert_eq!(email.bool_prop("IsNullable"), Some(false));
+    let age = column(t, "age");
+    assert_eq!(col_type(age), "[integer]");
+    assert_eq!(
+        age.prop("IsNullable"),
+        None,
+        "nullable columns carry no IsNullable"
+    );
+    assert_eq!(col_type(column(t, "created")), "[timestamp with time zone]");
+    let tags = column(t, "tags");
+    assert_eq!(
+        tags.children(rel::TYPE_SPECIFIER)
+            .next()
+            .unwrap()
+            .int_prop("ArrayDimensions"),
+        Some(1)
+    );
+    assert_eq!(column(t, "flag").text_prop("Collation"), Some("C"));
+
+    let pk = find(&els, kind::PRIMARY_KEY, "[public].[users_pkey]");
+    assert_eq!(spec_columns(pk), ["[public].[users].[id]"]);
+    assert_eq!(refs(pk, rel::DEFINING_TABLE), ["[public].[users]"]);
+    let uq = find(&els, kind::UNIQUE, "[public].[users_Email_key]");
+    assert_eq!(spec_columns(uq), ["[public].[users].[Email]"]);
+    let ck = find(&els, kind::CHECK, "[public].[users_age_check]");
+    assert_eq!(ck.text_prop("CheckExpressionScript"), Some("age > 0"));
+    let fk = find(&els, kind::FOREIGN_KEY, "[public].[users_org_id_fkey]");
+    assert_eq!(fk.text_prop("OnDeleteAction"), Some("Cascade"));
+    assert_eq!(refs(fk, rel::FOREIGN_TABLE), ["[public].[orgs]"]);
+    assert_eq!(refs(fk, rel::COLUMNS), ["[public].[users].[org_id]"]);
+
+    // serial: a sequence owned by the column and a nextval default.
+    let seq = find(&els, kind::SEQUENCE, "[public].[users_id_seq]");
+    assert_eq!(refs(seq, "OwnedBy"), ["[public].[users].[id]"]);
+    let defaults = of_kind(&els, kind::DEFAULT);
+    let texts: Vec<&str> = defaults
+        .iter()
+        .map(|d| d.text_prop("DefaultExpressionScript").unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"nextval('users_id_seq'::regclass)"),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"now()"));
+    assert!(texts.contains(&"0"));
+    for d in defaults {
+        assert!(d.name.is_none() && d.disambiguator.is_some());
+        assert_eq!(refs(d, rel::DEFINING_TABLE), ["[public].[users]"]);
+    }
+}
+
+#[test]
+fn postgres_table_level_constraints_identity_and_generated_columns() {
+    let els = pg("CREATE TABLE app.orders (
+        id bigint GENERATED ALWAYS AS IDENTITY (START WITH 10 INCREMENT BY 5),
+        a int, b int,
+        total numeric GENERATED ALWAYS AS (a * b) STORED,
+        CONSTRAINT orders_pk PRIMARY KEY (id),
+        UNIQUE (a, b DESC),
+        CHECK (a < b),
+        FOREIGN KEY (a, b) REFERENCES app.other (x, y) ON UPDATE SET NULL DEFERRABLE INITIALLY DEFERRED
+    );");
+    let t = find(&els, kind::TABLE, "[app].[orders]");
+    assert_eq!(refs(t, rel::SCHEMA), ["[app]"]);
+    assert!(!t.references(rel::SCHEMA).next().unwrap().is_built_in());
+    let id = column(t, "id");
+    assert_eq!(id.bool_prop("IsIdentity"), Some(true));
+    assert_eq!(id.text_prop("IdentityGeneration"), Some("Always"));
+    assert_eq!(id.int_prop("IdentitySeed"), Some(10));
+    assert_eq!(id.int_prop("IdentityIncrement"), Some(5));
+    assert_eq!(id.bool_prop("IsNullable"), Some(false));
+    let total = column(t, "total");
+    assert_eq!(total.kind, kind::COMPUTED_COLUMN);
+    assert_eq!(total.text_prop("ExpressionScript"), Some("a * b"));
+    assert_eq!(total.bool_prop("IsPersisted"), Some(true));
+    find(&els, kind::PRIMARY_KEY, "[app].[orders_pk]");
+    let uq = find(&els, kind::UNIQUE, "[app].[orders_a_b_key]");
+    let specs: Vec<&Element> = uq.children(rel::COLUMN_SPECIFICATIONS).collect();
+    assert_eq!(specs[0].prop("IsAscending"), None);
+    assert_eq!(specs[1].bool_prop("IsAscending"), Some(false));
+    find(&els, kind::CHECK, "[app].[orders_check]");
+    let fk = find(&els, kind::FOREIGN_KEY, "[app].[orders_a_b_fkey]");
+    assert_eq!(fk.text_prop("OnUpdateAction"), Some("SetNull"));
+    assert_eq!(fk.bool_prop("IsDeferrable"), Some(true));
+    assert_eq!(fk.bool_prop("IsInitiallyDeferred"), Some(true));
+    assert_eq!(
+        refs(fk, rel::FOREIGN_COLUMNS),
+        ["[app].[other].[x]", "[app].[other].[y]"]
+    );
+}
+
+#[test]
+fn foreign_key_without_columns_uses_referenced_primary_key() {
+    let els = pg("CREATE TABLE p (k int PRIMARY KEY); CREATE TABLE c (pk int REFERENCES p);");
+    let fk = find(&els, kind::FOREIGN_KEY, "[public].[c_pk_fkey]");
+    assert_eq!(refs(fk, rel::FOREIGN_COLUMNS), ["[public].[p].[k]"]);
+}
+
+#[test]
+fn postgres_generated_names_are_unique_in_batch() {
+    let els = pg(
+        "CREATE TABLE t (a int CHECK (a > 0), b int, CHECK (b > 0 AND a > 0), CHECK (a + b > 0));",
+    );
+    find(&els, kind::CHECK, "[public].[t_a_check]");
+    find(&els, kind::CHECK, "[public].[t_check]");
+    find(&els, kind::CHECK, "[public].[t_check1]");
+}
+
+#[test]
+fn sqlite_table_names_types_and_unnamed_constraints() {
+    let els = lite(
+        "PRAGMA foreign_keys = ON;
+        BEGIN;
+        CREATE TABLE Users (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name varchar(30) NOT NULL DEFAULT 'x',
+            parent INTEGER REFERENCES Users(id) ON DELETE SET NULL,
+            note,
+            CONSTRAINT uq_name UNIQUE (name)
+        ) WITHOUT ROWID, STRICT;
+        COMMIT;",
+    );
+    assert_eq!(els.iter().filter(|e| e.kind == kind::TABLE).count(), 1);
+    let t = find(&els, kind::TABLE, "[main].[Users]");
+    assert_eq!(t.bool_prop("IsWithoutRowId"), Some(true));
+    assert_eq!(t.bool_prop("IsStrict"), Some(true));
+    let id = column(t, "id");
+    assert_eq!(col_type(id), "[INTEGER]");
+    assert_eq!(id.bool_prop("IsIdentity"), Some(true));
+    assert_eq!(
+        id.prop("IsNullable"),
+        None,
+        "SQLite keeps PK columns as declared"
+    );
+    let name = column(t, "name");
+    assert_eq!(col_type(name), "[VARCHAR]");
+    assert_eq!(
+        name.children(rel::TYPE_SPECIFIER)
+            .next()
+            .unwrap()
+            .int_prop("Length"),
+        Some(30)
+    );
+    assert!(
+        column(t, "note")
+            .relationship(rel::TYPE_SPECIFIER)
+            .is_none()
+    );
+    let pk = of_kind(&els, kind::PRIMARY_KEY);
+    assert_eq!(pk.len(), 1);
+    assert!(pk[0].name.is_none() && pk[0].disambiguator.is_some());
+    let fk = of_kind(&els, kind::FOREIGN_KEY);
+    assert!(fk[0].name.is_none());
+    assert_eq!(fk[0].text_prop("OnDeleteAction"), Some("SetNull"));
+    find(&els, kind::UNIQUE, "[main].[uq_name]");
+    let d = of_kind(&els, kind::DEFAULT);
+    assert_eq!(d[0].text_prop("DefaultExpressionScript"), Some("'x'"));
+    // Disambiguators are unique.
+    let mut dis: Vec<_> = els.iter().filter_map(|e| e.disambiguator.clone()).collect();
+    let n = dis.len();
+    dis.dedup();
+    assert_eq!(dis.len(), n);
+}
+
+#[test]
+fn indexes_on_both_platforms() {
+    let els = pg("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix ON s.t USING gin (a, lower(b) DESC) INCLUDE (c) WHERE a > 1;
+                  CREATE INDEX ON t (x);");
+    let ix = find(&els, kind::INDEX, "[s].[t].[ix]");
+    assert_eq!(ix.bool_prop("IsUnique"), Some(true));
+    assert_eq!(ix.text_prop("IndexMethod"), Some("gin"));
+    assert_eq!(ix.text_prop("FilterPredicate"), Some("a > 1"));
+    assert_eq!(refs(ix, rel::INDEXED_OBJECT), ["[s].[t]"]);
+    assert_eq!(refs(ix, rel::INCLUDED_COLUMNS), ["[s].[t].[c]"]);
+    let specs: Vec<&Element> = ix.children(rel::COLUMN_SPECIFICATIONS).collect();
+    assert_eq!(refs(specs[0], rel::COLUMN), ["[s].[t].[a]"]);
+    assert_eq!(specs[1].text_prop("ExpressionScript"), Some("lower(b)"));
+    assert_eq!(specs[1].bool_prop("IsAscending"), Some(false));
+    find(&els, kind::INDEX, "[public].[t].[t_x_idx]");
+
+    let els = lite(
+        "CREATE INDEX IF NOT EXISTS \"Ix\" ON t (a COLLATE NOCASE, b DESC) WHERE b IS NOT NULL;",
+    );
+    let ix = find(&els, kind::INDEX, "[main].[t].[Ix]");
+    assert_eq!(ix.prop("IsUnique"), None);
+    assert_eq!(ix.text_prop("FilterPredicate"), Some("b IS NOT NULL"));
+}
+
+#[test]
+fn views_triggers_and_materialized_views() {
+    let els = pg("CREATE OR REPLACE VIEW v AS SELECT 1 AS one;
+        CREATE MATERIALIZED VIEW mv AS SELECT * FROM t WITH NO DATA;
+        CREATE TRIGGER trg BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f();");
+    let v = find(&els, kind::VIEW, "[public].[v]");
+    assert_eq!(v.text_prop("QueryScript"), Some("SELECT 1 AS one"));
+    let mv = find(&els, kind::VIEW, "[public].[mv]");
+    assert_eq!(mv.bool_prop("IsMaterialized"), Some(true));
+    assert_eq!(mv.bool_prop("WithNoData"), Some(true));
+    let trg = find(&els, kind::DML_TRIGGER, "[public].[t].[trg]");
+    assert_eq!(trg.bool_prop("IsInsertTrigger"), Some(true));
+    assert_eq!(trg.bool_prop("IsUpdateTrigger"), Some(true));
+    assert_eq!(trg.text_prop("TriggerTiming"), Some("Before"));
+    assert!(
+        trg.text_prop("BodyScript")
+            .unwrap()
+            .starts_with("CREATE TRIGGER trg")
+    );
+    assert_eq!(refs(trg, rel::PARENT), ["[public].[t]"]);
+
+    let els = lite(
+        "CREATE TRIGGER IF NOT EXISTS tr AFTER DELETE ON t BEGIN
+            DELETE FROM u WHERE u.id = old.id;
+            UPDATE w SET n = CASE WHEN n > 0 THEN n - 1 ELSE 0 END;
+        END;
+        CREATE VIEW IF NOT EXISTS vv AS SELECT a FROM t;",
+    );
+    let tr = find(&els, kind::DML_TRIGGER, "[main].[tr]");
+    assert_eq!(tr.bool_prop("IsDeleteTrigger"), Some(true));
+    assert!(
+        tr.text_prop("BodyScript")
+            .unwrap()
+            .contains("DELETE FROM u")
+    );
+    find(&els, kind::VIEW, "[main].[vv]");
+}
+
+#[test]
+fn postgres_routines_sequences_schemas_types_and_extensions() {
+    let els = pg("CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION bob;
+        CREATE SEQUENCE app.s START WITH 100 INCREMENT BY 2 CACHE 10;
+        CREATE TYPE mood AS ENUM ('sad', 'ok');
+        CREATE DOMAIN posint AS integer NOT NULL CHECK (VALUE > 0);
+        CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
+        CREATE OR REPLACE FUNCTION app.add(a integer, b int4 DEFAULT 1) RETURNS integer
+            LANGUAGE sql IMMUTABLE COST 5 AS $$ SELECT a + b $$;
+        DO $$ BEGIN PERFORM 1; END $$;");
+    let schema = find(&els, kind::SCHEMA, "[app]");
+    assert_eq!(schema.text_prop("Authorization"), Some("bob"));
+    let s = find(&els, kind::SEQUENCE, "[app].[s]");
+    assert_eq!(s.int_prop("StartValue"), Some(100));
+    assert_eq!(s.int_prop("Increment"), Some(2));
+    assert_eq!(s.int_prop("CacheSize"), Some(10));
+    assert_eq!(s.prop("MinValue"), None);
+    let e = find(&els, "PgEnumType", "[public].[mood]");
+    assert!(e.text_prop("Definition").unwrap().contains("'sad'"));
+    find(&els, "PgDomain", "[public].[posint]");
+    find(&els, "PgExtension", "[pgcrypto]");
+    let f = find(&els, kind::SCALAR_FUNCTION, "[app].[add]");
+    assert_eq!(f.text_prop("Arguments"), Some("integer, integer"));
+    assert_eq!(f.text_prop("Language"), Some("sql"));
+    assert_eq!(f.text_prop("Attributes"), Some("COST 5"));
+    let params: Vec<&Element> = f.children(rel::PARAMETERS).collect();
+    assert_eq!(params[1].name_or_empty().to_string(), "[app].[add].[b]");
+    assert_eq!(params[1].text_prop("DefaultExpressionScript"), Some("1"));
+    let body = f.children(rel::FUNCTION_BODY).next().unwrap();
+    assert_eq!(body.text_prop("BodyScript"), Some(" SELECT a + b "));
+    assert_eq!(of_kind(&els, "PgDoBlock").len(), 1);
+}
+
+#[test]
+fn comments_grants_and_alter_table_fold_into_the_model() {
+    let els = pg("CREATE TABLE t (a int);
+        ALTER TABLE ONLY t ADD COLUMN b text NOT NULL;
+        ALTER TABLE t ADD CONSTRAINT t_pk PRIMARY KEY (a);
+        ALTER TABLE t ALTER COLUMN b SET DEFAULT 'x';
+        ALTER TABLE t OWNER TO bob;
+        ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+        COMMENT ON TABLE t IS 'It''s a table';
+        COMMENT ON COLUMN t.a IS 'the a';
+        GRANT SELECT, INSERT ON t TO reader WITH GRANT OPTION;");
+    let t = find(&els, kind::TABLE, "[public].[t]");
+    assert_eq!(column(t, "b").bool_prop("IsNullable"), Some(false));
+    assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
+    assert_eq!(t.bool_prop("IsRowLevelSecurityEnabled"), Some(true));
+    find(&els, kind::PRIMARY_KEY, "[public].[t_pk]");
+    let d = of_kind(&els, kind::DEFAULT);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].text_prop("DefaultExpressionScript"), Some("'x'"));
+    let c = find(
+        &els,
+        kind::EXTENDED_PROPERTY,
+        "[SqlTable].[public].[t].[MS_Description]",
+    );
+    assert_eq!(c.text_prop("Value"), Some("'It''s a table'"));
+    assert_eq!(refs(c, "Host"), ["[public].[t]"]);
+    find(
+        &els,
+        kind::EXTENDED_PROPERTY,
+        "[SqlColumn].[public].[t].[a].[MS_Description]",
+    );
+    let g = find(
+        &els,
+        kind::PERMISSION,
+        "[Grant.SELECT.Object].[reader].[public].[t]",
+    );
+    assert_eq!(g.bool_prop("WithGrantOption"), Some(true));
+    find(
+        &els,
+        kind::PERMISSION,
+        "[Grant.INSERT.Object].[reader].[public].[t]",
+    );
+    assert!(
+        of_kind(&els, "PgAlterTable").is_empty(),
+        "{:?}",
+        names(&els)
+    );
+}
+
+#[test]
+fn columns_added_in_another_batch_merge_in_finish() {
+    let mut all = pg("CREATE TABLE t (a int);");
+    all.extend(pg("ALTER TABLE t ADD COLUMN b int;"));
+    finish(Platform::Postgres, &mut all);
+    let t = find(&all, kind::TABLE, "[public].[t]");
+    column(t, "b");
+    assert_eq!(all.len(), 1);
+}
+
+#[test]
+fn weird_names_survive() {
+    let els = pg(r#"CREATE TABLE "we]ird;""name'" ("col]1" int, "MiXed" int);"#);
+    let t = find(&els, kind::TABLE, "[public].[we]]ird;\"name']");
+    assert_eq!(t.name.as_ref().unwrap().leaf(), "we]ird;\"name'");
+    column(t, "col]1");
+    column(t, "MiXed");
+    let els = lite(r#"CREATE TABLE [sq]]l;ite] ("a""b" int, `c'd` text);"#);
+    let t = &els[0];
+    assert_eq!(t.name.as_ref().unwrap().parts, ["main", "sq]l;ite"]);
+    column(t, "a\"b");
+    column(t, "c'd");
+    assert_eq!(
+        ObjectName::parse(&t.name_or_empty().to_string()).unwrap(),
+        t.name_or_empty()
+    );
+}
+
+#[test]
+fn unmodelled_statements_become_opaque_not_dropped() {
+    let els = pg("INSERT INTO t VALUES (1); CREATE POLICY p ON t USING (true);");
+    assert_eq!(of_kind(&els, "PgStatement").len(), 1);
+    find(&els, "PgPolicy", "[public].[t].[p]");
+    let els = lite("CREATE VIRTUAL TABLE docs USING fts5(body);");
+    find(&els, "SqliteVirtualTable", "[main].[docs]");
+}
+
+#[test]
+fn errors_carry_original_file_line_and_column() {
+    let sql = "CREATE TABLE ok (a int);\n\nCREATE TABLE bad (a int,, b int);";
+    let err = parse_batch(Platform::Postgres, sql, Path::new("dir/f.sql"), 10).unwrap_err();
+    match err {
+        Error::Sql {
+            file,
+            line,
+            column,
+            message,
+        } => {
+            assert_eq!(file, Path::new("dir/f.sql"));
+            assert_eq!(line, 12);
+            assert_eq!(column, 25);
+            assert!(message.contains("found: ,"), "{message}");
+            assert!(!message.contains("Line:"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = parse_batch(
+        Platform::Sqlite,
+        "SELECT 'unterminated",
+        Path::new("x.sql"),
+        1,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Sql { line: 1, .. }), "{err:?}");
+    let err = parse_batch(
+        Platform::Sqlite,
+        "CREATE TABLE t (a int) garbage;",
+        Path::new("x.sql"),
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Sql {
+                line: 1,
+                column: 24,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn comments_and_session_statements_are_ignored() {
+    let els = pg(
+        "-- header\n/* block */ SET search_path = public; BEGIN; SELECT pg_catalog.set_config('search_path', '', false); COMMIT;",
+    );
+    assert!(els.is_empty(), "{:?}", names(&els));
+    assert!(collation_case_sensitive(Platform::Postgres));
+    assert!(!collation_case_sensitive(Platform::Sqlite));
+}
+
+#[test]
+fn primary_key_using_index_takes_the_index_and_drop_column_folds() {
+    let els = pg("CREATE TABLE t (a int, b int);
+        CREATE UNIQUE INDEX t_idx ON t (a);
+        ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_idx;
+        ALTER TABLE t DROP COLUMN b;
+        CREATE COLLATION c1 FROM \"C\";");
+    assert!(of_kind(&els, kind::INDEX).is_empty(), "{:?}", names(&els));
+    let pk = find(&els, kind::PRIMARY_KEY, "[public].[t_pkey]");
+    assert_eq!(spec_columns(pk), ["[public].[t].[a]"]);
+    let t = find(&els, kind::TABLE, "[public].[t]");
+    assert_eq!(t.children(rel::COLUMNS).count(), 1);
+    assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
+    find(&els, "PgCollation", "[public].[c1]");
+}

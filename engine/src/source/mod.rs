@@ -1,0 +1,3 @@
+//! Turning source files into model elements.
+
+pub mod generic;
