@@ -181,30 +181,7 @@ pub trait Dialect: Send + Sync {
 
     /// CREATE TABLE for a definition, under `name` (the rebuild's temporary name) or its own.
     fn create_table(&self, definition: &TableDefinition, name: Option<&ObjectName>) -> String {
-        let table = TableView(&definition.table);
-        let table_name = name.cloned().unwrap_or_else(|| table.name());
-        let mut lines: Vec<String> = table
-            .columns()
-            .map(|column| {
-                let default = definition.constraints.iter().find(|c| {
-                    c.kind == kind::DEFAULT
-                        && c.reference_name(kind::rel::FOR_COLUMN)
-                            .is_some_and(|n| n.leaf().eq_ignore_ascii_case(column.name()))
-                });
-                format!("    {}", self.column_definition(column, default))
-            })
-            .collect();
-        for constraint in &definition.constraints {
-            if let Some(clause) = self.constraint_clause(constraint) {
-                lines.push(format!("    {clause}"));
-            }
-        }
-        format!(
-            "CREATE TABLE {} (\n{}\n){}",
-            self.quote_name(&table_name),
-            lines.join(",\n"),
-            self.table_options(&definition.table)
-        )
+        standard_create_table(self, definition, name)
     }
 
     /// Words after CREATE TABLE's closing parenthesis (`WITHOUT ROWID`, `STRICT`).
@@ -441,6 +418,52 @@ pub trait Dialect: Send + Sync {
             }
         }
     }
+}
+
+/// The whole CREATE statement a source kept for an object: `Definition` (opaque objects),
+/// `DefinitionScript` (PostgreSQL functions), or a trigger's `BodyScript`, which SQLite and
+/// PostgreSQL sources keep whole.
+pub(crate) fn whole_statement(element: &Element) -> Option<&str> {
+    element
+        .text_prop(DEFINITION)
+        .or_else(|| element.text_prop("DefinitionScript"))
+        .or_else(|| {
+            (element.kind == kind::DML_TRIGGER)
+                .then(|| element.text_prop("BodyScript"))
+                .flatten()
+        })
+}
+
+/// CREATE TABLE shared by the platforms.
+pub(crate) fn standard_create_table<D: Dialect + ?Sized>(
+    dialect: &D,
+    definition: &TableDefinition,
+    name: Option<&ObjectName>,
+) -> String {
+    let table = TableView(&definition.table);
+    let table_name = name.cloned().unwrap_or_else(|| table.name());
+    let mut lines: Vec<String> = table
+        .columns()
+        .map(|column| {
+            let default = definition.constraints.iter().find(|c| {
+                c.kind == kind::DEFAULT
+                    && c.reference_name(kind::rel::FOR_COLUMN)
+                        .is_some_and(|n| n.leaf().eq_ignore_ascii_case(column.name()))
+            });
+            format!("    {}", dialect.column_definition(column, default))
+        })
+        .collect();
+    for constraint in &definition.constraints {
+        if let Some(clause) = dialect.constraint_clause(constraint) {
+            lines.push(format!("    {clause}"));
+        }
+    }
+    format!(
+        "CREATE TABLE {} (\n{}\n){}",
+        dialect.quote_name(&table_name),
+        lines.join(",\n"),
+        dialect.table_options(&definition.table)
+    )
 }
 
 /// DROP statement shared by the platforms.

@@ -1,10 +1,10 @@
 //! PostgreSQL: `"quoted"` names, canonical type names, transactional DDL, ALTER for nearly
 //! everything; a rebuild renames the old table away, creates the new shape and copies rows.
 
-use super::{Capabilities, Dialect, copy_lists, generic_type};
+use super::{Capabilities, Dialect, copy_lists, generic_type, whole_statement};
 use crate::model::view::{ColumnView, DataType};
 use crate::model::{Element, ObjectName, Platform, kind, view};
-use crate::plan::{DEFINITION, Guard, Step};
+use crate::plan::{Guard, Step};
 use crate::script::Script;
 
 /// The PostgreSQL dialect.
@@ -58,7 +58,7 @@ impl Dialect for Postgres {
             text.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED"));
         }
         if let Some((seed, increment)) = column.identity() {
-            let always = column.0.text_prop("IdentityGeneration") == Some("ALWAYS");
+            let always = column.0.text_prop("IdentityGeneration") == Some("Always");
             text.push_str(if always {
                 " GENERATED ALWAYS AS IDENTITY"
             } else {
@@ -255,7 +255,7 @@ impl Dialect for Postgres {
     }
 
     fn create_programmable(&self, element: &Element, _replace: bool) -> Vec<String> {
-        if let Some(definition) = element.text_prop(DEFINITION) {
+        if let Some(definition) = whole_statement(element) {
             return vec![definition.to_string()];
         }
         match (element.kind.as_str(), element.text_prop("QueryScript")) {
@@ -326,6 +326,21 @@ impl Dialect for Postgres {
         if element.kind == kind::VIEW && element.bool_prop("IsMaterialized") == Some(true) {
             return vec![format!(
                 "DROP MATERIALIZED VIEW {}",
+                self.quote_name(&element.name_or_empty())
+            )];
+        }
+        if matches!(
+            element.kind.as_str(),
+            kind::SCALAR_FUNCTION | kind::INLINE_TVF | kind::MULTI_TVF | kind::PROCEDURE
+        ) {
+            let word = if element.kind == kind::PROCEDURE {
+                "PROCEDURE"
+            } else {
+                "FUNCTION"
+            };
+            let arguments = element.text_prop("Arguments").unwrap_or("");
+            return vec![format!(
+                "DROP {word} {}({arguments})",
                 self.quote_name(&element.name_or_empty())
             )];
         }

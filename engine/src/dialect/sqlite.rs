@@ -1,10 +1,13 @@
 //! SQLite: `"quoted"` names in schema `main`, types as declared, and tables rebuilt by SQLite's
 //! documented 12-step procedure wherever ALTER TABLE cannot do the change.
 
-use super::{Capabilities, Dialect, copy_lists, generic_type, standard_constraint_clause};
-use crate::model::view::{ColumnView, DataType};
+use super::{
+    Capabilities, Dialect, copy_lists, generic_type, standard_constraint_clause,
+    standard_create_table, whole_statement,
+};
+use crate::model::view::{self, ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind};
-use crate::plan::{DEFINITION, Guard, Step};
+use crate::plan::{Guard, Step, TableDefinition};
 use crate::script::Script;
 
 /// The SQLite dialect.
@@ -79,6 +82,10 @@ impl Dialect for Sqlite {
         if let Some(collation) = column.collation() {
             text.push_str(&format!(" COLLATE {collation}"));
         }
+        if column.is_identity() {
+            // AUTOINCREMENT exists only on a column declared INTEGER PRIMARY KEY.
+            text.push_str(" PRIMARY KEY AUTOINCREMENT");
+        }
         if !column.is_nullable() {
             text.push_str(" NOT NULL");
         }
@@ -86,6 +93,21 @@ impl Dialect for Sqlite {
             text.push_str(&self.inline_default(default));
         }
         text
+    }
+
+    fn create_table(&self, definition: &TableDefinition, name: Option<&ObjectName>) -> String {
+        // The primary key of an AUTOINCREMENT column is written with the column.
+        let table = TableView(&definition.table);
+        let mut definition = definition.clone();
+        definition.constraints.retain(|c| {
+            let columns = view::key_columns(c);
+            !(c.kind == kind::PRIMARY_KEY
+                && columns.len() == 1
+                && table
+                    .column(columns[0].column.leaf())
+                    .is_some_and(|col| col.is_identity()))
+        });
+        standard_create_table(self, &definition, name)
     }
 
     fn constraint_clause(&self, constraint: &Element) -> Option<String> {
@@ -235,7 +257,7 @@ impl Dialect for Sqlite {
     }
 
     fn create_programmable(&self, element: &Element, _replace: bool) -> Vec<String> {
-        if let Some(definition) = element.text_prop(DEFINITION) {
+        if let Some(definition) = whole_statement(element) {
             return vec![definition.to_string()];
         }
         match (element.kind.as_str(), element.text_prop("QueryScript")) {
