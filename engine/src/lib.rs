@@ -8,5 +8,6 @@
 pub mod error;
 pub mod model;
 pub mod package;
+pub mod source;
 
 pub use error::{Error, Result};
