@@ -71,8 +71,20 @@ impl Dsp {
             return Some(Dsp(short.to_string()));
         }
         let known = [
-            "Sql90", "Sql100", "Sql110", "Sql120", "Sql130", "Sql140", "Sql150", "Sql160",
-            "Sql170", "SqlAzure", "SqlAzureV12", "SqlDw", "SqlServerless", "SqlDwUnified",
+            "Sql90",
+            "Sql100",
+            "Sql110",
+            "Sql120",
+            "Sql130",
+            "Sql140",
+            "Sql150",
+            "Sql160",
+            "Sql170",
+            "SqlAzure",
+            "SqlAzureV12",
+            "SqlDw",
+            "SqlServerless",
+            "SqlDwUnified",
             "SqlDbFabric",
         ];
         known

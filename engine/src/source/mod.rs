@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    CustomData, Dsp, Element, Metadata, Model, ObjectName, Platform, Reference, Value,
-    kind,
+    CustomData, Dsp, Element, Metadata, Model, ObjectName, Platform, Reference, Value, kind,
 };
 use crate::package::{DacMetadata, Package};
 use project::Project;
@@ -42,7 +41,12 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
         Some(p) => p.dir.clone(),
         None => path.to_path_buf(),
     };
-    let prop = |name: &str| project.as_ref().and_then(|p| p.property(name)).filter(|v| !v.is_empty());
+    let prop = |name: &str| {
+        project
+            .as_ref()
+            .and_then(|p| p.property(name))
+            .filter(|v| !v.is_empty())
+    };
 
     let dsp = match &options.platform {
         Some(dsp) => dsp.clone(),
@@ -93,7 +97,10 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
         for item in p.items_of("SqlCmdVariable") {
             let Some(var) = &item.include else { continue };
             declared.push(var.clone());
-            let value = item.metadata.get("Value").filter(|v| !v.starts_with("$(SqlCmdVar__"));
+            let value = item
+                .metadata
+                .get("Value")
+                .filter(|v| !v.starts_with("$(SqlCmdVar__"));
             let value = value.or_else(|| item.metadata.get("DefaultValue"));
             variables.insert(var.clone(), value.cloned().unwrap_or_default());
         }
@@ -116,7 +123,8 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
         Platform::SqlServer => {
             let mut builder = tsql::TsqlBuilder::new();
             for file in &build_files {
-                let mut pp = Preprocessor::new(Mode::Model, &variables, options.variables.keys().cloned());
+                let mut pp =
+                    Preprocessor::new(Mode::Model, &variables, options.variables.keys().cloned());
                 pp.add_file(file)?;
                 for batch in pp.finish() {
                     builder.add_batch(&batch)?;
@@ -128,7 +136,8 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
         }
         Platform::Sqlite | Platform::Postgres => {
             for file in &build_files {
-                let mut pp = Preprocessor::new(Mode::Model, &variables, options.variables.keys().cloned());
+                let mut pp =
+                    Preprocessor::new(Mode::Model, &variables, options.variables.keys().cloned());
                 pp.add_file(file)?;
                 for batch in pp.finish() {
                     if batch.is_blank() {
@@ -136,7 +145,12 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
                     }
                     let (_, start_line, _) = batch.locate(1, 1);
                     let file = batch.file().to_path_buf();
-                    elements.extend(generic::parse_batch(platform, &batch.text, &file, start_line)?);
+                    elements.extend(generic::parse_batch(
+                        platform,
+                        &batch.text,
+                        &file,
+                        start_line,
+                    )?);
                 }
             }
         }
@@ -148,7 +162,8 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
         if let Some(lcid) = parts.next().filter(|s| !s.is_empty()) {
             model.collation_lcid = lcid.to_string();
         }
-        model.collation_case_sensitive = parts.next().is_some_and(|cs| cs.eq_ignore_ascii_case("CS"));
+        model.collation_case_sensitive =
+            parts.next().is_some_and(|cs| cs.eq_ignore_ascii_case("CS"));
     }
     if platform == Platform::SqlServer {
         model.header = Some(header(project.as_ref(), &dsp, &declared));
@@ -185,7 +200,9 @@ fn references_disambiguator_1(e: &Element) -> bool {
 /// The project file for PATH, or `None` for a plain folder of `.sql` files.
 fn locate_project(path: &Path) -> Result<Option<Project>> {
     if path.is_file() {
-        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
         return match ext.as_deref() {
             Some("sqlproj" | "csproj") => Ok(Some(Project::load(path)?)),
             _ => Err(Error::Project {
@@ -366,33 +383,45 @@ fn bool_prop(project: Option<&Project>, name: &str, default: bool) -> bool {
 
 /// The model header as DacFx writes it from a project.
 fn header(project: Option<&Project>, dsp: &Dsp, variables: &[String]) -> Vec<CustomData> {
-    let text = |b: bool| if b { "True".to_string() } else { "False".to_string() };
+    let text = |b: bool| {
+        if b {
+            "True".to_string()
+        } else {
+            "False".to_string()
+        }
+    };
     let compat = project
         .and_then(|p| p.property("CompatibilityMode"))
         .filter(|v| !v.is_empty())
         .map_or_else(|| default_compatibility(dsp).to_string(), str::to_string);
     let mut out = vec![
-        custom("AnsiNulls", None, &[("AnsiNulls", text(bool_prop(project, "AnsiNulls", true)))]),
+        custom(
+            "AnsiNulls",
+            None,
+            &[("AnsiNulls", text(bool_prop(project, "AnsiNulls", true)))],
+        ),
         custom(
             "QuotedIdentifier",
             None,
-            &[("QuotedIdentifier", text(bool_prop(project, "QuotedIdentifier", true)))],
+            &[(
+                "QuotedIdentifier",
+                text(bool_prop(project, "QuotedIdentifier", true)),
+            )],
         ),
         custom("CompatibilityMode", None, &[("CompatibilityMode", compat)]),
     ];
     if let Some(p) = project {
-        for item in p
-            .items
-            .iter()
-            .filter(|i| matches!(i.kind.as_str(), "ArtifactReference" | "ProjectReference" | "PackageReference"))
-        {
-            let Some(include) = &item.include else { continue };
+        for item in p.items.iter().filter(|i| {
+            matches!(
+                i.kind.as_str(),
+                "ArtifactReference" | "ProjectReference" | "PackageReference"
+            )
+        }) {
+            let Some(include) = &item.include else {
+                continue;
+            };
             let file = item.metadata.get("HintPath").unwrap_or(include);
-            let logical = file
-                .rsplit(['\\', '/'])
-                .next()
-                .unwrap_or(file)
-                .to_string();
+            let logical = file.rsplit(['\\', '/']).next().unwrap_or(file).to_string();
             let logical = if item.kind == "ProjectReference" {
                 logical
                     .rsplit_once('.')
@@ -407,14 +436,22 @@ fn header(project: Option<&Project>, dsp: &Dsp, variables: &[String]) -> Vec<Cus
                 .filter(|v| !v.is_empty())
             {
                 metadata.push(("ExternalParts", format!("[{}]", db.replace(']', "]]"))));
-            } else if let Some(var) = item.metadata.get("DatabaseSqlCmdVariable").filter(|v| !v.is_empty()) {
+            } else if let Some(var) = item
+                .metadata
+                .get("DatabaseSqlCmdVariable")
+                .filter(|v| !v.is_empty())
+            {
                 metadata.push(("ExternalParts", format!("[$({var})]")));
             }
             let suppress = item
                 .metadata
                 .get("SuppressMissingDependenciesErrors")
                 .map_or("False".to_string(), |v| {
-                    if v.eq_ignore_ascii_case("true") { "True".into() } else { "False".into() }
+                    if v.eq_ignore_ascii_case("true") {
+                        "True".into()
+                    } else {
+                        "False".into()
+                    }
                 });
             metadata.push(("SuppressMissingDependenciesErrors", suppress));
             if item.kind == "PackageReference" {
@@ -447,9 +484,11 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
             .map(str::to_string)
     };
     let is_true = |v: &str| v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("on");
-    let flag = |names: &[&str], project_default: bool| get(names).map_or(project_default, |v| is_true(&v));
+    let flag =
+        |names: &[&str], project_default: bool| get(names).map_or(project_default, |v| is_true(&v));
     let mut el = Element::new(kind::DATABASE_OPTIONS);
-    let collation = get(&["DefaultCollation"]).unwrap_or_else(|| "SQL_Latin1_General_CP1_CI_AS".into());
+    let collation =
+        get(&["DefaultCollation"]).unwrap_or_else(|| "SQL_Latin1_General_CP1_CI_AS".into());
     el.set_prop("Collation", Value::Text(collation));
     // (project names, project default, model default, model property)
     let flags: &[(&[&str], bool, bool, &str)] = &[
@@ -457,8 +496,18 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
         (&["AnsiNulls"], true, false, "IsAnsiNullsOn"),
         (&["AnsiWarnings"], true, false, "IsAnsiWarningsOn"),
         (&["ArithAbort"], true, false, "IsArithAbortOn"),
-        (&["ConcatNullYieldsNull"], true, false, "IsConcatNullYieldsNullOn"),
-        (&["NumericRoundAbort"], false, false, "IsNumericRoundAbortOn"),
+        (
+            &["ConcatNullYieldsNull"],
+            true,
+            false,
+            "IsConcatNullYieldsNullOn",
+        ),
+        (
+            &["NumericRoundAbort"],
+            false,
+            false,
+            "IsNumericRoundAbortOn",
+        ),
         (&["AnsiPadding"], true, true, "IsAnsiPaddingOn"),
         (&["QuotedIdentifier"], true, true, "IsQuotedIdentifierOn"),
     ];
@@ -471,7 +520,10 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
     if get(&["DefaultCursor"]).is_some_and(|v| v.eq_ignore_ascii_case("GLOBAL")) {
         el.set_prop("IsCursorDefaultScopeGlobal", Value::Bool(true));
     }
-    el.set_prop("IsTornPageProtectionOn", Value::Bool(flag(&["TornPageDetection"], false)));
+    el.set_prop(
+        "IsTornPageProtectionOn",
+        Value::Bool(flag(&["TornPageDetection"], false)),
+    );
     if let Some(recovery) = get(&["Recovery", "RecoveryMode"]) {
         match recovery.to_ascii_uppercase().as_str() {
             "SIMPLE" => el.set_prop("RecoveryMode", Value::Int(1)),
@@ -485,7 +537,9 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
     if let Some(pv) = get(&["PageVerify", "PageVerifyMode"]) {
         match pv.to_ascii_uppercase().as_str() {
             "NONE" => el.set_prop("PageVerifyMode", Value::Int(0)),
-            "TORN_PAGE_DETECTION" | "TORNPAGEDETECTION" => el.set_prop("PageVerifyMode", Value::Int(1)),
+            "TORN_PAGE_DETECTION" | "TORNPAGEDETECTION" => {
+                el.set_prop("PageVerifyMode", Value::Int(1))
+            }
             _ => {}
         }
     }
@@ -497,24 +551,42 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
         (&["ReadCommittedSnapshot"], "IsReadCommittedSnapshot"),
         (&["Trustworthy"], "IsTrustworthyOn"),
         (&["DatabaseChaining"], "IsDBChainingOn"),
-        (&["IsChangeTrackingOn", "ChangeTracking"], "IsChangeTrackingOn"),
-        (&["AutoUpdateStatisticsAsynchronously"], "IsAutoUpdateStatisticsAsyncOn"),
+        (
+            &["IsChangeTrackingOn", "ChangeTracking"],
+            "IsChangeTrackingOn",
+        ),
+        (
+            &["AutoUpdateStatisticsAsynchronously"],
+            "IsAutoUpdateStatisticsAsyncOn",
+        ),
         (&["IsEncryptionOn"], "IsEncryptionOn"),
         (&["IsBrokerPriorityHonored"], "IsBrokerPriorityHonored"),
-        (&["DateCorrelationOptimizationOn"], "IsDateCorrelationOptimizationOn"),
+        (
+            &["DateCorrelationOptimizationOn"],
+            "IsDateCorrelationOptimizationOn",
+        ),
         (&["SupplementalLoggingOn"], "IsSupplementalLoggingOn"),
-        (&["MemoryOptimizedElevateToSnapshot"], "IsMemoryOptimizedElevatedToSnapshot"),
+        (
+            &["MemoryOptimizedElevateToSnapshot"],
+            "IsMemoryOptimizedElevatedToSnapshot",
+        ),
         (&["AutoClose"], "IsAutoCloseOn"),
         (&["AutoShrink"], "IsAutoShrinkOn"),
         (&["RecursiveTriggersEnabled"], "IsRecursiveTriggersOn"),
-        (&["CloseCursorOnCommitEnabled"], "IsCloseCursorOnCommitEnabled"),
+        (
+            &["CloseCursorOnCommitEnabled"],
+            "IsCloseCursorOnCommitEnabled",
+        ),
     ];
     for (names, prop) in other_flags {
         if flag(names, false) {
             el.set_prop(prop, Value::Bool(true));
         }
     }
-    for (names, prop) in [(&["AutoCreateStatistics"][..], "IsAutoCreateStatisticsOn"), (&["AutoUpdateStatistics"][..], "IsAutoUpdateStatisticsOn")] {
+    for (names, prop) in [
+        (&["AutoCreateStatistics"][..], "IsAutoCreateStatisticsOn"),
+        (&["AutoUpdateStatistics"][..], "IsAutoUpdateStatisticsOn"),
+    ] {
         if !flag(names, true) {
             el.set_prop(prop, Value::Bool(false));
         }
@@ -527,7 +599,10 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
             _ => {}
         }
     }
-    el.set_prop("DefaultLanguage", Value::Text(get(&["DefaultLanguage"]).unwrap_or_default()));
+    el.set_prop(
+        "DefaultLanguage",
+        Value::Text(get(&["DefaultLanguage"]).unwrap_or_default()),
+    );
     el.set_prop(
         "DefaultFullTextLanguage",
         Value::Text(get(&["DefaultFullTextLanguage"]).unwrap_or_default()),
@@ -553,8 +628,16 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
         ("QueryStoreFlushInterval", "QueryStoreFlushInterval", None),
         ("QueryStoreStatsInterval", "QueryStoreIntervalLength", None),
         ("QueryStoreMaxStorageSize", "QueryStoreMaxStorageSize", None),
-        ("QueryStoreMaxPlansPerQuery", "QueryStoreMaxPlansPerQuery", None),
-        ("QueryStoreStaleQueryThreshold", "QueryStoreStaleQueryThreshold", Some("30")),
+        (
+            "QueryStoreMaxPlansPerQuery",
+            "QueryStoreMaxPlansPerQuery",
+            None,
+        ),
+        (
+            "QueryStoreStaleQueryThreshold",
+            "QueryStoreStaleQueryThreshold",
+            Some("30"),
+        ),
     ] {
         if let Some(v) = get(&[project_name]).filter(|v| Some(v.as_str()) != default) {
             el.set_prop(prop, Value::from_attribute(&v));
@@ -581,4 +664,3 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
     let _ = dsp;
     el.with_ref("DefaultFilegroup", fg_ref)
 }
-

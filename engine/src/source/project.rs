@@ -78,7 +78,9 @@ impl Project {
                 .read_event()
                 .map_err(|e| xml_err(format!("at byte {}: {e}", reader.buffer_position())))?;
             match event {
-                Event::DocType(_) => return Err(xml_err("DTDs are not allowed in project files".into())),
+                Event::DocType(_) => {
+                    return Err(xml_err("DTDs are not allowed in project files".into()));
+                }
                 Event::Start(ref e) | Event::Empty(ref e) => {
                     let empty = matches!(event, Event::Empty(_));
                     let name = e.local_name().as_ref().to_string();
@@ -102,7 +104,9 @@ impl Project {
                     }
                     if name == "Sdk" && depth == 1 {
                         sdk_style = true;
-                        msbuild_sdk |= attrs.get("Name").is_some_and(|n| n.contains("MSBuild.Sdk.SqlProj"));
+                        msbuild_sdk |= attrs
+                            .get("Name")
+                            .is_some_and(|n| n.contains("MSBuild.Sdk.SqlProj"));
                     }
                     if name == "Import" && depth == 1 {
                         if let Some(p) = attrs.get("Project") {
@@ -251,8 +255,14 @@ impl Project {
     /// Resolves the include patterns of items (`;` lists, wildcards) to files, sorted.
     pub fn resolve_items(&self, kinds: &[&str], what: &str) -> Result<Vec<PathBuf>> {
         let mut out = Vec::new();
-        for item in self.items.iter().filter(|i| kinds.contains(&i.kind.as_str())) {
-            let Some(include) = &item.include else { continue };
+        for item in self
+            .items
+            .iter()
+            .filter(|i| kinds.contains(&i.kind.as_str()))
+        {
+            let Some(include) = &item.include else {
+                continue;
+            };
             for pattern in self.expand(include).split(';') {
                 let pattern = pattern.trim();
                 if pattern.is_empty() {
@@ -278,7 +288,12 @@ impl Project {
             .iter()
             .filter(|i| kinds.contains(&i.kind.as_str()))
             .filter_map(|i| i.remove.as_ref())
-            .flat_map(|r| self.expand(r).split(';').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+            .flat_map(|r| {
+                self.expand(r)
+                    .split(';')
+                    .map(|s| s.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
             .filter(|s| !s.is_empty())
             .collect()
     }
@@ -347,7 +362,11 @@ pub fn read_refactor_log(path: &Path) -> Result<RefactorLog> {
                 let attr = |name: &str| -> Option<String> {
                     e.attributes().flatten().find_map(|a| {
                         (a.key.local_name().as_ref() == name)
-                            .then(|| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+                            .then(|| {
+                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                    .ok()
+                                    .map(|v| v.into_owned())
+                            })
                             .flatten()
                     })
                 };
@@ -409,7 +428,10 @@ mod tests {
         assert!(!p.sdk_style);
         let kinds: Vec<_> = p.items.iter().map(|i| i.kind.as_str()).collect();
         assert_eq!(kinds, ["Build", "SqlCmdVariable", "None"]);
-        assert_eq!(p.items[1].metadata.get("DefaultValue").map(String::as_str), Some("dev"));
+        assert_eq!(
+            p.items[1].metadata.get("DefaultValue").map(String::as_str),
+            Some("dev")
+        );
 
         let p = Project::parse(
             Path::new("/x/B.sqlproj"),

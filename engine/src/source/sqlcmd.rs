@@ -245,7 +245,8 @@ fn is_go(trimmed: &str) -> bool {
         Some(pos) => rest[..pos].trim(),
         None => rest,
     };
-    if !trimmed[2..].is_empty() && !trimmed[2..].starts_with(|c: char| c.is_whitespace() || c == '-')
+    if !trimmed[2..].is_empty()
+        && !trimmed[2..].starts_with(|c: char| c.is_whitespace() || c == '-')
     {
         return false;
     }
@@ -653,8 +654,11 @@ mod tests {
 
     #[test]
     fn setvar_and_substitution_with_columns() {
-        let b = batches(":setvar Db Sales\nSELECT $(Db).x, $(Other) -- $(Nope)\n", &[("other", "1")])
-            .unwrap();
+        let b = batches(
+            ":setvar Db Sales\nSELECT $(Db).x, $(Other) -- $(Nope)\n",
+            &[("other", "1")],
+        )
+        .unwrap();
         assert_eq!(b[0].text, "SELECT Sales.x, 1 -- $(Nope)\n");
         // `1` is at output column 17, original column 18.
         assert_eq!(b[0].locate(1, 17).2, 18);
@@ -706,7 +710,10 @@ mod tests {
         std::fs::write(root.join("sub/deeper/b.sql"), "\n  :r missing.sql\n").unwrap();
         let mut pp = Preprocessor::new(Mode::Model, &BTreeMap::new(), []);
         let err = pp.add_file(&root.join("main.sql")).unwrap_err().to_string();
-        assert!(err.contains("b.sql:2:3") && err.contains("missing.sql"), "{err}");
+        assert!(
+            err.contains("b.sql:2:3") && err.contains("missing.sql"),
+            "{err}"
+        );
     }
 
     #[test]

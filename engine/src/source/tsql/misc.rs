@@ -81,7 +81,9 @@ impl TsqlBuilder {
             "dbo".to_string()
         };
         if !c.at_end() && !c.is(&Token::SemiColon) {
-            return Err(c.expected("the end of CREATE SCHEMA (schema elements inside CREATE SCHEMA are not supported)"));
+            return Err(c.expected(
+                "the end of CREATE SCHEMA (schema elements inside CREATE SCHEMA are not supported)",
+            ));
         }
         self.push(
             Element::new(kind::SCHEMA)
@@ -291,11 +293,7 @@ impl TsqlBuilder {
         let mut permissions = Vec::new();
         loop {
             let mut words = Vec::new();
-            while c.is_ident()
-                && !c.is_kw("ON")
-                && !c.is_kw("TO")
-                && !c.is_kw("FROM")
-            {
+            while c.is_ident() && !c.is_kw("ON") && !c.is_kw("TO") && !c.is_kw("FROM") {
                 words.push(c.ident()?);
             }
             if words.is_empty() {
@@ -406,7 +404,11 @@ impl TsqlBuilder {
     pub(super) fn exec(&mut self, c: &mut Cursor) -> Result<()> {
         let proc_at = c.pos;
         let proc_name = c.object_name()?;
-        let proc_leaf = proc_name.last().cloned().unwrap_or_default().to_ascii_lowercase();
+        let proc_leaf = proc_name
+            .last()
+            .cloned()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let args = exec_args(c)?;
         match proc_leaf.as_str() {
             "sp_addextendedproperty" => self.extended_property(c, proc_at, &args),
@@ -433,9 +435,11 @@ impl TsqlBuilder {
 
     fn extended_property(&mut self, c: &mut Cursor, at: usize, args: &[Arg]) -> Result<()> {
         let get = |name: &str, pos: usize| arg(args, name, pos).and_then(|a| a.string.clone());
-        let prop_name = get("@name", 0)
-            .ok_or_else(|| c.error_at(at, "sp_addextendedproperty needs @name"))?;
-        let value = arg(args, "@value", 1).map(|a| a.text.clone()).unwrap_or_else(|| "NULL".into());
+        let prop_name =
+            get("@name", 0).ok_or_else(|| c.error_at(at, "sp_addextendedproperty needs @name"))?;
+        let value = arg(args, "@value", 1)
+            .map(|a| a.text.clone())
+            .unwrap_or_else(|| "NULL".into());
         let levels: Vec<(String, String)> = (0..3)
             .filter_map(|i| {
                 let t = get(&format!("@level{i}type"), 2 + 2 * i)?;
@@ -457,7 +461,12 @@ impl TsqlBuilder {
                 "FILEGROUP" => ("SqlFilegroup", Reference::to(ObjectName::new([s.clone()]))),
                 "USER" => ("SqlUser", Reference::to(ObjectName::new([s.clone()]))),
                 "ROLE" => ("SqlRole", Reference::to(ObjectName::new([s.clone()]))),
-                other => return Err(c.error_at(at, format!("unsupported extended property level0type {other}"))),
+                other => {
+                    return Err(c.error_at(
+                        at,
+                        format!("unsupported extended property level0type {other}"),
+                    ));
+                }
             },
             [(_, s), (t1, o)] => {
                 let kind_name = match t1.as_str() {
@@ -471,22 +480,52 @@ impl TsqlBuilder {
                     "XML SCHEMA COLLECTION" => "SqlXmlSchemaCollection",
                     "RULE" => "SqlRule",
                     "DEFAULT" => "SqlDefault",
-                    other => return Err(c.error_at(at, format!("unsupported extended property level1type {other}"))),
+                    other => {
+                        return Err(c.error_at(
+                            at,
+                            format!("unsupported extended property level1type {other}"),
+                        ));
+                    }
                 };
-                (kind_name, Reference::to(ObjectName::new([s.clone(), o.clone()])))
+                (
+                    kind_name,
+                    Reference::to(ObjectName::new([s.clone(), o.clone()])),
+                )
             }
             [(_, s), (_, o), (t2, x)] => match t2.as_str() {
-                "COLUMN" => ("SqlColumn", Reference::to(ObjectName::new([s.clone(), o.clone(), x.clone()]))),
-                "INDEX" => ("SqlIndexBase", Reference::to(ObjectName::new([s.clone(), o.clone(), x.clone()]))),
+                "COLUMN" => (
+                    "SqlColumn",
+                    Reference::to(ObjectName::new([s.clone(), o.clone(), x.clone()])),
+                ),
+                "INDEX" => (
+                    "SqlIndexBase",
+                    Reference::to(ObjectName::new([s.clone(), o.clone(), x.clone()])),
+                ),
                 "PARAMETER" => (
                     "SqlSubroutineParameter",
                     Reference::to(ObjectName::new([s.clone(), o.clone(), x.clone()])),
                 ),
-                "CONSTRAINT" => ("SqlConstraint", Reference::to(ObjectName::new([s.clone(), x.clone()]))),
-                "TRIGGER" => ("SqlDmlTrigger", Reference::to(ObjectName::new([s.clone(), x.clone()]))),
-                other => return Err(c.error_at(at, format!("unsupported extended property level2type {other}"))),
+                "CONSTRAINT" => (
+                    "SqlConstraint",
+                    Reference::to(ObjectName::new([s.clone(), x.clone()])),
+                ),
+                "TRIGGER" => (
+                    "SqlDmlTrigger",
+                    Reference::to(ObjectName::new([s.clone(), x.clone()])),
+                ),
+                other => {
+                    return Err(c.error_at(
+                        at,
+                        format!("unsupported extended property level2type {other}"),
+                    ));
+                }
             },
-            _ => return Err(c.error_at(at, "extended property levels must be given in order (level0, level1, level2)")),
+            _ => {
+                return Err(c.error_at(
+                    at,
+                    "extended property levels must be given in order (level0, level1, level2)",
+                ));
+            }
         };
         let mut parts = vec![host_kind.to_string()];
         if let Some(n) = &host.name {
@@ -502,7 +541,12 @@ impl TsqlBuilder {
     }
 
     /// An object the engine keeps whole: kind, best-effort name, statement text.
-    pub(super) fn opaque_statement(&mut self, c: &mut Cursor, start: usize, kind_name: &str) -> Result<()> {
+    pub(super) fn opaque_statement(
+        &mut self,
+        c: &mut Cursor,
+        start: usize,
+        kind_name: &str,
+    ) -> Result<()> {
         for word in kind_words(kind_name) {
             c.eat_kw(word);
         }

@@ -203,7 +203,9 @@ impl TsqlBuilder {
             }
             return Ok(());
         }
-        Err(c.expected("a CREATE, ALTER, GRANT, DENY, REVOKE or EXEC sp_addextendedproperty statement"))
+        Err(c.expected(
+            "a CREATE, ALTER, GRANT, DENY, REVOKE or EXEC sp_addextendedproperty statement",
+        ))
     }
 
     fn create(&mut self, c: &mut Cursor, start: usize, toks: &[Tok]) -> Result<()> {
@@ -282,9 +284,18 @@ impl TsqlBuilder {
             (&["RULE"], "SqlRule"),
             (&["DEFAULT"], "SqlDefault"),
             (&["EVENT", "NOTIFICATION"], "SqlEventNotification"),
-            (&["DATABASE", "AUDIT", "SPECIFICATION"], "SqlDatabaseAuditSpecification"),
-            (&["DATABASE", "SCOPED", "CREDENTIAL"], "SqlDatabaseCredential"),
-            (&["DATABASE", "ENCRYPTION", "KEY"], "SqlDatabaseEncryptionKey"),
+            (
+                &["DATABASE", "AUDIT", "SPECIFICATION"],
+                "SqlDatabaseAuditSpecification",
+            ),
+            (
+                &["DATABASE", "SCOPED", "CREDENTIAL"],
+                "SqlDatabaseCredential",
+            ),
+            (
+                &["DATABASE", "ENCRYPTION", "KEY"],
+                "SqlDatabaseEncryptionKey",
+            ),
             (&["SEARCH", "PROPERTY", "LIST"], "SqlSearchPropertyList"),
             (&["SELECTIVE", "XML", "INDEX"], "SqlSelectiveXmlIndex"),
             (&["REMOTE", "SERVICE", "BINDING"], "SqlRemoteServiceBinding"),
@@ -323,7 +334,10 @@ fn qualify(mut parts: Vec<String>) -> ObjectName {
 
 /// Reference to a schema or principal: built-ins for `dbo`, `sys`, fixed roles.
 fn principal_ref(name: &str) -> Reference {
-    if BUILT_IN_SCHEMAS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+    if BUILT_IN_SCHEMAS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name))
+    {
         Reference::built_in(ObjectName::new([builtin_case(name)]))
     } else {
         Reference::to(ObjectName::new([name]))

@@ -16,7 +16,12 @@ struct Options {
 
 impl TsqlBuilder {
     /// `CREATE [OR ALTER] PROCEDURE|FUNCTION|VIEW|TRIGGER` (the cursor is after CREATE [OR ALTER]).
-    pub(super) fn create_module(&mut self, c: &mut Cursor, start: usize, _toks: &[Tok]) -> Result<()> {
+    pub(super) fn create_module(
+        &mut self,
+        c: &mut Cursor,
+        start: usize,
+        _toks: &[Tok],
+    ) -> Result<()> {
         if c.eat_kw("PROCEDURE") || c.eat_kw("PROC") {
             return self.procedure(c, start);
         }
@@ -289,11 +294,7 @@ fn body_text<'a>(c: &Cursor<'a>, from: usize) -> &'a str {
     let Some(last) = c.toks.last() else {
         return "";
     };
-    let begin = if from == 0 {
-        0
-    } else {
-        c.toks[from - 1].end
-    };
+    let begin = if from == 0 { 0 } else { c.toks[from - 1].end };
     if begin >= last.end {
         return "";
     }
@@ -338,9 +339,7 @@ fn sys_comments(c: &Cursor, start: usize, header_end: usize) -> Annotation {
 /// Parameters `@p [AS] type [VARYING] [NULL] [= default] [OUT|OUTPUT] [READONLY], ...`.
 fn parameters(c: &mut Cursor, owner: &ObjectName, parenthesized: bool) -> Result<Vec<Element>> {
     let mut out = Vec::new();
-    let is_param = |c: &Cursor| {
-        matches!(c.peek(), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.starts_with('@'))
-    };
+    let is_param = |c: &Cursor| matches!(c.peek(), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.starts_with('@'));
     if !is_param(c) {
         if parenthesized && !c.is(&Token::RParen) {
             return Err(c.expected("a parameter name starting with @"));

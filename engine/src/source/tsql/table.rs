@@ -123,7 +123,8 @@ impl TsqlBuilder {
                         }
                         "MEMORY_OPTIMIZED" => {
                             if c.eat_kw("ON") {
-                                table.set_prop("IsMemoryOptimized", crate::model::Value::Bool(true));
+                                table
+                                    .set_prop("IsMemoryOptimized", crate::model::Value::Bool(true));
                             } else {
                                 c.expect_kw("OFF")?;
                             }
@@ -143,7 +144,9 @@ impl TsqlBuilder {
                                 "PAGE" => 2,
                                 "COLUMNSTORE" => 3,
                                 "COLUMNSTORE_ARCHIVE" => 4,
-                                _ => return Err(c.error_at(c.pos - 1, "expected NONE, ROW or PAGE")),
+                                _ => {
+                                    return Err(c.error_at(c.pos - 1, "expected NONE, ROW or PAGE"));
+                                }
                             };
                             let option = Element::new("SqlDataCompressionOption")
                                 .with_int("CompressionLevel", code)
@@ -170,7 +173,8 @@ impl TsqlBuilder {
         // Move IsAnsiNullsOn after RetentionUnit but before memory options, as DacFx does.
         let mut cols_el = Vec::new();
         for (mut col, _) in columns {
-            col.annotations.sort_by_key(|a| matches!(a, Annotation::Attached { .. }));
+            col.annotations
+                .sort_by_key(|a| matches!(a, Annotation::Attached { .. }));
             cols_el.push(col);
         }
         for col in cols_el {
@@ -201,15 +205,21 @@ impl TsqlBuilder {
                 None => owner,
             };
             if parsed.named {
-                target
-                    .annotations
-                    .push(inline_annotation("SqlInlineConstraintAnnotation", d.clone()));
-                element.annotations.push(Annotation::Attached { disambiguator: d });
-            } else {
+                target.annotations.push(inline_annotation(
+                    "SqlInlineConstraintAnnotation",
+                    d.clone(),
+                ));
                 element
                     .annotations
-                    .push(inline_annotation("SqlInlineConstraintAnnotation", d.clone()));
-                target.annotations.push(Annotation::Attached { disambiguator: d });
+                    .push(Annotation::Attached { disambiguator: d });
+            } else {
+                element.annotations.push(inline_annotation(
+                    "SqlInlineConstraintAnnotation",
+                    d.clone(),
+                ));
+                target
+                    .annotations
+                    .push(Annotation::Attached { disambiguator: d });
             }
             match kind {
                 Owner::Table => self.push(element),
@@ -352,7 +362,9 @@ impl TsqlBuilder {
             }
             if let Some(cn) = constraint_name {
                 let _ = cn;
-                return Err(c.expected("DEFAULT, PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK after the constraint name"));
+                return Err(c.expected(
+                    "DEFAULT, PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK after the constraint name",
+                ));
             }
             if c.eat_kws(&["NOT", "NULL"]) {
                 not_null = true;
@@ -440,10 +452,16 @@ impl TsqlBuilder {
                 col.set_prop("IdentitySeed", crate::model::Value::from_attribute(&seed));
             }
             if inc != "1" {
-                col.set_prop("IdentityIncrement", crate::model::Value::from_attribute(&inc));
+                col.set_prop(
+                    "IdentityIncrement",
+                    crate::model::Value::from_attribute(&inc),
+                );
             }
             if identity_nfr {
-                col.set_prop("IdentityIsNotForReplication", crate::model::Value::Bool(true));
+                col.set_prop(
+                    "IdentityIsNotForReplication",
+                    crate::model::Value::Bool(true),
+                );
             }
         }
         if rowguid {
@@ -635,8 +653,12 @@ impl TsqlBuilder {
                     };
                     let on = value.eq_ignore_ascii_case("ON");
                     match option.as_str() {
-                        "FILLFACTOR" => el.set_prop("FillFactor", crate::model::Value::from_attribute(&value)),
-                        "PAD_INDEX" if on => el.set_prop("DoPadIndex", crate::model::Value::Bool(true)),
+                        "FILLFACTOR" => {
+                            el.set_prop("FillFactor", crate::model::Value::from_attribute(&value))
+                        }
+                        "PAD_INDEX" if on => {
+                            el.set_prop("DoPadIndex", crate::model::Value::Bool(true))
+                        }
                         "IGNORE_DUP_KEY" if on => {
                             el.set_prop("DoIgnoreDuplicateKey", crate::model::Value::Bool(true))
                         }
@@ -669,7 +691,9 @@ impl TsqlBuilder {
                                 );
                             }
                         }
-                        "BUCKET_COUNT" => el.set_prop("BucketCount", crate::model::Value::from_attribute(&value)),
+                        "BUCKET_COUNT" => {
+                            el.set_prop("BucketCount", crate::model::Value::from_attribute(&value))
+                        }
                         // Build-time only options (SORT_IN_TEMPDB, ONLINE, DROP_EXISTING,
                         // MAXDOP, RESUMABLE...) are not part of the model.
                         _ => {}
@@ -743,7 +767,10 @@ impl TsqlBuilder {
         }
         el.push_ref(kind::rel::DEFINING_TABLE, Reference::to(table.clone()));
         for col in foreign_columns {
-            el.push_ref(kind::rel::FOREIGN_COLUMNS, Reference::to(foreign.child(col)));
+            el.push_ref(
+                kind::rel::FOREIGN_COLUMNS,
+                Reference::to(foreign.child(col)),
+            );
         }
         el.push_ref(kind::rel::FOREIGN_TABLE, Reference::to(foreign));
         Ok(el)
@@ -785,7 +812,12 @@ impl TsqlBuilder {
     }
 
     /// `INDEX name [UNIQUE] [CLUSTERED|NONCLUSTERED] [HASH] (cols) ...` in a table body.
-    fn inline_index(&mut self, c: &mut Cursor, table: &ObjectName, owner: Owner) -> Result<Element> {
+    fn inline_index(
+        &mut self,
+        c: &mut Cursor,
+        table: &ObjectName,
+        owner: Owner,
+    ) -> Result<Element> {
         c.expect_kw("INDEX")?;
         let name = c.ident()?;
         let unique = c.eat_kw("UNIQUE");
@@ -839,7 +871,12 @@ impl TsqlBuilder {
     }
 
     /// `col type INDEX name [CLUSTERED|NONCLUSTERED]` on a column.
-    fn column_index(&mut self, c: &mut Cursor, table: &ObjectName, column: &str) -> Result<Element> {
+    fn column_index(
+        &mut self,
+        c: &mut Cursor,
+        table: &ObjectName,
+        column: &str,
+    ) -> Result<Element> {
         c.expect_kw("INDEX")?;
         let name = c.ident()?;
         let clustered = if c.eat_kw("CLUSTERED") {
@@ -972,7 +1009,8 @@ impl TsqlBuilder {
                 let count = self.elements[idx].children(kind::rel::COLUMNS).count();
                 let (column, constraints) = self.column(c, &table, Owner::Table, count)?;
                 let _ = at;
-                let mut owner = std::mem::replace(&mut self.elements[idx], Element::new(kind::TABLE));
+                let mut owner =
+                    std::mem::replace(&mut self.elements[idx], Element::new(kind::TABLE));
                 owner.push_child(kind::rel::COLUMNS, column);
                 self.attach_constraints(&mut owner, constraints, Owner::Table);
                 self.elements[idx] = owner;
