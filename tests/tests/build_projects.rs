@@ -374,3 +374,89 @@ fn wide_world_importers_matches_the_dacfx_package() {
         mismatched.join("\n")
     );
 }
+
+#[test]
+fn bad_input_reports_the_original_file_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("Tables")).unwrap();
+    std::fs::write(
+        root.join("P.sqlproj"),
+        r#"<Project><PropertyGroup><Name>P</Name></PropertyGroup><ItemGroup>
+<Build Include="Tables\T.sql" /><Build Include="Main.sql" />
+<SqlCmdVariable Include="Env"><DefaultValue>dev</DefaultValue><Value>$(SqlCmdVar__1)</Value></SqlCmdVariable>
+</ItemGroup></Project>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("Tables/T.sql"),
+        "CREATE TABLE [T_$(Env)] (a INT)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("Main.sql"),
+        "CREATE VIEW V AS SELECT 1 AS x\nGO\n:r Tables/Inc.sql\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("Tables/Inc.sql"),
+        "\n\nCREATE TABLE U (a INT,, b INT)\n",
+    )
+    .unwrap();
+    let err = build(root, &BuildOptions::default()).unwrap_err();
+    match &err {
+        dac_engine::Error::Sql {
+            file, line, column, ..
+        } => {
+            assert!(file.ends_with("Tables/Inc.sql"), "{err}");
+            assert_eq!((*line, *column), (3, 23), "{err}");
+        }
+        other => panic!("{other}"),
+    }
+    // Fix it; the variable default applies and can be overridden.
+    std::fs::write(root.join("Tables/Inc.sql"), "CREATE TABLE U (a INT)\n").unwrap();
+    let package = build(root, &BuildOptions::default()).unwrap();
+    assert!(
+        package
+            .model
+            .of_kind("SqlTable")
+            .any(|t| t.name_or_empty().leaf() == "T_dev")
+    );
+    let mut options = BuildOptions::default();
+    options.variables.insert("ENV".into(), "prod".into());
+    let package = build(root, &options).unwrap();
+    assert!(
+        package
+            .model
+            .of_kind("SqlTable")
+            .any(|t| t.name_or_empty().leaf() == "T_prod")
+    );
+
+    // Undefined variable and missing include.
+    std::fs::write(
+        root.join("Tables/Inc.sql"),
+        "CREATE TABLE U (a INT DEFAULT $(Nope))\n",
+    )
+    .unwrap();
+    let err = build(root, &BuildOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Inc.sql:1:31") && err.contains("$(Nope)"),
+        "{err}"
+    );
+    std::fs::remove_file(root.join("Tables/Inc.sql")).unwrap();
+    let err = build(root, &BuildOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Main.sql:3:1") && err.contains("Inc.sql"),
+        "{err}"
+    );
+    // Missing build item.
+    std::fs::remove_file(root.join("Tables/T.sql")).unwrap();
+    let err = build(root, &BuildOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("T.sql"), "{err}");
+}

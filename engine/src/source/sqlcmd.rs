@@ -364,6 +364,7 @@ impl Preprocessor {
     fn process_text(&mut self, path: &Path, text: &str) -> Result<()> {
         let file = Arc::new(path.to_path_buf());
         let mut state = LexState::Normal;
+        let text = text.strip_suffix('\n').unwrap_or(text);
         for (idx, raw) in text.split('\n').enumerate() {
             let line_no = idx as u64 + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -645,23 +646,23 @@ mod tests {
                 "CREATE TABLE a (x int)",
                 "SELECT 'x\nGO\n'\n/*\nGO\n*/",
                 "[a\nGO\n]",
-                "X\nGOTO\n"
+                "X\nGOTO"
             ]
         );
         assert_eq!(b[1].locate(2, 1), (PathBuf::from("t.sql"), 4, 1));
-        assert_eq!(b[3].locate(2, 3), (PathBuf::from("t.sql"), 16, 3));
+        assert_eq!(b[3].locate(2, 3), (PathBuf::from("t.sql"), 15, 3));
     }
 
     #[test]
     fn setvar_and_substitution_with_columns() {
         let b = batches(
-            ":setvar Db Sales\nSELECT $(Db).x, $(Other) -- $(Nope)\n",
+            ":setvar Db S\nSELECT $(Db).x, $(Other) -- $(Nope)\n",
             &[("other", "1")],
         )
         .unwrap();
-        assert_eq!(b[0].text, "SELECT Sales.x, 1 -- $(Nope)\n");
-        // `1` is at output column 17, original column 18.
-        assert_eq!(b[0].locate(1, 17).2, 18);
+        assert_eq!(b[0].text, "SELECT S.x, 1 -- $(Nope)");
+        // `1` is at output column 13, original column 17.
+        assert_eq!(b[0].locate(1, 13).2, 17);
         assert_eq!(b[0].locate(1, 8).2, 8);
         let err = batches("SELECT 1\n  SELECT $(Missing)", &[]).unwrap_err();
         match err {
@@ -698,7 +699,7 @@ mod tests {
         pp.add_file(&root.join("main.sql")).unwrap();
         assert_eq!(
             pp.finish_script(),
-            "SELECT 1\nSELECT 2\nSELECT 'b'\nGO\n\nSELECT 3\n"
+            "SELECT 1\nSELECT 2\nSELECT 'b'\nGO\nSELECT 3"
         );
 
         std::fs::write(root.join("sub/deeper/b.sql"), ":r ../a.sql\n").unwrap();

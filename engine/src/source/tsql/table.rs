@@ -370,6 +370,9 @@ impl TsqlBuilder {
                 not_null = true;
             } else if c.eat_kw("NULL") {
                 not_null = false;
+            } else if c.is_kw("NOT") && !c.is_kws(&["NOT", "FOR"]) {
+                c.pos += 1;
+                return Err(c.expected("NULL or FOR REPLICATION after NOT"));
             } else if c.eat_kw("COLLATE") {
                 collation = Some(c.ident()?);
             } else if c.eat_kw("IDENTITY") {
