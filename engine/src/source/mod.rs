@@ -454,10 +454,10 @@ fn header(project: Option<&Project>, dsp: &Dsp, variables: &[String]) -> Vec<Cus
                     }
                 });
             metadata.push(("SuppressMissingDependenciesErrors", suppress));
-            if item.kind == "PackageReference" {
-                if let Some(v) = item.metadata.get("Version") {
-                    metadata.push(("PackageVersion", v.clone()));
-                }
+            if item.kind == "PackageReference"
+                && let Some(v) = item.metadata.get("Version")
+            {
+                metadata.push(("PackageVersion", v.clone()));
             }
             out.push(custom("Reference", Some("SqlSchema"), &metadata));
         }

@@ -96,11 +96,11 @@ impl Project {
                     let conditional = attrs.contains_key("Condition");
                     let depth = stack.len();
                     let parent = stack.last().map(|(n, _)| n.as_str()).unwrap_or("");
-                    if depth == 0 {
-                        if let Some(sdk) = attrs.get("Sdk") {
-                            sdk_style = true;
-                            msbuild_sdk |= sdk.contains("MSBuild.Sdk.SqlProj");
-                        }
+                    if depth == 0
+                        && let Some(sdk) = attrs.get("Sdk")
+                    {
+                        sdk_style = true;
+                        msbuild_sdk |= sdk.contains("MSBuild.Sdk.SqlProj");
                     }
                     if name == "Sdk" && depth == 1 {
                         sdk_style = true;
@@ -108,14 +108,15 @@ impl Project {
                             .get("Name")
                             .is_some_and(|n| n.contains("MSBuild.Sdk.SqlProj"));
                     }
-                    if name == "Import" && depth == 1 {
-                        if let Some(p) = attrs.get("Project") {
-                            if p.contains("MSBuild.Sdk.SqlProj") {
-                                sdk_style = true;
-                                msbuild_sdk = true;
-                            } else if p.contains("Microsoft.Build.Sql") {
-                                sdk_style = true;
-                            }
+                    if name == "Import"
+                        && depth == 1
+                        && let Some(p) = attrs.get("Project")
+                    {
+                        if p.contains("MSBuild.Sdk.SqlProj") {
+                            sdk_style = true;
+                            msbuild_sdk = true;
+                        } else if p.contains("Microsoft.Build.Sql") {
+                            sdk_style = true;
                         }
                     }
                     let group_conditional = stack.iter().any(|(_, c)| *c);
@@ -187,11 +188,12 @@ impl Project {
                         if let Some(item) = current_item.take() {
                             items.push(item);
                         }
-                    } else if let Some(item) = current_item.as_mut() {
-                        if stack.len() >= 2 && stack[stack.len() - 2].0 == "ItemGroup" {
-                            item.metadata
-                                .insert(name.clone(), text_buf.trim().to_string());
-                        }
+                    } else if let Some(item) = current_item.as_mut()
+                        && stack.len() >= 2
+                        && stack[stack.len() - 2].0 == "ItemGroup"
+                    {
+                        item.metadata
+                            .insert(name.clone(), text_buf.trim().to_string());
                     }
                     text_buf.clear();
                 }

@@ -21,7 +21,7 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<String> {
         return Ok(text.into_owned());
     }
     // UTF-16 without BOM: ASCII text has a NUL in every other byte.
-    if bytes.len() >= 4 && bytes.len() % 2 == 0 {
+    if bytes.len() >= 4 && bytes.len().is_multiple_of(2) {
         let (even, odd) = bytes
             .iter()
             .take(64)
@@ -534,15 +534,17 @@ impl Preprocessor {
         let mut delta: i64 = 0;
         let mut i = 0;
         while i < line.len() {
-            if line[i..].starts_with("$(") && code[i] {
-                if let Some(end) = line[i + 2..].find(')') {
-                    let name = &line[i + 2..i + 2 + end];
-                    if !name.is_empty()
-                        && name
-                            .chars()
-                            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
-                    {
-                        let value = self.lookup(name).ok_or_else(|| Error::Sql {
+            if line[i..].starts_with("$(")
+                && code[i]
+                && let Some(end) = line[i + 2..].find(')')
+            {
+                let name = &line[i + 2..i + 2 + end];
+                if !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+                {
+                    let value = self.lookup(name).ok_or_else(|| Error::Sql {
                             file: (**file).clone(),
                             line: line_no,
                             column: line[..i].chars().count() as u64 + 1,
@@ -550,13 +552,12 @@ impl Preprocessor {
                                 "undefined SQLCMD variable $({name}): define it with :setvar, a SqlCmdVariable project item or --var {name}=VALUE"
                             ),
                         })?;
-                        let original_len = name.chars().count() as i64 + 3;
-                        out.push_str(value);
-                        delta += original_len - value.chars().count() as i64;
-                        shifts.push((out.chars().count() as u64 + 1, delta));
-                        i += end + 3;
-                        continue;
-                    }
+                    let original_len = name.chars().count() as i64 + 3;
+                    out.push_str(value);
+                    delta += original_len - value.chars().count() as i64;
+                    shifts.push((out.chars().count() as u64 + 1, delta));
+                    i += end + 3;
+                    continue;
                 }
             }
             let c = line[i..].chars().next().unwrap_or(' ');

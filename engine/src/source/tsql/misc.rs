@@ -250,11 +250,7 @@ impl TsqlBuilder {
             let body = c.pos;
             skip_statement(c);
             let text = c.text(body, c.pos);
-            let name = text
-                .split(|ch: char| ch == '\'' || ch == ',')
-                .nth(1)
-                .unwrap_or("file")
-                .to_string();
+            let name = text.split(['\'', ',']).nth(1).unwrap_or("file").to_string();
             self.push(
                 Element::new("SqlFile")
                     .named(ObjectName::new([name]))
