@@ -1,0 +1,491 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::TsqlBuilder;
+use crate::error::Error;
+use crate::model::{Annotation, Element, Value};
+use crate::source::sqlcmd::{Mode, Preprocessor};
+
+fn parse(sql: &str) -> Result<Vec<Element>, Error> {
+    let mut pp = Preprocessor::new(Mode::Model, &BTreeMap::new(), []);
+    pp.add_text(Path::new("t.sql"), sql)?;
+    let mut b = TsqlBuilder::new();
+    for batch in pp.finish() {
+        b.add_batch(&batch)?;
+    }
+    Ok(b.finish())
+}
+
+fn find<'a>(els: &'a [Element], kind: &str, name: &str) -> &'a Element {
+    els.iter()
+        .find(|e| e.kind == kind && e.name.as_ref().map(|n| n.to_string()).as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no {kind} {name} in {els:#?}"))
+}
+
+fn sql_error(sql: &str) -> (u64, u64, String) {
+    match parse(sql).unwrap_err() {
+        Error::Sql {
+            line,
+            column,
+            message,
+            ..
+        } => (line, column, message),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn table_columns_types_and_inline_constraints() {
+    let els = parse(
+        "CREATE TABLE [Sales].[Orders] (
+    [Id] INT IDENTITY (100, 1) NOT NULL PRIMARY KEY,
+    Name NVARCHAR(MAX) COLLATE Latin1_General_CI_AS NULL,
+    Price DECIMAL (18, 2) CONSTRAINT [DF_Price] DEFAULT ((0)) NOT NULL,
+    Seq INT DEFAULT (NEXT VALUE FOR [Sequences].[S]) NOT NULL,
+    Total AS (Price * 2) PERSISTED,
+    Guid UNIQUEIDENTIFIER ROWGUIDCOL SPARSE NULL,
+    Phone [dbo].[Phone] NULL,
+    At DATETIME2(7),
+    CONSTRAINT [UQ_Name] UNIQUE NONCLUSTERED (Seq DESC) WITH (FILLFACTOR = 80) ON [USERDATA],
+    CONSTRAINT FK_X FOREIGN KEY (Seq) REFERENCES dbo.Other (Id) ON DELETE CASCADE,
+    CHECK (Price > 0),
+) ON [USERDATA] TEXTIMAGE_ON [USERDATA];",
+    )
+    .unwrap();
+    let t = find(&els, "SqlTable", "[Sales].[Orders]");
+    let cols: Vec<&Element> = t.children("Columns").collect();
+    assert_eq!(cols.len(), 8);
+    assert_eq!(cols[0].prop("IsNullable"), Some(&Value::Bool(false)));
+    assert_eq!(cols[0].prop("IdentitySeed"), Some(&Value::Int(100)));
+    assert!(cols[0].prop("IdentityIncrement").is_none());
+    let spec = cols[1].children("TypeSpecifier").next().unwrap();
+    assert_eq!(spec.prop("IsMax"), Some(&Value::Bool(true)));
+    assert_eq!(
+        spec.reference_name("Type").unwrap().to_string(),
+        "[nvarchar]"
+    );
+    assert!(spec.references("Type").next().unwrap().is_built_in());
+    assert!(cols[1].prop("IsNullable").is_none());
+    assert_eq!(cols[1].text_prop("Collation"), Some("Latin1_General_CI_AS"));
+    let dec = cols[2].children("TypeSpecifier").next().unwrap();
+    assert_eq!(dec.prop("Scale"), Some(&Value::Int(2)));
+    assert_eq!(dec.prop("Precision"), Some(&Value::Int(18)));
+    assert_eq!(cols[4].kind, "SqlComputedColumn");
+    assert_eq!(cols[4].text_prop("ExpressionScript"), Some("(Price * 2)"));
+    assert_eq!(cols[4].prop("IsPersisted"), Some(&Value::Bool(true)));
+    assert_eq!(cols[5].prop("IsRowGuidColumn"), Some(&Value::Bool(true)));
+    let phone = cols[6].children("TypeSpecifier").next().unwrap();
+    assert!(!phone.references("Type").next().unwrap().is_built_in());
+    assert_eq!(
+        phone.reference_name("Type").unwrap().to_string(),
+        "[dbo].[Phone]"
+    );
+    assert_eq!(
+        t.reference_name("Filegroup").unwrap().to_string(),
+        "[USERDATA]"
+    );
+    assert!(t.relationship("FilegroupForTextImage").is_some());
+
+    // Unnamed inline PK: no name, annotation on the constraint, attached on the column.
+    let pk = els
+        .iter()
+        .find(|e| e.kind == "SqlPrimaryKeyConstraint")
+        .unwrap();
+    assert!(pk.name.is_none());
+    let Annotation::Inline {
+        disambiguator: Some(d),
+        ..
+    } = &pk.annotations[0]
+    else {
+        panic!("{pk:?}")
+    };
+    assert!(cols[0].annotations.contains(&Annotation::Attached {
+        disambiguator: d.clone()
+    }));
+    // Named inline default: annotation on the column, attached on the constraint.
+    let df = find(&els, "SqlDefaultConstraint", "[Sales].[DF_Price]");
+    assert_eq!(df.text_prop("DefaultExpressionScript"), Some("((0))"));
+    assert!(matches!(df.annotations[0], Annotation::Attached { .. }));
+    let seq_default = els
+        .iter()
+        .find(|e| e.kind == "SqlDefaultConstraint" && e.name.is_none())
+        .unwrap();
+    assert_eq!(
+        seq_default
+            .reference_name("ExpressionDependencies")
+            .unwrap()
+            .to_string(),
+        "[Sequences].[S]"
+    );
+    let uq = find(&els, "SqlUniqueConstraint", "[Sales].[UQ_Name]");
+    assert_eq!(uq.prop("FillFactor"), Some(&Value::Int(80)));
+    let spec = uq.children("ColumnSpecifications").next().unwrap();
+    assert_eq!(spec.prop("IsAscending"), Some(&Value::Bool(false)));
+    let fk = find(&els, "SqlForeignKeyConstraint", "[Sales].[FK_X]");
+    assert_eq!(fk.prop("OnDeleteAction"), Some(&Value::Int(1)));
+    assert_eq!(
+        fk.reference_name("ForeignTable").unwrap().to_string(),
+        "[dbo].[Other]"
+    );
+    assert_eq!(
+        fk.reference_name("ForeignColumns").unwrap().to_string(),
+        "[dbo].[Other].[Id]"
+    );
+    let ck = els.iter().find(|e| e.kind == "SqlCheckConstraint").unwrap();
+    assert_eq!(ck.text_prop("CheckExpressionScript"), Some("Price > 0"));
+    // Relationships are in DacFx (alphabetical) order.
+    let rels: Vec<&str> = t.relationships.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        rels,
+        ["Columns", "Filegroup", "FilegroupForTextImage", "Schema"]
+    );
+}
+
+#[test]
+fn temporal_and_memory_optimized_tables() {
+    let els = parse(
+        "CREATE TABLE T (Id INT NOT NULL CONSTRAINT PK_T PRIMARY KEY NONCLUSTERED,
+ ValidFrom DATETIME2 GENERATED ALWAYS AS ROW START NOT NULL,
+ ValidTo DATETIME2 GENERATED ALWAYS AS ROW END NOT NULL,
+ PERIOD FOR SYSTEM_TIME (ValidFrom, ValidTo))
+WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = dbo.T_History), MEMORY_OPTIMIZED = ON, DURABILITY = SCHEMA_AND_DATA);",
+    )
+    .unwrap();
+    let t = find(&els, "SqlTable", "[dbo].[T]");
+    assert_eq!(t.prop("RetentionUnit"), Some(&Value::Int(-1)));
+    assert_eq!(t.prop("IsMemoryOptimized"), Some(&Value::Bool(true)));
+    assert_eq!(
+        t.reference_name("TemporalSystemVersioningHistoryTable")
+            .unwrap()
+            .to_string(),
+        "[dbo].[T_History]"
+    );
+    let cols: Vec<&Element> = t.children("Columns").collect();
+    assert_eq!(cols[1].prop("GeneratedAlwaysType"), Some(&Value::Int(1)));
+    assert_eq!(cols[2].prop("GeneratedAlwaysType"), Some(&Value::Int(2)));
+    let pk = find(&els, "SqlPrimaryKeyConstraint", "[dbo].[PK_T]");
+    assert_eq!(pk.prop("IsClustered"), Some(&Value::Bool(false)));
+    assert!(t.references("Schema").next().unwrap().is_built_in());
+}
+
+#[test]
+fn indexes_and_alter_table() {
+    let els = parse(
+        "CREATE TABLE dbo.T (A INT, B INT, C INT)
+GO
+CREATE UNIQUE CLUSTERED INDEX IX_A ON dbo.T (A DESC, B) INCLUDE (C) WHERE A > 0 WITH (PAD_INDEX = ON) ON [PRIMARY];
+CREATE NONCLUSTERED COLUMNSTORE INDEX CS ON T (A, B);
+GO
+ALTER TABLE [dbo].[T] WITH CHECK ADD CONSTRAINT [FK_T] FOREIGN KEY ([A]) REFERENCES [dbo].[U] ([Id])
+GO
+ALTER TABLE [dbo].[T] CHECK CONSTRAINT [FK_T]
+GO
+ALTER TABLE dbo.T ADD CONSTRAINT DF_B DEFAULT (1) FOR B, D INT NULL",
+    )
+    .unwrap();
+    let ix = find(&els, "SqlIndex", "[dbo].[T].[IX_A]");
+    assert_eq!(ix.prop("IsUnique"), Some(&Value::Bool(true)));
+    assert_eq!(ix.prop("IsClustered"), Some(&Value::Bool(true)));
+    assert_eq!(ix.text_prop("FilterPredicate"), Some("A > 0"));
+    assert_eq!(ix.children("ColumnSpecifications").count(), 2);
+    assert_eq!(
+        ix.reference_name("IncludedColumns").unwrap().to_string(),
+        "[dbo].[T].[C]"
+    );
+    assert!(ix.references("Filegroup").next().unwrap().is_built_in());
+    find(&els, "SqlColumnStoreIndex", "[dbo].[T].[CS]");
+    let fk = find(&els, "SqlForeignKeyConstraint", "[dbo].[FK_T]");
+    assert!(fk.annotations.is_empty());
+    let df = find(&els, "SqlDefaultConstraint", "[dbo].[DF_B]");
+    assert_eq!(
+        df.reference_name("ForColumn").unwrap().to_string(),
+        "[dbo].[T].[B]"
+    );
+    let t = find(&els, "SqlTable", "[dbo].[T]");
+    assert_eq!(t.children("Columns").count(), 4);
+}
+
+#[test]
+fn sequences_in_any_option_order() {
+    let els = parse(
+        "CREATE SEQUENCE [Sequences].[A] AS INT START WITH 3 INCREMENT BY 1;
+CREATE SEQUENCE B INCREMENT BY 5 MINVALUE 1 NO MAXVALUE CYCLE CACHE 10 START WITH 1 AS bigint",
+    )
+    .unwrap();
+    let a = find(&els, "SqlSequence", "[Sequences].[A]");
+    let names: Vec<&str> = a.properties.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Increment", "StartValue"]);
+    assert_eq!(a.prop("StartValue"), Some(&Value::Int(3)));
+    let b = find(&els, "SqlSequence", "[dbo].[B]");
+    assert_eq!(b.prop("Increment"), Some(&Value::Int(5)));
+    assert_eq!(b.prop("IsCycling"), Some(&Value::Bool(true)));
+    assert_eq!(b.prop("CacheSize"), Some(&Value::Int(10)));
+    let spec = b.children("TypeSpecifier").next().unwrap();
+    assert_eq!(spec.reference_name("Type").unwrap().to_string(), "[bigint]");
+}
+
+#[test]
+fn types_schemas_roles_users_synonyms_permissions() {
+    let els = parse(
+        "CREATE TYPE dbo.Phone FROM NVARCHAR(20) NOT NULL
+GO
+CREATE TYPE [Website].[OrderIDList] AS TABLE ([OrderID] INT NOT NULL, Note NVARCHAR(10) NULL, PRIMARY KEY CLUSTERED ([OrderID] ASC));
+GO
+CREATE SCHEMA [Sales] AUTHORIZATION [dbo];
+GO
+CREATE ROLE [External Sales] AUTHORIZATION [dbo]
+GO
+ALTER ROLE [External Sales] ADD MEMBER [Bob]
+GO
+CREATE USER WebApi FROM LOGIN WebApi WITH DEFAULT_SCHEMA=WebApi;
+CREATE USER Loner WITHOUT LOGIN
+GO
+CREATE SYNONYM dbo.S FOR OtherDb.dbo.T
+GO
+GRANT VIEW ANY COLUMN ENCRYPTION KEY DEFINITION TO PUBLIC;
+GRANT EXECUTE ON SCHEMA::WebApi TO WebApi;
+GRANT SELECT, INSERT ON Application.Logs TO WebApi;",
+    )
+    .unwrap();
+    let udt = find(&els, "SqlUserDefinedDataType", "[dbo].[Phone]");
+    assert_eq!(udt.prop("Length"), Some(&Value::Int(20)));
+    assert_eq!(udt.prop("IsNullable"), Some(&Value::Bool(false)));
+    let tt = find(&els, "SqlTableType", "[Website].[OrderIDList]");
+    let cols: Vec<&Element> = tt.children("Columns").collect();
+    assert_eq!(cols[0].kind, "SqlTableTypeSimpleColumn");
+    assert!(cols[0].prop("IsNullable").is_none());
+    assert_eq!(cols[1].prop("IsNullable"), Some(&Value::Bool(true)));
+    let pk = tt.children("Constraints").next().unwrap();
+    assert_eq!(pk.kind, "SqlTableTypePrimaryKeyConstraint");
+    assert_eq!(pk.prop("IsClustered"), Some(&Value::Bool(true)));
+    assert!(matches!(tt.annotations[0], Annotation::Attached { .. }));
+    let schema = find(&els, "SqlSchema", "[Sales]");
+    assert!(
+        schema
+            .references("Authorizer")
+            .next()
+            .unwrap()
+            .is_built_in()
+    );
+    find(&els, "SqlRole", "[External Sales]");
+    let m = find(&els, "SqlRoleMembership", "[External Sales].[Bob]");
+    assert_eq!(m.reference_name("Member").unwrap().to_string(), "[Bob]");
+    let u = find(&els, "SqlUser", "[WebApi]");
+    assert_eq!(u.reference_name("Login").unwrap().to_string(), "[WebApi]");
+    assert_eq!(
+        u.reference_name("DefaultSchema").unwrap().to_string(),
+        "[WebApi]"
+    );
+    assert_eq!(
+        find(&els, "SqlUser", "[Loner]").prop("IsWithoutLogin"),
+        Some(&Value::Bool(true))
+    );
+    let syn = find(&els, "SqlSynonym", "[dbo].[S]");
+    assert_eq!(syn.text_prop("ForObjectScript"), Some("OtherDb.dbo.T"));
+    let g = find(
+        &els,
+        "SqlPermissionStatement",
+        "[Grant.ViewAnyColumnEncryptionKeyDefinition.Database].[public].[dbo]",
+    );
+    assert_eq!(g.prop("Permission"), Some(&Value::Int(1108)));
+    find(
+        &els,
+        "SqlPermissionStatement",
+        "[Grant.Execute.Schema].[WebApi].[dbo].[WebApi]",
+    );
+    find(
+        &els,
+        "SqlPermissionStatement",
+        "[Grant.Insert.Object].[WebApi].[dbo].[Application].[Logs]",
+    );
+}
+
+#[test]
+fn extended_properties_are_named_like_dacfx() {
+    let els = parse(
+        "EXECUTE sp_addextendedproperty @name = N'Description', @value = 'Formal name', @level0type = N'SCHEMA', @level0name = N'Application', @level1type = N'TABLE', @level1name = N'Cities', @level2type = N'COLUMN', @level2name = N'CityName';
+EXEC sys.sp_addextendedproperty N'MS_Description', N'x', N'SCHEMA', N'dbo', N'TABLE', N'T'
+GO
+EXECUTE sp_addextendedproperty @name = N'D', @value = N'i', @level0type = N'SCHEMA', @level0name = N'A', @level1type = N'TABLE', @level1name = N'C', @level2type = N'INDEX', @level2name = N'IX'",
+    )
+    .unwrap();
+    let p = find(
+        &els,
+        "SqlExtendedProperty",
+        "[SqlColumn].[Application].[Cities].[CityName].[Description]",
+    );
+    assert_eq!(p.text_prop("Value"), Some("'Formal name'"));
+    assert_eq!(
+        p.reference_name("Host").unwrap().to_string(),
+        "[Application].[Cities].[CityName]"
+    );
+    find(
+        &els,
+        "SqlExtendedProperty",
+        "[SqlTableBase].[dbo].[T].[MS_Description]",
+    );
+    find(
+        &els,
+        "SqlExtendedProperty",
+        "[SqlIndexBase].[A].[C].[IX].[D]",
+    );
+}
+
+#[test]
+fn procedure_function_view_trigger_headers() {
+    let proc_sql = "\nCREATE PROCEDURE Integration.GetCityUpdates\n@LastCutoff datetime2(7),\n@Name nvarchar(50) = N'x' OUTPUT,\n@List Website.OrderIDList READONLY\nWITH EXECUTE AS OWNER\nAS\nBEGIN\n    SELECT 1 AS [a]; -- AS\nEND;\n";
+    let els = parse(proc_sql).unwrap();
+    let p = find(&els, "SqlProcedure", "[Integration].[GetCityUpdates]");
+    assert_eq!(
+        p.text_prop("BodyScript"),
+        Some("\nBEGIN\n    SELECT 1 AS [a]; -- AS\nEND;")
+    );
+    assert_eq!(p.prop("IsOwner"), Some(&Value::Bool(true)));
+    assert_eq!(p.prop("IsCaller"), Some(&Value::Bool(false)));
+    let params: Vec<&Element> = p.children("Parameters").collect();
+    assert_eq!(params.len(), 3);
+    assert_eq!(
+        params[0].name.as_ref().unwrap().to_string(),
+        "[Integration].[GetCityUpdates].[@LastCutoff]"
+    );
+    assert_eq!(params[1].prop("IsOutput"), Some(&Value::Bool(true)));
+    assert_eq!(params[1].text_prop("DefaultExpressionScript"), Some("N'x'"));
+    assert_eq!(params[2].prop("IsReadOnly"), Some(&Value::Bool(true)));
+    let Annotation::Inline {
+        kind, properties, ..
+    } = &p.annotations[0]
+    else {
+        panic!()
+    };
+    assert_eq!(kind, "SysCommentsObjectAnnotation");
+    let get = |n: &str| {
+        properties
+            .iter()
+            .find(|p| p.name == n)
+            .unwrap()
+            .value
+            .clone()
+    };
+    assert_eq!(get("CreateOffset"), Value::Int(1));
+    assert_eq!(
+        get("HeaderContents"),
+        Value::Text(proc_sql[..proc_sql.find("AS\nBEGIN").unwrap() + 2].to_string())
+    );
+
+    let els = parse(
+        "CREATE FUNCTION Website.CalculateCustomerPrice\n(\n    @CustomerID int\n)\nRETURNS decimal(18,2)\nWITH EXECUTE AS OWNER\nAS\nBEGIN\n    RETURN 1;\nEND;
+GO
+CREATE FUNCTION dbo.Tvf (@a int) RETURNS TABLE AS RETURN (SELECT @a AS a)
+GO
+CREATE FUNCTION dbo.Mtvf (@a int) RETURNS @t TABLE (x int) AS BEGIN INSERT @t VALUES (1); RETURN; END
+GO
+CREATE OR ALTER VIEW [dbo].[V] WITH SCHEMABINDING AS SELECT 1 AS x WITH CHECK OPTION;
+GO
+CREATE TRIGGER [dbo].[trg] ON [dbo].[T] AFTER INSERT, UPDATE NOT FOR REPLICATION AS SET NOCOUNT ON;",
+    )
+    .unwrap();
+    let f = find(
+        &els,
+        "SqlScalarFunction",
+        "[Website].[CalculateCustomerPrice]",
+    );
+    let body = f.children("FunctionBody").next().unwrap();
+    assert_eq!(body.kind, "SqlScriptFunctionImplementation");
+    assert_eq!(
+        body.text_prop("BodyScript"),
+        Some("\nBEGIN\n    RETURN 1;\nEND;")
+    );
+    assert!(
+        matches!(&body.annotations[0], Annotation::Inline { kind, .. } if kind == "SysCommentsObjectAnnotation")
+    );
+    let ret = f.children("Type").next().unwrap();
+    assert_eq!(ret.prop("Precision"), Some(&Value::Int(18)));
+    let tvf = find(&els, "SqlInlineTableValuedFunction", "[dbo].[Tvf]");
+    assert_eq!(
+        tvf.children("FunctionBody")
+            .next()
+            .unwrap()
+            .text_prop("BodyScript"),
+        Some(" RETURN (SELECT @a AS a)")
+    );
+    let m = find(&els, "SqlMultiStatementTableValuedFunction", "[dbo].[Mtvf]");
+    assert_eq!(m.text_prop("ReturnTableVariable"), Some("@t"));
+    let v = find(&els, "SqlView", "[dbo].[V]");
+    assert_eq!(v.text_prop("QueryScript"), Some(" SELECT 1 AS x"));
+    assert_eq!(v.prop("IsSchemaBound"), Some(&Value::Bool(true)));
+    assert_eq!(v.prop("IsWithCheckOption"), Some(&Value::Bool(true)));
+    let t = find(&els, "SqlDmlTrigger", "[dbo].[trg]");
+    assert_eq!(t.prop("SqlTriggerType"), Some(&Value::Int(2)));
+    assert_eq!(t.prop("IsInsertTrigger"), Some(&Value::Bool(true)));
+    assert_eq!(t.prop("IsUpdateTrigger"), Some(&Value::Bool(true)));
+    assert_eq!(t.reference_name("Parent").unwrap().to_string(), "[dbo].[T]");
+}
+
+#[test]
+fn opaque_objects_keep_their_definition() {
+    let els = parse(
+        "CREATE PARTITION FUNCTION [PF_Date](DATE) AS RANGE RIGHT FOR VALUES ('20120101');
+GO
+CREATE PARTITION SCHEME [PS_Date] AS PARTITION [PF_Date] ALL TO ([USERDATA])
+GO
+CREATE FULLTEXT INDEX ON [Sales].[Customers] (CustomerName) KEY INDEX PK_C ON FTCatalog
+GO
+CREATE SECURITY POLICY [Application].FilterCustomers
+ADD FILTER PREDICATE [Application].DetermineCustomerAccess(DeliveryCityID) ON Sales.Customers
+WITH (STATE = OFF);
+GO
+ALTER DATABASE [$(DatabaseName)] ADD FILEGROUP [USERDATA];"
+            .replace("$(DatabaseName)", "Db")
+            .as_str(),
+    )
+    .unwrap();
+    let pf = find(&els, "SqlPartitionFunction", "[PF_Date]");
+    assert!(
+        pf.text_prop("Definition")
+            .unwrap()
+            .starts_with("CREATE PARTITION FUNCTION")
+    );
+    find(&els, "SqlPartitionScheme", "[PS_Date]");
+    find(&els, "SqlFullTextIndex", "[Sales].[Customers]");
+    let sp = find(&els, "SqlSecurityPolicy", "[Application].[FilterCustomers]");
+    assert!(
+        sp.text_prop("Definition")
+            .unwrap()
+            .ends_with("WITH (STATE = OFF)")
+    );
+    find(&els, "SqlFilegroup", "[USERDATA]");
+}
+
+#[test]
+fn names_with_special_characters_round_trip() {
+    let els = parse("CREATE TABLE [we]]ird;\"'].[t]]1] ([c;\"'] INT)").unwrap();
+    let t = &els[0];
+    assert_eq!(t.name.as_ref().unwrap().parts, ["we]ird;\"'", "t]1"]);
+    assert_eq!(t.name.as_ref().unwrap().to_string(), "[we]]ird;\"'].[t]]1]");
+    let col = t.children("Columns").next().unwrap();
+    assert_eq!(col.name.as_ref().unwrap().leaf(), "c;\"'");
+    assert!(!t.references("Schema").next().unwrap().is_built_in());
+}
+
+#[test]
+fn errors_point_at_the_offending_token() {
+    let (line, column, message) =
+        sql_error("CREATE TABLE t (a INT)\nGO\n\nCREATE TABLE u (a INT,\n  b INT NOT FOO)");
+    assert_eq!((line, column), (5, 13), "{message}");
+    assert!(
+        message.contains("expected") && message.contains("FOO"),
+        "{message}"
+    );
+    let (line, column, message) = sql_error("  SELECT 1");
+    assert_eq!((line, column), (1, 3));
+    assert!(message.contains("CREATE"), "{message}");
+    let (line, column, message) = sql_error("CREATE SEQUENCE s START WITH x");
+    assert_eq!((line, column), (1, 30), "{message}");
+    let (line, _, message) = sql_error("CREATE PROCEDURE p @a int\nBEGIN SELECT 1 END");
+    assert_eq!(line, 2, "{message}");
+    assert!(message.contains("AS"), "{message}");
+    let (_, _, message) = sql_error("CREATE TABLE t (a INT");
+    assert!(message.contains("end of batch"), "{message}");
+    let (_, _, message) = sql_error("EXEC dbo.DoSomething");
+    assert!(message.contains("sp_addextendedproperty"), "{message}");
+}

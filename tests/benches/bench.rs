@@ -1,0 +1,158 @@
+//! dac's benchmark harness: `cargo bench -p dac-tests [-- FILTER]`.
+//!
+//! Each case runs in its own child process (this binary re-executed with `--case NAME`), so the
+//! peak resident memory it reports (VmHWM) belongs to that case alone. A case is timed over
+//! several iterations after a warm-up; the median and minimum are printed. Numbers are reported,
+//! never asserted: speed is measured here, not in tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use dac_engine::package::{self, ReadOptions};
+use dac_engine::source::{self, BuildOptions};
+
+struct Case {
+    name: &'static str,
+    iterations: usize,
+    run: fn(&Path) -> usize,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "scan/170_master (bare unzip + quick-xml scan)",
+        iterations: 20,
+        run: |shared| scan(&shared.join("corpus/dacpac/microsoft__vscode-mssql/170_master.dacpac")),
+    },
+    Case {
+        name: "read/170_master",
+        iterations: 20,
+        run: |shared| read(&shared.join("corpus/dacpac/microsoft__vscode-mssql/170_master.dacpac")),
+    },
+    Case {
+        name: "scan/AdventureWorks (bare unzip + quick-xml scan)",
+        iterations: 20,
+        run: |shared| scan(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac")),
+    },
+    Case {
+        name: "read/AdventureWorks",
+        iterations: 20,
+        run: |shared| read(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac")),
+    },
+    Case {
+        name: "build/wwi-ssdt (336 files)",
+        iterations: 10,
+        run: |shared| {
+            build(&shared.join(
+                "corpus/sqlproj/microsoft__sql-server-samples/samples/databases/wide-world-importers/wwi-ssdt/wwi-ssdt/WideWorldImporters.sqlproj",
+            ))
+        },
+    },
+    Case {
+        name: "build/ssdt-training WideWorldImporters",
+        iterations: 10,
+        run: |shared| {
+            build(&shared.join(
+                "corpus/sqlproj/NowinskiK__ssdt-training/src/Compare/WideWorldImporters/WideWorldImporters.sqlproj",
+            ))
+        },
+    },
+];
+
+fn read(path: &Path) -> usize {
+    let package = package::read(path, &ReadOptions::default()).expect("corpus package reads");
+    package.model.elements.len()
+}
+
+fn build(path: &Path) -> usize {
+    let package = source::build(path, &BuildOptions::default()).expect("corpus project builds");
+    package.model.elements.len()
+}
+
+/// The floor: open the zip, inflate model.xml and visit every XML event, building nothing.
+fn scan(path: &Path) -> usize {
+    use std::io::Read;
+    let file = std::fs::File::open(path).expect("open");
+    let mut zip = zip::ZipArchive::new(file).expect("zip");
+    let mut bytes = Vec::new();
+    zip.by_name("model.xml")
+        .expect("model.xml")
+        .read_to_end(&mut bytes)
+        .expect("inflate");
+    let mut reader = quick_xml::Reader::from_reader(bytes.as_slice());
+    let mut buf = Vec::new();
+    let mut n_elements = 0;
+    loop {
+        match reader.read_event_into(&mut buf).expect("xml") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
+                if e.name().as_ref() == b"Element" =>
+            {
+                n_elements += 1
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    n_elements
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn run_case(case: &Case, shared: &Path) {
+    let size = (case.run)(shared); // warm-up
+    let mut times: Vec<Duration> = (0..case.iterations)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box((case.run)(shared));
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "{:<52} median {:>9.2} ms  min {:>9.2} ms  peak RSS {:>7.1} MiB  ({} iterations, result size {size})",
+        case.name,
+        median.as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        peak_rss_kib() as f64 / 1024.0,
+        case.iterations,
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(shared) = dac_tests::shared_dir("benchmarks") else {
+        return;
+    };
+    if let Some(idx) = args.iter().position(|a| a == "--case") {
+        let name = &args[idx + 1];
+        let case = CASES.iter().find(|c| c.name == name).expect("known case");
+        run_case(case, &shared);
+        return;
+    }
+    // `cargo bench` passes `--bench`; anything else is a name filter.
+    let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
+    let exe: PathBuf = std::env::current_exe().expect("current exe");
+    for case in CASES {
+        if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f.as_str())) {
+            continue;
+        }
+        let status = Command::new(&exe)
+            .args(["--case", case.name])
+            .status()
+            .expect("re-run bench binary");
+        if !status.success() {
+            eprintln!("{}: failed ({status})", case.name);
+        }
+    }
+}
