@@ -63,7 +63,9 @@ impl Element {
 
     /// Appends a nested element to a relationship.
     pub fn push_child(&mut self, rel: &str, child: Element) {
-        self.relationship_mut(rel).entries.push(Entry::Element(child));
+        self.relationship_mut(rel)
+            .entries
+            .push(Entry::Element(child));
     }
 }
 

@@ -71,8 +71,20 @@ impl Dsp {
             return Some(Dsp(short.to_string()));
         }
         let known = [
-            "Sql90", "Sql100", "Sql110", "Sql120", "Sql130", "Sql140", "Sql150", "Sql160",
-            "Sql170", "SqlAzure", "SqlAzureV12", "SqlDw", "SqlServerless", "SqlDwUnified",
+            "Sql90",
+            "Sql100",
+            "Sql110",
+            "Sql120",
+            "Sql130",
+            "Sql140",
+            "Sql150",
+            "Sql160",
+            "Sql170",
+            "SqlAzure",
+            "SqlAzureV12",
+            "SqlDw",
+            "SqlServerless",
+            "SqlDwUnified",
             "SqlDbFabric",
         ];
         known
@@ -202,7 +214,7 @@ impl Model {
             .filter(|c| c.category == category)
             .flat_map(|c| &c.metadata)
             .find(|m| m.name == name)
-            .map(|m| m.value.as_str())
+            .and_then(|m| m.value.as_deref())
     }
 }
 
@@ -222,8 +234,8 @@ pub struct CustomData {
 pub struct Metadata {
     /// `Name`.
     pub name: String,
-    /// `Value`.
-    pub value: String,
+    /// `Value`; `None` when the attribute is absent (DacFx writes `<Metadata Name="AssemblySymbolsName" />`).
+    pub value: Option<String>,
 }
 
 /// An object or sub-object of the model (`<Element Type= Name= Disambiguator=>`).
@@ -264,6 +276,9 @@ pub enum Value {
     Text(String),
     /// A script held in a `<Value>` child (bodies, expressions), with its parse settings.
     Script(Script),
+    /// A property written with neither a `Value` attribute nor a `<Value>` child
+    /// (`<Property Name="IsAnsiNullsOn" />`, seen in tSQLt's package).
+    Absent,
 }
 
 impl Value {
@@ -286,7 +301,7 @@ impl Value {
             Value::Bool(false) => Some("False".into()),
             Value::Int(n) => Some(n.to_string()),
             Value::Text(text) => Some(text.clone()),
-            Value::Script(_) => None,
+            Value::Script(_) | Value::Absent => None,
         }
     }
 
@@ -329,6 +344,8 @@ pub enum Entry {
     Element(Element),
     /// An annotation standing alone in an entry.
     Annotation(Annotation),
+    /// `<Entry />` with nothing in it: DacFx writes these in dependency lists (347 in the corpus).
+    Empty,
 }
 
 /// `<References Name= ExternalSource= Disambiguator=>`.
@@ -509,7 +526,7 @@ impl Element {
                 match entry {
                     Entry::Reference(r) => out.push(r),
                     Entry::Element(el) => el.collect_dependencies(out),
-                    Entry::Annotation(_) => {}
+                    Entry::Annotation(_) | Entry::Empty => {}
                 }
             }
         }
