@@ -23,8 +23,12 @@ const NL: &[u8] = b"\r\n";
 /// its byte position in the part.
 pub fn parse(xml: &[u8]) -> Result<Model, String> {
     let (text, offset) = utf8_text(xml)?;
+    let mut reader = Reader::from_str(text);
+    // Whitespace between tags is layout; skipping it in the reader saves an event per line.
+    // Trimming is switched off inside <Value>, whose text is kept verbatim.
+    reader.config_mut().trim_text(true);
     let mut p = Parser {
-        reader: Reader::from_str(text),
+        reader,
         offset,
         pos: offset,
     };
@@ -96,12 +100,12 @@ impl<'a> Parser<'a> {
 
     /// Reads the attributes of `tag` into slots named by `names`; unknown or repeated
     /// attributes are errors.
-    fn attrs<const N: usize>(
+    fn attrs<'t, const N: usize>(
         &self,
-        tag: &BytesStart<'_>,
+        tag: &'t BytesStart<'_>,
         names: [&str; N],
-    ) -> Result<[Option<String>; N], String> {
-        let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
+    ) -> Result<[Option<Cow<'t, str>>; N], String> {
+        let mut out: [Option<Cow<'t, str>>; N] = std::array::from_fn(|_| None);
         for attr in tag.attributes() {
             let attr = attr.map_err(|e| self.err(e))?;
             let key = attr.key.as_ref();
@@ -119,11 +123,18 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
-    fn required(&self, value: Option<String>, attr: &str, tag: &str) -> Result<String, String> {
-        value.ok_or_else(|| self.err(format_args!("<{tag}> has no `{attr}` attribute")))
+    fn required(
+        &self,
+        value: Option<Cow<'_, str>>,
+        attr: &str,
+        tag: &str,
+    ) -> Result<String, String> {
+        value
+            .map(Cow::into_owned)
+            .ok_or_else(|| self.err(format_args!("<{tag}> has no `{attr}` attribute")))
     }
 
-    fn name(&self, text: Option<String>) -> Result<Option<ObjectName>, String> {
+    fn name(&self, text: Option<Cow<'_, str>>) -> Result<Option<ObjectName>, String> {
         match text {
             None => Ok(None),
             Some(text) => ObjectName::parse(&text).map(Some).map_err(|e| self.err(e)),
@@ -269,7 +280,7 @@ impl<'a> Parser<'a> {
                     let [category, kind] = self.attrs(&t.start, ["Category", "Type"])?;
                     let mut data = CustomData {
                         category: self.required(category, "Category", "CustomData")?,
-                        kind,
+                        kind: kind.map(Cow::into_owned),
                         metadata: Vec::new(),
                     };
                     if !t.empty {
@@ -279,7 +290,7 @@ impl<'a> Parser<'a> {
                                     let [name, value] = self.attrs(&m.start, ["Name", "Value"])?;
                                     data.metadata.push(Metadata {
                                         name: self.required(name, "Name", "Metadata")?,
-                                        value,
+                                        value: value.map(Cow::into_owned),
                                     });
                                     self.close(&m, "Metadata")?;
                                 }
@@ -325,7 +336,7 @@ impl<'a> Parser<'a> {
         let mut element = Element {
             kind: self.required(kind, "Type", "Element")?,
             name: self.name(name)?,
-            disambiguator,
+            disambiguator: disambiguator.map(Cow::into_owned),
             properties: Vec::new(),
             relationships: Vec::new(),
             annotations: Vec::new(),
@@ -379,7 +390,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn flag(&self, value: Option<String>, attr: &str) -> Result<Option<bool>, String> {
+    fn flag(&self, value: Option<Cow<'_, str>>, attr: &str) -> Result<Option<bool>, String> {
         match value.as_deref() {
             None => Ok(None),
             Some("True") => Ok(Some(true)),
@@ -400,6 +411,13 @@ impl<'a> Parser<'a> {
         if tag.empty {
             return Ok(script);
         }
+        self.reader.config_mut().trim_text(false);
+        let result = self.script_text(&mut script);
+        self.reader.config_mut().trim_text(true);
+        result.map(|()| script)
+    }
+
+    fn script_text(&mut self, script: &mut Script) -> Result<(), String> {
         loop {
             match self.raw()? {
                 Event::CData(c) => script.text.push_str(&c.into_inner()),
@@ -418,7 +436,7 @@ impl<'a> Parser<'a> {
                     },
                     Err(e) => return Err(self.err(e)),
                 },
-                Event::End(_) => return Ok(script),
+                Event::End(_) => return Ok(()),
                 Event::Start(s) | Event::Empty(s) => return Err(self.unknown(&s, "Value")),
                 Event::Eof => return Err(self.err("unexpected end of file")),
                 Event::DocType(_) => return Err(self.err("dtd (<!DOCTYPE>) is not allowed")),
@@ -462,8 +480,8 @@ impl<'a> Parser<'a> {
                         self.attrs(&t.start, ["Name", "ExternalSource", "Disambiguator"])?;
                     let reference = Reference {
                         name: self.name(name)?,
-                        external_source,
-                        disambiguator,
+                        external_source: external_source.map(Cow::into_owned),
+                        disambiguator: disambiguator.map(Cow::into_owned),
                     };
                     self.close(&t, "References")?;
                     Entry::Reference(reference)
@@ -501,8 +519,8 @@ impl<'a> Parser<'a> {
         }
         Ok(Annotation::Inline {
             kind,
-            name,
-            disambiguator,
+            name: name.map(Cow::into_owned),
+            disambiguator: disambiguator.map(Cow::into_owned),
             properties,
         })
     }

@@ -2,6 +2,8 @@
 //! `XmlWriter` does, and a small strict tree reader for the small parts (DacMetadata.xml,
 //! Origin.xml, refactor.xml). model.xml has its own streaming parser in `model_xml`.
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
@@ -95,9 +97,10 @@ pub fn cdata_into(out: &mut Vec<u8>, text: &str) {
 
 /// Unescapes an attribute value (entity and character references; literal whitespace
 /// normalized as XML 1.0 requires).
-pub fn attr_value(attr: &quick_xml::events::attributes::Attribute<'_>) -> Result<String, String> {
+pub fn attr_value<'a>(
+    attr: &quick_xml::events::attributes::Attribute<'a>,
+) -> Result<Cow<'a, str>, String> {
     attr.normalized_value(XmlVersion::Implicit1_0)
-        .map(|v| v.into_owned())
         .map_err(|e| format!("bad attribute value: {e}"))
 }
 
@@ -228,7 +231,9 @@ fn node_of(e: &BytesStart<'_>, pos: usize) -> Result<Node, String> {
     for attr in e.attributes() {
         let attr = attr.map_err(|err| format!("{err} at byte {pos}"))?;
         let key = attr.key.as_ref().to_string();
-        let value = attr_value(&attr).map_err(|m| format!("{m} at byte {pos}"))?;
+        let value = attr_value(&attr)
+            .map_err(|m| format!("{m} at byte {pos}"))?
+            .into_owned();
         attrs.push((key, value));
     }
     Ok(Node {
