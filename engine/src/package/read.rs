@@ -197,6 +197,11 @@ fn unzip(bytes: &[u8], path: &Path, options: &ReadOptions) -> Result<Parts> {
             options.max_entries
         )));
     }
+    if archive.has_duplicate_names() {
+        return Err(fail(
+            "duplicate zip entry names: a package lists the same part twice".into(),
+        ));
+    }
     let mut parts = Parts::default();
     let mut seen = HashSet::new();
     let mut budget = options.max_uncompressed_bytes;
@@ -231,7 +236,12 @@ fn unzip(bytes: &[u8], path: &Path, options: &ReadOptions) -> Result<Parts> {
         let read = entry
             .take(budget.saturating_add(1))
             .read_to_end(&mut data)
-            .map_err(|e| fail(format!("cannot decompress zip entry {name}: {e}")))?;
+            .map_err(|e| {
+                fail(format!(
+                    "cannot decompress zip entry {name}: {}",
+                    e.to_string().to_lowercase()
+                ))
+            })?;
         if read as u64 > budget {
             return Err(fail(format!(
                 "zip bomb: decompressing {name} exceeds the limit of {} uncompressed bytes",
