@@ -857,6 +857,25 @@ mod tests {
     }
 
     #[test]
+    fn value_text_is_kept_verbatim() {
+        // Escaped text (not CDATA) with surrounding whitespace, and a split CDATA section.
+        let xml = doc(concat!(
+            "\t\t<Element Type=\"SqlView\">\r\n",
+            "\t\t\t<Property Name=\"A\">\r\n",
+            "\t\t\t\t<Value>  x &lt; 1&#xD;&#xA;  </Value>\r\n",
+            "\t\t\t</Property>\r\n",
+            "\t\t\t<Property Name=\"B\">\r\n",
+            "\t\t\t\t<Value><![CDATA[ a]]]]><![CDATA[>b ]]></Value>\r\n",
+            "\t\t\t</Property>\r\n",
+            "\t\t</Element>\r\n",
+        ));
+        let model = parse(xml.as_bytes()).unwrap();
+        assert_eq!(model.elements[0].text_prop("A"), Some("  x < 1\r\n  "));
+        assert_eq!(model.elements[0].text_prop("B"), Some(" a]]>b "));
+        assert_eq!(parse(&render(&model)).unwrap(), model);
+    }
+
+    #[test]
     fn typed_values_keep_their_text() {
         for text in [
             "True", "False", "true", "0", "-1", "+1", "01", "1.0", "", " 1",
@@ -902,7 +921,7 @@ mod tests {
                 .contains("invalid utf-8 at byte 60")
         );
         assert!(parse(b"").unwrap_err().contains("no root element"));
-        assert!(parse(&doc("")[..200].as_bytes()).is_err());
+        assert!(parse(&doc("").as_bytes()[..200]).is_err());
     }
 
     #[test]
