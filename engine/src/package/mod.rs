@@ -3,6 +3,14 @@
 //!
 //! Only this module and `source` touch files. Reading is hardened against hostile zips and XML.
 //!
+//! model.xml grammar accepted (everything DacFx wrote in 29 real packages, nothing else):
+//! `DataSchemaModel` > optional `Header` > `CustomData(Category, Type?)` > `Metadata(Name, Value?)`;
+//! `Model` > `Element | Annotation | AttachedAnnotation`; `Element(Type, Name?, Disambiguator?)` >
+//! `Property(Name, Value?)` (or with a child `Value(QuotedIdentifiers?, AnsiNulls?)` holding text or CDATA),
+//! `Relationship(Name)` > `Entry` > one of `References(Name?, ExternalSource?, Disambiguator?)`,
+//! a nested `Element` or an `Annotation` (or nothing), then `Annotation(Type, Name?,
+//! Disambiguator?)` > `Property` and `AttachedAnnotation(Disambiguator)` in document order.
+//!
 //! - [`model_xml`]: model.xml, parsed into a [`Model`] and rendered back as DacFx lays it out.
 //! - `read`: opening a package: zip limits and entry-name rules, every part, the model.xml
 //!   checksum and the reference check.

@@ -1,7 +1,7 @@
 //! model.xml: a strict streaming parser into [`Model`] and a writer that lays the XML out as
 //! DacFx does (CRLF line breaks, tab indentation, `.NET XmlWriter` escaping, scripts in CDATA).
 //!
-//! The parser accepts exactly the grammar DacFx writes (see the module docs of `package`) and
+//! The parser accepts exactly the grammar DacFx writes (see the module docs of [`crate::package`]) and
 //! fails on anything else, naming the unknown element or attribute and its byte position: nothing
 //! is silently dropped. DTDs are refused outright, so no entity is ever expanded.
 

@@ -13,7 +13,7 @@ use super::xml::{Node, parse_tree};
 use super::{DacMetadata, Origin, Package, model_xml};
 use crate::error::{Error, Result};
 use crate::model::refactor::{RefactorLog, RefactorOperation};
-use crate::model::{Element, Entry, Model, ObjectName};
+use crate::model::{Element, Entry, Model, ObjectName, Reference};
 
 /// Limits and leniencies for [`read`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,60 +427,48 @@ impl Hasher for WordHasher {
 /// same `Disambiguator` (both absent, or equal). Nested elements (columns, parameters) are valid
 /// targets; annotations are not.
 fn check_references(model: &Model, path: &Path) -> Result<()> {
-    let mut targets: Targets<'_> = HashSet::default();
-    fn collect<'a>(e: &'a Element, out: &mut Targets<'a>) {
-        out.insert(Key(e.name.as_ref(), e.disambiguator.as_deref()));
-        for rel in &e.relationships {
-            for entry in &rel.entries {
-                if let Entry::Element(child) = entry {
-                    collect(child, out);
-                }
-            }
-        }
-    }
-    for e in &model.elements {
-        collect(e, &mut targets);
-    }
-    fn check<'a>(
+    /// A reference to check: the reference, the element making it, its top-level element and
+    /// the relationship.
+    type Pending<'a> = (&'a Reference, &'a Element, &'a Element, &'a str);
+    // One walk collects both the targets and the internal references (the model is large and
+    // scattered in memory; a second walk costs as much as the hashing).
+    fn walk<'a>(
         e: &'a Element,
         top: &'a Element,
-        targets: &Targets<'_>,
-        path: &Path,
-    ) -> Result<()> {
+        targets: &mut Targets<'a>,
+        pending: &mut Vec<Pending<'a>>,
+    ) {
+        targets.insert(Key(e.name.as_ref(), e.disambiguator.as_deref()));
         for rel in &e.relationships {
             for entry in &rel.entries {
                 match entry {
                     Entry::Reference(r) if r.external_source.is_none() => {
-                        if r.name.is_none() && r.disambiguator.is_none() {
-                            return Err(missing(
-                                path,
-                                e,
-                                top,
-                                &rel.name,
-                                "a reference with neither Name nor Disambiguator".into(),
-                            ));
-                        }
-                        if !targets.contains(&Key(r.name.as_ref(), r.disambiguator.as_deref())) {
-                            let what = match (&r.name, &r.disambiguator) {
-                                (Some(n), None) => format!("{n}"),
-                                (Some(n), Some(d)) => format!("{n} (disambiguator {d})"),
-                                (None, Some(d)) => {
-                                    format!("the unnamed element with disambiguator {d}")
-                                }
-                                (None, None) => String::new(),
-                            };
-                            return Err(missing(path, e, top, &rel.name, what));
-                        }
+                        pending.push((r, e, top, &rel.name));
                     }
-                    Entry::Element(child) => check(child, top, targets, path)?,
+                    Entry::Element(child) => walk(child, top, targets, pending),
                     _ => {}
                 }
             }
         }
-        Ok(())
     }
+    let mut targets: Targets<'_> = HashSet::default();
+    targets.reserve(model.elements.len() * 4);
+    let mut pending = Vec::new();
     for e in &model.elements {
-        check(e, e, &targets, path)?;
+        walk(e, e, &mut targets, &mut pending);
+    }
+    for (r, e, top, rel) in pending {
+        let identified = r.name.is_some() || r.disambiguator.is_some();
+        if identified && targets.contains(&Key(r.name.as_ref(), r.disambiguator.as_deref())) {
+            continue;
+        }
+        let what = match (&r.name, &r.disambiguator) {
+            (Some(n), None) => format!("{n}"),
+            (Some(n), Some(d)) => format!("{n} (disambiguator {d})"),
+            (None, Some(d)) => format!("the unnamed element with disambiguator {d}"),
+            (None, None) => "a reference with neither Name nor Disambiguator".into(),
+        };
+        return Err(missing(path, e, top, rel, what));
     }
     Ok(())
 }
@@ -537,6 +525,45 @@ mod tests {
         assert_eq!(decode_script(b"\xFF\xFEs\x001\x00").unwrap(), "s1");
         assert_eq!(decode_script(b"plain").unwrap(), "plain");
         assert!(decode_script(b"\xFFbad").unwrap_err().contains("utf-8"));
+    }
+
+    fn check(body: &str) -> Result<()> {
+        let xml = format!(
+            "<DataSchemaModel FileFormatVersion=\"1.2\" SchemaVersion=\"2.9\" DspName=\"x\" CollationLcid=\"1033\" CollationCaseSensitive=\"False\" xmlns=\"{}\"><Model>{body}</Model></DataSchemaModel>",
+            super::super::xml::NAMESPACE
+        );
+        let model = model_xml::parse(xml.as_bytes()).unwrap();
+        check_references(&model, Path::new("t.dacpac"))
+    }
+
+    #[test]
+    fn reference_rule() {
+        let table = r#"<Element Type="SqlTable" Name="[s].[t]"><Relationship Name="Columns"><Entry><Element Type="SqlSimpleColumn" Name="[s].[t].[c]" /></Entry></Relationship></Element><Element Type="SqlPermissionStatement" Disambiguator="1" />"#;
+        let with = |r: &str| {
+            format!(
+                r#"{table}<Element Type="SqlIndex" Name="[s].[t].[i]"><Relationship Name="R"><Entry>{r}</Entry></Relationship></Element>"#
+            )
+        };
+        // Nested targets, disambiguated targets and external references are fine.
+        check(&with(r#"<References Name="[s].[t].[c]" />"#)).unwrap();
+        check(&with(r#"<References Disambiguator="1" />"#)).unwrap();
+        check(&with(
+            r#"<References ExternalSource="BuiltIns" Name="[int]" />"#,
+        ))
+        .unwrap();
+        // Names compare exactly, disambiguators must match, and a reference must identify something.
+        for bad in [
+            r#"<References Name="[S].[T]" />"#,
+            r#"<References Name="[s].[t]" Disambiguator="1" />"#,
+            r#"<References Disambiguator="2" />"#,
+            r#"<References />"#,
+        ] {
+            let err = check(&with(bad)).unwrap_err().to_string();
+            assert!(
+                err.contains("SqlIndex [s].[t].[i] refers through R to"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
