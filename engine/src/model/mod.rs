@@ -215,7 +215,7 @@ impl Model {
             .filter(|c| c.category == category)
             .flat_map(|c| &c.metadata)
             .find(|m| m.name == name)
-            .map(|m| m.value.as_str())
+            .and_then(|m| m.value.as_deref())
     }
 }
 
@@ -235,8 +235,8 @@ pub struct CustomData {
 pub struct Metadata {
     /// `Name`.
     pub name: String,
-    /// `Value`.
-    pub value: String,
+    /// `Value`; `None` when the attribute is absent (DacFx writes `<Metadata Name="AssemblySymbolsName" />`).
+    pub value: Option<String>,
 }
 
 /// An object or sub-object of the model (`<Element Type= Name= Disambiguator=>`).
@@ -277,6 +277,9 @@ pub enum Value {
     Text(String),
     /// A script held in a `<Value>` child (bodies, expressions), with its parse settings.
     Script(Script),
+    /// A property written with neither a `Value` attribute nor a `<Value>` child
+    /// (`<Property Name="IsAnsiNullsOn" />`, seen in tSQLt's package).
+    Absent,
 }
 
 impl Value {
@@ -299,7 +302,7 @@ impl Value {
             Value::Bool(false) => Some("False".into()),
             Value::Int(n) => Some(n.to_string()),
             Value::Text(text) => Some(text.clone()),
-            Value::Script(_) => None,
+            Value::Script(_) | Value::Absent => None,
         }
     }
 
@@ -342,6 +345,8 @@ pub enum Entry {
     Element(Element),
     /// An annotation standing alone in an entry.
     Annotation(Annotation),
+    /// `<Entry />` with nothing in it: DacFx writes these in dependency lists (347 in the corpus).
+    Empty,
 }
 
 /// `<References Name= ExternalSource= Disambiguator=>`.
@@ -522,7 +527,7 @@ impl Element {
                 match entry {
                     Entry::Reference(r) => out.push(r),
                     Entry::Element(el) => el.collect_dependencies(out),
-                    Entry::Annotation(_) => {}
+                    Entry::Annotation(_) | Entry::Empty => {}
                 }
             }
         }

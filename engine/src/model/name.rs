@@ -54,30 +54,29 @@ impl ObjectName {
             Some(pos) => (Some(text[..pos + 1].to_string()), &text[pos + 2..]),
             None => (None, text),
         };
-        let mut parts = Vec::new();
-        let mut chars = rest.chars().peekable();
+        let mut parts = Vec::with_capacity(3);
+        let mut rest = rest;
         loop {
-            if chars.next() != Some('[') {
-                return Err(err());
-            }
+            rest = rest.strip_prefix('[').ok_or_else(err)?;
             let mut part = String::new();
             loop {
-                match chars.next() {
-                    Some(']') if chars.peek() == Some(&']') => {
-                        chars.next();
-                        part.push(']');
-                    }
-                    Some(']') => break,
-                    Some(c) => part.push(c),
-                    None => return Err(err()),
+                let close = rest.find(']').ok_or_else(err)?;
+                let after = &rest[close + 1..];
+                if let Some(more) = after.strip_prefix(']') {
+                    // `]]` is an escaped `]`.
+                    part.push_str(&rest[..=close]);
+                    rest = more;
+                } else {
+                    part.push_str(&rest[..close]);
+                    rest = after;
+                    break;
                 }
             }
             parts.push(part);
-            match chars.next() {
-                None => break,
-                Some('.') => continue,
-                Some(_) => return Err(err()),
+            if rest.is_empty() {
+                break;
             }
+            rest = rest.strip_prefix('.').ok_or_else(err)?;
         }
         Ok(ObjectName { external, parts })
     }

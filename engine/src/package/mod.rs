@@ -2,6 +2,29 @@
 //! `[Content_Types].xml` and optional predeploy.sql, postdeploy.sql and refactor.xml.
 //!
 //! Only this module and `source` touch files. Reading is hardened against hostile zips and XML.
+//!
+//! model.xml grammar accepted (everything DacFx wrote in 29 real packages, nothing else):
+//! `DataSchemaModel` > optional `Header` > `CustomData(Category, Type?)` > `Metadata(Name, Value?)`;
+//! `Model` > `Element | Annotation | AttachedAnnotation`; `Element(Type, Name?, Disambiguator?)` >
+//! `Property(Name, Value?)` (or with a child `Value(QuotedIdentifiers?, AnsiNulls?)` holding text or CDATA),
+//! `Relationship(Name)` > `Entry` > one of `References(Name?, ExternalSource?, Disambiguator?)`,
+//! a nested `Element` or an `Annotation` (or nothing), then `Annotation(Type, Name?,
+//! Disambiguator?)` > `Property` and `AttachedAnnotation(Disambiguator)` in document order.
+//!
+//! - [`model_xml`]: model.xml, parsed into a [`Model`] and rendered back as DacFx lays it out.
+//! - `read`: opening a package: zip limits and entry-name rules, every part, the model.xml
+//!   checksum and the reference check.
+//! - `write`: writing a package: part order, BOMs and `[Content_Types].xml` as DacFx writes them,
+//!   a fresh Origin.xml, deterministic zip bytes.
+//! - `xml`: UTF-8/BOM handling, escaping and a small strict tree reader for the small parts.
+
+pub mod model_xml;
+mod read;
+mod write;
+mod xml;
+
+pub use read::{ReadOptions, read, read_bytes};
+pub use write::{to_bytes, write};
 
 use crate::model::Model;
 use crate::model::refactor::RefactorLog;
