@@ -373,7 +373,7 @@ pub fn identity(element: &Element, case_sensitive: bool, rules: TextRules) -> St
                         names.push(col.key(case_sensitive));
                     }
                 }
-                Entry::Annotation(_) => {}
+                Entry::Annotation(_) | Entry::Empty => {}
             }
         }
         names.join(",")
@@ -612,6 +612,7 @@ fn entry_label(entry: &Entry) -> String {
             .map(|n| n.leaf().to_string())
             .unwrap_or_else(|| e.kind.clone()),
         Entry::Annotation(_) => "annotation".into(),
+        Entry::Empty => "(empty)".into(),
     }
 }
 

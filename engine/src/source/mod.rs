@@ -401,7 +401,7 @@ fn custom(category: &str, kind: Option<&str>, metadata: &[(&str, String)]) -> Cu
             .iter()
             .map(|(n, v)| Metadata {
                 name: n.to_string(),
-                value: v.clone(),
+                value: Some(v.clone()),
             })
             .collect(),
     }
