@@ -1,1 +1,53 @@
-fn main() {}
+//! The `dac` binary: arguments -> engine -> rendered output and an exit code.
+//!
+//! Exit codes, the same for every command: 0 success / no differences, 1 error,
+//! 2 differences or drift found, 3 refused by a safety policy.
+
+mod args;
+mod commands;
+mod compare_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Success, or no differences.
+pub const EXIT_OK: u8 = 0;
+/// Any error.
+pub const EXIT_ERROR: u8 = 1;
+/// Differences or drift found.
+pub const EXIT_DIFFERENCES: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr.
+            let code = if err.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_OK
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::from(EXIT_OK);
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -32,12 +32,16 @@ const CASES: &[Case] = &[
     Case {
         name: "scan/AdventureWorks (bare unzip + quick-xml scan)",
         iterations: 20,
-        run: |shared| scan(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac")),
+        run: |shared| {
+            scan(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac"))
+        },
     },
     Case {
         name: "read/AdventureWorks",
         iterations: 20,
-        run: |shared| read(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac")),
+        run: |shared| {
+            read(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac"))
+        },
     },
     Case {
         name: "build/wwi-ssdt (336 files)",
@@ -85,7 +89,7 @@ fn scan(path: &Path) -> usize {
     loop {
         match reader.read_event_into(&mut buf).expect("xml") {
             quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
-                if e.name().as_ref() == b"Element" =>
+                if e.name().as_ref() == "Element" =>
             {
                 n_elements += 1
             }

@@ -382,7 +382,10 @@ pub fn plan(
         step.script = Some(text.clone());
         planner.plan.steps.push(step);
     }
-    let changes: Vec<&Change> = diff.differences().collect();
+    let mut changes: Vec<&Change> = diff.differences().collect();
+    // Where constraints cannot be altered in place, a constraint change alters its table.
+    let implied = implied_table_changes(&changes, current, desired, caps);
+    changes.extend(implied.iter());
     // Tables first: whether a table is created, dropped or rebuilt decides its sub-objects.
     for change in changes.iter().filter(|c| c.kind == kind::TABLE) {
         planner.table(change, &changes);
@@ -402,6 +405,57 @@ pub fn plan(
     let mut plan = planner.plan;
     order(&mut plan.steps);
     plan
+}
+
+/// Table changes implied by constraint changes on platforms that cannot alter constraints in
+/// place (SQLite): the table is then rebuilt even though its own definition is unchanged.
+fn implied_table_changes(
+    changes: &[&Change],
+    current: &Model,
+    desired: &Model,
+    caps: Capabilities,
+) -> Vec<Change> {
+    if caps.alter_constraints {
+        return Vec::new();
+    }
+    let case_sensitive = desired.collation_case_sensitive;
+    let mut out: Vec<Change> = Vec::new();
+    for change in changes {
+        if !is_inline_constraint(&change.kind, caps) {
+            continue;
+        }
+        let Some(owner) = change
+            .desired
+            .as_ref()
+            .or(change.current.as_ref())
+            .and_then(view::owner)
+        else {
+            continue;
+        };
+        let already = changes
+            .iter()
+            .any(|c| c.kind == kind::TABLE && c.name.matches(owner, case_sensitive))
+            || out.iter().any(|c| c.name.matches(owner, case_sensitive));
+        if already {
+            continue;
+        }
+        let (Some(current_table), Some(desired_table)) = (
+            current.find(kind::TABLE, owner),
+            desired.find(kind::TABLE, owner),
+        ) else {
+            continue;
+        };
+        out.push(Change {
+            action: Action::Alter,
+            kind: kind::TABLE.to_string(),
+            name: desired_table.name_or_empty(),
+            current: Some(current_table.clone()),
+            desired: Some(desired_table.clone()),
+            renamed_from: None,
+            details: Vec::new(),
+        });
+    }
+    out
 }
 
 /// What happened to a table, deciding the fate of its sub-objects.

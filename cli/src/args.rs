@@ -1,0 +1,196 @@
+//! Command-line arguments, as close to the flags as possible: clap parsing and validation only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// dac: build, inspect, compare and upgrade DAC-style database packages.
+#[derive(Debug, Parser)]
+#[command(name = "dac", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a package from a SQL project (.sqlproj/.csproj) or a folder of .sql files.
+    Build(BuildArgs),
+    /// Describe a package: name, version, platform, element counts, opaque objects, scripts.
+    Info(InfoArgs),
+    /// Compare two schemas (packages or projects); exit 2 when they differ.
+    Compare(CompareArgs),
+    /// Write the upgrade script that brings TARGET to PACKAGE.
+    Script(ScriptArgs),
+    /// Report what deploying PACKAGE onto TARGET would do; exit 2 when it would change anything.
+    DeployReport(DeployReportArgs),
+}
+
+/// Options shared by the commands that compare and plan.
+#[derive(Debug, Args, Clone)]
+pub struct CompareFlags {
+    /// Columns in another order are not a difference.
+    #[arg(long)]
+    pub ignore_column_order: bool,
+    /// Whitespace in bodies and expressions is not a difference.
+    #[arg(long)]
+    pub ignore_whitespace: bool,
+    /// Comments in bodies are not a difference.
+    #[arg(long)]
+    pub ignore_comments: bool,
+    /// Keyword and identifier case in bodies is not a difference.
+    #[arg(long)]
+    pub ignore_keyword_case: bool,
+    /// Drop objects that are in the target but not in the package (off by default).
+    #[arg(long)]
+    pub drop_objects_not_in_source: bool,
+    /// Never drop objects of this DacFx type, e.g. SqlRole (repeatable).
+    #[arg(long = "do-not-drop", value_name = "TYPE")]
+    pub do_not_drop: Vec<String>,
+    /// Leave objects of this DacFx type out, e.g. SqlPermissionStatement (repeatable).
+    #[arg(long = "exclude-type", value_name = "TYPE")]
+    pub exclude_types: Vec<String>,
+    /// Only compare names matching this glob (`schema.name`, case-insensitive; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Do not compare names matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Load packages even when model.xml does not match the checksum in Origin.xml.
+    #[arg(long)]
+    pub accept_checksum_mismatch: bool,
+}
+
+/// Options shared by the commands that plan an upgrade.
+#[derive(Debug, Args, Clone)]
+pub struct PlanFlags {
+    /// Do not guard steps that could lose data (DacFx BlockOnPossibleDataLoss=False).
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// Give new NOT NULL columns without a default a default for existing rows.
+    #[arg(long)]
+    pub smart_defaults: bool,
+}
+
+/// `dac compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// What the database is now: a package or project.
+    pub current: PathBuf,
+    /// What it should be: a package or project.
+    pub desired: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Compare options.
+    #[command(flatten)]
+    pub compare: CompareFlags,
+}
+
+/// `dac script`.
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// The package (or project) to deploy.
+    pub package: PathBuf,
+    /// What the database is now: a package or project standing in for it.
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Write the script here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Compare options.
+    #[command(flatten)]
+    pub compare: CompareFlags,
+    /// Plan options.
+    #[command(flatten)]
+    pub plan: PlanFlags,
+}
+
+/// `dac deploy-report`.
+#[derive(Debug, Args)]
+pub struct DeployReportArgs {
+    /// The package (or project) to deploy.
+    pub package: PathBuf,
+    /// What the database is now: a package or project standing in for it.
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
+    pub format: DeployFormat,
+    /// Compare options.
+    #[command(flatten)]
+    pub compare: CompareFlags,
+    /// Plan options.
+    #[command(flatten)]
+    pub plan: PlanFlags,
+}
+
+/// Formats of comparison output.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// For people.
+    Text,
+    /// For programs (stable, versioned shape).
+    Json,
+    /// For pull requests.
+    Markdown,
+}
+
+/// Formats of the deploy report.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeployFormat {
+    /// SqlPackage's DeploymentReport XML.
+    Xml,
+    /// For programs (stable, versioned shape).
+    Json,
+    /// For people.
+    Text,
+    /// For pull requests.
+    Markdown,
+}
+
+/// `dac build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The project file, or a folder holding one project file or plain .sql files.
+    pub project: PathBuf,
+    /// Where to write the package (default: <name>.dacpac in the current folder).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Target platform: sqlserver (or a DSP such as Sql160, SqlAzureV12), sqlite, postgres.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Application name written to DacMetadata.xml.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Application version written to DacMetadata.xml.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// SQLCMD variable value, NAME=VALUE (repeatable); overrides the project's defaults.
+    #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
+    pub variables: Vec<String>,
+}
+
+/// `dac info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The package (.dacpac), or a project to build first.
+    pub package: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = InfoFormat::Text)]
+    pub format: InfoFormat,
+    /// Load the package even when model.xml does not match the checksum in Origin.xml.
+    #[arg(long)]
+    pub accept_checksum_mismatch: bool,
+}
+
+/// Formats of `dac info`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InfoFormat {
+    /// For people.
+    Text,
+    /// For programs (stable shape).
+    Json,
+}

@@ -1,0 +1,67 @@
+//! `dac build`.
+
+use crate::util::{dac, root};
+
+#[test]
+fn builds_the_finance_fixture_for_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = root().join("fixtures/projects/finance-v2");
+    let out = dir.path().join("finance.dacpac");
+    let run = dac(
+        dir.path(),
+        &[
+            "build",
+            project.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "--name",
+            "finance",
+            "--version",
+            "2.0.0",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(0);
+    assert!(out.is_file(), "package written");
+    let info = dac(
+        dir.path(),
+        &["info", out.to_str().unwrap(), "--format", "json"],
+    );
+    info.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    assert_eq!(json["name"], "finance");
+    assert_eq!(json["version"], "2.0.0");
+    assert_eq!(json["platform"], "sqlite");
+    assert_eq!(json["elements"]["SqlTable"], 4);
+    assert_eq!(json["elements"]["SqlView"], 1);
+    assert_eq!(json["scripts"]["predeploy"], true);
+    assert_eq!(json["scripts"]["postdeploy"], true);
+}
+
+#[test]
+fn sql_that_does_not_parse_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("broken");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("t.sql"),
+        "CREATE TABLE ok (id INTEGER);\n\nCREATE TABLE bad (id INTEGER,, x);\n",
+    )
+    .unwrap();
+    let run = dac(
+        dir.path(),
+        &["build", "broken", "--platform", "sqlite", "-o", "x.dacpac"],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("t.sql:3:"), "{}", run.stderr);
+    assert!(!dir.path().join("x.dacpac").exists(), "no package on error");
+}
+
+#[test]
+fn unknown_platform_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dac(dir.path(), &["build", ".", "--platform", "oracle"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("unknown platform"), "{}", run.stderr);
+}

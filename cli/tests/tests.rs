@@ -1,0 +1,7 @@
+//! End-to-end tests of the `dac` binary: exit codes, output shapes, error messages.
+//! Kept few; engine behaviour is tested in the engine and the `tests` crate.
+
+mod util;
+
+mod build;
+mod info;
