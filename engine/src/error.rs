@@ -75,6 +75,25 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A database refused or failed a statement, or could not be reached.
+    #[error("{backend}: {message}{}", statement.as_ref().map(|s| format!("\nin statement: {s}")).unwrap_or_default())]
+    Driver {
+        /// `sqlite`, `postgres`, `sqlserver`.
+        backend: &'static str,
+        /// SQLSTATE or server error number, when known.
+        code: Option<String>,
+        /// The server's message (passwords never included).
+        message: String,
+        /// The failing statement, when there is one.
+        statement: Option<String>,
+    },
+    /// A safety policy refused the operation (possible data loss, drift, another upgrade
+    /// holding the lock): nothing was changed.
+    #[error("refused: {reason}")]
+    Blocked {
+        /// Why, naming each object.
+        reason: String,
+    },
     /// A request the engine cannot serve (bad option values, unsupported platform...).
     #[error("{0}")]
     Invalid(String),

@@ -7,6 +7,7 @@
 
 pub mod compare;
 pub mod dialect;
+pub mod driver;
 pub mod error;
 pub mod model;
 pub mod package;
@@ -14,5 +15,6 @@ pub mod plan;
 pub mod report;
 pub mod script;
 pub mod source;
+pub mod upgrade;
 
 pub use error::{Error, Result};

@@ -1,0 +1,76 @@
+//! Drivers: the only code that talks to databases.
+//!
+//! A [`Driver`] reports the server, inspects the live schema into a [`Model`] with a few
+//! set-based catalog queries, executes statements (naming the failing statement), runs
+//! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
+
+mod target;
+
+pub use target::{Target, redact};
+
+use crate::Result;
+use crate::model::{Model, ObjectName, Platform};
+
+/// What the server says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The platform.
+    pub platform: Platform,
+    /// Version text, e.g. `3.54.1` or `PostgreSQL 15.18`.
+    pub version: String,
+}
+
+/// A connection to one live database.
+pub trait Driver {
+    /// The platform.
+    fn platform(&self) -> Platform;
+
+    /// Server version.
+    fn server_info(&mut self) -> Result<ServerInfo>;
+
+    /// The live schema as a model, in the same shape the project builder gives the same DDL.
+    fn inspect(&mut self) -> Result<Model>;
+
+    /// Executes one statement (or a batch of statements for scripts); an error names the
+    /// statement and the position in it.
+    fn execute(&mut self, sql: &str) -> Result<()>;
+
+    /// Starts a transaction.
+    fn begin(&mut self) -> Result<()>;
+
+    /// Commits the transaction.
+    fn commit(&mut self) -> Result<()>;
+
+    /// Rolls the transaction back.
+    fn rollback(&mut self) -> Result<()>;
+
+    /// Takes the exclusive upgrade lock of this database: waits up to `wait`, then fails with a
+    /// message saying another dac run holds it.
+    fn lock(&mut self, wait: std::time::Duration) -> Result<()>;
+
+    /// Releases the upgrade lock.
+    fn unlock(&mut self) -> Result<()>;
+
+    /// Whether a table holds at least one row.
+    fn has_rows(&mut self, table: &ObjectName) -> Result<bool>;
+
+    /// Runs a query and returns its rows as text (NULL as `None`); for probes and tests.
+    fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
+
+    /// Switches foreign-key enforcement off for a table rebuild, outside any transaction
+    /// (SQLite's 12-step procedure); a no-op where rebuilds need no such switch.
+    fn foreign_keys_off(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Switches foreign-key enforcement back on.
+    fn foreign_keys_on(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Fails, naming the rows' tables, when foreign keys are violated (checked before commit
+    /// after a rebuild with enforcement off).
+    fn check_foreign_keys(&mut self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,180 @@
+//! Targets: connection strings naming a live database. Passwords never leave this module in
+//! anything printable: [`Target`]'s `Display` redacts them.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::model::Platform;
+use crate::{Error, Result};
+
+/// A live database to act on.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A SQLite database file (`sqlite:PATH`, or a bare path ending in .db/.sqlite/.sqlite3).
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A PostgreSQL database (`postgres://user:pass@host:port/db`).
+    Postgres {
+        /// The URL as given (with the password; never printed).
+        url: String,
+    },
+}
+
+impl Target {
+    /// Parses a connection string.
+    pub fn parse(text: &str) -> Result<Target> {
+        let lower = text.to_ascii_lowercase();
+        if let Some(rest) = text.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(Error::Invalid("sqlite: target has no file path".into()));
+            }
+            return Ok(Target::Sqlite { path: path.into() });
+        }
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Target::Postgres {
+                url: text.to_string(),
+            });
+        }
+        if [".db", ".sqlite", ".sqlite3"]
+            .iter()
+            .any(|ext| lower.ends_with(ext))
+        {
+            return Ok(Target::Sqlite { path: text.into() });
+        }
+        Err(Error::Invalid(format!(
+            "not a target connection string: {}; use sqlite:PATH, a .db/.sqlite file, or postgres://user@host:port/db",
+            redact(text)
+        )))
+    }
+
+    /// The platform of the target.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Target::Sqlite { .. } => Platform::Sqlite,
+            Target::Postgres { .. } => Platform::Postgres,
+        }
+    }
+
+    /// The database's name: the file name for SQLite, the database for PostgreSQL.
+    pub fn database_name(&self) -> String {
+        match self {
+            Target::Sqlite { path } => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Target::Postgres { url } => url
+                .rsplit('/')
+                .next()
+                .map(|db| db.split('?').next().unwrap_or(db).to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Sqlite { path } => write!(f, "sqlite:{}", path.display()),
+            Target::Postgres { url } => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({self})")
+    }
+}
+
+/// A connection string with any password replaced by `***`: the `user:password@` part of a
+/// URL, `password=` key-value pairs, and ADO.NET `Password=`/`Pwd=`.
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |p| rest_start + p);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                let start = rest_start + colon + 1;
+                let end = rest_start + at;
+                out.replace_range(start..end, "***");
+            }
+        }
+    }
+    // key=value forms (query strings, libpq and ADO.NET strings).
+    let mut result = String::with_capacity(out.len());
+    let lower = out.to_ascii_lowercase();
+    let mut idx = 0;
+    while idx < out.len() {
+        let rest = &lower[idx..];
+        let key = ["password=", "pwd="].iter().find(|k| {
+            rest.starts_with(*k)
+                && (idx == 0 || matches!(lower.as_bytes()[idx - 1], b';' | b'&' | b'?' | b' '))
+        });
+        if let Some(key) = key {
+            result.push_str(&out[idx..idx + key.len()]);
+            idx += key.len();
+            let end = out[idx..]
+                .find([';', '&', ' '])
+                .map_or(out.len(), |p| idx + p);
+            result.push_str("***");
+            idx = end;
+        } else {
+            let c = out[idx..].chars().next().unwrap_or(' ');
+            result.push(c);
+            idx += c.len_utf8();
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_targets() {
+        assert_eq!(
+            Target::parse("sqlite:/tmp/a.db").unwrap(),
+            Target::Sqlite {
+                path: "/tmp/a.db".into()
+            }
+        );
+        assert_eq!(
+            Target::parse("data/app.sqlite").unwrap().platform(),
+            Platform::Sqlite
+        );
+        let pg = Target::parse("postgres://u:secret@localhost:5432/app").unwrap();
+        assert_eq!(pg.platform(), Platform::Postgres);
+        assert_eq!(pg.database_name(), "app");
+        assert!(Target::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        for text in [
+            "postgres://u:s3cr3t@localhost:5432/app",
+            "postgresql://u:s3cr3t@h/db?sslmode=disable",
+            "postgres://u@h/db?password=s3cr3t&x=1",
+            "host=h user=u password=s3cr3t dbname=d",
+            "Server=tcp:h,1433;User Id=sa;Password=s3cr3t;Encrypt=true",
+            "Server=h;Pwd=s3cr3t",
+        ] {
+            let shown = redact(text);
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
+        let target = Target::parse("postgres://u:s3cr3t@localhost/app").unwrap();
+        assert!(!format!("{target} {target:?}").contains("s3cr3t"));
+        let err = Target::parse("mysql://u:s3cr3t@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}

@@ -1,0 +1,80 @@
+//! Upgrades: running a rendered script against a live database, all or nothing.
+//!
+//! No SQL text here: statements come from `script`, and everything platform-specific
+//! (transactions, foreign-key switches, locks) goes through the [`Driver`].
+
+use std::time::Duration;
+
+use crate::driver::Driver;
+use crate::script::Script;
+use crate::{Error, Result};
+
+/// How long a second run waits for the upgrade lock before it is refused.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Executes a script in one transaction: every statement, or none of them.
+///
+/// Takes the upgrade lock first. Where the script rebuilds SQLite tables, foreign keys are
+/// switched off around the transaction and checked before the commit. On any failure the
+/// transaction is rolled back and the error names the step and statement that failed.
+pub fn execute(driver: &mut dyn Driver, script: &Script) -> Result<()> {
+    driver.lock(LOCK_WAIT)?;
+    let result = execute_locked(driver, script);
+    let unlocked = driver.unlock();
+    result.and(unlocked)
+}
+
+fn execute_locked(driver: &mut dyn Driver, script: &Script) -> Result<()> {
+    if script.foreign_keys_off {
+        driver.foreign_keys_off()?;
+    }
+    let result = run_in_transaction(driver, script);
+    if script.foreign_keys_off {
+        let restored = driver.foreign_keys_on();
+        return result.and(restored);
+    }
+    result
+}
+
+fn run_in_transaction(driver: &mut dyn Driver, script: &Script) -> Result<()> {
+    driver.begin()?;
+    let mut run = || -> Result<()> {
+        for batch in &script.batches {
+            for statement in &batch.statements {
+                driver
+                    .execute(statement)
+                    .map_err(|err| in_step(err, &batch.comment))?;
+            }
+        }
+        if script.foreign_keys_off {
+            driver.check_foreign_keys()?;
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => driver.commit(),
+        Err(err) => {
+            // The original error matters more than a failed rollback.
+            let _ = driver.rollback();
+            Err(err)
+        }
+    }
+}
+
+/// Adds the step's comment to a driver error.
+fn in_step(err: Error, step: &str) -> Error {
+    match err {
+        Error::Driver {
+            backend,
+            code,
+            message,
+            statement,
+        } => Error::Driver {
+            backend,
+            code,
+            message: format!("step {step}: {message}"),
+            statement,
+        },
+        other => other,
+    }
+}
