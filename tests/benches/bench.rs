@@ -12,56 +12,118 @@ use std::time::{Duration, Instant};
 use dac_engine::package::{self, ReadOptions};
 use dac_engine::source::{self, BuildOptions};
 
+/// A benchmark: `prepare` does the untimed setup and returns the timed work.
 struct Case {
     name: &'static str,
     iterations: usize,
-    run: fn(&Path) -> usize,
+    prepare: fn(&Path) -> Box<dyn Fn() -> usize>,
 }
+
+const MASTER: &str = "corpus/dacpac/microsoft__vscode-mssql/170_master.dacpac";
+const ADVENTURE_WORKS: &str = "corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac";
+const WWI_SSDT: &str = "corpus/sqlproj/microsoft__sql-server-samples/samples/databases/wide-world-importers/wwi-ssdt/wwi-ssdt/WideWorldImporters.sqlproj";
+const WWI_TRAINING: &str =
+    "corpus/sqlproj/NowinskiK__ssdt-training/src/Compare/WideWorldImporters/WideWorldImporters.sqlproj";
 
 const CASES: &[Case] = &[
     Case {
         name: "scan/170_master (bare unzip + quick-xml scan)",
         iterations: 20,
-        run: |shared| scan(&shared.join("corpus/dacpac/microsoft__vscode-mssql/170_master.dacpac")),
+        prepare: |shared| {
+            let path = shared.join(MASTER);
+            Box::new(move || scan(&path))
+        },
     },
     Case {
         name: "read/170_master",
         iterations: 20,
-        run: |shared| read(&shared.join("corpus/dacpac/microsoft__vscode-mssql/170_master.dacpac")),
+        prepare: |shared| {
+            let path = shared.join(MASTER);
+            Box::new(move || read(&path))
+        },
     },
     Case {
         name: "scan/AdventureWorks (bare unzip + quick-xml scan)",
         iterations: 20,
-        run: |shared| {
-            scan(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac"))
+        prepare: |shared| {
+            let path = shared.join(ADVENTURE_WORKS);
+            Box::new(move || scan(&path))
         },
     },
     Case {
         name: "read/AdventureWorks",
         iterations: 20,
-        run: |shared| {
-            read(&shared.join("corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac"))
+        prepare: |shared| {
+            let path = shared.join(ADVENTURE_WORKS);
+            Box::new(move || read(&path))
         },
     },
     Case {
         name: "build/wwi-ssdt (336 files)",
         iterations: 10,
-        run: |shared| {
-            build(&shared.join(
-                "corpus/sqlproj/microsoft__sql-server-samples/samples/databases/wide-world-importers/wwi-ssdt/wwi-ssdt/WideWorldImporters.sqlproj",
-            ))
+        prepare: |shared| {
+            let path = shared.join(WWI_SSDT);
+            Box::new(move || build(&path))
         },
     },
     Case {
         name: "build/ssdt-training WideWorldImporters",
         iterations: 10,
-        run: |shared| {
-            build(&shared.join(
-                "corpus/sqlproj/NowinskiK__ssdt-training/src/Compare/WideWorldImporters/WideWorldImporters.sqlproj",
-            ))
+        prepare: |shared| {
+            let path = shared.join(WWI_TRAINING);
+            Box::new(move || build(&path))
+        },
+    },
+    Case {
+        name: "pipeline/10k tables + 2k procedures, 10% changed (read both, compare, plan, render)",
+        iterations: 5,
+        prepare: |_| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let current = dir.path().join("current.dacpac");
+            let desired = dir.path().join("desired.dacpac");
+            write_synthetic(&current, |_| false);
+            write_synthetic(&desired, |idx| idx % 10 == 0);
+            Box::new(move || {
+                let _keep = &dir;
+                pipeline(&current, &desired)
+            })
         },
     },
 ];
+
+fn write_synthetic(path: &Path, changed: fn(usize) -> bool) {
+    let model = dac_tests::synthetic::sqlserver_model(10_000, 2_000, changed);
+    let package = package::Package {
+        metadata: Some(package::DacMetadata {
+            name: "Synthetic".into(),
+            version: "1.0.0.0".into(),
+            description: None,
+        }),
+        origin: None,
+        model,
+        predeploy: None,
+        postdeploy: None,
+        refactor_log: None,
+    };
+    package::write(&package, path).expect("write synthetic package");
+}
+
+fn pipeline(current: &Path, desired: &Path) -> usize {
+    use dac_engine::{compare, dialect, plan, script};
+    let current = package::read(current, &ReadOptions::default()).expect("read current");
+    let desired = package::read(desired, &ReadOptions::default()).expect("read desired");
+    let diff = compare::compare(&current.model, &desired.model, &compare::CompareOptions::default());
+    let dialect = dialect::dialect_for(desired.model.platform());
+    let plan = plan::plan(
+        &diff,
+        &current.model,
+        &desired.model,
+        dialect.capabilities(),
+        &plan::PlanOptions::default(),
+    );
+    let script = script::render(&plan, dialect);
+    script.text(dialect).len()
+}
 
 fn read(path: &Path) -> usize {
     let package = package::read(path, &ReadOptions::default()).expect("corpus package reads");
@@ -113,11 +175,12 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn run_case(case: &Case, shared: &Path) {
-    let size = (case.run)(shared); // warm-up
+    let run = (case.prepare)(shared);
+    let size = run(); // warm-up
     let mut times: Vec<Duration> = (0..case.iterations)
         .map(|_| {
             let start = Instant::now();
-            std::hint::black_box((case.run)(shared));
+            std::hint::black_box(run());
             start.elapsed()
         })
         .collect();
