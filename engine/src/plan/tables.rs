@@ -304,6 +304,15 @@ impl Planner<'_> {
             if column_changes.is_empty() {
                 return;
             }
+            for change in &column_changes {
+                if let ColumnChange::Add {
+                    default: Some(default),
+                    ..
+                } = change
+                {
+                    self.column_defaults.push(default.clone());
+                }
+            }
             let mut step = Step::new(StepKind::AlterTable, kind::TABLE, name.clone());
             step.columns = column_changes;
             step.current = Some(current.clone());
