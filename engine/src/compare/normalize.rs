@@ -297,21 +297,22 @@ fn is_keyword(token: &str) -> bool {
 fn drop_default_convert_style(tokens: &mut Vec<String>) {
     let mut idx = 0;
     while idx + 1 < tokens.len() {
-        if tokens[idx] == "convert" && tokens[idx + 1] == "(" {
-            if let Some(close) = matching_paren(tokens, idx + 1) {
-                let mut depth = 0usize;
-                let mut commas = Vec::new();
-                for (pos, token) in tokens.iter().enumerate().take(close).skip(idx + 2) {
-                    match token.as_str() {
-                        "(" => depth += 1,
-                        ")" => depth = depth.saturating_sub(1),
-                        "," if depth == 0 => commas.push(pos),
-                        _ => {}
-                    }
+        if tokens[idx] == "convert"
+            && tokens[idx + 1] == "("
+            && let Some(close) = matching_paren(tokens, idx + 1)
+        {
+            let mut depth = 0usize;
+            let mut commas = Vec::new();
+            for (pos, token) in tokens.iter().enumerate().take(close).skip(idx + 2) {
+                match token.as_str() {
+                    "(" => depth += 1,
+                    ")" => depth = depth.saturating_sub(1),
+                    "," if depth == 0 => commas.push(pos),
+                    _ => {}
                 }
-                if commas.len() == 2 && close == commas[1] + 2 && tokens[commas[1] + 1] == "0" {
-                    tokens.drain(commas[1]..close);
-                }
+            }
+            if commas.len() == 2 && close == commas[1] + 2 && tokens[commas[1] + 1] == "0" {
+                tokens.drain(commas[1]..close);
             }
         }
         idx += 1;
