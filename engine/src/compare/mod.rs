@@ -212,6 +212,10 @@ fn default_value(owner_kind: &str, property: &str) -> Option<Value> {
             Value::Bool(false)
         }
         (_, "OnDeleteAction") | (_, "OnUpdateAction") => Value::Int(0),
+        // SSDT writes the server default language as an empty value; extracts omit it.
+        (kind::DATABASE_OPTIONS, "DefaultLanguage" | "DefaultFullTextLanguage") => {
+            Value::Text(String::new())
+        }
         _ => return None,
     })
 }
@@ -401,7 +405,9 @@ pub fn identity(element: &Element, case_sensitive: bool, rules: TextRules) -> St
             "{}:{}",
             owner(kind::rel::DEFINING_TABLE),
             normalize::normalize(
-                element.text_prop("CheckExpressionScript").unwrap_or(""),
+                &normalize::canonical_expression(
+                    element.text_prop("CheckExpressionScript").unwrap_or("")
+                ),
                 TextRules {
                     ignore_whitespace: true,
                     ignore_comments: true,
@@ -541,6 +547,9 @@ pub fn diff_element(
             .cloned()
             .or_else(|| default_value(owner, name));
         let same = match (&a, &b) {
+            (Some(x), Some(y)) if is_expression_property(name) => {
+                expressions_equal(x, y, options.text)
+            }
             (Some(x), Some(y)) => values_equal(x, y, options.text),
             (None, None) => true,
             _ => false,
@@ -588,6 +597,25 @@ pub fn diff_element(
             .unwrap_or_default();
         diff_entries(&join(path, rel), rel, &a, &b, options, out);
     }
+}
+
+/// Properties holding an expression (not a body): compared by [`normalize::canonical_expression`].
+fn is_expression_property(property: &str) -> bool {
+    matches!(
+        property,
+        "ExpressionScript"
+            | "DefaultExpressionScript"
+            | "CheckExpressionScript"
+            | "FilterPredicate"
+    )
+}
+
+/// Expressions are equal when their canonical forms are (after the usual normalisation, so
+/// case-folding options still apply to the rest of the text).
+fn expressions_equal(a: &Value, b: &Value, rules: TextRules) -> bool {
+    let canonical =
+        |v: &Value| normalize::normalize(&normalize::canonical_expression(&value_text(v)), rules);
+    values_equal(a, b, rules) || canonical(a) == canonical(b)
 }
 
 fn values_equal(a: &Value, b: &Value, rules: TextRules) -> bool {

@@ -130,6 +130,195 @@ pub fn normalize(text: &str, rules: TextRules) -> String {
     }
 }
 
+/// Keywords that may appear in column, default, check and filter expressions; their case never
+/// matters. Other bare words are folded only when they call a function (`GETDATE(`).
+const EXPRESSION_KEYWORDS: &[&str] = &[
+    "and", "or", "not", "is", "null", "like", "in", "between", "case", "when", "then", "else",
+    "end", "as", "collate", "escape", "exists",
+];
+
+/// The canonical form of a column, default, check or filter expression, so that text two
+/// producers (or a server and a project) write differently for the same expression compares
+/// equal: whitespace and comments never count; keywords and built-in function names fold case
+/// (literals, quoted identifiers and other bare words are kept exactly); redundant parentheses
+/// (around the whole expression, or around a single literal or name) are dropped; and
+/// `CONVERT(type, value, 0)` is `CONVERT(type, value)`, 0 being CONVERT's default style.
+pub fn canonical_expression(text: &str) -> String {
+    let mut tokens = expression_tokens(text);
+    loop {
+        let before = tokens.len();
+        strip_outer_parens(&mut tokens);
+        strip_atom_parens(&mut tokens);
+        drop_default_convert_style(&mut tokens);
+        if tokens.len() == before {
+            break;
+        }
+    }
+    tokens.join(" ")
+}
+
+fn expression_tokens(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut idx = 0;
+    while idx < chars.len() {
+        let c = chars[idx];
+        let next = chars.get(idx + 1).copied();
+        if c.is_whitespace() {
+            idx += 1;
+        } else if c == '-' && next == Some('-') {
+            while idx < chars.len() && chars[idx] != '\n' {
+                idx += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while idx < chars.len() {
+                if chars[idx] == '/' && chars.get(idx + 1) == Some(&'*') {
+                    depth += 1;
+                    idx += 2;
+                } else if chars[idx] == '*' && chars.get(idx + 1) == Some(&'/') {
+                    depth -= 1;
+                    idx += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    idx += 1;
+                }
+            }
+        } else if matches!(c, '\'' | '"' | '[' | '`')
+            || (matches!(c, 'N' | 'n') && next == Some('\''))
+        {
+            let start = idx;
+            if c != '\'' && next == Some('\'') {
+                idx += 1;
+            }
+            let open = chars[idx];
+            let close = if open == '[' { ']' } else { open };
+            idx += 1;
+            while idx < chars.len() {
+                if chars[idx] == close {
+                    if chars.get(idx + 1) == Some(&close) {
+                        idx += 2;
+                        continue;
+                    }
+                    idx += 1;
+                    break;
+                }
+                idx += 1;
+            }
+            let mut token: String = chars[start..idx.min(chars.len())].iter().collect();
+            if token.starts_with('n') {
+                token.replace_range(0..1, "N");
+            }
+            tokens.push(token);
+        } else if c.is_alphanumeric() || matches!(c, '_' | '@' | '#' | '$') {
+            let start = idx;
+            while idx < chars.len()
+                && (chars[idx].is_alphanumeric()
+                    || matches!(chars[idx], '_' | '@' | '#' | '$' | '.'))
+            {
+                idx += 1;
+            }
+            let word: String = chars[start..idx].iter().collect();
+            let mut after = idx;
+            while after < chars.len() && chars[after].is_whitespace() {
+                after += 1;
+            }
+            let lower = word.to_lowercase();
+            let fold =
+                chars.get(after) == Some(&'(') || EXPRESSION_KEYWORDS.contains(&lower.as_str());
+            tokens.push(if fold { lower } else { word });
+        } else {
+            // Two-character operators stay one token.
+            let pair: String = [c, next.unwrap_or(' ')].iter().collect();
+            if matches!(pair.as_str(), "<=" | ">=" | "<>" | "!=" | "!<" | "!>") {
+                tokens.push(pair);
+                idx += 2;
+            } else {
+                tokens.push(c.to_string());
+                idx += 1;
+            }
+        }
+    }
+    tokens
+}
+
+/// Index of the `)` closing the `(` at `open`.
+fn matching_paren(tokens: &[String], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (idx, token) in tokens.iter().enumerate().skip(open) {
+        match token.as_str() {
+            "(" => depth += 1,
+            ")" => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(idx);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn strip_outer_parens(tokens: &mut Vec<String>) {
+    while tokens.first().is_some_and(|t| t == "(")
+        && matching_paren(tokens, 0) == Some(tokens.len() - 1)
+    {
+        tokens.pop();
+        tokens.remove(0);
+    }
+}
+
+/// `(x)` where x is one literal or name and the parentheses are not a call's argument list.
+fn strip_atom_parens(tokens: &mut Vec<String>) {
+    let mut idx = 0;
+    while idx + 2 < tokens.len() {
+        let is_atom = |t: &str| {
+            t.chars()
+                .next()
+                .is_some_and(|c| !"(),;=<>+-*/%!&|^~".contains(c))
+        };
+        let call = idx > 0 && is_atom(&tokens[idx - 1]) && !is_keyword(&tokens[idx - 1]);
+        if tokens[idx] == "(" && is_atom(&tokens[idx + 1]) && tokens[idx + 2] == ")" && !call {
+            tokens.remove(idx + 2);
+            tokens.remove(idx);
+        } else {
+            idx += 1;
+        }
+    }
+}
+
+fn is_keyword(token: &str) -> bool {
+    EXPRESSION_KEYWORDS.contains(&token)
+}
+
+fn drop_default_convert_style(tokens: &mut Vec<String>) {
+    let mut idx = 0;
+    while idx + 1 < tokens.len() {
+        if tokens[idx] == "convert"
+            && tokens[idx + 1] == "("
+            && let Some(close) = matching_paren(tokens, idx + 1)
+        {
+            let mut depth = 0usize;
+            let mut commas = Vec::new();
+            for (pos, token) in tokens.iter().enumerate().take(close).skip(idx + 2) {
+                match token.as_str() {
+                    "(" => depth += 1,
+                    ")" => depth = depth.saturating_sub(1),
+                    "," if depth == 0 => commas.push(pos),
+                    _ => {}
+                }
+            }
+            if commas.len() == 2 && close == commas[1] + 2 && tokens[commas[1] + 1] == "0" {
+                tokens.drain(commas[1]..close);
+            }
+        }
+        idx += 1;
+    }
+}
+
 fn is_punctuation(c: char) -> bool {
     matches!(
         c,
@@ -183,5 +372,47 @@ mod tests {
             normalize("select 1 -- a", rules),
             normalize("select 1 -- b", rules)
         );
+    }
+    #[test]
+    fn expressions_canonicalise_parens_case_and_default_convert_style() {
+        let same = |a: &str, b: &str| {
+            assert_eq!(
+                canonical_expression(a),
+                canonical_expression(b),
+                "{a} vs {b}"
+            );
+        };
+        let differ = |a: &str, b: &str| {
+            assert_ne!(
+                canonical_expression(a),
+                canonical_expression(b),
+                "{a} vs {b}"
+            );
+        };
+        same("((0))", "(0)");
+        same("(0)", "0");
+        same("(getdate())", "GETDATE()");
+        same("([Qty]>(0))", "[Qty] > 0");
+        same(
+            "([a] IS NOT NULL AND [b]>=(1))",
+            "[a] is not null and [b] >= 1",
+        );
+        same(
+            "(isnull(N'SO'+CONVERT([nvarchar](23),[SalesOrderID],0),N'*** ERROR ***'))",
+            "(isnull(N'SO'+CONVERT([nvarchar](23),[SalesOrderID]),N'*** ERROR ***'))",
+        );
+        // What the expression means is kept.
+        differ(
+            "CONVERT([nvarchar](23),[d],1)",
+            "CONVERT([nvarchar](23),[d])",
+        );
+        differ("'A'", "'a'");
+        differ("[A]>(0)", "[a]>(0)");
+        differ("([a]+[b])*[c]", "[a]+[b]*[c]");
+        differ("(0)", "(1)");
+        // A call keeps its argument list.
+        differ("f(1)", "f 1");
+        // A bare word that is neither keyword nor function keeps its case.
+        differ("[x] > Col", "[x] > col");
     }
 }

@@ -248,3 +248,82 @@ fn filters_exclude_kinds_and_names() {
     let diff = compare(&current, &desired, &options);
     assert_eq!(actions(&diff), vec!["create SqlTable [audit].[Log]"]);
 }
+
+#[test]
+fn producer_spellings_of_one_expression_and_default_options_compare_equal() {
+    let t = ["dbo", "T"];
+    let with_expressions = |computed: &str, default: &str, check: &str| {
+        let mut computed_col = Element::new(kind::COMPUTED_COLUMN)
+            .named(name(&["dbo", "T", "c"]))
+            .with_script("ExpressionScript", computed);
+        computed_col.set_prop("IsPersisted", Value::Bool(false));
+        let mut tbl = table(&t, vec![column(&t, "a", "int", false)]);
+        tbl.push_child(kind::rel::COLUMNS, computed_col);
+        model(vec![
+            tbl,
+            Element::new(kind::DEFAULT)
+                .with_script("DefaultExpressionScript", default)
+                .with_ref(kind::rel::DEFINING_TABLE, Reference::to(name(&t)))
+                .with_ref(
+                    kind::rel::FOR_COLUMN,
+                    Reference::to(name(&["dbo", "T", "a"])),
+                ),
+            Element::new(kind::CHECK)
+                .named(name(&["dbo", "CK_T"]))
+                .with_script("CheckExpressionScript", check)
+                .with_ref(kind::rel::DEFINING_TABLE, Reference::to(name(&t))),
+        ])
+    };
+    let server = with_expressions(
+        "(CONVERT([nvarchar](10),[a],0))",
+        "((0))",
+        "([a]>(0) AND [a] IS NOT NULL)",
+    );
+    let project = with_expressions(
+        "convert([nvarchar](10),[a])",
+        "0",
+        "[a] > 0 and [a] is not null",
+    );
+    let diff = compare(&server, &project, &CompareOptions::default());
+    assert!(diff.is_empty(), "{:?}", actions(&diff));
+    // A real change of expression is still found.
+    let changed = with_expressions(
+        "convert([nvarchar](10),[a],1)",
+        "1",
+        "[a] >= 0 and [a] is not null",
+    );
+    let diff = compare(&server, &changed, &CompareOptions::default());
+    assert_eq!(
+        actions(&diff),
+        [
+            "alter SqlCheckConstraint [dbo].[CK_T]",
+            "alter SqlDefaultConstraint [dbo].[T]",
+            "alter SqlTable [dbo].[T]",
+        ]
+    );
+
+    // Database options: an empty default language is the default; other values count.
+    let options = |language: Option<&str>| {
+        let mut el = Element::new(kind::DATABASE_OPTIONS);
+        if let Some(language) = language {
+            el.set_prop("DefaultLanguage", Value::Text(language.into()));
+        }
+        model(vec![el])
+    };
+    assert!(
+        compare(
+            &options(Some("")),
+            &options(None),
+            &CompareOptions::default()
+        )
+        .is_empty()
+    );
+    assert!(
+        !compare(
+            &options(Some("French")),
+            &options(None),
+            &CompareOptions::default()
+        )
+        .is_empty()
+    );
+}

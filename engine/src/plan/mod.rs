@@ -372,6 +372,7 @@ pub fn plan(
         plan: Plan::default(),
         handled_tables: BTreeMap::new(),
         views: view_pairs(current, desired),
+        column_defaults: Vec::new(),
     };
     if let Some(text) = &options.predeploy {
         let mut step = Step::new(
@@ -476,6 +477,9 @@ struct Planner<'a> {
     handled_tables: BTreeMap<String, TableFate>,
     /// Views in both models, as (current, desired).
     views: Vec<(Element, Element)>,
+    /// Default constraints written inside the `ADD` of the column they belong to; their own
+    /// create change must not add them a second time.
+    column_defaults: Vec<Element>,
 }
 
 fn view_pairs(current: &Model, desired: &Model) -> Vec<(Element, Element)> {
@@ -542,6 +546,16 @@ impl Planner<'_> {
                 Some(TableFate::Dropped) if change.action == Action::Drop => return,
                 _ => {}
             }
+        }
+        if change.action == Action::Create
+            && change.kind == kind::DEFAULT
+            && change
+                .desired
+                .as_ref()
+                .is_some_and(|d| self.column_defaults.contains(d))
+        {
+            // Added with its column by the table's ALTER.
+            return;
         }
         let (create, drop) = kinds_for(&change.kind);
         match change.action {

@@ -7,6 +7,7 @@ use super::{
     ColumnChange, ColumnCopy, HazardKind, Planner, Step, StepKind, TableDefinition, TableFate,
     definition_text, is_inline_constraint, mentions,
 };
+use crate::compare::normalize::canonical_expression;
 use crate::compare::{Action, Change};
 use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, kind, view};
@@ -205,7 +206,8 @@ impl Planner<'_> {
             if old.is_identity() != col.is_identity() || old.identity() != col.identity() {
                 reasons.push(format!("the identity of column {} changes", col.name()));
             }
-            if old.computed_expression() != col.computed_expression()
+            let canonical = |c: &ColumnView| c.computed_expression().map(canonical_expression);
+            if canonical(old) != canonical(col)
                 || old.is_persisted() != col.is_persisted()
                 || old.0.kind != col.0.kind
             {
@@ -303,6 +305,15 @@ impl Planner<'_> {
         if reasons.is_empty() {
             if column_changes.is_empty() {
                 return;
+            }
+            for change in &column_changes {
+                if let ColumnChange::Add {
+                    default: Some(default),
+                    ..
+                } = change
+                {
+                    self.column_defaults.push(default.clone());
+                }
             }
             let mut step = Step::new(StepKind::AlterTable, kind::TABLE, name.clone());
             step.columns = column_changes;

@@ -386,3 +386,55 @@ fn narrowing_is_data_loss_and_widening_is_not() {
         &t("nvarchar", Some(10))
     ));
 }
+
+#[test]
+fn a_default_added_with_its_column_is_added_once() {
+    // The Herdo corpus step: NOT NULL columns added with named and unnamed defaults.
+    let t = name(&["dbo", "T"]);
+    let default = |constraint: Option<&str>, col: &str| {
+        let mut el = Element::new(kind::DEFAULT)
+            .with_script("DefaultExpressionScript", "''")
+            .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()))
+            .with_ref(kind::rel::FOR_COLUMN, Reference::to(t.child(col)));
+        if let Some(constraint) = constraint {
+            el = el.named(name(&["dbo", constraint]));
+        }
+        el
+    };
+    let current = model(
+        "Sql160",
+        vec![table(&t, vec![column(&t, "id", "int", false)])],
+    );
+    let desired = model(
+        "Sql160",
+        vec![
+            table(
+                &t,
+                vec![
+                    column(&t, "id", "int", false),
+                    column(&t, "a", "nvarchar", false),
+                    column(&t, "b", "nvarchar", false),
+                ],
+            ),
+            default(None, "a"),
+            default(Some("DF_b"), "b"),
+        ],
+    );
+    let (plan, text) = script(&SqlServer, &current, &desired);
+    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, [StepKind::AlterTable], "{text}");
+    assert!(plan.hazards.is_empty(), "{:?}", plan.hazards);
+    assert_eq!(text.matches("DEFAULT").count(), 2, "{text}");
+    assert!(
+        text.contains("ADD [b] NVARCHAR CONSTRAINT [DF_b] DEFAULT '' NOT NULL"),
+        "{text}"
+    );
+    // A default added to an existing column is still its own step.
+    let mut later = desired.clone();
+    let mut current_with_columns = desired.clone();
+    current_with_columns.elements.truncate(1);
+    later.elements.truncate(2);
+    let (plan, _) = script(&SqlServer, &current_with_columns, &later);
+    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, [StepKind::AddConstraint]);
+}
