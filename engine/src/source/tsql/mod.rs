@@ -8,6 +8,7 @@
 //! with the DacFx type name and their statement text. Anything else is an [`Error::Sql`] at
 //! the original file, line and column.
 
+pub mod check;
 mod cursor;
 mod misc;
 mod module;
