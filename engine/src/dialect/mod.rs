@@ -332,6 +332,12 @@ pub trait Dialect: Send + Sync {
         text
     }
 
+    /// Records applied refactor operations in the target. Only SQL Server keeps a refactor log
+    /// (`__RefactorLog`); other platforms write nothing.
+    fn record_refactor_log(&self, _keys: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Writes the statements of one plan step into `out`.
     fn render_step(&self, step: &Step, out: &mut Vec<String>) {
         if let Some(guard) = &step.guard {
@@ -346,6 +352,9 @@ pub trait Dialect: Send + Sync {
                 }
             }
             StepKind::Rename => out.extend(self.rename(step)),
+            StepKind::RecordRefactorLog => {
+                out.extend(self.record_refactor_log(&step.refactor_keys))
+            }
             StepKind::CreateTable => {
                 if let Some(definition) = &step.table {
                     out.push(self.create_table(definition, None));

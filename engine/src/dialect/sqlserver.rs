@@ -379,6 +379,23 @@ impl Dialect for SqlServer {
         )]
     }
 
+    fn record_refactor_log(&self, keys: &[String]) -> Vec<String> {
+        // OperationKey is a UNIQUEIDENTIFIER: keys that are not GUIDs cannot be recorded.
+        let keys: Vec<&String> = keys.iter().filter(|k| is_guid(k)).collect();
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let mut out = vec![
+            "IF OBJECT_ID(N'dbo.__RefactorLog') IS NULL\nBEGIN\n    CREATE TABLE [dbo].[__RefactorLog] (OperationKey UNIQUEIDENTIFIER NOT NULL PRIMARY KEY)\n    EXEC sp_addextendedproperty N'microsoft_database_tools_support', N'refactoring log', N'schema', N'dbo', N'table', N'__RefactorLog'\nEND".to_string(),
+        ];
+        for key in keys {
+            out.push(format!(
+                "IF NOT EXISTS (SELECT OperationKey FROM [dbo].[__RefactorLog] WHERE OperationKey = '{key}')\nINSERT INTO [dbo].[__RefactorLog] (OperationKey) VALUES ('{key}')"
+            ));
+        }
+        out
+    }
+
     fn drop_constraint(&self, constraint: &Element) -> Vec<String> {
         let Some(table) = view::owner(constraint) else {
             return Vec::new();
@@ -555,6 +572,16 @@ fn replace_create_with_alter(text: &str) -> String {
         search = start + 6;
     }
     text.to_string()
+}
+
+/// Whether `key` is a GUID (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits).
+fn is_guid(key: &str) -> bool {
+    let groups: Vec<&str> = key.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn ends_with_go(statement: &str) -> bool {

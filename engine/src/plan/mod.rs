@@ -12,8 +12,10 @@ mod tables;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::compare::renames_from_refactor_log;
 use crate::compare::{Action, Change, Diff};
 use crate::dialect::Capabilities;
+use crate::model::refactor::RefactorLog;
 use crate::model::{Element, Model, ObjectName, kind, view};
 
 /// How to plan.
@@ -29,6 +31,9 @@ pub struct PlanOptions {
     pub predeploy: Option<String>,
     /// Post-deployment script, run last.
     pub postdeploy: Option<String>,
+    /// The desired package's refactor log: the keys of the operations the plan applies are
+    /// recorded in the target (SQL Server's `__RefactorLog`), as DacFx does.
+    pub refactor_log: Option<RefactorLog>,
 }
 
 impl Default for PlanOptions {
@@ -38,6 +43,7 @@ impl Default for PlanOptions {
             smart_defaults: false,
             predeploy: None,
             postdeploy: None,
+            refactor_log: None,
         }
     }
 }
@@ -100,6 +106,9 @@ pub enum StepKind {
     AddForeignKey,
     /// Create anything else (synonyms, permissions, extended properties, options).
     CreateOther,
+    /// Record the keys of the refactor operations applied (renames), so a later upgrade does
+    /// not apply them again.
+    RecordRefactorLog,
     /// The package's post-deployment script.
     PostDeploy,
 }
@@ -133,6 +142,7 @@ impl StepKind {
             StepKind::CreateTrigger => "CreateTrigger",
             StepKind::AddForeignKey => "AddForeignKey",
             StepKind::CreateOther => "CreateOther",
+            StepKind::RecordRefactorLog => "RecordRefactorLog",
             StepKind::PostDeploy => "PostDeploy",
         }
     }
@@ -224,6 +234,8 @@ pub struct Step {
     pub guard: Option<Guard>,
     /// Script text (pre/post-deployment).
     pub script: Option<String>,
+    /// Keys of the refactor operations applied, for RecordRefactorLog.
+    pub refactor_keys: Vec<String>,
 }
 
 impl Step {
@@ -242,6 +254,7 @@ impl Step {
             reason: None,
             guard: None,
             script: None,
+            refactor_keys: Vec::new(),
         }
     }
 }
@@ -393,6 +406,18 @@ pub fn plan(
     for change in changes.iter().filter(|c| c.kind != kind::TABLE) {
         planner.other(change);
     }
+    if let Some(log) = &options.refactor_log {
+        let keys = applied_refactor_keys(log, &planner.plan.steps, planner.case_sensitive);
+        if !keys.is_empty() {
+            let mut step = Step::new(
+                StepKind::RecordRefactorLog,
+                "RefactorLog",
+                ObjectName::new(["__RefactorLog"]),
+            );
+            step.refactor_keys = keys;
+            planner.plan.steps.push(step);
+        }
+    }
     if let Some(text) = &options.postdeploy {
         let mut step = Step::new(
             StepKind::PostDeploy,
@@ -405,6 +430,34 @@ pub fn plan(
     let mut plan = planner.plan;
     order(&mut plan.steps);
     plan
+}
+
+/// Keys of the refactor operations that rename steps apply: an operation is applied when a
+/// rename step of its kind starts from its old name or ends at its new name (chained renames
+/// fold into one step).
+fn applied_refactor_keys(log: &RefactorLog, steps: &[Step], case_sensitive: bool) -> Vec<String> {
+    let mut keys = Vec::new();
+    for operation in &log.operations {
+        let single = RefactorLog {
+            version: log.version.clone(),
+            operations: vec![operation.clone()],
+        };
+        let Some(rename) = renames_from_refactor_log(&single).into_iter().next() else {
+            continue;
+        };
+        let applied = steps.iter().any(|s| {
+            s.kind == StepKind::Rename
+                && s.object_kind == rename.kind
+                && (s.name.matches(&rename.to, case_sensitive)
+                    || s.renamed_from
+                        .as_ref()
+                        .is_some_and(|f| f.matches(&rename.from, case_sensitive)))
+        });
+        if applied && !operation.key.is_empty() && !keys.contains(&operation.key) {
+            keys.push(operation.key.clone());
+        }
+    }
+    keys
 }
 
 /// Table changes implied by constraint changes on platforms that cannot alter constraints in
