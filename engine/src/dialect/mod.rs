@@ -191,32 +191,7 @@ pub trait Dialect: Send + Sync {
 
     /// CREATE INDEX.
     fn create_index(&self, index: &Element) -> Vec<String> {
-        if let Some(definition) = index.text_prop(DEFINITION) {
-            return vec![definition.to_string()];
-        }
-        let table = index
-            .reference_name(kind::rel::INDEXED_OBJECT)
-            .map(|t| self.quote_name(t))
-            .unwrap_or_default();
-        let unique = if index.bool_prop("IsUnique") == Some(true) {
-            "UNIQUE "
-        } else {
-            ""
-        };
-        let mut text = format!(
-            "CREATE {unique}{}INDEX {} ON {table} ({})",
-            self.index_kind_words(index),
-            self.quote_ident(index.name_or_empty().leaf()),
-            self.key_column_list(index)
-        );
-        let included = view::referenced_names(index, kind::rel::INCLUDED_COLUMNS);
-        if !included.is_empty() {
-            text.push_str(&format!(" INCLUDE ({})", self.name_list(&included)));
-        }
-        if let Some(filter) = index.text_prop("FilterPredicate") {
-            text.push_str(&format!(" WHERE {filter}"));
-        }
-        vec![text]
+        standard_create_index(self, index)
     }
 
     /// `CLUSTERED ` / `NONCLUSTERED ` on SQL Server.
@@ -441,6 +416,39 @@ pub(crate) fn whole_statement(element: &Element) -> Option<&str> {
                 .then(|| element.text_prop("BodyScript"))
                 .flatten()
         })
+}
+
+/// CREATE INDEX shared by the platforms.
+pub(crate) fn standard_create_index<D: Dialect + ?Sized>(
+    dialect: &D,
+    index: &Element,
+) -> Vec<String> {
+    if let Some(definition) = index.text_prop(DEFINITION) {
+        return vec![definition.to_string()];
+    }
+    let table = index
+        .reference_name(kind::rel::INDEXED_OBJECT)
+        .map(|t| dialect.quote_name(t))
+        .unwrap_or_default();
+    let unique = if index.bool_prop("IsUnique") == Some(true) {
+        "UNIQUE "
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "CREATE {unique}{}INDEX {} ON {table} ({})",
+        dialect.index_kind_words(index),
+        dialect.quote_ident(index.name_or_empty().leaf()),
+        dialect.key_column_list(index)
+    );
+    let included = view::referenced_names(index, kind::rel::INCLUDED_COLUMNS);
+    if !included.is_empty() {
+        text.push_str(&format!(" INCLUDE ({})", dialect.name_list(&included)));
+    }
+    if let Some(filter) = index.text_prop("FilterPredicate") {
+        text.push_str(&format!(" WHERE {filter}"));
+    }
+    vec![text]
 }
 
 /// CREATE TABLE shared by the platforms.

@@ -588,13 +588,20 @@ impl Planner<'_> {
                 Some(TableFate::Created) | Some(TableFate::Rebuilt)
                     if is_inline_constraint(&change.kind, self.caps)
                         || (self.fate(owner) == Some(TableFate::Rebuilt)
-                            && matches!(change.kind.as_str(), kind::INDEX | kind::DML_TRIGGER)) =>
+                            && matches!(
+                                change.kind.as_str(),
+                                kind::INDEX | kind::COLUMN_STORE_INDEX | kind::DML_TRIGGER
+                            )) =>
                 {
                     return;
                 }
                 Some(TableFate::Dropped) if change.action == Action::Drop => return,
                 _ => {}
             }
+        }
+        // A default added with its column is written inside the ADD of that column.
+        if change.action == Action::Create && self.added_with_column(change) {
+            return;
         }
         let (create, drop) = kinds_for(&change.kind);
         match change.action {
@@ -606,7 +613,12 @@ impl Planner<'_> {
                 step.current = change.current.clone();
                 step.desired = change.desired.clone();
                 self.plan.steps.push(step);
-                if !change.details.is_empty() {
+                // A renamed column's other changes belong to its table's alter.
+                let is_column = matches!(
+                    change.kind.as_str(),
+                    kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN
+                );
+                if !change.details.is_empty() && !is_column {
                     self.drop(change, drop);
                     self.create(change, create);
                 }
@@ -635,6 +647,20 @@ impl Planner<'_> {
                 }
             }
         }
+    }
+
+    /// Whether `change` creates a default constraint that an AlterTable step already adds with
+    /// its column.
+    fn added_with_column(&self, change: &Change) -> bool {
+        change.kind == kind::DEFAULT
+            && change.desired.is_some()
+            && self.plan.steps.iter().any(|s| {
+                s.kind == StepKind::AlterTable
+                    && s.columns.iter().any(|c| {
+                        matches!(c, ColumnChange::Add { default: Some(d), .. }
+                            if Some(d) == change.desired.as_ref())
+                    })
+            })
     }
 
     fn create(&mut self, change: &Change, kind: StepKind) {
@@ -685,7 +711,7 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         kind::PRIMARY_KEY | kind::UNIQUE | kind::CHECK | kind::DEFAULT => {
             (StepKind::AddConstraint, StepKind::DropConstraint)
         }
-        kind::INDEX => (StepKind::CreateIndex, StepKind::DropIndex),
+        kind::INDEX | kind::COLUMN_STORE_INDEX => (StepKind::CreateIndex, StepKind::DropIndex),
         kind::VIEW
         | kind::PROCEDURE
         | kind::SCALAR_FUNCTION
