@@ -234,9 +234,8 @@ fn expected_ops(up: &str) -> Vec<Owned> {
             && upper.get(1).is_some_and(|u| u.starts_with("SP_RENAME"))
         {
             let args: Vec<&str> = line
-                .splitn(2, "sp_rename")
-                .nth(1)
-                .unwrap_or("")
+                .split_once("sp_rename")
+                .map_or("", |(_, rest)| rest)
                 .split(',')
                 .collect();
             let new_name = args.get(1).copied().unwrap_or("");
