@@ -325,7 +325,7 @@ fn column_renames(
 ) -> Vec<Change> {
     let mut out = Vec::new();
     for rename in options.renames.iter().filter(|r| is_column_kind(&r.kind)) {
-        let Some(table_name) = rename.to.parent() else {
+        let Some(table_name) = renamed_column_table(rename, options, case_sensitive) else {
             continue;
         };
         let Some(desired_table) = desired.find(kind::TABLE, &table_name) else {
@@ -375,6 +375,23 @@ fn column_renames(
     out
 }
 
+/// The desired name of the table of a renamed column: a log may name the column with its table's
+/// old name when the column was renamed before the table.
+fn renamed_column_table(
+    rename: &Rename,
+    options: &CompareOptions,
+    case_sensitive: bool,
+) -> Option<ObjectName> {
+    let parent = rename.to.parent()?;
+    Some(
+        options
+            .renames
+            .iter()
+            .find(|r| r.kind == kind::TABLE && r.from.matches(&parent, case_sensitive))
+            .map_or(parent, |r| r.to.clone()),
+    )
+}
+
 /// Lower-case old leaf -> new leaf of the columns of `table` renamed by `options`.
 fn column_aliases(table: Option<&ObjectName>, options: &CompareOptions) -> Vec<(String, String)> {
     let Some(table) = table else {
@@ -384,7 +401,9 @@ fn column_aliases(table: Option<&ObjectName>, options: &CompareOptions) -> Vec<(
         .renames
         .iter()
         .filter(|r| is_column_kind(&r.kind))
-        .filter(|r| r.to.parent().is_some_and(|p| p.matches(table, false)))
+        .filter(|r| {
+            renamed_column_table(r, options, false).is_some_and(|p| p.matches(table, false))
+        })
         .map(|r| (r.from.leaf().to_lowercase(), r.to.leaf().to_lowercase()))
         .collect()
 }
