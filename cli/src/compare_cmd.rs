@@ -147,6 +147,7 @@ fn plan_options(flags: &PlanFlags, desired: &Package) -> PlanOptions {
         smart_defaults: flags.smart_defaults,
         predeploy: desired.predeploy.clone(),
         postdeploy: desired.postdeploy.clone(),
+        refactor_log: desired.refactor_log.clone(),
     }
 }
 

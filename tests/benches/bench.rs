@@ -22,8 +22,7 @@ struct Case {
 const MASTER: &str = "corpus/dacpac/microsoft__vscode-mssql/170_master.dacpac";
 const ADVENTURE_WORKS: &str = "corpus/dacpac/ErikEJ__EFCorePowerTools/AdventureWorks.dacpac";
 const WWI_SSDT: &str = "corpus/sqlproj/microsoft__sql-server-samples/samples/databases/wide-world-importers/wwi-ssdt/wwi-ssdt/WideWorldImporters.sqlproj";
-const WWI_TRAINING: &str =
-    "corpus/sqlproj/NowinskiK__ssdt-training/src/Compare/WideWorldImporters/WideWorldImporters.sqlproj";
+const WWI_TRAINING: &str = "corpus/sqlproj/NowinskiK__ssdt-training/src/Compare/WideWorldImporters/WideWorldImporters.sqlproj";
 
 const CASES: &[Case] = &[
     Case {
@@ -112,7 +111,11 @@ fn pipeline(current: &Path, desired: &Path) -> usize {
     use dac_engine::{compare, dialect, plan, script};
     let current = package::read(current, &ReadOptions::default()).expect("read current");
     let desired = package::read(desired, &ReadOptions::default()).expect("read desired");
-    let diff = compare::compare(&current.model, &desired.model, &compare::CompareOptions::default());
+    let diff = compare::compare(
+        &current.model,
+        &desired.model,
+        &compare::CompareOptions::default(),
+    );
     let dialect = dialect::dialect_for(desired.model.platform());
     let plan = plan::plan(
         &diff,

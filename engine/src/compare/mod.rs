@@ -307,8 +307,109 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
             details: Vec::new(),
         });
     }
+    changes.extend(column_renames(current, desired, options, case_sensitive));
     changes.sort_by(|a, b| (&a.kind, &a.name, a.action).cmp(&(&b.kind, &b.name, b.action)));
     Diff { changes }
+}
+
+/// Whether a kind is a table column (renamed inside its table, not as a top-level object).
+fn is_column_kind(kind: &str) -> bool {
+    matches!(kind, kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN)
+}
+
+/// Column renames that apply: the desired table (named by the rename's new name) has the new
+/// column and not the old one, and its current table (same name, or renamed to it) has the old
+/// column and not the new one. The old name is read with the table's desired name, because
+/// renames run in log order and the table's own rename comes first.
+fn column_renames(
+    current: &Model,
+    desired: &Model,
+    options: &CompareOptions,
+    case_sensitive: bool,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    for rename in options.renames.iter().filter(|r| is_column_kind(&r.kind)) {
+        let Some(table_name) = renamed_column_table(rename, options, case_sensitive) else {
+            continue;
+        };
+        let Some(desired_table) = desired.find(kind::TABLE, &table_name) else {
+            continue;
+        };
+        let current_name = options
+            .renames
+            .iter()
+            .find(|r| r.kind == kind::TABLE && r.to.matches(&table_name, case_sensitive))
+            .map_or(table_name.clone(), |r| r.from.clone());
+        let Some(current_table) = current.find(kind::TABLE, &current_name) else {
+            continue;
+        };
+        let column = |table: &Element, leaf: &str| -> Option<Element> {
+            table
+                .children(kind::rel::COLUMNS)
+                .find(|c| {
+                    c.name.as_ref().is_some_and(|n| {
+                        ObjectName::new([n.leaf()])
+                            .matches(&ObjectName::new([leaf]), case_sensitive)
+                    })
+                })
+                .cloned()
+        };
+        let (old_leaf, new_leaf) = (rename.from.leaf(), rename.to.leaf());
+        let (Some(old), Some(new)) = (
+            column(current_table, old_leaf),
+            column(desired_table, new_leaf),
+        ) else {
+            continue;
+        };
+        if column(current_table, new_leaf).is_some() || column(desired_table, old_leaf).is_some() {
+            continue;
+        }
+        let mut details = Vec::new();
+        diff_element("", &old, &new, options, &mut details);
+        out.push(Change {
+            action: Action::Rename,
+            kind: new.kind.clone(),
+            name: table_name.child(new_leaf),
+            current: Some(old),
+            desired: Some(new),
+            renamed_from: Some(table_name.child(old_leaf)),
+            details,
+        });
+    }
+    out
+}
+
+/// The desired name of the table of a renamed column: a log may name the column with its table's
+/// old name when the column was renamed before the table.
+fn renamed_column_table(
+    rename: &Rename,
+    options: &CompareOptions,
+    case_sensitive: bool,
+) -> Option<ObjectName> {
+    let parent = rename.to.parent()?;
+    Some(
+        options
+            .renames
+            .iter()
+            .find(|r| r.kind == kind::TABLE && r.from.matches(&parent, case_sensitive))
+            .map_or(parent, |r| r.to.clone()),
+    )
+}
+
+/// Lower-case old leaf -> new leaf of the columns of `table` renamed by `options`.
+fn column_aliases(table: Option<&ObjectName>, options: &CompareOptions) -> Vec<(String, String)> {
+    let Some(table) = table else {
+        return Vec::new();
+    };
+    options
+        .renames
+        .iter()
+        .filter(|r| is_column_kind(&r.kind))
+        .filter(|r| {
+            renamed_column_table(r, options, false).is_some_and(|p| p.matches(table, false))
+        })
+        .map(|r| (r.from.leaf().to_lowercase(), r.to.leaf().to_lowercase()))
+        .collect()
 }
 
 /// Constraints, indexes and triggers of a table that is in the desired model belong to the
@@ -323,7 +424,7 @@ fn owner_changes_with(
         kind::PRIMARY_KEY | kind::UNIQUE | kind::FOREIGN_KEY | kind::CHECK | kind::DEFAULT => {
             element.reference_name(kind::rel::DEFINING_TABLE)
         }
-        kind::INDEX => element.reference_name(kind::rel::INDEXED_OBJECT),
+        kind::INDEX | kind::COLUMN_STORE_INDEX => element.reference_name(kind::rel::INDEXED_OBJECT),
         kind::DML_TRIGGER => element.reference_name(kind::rel::PARENT),
         _ => None,
     };
@@ -595,7 +696,12 @@ pub fn diff_element(
             .relationship(rel)
             .map(|r| r.entries.iter().collect())
             .unwrap_or_default();
-        diff_entries(&join(path, rel), rel, &a, &b, options, out);
+        let aliases = if rel == kind::rel::COLUMNS && desired.kind == kind::TABLE {
+            column_aliases(desired.name.as_ref(), options)
+        } else {
+            Vec::new()
+        };
+        diff_entries(&join(path, rel), rel, &a, &b, &aliases, options, out);
     }
 }
 
@@ -649,6 +755,7 @@ fn diff_entries(
     rel: &str,
     a: &[&Entry],
     b: &[&Entry],
+    aliases: &[(String, String)],
     options: &CompareOptions,
     out: &mut Vec<Detail>,
 ) {
@@ -708,14 +815,22 @@ fn diff_entries(
                 .map(|n| n.leaf().to_lowercase())
                 .unwrap_or_default()
         };
-        let order_a: Vec<String> = elements_a.iter().map(|e| key(e)).collect();
+        // Renamed columns of the current side answer to their new names.
+        let key_a = |e: &Element| {
+            let k = key(e);
+            aliases
+                .iter()
+                .find(|(old, _)| *old == k)
+                .map_or(k, |(_, new)| new.clone())
+        };
+        let order_a: Vec<String> = elements_a.iter().map(|e| key_a(e)).collect();
         let order_b: Vec<String> = elements_b.iter().map(|e| key(e)).collect();
         for el_b in &elements_b {
             let label = format!(
                 "{path}[{}]",
                 el_b.name.as_ref().map(|n| n.leaf()).unwrap_or("")
             );
-            match elements_a.iter().find(|el_a| key(el_a) == key(el_b)) {
+            match elements_a.iter().find(|el_a| key_a(el_a) == key(el_b)) {
                 Some(el_a) => diff_element(&label, el_a, el_b, options, out),
                 None => out.push(Detail {
                     path: label,
@@ -726,7 +841,7 @@ fn diff_entries(
             }
         }
         for el_a in &elements_a {
-            if !elements_b.iter().any(|el_b| key(el_b) == key(el_a)) {
+            if !elements_b.iter().any(|el_b| key(el_b) == key_a(el_a)) {
                 out.push(Detail {
                     path: format!(
                         "{path}[{}]",

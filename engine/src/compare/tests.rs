@@ -327,3 +327,79 @@ fn producer_spellings_of_one_expression_and_default_options_compare_equal() {
         .is_empty()
     );
 }
+
+#[test]
+fn column_renames_inside_a_renamed_table() {
+    let current = model(vec![table(
+        &["dbo", "old"],
+        vec![column(&["dbo", "old"], "a", "int", true)],
+    )]);
+    let desired = model(vec![table(
+        &["dbo", "new"],
+        vec![column(&["dbo", "new"], "b", "int", true)],
+    )]);
+    let table_rename = Rename {
+        kind: kind::TABLE.into(),
+        from: name(&["dbo", "old"]),
+        to: name(&["dbo", "new"]),
+    };
+    // The column named with its table's new name, or (renamed before the table) its old name.
+    for table_part in ["new", "old"] {
+        let options = CompareOptions {
+            renames: vec![
+                table_rename.clone(),
+                Rename {
+                    kind: kind::SIMPLE_COLUMN.into(),
+                    from: name(&["dbo", table_part, "a"]),
+                    to: name(&["dbo", table_part, "b"]),
+                },
+            ],
+            ..CompareOptions::default()
+        };
+        let diff = compare(&current, &desired, &options);
+        let got: Vec<(Action, &str, String, Option<String>, usize)> = diff
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.action,
+                    c.kind.as_str(),
+                    c.name.to_string(),
+                    c.renamed_from.as_ref().map(|n| n.to_string()),
+                    c.details.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    Action::Rename,
+                    kind::SIMPLE_COLUMN,
+                    "[dbo].[new].[b]".to_string(),
+                    Some("[dbo].[new].[a]".to_string()),
+                    0
+                ),
+                (
+                    Action::Rename,
+                    kind::TABLE,
+                    "[dbo].[new]".to_string(),
+                    Some("[dbo].[old]".to_string()),
+                    0
+                ),
+            ],
+            "{table_part}"
+        );
+    }
+    // Without the column rename, the column is a difference of the renamed table.
+    let diff = compare(
+        &current,
+        &desired,
+        &CompareOptions {
+            renames: vec![table_rename],
+            ..CompareOptions::default()
+        },
+    );
+    assert_eq!(diff.changes.len(), 1);
+    assert!(!diff.changes[0].details.is_empty());
+}

@@ -191,32 +191,7 @@ pub trait Dialect: Send + Sync {
 
     /// CREATE INDEX.
     fn create_index(&self, index: &Element) -> Vec<String> {
-        if let Some(definition) = index.text_prop(DEFINITION) {
-            return vec![definition.to_string()];
-        }
-        let table = index
-            .reference_name(kind::rel::INDEXED_OBJECT)
-            .map(|t| self.quote_name(t))
-            .unwrap_or_default();
-        let unique = if index.bool_prop("IsUnique") == Some(true) {
-            "UNIQUE "
-        } else {
-            ""
-        };
-        let mut text = format!(
-            "CREATE {unique}{}INDEX {} ON {table} ({})",
-            self.index_kind_words(index),
-            self.quote_ident(index.name_or_empty().leaf()),
-            self.key_column_list(index)
-        );
-        let included = view::referenced_names(index, kind::rel::INCLUDED_COLUMNS);
-        if !included.is_empty() {
-            text.push_str(&format!(" INCLUDE ({})", self.name_list(&included)));
-        }
-        if let Some(filter) = index.text_prop("FilterPredicate") {
-            text.push_str(&format!(" WHERE {filter}"));
-        }
-        vec![text]
+        standard_create_index(self, index)
     }
 
     /// `CLUSTERED ` / `NONCLUSTERED ` on SQL Server.
@@ -332,6 +307,12 @@ pub trait Dialect: Send + Sync {
         text
     }
 
+    /// Records applied refactor operations in the target. Only SQL Server keeps a refactor log
+    /// (`__RefactorLog`); other platforms write nothing.
+    fn record_refactor_log(&self, _keys: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Writes the statements of one plan step into `out`.
     fn render_step(&self, step: &Step, out: &mut Vec<String>) {
         if let Some(guard) = &step.guard {
@@ -346,6 +327,9 @@ pub trait Dialect: Send + Sync {
                 }
             }
             StepKind::Rename => out.extend(self.rename(step)),
+            StepKind::RecordRefactorLog => {
+                out.extend(self.record_refactor_log(&step.refactor_keys))
+            }
             StepKind::CreateTable => {
                 if let Some(definition) = &step.table {
                     out.push(self.create_table(definition, None));
@@ -432,6 +416,39 @@ pub(crate) fn whole_statement(element: &Element) -> Option<&str> {
                 .then(|| element.text_prop("BodyScript"))
                 .flatten()
         })
+}
+
+/// CREATE INDEX shared by the platforms.
+pub(crate) fn standard_create_index<D: Dialect + ?Sized>(
+    dialect: &D,
+    index: &Element,
+) -> Vec<String> {
+    if let Some(definition) = index.text_prop(DEFINITION) {
+        return vec![definition.to_string()];
+    }
+    let table = index
+        .reference_name(kind::rel::INDEXED_OBJECT)
+        .map(|t| dialect.quote_name(t))
+        .unwrap_or_default();
+    let unique = if index.bool_prop("IsUnique") == Some(true) {
+        "UNIQUE "
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "CREATE {unique}{}INDEX {} ON {table} ({})",
+        dialect.index_kind_words(index),
+        dialect.quote_ident(index.name_or_empty().leaf()),
+        dialect.key_column_list(index)
+    );
+    let included = view::referenced_names(index, kind::rel::INCLUDED_COLUMNS);
+    if !included.is_empty() {
+        text.push_str(&format!(" INCLUDE ({})", dialect.name_list(&included)));
+    }
+    if let Some(filter) = index.text_prop("FilterPredicate") {
+        text.push_str(&format!(" WHERE {filter}"));
+    }
+    vec![text]
 }
 
 /// CREATE TABLE shared by the platforms.

@@ -119,6 +119,38 @@ impl Dialect for SqlServer {
         }
     }
 
+    fn create_index(&self, index: &Element) -> Vec<String> {
+        if index.kind != kind::COLUMN_STORE_INDEX || index.text_prop(DEFINITION).is_some() {
+            return super::standard_create_index(self, index);
+        }
+        let table = index
+            .reference_name(kind::rel::INDEXED_OBJECT)
+            .map(|t| self.quote_name(t))
+            .unwrap_or_default();
+        let clustered = index.bool_prop("IsClustered") == Some(true);
+        let mut text = format!(
+            "CREATE {}COLUMNSTORE INDEX {} ON {table}",
+            if clustered {
+                "CLUSTERED "
+            } else {
+                "NONCLUSTERED "
+            },
+            self.quote_ident(index.name_or_empty().leaf())
+        );
+        // Columnstore columns take no ASC/DESC; a clustered one covers the whole table.
+        let columns: Vec<String> = view::key_columns(index)
+            .iter()
+            .map(|k| self.quote_ident(k.column.leaf()))
+            .collect();
+        if !clustered && !columns.is_empty() {
+            text.push_str(&format!(" ({})", columns.join(", ")));
+        }
+        if let Some(filter) = index.text_prop("FilterPredicate") {
+            text.push_str(&format!(" WHERE {filter}"));
+        }
+        vec![text]
+    }
+
     fn drop_index(&self, index: &Element) -> Vec<String> {
         let table = index
             .reference_name(kind::rel::INDEXED_OBJECT)
@@ -251,7 +283,7 @@ impl Dialect for SqlServer {
         }
         for dependent in &step.dependents {
             match dependent.kind.as_str() {
-                kind::INDEX => out.extend(self.create_index(dependent)),
+                kind::INDEX | kind::COLUMN_STORE_INDEX => out.extend(self.create_index(dependent)),
                 _ => out.extend(self.create_programmable(dependent, false)),
             }
         }
@@ -292,13 +324,17 @@ impl Dialect for SqlServer {
         let mut out = Vec::new();
         let object_type = match step.object_kind.as_str() {
             kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN => Some("COLUMN"),
-            kind::INDEX => Some("INDEX"),
+            kind::INDEX | kind::COLUMN_STORE_INDEX => Some("INDEX"),
             kind::SCHEMA => None,
             _ => Some("OBJECT"),
         };
         let is_schema_scoped = !matches!(
             step.object_kind.as_str(),
-            kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN | kind::INDEX | kind::SCHEMA
+            kind::SIMPLE_COLUMN
+                | kind::COMPUTED_COLUMN
+                | kind::INDEX
+                | kind::COLUMN_STORE_INDEX
+                | kind::SCHEMA
         );
         let mut current = from.clone();
         if is_schema_scoped && from.first() != step.name.first() {
@@ -377,6 +413,23 @@ impl Dialect for SqlServer {
                 .unwrap_or("NULL"),
             self.quote_ident(column.leaf())
         )]
+    }
+
+    fn record_refactor_log(&self, keys: &[String]) -> Vec<String> {
+        // OperationKey is a UNIQUEIDENTIFIER: keys that are not GUIDs cannot be recorded.
+        let keys: Vec<&String> = keys.iter().filter(|k| is_guid(k)).collect();
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let mut out = vec![
+            "IF OBJECT_ID(N'dbo.__RefactorLog') IS NULL\nBEGIN\n    CREATE TABLE [dbo].[__RefactorLog] (OperationKey UNIQUEIDENTIFIER NOT NULL PRIMARY KEY)\n    EXEC sp_addextendedproperty N'microsoft_database_tools_support', N'refactoring log', N'schema', N'dbo', N'table', N'__RefactorLog'\nEND".to_string(),
+        ];
+        for key in keys {
+            out.push(format!(
+                "IF NOT EXISTS (SELECT OperationKey FROM [dbo].[__RefactorLog] WHERE OperationKey = '{key}')\nINSERT INTO [dbo].[__RefactorLog] (OperationKey) VALUES ('{key}')"
+            ));
+        }
+        out
     }
 
     fn drop_constraint(&self, constraint: &Element) -> Vec<String> {
@@ -555,6 +608,16 @@ fn replace_create_with_alter(text: &str) -> String {
         search = start + 6;
     }
     text.to_string()
+}
+
+/// Whether `key` is a GUID (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits).
+fn is_guid(key: &str) -> bool {
+    let groups: Vec<&str> = key.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn ends_with_go(statement: &str) -> bool {

@@ -27,6 +27,8 @@ pub const CHECK: &str = "SqlCheckConstraint";
 pub const DEFAULT: &str = "SqlDefaultConstraint";
 /// `CREATE INDEX`.
 pub const INDEX: &str = "SqlIndex";
+/// `CREATE [CLUSTERED|NONCLUSTERED] COLUMNSTORE INDEX`.
+pub const COLUMN_STORE_INDEX: &str = "SqlColumnStoreIndex";
 /// One column of an index or key.
 pub const INDEXED_COLUMN: &str = "SqlIndexedColumnSpecification";
 /// `CREATE VIEW`.
@@ -90,6 +92,7 @@ pub const MODELLED: &[&str] = &[
     CHECK,
     DEFAULT,
     INDEX,
+    COLUMN_STORE_INDEX,
     VIEW,
     PROCEDURE,
     SCALAR_FUNCTION,

@@ -12,8 +12,10 @@ mod tables;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::compare::renames_from_refactor_log;
 use crate::compare::{Action, Change, Diff};
 use crate::dialect::Capabilities;
+use crate::model::refactor::RefactorLog;
 use crate::model::{Element, Model, ObjectName, kind, view};
 
 /// How to plan.
@@ -29,6 +31,9 @@ pub struct PlanOptions {
     pub predeploy: Option<String>,
     /// Post-deployment script, run last.
     pub postdeploy: Option<String>,
+    /// The desired package's refactor log: the keys of the operations the plan applies are
+    /// recorded in the target (SQL Server's `__RefactorLog`), as DacFx does.
+    pub refactor_log: Option<RefactorLog>,
 }
 
 impl Default for PlanOptions {
@@ -38,6 +43,7 @@ impl Default for PlanOptions {
             smart_defaults: false,
             predeploy: None,
             postdeploy: None,
+            refactor_log: None,
         }
     }
 }
@@ -100,6 +106,9 @@ pub enum StepKind {
     AddForeignKey,
     /// Create anything else (synonyms, permissions, extended properties, options).
     CreateOther,
+    /// Record the keys of the refactor operations applied (renames), so a later upgrade does
+    /// not apply them again.
+    RecordRefactorLog,
     /// The package's post-deployment script.
     PostDeploy,
 }
@@ -133,6 +142,7 @@ impl StepKind {
             StepKind::CreateTrigger => "CreateTrigger",
             StepKind::AddForeignKey => "AddForeignKey",
             StepKind::CreateOther => "CreateOther",
+            StepKind::RecordRefactorLog => "RecordRefactorLog",
             StepKind::PostDeploy => "PostDeploy",
         }
     }
@@ -224,6 +234,8 @@ pub struct Step {
     pub guard: Option<Guard>,
     /// Script text (pre/post-deployment).
     pub script: Option<String>,
+    /// Keys of the refactor operations applied, for RecordRefactorLog.
+    pub refactor_keys: Vec<String>,
 }
 
 impl Step {
@@ -242,6 +254,7 @@ impl Step {
             reason: None,
             guard: None,
             script: None,
+            refactor_keys: Vec::new(),
         }
     }
 }
@@ -372,7 +385,6 @@ pub fn plan(
         plan: Plan::default(),
         handled_tables: BTreeMap::new(),
         views: view_pairs(current, desired),
-        column_defaults: Vec::new(),
     };
     if let Some(text) = &options.predeploy {
         let mut step = Step::new(
@@ -394,6 +406,18 @@ pub fn plan(
     for change in changes.iter().filter(|c| c.kind != kind::TABLE) {
         planner.other(change);
     }
+    if let Some(log) = &options.refactor_log {
+        let keys = applied_refactor_keys(log, &planner.plan.steps, planner.case_sensitive);
+        if !keys.is_empty() {
+            let mut step = Step::new(
+                StepKind::RecordRefactorLog,
+                "RefactorLog",
+                ObjectName::new(["__RefactorLog"]),
+            );
+            step.refactor_keys = keys;
+            planner.plan.steps.push(step);
+        }
+    }
     if let Some(text) = &options.postdeploy {
         let mut step = Step::new(
             StepKind::PostDeploy,
@@ -406,6 +430,34 @@ pub fn plan(
     let mut plan = planner.plan;
     order(&mut plan.steps);
     plan
+}
+
+/// Keys of the refactor operations that rename steps apply: an operation is applied when a
+/// rename step of its kind starts from its old name or ends at its new name (chained renames
+/// fold into one step).
+fn applied_refactor_keys(log: &RefactorLog, steps: &[Step], case_sensitive: bool) -> Vec<String> {
+    let mut keys = Vec::new();
+    for operation in &log.operations {
+        let single = RefactorLog {
+            version: log.version.clone(),
+            operations: vec![operation.clone()],
+        };
+        let Some(rename) = renames_from_refactor_log(&single).into_iter().next() else {
+            continue;
+        };
+        let applied = steps.iter().any(|s| {
+            s.kind == StepKind::Rename
+                && s.object_kind == rename.kind
+                && (s.name.matches(&rename.to, case_sensitive)
+                    || s.renamed_from
+                        .as_ref()
+                        .is_some_and(|f| f.matches(&rename.from, case_sensitive)))
+        });
+        if applied && !operation.key.is_empty() && !keys.contains(&operation.key) {
+            keys.push(operation.key.clone());
+        }
+    }
+    keys
 }
 
 /// Table changes implied by constraint changes on platforms that cannot alter constraints in
@@ -477,9 +529,6 @@ struct Planner<'a> {
     handled_tables: BTreeMap<String, TableFate>,
     /// Views in both models, as (current, desired).
     views: Vec<(Element, Element)>,
-    /// Default constraints written inside the `ADD` of the column they belong to; their own
-    /// create change must not add them a second time.
-    column_defaults: Vec<Element>,
 }
 
 fn view_pairs(current: &Model, desired: &Model) -> Vec<(Element, Element)> {
@@ -539,7 +588,10 @@ impl Planner<'_> {
                 Some(TableFate::Created) | Some(TableFate::Rebuilt)
                     if is_inline_constraint(&change.kind, self.caps)
                         || (self.fate(owner) == Some(TableFate::Rebuilt)
-                            && matches!(change.kind.as_str(), kind::INDEX | kind::DML_TRIGGER)) =>
+                            && matches!(
+                                change.kind.as_str(),
+                                kind::INDEX | kind::COLUMN_STORE_INDEX | kind::DML_TRIGGER
+                            )) =>
                 {
                     return;
                 }
@@ -547,14 +599,8 @@ impl Planner<'_> {
                 _ => {}
             }
         }
-        if change.action == Action::Create
-            && change.kind == kind::DEFAULT
-            && change
-                .desired
-                .as_ref()
-                .is_some_and(|d| self.column_defaults.contains(d))
-        {
-            // Added with its column by the table's ALTER.
+        // A default added with its column is written inside the ADD of that column.
+        if change.action == Action::Create && self.added_with_column(change) {
             return;
         }
         let (create, drop) = kinds_for(&change.kind);
@@ -567,7 +613,12 @@ impl Planner<'_> {
                 step.current = change.current.clone();
                 step.desired = change.desired.clone();
                 self.plan.steps.push(step);
-                if !change.details.is_empty() {
+                // A renamed column's other changes belong to its table's alter.
+                let is_column = matches!(
+                    change.kind.as_str(),
+                    kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN
+                );
+                if !change.details.is_empty() && !is_column {
                     self.drop(change, drop);
                     self.create(change, create);
                 }
@@ -596,6 +647,20 @@ impl Planner<'_> {
                 }
             }
         }
+    }
+
+    /// Whether `change` creates a default constraint that an AlterTable step already adds with
+    /// its column.
+    fn added_with_column(&self, change: &Change) -> bool {
+        change.kind == kind::DEFAULT
+            && change.desired.is_some()
+            && self.plan.steps.iter().any(|s| {
+                s.kind == StepKind::AlterTable
+                    && s.columns.iter().any(|c| {
+                        matches!(c, ColumnChange::Add { default: Some(d), .. }
+                            if Some(d) == change.desired.as_ref())
+                    })
+            })
     }
 
     fn create(&mut self, change: &Change, kind: StepKind) {
@@ -646,7 +711,7 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         kind::PRIMARY_KEY | kind::UNIQUE | kind::CHECK | kind::DEFAULT => {
             (StepKind::AddConstraint, StepKind::DropConstraint)
         }
-        kind::INDEX => (StepKind::CreateIndex, StepKind::DropIndex),
+        kind::INDEX | kind::COLUMN_STORE_INDEX => (StepKind::CreateIndex, StepKind::DropIndex),
         kind::VIEW
         | kind::PROCEDURE
         | kind::SCALAR_FUNCTION

@@ -104,12 +104,39 @@ impl Planner<'_> {
                 c.name().to_lowercase()
             }
         };
+        // Renamed columns (renamed by earlier steps) answer to their new names.
+        let renamed: Vec<(String, String)> = changes
+            .iter()
+            .filter(|c| {
+                c.action == Action::Rename
+                    && matches!(c.kind.as_str(), kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN)
+                    && c.name
+                        .parent()
+                        .is_some_and(|t| t.matches(name, case_sensitive))
+            })
+            .filter_map(|c| {
+                let from = c.renamed_from.as_ref()?.leaf();
+                let to = c.name.leaf();
+                Some(if case_sensitive {
+                    (from.to_string(), to.to_string())
+                } else {
+                    (from.to_lowercase(), to.to_lowercase())
+                })
+            })
+            .collect();
+        let cur_key = |c: &ColumnView| {
+            let k = key(c);
+            renamed
+                .iter()
+                .find(|(from, _)| *from == k)
+                .map_or(k, |(_, to)| to.clone())
+        };
         let current_cols: Vec<ColumnView> = current_table.columns().collect();
         let desired_cols: Vec<ColumnView> = desired_table.columns().collect();
         let current_constrained = self.constrained_columns(&current.name_or_empty(), false);
 
         for col in &desired_cols {
-            let Some(old) = current_cols.iter().find(|c| key(c) == key(col)) else {
+            let Some(old) = current_cols.iter().find(|c| cur_key(c) == key(col)) else {
                 let default = self.column_default(&desired.name_or_empty(), col.name());
                 if !col.is_nullable()
                     && default.is_none()
@@ -156,7 +183,11 @@ impl Planner<'_> {
                 continue;
             };
             copy.push(ColumnCopy {
-                from: old.name().to_string(),
+                from: if cur_key(old) == key(old) {
+                    old.name().to_string()
+                } else {
+                    col.name().to_string()
+                },
                 to: col.name().to_string(),
             });
             let mut altered = false;
@@ -230,7 +261,7 @@ impl Planner<'_> {
             }
         }
         for col in &current_cols {
-            if desired_cols.iter().any(|c| key(c) == key(col)) {
+            if desired_cols.iter().any(|c| key(c) == cur_key(col)) {
                 continue;
             }
             let message = format!(
@@ -260,13 +291,13 @@ impl Planner<'_> {
         if caps.column_order_significant {
             let common_current: Vec<String> = current_cols
                 .iter()
-                .map(&key)
+                .map(&cur_key)
                 .filter(|k| desired_cols.iter().any(|c| &key(c) == k))
                 .collect();
             let common_desired: Vec<String> = desired_cols
                 .iter()
                 .map(&key)
-                .filter(|k| current_cols.iter().any(|c| &key(c) == k))
+                .filter(|k| current_cols.iter().any(|c| &cur_key(c) == k))
                 .collect();
             let appended_only = desired_cols
                 .iter()
@@ -306,15 +337,6 @@ impl Planner<'_> {
             if column_changes.is_empty() {
                 return;
             }
-            for change in &column_changes {
-                if let ColumnChange::Add {
-                    default: Some(default),
-                    ..
-                } = change
-                {
-                    self.column_defaults.push(default.clone());
-                }
-            }
             let mut step = Step::new(StepKind::AlterTable, kind::TABLE, name.clone());
             step.columns = column_changes;
             step.current = Some(current.clone());
@@ -343,7 +365,12 @@ impl Planner<'_> {
             .desired_owned
             .of(name)
             .iter()
-            .filter(|e| matches!(e.kind.as_str(), kind::INDEX | kind::DML_TRIGGER))
+            .filter(|e| {
+                matches!(
+                    e.kind.as_str(),
+                    kind::INDEX | kind::COLUMN_STORE_INDEX | kind::DML_TRIGGER
+                )
+            })
             .map(|e| (*e).clone())
             .collect();
         if !loss.is_empty() {

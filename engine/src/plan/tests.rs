@@ -438,3 +438,194 @@ fn a_default_added_with_its_column_is_added_once() {
     let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
     assert_eq!(kinds, [StepKind::AddConstraint]);
 }
+
+#[test]
+fn column_rename_is_a_rename_step_then_an_alter() {
+    use crate::compare::Rename;
+    use crate::model::refactor::{RefactorLog, RefactorOperation};
+    let t = name(&["dbo", "users"]);
+    let current = model(
+        "Sql160",
+        vec![table(
+            &t,
+            vec![
+                column(&t, "id", "int", false),
+                column(&t, "username", "int", true),
+            ],
+        )],
+    );
+    let desired = model(
+        "Sql160",
+        vec![table(
+            &t,
+            vec![
+                column(&t, "id", "int", false),
+                column(&t, "user_name", "bigint", true),
+            ],
+        )],
+    );
+    let options = CompareOptions {
+        renames: vec![Rename {
+            kind: kind::SIMPLE_COLUMN.into(),
+            from: t.child("username"),
+            to: t.child("user_name"),
+        }],
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    let rename = diff
+        .changes
+        .iter()
+        .find(|c| c.kind == kind::SIMPLE_COLUMN)
+        .expect("a column rename");
+    assert_eq!(rename.action, crate::compare::Action::Rename);
+    assert_eq!(rename.renamed_from, Some(t.child("username")));
+    let key = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let log = RefactorLog {
+        version: "1.0".into(),
+        operations: vec![RefactorOperation {
+            name: "Rename Refactor".into(),
+            key: key.into(),
+            change_date_time: None,
+            properties: vec![
+                ("ElementName".into(), "[dbo].[users].[username]".into()),
+                ("ElementType".into(), kind::SIMPLE_COLUMN.into()),
+                ("NewName".into(), "[user_name]".into()),
+            ],
+        }],
+    };
+    let plan_options = PlanOptions {
+        refactor_log: Some(log),
+        ..PlanOptions::default()
+    };
+    let p = plan(
+        &diff,
+        &current,
+        &desired,
+        SqlServer.capabilities(),
+        &plan_options,
+    );
+    let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::Rename,
+            StepKind::AlterTable,
+            StepKind::RecordRefactorLog
+        ]
+    );
+    // The alter changes the renamed column's type; nothing is dropped or added.
+    let alter = &p.steps[1];
+    assert_eq!(alter.columns.len(), 1);
+    assert!(matches!(
+        &alter.columns[0],
+        crate::plan::ColumnChange::Alter { desired, .. } if desired.name == Some(t.child("user_name"))
+    ));
+    let text = render(&p, &SqlServer).text(&SqlServer);
+    assert!(
+        text.contains("EXECUTE sp_rename @objname = N'[dbo].[users].[username]', @newname = N'user_name', @objtype = N'COLUMN'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CREATE TABLE [dbo].[__RefactorLog]"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("VALUES ('{key}')")), "{text}");
+    for batch in render(&p, &SqlServer).batches {
+        for statement in batch.statements {
+            crate::source::tsql::check::check_statement(&statement).unwrap();
+        }
+    }
+    // Other platforms keep no refactor log.
+    let sqlite = render(&p, &Sqlite);
+    let record = sqlite
+        .batches
+        .iter()
+        .find(|b| b.step == Some(StepKind::RecordRefactorLog))
+        .unwrap();
+    assert!(record.statements.is_empty());
+    // Without the refactor log, no record step; keys that are not GUIDs are not recorded.
+    let p = plan(
+        &diff,
+        &current,
+        &desired,
+        SqlServer.capabilities(),
+        &PlanOptions::default(),
+    );
+    assert!(
+        p.steps
+            .iter()
+            .all(|s| s.kind != StepKind::RecordRefactorLog)
+    );
+    let mut step = crate::plan::Step::new(StepKind::RecordRefactorLog, "RefactorLog", name(&["x"]));
+    step.refactor_keys = vec!["not-a-guid".into()];
+    let mut out = Vec::new();
+    SqlServer.render_step(&step, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn default_of_an_added_column_is_added_once() {
+    let t = name(&["dbo", "items"]);
+    let current = model(
+        "Sql160",
+        vec![table(&t, vec![column(&t, "id", "int", true)])],
+    );
+    let default = Element::new(kind::DEFAULT)
+        .with(
+            "DefaultExpressionScript",
+            crate::model::Value::Text("1".into()),
+        )
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()))
+        .with_ref(kind::rel::FOR_COLUMN, Reference::to(t.child("flag")));
+    let desired = model(
+        "Sql160",
+        vec![
+            table(
+                &t,
+                vec![
+                    column(&t, "id", "int", true),
+                    column(&t, "flag", "bit", false),
+                ],
+            ),
+            default,
+        ],
+    );
+    let (p, text) = script(&SqlServer, &current, &desired);
+    let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, vec![StepKind::AlterTable], "{text}");
+    assert_eq!(text.matches("DEFAULT 1").count(), 1, "{text}");
+}
+
+#[test]
+fn columnstore_index_is_created_and_dropped_as_an_index() {
+    let t = name(&["dbo", "v"]);
+    let base = table(
+        &t,
+        vec![column(&t, "a", "int", true), column(&t, "b", "int", true)],
+    );
+    let index = Element::new(kind::COLUMN_STORE_INDEX)
+        .named(t.child("cs"))
+        .with_child(
+            kind::rel::COLUMN_SPECIFICATIONS,
+            Element::new(kind::INDEXED_COLUMN)
+                .with_ref(kind::rel::COLUMN, Reference::to(t.child("a"))),
+        )
+        .with_child(
+            kind::rel::COLUMN_SPECIFICATIONS,
+            Element::new(kind::INDEXED_COLUMN)
+                .with_ref(kind::rel::COLUMN, Reference::to(t.child("b"))),
+        )
+        .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(t.clone()));
+    let without = model("Sql160", vec![base.clone()]);
+    let with = model("Sql160", vec![base, index]);
+    let (p, text) = script(&SqlServer, &without, &with);
+    assert_eq!(p.steps[0].kind, StepKind::CreateIndex, "{text}");
+    assert!(
+        text.contains("CREATE NONCLUSTERED COLUMNSTORE INDEX [cs] ON [dbo].[v] ([a], [b])"),
+        "{text}"
+    );
+    let (p, text) = script(&SqlServer, &with, &without);
+    assert_eq!(p.steps[0].kind, StepKind::DropIndex, "{text}");
+    assert!(text.contains("DROP INDEX [cs] ON [dbo].[v]"), "{text}");
+}

@@ -111,7 +111,7 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
     }
 
     // Files.
-    let (build_files, predeploy, postdeploy, refactor_log) = match &project {
+    let (build_files, predeploy, postdeploy, mut refactor_log) = match &project {
         Some(p) => project_files(p, &variables)?,
         None => plain_folder(path, &variables)?,
     };
@@ -128,6 +128,18 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
                 pp.add_file(file)?;
                 for batch in pp.finish() {
                     builder.add_batch(&batch)?;
+                }
+            }
+            let annotated = builder.refactor_operations();
+            if !annotated.is_empty() {
+                let log = refactor_log.get_or_insert_with(|| crate::model::refactor::RefactorLog {
+                    version: "1.0".into(),
+                    operations: Vec::new(),
+                });
+                for operation in annotated {
+                    if !log.operations.iter().any(|o| o.key == operation.key) {
+                        log.operations.push(operation.clone());
+                    }
                 }
             }
             database_secured = builder.database_secured();

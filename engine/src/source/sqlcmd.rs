@@ -91,6 +91,14 @@ impl Batch {
         }
     }
 
+    /// A batch of `text` with no file behind it (positions are batch positions).
+    pub(crate) fn from_text(text: &str) -> Self {
+        Batch {
+            text: text.to_string(),
+            origins: Vec::new(),
+        }
+    }
+
     /// The file the batch starts in.
     pub fn file(&self) -> &Path {
         self.origins

@@ -343,3 +343,80 @@ impl<'a> Cursor<'a> {
         while self.eat(&Token::SemiColon) {}
     }
 }
+
+/// A sqldef-style rename annotation, `-- @renamed from=OLD` or `/* @renamed from=OLD */`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RenameComment {
+    /// 1-based line and column of the comment in the batch.
+    pub line: u64,
+    pub column: u64,
+    /// The old name as written, quotes removed (`schema.name` keeps its dot).
+    pub from: String,
+}
+
+/// The rename annotations of a batch, in text order (none when the batch cannot be tokenized).
+pub(crate) fn rename_comments(batch: &Batch) -> Vec<RenameComment> {
+    if !batch.text.contains("@renamed") {
+        return Vec::new();
+    }
+    let dialect = MsSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, &batch.text).tokenize_with_location() else {
+        return Vec::new();
+    };
+    tokens
+        .into_iter()
+        .filter_map(|t| {
+            let text = match &t.token {
+                Token::Whitespace(Whitespace::SingleLineComment { comment, .. }) => comment,
+                Token::Whitespace(Whitespace::MultiLineComment(comment)) => comment,
+                _ => return None,
+            };
+            let from = parse_renamed(text)?;
+            Some(RenameComment {
+                line: t.span.start.line,
+                column: t.span.start.column,
+                from,
+            })
+        })
+        .collect()
+}
+
+/// `@renamed from=OLD` in a comment's text: OLD without quotes or brackets.
+fn parse_renamed(comment: &str) -> Option<String> {
+    let rest = &comment[comment.find("@renamed")? + "@renamed".len()..];
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix("from")?.trim_start().strip_prefix('=')?;
+    let value: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '*')
+        .collect();
+    let parts: Vec<String> = value
+        .split('.')
+        .map(|p| {
+            p.trim_matches(|c| matches!(c, '"' | '\'' | '[' | ']' | '`'))
+                .to_string()
+        })
+        .collect();
+    if parts.iter().any(String::is_empty) {
+        return None;
+    }
+    Some(parts.join("."))
+}
+
+#[cfg(test)]
+mod rename_tests {
+    use super::*;
+
+    #[test]
+    fn finds_rename_annotations_in_both_comment_forms() {
+        let batch = Batch::from_text(
+            "CREATE TABLE t ( -- @renamed from=\"old_t\"\n  a int, -- @renamed from=[b]\n  c int /* @renamed from=dbo.d */\n) -- a plain comment",
+        );
+        let found = rename_comments(&batch);
+        let got: Vec<(u64, &str)> = found.iter().map(|r| (r.line, r.from.as_str())).collect();
+        assert_eq!(got, vec![(1, "old_t"), (2, "b"), (3, "dbo.d")]);
+        assert_eq!(parse_renamed(" @renamed"), None);
+        assert_eq!(parse_renamed(" @renamed from="), None);
+    }
+}

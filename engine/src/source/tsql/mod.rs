@@ -8,6 +8,7 @@
 //! with the DacFx type name and their statement text. Anything else is an [`Error::Sql`] at
 //! the original file, line and column.
 
+pub mod check;
 mod cursor;
 mod misc;
 mod module;
@@ -17,6 +18,7 @@ use sqlparser::tokenizer::Token;
 
 use crate::error::Result;
 use crate::model::kind;
+use crate::model::refactor::RefactorOperation;
 use crate::model::{Annotation, Element, Entry, ObjectName, Reference, Script, Value};
 use crate::source::sqlcmd::Batch;
 
@@ -91,6 +93,19 @@ pub struct TsqlBuilder {
     database_secured: bool,
     /// `ALTER DATABASE ... SET option = value` pairs, in order.
     database_set: Vec<(String, String)>,
+    /// Named definitions of the current batch, where `-- @renamed` comments can attach.
+    anchors: Vec<Anchor>,
+    /// Renames declared by `-- @renamed from=OLD` comments, as refactor operations.
+    refactor_operations: Vec<RefactorOperation>,
+}
+
+/// Where a named definition (table, column, constraint, index) starts in a batch.
+#[derive(Debug, Clone)]
+struct Anchor {
+    line: u64,
+    column: u64,
+    kind: String,
+    name: ObjectName,
 }
 
 impl Default for TsqlBuilder {
@@ -108,6 +123,8 @@ impl TsqlBuilder {
             next_disambiguator: 3,
             database_secured: false,
             database_set: Vec::new(),
+            anchors: Vec::new(),
+            refactor_operations: Vec::new(),
         }
     }
 
@@ -119,11 +136,42 @@ impl TsqlBuilder {
         let toks = cursor::tokenize(batch)?;
         let mut c = Cursor::new(&toks, batch);
         c.skip_semicolons();
+        self.anchors.clear();
         while !c.at_end() {
             self.statement(&mut c, &toks)?;
             c.skip_semicolons();
         }
+        for comment in cursor::rename_comments(batch) {
+            // The comment renames the last definition that starts before it on its line.
+            let anchor = self
+                .anchors
+                .iter()
+                .filter(|a| a.line == comment.line && a.column < comment.column)
+                .max_by_key(|a| a.column);
+            if let Some(anchor) = anchor {
+                let operation = rename_operation(&anchor.kind, &anchor.name, &comment.from);
+                self.refactor_operations.push(operation);
+            }
+        }
+        self.anchors.clear();
         Ok(())
+    }
+
+    /// Renames declared with `-- @renamed from=OLD` (sqldef's annotation), as `Rename Refactor`
+    /// operations in declaration order.
+    pub fn refactor_operations(&self) -> &[RefactorOperation] {
+        &self.refactor_operations
+    }
+
+    /// Records that a definition of `kind` named `name` starts at token `idx`.
+    fn anchor(&mut self, c: &Cursor, idx: usize, kind: &str, name: &ObjectName) {
+        let (line, column) = c.position(idx);
+        self.anchors.push(Anchor {
+            line,
+            column,
+            kind: kind.to_string(),
+            name: name.clone(),
+        });
     }
 
     /// Whether a permission was granted on the database (so the database options element
@@ -308,6 +356,58 @@ impl TsqlBuilder {
         }
         Err(c.expected("an object type after CREATE"))
     }
+}
+
+/// A `Rename Refactor` operation for `name` (of DacFx type `kind`) whose old name is `from`: a
+/// leaf, or a schema-qualified name for schema-scoped objects. The key is a GUID derived from
+/// the names, so building the same source twice gives the same log.
+fn rename_operation(kind: &str, name: &ObjectName, from: &str) -> RefactorOperation {
+    let from_parts: Vec<&str> = from.split('.').collect();
+    let mut old = name.clone();
+    let n = old.parts.len();
+    let m = from_parts.len().min(n);
+    for (i, part) in from_parts[from_parts.len() - m..].iter().enumerate() {
+        old.parts[n - m + i] = (*part).to_string();
+    }
+    let mut properties = vec![
+        ("ElementName".to_string(), old.to_string()),
+        ("ElementType".to_string(), kind.to_string()),
+    ];
+    if matches!(
+        kind,
+        kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN | kind::INDEX
+    ) && let Some(parent) = old.parent()
+    {
+        properties.push(("ParentElementName".to_string(), parent.to_string()));
+        properties.push(("ParentElementType".to_string(), kind::TABLE.to_string()));
+    }
+    let new_leaf = ObjectName::new([name.leaf()]).to_string();
+    properties.push(("NewName".to_string(), new_leaf.clone()));
+    RefactorOperation {
+        name: "Rename Refactor".to_string(),
+        key: guid_from(&format!("{kind}|{old}|{new_leaf}")),
+        change_date_time: None,
+        properties,
+    }
+}
+
+/// A GUID-shaped key (version 5 layout) from the SHA-256 of `text`.
+fn guid_from(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Sorts relationships by name, recursively (DacFx writes them in that order).

@@ -66,6 +66,7 @@ impl TsqlBuilder {
             return Err(c.error("graph tables (AS NODE / AS EDGE) are not supported yet"));
         }
         let mut table = Element::new(kind::TABLE).named(name.clone());
+        self.anchor(c, name_at, kind::TABLE, &name);
         let (columns, constraints) = self.table_body(c, &name, Owner::Table)?;
         let mut props_front: Vec<(&str, crate::model::Value)> = Vec::new();
         // Storage and options after the body, in any order.
@@ -243,6 +244,7 @@ impl TsqlBuilder {
             if c.is(&Token::RParen) {
                 break; // trailing comma, as SSDT tolerates
             }
+            let at = c.pos;
             if c.is_kw("CONSTRAINT")
                 || c.is_kw("PRIMARY")
                 || c.is_kw("UNIQUE")
@@ -250,11 +252,17 @@ impl TsqlBuilder {
                 || c.is_kw("CHECK")
             {
                 let p = self.table_constraint(c, table, owner, None)?;
+                if let Some(name) = &p.element.name {
+                    self.anchor(c, at, &p.element.kind, name);
+                }
                 constraints.push(p);
             } else if c.eat_kws(&["PERIOD", "FOR", "SYSTEM_TIME"]) {
                 c.skip_group()?;
             } else if c.is_kw("INDEX") {
                 let index = self.inline_index(c, table, owner)?;
+                if let Some(name) = &index.name {
+                    self.anchor(c, at, &index.kind, name);
+                }
                 match owner {
                     Owner::Table => self.push(index),
                     Owner::TableType => constraints.push(Parsed {
@@ -265,6 +273,9 @@ impl TsqlBuilder {
                 }
             } else {
                 let (column, mut cons) = self.column(c, table, owner, columns.len())?;
+                if let Some(name) = &column.name {
+                    self.anchor(c, at, &column.kind, name);
+                }
                 columns.push((column, ()));
                 constraints.append(&mut cons);
             }
@@ -913,6 +924,7 @@ impl TsqlBuilder {
         };
         let columnstore = c.eat_kw("COLUMNSTORE");
         c.expect_kw("INDEX")?;
+        let name_at = c.pos;
         let index_name = c.ident()?;
         c.expect_kw("ON")?;
         let table = qualify(c.object_name()?);
@@ -955,6 +967,9 @@ impl TsqlBuilder {
         }
         el.push_ref(kind::rel::INDEXED_OBJECT, Reference::to(table));
         self.index_options(c, &mut el)?;
+        if let Some(name) = el.name.clone() {
+            self.anchor(c, name_at, &el.kind.clone(), &name);
+        }
         self.push(el);
         Ok(())
     }

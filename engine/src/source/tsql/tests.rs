@@ -489,3 +489,60 @@ fn errors_point_at_the_offending_token() {
     let (_, _, message) = sql_error("EXEC dbo.DoSomething");
     assert!(message.contains("sp_addextendedproperty"), "{message}");
 }
+
+fn refactor_ops(sql: &str) -> Vec<crate::model::refactor::RefactorOperation> {
+    let mut pp = Preprocessor::new(Mode::Model, &BTreeMap::new(), []);
+    pp.add_text(Path::new("t.sql"), sql).unwrap();
+    let mut b = TsqlBuilder::new();
+    for batch in pp.finish() {
+        b.add_batch(&batch).unwrap();
+    }
+    b.refactor_operations().to_vec()
+}
+
+#[test]
+fn renamed_annotations_become_rename_refactor_operations() {
+    let ops = refactor_ops(
+        "CREATE TABLE accounts ( -- @renamed from=old_accounts\n  id bigint NOT NULL,\n  username varchar(100), -- @renamed from=user_name\n  CONSTRAINT uq UNIQUE (id) -- @renamed from=old_uq\n);\nGO\nCREATE INDEX new_idx /* @renamed from=[old_idx] */ ON accounts (id);\n",
+    );
+    let summary: Vec<(&str, &str, &str)> = ops
+        .iter()
+        .map(|o| {
+            (
+                o.property("ElementType").unwrap(),
+                o.property("ElementName").unwrap(),
+                o.property("NewName").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("SqlTable", "[dbo].[old_accounts]", "[accounts]"),
+            (
+                "SqlSimpleColumn",
+                "[dbo].[accounts].[user_name]",
+                "[username]"
+            ),
+            ("SqlUniqueConstraint", "[dbo].[old_uq]", "[uq]"),
+            ("SqlIndex", "[dbo].[accounts].[old_idx]", "[new_idx]"),
+        ]
+    );
+    assert_eq!(
+        ops[1].property("ParentElementName"),
+        Some("[dbo].[accounts]")
+    );
+    // Keys are GUIDs, stable across builds, and distinct.
+    for op in &ops {
+        let groups: Vec<usize> = op.key.split('-').map(str::len).collect();
+        assert_eq!(groups, vec![8, 4, 4, 4, 12], "{}", op.key);
+        assert_eq!(op.name, "Rename Refactor");
+    }
+    let again = refactor_ops(
+        "CREATE TABLE accounts ( -- @renamed from=old_accounts\n  id bigint NOT NULL\n);\n",
+    );
+    assert_eq!(again[0].key, ops[0].key);
+    assert_ne!(ops[0].key, ops[1].key);
+    // A comment without a definition before it on its line renames nothing.
+    assert!(refactor_ops("-- @renamed from=x\nCREATE TABLE t (a int);\n").is_empty());
+}
