@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{BACKEND, SqliteDriver};
-use crate::model::{Dsp, Element, Model, Platform, kind, view};
+use crate::model::{Element, Model, Platform, kind, view};
 use crate::source::generic;
 use crate::{Error, Result};
 
@@ -56,21 +56,9 @@ pub fn inspect(driver: &SqliteDriver) -> Result<Model> {
             1,
         )?);
     }
-    let model = model_from_elements(elements);
+    let model = generic::into_model(Platform::Sqlite, elements);
     cross_check(driver, &model)?;
     Ok(model)
-}
-
-/// The model the project builder makes of these elements (see `source::build`).
-fn model_from_elements(mut elements: Vec<Element>) -> Model {
-    generic::finish(Platform::Sqlite, &mut elements);
-    let dsp = Dsp::from_short_name("sqlite")
-        .unwrap_or_else(|| Dsp::from_full_name(crate::model::SQLITE_DSP));
-    let mut model = Model::empty(dsp);
-    model.collation_case_sensitive = generic::collation_case_sensitive(Platform::Sqlite);
-    model.elements = elements;
-    model.sort_elements();
-    model
 }
 
 /// What the catalog says about one table.

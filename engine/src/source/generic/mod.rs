@@ -63,6 +63,25 @@ pub fn collation_case_sensitive(platform: Platform) -> bool {
     platform == Platform::Postgres
 }
 
+/// The model `source::build` makes of a SQLite or PostgreSQL folder whose statements parsed into
+/// `elements`: unnamed elements numbered across the whole model ([`finish`]), our DSP, the
+/// platform's name-case rule, elements in DacFx order. Live-database inspection uses it too, so
+/// both producers give one shape.
+pub fn into_model(platform: Platform, mut elements: Vec<Element>) -> crate::model::Model {
+    use crate::model::{Dsp, Model, POSTGRES_DSP, SQLITE_DSP};
+    finish(platform, &mut elements);
+    let dsp = Dsp::from_full_name(if platform == Platform::Postgres {
+        POSTGRES_DSP
+    } else {
+        SQLITE_DSP
+    });
+    let mut model = Model::empty(dsp);
+    model.collation_case_sensitive = collation_case_sensitive(platform);
+    model.elements = elements;
+    model.sort_elements();
+    model
+}
+
 /// Parses every statement of `sql` (a file or part of one) into top-level model elements.
 ///
 /// `platform` is [`Platform::Sqlite`] or [`Platform::Postgres`]; `file` and `start_line` (the
