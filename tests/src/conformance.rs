@@ -104,9 +104,14 @@ pub fn describe(diff: &Diff) -> String {
         .join("\n  ")
 }
 
-fn options(case: &Case) -> CompareOptions {
+/// The options `dac` uses: objects missing from the source dropped unless the case says not,
+/// column order compared only where the platform keeps it.
+fn options(case: &Case, platform: Platform) -> CompareOptions {
     CompareOptions {
         drop_objects_not_in_source: case.enable_drop,
+        ignore_column_order: !dialect_for(platform)
+            .capabilities()
+            .column_order_significant,
         ..CompareOptions::default()
     }
 }
@@ -267,7 +272,7 @@ pub fn run_case(driver: &mut dyn Driver, case: &Case) -> Result<(), String> {
         .map_err(|e| format!("build current: {e}"))?;
     let desired = model_of(platform, &case.desired, &format!("{}.desired", case.name))
         .map_err(|e| format!("build desired: {e}"))?;
-    let options = options(case);
+    let options = options(case, platform);
 
     if !case.current.trim().is_empty() {
         driver

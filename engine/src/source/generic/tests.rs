@@ -500,3 +500,27 @@ fn primary_key_using_index_takes_the_index_and_drop_column_folds() {
     assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
     find(&els, "PgCollation", "[public].[c1]");
 }
+
+#[test]
+fn sqlite_string_literal_names_are_identifiers() {
+    let els = parse_batch(
+        Platform::Sqlite,
+        "CREATE TABLE 'bigdata' ('data' integer, b text DEFAULT 'x', CHECK (b <> 'y'));",
+        Path::new("t.sql"),
+        1,
+    )
+    .expect("parse");
+    let table = els.iter().find(|e| e.kind == kind::TABLE).expect("table");
+    assert_eq!(table.name_or_empty().to_string(), "[main].[bigdata]");
+    let cols: Vec<String> = table
+        .children(rel::COLUMNS)
+        .map(|c| c.name_or_empty().to_string())
+        .collect();
+    assert_eq!(cols, ["[main].[bigdata].[data]", "[main].[bigdata].[b]"]);
+    let check = els.iter().find(|e| e.kind == kind::CHECK).expect("check");
+    assert!(
+        check
+            .text_prop("CheckExpressionScript")
+            .is_some_and(|t| t.contains("'y'"))
+    );
+}
