@@ -116,13 +116,13 @@ fn options(case: &Case, platform: Platform) -> CompareOptions {
     }
 }
 
-/// Plans `live -> desired`, renders and runs it; returns the script text for messages.
+/// Plans `live -> desired`, renders and runs it; returns the number of statements run.
 fn upgrade_to(
     driver: &mut dyn Driver,
     desired: &Model,
     options: &CompareOptions,
     step: &str,
-) -> Result<String, String> {
+) -> Result<usize, String> {
     let current = driver
         .inspect()
         .map_err(|e| format!("{step}: inspect: {e}"))?;
@@ -165,7 +165,7 @@ fn upgrade_to(
             "{step}: a second plan is not empty\nscript:\n{text}"
         ));
     }
-    Ok(text)
+    Ok(script.n_statements())
 }
 
 /// Tables of `model` that no change of `diff` touches (neither the table nor anything it owns).
@@ -265,8 +265,17 @@ fn snapshot(driver: &mut dyn Driver, tables: &[ObjectName]) -> Result<Snapshot, 
     Ok(out)
 }
 
+/// What a passing case did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Statements run by the two upgrades.
+    pub statements: usize,
+    /// Tables that held a row through both upgrades.
+    pub tables_with_rows: usize,
+}
+
 /// Runs one case on an empty database; `Err` says which step failed and why.
-pub fn run_case(driver: &mut dyn Driver, case: &Case) -> Result<(), String> {
+pub fn run_case(driver: &mut dyn Driver, case: &Case) -> Result<Outcome, String> {
     let platform = driver.platform();
     let current = model_of(platform, &case.current, &format!("{}.current", case.name))
         .map_err(|e| format!("build current: {e}"))?;
@@ -297,8 +306,8 @@ pub fn run_case(driver: &mut dyn Driver, case: &Case) -> Result<(), String> {
     let filled = insert_rows(driver, &live, &untouched);
     let before = snapshot(driver, &filled)?;
 
-    upgrade_to(driver, &desired, &options, "current -> desired")?;
-    upgrade_to(driver, &current, &options, "desired -> current")?;
+    let forward = upgrade_to(driver, &desired, &options, "current -> desired")?;
+    let backward = upgrade_to(driver, &current, &options, "desired -> current")?;
 
     let after = snapshot(driver, &filled)?;
     if before != after {
@@ -306,5 +315,8 @@ pub fn run_case(driver: &mut dyn Driver, case: &Case) -> Result<(), String> {
             "rows of untouched tables changed:\n  before {before:?}\n  after  {after:?}"
         ));
     }
-    Ok(())
+    Ok(Outcome {
+        statements: forward + backward,
+        tables_with_rows: filled.len(),
+    })
 }

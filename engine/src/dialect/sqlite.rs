@@ -117,6 +117,14 @@ impl Dialect for Sqlite {
         {
             clause = clause.replacen(')', " AUTOINCREMENT)", 1);
         }
+        if constraint.kind == kind::FOREIGN_KEY
+            && constraint.bool_prop("IsDeferrable") == Some(true)
+        {
+            clause.push_str(" DEFERRABLE");
+            if constraint.bool_prop("IsInitiallyDeferred") == Some(true) {
+                clause.push_str(" INITIALLY DEFERRED");
+            }
+        }
         Some(clause)
     }
 
@@ -302,5 +310,36 @@ impl Sqlite {
         } else {
             self.drop_object(element)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::source::generic::parse_batch;
+
+    fn parsed(sql: &str) -> Vec<Element> {
+        parse_batch(Platform::Sqlite, sql, Path::new("t.sql"), 1).expect("parse")
+    }
+
+    #[test]
+    fn foreign_key_clause_keeps_actions_and_deferrability() {
+        let elements = parsed(
+            "CREATE TABLE c (x integer, y integer, FOREIGN KEY (x, y) REFERENCES p (x, y) \
+             ON DELETE SET NULL ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED);",
+        );
+        let fk = elements
+            .iter()
+            .find(|e| e.kind == kind::FOREIGN_KEY)
+            .expect("fk");
+        assert_eq!(
+            Sqlite.constraint_clause(fk).as_deref(),
+            Some(
+                "FOREIGN KEY (\"x\", \"y\") REFERENCES \"p\" (\"x\", \"y\") ON DELETE SET NULL \
+                 ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED"
+            )
+        );
     }
 }

@@ -700,14 +700,15 @@ impl Ctx {
             ("OnDeleteAction", &fk.on_delete),
             ("OnUpdateAction", &fk.on_update),
         ] {
-            let text = match action {
-                Some(ReferentialAction::Cascade) => "Cascade",
-                Some(ReferentialAction::SetNull) => "SetNull",
-                Some(ReferentialAction::SetDefault) => "SetDefault",
-                Some(ReferentialAction::Restrict) => "Restrict",
+            // DacFx's numbers (model::view::ReferentialAction); NO ACTION is the default.
+            let number = match action {
+                Some(ReferentialAction::Cascade) => 1,
+                Some(ReferentialAction::SetNull) => 2,
+                Some(ReferentialAction::SetDefault) => 3,
+                Some(ReferentialAction::Restrict) => 4,
                 _ => continue,
             };
-            c.set_prop(prop, Value::Text(text.into()));
+            c.set_prop(prop, Value::Int(number));
         }
         if let Some(m) = &fk.match_kind {
             let text = m.to_string();

@@ -110,7 +110,7 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
     let ck = find(&els, kind::CHECK, "[public].[users_age_check]");
     assert_eq!(ck.text_prop("CheckExpressionScript"), Some("age > 0"));
     let fk = find(&els, kind::FOREIGN_KEY, "[public].[users_org_id_fkey]");
-    assert_eq!(fk.text_prop("OnDeleteAction"), Some("Cascade"));
+    assert_eq!(fk.int_prop("OnDeleteAction"), Some(1), "DacFx: 1 = CASCADE");
     assert_eq!(refs(fk, rel::FOREIGN_TABLE), ["[public].[orgs]"]);
     assert_eq!(refs(fk, rel::COLUMNS), ["[public].[users].[org_id]"]);
 
@@ -165,7 +165,11 @@ fn postgres_table_level_constraints_identity_and_generated_columns() {
     assert_eq!(specs[1].bool_prop("IsAscending"), Some(false));
     find(&els, kind::CHECK, "[app].[orders_check]");
     let fk = find(&els, kind::FOREIGN_KEY, "[app].[orders_a_b_fkey]");
-    assert_eq!(fk.text_prop("OnUpdateAction"), Some("SetNull"));
+    assert_eq!(
+        fk.int_prop("OnUpdateAction"),
+        Some(2),
+        "DacFx: 2 = SET NULL"
+    );
     assert_eq!(fk.bool_prop("IsDeferrable"), Some(true));
     assert_eq!(fk.bool_prop("IsInitiallyDeferred"), Some(true));
     assert_eq!(
@@ -236,7 +240,7 @@ fn sqlite_table_names_types_and_unnamed_constraints() {
     assert!(pk[0].name.is_none() && pk[0].disambiguator.is_some());
     let fk = of_kind(&els, kind::FOREIGN_KEY);
     assert!(fk[0].name.is_none());
-    assert_eq!(fk[0].text_prop("OnDeleteAction"), Some("SetNull"));
+    assert_eq!(fk[0].int_prop("OnDeleteAction"), Some(2));
     find(&els, kind::UNIQUE, "[main].[uq_name]");
     let d = of_kind(&els, kind::DEFAULT);
     assert_eq!(d[0].text_prop("DefaultExpressionScript"), Some("'x'"));
