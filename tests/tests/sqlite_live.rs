@@ -123,6 +123,23 @@ CREATE TABLE c (x integer, y integer, z text, FOREIGN KEY (x, y) REFERENCES p (x
         "CREATE TABLE \"Order Items\" (\"Id\" integer PRIMARY KEY, \"Qty\" integer DEFAULT 1, \"Note\" text);
 CREATE INDEX \"ix Order\" ON \"Order Items\" (\"Qty\");",
     ),
+    (
+        "DropIndexedColumnAndChangeDefault",
+        "CREATE TABLE t (a integer, b text DEFAULT 'x', c integer);
+CREATE INDEX ix_t_c ON t (c);
+CREATE TABLE u (k integer);",
+        "CREATE TABLE t (a integer, b text DEFAULT 'y');
+CREATE TABLE u (k integer, n integer NOT NULL DEFAULT 0);",
+    ),
+    (
+        "ViewOverRebuiltTable",
+        "CREATE TABLE t (a integer, b text);
+CREATE VIEW v AS SELECT a FROM t;
+CREATE VIEW w AS SELECT a FROM v;",
+        "CREATE TABLE t (a integer PRIMARY KEY, b text NOT NULL);
+CREATE VIEW v AS SELECT a, b FROM t;
+CREATE VIEW w AS SELECT a FROM v;",
+    ),
 ];
 
 #[test]

@@ -260,11 +260,14 @@ impl Driver for SqliteDriver {
     }
 
     fn rollback(&mut self) -> Result<()> {
-        if self.conn.is_autocommit() {
+        // A script that failed inside a table rebuild may have left the connection in legacy
+        // RENAME mode (a connection setting, not undone by ROLLBACK).
+        let reset = self.execute("PRAGMA legacy_alter_table = OFF");
+        if !self.conn.is_autocommit() {
             // A failed statement can end the transaction itself (SQLITE_FULL, SQLITE_IOERR...).
-            return Ok(());
+            self.execute("ROLLBACK")?;
         }
-        self.execute("ROLLBACK")
+        reset
     }
 
     fn lock(&mut self, wait: Duration) -> Result<()> {
