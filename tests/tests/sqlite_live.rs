@@ -299,6 +299,61 @@ fn second_run_waits_for_or_is_refused_the_lock() {
     first.unlock().expect("unlock");
 }
 
+/// Env var that turns [`lock_holder_process`] into the other process of
+/// [`lock_is_exclusive_across_processes`]: the database path.
+const HOLDER_ENV: &str = "DAC_TEST_LOCK_HOLDER";
+
+/// Not a test of its own: run by [`lock_is_exclusive_across_processes`] in a child process, it
+/// takes the upgrade lock, says so on stdout and holds it for a while.
+#[test]
+fn lock_holder_process() {
+    let Some(path) = std::env::var_os(HOLDER_ENV) else {
+        return;
+    };
+    let mut db = SqliteDriver::open(Path::new(&path), false).expect("open");
+    db.lock(Duration::ZERO).expect("child takes the lock");
+    println!("LOCKED");
+    use std::io::Write;
+    std::io::stdout().flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(800));
+    // Exiting releases the lock even without unlock (the OS drops it with the process).
+}
+
+/// Another process holding the lock: this one is refused, then gets it once that process ends.
+#[test]
+fn lock_is_exclusive_across_processes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("shared.db");
+    let mut db = SqliteDriver::open(&path, true).expect("open");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "lock_holder_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOLDER_ENV, &path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the holder");
+    let stdout = child.stdout.take().expect("child stdout");
+    // Keep the pipe open until the child is done: it writes test-harness output after LOCKED.
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let locked = lines.any(|line| line.contains("LOCKED"));
+    assert!(locked, "the child took the lock");
+    let err = db
+        .lock(Duration::from_millis(100))
+        .expect_err("refused while the child holds it");
+    assert!(matches!(err, Error::Blocked { .. }), "{err}");
+    db.lock(Duration::from_secs(20))
+        .expect("granted once the child is gone");
+    lines.for_each(drop);
+    assert!(child.wait().expect("child").success());
+    db.unlock().expect("unlock");
+}
+
 /// The case list helper is not empty-handed on a malformed folder.
 #[test]
 fn missing_case_folder_is_an_error() {
