@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod conformance;
 pub mod synthetic;
 
 /// The workspace root.

@@ -17,6 +17,11 @@ pub struct Sqlite;
 /// The schema every SQLite object lives in.
 const MAIN: &str = "main";
 
+/// Switches SQLite's legacy ALTER TABLE RENAME on (per connection, allowed in a transaction).
+pub const LEGACY_ALTER_ON: &str = "PRAGMA legacy_alter_table = ON";
+/// Switches it back off.
+pub const LEGACY_ALTER_OFF: &str = "PRAGMA legacy_alter_table = OFF";
+
 impl Dialect for Sqlite {
     fn platform(&self) -> Platform {
         Platform::Sqlite
@@ -117,6 +122,14 @@ impl Dialect for Sqlite {
         {
             clause = clause.replacen(')', " AUTOINCREMENT)", 1);
         }
+        if constraint.kind == kind::FOREIGN_KEY
+            && constraint.bool_prop("IsDeferrable") == Some(true)
+        {
+            clause.push_str(" DEFERRABLE");
+            if constraint.bool_prop("IsInitiallyDeferred") == Some(true) {
+                clause.push_str(" INITIALLY DEFERRED");
+            }
+        }
         Some(clause)
     }
 
@@ -193,11 +206,17 @@ impl Dialect for Sqlite {
             ));
         }
         out.push(format!("DROP TABLE {}", self.quote_name(&step.name)));
+        // Since 3.26 RENAME re-checks every view and trigger of the schema, and fails on one that
+        // refers to an object dropped earlier in the script (a view over a view being
+        // recreated). Nothing refers to the new table's temporary name, so the legacy rename,
+        // which rewrites and checks nothing, is what the 12-step procedure needs.
+        out.push(LEGACY_ALTER_ON.to_string());
         out.push(format!(
             "ALTER TABLE {} RENAME TO {}",
             self.quote_name(&temp),
             self.quote_ident(step.name.leaf())
         ));
+        out.push(LEGACY_ALTER_OFF.to_string());
         for dependent in &step.dependents {
             match dependent.kind.as_str() {
                 kind::INDEX => out.extend(self.create_index(dependent)),
@@ -302,5 +321,61 @@ impl Sqlite {
         } else {
             self.drop_object(element)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::source::generic::parse_batch;
+
+    fn parsed(sql: &str) -> Vec<Element> {
+        parse_batch(Platform::Sqlite, sql, Path::new("t.sql"), 1).expect("parse")
+    }
+
+    #[test]
+    fn rebuild_renames_with_legacy_alter_table() {
+        let elements = parsed("CREATE TABLE t (a integer);");
+        let table = elements
+            .iter()
+            .find(|e| e.kind == kind::TABLE)
+            .expect("table");
+        let mut step = Step::new(
+            crate::plan::StepKind::RebuildTable,
+            kind::TABLE,
+            table.name_or_empty(),
+        );
+        step.table = Some(TableDefinition {
+            table: table.clone(),
+            constraints: Vec::new(),
+        });
+        let out = Sqlite.rebuild_table(&step);
+        let rename = out
+            .iter()
+            .position(|s| s.starts_with("ALTER TABLE \"_dac_new_t\" RENAME TO \"t\""))
+            .expect("rename");
+        assert_eq!(out[rename - 1], LEGACY_ALTER_ON);
+        assert_eq!(out[rename + 1], LEGACY_ALTER_OFF);
+    }
+
+    #[test]
+    fn foreign_key_clause_keeps_actions_and_deferrability() {
+        let elements = parsed(
+            "CREATE TABLE c (x integer, y integer, FOREIGN KEY (x, y) REFERENCES p (x, y) \
+             ON DELETE SET NULL ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED);",
+        );
+        let fk = elements
+            .iter()
+            .find(|e| e.kind == kind::FOREIGN_KEY)
+            .expect("fk");
+        assert_eq!(
+            Sqlite.constraint_clause(fk).as_deref(),
+            Some(
+                "FOREIGN KEY (\"x\", \"y\") REFERENCES \"p\" (\"x\", \"y\") ON DELETE SET NULL \
+                 ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED"
+            )
+        );
     }
 }

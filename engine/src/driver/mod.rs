@@ -4,8 +4,10 @@
 //! set-based catalog queries, executes statements (naming the failing statement), runs
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
+pub mod sqlite;
 mod target;
 
+pub use sqlite::SqliteDriver;
 pub use target::{Target, redact};
 
 use crate::Result;

@@ -239,7 +239,7 @@ pub struct Step {
 }
 
 impl Step {
-    fn new(kind: StepKind, object_kind: &str, name: ObjectName) -> Self {
+    pub(crate) fn new(kind: StepKind, object_kind: &str, name: ObjectName) -> Self {
         Step {
             kind,
             object_kind: object_kind.to_string(),

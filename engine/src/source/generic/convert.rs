@@ -700,7 +700,7 @@ impl Ctx {
             ("OnDeleteAction", &fk.on_delete),
             ("OnUpdateAction", &fk.on_update),
         ] {
-            // DacFx's numbers, as `model::view::ReferentialAction` reads them.
+            // DacFx's numbers (model::view::ReferentialAction); NO ACTION is the default.
             let number = match action {
                 Some(ReferentialAction::Cascade) => 1,
                 Some(ReferentialAction::SetNull) => 2,

@@ -63,6 +63,25 @@ pub fn collation_case_sensitive(platform: Platform) -> bool {
     platform == Platform::Postgres
 }
 
+/// The model `source::build` makes of a SQLite or PostgreSQL folder whose statements parsed into
+/// `elements`: unnamed elements numbered across the whole model ([`finish`]), our DSP, the
+/// platform's name-case rule, elements in DacFx order. Live-database inspection uses it too, so
+/// both producers give one shape.
+pub fn into_model(platform: Platform, mut elements: Vec<Element>) -> crate::model::Model {
+    use crate::model::{Dsp, Model, POSTGRES_DSP, SQLITE_DSP};
+    finish(platform, &mut elements);
+    let dsp = Dsp::from_full_name(if platform == Platform::Postgres {
+        POSTGRES_DSP
+    } else {
+        SQLITE_DSP
+    });
+    let mut model = Model::empty(dsp);
+    model.collation_case_sensitive = collation_case_sensitive(platform);
+    model.elements = elements;
+    model.sort_elements();
+    model
+}
+
 /// Parses every statement of `sql` (a file or part of one) into top-level model elements.
 ///
 /// `platform` is [`Platform::Sqlite`] or [`Platform::Postgres`]; `file` and `start_line` (the
@@ -332,6 +351,7 @@ fn handle_statement(
             ctx.pending_attributes = strip_function_attributes(&mut tokens);
         }
         if w(i) == "TABLE" && platform == Platform::Sqlite {
+            sqlite_string_identifiers(&mut tokens);
             ctx.pending_table_options = strip_sqlite_table_options(&mut tokens);
         }
         if w(i) == "SEQUENCE" && platform == Platform::Postgres {
@@ -573,6 +593,60 @@ fn strip_function_attributes(tokens: &mut [TokenWithSpan]) -> Option<String> {
         tokens[i].token = Token::Whitespace(Whitespace::Space);
     }
     (!removed.is_empty()).then(|| removed.join(" "))
+}
+
+/// SQLite takes a string literal where CREATE TABLE expects a table or column name
+/// (`CREATE TABLE 't' ('c' integer)`, kept for compatibility with MySQL); sqlparser does not.
+/// Such literals become quoted identifiers: the table name (with its schema), and the first token
+/// of each column definition at the top level of the parentheses.
+fn sqlite_string_identifiers(tokens: &mut [TokenWithSpan]) {
+    let sig = significant(tokens);
+    let to_ident = |tok: &mut TokenWithSpan| {
+        if let Token::SingleQuotedString(s) = &tok.token {
+            tok.token = Token::make_word(s, Some('"'));
+        }
+    };
+    // CREATE [TEMP|TEMPORARY] TABLE [IF NOT EXISTS] name
+    let mut k = 0;
+    while k < sig.len()
+        && matches!(
+            word(&tokens[sig[k]].token).as_deref(),
+            Some("CREATE" | "TEMP" | "TEMPORARY" | "TABLE" | "IF" | "NOT" | "EXISTS")
+        )
+    {
+        k += 1;
+    }
+    if let Some(&i) = sig.get(k) {
+        to_ident(&mut tokens[i]);
+        if sig
+            .get(k + 1)
+            .is_some_and(|&j| tokens[j].token == Token::Period)
+            && let Some(&j) = sig.get(k + 2)
+        {
+            to_ident(&mut tokens[j]);
+        }
+    }
+    let mut depth = 0i32;
+    let mut at_item_start = false;
+    for &i in sig.iter().skip(k) {
+        match tokens[i].token {
+            Token::LParen => {
+                depth += 1;
+                at_item_start = depth == 1;
+                continue;
+            }
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 1 => {
+                at_item_start = true;
+                continue;
+            }
+            _ => {}
+        }
+        if at_item_start {
+            to_ident(&mut tokens[i]);
+        }
+        at_item_start = false;
+    }
 }
 
 /// Removes SQLite's trailing table options (`WITHOUT ROWID`, `STRICT`, comma-separated in any

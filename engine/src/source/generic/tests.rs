@@ -110,8 +110,7 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
     let ck = find(&els, kind::CHECK, "[public].[users_age_check]");
     assert_eq!(ck.text_prop("CheckExpressionScript"), Some("age > 0"));
     let fk = find(&els, kind::FOREIGN_KEY, "[public].[users_org_id_fkey]");
-    // DacFx numbers the action (1 = CASCADE), so dialects render it.
-    assert_eq!(fk.int_prop("OnDeleteAction"), Some(1));
+    assert_eq!(fk.int_prop("OnDeleteAction"), Some(1), "DacFx: 1 = CASCADE");
     assert_eq!(refs(fk, rel::FOREIGN_TABLE), ["[public].[orgs]"]);
     assert_eq!(refs(fk, rel::COLUMNS), ["[public].[users].[org_id]"]);
 
@@ -166,7 +165,11 @@ fn postgres_table_level_constraints_identity_and_generated_columns() {
     assert_eq!(specs[1].bool_prop("IsAscending"), Some(false));
     find(&els, kind::CHECK, "[app].[orders_check]");
     let fk = find(&els, kind::FOREIGN_KEY, "[app].[orders_a_b_fkey]");
-    assert_eq!(fk.int_prop("OnUpdateAction"), Some(2));
+    assert_eq!(
+        fk.int_prop("OnUpdateAction"),
+        Some(2),
+        "DacFx: 2 = SET NULL"
+    );
     assert_eq!(fk.bool_prop("IsDeferrable"), Some(true));
     assert_eq!(fk.bool_prop("IsInitiallyDeferred"), Some(true));
     assert_eq!(
@@ -500,4 +503,28 @@ fn primary_key_using_index_takes_the_index_and_drop_column_folds() {
     assert_eq!(t.children(rel::COLUMNS).count(), 1);
     assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
     find(&els, "PgCollation", "[public].[c1]");
+}
+
+#[test]
+fn sqlite_string_literal_names_are_identifiers() {
+    let els = parse_batch(
+        Platform::Sqlite,
+        "CREATE TABLE 'bigdata' ('data' integer, b text DEFAULT 'x', CHECK (b <> 'y'));",
+        Path::new("t.sql"),
+        1,
+    )
+    .expect("parse");
+    let table = els.iter().find(|e| e.kind == kind::TABLE).expect("table");
+    assert_eq!(table.name_or_empty().to_string(), "[main].[bigdata]");
+    let cols: Vec<String> = table
+        .children(rel::COLUMNS)
+        .map(|c| c.name_or_empty().to_string())
+        .collect();
+    assert_eq!(cols, ["[main].[bigdata].[data]", "[main].[bigdata].[b]"]);
+    let check = els.iter().find(|e| e.kind == kind::CHECK).expect("check");
+    assert!(
+        check
+            .text_prop("CheckExpressionScript")
+            .is_some_and(|t| t.contains("'y'"))
+    );
 }
