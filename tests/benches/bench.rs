@@ -109,13 +109,30 @@ fn write_synthetic(path: &Path, changed: fn(usize) -> bool) {
 
 fn pipeline(current: &Path, desired: &Path) -> usize {
     use dac_engine::{compare, dialect, plan, script};
-    let current = package::read(current, &ReadOptions::default()).expect("read current");
-    let desired = package::read(desired, &ReadOptions::default()).expect("read desired");
+    // DAC_BENCH_PHASES=1 prints where the time goes.
+    let phases = std::env::var_os("DAC_BENCH_PHASES").is_some();
+    let mut clock = Instant::now();
+    let mut lap = |what: &str| {
+        if phases {
+            eprintln!("  {what}: {:.1} ms", clock.elapsed().as_secs_f64() * 1e3);
+        }
+        clock = Instant::now();
+    };
+    let (current, desired) = std::thread::scope(|s| {
+        let current = s.spawn(|| package::read(current, &ReadOptions::default()));
+        let desired = package::read(desired, &ReadOptions::default()).expect("read desired");
+        (
+            current.join().expect("thread").expect("read current"),
+            desired,
+        )
+    });
+    lap("read both (in parallel)");
     let diff = compare::compare(
         &current.model,
         &desired.model,
         &compare::CompareOptions::default(),
     );
+    lap("compare");
     let dialect = dialect::dialect_for(desired.model.platform());
     let plan = plan::plan(
         &diff,
@@ -124,8 +141,11 @@ fn pipeline(current: &Path, desired: &Path) -> usize {
         dialect.capabilities(),
         &plan::PlanOptions::default(),
     );
+    lap("plan");
     let script = script::render(&plan, dialect);
-    script.text(dialect).len()
+    let n = script.text(dialect).len();
+    lap("render");
+    n
 }
 
 fn read(path: &Path) -> usize {

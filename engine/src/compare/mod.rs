@@ -564,6 +564,9 @@ impl Filter {
     }
 
     fn admits(&self, element: &Element) -> bool {
+        if self.include.is_empty() && self.exclude.is_empty() {
+            return true;
+        }
         let Some(name) = &element.name else {
             return true;
         };
@@ -619,6 +622,11 @@ pub fn diff_element(
     options: &CompareOptions,
     out: &mut Vec<Detail>,
 ) {
+    // Fast path: most elements of two versions of a model are identical, and structural
+    // equality is far cheaper than the normalising comparison below.
+    if current == desired {
+        return;
+    }
     if current.kind != desired.kind {
         out.push(Detail {
             path: join(path, "kind"),

@@ -371,11 +371,13 @@ fn parse_refactor(bytes: &[u8]) -> std::result::Result<RefactorLog, String> {
 struct Key<'a>(Option<&'a ObjectName>, Option<&'a str>);
 
 impl std::hash::Hash for Key<'_> {
-    // Hashes the leaf part, the part count and the disambiguator only: cheap, and names that
-    // share a leaf are told apart by `Eq`.
+    // Hashes every part: hashing only the leaf made names that share one (every table's `Id`
+    // column) collide, which turned the check quadratic on large models.
     fn hash<H: Hasher>(&self, state: &mut H) {
         if let Some(name) = self.0 {
-            state.write(name.leaf().as_bytes());
+            for part in &name.parts {
+                state.write(part.as_bytes());
+            }
             state.write_usize(name.parts.len());
         }
         if let Some(d) = self.1 {
