@@ -26,6 +26,93 @@ pub enum Command {
     Script(ScriptArgs),
     /// Report what deploying PACKAGE onto TARGET would do; exit 2 when it would change anything.
     DeployReport(DeployReportArgs),
+    /// Upgrade (or first deploy) a live database to a package.
+    Upgrade(UpgradeArgs),
+    /// Write a live database's schema out as a package.
+    Extract(ExtractArgs),
+    /// Register a database as an application (name, version, definition) without changing it.
+    Register(RegisterArgs),
+    /// Remove a database's registration (its history stays).
+    Unregister(TargetArgs),
+    /// Compare a live database with its registered definition; exit 2 when it drifted.
+    DriftReport(DriftReportArgs),
+}
+
+/// A live database.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Connection string: sqlite:PATH, a .db/.sqlite file, or postgres://user@host:port/db.
+    #[arg(long)]
+    pub target: String,
+}
+
+/// `dac upgrade`.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The package (.dacpac) or project to deploy.
+    pub package: PathBuf,
+    /// Connection string of the database to upgrade (created when it does not exist).
+    #[arg(long)]
+    pub target: String,
+    /// Upgrade in place: one transaction, all or nothing.
+    #[arg(long)]
+    pub in_place: bool,
+    /// Go ahead even when steps could lose data in tables that hold rows.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// Go ahead even when the database drifted from its registered definition.
+    #[arg(long)]
+    pub allow_drift: bool,
+    /// Give new NOT NULL columns a default for existing rows.
+    #[arg(long)]
+    pub smart_defaults: bool,
+    /// Print the script that was run.
+    #[arg(long)]
+    pub show_script: bool,
+}
+
+/// `dac extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Connection string of the database.
+    #[arg(long)]
+    pub target: String,
+    /// Where to write the package.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Application name (default: the registered name, else the database name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Application version (default: the registered version, else 1.0.0.0).
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+/// `dac register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Connection string of the database.
+    #[arg(long)]
+    pub target: String,
+    /// The package to register as the definition (default: the live schema).
+    pub package: Option<PathBuf>,
+    /// Application name when registering the live schema.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Application version when registering the live schema.
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+/// `dac drift-report`.
+#[derive(Debug, Args)]
+pub struct DriftReportArgs {
+    /// Connection string of the database.
+    #[arg(long)]
+    pub target: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
+    pub format: DeployFormat,
 }
 
 /// Options shared by the commands that compare and plan.
@@ -77,10 +164,10 @@ pub struct PlanFlags {
 /// `dac compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// What the database is now: a package or project.
-    pub current: PathBuf,
+    /// What the database is now: a package, project or connection string.
+    pub current: String,
     /// What it should be: a package or project.
-    pub desired: PathBuf,
+    pub desired: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
@@ -94,9 +181,9 @@ pub struct CompareArgs {
 pub struct ScriptArgs {
     /// The package (or project) to deploy.
     pub package: PathBuf,
-    /// What the database is now: a package or project standing in for it.
+    /// What the database is now: a connection string, or a package or project standing in for it.
     #[arg(long)]
-    pub target: PathBuf,
+    pub target: String,
     /// Write the script here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -113,9 +200,9 @@ pub struct ScriptArgs {
 pub struct DeployReportArgs {
     /// The package (or project) to deploy.
     pub package: PathBuf,
-    /// What the database is now: a package or project standing in for it.
+    /// What the database is now: a connection string, or a package or project standing in for it.
     #[arg(long)]
-    pub target: PathBuf,
+    pub target: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,

@@ -20,6 +20,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Compare(args) => crate::compare_cmd::compare(args),
         Command::Script(args) => crate::compare_cmd::script(args),
         Command::DeployReport(args) => crate::compare_cmd::deploy_report(args),
+        Command::Upgrade(args) => crate::live::upgrade(args),
+        Command::Extract(args) => crate::live::extract(args),
+        Command::Register(args) => crate::live::register(args),
+        Command::Unregister(args) => crate::live::unregister(args),
+        Command::DriftReport(args) => crate::live::drift_report(args),
     }
 }
 
@@ -78,6 +83,37 @@ fn package_name(package: &Package, fallback: &Path) -> String {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "package".into())
+        })
+}
+
+/// Loads a package file, or builds a project when PATH is not a .dacpac; a plain folder of
+/// `.sql` files is built for `platform` (the target's) when given.
+pub fn load_package_for(
+    path: &Path,
+    accept_checksum_mismatch: bool,
+    platform: Option<dac_engine::model::Platform>,
+) -> Result<Package> {
+    if let Some(platform) = platform
+        && is_plain_folder(path)
+    {
+        let options = BuildOptions {
+            platform: Dsp::from_short_name(platform.as_str()),
+            ..BuildOptions::default()
+        };
+        return Ok(source::build(path, &options)?);
+    }
+    load_package(path, accept_checksum_mismatch)
+}
+
+/// A folder of `.sql` files with no project file in it.
+fn is_plain_folder(path: &Path) -> bool {
+    path.is_dir()
+        && std::fs::read_dir(path).is_ok_and(|entries| {
+            !entries.flatten().any(|e| {
+                e.path().extension().is_some_and(|x| {
+                    x.eq_ignore_ascii_case("sqlproj") || x.eq_ignore_ascii_case("csproj")
+                })
+            })
         })
 }
 

@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use dac_engine::compare::{self, CompareOptions, TextRules};
 use dac_engine::dialect::dialect_for;
+use dac_engine::driver::{self, Driver, Target};
+use dac_engine::model::Model;
 use dac_engine::package::Package;
 use dac_engine::plan::{self, Plan, PlanOptions};
 use dac_engine::report;
@@ -14,12 +16,12 @@ use dac_engine::script;
 use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanFlags, ReportFormat, ScriptArgs,
 };
-use crate::commands::load_package;
+use crate::commands::load_package_for;
 use crate::{EXIT_DIFFERENCES, EXIT_OK};
 
 /// Compare options from flags, with the platform's defaults (column order only counts where
 /// the platform keeps it).
-fn compare_options(flags: &CompareFlags, desired: &Package) -> CompareOptions {
+fn compare_options(flags: &CompareFlags, desired: &Side) -> CompareOptions {
     let dialect = dialect_for(desired.model.platform());
     CompareOptions {
         ignore_column_order: flags.ignore_column_order
@@ -35,28 +37,80 @@ fn compare_options(flags: &CompareFlags, desired: &Package) -> CompareOptions {
         include: flags.include.clone(),
         exclude: flags.exclude.clone(),
         renames: desired
-            .refactor_log
+            .package
             .as_ref()
+            .and_then(|p| p.refactor_log.as_ref())
             .map(compare::renames_from_refactor_log)
             .unwrap_or_default(),
     }
 }
 
-fn load_pair(current: &Path, desired: &Path, flags: &CompareFlags) -> Result<(Package, Package)> {
-    let current_package = load_package(current, flags.accept_checksum_mismatch)
-        .with_context(|| format!("loading {}", current.display()))?;
-    let desired_package = load_package(desired, flags.accept_checksum_mismatch)
-        .with_context(|| format!("loading {}", desired.display()))?;
-    if current_package.model.platform() != desired_package.model.platform() {
+/// One side of a comparison: its model, its refactor log and scripts when it is a package, and
+/// how to show it (connection strings without passwords).
+pub struct Side {
+    /// The schema.
+    pub model: Model,
+    /// The package, when the side is a package or project.
+    pub package: Option<Package>,
+    /// The connection, when the side is a live database.
+    pub driver: Option<Box<dyn Driver>>,
+    /// How to name it in output.
+    pub display: String,
+}
+
+/// Loads a package, project or live database (a connection string); plain folders of `.sql`
+/// files are built for `platform` when given.
+pub fn load_side(
+    arg: &str,
+    accept_checksum_mismatch: bool,
+    platform: Option<dac_engine::model::Platform>,
+) -> Result<Side> {
+    if let Ok(target) = Target::parse(arg) {
+        let mut driver =
+            driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
+        let model = driver
+            .inspect()
+            .with_context(|| format!("inspecting {target}"))?;
+        return Ok(Side {
+            model,
+            package: None,
+            driver: Some(driver),
+            display: target.to_string(),
+        });
+    }
+    let path = Path::new(arg);
+    let package = load_package_for(path, accept_checksum_mismatch, platform)
+        .with_context(|| format!("loading {}", path.display()))?;
+    Ok(Side {
+        model: package.model.clone(),
+        package: Some(package),
+        driver: None,
+        display: path.display().to_string(),
+    })
+}
+
+fn load_pair(current: &str, desired: &str, flags: &CompareFlags) -> Result<(Side, Side)> {
+    let mut current = load_side(current, flags.accept_checksum_mismatch, None)?;
+    let platform = current.model.platform();
+    let mut desired = load_side(desired, flags.accept_checksum_mismatch, Some(platform))?;
+    if current.model.platform() != desired.model.platform() {
         bail!(
             "{} is a {} schema but {} is a {} schema: a package deploys only to its own platform",
-            current.display(),
-            current_package.model.platform().as_str(),
-            desired.display(),
-            desired_package.model.platform().as_str()
+            current.display,
+            current.model.platform().as_str(),
+            desired.display,
+            desired.model.platform().as_str()
         );
     }
-    Ok((current_package, desired_package))
+    // A package compared with a live database is first put in that server's own spelling.
+    if desired.driver.is_none()
+        && let Some(driver) = current.driver.as_mut()
+    {
+        desired.model = driver.canonicalize(&desired.model).with_context(|| {
+            format!("canonicalising {} on {}", desired.display, current.display)
+        })?;
+    }
+    Ok((current, desired))
 }
 
 /// `dac compare`.
@@ -71,8 +125,8 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
         ReportFormat::Json => {
             let value = serde_json::json!({
                 "format_version": report::FORMAT_VERSION,
-                "current": args.current.display().to_string(),
-                "desired": args.desired.display().to_string(),
+                "current": current.display,
+                "desired": desired.display,
                 "differences": diff.differences().count(),
                 "changes": changes,
             });
@@ -118,8 +172,8 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
             writeln!(
                 out,
                 "`{}` → `{}`: {} differences.\n",
-                args.current.display(),
-                args.desired.display(),
+                current.display,
+                desired.display,
                 diff.differences().count()
             )?;
             if !changes.is_empty() {
@@ -141,23 +195,24 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
     })
 }
 
-fn plan_options(flags: &PlanFlags, desired: &Package) -> PlanOptions {
+fn plan_options(flags: &PlanFlags, desired: &Side) -> PlanOptions {
+    let package = desired.package.as_ref();
     PlanOptions {
         block_on_possible_data_loss: !flags.allow_data_loss,
         smart_defaults: flags.smart_defaults,
-        predeploy: desired.predeploy.clone(),
-        postdeploy: desired.postdeploy.clone(),
-        refactor_log: desired.refactor_log.clone(),
+        predeploy: package.and_then(|p| p.predeploy.clone()),
+        postdeploy: package.and_then(|p| p.postdeploy.clone()),
+        refactor_log: package.and_then(|p| p.refactor_log.clone()),
     }
 }
 
 fn make_plan(
-    target: &Path,
+    target: &str,
     package: &Path,
     compare_flags: &CompareFlags,
     plan_flags: &PlanFlags,
-) -> Result<(Package, compare::Diff, Plan)> {
-    let (current, desired) = load_pair(target, package, compare_flags)?;
+) -> Result<(Side, Side, compare::Diff, Plan)> {
+    let (current, desired) = load_pair(target, &package.display().to_string(), compare_flags)?;
     let options = compare_options(compare_flags, &desired);
     let diff = compare::compare(&current.model, &desired.model, &options);
     let dialect = dialect_for(desired.model.platform());
@@ -168,12 +223,12 @@ fn make_plan(
         dialect.capabilities(),
         &plan_options(plan_flags, &desired),
     );
-    Ok((desired, diff, plan))
+    Ok((current, desired, diff, plan))
 }
 
 /// `dac script`.
 pub fn script(args: ScriptArgs) -> Result<u8> {
-    let (desired, _, plan) = make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
+    let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
     let dialect = dialect_for(desired.model.platform());
     let text = script::render(&plan, dialect).text(dialect);
     match &args.output {
@@ -187,13 +242,9 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
 
 /// `dac deploy-report`.
 pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
-    let (_, diff, plan) = make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
-    let report = report::deploy_report(
-        &args.target.display().to_string(),
-        &args.package.display().to_string(),
-        &diff,
-        &plan,
-    );
+    let (current, desired, diff, plan) =
+        make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
+    let report = report::deploy_report(&current.display, &desired.display, &diff, &plan);
     let text = match args.format {
         DeployFormat::Xml => report::deploy_report_xml(&report),
         DeployFormat::Json => serde_json::to_string_pretty(&report)? + "\n",

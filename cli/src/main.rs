@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod compare_cmd;
+mod live;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 /// Differences or drift found.
 pub const EXIT_DIFFERENCES: u8 = 2;
+/// Refused by a safety policy (data loss, drift).
+pub const EXIT_REFUSED: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {
@@ -38,10 +41,24 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::from(EXIT_OK);
             }
+            if is_refusal(&err) {
+                eprintln!("{err:#}");
+                return ExitCode::from(EXIT_REFUSED);
+            }
             eprintln!("error: {err:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// A safety policy said no (data loss, drift): exit 3, not 1.
+fn is_refusal(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<dac_engine::Error>(),
+            Some(dac_engine::Error::Blocked { .. })
+        )
+    })
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod package;
 pub mod plan;
+pub mod registry;
 pub mod report;
 pub mod script;
 pub mod source;

@@ -12,6 +12,7 @@ pub use target::{Target, redact};
 
 use crate::Result;
 use crate::model::{Model, ObjectName, Platform};
+use crate::registry::{HistoryEntry, Registration};
 
 /// What the server says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,5 +75,38 @@ pub trait Driver {
     /// after a rebuild with enforcement off).
     fn check_foreign_keys(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// The desired model as this server would show it once deployed (defaults, expressions and
+    /// definitions in the catalog's spelling), so comparing it with an inspection shows no
+    /// phantom differences. The default is the model itself, for platforms whose inspection
+    /// already gives source spelling.
+    fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
+        Ok(desired.clone())
+    }
+
+    /// The application registered on this database, if any.
+    fn read_registration(&mut self) -> Result<Option<Registration>>;
+
+    /// Writes (replaces) the registration; inside the open transaction when there is one.
+    fn write_registration(&mut self, registration: &Registration) -> Result<()>;
+
+    /// Removes the registration (the history stays).
+    fn delete_registration(&mut self) -> Result<()>;
+
+    /// Appends a history row; inside the open transaction when there is one.
+    fn append_history(&mut self, entry: &HistoryEntry) -> Result<()>;
+
+    /// The history, oldest first.
+    fn history(&mut self) -> Result<Vec<HistoryEntry>>;
+}
+
+/// Opens a driver for a target; with `create`, a database that does not exist is created.
+pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
+    match target {
+        Target::Sqlite { path } => Ok(Box::new(sqlite::SqliteDriver::open(path, create)?)),
+        Target::Postgres { .. } => Err(crate::Error::Invalid(format!(
+            "{target}: the PostgreSQL driver is not available in this build"
+        ))),
     }
 }

@@ -3,11 +3,15 @@
 //! No SQL text here: statements come from `script`, and everything platform-specific
 //! (transactions, foreign-key switches, locks) goes through the [`Driver`].
 
+mod in_place;
+
 use std::time::Duration;
 
 use crate::driver::Driver;
 use crate::script::Script;
 use crate::{Error, Result};
+
+pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
 
 /// How long a second run waits for the upgrade lock before it is refused.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -19,16 +23,22 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// transaction is rolled back and the error names the step and statement that failed.
 pub fn execute(driver: &mut dyn Driver, script: &Script) -> Result<()> {
     driver.lock(LOCK_WAIT)?;
-    let result = execute_locked(driver, script);
+    let result = execute_locked(driver, script, &mut |_| Ok(()));
     let unlocked = driver.unlock();
     result.and(unlocked)
 }
 
-fn execute_locked(driver: &mut dyn Driver, script: &Script) -> Result<()> {
+/// Executes a script with the lock already held; `before_commit` runs inside the transaction
+/// after the last statement (the registry is written there, so it commits with the schema).
+fn execute_locked(
+    driver: &mut dyn Driver,
+    script: &Script,
+    before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
+) -> Result<()> {
     if script.foreign_keys_off {
         driver.foreign_keys_off()?;
     }
-    let result = run_in_transaction(driver, script);
+    let result = run_in_transaction(driver, script, before_commit);
     if script.foreign_keys_off {
         let restored = driver.foreign_keys_on();
         return result.and(restored);
@@ -36,9 +46,13 @@ fn execute_locked(driver: &mut dyn Driver, script: &Script) -> Result<()> {
     result
 }
 
-fn run_in_transaction(driver: &mut dyn Driver, script: &Script) -> Result<()> {
+fn run_in_transaction(
+    driver: &mut dyn Driver,
+    script: &Script,
+    before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
+) -> Result<()> {
     driver.begin()?;
-    let mut run = || -> Result<()> {
+    let mut run = |driver: &mut dyn Driver| -> Result<()> {
         for batch in &script.batches {
             for statement in &batch.statements {
                 driver
@@ -49,9 +63,9 @@ fn run_in_transaction(driver: &mut dyn Driver, script: &Script) -> Result<()> {
         if script.foreign_keys_off {
             driver.check_foreign_keys()?;
         }
-        Ok(())
+        before_commit(driver)
     };
-    match run() {
+    match run(driver) {
         Ok(()) => driver.commit(),
         Err(err) => {
             // The original error matters more than a failed rollback.

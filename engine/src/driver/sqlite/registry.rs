@@ -1,0 +1,128 @@
+//! The registry in a SQLite database: tables `_dac_registry` (one row) and `_dac_history`,
+//! written on the driver's connection, so inside the upgrade's transaction when one is open.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteDriver, driver_error};
+use crate::Result;
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
+
+const CREATE: &str = include_str!("queries/registry_create.sql");
+
+impl SqliteDriver {
+    fn registry_exists(&self) -> Result<bool> {
+        let sql =
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '_dac_registry'";
+        let n: i64 = self
+            .conn
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        Ok(n > 0)
+    }
+
+    fn ensure_registry(&self) -> Result<()> {
+        self.conn
+            .execute_batch(CREATE)
+            .map_err(|e| driver_error(&e, Some(CREATE)))
+    }
+
+    pub(super) fn read_registration_impl(&mut self) -> Result<Option<Registration>> {
+        if !self.registry_exists()? {
+            return Ok(None);
+        }
+        let sql = "SELECT name, version, definition, model_hash, registered_by, registered_at FROM \"_dac_registry\" WHERE id = 1";
+        self.conn
+            .query_row(sql, [], |r| {
+                Ok(Registration {
+                    name: r.get(0)?,
+                    version: r.get(1)?,
+                    definition: r.get(2)?,
+                    model_hash: r.get(3)?,
+                    registered_by: r.get(4)?,
+                    registered_at: r.get(5)?,
+                })
+            })
+            .optional()
+            .map_err(|e| driver_error(&e, Some(sql)))
+    }
+
+    pub(super) fn write_registration_impl(&mut self, registration: &Registration) -> Result<()> {
+        self.ensure_registry()?;
+        let sql = "INSERT OR REPLACE INTO \"_dac_registry\" (id, name, version, definition, model_hash, registered_by, registered_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
+        self.conn
+            .execute(
+                sql,
+                params![
+                    registration.name,
+                    registration.version,
+                    registration.definition,
+                    registration.model_hash,
+                    registration.registered_by,
+                    registration.registered_at
+                ],
+            )
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        Ok(())
+    }
+
+    pub(super) fn delete_registration_impl(&mut self) -> Result<()> {
+        if !self.registry_exists()? {
+            return Ok(());
+        }
+        let sql = "DELETE FROM \"_dac_registry\"";
+        self.conn
+            .execute(sql, [])
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        Ok(())
+    }
+
+    pub(super) fn append_history_impl(&mut self, entry: &HistoryEntry) -> Result<()> {
+        self.ensure_registry()?;
+        let sql = "INSERT INTO \"_dac_history\" (action, status, name, version_before, version_after, at, by, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        self.conn
+            .execute(
+                sql,
+                params![
+                    entry.action.as_str(),
+                    entry.status.as_str(),
+                    entry.name,
+                    entry.version_before,
+                    entry.version_after,
+                    entry.at,
+                    entry.by,
+                    entry.message
+                ],
+            )
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        Ok(())
+    }
+
+    pub(super) fn history_impl(&mut self) -> Result<Vec<HistoryEntry>> {
+        if !self.registry_exists()? {
+            return Ok(Vec::new());
+        }
+        let sql = "SELECT action, status, name, version_before, version_after, at, by, message FROM \"_dac_history\" ORDER BY action_id";
+        let mut statement = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        let rows = statement
+            .query_map([], |r| {
+                let action: String = r.get(0)?;
+                let status: String = r.get(1)?;
+                Ok(HistoryEntry {
+                    action: HistoryAction::parse(&action).unwrap_or(HistoryAction::Upgrade),
+                    status: HistoryStatus::parse(&status).unwrap_or(HistoryStatus::Fail),
+                    name: r.get(2)?,
+                    version_before: r.get(3)?,
+                    version_after: r.get(4)?,
+                    at: r.get(5)?,
+                    by: r.get(6)?,
+                    message: r.get(7)?,
+                })
+            })
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| driver_error(&e, Some(sql)))
+    }
+}

@@ -1,0 +1,271 @@
+//! The registry, our msdb: per database, the application registered there (name, version, the
+//! package deployed), and the history of what dac did to it.
+//!
+//! The registry lives *inside* the database it describes (SQLite: tables `_dac_registry` and
+//! `_dac_history`; PostgreSQL: schema `_dac`), written by the driver in the same transaction as
+//! the upgrade, so an upgrade and its registration commit or roll back together, and a
+//! side-by-side upgrade, which renames databases, carries it along: it follows the database,
+//! not its name. See ARCHITECTURE.md.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::Result;
+use crate::model::Model;
+use crate::package::{self, Package, ReadOptions};
+
+/// The application registered on a database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Registration {
+    /// Application name (DacMetadata Name).
+    pub name: String,
+    /// Application version.
+    pub version: String,
+    /// The registered definition: the package bytes (skipped in JSON output).
+    #[serde(skip)]
+    pub definition: Vec<u8>,
+    /// SHA-256 of the package's model.xml, upper-case hex.
+    pub model_hash: String,
+    /// Who registered it (the operating-system user running dac).
+    pub registered_by: String,
+    /// When (UTC, RFC 3339).
+    pub registered_at: String,
+}
+
+impl Registration {
+    /// A registration of `package` made now.
+    pub fn of(package: &Package) -> Result<Registration> {
+        let definition = package::to_bytes(package)?;
+        let metadata = package.metadata.clone().unwrap_or_default();
+        Ok(Registration {
+            name: metadata.name,
+            version: metadata.version,
+            model_hash: model_hash(&package.model),
+            definition,
+            registered_by: current_user(),
+            registered_at: now_utc(),
+        })
+    }
+
+    /// The registered package.
+    pub fn package(&self) -> Result<Package> {
+        package::read_bytes(
+            &self.definition,
+            std::path::Path::new("(registered definition)"),
+            &ReadOptions::default(),
+        )
+    }
+}
+
+/// What dac did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryAction {
+    /// First deployment of a package to a new or empty database.
+    Deploy,
+    /// An upgrade in place.
+    Upgrade,
+    /// A side-by-side upgrade.
+    SideBySide,
+    /// Registration without changing the schema.
+    Register,
+    /// Registration removed.
+    Unregister,
+    /// A side-by-side upgrade undone.
+    Rollback,
+}
+
+impl HistoryAction {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryAction::Deploy => "deploy",
+            HistoryAction::Upgrade => "upgrade",
+            HistoryAction::SideBySide => "side-by-side",
+            HistoryAction::Register => "register",
+            HistoryAction::Unregister => "unregister",
+            HistoryAction::Rollback => "rollback",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Deploy,
+            Self::Upgrade,
+            Self::SideBySide,
+            Self::Register,
+            Self::Unregister,
+            Self::Rollback,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == text)
+    }
+}
+
+/// How an action ended (as `sysdac_history_internal.action_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryStatus {
+    /// Done.
+    Success,
+    /// Failed; nothing was changed.
+    Fail,
+    /// Undone.
+    Rollback,
+}
+
+impl HistoryStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryStatus::Success => "success",
+            HistoryStatus::Fail => "fail",
+            HistoryStatus::Rollback => "rollback",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Success, Self::Fail, Self::Rollback]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// One history row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// What was done.
+    pub action: HistoryAction,
+    /// How it ended.
+    pub status: HistoryStatus,
+    /// Application name.
+    pub name: String,
+    /// Version before (none for deploys and registrations).
+    pub version_before: Option<String>,
+    /// Version after (none for failures and unregistrations).
+    pub version_after: Option<String>,
+    /// When (UTC, RFC 3339).
+    pub at: String,
+    /// Who.
+    pub by: String,
+    /// Details: the failure, the data loss allowed, the drift overridden.
+    pub message: String,
+}
+
+impl HistoryEntry {
+    /// An entry made now by the current user.
+    pub fn now(action: HistoryAction, status: HistoryStatus, name: &str) -> Self {
+        HistoryEntry {
+            action,
+            status,
+            name: name.to_string(),
+            version_before: None,
+            version_after: None,
+            at: now_utc(),
+            by: current_user(),
+            message: String::new(),
+        }
+    }
+}
+
+/// Upper-case hex SHA-256 of a model's model.xml.
+pub fn model_hash(model: &Model) -> String {
+    let xml = package::model_xml::render(model);
+    Sha256::digest(&xml)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+/// The user running dac: `$USER`/`$USERNAME`/`$LOGNAME`, else the account of the process's
+/// user id in /etc/passwd.
+pub fn current_user() -> String {
+    for var in ["USER", "USERNAME", "LOGNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.is_empty()
+        {
+            return name;
+        }
+    }
+    account_of_uid().unwrap_or_else(|| "unknown".into())
+}
+
+fn account_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_string())
+    })
+}
+
+/// The current time, UTC, as RFC 3339 (`2026-11-26T10:00:00Z`).
+pub fn now_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format_utc(secs)
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC.
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_dates() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in [
+            "deploy",
+            "upgrade",
+            "side-by-side",
+            "register",
+            "unregister",
+            "rollback",
+        ] {
+            assert_eq!(HistoryAction::parse(a).unwrap().as_str(), a);
+        }
+        for s in ["success", "fail", "rollback"] {
+            assert_eq!(HistoryStatus::parse(s).unwrap().as_str(), s);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The in-place upgrade: validate, plan against the live schema, refuse what the user has not
+//! allowed, then pre-deploy script, steps, post-deploy script and registration in one
+//! transaction.
+
+use super::{LOCK_WAIT, execute_locked};
+use crate::compare::{self, Action, CompareOptions, Diff};
+use crate::dialect::dialect_for;
+use crate::driver::Driver;
+use crate::model::Model;
+use crate::package::Package;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
+use crate::script::{self, Script};
+use crate::{Error, Result};
+
+/// What the user allows.
+#[derive(Debug, Clone, Default)]
+pub struct InPlaceOptions {
+    /// Go ahead even when steps could lose data in tables that hold rows.
+    pub allow_data_loss: bool,
+    /// Go ahead even when the database drifted from its registered definition.
+    pub allow_drift: bool,
+    /// Give new NOT NULL columns a default for existing rows.
+    pub smart_defaults: bool,
+    /// Comparison options (renames from the package's refactor log are added).
+    pub compare: CompareOptions,
+}
+
+/// What an in-place upgrade did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Deploy (first time) or upgrade.
+    pub action: HistoryAction,
+    /// Nothing to do: schema and registration already match the package.
+    pub up_to_date: bool,
+    /// Registered version before, if any.
+    pub version_before: Option<String>,
+    /// Version after.
+    pub version_after: String,
+    /// The executed plan.
+    pub plan: Plan,
+    /// The executed script.
+    pub script: Script,
+    /// Drift that the user allowed the upgrade to override.
+    pub drift: Option<Diff>,
+}
+
+/// The drift of a registered database: compare(registered definition, live schema).
+/// `None` when the database is not registered.
+pub fn drift(driver: &mut dyn Driver) -> Result<Option<(Registration, Diff)>> {
+    let Some(registration) = driver.read_registration()? else {
+        return Ok(None);
+    };
+    let registered = registration.package()?;
+    let registered_model = driver.canonicalize(&registered.model)?;
+    let live = driver.inspect()?;
+    let options = drift_options(&registered_model);
+    let diff = compare::compare(&registered_model, &live, &options);
+    Ok(Some((registration, diff)))
+}
+
+fn drift_options(model: &Model) -> CompareOptions {
+    let caps = dialect_for(model.platform()).capabilities();
+    CompareOptions {
+        ignore_column_order: !caps.column_order_significant,
+        drop_objects_not_in_source: true,
+        ..CompareOptions::default()
+    }
+}
+
+/// Upgrades (or first deploys) the database behind `driver` to `package`, in place.
+pub fn in_place(
+    driver: &mut dyn Driver,
+    package: &Package,
+    options: &InPlaceOptions,
+) -> Result<Outcome> {
+    driver.lock(LOCK_WAIT)?;
+    let result = in_place_locked(driver, package, options);
+    let unlocked = driver.unlock();
+    match result {
+        Ok(outcome) => unlocked.map(|()| outcome),
+        Err(err) => Err(err),
+    }
+}
+
+fn in_place_locked(
+    driver: &mut dyn Driver,
+    package: &Package,
+    options: &InPlaceOptions,
+) -> Result<Outcome> {
+    let metadata = package.metadata.clone().unwrap_or_default();
+    if driver.platform() != package.model.platform() {
+        return Err(Error::Blocked {
+            reason: format!(
+                "the package is for {} but the target is a {} database",
+                package.model.platform().as_str(),
+                driver.platform().as_str()
+            ),
+        });
+    }
+    // Validate against the registration before touching anything.
+    let registration = driver.read_registration()?;
+    let mut allowed_drift = None;
+    if let Some(registered) = &registration {
+        if !registered.name.eq_ignore_ascii_case(&metadata.name) {
+            return Err(Error::Blocked {
+                reason: format!(
+                    "the database is registered to application {:?} but the package is {:?}",
+                    registered.name, metadata.name
+                ),
+            });
+        }
+        if let Some((_, diff)) = drift(driver)?
+            && !diff.is_empty()
+        {
+            if !options.allow_drift {
+                return Err(Error::Blocked {
+                    reason: format!(
+                        "the database has drifted from its registered definition ({} {}):\n{}\nrun `dac drift-report` for details, or pass --allow-drift",
+                        registered.name,
+                        registered.version,
+                        describe_drift(&diff)
+                    ),
+                });
+            }
+            allowed_drift = Some(diff);
+        }
+    }
+    let live = driver.inspect()?;
+    let desired = driver.canonicalize(&package.model)?;
+    let mut compare_options = options.compare.clone();
+    if let Some(log) = &package.refactor_log {
+        compare_options
+            .renames
+            .extend(compare::renames_from_refactor_log(log));
+    }
+    let diff = compare::compare(&live, &desired, &compare_options);
+    let dialect = dialect_for(desired.platform());
+    let plan_options = PlanOptions {
+        // Rows are checked below, before anything runs; the script's guards stay on unless
+        // the user allowed data loss, as a second line of defence.
+        block_on_possible_data_loss: !options.allow_data_loss,
+        smart_defaults: options.smart_defaults,
+        predeploy: package.predeploy.clone(),
+        postdeploy: package.postdeploy.clone(),
+        refactor_log: package.refactor_log.clone(),
+    };
+    let plan = plan::plan(
+        &diff,
+        &live,
+        &desired,
+        dialect.capabilities(),
+        &plan_options,
+    );
+    let action = if registration.is_none() && live.elements.is_empty() {
+        HistoryAction::Deploy
+    } else {
+        HistoryAction::Upgrade
+    };
+    let version_before = registration.as_ref().map(|r| r.version.clone());
+    let new_registration = Registration::of(package)?;
+    let up_to_date = plan.is_empty()
+        && registration.as_ref().is_some_and(|r| {
+            r.name == new_registration.name
+                && r.version == new_registration.version
+                && r.model_hash == new_registration.model_hash
+        });
+    let script = script::render(&plan, dialect);
+    if up_to_date {
+        return Ok(Outcome {
+            action,
+            up_to_date,
+            version_before,
+            version_after: new_registration.version,
+            plan,
+            script,
+            drift: allowed_drift,
+        });
+    }
+    if !options.allow_data_loss {
+        let mut blocked = Vec::new();
+        for hazard in plan.data_loss() {
+            let Some(table) = &hazard.table else { continue };
+            if live.find(crate::model::kind::TABLE, table).is_some() && driver.has_rows(table)? {
+                blocked.push(format!("  {} ({})", hazard.message, hazard.object));
+            }
+        }
+        if !blocked.is_empty() {
+            blocked.dedup();
+            return Err(Error::Blocked {
+                reason: format!(
+                    "the upgrade could lose data in tables that hold rows:\n{}\npass --allow-data-loss to go ahead",
+                    blocked.join("\n")
+                ),
+            });
+        }
+    }
+    let mut entry = HistoryEntry::now(action, HistoryStatus::Success, &metadata.name);
+    entry.version_before = version_before.clone();
+    entry.version_after = Some(new_registration.version.clone());
+    entry.message = notes(options, allowed_drift.as_ref());
+    let result = execute_locked(driver, &script, &mut |driver| {
+        driver.write_registration(&new_registration)?;
+        driver.append_history(&entry)
+    });
+    if let Err(err) = result {
+        // The transaction rolled back; record the failure on its own.
+        let mut failed = HistoryEntry::now(action, HistoryStatus::Fail, &metadata.name);
+        failed.version_before = version_before;
+        failed.message = err.to_string();
+        let _ = driver.append_history(&failed);
+        return Err(err);
+    }
+    Ok(Outcome {
+        action,
+        up_to_date: false,
+        version_before,
+        version_after: new_registration.version,
+        plan,
+        script,
+        drift: allowed_drift,
+    })
+}
+
+fn notes(options: &InPlaceOptions, drift: Option<&Diff>) -> String {
+    let mut notes = Vec::new();
+    if options.allow_data_loss {
+        notes.push(format!(
+            "data loss allowed by {}",
+            crate::registry::current_user()
+        ));
+    }
+    if let Some(diff) = drift {
+        notes.push(format!(
+            "drift overridden ({} differences)",
+            diff.differences().count()
+        ));
+    }
+    notes.join("; ")
+}
+
+/// One line per drifted object: `+` added outside the package, `-` removed, `~` modified.
+pub fn describe_drift(diff: &Diff) -> String {
+    diff.differences()
+        .map(|c| {
+            let mark = match c.action {
+                Action::Create => "+ added",
+                Action::Drop | Action::Keep => "- removed",
+                Action::Alter | Action::Rename => "~ modified",
+            };
+            format!("  {mark} {} {}", c.kind, c.name)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
