@@ -4,7 +4,10 @@
 //! set-based catalog queries, executes statements (naming the failing statement), runs
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
+mod postgres;
 mod target;
+
+pub use postgres::PostgresDriver;
 
 pub use target::{Target, redact};
 
