@@ -42,8 +42,9 @@ fn opt(row: &Row, i: usize) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
+/// A boolean column (`t` from the wire, `true` from a `::text` cast).
 fn flag(row: &Row, i: usize) -> bool {
-    col(row, i) == "t"
+    matches!(col(row, i), "t" | "true")
 }
 
 fn list(text: Option<&str>) -> Vec<String> {
@@ -318,7 +319,7 @@ fn constraints(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()
                 }
                 el.push_ref(rel::DEFINING_TABLE, Reference::to(table.clone()));
                 characteristics(&mut el, &row);
-                if col(&row, 17) == "true" {
+                if flag(&row, 17) {
                     el.set_prop("NullsNotDistinct", Value::Bool(true));
                 }
             }
@@ -435,7 +436,7 @@ fn indexes(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         if let Some(pred) = opt(&row, 6) {
             el.set_prop("FilterPredicate", script(&strip_parens(pred)));
         }
-        if col(&row, 7) == "true" {
+        if flag(&row, 7) {
             el.set_prop("NullsNotDistinct", Value::Bool(true));
         }
         if let Some(with) = opt(&row, 8) {

@@ -27,4 +27,5 @@ SELECT 'SqlSchema', NULL, n.nspname, NULL, d.description
   FROM pg_description d
   JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass AND n.oid = d.objoid
  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'dac') AND n.nspname NOT LIKE 'pg\_%'
+   AND NOT (n.nspname = 'public' AND d.description = 'standard public schema')
 ORDER BY 1, 2, 3, 4
