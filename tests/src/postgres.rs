@@ -212,8 +212,7 @@ fn find_binaries() -> Result<PathBuf, String> {
         .filter_map(|e| {
             let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
             let bin = e.path().join("bin");
-            (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file())
-                .then_some((version, bin))
+            (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()).then_some((version, bin))
         })
         .collect();
     found.sort();
@@ -341,7 +340,10 @@ mod tests {
     fn urls_split_at_the_database() {
         assert_eq!(
             split_url("postgres://u@h:5/db?sslmode=disable"),
-            ("postgres://u@h:5/".to_string(), "?sslmode=disable".to_string())
+            (
+                "postgres://u@h:5/".to_string(),
+                "?sslmode=disable".to_string()
+            )
         );
         assert_eq!(
             split_url("postgres://u@h/db"),

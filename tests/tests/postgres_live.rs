@@ -60,8 +60,12 @@ fn describe(diff: &Diff) -> String {
                     format!(
                         "{}: {:?} -> {:?}",
                         d.path,
-                        d.current.as_deref().map(|s| s.chars().take(80).collect::<String>()),
-                        d.desired.as_deref().map(|s| s.chars().take(80).collect::<String>())
+                        d.current
+                            .as_deref()
+                            .map(|s| s.chars().take(80).collect::<String>()),
+                        d.desired
+                            .as_deref()
+                            .map(|s| s.chars().take(80).collect::<String>())
                     )
                 })
                 .collect();
@@ -275,7 +279,8 @@ fn migra_cases(shared: &Path) -> Vec<Case> {
     names
         .into_iter()
         .map(|name| {
-            let read = |f: &str| std::fs::read_to_string(dir.join(&name).join(f)).unwrap_or_default();
+            let read =
+                |f: &str| std::fs::read_to_string(dir.join(&name).join(f)).unwrap_or_default();
             Case {
                 suite: "migra",
                 current: read("a.sql"),
@@ -336,10 +341,9 @@ fn run_all(cases: Vec<Case>) -> BTreeMap<(String, String), Outcome> {
                     let Some(case) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
                         break;
                     };
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_case(&case)
-                    }))
-                    .unwrap_or_else(|_| Outcome::Fail("panicked".into()));
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(&case)))
+                            .unwrap_or_else(|_| Outcome::Fail("panicked".into()));
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -461,7 +465,9 @@ fn failing_statement_leaves_schema_and_data_as_before() {
     let url = server.create_database("atomic");
     let mut driver = PostgresDriver::connect(&url).unwrap();
     driver
-        .execute("CREATE TABLE t (id integer PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a')")
+        .execute(
+            "CREATE TABLE t (id integer PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a')",
+        )
         .unwrap();
     let before = driver.inspect().unwrap();
     let desired = model_of(
@@ -551,7 +557,11 @@ fn errors_name_sqlstate_and_position() {
     }
     let info = driver.server_info().unwrap();
     assert!(info.version.starts_with("PostgreSQL "), "{info:?}");
-    assert!(!driver.has_rows(&dac_engine::model::ObjectName::new(["pg_catalog", "pg_am"])).is_err());
+    assert!(
+        !driver
+            .has_rows(&dac_engine::model::ObjectName::new(["pg_catalog", "pg_am"]))
+            .is_err()
+    );
     drop(driver);
     server.drop_database(&url);
 }
@@ -562,7 +572,8 @@ fn debug_inspect() {
     let server = server();
     let url = server.create_database("debug");
     let mut driver = PostgresDriver::connect(&url).unwrap();
-    let sql = std::env::var("DAC_PG_SQL").unwrap_or_else(|_| "CREATE TABLE t (id integer PRIMARY KEY, name text)".into());
+    let sql = std::env::var("DAC_PG_SQL")
+        .unwrap_or_else(|_| "CREATE TABLE t (id integer PRIMARY KEY, name text)".into());
     driver.execute(&sql).unwrap();
     let live = driver.inspect().unwrap();
     println!("{live:#?}");

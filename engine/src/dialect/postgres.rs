@@ -2,10 +2,11 @@
 //! everything; a rebuild renames the old table away, creates the new shape and copies rows.
 
 use super::{Capabilities, Dialect, copy_lists, generic_type, whole_statement};
-use crate::model::view::{ColumnView, DataType};
+use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind, view};
-use crate::plan::{Guard, Step};
+use crate::plan::{Guard, Step, TableDefinition};
 use crate::script::Script;
+use crate::source::generic::names::pg_object_name;
 
 /// The PostgreSQL dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,7 +25,7 @@ impl Dialect for Postgres {
             alter_constraints: true,
             drop_column: true,
             column_order_significant: false,
-            alter_routine_in_place: false,
+            alter_routine_in_place: true,
             foreign_keys_inline_only: false,
         }
     }
@@ -254,21 +255,42 @@ impl Dialect for Postgres {
         out
     }
 
-    fn create_programmable(&self, element: &Element, _replace: bool) -> Vec<String> {
+    fn create_programmable(&self, element: &Element, replace: bool) -> Vec<String> {
         if let Some(definition) = whole_statement(element) {
-            return vec![definition.to_string()];
+            return vec![if replace {
+                or_replace(definition)
+            } else {
+                definition.to_string()
+            }];
         }
         match (element.kind.as_str(), element.text_prop("QueryScript")) {
             (kind::VIEW, Some(query)) => {
-                let materialized = if element.bool_prop("IsMaterialized") == Some(true) {
-                    "MATERIALIZED "
+                let name = self.quote_name(&element.name_or_empty());
+                let options = element
+                    .text_prop("Options")
+                    .map(|o| format!(" {o}"))
+                    .unwrap_or_default();
+                if element.bool_prop("IsMaterialized") == Some(true) {
+                    let mut out = Vec::new();
+                    if replace {
+                        out.push(format!("DROP MATERIALIZED VIEW IF EXISTS {name}"));
+                    }
+                    let data = if element.bool_prop("WithNoData") == Some(true) {
+                        " WITH NO DATA"
+                    } else {
+                        ""
+                    };
+                    out.push(format!(
+                        "CREATE MATERIALIZED VIEW {name}{options} AS {query}{data}"
+                    ));
+                    return out;
+                }
+                let create = if replace {
+                    "CREATE OR REPLACE"
                 } else {
-                    ""
+                    "CREATE"
                 };
-                vec![format!(
-                    "CREATE {materialized}VIEW {} AS {query}",
-                    self.quote_name(&element.name_or_empty())
-                )]
+                vec![format!("{create} VIEW {name}{options} AS {query}")]
             }
             _ => vec![format!(
                 "-- dac cannot create {} {}: no definition is known",
@@ -322,6 +344,290 @@ impl Dialect for Postgres {
         }
     }
 
+    fn create_other(&self, element: &Element) -> Vec<String> {
+        if let Some(definition) = element.text_prop(crate::plan::DEFINITION) {
+            return vec![definition.to_string()];
+        }
+        match element.kind.as_str() {
+            kind::EXTENDED_PROPERTY => {
+                let value = element.text_prop("Value").unwrap_or("NULL");
+                self.comment(element, value)
+            }
+            kind::SCHEMA => vec![format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                self.quote_name(&element.name_or_empty())
+            )],
+            kind::SEQUENCE => {
+                // A serial column's sequence may also be made by `create_table`.
+                if is_serial_sequence(element) {
+                    return vec![self.create_sequence(element).replacen(
+                        "CREATE SEQUENCE",
+                        "CREATE SEQUENCE IF NOT EXISTS",
+                        1,
+                    )];
+                }
+                vec![self.create_sequence(element)]
+            }
+            kind::PERMISSION => {
+                let (Some(permission), Some(grantee)) = (
+                    element.text_prop("Permission"),
+                    element.text_prop("Grantee"),
+                ) else {
+                    return Vec::new();
+                };
+                let Some(object) = element.reference_name("SecuredObject") else {
+                    return Vec::new();
+                };
+                let class = element.name_or_empty();
+                let on = if class.first().ends_with(".Schema") {
+                    "SCHEMA "
+                } else if class.first().ends_with(".Sequence") {
+                    "SEQUENCE "
+                } else {
+                    ""
+                };
+                let grantee = if grantee.eq_ignore_ascii_case("public") {
+                    "PUBLIC".to_string()
+                } else {
+                    self.quote_ident(grantee)
+                };
+                let option = if element.bool_prop("WithGrantOption") == Some(true) {
+                    " WITH GRANT OPTION"
+                } else {
+                    ""
+                };
+                vec![format!(
+                    "GRANT {permission} ON {on}{} TO {grantee}{option}",
+                    self.quote_name(object)
+                )]
+            }
+            _ => vec![format!(
+                "-- dac cannot create {} {}: no definition is known for this object kind",
+                element.kind,
+                element.name_or_empty()
+            )],
+        }
+    }
+
+    fn create_sequence(&self, sequence: &Element) -> String {
+        let mut text = format!(
+            "CREATE SEQUENCE {}",
+            self.quote_name(&sequence.name_or_empty())
+        );
+        if let Some(data_type) = sequence
+            .children(kind::rel::TYPE_SPECIFIER)
+            .next()
+            .and_then(DataType::from_specifier)
+        {
+            text.push_str(&format!(" AS {}", self.render_type(&data_type)));
+        }
+        for (property, words) in [
+            ("Increment", "INCREMENT BY"),
+            ("MinValue", "MINVALUE"),
+            ("MaxValue", "MAXVALUE"),
+            ("StartValue", "START WITH"),
+            ("CacheSize", "CACHE"),
+        ] {
+            if let Some(value) = sequence.prop(property).and_then(|v| v.attribute_text()) {
+                text.push_str(&format!(" {words} {value}"));
+            }
+        }
+        if sequence.bool_prop("IsCycling") == Some(true) {
+            text.push_str(" CYCLE");
+        }
+        text
+    }
+
+    fn create_table(&self, definition: &TableDefinition, name: Option<&ObjectName>) -> String {
+        let table = &definition.table;
+        let table_name = name.cloned().unwrap_or_else(|| table.name_or_empty());
+        let quoted = self.quote_name(&table_name);
+        let unlogged = if table.bool_prop("IsUnlogged") == Some(true) {
+            "UNLOGGED "
+        } else {
+            ""
+        };
+        let mut statements = Vec::new();
+        // Sequences of serial columns first, so their defaults resolve.
+        for column in TableView(table).columns() {
+            if let Some(sequence) = serial_sequence(definition, &table_name, column.name()) {
+                statements.push(format!(
+                    "CREATE SEQUENCE IF NOT EXISTS {}{}",
+                    self.quote_name(&sequence),
+                    column
+                        .data_type()
+                        .map(|t| format!(" AS {}", self.render_type(&t)))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        let mut create = if let Some(parent) = table.reference_name("PartitionOf") {
+            let bound = table.text_prop("PartitionBound").unwrap_or("DEFAULT");
+            format!(
+                "CREATE {unlogged}TABLE {quoted} PARTITION OF {} {bound}",
+                self.quote_name(parent)
+            )
+        } else {
+            let body = super::standard_create_table(self, definition, name);
+            let body = body.replacen("CREATE TABLE", &format!("CREATE {unlogged}TABLE"), 1);
+            if TableView(table).columns().next().is_none() && definition.constraints.is_empty() {
+                format!("CREATE {unlogged}TABLE {quoted} ()")
+            } else {
+                body
+            }
+        };
+        if let Some(parents) = table.text_prop("Inherits") {
+            let names: Vec<String> = parents
+                .split(", ")
+                .filter_map(|p| ObjectName::parse(p).ok())
+                .map(|n| self.quote_name(&n))
+                .collect();
+            if !names.is_empty() {
+                create.push_str(&format!(" INHERITS ({})", names.join(", ")));
+            }
+        }
+        if let Some(by) = table.text_prop("PartitionBy") {
+            create.push_str(&format!(" PARTITION BY {by}"));
+        }
+        if let Some(options) = table.text_prop("Options") {
+            create.push_str(&format!(" {options}"));
+        }
+        statements.push(create);
+        for column in TableView(table).columns() {
+            if let Some(sequence) = serial_sequence(definition, &table_name, column.name()) {
+                statements.push(format!(
+                    "ALTER SEQUENCE {} OWNED BY {quoted}.{}",
+                    self.quote_name(&sequence),
+                    self.quote_ident(column.name())
+                ));
+            }
+        }
+        if table.bool_prop("IsRowLevelSecurityEnabled") == Some(true) {
+            statements.push(format!("ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY"));
+        }
+        statements.join(";\n")
+    }
+
+    fn constraint_clause(&self, constraint: &Element) -> Option<String> {
+        self.constraint_text(constraint, false)
+    }
+
+    fn add_constraint(&self, constraint: &Element) -> Vec<String> {
+        let Some(table) = view::owner(constraint) else {
+            return Vec::new();
+        };
+        if constraint.kind == kind::DEFAULT {
+            return self.add_default(constraint);
+        }
+        match self.constraint_text(constraint, true) {
+            Some(clause) => vec![format!(
+                "ALTER TABLE {} ADD {clause}",
+                self.quote_name(table)
+            )],
+            None => Vec::new(),
+        }
+    }
+
+    fn key_column_list(&self, element: &Element) -> String {
+        element
+            .children(kind::rel::COLUMN_SPECIFICATIONS)
+            .map(|spec| {
+                let mut text = match (
+                    spec.reference_name(kind::rel::COLUMN),
+                    spec.text_prop("ExpressionScript"),
+                ) {
+                    (Some(column), _) => self.quote_ident(column.leaf()),
+                    (None, Some(expression)) => format!("({expression})"),
+                    (None, None) => String::new(),
+                };
+                if let Some(class) = spec.text_prop("OperatorClass") {
+                    text.push(' ');
+                    text.push_str(class);
+                }
+                let descending = spec.bool_prop("IsAscending") == Some(false);
+                if descending {
+                    text.push_str(" DESC");
+                }
+                match spec.bool_prop("NullsFirst") {
+                    Some(true) => text.push_str(" NULLS FIRST"),
+                    Some(false) => text.push_str(" NULLS LAST"),
+                    None => {}
+                }
+                text
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn create_index(&self, index: &Element) -> Vec<String> {
+        if let Some(definition) = index.text_prop(crate::plan::DEFINITION) {
+            return vec![definition.to_string()];
+        }
+        let table = index
+            .reference_name(kind::rel::INDEXED_OBJECT)
+            .map(|t| self.quote_name(t))
+            .unwrap_or_default();
+        let unique = if index.bool_prop("IsUnique") == Some(true) {
+            "UNIQUE "
+        } else {
+            ""
+        };
+        let method = index
+            .text_prop("IndexMethod")
+            .map(|m| format!(" USING {m}"))
+            .unwrap_or_default();
+        let mut text = format!(
+            "CREATE {unique}INDEX {} ON {table}{method} ({})",
+            self.quote_ident(index.name_or_empty().leaf()),
+            self.key_column_list(index)
+        );
+        let included = view::referenced_names(index, kind::rel::INCLUDED_COLUMNS);
+        if !included.is_empty() {
+            text.push_str(&format!(" INCLUDE ({})", self.name_list(&included)));
+        }
+        if index.bool_prop("NullsNotDistinct") == Some(true) {
+            text.push_str(" NULLS NOT DISTINCT");
+        }
+        if let Some(with) = index.text_prop("WithOptions") {
+            text.push_str(&format!(" WITH ({with})"));
+        }
+        if let Some(filter) = index.text_prop("FilterPredicate") {
+            text.push_str(&format!(" WHERE {filter}"));
+        }
+        vec![text]
+    }
+
+    fn add_column(
+        &self,
+        table: &ObjectName,
+        column: &Element,
+        default: Option<&Element>,
+    ) -> Vec<String> {
+        let name = ColumnView(column).name();
+        let mut out = Vec::new();
+        let sequence = default.and_then(|d| serial_default(d, table, name));
+        if let Some(sequence) = &sequence {
+            out.push(format!(
+                "CREATE SEQUENCE IF NOT EXISTS {}",
+                self.quote_name(sequence)
+            ));
+        }
+        out.push(format!(
+            "ALTER TABLE {} ADD {}",
+            self.quote_name(table),
+            self.column_definition(ColumnView(column), default)
+        ));
+        if let Some(sequence) = &sequence {
+            out.push(format!(
+                "ALTER SEQUENCE {} OWNED BY {}.{}",
+                self.quote_name(sequence),
+                self.quote_name(table),
+                self.quote_ident(name)
+            ));
+        }
+        out
+    }
+
     fn drop_object(&self, element: &Element) -> Vec<String> {
         if element.kind == kind::VIEW && element.bool_prop("IsMaterialized") == Some(true) {
             return vec![format!(
@@ -344,6 +650,57 @@ impl Dialect for Postgres {
                 self.quote_name(&element.name_or_empty())
             )];
         }
+        let name = element.name_or_empty();
+        match element.kind.as_str() {
+            "PgEnumType" | "PgCompositeType" | "PgRangeType" | "PgType" => {
+                return vec![format!("DROP TYPE IF EXISTS {}", self.quote_name(&name))];
+            }
+            "PgDomain" => return vec![format!("DROP DOMAIN IF EXISTS {}", self.quote_name(&name))],
+            "PgExtension" => {
+                return vec![format!(
+                    "DROP EXTENSION IF EXISTS {}",
+                    self.quote_name(&name)
+                )];
+            }
+            "PgPolicy" => {
+                let table = name.parent().unwrap_or_default();
+                return vec![format!(
+                    "DROP POLICY IF EXISTS {} ON {}",
+                    self.quote_ident(name.leaf()),
+                    self.quote_name(&table)
+                )];
+            }
+            "PgExcludeConstraint" => {
+                let Some(table) = view::owner(element) else {
+                    return Vec::new();
+                };
+                return vec![format!(
+                    "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+                    self.quote_name(table),
+                    self.quote_ident(name.leaf())
+                )];
+            }
+            kind::EXTENDED_PROPERTY => {
+                // The commented object may be gone already: its comment went with it.
+                return self
+                    .comment(element, "NULL")
+                    .into_iter()
+                    .map(|c| {
+                        format!(
+                            "DO $dac$ BEGIN {c}; EXCEPTION WHEN undefined_table OR undefined_column OR undefined_object OR undefined_function OR invalid_schema_name THEN NULL; END $dac$"
+                        )
+                    })
+                    .collect();
+            }
+            kind::SEQUENCE => {
+                // An owned sequence goes with its table.
+                return vec![format!(
+                    "DROP SEQUENCE IF EXISTS {}",
+                    self.quote_name(&name)
+                )];
+            }
+            _ => {}
+        }
         if element.kind == kind::DML_TRIGGER {
             let table = view::owner(element)
                 .map(|t| self.quote_name(t))
@@ -354,5 +711,261 @@ impl Dialect for Postgres {
             )];
         }
         super::standard_drop_object(self, element)
+    }
+}
+
+impl Postgres {
+    /// A table constraint clause; `alter` allows `NOT VALID` (ALTER TABLE ADD only).
+    fn constraint_text(&self, constraint: &Element, alter: bool) -> Option<String> {
+        let mut text = match &constraint.name {
+            Some(name) => format!("CONSTRAINT {} ", self.quote_ident(name.leaf())),
+            None => String::new(),
+        };
+        match constraint.kind.as_str() {
+            kind::PRIMARY_KEY | kind::UNIQUE => {
+                text.push_str(if constraint.kind == kind::PRIMARY_KEY {
+                    "PRIMARY KEY"
+                } else {
+                    "UNIQUE"
+                });
+                if constraint.bool_prop("NullsNotDistinct") == Some(true) {
+                    text.push_str(" NULLS NOT DISTINCT");
+                }
+                text.push_str(&format!(" ({})", self.key_column_list(constraint)));
+                let included = view::referenced_names(constraint, kind::rel::INCLUDED_COLUMNS);
+                if !included.is_empty() {
+                    text.push_str(&format!(" INCLUDE ({})", self.name_list(&included)));
+                }
+            }
+            kind::CHECK => {
+                let expression = constraint
+                    .text_prop("CheckExpressionScript")
+                    .unwrap_or("true");
+                text.push_str(&format!("CHECK ({expression})"));
+                if constraint.bool_prop("IsNoInherit") == Some(true) {
+                    text.push_str(" NO INHERIT");
+                }
+            }
+            kind::FOREIGN_KEY => {
+                let columns =
+                    self.name_list(&view::referenced_names(constraint, kind::rel::COLUMNS));
+                let foreign_columns = self.name_list(&view::referenced_names(
+                    constraint,
+                    kind::rel::FOREIGN_COLUMNS,
+                ));
+                let table = constraint
+                    .reference_name(kind::rel::FOREIGN_TABLE)
+                    .map(|t| self.quote_name(t))
+                    .unwrap_or_default();
+                text.push_str(&format!("FOREIGN KEY ({columns}) REFERENCES {table}"));
+                if !foreign_columns.is_empty() {
+                    text.push_str(&format!(" ({foreign_columns})"));
+                }
+                if let Some(kind) = constraint.text_prop("MatchKind") {
+                    text.push_str(&format!(" {kind}"));
+                }
+                for (words, property) in [
+                    ("ON UPDATE", "OnUpdateAction"),
+                    ("ON DELETE", "OnDeleteAction"),
+                ] {
+                    if let Some(action) = referential_action(constraint, property) {
+                        text.push_str(&format!(" {words} {action}"));
+                    }
+                }
+            }
+            "PgExcludeConstraint" => return None,
+            _ => return None,
+        }
+        if constraint.bool_prop("IsDeferrable") == Some(true) {
+            text.push_str(" DEFERRABLE");
+            if constraint.bool_prop("IsInitiallyDeferred") == Some(true) {
+                text.push_str(" INITIALLY DEFERRED");
+            }
+        }
+        if alter && constraint.bool_prop("IsNotValid") == Some(true) {
+            text.push_str(" NOT VALID");
+        }
+        Some(text)
+    }
+
+    /// `COMMENT ON <object> IS <value>` for an extended property.
+    fn comment(&self, property: &Element, value: &str) -> Vec<String> {
+        let name = property.name_or_empty();
+        let Some(host) = property.reference_name("Host") else {
+            return Vec::new();
+        };
+        let word = match name.first() {
+            "SqlTable" => "TABLE",
+            "SqlColumn" => "COLUMN",
+            "SqlView" => "VIEW",
+            "SqlIndex" => "INDEX",
+            "SqlSequence" => "SEQUENCE",
+            "SqlSubroutine" => "ROUTINE",
+            "SqlType" => "TYPE",
+            "SqlSchema" => "SCHEMA",
+            "PgExtension" => "EXTENSION",
+            "SqlRole" => "ROLE",
+            _ => return Vec::new(),
+        };
+        vec![format!(
+            "COMMENT ON {word} {} IS {value}",
+            self.quote_name(host)
+        )]
+    }
+}
+
+/// `CREATE X` -> `CREATE OR REPLACE X` for functions, procedures, triggers and views.
+fn or_replace(definition: &str) -> String {
+    let trimmed = definition.trim_start();
+    let upper = trimmed.to_ascii_uppercase();
+    if upper.starts_with("CREATE OR REPLACE") {
+        return trimmed.to_string();
+    }
+    for word in ["FUNCTION", "PROCEDURE", "TRIGGER", "VIEW"] {
+        let plain = format!("CREATE {word}");
+        if upper.starts_with(&plain) {
+            return format!("CREATE OR REPLACE {word}{}", &trimmed[plain.len()..]);
+        }
+    }
+    trimmed.to_string()
+}
+
+/// The words of a foreign key's referential action, read as text (`Cascade`, PostgreSQL and
+/// SQLite sources) or as DacFx's number.
+fn referential_action(constraint: &Element, property: &str) -> Option<&'static str> {
+    let text = constraint.text_prop(property).map(str::to_ascii_lowercase);
+    let words = match (text.as_deref(), constraint.int_prop(property)) {
+        (Some("cascade"), _) | (_, Some(1)) => "CASCADE",
+        (Some("setnull"), _) | (_, Some(2)) => "SET NULL",
+        (Some("setdefault"), _) | (_, Some(3)) => "SET DEFAULT",
+        (Some("restrict"), _) | (_, Some(4)) => "RESTRICT",
+        _ => return None,
+    };
+    Some(words)
+}
+
+/// Whether a sequence is a serial column's (`<table>_<column>_seq`, owned by that column).
+fn is_serial_sequence(sequence: &Element) -> bool {
+    let Some(owner) = sequence.reference_name("OwnedBy") else {
+        return false;
+    };
+    let Some(table) = owner.parent() else {
+        return false;
+    };
+    pg_object_name(table.leaf(), Some(owner.leaf()), "seq") == sequence.name_or_empty().leaf()
+}
+
+/// The serial sequence of a column whose default is `nextval('<table>_<column>_seq'::regclass)`.
+fn serial_sequence(
+    definition: &TableDefinition,
+    table: &ObjectName,
+    column: &str,
+) -> Option<ObjectName> {
+    let default = definition.constraints.iter().find(|c| {
+        c.kind == kind::DEFAULT
+            && c.reference_name(kind::rel::FOR_COLUMN)
+                .is_some_and(|n| n.leaf() == column)
+    })?;
+    serial_default(default, table, column)
+}
+
+/// The sequence of a serial default (`nextval('<table>_<column>_seq'::regclass)`).
+fn serial_default(default: &Element, table: &ObjectName, column: &str) -> Option<ObjectName> {
+    let leaf = pg_object_name(table.leaf(), Some(column), "seq");
+    let expression = default.text_prop("DefaultExpressionScript")?;
+    let unqualified = format!("nextval('{leaf}'::regclass)");
+    let quoted = format!("nextval('\"{leaf}\"'::regclass)");
+    let qualified = format!("nextval('{}.{leaf}'::regclass)", table.first());
+    [unqualified, quoted, qualified]
+        .iter()
+        .any(|e| e == expression)
+        .then(|| ObjectName::new([table.first().to_string(), leaf]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Reference;
+
+    fn fk(action: &str) -> Element {
+        Element::new(kind::FOREIGN_KEY)
+            .named(ObjectName::new(["public", "c_p_fkey"]))
+            .with_text("OnDeleteAction", action)
+            .with_bool("IsNotValid", true)
+            .with_ref(
+                kind::rel::COLUMNS,
+                Reference::to(ObjectName::new(["public", "c", "p"])),
+            )
+            .with_ref(
+                kind::rel::DEFINING_TABLE,
+                Reference::to(ObjectName::new(["public", "c"])),
+            )
+            .with_ref(
+                kind::rel::FOREIGN_TABLE,
+                Reference::to(ObjectName::new(["public", "p"])),
+            )
+    }
+
+    #[test]
+    fn foreign_key_actions_read_source_text() {
+        let sql = Postgres.add_constraint(&fk("Cascade"));
+        assert_eq!(
+            sql,
+            vec![
+                "ALTER TABLE \"public\".\"c\" ADD CONSTRAINT \"c_p_fkey\" FOREIGN KEY (\"p\") REFERENCES \"public\".\"p\" ON DELETE CASCADE NOT VALID"
+            ]
+        );
+        // NOT VALID only where PostgreSQL takes it: ALTER TABLE ... ADD.
+        let clause = Postgres.constraint_clause(&fk("SetNull")).unwrap();
+        assert!(clause.ends_with("ON DELETE SET NULL"), "{clause}");
+    }
+
+    #[test]
+    fn routines_are_replaced_in_place() {
+        assert_eq!(
+            or_replace("CREATE FUNCTION f() RETURNS int"),
+            "CREATE OR REPLACE FUNCTION f() RETURNS int"
+        );
+        assert_eq!(
+            or_replace("CREATE OR REPLACE FUNCTION f()"),
+            "CREATE OR REPLACE FUNCTION f()"
+        );
+        assert_eq!(
+            or_replace("CREATE TRIGGER t"),
+            "CREATE OR REPLACE TRIGGER t"
+        );
+    }
+
+    #[test]
+    fn indexes_render_method_expressions_and_options() {
+        let t = ObjectName::new(["public", "t"]);
+        let spec = Element::new(kind::INDEXED_COLUMN)
+            .with_script("ExpressionScript", "lower(name)")
+            .with_text("OperatorClass", "text_pattern_ops")
+            .with_bool("IsAscending", false);
+        let index = Element::new(kind::INDEX)
+            .named(t.child("i"))
+            .with_text("IndexMethod", "btree")
+            .with_script("FilterPredicate", "id > 0")
+            .with_child(kind::rel::COLUMN_SPECIFICATIONS, spec)
+            .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(t));
+        assert_eq!(
+            Postgres.create_index(&index),
+            vec![
+                "CREATE INDEX \"i\" ON \"public\".\"t\" USING btree ((lower(name)) text_pattern_ops DESC) WHERE id > 0"
+            ]
+        );
+    }
+
+    #[test]
+    fn serial_defaults_name_their_sequence() {
+        let t = ObjectName::new(["public", "t"]);
+        let default = Element::new(kind::DEFAULT)
+            .with_script("DefaultExpressionScript", "nextval('t_id_seq'::regclass)");
+        assert_eq!(
+            serial_default(&default, &t, "id"),
+            Some(ObjectName::new(["public", "t_id_seq"]))
+        );
+        assert_eq!(serial_default(&default, &t, "other"), None);
     }
 }

@@ -640,9 +640,16 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         | kind::MULTI_TVF => (StepKind::CreateProgrammable, StepKind::DropProgrammable),
         kind::DML_TRIGGER => (StepKind::CreateTrigger, StepKind::DropTrigger),
         kind::SEQUENCE => (StepKind::CreateSequence, StepKind::DropSequence),
-        kind::USER_DEFINED_DATA_TYPE | kind::TABLE_TYPE => {
-            (StepKind::CreateType, StepKind::DropType)
-        }
+        kind::USER_DEFINED_DATA_TYPE
+        | kind::TABLE_TYPE
+        | "PgEnumType"
+        | "PgCompositeType"
+        | "PgRangeType"
+        | "PgType"
+        | "PgDomain"
+        | "PgCollation" => (StepKind::CreateType, StepKind::DropType),
+        // Extensions bring types and functions that tables use: made early, dropped late.
+        "PgExtension" => (StepKind::CreatePrincipal, StepKind::DropSchema),
         kind::ROLE | kind::USER | kind::ROLE_MEMBERSHIP => {
             (StepKind::CreatePrincipal, StepKind::DropOther)
         }

@@ -3,7 +3,7 @@
 use crate::compare::{CompareOptions, compare};
 use crate::dialect::{Dialect, Postgres, SqlServer, Sqlite};
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
-use crate::plan::{HazardKind, PlanOptions, StepKind, plan};
+use crate::plan::{HazardKind, PlanOptions, StepKind, kinds_for, plan};
 use crate::script::render;
 
 fn name(parts: &[&str]) -> ObjectName {
@@ -385,4 +385,18 @@ fn narrowing_is_data_loss_and_widening_is_not() {
         &t("varchar", Some(10)),
         &t("nvarchar", Some(10))
     ));
+}
+
+#[test]
+fn postgres_types_and_extensions_come_before_tables() {
+    assert_eq!(
+        kinds_for("PgEnumType"),
+        (StepKind::CreateType, StepKind::DropType)
+    );
+    assert_eq!(
+        kinds_for("PgDomain"),
+        (StepKind::CreateType, StepKind::DropType)
+    );
+    let (create, drop) = kinds_for("PgExtension");
+    assert!(create < StepKind::CreateType && drop > StepKind::DropTable);
 }
