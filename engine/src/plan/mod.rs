@@ -539,7 +539,14 @@ impl Planner<'_> {
                 {
                     return;
                 }
-                Some(TableFate::Dropped) if change.action == Action::Drop => return,
+                // Foreign keys of dropped tables are dropped first where the platform can, so
+                // the tables they reference can go in any order.
+                Some(TableFate::Dropped)
+                    if change.action == Action::Drop
+                        && !(change.kind == kind::FOREIGN_KEY && self.caps.alter_constraints) =>
+                {
+                    return;
+                }
                 _ => {}
             }
         }

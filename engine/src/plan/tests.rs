@@ -400,3 +400,44 @@ fn postgres_types_and_extensions_come_before_tables() {
     let (create, drop) = kinds_for("PgExtension");
     assert!(create < StepKind::CreateType && drop > StepKind::DropTable);
 }
+
+#[test]
+fn foreign_keys_of_dropped_postgres_tables_are_dropped_first() {
+    let p = name(&["public", "p"]);
+    let c = name(&["public", "c"]);
+    let fk = Element::new(kind::FOREIGN_KEY)
+        .named(name(&["public", "c_p_fkey"]))
+        .with_ref(kind::rel::COLUMNS, Reference::to(c.child("p")))
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(c.clone()))
+        .with_ref(kind::rel::FOREIGN_TABLE, Reference::to(p.clone()));
+    let current = model(
+        "postgres",
+        vec![
+            table(&p, vec![column(&p, "id", "integer", false)]),
+            table(&c, vec![column(&c, "p", "integer", true)]),
+            fk,
+        ],
+    );
+    let desired = model("postgres", vec![]);
+    let options = CompareOptions {
+        drop_objects_not_in_source: true,
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    let plan = plan(
+        &diff,
+        &current,
+        &desired,
+        Postgres.capabilities(),
+        &PlanOptions::default(),
+    );
+    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::DropForeignKey,
+            StepKind::DropTable,
+            StepKind::DropTable
+        ]
+    );
+}

@@ -500,3 +500,22 @@ fn primary_key_using_index_takes_the_index_and_drop_column_folds() {
     assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
     find(&els, "PgCollation", "[public].[c1]");
 }
+
+#[test]
+fn postgres_opaque_definitions_are_runnable() {
+    let els = pg("CREATE DOMAIN email AS text NOT NULL CHECK (VALUE <> '');
+        CREATE TABLE r (c int4range, CONSTRAINT no_overlap EXCLUDE USING gist (c WITH &&));");
+    let d = find(&els, "PgDomain", "[public].[email]");
+    let def = d.text_prop("Definition").unwrap();
+    assert!(
+        def.contains("NOT NULL") && !def.contains("IS NOT NULL"),
+        "{def}"
+    );
+    let x = find(&els, "PgExcludeConstraint", "[public].[no_overlap]");
+    assert_eq!(
+        x.text_prop("Definition"),
+        Some(
+            "ALTER TABLE \"public\".\"r\" ADD CONSTRAINT no_overlap EXCLUDE USING gist (c WITH &&)"
+        )
+    );
+}
