@@ -568,6 +568,40 @@ fn errors_name_sqlstate_and_position() {
     server.drop_database(&url);
 }
 
+/// Plain DDL inspects to exactly what the source builder makes of it, without
+/// canonicalisation.
+#[test]
+fn inspect_has_the_source_shape() {
+    let sql = "CREATE SCHEMA app;
+        CREATE TABLE app.customers (
+            id serial PRIMARY KEY,
+            email varchar(200) NOT NULL UNIQUE,
+            score numeric(10, 2),
+            tags text[],
+            created timestamp with time zone NOT NULL,
+            CONSTRAINT score_positive CHECK (score > 0)
+        );
+        CREATE TABLE app.orders (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            customer_id integer NOT NULL REFERENCES app.customers (id) ON DELETE CASCADE,
+            note text
+        );
+        CREATE INDEX orders_customer ON app.orders (customer_id DESC);
+        CREATE UNIQUE INDEX customers_email_lower ON app.customers USING btree (email) WHERE score IS NOT NULL;
+        CREATE SEQUENCE app.counter INCREMENT BY 5 START WITH 10;
+        COMMENT ON TABLE app.orders IS 'Orders placed';";
+    let server = server();
+    let url = server.create_database("shape");
+    let mut driver = PostgresDriver::connect(&url).unwrap();
+    driver.execute(sql).unwrap();
+    let live = driver.inspect().unwrap();
+    let built = model_of(sql).unwrap();
+    let diff = compare(&live, &built, &options(true));
+    assert!(diff.is_empty(), "{}", describe(&diff));
+    drop(driver);
+    server.drop_database(&url);
+}
+
 #[test]
 #[ignore]
 fn debug_inspect() {

@@ -1,10 +1,12 @@
 //! PostgreSQL: `"quoted"` names, canonical type names, transactional DDL, ALTER for nearly
 //! everything; a rebuild renames the old table away, creates the new shape and copies rows.
 
-use super::{Capabilities, Dialect, copy_lists, generic_type, whole_statement};
+use super::{
+    Capabilities, Dialect, copy_lists, generic_type, standard_render_step, whole_statement,
+};
 use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind, view};
-use crate::plan::{Guard, Step, TableDefinition};
+use crate::plan::{Guard, Step, StepKind, TableDefinition};
 use crate::script::Script;
 use crate::source::generic::names::pg_object_name;
 
@@ -142,6 +144,14 @@ impl Dialect for Postgres {
             }
         }
         out.push(self.create_table(definition, None));
+        // Generated columns compute themselves in the new table.
+        let mut copy_step = step.clone();
+        copy_step.copy.retain(|c| {
+            TableView(&definition.table)
+                .column(&c.to)
+                .is_none_or(|col| col.computed_expression().is_none())
+        });
+        let step = &copy_step;
         if !step.copy.is_empty() {
             let (to, from) = copy_lists(self, step);
             out.push(format!(
@@ -257,11 +267,24 @@ impl Dialect for Postgres {
 
     fn create_programmable(&self, element: &Element, replace: bool) -> Vec<String> {
         if let Some(definition) = whole_statement(element) {
-            return vec![if replace {
-                or_replace(definition)
-            } else {
-                definition.to_string()
-            }];
+            if !replace {
+                return vec![definition.to_string()];
+            }
+            let replaced = or_replace(definition);
+            if matches!(
+                element.kind.as_str(),
+                kind::SCALAR_FUNCTION | kind::INLINE_TVF | kind::MULTI_TVF | kind::PROCEDURE
+            ) {
+                // A changed result type or parameter name needs DROP and CREATE.
+                let drop = self.drop_object(element).join("; ");
+                return vec![replace_or_recreate(
+                    &replaced,
+                    &drop,
+                    definition,
+                    "invalid_function_definition",
+                )];
+            }
+            return vec![replaced];
         }
         match (element.kind.as_str(), element.text_prop("QueryScript")) {
             (kind::VIEW, Some(query)) => {
@@ -285,12 +308,17 @@ impl Dialect for Postgres {
                     ));
                     return out;
                 }
-                let create = if replace {
-                    "CREATE OR REPLACE"
-                } else {
-                    "CREATE"
-                };
-                vec![format!("{create} VIEW {name}{options} AS {query}")]
+                let create = format!("CREATE VIEW {name}{options} AS {query}");
+                if !replace {
+                    return vec![create];
+                }
+                // Columns dropped, renamed or retyped need DROP and CREATE.
+                vec![replace_or_recreate(
+                    &format!("CREATE OR REPLACE VIEW {name}{options} AS {query}"),
+                    &format!("DROP VIEW {name}"),
+                    &create,
+                    "invalid_table_definition",
+                )]
             }
             _ => vec![format!(
                 "-- dac cannot create {} {}: no definition is known",
@@ -493,6 +521,16 @@ impl Dialect for Postgres {
             create.push_str(&format!(" {options}"));
         }
         statements.push(create);
+        if table.reference_name("PartitionOf").is_some() {
+            // A partition takes its columns from its parent; its own keys and checks follow.
+            for constraint in &definition.constraints {
+                statements.extend(if constraint.kind == kind::DEFAULT {
+                    self.add_default(constraint)
+                } else {
+                    self.add_constraint(constraint)
+                });
+            }
+        }
         for column in TableView(table).columns() {
             if let Some(sequence) = serial_sequence(definition, &table_name, column.name()) {
                 statements.push(format!(
@@ -628,6 +666,16 @@ impl Dialect for Postgres {
         out
     }
 
+    fn render_step(&self, step: &Step, out: &mut Vec<String>) {
+        if step.kind == StepKind::CreateType
+            && let (Some(current), Some(desired)) = (&step.current, &step.desired)
+        {
+            out.extend(self.replace_type(current, desired));
+            return;
+        }
+        standard_render_step(self, step, out);
+    }
+
     fn drop_object(&self, element: &Element) -> Vec<String> {
         if element.kind == kind::VIEW && element.bool_prop("IsMaterialized") == Some(true) {
             return vec![format!(
@@ -656,6 +704,12 @@ impl Dialect for Postgres {
                 return vec![format!("DROP TYPE IF EXISTS {}", self.quote_name(&name))];
             }
             "PgDomain" => return vec![format!("DROP DOMAIN IF EXISTS {}", self.quote_name(&name))],
+            "PgCollation" => {
+                return vec![format!(
+                    "DROP COLLATION IF EXISTS {}",
+                    self.quote_name(&name)
+                )];
+            }
             "PgExtension" => {
                 return vec![format!(
                     "DROP EXTENSION IF EXISTS {}",
@@ -967,5 +1021,120 @@ mod tests {
             Some(ObjectName::new(["public", "t_id_seq"]))
         );
         assert_eq!(serial_default(&default, &t, "other"), None);
+    }
+}
+
+impl Postgres {
+    /// Replaces an enum, domain or composite type that columns may use: the old type is
+    /// renamed away, the new one created, every column of the old type (or an array of it)
+    /// converted through its text form with its default kept, and the old type dropped.
+    fn replace_type(&self, current: &Element, desired: &Element) -> Vec<String> {
+        let Some(definition) = desired.text_prop(crate::plan::DEFINITION) else {
+            return Vec::new();
+        };
+        let name = desired.name_or_empty();
+        let old_leaf = format!("_dac_old_{}", name.leaf());
+        let old = ObjectName::new([name.first().to_string(), old_leaf.clone()]);
+        let word = if current.kind == "PgDomain" {
+            "DOMAIN"
+        } else {
+            "TYPE"
+        };
+        let literal = |t: &str| t.replace('\'', "''");
+        vec![format!(
+            "DO $dac$
+DECLARE
+    r record;
+    old_type oid := '{qname}'::regtype;
+    defaults text[] := ARRAY[]::text[];
+BEGIN
+    FOR r IN SELECT a.attrelid::regclass AS tbl, a.attname, pg_get_expr(d.adbin, d.adrelid) AS def
+               FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.atttypid = old_type AND d.adbin IS NOT NULL AND NOT a.attisdropped LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', r.tbl, r.attname);
+        defaults := defaults || ARRAY[format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', r.tbl, r.attname, r.def)];
+    END LOOP;
+    EXECUTE 'ALTER {word} {qname} RENAME TO {qold_leaf}';
+    EXECUTE '{definition}';
+    FOR r IN SELECT a.attrelid::regclass AS tbl, a.attname, a.atttypid = old_type AS plain
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+              WHERE c.relkind IN ('r', 'p') AND NOT a.attisdropped
+                AND (a.atttypid = old_type OR a.atttypid = (SELECT typarray FROM pg_type WHERE oid = old_type)) LOOP
+        IF r.plain THEN
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE {qname} USING %I::text::{qname}', r.tbl, r.attname, r.attname);
+        ELSE
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE {qname}[] USING %I::text::{qname}[]', r.tbl, r.attname, r.attname);
+        END IF;
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(defaults, 1), 0) LOOP
+        EXECUTE defaults[i];
+    END LOOP;
+    EXECUTE 'DROP {word} {qold}';
+END $dac$",
+            qname = literal(&self.quote_name(&name)),
+            qold_leaf = literal(&self.quote_ident(&old_leaf)),
+            qold = literal(&self.quote_name(&old)),
+            definition = literal(definition),
+        )]
+    }
+}
+
+/// `replaced`, or where PostgreSQL refuses to replace in place (`condition`), `drop` then
+/// `create`: one DO block, so the script stays one statement per step.
+fn replace_or_recreate(replaced: &str, drop: &str, create: &str, condition: &str) -> String {
+    let mut tag = String::from("dacq");
+    while replaced.contains(&format!("${tag}$")) || create.contains(&format!("${tag}$")) {
+        tag.push('q');
+    }
+    let quote = |t: &str| format!("${tag}${t}${tag}$");
+    format!(
+        "DO $dac_outer$ BEGIN EXECUTE {}; EXCEPTION WHEN {condition} THEN EXECUTE {}; EXECUTE {}; END $dac_outer$",
+        quote(replaced),
+        quote(drop),
+        quote(create)
+    )
+}
+
+#[cfg(test)]
+mod replace_tests {
+    use super::*;
+
+    #[test]
+    fn replacements_fall_back_to_drop_and_create() {
+        let sql = replace_or_recreate(
+            "CREATE OR REPLACE VIEW v AS SELECT 1",
+            "DROP VIEW v",
+            "CREATE VIEW v AS SELECT 1",
+            "invalid_table_definition",
+        );
+        assert!(sql.starts_with("DO $dac_outer$ BEGIN EXECUTE $dacq$CREATE OR REPLACE VIEW"));
+        assert!(sql.contains(
+            "EXCEPTION WHEN invalid_table_definition THEN EXECUTE $dacq$DROP VIEW v$dacq$"
+        ));
+    }
+
+    #[test]
+    fn types_in_use_are_replaced_through_a_renamed_copy() {
+        let old = Element::new("PgEnumType")
+            .named(ObjectName::new(["public", "mood"]))
+            .with_script("Definition", "CREATE TYPE public.mood AS ENUM ('a')");
+        let new = Element::new("PgEnumType")
+            .named(ObjectName::new(["public", "mood"]))
+            .with_script("Definition", "CREATE TYPE public.mood AS ENUM ('a', 'b')");
+        let step = Step {
+            current: Some(old),
+            desired: Some(new),
+            ..Step::new(
+                StepKind::CreateType,
+                "PgEnumType",
+                ObjectName::new(["public", "mood"]),
+            )
+        };
+        let mut out = Vec::new();
+        Postgres.render_step(&step, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].contains("RENAME TO \"_dac_old_mood\""), "{}", out[0]);
+        assert!(out[0].contains("EXECUTE 'CREATE TYPE public.mood AS ENUM (''a'', ''b'')'"));
+        assert!(out[0].contains("EXECUTE 'DROP TYPE \"public\".\"_dac_old_mood\"'"));
     }
 }

@@ -227,7 +227,8 @@ pub struct Step {
 }
 
 impl Step {
-    fn new(kind: StepKind, object_kind: &str, name: ObjectName) -> Self {
+    /// A step of a kind for an object, with nothing else set.
+    pub(crate) fn new(kind: StepKind, object_kind: &str, name: ObjectName) -> Self {
         Step {
             kind,
             object_kind: object_kind.to_string(),
@@ -539,11 +540,14 @@ impl Planner<'_> {
                 {
                     return;
                 }
-                // Foreign keys of dropped tables are dropped first where the platform can, so
-                // the tables they reference can go in any order.
+                // Foreign keys and triggers of dropped tables are dropped first where the
+                // platform can, so referenced tables and trigger functions can go in any order.
                 Some(TableFate::Dropped)
                     if change.action == Action::Drop
-                        && !(change.kind == kind::FOREIGN_KEY && self.caps.alter_constraints) =>
+                        && !(matches!(
+                            change.kind.as_str(),
+                            kind::FOREIGN_KEY | kind::DML_TRIGGER
+                        ) && self.caps.alter_constraints) =>
                 {
                     return;
                 }
@@ -575,6 +579,9 @@ impl Planner<'_> {
                             | kind::INLINE_TVF
                             | kind::MULTI_TVF
                             | kind::DML_TRIGGER
+                            | "PgEnumType"
+                            | "PgDomain"
+                            | "PgCompositeType"
                     )
                     && change.current.as_ref().map(|e| &e.kind)
                         == change.desired.as_ref().map(|e| &e.kind);
@@ -668,6 +675,7 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
 /// order, drops in reverse), keeping diff order otherwise.
 fn order(steps: &mut Vec<Step>) {
     steps.sort_by_key(|s| s.kind);
+    order_parents_first(steps);
     for kind in [StepKind::CreateProgrammable, StepKind::DropProgrammable] {
         let start = steps.iter().position(|s| s.kind == kind);
         let Some(start) = start else { continue };
@@ -682,6 +690,56 @@ fn order(steps: &mut Vec<Step>) {
         }
         for (offset, step) in group.into_iter().enumerate() {
             steps.insert(start + offset, step);
+        }
+    }
+}
+
+/// Tables created after the tables they inherit from or are partitions of (PostgreSQL).
+fn order_parents_first(steps: &mut [Step]) {
+    let Some(start) = steps.iter().position(|s| s.kind == StepKind::CreateTable) else {
+        return;
+    };
+    let end = steps[start..]
+        .iter()
+        .position(|s| s.kind != StepKind::CreateTable)
+        .map_or(steps.len(), |n| start + n);
+    let group = &mut steps[start..end];
+    let parents = |step: &Step| -> Vec<ObjectName> {
+        let Some(table) = step.desired.as_ref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<ObjectName> = table
+            .text_prop("Inherits")
+            .map(|t| {
+                t.split(", ")
+                    .filter_map(|p| ObjectName::parse(p).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.extend(table.reference_name("PartitionOf").cloned());
+        out
+    };
+    // Repeatedly move a table behind the last of its parents (bounded: cycles stay as they are).
+    for _ in 0..group.len() {
+        let mut moved = false;
+        for i in 0..group.len() {
+            let wanted = parents(&group[i]);
+            let last_parent = group
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| wanted.contains(&s.name))
+                .map(|(j, _)| j)
+                .max();
+            if let Some(j) = last_parent
+                && j > i
+            {
+                group[i..=j].rotate_left(1);
+                moved = true;
+                break;
+            }
+        }
+        if !moved {
+            break;
         }
     }
 }

@@ -441,3 +441,21 @@ fn foreign_keys_of_dropped_postgres_tables_are_dropped_first() {
         ]
     );
 }
+
+#[test]
+fn inheriting_tables_are_created_after_their_parents() {
+    let parent = name(&["public", "z_base"]);
+    let child = name(&["public", "a_child"]);
+    let child_table = table(&child, vec![column(&child, "x", "integer", true)])
+        .with_text("Inherits", parent.to_string());
+    let desired = model(
+        "postgres",
+        vec![
+            child_table,
+            table(&parent, vec![column(&parent, "id", "integer", true)]),
+        ],
+    );
+    let (plan, _) = script(&Postgres, &model("postgres", vec![]), &desired);
+    let names: Vec<String> = plan.steps.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, vec![parent.to_string(), child.to_string()]);
+}

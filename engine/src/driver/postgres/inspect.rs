@@ -23,6 +23,7 @@ const SCHEMAS: &str = include_str!("queries/schemas.sql");
 const EXTENSIONS: &str = include_str!("queries/extensions.sql");
 const COMMENTS: &str = include_str!("queries/comments.sql");
 const POLICIES: &str = include_str!("queries/policies.sql");
+const COLLATIONS: &str = include_str!("queries/collations.sql");
 
 /// Record separator inside a column (`schema<RS>name`).
 const RS: char = '\u{1e}';
@@ -97,6 +98,7 @@ pub(super) fn inspect(driver: &mut PostgresDriver) -> Result<Model> {
                 .with_script("Definition", def),
         );
     }
+    collations(driver, &mut out)?;
     types(driver, &mut out)?;
     tables(driver, &mut out)?;
     constraints(driver, &mut out)?;
@@ -112,6 +114,38 @@ pub(super) fn inspect(driver: &mut PostgresDriver) -> Result<Model> {
     model.elements = out;
     model.sort_elements();
     Ok(model)
+}
+
+fn collations(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
+    for row in driver.simple(COLLATIONS)? {
+        let (schema, name) = (col(&row, 0), col(&row, 1));
+        let literal = |t: &str| format!("'{}'", t.replace('\'', "''"));
+        let mut options = match col(&row, 2) {
+            "i" => vec![
+                "provider = icu".to_string(),
+                format!("locale = {}", literal(col(&row, 5))),
+            ],
+            _ => vec![
+                "provider = libc".to_string(),
+                format!("lc_collate = {}", literal(col(&row, 3))),
+                format!("lc_ctype = {}", literal(col(&row, 4))),
+            ],
+        };
+        if !flag(&row, 6) {
+            options.push("deterministic = false".into());
+        }
+        let def = format!(
+            "CREATE COLLATION {} ({})",
+            qualified(schema, name),
+            options.join(", ")
+        );
+        out.push(
+            Element::new("PgCollation")
+                .named(ObjectName::new([schema, name]))
+                .with_script("Definition", def),
+        );
+    }
+    Ok(())
 }
 
 fn types(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
