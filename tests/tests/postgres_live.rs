@@ -7,7 +7,7 @@
 //! otherwise), render and execute it; inspect must equal the canonicalised `desired` and a
 //! second plan must be empty; go back to `current` the same way; the rows must have survived.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -26,6 +26,27 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 /// Known failures: `suite<TAB>case<TAB>reason` per line.
 const KNOWN_FAILURES: &str = include_str!("postgres_known_failures.tsv");
+
+/// Roles the cases expect on the server (roles are per server, not per database): made once
+/// before the cases run, so cases never race to create them.
+static ROLES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Names after `CREATE ROLE` in a case's SQL.
+fn created_roles(sql: &str) -> Vec<String> {
+    let lower = sql.to_ascii_lowercase();
+    lower
+        .match_indices("create role ")
+        .filter_map(|(i, m)| {
+            let rest = &sql[i + m.len()..];
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty()).then(|| name.to_ascii_lowercase())
+        })
+        .collect()
+}
 
 /// Worker threads (each with its own connections).
 const WORKERS: usize = 3;
@@ -256,6 +277,12 @@ fn psqldef_cases(shared: &Path, major: u32) -> (Vec<Case>, Vec<(String, String)>
                 skipped.push((name, "expects psqldef's own error".into()));
                 continue;
             }
+            if let Yaml::Array(roles) = &case["managed_roles"] {
+                ROLES
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(roles.iter().filter_map(|r| r.as_str().map(str::to_string)));
+            }
             cases.push(Case {
                 suite: "psqldef",
                 name,
@@ -390,9 +417,19 @@ fn conformance() {
     });
     // Roles are per server: made once for the fixtures that grant to them.
     {
+        let mut roles = ROLES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        roles.extend([
+            "schemainspect_test_role".to_string(),
+            "postgres".to_string(),
+        ]);
+        for case in &cases {
+            roles.extend(created_roles(&case.current));
+            roles.extend(created_roles(&case.desired));
+        }
         let url = server.create_database("roles");
         if let Ok(mut d) = PostgresDriver::connect(&url) {
-            for role in ["schemainspect_test_role", "postgres"] {
+            for role in roles {
+                let role = format!("\"{}\"", role.replace('"', "\"\""));
                 let _ = d.execute(&format!(
                     "DO $$ BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
                 ));
@@ -559,11 +596,13 @@ fn errors_name_sqlstate_and_position() {
     }
     let info = driver.server_info().unwrap();
     assert!(info.version.starts_with("PostgreSQL "), "{info:?}");
-    assert!(
-        !driver
-            .has_rows(&dac_engine::model::ObjectName::new(["pg_catalog", "pg_am"]))
-            .is_err()
-    );
+    let am = dac_engine::model::ObjectName::new(["pg_catalog", "pg_am"]);
+    assert!(driver.has_rows(&am).unwrap());
+    driver
+        .execute("CREATE TABLE empty_one (id integer)")
+        .unwrap();
+    let empty = dac_engine::model::ObjectName::new(["public", "empty_one"]);
+    assert!(!driver.has_rows(&empty).unwrap());
     drop(driver);
     server.drop_database(&url);
 }
@@ -579,7 +618,7 @@ fn inspect_has_the_source_shape() {
             score numeric(10, 2),
             tags text[],
             created timestamp with time zone NOT NULL,
-            CONSTRAINT score_positive CHECK (score > 0)
+            CONSTRAINT score_positive CHECK (score > 0.5)
         );
         CREATE TABLE app.orders (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

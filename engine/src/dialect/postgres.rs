@@ -188,8 +188,11 @@ impl Dialect for Postgres {
                 .collation()
                 .map(|c| format!(" COLLATE {}", self.quote_ident(c)))
                 .unwrap_or_default();
+            // Between user types (enums, domains) only text converts.
+            let through_text = !data_type.built_in || old.data_type().is_some_and(|t| !t.built_in);
+            let via = if through_text { "::text" } else { "" };
             out.push(format!(
-                "ALTER TABLE {table} ALTER COLUMN {column} TYPE {rendered}{collate} USING {column}::{rendered}"
+                "ALTER TABLE {table} ALTER COLUMN {column} TYPE {rendered}{collate} USING {column}{via}::{rendered}"
             ));
         }
         if old.is_nullable() != new.is_nullable() {
@@ -293,8 +296,16 @@ impl Dialect for Postgres {
                     .text_prop("Options")
                     .map(|o| format!(" {o}"))
                     .unwrap_or_default();
-                if element.bool_prop("IsMaterialized") == Some(true) {
-                    let mut out = Vec::new();
+                let materialized = element.bool_prop("IsMaterialized") == Some(true);
+                let mut out = Vec::new();
+                if replace {
+                    // The view may be changing between plain and materialized.
+                    out.push(self.drop_relation_of_kind(
+                        &element.name_or_empty(),
+                        if materialized { "v" } else { "m" },
+                    ));
+                }
+                if materialized {
                     if replace {
                         out.push(format!("DROP MATERIALIZED VIEW IF EXISTS {name}"));
                     }
@@ -313,12 +324,13 @@ impl Dialect for Postgres {
                     return vec![create];
                 }
                 // Columns dropped, renamed or retyped need DROP and CREATE.
-                vec![replace_or_recreate(
+                out.push(replace_or_recreate(
                     &format!("CREATE OR REPLACE VIEW {name}{options} AS {query}"),
                     &format!("DROP VIEW {name}"),
                     &create,
                     "invalid_table_definition",
-                )]
+                ));
+                out
             }
             _ => vec![format!(
                 "-- dac cannot create {} {}: no definition is known",
@@ -747,9 +759,10 @@ impl Dialect for Postgres {
                     .collect();
             }
             kind::SEQUENCE => {
-                // An owned sequence goes with its table.
+                // An owned sequence goes with its table; a default still using it goes with the
+                // column dropped after it.
                 return vec![format!(
-                    "DROP SEQUENCE IF EXISTS {}",
+                    "DROP SEQUENCE IF EXISTS {} CASCADE",
                     self.quote_name(&name)
                 )];
             }
@@ -1076,6 +1089,22 @@ END $dac$",
             qold = literal(&self.quote_name(&old)),
             definition = literal(definition),
         )]
+    }
+}
+
+impl Postgres {
+    /// Drops `name` when it exists as a relation of `relkind` (`v` view, `m` materialized view).
+    fn drop_relation_of_kind(&self, name: &ObjectName, relkind: &str) -> String {
+        let word = if relkind == "m" {
+            "MATERIALIZED VIEW"
+        } else {
+            "VIEW"
+        };
+        let regclass = self.string_literal(&self.quote_name(name));
+        format!(
+            "DO $dac$ BEGIN IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({regclass}) AND relkind = '{relkind}') THEN EXECUTE 'DROP {word} {}'; END IF; END $dac$",
+            self.quote_name(name).replace('\'', "''")
+        )
     }
 }
 

@@ -675,7 +675,9 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
 /// order, drops in reverse), keeping diff order otherwise.
 fn order(steps: &mut Vec<Step>) {
     steps.sort_by_key(|s| s.kind);
-    order_parents_first(steps);
+    order_parents_first(steps, StepKind::CreateTable);
+    order_parents_first(steps, StepKind::DropTable);
+    indexes_after_their_views(steps);
     for kind in [StepKind::CreateProgrammable, StepKind::DropProgrammable] {
         let start = steps.iter().position(|s| s.kind == kind);
         let Some(start) = start else { continue };
@@ -694,18 +696,54 @@ fn order(steps: &mut Vec<Step>) {
     }
 }
 
-/// Tables created after the tables they inherit from or are partitions of (PostgreSQL).
-fn order_parents_first(steps: &mut [Step]) {
-    let Some(start) = steps.iter().position(|s| s.kind == StepKind::CreateTable) else {
+/// Indexes on views (materialized views) created in this plan go after the views.
+fn indexes_after_their_views(steps: &mut Vec<Step>) {
+    let views: Vec<ObjectName> = steps
+        .iter()
+        .filter(|s| s.kind == StepKind::CreateProgrammable && s.object_kind == kind::VIEW)
+        .map(|s| s.name.clone())
+        .collect();
+    let Some(last) = steps
+        .iter()
+        .rposition(|s| s.kind == StepKind::CreateProgrammable)
+    else {
+        return;
+    };
+    let on_view = |s: &Step| {
+        s.kind == StepKind::CreateIndex
+            && s.desired
+                .as_ref()
+                .and_then(view::owner)
+                .is_some_and(|o| views.contains(o))
+    };
+    let moved: Vec<Step> = steps.iter().filter(|s| on_view(s)).cloned().collect();
+    if moved.is_empty() {
+        return;
+    }
+    let insert_at = last + 1 - moved.len();
+    steps.retain(|s| !on_view(s));
+    for (offset, step) in moved.into_iter().enumerate() {
+        steps.insert(insert_at + offset, step);
+    }
+}
+
+/// Tables created after the tables they inherit from or are partitions of, and dropped before
+/// them (PostgreSQL).
+fn order_parents_first(steps: &mut [Step], step_kind: StepKind) {
+    let Some(start) = steps.iter().position(|s| s.kind == step_kind) else {
         return;
     };
     let end = steps[start..]
         .iter()
-        .position(|s| s.kind != StepKind::CreateTable)
+        .position(|s| s.kind != step_kind)
         .map_or(steps.len(), |n| start + n);
     let group = &mut steps[start..end];
+    let dropping = step_kind == StepKind::DropTable;
+    if dropping {
+        group.reverse();
+    }
     let parents = |step: &Step| -> Vec<ObjectName> {
-        let Some(table) = step.desired.as_ref() else {
+        let Some(table) = step.desired.as_ref().or(step.current.as_ref()) else {
             return Vec::new();
         };
         let mut out: Vec<ObjectName> = table
@@ -741,6 +779,9 @@ fn order_parents_first(steps: &mut [Step]) {
         if !moved {
             break;
         }
+    }
+    if dropping {
+        group.reverse();
     }
 }
 

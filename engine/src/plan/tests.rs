@@ -459,3 +459,27 @@ fn inheriting_tables_are_created_after_their_parents() {
     let names: Vec<String> = plan.steps.iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, vec![parent.to_string(), child.to_string()]);
 }
+
+#[test]
+fn indexes_on_new_views_come_after_the_views() {
+    let v = name(&["public", "mv"]);
+    let view = Element::new(kind::VIEW)
+        .named(v.clone())
+        .with_script("QueryScript", "SELECT 1 AS id")
+        .with_bool("IsMaterialized", true);
+    let index = Element::new(kind::INDEX)
+        .named(v.child("mv_id"))
+        .with_child(
+            kind::rel::COLUMN_SPECIFICATIONS,
+            Element::new(kind::INDEXED_COLUMN)
+                .with_ref(kind::rel::COLUMN, Reference::to(v.child("id"))),
+        )
+        .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(v.clone()));
+    let desired = model("postgres", vec![view, index]);
+    let (plan, _) = script(&Postgres, &model("postgres", vec![]), &desired);
+    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![StepKind::CreateProgrammable, StepKind::CreateIndex]
+    );
+}
