@@ -37,6 +37,9 @@ pub struct Capabilities {
     /// Views and routines can be replaced in place (`CREATE OR ALTER`/`CREATE OR REPLACE`),
     /// keeping permissions.
     pub alter_routine_in_place: bool,
+    /// Types (enums, domains, composites) and sequences can be changed in place, keeping the
+    /// columns and defaults that use them (PostgreSQL).
+    pub alter_types_in_place: bool,
     /// Foreign keys must be declared inside CREATE TABLE.
     pub foreign_keys_inline_only: bool,
 }

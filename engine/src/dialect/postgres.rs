@@ -28,6 +28,7 @@ impl Dialect for Postgres {
             drop_column: true,
             column_order_significant: false,
             alter_routine_in_place: true,
+            alter_types_in_place: true,
             foreign_keys_inline_only: false,
         }
     }
@@ -685,7 +686,24 @@ impl Dialect for Postgres {
             out.extend(self.replace_type(current, desired));
             return;
         }
+        if step.kind == StepKind::CreateSequence
+            && step.current.is_some()
+            && let Some(desired) = &step.desired
+        {
+            out.push(self.alter_sequence(desired));
+            return;
+        }
         standard_render_step(self, step, out);
+    }
+
+    fn drop_index(&self, index: &Element) -> Vec<String> {
+        // An index on a view or table dropped earlier in the script went with it.
+        let name = index.name_or_empty();
+        let schema_qualified = ObjectName::new([name.first(), name.leaf()]);
+        vec![format!(
+            "DROP INDEX IF EXISTS {}",
+            self.quote_name(&schema_qualified)
+        )]
     }
 
     fn drop_object(&self, element: &Element) -> Vec<String> {
@@ -1093,6 +1111,51 @@ END $dac$",
 }
 
 impl Postgres {
+    /// `ALTER SEQUENCE` to every option of the desired sequence (absent ones at their defaults).
+    fn alter_sequence(&self, sequence: &Element) -> String {
+        let name = sequence.name_or_empty();
+        let value = |p: &str| sequence.prop(p).and_then(|v| v.attribute_text());
+        let mut text = format!("ALTER SEQUENCE {}", self.quote_name(&name));
+        if let Some(data_type) = sequence
+            .children(kind::rel::TYPE_SPECIFIER)
+            .next()
+            .and_then(DataType::from_specifier)
+        {
+            text.push_str(&format!(" AS {}", self.render_type(&data_type)));
+        }
+        let increment = value("Increment").unwrap_or_else(|| "1".into());
+        text.push_str(&format!(" INCREMENT BY {increment}"));
+        match value("MinValue") {
+            Some(v) => text.push_str(&format!(" MINVALUE {v}")),
+            None => text.push_str(" NO MINVALUE"),
+        }
+        match value("MaxValue") {
+            Some(v) => text.push_str(&format!(" MAXVALUE {v}")),
+            None => text.push_str(" NO MAXVALUE"),
+        }
+        let ascending = !increment.starts_with('-');
+        let start = value("StartValue").unwrap_or_else(|| {
+            if ascending {
+                value("MinValue").unwrap_or_else(|| "1".into())
+            } else {
+                value("MaxValue").unwrap_or_else(|| "-1".into())
+            }
+        });
+        text.push_str(&format!(" START WITH {start}"));
+        let cache = value("CacheSize").unwrap_or_else(|| "1".into());
+        text.push_str(&format!(" CACHE {cache}"));
+        text.push_str(if sequence.bool_prop("IsCycling") == Some(true) {
+            " CYCLE"
+        } else {
+            " NO CYCLE"
+        });
+        match sequence.reference_name("OwnedBy") {
+            Some(column) => text.push_str(&format!(" OWNED BY {}", self.quote_name(column))),
+            None => text.push_str(" OWNED BY NONE"),
+        }
+        text
+    }
+
     /// Drops `name` when it exists as a relation of `relkind` (`v` view, `m` materialized view).
     fn drop_relation_of_kind(&self, name: &ObjectName, relkind: &str) -> String {
         let word = if relkind == "m" {
@@ -1165,5 +1228,26 @@ mod replace_tests {
         assert!(out[0].contains("RENAME TO \"_dac_old_mood\""), "{}", out[0]);
         assert!(out[0].contains("EXECUTE 'CREATE TYPE public.mood AS ENUM (''a'', ''b'')'"));
         assert!(out[0].contains("EXECUTE 'DROP TYPE \"public\".\"_dac_old_mood\"'"));
+    }
+}
+
+#[cfg(test)]
+mod sequence_tests {
+    use super::*;
+    use crate::model::Reference;
+
+    #[test]
+    fn sequences_alter_in_place_with_every_option() {
+        let seq = Element::new(kind::SEQUENCE)
+            .named(ObjectName::new(["public", "s"]))
+            .with_int("Increment", 5)
+            .with_ref(
+                "OwnedBy",
+                Reference::to(ObjectName::new(["public", "t", "id"])),
+            );
+        assert_eq!(
+            Postgres.alter_sequence(&seq),
+            "ALTER SEQUENCE \"public\".\"s\" INCREMENT BY 5 NO MINVALUE NO MAXVALUE START WITH 1 CACHE 1 NO CYCLE OWNED BY \"public\".\"t\".\"id\""
+        );
     }
 }

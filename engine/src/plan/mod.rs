@@ -579,12 +579,15 @@ impl Planner<'_> {
                             | kind::INLINE_TVF
                             | kind::MULTI_TVF
                             | kind::DML_TRIGGER
-                            | "PgEnumType"
-                            | "PgDomain"
-                            | "PgCompositeType"
                     )
                     && change.current.as_ref().map(|e| &e.kind)
                         == change.desired.as_ref().map(|e| &e.kind);
+                let in_place = in_place
+                    || (self.caps.alter_types_in_place
+                        && matches!(
+                            change.kind.as_str(),
+                            kind::SEQUENCE | "PgEnumType" | "PgDomain" | "PgCompositeType"
+                        ));
                 if in_place {
                     let mut step = Step::new(create, &change.kind, change.name.clone());
                     step.current = change.current.clone();
