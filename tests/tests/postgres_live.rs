@@ -473,7 +473,7 @@ fn conformance() {
         let all: Vec<String> = results
             .iter()
             .filter_map(|((s, n), o)| match o {
-                Outcome::Fail(why) => Some(format!("{s}\t{n}\t{}", why.replace('\t', " "))),
+                Outcome::Fail(why) => Some(format!("{s}\t{n}\t{}", why.replace(['\t', '\n'], " "))),
                 Outcome::Pass => None,
             })
             .collect();
