@@ -640,18 +640,3 @@ fn inspect_has_the_source_shape() {
     drop(driver);
     server.drop_database(&url);
 }
-
-#[test]
-#[ignore]
-fn debug_inspect() {
-    let server = server();
-    let url = server.create_database("debug");
-    let mut driver = PostgresDriver::connect(&url).unwrap();
-    let sql = std::env::var("DAC_PG_SQL")
-        .unwrap_or_else(|_| "CREATE TABLE t (id integer PRIMARY KEY, name text)".into());
-    driver.execute(&sql).unwrap();
-    let live = driver.inspect().unwrap();
-    println!("{live:#?}");
-    let built = model_of(&sql).unwrap();
-    println!("{}", describe(&compare(&live, &built, &options(true))));
-}
