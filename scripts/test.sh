@@ -10,6 +10,15 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 
+# The live PostgreSQL suite starts a throwaway server from the installed binaries.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${DAC_TEST_POSTGRES_URL:-}" ]; then
+  echo "== installing PostgreSQL server binaries (Debian package postgresql)"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+
 # In CI the shared corpus beside the repository must be there; locally a missing ../shared
 # is reported loudly by each suite that needs it and the rest still runs.
 if [ "${CI:-}" = "true" ]; then

@@ -57,6 +57,12 @@ pub struct UpgradeArgs {
     /// Upgrade in place: one transaction, all or nothing.
     #[arg(long)]
     pub in_place: bool,
+    /// Application name, when PACKAGE is a project (as `dac build --name`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Application version, when PACKAGE is a project (as `dac build --version`).
+    #[arg(long)]
+    pub version: Option<String>,
     /// Go ahead even when steps could lose data in tables that hold rows.
     #[arg(long)]
     pub allow_data_loss: bool,

@@ -27,7 +27,25 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
         bail!("choose how to upgrade: --in-place (side-by-side upgrades are not available yet)");
     }
     let target = target(&args.target)?;
-    let package = load_package_for(&args.package, false, Some(target.platform()))?;
+    let mut package = load_package_for(&args.package, false, Some(target.platform()))?;
+    if args.name.is_some() || args.version.is_some() {
+        if args
+            .package
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("dacpac"))
+        {
+            bail!(
+                "--name and --version apply to projects; a package keeps the name and version it was built with"
+            );
+        }
+        let metadata = package.metadata.get_or_insert_with(DacMetadata::default);
+        if let Some(name) = &args.name {
+            metadata.name = name.clone();
+        }
+        if let Some(version) = &args.version {
+            metadata.version = version.clone();
+        }
+    }
     let mut driver =
         driver::connect(&target, true).with_context(|| format!("connecting to {target}"))?;
     let caps = dialect_for(package.model.platform()).capabilities();

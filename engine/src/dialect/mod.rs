@@ -37,6 +37,9 @@ pub struct Capabilities {
     /// Views and routines can be replaced in place (`CREATE OR ALTER`/`CREATE OR REPLACE`),
     /// keeping permissions.
     pub alter_routine_in_place: bool,
+    /// Types (enums, domains, composites) and sequences can be changed in place, keeping the
+    /// columns and defaults that use them (PostgreSQL).
+    pub alter_types_in_place: bool,
     /// Foreign keys must be declared inside CREATE TABLE.
     pub foreign_keys_inline_only: bool,
 }
@@ -315,90 +318,98 @@ pub trait Dialect: Send + Sync {
 
     /// Writes the statements of one plan step into `out`.
     fn render_step(&self, step: &Step, out: &mut Vec<String>) {
-        if let Some(guard) = &step.guard {
-            out.extend(self.guard(guard));
+        standard_render_step(self, step, out);
+    }
+}
+
+/// The statements of one plan step, as every platform writes them (dialects that override
+/// [`Dialect::render_step`] call this for the steps they do not write themselves).
+pub(crate) fn standard_render_step<D: Dialect + ?Sized>(
+    dialect: &D,
+    step: &Step,
+    out: &mut Vec<String>,
+) {
+    if let Some(guard) = &step.guard {
+        out.extend(dialect.guard(guard));
+    }
+    let desired = step.desired.as_ref();
+    let current = step.current.as_ref();
+    match step.kind {
+        StepKind::PreDeploy | StepKind::PostDeploy => {
+            if let Some(text) = &step.script {
+                out.push(text.clone());
+            }
         }
-        let desired = step.desired.as_ref();
-        let current = step.current.as_ref();
-        match step.kind {
-            StepKind::PreDeploy | StepKind::PostDeploy => {
-                if let Some(text) = &step.script {
-                    out.push(text.clone());
-                }
+        StepKind::Rename => out.extend(dialect.rename(step)),
+        StepKind::RecordRefactorLog => out.extend(dialect.record_refactor_log(&step.refactor_keys)),
+        StepKind::CreateTable => {
+            if let Some(definition) = &step.table {
+                out.push(dialect.create_table(definition, None));
             }
-            StepKind::Rename => out.extend(self.rename(step)),
-            StepKind::RecordRefactorLog => {
-                out.extend(self.record_refactor_log(&step.refactor_keys))
-            }
-            StepKind::CreateTable => {
-                if let Some(definition) = &step.table {
-                    out.push(self.create_table(definition, None));
-                }
-            }
-            StepKind::RebuildTable => out.extend(self.rebuild_table(step)),
-            StepKind::AlterTable => {
-                for change in &step.columns {
-                    match change {
-                        ColumnChange::Add { column, default } => {
-                            out.extend(self.add_column(&step.name, column, default.as_ref()))
-                        }
-                        ColumnChange::Drop { column } => {
-                            out.extend(self.drop_column(&step.name, column))
-                        }
-                        ColumnChange::Alter { current, desired } => {
-                            out.extend(self.alter_column(&step.name, current, desired))
-                        }
+        }
+        StepKind::RebuildTable => out.extend(dialect.rebuild_table(step)),
+        StepKind::AlterTable => {
+            for change in &step.columns {
+                match change {
+                    ColumnChange::Add { column, default } => {
+                        out.extend(dialect.add_column(&step.name, column, default.as_ref()))
+                    }
+                    ColumnChange::Drop { column } => {
+                        out.extend(dialect.drop_column(&step.name, column))
+                    }
+                    ColumnChange::Alter { current, desired } => {
+                        out.extend(dialect.alter_column(&step.name, current, desired))
                     }
                 }
             }
-            StepKind::DropTable => {
-                if let Some(current) = current {
-                    out.extend(self.drop_object(current));
-                }
+        }
+        StepKind::DropTable => {
+            if let Some(current) = current {
+                out.extend(dialect.drop_object(current));
             }
-            StepKind::AddConstraint | StepKind::AddForeignKey => {
-                if let Some(desired) = desired {
-                    out.extend(self.add_constraint(desired));
-                }
+        }
+        StepKind::AddConstraint | StepKind::AddForeignKey => {
+            if let Some(desired) = desired {
+                out.extend(dialect.add_constraint(desired));
             }
-            StepKind::DropConstraint | StepKind::DropForeignKey => {
-                if let Some(current) = current {
-                    out.extend(self.drop_constraint(current));
-                }
+        }
+        StepKind::DropConstraint | StepKind::DropForeignKey => {
+            if let Some(current) = current {
+                out.extend(dialect.drop_constraint(current));
             }
-            StepKind::CreateIndex => {
-                if let Some(desired) = desired {
-                    out.extend(self.create_index(desired));
-                }
+        }
+        StepKind::CreateIndex => {
+            if let Some(desired) = desired {
+                out.extend(dialect.create_index(desired));
             }
-            StepKind::DropIndex => {
-                if let Some(current) = current {
-                    out.extend(self.drop_index(current));
-                }
+        }
+        StepKind::DropIndex => {
+            if let Some(current) = current {
+                out.extend(dialect.drop_index(current));
             }
-            StepKind::CreateProgrammable | StepKind::CreateTrigger => {
-                if let Some(desired) = desired {
-                    out.extend(self.create_programmable(desired, current.is_some()));
-                }
+        }
+        StepKind::CreateProgrammable | StepKind::CreateTrigger => {
+            if let Some(desired) = desired {
+                out.extend(dialect.create_programmable(desired, current.is_some()));
             }
-            StepKind::DropProgrammable
-            | StepKind::DropTrigger
-            | StepKind::DropSequence
-            | StepKind::DropType
-            | StepKind::DropSchema
-            | StepKind::DropOther => {
-                if let Some(current) = current {
-                    out.extend(self.drop_object(current));
-                }
+        }
+        StepKind::DropProgrammable
+        | StepKind::DropTrigger
+        | StepKind::DropSequence
+        | StepKind::DropType
+        | StepKind::DropSchema
+        | StepKind::DropOther => {
+            if let Some(current) = current {
+                out.extend(dialect.drop_object(current));
             }
-            StepKind::CreateSchema
-            | StepKind::CreatePrincipal
-            | StepKind::CreateType
-            | StepKind::CreateSequence
-            | StepKind::CreateOther => {
-                if let Some(desired) = desired {
-                    out.extend(self.create_other(desired));
-                }
+        }
+        StepKind::CreateSchema
+        | StepKind::CreatePrincipal
+        | StepKind::CreateType
+        | StepKind::CreateSequence
+        | StepKind::CreateOther => {
+            if let Some(desired) = desired {
+                out.extend(dialect.create_other(desired));
             }
         }
     }

@@ -1,11 +1,14 @@
 //! PostgreSQL: `"quoted"` names, canonical type names, transactional DDL, ALTER for nearly
 //! everything; a rebuild renames the old table away, creates the new shape and copies rows.
 
-use super::{Capabilities, Dialect, copy_lists, generic_type, whole_statement};
-use crate::model::view::{ColumnView, DataType};
+use super::{
+    Capabilities, Dialect, copy_lists, generic_type, standard_render_step, whole_statement,
+};
+use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind, view};
-use crate::plan::{Guard, Step};
+use crate::plan::{Guard, Step, StepKind, TableDefinition};
 use crate::script::Script;
+use crate::source::generic::names::pg_object_name;
 
 /// The PostgreSQL dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,7 +27,8 @@ impl Dialect for Postgres {
             alter_constraints: true,
             drop_column: true,
             column_order_significant: false,
-            alter_routine_in_place: false,
+            alter_routine_in_place: true,
+            alter_types_in_place: true,
             foreign_keys_inline_only: false,
         }
     }
@@ -141,6 +145,14 @@ impl Dialect for Postgres {
             }
         }
         out.push(self.create_table(definition, None));
+        // Generated columns compute themselves in the new table.
+        let mut copy_step = step.clone();
+        copy_step.copy.retain(|c| {
+            TableView(&definition.table)
+                .column(&c.to)
+                .is_none_or(|col| col.computed_expression().is_none())
+        });
+        let step = &copy_step;
         if !step.copy.is_empty() {
             let (to, from) = copy_lists(self, step);
             out.push(format!(
@@ -177,8 +189,11 @@ impl Dialect for Postgres {
                 .collation()
                 .map(|c| format!(" COLLATE {}", self.quote_ident(c)))
                 .unwrap_or_default();
+            // Between user types (enums, domains) only text converts.
+            let through_text = !data_type.built_in || old.data_type().is_some_and(|t| !t.built_in);
+            let via = if through_text { "::text" } else { "" };
             out.push(format!(
-                "ALTER TABLE {table} ALTER COLUMN {column} TYPE {rendered}{collate} USING {column}::{rendered}"
+                "ALTER TABLE {table} ALTER COLUMN {column} TYPE {rendered}{collate} USING {column}{via}::{rendered}"
             ));
         }
         if old.is_nullable() != new.is_nullable() {
@@ -254,21 +269,69 @@ impl Dialect for Postgres {
         out
     }
 
-    fn create_programmable(&self, element: &Element, _replace: bool) -> Vec<String> {
+    fn create_programmable(&self, element: &Element, replace: bool) -> Vec<String> {
         if let Some(definition) = whole_statement(element) {
-            return vec![definition.to_string()];
+            if !replace {
+                return vec![definition.to_string()];
+            }
+            let replaced = or_replace(definition);
+            if matches!(
+                element.kind.as_str(),
+                kind::SCALAR_FUNCTION | kind::INLINE_TVF | kind::MULTI_TVF | kind::PROCEDURE
+            ) {
+                // A changed result type or parameter name needs DROP and CREATE.
+                let drop = self.drop_object(element).join("; ");
+                return vec![replace_or_recreate(
+                    &replaced,
+                    &drop,
+                    definition,
+                    "invalid_function_definition",
+                )];
+            }
+            return vec![replaced];
         }
         match (element.kind.as_str(), element.text_prop("QueryScript")) {
             (kind::VIEW, Some(query)) => {
-                let materialized = if element.bool_prop("IsMaterialized") == Some(true) {
-                    "MATERIALIZED "
-                } else {
-                    ""
-                };
-                vec![format!(
-                    "CREATE {materialized}VIEW {} AS {query}",
-                    self.quote_name(&element.name_or_empty())
-                )]
+                let name = self.quote_name(&element.name_or_empty());
+                let options = element
+                    .text_prop("Options")
+                    .map(|o| format!(" {o}"))
+                    .unwrap_or_default();
+                let materialized = element.bool_prop("IsMaterialized") == Some(true);
+                let mut out = Vec::new();
+                if replace {
+                    // The view may be changing between plain and materialized.
+                    out.push(self.drop_relation_of_kind(
+                        &element.name_or_empty(),
+                        if materialized { "v" } else { "m" },
+                    ));
+                }
+                if materialized {
+                    if replace {
+                        out.push(format!("DROP MATERIALIZED VIEW IF EXISTS {name}"));
+                    }
+                    let data = if element.bool_prop("WithNoData") == Some(true) {
+                        " WITH NO DATA"
+                    } else {
+                        ""
+                    };
+                    out.push(format!(
+                        "CREATE MATERIALIZED VIEW {name}{options} AS {query}{data}"
+                    ));
+                    return out;
+                }
+                let create = format!("CREATE VIEW {name}{options} AS {query}");
+                if !replace {
+                    return vec![create];
+                }
+                // Columns dropped, renamed or retyped need DROP and CREATE.
+                out.push(replace_or_recreate(
+                    &format!("CREATE OR REPLACE VIEW {name}{options} AS {query}"),
+                    &format!("DROP VIEW {name}"),
+                    &create,
+                    "invalid_table_definition",
+                ));
+                out
             }
             _ => vec![format!(
                 "-- dac cannot create {} {}: no definition is known",
@@ -322,6 +385,327 @@ impl Dialect for Postgres {
         }
     }
 
+    fn create_other(&self, element: &Element) -> Vec<String> {
+        if let Some(definition) = element.text_prop(crate::plan::DEFINITION) {
+            return vec![definition.to_string()];
+        }
+        match element.kind.as_str() {
+            kind::EXTENDED_PROPERTY => {
+                let value = element.text_prop("Value").unwrap_or("NULL");
+                self.comment(element, value)
+            }
+            kind::SCHEMA => vec![format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                self.quote_name(&element.name_or_empty())
+            )],
+            kind::SEQUENCE => {
+                // A serial column's sequence may also be made by `create_table`.
+                if is_serial_sequence(element) {
+                    return vec![self.create_sequence(element).replacen(
+                        "CREATE SEQUENCE",
+                        "CREATE SEQUENCE IF NOT EXISTS",
+                        1,
+                    )];
+                }
+                vec![self.create_sequence(element)]
+            }
+            kind::PERMISSION => {
+                let (Some(permission), Some(grantee)) = (
+                    element.text_prop("Permission"),
+                    element.text_prop("Grantee"),
+                ) else {
+                    return Vec::new();
+                };
+                let Some(object) = element.reference_name("SecuredObject") else {
+                    return Vec::new();
+                };
+                let class = element.name_or_empty();
+                let on = if class.first().ends_with(".Schema") {
+                    "SCHEMA "
+                } else if class.first().ends_with(".Sequence") {
+                    "SEQUENCE "
+                } else {
+                    ""
+                };
+                let grantee = if grantee.eq_ignore_ascii_case("public") {
+                    "PUBLIC".to_string()
+                } else {
+                    self.quote_ident(grantee)
+                };
+                let option = if element.bool_prop("WithGrantOption") == Some(true) {
+                    " WITH GRANT OPTION"
+                } else {
+                    ""
+                };
+                vec![format!(
+                    "GRANT {permission} ON {on}{} TO {grantee}{option}",
+                    self.quote_name(object)
+                )]
+            }
+            _ => vec![format!(
+                "-- dac cannot create {} {}: no definition is known for this object kind",
+                element.kind,
+                element.name_or_empty()
+            )],
+        }
+    }
+
+    fn create_sequence(&self, sequence: &Element) -> String {
+        let mut text = format!(
+            "CREATE SEQUENCE {}",
+            self.quote_name(&sequence.name_or_empty())
+        );
+        if let Some(data_type) = sequence
+            .children(kind::rel::TYPE_SPECIFIER)
+            .next()
+            .and_then(DataType::from_specifier)
+        {
+            text.push_str(&format!(" AS {}", self.render_type(&data_type)));
+        }
+        for (property, words) in [
+            ("Increment", "INCREMENT BY"),
+            ("MinValue", "MINVALUE"),
+            ("MaxValue", "MAXVALUE"),
+            ("StartValue", "START WITH"),
+            ("CacheSize", "CACHE"),
+        ] {
+            if let Some(value) = sequence.prop(property).and_then(|v| v.attribute_text()) {
+                text.push_str(&format!(" {words} {value}"));
+            }
+        }
+        if sequence.bool_prop("IsCycling") == Some(true) {
+            text.push_str(" CYCLE");
+        }
+        text
+    }
+
+    fn create_table(&self, definition: &TableDefinition, name: Option<&ObjectName>) -> String {
+        let table = &definition.table;
+        let table_name = name.cloned().unwrap_or_else(|| table.name_or_empty());
+        let quoted = self.quote_name(&table_name);
+        let unlogged = if table.bool_prop("IsUnlogged") == Some(true) {
+            "UNLOGGED "
+        } else {
+            ""
+        };
+        let mut statements = Vec::new();
+        // Sequences of serial columns first, so their defaults resolve.
+        for column in TableView(table).columns() {
+            if let Some(sequence) = serial_sequence(definition, &table_name, column.name()) {
+                statements.push(format!(
+                    "CREATE SEQUENCE IF NOT EXISTS {}{}",
+                    self.quote_name(&sequence),
+                    column
+                        .data_type()
+                        .map(|t| format!(" AS {}", self.render_type(&t)))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        let mut create = if let Some(parent) = table.reference_name("PartitionOf") {
+            let bound = table.text_prop("PartitionBound").unwrap_or("DEFAULT");
+            format!(
+                "CREATE {unlogged}TABLE {quoted} PARTITION OF {} {bound}",
+                self.quote_name(parent)
+            )
+        } else {
+            let body = super::standard_create_table(self, definition, name);
+            let body = body.replacen("CREATE TABLE", &format!("CREATE {unlogged}TABLE"), 1);
+            if TableView(table).columns().next().is_none() && definition.constraints.is_empty() {
+                format!("CREATE {unlogged}TABLE {quoted} ()")
+            } else {
+                body
+            }
+        };
+        if let Some(parents) = table.text_prop("Inherits") {
+            let names: Vec<String> = parents
+                .split(", ")
+                .filter_map(|p| ObjectName::parse(p).ok())
+                .map(|n| self.quote_name(&n))
+                .collect();
+            if !names.is_empty() {
+                create.push_str(&format!(" INHERITS ({})", names.join(", ")));
+            }
+        }
+        if let Some(by) = table.text_prop("PartitionBy") {
+            create.push_str(&format!(" PARTITION BY {by}"));
+        }
+        if let Some(options) = table.text_prop("Options") {
+            create.push_str(&format!(" {options}"));
+        }
+        statements.push(create);
+        if table.reference_name("PartitionOf").is_some() {
+            // A partition takes its columns from its parent; its own keys and checks follow.
+            for constraint in &definition.constraints {
+                statements.extend(if constraint.kind == kind::DEFAULT {
+                    self.add_default(constraint)
+                } else {
+                    self.add_constraint(constraint)
+                });
+            }
+        }
+        for column in TableView(table).columns() {
+            if let Some(sequence) = serial_sequence(definition, &table_name, column.name()) {
+                statements.push(format!(
+                    "ALTER SEQUENCE {} OWNED BY {quoted}.{}",
+                    self.quote_name(&sequence),
+                    self.quote_ident(column.name())
+                ));
+            }
+        }
+        if table.bool_prop("IsRowLevelSecurityEnabled") == Some(true) {
+            statements.push(format!("ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY"));
+        }
+        statements.join(";\n")
+    }
+
+    fn constraint_clause(&self, constraint: &Element) -> Option<String> {
+        self.constraint_text(constraint, false)
+    }
+
+    fn add_constraint(&self, constraint: &Element) -> Vec<String> {
+        let Some(table) = view::owner(constraint) else {
+            return Vec::new();
+        };
+        if constraint.kind == kind::DEFAULT {
+            return self.add_default(constraint);
+        }
+        match self.constraint_text(constraint, true) {
+            Some(clause) => vec![format!(
+                "ALTER TABLE {} ADD {clause}",
+                self.quote_name(table)
+            )],
+            None => Vec::new(),
+        }
+    }
+
+    fn key_column_list(&self, element: &Element) -> String {
+        element
+            .children(kind::rel::COLUMN_SPECIFICATIONS)
+            .map(|spec| {
+                let mut text = match (
+                    spec.reference_name(kind::rel::COLUMN),
+                    spec.text_prop("ExpressionScript"),
+                ) {
+                    (Some(column), _) => self.quote_ident(column.leaf()),
+                    (None, Some(expression)) => format!("({expression})"),
+                    (None, None) => String::new(),
+                };
+                if let Some(class) = spec.text_prop("OperatorClass") {
+                    text.push(' ');
+                    text.push_str(class);
+                }
+                let descending = spec.bool_prop("IsAscending") == Some(false);
+                if descending {
+                    text.push_str(" DESC");
+                }
+                match spec.bool_prop("NullsFirst") {
+                    Some(true) => text.push_str(" NULLS FIRST"),
+                    Some(false) => text.push_str(" NULLS LAST"),
+                    None => {}
+                }
+                text
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn create_index(&self, index: &Element) -> Vec<String> {
+        if let Some(definition) = index.text_prop(crate::plan::DEFINITION) {
+            return vec![definition.to_string()];
+        }
+        let table = index
+            .reference_name(kind::rel::INDEXED_OBJECT)
+            .map(|t| self.quote_name(t))
+            .unwrap_or_default();
+        let unique = if index.bool_prop("IsUnique") == Some(true) {
+            "UNIQUE "
+        } else {
+            ""
+        };
+        let method = index
+            .text_prop("IndexMethod")
+            .map(|m| format!(" USING {m}"))
+            .unwrap_or_default();
+        let mut text = format!(
+            "CREATE {unique}INDEX {} ON {table}{method} ({})",
+            self.quote_ident(index.name_or_empty().leaf()),
+            self.key_column_list(index)
+        );
+        let included = view::referenced_names(index, kind::rel::INCLUDED_COLUMNS);
+        if !included.is_empty() {
+            text.push_str(&format!(" INCLUDE ({})", self.name_list(&included)));
+        }
+        if index.bool_prop("NullsNotDistinct") == Some(true) {
+            text.push_str(" NULLS NOT DISTINCT");
+        }
+        if let Some(with) = index.text_prop("WithOptions") {
+            text.push_str(&format!(" WITH ({with})"));
+        }
+        if let Some(filter) = index.text_prop("FilterPredicate") {
+            text.push_str(&format!(" WHERE {filter}"));
+        }
+        vec![text]
+    }
+
+    fn add_column(
+        &self,
+        table: &ObjectName,
+        column: &Element,
+        default: Option<&Element>,
+    ) -> Vec<String> {
+        let name = ColumnView(column).name();
+        let mut out = Vec::new();
+        let sequence = default.and_then(|d| serial_default(d, table, name));
+        if let Some(sequence) = &sequence {
+            out.push(format!(
+                "CREATE SEQUENCE IF NOT EXISTS {}",
+                self.quote_name(sequence)
+            ));
+        }
+        out.push(format!(
+            "ALTER TABLE {} ADD {}",
+            self.quote_name(table),
+            self.column_definition(ColumnView(column), default)
+        ));
+        if let Some(sequence) = &sequence {
+            out.push(format!(
+                "ALTER SEQUENCE {} OWNED BY {}.{}",
+                self.quote_name(sequence),
+                self.quote_name(table),
+                self.quote_ident(name)
+            ));
+        }
+        out
+    }
+
+    fn render_step(&self, step: &Step, out: &mut Vec<String>) {
+        if step.kind == StepKind::CreateType
+            && let (Some(current), Some(desired)) = (&step.current, &step.desired)
+        {
+            out.extend(self.replace_type(current, desired));
+            return;
+        }
+        if step.kind == StepKind::CreateSequence
+            && step.current.is_some()
+            && let Some(desired) = &step.desired
+        {
+            out.push(self.alter_sequence(desired));
+            return;
+        }
+        standard_render_step(self, step, out);
+    }
+
+    fn drop_index(&self, index: &Element) -> Vec<String> {
+        // An index on a view or table dropped earlier in the script went with it.
+        let name = index.name_or_empty();
+        let schema_qualified = ObjectName::new([name.first(), name.leaf()]);
+        vec![format!(
+            "DROP INDEX IF EXISTS {}",
+            self.quote_name(&schema_qualified)
+        )]
+    }
+
     fn drop_object(&self, element: &Element) -> Vec<String> {
         if element.kind == kind::VIEW && element.bool_prop("IsMaterialized") == Some(true) {
             return vec![format!(
@@ -344,6 +728,64 @@ impl Dialect for Postgres {
                 self.quote_name(&element.name_or_empty())
             )];
         }
+        let name = element.name_or_empty();
+        match element.kind.as_str() {
+            "PgEnumType" | "PgCompositeType" | "PgRangeType" | "PgType" => {
+                return vec![format!("DROP TYPE IF EXISTS {}", self.quote_name(&name))];
+            }
+            "PgDomain" => return vec![format!("DROP DOMAIN IF EXISTS {}", self.quote_name(&name))],
+            "PgCollation" => {
+                return vec![format!(
+                    "DROP COLLATION IF EXISTS {}",
+                    self.quote_name(&name)
+                )];
+            }
+            "PgExtension" => {
+                return vec![format!(
+                    "DROP EXTENSION IF EXISTS {}",
+                    self.quote_name(&name)
+                )];
+            }
+            "PgPolicy" => {
+                let table = name.parent().unwrap_or_default();
+                return vec![format!(
+                    "DROP POLICY IF EXISTS {} ON {}",
+                    self.quote_ident(name.leaf()),
+                    self.quote_name(&table)
+                )];
+            }
+            "PgExcludeConstraint" => {
+                let Some(table) = view::owner(element) else {
+                    return Vec::new();
+                };
+                return vec![format!(
+                    "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+                    self.quote_name(table),
+                    self.quote_ident(name.leaf())
+                )];
+            }
+            kind::EXTENDED_PROPERTY => {
+                // The commented object may be gone already: its comment went with it.
+                return self
+                    .comment(element, "NULL")
+                    .into_iter()
+                    .map(|c| {
+                        format!(
+                            "DO $dac$ BEGIN {c}; EXCEPTION WHEN undefined_table OR undefined_column OR undefined_object OR undefined_function OR invalid_schema_name THEN NULL; END $dac$"
+                        )
+                    })
+                    .collect();
+            }
+            kind::SEQUENCE => {
+                // An owned sequence goes with its table; a default still using it goes with the
+                // column dropped after it.
+                return vec![format!(
+                    "DROP SEQUENCE IF EXISTS {} CASCADE",
+                    self.quote_name(&name)
+                )];
+            }
+            _ => {}
+        }
         if element.kind == kind::DML_TRIGGER {
             let table = view::owner(element)
                 .map(|t| self.quote_name(t))
@@ -354,5 +796,458 @@ impl Dialect for Postgres {
             )];
         }
         super::standard_drop_object(self, element)
+    }
+}
+
+impl Postgres {
+    /// A table constraint clause; `alter` allows `NOT VALID` (ALTER TABLE ADD only).
+    fn constraint_text(&self, constraint: &Element, alter: bool) -> Option<String> {
+        let mut text = match &constraint.name {
+            Some(name) => format!("CONSTRAINT {} ", self.quote_ident(name.leaf())),
+            None => String::new(),
+        };
+        match constraint.kind.as_str() {
+            kind::PRIMARY_KEY | kind::UNIQUE => {
+                text.push_str(if constraint.kind == kind::PRIMARY_KEY {
+                    "PRIMARY KEY"
+                } else {
+                    "UNIQUE"
+                });
+                if constraint.bool_prop("NullsNotDistinct") == Some(true) {
+                    text.push_str(" NULLS NOT DISTINCT");
+                }
+                text.push_str(&format!(" ({})", self.key_column_list(constraint)));
+                let included = view::referenced_names(constraint, kind::rel::INCLUDED_COLUMNS);
+                if !included.is_empty() {
+                    text.push_str(&format!(" INCLUDE ({})", self.name_list(&included)));
+                }
+            }
+            kind::CHECK => {
+                let expression = constraint
+                    .text_prop("CheckExpressionScript")
+                    .unwrap_or("true");
+                text.push_str(&format!("CHECK ({expression})"));
+                if constraint.bool_prop("IsNoInherit") == Some(true) {
+                    text.push_str(" NO INHERIT");
+                }
+            }
+            kind::FOREIGN_KEY => {
+                let columns =
+                    self.name_list(&view::referenced_names(constraint, kind::rel::COLUMNS));
+                let foreign_columns = self.name_list(&view::referenced_names(
+                    constraint,
+                    kind::rel::FOREIGN_COLUMNS,
+                ));
+                let table = constraint
+                    .reference_name(kind::rel::FOREIGN_TABLE)
+                    .map(|t| self.quote_name(t))
+                    .unwrap_or_default();
+                text.push_str(&format!("FOREIGN KEY ({columns}) REFERENCES {table}"));
+                if !foreign_columns.is_empty() {
+                    text.push_str(&format!(" ({foreign_columns})"));
+                }
+                if let Some(kind) = constraint.text_prop("MatchKind") {
+                    text.push_str(&format!(" {kind}"));
+                }
+                for (words, property) in [
+                    ("ON UPDATE", "OnUpdateAction"),
+                    ("ON DELETE", "OnDeleteAction"),
+                ] {
+                    if let Some(action) = referential_action(constraint, property) {
+                        text.push_str(&format!(" {words} {action}"));
+                    }
+                }
+            }
+            "PgExcludeConstraint" => return None,
+            _ => return None,
+        }
+        if constraint.bool_prop("IsDeferrable") == Some(true) {
+            text.push_str(" DEFERRABLE");
+            if constraint.bool_prop("IsInitiallyDeferred") == Some(true) {
+                text.push_str(" INITIALLY DEFERRED");
+            }
+        }
+        if alter && constraint.bool_prop("IsNotValid") == Some(true) {
+            text.push_str(" NOT VALID");
+        }
+        Some(text)
+    }
+
+    /// `COMMENT ON <object> IS <value>` for an extended property.
+    fn comment(&self, property: &Element, value: &str) -> Vec<String> {
+        let name = property.name_or_empty();
+        let Some(host) = property.reference_name("Host") else {
+            return Vec::new();
+        };
+        let word = match name.first() {
+            "SqlTable" => "TABLE",
+            "SqlColumn" => "COLUMN",
+            "SqlView" => "VIEW",
+            "SqlIndex" => "INDEX",
+            "SqlSequence" => "SEQUENCE",
+            "SqlSubroutine" => "ROUTINE",
+            "SqlType" => "TYPE",
+            "SqlSchema" => "SCHEMA",
+            "PgExtension" => "EXTENSION",
+            "SqlRole" => "ROLE",
+            _ => return Vec::new(),
+        };
+        vec![format!(
+            "COMMENT ON {word} {} IS {value}",
+            self.quote_name(host)
+        )]
+    }
+}
+
+/// `CREATE X` -> `CREATE OR REPLACE X` for functions, procedures, triggers and views.
+fn or_replace(definition: &str) -> String {
+    let trimmed = definition.trim_start();
+    let upper = trimmed.to_ascii_uppercase();
+    if upper.starts_with("CREATE OR REPLACE") {
+        return trimmed.to_string();
+    }
+    for word in ["FUNCTION", "PROCEDURE", "TRIGGER", "VIEW"] {
+        let plain = format!("CREATE {word}");
+        if upper.starts_with(&plain) {
+            return format!("CREATE OR REPLACE {word}{}", &trimmed[plain.len()..]);
+        }
+    }
+    trimmed.to_string()
+}
+
+/// The words of a foreign key's referential action, read as text (`Cascade`, PostgreSQL and
+/// SQLite sources) or as DacFx's number.
+fn referential_action(constraint: &Element, property: &str) -> Option<&'static str> {
+    let text = constraint.text_prop(property).map(str::to_ascii_lowercase);
+    let words = match (text.as_deref(), constraint.int_prop(property)) {
+        (Some("cascade"), _) | (_, Some(1)) => "CASCADE",
+        (Some("setnull"), _) | (_, Some(2)) => "SET NULL",
+        (Some("setdefault"), _) | (_, Some(3)) => "SET DEFAULT",
+        (Some("restrict"), _) | (_, Some(4)) => "RESTRICT",
+        _ => return None,
+    };
+    Some(words)
+}
+
+/// Whether a sequence is a serial column's (`<table>_<column>_seq`, owned by that column).
+fn is_serial_sequence(sequence: &Element) -> bool {
+    let Some(owner) = sequence.reference_name("OwnedBy") else {
+        return false;
+    };
+    let Some(table) = owner.parent() else {
+        return false;
+    };
+    pg_object_name(table.leaf(), Some(owner.leaf()), "seq") == sequence.name_or_empty().leaf()
+}
+
+/// The serial sequence of a column whose default is `nextval('<table>_<column>_seq'::regclass)`.
+fn serial_sequence(
+    definition: &TableDefinition,
+    table: &ObjectName,
+    column: &str,
+) -> Option<ObjectName> {
+    let default = definition.constraints.iter().find(|c| {
+        c.kind == kind::DEFAULT
+            && c.reference_name(kind::rel::FOR_COLUMN)
+                .is_some_and(|n| n.leaf() == column)
+    })?;
+    serial_default(default, table, column)
+}
+
+/// The sequence of a serial default (`nextval('<table>_<column>_seq'::regclass)`).
+fn serial_default(default: &Element, table: &ObjectName, column: &str) -> Option<ObjectName> {
+    let leaf = pg_object_name(table.leaf(), Some(column), "seq");
+    let expression = default.text_prop("DefaultExpressionScript")?;
+    let unqualified = format!("nextval('{leaf}'::regclass)");
+    let quoted = format!("nextval('\"{leaf}\"'::regclass)");
+    let qualified = format!("nextval('{}.{leaf}'::regclass)", table.first());
+    [unqualified, quoted, qualified]
+        .iter()
+        .any(|e| e == expression)
+        .then(|| ObjectName::new([table.first().to_string(), leaf]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Reference;
+
+    fn fk(action: &str) -> Element {
+        Element::new(kind::FOREIGN_KEY)
+            .named(ObjectName::new(["public", "c_p_fkey"]))
+            .with_text("OnDeleteAction", action)
+            .with_bool("IsNotValid", true)
+            .with_ref(
+                kind::rel::COLUMNS,
+                Reference::to(ObjectName::new(["public", "c", "p"])),
+            )
+            .with_ref(
+                kind::rel::DEFINING_TABLE,
+                Reference::to(ObjectName::new(["public", "c"])),
+            )
+            .with_ref(
+                kind::rel::FOREIGN_TABLE,
+                Reference::to(ObjectName::new(["public", "p"])),
+            )
+    }
+
+    #[test]
+    fn foreign_key_actions_read_source_text() {
+        let sql = Postgres.add_constraint(&fk("Cascade"));
+        assert_eq!(
+            sql,
+            vec![
+                "ALTER TABLE \"public\".\"c\" ADD CONSTRAINT \"c_p_fkey\" FOREIGN KEY (\"p\") REFERENCES \"public\".\"p\" ON DELETE CASCADE NOT VALID"
+            ]
+        );
+        // NOT VALID only where PostgreSQL takes it: ALTER TABLE ... ADD.
+        let clause = Postgres.constraint_clause(&fk("SetNull")).unwrap();
+        assert!(clause.ends_with("ON DELETE SET NULL"), "{clause}");
+    }
+
+    #[test]
+    fn routines_are_replaced_in_place() {
+        assert_eq!(
+            or_replace("CREATE FUNCTION f() RETURNS int"),
+            "CREATE OR REPLACE FUNCTION f() RETURNS int"
+        );
+        assert_eq!(
+            or_replace("CREATE OR REPLACE FUNCTION f()"),
+            "CREATE OR REPLACE FUNCTION f()"
+        );
+        assert_eq!(
+            or_replace("CREATE TRIGGER t"),
+            "CREATE OR REPLACE TRIGGER t"
+        );
+    }
+
+    #[test]
+    fn indexes_render_method_expressions_and_options() {
+        let t = ObjectName::new(["public", "t"]);
+        let spec = Element::new(kind::INDEXED_COLUMN)
+            .with_script("ExpressionScript", "lower(name)")
+            .with_text("OperatorClass", "text_pattern_ops")
+            .with_bool("IsAscending", false);
+        let index = Element::new(kind::INDEX)
+            .named(t.child("i"))
+            .with_text("IndexMethod", "btree")
+            .with_script("FilterPredicate", "id > 0")
+            .with_child(kind::rel::COLUMN_SPECIFICATIONS, spec)
+            .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(t));
+        assert_eq!(
+            Postgres.create_index(&index),
+            vec![
+                "CREATE INDEX \"i\" ON \"public\".\"t\" USING btree ((lower(name)) text_pattern_ops DESC) WHERE id > 0"
+            ]
+        );
+    }
+
+    #[test]
+    fn serial_defaults_name_their_sequence() {
+        let t = ObjectName::new(["public", "t"]);
+        let default = Element::new(kind::DEFAULT)
+            .with_script("DefaultExpressionScript", "nextval('t_id_seq'::regclass)");
+        assert_eq!(
+            serial_default(&default, &t, "id"),
+            Some(ObjectName::new(["public", "t_id_seq"]))
+        );
+        assert_eq!(serial_default(&default, &t, "other"), None);
+    }
+}
+
+impl Postgres {
+    /// Replaces an enum, domain or composite type that columns may use: the old type is
+    /// renamed away, the new one created, every column of the old type (or an array of it)
+    /// converted through its text form with its default kept, and the old type dropped.
+    fn replace_type(&self, current: &Element, desired: &Element) -> Vec<String> {
+        let Some(definition) = desired.text_prop(crate::plan::DEFINITION) else {
+            return Vec::new();
+        };
+        let name = desired.name_or_empty();
+        let old_leaf = format!("_dac_old_{}", name.leaf());
+        let old = ObjectName::new([name.first().to_string(), old_leaf.clone()]);
+        let word = if current.kind == "PgDomain" {
+            "DOMAIN"
+        } else {
+            "TYPE"
+        };
+        let literal = |t: &str| t.replace('\'', "''");
+        vec![format!(
+            "DO $dac$
+DECLARE
+    r record;
+    old_type oid := '{qname}'::regtype;
+    defaults text[] := ARRAY[]::text[];
+BEGIN
+    FOR r IN SELECT a.attrelid::regclass AS tbl, a.attname, pg_get_expr(d.adbin, d.adrelid) AS def
+               FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.atttypid = old_type AND d.adbin IS NOT NULL AND NOT a.attisdropped LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', r.tbl, r.attname);
+        defaults := defaults || ARRAY[format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', r.tbl, r.attname, r.def)];
+    END LOOP;
+    EXECUTE 'ALTER {word} {qname} RENAME TO {qold_leaf}';
+    EXECUTE '{definition}';
+    FOR r IN SELECT a.attrelid::regclass AS tbl, a.attname, a.atttypid = old_type AS plain
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+              WHERE c.relkind IN ('r', 'p') AND NOT a.attisdropped
+                AND (a.atttypid = old_type OR a.atttypid = (SELECT typarray FROM pg_type WHERE oid = old_type)) LOOP
+        IF r.plain THEN
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE {qname} USING %I::text::{qname}', r.tbl, r.attname, r.attname);
+        ELSE
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE {qname}[] USING %I::text::{qname}[]', r.tbl, r.attname, r.attname);
+        END IF;
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(defaults, 1), 0) LOOP
+        EXECUTE defaults[i];
+    END LOOP;
+    EXECUTE 'DROP {word} {qold}';
+END $dac$",
+            qname = literal(&self.quote_name(&name)),
+            qold_leaf = literal(&self.quote_ident(&old_leaf)),
+            qold = literal(&self.quote_name(&old)),
+            definition = literal(definition),
+        )]
+    }
+}
+
+impl Postgres {
+    /// `ALTER SEQUENCE` to every option of the desired sequence (absent ones at their defaults).
+    fn alter_sequence(&self, sequence: &Element) -> String {
+        let name = sequence.name_or_empty();
+        let value = |p: &str| sequence.prop(p).and_then(|v| v.attribute_text());
+        let mut text = format!("ALTER SEQUENCE {}", self.quote_name(&name));
+        if let Some(data_type) = sequence
+            .children(kind::rel::TYPE_SPECIFIER)
+            .next()
+            .and_then(DataType::from_specifier)
+        {
+            text.push_str(&format!(" AS {}", self.render_type(&data_type)));
+        }
+        let increment = value("Increment").unwrap_or_else(|| "1".into());
+        text.push_str(&format!(" INCREMENT BY {increment}"));
+        match value("MinValue") {
+            Some(v) => text.push_str(&format!(" MINVALUE {v}")),
+            None => text.push_str(" NO MINVALUE"),
+        }
+        match value("MaxValue") {
+            Some(v) => text.push_str(&format!(" MAXVALUE {v}")),
+            None => text.push_str(" NO MAXVALUE"),
+        }
+        let ascending = !increment.starts_with('-');
+        let start = value("StartValue").unwrap_or_else(|| {
+            if ascending {
+                value("MinValue").unwrap_or_else(|| "1".into())
+            } else {
+                value("MaxValue").unwrap_or_else(|| "-1".into())
+            }
+        });
+        text.push_str(&format!(" START WITH {start}"));
+        let cache = value("CacheSize").unwrap_or_else(|| "1".into());
+        text.push_str(&format!(" CACHE {cache}"));
+        text.push_str(if sequence.bool_prop("IsCycling") == Some(true) {
+            " CYCLE"
+        } else {
+            " NO CYCLE"
+        });
+        match sequence.reference_name("OwnedBy") {
+            Some(column) => text.push_str(&format!(" OWNED BY {}", self.quote_name(column))),
+            None => text.push_str(" OWNED BY NONE"),
+        }
+        text
+    }
+
+    /// Drops `name` when it exists as a relation of `relkind` (`v` view, `m` materialized view).
+    fn drop_relation_of_kind(&self, name: &ObjectName, relkind: &str) -> String {
+        let word = if relkind == "m" {
+            "MATERIALIZED VIEW"
+        } else {
+            "VIEW"
+        };
+        let regclass = self.string_literal(&self.quote_name(name));
+        format!(
+            "DO $dac$ BEGIN IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({regclass}) AND relkind = '{relkind}') THEN EXECUTE 'DROP {word} {}'; END IF; END $dac$",
+            self.quote_name(name).replace('\'', "''")
+        )
+    }
+}
+
+/// `replaced`, or where PostgreSQL refuses to replace in place (`condition`), `drop` then
+/// `create`: one DO block, so the script stays one statement per step.
+fn replace_or_recreate(replaced: &str, drop: &str, create: &str, condition: &str) -> String {
+    let mut tag = String::from("dacq");
+    while replaced.contains(&format!("${tag}$")) || create.contains(&format!("${tag}$")) {
+        tag.push('q');
+    }
+    let quote = |t: &str| format!("${tag}${t}${tag}$");
+    format!(
+        "DO $dac_outer$ BEGIN EXECUTE {}; EXCEPTION WHEN {condition} THEN EXECUTE {}; EXECUTE {}; END $dac_outer$",
+        quote(replaced),
+        quote(drop),
+        quote(create)
+    )
+}
+
+#[cfg(test)]
+mod replace_tests {
+    use super::*;
+
+    #[test]
+    fn replacements_fall_back_to_drop_and_create() {
+        let sql = replace_or_recreate(
+            "CREATE OR REPLACE VIEW v AS SELECT 1",
+            "DROP VIEW v",
+            "CREATE VIEW v AS SELECT 1",
+            "invalid_table_definition",
+        );
+        assert!(sql.starts_with("DO $dac_outer$ BEGIN EXECUTE $dacq$CREATE OR REPLACE VIEW"));
+        assert!(sql.contains(
+            "EXCEPTION WHEN invalid_table_definition THEN EXECUTE $dacq$DROP VIEW v$dacq$"
+        ));
+    }
+
+    #[test]
+    fn types_in_use_are_replaced_through_a_renamed_copy() {
+        let old = Element::new("PgEnumType")
+            .named(ObjectName::new(["public", "mood"]))
+            .with_script("Definition", "CREATE TYPE public.mood AS ENUM ('a')");
+        let new = Element::new("PgEnumType")
+            .named(ObjectName::new(["public", "mood"]))
+            .with_script("Definition", "CREATE TYPE public.mood AS ENUM ('a', 'b')");
+        let step = Step {
+            current: Some(old),
+            desired: Some(new),
+            ..Step::new(
+                StepKind::CreateType,
+                "PgEnumType",
+                ObjectName::new(["public", "mood"]),
+            )
+        };
+        let mut out = Vec::new();
+        Postgres.render_step(&step, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].contains("RENAME TO \"_dac_old_mood\""), "{}", out[0]);
+        assert!(out[0].contains("EXECUTE 'CREATE TYPE public.mood AS ENUM (''a'', ''b'')'"));
+        assert!(out[0].contains("EXECUTE 'DROP TYPE \"public\".\"_dac_old_mood\"'"));
+    }
+}
+
+#[cfg(test)]
+mod sequence_tests {
+    use super::*;
+    use crate::model::Reference;
+
+    #[test]
+    fn sequences_alter_in_place_with_every_option() {
+        let seq = Element::new(kind::SEQUENCE)
+            .named(ObjectName::new(["public", "s"]))
+            .with_int("Increment", 5)
+            .with_ref(
+                "OwnedBy",
+                Reference::to(ObjectName::new(["public", "t", "id"])),
+            );
+        assert_eq!(
+            Postgres.alter_sequence(&seq),
+            "ALTER SEQUENCE \"public\".\"s\" INCREMENT BY 5 NO MINVALUE NO MAXVALUE START WITH 1 CACHE 1 NO CYCLE OWNED BY \"public\".\"t\".\"id\""
+        );
     }
 }

@@ -36,6 +36,7 @@ impl Dialect for Sqlite {
             drop_column: true,
             column_order_significant: false,
             alter_routine_in_place: false,
+            alter_types_in_place: false,
             foreign_keys_inline_only: true,
         }
     }

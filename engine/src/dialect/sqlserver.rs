@@ -28,6 +28,7 @@ impl Dialect for SqlServer {
             drop_column: true,
             column_order_significant: true,
             alter_routine_in_place: true,
+            alter_types_in_place: false,
             foreign_keys_inline_only: false,
         }
     }

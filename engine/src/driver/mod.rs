@@ -4,9 +4,11 @@
 //! set-based catalog queries, executes statements (naming the failing statement), runs
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
+mod postgres;
 pub mod sqlite;
 mod target;
 
+pub use postgres::PostgresDriver;
 pub use sqlite::SqliteDriver;
 pub use target::{Target, redact};
 
@@ -105,8 +107,6 @@ pub trait Driver {
 pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
     match target {
         Target::Sqlite { path } => Ok(Box::new(sqlite::SqliteDriver::open(path, create)?)),
-        Target::Postgres { .. } => Err(crate::Error::Invalid(format!(
-            "{target}: the PostgreSQL driver is not available in this build"
-        ))),
+        Target::Postgres { url } => Ok(Box::new(PostgresDriver::connect_or_create(url, create)?)),
     }
 }

@@ -239,6 +239,7 @@ pub struct Step {
 }
 
 impl Step {
+    /// A step of a kind for an object, with nothing else set.
     pub(crate) fn new(kind: StepKind, object_kind: &str, name: ObjectName) -> Self {
         Step {
             kind,
@@ -595,7 +596,17 @@ impl Planner<'_> {
                 {
                     return;
                 }
-                Some(TableFate::Dropped) if change.action == Action::Drop => return,
+                // Foreign keys and triggers of dropped tables are dropped first where the
+                // platform can, so referenced tables and trigger functions can go in any order.
+                Some(TableFate::Dropped)
+                    if change.action == Action::Drop
+                        && !(matches!(
+                            change.kind.as_str(),
+                            kind::FOREIGN_KEY | kind::DML_TRIGGER
+                        ) && self.caps.alter_constraints) =>
+                {
+                    return;
+                }
                 _ => {}
             }
         }
@@ -636,6 +647,12 @@ impl Planner<'_> {
                     )
                     && change.current.as_ref().map(|e| &e.kind)
                         == change.desired.as_ref().map(|e| &e.kind);
+                let in_place = in_place
+                    || (self.caps.alter_types_in_place
+                        && matches!(
+                            change.kind.as_str(),
+                            kind::SEQUENCE | "PgEnumType" | "PgDomain" | "PgCompositeType"
+                        ));
                 if in_place {
                     let mut step = Step::new(create, &change.kind, change.name.clone());
                     step.current = change.current.clone();
@@ -719,9 +736,16 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         | kind::MULTI_TVF => (StepKind::CreateProgrammable, StepKind::DropProgrammable),
         kind::DML_TRIGGER => (StepKind::CreateTrigger, StepKind::DropTrigger),
         kind::SEQUENCE => (StepKind::CreateSequence, StepKind::DropSequence),
-        kind::USER_DEFINED_DATA_TYPE | kind::TABLE_TYPE => {
-            (StepKind::CreateType, StepKind::DropType)
-        }
+        kind::USER_DEFINED_DATA_TYPE
+        | kind::TABLE_TYPE
+        | "PgEnumType"
+        | "PgCompositeType"
+        | "PgRangeType"
+        | "PgType"
+        | "PgDomain"
+        | "PgCollation" => (StepKind::CreateType, StepKind::DropType),
+        // Extensions bring types and functions that tables use: made early, dropped late.
+        "PgExtension" => (StepKind::CreatePrincipal, StepKind::DropSchema),
         kind::ROLE | kind::USER | kind::ROLE_MEMBERSHIP => {
             (StepKind::CreatePrincipal, StepKind::DropOther)
         }
@@ -733,6 +757,9 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
 /// order, drops in reverse), keeping diff order otherwise.
 fn order(steps: &mut Vec<Step>) {
     steps.sort_by_key(|s| s.kind);
+    order_parents_first(steps, StepKind::CreateTable);
+    order_parents_first(steps, StepKind::DropTable);
+    indexes_after_their_views(steps);
     for kind in [StepKind::CreateProgrammable, StepKind::DropProgrammable] {
         let start = steps.iter().position(|s| s.kind == kind);
         let Some(start) = start else { continue };
@@ -748,6 +775,95 @@ fn order(steps: &mut Vec<Step>) {
         for (offset, step) in group.into_iter().enumerate() {
             steps.insert(start + offset, step);
         }
+    }
+}
+
+/// Indexes on views (materialized views) created in this plan go after the views.
+fn indexes_after_their_views(steps: &mut Vec<Step>) {
+    let views: Vec<ObjectName> = steps
+        .iter()
+        .filter(|s| s.kind == StepKind::CreateProgrammable && s.object_kind == kind::VIEW)
+        .map(|s| s.name.clone())
+        .collect();
+    let Some(last) = steps
+        .iter()
+        .rposition(|s| s.kind == StepKind::CreateProgrammable)
+    else {
+        return;
+    };
+    let on_view = |s: &Step| {
+        s.kind == StepKind::CreateIndex
+            && s.desired
+                .as_ref()
+                .and_then(view::owner)
+                .is_some_and(|o| views.contains(o))
+    };
+    let moved: Vec<Step> = steps.iter().filter(|s| on_view(s)).cloned().collect();
+    if moved.is_empty() {
+        return;
+    }
+    let insert_at = last + 1 - moved.len();
+    steps.retain(|s| !on_view(s));
+    for (offset, step) in moved.into_iter().enumerate() {
+        steps.insert(insert_at + offset, step);
+    }
+}
+
+/// Tables created after the tables they inherit from or are partitions of, and dropped before
+/// them (PostgreSQL).
+fn order_parents_first(steps: &mut [Step], step_kind: StepKind) {
+    let Some(start) = steps.iter().position(|s| s.kind == step_kind) else {
+        return;
+    };
+    let end = steps[start..]
+        .iter()
+        .position(|s| s.kind != step_kind)
+        .map_or(steps.len(), |n| start + n);
+    let group = &mut steps[start..end];
+    let dropping = step_kind == StepKind::DropTable;
+    if dropping {
+        group.reverse();
+    }
+    let parents = |step: &Step| -> Vec<ObjectName> {
+        let Some(table) = step.desired.as_ref().or(step.current.as_ref()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<ObjectName> = table
+            .text_prop("Inherits")
+            .map(|t| {
+                t.split(", ")
+                    .filter_map(|p| ObjectName::parse(p).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.extend(table.reference_name("PartitionOf").cloned());
+        out
+    };
+    // Repeatedly move a table behind the last of its parents (bounded: cycles stay as they are).
+    for _ in 0..group.len() {
+        let mut moved = false;
+        for i in 0..group.len() {
+            let wanted = parents(&group[i]);
+            let last_parent = group
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| wanted.contains(&s.name))
+                .map(|(j, _)| j)
+                .max();
+            if let Some(j) = last_parent
+                && j > i
+            {
+                group[i..=j].rotate_left(1);
+                moved = true;
+                break;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    if dropping {
+        group.reverse();
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::compare::{CompareOptions, compare};
 use crate::dialect::{Dialect, Postgres, SqlServer, Sqlite};
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
-use crate::plan::{HazardKind, PlanOptions, StepKind, plan};
+use crate::plan::{HazardKind, PlanOptions, StepKind, kinds_for, plan};
 use crate::script::render;
 
 fn name(parts: &[&str]) -> ObjectName {
@@ -628,4 +628,101 @@ fn columnstore_index_is_created_and_dropped_as_an_index() {
     let (p, text) = script(&SqlServer, &with, &without);
     assert_eq!(p.steps[0].kind, StepKind::DropIndex, "{text}");
     assert!(text.contains("DROP INDEX [cs] ON [dbo].[v]"), "{text}");
+}
+
+#[test]
+fn postgres_types_and_extensions_come_before_tables() {
+    assert_eq!(
+        kinds_for("PgEnumType"),
+        (StepKind::CreateType, StepKind::DropType)
+    );
+    assert_eq!(
+        kinds_for("PgDomain"),
+        (StepKind::CreateType, StepKind::DropType)
+    );
+    let (create, drop) = kinds_for("PgExtension");
+    assert!(create < StepKind::CreateType && drop > StepKind::DropTable);
+}
+
+#[test]
+fn foreign_keys_of_dropped_postgres_tables_are_dropped_first() {
+    let p = name(&["public", "p"]);
+    let c = name(&["public", "c"]);
+    let fk = Element::new(kind::FOREIGN_KEY)
+        .named(name(&["public", "c_p_fkey"]))
+        .with_ref(kind::rel::COLUMNS, Reference::to(c.child("p")))
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(c.clone()))
+        .with_ref(kind::rel::FOREIGN_TABLE, Reference::to(p.clone()));
+    let current = model(
+        "postgres",
+        vec![
+            table(&p, vec![column(&p, "id", "integer", false)]),
+            table(&c, vec![column(&c, "p", "integer", true)]),
+            fk,
+        ],
+    );
+    let desired = model("postgres", vec![]);
+    let options = CompareOptions {
+        drop_objects_not_in_source: true,
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    let plan = plan(
+        &diff,
+        &current,
+        &desired,
+        Postgres.capabilities(),
+        &PlanOptions::default(),
+    );
+    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::DropForeignKey,
+            StepKind::DropTable,
+            StepKind::DropTable
+        ]
+    );
+}
+
+#[test]
+fn inheriting_tables_are_created_after_their_parents() {
+    let parent = name(&["public", "z_base"]);
+    let child = name(&["public", "a_child"]);
+    let child_table = table(&child, vec![column(&child, "x", "integer", true)])
+        .with_text("Inherits", parent.to_string());
+    let desired = model(
+        "postgres",
+        vec![
+            child_table,
+            table(&parent, vec![column(&parent, "id", "integer", true)]),
+        ],
+    );
+    let (plan, _) = script(&Postgres, &model("postgres", vec![]), &desired);
+    let names: Vec<String> = plan.steps.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, vec![parent.to_string(), child.to_string()]);
+}
+
+#[test]
+fn indexes_on_new_views_come_after_the_views() {
+    let v = name(&["public", "mv"]);
+    let view = Element::new(kind::VIEW)
+        .named(v.clone())
+        .with_script("QueryScript", "SELECT 1 AS id")
+        .with_bool("IsMaterialized", true);
+    let index = Element::new(kind::INDEX)
+        .named(v.child("mv_id"))
+        .with_child(
+            kind::rel::COLUMN_SPECIFICATIONS,
+            Element::new(kind::INDEXED_COLUMN)
+                .with_ref(kind::rel::COLUMN, Reference::to(v.child("id"))),
+        )
+        .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(v.clone()));
+    let desired = model("postgres", vec![view, index]);
+    let (plan, _) = script(&Postgres, &model("postgres", vec![]), &desired);
+    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![StepKind::CreateProgrammable, StepKind::CreateIndex]
+    );
 }

@@ -197,8 +197,9 @@ impl Ctx {
                 Ok(())
             }
             Statement::CreateDomain(ref cd) => {
+                // The statement as written: sqlparser 0.63 prints `NOT NULL` as `IS NOT NULL`.
                 let name = self.object(&cd.name);
-                self.opaque("PgDomain", Some(name), statement.to_string());
+                self.opaque("PgDomain", Some(name), text.to_string());
                 Ok(())
             }
             Statement::CreateExtension(ref ce) => {
@@ -662,8 +663,13 @@ impl Ctx {
                     Some(&cols),
                     "excl",
                 );
-                let mut c = Element::new("PgExcludeConstraint")
-                    .with_script("Definition", constraint.to_string());
+                // Runnable as it stands: the constraint added to its table.
+                let definition = format!(
+                    "ALTER TABLE {} ADD {constraint}",
+                    quote_name_pg(&parts.name)
+                );
+                let mut c =
+                    Element::new("PgExcludeConstraint").with_script("Definition", definition);
                 c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
                 let c = self.named_or_disambiguated(c, name);
                 parts.extra.push(c);
@@ -1432,6 +1438,15 @@ fn quote_pg(ident: &str) -> String {
     } else {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
+}
+
+/// `"schema"."name"` for PostgreSQL DDL.
+fn quote_name_pg(name: &ObjectName) -> String {
+    name.parts
+        .iter()
+        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The canonical type as PostgreSQL prints it in a signature.

@@ -528,3 +528,22 @@ fn sqlite_string_literal_names_are_identifiers() {
             .is_some_and(|t| t.contains("'y'"))
     );
 }
+
+#[test]
+fn postgres_opaque_definitions_are_runnable() {
+    let els = pg("CREATE DOMAIN email AS text NOT NULL CHECK (VALUE <> '');
+        CREATE TABLE r (c int4range, CONSTRAINT no_overlap EXCLUDE USING gist (c WITH &&));");
+    let d = find(&els, "PgDomain", "[public].[email]");
+    let def = d.text_prop("Definition").unwrap();
+    assert!(
+        def.contains("NOT NULL") && !def.contains("IS NOT NULL"),
+        "{def}"
+    );
+    let x = find(&els, "PgExcludeConstraint", "[public].[no_overlap]");
+    assert_eq!(
+        x.text_prop("Definition"),
+        Some(
+            "ALTER TABLE \"public\".\"r\" ADD CONSTRAINT no_overlap EXCLUDE USING gist (c WITH &&)"
+        )
+    );
+}

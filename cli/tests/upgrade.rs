@@ -1,0 +1,272 @@
+//! `dac upgrade --in-place`, `drift-report`, `register`, `unregister`, `extract` on SQLite.
+
+use std::path::Path;
+
+use crate::util::{Run, dac, root};
+
+fn build(dir: &Path, version: &str, project: &str) -> String {
+    let out = dir.join(format!("finance-{version}.dacpac"));
+    let project = root().join("fixtures/projects").join(project);
+    dac(
+        dir,
+        &[
+            "build",
+            project.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "--name",
+            "finance",
+            "--version",
+            version,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    out.to_str().unwrap().to_string()
+}
+
+/// Writes to the database behind dac's back, as an application or a DBA would.
+fn sql(db: &Path, statement: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(statement).unwrap();
+}
+
+fn upgrade(dir: &Path, package: &str, db: &Path, extra: &[&str]) -> Run {
+    let target = format!("sqlite:{}", db.display());
+    let mut args = vec![
+        "upgrade",
+        package,
+        "--target",
+        target.as_str(),
+        "--in-place",
+    ];
+    args.extend_from_slice(extra);
+    dac(dir, &args)
+}
+
+#[test]
+fn upgrade_in_place_refuses_data_loss_then_upgrades_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let db = dir.path().join("finance.db");
+    let run = upgrade(dir.path(), &v1, &db, &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("deployed"), "{}", run.stdout);
+    sql(
+        &db,
+        "INSERT INTO customers (id, name, fax) VALUES (1, 'Ada', '555'); INSERT INTO accounts (id, customer_id, balance_cents) VALUES (1, 1, -5);",
+    );
+    // Dropping customers.fax would lose data: refused, exit 3, nothing changed.
+    let run = upgrade(dir.path(), &v2, &db, &[]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("[main].[customers].[fax]"),
+        "{}",
+        run.stderr
+    );
+    let drift = dac(
+        dir.path(),
+        &[
+            "drift-report",
+            "--target",
+            &format!("sqlite:{}", db.display()),
+            "--format",
+            "json",
+        ],
+    );
+    drift.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&drift.stdout).unwrap();
+    assert_eq!(json["registered"]["version"], "1.0.0");
+    // Allowed: upgraded, the pre-deploy script fixed the negative balance, rows kept.
+    let run = upgrade(dir.path(), &v2, &db, &["--allow-data-loss"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("1.0.0 -> 2.0.0"), "{}", run.stdout);
+    let run = upgrade(dir.path(), &v2, &db, &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("up to date"), "{}", run.stdout);
+    let extract = dir.path().join("extracted.dacpac");
+    dac(
+        dir.path(),
+        &[
+            "extract",
+            "--target",
+            &format!("sqlite:{}", db.display()),
+            "-o",
+            extract.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    // The extracted schema is the package's schema.
+    dac(dir.path(), &["compare", extract.to_str().unwrap(), &v2]).expect_code(0);
+}
+
+#[test]
+fn drift_blocks_upgrades_until_allowed_and_reports_in_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let db = dir.path().join("finance.db");
+    let target = format!("sqlite:{}", db.display());
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    sql(
+        &db,
+        "CREATE TABLE audit (x INTEGER); CREATE INDEX ix_memo ON entries (memo);",
+    );
+    let report = dac(dir.path(), &["drift-report", "--target", &target]);
+    report.expect_code(2);
+    assert!(
+        report
+            .stdout
+            .contains("http://schemas.microsoft.com/sqlserver/dac/DriftReport/2012/02")
+    );
+    assert!(
+        report.stdout.contains("<Object Name=\"[main].[audit]\""),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report.stdout.contains("[main].[entries].[ix_memo]"),
+        "{}",
+        report.stdout
+    );
+    let run = upgrade(dir.path(), &v2, &db, &["--allow-data-loss"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("drifted") && run.stderr.contains("[main].[audit]"),
+        "{}",
+        run.stderr
+    );
+    let run = upgrade(
+        dir.path(),
+        &v2,
+        &db,
+        &["--allow-data-loss", "--allow-drift"],
+    );
+    run.expect_code(0);
+    assert!(run.stdout.contains("drift overridden"), "{}", run.stdout);
+}
+
+#[test]
+fn register_and_unregister() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plain.db");
+    sql(
+        &db,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
+    );
+    let target = format!("sqlite:{}", db.display());
+    dac(dir.path(), &["drift-report", "--target", &target]).expect_code(1);
+    dac(
+        dir.path(),
+        &[
+            "register",
+            "--target",
+            &target,
+            "--name",
+            "plain",
+            "--version",
+            "0.1",
+        ],
+    )
+    .expect_code(0);
+    let report = dac(
+        dir.path(),
+        &["drift-report", "--target", &target, "--format", "text"],
+    );
+    report.expect_code(0);
+    assert!(
+        report.stdout.contains("no drift from plain 0.1"),
+        "{}",
+        report.stdout
+    );
+    dac(dir.path(), &["unregister", "--target", &target]).expect_code(0);
+    dac(dir.path(), &["drift-report", "--target", &target]).expect_code(1);
+    dac(dir.path(), &["unregister", "--target", &target]).expect_code(1);
+}
+
+#[test]
+fn a_failing_post_deploy_script_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", "finance-v1");
+    let db = dir.path().join("finance.db");
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    sql(
+        &db,
+        "INSERT INTO customers (id, name, fax) VALUES (1, 'Ada', '555');",
+    );
+    // v2 with a post-deploy script that fails.
+    let project = dir.path().join("broken-v2");
+    std::fs::create_dir(&project).unwrap();
+    for entry in std::fs::read_dir(root().join("fixtures/projects/finance-v2")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, project.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO no_such_table VALUES (1);\n",
+    )
+    .unwrap();
+    let target = format!("sqlite:{}", db.display());
+    let run = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            project.to_str().unwrap(),
+            "--target",
+            &target,
+            "--in-place",
+            "--allow-data-loss",
+            "--name",
+            "finance",
+            "--version",
+            "2.0.0",
+        ],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("no_such_table"), "{}", run.stderr);
+    // Schema, data and registration as before (a failure row is added to the history only).
+    let extract = dir.path().join("after.dacpac");
+    dac(
+        dir.path(),
+        &[
+            "extract",
+            "--target",
+            &target,
+            "-o",
+            extract.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    dac(dir.path(), &["compare", extract.to_str().unwrap(), &v1]).expect_code(0);
+    let report = dac(
+        dir.path(),
+        &["drift-report", "--target", &target, "--format", "json"],
+    );
+    report.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(json["registered"]["version"], "1.0.0");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let fax: String = conn
+        .query_row("SELECT fax FROM customers WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        fax, "555",
+        "the dropped column and its data are still there"
+    );
+    let history: Vec<(String, String)> = conn
+        .prepare("SELECT action, status FROM _dac_history ORDER BY action_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        history,
+        [
+            ("deploy".to_string(), "success".to_string()),
+            ("upgrade".to_string(), "fail".to_string())
+        ]
+    );
+}

@@ -1,0 +1,349 @@
+//! PostgreSQL: a synchronous connection (the `postgres` crate, no TLS yet), catalog inspection
+//! with a few set-based queries (`queries/*.sql`), statements with SQLSTATE errors, transactions,
+//! the upgrade lock as a session advisory lock, and [`PostgresDriver::canonicalize`], which turns a
+//! desired model into what the server would show for it.
+
+mod inspect;
+mod registry;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use postgres::{Client, Config, NoTls, SimpleQueryMessage};
+
+use super::{Driver, ServerInfo};
+use crate::compare::{CompareOptions, compare};
+use crate::dialect::dialect_for;
+use crate::model::{Dsp, Model, ObjectName, Platform};
+use crate::plan::{PlanOptions, plan};
+use crate::script::render;
+use crate::{Error, Result};
+
+/// A connection to one PostgreSQL database.
+pub struct PostgresDriver {
+    client: Client,
+    config: Config,
+    database: String,
+    locked: bool,
+}
+
+impl std::fmt::Debug for PostgresDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the config: it holds the password.
+        write!(f, "PostgresDriver({})", self.database)
+    }
+}
+
+/// Scratch databases made by [`PostgresDriver::canonicalize`] in this process.
+static SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+impl PostgresDriver {
+    /// Connects to `postgres://user:pass@host:port/db` (or a libpq key-value string).
+    pub fn connect(url: &str) -> Result<Self> {
+        Self::with_config(Self::parse_config(url)?)
+    }
+
+    fn parse_config(url: &str) -> Result<Config> {
+        url.parse().map_err(|e: postgres::Error| Error::Driver {
+            backend: "postgres",
+            code: None,
+            message: format!(
+                "not a PostgreSQL connection string: {}: {}",
+                super::redact(url),
+                e
+            ),
+            statement: None,
+        })
+    }
+
+    fn with_config(config: Config) -> Result<Self> {
+        let database = config
+            .get_dbname()
+            .map(str::to_string)
+            .or_else(|| config.get_user().map(str::to_string))
+            .unwrap_or_default();
+        let client = config.connect(NoTls).map_err(|e| Error::Driver {
+            backend: "postgres",
+            code: e.code().map(|c| c.code().to_string()),
+            message: format!("cannot connect to database {database}: {}", describe(&e)),
+            statement: None,
+        })?;
+        Ok(PostgresDriver {
+            client,
+            config,
+            database,
+            locked: false,
+        })
+    }
+
+    /// The database this driver is connected to.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// A second connection to another database of the same server, with the same credentials.
+    pub fn connect_sibling(&self, database: &str) -> Result<PostgresDriver> {
+        let mut config = self.config.clone();
+        config.dbname(database);
+        Self::with_config(config)
+    }
+
+    /// The desired model as the server shows it: its CREATE script (a plan from the empty model)
+    /// is applied to a scratch database of this server, which is inspected and dropped. Catalog
+    /// spelling (`pg_get_viewdef`, `pg_get_expr`, generated names) then matches [`Driver::inspect`]
+    /// of a live database, so the two compare equal when the schemas are the same.
+    pub fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
+        let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let scratch = format!("dac_scratch_{}_{n}_{nanos}", std::process::id());
+        let quoted = quote_ident(&scratch);
+        self.execute(&format!("CREATE DATABASE {quoted} TEMPLATE template0"))?;
+        let result = self.build_in(&scratch, desired);
+        let dropped = self.execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"));
+        let model = result?;
+        dropped?;
+        Ok(model)
+    }
+
+    fn build_in(&self, scratch: &str, desired: &Model) -> Result<Model> {
+        let mut driver = self.connect_sibling(scratch)?;
+        let empty = empty_model();
+        let options = CompareOptions {
+            drop_objects_not_in_source: true,
+            ..CompareOptions::default()
+        };
+        let diff = compare(&empty, desired, &options);
+        let dialect = dialect_for(Platform::Postgres);
+        let planned = plan(
+            &diff,
+            &empty,
+            desired,
+            dialect.capabilities(),
+            &PlanOptions {
+                block_on_possible_data_loss: false,
+                ..PlanOptions::default()
+            },
+        );
+        let script = render(&planned, dialect);
+        driver.begin()?;
+        for batch in &script.batches {
+            for statement in &batch.statements {
+                if let Err(err) = driver.execute(statement) {
+                    let _ = driver.rollback();
+                    return Err(err);
+                }
+            }
+        }
+        driver.commit()?;
+        driver.inspect()
+    }
+
+    fn simple(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let messages = self
+            .client
+            .simple_query(sql)
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn scalar(&mut self, sql: &str) -> Result<Option<String>> {
+        Ok(self
+            .simple(sql)?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .flatten())
+    }
+}
+
+/// An empty PostgreSQL model (case-sensitive names).
+pub(crate) fn empty_model() -> Model {
+    let mut model =
+        Model::empty(Dsp::from_short_name("postgres").expect("postgres is a known DSP"));
+    model.collation_case_sensitive = true;
+    model
+}
+
+fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// The advisory-lock key of a database's upgrade lock, computed by the server from the name.
+const LOCK_KEY: &str = "hashtextextended('dac upgrade lock: ' || current_database(), 0)";
+
+/// The server's message with SQLSTATE detail, hint and position.
+fn describe(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_string();
+            if let Some(postgres::error::ErrorPosition::Original(pos)) = db.position() {
+                text.push_str(&format!(" (at character {pos})"));
+            }
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+fn driver_error(err: &postgres::Error, statement: Option<&str>) -> Error {
+    Error::Driver {
+        backend: "postgres",
+        code: err.code().map(|c| c.code().to_string()),
+        message: describe(err),
+        statement: statement.map(str::to_string),
+    }
+}
+
+impl Driver for PostgresDriver {
+    fn platform(&self) -> Platform {
+        Platform::Postgres
+    }
+
+    fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
+        PostgresDriver::canonicalize(self, desired)
+    }
+
+    fn read_registration(&mut self) -> Result<Option<crate::registry::Registration>> {
+        self.read_registration_impl()
+    }
+
+    fn write_registration(&mut self, registration: &crate::registry::Registration) -> Result<()> {
+        self.write_registration_impl(registration)
+    }
+
+    fn delete_registration(&mut self) -> Result<()> {
+        self.delete_registration_impl()
+    }
+
+    fn append_history(&mut self, entry: &crate::registry::HistoryEntry) -> Result<()> {
+        self.append_history_impl(entry)
+    }
+
+    fn history(&mut self) -> Result<Vec<crate::registry::HistoryEntry>> {
+        self.history_impl()
+    }
+
+    fn server_info(&mut self) -> Result<ServerInfo> {
+        let version = self
+            .scalar("SELECT current_setting('server_version')")?
+            .unwrap_or_default();
+        Ok(ServerInfo {
+            platform: Platform::Postgres,
+            version: format!("PostgreSQL {version}"),
+        })
+    }
+
+    fn inspect(&mut self) -> Result<Model> {
+        inspect::inspect(self)
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.client
+            .batch_execute(sql)
+            .map_err(|e| driver_error(&e, Some(sql)))
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.execute("BEGIN")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.execute("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.execute("ROLLBACK")
+    }
+
+    fn lock(&mut self, wait: Duration) -> Result<()> {
+        if self.locked {
+            return Ok(());
+        }
+        let deadline = Instant::now() + wait;
+        loop {
+            let got = self.scalar(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"))?;
+            if got.as_deref() == Some("t") {
+                self.locked = true;
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Blocked {
+                    reason: format!(
+                        "another dac run holds the upgrade lock of database {} (waited {} s); try again when it has finished",
+                        self.database,
+                        wait.as_secs_f64()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if !self.locked {
+            return Ok(());
+        }
+        self.locked = false;
+        self.scalar(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))?;
+        Ok(())
+    }
+
+    fn has_rows(&mut self, table: &ObjectName) -> Result<bool> {
+        let name = table
+            .parts
+            .iter()
+            .map(|p| quote_ident(p))
+            .collect::<Vec<_>>()
+            .join(".");
+        let found = self.scalar(&format!("SELECT EXISTS (SELECT 1 FROM {name})"))?;
+        Ok(found.as_deref() == Some("t"))
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        self.simple(sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_urls_never_show_the_password() {
+        let err = PostgresDriver::connect("postgres://u:s3cr3t@/db?port=notanumber")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

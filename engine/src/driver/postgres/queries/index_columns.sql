@@ -1,0 +1,15 @@
+-- Key columns of every index: (index oid, position, column or NULL, expression, indoption,
+-- non-default operator class "schema<RS>name").
+SELECT i.indexrelid::text, k.o::text, a.attname,
+       CASE WHEN k.n = 0 THEN pg_get_indexdef(i.indexrelid, k.o::int, false) END,
+       (i.indoption::int2[])[k.o - 1]::text,
+       CASE WHEN NOT oc.opcdefault THEN ocn.nspname || chr(30) || oc.opcname END
+  FROM pg_index i
+  JOIN pg_class tc ON tc.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = tc.relnamespace
+ CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
+  LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n AND k.n <> 0
+  LEFT JOIN pg_opclass oc ON oc.oid = (i.indclass::oid[])[k.o - 1]
+  LEFT JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
+ WHERE k.o <= i.indnkeyatts AND tc.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_dac') AND n.nspname NOT LIKE 'pg\_%'
+ ORDER BY i.indexrelid, k.o
