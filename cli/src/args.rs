@@ -75,6 +75,9 @@ pub struct UpgradeArgs {
     /// Print the script that was run.
     #[arg(long)]
     pub show_script: bool,
+    /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
+    #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
+    pub variables: Vec<String>,
 }
 
 /// `dac extract`.
@@ -165,6 +168,9 @@ pub struct PlanFlags {
     /// Give new NOT NULL columns without a default a default for existing rows.
     #[arg(long)]
     pub smart_defaults: bool,
+    /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
+    #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
+    pub variables: Vec<String>,
 }
 
 /// `dac compare`.

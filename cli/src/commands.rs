@@ -37,13 +37,8 @@ fn build(args: BuildArgs) -> Result<u8> {
         })?),
         None => None,
     };
-    let mut variables = BTreeMap::new();
-    for pair in &args.variables {
-        let Some((name, value)) = pair.split_once('=') else {
-            bail!("--variable {pair:?}: expected NAME=VALUE");
-        };
-        variables.insert(name.to_string(), value.to_string());
-    }
+    let variables: BTreeMap<String, String> =
+        parse_variables(&args.variables)?.into_iter().collect();
     let options = BuildOptions {
         platform,
         name: args.name.clone(),
@@ -84,6 +79,34 @@ fn package_name(package: &Package, fallback: &Path) -> String {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "package".into())
         })
+}
+
+/// `NAME=VALUE` pairs from the command line.
+pub fn parse_variables(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+            _ => bail!("--variable {pair:?}: expected NAME=VALUE"),
+        })
+        .collect()
+}
+
+/// Values for the SQLCMD variables a package declares: those given, and an empty value for
+/// declared ones that were not (as DacFx's header lists them).
+pub fn variable_values(
+    package: Option<&Package>,
+    given: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut values = given.to_vec();
+    if let Some(package) = package {
+        for name in package.model.sqlcmd_variables() {
+            if !values.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                values.push((name.to_string(), String::new()));
+            }
+        }
+    }
+    values
 }
 
 /// Loads a package file, or builds a project when PATH is not a .dacpac; a plain folder of

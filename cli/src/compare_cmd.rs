@@ -230,7 +230,11 @@ fn make_plan(
 pub fn script(args: ScriptArgs) -> Result<u8> {
     let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
     let dialect = dialect_for(desired.model.platform());
-    let text = script::render(&plan, dialect).text(dialect);
+    let given = crate::commands::parse_variables(&args.plan.variables)?;
+    let variables = crate::commands::variable_values(desired.package.as_ref(), &given);
+    let text = script::render(&plan, dialect)
+        .with_variables(dialect, &variables)?
+        .text(dialect);
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?

@@ -58,6 +58,10 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
             drop_objects_not_in_source: true,
             ..CompareOptions::default()
         },
+        variables: crate::commands::variable_values(
+            Some(&package),
+            &crate::commands::parse_variables(&args.variables)?,
+        ),
     };
     let outcome = upgrade::in_place(driver.as_mut(), &package, &options)
         .with_context(|| format!("upgrading {target}"))?;

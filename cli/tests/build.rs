@@ -65,3 +65,59 @@ fn unknown_platform_is_an_error() {
     run.expect_code(1);
     assert!(run.stderr.contains("unknown platform"), "{}", run.stderr);
 }
+
+#[test]
+fn sqlcmd_variables_reach_the_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("app");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("t.sql"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO t (id) SELECT 1 WHERE '$(Env)' = 'test';\n",
+    )
+    .unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for (name, path) in [("app.dacpac", &project), ("empty.dacpac", &empty)] {
+        dac(
+            dir.path(),
+            &[
+                "build",
+                path.to_str().unwrap(),
+                "--platform",
+                "sqlite",
+                "-o",
+                name,
+            ],
+        )
+        .expect_code(0);
+    }
+    let run = dac(
+        dir.path(),
+        &[
+            "script",
+            "app.dacpac",
+            "--target",
+            "empty.dacpac",
+            "--variable",
+            "Env=test",
+        ],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("WHERE 'test' = 'test'"),
+        "{}",
+        run.stdout
+    );
+    let run = dac(
+        dir.path(),
+        &["script", "app.dacpac", "--target", "empty.dacpac"],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("$(Env)"), "{}", run.stderr);
+}

@@ -42,6 +42,8 @@ pub struct Capabilities {
     pub alter_types_in_place: bool,
     /// Foreign keys must be declared inside CREATE TABLE.
     pub foreign_keys_inline_only: bool,
+    /// Scripts run through a SQLCMD client, which substitutes `$(Var)` from `:setvar` lines.
+    pub sqlcmd_variables: bool,
 }
 
 /// The dialect of a platform.

@@ -30,6 +30,7 @@ impl Dialect for Postgres {
             alter_routine_in_place: true,
             alter_types_in_place: true,
             foreign_keys_inline_only: false,
+            sqlcmd_variables: false,
         }
     }
 

@@ -38,6 +38,7 @@ impl Dialect for Sqlite {
             alter_routine_in_place: false,
             alter_types_in_place: false,
             foreign_keys_inline_only: true,
+            sqlcmd_variables: false,
         }
     }
 

@@ -30,6 +30,7 @@ impl Dialect for SqlServer {
             alter_routine_in_place: true,
             alter_types_in_place: false,
             foreign_keys_inline_only: false,
+            sqlcmd_variables: true,
         }
     }
 
@@ -170,6 +171,15 @@ impl Dialect for SqlServer {
             env!("CARGO_PKG_VERSION")
         ));
         out.push_str("SET ANSI_NULLS, ANSI_PADDING, ANSI_WARNINGS, ARITHABORT, CONCAT_NULL_YIELDS_NULL, QUOTED_IDENTIFIER ON;\nSET NUMERIC_ROUNDABORT OFF;\nGO\n");
+        for (name, value) in &script.variables {
+            out.push_str(&format!(
+                ":setvar {name} \"{}\"\n",
+                value.replace('"', "\"\"")
+            ));
+        }
+        if !script.variables.is_empty() {
+            out.push_str("GO\n");
+        }
         out.push_str(":on error exit\nGO\n:setvar __IsSqlCmdEnabled \"True\"\nGO\n");
         out.push_str("IF N'$(__IsSqlCmdEnabled)' NOT LIKE N'True'\n    BEGIN\n        PRINT N'SQLCMD mode must be enabled to successfully execute this script.';\n        SET NOEXEC ON;\n    END\nGO\n");
         if script.transactional {

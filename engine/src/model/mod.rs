@@ -207,6 +207,17 @@ impl Model {
         });
     }
 
+    /// Names of the SQLCMD variables the model declares (header `SqlCmdVariables`).
+    pub fn sqlcmd_variables(&self) -> Vec<&str> {
+        self.header
+            .iter()
+            .flatten()
+            .filter(|c| c.category == "SqlCmdVariables")
+            .flat_map(|c| &c.metadata)
+            .map(|m| m.name.as_str())
+            .collect()
+    }
+
     /// The header metadata value of a `CustomData` category/type, e.g. ("AnsiNulls", None, "AnsiNulls").
     pub fn header_value(&self, category: &str, name: &str) -> Option<&str> {
         self.header

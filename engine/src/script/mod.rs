@@ -30,12 +30,39 @@ pub struct Script {
     pub transactional: bool,
     /// SQLite: foreign keys must be switched off around the transaction (table rebuilds).
     pub foreign_keys_off: bool,
+    /// SQLCMD variables and their values, declared in the script header (`:setvar`) where the
+    /// platform's client runs SQLCMD; elsewhere already substituted in the scripts.
+    pub variables: Vec<(String, String)>,
 }
 
 impl Script {
     /// The script as text a person or a command-line client runs.
     pub fn text(&self, dialect: &dyn Dialect) -> String {
         dialect.script_text(self)
+    }
+
+    /// Gives the package's SQLCMD variables their values. Where the platform's client runs
+    /// SQLCMD (SQL Server), the script declares them with `:setvar`; elsewhere `$(Name)` in the
+    /// pre- and post-deployment scripts is replaced here. A variable the scripts use but that has
+    /// no value is an error naming it.
+    pub fn with_variables(
+        mut self,
+        dialect: &dyn Dialect,
+        variables: &[(String, String)],
+    ) -> crate::Result<Script> {
+        if dialect.capabilities().sqlcmd_variables {
+            self.variables = variables.to_vec();
+            return Ok(self);
+        }
+        for batch in &mut self.batches {
+            if !matches!(batch.step, Some(StepKind::PreDeploy | StepKind::PostDeploy)) {
+                continue;
+            }
+            for statement in &mut batch.statements {
+                *statement = substitute(statement, variables)?;
+            }
+        }
+        Ok(self)
     }
 
     /// Number of statements.
@@ -71,5 +98,59 @@ pub fn render(plan: &Plan, dialect: &dyn Dialect) -> Script {
         batches,
         transactional: caps.transactional_ddl,
         foreign_keys_off,
+        variables: Vec::new(),
+    }
+}
+
+/// Replaces `$(Name)` with the variable's value (names compare case-insensitively, as sqlcmd's).
+fn substitute(text: &str, variables: &[(String, String)]) -> crate::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("$(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(')') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        let is_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !is_name {
+            out.push_str("$(");
+            rest = after;
+            continue;
+        }
+        match variables.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, value)) => out.push_str(value),
+            None => {
+                return Err(crate::Error::Invalid(format!(
+                    "the deployment scripts use the SQLCMD variable $({name}), which has no value: pass --variable {name}=VALUE"
+                )));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::substitute;
+
+    #[test]
+    fn substitutes_sqlcmd_variables() {
+        let vars = vec![("Env".to_string(), "prod".to_string())];
+        assert_eq!(
+            substitute("SELECT '$(env)', '$(x'", &vars).unwrap(),
+            "SELECT 'prod', '$(x'"
+        );
+        let err = substitute("PRINT '$(Missing)'", &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("$(Missing)"), "{err}");
     }
 }

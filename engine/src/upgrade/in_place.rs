@@ -24,6 +24,8 @@ pub struct InPlaceOptions {
     pub smart_defaults: bool,
     /// Comparison options (renames from the package's refactor log are added).
     pub compare: CompareOptions,
+    /// SQLCMD variable values for the pre- and post-deployment scripts.
+    pub variables: Vec<(String, String)>,
 }
 
 /// What an in-place upgrade did.
@@ -165,7 +167,7 @@ fn in_place_locked(
                 && r.version == new_registration.version
                 && r.model_hash == new_registration.model_hash
         });
-    let script = script::render(&plan, dialect);
+    let script = script::render(&plan, dialect).with_variables(dialect, &options.variables)?;
     if up_to_date {
         return Ok(Outcome {
             action,
