@@ -375,7 +375,7 @@ pub(crate) fn standard_render_step<D: Dialect + ?Sized>(
                 out.extend(dialect.add_constraint(desired));
             }
         }
-        StepKind::DropConstraint | StepKind::DropForeignKey => {
+        StepKind::DropConstraint | StepKind::DropForeignKey | StepKind::DropSmartDefault => {
             if let Some(current) = current {
                 out.extend(dialect.drop_constraint(current));
             }
@@ -613,7 +613,10 @@ pub(crate) fn copy_lists(dialect: &dyn Dialect, step: &Step) -> (String, String)
     let from = step
         .copy
         .iter()
-        .map(|c| dialect.quote_ident(&c.from))
+        .map(|c| match &c.value {
+            Some(value) => value.clone(),
+            None => dialect.quote_ident(&c.from),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     (to, from)

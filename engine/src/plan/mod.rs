@@ -91,6 +91,8 @@ pub enum StepKind {
     CreateTable,
     /// Add, drop or alter columns of a table in place.
     AlterTable,
+    /// Drop the temporary default a smart default added a NOT NULL column with.
+    DropSmartDefault,
     /// Rebuild a table the platform cannot alter in place: create the new shape, copy rows, swap.
     RebuildTable,
     /// Add a primary key, unique, check or default constraint.
@@ -135,6 +137,7 @@ impl StepKind {
             StepKind::CreateSequence => "CreateSequence",
             StepKind::CreateTable => "CreateTable",
             StepKind::AlterTable => "AlterTable",
+            StepKind::DropSmartDefault => "DropSmartDefault",
             StepKind::RebuildTable => "RebuildTable",
             StepKind::AddConstraint => "AddConstraint",
             StepKind::CreateIndex => "CreateIndex",
@@ -194,6 +197,8 @@ pub struct ColumnCopy {
     pub from: String,
     /// The column in the new table.
     pub to: String,
+    /// A value (SQL literal) for every row instead of a current column: smart defaults.
+    pub value: Option<String>,
 }
 
 /// A run-time check that stops the upgrade before a step that could lose data.

@@ -135,9 +135,10 @@ impl Planner<'_> {
         let desired_cols: Vec<ColumnView> = desired_table.columns().collect();
         let current_constrained = self.constrained_columns(&current.name_or_empty(), false);
 
+        let mut smart_defaults: Vec<Element> = Vec::new();
         for col in &desired_cols {
             let Some(old) = current_cols.iter().find(|c| cur_key(c) == key(col)) else {
-                let default = self.column_default(&desired.name_or_empty(), col.name());
+                let mut default = self.column_default(&desired.name_or_empty(), col.name());
                 if !col.is_nullable()
                     && default.is_none()
                     && col.computed_expression().is_none()
@@ -147,8 +148,26 @@ impl Planner<'_> {
                         "the column {} must be added, but the column has no default value and does not allow NULL values; it fails when {name} holds rows",
                         col.0.name_or_empty()
                     );
-                    if self.options.smart_defaults {
-                        // Smart defaults give the column a value for existing rows.
+                    let smart = self
+                        .options
+                        .smart_defaults
+                        .then(|| col.data_type().and_then(|t| smart_default(&t)))
+                        .flatten();
+                    if let Some(value) = smart {
+                        // Existing rows get a type-appropriate value: a temporary default the
+                        // column is added with, dropped once the column is filled (SQLite's
+                        // rebuild copies the value instead).
+                        let temporary = smart_default_constraint(name, col.name(), value);
+                        if caps.alter_constraints {
+                            default = Some(temporary.clone());
+                            smart_defaults.push(temporary);
+                        } else {
+                            copy.push(ColumnCopy {
+                                from: String::new(),
+                                to: col.name().to_string(),
+                                value: Some(value.to_string()),
+                            });
+                        }
                     } else {
                         self.hazard(
                             HazardKind::NotNullWithoutDefault,
@@ -189,6 +208,7 @@ impl Planner<'_> {
                     col.name().to_string()
                 },
                 to: col.name().to_string(),
+                value: None,
             });
             let mut altered = false;
             let (old_type, new_type) = (old.data_type(), col.data_type());
@@ -336,6 +356,16 @@ impl Planner<'_> {
         if reasons.is_empty() {
             if column_changes.is_empty() {
                 return;
+            }
+            for temporary in smart_defaults {
+                let mut drop = Step::new(
+                    StepKind::DropSmartDefault,
+                    kind::DEFAULT,
+                    temporary.name_or_empty(),
+                );
+                drop.reason = Some("the smart default only filled existing rows".into());
+                drop.current = Some(temporary);
+                self.plan.steps.push(drop);
             }
             let mut step = Step::new(StepKind::AlterTable, kind::TABLE, name.clone());
             step.columns = column_changes;
@@ -549,6 +579,80 @@ fn constraint_columns(element: &Element) -> Vec<String> {
         );
     }
     out
+}
+
+/// A value every row can take for a new NOT NULL column of a type (DacFx's smart defaults):
+/// zero, an empty string, the first of January 1900, the nil UUID.
+pub(crate) fn smart_default(data_type: &DataType) -> Option<&'static str> {
+    let base = data_type.base();
+    if data_type.array_dimensions > 0 {
+        return Some("'{}'");
+    }
+    let value = match base.as_str() {
+        "bit" | "tinyint" | "smallint" | "int" | "integer" | "bigint" | "decimal" | "numeric"
+        | "money" | "smallmoney" | "float" | "real" | "double precision" | "int2" | "int4"
+        | "int8" | "float4" | "float8" => "0",
+        "boolean" | "bool" => "false",
+        "char" | "varchar" | "nchar" | "nvarchar" | "text" | "ntext" | "character"
+        | "character varying" | "xml" | "citext" | "json" | "sysname" => {
+            if base == "json" {
+                "'{}'"
+            } else {
+                "''"
+            }
+        }
+        "jsonb" => "'{}'",
+        "date" => "'1900-01-01'",
+        "datetime"
+        | "datetime2"
+        | "smalldatetime"
+        | "timestamp"
+        | "timestamp without time zone" => "'1900-01-01 00:00:00'",
+        "datetimeoffset" | "timestamp with time zone" | "timestamptz" => "'1900-01-01 00:00:00+00'",
+        "time" | "time without time zone" => "'00:00:00'",
+        "uniqueidentifier" | "uuid" => "'00000000-0000-0000-0000-000000000000'",
+        "binary" | "varbinary" | "image" => "0x",
+        "bytea" => "''",
+        other => {
+            // SQLite declared types follow its affinity rules.
+            let upper = other.to_ascii_uppercase();
+            if upper.contains("INT")
+                || upper.contains("REAL")
+                || upper.contains("FLOA")
+                || upper.contains("DOUB")
+                || upper.contains("NUM")
+                || upper.contains("DEC")
+                || upper.contains("BOOL")
+            {
+                "0"
+            } else if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") {
+                "''"
+            } else if upper.contains("BLOB") {
+                "X''"
+            } else {
+                return None;
+            }
+        }
+    };
+    Some(value)
+}
+
+/// The temporary default a smart default is added with.
+fn smart_default_constraint(table: &ObjectName, column: &str, value: &str) -> Element {
+    Element::new(kind::DEFAULT)
+        .named(ObjectName::new([
+            table.first().to_string(),
+            format!("DF_dac_smart_{}_{column}", table.leaf()),
+        ]))
+        .with_script("DefaultExpressionScript", value)
+        .with_ref(
+            kind::rel::DEFINING_TABLE,
+            crate::model::Reference::to(table.clone()),
+        )
+        .with_ref(
+            kind::rel::FOR_COLUMN,
+            crate::model::Reference::to(table.child(column)),
+        )
 }
 
 fn dedup(reasons: &mut Vec<String>) {

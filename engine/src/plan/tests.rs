@@ -726,3 +726,82 @@ fn indexes_on_new_views_come_after_the_views() {
         vec![StepKind::CreateProgrammable, StepKind::CreateIndex]
     );
 }
+
+#[test]
+fn smart_defaults_fill_new_not_null_columns_for_existing_rows() {
+    for (dsp, dialect, schema, expect) in [
+        (
+            "Sql160",
+            &SqlServer as &dyn Dialect,
+            "dbo",
+            vec![
+                "ALTER TABLE [dbo].[T] ADD [n] INT CONSTRAINT [DF_dac_smart_T_n] DEFAULT 0 NOT NULL",
+                "ALTER TABLE [dbo].[T] DROP CONSTRAINT [DF_dac_smart_T_n]",
+            ],
+        ),
+        (
+            "postgres",
+            &Postgres,
+            "public",
+            vec![
+                "ALTER TABLE \"public\".\"T\" ADD \"n\" int NOT NULL DEFAULT 0",
+                "ALTER TABLE \"public\".\"T\" ALTER COLUMN \"n\" DROP DEFAULT",
+            ],
+        ),
+        (
+            "sqlite",
+            &Sqlite,
+            "main",
+            vec!["INSERT INTO \"_dac_new_T\" (\"id\", \"n\") SELECT \"id\", 0 FROM \"T\""],
+        ),
+    ] {
+        let t = name(&[schema, "T"]);
+        let current = model(dsp, vec![table(&t, vec![column(&t, "id", "int", false)])]);
+        let desired = model(
+            dsp,
+            vec![table(
+                &t,
+                vec![
+                    column(&t, "id", "int", false),
+                    column(&t, "n", "int", false),
+                ],
+            )],
+        );
+        let diff = compare(&current, &desired, &CompareOptions::default());
+        let without = plan(
+            &diff,
+            &current,
+            &desired,
+            dialect.capabilities(),
+            &PlanOptions::default(),
+        );
+        assert!(
+            without
+                .hazards
+                .iter()
+                .any(|h| h.kind == HazardKind::NotNullWithoutDefault),
+            "{dsp}"
+        );
+        let options = PlanOptions {
+            smart_defaults: true,
+            ..PlanOptions::default()
+        };
+        let with = plan(&diff, &current, &desired, dialect.capabilities(), &options);
+        assert!(
+            !with
+                .hazards
+                .iter()
+                .any(|h| h.kind == HazardKind::NotNullWithoutDefault),
+            "{dsp}: {:?}",
+            with.hazards
+        );
+        let text = render(&with, dialect).text(dialect);
+        let mut last = 0;
+        for statement in &expect {
+            let at = text[last..]
+                .find(statement)
+                .unwrap_or_else(|| panic!("{dsp}: missing or out of order {statement}:\n{text}"));
+            last += at + statement.len();
+        }
+    }
+}

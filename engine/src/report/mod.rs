@@ -225,7 +225,9 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
     };
     for step in &plan.steps {
         let op = match step.kind {
-            StepKind::PreDeploy | StepKind::PostDeploy => continue,
+            // Scripts and the removal of a smart default's temporary constraint are not
+            // operations on the schema.
+            StepKind::PreDeploy | StepKind::PostDeploy | StepKind::DropSmartDefault => continue,
             StepKind::Rename => "Rename",
             StepKind::RebuildTable => "TableRebuild",
             StepKind::AlterTable => "Alter",
