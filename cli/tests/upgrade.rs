@@ -58,6 +58,34 @@ fn upgrade_in_place_refuses_data_loss_then_upgrades_and_is_idempotent() {
         &db,
         "INSERT INTO customers (id, name, fax) VALUES (1, 'Ada', '555'); INSERT INTO accounts (id, customer_id, balance_cents) VALUES (1, 1, -5);",
     );
+    // Live targets stand on either side of compare, script and deploy-report.
+    let target = format!("sqlite:{}", db.display());
+    dac(dir.path(), &["compare", &target, &v1]).expect_code(0);
+    dac(dir.path(), &["compare", &target, &v2]).expect_code(2);
+    let report = dac(
+        dir.path(),
+        &[
+            "deploy-report",
+            &v2,
+            "--target",
+            &target,
+            "--format",
+            "json",
+        ],
+    );
+    report.expect_code(2);
+    let json: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(json["summary"]["data_loss"], 1, "{}", report.stdout);
+    assert!(json["current"].as_str().unwrap().starts_with("sqlite:"));
+    let script = dac(dir.path(), &["script", &v2, "--target", &target]);
+    script.expect_code(0);
+    assert!(
+        script
+            .stdout
+            .contains("ALTER TABLE \"customers\" DROP COLUMN \"fax\""),
+        "{}",
+        script.stdout
+    );
     // Dropping customers.fax would lose data: refused, exit 3, nothing changed.
     let run = upgrade(dir.path(), &v2, &db, &[]);
     run.expect_code(3);
