@@ -33,8 +33,9 @@ pub struct Case {
     pub enable_drop: bool,
 }
 
-/// The cases of every `tests*.yml` in a sqldef command folder, in file then case order.
-pub fn sqldef_cases(dir: &Path) -> Result<Vec<Case>, String> {
+/// Every case of every `tests*.yml` in a sqldef command folder, in file then case order, as
+/// (file name, case name, the case's YAML): the one reader of sqldef's case files.
+pub fn sqldef_documents(dir: &Path) -> Result<Vec<(String, String, Yaml)>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .flatten()
@@ -59,15 +60,27 @@ pub fn sqldef_cases(dir: &Path) -> Result<Vec<Case>, String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         for (name, case) in cases {
-            out.push(Case {
-                name: format!("{file_name}:{}", name.as_str().unwrap_or("?")),
-                current: case["current"].as_str().unwrap_or("").to_string(),
-                desired: case["desired"].as_str().unwrap_or("").to_string(),
-                enable_drop: case["enable_drop"].as_bool().unwrap_or(true),
-            });
+            out.push((
+                file_name.clone(),
+                name.as_str().unwrap_or("?").to_string(),
+                case,
+            ));
         }
     }
     Ok(out)
+}
+
+/// The cases of every `tests*.yml` in a sqldef command folder, in file then case order.
+pub fn sqldef_cases(dir: &Path) -> Result<Vec<Case>, String> {
+    Ok(sqldef_documents(dir)?
+        .into_iter()
+        .map(|(file_name, name, case)| Case {
+            name: format!("{file_name}:{name}"),
+            current: case["current"].as_str().unwrap_or("").to_string(),
+            desired: case["desired"].as_str().unwrap_or("").to_string(),
+            enable_drop: case["enable_drop"].as_bool().unwrap_or(true),
+        })
+        .collect())
 }
 
 /// The model the project builder gives for `sql`.

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use dac_engine::model::Platform;
 use dac_engine::source::generic::parse_batch;
-use yaml_rust2::{Yaml, YamlLoader};
 
 /// Floors: the rates reached when the test was written (raise them when the parser improves).
 /// sqlite3def: every input parses.
@@ -23,36 +22,16 @@ struct Input {
 }
 
 fn sqldef_inputs(dir: &Path) -> Vec<Input> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with("tests") && name.ends_with(".yml")
-        })
-        .collect();
-    files.sort();
     let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read yml");
-        let docs =
-            YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let Some(Yaml::Hash(cases)) = docs.into_iter().next() else {
-            continue;
-        };
-        for (name, case) in cases {
-            let name = name.as_str().unwrap_or("?").to_string();
-            for field in ["current", "desired"] {
-                if let Some(sql) = case[field].as_str() {
-                    out.push(Input {
-                        label: format!(
-                            "{}:{name}.{field}",
-                            file.file_name().unwrap().to_string_lossy()
-                        ),
-                        sql: sql.to_string(),
-                    });
-                }
+    for (file, name, case) in
+        dac_tests::conformance::sqldef_documents(dir).unwrap_or_else(|e| panic!("{e}"))
+    {
+        for field in ["current", "desired"] {
+            if let Some(sql) = case[field].as_str() {
+                out.push(Input {
+                    label: format!("{file}:{name}.{field}"),
+                    sql: sql.to_string(),
+                });
             }
         }
     }

@@ -7,7 +7,7 @@
 //! test fails when an unlisted case fails or a listed case passes, so the list only shrinks.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dac_engine::compare::{self, CompareOptions};
 use dac_engine::dialect::{Dialect, SqlServer};
@@ -17,7 +17,6 @@ use dac_engine::plan::{self, Plan, PlanOptions, StepKind};
 use dac_engine::script;
 use dac_engine::source::tsql::check::check_statement;
 use dac_engine::source::{self, BuildOptions};
-use yaml_rust2::{Yaml, YamlLoader};
 
 /// Cases known to fail, each with the reason.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
@@ -46,37 +45,21 @@ struct Case {
 }
 
 fn load_cases(dir: &Path) -> Vec<Case> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with("tests") && name.ends_with(".yml")
-        })
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read yml");
-        let docs =
-            YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let Some(Yaml::Hash(cases)) = docs.into_iter().next() else {
-            continue;
-        };
-        for (name, case) in cases {
+    dac_tests::conformance::sqldef_documents(dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|(_, name, case)| {
             let text = |field: &str| case[field].as_str().map(str::to_string);
-            out.push(Case {
-                name: name.as_str().unwrap_or("?").to_string(),
+            Case {
+                name,
                 current: text("current").unwrap_or_default(),
                 desired: text("desired").unwrap_or_default(),
                 up: text("up"),
                 error: text("error"),
                 enable_drop: case["enable_drop"].as_bool().unwrap_or(true),
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
 }
 
 /// sqldef schema files put several CREATE statements in one batch; SQL Server projects need

@@ -22,7 +22,7 @@ use dac_engine::source::generic::{finish, parse_batch};
 use dac_engine::{Error, upgrade};
 use dac_tests::postgres::server;
 use dac_tests::shared_dir;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 /// Known failures: `suite<TAB>case<TAB>reason` per line.
 const KNOWN_FAILURES: &str = include_str!("postgres_known_failures.tsv");
@@ -245,52 +245,36 @@ fn version_ok(min: Option<&str>, major: u32) -> bool {
 /// psqldef cases, and the names of those not applicable here (with why).
 fn psqldef_cases(shared: &Path, major: u32) -> (Vec<Case>, Vec<(String, String)>) {
     let dir = shared.join("conformance/sqldef/cmd/psqldef");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            n.starts_with("tests") && n.ends_with(".yml")
-        })
-        .collect();
-    files.sort();
     let mut cases = Vec::new();
     let mut skipped = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read yml");
-        let docs = YamlLoader::load_from_str(&text).expect("yaml");
-        let Some(Yaml::Hash(map)) = docs.into_iter().next() else {
+    for (_, name, case) in
+        dac_tests::conformance::sqldef_documents(&dir).unwrap_or_else(|e| panic!("{e}"))
+    {
+        if !version_ok(case["min_version"].as_str(), major) {
+            skipped.push((name, "min_version above the server's".into()));
             continue;
-        };
-        for (name, case) in map {
-            let name = name.as_str().unwrap_or("?").to_string();
-            if !version_ok(case["min_version"].as_str(), major) {
-                skipped.push((name, "min_version above the server's".into()));
-                continue;
-            }
-            if case["flavor"].as_str() == Some("pgvector") {
-                skipped.push((name, "needs pgvector".into()));
-                continue;
-            }
-            if case["error"].as_str().is_some() {
-                skipped.push((name, "expects psqldef's own error".into()));
-                continue;
-            }
-            if let Yaml::Array(roles) = &case["managed_roles"] {
-                ROLES
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(roles.iter().filter_map(|r| r.as_str().map(str::to_string)));
-            }
-            cases.push(Case {
-                suite: "psqldef",
-                name,
-                current: case["current"].as_str().unwrap_or("").to_string(),
-                desired: case["desired"].as_str().unwrap_or("").to_string(),
-                drop: case["enable_drop"].as_bool().unwrap_or(true),
-            });
         }
+        if case["flavor"].as_str() == Some("pgvector") {
+            skipped.push((name, "needs pgvector".into()));
+            continue;
+        }
+        if case["error"].as_str().is_some() {
+            skipped.push((name, "expects psqldef's own error".into()));
+            continue;
+        }
+        if let Yaml::Array(roles) = &case["managed_roles"] {
+            ROLES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(roles.iter().filter_map(|r| r.as_str().map(str::to_string)));
+        }
+        cases.push(Case {
+            suite: "psqldef",
+            name,
+            current: case["current"].as_str().unwrap_or("").to_string(),
+            desired: case["desired"].as_str().unwrap_or("").to_string(),
+            drop: case["enable_drop"].as_bool().unwrap_or(true),
+        });
     }
     (cases, skipped)
 }

@@ -297,10 +297,11 @@ pub trait Dialect: Send + Sync {
             text.push_str(&format!(" AS {}", self.render_type(&data_type)));
         }
         for (property, words) in [
-            ("StartValue", "START WITH"),
             ("Increment", "INCREMENT BY"),
             ("MinValue", "MINVALUE"),
             ("MaxValue", "MAXVALUE"),
+            ("StartValue", "START WITH"),
+            ("CacheSize", "CACHE"),
         ] {
             if let Some(value) = sequence.prop(property).and_then(|v| v.attribute_text()) {
                 text.push_str(&format!(" {words} {value}"));

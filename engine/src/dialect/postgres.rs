@@ -451,35 +451,6 @@ impl Dialect for Postgres {
         }
     }
 
-    fn create_sequence(&self, sequence: &Element) -> String {
-        let mut text = format!(
-            "CREATE SEQUENCE {}",
-            self.quote_name(&sequence.name_or_empty())
-        );
-        if let Some(data_type) = sequence
-            .children(kind::rel::TYPE_SPECIFIER)
-            .next()
-            .and_then(DataType::from_specifier)
-        {
-            text.push_str(&format!(" AS {}", self.render_type(&data_type)));
-        }
-        for (property, words) in [
-            ("Increment", "INCREMENT BY"),
-            ("MinValue", "MINVALUE"),
-            ("MaxValue", "MAXVALUE"),
-            ("StartValue", "START WITH"),
-            ("CacheSize", "CACHE"),
-        ] {
-            if let Some(value) = sequence.prop(property).and_then(|v| v.attribute_text()) {
-                text.push_str(&format!(" {words} {value}"));
-            }
-        }
-        if sequence.bool_prop("IsCycling") == Some(true) {
-            text.push_str(" CYCLE");
-        }
-        text
-    }
-
     fn create_table(&self, definition: &TableDefinition, name: Option<&ObjectName>) -> String {
         let table = &definition.table;
         let table_name = name.cloned().unwrap_or_else(|| table.name_or_empty());
