@@ -456,7 +456,11 @@ fn display_name(element: &Element) -> ObjectName {
 /// The identity that matches an element across models.
 pub fn identity(element: &Element, case_sensitive: bool, rules: TextRules) -> String {
     if let Some(name) = &element.name {
-        return format!("{}|{}", element.kind, name.key(case_sensitive));
+        let mut key = String::with_capacity(element.kind.len() + 1 + 32);
+        key.push_str(&element.kind);
+        key.push('|');
+        name.push_key(&mut key, case_sensitive);
+        return key;
     }
     let owner = |rel: &str| {
         element

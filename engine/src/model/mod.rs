@@ -300,7 +300,8 @@ impl Value {
             "True" => Value::Bool(true),
             "False" => Value::Bool(false),
             _ => match text.parse::<i64>() {
-                Ok(n) if n.to_string() == text => Value::Int(n),
+                // Only text that prints back the same (no `+`, no leading zeros, no `-0`).
+                Ok(n) if is_canonical_int(text) => Value::Int(n),
                 _ => Value::Text(text.to_string()),
             },
         }
@@ -336,6 +337,13 @@ pub struct Script {
     pub quoted_identifiers: Option<bool>,
     /// `AnsiNulls` attribute, when present.
     pub ansi_nulls: Option<bool>,
+}
+
+/// Whether `text`, already known to parse as an `i64`, is exactly how that number prints.
+fn is_canonical_int(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !text.starts_with('+')
+        && (!digits.starts_with('0') || (digits == "0" && digits.len() == text.len()))
 }
 
 /// A named relationship with its entries, e.g. `Columns`, `Schema`, `DefiningTable`.

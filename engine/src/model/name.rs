@@ -114,11 +114,45 @@ impl ObjectName {
 
     /// A key for maps and matching: the bracketed form, lower-cased unless `case_sensitive`.
     pub fn key(&self, case_sensitive: bool) -> String {
-        let text = self.to_string();
-        if case_sensitive {
-            text
-        } else {
-            text.to_lowercase()
+        let mut out = String::new();
+        self.push_key(&mut out, case_sensitive);
+        out
+    }
+
+    /// Appends [`ObjectName::key`] to `out` (one buffer, no intermediate strings: compare and
+    /// plan key every element of large models).
+    pub fn push_key(&self, out: &mut String, case_sensitive: bool) {
+        let start = out.len();
+        out.reserve(
+            self.external.as_ref().map_or(0, |e| e.len() + 1)
+                + self.parts.iter().map(|p| p.len() + 3).sum::<usize>(),
+        );
+        self.write_into(out);
+        if !case_sensitive {
+            let text = &mut out[start..];
+            if text.is_ascii() {
+                text.make_ascii_lowercase();
+            } else {
+                let lower = text.to_lowercase();
+                out.truncate(start);
+                out.push_str(&lower);
+            }
+        }
+    }
+
+    /// Appends the bracketed form (as [`fmt::Display`] prints it) to `out`.
+    fn write_into(&self, out: &mut String) {
+        if let Some(external) = &self.external {
+            out.push_str(external);
+            out.push('|');
+        }
+        for (idx, part) in self.parts.iter().enumerate() {
+            if idx > 0 {
+                out.push('.');
+            }
+            out.push('[');
+            push_escaped(out, part);
+            out.push(']');
         }
     }
 
@@ -148,10 +182,29 @@ impl fmt::Display for ObjectName {
             if idx > 0 {
                 f.write_str(".")?;
             }
-            write!(f, "[{}]", part.replace(']', "]]"))?;
+            f.write_str("[")?;
+            let mut rest = part.as_str();
+            while let Some(pos) = rest.find(']') {
+                f.write_str(&rest[..=pos])?;
+                f.write_str("]")?;
+                rest = &rest[pos + 1..];
+            }
+            f.write_str(rest)?;
+            f.write_str("]")?;
         }
         Ok(())
     }
+}
+
+/// Appends a name part with `]` escaped as `]]`.
+fn push_escaped(out: &mut String, part: &str) {
+    let mut rest = part;
+    while let Some(pos) = rest.find(']') {
+        out.push_str(&rest[..=pos]);
+        out.push(']');
+        rest = &rest[pos + 1..];
+    }
+    out.push_str(rest);
 }
 
 #[cfg(test)]

@@ -878,10 +878,31 @@ mod tests {
     #[test]
     fn typed_values_keep_their_text() {
         for text in [
-            "True", "False", "true", "0", "-1", "+1", "01", "1.0", "", " 1",
+            "True",
+            "False",
+            "true",
+            "0",
+            "-1",
+            "+1",
+            "01",
+            "1.0",
+            "",
+            " 1",
+            "-0",
+            "-01",
+            "00",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
         ] {
             let value = Value::from_attribute(text);
             assert_eq!(value.attribute_text().as_deref(), Some(text));
+        }
+        for (text, n) in [("0", 0), ("-5", -5), ("120", 120)] {
+            assert_eq!(Value::from_attribute(text), Value::Int(n));
+        }
+        for text in ["-0", "+1", "01", "-01"] {
+            assert_eq!(Value::from_attribute(text), Value::Text(text.into()));
         }
     }
 
