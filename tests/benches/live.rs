@@ -2,13 +2,12 @@
 //!
 //! Like `bench.rs`, each case runs in its own child process (this binary re-executed with
 //! `--case NAME`). A case does its expensive setup once (a throwaway PostgreSQL server with two
-//! databases, a SQLite file of a million rows), then measures several *variants* on it: a
+//! databases, a SQLite file of a million rows), then runs each *variant* in a process of its own
+//! (`--variant NAME ARGS...`), so the peak resident memory (VmHWM) it prints is the variant's. A
 //! variant's closure does its own untimed per-iteration setup (a fresh copy of a database file)
-//! and returns the time of the work alone. Each variant runs once to warm up, then
-//! `iterations` times; the median and minimum are printed, with the variant's own peak resident
-//! memory (VmHWM, reset between variants through `/proc/self/clear_refs`) and, where it helps,
-//! the median of each phase. External tools (migra) are timed as child processes, their peak
-//! memory read from `/usr/bin/time -f %M` where that exists.
+//! and returns the time of the work alone; it runs once to warm up, then `iterations` times, and
+//! the median and minimum are printed with the median of each phase. External tools (migra) are
+//! timed as child processes, their peak memory read from `/usr/bin/time -f %M` where that exists.
 //!
 //! Numbers are reported, never asserted; a variant checks its result (a non-empty plan, the rows
 //! still there) so that a broken case fails instead of timing nothing.
@@ -42,6 +41,69 @@ const CASES: &[Case] = &[
         run: sqlite_case,
     },
 ];
+
+/// A measured variant, run in a process of its own (`--variant NAME ARGS...`) so its peak memory
+/// is its own; a case's process keeps the shared setup (server, files) alive meanwhile.
+struct Variant {
+    name: &'static str,
+    run: fn(&[String]) -> Summary,
+}
+
+const PG_BUILT: &str = "dac connect+inspect+compare+plan+render (package as built)";
+const PG_CANONICAL: &str = "dac connect+inspect+canonicalize+compare+plan+render";
+const PG_LIVE_VS_LIVE: &str = "dac live vs live (inspect both, compare, plan, render)";
+const SQLITE_DAC: &str = "dac open+inspect+compare+plan+render+upgrade::execute";
+const SQLITE_BARE: &str = "bare BEGIN; CREATE; INSERT SELECT; DROP; RENAME; COMMIT";
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: PG_BUILT,
+        run: pg_built,
+    },
+    Variant {
+        name: PG_CANONICAL,
+        run: pg_canonical,
+    },
+    Variant {
+        name: PG_LIVE_VS_LIVE,
+        run: pg_live_vs_live,
+    },
+    Variant {
+        name: SQLITE_DAC,
+        run: sqlite_dac,
+    },
+    Variant {
+        name: SQLITE_BARE,
+        run: sqlite_bare,
+    },
+];
+
+/// The line a variant's process prints for its case's process: the median in nanoseconds.
+const MEDIAN_TAG: &str = "@median ";
+
+/// Runs a variant in a child process, passing its output through; its median, or `None` when it
+/// failed (said on stderr).
+fn variant(name: &str, args: &[&str]) -> Option<Summary> {
+    let exe = std::env::current_exe().expect("current exe");
+    let out = Command::new(exe)
+        .args(["--variant", name])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("re-run bench binary");
+    let mut median = None;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        match line.strip_prefix(MEDIAN_TAG) {
+            Some(nanos) => median = nanos.parse().ok().map(Duration::from_nanos),
+            None => println!("{line}"),
+        }
+    }
+    if !out.status.success() {
+        eprintln!("  {name}: failed ({})", out.status);
+        return None;
+    }
+    median.map(|median| Summary { median })
+}
 
 // ---------------------------------------------------------------------------------------------
 // Measuring
@@ -113,12 +175,6 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Resets the peak resident set size to the current one (Linux: `clear_refs` value 5), so the
-/// next variant reports its own peak; where that is refused the peak is the process's.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -130,7 +186,6 @@ fn median(values: &mut [Duration]) -> Duration {
 
 /// Warms up once, runs `iterations` times and prints median, minimum, peak RSS and phases.
 fn measure(label: &str, iterations: usize, mut run: impl FnMut() -> Sample) -> Summary {
-    reset_peak_rss();
     let warm = run();
     let mut totals = Vec::with_capacity(iterations);
     let mut phases: Vec<(&'static str, Vec<Duration>)> = warm
@@ -347,58 +402,9 @@ fn postgres_case() {
     );
     drop(driver);
 
-    let dac = measure(
-        "dac connect+inspect+compare+plan+render (package as built)",
-        7,
-        || {
-            let mut clock = Clock::start();
-            let mut driver = PostgresDriver::connect(&live_url).expect("connect");
-            clock.lap("connect");
-            let live = driver.inspect().expect("inspect");
-            clock.lap("inspect");
-            let diff = compare(&live, &desired, &options);
-            clock.lap("compare");
-            let dialect = dialect_for(Platform::Postgres);
-            let planned = plan(
-                &diff,
-                &live,
-                &desired,
-                dialect.capabilities(),
-                &PlanOptions::default(),
-            );
-            let script = render(&planned, dialect);
-            clock.lap("plan+render");
-            clock.done(script.n_statements())
-        },
-    );
-    measure(
-        "dac connect+inspect+canonicalize+compare+plan+render",
-        3,
-        || {
-            let mut clock = Clock::start();
-            let mut driver = PostgresDriver::connect(&live_url).expect("connect");
-            let live = driver.inspect().expect("inspect");
-            clock.lap("connect+inspect");
-            let canonical = driver.canonicalize(&desired).expect("canonicalize");
-            clock.lap("canonicalize");
-            let (_, script) = diff_and_script(&live, &canonical, &options);
-            clock.lap("compare+plan+render");
-            clock.done(script.n_statements())
-        },
-    );
-    let live_vs_live = measure(
-        "dac live vs live (inspect both databases, compare, plan, render)",
-        7,
-        || {
-            let start = Instant::now();
-            let mut a = PostgresDriver::connect(&live_url).expect("connect");
-            let mut b = PostgresDriver::connect(&changed_url).expect("connect");
-            let live = a.inspect().expect("inspect");
-            let target = b.inspect().expect("inspect");
-            let (_, script) = diff_and_script(&live, &target, &options);
-            Sample::new(start.elapsed(), script.n_statements())
-        },
-    );
+    let dac = variant(PG_BUILT, &[&live_url]);
+    variant(PG_CANONICAL, &[&live_url]);
+    let live_vs_live = variant(PG_LIVE_VS_LIVE, &[&live_url, &changed_url]);
 
     if !available("migra") {
         println!(
@@ -414,16 +420,85 @@ fn postgres_case() {
         // migra exits 2 when it found differences (0 when none).
         let ok: fn(Option<i32>, &str) -> bool = |code, out| code == Some(2) && !out.is_empty();
         match measure_command("migra --unsafe live changed", 3, "migra", &args, ok) {
-            Ok(migra) => println!(
-                "  migra / dac: {:.1}x (package as built), {:.1}x (live vs live)",
-                migra.median.as_secs_f64() / dac.median.as_secs_f64(),
-                migra.median.as_secs_f64() / live_vs_live.median.as_secs_f64()
-            ),
+            Ok(migra) => {
+                for (what, dac) in [("package as built", dac), ("live vs live", live_vs_live)] {
+                    if let Some(dac) = dac {
+                        println!(
+                            "  migra / dac ({what}): {:.1}x",
+                            migra.median.as_secs_f64() / dac.median.as_secs_f64()
+                        );
+                    }
+                }
+            }
             Err(why) => println!("  migra: not measured ({why})"),
         }
     }
     server.drop_database(&live_url);
     server.drop_database(&changed_url);
+}
+
+/// The desired model of the PostgreSQL case, as the project builder makes it.
+fn pg_desired() -> Model {
+    model_of(Platform::Postgres, &pg_schema(true), "desired.sql").expect("desired")
+}
+
+/// Variant: connect, inspect, compare with the package as built, plan, render.
+fn pg_built(args: &[String]) -> Summary {
+    let desired = pg_desired();
+    let options = pg_options();
+    measure(PG_BUILT, 7, || {
+        let mut clock = Clock::start();
+        let mut driver = PostgresDriver::connect(&args[0]).expect("connect");
+        clock.lap("connect");
+        let live = driver.inspect().expect("inspect");
+        clock.lap("inspect");
+        let diff = compare(&live, &desired, &options);
+        clock.lap("compare");
+        let dialect = dialect_for(Platform::Postgres);
+        let planned = plan(
+            &diff,
+            &live,
+            &desired,
+            dialect.capabilities(),
+            &PlanOptions::default(),
+        );
+        let script = render(&planned, dialect);
+        clock.lap("plan+render");
+        clock.done(script.n_statements())
+    })
+}
+
+/// Variant: the same with the package canonicalized first, as `dac upgrade` does.
+fn pg_canonical(args: &[String]) -> Summary {
+    let desired = pg_desired();
+    let options = pg_options();
+    measure(PG_CANONICAL, 3, || {
+        let mut clock = Clock::start();
+        let mut driver = PostgresDriver::connect(&args[0]).expect("connect");
+        let live = driver.inspect().expect("inspect");
+        clock.lap("connect+inspect");
+        let canonical = driver.canonicalize(&desired).expect("canonicalize");
+        clock.lap("canonicalize");
+        let (_, script) = diff_and_script(&live, &canonical, &options);
+        clock.lap("compare+plan+render");
+        clock.done(script.n_statements())
+    })
+}
+
+/// Variant: what migra does, two live databases inspected and compared.
+fn pg_live_vs_live(args: &[String]) -> Summary {
+    let options = pg_options();
+    measure(PG_LIVE_VS_LIVE, 7, || {
+        let mut clock = Clock::start();
+        let mut a = PostgresDriver::connect(&args[0]).expect("connect");
+        let mut b = PostgresDriver::connect(&args[1]).expect("connect");
+        let live = a.inspect().expect("inspect");
+        let target = b.inspect().expect("inspect");
+        clock.lap("connect+inspect both");
+        let (_, script) = diff_and_script(&live, &target, &options);
+        clock.lap("compare+plan+render");
+        clock.done(script.n_statements())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +533,6 @@ fn count_rows(path: &Path) -> i64 {
 fn sqlite_case() {
     let dir = tempfile::tempdir().expect("temp dir");
     let base = dir.path().join("base.db");
-    let work = dir.path().join("work.db");
     {
         let conn = rusqlite::Connection::open(&base).expect("create");
         conn.execute_batch(&format!(
@@ -473,73 +547,96 @@ fn sqlite_case() {
         size as f64 / 1e6,
         rusqlite::version()
     );
+    let base_arg = base.to_string_lossy().into_owned();
+    let dac = variant(SQLITE_DAC, &[&base_arg]);
+    let bare = variant(SQLITE_BARE, &[&base_arg]);
+    if let (Some(dac), Some(bare)) = (dac, bare) {
+        println!(
+            "  dac / bare: {:.2}x",
+            dac.median.as_secs_f64() / bare.median.as_secs_f64()
+        );
+    }
+}
+
+/// The working copy beside the base database of the SQLite case.
+fn sqlite_work(base: &Path) -> PathBuf {
+    base.with_file_name("work.db")
+}
+
+/// Variant: dac's whole upgrade of a fresh copy (the copy untimed).
+fn sqlite_dac(args: &[String]) -> Summary {
+    let base = PathBuf::from(&args[0]);
+    let work = sqlite_work(&base);
     let desired = model_of(Platform::Sqlite, SQLITE_TABLE_CHECKED, "desired.sql").expect("model");
     let options = CompareOptions {
         drop_objects_not_in_source: true,
         ..CompareOptions::default()
     };
+    measure(SQLITE_DAC, 5, || {
+        fresh_copy(&base, &work);
+        let mut clock = Clock::start();
+        let mut driver = SqliteDriver::open(&work, false).expect("open");
+        let live = driver.inspect().expect("inspect");
+        let diff = compare(&live, &desired, &options);
+        let dialect = dialect_for(Platform::Sqlite);
+        let planned = plan(
+            &diff,
+            &live,
+            &desired,
+            dialect.capabilities(),
+            &PlanOptions::default(),
+        );
+        let script = render(&planned, dialect);
+        clock.lap("open+inspect+compare+plan+render");
+        upgrade::execute(&mut driver, &script).expect("upgrade");
+        clock.lap("execute");
+        drop(driver);
+        let sample = clock.done(script.n_statements());
+        assert_eq!(count_rows(&work), SQLITE_ROWS, "rows lost by the rebuild");
+        let mut check = SqliteDriver::open(&work, false).expect("open");
+        let after = check.inspect().expect("inspect");
+        assert!(
+            compare(&after, &desired, &options).is_empty(),
+            "the rebuild did not reach the desired schema"
+        );
+        sample
+    })
+}
 
-    let dac = measure(
-        "dac open+inspect+compare+plan+render+upgrade::execute",
-        5,
-        || {
-            fresh_copy(&base, &work);
-            let mut clock = Clock::start();
-            let mut driver = SqliteDriver::open(&work, false).expect("open");
-            let live = driver.inspect().expect("inspect");
-            let diff = compare(&live, &desired, &options);
-            let dialect = dialect_for(Platform::Sqlite);
-            let planned = plan(
-                &diff,
-                &live,
-                &desired,
-                dialect.capabilities(),
-                &PlanOptions::default(),
-            );
-            let script = render(&planned, dialect);
-            clock.lap("open+inspect+compare+plan+render");
-            upgrade::execute(&mut driver, &script).expect("upgrade");
-            clock.lap("execute");
-            drop(driver);
-            let sample = clock.done(script.n_statements());
-            assert_eq!(count_rows(&work), SQLITE_ROWS, "rows lost by the rebuild");
-            let mut check = SqliteDriver::open(&work, false).expect("open");
-            let after = check.inspect().expect("inspect");
-            assert!(
-                compare(&after, &desired, &options).is_empty(),
-                "the rebuild did not reach the desired schema"
-            );
-            sample
-        },
-    );
-    let bare = measure(
-        "bare BEGIN; CREATE; INSERT SELECT; DROP; RENAME; COMMIT",
-        5,
-        || {
-            fresh_copy(&base, &work);
-            let start = Instant::now();
-            let conn = rusqlite::Connection::open(&work).expect("open");
-            conn.execute_batch(&format!(
-                "BEGIN;\n{};\nINSERT INTO items_new SELECT * FROM items;\nDROP TABLE items;\nALTER TABLE items_new RENAME TO items;\nCOMMIT;",
-                SQLITE_TABLE_CHECKED.replacen("items", "items_new", 1)
-            ))
-            .expect("bare rebuild");
-            drop(conn);
-            let sample = Sample::new(start.elapsed(), 1);
-            assert_eq!(count_rows(&work), SQLITE_ROWS, "rows lost by the rebuild");
-            sample
-        },
-    );
-    println!(
-        "  dac / bare: {:.2}x",
-        dac.median.as_secs_f64() / bare.median.as_secs_f64()
-    );
+/// Variant: the bare rebuild on a fresh copy, on a connection with SQLite's defaults.
+fn sqlite_bare(args: &[String]) -> Summary {
+    let base = PathBuf::from(&args[0]);
+    let work = sqlite_work(&base);
+    measure(SQLITE_BARE, 5, || {
+        fresh_copy(&base, &work);
+        let start = Instant::now();
+        let conn = rusqlite::Connection::open(&work).expect("open");
+        conn.execute_batch(&format!(
+            "BEGIN;\n{};\nINSERT INTO items_new SELECT * FROM items;\nDROP TABLE items;\nALTER TABLE items_new RENAME TO items;\nCOMMIT;",
+            SQLITE_TABLE_CHECKED.replacen("items", "items_new", 1)
+        ))
+        .expect("bare rebuild");
+        drop(conn);
+        let sample = Sample::new(start.elapsed(), 1);
+        assert_eq!(count_rows(&work), SQLITE_ROWS, "rows lost by the rebuild");
+        sample
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(idx) = args.iter().position(|a| a == "--variant") {
+        let name = &args[idx + 1];
+        let variant = VARIANTS
+            .iter()
+            .find(|v| v.name == name)
+            .expect("known variant");
+        let summary = (variant.run)(&args[idx + 2..]);
+        println!("{MEDIAN_TAG}{}", summary.median.as_nanos());
+        return;
+    }
     if let Some(idx) = args.iter().position(|a| a == "--case") {
         let name = &args[idx + 1];
         let case = CASES.iter().find(|c| c.name == name).expect("known case");
