@@ -52,6 +52,7 @@ struct Variant {
 const PG_BUILT: &str = "dac connect+inspect+compare+plan+render (package as built)";
 const PG_CANONICAL: &str = "dac connect+inspect+canonicalize+compare+plan+render";
 const PG_LIVE_VS_LIVE: &str = "dac live vs live (inspect both, compare, plan, render)";
+const PG_LIVE_VS_LIVE_PARALLEL: &str = "dac live vs live, the two inspections in parallel threads";
 const SQLITE_DAC: &str = "dac open+inspect+compare+plan+render+upgrade::execute";
 const SQLITE_BARE: &str = "bare BEGIN; CREATE; INSERT SELECT; DROP; RENAME; COMMIT";
 
@@ -67,6 +68,10 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: PG_LIVE_VS_LIVE,
         run: pg_live_vs_live,
+    },
+    Variant {
+        name: PG_LIVE_VS_LIVE_PARALLEL,
+        run: pg_live_vs_live_parallel,
     },
     Variant {
         name: SQLITE_DAC,
@@ -405,6 +410,7 @@ fn postgres_case() {
     let dac = variant(PG_BUILT, &[&live_url]);
     variant(PG_CANONICAL, &[&live_url]);
     let live_vs_live = variant(PG_LIVE_VS_LIVE, &[&live_url, &changed_url]);
+    let parallel = variant(PG_LIVE_VS_LIVE_PARALLEL, &[&live_url, &changed_url]);
 
     if !available("migra") {
         println!(
@@ -421,7 +427,11 @@ fn postgres_case() {
         let ok: fn(Option<i32>, &str) -> bool = |code, out| code == Some(2) && !out.is_empty();
         match measure_command("migra --unsafe live changed", 3, "migra", &args, ok) {
             Ok(migra) => {
-                for (what, dac) in [("package as built", dac), ("live vs live", live_vs_live)] {
+                for (what, dac) in [
+                    ("package as built", dac),
+                    ("live vs live", live_vs_live),
+                    ("live vs live, parallel", parallel),
+                ] {
                     if let Some(dac) = dac {
                         println!(
                             "  migra / dac ({what}): {:.1}x",
@@ -485,15 +495,36 @@ fn pg_canonical(args: &[String]) -> Summary {
     })
 }
 
-/// Variant: what migra does, two live databases inspected and compared.
+/// Inspects a database on a connection of its own.
+fn pg_inspect(url: &str) -> Model {
+    let mut driver = PostgresDriver::connect(url).expect("connect");
+    driver.inspect().expect("inspect")
+}
+
+/// Variant: what migra does, two live databases inspected one after the other and compared.
 fn pg_live_vs_live(args: &[String]) -> Summary {
     let options = pg_options();
     measure(PG_LIVE_VS_LIVE, 7, || {
         let mut clock = Clock::start();
-        let mut a = PostgresDriver::connect(&args[0]).expect("connect");
-        let mut b = PostgresDriver::connect(&args[1]).expect("connect");
-        let live = a.inspect().expect("inspect");
-        let target = b.inspect().expect("inspect");
+        let live = pg_inspect(&args[0]);
+        let target = pg_inspect(&args[1]);
+        clock.lap("connect+inspect both");
+        let (_, script) = diff_and_script(&live, &target, &options);
+        clock.lap("compare+plan+render");
+        clock.done(script.n_statements())
+    })
+}
+
+/// Variant: the same with the two inspections on two threads (two server backends).
+fn pg_live_vs_live_parallel(args: &[String]) -> Summary {
+    let options = pg_options();
+    measure(PG_LIVE_VS_LIVE_PARALLEL, 7, || {
+        let mut clock = Clock::start();
+        let (live, target) = std::thread::scope(|s| {
+            let live = s.spawn(|| pg_inspect(&args[0]));
+            let target = pg_inspect(&args[1]);
+            (live.join().expect("inspect thread"), target)
+        });
         clock.lap("connect+inspect both");
         let (_, script) = diff_and_script(&live, &target, &options);
         clock.lap("compare+plan+render");
