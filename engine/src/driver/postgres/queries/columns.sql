@@ -1,16 +1,17 @@
 -- Columns of the tables: (table oid, name, format_type, element type schema, element type name,
 -- is array, dims, not null, identity, generated, collation, default, is local, identity
--- "start<US>increment").
+-- "start<US>increment", looked up for identity columns alone).
 SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
        bn.nspname, bt.typname, (t.typcategory = 'A' AND t.typelem <> 0)::text, a.attndims::text,
        a.attnotnull::text, a.attidentity::text, a.attgenerated::text,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END,
        pg_get_expr(ad.adbin, ad.adrelid),
        a.attislocal::text,
+       CASE WHEN a.attidentity <> '' THEN
        (SELECT s.seqstart::text || chr(31) || s.seqincrement::text
           FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
          WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid
-           AND d.refobjsubid = a.attnum AND d.deptype = 'i' LIMIT 1)
+           AND d.refobjsubid = a.attnum AND d.deptype = 'i' LIMIT 1) END
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,20 +1,24 @@
 -- Table constraints (primary key, unique, foreign key, check, exclude) declared on the table
 -- itself: (schema, table, name, type, deferrable, deferred, validated, no inherit, columns,
 -- foreign schema, foreign table, foreign columns, on update, on delete, match, check
--- expression, definition, nulls not distinct, included columns).
+-- expression, definition, nulls not distinct, included columns). Each value is computed only for
+-- the kinds that use it (the definition for EXCLUDE alone): pg_get_constraintdef and the name
+-- look-ups are most of this query's cost on thousands of constraints.
 SELECT n.nspname, c.relname, con.conname, con.contype::text,
        con.condeferrable::text, con.condeferred::text, con.convalidated::text,
        con.connoinherit::text,
+       CASE WHEN con.contype IN ('p', 'u', 'f') THEN
        (SELECT string_agg(a.attname, chr(31) ORDER BY k.o)
           FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
-          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n),
+          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n) END,
        fn.nspname, fc.relname,
+       CASE WHEN con.contype = 'f' THEN
        (SELECT string_agg(a.attname, chr(31) ORDER BY k.o)
           FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
-          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n),
+          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n) END,
        con.confupdtype::text, con.confdeltype::text, con.confmatchtype::text,
        CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END,
-       pg_get_constraintdef(con.oid),
+       CASE WHEN con.contype = 'x' THEN pg_get_constraintdef(con.oid) END,
        to_jsonb(i) ->> 'indnullsnotdistinct',
        (SELECT string_agg(a.attname, chr(31) ORDER BY k.o)
           FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)

@@ -1,8 +1,10 @@
 -- Indexes that do not back a constraint and are not partitions of a parent's index:
 -- (oid, schema, table, name, unique, method, predicate, nulls not distinct, options, included).
+-- NULLS NOT DISTINCT (read through to_jsonb, a column of 15+ only, which costs per row) is read
+-- for unique indexes alone, the only ones it applies to.
 SELECT i.indexrelid::text, n.nspname, tc.relname, ic.relname, i.indisunique::text, am.amname,
        pg_get_expr(i.indpred, i.indrelid),
-       to_jsonb(i) ->> 'indnullsnotdistinct',
+       CASE WHEN i.indisunique THEN to_jsonb(i) ->> 'indnullsnotdistinct' END,
        array_to_string(ic.reloptions, ', '),
        (SELECT string_agg(a.attname, chr(31) ORDER BY k.o)
           FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)

@@ -1,0 +1,693 @@
+//! dac's live-database benchmarks: `cargo bench -p dac-tests --bench live [-- FILTER]`.
+//!
+//! Like `bench.rs`, each case runs in its own child process (this binary re-executed with
+//! `--case NAME`). A case does its expensive setup once (a throwaway PostgreSQL server with two
+//! databases, a SQLite file of a million rows), then runs each *variant* in a process of its own
+//! (`--variant NAME ARGS...`), so the peak resident memory (VmHWM) it prints is the variant's. A
+//! variant's closure does its own untimed per-iteration setup (a fresh copy of a database file)
+//! and returns the time of the work alone; it runs once to warm up, then `iterations` times, and
+//! the median and minimum are printed with the median of each phase. External tools (migra) are
+//! timed as child processes, their peak memory read from `/usr/bin/time -f %M` where that exists.
+//!
+//! Numbers are reported, never asserted; a variant checks its result (a non-empty plan, the rows
+//! still there) so that a broken case fails instead of timing nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dac_engine::compare::{CompareOptions, compare};
+use dac_engine::dialect::dialect_for;
+use dac_engine::driver::{Driver, PostgresDriver, SqliteDriver};
+use dac_engine::model::{Model, Platform};
+use dac_engine::plan::{PlanOptions, plan};
+use dac_engine::script::{Script, render};
+use dac_engine::upgrade;
+use dac_tests::conformance::model_of;
+
+/// A benchmark case: runs its setup and its variants, printing one line per variant.
+struct Case {
+    name: &'static str,
+    run: fn(),
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "postgres/2000 tables, 10% changed: inspect + diff, and migra",
+        run: postgres_case,
+    },
+    Case {
+        name: "sqlite/1M-row table rebuild (add CHECK): dac vs bare SQL",
+        run: sqlite_case,
+    },
+];
+
+/// A measured variant, run in a process of its own (`--variant NAME ARGS...`) so its peak memory
+/// is its own; a case's process keeps the shared setup (server, files) alive meanwhile.
+struct Variant {
+    name: &'static str,
+    run: fn(&[String]) -> Summary,
+}
+
+const PG_BUILT: &str = "dac connect+inspect+compare+plan+render (package as built)";
+const PG_CANONICAL: &str = "dac connect+inspect+canonicalize+compare+plan+render";
+const PG_LIVE_VS_LIVE: &str = "dac live vs live (inspect both, compare, plan, render)";
+const PG_LIVE_VS_LIVE_PARALLEL: &str = "dac live vs live, the two inspections in parallel threads";
+const SQLITE_DAC: &str = "dac open+inspect+compare+plan+render+upgrade::execute";
+const SQLITE_BARE: &str = "bare BEGIN; CREATE; INSERT SELECT; DROP; RENAME; COMMIT";
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: PG_BUILT,
+        run: pg_built,
+    },
+    Variant {
+        name: PG_CANONICAL,
+        run: pg_canonical,
+    },
+    Variant {
+        name: PG_LIVE_VS_LIVE,
+        run: pg_live_vs_live,
+    },
+    Variant {
+        name: PG_LIVE_VS_LIVE_PARALLEL,
+        run: pg_live_vs_live_parallel,
+    },
+    Variant {
+        name: SQLITE_DAC,
+        run: sqlite_dac,
+    },
+    Variant {
+        name: SQLITE_BARE,
+        run: sqlite_bare,
+    },
+];
+
+/// The line a variant's process prints for its case's process: the median in nanoseconds.
+const MEDIAN_TAG: &str = "@median ";
+
+/// Runs a variant in a child process, passing its output through; its median, or `None` when it
+/// failed (said on stderr).
+fn variant(name: &str, args: &[&str]) -> Option<Summary> {
+    let exe = std::env::current_exe().expect("current exe");
+    let out = Command::new(exe)
+        .args(["--variant", name])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("re-run bench binary");
+    let mut median = None;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        match line.strip_prefix(MEDIAN_TAG) {
+            Some(nanos) => median = nanos.parse().ok().map(Duration::from_nanos),
+            None => println!("{line}"),
+        }
+    }
+    if !out.status.success() {
+        eprintln!("  {name}: failed ({})", out.status);
+        return None;
+    }
+    median.map(|median| Summary { median })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+/// One timed run of a variant: the total, the size of its result (printed so a reader can see
+/// the work was done) and the time of each phase.
+struct Sample {
+    total: Duration,
+    size: usize,
+    phases: Vec<(&'static str, Duration)>,
+}
+
+impl Sample {
+    fn new(total: Duration, size: usize) -> Sample {
+        Sample {
+            total,
+            size,
+            phases: Vec::new(),
+        }
+    }
+}
+
+/// Splits a run into named phases.
+struct Clock {
+    start: Instant,
+    lap: Instant,
+    phases: Vec<(&'static str, Duration)>,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        let now = Instant::now();
+        Clock {
+            start: now,
+            lap: now,
+            phases: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.phases.push((phase, now - self.lap));
+        self.lap = now;
+    }
+
+    fn done(self, size: usize) -> Sample {
+        Sample {
+            total: self.start.elapsed(),
+            size,
+            phases: self.phases,
+        }
+    }
+}
+
+/// The medians of a variant, kept for ratios between variants.
+#[derive(Clone, Copy)]
+struct Summary {
+    median: Duration,
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// Warms up once, runs `iterations` times and prints median, minimum, peak RSS and phases.
+fn measure(label: &str, iterations: usize, mut run: impl FnMut() -> Sample) -> Summary {
+    let warm = run();
+    let mut totals = Vec::with_capacity(iterations);
+    let mut phases: Vec<(&'static str, Vec<Duration>)> = warm
+        .phases
+        .iter()
+        .map(|(name, _)| (*name, Vec::new()))
+        .collect();
+    for _ in 0..iterations {
+        let sample = std::hint::black_box(run());
+        totals.push(sample.total);
+        for ((_, all), (_, d)) in phases.iter_mut().zip(&sample.phases) {
+            all.push(*d);
+        }
+    }
+    let med = median(&mut totals);
+    println!(
+        "  {label:<62} median {:>9.1} ms  min {:>9.1} ms  peak RSS {:>7.1} MiB  ({iterations} iterations, result size {})",
+        ms(med),
+        ms(totals[0]),
+        peak_rss_kib() as f64 / 1024.0,
+        warm.size,
+    );
+    if !phases.is_empty() {
+        let text: Vec<String> = phases
+            .iter_mut()
+            .map(|(name, all)| format!("{name} {:.1}", ms(median(all))))
+            .collect();
+        println!("      phases (median ms): {}", text.join(", "));
+    }
+    Summary { median: med }
+}
+
+/// Times an external command `iterations` times (after one warm-up run); returns the median or
+/// why it could not be measured. `ok` judges an exit status and its standard output.
+fn measure_command(
+    label: &str,
+    iterations: usize,
+    program: &str,
+    args: &[String],
+    ok: fn(Option<i32>, &str) -> bool,
+) -> Result<Summary, String> {
+    let time = Path::new("/usr/bin/time");
+    let with_time = time.is_file();
+    let mut totals = Vec::with_capacity(iterations);
+    let mut peak_kib = 0_u64;
+    let mut size = 0;
+    for i in 0..=iterations {
+        let rss_file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+        let mut cmd = if with_time {
+            let mut c = Command::new(time);
+            c.arg("-f")
+                .arg("%M")
+                .arg("-o")
+                .arg(rss_file.path())
+                .arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        let elapsed = start.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !ok(out.status.code(), &stdout) {
+            return Err(format!(
+                "{program} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ));
+        }
+        size = stdout.len();
+        if let Some(kib) = std::fs::read_to_string(rss_file.path())
+            .ok()
+            .and_then(|t| t.trim().lines().last()?.trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if i > 0 {
+            totals.push(elapsed);
+        }
+    }
+    let med = median(&mut totals);
+    let rss = if with_time {
+        format!("{:>7.1} MiB", peak_kib as f64 / 1024.0)
+    } else {
+        "    n/a    ".to_string()
+    };
+    println!(
+        "  {label:<62} median {:>9.1} ms  min {:>9.1} ms  peak RSS {rss}  ({iterations} iterations, output {size} bytes)",
+        ms(med),
+        ms(totals[0]),
+    );
+    Ok(Summary { median: med })
+}
+
+/// Whether a program can be started at all.
+fn available(program: &str) -> bool {
+    Command::new(program)
+        .arg("--help")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: inspect + diff of 2,000 tables
+
+/// Tables in the PostgreSQL case.
+const PG_TABLES: usize = 2_000;
+
+/// The DDL of the PostgreSQL case: `PG_TABLES` tables of five columns, each with a primary key,
+/// a foreign key to the table before it (the first to itself) and an index. With `changed`,
+/// every tenth table differs: a new column, a column of another type, or an index on two
+/// columns, in turn.
+fn pg_schema(changed: bool) -> String {
+    let mut sql = String::new();
+    for i in 0..PG_TABLES {
+        let parent = i.saturating_sub(1);
+        let change = if changed && i % 10 == 0 {
+            i / 10 % 3
+        } else {
+            3
+        };
+        let amount = if change == 1 {
+            "numeric(14,2)"
+        } else {
+            "numeric(12,2)"
+        };
+        let note = if change == 0 { ",\n  note text" } else { "" };
+        sql.push_str(&format!(
+            "CREATE TABLE public.t{i:04} (\n  id integer NOT NULL,\n  parent_id integer,\n  name varchar(100) NOT NULL,\n  amount {amount},\n  created_at timestamp NOT NULL{note},\n  CONSTRAINT t{i:04}_pkey PRIMARY KEY (id),\n  CONSTRAINT t{i:04}_parent_fkey FOREIGN KEY (parent_id) REFERENCES public.t{parent:04} (id)\n);\n"
+        ));
+        let columns = if change == 2 {
+            "name, created_at"
+        } else {
+            "name"
+        };
+        sql.push_str(&format!(
+            "CREATE INDEX t{i:04}_name_idx ON public.t{i:04} ({columns});\n"
+        ));
+    }
+    sql
+}
+
+fn pg_options() -> CompareOptions {
+    CompareOptions {
+        drop_objects_not_in_source: true,
+        // PostgreSQL appends added columns; their order is not part of the schema here.
+        ignore_column_order: true,
+        ..CompareOptions::default()
+    }
+}
+
+/// compare + plan + render, as `dac upgrade` does after inspection.
+fn diff_and_script(live: &Model, desired: &Model, options: &CompareOptions) -> (usize, Script) {
+    let diff = compare(live, desired, options);
+    let dialect = dialect_for(desired.platform());
+    let planned = plan(
+        &diff,
+        live,
+        desired,
+        dialect.capabilities(),
+        &PlanOptions::default(),
+    );
+    let script = render(&planned, dialect);
+    (diff.differences().count(), script)
+}
+
+fn postgres_case() {
+    let server = dac_tests::postgres::server();
+    println!(
+        "  PostgreSQL {} ({}); {PG_TABLES} tables, 10% changed",
+        server.version,
+        if server.is_private() {
+            "throwaway server"
+        } else {
+            "DAC_TEST_POSTGRES_URL"
+        }
+    );
+    let current_sql = pg_schema(false);
+    let desired_sql = pg_schema(true);
+    let setup = Instant::now();
+    let live_url = server.create_database("bench_live");
+    let changed_url = server.create_database("bench_changed");
+    for (url, sql) in [(&live_url, &current_sql), (&changed_url, &desired_sql)] {
+        let mut driver = PostgresDriver::connect(url).expect("connect");
+        driver.execute(sql).expect("create the bench schema");
+    }
+    let desired = model_of(Platform::Postgres, &desired_sql, "desired.sql").expect("desired");
+    println!(
+        "  setup (two databases of {PG_TABLES} tables): {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+    let options = pg_options();
+
+    // Sanity: the canonical diff names exactly the changed tables' objects.
+    let mut driver = PostgresDriver::connect(&live_url).expect("connect");
+    let canonical = driver.canonicalize(&desired).expect("canonicalize");
+    let live = driver.inspect().expect("inspect");
+    let (n_canonical, script) = diff_and_script(&live, &canonical, &options);
+    let (n_raw, _) = diff_and_script(&live, &desired, &options);
+    assert!(n_canonical > 0 && script.n_statements() > 0, "empty plan");
+    println!(
+        "  differences: {n_canonical} against the canonicalized package, {n_raw} against the package as built; {} statements",
+        script.n_statements()
+    );
+    drop(driver);
+
+    let dac = variant(PG_BUILT, &[&live_url]);
+    variant(PG_CANONICAL, &[&live_url]);
+    let live_vs_live = variant(PG_LIVE_VS_LIVE, &[&live_url, &changed_url]);
+    let parallel = variant(PG_LIVE_VS_LIVE_PARALLEL, &[&live_url, &changed_url]);
+
+    if !available("migra") {
+        println!(
+            "  migra: not measured (not installed; `pip install migra psycopg2-binary` puts it on PATH)"
+        );
+    } else {
+        let sqlalchemy = |url: &str| url.replacen("postgres://", "postgresql+psycopg2://", 1);
+        let args = vec![
+            "--unsafe".to_string(),
+            sqlalchemy(&live_url),
+            sqlalchemy(&changed_url),
+        ];
+        // migra exits 2 when it found differences (0 when none).
+        let ok: fn(Option<i32>, &str) -> bool = |code, out| code == Some(2) && !out.is_empty();
+        match measure_command("migra --unsafe live changed", 3, "migra", &args, ok) {
+            Ok(migra) => {
+                for (what, dac) in [
+                    ("package as built", dac),
+                    ("live vs live", live_vs_live),
+                    ("live vs live, parallel", parallel),
+                ] {
+                    if let Some(dac) = dac {
+                        println!(
+                            "  migra / dac ({what}): {:.1}x",
+                            migra.median.as_secs_f64() / dac.median.as_secs_f64()
+                        );
+                    }
+                }
+            }
+            Err(why) => println!("  migra: not measured ({why})"),
+        }
+    }
+    server.drop_database(&live_url);
+    server.drop_database(&changed_url);
+}
+
+/// The desired model of the PostgreSQL case, as the project builder makes it.
+fn pg_desired() -> Model {
+    model_of(Platform::Postgres, &pg_schema(true), "desired.sql").expect("desired")
+}
+
+/// Variant: connect, inspect, compare with the package as built, plan, render.
+fn pg_built(args: &[String]) -> Summary {
+    let desired = pg_desired();
+    let options = pg_options();
+    measure(PG_BUILT, 7, || {
+        let mut clock = Clock::start();
+        let mut driver = PostgresDriver::connect(&args[0]).expect("connect");
+        clock.lap("connect");
+        let live = driver.inspect().expect("inspect");
+        clock.lap("inspect");
+        let diff = compare(&live, &desired, &options);
+        clock.lap("compare");
+        let dialect = dialect_for(Platform::Postgres);
+        let planned = plan(
+            &diff,
+            &live,
+            &desired,
+            dialect.capabilities(),
+            &PlanOptions::default(),
+        );
+        let script = render(&planned, dialect);
+        clock.lap("plan+render");
+        clock.done(script.n_statements())
+    })
+}
+
+/// Variant: the same with the package canonicalized first, as `dac upgrade` does.
+fn pg_canonical(args: &[String]) -> Summary {
+    let desired = pg_desired();
+    let options = pg_options();
+    measure(PG_CANONICAL, 3, || {
+        let mut clock = Clock::start();
+        let mut driver = PostgresDriver::connect(&args[0]).expect("connect");
+        let live = driver.inspect().expect("inspect");
+        clock.lap("connect+inspect");
+        let canonical = driver.canonicalize(&desired).expect("canonicalize");
+        clock.lap("canonicalize");
+        let (_, script) = diff_and_script(&live, &canonical, &options);
+        clock.lap("compare+plan+render");
+        clock.done(script.n_statements())
+    })
+}
+
+/// Inspects a database on a connection of its own.
+fn pg_inspect(url: &str) -> Model {
+    let mut driver = PostgresDriver::connect(url).expect("connect");
+    driver.inspect().expect("inspect")
+}
+
+/// Variant: what migra does, two live databases inspected one after the other and compared.
+fn pg_live_vs_live(args: &[String]) -> Summary {
+    let options = pg_options();
+    measure(PG_LIVE_VS_LIVE, 7, || {
+        let mut clock = Clock::start();
+        let live = pg_inspect(&args[0]);
+        let target = pg_inspect(&args[1]);
+        clock.lap("connect+inspect both");
+        let (_, script) = diff_and_script(&live, &target, &options);
+        clock.lap("compare+plan+render");
+        clock.done(script.n_statements())
+    })
+}
+
+/// Variant: the same with the two inspections on two threads (two server backends).
+fn pg_live_vs_live_parallel(args: &[String]) -> Summary {
+    let options = pg_options();
+    measure(PG_LIVE_VS_LIVE_PARALLEL, 7, || {
+        let mut clock = Clock::start();
+        let (live, target) = std::thread::scope(|s| {
+            let live = s.spawn(|| pg_inspect(&args[0]));
+            let target = pg_inspect(&args[1]);
+            (live.join().expect("inspect thread"), target)
+        });
+        clock.lap("connect+inspect both");
+        let (_, script) = diff_and_script(&live, &target, &options);
+        clock.lap("compare+plan+render");
+        clock.done(script.n_statements())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite: a 1M-row table rebuild
+
+/// Rows in the SQLite case's table.
+const SQLITE_ROWS: i64 = 1_000_000;
+
+const SQLITE_TABLE: &str = "CREATE TABLE items (\n  id INTEGER PRIMARY KEY,\n  name TEXT NOT NULL,\n  qty INTEGER NOT NULL,\n  price REAL NOT NULL\n)";
+
+/// The same table with a CHECK constraint, which SQLite can only get by a rebuild.
+const SQLITE_TABLE_CHECKED: &str = "CREATE TABLE items (\n  id INTEGER PRIMARY KEY,\n  name TEXT NOT NULL,\n  qty INTEGER NOT NULL,\n  price REAL NOT NULL,\n  CHECK (qty >= 0)\n)";
+
+/// A fresh copy of `base` at `work` (the old copy, its journal and lock file removed first).
+fn fresh_copy(base: &Path, work: &Path) {
+    for suffix in ["", "-journal", "-wal", "-shm", ".dac-lock"] {
+        let mut name = work.as_os_str().to_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+    std::fs::copy(base, work).expect("copy the database");
+}
+
+fn count_rows(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.query_row("SELECT count(*) FROM items WHERE qty >= 0", [], |r| {
+        r.get(0)
+    })
+    .expect("count")
+}
+
+fn sqlite_case() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = dir.path().join("base.db");
+    {
+        let conn = rusqlite::Connection::open(&base).expect("create");
+        conn.execute_batch(&format!(
+            "{SQLITE_TABLE};\nWITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SQLITE_ROWS}) \
+             INSERT INTO items SELECT i, 'it' || i, i % 1000, i * 0.25 FROM n;"
+        ))
+        .expect("fill");
+    }
+    let size = std::fs::metadata(&base).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "  {SQLITE_ROWS} rows, {:.1} MB file, SQLite {}",
+        size as f64 / 1e6,
+        rusqlite::version()
+    );
+    let base_arg = base.to_string_lossy().into_owned();
+    let dac = variant(SQLITE_DAC, &[&base_arg]);
+    let bare = variant(SQLITE_BARE, &[&base_arg]);
+    if let (Some(dac), Some(bare)) = (dac, bare) {
+        println!(
+            "  dac / bare: {:.2}x",
+            dac.median.as_secs_f64() / bare.median.as_secs_f64()
+        );
+    }
+}
+
+/// The working copy beside the base database of the SQLite case.
+fn sqlite_work(base: &Path) -> PathBuf {
+    base.with_file_name("work.db")
+}
+
+/// Variant: dac's whole upgrade of a fresh copy (the copy untimed).
+fn sqlite_dac(args: &[String]) -> Summary {
+    let base = PathBuf::from(&args[0]);
+    let work = sqlite_work(&base);
+    let desired = model_of(Platform::Sqlite, SQLITE_TABLE_CHECKED, "desired.sql").expect("model");
+    let options = CompareOptions {
+        drop_objects_not_in_source: true,
+        ..CompareOptions::default()
+    };
+    measure(SQLITE_DAC, 5, || {
+        fresh_copy(&base, &work);
+        let mut clock = Clock::start();
+        let mut driver = SqliteDriver::open(&work, false).expect("open");
+        let live = driver.inspect().expect("inspect");
+        let diff = compare(&live, &desired, &options);
+        let dialect = dialect_for(Platform::Sqlite);
+        let planned = plan(
+            &diff,
+            &live,
+            &desired,
+            dialect.capabilities(),
+            &PlanOptions::default(),
+        );
+        let script = render(&planned, dialect);
+        clock.lap("open+inspect+compare+plan+render");
+        upgrade::execute(&mut driver, &script).expect("upgrade");
+        clock.lap("execute");
+        drop(driver);
+        let sample = clock.done(script.n_statements());
+        assert_eq!(count_rows(&work), SQLITE_ROWS, "rows lost by the rebuild");
+        let mut check = SqliteDriver::open(&work, false).expect("open");
+        let after = check.inspect().expect("inspect");
+        assert!(
+            compare(&after, &desired, &options).is_empty(),
+            "the rebuild did not reach the desired schema"
+        );
+        sample
+    })
+}
+
+/// Variant: the bare rebuild on a fresh copy, on a connection with SQLite's defaults.
+fn sqlite_bare(args: &[String]) -> Summary {
+    let base = PathBuf::from(&args[0]);
+    let work = sqlite_work(&base);
+    measure(SQLITE_BARE, 5, || {
+        fresh_copy(&base, &work);
+        let start = Instant::now();
+        let conn = rusqlite::Connection::open(&work).expect("open");
+        conn.execute_batch(&format!(
+            "BEGIN;\n{};\nINSERT INTO items_new SELECT * FROM items;\nDROP TABLE items;\nALTER TABLE items_new RENAME TO items;\nCOMMIT;",
+            SQLITE_TABLE_CHECKED.replacen("items", "items_new", 1)
+        ))
+        .expect("bare rebuild");
+        drop(conn);
+        let sample = Sample::new(start.elapsed(), 1);
+        assert_eq!(count_rows(&work), SQLITE_ROWS, "rows lost by the rebuild");
+        sample
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(idx) = args.iter().position(|a| a == "--variant") {
+        let name = &args[idx + 1];
+        let variant = VARIANTS
+            .iter()
+            .find(|v| v.name == name)
+            .expect("known variant");
+        let summary = (variant.run)(&args[idx + 2..]);
+        println!("{MEDIAN_TAG}{}", summary.median.as_nanos());
+        return;
+    }
+    if let Some(idx) = args.iter().position(|a| a == "--case") {
+        let name = &args[idx + 1];
+        let case = CASES.iter().find(|c| c.name == name).expect("known case");
+        (case.run)();
+        return;
+    }
+    // `cargo bench` passes `--bench`; anything else is a name filter.
+    let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
+    let exe: PathBuf = std::env::current_exe().expect("current exe");
+    for case in CASES {
+        if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f.as_str())) {
+            continue;
+        }
+        println!("{}", case.name);
+        let status = Command::new(&exe)
+            .args(["--case", case.name])
+            .status()
+            .expect("re-run bench binary");
+        if !status.success() {
+            eprintln!("{}: failed ({status})", case.name);
+        }
+    }
+}
