@@ -30,6 +30,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
+mkdir -p target && rm -f target/dac-summary.txt
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+echo "== suite headlines"
+sort target/dac-summary.txt 2>/dev/null || echo "(no suite headlines were written)"
 # One closing line for CI to read: the sum over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt

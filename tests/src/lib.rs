@@ -12,6 +12,22 @@ use std::path::{Path, PathBuf};
 pub mod conformance;
 pub mod synthetic;
 
+/// Prints a suite's headline (`conformance psqldef: P/N passed`) and appends it to
+/// `target/dac-summary.txt`, which `scripts/test.sh` prints after the run: cargo's test harness
+/// hides the output of passing tests.
+pub fn summary(line: &str) {
+    use std::io::Write;
+    println!("{line}");
+    let path = workspace_root().join("target/dac-summary.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -343,7 +343,7 @@ fn wide_world_importers_matches_the_dacfx_package() {
             ));
         }
     }
-    eprintln!("wwi: {}", summary.join(", "));
+    dac_tests::summary(&format!("wwi: {}", summary.join(", ")));
 
     let table_diffs = compare_columns(xml_model, model, "SqlTable");
     let type_diffs = compare_columns(xml_model, model, "SqlTableType");

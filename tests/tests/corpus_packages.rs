@@ -312,10 +312,10 @@ fn corpus_packages() {
             "{key}: accepted tampered model"
         );
     }
-    println!(
+    dac_tests::summary(&format!(
         "corpus packages: {loaded}/{} loaded, {round_tripped}/{} round-tripped",
         files.len(),
         files.len()
-    );
+    ));
     assert_eq!(round_tripped, files.len());
 }

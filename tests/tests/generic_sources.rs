@@ -90,7 +90,7 @@ fn run(suite: &str, platform: Platform, inputs: &[Input]) -> (usize, usize) {
                 .push(input.label.clone()),
         }
     }
-    println!("parsed {suite}: {parsed}/{}", inputs.len());
+    dac_tests::summary(&format!("parsed {suite}: {parsed}/{}", inputs.len()));
     println!("  element kinds: {kinds:?}");
     let mut sorted: Vec<_> = reasons.into_iter().collect();
     sorted.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));

@@ -393,10 +393,10 @@ fn mssqldef_offline_conformance() {
             (Err(e), Some(reason)) => println!("  known failure {}: {reason}\n    {e}", case.name),
         }
     }
-    println!(
+    dac_tests::summary(&format!(
         "conformance mssqldef-offline: {passed}/{} passed",
         cases.len()
-    );
+    ));
     for name in known.keys() {
         assert!(
             cases.iter().any(|c| c.name == *name),

@@ -432,7 +432,7 @@ fn conformance() {
             .iter()
             .filter(|((s, _), o)| s == suite && matches!(o, Outcome::Pass))
             .count();
-        println!("conformance {suite}: {passed}/{n} passed");
+        dac_tests::summary(&format!("conformance {suite}: {passed}/{n} passed"));
         if suite == "psqldef" {
             println!(
                 "conformance psqldef: {} not applicable (version, pgvector, psqldef errors)",

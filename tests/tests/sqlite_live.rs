@@ -60,7 +60,10 @@ fn sqlite3def_conformance_on_real_sqlite() {
             }
         }
     }
-    println!("conformance sqlite3def: {passed}/{} passed", cases.len());
+    dac_tests::summary(&format!(
+        "conformance sqlite3def: {passed}/{} passed",
+        cases.len()
+    ));
     println!(
         "  {} statements run; rows kept through both upgrades in {} tables",
         total.statements, total.tables_with_rows
