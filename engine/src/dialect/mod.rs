@@ -95,6 +95,18 @@ pub trait Dialect: Send + Sync {
     /// Statements of a table rebuild.
     fn rebuild_table(&self, step: &Step) -> Vec<String>;
 
+    /// Re-creates the indexes and triggers a rebuilt table lost with its old version.
+    fn recreate_dependents(&self, step: &Step) -> Vec<String> {
+        let mut out = Vec::new();
+        for dependent in &step.dependents {
+            match dependent.kind.as_str() {
+                kind::INDEX | kind::COLUMN_STORE_INDEX => out.extend(self.create_index(dependent)),
+                _ => out.extend(self.create_programmable(dependent, false)),
+            }
+        }
+        out
+    }
+
     /// Statements changing one column's type or nullability in place.
     fn alter_column(&self, table: &ObjectName, current: &Element, desired: &Element)
     -> Vec<String>;

@@ -163,12 +163,7 @@ impl Dialect for Postgres {
             ));
         }
         out.push(format!("DROP TABLE {}", self.quote_name(&old)));
-        for dependent in &step.dependents {
-            match dependent.kind.as_str() {
-                kind::INDEX => out.extend(self.create_index(dependent)),
-                _ => out.extend(self.create_programmable(dependent, false)),
-            }
-        }
+        out.extend(self.recreate_dependents(step));
         out
     }
 

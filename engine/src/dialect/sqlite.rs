@@ -219,12 +219,7 @@ impl Dialect for Sqlite {
             self.quote_ident(step.name.leaf())
         ));
         out.push(LEGACY_ALTER_OFF.to_string());
-        for dependent in &step.dependents {
-            match dependent.kind.as_str() {
-                kind::INDEX => out.extend(self.create_index(dependent)),
-                _ => out.extend(self.create_programmable(dependent, false)),
-            }
-        }
+        out.extend(self.recreate_dependents(step));
         out
     }
 

@@ -292,12 +292,7 @@ impl Dialect for SqlServer {
                 self.string_literal(&name)
             ));
         }
-        for dependent in &step.dependents {
-            match dependent.kind.as_str() {
-                kind::INDEX | kind::COLUMN_STORE_INDEX => out.extend(self.create_index(dependent)),
-                _ => out.extend(self.create_programmable(dependent, false)),
-            }
-        }
+        out.extend(self.recreate_dependents(step));
         out
     }
 
