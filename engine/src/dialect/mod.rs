@@ -63,8 +63,11 @@ pub trait Dialect: Send + Sync {
     /// What the platform can do without a rebuild.
     fn capabilities(&self) -> Capabilities;
 
-    /// Quotes one identifier so any name, including `]`, `"`, `'` or `;`, is safe.
-    fn quote_ident(&self, ident: &str) -> String;
+    /// Quotes one identifier so any name, including `]`, `"`, `'` or `;`, is safe: SQL's
+    /// double quotes by default (SQL Server brackets its names instead).
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
 
     /// Quotes a multipart object name.
     fn quote_name(&self, name: &ObjectName) -> String {

@@ -34,10 +34,6 @@ impl Dialect for Postgres {
         }
     }
 
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
-    }
-
     fn render_type(&self, data_type: &DataType) -> String {
         if data_type.built_in {
             generic_type(data_type.name.leaf(), data_type)

@@ -42,10 +42,6 @@ impl Dialect for Sqlite {
         }
     }
 
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
-    }
-
     fn quote_name(&self, name: &ObjectName) -> String {
         // Objects of the main database are written unqualified: CREATE INDEX and REFERENCES
         // do not accept a schema on the table.

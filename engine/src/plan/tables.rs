@@ -445,34 +445,23 @@ impl Planner<'_> {
                 foreign_keys.push((current.clone(), desired.clone()));
             }
         }
+        let refreshed = format!("refreshed around the rebuild of {table}");
         for (current, desired) in views {
-            let mut drop = Step::new(
-                StepKind::DropProgrammable,
-                kind::VIEW,
-                desired.name_or_empty(),
+            self.drop_and_recreate(
+                (StepKind::DropProgrammable, StepKind::CreateProgrammable),
+                current,
+                desired,
+                &refreshed,
             );
-            drop.current = Some(current);
-            drop.reason = Some(format!("refreshed around the rebuild of {table}"));
-            self.plan.steps.push(drop);
-            let mut create = Step::new(
-                StepKind::CreateProgrammable,
-                kind::VIEW,
-                desired.name_or_empty(),
-            );
-            create.desired = Some(desired);
-            create.reason = Some(format!("refreshed around the rebuild of {table}"));
-            self.plan.steps.push(create);
         }
+        let re_added = format!("re-added around the rebuild of {table}");
         for (current, desired) in foreign_keys {
-            let name = desired.name_or_empty();
-            let mut drop = Step::new(StepKind::DropForeignKey, kind::FOREIGN_KEY, name.clone());
-            drop.current = Some(current);
-            drop.reason = Some(format!("re-added around the rebuild of {table}"));
-            self.plan.steps.push(drop);
-            let mut add = Step::new(StepKind::AddForeignKey, kind::FOREIGN_KEY, name);
-            add.desired = Some(desired);
-            add.reason = Some(format!("re-added around the rebuild of {table}"));
-            self.plan.steps.push(add);
+            self.drop_and_recreate(
+                (StepKind::DropForeignKey, StepKind::AddForeignKey),
+                current,
+                desired,
+                &re_added,
+            );
         }
         // The rebuilt table's own foreign keys go with the old table where they are not inline.
         if !self.caps.foreign_keys_inline_only {
@@ -502,6 +491,26 @@ impl Planner<'_> {
                 self.plan.steps.push(add);
             }
         }
+    }
+
+    /// A drop of `current` and a create of `desired` (an unchanged object taken down and put
+    /// back around a rebuild), both saying why.
+    fn drop_and_recreate(
+        &mut self,
+        (drop_kind, create_kind): (StepKind, StepKind),
+        current: Element,
+        desired: Element,
+        reason: &str,
+    ) {
+        let name = desired.name_or_empty();
+        let mut drop = Step::new(drop_kind, &desired.kind, name.clone());
+        drop.current = Some(current);
+        drop.reason = Some(reason.to_string());
+        self.plan.steps.push(drop);
+        let mut create = Step::new(create_kind, &desired.kind, name);
+        create.desired = Some(desired);
+        create.reason = Some(reason.to_string());
+        self.plan.steps.push(create);
     }
 
     /// Unchanged objects present in both models, as (current, desired) pairs.
