@@ -4,6 +4,8 @@
 //! (transactions, foreign-key switches, locks) goes through the [`Driver`].
 
 mod in_place;
+mod side_by_side;
+pub mod transfer;
 
 use std::time::Duration;
 
@@ -12,6 +14,10 @@ use crate::script::Script;
 use crate::{Error, Result};
 
 pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
+pub use side_by_side::{
+    Journal, NoProgress, Phase, Progress, RollbackOutcome, SideBySideOptions, SideBySideOutcome,
+    journal, recover, rollback, side_by_side,
+};
 
 /// How long a second run waits for the upgrade lock before it is refused.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);

@@ -5,6 +5,9 @@
 
 mod inspect;
 mod registry;
+mod server;
+
+pub use server::PostgresServer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
