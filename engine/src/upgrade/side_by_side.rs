@@ -22,17 +22,17 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::LOCK_WAIT;
-use super::in_place::{refuse_data_loss, validate};
+use super::in_place::validate;
 use super::transfer::{PlannedTransfer, plan_transfer};
 use crate::compare::{self, CompareOptions, Diff};
 use crate::dialect::dialect_for;
 use crate::driver::{Copier, Driver, Moved, Server, TableCopy, Target, connect_server};
 use crate::fault;
-use crate::model::Model;
+use crate::model::{Model, ObjectName};
 use crate::package::Package;
 use crate::plan::{self, Plan, PlanOptions, StepKind};
 use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
-use crate::report::transfer::{TableTransfer, TransferReport};
+use crate::report::transfer::{TableTransfer, TransferCase, TransferReport};
 use crate::script::{self, Batch, Script};
 use crate::{Error, Result};
 
@@ -193,6 +193,49 @@ fn stamp() -> String {
         .collect()
 }
 
+/// Refuses a transfer that leaves rows behind: tables not created and columns not carried
+/// over, where the live table holds rows.
+fn refuse_lost_rows(driver: &mut dyn Driver, transfers: &[PlannedTransfer]) -> Result<()> {
+    let mut lost = Vec::new();
+    for transfer in transfers {
+        let report = &transfer.report;
+        let table = match (&transfer.copy, report.case) {
+            (None, TransferCase::Dropped | TransferCase::LiveOnly | TransferCase::Unregistered) => {
+                ObjectName::parse(&report.name).ok()
+            }
+            (Some(copy), _) if !report.columns_dropped.is_empty() => Some(copy.source.clone()),
+            _ => None,
+        };
+        let Some(table) = table else { continue };
+        if !driver.has_rows(&table)? {
+            continue;
+        }
+        if transfer.copy.is_some() {
+            lost.push(format!(
+                "  {}: columns {} are not in the package",
+                report.name,
+                report.columns_dropped.join(", ")
+            ));
+        } else {
+            lost.push(format!(
+                "  {} ({}): {}",
+                report.name,
+                report.case.as_str(),
+                report.reason.as_deref().unwrap_or("rows not copied")
+            ));
+        }
+    }
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Blocked {
+        reason: format!(
+            "the side-by-side upgrade would leave rows behind in the original:\n{}\npass --allow-data-loss to go ahead",
+            lost.join("\n")
+        ),
+    })
+}
+
 /// Upgrades the database of `target` to `package` side by side. See the module documentation.
 pub fn side_by_side(
     target: &Target,
@@ -289,27 +332,33 @@ fn undo(
         // A failed release means the session is gone, and its locks with it.
         let _ = hold.release();
     }
-    if server.exists(&journal.target)? {
+    let exists = server.exists(&journal.target)?;
+    if exists {
         if journal.phase >= Phase::Copying {
-            server.set_read_only(&journal.target, journal.original_read_only)?;
+            // Writable for the history entry; read-only again after it if it was. The
+            // journal goes last, so a crash here is undone again by the next run.
+            server.set_read_only(&journal.target, false)?;
         } else {
             server.unseal(&journal.target)?;
         }
+        if let Ok(mut original) = server.open(&journal.target) {
+            let mut entry = HistoryEntry::now(
+                HistoryAction::SideBySide,
+                HistoryStatus::Fail,
+                &journal.application,
+            );
+            entry.version_before = journal.version_before.clone();
+            entry.version_after = Some(journal.version_after.clone());
+            entry.message = why.to_string();
+            let _ = original.append_history(&entry);
+        }
+        if journal.original_read_only {
+            server.set_read_only(&journal.target, true)?;
+        }
     }
+    fault::point("sbs.undone");
     server.drop_database(&journal.temporary)?;
     server.clear_journal()?;
-    fault::point("sbs.undone");
-    if let Ok(mut original) = server.open(&journal.target) {
-        let mut entry = HistoryEntry::now(
-            HistoryAction::SideBySide,
-            HistoryStatus::Fail,
-            &journal.application,
-        );
-        entry.version_before = journal.version_before.clone();
-        entry.version_after = Some(journal.version_after.clone());
-        entry.message = why.to_string();
-        let _ = original.append_history(&entry);
-    }
     Ok(())
 }
 
@@ -447,14 +496,14 @@ fn run(
             ..PlanOptions::default()
         },
     );
-    if !options.allow_data_loss {
-        refuse_data_loss(original.as_mut(), &plan, &live)?;
-    }
     let registered_model = match &registration {
         Some(registered) => Some(registered.package()?.model),
         None => None,
     };
     let mut transfers = plan_transfer(registered_model.as_ref(), &live, &desired, &diff);
+    if !options.allow_data_loss {
+        refuse_lost_rows(original.as_mut(), &transfers)?;
+    }
     let history = original.history()?;
     let version_before = registration.as_ref().map(|r| r.version.clone());
     let new_registration = Registration::of(package)?;
@@ -762,15 +811,8 @@ fn finish_rollback(server: &mut dyn Server, journal: &Journal) -> Result<()> {
         server.rename_database(&journal.retained, &journal.target)?;
         fault::point("rollback.renamed-original");
     }
-    server.set_read_only(&journal.target, journal.original_read_only)?;
-    if journal.keep_discarded {
-        if server.exists(&discard)? {
-            server.set_read_only(&discard, true)?;
-        }
-    } else {
-        server.drop_database(&discard)?;
-    }
-    fault::point("rollback.dropped");
+    // Writable for the history entry, then read-only again if the original was.
+    server.set_read_only(&journal.target, false)?;
     let mut original = server.open(&journal.target)?;
     let mut entry = HistoryEntry::now(
         HistoryAction::Rollback,
@@ -786,5 +828,14 @@ fn finish_rollback(server: &mut dyn Server, journal: &Journal) -> Result<()> {
     };
     original.append_history(&entry)?;
     drop(original);
+    server.set_read_only(&journal.target, journal.original_read_only)?;
+    if journal.keep_discarded {
+        if server.exists(&discard)? {
+            server.set_read_only(&discard, true)?;
+        }
+    } else {
+        server.drop_database(&discard)?;
+    }
+    fault::point("rollback.dropped");
     server.clear_journal()
 }

@@ -66,6 +66,14 @@ pub fn plan_transfer(
             column_renames.push((key(&change.name, cs), from.leaf().to_string()));
         }
     }
+    // Tables whose definition changes in any way (constraints included), by desired name.
+    let mut altered = HashSet::new();
+    for change in diff.differences() {
+        altered.insert(key(&change.name, cs));
+        if let Some(parent) = change.name.parent() {
+            altered.insert(key(&parent, cs));
+        }
+    }
     let mut used_live = HashSet::new();
     let mut out = Vec::new();
     for table in desired.of_kind(kind::TABLE) {
@@ -139,6 +147,7 @@ pub fn plan_transfer(
             .collect();
         let renamed = source_name.key(cs) != name.key(cs);
         let changed = renamed
+            || altered.contains(&key(&name, cs))
             || !dropped.is_empty()
             || !added.is_empty()
             || !converted.is_empty()
