@@ -1703,3 +1703,124 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
         .unwrap_or_else(|| "(no message)".into())
 }
+
+/// A side-by-side upgrade (and a forced rollback) whose retained name is taken already (two
+/// upgrades from one version within a second, say) takes another name. It used to save the
+/// taken name in its journal and fail at the switch's rename, leaving the original read-only
+/// and every later run (recovery included) failing at the same rename.
+#[test]
+fn taken_retained_names_do_not_stop_the_switch() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let projects = dac_tests::workspace_root().join("fixtures/projects");
+    let package = |version: &str| -> String {
+        let out = dir.path().join(format!("shop-{version}.dacpac"));
+        let project = projects.join(format!("shop-sqlite-v{}", &version[..1]));
+        let run = dac(
+            &[
+                "build",
+                project.to_str().expect("utf-8"),
+                "--platform",
+                "sqlite",
+                "--name",
+                "shop",
+                "--version",
+                version,
+                "-o",
+                out.to_str().expect("utf-8"),
+            ],
+            None,
+        );
+        assert_eq!(run.code, Some(0), "dac build: {}", run.describe());
+        out.to_string_lossy().into_owned()
+    };
+    let (v1, v2) = (package("1.0.0"), package("2.0.0"));
+    let db = dir.path().join("shop.db");
+    let target = format!("sqlite:{}", db.display());
+    let run = dac(&["upgrade", &v1, "--target", &target, "--in-place"], None);
+    assert_eq!(run.code, Some(0), "deploying v1: {}", run.describe());
+    // Whatever second the upgrade and the rollback run in, their names are taken.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let taken = |what: &str| -> Vec<PathBuf> {
+        (0..120)
+            .map(|s| {
+                let stamp = utc_stamp(now + s);
+                dir.path().join(format!("shop.v{what}-{stamp}.db"))
+            })
+            .collect()
+    };
+    let taken_retained = taken("1.0.0");
+    let taken_kept = taken("2.0.0_upgraded");
+    for file in taken_retained.iter().chain(&taken_kept) {
+        std::fs::write(file, "someone else's").expect("write a file");
+    }
+    let run = dac(
+        &[
+            "upgrade",
+            &v2,
+            "--target",
+            &target,
+            "--side-by-side",
+            "--allow-data-loss",
+        ],
+        None,
+    );
+    assert_eq!(run.code, Some(0), "the upgrade: {}", run.describe());
+    let journal = upgrade::journal(&Target::parse(&target).expect("target"))
+        .expect("journal")
+        .expect("a journal");
+    assert_eq!(journal.phase, Phase::Done);
+    assert!(
+        Path::new(&journal.retained).exists()
+            && !taken_retained.contains(&PathBuf::from(&journal.retained)),
+        "the original is retained under a name of its own: {}",
+        journal.retained
+    );
+    // The upgraded database takes a write; a forced rollback keeps it, under a name of its own.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch(
+        "INSERT INTO reviews (product_id, stars) SELECT id, 5 FROM products LIMIT 1",
+    )
+    .expect("write");
+    drop(conn);
+    let run = dac(&["rollback", "--target", &target, "--force"], None);
+    assert_eq!(run.code, Some(0), "the forced rollback: {}", run.describe());
+    assert!(
+        upgrade::journal(&Target::parse(&target).expect("target"))
+            .expect("journal")
+            .is_none(),
+        "the rollback finished"
+    );
+    for file in taken_retained.iter().chain(&taken_kept) {
+        assert_eq!(
+            std::fs::read_to_string(file).ok().as_deref(),
+            Some("someone else's"),
+            "{} is untouched",
+            file.display()
+        );
+    }
+}
+
+/// `YYYYMMDDhhmmss` of a Unix time (UTC), as dac stamps retained names.
+fn utc_stamp(unix: u64) -> String {
+    let days = unix / 86_400;
+    let seconds = unix % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days.cast_signed() + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}

@@ -193,6 +193,21 @@ fn stamp() -> String {
         .collect()
 }
 
+/// `server.retained_name(version, stamp)`, or with `_2`, `_3`, ... after the stamp while a
+/// database of that name exists (two upgrades from one version within a second). The journal
+/// keeps the name, so a taken one would fail the switch's (or a forced rollback's) rename in
+/// this run and in every run after it.
+fn unused_retained_name(server: &mut dyn Server, version: &str) -> Result<String> {
+    let stamp = stamp();
+    let mut name = server.retained_name(version, &stamp);
+    let mut n = 1;
+    while server.exists(&name)? {
+        n += 1;
+        name = server.retained_name(version, &format!("{stamp}_{n}"));
+    }
+    Ok(name)
+}
+
 /// Refuses a transfer that leaves rows behind: tables not created and columns not carried
 /// over, where the live table holds rows.
 fn refuse_lost_rows(driver: &mut dyn Driver, transfers: &[PlannedTransfer]) -> Result<()> {
@@ -519,7 +534,7 @@ fn run(
         target: database.clone(),
         phase: Phase::Preparing,
         temporary: temporary.clone(),
-        retained: server.retained_name(version_before.as_deref().unwrap_or("0"), &stamp()),
+        retained: unused_retained_name(server, version_before.as_deref().unwrap_or("0"))?,
         original_read_only: server.is_read_only(&database)?,
         application: metadata.name.clone(),
         version_before: version_before.clone(),
@@ -757,6 +772,7 @@ fn rollback_locked(
             journal.retained
         )));
     }
+    let kept_name = unused_retained_name(server, &format!("{}_upgraded", journal.version_after))?;
     server.seal(&database)?;
     let marker = match server.change_marker(&database) {
         Ok(marker) => marker,
@@ -766,7 +782,6 @@ fn rollback_locked(
         }
     };
     let took_writes = journal.marker.as_deref() != Some(marker.as_str());
-    let kept_name = server.retained_name(&format!("{}_upgraded", journal.version_after), &stamp());
     if took_writes && !force {
         server.unseal(&database)?;
         return Err(Error::Blocked {
