@@ -25,7 +25,9 @@
 //!    for rollback cases) ends at v2, settled.
 //!
 //! `faults: survived S/N` goes to `target/dac-summary.txt`; the test fails unless S = N, with one
-//! line per failed case saying which case and what was wrong.
+//! line per failed case saying which case and what was wrong. Cases run in parallel (separate
+//! databases; `DAC_FAULT_THREADS`, default 3); `DAC_FAULT_ONLY=<text>` runs the cases whose
+//! label contains the text.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -1156,11 +1158,6 @@ impl Case {
         };
         format!("{} {} {what}", self.kind.name(), self.mode.name())
     }
-
-    /// What identifies the case as a distinct injection point.
-    fn point(&self) -> String {
-        self.label()
-    }
 }
 
 fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
@@ -1295,7 +1292,7 @@ fn expect_abort(what: &str, run: &Run) -> Result<(), String> {
 }
 
 fn run_case(fx: &Fixture, case: &Case) -> Result<String, String> {
-    let site = fx.site(&case.point());
+    let site = fx.site(&case.label());
     let result = run_case_on(fx, case, &site);
     if result.is_ok() {
         site.remove();
@@ -1601,31 +1598,63 @@ fn settled(fx: &Fixture, site: &Site, mode: Mode) -> Result<Settles, String> {
 #[test]
 fn every_fault_point_leaves_the_database_whole() {
     let started = Instant::now();
-    let fixtures: Vec<Fixture> = [Kind::Sqlite, Kind::Postgres]
-        .into_iter()
-        .map(Fixture::new)
-        .collect();
+    let fixtures: Vec<Fixture> = std::thread::scope(|scope| {
+        let sqlite = scope.spawn(|| Fixture::new(Kind::Sqlite));
+        let postgres = scope.spawn(|| Fixture::new(Kind::Postgres));
+        [sqlite, postgres]
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|p| panic!("fixture: {}", panic_text(&p)))
+            })
+            .collect()
+    });
     eprintln!(
         "faults: fixtures ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let only = std::env::var("DAC_FAULT_ONLY").ok();
+    let wanted = |case: &Case| only.as_ref().is_none_or(|o| case.label().contains(o));
+    // PostgreSQL first: the server-crash cases stop the server every PostgreSQL case uses, so
+    // they run one at a time once those are done, while the SQLite cases go on.
     let mut all: Vec<(usize, Case)> = Vec::new();
-    for (i, fx) in fixtures.iter().enumerate() {
+    for i in [1, 0] {
+        let fx = &fixtures[i];
         all.extend(
             cases(fx.kind, fx.in_place_statements)
                 .into_iter()
+                .filter(|c| wanted(c))
                 .map(|c| (i, c)),
         );
     }
-    if let Ok(only) = std::env::var("DAC_FAULT_ONLY") {
-        all.retain(|(_, c)| c.label().contains(&only));
-    }
+    let crashes: Vec<Case> = server_crash_cases()
+        .into_iter()
+        .filter(|c| wanted(c))
+        .collect();
+    let postgres_cases = all.iter().filter(|(i, _)| *i == 1).count();
+    let postgres_done = AtomicUsize::new(0);
     let threads = std::env::var("DAC_FAULT_THREADS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(4usize);
+        .unwrap_or(3usize);
     let queue = Mutex::new(all.iter());
     let results: Mutex<Vec<(String, Result<String, String>)>> = Mutex::new(Vec::new());
+    let record = |case: &Case, began: Instant, result: Result<String, String>| {
+        eprintln!(
+            "faults: {} {} in {:.1} s",
+            case.label(),
+            if result.is_ok() { "survived" } else { "FAILED" },
+            began.elapsed().as_secs_f64()
+        );
+        results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((case.label(), result));
+    };
+    let run_caught = |fx: &Fixture, case: &Case| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(fx, case)))
+            .unwrap_or_else(|panic| Err(format!("panicked: {}", panic_text(&panic))))
+    };
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -1633,47 +1662,35 @@ fn every_fault_point_leaves_the_database_whole() {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                     let Some((i, case)) = next else { break };
                     let began = Instant::now();
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_case(&fixtures[*i], case)
-                    }))
-                    .unwrap_or_else(|panic| Err(format!("panicked: {}", panic_text(&panic))));
-                    eprintln!(
-                        "faults: {} {} in {:.1} s",
-                        case.label(),
-                        if result.is_ok() { "survived" } else { "FAILED" },
-                        began.elapsed().as_secs_f64()
-                    );
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((case.label(), result));
+                    let result = run_caught(&fixtures[*i], case);
+                    if *i == 1 {
+                        postgres_done.fetch_add(1, Ordering::SeqCst);
+                    }
+                    record(case, began, result);
                 }
             });
         }
+        scope.spawn(|| {
+            if crashes.is_empty() {
+                return;
+            }
+            if !pg().is_private() {
+                eprintln!(
+                    "faults: NOT RUN: the PostgreSQL server-crash cases need a server this harness started (DAC_TEST_POSTGRES_URL is set)"
+                );
+                return;
+            }
+            while postgres_done.load(Ordering::SeqCst) < postgres_cases {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            for case in &crashes {
+                let began = Instant::now();
+                let result = run_caught(&fixtures[1], case);
+                record(case, began, result);
+            }
+        });
     });
-    // Server crashes stop the one server every case uses: one at a time, after the others.
-    let postgres = fixtures
-        .iter()
-        .find(|f| f.kind == Kind::Postgres)
-        .expect("postgres fixture");
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    if pg().is_private() {
-        for case in server_crash_cases() {
-            let began = Instant::now();
-            let result = run_case(postgres, &case);
-            eprintln!(
-                "faults: {} {} in {:.1} s",
-                case.label(),
-                if result.is_ok() { "survived" } else { "FAILED" },
-                began.elapsed().as_secs_f64()
-            );
-            results.push((case.label(), result));
-        }
-    } else {
-        eprintln!(
-            "faults: NOT RUN: the PostgreSQL server-crash cases need a server this harness started (DAC_TEST_POSTGRES_URL is set)"
-        );
-    }
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let total = results.len();
     let survived = results.iter().filter(|(_, r)| r.is_ok()).count();
