@@ -92,6 +92,9 @@ pub struct SideBySideOutcome {
     pub drift: Option<Diff>,
     /// What the run first did about an interrupted earlier run, if anything.
     pub recovered: Option<String>,
+    /// Nothing to do: the database is registered at this package and matches it (no new
+    /// database was made; the report lists no tables).
+    pub up_to_date: bool,
 }
 
 /// What a rollback did.
@@ -511,6 +514,30 @@ fn run(
             ..PlanOptions::default()
         },
     );
+    let new_registration = Registration::of(package)?;
+    if plan.is_empty()
+        && registration.as_ref().is_some_and(|r| {
+            r.name == new_registration.name
+                && r.version == new_registration.version
+                && r.model_hash == new_registration.model_hash
+        })
+    {
+        // Copying everything into an identical database would only orphan the retained
+        // original of the last upgrade.
+        let mut report = TransferReport::new(Vec::new());
+        report.database = database;
+        report.application = metadata.name;
+        report.version_before = Some(new_registration.version.clone());
+        report.version_after = new_registration.version;
+        report.total_ms = millis(started.elapsed());
+        return Ok(SideBySideOutcome {
+            report,
+            plan,
+            drift: allowed_drift,
+            recovered: None,
+            up_to_date: true,
+        });
+    }
     let registered_model = match &registration {
         Some(registered) => Some(registered.package()?.model),
         None => None,
@@ -521,7 +548,6 @@ fn run(
     }
     let history = original.history()?;
     let version_before = registration.as_ref().map(|r| r.version.clone());
-    let new_registration = Registration::of(package)?;
     let (before_copy, after_copy) = create_scripts(&desired, package, &options.variables)?;
     drop(original);
 
@@ -649,6 +675,7 @@ fn run(
         plan,
         drift: allowed_drift,
         recovered: None,
+        up_to_date: false,
     })
 }
 
