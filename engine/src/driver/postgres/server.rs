@@ -39,6 +39,9 @@ const NAME_MAX: usize = 63;
 /// `work_mem` (4 MB).
 const BUILD_MEMORY: &str = "SET maintenance_work_mem = '256MB'; SET work_mem = '64MB'";
 
+/// How many copied bytes make a progress report.
+const PROGRESS_BYTES: u64 = 256 * 1024;
+
 /// How long the switch waits for ended sessions to go.
 const SESSION_WAIT: Duration = Duration::from_secs(15);
 
@@ -614,6 +617,9 @@ impl Copier for PostgresCopier {
             .copy_in(in_sql.as_str())
             .map_err(|e| driver_error(&e, Some(&in_sql)))?;
         let mut bytes = 0u64;
+        // A read returns one row (one CopyData message): progress is told every
+        // `PROGRESS_BYTES`, not a million times for a million rows.
+        let mut unreported = 0u64;
         loop {
             let n = reader.read(&mut self.buffer).map_err(|e| Error::Driver {
                 backend: "postgres",
@@ -633,11 +639,21 @@ impl Copier for PostgresCopier {
                     statement: Some(in_sql.clone()),
                 })?;
             bytes += n as u64;
+            unreported += n as u64;
+            if unreported >= PROGRESS_BYTES {
+                progress(Moved {
+                    rows: 0,
+                    bytes: unreported,
+                });
+                unreported = 0;
+            }
+            crate::fault::point("copy.mid-table");
+        }
+        if unreported > 0 {
             progress(Moved {
                 rows: 0,
-                bytes: n as u64,
+                bytes: unreported,
             });
-            crate::fault::point("copy.mid-table");
         }
         drop(reader);
         let rows = writer
