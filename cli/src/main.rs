@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod compare_cmd;
 mod live;
+mod rollout_cmd;
 
 use std::process::ExitCode;
 
