@@ -5,11 +5,13 @@
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
 mod postgres;
+pub mod server;
 pub mod sqlite;
 mod target;
 
-pub use postgres::PostgresDriver;
-pub use sqlite::SqliteDriver;
+pub use postgres::{PostgresDriver, PostgresServer};
+pub use server::{Copier, Moved, Server, TableCopy, WriterHold};
+pub use sqlite::{SqliteDriver, SqliteServer};
 pub use target::{Target, redact};
 
 use crate::Result;
@@ -108,5 +110,14 @@ pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
     match target {
         Target::Sqlite { path } => Ok(Box::new(sqlite::SqliteDriver::open(path, create)?)),
         Target::Postgres { url } => Ok(Box::new(PostgresDriver::connect_or_create(url, create)?)),
+    }
+}
+
+/// Opens the server side of a target, for operations on whole databases (side-by-side
+/// upgrades, rollback, recovery).
+pub fn connect_server(target: &Target) -> Result<Box<dyn Server>> {
+    match target {
+        Target::Sqlite { path } => Ok(Box::new(SqliteServer::new(path))),
+        Target::Postgres { url } => Ok(Box::new(PostgresServer::connect(url)?)),
     }
 }
