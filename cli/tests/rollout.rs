@@ -202,7 +202,7 @@ fn killed_at_injected_points_resumes_without_upgrading_twice() {
         let dir = tempfile::tempdir().unwrap();
         let dbs = fleet(dir.path(), 6, &[]);
         let file = rollout_file(dir.path(), "2", &sqlite_targets(&dbs), "");
-        let fault = format!("{point}:{visit}");
+        let fault = format!("{point}@{visit}");
         let killed = dac_env(
             dir.path(),
             &["rollout", "start", &file],
@@ -214,7 +214,13 @@ fn killed_at_injected_points_resumes_without_upgrading_twice() {
             killed.stdout,
             killed.stderr
         );
-        assert!(killed.stderr.contains("DAC_FAULT"), "{}", killed.stderr);
+        assert!(
+            killed
+                .stderr
+                .contains(&format!("fault injected at {point}")),
+            "{}",
+            killed.stderr
+        );
         // The dead process's lock is still there; status shows it, resume takes it over.
         let status = dac(dir.path(), &["rollout", "status", &file]);
         status.expect_code(0);
@@ -299,7 +305,7 @@ fn a_rollback_killed_mid_way_finishes_when_run_again() {
     let killed = dac_env(
         dir.path(),
         &["rollout", "rollback", &file],
-        &[("DAC_FAULT", "rollout.after-restore:2")],
+        &[("DAC_FAULT", "rollout.after-restore@2")],
     );
     assert!(killed.code != 0, "{}", killed.stdout);
     assert_eq!(
@@ -420,19 +426,70 @@ fn a_failing_domain_is_stuck_with_exit_3_naming_targets_and_checks() {
 }
 
 #[test]
-fn side_by_side_targets_say_they_are_not_available_yet() {
+fn side_by_side_and_in_place_targets_roll_out_and_back_together() {
     let dir = tempfile::tempdir().unwrap();
-    let dbs = fleet(dir.path(), 1, &[]);
-    let file = rollout_file(
-        dir.path(),
-        "2",
-        &sqlite_targets(&dbs),
-        "mode = \"side-by-side\"",
+    let dbs = fleet(dir.path(), 4, &[]);
+    let targets: Vec<String> = dbs
+        .iter()
+        .enumerate()
+        .map(|(i, db)| {
+            let mode = if i % 2 == 0 {
+                "in-place"
+            } else {
+                "side-by-side"
+            };
+            format!(
+                "{{ url = {:?}, mode = \"{mode}\" }}",
+                format!("sqlite:{}", db.display())
+            )
+        })
+        .collect();
+    let text = format!(
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\ndomains = 2\ntargets = [{}]\n[health]\nno_drift = true\n",
+        project("2"),
+        targets.join(", ")
     );
+    let file = dir.path().join("fleet.toml");
+    std::fs::write(&file, text).unwrap();
+    let file = file.display().to_string();
     let run = dac(dir.path(), &["rollout", "start", &file]);
-    run.expect_code(3);
-    assert!(run.stderr.contains("not available yet"), "{}", run.stderr);
-    assert_eq!(one(&dbs[0], "SELECT version FROM _dac_registry"), "1.0.0");
+    run.expect_code(0);
+    assert!(run.stdout.contains("side by side"), "{}", run.stdout);
+    let status = status_json(dir.path(), &file);
+    for (i, t) in status["journal"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(t["step"], "healthy", "{t:#}");
+        let kind = if i % 2 == 0 {
+            "sqlite-copy"
+        } else {
+            "side-by-side"
+        };
+        assert_eq!(t["backup"]["kind"], kind, "{t:#}");
+        assert_eq!(status["rollback"][i]["can_roll_back"], true);
+    }
+    for db in &dbs {
+        assert_eq!(one(db, "SELECT version FROM _dac_registry"), "2.0.0");
+        assert_eq!(one(db, "SELECT count(*) FROM stock"), "2");
+    }
+    dac(dir.path(), &["rollout", "rollback", &file]).expect_code(0);
+    for db in &dbs {
+        assert_eq!(one(db, "SELECT version FROM _dac_registry"), "1.0.0");
+        assert_eq!(
+            one(db, "SELECT group_concat(name, ',') FROM items"),
+            "apple,pear"
+        );
+        assert_eq!(
+            one(
+                db,
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'stock'"
+            ),
+            "0"
+        );
+    }
 }
 
 #[test]

@@ -101,11 +101,30 @@ fn history(target: &Target) -> Vec<(HistoryAction, Option<String>)> {
 }
 
 fn write_rollout(dir: &Path, version: &str, targets: &[Target], extra: &str) -> PathBuf {
+    write_rollout_modes(dir, version, targets, extra, |_| false)
+}
+
+fn write_rollout_modes(
+    dir: &Path,
+    version: &str,
+    targets: &[Target],
+    extra: &str,
+    side_by_side: impl Fn(usize) -> bool,
+) -> PathBuf {
     let list: Vec<String> = targets
         .iter()
-        .map(|t| match t {
-            Target::Sqlite { path } => format!("{:?}", format!("sqlite:{}", path.display())),
-            Target::Postgres { url } => format!("{url:?}"),
+        .enumerate()
+        .map(|(i, t)| {
+            let url = match t {
+                Target::Sqlite { path } => format!("sqlite:{}", path.display()),
+                Target::Postgres { url } => url.clone(),
+            };
+            let mode = if side_by_side(i) {
+                "side-by-side"
+            } else {
+                "in-place"
+            };
+            format!("{{ url = {url:?}, mode = \"{mode}\" }}")
         })
         .collect();
     let text = format!(
@@ -142,7 +161,7 @@ fn quiet() -> &'static (dyn Fn(&str) + Sync) {
 
 /// The scenario on any fleet of 10 or more targets in 5 domains: v2 is stuck at domain 2, the
 /// rollback restores domains 0 to 2 exactly and never touches domains 3 and 4.
-fn stuck_then_rolled_back(dir: &Path, targets: &[Target]) {
+fn stuck_then_rolled_back(dir: &Path, targets: &[Target], side_by_side: impl Fn(usize) -> bool) {
     let domains = rollout::domains::distribute(targets.len(), 5);
     for (d, members) in domains.iter().enumerate() {
         for (k, &i) in members.iter().enumerate() {
@@ -151,7 +170,7 @@ fn stuck_then_rolled_back(dir: &Path, targets: &[Target]) {
         }
     }
     let before: Vec<(Snapshot, Model)> = targets.iter().map(snapshot).collect();
-    let file = write_rollout(dir, "2", targets, "");
+    let file = write_rollout_modes(dir, "2", targets, "", &side_by_side);
     let outcome = rollout::start(&file, &StartOptions::default(), quiet()).unwrap();
     let journal = &outcome.journal;
     assert_eq!(journal.state, RolloutState::Stuck);
@@ -214,7 +233,15 @@ fn stuck_then_rolled_back(dir: &Path, targets: &[Target]) {
         );
         let actions: Vec<HistoryAction> = history(target).into_iter().map(|(a, _)| a).collect();
         let reached = domains[..3].iter().flatten().any(|&j| j == i);
-        if reached {
+        if reached && side_by_side(i) {
+            // The retained original is back, with its own history and a rollback row.
+            assert_eq!(actions.first(), Some(&HistoryAction::Deploy), "{target}");
+            assert_eq!(actions.last(), Some(&HistoryAction::Rollback), "{target}");
+            assert!(
+                !actions.contains(&HistoryAction::Upgrade),
+                "{target}: {actions:?}"
+            );
+        } else if reached {
             assert_eq!(
                 actions,
                 [
@@ -238,11 +265,11 @@ fn twenty_sqlite_databases_stop_at_domain_2_and_roll_back() {
             path: dir.path().join(format!("shop{i:02}.db")),
         })
         .collect();
-    stuck_then_rolled_back(dir.path(), &targets);
+    stuck_then_rolled_back(dir.path(), &targets, |_| false);
 }
 
 #[test]
-fn ten_postgres_databases_stop_at_domain_2_and_roll_back() {
+fn ten_postgres_databases_in_place_and_side_by_side_stop_at_domain_2_and_roll_back() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
     let targets: Vec<Target> = (0..10)
@@ -250,7 +277,8 @@ fn ten_postgres_databases_stop_at_domain_2_and_roll_back() {
             url: server.create_database(&format!("rollout{i}")),
         })
         .collect();
-    stuck_then_rolled_back(dir.path(), &targets);
+    // Odd targets are upgraded side by side.
+    stuck_then_rolled_back(dir.path(), &targets, |i| i % 2 == 1);
     // The copies were renamed back into place: none is left behind.
     let mut driver = driver::connect(&targets[0], false).unwrap();
     let left = driver

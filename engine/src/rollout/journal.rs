@@ -170,8 +170,12 @@ pub enum Backup {
         /// The copy's database name.
         database: String,
     },
-    /// The original database kept by a side-by-side upgrade.
-    SideBySide,
+    /// The original database retained by a side-by-side upgrade (`upgrade::rollback`
+    /// switches back to it).
+    SideBySide {
+        /// Where the original now lives.
+        retained: String,
+    },
 }
 
 impl Backup {
@@ -180,7 +184,9 @@ impl Backup {
         match self {
             Backup::SqliteCopy { path } => format!("copy {path}"),
             Backup::PostgresTemplate { database } => format!("copy database {database}"),
-            Backup::SideBySide => "original kept by the side-by-side upgrade".into(),
+            Backup::SideBySide { retained } => {
+                format!("original retained by the side-by-side upgrade: {retained}")
+            }
         }
     }
 }

@@ -14,12 +14,17 @@
 //! * [`health`]: SQL probes, "no drift", a command.
 //! * [`report`]: status and reports as text, JSON and Markdown.
 //!
-//! Upgrades go through [`crate::upgrade::in_place`]; databases are reached only through
-//! drivers. Set `DAC_FAULT=POINT:N` to abort the process at a named step (see `fault`), for
-//! crash tests.
+//! Upgrades go through [`crate::upgrade::in_place`] and [`crate::upgrade::side_by_side`] (whose
+//! retained original is what a rollback of a side-by-side target switches back to, with
+//! [`crate::upgrade::rollback`]); databases are reached only through drivers.
+//!
+//! Fault points for crash tests ([`crate::fault`], `DAC_FAULT=POINT[@N]`):
+//! `rollout.after-backup` (copy made, journal not yet told), `rollout.after-upgrade` (upgrade
+//! committed, journal not yet told), `rollout.after-target` (journal written),
+//! `rollout.after-checks` (checks run, domain not yet marked), `rollout.after-restore` (a
+//! rollback's restore done, journal not yet told).
 
 pub mod domains;
-mod fault;
 pub mod health;
 pub mod journal;
 pub mod report;
@@ -27,6 +32,5 @@ mod run;
 pub mod spec;
 
 pub use run::{
-    Outcome, Paths, Progress, SIDE_BY_SIDE_UNAVAILABLE, StartOptions, Status, next, resume,
-    rollback, start, status,
+    Outcome, Paths, Progress, StartOptions, Status, next, resume, rollback, start, status,
 };

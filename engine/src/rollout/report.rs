@@ -22,7 +22,7 @@ pub fn can_roll_back(journal: &Journal, t: &TargetRecord) -> (bool, String) {
     match t.step {
         Step::Pending if t.mode == Mode::SideBySide => (
             false,
-            "nothing to undo (side-by-side mode is not available yet)".into(),
+            "nothing to undo yet (the side-by-side upgrade retains the original)".into(),
         ),
         Step::Pending if journal.keeps_copies => (
             false,

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::domains::distribute;
-use super::fault;
 use super::health;
 use super::journal::{
     self, Backup, DomainRecord, DomainState, Journal, LockGuard, PackageInfo, RolloutState, Step,
@@ -28,7 +27,7 @@ use crate::model::{Dsp, Platform};
 use crate::package::{self, Package, ReadOptions};
 use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
 use crate::source::{self, BuildOptions};
-use crate::upgrade::{self, InPlaceOptions};
+use crate::upgrade::{self, InPlaceOptions, NoProgress, SideBySideOptions};
 use crate::{Error, Result};
 
 /// Where a rollout keeps its state, beside the rollout file `NAME.toml`: `NAME.journal.json`,
@@ -363,7 +362,7 @@ impl Run<'_> {
                 }
             })
         })?;
-        fault::point("rollout.after-checks");
+        crate::fault::point("rollout.after-checks");
         let (healthy, failures) = {
             let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
             let mut failures = Vec::new();
@@ -461,7 +460,7 @@ impl Run<'_> {
             })?;
         }
         if target.mode == Mode::SideBySide {
-            return self.fail(index, SIDE_BY_SIDE_UNAVAILABLE);
+            return self.upgrade_side_by_side(index, &record, target, started);
         }
         let needs_copy = self.spec.backup
             && (matches!(record.step, Step::Pending | Step::BackingUp) || record.backup.is_none());
@@ -475,7 +474,7 @@ impl Run<'_> {
                 .unwrap_or_default();
             match self.copy(index, &target.target, &id) {
                 Ok(backup) => {
-                    fault::point("rollout.after-backup");
+                    crate::fault::point("rollout.after-backup");
                     let ms = millis(copy_started.elapsed());
                     self.update(|j| {
                         let t = &mut j.targets[index];
@@ -499,7 +498,7 @@ impl Run<'_> {
         let result = open(&target.target)
             .and_then(|mut driver| upgrade::in_place(driver.as_mut(), package, &options));
         let upgrade_ms = millis(upgrade_started.elapsed());
-        fault::point("rollout.after-upgrade");
+        crate::fault::point("rollout.after-upgrade");
         match result {
             Ok(outcome) => {
                 let line = format!(
@@ -531,7 +530,69 @@ impl Run<'_> {
                 self.fail(index, &e.to_string())?;
             }
         }
-        fault::point("rollout.after-target");
+        crate::fault::point("rollout.after-target");
+        Ok(())
+    }
+
+    /// A side-by-side upgrade: the original is retained under another name, which is what a
+    /// rollback switches back to; no copy of our own is needed. An interrupted one is finished
+    /// or undone by the next call (the upgrade's own journal), then run.
+    fn upgrade_side_by_side(
+        &self,
+        index: usize,
+        record: &TargetRecord,
+        target: &TargetSpec,
+        started: Instant,
+    ) -> Result<()> {
+        self.update(|j| {
+            let t = &mut j.targets[index];
+            t.step = Step::Upgrading;
+            // Known once it switched; until then the upgrade's own journal names it.
+            t.backup = Some(Backup::SideBySide {
+                retained: "(named by the side-by-side journal)".into(),
+            });
+        })?;
+        let (package, _) = self.packages.for_target(&target.target)?;
+        let in_place = self.in_place_options(package);
+        let options = SideBySideOptions {
+            allow_data_loss: in_place.allow_data_loss,
+            allow_drift: in_place.allow_drift,
+            compare: in_place.compare,
+            variables: in_place.variables,
+            ..SideBySideOptions::default()
+        };
+        let result = upgrade::side_by_side(&target.target, package, &options, &NoProgress);
+        crate::fault::point("rollout.after-upgrade");
+        match result {
+            Ok(outcome) => {
+                let report = &outcome.report;
+                let line = format!(
+                    "  {}: {} -> {} side by side ({} ms, read-only {} ms; original kept as {})",
+                    record.target,
+                    report.version_before.as_deref().unwrap_or("(unregistered)"),
+                    report.version_after,
+                    millis(started.elapsed()),
+                    report.read_only_window_ms,
+                    report.retained
+                );
+                self.update(|j| {
+                    let t = &mut j.targets[index];
+                    t.step = Step::Upgraded;
+                    t.version_now = Some(report.version_after.clone());
+                    t.backup = Some(Backup::SideBySide {
+                        retained: report.retained.clone(),
+                    });
+                    t.upgrade_ms = Some(report.read_only_window_ms);
+                    t.finished_at = Some(registry::now_utc());
+                    if let Some(recovered) = &outcome.recovered {
+                        t.notes.push(recovered.clone());
+                    }
+                })?;
+                self.say(&line);
+            }
+            Err(e) => self.fail(index, &e.to_string())?,
+        }
+        crate::fault::point("rollout.after-target");
         Ok(())
     }
 
@@ -610,9 +671,12 @@ impl Run<'_> {
             record.step,
             Step::BackingUp | Step::BackedUp | Step::Upgrading
         );
+        // A PostgreSQL target may be missing here (a rollback interrupted between dropping it
+        // and renaming its copy back): `restore` handles that.
+        let registration = open(&target.target).and_then(|mut d| d.read_registration());
         if interrupted {
             // Did the interrupted upgrade commit? The registry says.
-            let registration = open(&target.target).and_then(|mut d| d.read_registration())?;
+            let registration = registration.as_ref().map_err(clone_error)?;
             if !self.packages.matches(&target.target, registration.as_ref()) {
                 let note = "interrupted before its upgrade committed: nothing to undo";
                 self.say(&format!("  {}: {note}", record.target));
@@ -624,6 +688,21 @@ impl Run<'_> {
             }
         } else if !record.step.is_upgraded() {
             return Ok(());
+        }
+        if let Ok(registration) = &registration
+            && record.step != Step::RollingBack
+            && !self.packages.matches(&target.target, registration.as_ref())
+            && same_as_before(&record, registration.as_ref())
+        {
+            let note =
+                "found at its previous version already (rolled back by hand?): nothing to restore";
+            self.say(&format!("  {}: {note}", record.target));
+            return self.update(|j| {
+                let t = &mut j.targets[index];
+                t.step = Step::RolledBack;
+                t.version_now = t.version_before.clone();
+                t.notes.push(note.into());
+            });
         }
         let Some(backup) = record.backup.clone() else {
             let message =
@@ -647,7 +726,7 @@ impl Run<'_> {
             self.update(|j| j.targets[index].error = Some(format!("rollback: {message}")))?;
             return Err(e);
         }
-        fault::point("rollout.after-restore");
+        crate::fault::point("rollout.after-restore");
         let ms = millis(started.elapsed());
         let line = format!(
             "  {}: rolled back to {} ({ms} ms)",
@@ -676,12 +755,7 @@ impl Run<'_> {
         id: &str,
     ) -> Result<()> {
         let version = &self.packages.info.version;
-        let restored =
-            |registration: Option<&Registration>| match (registration, &record.hash_before) {
-                (Some(r), Some(before)) => &r.model_hash == before,
-                (None, None) => true,
-                _ => false,
-            };
+        let restored = |registration: Option<&Registration>| same_as_before(record, registration);
         match (target, backup) {
             (Target::Sqlite { path }, Backup::SqliteCopy { path: copy }) => {
                 let mut driver = SqliteDriver::open(path, false)?;
@@ -735,6 +809,14 @@ impl Run<'_> {
                 let unlocked = driver.unlock();
                 result.and(unlocked)
             }
+            (_, Backup::SideBySide { .. }) => {
+                let registration = open(target)?.read_registration()?;
+                if record.step == Step::RollingBack && restored(registration.as_ref()) {
+                    return Ok(());
+                }
+                self.check_unchanged(record, target, registration.as_ref())?;
+                upgrade::rollback(target, false).map(|_| ())
+            }
             _ => Err(Error::Invalid(format!(
                 "{}: the journal's copy ({}) does not fit this target",
                 record.target,
@@ -765,10 +847,6 @@ impl Run<'_> {
     }
 }
 
-/// The message of a side-by-side target until that mode is available.
-pub const SIDE_BY_SIDE_UNAVAILABLE: &str =
-    "side-by-side mode is not available yet in rollouts; use mode = \"in-place\"";
-
 /// After a restore the history is the copy's: the rows written since (the upgrade) are added
 /// back, then a rollback row.
 fn carry_history(
@@ -794,6 +872,22 @@ fn carry_history(
     entry.version_after = record.version_before.clone();
     entry.message = format!("rollout {id}: restored the copy taken before the upgrade");
     driver.append_history(&entry)
+}
+
+/// The registration is the one the target had before the rollout touched it.
+fn same_as_before(record: &TargetRecord, registration: Option<&Registration>) -> bool {
+    match (registration, &record.hash_before) {
+        (Some(r), Some(before)) => {
+            &r.model_hash == before && record.version_before.as_deref() == Some(r.version.as_str())
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Errors are not `Clone`; a borrowed one is passed on by its message.
+fn clone_error(e: &Error) -> Error {
+    Error::Invalid(e.to_string())
 }
 
 fn admin_for(url: &str) -> Result<PostgresDriver> {
