@@ -282,3 +282,130 @@ fn markdown(status: &Status, detail: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::journal::{
+        Backup, CheckResult, DomainRecord, DomainState, FORMAT_VERSION, PackageInfo, RolloutState,
+    };
+
+    fn target(index: usize, step: Step, backup: Option<Backup>) -> TargetRecord {
+        TargetRecord {
+            index,
+            target: format!("sqlite:/f/db{index}.db"),
+            platform: "sqlite".into(),
+            mode: Mode::InPlace,
+            domain: index,
+            step,
+            version_before: Some("1.0.0".into()),
+            hash_before: Some("A".into()),
+            version_now: Some(if step.is_upgraded() { "2.0.0" } else { "1.0.0" }.into()),
+            backup,
+            backup_ms: Some(3),
+            upgrade_ms: Some(7),
+            started_at: None,
+            finished_at: None,
+            health: Vec::new(),
+            error: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn journal() -> Journal {
+        let copy = Some(Backup::SqliteCopy {
+            path: "/f/fleet.backups/x/0000-db0.db".into(),
+        });
+        let mut unhealthy = target(1, Step::Unhealthy, copy.clone());
+        unhealthy.health.push(CheckResult {
+            check: "probe stock | count".into(),
+            ok: false,
+            detail: "expected \"0\", got \"1\"".into(),
+            ms: 1,
+        });
+        let targets = vec![
+            target(0, Step::Healthy, copy),
+            unhealthy,
+            target(2, Step::Upgraded, None),
+            target(3, Step::Pending, None),
+            target(4, Step::Failed, None),
+        ];
+        Journal {
+            format_version: FORMAT_VERSION,
+            id: "r1".into(),
+            rollout_file: "/f/fleet.toml".into(),
+            package: PackageInfo {
+                path: "/f/shop-v2".into(),
+                name: "shop".into(),
+                version: "2.0.0".into(),
+                model_hashes: Default::default(),
+            },
+            manual: false,
+            state: RolloutState::Stuck,
+            created_at: String::new(),
+            updated_at: String::new(),
+            supersedes: None,
+            keeps_copies: true,
+            domains: (0..5)
+                .map(|i| DomainRecord {
+                    index: i,
+                    targets: vec![i],
+                    state: if i < 2 {
+                        DomainState::Healthy
+                    } else {
+                        DomainState::Pending
+                    },
+                    started_at: None,
+                    finished_at: None,
+                    duration_ms: None,
+                })
+                .collect(),
+            targets,
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn status_says_in_advance_what_can_be_rolled_back() {
+        let j = journal();
+        let can: Vec<bool> = j.targets.iter().map(|t| can_roll_back(&j, t).0).collect();
+        assert_eq!(can, [true, true, false, false, false]);
+        assert!(
+            can_roll_back(&j, &j.targets[2])
+                .1
+                .contains("no copy was kept")
+        );
+        assert!(
+            can_roll_back(&j, &j.targets[3])
+                .1
+                .contains("a copy is kept")
+        );
+    }
+
+    #[test]
+    fn renders_text_json_and_markdown() {
+        let status = Status {
+            journal: journal(),
+            lock: None,
+        };
+        let text = render(&status, Format::Text, false);
+        assert!(text.contains("stuck, at domain 2 of 5"), "{text}");
+        assert!(text.contains("2 can be rolled back"), "{text}");
+        assert!(text.contains("FAIL probe stock | count"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&status, Format::Json, true)).unwrap();
+        assert_eq!(json["journal"]["state"], "stuck");
+        assert_eq!(json["rollback"][0]["can_roll_back"], true);
+        assert_eq!(json["rollback"][3]["can_roll_back"], false);
+        let markdown = render(&status, Format::Markdown, true);
+        // A pipe in a check's name does not break the table.
+        assert!(markdown.contains("probe stock \\| count"), "{markdown}");
+        assert_eq!(
+            markdown
+                .lines()
+                .filter(|l| l.starts_with("| `sqlite:"))
+                .count(),
+            5
+        );
+    }
+}
