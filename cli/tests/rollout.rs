@@ -423,6 +423,22 @@ fn a_failing_domain_is_stuck_with_exit_3_naming_targets_and_checks() {
         "{}",
         status.stdout
     );
+    // A fixed package supersedes it, but only once every target can be reached: a refused
+    // start leaves the stuck rollout as it was.
+    let moved = dir.path().join("moved.db");
+    std::fs::rename(&dbs[4], &moved).unwrap();
+    let fixed = rollout_file(dir.path(), "2.1", &sqlite_targets(&dbs), "");
+    let run = dac(dir.path(), &["rollout", "start", &fixed]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("shop04.db"), "{}", run.stderr);
+    assert_eq!(status_json(dir.path(), &fixed)["journal"]["state"], "stuck");
+    std::fs::rename(&moved, &dbs[4]).unwrap();
+    let run = dac(dir.path(), &["rollout", "start", &fixed]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("supersedes rollout"), "{}", run.stdout);
+    for db in &dbs {
+        assert_eq!(one(db, "SELECT version FROM _dac_registry"), "2.1.0.0");
+    }
 }
 
 #[test]

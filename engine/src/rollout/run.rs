@@ -1085,54 +1085,58 @@ pub fn start(file: &Path, options: &StartOptions, progress: Progress<'_>) -> Res
     let paths = Paths::of(file);
     let mut notes = Vec::new();
     let _guard = take_lock(&paths, "start", &mut notes, progress)?;
-    let mut supersedes = None;
-    if let Some(old) = Journal::load(&paths.journal)? {
-        match old.state {
-            RolloutState::Stuck | RolloutState::Done | RolloutState::RolledBack => {
-                let kept = paths.journal.with_file_name(format!(
-                    "{}.{}.json",
-                    paths
-                        .journal
-                        .file_stem()
-                        .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
-                    old.id
-                ));
-                std::fs::rename(&paths.journal, &kept).map_err(|source| Error::Io {
-                    path: kept.clone(),
-                    source,
-                })?;
-                let note = format!(
-                    "supersedes rollout {} ({} {}, {}); its journal is kept as {}",
-                    old.id,
-                    old.package.name,
-                    old.package.version,
-                    old.state.as_str(),
-                    kept.display()
-                );
-                progress(&note);
-                notes.push(note);
-                supersedes = Some(Superseded {
-                    id: old.id,
-                    state: old.state,
-                    version: old.package.version,
-                    journal: kept.display().to_string(),
-                });
-            }
-            state => {
-                return Err(Error::Blocked {
-                    reason: format!(
-                        "rollout {} of {} {} is {} ({}): go on with `dac rollout resume` or `dac rollout next`, or undo it with `dac rollout rollback`",
-                        old.id,
-                        old.package.name,
-                        old.package.version,
-                        state.as_str(),
-                        paths.journal.display()
-                    ),
-                });
-            }
-        }
+    let old = Journal::load(&paths.journal)?;
+    if let Some(old) = &old
+        && !matches!(
+            old.state,
+            RolloutState::Stuck | RolloutState::Done | RolloutState::RolledBack
+        )
+    {
+        return Err(Error::Blocked {
+            reason: format!(
+                "rollout {} of {} {} is {} ({}): go on with `dac rollout resume` or `dac rollout next`, or undo it with `dac rollout rollback`",
+                old.id,
+                old.package.name,
+                old.package.version,
+                old.state.as_str(),
+                paths.journal.display()
+            ),
+        });
     }
+    // Every target is checked before the old journal is put aside: a refused start leaves
+    // everything as it was.
     let registrations = preflight(&spec, &packages)?;
+    let mut supersedes = None;
+    if let Some(old) = old {
+        let kept = paths.journal.with_file_name(format!(
+            "{}.{}.json",
+            paths
+                .journal
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            old.id
+        ));
+        std::fs::rename(&paths.journal, &kept).map_err(|source| Error::Io {
+            path: kept.clone(),
+            source,
+        })?;
+        let note = format!(
+            "supersedes rollout {} ({} {}, {}); its journal is kept as {}",
+            old.id,
+            old.package.name,
+            old.package.version,
+            old.state.as_str(),
+            kept.display()
+        );
+        progress(&note);
+        notes.push(note);
+        supersedes = Some(Superseded {
+            id: old.id,
+            state: old.state,
+            version: old.package.version,
+            journal: kept.display().to_string(),
+        });
+    }
     let manual = options.manual || spec.manual;
     let mut journal = journal_for(&spec, &packages, manual);
     for t in &mut journal.targets {
