@@ -41,6 +41,8 @@ pub enum Command {
     Recover(TargetArgs),
     /// Compare a live database with its registered definition; exit 2 when it drifted.
     DriftReport(DriftReportArgs),
+    /// Roll a package out over many databases in upgrade domains, with health gates.
+    Rollout(crate::rollout_cmd::RolloutArgs),
 }
 
 /// A live database.

@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::DriftReport(args) => crate::live::drift_report(args),
         Command::Rollback(args) => crate::side_by_side_cmd::rollback(args),
         Command::Recover(args) => crate::side_by_side_cmd::recover(args),
+        Command::Rollout(args) => crate::rollout_cmd::run(args),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod package;
 pub mod plan;
 pub mod registry;
 pub mod report;
+pub mod rollout;
 pub mod script;
 pub mod source;
 pub mod upgrade;

@@ -3,6 +3,7 @@
 //! the upgrade lock as a session advisory lock, and [`PostgresDriver::canonicalize`], which turns a
 //! desired model into what the server would show for it.
 
+mod copy;
 mod inspect;
 mod registry;
 mod server;

@@ -16,6 +16,7 @@
 //! * **Foreign keys** are enforced on the connection (`PRAGMA foreign_keys = ON` at open), switched
 //!   off only around table rebuilds, and checked with `PRAGMA foreign_key_check` before commit.
 
+mod copy;
 pub mod inspect;
 mod registry;
 mod server;

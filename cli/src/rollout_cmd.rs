@@ -1,0 +1,164 @@
+//! `dac rollout`: one package over many databases, domain by domain (engine: `rollout`).
+//!
+//! Exit codes: 0 done, paused or nothing to do; 3 stuck (a domain failed its upgrades or health
+//! checks) or refused (another rollout holds the lock, one is in progress); 1 any error.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use dac_engine::rollout::{self, journal::RolloutState, report};
+
+use crate::{EXIT_OK, EXIT_REFUSED};
+
+/// `dac rollout`.
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RolloutCommand,
+}
+
+/// `dac rollout` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Start rolling FILE's package out: domain 0 first, the next only once it is healthy.
+    Start {
+        /// The rollout file (TOML).
+        file: PathBuf,
+        /// Walk one domain now and one per `dac rollout next`.
+        #[arg(long)]
+        manual: bool,
+    },
+    /// Upgrade and check the next domain (manual rollouts).
+    Next {
+        /// The rollout file.
+        file: PathBuf,
+    },
+    /// Go on after an interruption; nothing is upgraded twice.
+    Resume {
+        /// The rollout file.
+        file: PathBuf,
+    },
+    /// Return every upgraded target to its previous version; others are left alone.
+    Rollback {
+        /// The rollout file.
+        file: PathBuf,
+    },
+    /// Where every domain and target stands, and which can be rolled back.
+    Status {
+        /// The rollout file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The full report: versions, durations, read-only windows, health results, events.
+    Report {
+        /// The rollout file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Markdown)]
+        format: Format,
+    },
+}
+
+/// Formats of status and reports.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+    /// For pull requests and tickets.
+    Markdown,
+}
+
+impl From<Format> for report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => report::Format::Text,
+            Format::Json => report::Format::Json,
+            Format::Markdown => report::Format::Markdown,
+        }
+    }
+}
+
+fn print_line(line: &str) {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Runs `dac rollout ...`; returns the exit code.
+pub fn run(args: RolloutArgs) -> Result<u8> {
+    let progress: &(dyn Fn(&str) + Sync) = &print_line;
+    let (file, outcome) = match args.command {
+        RolloutCommand::Start { file, manual } => {
+            let options = rollout::StartOptions { manual };
+            let outcome = rollout::start(&file, &options, progress);
+            (file, outcome)
+        }
+        RolloutCommand::Next { file } => {
+            let outcome = rollout::next(&file, progress);
+            (file, outcome)
+        }
+        RolloutCommand::Resume { file } => {
+            let outcome = rollout::resume(&file, progress);
+            (file, outcome)
+        }
+        RolloutCommand::Rollback { file } => {
+            let outcome = rollout::rollback(&file, progress);
+            (file, outcome)
+        }
+        RolloutCommand::Status { file, format } => return show(&file, format, false),
+        RolloutCommand::Report { file, format } => return show(&file, format, true),
+    };
+    let outcome = outcome.with_context(|| format!("rollout {}", file.display()))?;
+    let journal = &outcome.journal;
+    match journal.state {
+        RolloutState::Stuck => {
+            let failed = journal
+                .domains
+                .iter()
+                .find(|d| d.state == rollout::journal::DomainState::Failed)
+                .map_or(0, |d| d.index);
+            let mut lines = Vec::new();
+            for &i in &journal.domains[failed].targets {
+                let t = &journal.targets[i];
+                if let Some(e) = &t.error {
+                    lines.push(format!("  {}: upgrade failed: {e}", t.target));
+                }
+                for c in t.health.iter().filter(|c| !c.ok) {
+                    lines.push(format!("  {}: {}: {}", t.target, c.check, c.detail));
+                }
+            }
+            eprintln!(
+                "refused: rollout {} is stuck at domain {failed}; these targets and checks failed:\n{}\n`dac rollout rollback {}` undoes the upgraded targets, or start a fixed package",
+                journal.id,
+                lines.join("\n"),
+                file.display()
+            );
+            Ok(EXIT_REFUSED)
+        }
+        RolloutState::Paused => {
+            let next = journal.current_domain().unwrap_or(0);
+            println!(
+                "paused before domain {next} of {}: `dac rollout next {}` walks it",
+                journal.domains.len(),
+                file.display()
+            );
+            Ok(EXIT_OK)
+        }
+        _ => Ok(EXIT_OK),
+    }
+}
+
+fn show(file: &std::path::Path, format: Format, detail: bool) -> Result<u8> {
+    let status = rollout::status(file).with_context(|| format!("rollout {}", file.display()))?;
+    let text = report::render(&status, format.into(), detail);
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,654 @@
+//! The journal: a JSON file beside the rollout file saying where every target is, rewritten
+//! atomically (temporary file, fsync, rename, fsync of the folder) after every step, and the lock
+//! file that lets one mutating `dac rollout` at a time act on it.
+//!
+//! The journal never holds a password: targets are named by their redacted connection string,
+//! and a resumed rollout finds each target's connection string again in the rollout file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::spec::Mode;
+use crate::registry::now_utc;
+use crate::{Error, Result};
+
+/// The journal's shape version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where a rollout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutState {
+    /// Domains are being upgraded (or a `dac` doing so was stopped: `resume` goes on).
+    Running,
+    /// Manual mode, between domains: `next` walks the next one.
+    Paused,
+    /// A domain failed; nothing more is upgraded. Roll back, or start a fixed package.
+    Stuck,
+    /// Every domain upgraded and healthy.
+    Done,
+    /// Upgraded targets are being returned to their previous version.
+    RollingBack,
+    /// Every upgraded target was returned to its previous version.
+    RolledBack,
+}
+
+impl RolloutState {
+    /// As shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutState::Running => "running",
+            RolloutState::Paused => "paused",
+            RolloutState::Stuck => "stuck",
+            RolloutState::Done => "done",
+            RolloutState::RollingBack => "rolling-back",
+            RolloutState::RolledBack => "rolled-back",
+        }
+    }
+
+    /// Finished: nothing more to do on this rollout.
+    pub fn is_final(self) -> bool {
+        matches!(self, RolloutState::Done | RolloutState::RolledBack)
+    }
+}
+
+/// Where a domain stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DomainState {
+    /// Not started.
+    Pending,
+    /// Its targets are being upgraded.
+    Upgrading,
+    /// Upgraded; health checks running (or waiting).
+    Checking,
+    /// Every target upgraded and healthy.
+    Healthy,
+    /// A target failed to upgrade or a health check failed.
+    Failed,
+    /// Its upgraded targets were rolled back.
+    RolledBack,
+}
+
+impl DomainState {
+    /// As shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainState::Pending => "pending",
+            DomainState::Upgrading => "upgrading",
+            DomainState::Checking => "checking",
+            DomainState::Healthy => "healthy",
+            DomainState::Failed => "failed",
+            DomainState::RolledBack => "rolled-back",
+        }
+    }
+}
+
+/// Which step a target is in. A step is written before it starts and after it ends, so an
+/// interrupted step is visible; the target's registry settles whether an interrupted upgrade
+/// committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Not touched yet.
+    Pending,
+    /// Its copy is being made.
+    BackingUp,
+    /// Copy made; not upgraded yet.
+    BackedUp,
+    /// The upgrade is running (or was interrupted: the registry tells whether it committed).
+    Upgrading,
+    /// Upgraded; not checked yet.
+    Upgraded,
+    /// Upgraded and healthy.
+    Healthy,
+    /// Upgraded, and a health check failed.
+    Unhealthy,
+    /// The upgrade failed or was refused; the database is as it was.
+    Failed,
+    /// Already at the package's version: nothing done.
+    Current,
+    /// Being returned to its previous version.
+    RollingBack,
+    /// Returned to its previous version.
+    RolledBack,
+}
+
+impl Step {
+    /// As shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Pending => "pending",
+            Step::BackingUp => "backing-up",
+            Step::BackedUp => "backed-up",
+            Step::Upgrading => "upgrading",
+            Step::Upgraded => "upgraded",
+            Step::Healthy => "healthy",
+            Step::Unhealthy => "unhealthy",
+            Step::Failed => "failed",
+            Step::Current => "current",
+            Step::RollingBack => "rolling-back",
+            Step::RolledBack => "rolled-back",
+        }
+    }
+
+    /// The rollout changed this target's schema (or may have, for an interrupted upgrade).
+    pub fn is_upgraded(self) -> bool {
+        matches!(
+            self,
+            Step::Upgraded | Step::Healthy | Step::Unhealthy | Step::RollingBack
+        )
+    }
+}
+
+/// The package a rollout deploys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageInfo {
+    /// The package file or project folder, as resolved.
+    pub path: String,
+    /// Application name.
+    pub name: String,
+    /// Version deployed.
+    pub version: String,
+    /// SHA-256 of its model.xml (as the registry records it), per platform built for.
+    pub model_hashes: std::collections::BTreeMap<String, String>,
+}
+
+/// How a target can be returned to its previous version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Backup {
+    /// A SQLite copy (`VACUUM INTO`), restored with the online backup API.
+    SqliteCopy {
+        /// The copy.
+        path: String,
+    },
+    /// A PostgreSQL database made with `CREATE DATABASE copy TEMPLATE db`, renamed back.
+    PostgresTemplate {
+        /// The copy's database name.
+        database: String,
+    },
+    /// The original database retained by a side-by-side upgrade (`upgrade::rollback`
+    /// switches back to it).
+    SideBySide {
+        /// Where the original now lives.
+        retained: String,
+    },
+}
+
+impl Backup {
+    /// Where the copy is, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Backup::SqliteCopy { path } => format!("copy {path}"),
+            Backup::PostgresTemplate { database } => format!("copy database {database}"),
+            Backup::SideBySide { retained } => {
+                format!("original retained by the side-by-side upgrade: {retained}")
+            }
+        }
+    }
+}
+
+/// The result of one health check on one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// `probe NAME`, `no drift`, `command`.
+    pub check: String,
+    /// Passed.
+    pub ok: bool,
+    /// What was found, when it failed (or what was run).
+    pub detail: String,
+    /// How long it took.
+    pub ms: u64,
+}
+
+/// One target in the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    /// Position in rollout order.
+    pub index: usize,
+    /// Redacted connection string: the target's name in the journal.
+    pub target: String,
+    /// `sqlite`, `postgres`.
+    pub platform: String,
+    /// Upgrade mode.
+    pub mode: Mode,
+    /// Its upgrade domain.
+    pub domain: usize,
+    /// Where it is.
+    pub step: Step,
+    /// Registered version before the rollout touched it (none: unregistered).
+    pub version_before: Option<String>,
+    /// Registered model hash before (to recognise a finished rollback).
+    pub hash_before: Option<String>,
+    /// Registered version now, as far as the rollout knows.
+    pub version_now: Option<String>,
+    /// What a rollback restores.
+    pub backup: Option<Backup>,
+    /// Time taken by the copy, in milliseconds.
+    pub backup_ms: Option<u64>,
+    /// Time the upgrade held the database's write lock (its read-only window), in milliseconds.
+    pub upgrade_ms: Option<u64>,
+    /// When the rollout started on it.
+    pub started_at: Option<String>,
+    /// When it reached its last step.
+    pub finished_at: Option<String>,
+    /// Health check results.
+    pub health: Vec<CheckResult>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Notes (journal behind the registry, rollback details).
+    pub notes: Vec<String>,
+}
+
+/// One upgrade domain in the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRecord {
+    /// Its number, from 0.
+    pub index: usize,
+    /// Its targets (indexes into `targets`).
+    pub targets: Vec<usize>,
+    /// Where it is.
+    pub state: DomainState,
+    /// When its upgrades started.
+    pub started_at: Option<String>,
+    /// When it was found healthy or failed.
+    pub finished_at: Option<String>,
+    /// Wall time of upgrades and checks, in milliseconds.
+    pub duration_ms: Option<u64>,
+}
+
+/// A rollout this one replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Superseded {
+    /// Its id.
+    pub id: String,
+    /// Its state when it was replaced.
+    pub state: RolloutState,
+    /// The version it deployed.
+    pub version: String,
+    /// Where its journal was kept.
+    pub journal: String,
+}
+
+/// Something that happened, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When (UTC).
+    pub at: String,
+    /// What.
+    pub message: String,
+}
+
+/// The journal of one rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The rollout's id (its start time and process).
+    pub id: String,
+    /// The rollout file.
+    pub rollout_file: String,
+    /// What is deployed.
+    pub package: PackageInfo,
+    /// Walk one domain per `dac rollout next`.
+    pub manual: bool,
+    /// Where it stands.
+    pub state: RolloutState,
+    /// When it started.
+    pub created_at: String,
+    /// When the journal was last written.
+    pub updated_at: String,
+    /// The rollout it replaced, if any.
+    pub supersedes: Option<Superseded>,
+    /// A copy of each in-place target is kept before it is upgraded (what a rollback restores).
+    pub keeps_copies: bool,
+    /// The upgrade domains.
+    pub domains: Vec<DomainRecord>,
+    /// The targets, in rollout order.
+    pub targets: Vec<TargetRecord>,
+    /// What happened, oldest first.
+    pub events: Vec<Event>,
+}
+
+impl Journal {
+    /// Records an event.
+    pub fn event(&mut self, message: impl Into<String>) {
+        self.events.push(Event {
+            at: now_utc(),
+            message: message.into(),
+        });
+    }
+
+    /// The first domain not yet healthy, if any.
+    pub fn current_domain(&self) -> Option<usize> {
+        self.domains
+            .iter()
+            .find(|d| d.state != DomainState::Healthy)
+            .map(|d| d.index)
+    }
+
+    /// Reads a journal file; `None` when there is none.
+    pub fn load(path: &Path) -> Result<Option<Journal>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let journal: Journal = serde_json::from_str(&text).map_err(|e| {
+            Error::Invalid(format!("{}: not a rollout journal: {e}", path.display()))
+        })?;
+        if journal.format_version != FORMAT_VERSION {
+            return Err(Error::Invalid(format!(
+                "{}: journal format {} (this dac reads {FORMAT_VERSION})",
+                path.display(),
+                journal.format_version
+            )));
+        }
+        Ok(Some(journal))
+    }
+
+    /// Writes the journal atomically: a temporary file beside it, fsync, rename, fsync of the
+    /// folder. A reader sees the old journal or the new one, never a torn one.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        self.updated_at = now_utc();
+        let bytes =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::Invalid(format!("journal: {e}")))?;
+        write_atomically(path, &bytes)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file, fsync and rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp_name = path.as_os_str().to_os_string();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(folder) = path.parent() {
+        let folder = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder
+        };
+        // Makes the rename itself durable; not every platform can open a folder.
+        if let Ok(dir) = std::fs::File::open(folder) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Who holds a rollout's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// When it was taken (UTC).
+    pub since: String,
+    /// The command (`start`, `next`, `resume`, `rollback`).
+    pub command: String,
+    /// The process's start time in clock ticks since boot (`/proc/PID/stat`), so that a pid
+    /// reused by another process is not taken for the holder.
+    pub process_start: Option<u64>,
+}
+
+impl LockInfo {
+    /// Whether the holder is still running: `Some(false)` only when it is certainly gone (same
+    /// host, and no process with its pid and start time); `None` when it cannot be told (another
+    /// host).
+    pub fn alive(&self) -> Option<bool> {
+        if self.host != host_name() {
+            return None;
+        }
+        match (process_start(self.pid), self.process_start) {
+            (None, _) => Some(false),
+            (Some(now), Some(then)) => Some(now == then),
+            (Some(_), None) => Some(true),
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "pid {} on {} since {} (dac rollout {})",
+            self.pid, self.host, self.since, self.command
+        )
+    }
+}
+
+/// The held lock of a rollout: removed when dropped. A process that dies leaves the file; the
+/// next one finds its pid gone and takes the lock over, saying so.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+    /// Set when a stale lock was taken over: what it said.
+    pub took_over: Option<String>,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads a lock file; `None` when there is none.
+pub fn read_lock(path: &Path) -> Result<Option<LockInfo>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(serde_json::from_str(&text).ok().or(Some(LockInfo {
+            pid: 0,
+            host: "(unreadable lock file)".into(),
+            since: String::new(),
+            command: String::new(),
+            process_start: None,
+        }))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Takes the lock of a rollout: refused (`Error::Blocked`) while a live process holds it; a lock
+/// left by a process that is gone is taken over.
+pub fn lock(path: &Path, command: &str) -> Result<LockGuard> {
+    let me = LockInfo {
+        pid: std::process::id(),
+        host: host_name(),
+        since: now_utc(),
+        command: command.to_string(),
+        process_start: process_start(std::process::id()),
+    };
+    let bytes = serde_json::to_vec_pretty(&me).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut took_over = None;
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(mut file) => {
+                let written = file.write_all(&bytes).and_then(|()| file.sync_all());
+                if let Err(source) = written {
+                    let _ = std::fs::remove_file(path);
+                    return Err(Error::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+                return Ok(LockGuard {
+                    path: path.to_path_buf(),
+                    took_over,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = read_lock(path)?;
+                let Some(holder) = holder else { continue };
+                match holder.alive() {
+                    Some(false) if took_over.is_none() => {
+                        took_over = Some(format!(
+                            "took over the lock {} left by {}, which is no longer running",
+                            path.display(),
+                            holder.describe()
+                        ));
+                        let _ = std::fs::remove_file(path);
+                    }
+                    Some(_) | None => {
+                        let hint = if holder.alive().is_none() {
+                            " (on another host: remove the lock file by hand if that process is gone)"
+                        } else {
+                            ""
+                        };
+                        return Err(Error::Blocked {
+                            reason: format!(
+                                "another dac rollout holds {}: {}{hint}",
+                                path.display(),
+                                holder.describe()
+                            ),
+                        });
+                    }
+                }
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    Err(Error::Blocked {
+        reason: format!(
+            "another dac rollout took {} at the same time",
+            path.display()
+        ),
+    })
+}
+
+/// This machine's name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A process's start time (field 22 of `/proc/PID/stat`); `None` when there is no such process.
+/// Without `/proc` this says "not running" only for our own pid's absence, so elsewhere a lock
+/// is never taken over automatically.
+fn process_start(pid: u32) -> Option<u64> {
+    if !Path::new("/proc/self/stat").exists() {
+        // No /proc: cannot tell; treat every holder as alive.
+        return Some(0);
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let start = after.split_whitespace().nth(19)?.parse().ok()?;
+    // A zombie is gone for our purposes.
+    let state = after.split_whitespace().next()?;
+    (state != "Z").then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journals_are_written_atomically_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal.json");
+        assert_eq!(Journal::load(&path).unwrap(), None);
+        let mut journal = Journal {
+            format_version: FORMAT_VERSION,
+            id: "r1".into(),
+            rollout_file: "r.toml".into(),
+            package: PackageInfo {
+                path: "p".into(),
+                name: "app".into(),
+                version: "2".into(),
+                model_hashes: [("sqlite".to_string(), "AB".to_string())].into(),
+            },
+            manual: false,
+            state: RolloutState::Running,
+            created_at: now_utc(),
+            updated_at: String::new(),
+            supersedes: None,
+            keeps_copies: true,
+            domains: Vec::new(),
+            targets: Vec::new(),
+            events: Vec::new(),
+        };
+        journal.event("started");
+        journal.save(&path).unwrap();
+        assert_eq!(Journal::load(&path).unwrap().unwrap(), journal);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = Journal::load(&path).unwrap_err().to_string();
+        assert!(err.contains("not a rollout journal"), "{err}");
+    }
+
+    #[test]
+    fn a_live_lock_refuses_and_a_dead_one_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.lock");
+        let guard = lock(&path, "start").unwrap();
+        assert!(guard.took_over.is_none());
+        let held = read_lock(&path).unwrap().unwrap();
+        assert_eq!(held.pid, std::process::id());
+        assert_eq!(held.alive(), Some(true));
+        let err = lock(&path, "resume").unwrap_err();
+        assert!(matches!(err, Error::Blocked { .. }), "{err}");
+        drop(guard);
+        assert!(!path.exists());
+        // A lock left by a process that has exited.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let dead = LockInfo {
+            pid,
+            host: host_name(),
+            since: now_utc(),
+            command: "start".into(),
+            process_start: Some(1),
+        };
+        std::fs::write(&path, serde_json::to_vec(&dead).unwrap()).unwrap();
+        assert_eq!(dead.alive(), Some(false));
+        let guard = lock(&path, "resume").unwrap();
+        let message = guard.took_over.clone().unwrap();
+        assert!(message.contains(&format!("pid {pid}")), "{message}");
+        // A lock from another host is never taken over.
+        drop(guard);
+        let remote = LockInfo {
+            host: "elsewhere.example".into(),
+            ..dead
+        };
+        std::fs::write(&path, serde_json::to_vec(&remote).unwrap()).unwrap();
+        let err = lock(&path, "resume").unwrap_err().to_string();
+        assert!(err.contains("another host"), "{err}");
+    }
+}

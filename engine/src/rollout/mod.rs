@@ -1,0 +1,36 @@
+//! Rollouts: one package over many databases, in upgrade domains, with health gates between
+//! them, a journal that survives the process, and rollback.
+//!
+//! * [`spec`]: the rollout file (TOML): package, targets (listed, from a file or a command), mode
+//!   per target, domains, concurrency, health checks.
+//! * [`domains`]: targets cut into consecutive, evenly sized upgrade domains.
+//! * [`journal`]: the JSON journal beside the rollout file (written atomically after every
+//!   step) and the lock file that admits one mutating command at a time.
+//! * `run`: [`start`], [`next`], [`resume`], [`rollback`], [`status`]. Before an in-place target
+//!   is upgraded, a copy is kept (SQLite `VACUUM INTO`, restored with the online backup API;
+//!   PostgreSQL `CREATE DATABASE copy TEMPLATE db`, renamed back), so a rollback returns it to
+//!   exactly the state it had before its upgrade. Writes made to it after the copy are lost by a
+//!   rollback, which the report says.
+//! * [`health`]: SQL probes, "no drift", a command.
+//! * [`report`]: status and reports as text, JSON and Markdown.
+//!
+//! Upgrades go through [`crate::upgrade::in_place`] and [`crate::upgrade::side_by_side`] (whose
+//! retained original is what a rollback of a side-by-side target switches back to, with
+//! [`crate::upgrade::rollback`]); databases are reached only through drivers.
+//!
+//! Fault points for crash tests ([`crate::fault`], `DAC_FAULT=POINT[@N]`):
+//! `rollout.after-backup` (copy made, journal not yet told), `rollout.after-upgrade` (upgrade
+//! committed, journal not yet told), `rollout.after-target` (journal written),
+//! `rollout.after-checks` (checks run, domain not yet marked), `rollout.after-restore` (a
+//! rollback's restore done, journal not yet told).
+
+pub mod domains;
+pub mod health;
+pub mod journal;
+pub mod report;
+mod run;
+pub mod spec;
+
+pub use run::{
+    Outcome, Paths, Progress, StartOptions, Status, next, resume, rollback, start, status,
+};

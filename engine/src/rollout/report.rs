@@ -1,0 +1,411 @@
+//! Rollout status and reports: text, JSON and Markdown, from the journal alone.
+
+use serde_json::json;
+
+use super::journal::{Journal, LockInfo, Step, TargetRecord};
+use super::run::Status;
+use super::spec::Mode;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+    /// For pull requests and tickets.
+    Markdown,
+}
+
+/// Whether (and how) a target can be returned to its previous version, said in advance.
+pub fn can_roll_back(journal: &Journal, t: &TargetRecord) -> (bool, String) {
+    match t.step {
+        Step::Pending if t.mode == Mode::SideBySide => (
+            false,
+            "nothing to undo yet (the side-by-side upgrade retains the original)".into(),
+        ),
+        Step::Pending if journal.keeps_copies => (
+            false,
+            "nothing to undo yet (a copy is kept before it is upgraded)".into(),
+        ),
+        Step::Pending => (
+            false,
+            "nothing to undo yet (no copy will be kept: backup = false)".into(),
+        ),
+        Step::Failed | Step::Current => (false, "nothing to undo".into()),
+        Step::RolledBack => (false, "rolled back".into()),
+        Step::BackingUp | Step::BackedUp | Step::Upgrading => match &t.backup {
+            Some(b) => (
+                true,
+                format!(
+                    "yes, if its interrupted upgrade committed ({})",
+                    b.describe()
+                ),
+            ),
+            None => (false, "no copy was kept".into()),
+        },
+        Step::Upgraded | Step::Healthy | Step::Unhealthy | Step::RollingBack => match &t.backup {
+            Some(b) => (true, format!("yes ({})", b.describe())),
+            None => (
+                false,
+                "no: no copy was kept (deploy the previous package by hand)".into(),
+            ),
+        },
+    }
+}
+
+fn versions(t: &TargetRecord) -> String {
+    format!(
+        "{} -> {}",
+        t.version_before.as_deref().unwrap_or("-"),
+        t.version_now.as_deref().unwrap_or("-")
+    )
+}
+
+fn lock_line(lock: Option<&(LockInfo, Option<bool>)>) -> String {
+    match lock {
+        None => "none".into(),
+        Some((info, Some(true))) => format!("held by {} (running)", info.describe()),
+        Some((info, Some(false))) => format!(
+            "left by {} (no longer running: the next command takes it over)",
+            info.describe()
+        ),
+        Some((info, None)) => format!("held by {} (another host)", info.describe()),
+    }
+}
+
+fn ms(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v} ms"))
+}
+
+/// Renders the status (`detail` false) or the full report (`detail` true: durations,
+/// read-only windows, every health check, events).
+pub fn render(status: &Status, format: Format, detail: bool) -> String {
+    match format {
+        Format::Json => json_report(status),
+        Format::Text => text(status, detail),
+        Format::Markdown => markdown(status, detail),
+    }
+}
+
+fn json_report(status: &Status) -> String {
+    let j = &status.journal;
+    let targets: Vec<_> = j
+        .targets
+        .iter()
+        .map(|t| {
+            let (yes, why) = can_roll_back(j, t);
+            json!({"target": t.target, "can_roll_back": yes, "rollback": why})
+        })
+        .collect();
+    let value = json!({
+        "format_version": 1,
+        "lock": status.lock.as_ref().map(|(l, alive)| json!({"holder": l, "alive": alive})),
+        "rollback": targets,
+        "journal": j,
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+fn headline(j: &Journal) -> String {
+    let position = match j.current_domain() {
+        Some(d) if !j.state.is_final() => format!(", at domain {d} of {}", j.domains.len()),
+        _ => String::new(),
+    };
+    format!(
+        "rollout {}: {} {} — {}{position}",
+        j.id,
+        j.package.name,
+        j.package.version,
+        j.state.as_str()
+    )
+}
+
+fn text(status: &Status, detail: bool) -> String {
+    let j = &status.journal;
+    let mut out = String::new();
+    out.push_str(&headline(j));
+    out.push('\n');
+    out.push_str(&format!("file      {}\n", j.rollout_file));
+    out.push_str(&format!("package   {}\n", j.package.path));
+    out.push_str(&format!("lock      {}\n", lock_line(status.lock.as_ref())));
+    if let Some(s) = &j.supersedes {
+        out.push_str(&format!(
+            "supersedes rollout {} ({} {}, journal {})\n",
+            s.id,
+            s.version,
+            s.state.as_str(),
+            s.journal
+        ));
+    }
+    let upgraded = j.targets.iter().filter(|t| t.step.is_upgraded()).count();
+    let rollbackable = j.targets.iter().filter(|t| can_roll_back(j, t).0).count();
+    out.push_str(&format!(
+        "targets   {} in {} domain(s); {upgraded} upgraded, {rollbackable} can be rolled back\n",
+        j.targets.len(),
+        j.domains.len()
+    ));
+    for d in &j.domains {
+        out.push_str(&format!(
+            "\ndomain {}  {}  {} target(s){}\n",
+            d.index,
+            d.state.as_str(),
+            d.targets.len(),
+            d.duration_ms
+                .map(|m| format!("  {m} ms"))
+                .unwrap_or_default()
+        ));
+        for &i in &d.targets {
+            let t = &j.targets[i];
+            let (_, why) = can_roll_back(j, t);
+            out.push_str(&format!(
+                "  {:<12} {:<18} {}  rollback: {why}\n",
+                t.step.as_str(),
+                versions(t),
+                t.target
+            ));
+            if detail {
+                out.push_str(&format!(
+                    "      mode {}, copy {}, upgrade (read-only window) {}\n",
+                    t.mode.as_str(),
+                    ms(t.backup_ms),
+                    ms(t.upgrade_ms)
+                ));
+                for c in &t.health {
+                    out.push_str(&format!(
+                        "      {} {} ({} ms){}\n",
+                        if c.ok { "ok  " } else { "FAIL" },
+                        c.check,
+                        c.ms,
+                        if c.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", c.detail.replace('\n', "\n        "))
+                        }
+                    ));
+                }
+                for n in &t.notes {
+                    out.push_str(&format!("      note: {n}\n"));
+                }
+            }
+            if let Some(e) = &t.error {
+                out.push_str(&format!("      error: {e}\n"));
+            }
+            if !detail {
+                for c in t.health.iter().filter(|c| !c.ok) {
+                    out.push_str(&format!("      FAIL {}: {}\n", c.check, c.detail));
+                }
+            }
+        }
+    }
+    if detail && !j.events.is_empty() {
+        out.push_str("\nevents\n");
+        for e in &j.events {
+            out.push_str(&format!(
+                "  {}  {}\n",
+                e.at,
+                e.message.replace('\n', "\n    ")
+            ));
+        }
+    }
+    out
+}
+
+fn md_escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+fn markdown(status: &Status, detail: bool) -> String {
+    let j = &status.journal;
+    let mut out = format!("## {}\n\n", md_escape(&headline(j)));
+    out.push_str(&format!(
+        "- file: `{}`\n- package: `{}`\n- lock: {}\n",
+        j.rollout_file,
+        j.package.path,
+        md_escape(&lock_line(status.lock.as_ref()))
+    ));
+    if let Some(s) = &j.supersedes {
+        out.push_str(&format!(
+            "- supersedes rollout `{}` ({} {})\n",
+            s.id,
+            s.version,
+            s.state.as_str()
+        ));
+    }
+    for d in &j.domains {
+        out.push_str(&format!(
+            "\n### Domain {} — {}{}\n\n| target | step | version | copy | read-only window | health | rollback |\n|---|---|---|---|---|---|---|\n",
+            d.index,
+            d.state.as_str(),
+            d.duration_ms.map(|m| format!(" ({m} ms)")).unwrap_or_default()
+        ));
+        for &i in &d.targets {
+            let t = &j.targets[i];
+            let health = if t.health.is_empty() {
+                "-".to_string()
+            } else {
+                t.health
+                    .iter()
+                    .map(|c| {
+                        if c.ok {
+                            format!("✓ {}", c.check)
+                        } else if detail {
+                            format!("✗ {}: {}", c.check, c.detail)
+                        } else {
+                            format!("✗ {}", c.check)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let health = match &t.error {
+                Some(e) => format!("upgrade failed: {e}; {health}"),
+                None => health,
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+                t.target,
+                t.step.as_str(),
+                versions(t),
+                ms(t.backup_ms),
+                ms(t.upgrade_ms),
+                md_escape(&health),
+                md_escape(&can_roll_back(j, t).1)
+            ));
+        }
+    }
+    if detail && !j.events.is_empty() {
+        out.push_str("\n### Events\n\n");
+        for e in &j.events {
+            out.push_str(&format!("- {} {}\n", e.at, md_escape(&e.message)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::journal::{
+        Backup, CheckResult, DomainRecord, DomainState, FORMAT_VERSION, PackageInfo, RolloutState,
+    };
+
+    fn target(index: usize, step: Step, backup: Option<Backup>) -> TargetRecord {
+        TargetRecord {
+            index,
+            target: format!("sqlite:/f/db{index}.db"),
+            platform: "sqlite".into(),
+            mode: Mode::InPlace,
+            domain: index,
+            step,
+            version_before: Some("1.0.0".into()),
+            hash_before: Some("A".into()),
+            version_now: Some(if step.is_upgraded() { "2.0.0" } else { "1.0.0" }.into()),
+            backup,
+            backup_ms: Some(3),
+            upgrade_ms: Some(7),
+            started_at: None,
+            finished_at: None,
+            health: Vec::new(),
+            error: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn journal() -> Journal {
+        let copy = Some(Backup::SqliteCopy {
+            path: "/f/fleet.backups/x/0000-db0.db".into(),
+        });
+        let mut unhealthy = target(1, Step::Unhealthy, copy.clone());
+        unhealthy.health.push(CheckResult {
+            check: "probe stock | count".into(),
+            ok: false,
+            detail: "expected \"0\", got \"1\"".into(),
+            ms: 1,
+        });
+        let targets = vec![
+            target(0, Step::Healthy, copy),
+            unhealthy,
+            target(2, Step::Upgraded, None),
+            target(3, Step::Pending, None),
+            target(4, Step::Failed, None),
+        ];
+        Journal {
+            format_version: FORMAT_VERSION,
+            id: "r1".into(),
+            rollout_file: "/f/fleet.toml".into(),
+            package: PackageInfo {
+                path: "/f/shop-v2".into(),
+                name: "shop".into(),
+                version: "2.0.0".into(),
+                model_hashes: Default::default(),
+            },
+            manual: false,
+            state: RolloutState::Stuck,
+            created_at: String::new(),
+            updated_at: String::new(),
+            supersedes: None,
+            keeps_copies: true,
+            domains: (0..5)
+                .map(|i| DomainRecord {
+                    index: i,
+                    targets: vec![i],
+                    state: if i < 2 {
+                        DomainState::Healthy
+                    } else {
+                        DomainState::Pending
+                    },
+                    started_at: None,
+                    finished_at: None,
+                    duration_ms: None,
+                })
+                .collect(),
+            targets,
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn status_says_in_advance_what_can_be_rolled_back() {
+        let j = journal();
+        let can: Vec<bool> = j.targets.iter().map(|t| can_roll_back(&j, t).0).collect();
+        assert_eq!(can, [true, true, false, false, false]);
+        assert!(
+            can_roll_back(&j, &j.targets[2])
+                .1
+                .contains("no copy was kept")
+        );
+        assert!(
+            can_roll_back(&j, &j.targets[3])
+                .1
+                .contains("a copy is kept")
+        );
+    }
+
+    #[test]
+    fn renders_text_json_and_markdown() {
+        let status = Status {
+            journal: journal(),
+            lock: None,
+        };
+        let text = render(&status, Format::Text, false);
+        assert!(text.contains("stuck, at domain 2 of 5"), "{text}");
+        assert!(text.contains("2 can be rolled back"), "{text}");
+        assert!(text.contains("FAIL probe stock | count"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&status, Format::Json, true)).unwrap();
+        assert_eq!(json["journal"]["state"], "stuck");
+        assert_eq!(json["rollback"][0]["can_roll_back"], true);
+        assert_eq!(json["rollback"][3]["can_roll_back"], false);
+        let markdown = render(&status, Format::Markdown, true);
+        // A pipe in a check's name does not break the table.
+        assert!(markdown.contains("probe stock \\| count"), "{markdown}");
+        assert_eq!(
+            markdown
+                .lines()
+                .filter(|l| l.starts_with("| `sqlite:"))
+                .count(),
+            5
+        );
+    }
+}

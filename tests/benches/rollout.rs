@@ -1,0 +1,194 @@
+//! Rollout benchmark: `cargo bench -p dac-tests --bench rollout`.
+//!
+//! 100 SQLite databases at shop 1.0.0 (`fixtures/rollout/shop-v1`, 200 items and 400 orders
+//! each) are rolled out to shop 2.0.0 in place in 5 upgrade domains, through the same
+//! `dac_engine::rollout::start` the CLI runs (journal written after every step, a copy of each
+//! database kept before its upgrade, health checks between domains). Each variant gets a fresh
+//! set of databases (untimed: one deployed database copied 100 times). Printed: the total wall
+//! time, and per target the median, 95th percentile and maximum of the copy and of the upgrade
+//! (its read-only window), from the journal. Numbers are reported, never asserted; the run
+//! checks that every database ended at 2.0.0 so a broken rollout fails instead of timing nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dac_engine::driver::{self, Target};
+use dac_engine::model::Dsp;
+use dac_engine::rollout::{self, StartOptions, journal::RolloutState};
+use dac_engine::source::{self, BuildOptions};
+use dac_engine::upgrade::{self, InPlaceOptions};
+use dac_tests::workspace_root;
+
+const DATABASES: usize = 100;
+
+struct Variant {
+    name: &'static str,
+    concurrency: usize,
+    backup: bool,
+    health: bool,
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "concurrency 1, copies kept, health checks (no drift + probe)",
+        concurrency: 1,
+        backup: true,
+        health: true,
+    },
+    Variant {
+        name: "concurrency 2, copies kept, health checks (no drift + probe)",
+        concurrency: 2,
+        backup: true,
+        health: true,
+    },
+    Variant {
+        name: "concurrency 2, no copies, no health checks (upgrades and journal only)",
+        concurrency: 2,
+        backup: false,
+        health: false,
+    },
+];
+
+fn project(version: &str) -> PathBuf {
+    workspace_root()
+        .join("fixtures/rollout")
+        .join(format!("shop-v{version}"))
+}
+
+/// One deployed database with rows, to copy.
+fn template(dir: &Path) -> PathBuf {
+    let path = dir.join("template.db");
+    let target = Target::Sqlite { path: path.clone() };
+    let package = source::build(
+        &project("1"),
+        &BuildOptions {
+            platform: Dsp::from_short_name("sqlite"),
+            name: Some("shop".into()),
+            version: Some("1.0.0".into()),
+            ..BuildOptions::default()
+        },
+    )
+    .expect("build shop v1");
+    let mut driver = driver::connect(&target, true).expect("create template");
+    upgrade::in_place(driver.as_mut(), &package, &InPlaceOptions::default()).expect("deploy v1");
+    let items: Vec<String> = (1..=200)
+        .map(|i| format!("({i}, 'item {i}', {})", 100 + i))
+        .collect();
+    driver
+        .execute(&format!("INSERT INTO items VALUES {}", items.join(", ")))
+        .expect("items");
+    let orders: Vec<String> = (1..=400)
+        .map(|i| format!("({i}, {}, {})", 1 + i % 200, 1 + i % 7))
+        .collect();
+    driver
+        .execute(&format!("INSERT INTO orders VALUES {}", orders.join(", ")))
+        .expect("orders");
+    path
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[rank]
+}
+
+fn describe(values: &mut [u64]) -> String {
+    values.sort_unstable();
+    format!(
+        "median {} ms, p95 {} ms, max {} ms",
+        percentile(values, 0.5),
+        percentile(values, 0.95),
+        values.last().copied().unwrap_or(0)
+    )
+}
+
+fn run(n: usize, variant: &Variant, template: &Path, root: &Path) -> Duration {
+    let dir = root.join(format!("variant{n}"));
+    std::fs::create_dir_all(&dir).expect("variant dir");
+    let mut targets = Vec::new();
+    for i in 0..DATABASES {
+        let db = dir.join(format!("shop{i:03}.db"));
+        std::fs::copy(template, &db).expect("copy template");
+        targets.push(format!("{:?}", format!("sqlite:{}", db.display())));
+    }
+    let health = if variant.health {
+        "[health]\nno_drift = true\n[[health.probe]]\nname = \"every item has stock\"\nsql = \"SELECT count(*) FROM items WHERE id NOT IN (SELECT item_id FROM stock)\"\nexpect = 0\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\ndomains = 5\nconcurrency = {}\nbackup = {}\ntargets = [{}]\n{health}",
+        project("2").display().to_string(),
+        variant.concurrency,
+        variant.backup,
+        targets.join(", ")
+    );
+    let file = dir.join("fleet.toml");
+    std::fs::write(&file, text).expect("rollout file");
+    let started = Instant::now();
+    let outcome = rollout::start(&file, &StartOptions::default(), &|_| {}).expect("rollout runs");
+    let total = started.elapsed();
+    let journal = outcome.journal;
+    assert_eq!(journal.state, RolloutState::Done, "the rollout finished");
+    assert!(
+        journal
+            .targets
+            .iter()
+            .all(|t| t.version_now.as_deref() == Some("2.0.0"))
+    );
+    let mut copies: Vec<u64> = journal.targets.iter().filter_map(|t| t.backup_ms).collect();
+    let mut upgrades: Vec<u64> = journal
+        .targets
+        .iter()
+        .filter_map(|t| t.upgrade_ms)
+        .collect();
+    let mut checks: Vec<u64> = journal
+        .targets
+        .iter()
+        .map(|t| t.health.iter().map(|c| c.ms).sum())
+        .collect();
+    let domains: Vec<String> = journal
+        .domains
+        .iter()
+        .map(|d| format!("{}", d.duration_ms.unwrap_or(0)))
+        .collect();
+    println!("  {}", variant.name);
+    println!(
+        "    total {:.2} s for {DATABASES} databases = {:.1} ms per target (wall); domains {} ms",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1000.0 / DATABASES as f64,
+        domains.join(" / ")
+    );
+    if !copies.is_empty() {
+        println!("    copy (VACUUM INTO)           {}", describe(&mut copies));
+    }
+    println!(
+        "    upgrade (read-only window)   {}",
+        describe(&mut upgrades)
+    );
+    if variant.health {
+        println!("    health checks                {}", describe(&mut checks));
+    }
+    total
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
+    let root = tempfile::Builder::new()
+        .prefix("dac-rollout-bench-")
+        .tempdir()
+        .expect("temp dir");
+    let template = template(root.path());
+    println!(
+        "rollout/{DATABASES} SQLite databases, shop 1.0.0 -> 2.0.0 in place, 5 domains (200 items, 400 orders each)"
+    );
+    for (n, variant) in VARIANTS.iter().enumerate() {
+        if !filters.is_empty() && !filters.iter().any(|f| variant.name.contains(f.as_str())) {
+            continue;
+        }
+        run(n, variant, &template, root.path());
+    }
+}

@@ -1,0 +1,350 @@
+//! Rollouts over real databases: 20 SQLite files and 10 PostgreSQL databases of the throwaway
+//! server. A package whose health probe fails on databases of domain 2 stops the rollout there;
+//! a rollback restores every upgraded target (schema, rows, per-table checksums, registration),
+//! and leaves the targets it never reached alone. A fixed package supersedes a stuck rollout.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use dac_engine::compare::{CompareOptions, compare};
+use dac_engine::driver::{self, Target};
+use dac_engine::model::{Dsp, Model};
+use dac_engine::registry::HistoryAction;
+use dac_engine::rollout::{
+    self, StartOptions,
+    journal::{DomainState, RolloutState, Step},
+};
+use dac_engine::source::{self, BuildOptions};
+use dac_engine::upgrade::{self, InPlaceOptions};
+use dac_tests::postgres::server;
+use dac_tests::workspace_root;
+use sha2::{Digest, Sha256};
+
+fn project(version: &str) -> PathBuf {
+    workspace_root()
+        .join("fixtures/rollout")
+        .join(format!("shop-v{version}"))
+}
+
+/// Deploys shop v1 and its rows; `free` adds an item with price 0 (which v2's post-deploy
+/// script mishandles).
+fn prepare(target: &Target, free: bool) {
+    let package = source::build(
+        &project("1"),
+        &BuildOptions {
+            platform: Dsp::from_short_name(target.platform().as_str()),
+            name: Some("shop".into()),
+            version: Some("1.0.0".into()),
+            ..BuildOptions::default()
+        },
+    )
+    .unwrap();
+    let mut driver = driver::connect(target, true).unwrap();
+    upgrade::in_place(driver.as_mut(), &package, &InPlaceOptions::default()).unwrap();
+    driver
+        .execute(
+            "INSERT INTO items (id, name, price_cents) VALUES (1, 'apple', 120), (2, 'pear', 95)",
+        )
+        .unwrap();
+    driver
+        .execute("INSERT INTO orders (id, item_id, qty) VALUES (1, 1, 3), (2, 2, 1), (3, 1, 7)")
+        .unwrap();
+    if free {
+        driver
+            .execute("INSERT INTO items (id, name, price_cents) VALUES (3, 'sample', 0)")
+            .unwrap();
+    }
+}
+
+/// Everything a rollback must give back: schema, per-table row counts and checksums, version.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    tables: BTreeMap<String, (usize, String)>,
+    version: Option<String>,
+}
+
+fn snapshot(target: &Target) -> (Snapshot, Model) {
+    let mut driver = driver::connect(target, false).unwrap();
+    let model = driver.inspect().unwrap();
+    let mut tables = BTreeMap::new();
+    for table in ["items", "orders", "stock"] {
+        let Ok(rows) = driver.query(&format!("SELECT * FROM {table} ORDER BY 1")) else {
+            continue;
+        };
+        let mut hash = Sha256::new();
+        for row in &rows {
+            for value in row {
+                hash.update(value.as_deref().unwrap_or("\u{0}NULL").as_bytes());
+                hash.update([0x1f]);
+            }
+            hash.update([0x1e]);
+        }
+        let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        tables.insert(table.to_string(), (rows.len(), hex));
+    }
+    let version = driver.read_registration().unwrap().map(|r| r.version);
+    (Snapshot { tables, version }, model)
+}
+
+fn same_schema(a: &Model, b: &Model) -> bool {
+    compare(a, b, &CompareOptions::default()).is_empty()
+}
+
+fn history(target: &Target) -> Vec<(HistoryAction, Option<String>)> {
+    let mut driver = driver::connect(target, false).unwrap();
+    driver
+        .history()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.version_after))
+        .collect()
+}
+
+fn write_rollout(dir: &Path, version: &str, targets: &[Target], extra: &str) -> PathBuf {
+    write_rollout_modes(dir, version, targets, extra, |_| false)
+}
+
+fn write_rollout_modes(
+    dir: &Path,
+    version: &str,
+    targets: &[Target],
+    extra: &str,
+    side_by_side: impl Fn(usize) -> bool,
+) -> PathBuf {
+    let list: Vec<String> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let url = match t {
+                Target::Sqlite { path } => format!("sqlite:{}", path.display()),
+                Target::Postgres { url } => url.clone(),
+            };
+            let mode = if side_by_side(i) {
+                "side-by-side"
+            } else {
+                "in-place"
+            };
+            format!("{{ url = {url:?}, mode = \"{mode}\" }}")
+        })
+        .collect();
+    let text = format!(
+        r#"package = {package:?}
+name = "shop"
+version = "{version_full}"
+domains = 5
+concurrency = 3
+targets = [{targets}]
+{extra}
+[health]
+no_drift = true
+[[health.probe]]
+name = "every item has stock"
+sql = "SELECT count(*) FROM items WHERE id NOT IN (SELECT item_id FROM stock)"
+expect = 0
+"#,
+        package = project(version).display().to_string(),
+        version_full = if version.contains('.') {
+            format!("{version}.0")
+        } else {
+            format!("{version}.0.0")
+        },
+        targets = list.join(", "),
+    );
+    let file = dir.join("fleet.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn quiet() -> &'static (dyn Fn(&str) + Sync) {
+    &|_| {}
+}
+
+/// The scenario on any fleet of 10 or more targets in 5 domains: v2 is stuck at domain 2, the
+/// rollback restores domains 0 to 2 exactly and never touches domains 3 and 4.
+fn stuck_then_rolled_back(dir: &Path, targets: &[Target], side_by_side: impl Fn(usize) -> bool) {
+    let domains = rollout::domains::distribute(targets.len(), 5);
+    for (d, members) in domains.iter().enumerate() {
+        for (k, &i) in members.iter().enumerate() {
+            // One database of domain 2 holds a free item.
+            prepare(&targets[i], d == 2 && k == members.len() - 1);
+        }
+    }
+    let before: Vec<(Snapshot, Model)> = targets.iter().map(snapshot).collect();
+    let file = write_rollout_modes(dir, "2", targets, "", &side_by_side);
+    let outcome = rollout::start(&file, &StartOptions::default(), quiet()).unwrap();
+    let journal = &outcome.journal;
+    assert_eq!(journal.state, RolloutState::Stuck);
+    let states: Vec<DomainState> = journal.domains.iter().map(|d| d.state).collect();
+    assert_eq!(
+        states,
+        [
+            DomainState::Healthy,
+            DomainState::Healthy,
+            DomainState::Failed,
+            DomainState::Pending,
+            DomainState::Pending
+        ]
+    );
+    let failing = *domains[2].last().unwrap();
+    let unhealthy: Vec<usize> = journal
+        .targets
+        .iter()
+        .filter(|t| t.step == Step::Unhealthy)
+        .map(|t| t.index)
+        .collect();
+    assert_eq!(unhealthy, [failing]);
+    let check = journal.targets[failing]
+        .health
+        .iter()
+        .find(|c| !c.ok)
+        .unwrap();
+    assert_eq!(check.check, "probe every item has stock");
+    for (d, members) in domains.iter().enumerate() {
+        for &i in members {
+            let (now, _) = snapshot(&targets[i]);
+            let expected = if d <= 2 { "2.0.0" } else { "1.0.0" };
+            assert_eq!(now.version.as_deref(), Some(expected), "{}", targets[i]);
+        }
+    }
+    // Status says in advance what can be rolled back: domains 0 to 2.
+    let status = rollout::status(&file).unwrap();
+    let can: Vec<bool> = status
+        .journal
+        .targets
+        .iter()
+        .map(|t| rollout::report::can_roll_back(&status.journal, t).0)
+        .collect();
+    let expected: Vec<bool> = (0..targets.len())
+        .map(|i| domains[..3].iter().flatten().any(|&j| j == i))
+        .collect();
+    assert_eq!(can, expected);
+    // A stuck rollout does not go on.
+    let err = rollout::resume(&file, quiet()).unwrap_err();
+    assert!(err.to_string().contains("stuck at domain 2"), "{err}");
+
+    let outcome = rollout::rollback(&file, quiet()).unwrap();
+    assert_eq!(outcome.journal.state, RolloutState::RolledBack);
+    for (i, target) in targets.iter().enumerate() {
+        let (now, model) = snapshot(target);
+        assert_eq!(now, before[i].0, "{target}");
+        assert!(
+            same_schema(&model, &before[i].1),
+            "{target}: schema differs"
+        );
+        let actions: Vec<HistoryAction> = history(target).into_iter().map(|(a, _)| a).collect();
+        let reached = domains[..3].iter().flatten().any(|&j| j == i);
+        if reached && side_by_side(i) {
+            // The retained original is back, with its own history and a rollback row.
+            assert_eq!(actions.first(), Some(&HistoryAction::Deploy), "{target}");
+            assert_eq!(actions.last(), Some(&HistoryAction::Rollback), "{target}");
+            assert!(
+                !actions.contains(&HistoryAction::Upgrade),
+                "{target}: {actions:?}"
+            );
+        } else if reached {
+            assert_eq!(
+                actions,
+                [
+                    HistoryAction::Deploy,
+                    HistoryAction::Upgrade,
+                    HistoryAction::Rollback
+                ],
+                "{target}"
+            );
+        } else {
+            assert_eq!(actions, [HistoryAction::Deploy], "{target}");
+        }
+    }
+}
+
+#[test]
+fn twenty_sqlite_databases_stop_at_domain_2_and_roll_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets: Vec<Target> = (0..20)
+        .map(|i| Target::Sqlite {
+            path: dir.path().join(format!("shop{i:02}.db")),
+        })
+        .collect();
+    stuck_then_rolled_back(dir.path(), &targets, |_| false);
+}
+
+#[test]
+fn ten_postgres_databases_in_place_and_side_by_side_stop_at_domain_2_and_roll_back() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let targets: Vec<Target> = (0..10)
+        .map(|i| Target::Postgres {
+            url: server.create_database(&format!("rollout{i}")),
+        })
+        .collect();
+    // Odd targets are upgraded side by side.
+    stuck_then_rolled_back(dir.path(), &targets, |i| i % 2 == 1);
+    // The copies were renamed back into place: none is left behind.
+    let mut driver = driver::connect(&targets[0], false).unwrap();
+    let left = driver
+        .query("SELECT datname FROM pg_database WHERE datname LIKE '%\\_dacbak\\_%'")
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    for t in &targets {
+        if let Target::Postgres { url } = t {
+            server.drop_database(url);
+        }
+    }
+}
+
+#[test]
+fn a_fixed_package_supersedes_a_stuck_rollout() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets: Vec<Target> = (0..10)
+        .map(|i| Target::Sqlite {
+            path: dir.path().join(format!("s{i}.db")),
+        })
+        .collect();
+    for (i, t) in targets.iter().enumerate() {
+        prepare(t, i == 5);
+    }
+    let file = write_rollout(dir.path(), "2", &targets, "");
+    let stuck = rollout::start(&file, &StartOptions::default(), quiet()).unwrap();
+    assert_eq!(stuck.journal.state, RolloutState::Stuck);
+    let file = write_rollout(dir.path(), "2.1", &targets, "");
+    let fixed = rollout::start(&file, &StartOptions::default(), quiet()).unwrap();
+    assert_eq!(fixed.journal.state, RolloutState::Done);
+    let superseded = fixed.journal.supersedes.as_ref().unwrap();
+    assert_eq!(superseded.id, stuck.journal.id);
+    assert_eq!(superseded.state, RolloutState::Stuck);
+    assert!(Path::new(&superseded.journal).is_file());
+    assert!(
+        fixed.notes.iter().any(|n| n.contains("supersedes")),
+        "{:?}",
+        fixed.notes
+    );
+    for (i, t) in targets.iter().enumerate() {
+        let versions: Vec<Option<String>> = history(t)
+            .into_iter()
+            .filter(|(a, _)| *a == HistoryAction::Upgrade)
+            .map(|(_, v)| v)
+            .collect();
+        // Domains 0 to 2 went 1 -> 2 -> 2.1, the others 1 -> 2.1 directly.
+        let expected: Vec<Option<String>> = if i < 6 {
+            vec![Some("2.0.0".into()), Some("2.1.0".into())]
+        } else {
+            vec![Some("2.1.0".into())]
+        };
+        assert_eq!(versions, expected, "{t}");
+        assert_eq!(
+            fixed.journal.targets[i].version_before.as_deref(),
+            Some(if i < 6 { "2.0.0" } else { "1.0.0" })
+        );
+    }
+    // Rolled back, the targets return to where this rollout found them.
+    let back = rollout::rollback(&file, quiet()).unwrap();
+    assert_eq!(back.journal.state, RolloutState::RolledBack);
+    for (i, t) in targets.iter().enumerate() {
+        let (now, _) = snapshot(t);
+        assert_eq!(
+            now.version.as_deref(),
+            Some(if i < 6 { "2.0.0" } else { "1.0.0" }),
+            "{t}"
+        );
+    }
+}
