@@ -374,6 +374,22 @@ pub(crate) fn is_inline_constraint(kind: &str, caps: Capabilities) -> bool {
     ) || (kind == kind::FOREIGN_KEY && caps.foreign_keys_inline_only)
 }
 
+/// The plan that creates every object of `desired` in an empty database of its platform (a
+/// first deployment, a scratch copy, the new database of a side-by-side upgrade).
+pub fn create_all(desired: &Model, caps: Capabilities, options: &PlanOptions) -> Plan {
+    let mut empty = Model::empty(desired.dsp.clone());
+    empty.collation_case_sensitive = desired.collation_case_sensitive;
+    let diff = crate::compare::compare(
+        &empty,
+        desired,
+        &crate::compare::CompareOptions {
+            drop_objects_not_in_source: true,
+            ..crate::compare::CompareOptions::default()
+        },
+    );
+    plan(&diff, &empty, desired, caps, options)
+}
+
 /// Plans a diff between `current` and `desired` for a platform with `caps`.
 pub fn plan(
     diff: &Diff,

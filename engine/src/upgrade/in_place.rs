@@ -92,15 +92,7 @@ fn in_place_locked(
 ) -> Result<Outcome> {
     let metadata = package.metadata.clone().unwrap_or_default();
     let (registration, allowed_drift) = validate(driver, package, options.allow_drift)?;
-    let live = driver.inspect()?;
-    let desired = driver.canonicalize(&package.model)?;
-    let mut compare_options = options.compare.clone();
-    if let Some(log) = &package.refactor_log {
-        compare_options
-            .renames
-            .extend(compare::renames_from_refactor_log(log));
-    }
-    let diff = compare::compare(&live, &desired, &compare_options);
+    let (live, desired, diff) = super::live_diff(driver, package, &options.compare)?;
     let dialect = dialect_for(desired.platform());
     let plan_options = PlanOptions {
         // Rows are checked below, before anything runs; the script's guards stay on unless

@@ -91,6 +91,29 @@ fn run_in_transaction(
     }
 }
 
+/// The live schema, the package's model as this server shows it, and the diff between them
+/// (renames from the package's refactor log added to `options`).
+fn live_diff(
+    driver: &mut dyn Driver,
+    package: &crate::package::Package,
+    options: &crate::compare::CompareOptions,
+) -> Result<(
+    crate::model::Model,
+    crate::model::Model,
+    crate::compare::Diff,
+)> {
+    let live = driver.inspect()?;
+    let desired = driver.canonicalize(&package.model)?;
+    let mut options = options.clone();
+    if let Some(log) = &package.refactor_log {
+        options
+            .renames
+            .extend(crate::compare::renames_from_refactor_log(log));
+    }
+    let diff = crate::compare::compare(&live, &desired, &options);
+    Ok((live, desired, diff))
+}
+
 /// Adds the step's comment to a driver error.
 fn in_step(err: Error, step: &str) -> Error {
     match err {

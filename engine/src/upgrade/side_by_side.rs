@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::LOCK_WAIT;
 use super::in_place::validate;
 use super::transfer::{PlannedTransfer, plan_transfer};
-use crate::compare::{self, CompareOptions, Diff};
+use crate::compare::{CompareOptions, Diff};
 use crate::dialect::dialect_for;
 use crate::driver::{Copier, Driver, Moved, Server, TableCopy, Target, connect_server};
 use crate::fault;
@@ -416,20 +416,8 @@ fn create_scripts(
     package: &Package,
     variables: &[(String, String)],
 ) -> Result<(Script, Script)> {
-    let mut empty = Model::empty(desired.dsp.clone());
-    empty.collation_case_sensitive = desired.collation_case_sensitive;
-    let diff = compare::compare(
-        &empty,
-        desired,
-        &CompareOptions {
-            drop_objects_not_in_source: true,
-            ..CompareOptions::default()
-        },
-    );
     let dialect = dialect_for(desired.platform());
-    let plan = plan::plan(
-        &diff,
-        &empty,
+    let plan = plan::create_all(
         desired,
         dialect.capabilities(),
         &PlanOptions {
@@ -494,15 +482,7 @@ fn run(
     progress.step("validating");
     let mut original = server.open(&database)?;
     let (registration, allowed_drift) = validate(original.as_mut(), package, options.allow_drift)?;
-    let live = original.inspect()?;
-    let desired = original.canonicalize(&package.model)?;
-    let mut compare_options = options.compare.clone();
-    if let Some(log) = &package.refactor_log {
-        compare_options
-            .renames
-            .extend(compare::renames_from_refactor_log(log));
-    }
-    let diff = compare::compare(&live, &desired, &compare_options);
+    let (live, desired, diff) = super::live_diff(original.as_mut(), package, &options.compare)?;
     let dialect = dialect_for(desired.platform());
     let plan = plan::plan(
         &diff,

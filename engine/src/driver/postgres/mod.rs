@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
 use super::{Driver, ServerInfo};
-use crate::compare::{CompareOptions, compare};
 use crate::dialect::dialect_for;
 use crate::model::{Dsp, Model, ObjectName, Platform};
-use crate::plan::{PlanOptions, plan};
+use crate::plan::{PlanOptions, create_all};
 use crate::script::render;
 use crate::{Error, Result};
 
@@ -121,16 +120,8 @@ impl PostgresDriver {
 
     fn build_in(&self, scratch: &str, desired: &Model) -> Result<Model> {
         let mut driver = self.connect_sibling(scratch)?;
-        let empty = empty_model();
-        let options = CompareOptions {
-            drop_objects_not_in_source: true,
-            ..CompareOptions::default()
-        };
-        let diff = compare(&empty, desired, &options);
         let dialect = dialect_for(Platform::Postgres);
-        let planned = plan(
-            &diff,
-            &empty,
+        let planned = create_all(
             desired,
             dialect.capabilities(),
             &PlanOptions {
@@ -168,6 +159,27 @@ impl PostgresDriver {
                 _ => None,
             })
             .collect())
+    }
+
+    /// Takes a session advisory lock (`key` is SQL giving the key), waiting up to `wait`, then
+    /// refusing with a message naming `database`.
+    fn advisory_lock(&mut self, key: &str, wait: Duration, database: &str) -> Result<()> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let got = self.scalar(&format!("SELECT pg_try_advisory_lock({key})"))?;
+            if got.as_deref() == Some("t") {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Blocked {
+                    reason: format!(
+                        "another dac run holds the upgrade lock of database {database} (waited {} s); try again when it has finished",
+                        wait.as_secs_f64()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn scalar(&mut self, sql: &str) -> Result<Option<String>> {
@@ -297,24 +309,10 @@ impl Driver for PostgresDriver {
         if self.locked {
             return Ok(());
         }
-        let deadline = Instant::now() + wait;
-        loop {
-            let got = self.scalar(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"))?;
-            if got.as_deref() == Some("t") {
-                self.locked = true;
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Blocked {
-                    reason: format!(
-                        "another dac run holds the upgrade lock of database {} (waited {} s); try again when it has finished",
-                        self.database,
-                        wait.as_secs_f64()
-                    ),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let database = self.database.clone();
+        self.advisory_lock(LOCK_KEY, wait, &database)?;
+        self.locked = true;
+        Ok(())
     }
 
     fn unlock(&mut self) -> Result<()> {

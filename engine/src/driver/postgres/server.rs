@@ -222,28 +222,10 @@ impl Server for PostgresServer {
             "hashtextextended({}, 0)",
             literal(&format!("dac side-by-side lock: {}", self.database))
         );
-        let deadline = Instant::now() + wait;
-        loop {
-            if self
-                .admin
-                .scalar(&format!("SELECT pg_try_advisory_lock({key})"))?
-                .as_deref()
-                == Some("t")
-            {
-                self.lock_held = true;
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Blocked {
-                    reason: format!(
-                        "another dac run holds the upgrade lock of database {} (waited {} s); try again when it has finished",
-                        self.database,
-                        wait.as_secs_f64()
-                    ),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let database = self.database.clone();
+        self.admin.advisory_lock(&key, wait, &database)?;
+        self.lock_held = true;
+        Ok(())
     }
 
     fn unlock(&mut self) -> Result<()> {
