@@ -6,10 +6,12 @@
 
 mod postgres;
 pub mod sqlite;
+pub mod sqlserver;
 mod target;
 
 pub use postgres::PostgresDriver;
 pub use sqlite::SqliteDriver;
+pub use sqlserver::SqlServerDriver;
 pub use target::{Target, redact};
 
 use crate::Result;
@@ -101,6 +103,12 @@ pub trait Driver {
 
     /// The history, oldest first.
     fn history(&mut self) -> Result<Vec<HistoryEntry>>;
+
+    /// Warnings gathered since the last call (a registration kept in a fallback place, objects
+    /// inspected only in part); callers print them.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Opens a driver for a target; with `create`, a database that does not exist is created.
@@ -108,5 +116,8 @@ pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
     match target {
         Target::Sqlite { path } => Ok(Box::new(sqlite::SqliteDriver::open(path, create)?)),
         Target::Postgres { url } => Ok(Box::new(PostgresDriver::connect_or_create(url, create)?)),
+        Target::SqlServer { conn } => {
+            Ok(Box::new(SqlServerDriver::connect_or_create(conn, create)?))
+        }
     }
 }
