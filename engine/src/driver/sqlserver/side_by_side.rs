@@ -114,13 +114,16 @@ pub fn count_rows(source: &str, target: &str, table: &ObjectName) -> String {
     )
 }
 
-/// Moves the msdb registration from the old database's instance to the new one after the swap,
-/// as DacFx's side-by-side upgrade does (`sp_sysdac_upgrade_instance`: the old row is deleted
-/// and the new version's row takes over its id and name).
-pub fn msdb_upgrade_instance(database: &str) -> String {
+/// Moves the msdb registration to the upgraded database after the swap, as DacFx's
+/// side-by-side upgrade does: msdb keys registrations on the name a database had when it was
+/// registered, so the original's row (`instance_name = name`) is deleted and the upgraded
+/// database's row (registered as `staged_name`) takes over its id and name
+/// (`sp_sysdac_upgrade_instance`).
+pub fn msdb_upgrade_instance(name: &str, staged_name: &str) -> String {
     format!(
-        "DECLARE @old uniqueidentifier = (SELECT i.instance_id FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = {lit});\nDECLARE @new uniqueidentifier = (SELECT i.instance_id FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = DB_NAME());\nIF @old IS NOT NULL AND @new IS NOT NULL AND @old <> @new\n    EXEC msdb.dbo.sp_sysdac_upgrade_instance @source_instance_id = @new, @instance_id = @old, @instance_name = {lit}, @database_name = {lit};",
-        lit = super::literal(database)
+        "DECLARE @original uniqueidentifier = (SELECT i.instance_id FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = {name_lit});\nDECLARE @upgraded uniqueidentifier = (SELECT i.instance_id FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = {staged_lit});\nIF @original IS NOT NULL AND @upgraded IS NOT NULL\n    EXEC msdb.dbo.sp_sysdac_upgrade_instance @source_instance_id = @upgraded, @instance_id = @original, @instance_name = {name_lit}, @database_name = {name_lit};",
+        name_lit = super::literal(name),
+        staged_lit = super::literal(staged_name)
     )
 }
 
