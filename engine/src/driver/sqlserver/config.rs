@@ -445,6 +445,43 @@ impl ConnectionConfig {
     }
 }
 
+/// The same connection string naming another database (`Database={...}` appended to an
+/// ADO.NET string, where the last value wins; the path replaced in a URL).
+pub fn with_database(text: &str, database: &str) -> String {
+    let lower = text.trim_start().to_ascii_lowercase();
+    if lower.starts_with("sqlserver://") || lower.starts_with("mssql://") {
+        let (main, query) = match text.split_once('?') {
+            Some((m, q)) => (m, Some(q)),
+            None => (text, None),
+        };
+        let scheme_end = main.find("://").map_or(0, |i| i + 3);
+        let authority_end = main[scheme_end..]
+            .find('/')
+            .map_or(main.len(), |i| scheme_end + i);
+        let encoded: String = database
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let mut out = format!("{}/{encoded}", &main[..authority_end]);
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(q);
+        }
+        return out;
+    }
+    format!(
+        "{};Database={{{}}}",
+        text.trim_end().trim_end_matches(';'),
+        database.replace('}', "}}")
+    )
+}
+
 fn percent_decode(text: &str) -> Result<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -582,6 +619,22 @@ mod tests {
         assert!(!is_sqlserver("postgres://h/d"));
         assert!(!is_sqlserver("app.db"));
         assert!(!is_sqlserver("folder/with=sign"));
+    }
+
+    #[test]
+    fn another_database_of_the_same_server() {
+        let c = ConnectionConfig::parse(&with_database("Server=h;Database=a;User Id=u;", "b}c"))
+            .unwrap();
+        assert_eq!(c.database.as_deref(), Some("b}c"));
+        let c = ConnectionConfig::parse(&with_database(
+            "sqlserver://u:p@h:1433/a?trustServerCertificate=true",
+            "new db",
+        ))
+        .unwrap();
+        assert_eq!(c.database.as_deref(), Some("new db"));
+        assert!(c.trust_server_certificate);
+        let c = ConnectionConfig::parse(&with_database("sqlserver://h", "x")).unwrap();
+        assert_eq!(c.database.as_deref(), Some("x"));
     }
 
     #[test]
