@@ -34,6 +34,11 @@ pub enum Command {
     Register(RegisterArgs),
     /// Remove a database's registration (its history stays).
     Unregister(TargetArgs),
+    /// Switch back to the original retained by the last side-by-side upgrade.
+    Rollback(RollbackArgs),
+    /// Finish or undo an interrupted side-by-side upgrade or rollback (every command that
+    /// changes a database does this first on its own).
+    Recover(TargetArgs),
     /// Compare a live database with its registered definition; exit 2 when it drifted.
     DriftReport(DriftReportArgs),
 }
@@ -56,8 +61,25 @@ pub struct UpgradeArgs {
     #[arg(long)]
     pub target: ConnectionText,
     /// Upgrade in place: one transaction, all or nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "side_by_side")]
     pub in_place: bool,
+    /// Upgrade side by side: build the new version in a new database, copy the data while
+    /// the original is read-only, switch names; the original is kept for `dac rollback`.
+    #[arg(long)]
+    pub side_by_side: bool,
+    /// Side by side: write the data transfer report to FILE (in --format).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Side by side: the data transfer report's format (printed, and written to --report).
+    #[arg(long, value_enum, default_value_t = TransferFormat::Text)]
+    pub format: TransferFormat,
+    /// Side by side: tables copied at a time (default: the number of CPUs, at most 4;
+    /// SQLite always copies one at a time).
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// Side by side: no progress output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// Application name, when PACKAGE is a project (as `dac build --name`).
     #[arg(long)]
     pub name: Option<String>,
@@ -79,6 +101,29 @@ pub struct UpgradeArgs {
     /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
     #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
+}
+
+/// Formats of the data transfer report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransferFormat {
+    /// Plain text.
+    Text,
+    /// JSON (stable, versioned shape).
+    Json,
+    /// Markdown, for a pull request or change record.
+    Markdown,
+}
+
+/// `dac rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Connection string of the upgraded database.
+    #[arg(long)]
+    pub target: String,
+    /// Roll back even though the upgraded database took writes since the switch (it is kept
+    /// under another name, never dropped).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `dac extract`.

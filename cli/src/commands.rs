@@ -25,6 +25,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Register(args) => crate::live::register(args),
         Command::Unregister(args) => crate::live::unregister(args),
         Command::DriftReport(args) => crate::live::drift_report(args),
+        Command::Rollback(args) => crate::side_by_side_cmd::rollback(args),
+        Command::Recover(args) => crate::side_by_side_cmd::recover(args),
     }
 }
 

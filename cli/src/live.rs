@@ -31,41 +31,22 @@ fn print_warnings(driver: &mut dyn driver::Driver) {
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
-    if !args.in_place {
-        bail!("choose how to upgrade: --in-place (side-by-side upgrades are not available yet)");
+    if !args.in_place && !args.side_by_side {
+        bail!("choose how to upgrade: --in-place or --side-by-side");
     }
     let target = target(&args.target)?;
-    let mut package = load_package_for(&args.package, false, Some(target.platform()))?;
-    if args.name.is_some() || args.version.is_some() {
-        if args
-            .package
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("dacpac"))
-        {
-            bail!(
-                "--name and --version apply to projects; a package keeps the name and version it was built with"
-            );
-        }
-        let metadata = package.metadata.get_or_insert_with(DacMetadata::default);
-        if let Some(name) = &args.name {
-            metadata.name = name.clone();
-        }
-        if let Some(version) = &args.version {
-            metadata.version = version.clone();
-        }
+    let package = upgrade_package(&args, &target)?;
+    if args.side_by_side {
+        return crate::side_by_side_cmd::upgrade(&args, &target, &package);
     }
+    crate::side_by_side_cmd::recover_quietly(&target)?;
     let mut driver =
         driver::connect(&target, true).with_context(|| format!("connecting to {target}"))?;
-    let caps = dialect_for(package.model.platform()).capabilities();
     let options = InPlaceOptions {
         allow_data_loss: args.allow_data_loss,
         allow_drift: args.allow_drift,
         smart_defaults: args.smart_defaults,
-        compare: CompareOptions {
-            ignore_column_order: !caps.column_order_significant,
-            drop_objects_not_in_source: true,
-            ..CompareOptions::default()
-        },
+        compare: upgrade_compare_options(&package),
         variables: crate::commands::variable_values(
             Some(&package),
             &crate::commands::parse_variables(&args.variables)?,
@@ -119,6 +100,40 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
         println!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
+}
+
+/// The package an upgrade deploys, with --name/--version applied to projects.
+fn upgrade_package(args: &UpgradeArgs, target: &Target) -> Result<Package> {
+    let mut package = load_package_for(&args.package, false, Some(target.platform()))?;
+    if args.name.is_some() || args.version.is_some() {
+        if args
+            .package
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("dacpac"))
+        {
+            bail!(
+                "--name and --version apply to projects; a package keeps the name and version it was built with"
+            );
+        }
+        let metadata = package.metadata.get_or_insert_with(DacMetadata::default);
+        if let Some(name) = &args.name {
+            metadata.name = name.clone();
+        }
+        if let Some(version) = &args.version {
+            metadata.version = version.clone();
+        }
+    }
+    Ok(package)
+}
+
+/// How an upgrade compares the live schema with the package.
+pub fn upgrade_compare_options(package: &Package) -> CompareOptions {
+    let caps = dialect_for(package.model.platform()).capabilities();
+    CompareOptions {
+        ignore_column_order: !caps.column_order_significant,
+        drop_objects_not_in_source: true,
+        ..CompareOptions::default()
+    }
 }
 
 /// `dac extract`.

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod compare_cmd;
 mod live;
+mod side_by_side_cmd;
 
 use std::process::ExitCode;
 

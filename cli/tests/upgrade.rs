@@ -298,3 +298,93 @@ fn a_failing_post_deploy_script_changes_nothing() {
         ]
     );
 }
+
+#[test]
+fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let db = dir.path().join("finance.db");
+    let target = format!("sqlite:{}", db.display());
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    sql(
+        &db,
+        "INSERT INTO customers (id, name, email, fax) VALUES (1, 'Ada', 'ada@example.org', '555');
+         INSERT INTO accounts (id, customer_id, currency, balance_cents) VALUES (1, 1, 'EUR', 5);",
+    );
+    // fax holds a value: refused, nothing created.
+    let side_by_side = |extra: &[&str]| {
+        let mut args = vec![
+            "upgrade",
+            v2.as_str(),
+            "--target",
+            target.as_str(),
+            "--side-by-side",
+        ];
+        args.extend_from_slice(extra);
+        dac(dir.path(), &args)
+    };
+    let refused = side_by_side(&[]);
+    refused.expect_code(3);
+    assert!(refused.stderr.contains("fax"), "{}", refused.stderr);
+    assert!(!dir.path().join("finance.db.dac-new").exists());
+    // Allowed: the report names each table's case; JSON to a file.
+    let report = dir.path().join("transfer.json");
+    let run = side_by_side(&[
+        "--allow-data-loss",
+        "--format",
+        "json",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    run.expect_code(0);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let tables = json["tables"].as_array().unwrap();
+    let case = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t["name"].as_str().unwrap().contains(name))
+            .unwrap_or_else(|| panic!("{name} in {json}"))
+    };
+    assert_eq!(case("currencies")["case"], "new");
+    assert_eq!(case("customers")["case"], "changed");
+    assert_eq!(case("customers")["rows"], 1);
+    assert_eq!(case("customers")["columns_dropped"][0], "fax");
+    assert_eq!(case("accounts")["copied"], true);
+    assert!(json["read_only_window_ms"].is_u64());
+    // Post-deployment seeds, foreign keys checked after them.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let seeded: i64 = conn
+        .query_row("SELECT count(*) FROM currencies", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seeded, 3);
+    drop(conn);
+    let rollback = dac(dir.path(), &["rollback", "--target", &target]);
+    rollback.expect_code(0);
+    assert!(
+        rollback.stdout.contains("2.0.0 -> 1.0.0"),
+        "{}",
+        rollback.stdout
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let fax: String = conn
+        .query_row("SELECT fax FROM customers WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fax, "555", "the original is back, fax and all");
+    drop(conn);
+    dac(dir.path(), &["rollback", "--target", &target]).expect_code(1);
+    dac(dir.path(), &["recover", "--target", &target]).expect_code(0);
+    let both = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            &v2,
+            "--target",
+            &target,
+            "--in-place",
+            "--side-by-side",
+        ],
+    );
+    both.expect_code(1);
+}

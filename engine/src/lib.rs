@@ -9,6 +9,7 @@ pub mod compare;
 pub mod dialect;
 pub mod driver;
 pub mod error;
+pub mod fault;
 pub mod model;
 pub mod package;
 pub mod plan;

@@ -5,12 +5,14 @@
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
 mod postgres;
+pub mod server;
 pub mod sqlite;
 pub mod sqlserver;
 mod target;
 
-pub use postgres::PostgresDriver;
-pub use sqlite::SqliteDriver;
+pub use postgres::{PostgresDriver, PostgresServer};
+pub use server::{Copier, Moved, Server, TableCopy, WriterHold};
+pub use sqlite::{SqliteDriver, SqliteServer};
 pub use sqlserver::SqlServerDriver;
 pub use target::{Target, redact};
 
@@ -119,5 +121,17 @@ pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
         Target::SqlServer { conn } => {
             Ok(Box::new(SqlServerDriver::connect_or_create(conn, create)?))
         }
+    }
+}
+
+/// Opens the server side of a target, for operations on whole databases (side-by-side
+/// upgrades, rollback, recovery).
+pub fn connect_server(target: &Target) -> Result<Box<dyn Server>> {
+    match target {
+        Target::Sqlite { path } => Ok(Box::new(SqliteServer::new(path))),
+        Target::Postgres { url } => Ok(Box::new(PostgresServer::connect(url)?)),
+        Target::SqlServer { .. } => Err(crate::Error::Invalid(
+            "side-by-side upgrades are not available for SQL Server yet".into(),
+        )),
     }
 }

@@ -4,6 +4,7 @@
 //! Only report types are serializable; their JSON shape is a stable API (`format_version`).
 
 mod render;
+pub mod transfer;
 
 pub use render::{deploy_report_markdown, deploy_report_text, deploy_report_xml};
 

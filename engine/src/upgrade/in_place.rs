@@ -91,43 +91,7 @@ fn in_place_locked(
     options: &InPlaceOptions,
 ) -> Result<Outcome> {
     let metadata = package.metadata.clone().unwrap_or_default();
-    if driver.platform() != package.model.platform() {
-        return Err(Error::Blocked {
-            reason: format!(
-                "the package is for {} but the target is a {} database",
-                package.model.platform().as_str(),
-                driver.platform().as_str()
-            ),
-        });
-    }
-    // Validate against the registration before touching anything.
-    let registration = driver.read_registration()?;
-    let mut allowed_drift = None;
-    if let Some(registered) = &registration {
-        if !registered.name.eq_ignore_ascii_case(&metadata.name) {
-            return Err(Error::Blocked {
-                reason: format!(
-                    "the database is registered to application {:?} but the package is {:?}",
-                    registered.name, metadata.name
-                ),
-            });
-        }
-        if let Some((_, diff)) = drift(driver)?
-            && !diff.is_empty()
-        {
-            if !options.allow_drift {
-                return Err(Error::Blocked {
-                    reason: format!(
-                        "the database has drifted from its registered definition ({} {}):\n{}\nrun `dac drift-report` for details, or pass --allow-drift",
-                        registered.name,
-                        registered.version,
-                        describe_drift(&diff)
-                    ),
-                });
-            }
-            allowed_drift = Some(diff);
-        }
-    }
+    let (registration, allowed_drift) = validate(driver, package, options.allow_drift)?;
     let live = driver.inspect()?;
     let desired = driver.canonicalize(&package.model)?;
     let mut compare_options = options.compare.clone();
@@ -180,22 +144,7 @@ fn in_place_locked(
         });
     }
     if !options.allow_data_loss {
-        let mut blocked = Vec::new();
-        for hazard in plan.data_loss() {
-            let Some(table) = &hazard.table else { continue };
-            if live.find(crate::model::kind::TABLE, table).is_some() && driver.has_rows(table)? {
-                blocked.push(format!("  {} ({})", hazard.message, hazard.object));
-            }
-        }
-        if !blocked.is_empty() {
-            blocked.dedup();
-            return Err(Error::Blocked {
-                reason: format!(
-                    "the upgrade could lose data in tables that hold rows:\n{}\npass --allow-data-loss to go ahead",
-                    blocked.join("\n")
-                ),
-            });
-        }
+        refuse_data_loss(driver, &plan, &live)?;
     }
     let mut entry = HistoryEntry::now(action, HistoryStatus::Success, &metadata.name);
     entry.version_before = version_before.clone();
@@ -221,6 +170,77 @@ fn in_place_locked(
         plan,
         script,
         drift: allowed_drift,
+    })
+}
+
+/// Checks what must hold before anything is touched: the package's platform is the target's,
+/// the database is registered to the same application (or not at all), and it has not drifted
+/// from its registered definition unless the user allowed it. Returns the registration and the
+/// drift that was allowed.
+pub(super) fn validate(
+    driver: &mut dyn Driver,
+    package: &Package,
+    allow_drift: bool,
+) -> Result<(Option<Registration>, Option<Diff>)> {
+    let metadata = package.metadata.clone().unwrap_or_default();
+    if driver.platform() != package.model.platform() {
+        return Err(Error::Blocked {
+            reason: format!(
+                "the package is for {} but the target is a {} database",
+                package.model.platform().as_str(),
+                driver.platform().as_str()
+            ),
+        });
+    }
+    let registration = driver.read_registration()?;
+    let mut allowed_drift = None;
+    if let Some(registered) = &registration {
+        if !registered.name.eq_ignore_ascii_case(&metadata.name) {
+            return Err(Error::Blocked {
+                reason: format!(
+                    "the database is registered to application {:?} but the package is {:?}",
+                    registered.name, metadata.name
+                ),
+            });
+        }
+        if let Some((_, diff)) = drift(driver)?
+            && !diff.is_empty()
+        {
+            if !allow_drift {
+                return Err(Error::Blocked {
+                    reason: format!(
+                        "the database has drifted from its registered definition ({} {}):\n{}\nrun `dac drift-report` for details, or pass --allow-drift",
+                        registered.name,
+                        registered.version,
+                        describe_drift(&diff)
+                    ),
+                });
+            }
+            allowed_drift = Some(diff);
+        }
+    }
+    Ok((registration, allowed_drift))
+}
+
+/// Refuses a plan whose data-loss hazards touch tables that hold rows (checked now, as DacFx
+/// does, so an empty table never blocks).
+pub(super) fn refuse_data_loss(driver: &mut dyn Driver, plan: &Plan, live: &Model) -> Result<()> {
+    let mut blocked = Vec::new();
+    for hazard in plan.data_loss() {
+        let Some(table) = &hazard.table else { continue };
+        if live.find(crate::model::kind::TABLE, table).is_some() && driver.has_rows(table)? {
+            blocked.push(format!("  {} ({})", hazard.message, hazard.object));
+        }
+    }
+    if blocked.is_empty() {
+        return Ok(());
+    }
+    blocked.dedup();
+    Err(Error::Blocked {
+        reason: format!(
+            "the upgrade could lose data in tables that hold rows:\n{}\npass --allow-data-loss to go ahead",
+            blocked.join("\n")
+        ),
     })
 }
 

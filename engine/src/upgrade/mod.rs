@@ -4,6 +4,8 @@
 //! (transactions, foreign-key switches, locks) goes through the [`Driver`].
 
 mod in_place;
+mod side_by_side;
+pub mod transfer;
 
 use std::time::Duration;
 
@@ -12,6 +14,10 @@ use crate::script::Script;
 use crate::{Error, Result};
 
 pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
+pub use side_by_side::{
+    Journal, NoProgress, Phase, Progress, RollbackOutcome, SideBySideOptions, SideBySideOutcome,
+    journal, recover, rollback, side_by_side,
+};
 
 /// How long a second run waits for the upgrade lock before it is refused.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -35,10 +41,12 @@ fn execute_locked(
     script: &Script,
     before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
 ) -> Result<()> {
+    crate::fault::point("inplace.locked");
     if script.foreign_keys_off {
         driver.foreign_keys_off()?;
     }
     let result = run_in_transaction(driver, script, before_commit);
+    crate::fault::point("inplace.finished");
     if script.foreign_keys_off {
         let restored = driver.foreign_keys_on();
         return result.and(restored);
@@ -52,9 +60,11 @@ fn run_in_transaction(
     before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
 ) -> Result<()> {
     driver.begin()?;
+    crate::fault::point("inplace.begun");
     let mut run = |driver: &mut dyn Driver| -> Result<()> {
         for batch in &script.batches {
             for statement in &batch.statements {
+                crate::fault::point("inplace.statement");
                 driver
                     .execute(statement)
                     .map_err(|err| in_step(err, &batch.comment))?;
@@ -63,10 +73,16 @@ fn run_in_transaction(
         if script.foreign_keys_off {
             driver.check_foreign_keys()?;
         }
-        before_commit(driver)
+        before_commit(driver)?;
+        crate::fault::point("inplace.before-commit");
+        Ok(())
     };
     match run(driver) {
-        Ok(()) => driver.commit(),
+        Ok(()) => {
+            driver.commit()?;
+            crate::fault::point("inplace.committed");
+            Ok(())
+        }
         Err(err) => {
             // The original error matters more than a failed rollback.
             let _ = driver.rollback();

@@ -5,6 +5,9 @@
 
 mod inspect;
 mod registry;
+mod server;
+
+pub use server::PostgresServer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -99,9 +102,17 @@ impl PostgresDriver {
             .map_or(0, |d| d.subsec_nanos());
         let scratch = format!("dac_scratch_{}_{n}_{nanos}", std::process::id());
         let quoted = quote_ident(&scratch);
-        self.execute(&format!("CREATE DATABASE {quoted} TEMPLATE template0"))?;
+        // The database may make sessions read-only by default (a side-by-side upgrade of a
+        // read-only original); creating the scratch database is not a write to it.
+        self.execute("SET default_transaction_read_only = off")?;
+        let created = self.execute(&format!("CREATE DATABASE {quoted} TEMPLATE template0"));
+        if let Err(err) = created {
+            self.execute("RESET default_transaction_read_only")?;
+            return Err(err);
+        }
         let result = self.build_in(&scratch, desired);
         let dropped = self.execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"));
+        self.execute("RESET default_transaction_read_only")?;
         let model = result?;
         dropped?;
         Ok(model)

@@ -18,6 +18,9 @@
 
 pub mod inspect;
 mod registry;
+mod server;
+
+pub use server::SqliteServer;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -211,6 +214,45 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Takes the OS lock of `lock_path`, the upgrade lock of the database at `path`, waiting up to
+/// `wait`.
+pub(crate) fn lock_file(path: &Path, lock_path: &Path, wait: Duration) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path)
+        .map_err(|source| Error::Io {
+            path: lock_path.to_path_buf(),
+            source,
+        })?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Blocked {
+                    reason: format!(
+                        "another dac run holds the upgrade lock of {} (lock file {}); waited {:.1}s",
+                        path.display(),
+                        lock_path.display(),
+                        wait.as_secs_f64()
+                    ),
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(Error::Io {
+                    path: lock_path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
 /// Quotes one identifier for SQLite.
 fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
@@ -276,44 +318,8 @@ impl Driver for SqliteDriver {
             // Held already, or an in-memory database no other connection can see.
             return Ok(());
         }
-        let lock_path = self.lock_path();
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| Error::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        let deadline = Instant::now() + wait;
-        loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    self.lock = Some(file);
-                    return Ok(());
-                }
-                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(TryLockError::WouldBlock) => {
-                    return Err(Error::Blocked {
-                        reason: format!(
-                            "another dac run holds the upgrade lock of {} (lock file {}); waited {:.1}s",
-                            self.path.display(),
-                            lock_path.display(),
-                            wait.as_secs_f64()
-                        ),
-                    });
-                }
-                Err(TryLockError::Error(source)) => {
-                    return Err(Error::Io {
-                        path: lock_path,
-                        source,
-                    });
-                }
-            }
-        }
+        self.lock = Some(lock_file(&self.path, &self.lock_path(), wait)?);
+        Ok(())
     }
 
     fn unlock(&mut self) -> Result<()> {

@@ -1,0 +1,641 @@
+//! PostgreSQL databases as whole objects for side-by-side upgrades. Server-level statements run
+//! on a maintenance connection (database `postgres`, else `template1`), since a database cannot
+//! be renamed or dropped from a session inside it.
+//!
+//! * **Read-only**: `ALTER DATABASE ... SET default_transaction_read_only = on` makes every new
+//!   session read-only; while data is copied, a session of dac's holds `LOCK TABLE ... IN
+//!   EXCLUSIVE MODE` on every table, so writers in sessions that were already open wait, and
+//!   readers (ACCESS SHARE) keep reading. At the switch, connections are refused
+//!   (`ALLOW_CONNECTIONS false`), every other session is ended with `pg_terminate_backend`
+//!   (waiting writers get an error; their transactions roll back) and the databases are renamed.
+//!   Clients reconnect to the new database under the old name.
+//! * **Copy**: `COPY ... TO STDOUT (FORMAT binary)` piped into `COPY ... FROM STDIN (FORMAT
+//!   binary)` between two sessions, streamed in chunks, one table per worker; text format where
+//!   a column's type changed, so the server's input functions convert (or refuse) each value.
+//! * **Journal**: a database-level setting `dac.journal` (a placeholder parameter, stored in
+//!   `pg_db_role_setting`) on the new database: it survives a crash, follows the database
+//!   through renames, and touches no table.
+//! * **Change marker**: the tuple counters of `pg_stat_user_tables`, read once no session is
+//!   left in the database (a backend flushes its counters as it exits).
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use postgres::Config;
+
+use super::{PostgresDriver, driver_error, quote_ident};
+use crate::driver::Driver;
+use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
+use crate::model::{ObjectName, Platform};
+use crate::{Error, Result};
+
+/// PostgreSQL's limit on identifier length, in bytes.
+const NAME_MAX: usize = 63;
+
+/// How long the switch waits for ended sessions to go.
+const SESSION_WAIT: Duration = Duration::from_secs(15);
+
+/// The server side of a PostgreSQL target.
+pub struct PostgresServer {
+    admin: PostgresDriver,
+    config: Config,
+    database: String,
+    lock_held: bool,
+    /// A session kept open in a sealed database (no other session can connect), for reading its
+    /// change marker.
+    sealed: Option<(String, PostgresDriver)>,
+}
+
+impl std::fmt::Debug for PostgresServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresServer({})", self.database)
+    }
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `name` cut to PostgreSQL's identifier length on a character boundary.
+fn fit(prefix: &str, suffix: &str) -> String {
+    let mut prefix = prefix.to_string();
+    while prefix.len() + suffix.len() > NAME_MAX {
+        prefix.pop();
+    }
+    format!("{prefix}{suffix}")
+}
+
+fn quoted(name: &ObjectName) -> String {
+    name.parts
+        .iter()
+        .map(|p| quote_ident(p))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+impl PostgresServer {
+    /// Connects to the server of `url` through its maintenance database.
+    pub fn connect(url: &str) -> Result<PostgresServer> {
+        let config = PostgresDriver::parse_config(url)?;
+        let database = config
+            .get_dbname()
+            .map(str::to_string)
+            .or_else(|| config.get_user().map(str::to_string))
+            .unwrap_or_default();
+        let mut last = None;
+        for maintenance in ["postgres", "template1"] {
+            let mut admin_config = config.clone();
+            admin_config.dbname(maintenance);
+            match PostgresDriver::with_config(admin_config) {
+                Ok(admin) => {
+                    return Ok(PostgresServer {
+                        admin,
+                        config,
+                        database,
+                        lock_held: false,
+                        sealed: None,
+                    });
+                }
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Invalid("no maintenance database".into())))
+    }
+
+    fn driver(&self, name: &str) -> Result<PostgresDriver> {
+        let mut config = self.config.clone();
+        config.dbname(name);
+        PostgresDriver::with_config(config)
+    }
+
+    fn sessions(&mut self, name: &str) -> Result<u64> {
+        let n = self.admin.scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+            literal(name)
+        ))?;
+        Ok(n.and_then(|n| n.parse().ok()).unwrap_or(0))
+    }
+
+    /// Ends the sessions of `name` (but `spare`) and waits until they are gone.
+    fn end_sessions(&mut self, name: &str, spare: Option<&str>) -> Result<()> {
+        let spare = spare.map_or(String::new(), |pid| format!(" AND pid <> {pid}"));
+        let deadline = Instant::now() + SESSION_WAIT;
+        loop {
+            self.admin.simple(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid(){spare}",
+                literal(name)
+            ))?;
+            let left = self.sessions(name)?;
+            let limit = u64::from(!spare.is_empty());
+            if left <= limit {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Driver {
+                    backend: "postgres",
+                    code: None,
+                    message: format!("sessions of database {name} did not end in time"),
+                    statement: None,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn allow_connections(&mut self, name: &str, allow: bool) -> Result<()> {
+        self.admin.execute(&format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allow}",
+            quote_ident(name)
+        ))
+    }
+
+    /// The databases carrying a journal, with the journal's text.
+    fn journals(&mut self) -> Result<Vec<(String, String)>> {
+        let rows = self.admin.simple(
+            "SELECT d.datname, substr(c, length('dac.journal=') + 1) \
+             FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) c \
+             WHERE s.setrole = 0 AND c LIKE 'dac.journal=%'",
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut r = r.into_iter();
+                Some((r.next()??, r.next()??))
+            })
+            .collect())
+    }
+
+    /// The journals of this target (the journal names its target).
+    fn own_journals(&mut self) -> Result<Vec<(String, String)>> {
+        let database = self.database.clone();
+        Ok(self
+            .journals()?
+            .into_iter()
+            .filter(|(_, text)| {
+                serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("target").and_then(|t| t.as_str()).map(str::to_string))
+                    .is_some_and(|t| t == database)
+            })
+            .collect())
+    }
+}
+
+impl Server for PostgresServer {
+    fn platform(&self) -> Platform {
+        Platform::Postgres
+    }
+
+    fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn temporary_name(&self) -> String {
+        fit(&self.database, "__dac_new")
+    }
+
+    fn retained_name(&self, version: &str, stamp: &str) -> String {
+        let version: String = version
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        fit(&self.database, &format!("__v{version}_{stamp}"))
+    }
+
+    fn lock(&mut self, wait: Duration) -> Result<()> {
+        if self.lock_held {
+            return Ok(());
+        }
+        // Keyed by the target's name in the maintenance database: the target itself is renamed
+        // and its sessions ended during the run.
+        let key = format!(
+            "hashtextextended({}, 0)",
+            literal(&format!("dac side-by-side lock: {}", self.database))
+        );
+        let deadline = Instant::now() + wait;
+        loop {
+            if self
+                .admin
+                .scalar(&format!("SELECT pg_try_advisory_lock({key})"))?
+                .as_deref()
+                == Some("t")
+            {
+                self.lock_held = true;
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Blocked {
+                    reason: format!(
+                        "another dac run holds the upgrade lock of database {} (waited {} s); try again when it has finished",
+                        self.database,
+                        wait.as_secs_f64()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if self.lock_held {
+            self.lock_held = false;
+            let key = format!(
+                "hashtextextended({}, 0)",
+                literal(&format!("dac side-by-side lock: {}", self.database))
+            );
+            self.admin
+                .scalar(&format!("SELECT pg_advisory_unlock({key})"))?;
+        }
+        Ok(())
+    }
+
+    fn exists(&mut self, name: &str) -> Result<bool> {
+        let found = self.admin.scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = {})",
+            literal(name)
+        ))?;
+        Ok(found.as_deref() == Some("t"))
+    }
+
+    fn create_database(&mut self, name: &str) -> Result<()> {
+        // The new database keeps the original's encoding, locale and owner.
+        let row = self.admin.simple(&format!(
+            "SELECT pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, r.rolname \
+             FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = {}",
+            literal(&self.database)
+        ))?;
+        let mut sql = format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(name));
+        if let Some(row) = row.into_iter().next()
+            && let [Some(encoding), Some(collate), Some(ctype), Some(owner)] = row.as_slice()
+        {
+            sql.push_str(&format!(
+                " ENCODING {} LC_COLLATE {} LC_CTYPE {} OWNER {}",
+                literal(encoding),
+                literal(collate),
+                literal(ctype),
+                quote_ident(owner)
+            ));
+        }
+        self.admin.execute(&sql)
+    }
+
+    fn drop_database(&mut self, name: &str) -> Result<()> {
+        if self
+            .sealed
+            .as_ref()
+            .is_some_and(|(sealed, _)| sealed == name)
+        {
+            self.sealed = None;
+        }
+        self.admin.execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
+    }
+
+    fn rename_database(&mut self, from: &str, to: &str) -> Result<()> {
+        if self
+            .sealed
+            .as_ref()
+            .is_some_and(|(sealed, _)| sealed == from)
+        {
+            self.sealed = None;
+        }
+        // Sessions that slipped in since the seal are ended again.
+        self.end_sessions(from, None)?;
+        self.admin.execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_ident(from),
+            quote_ident(to)
+        ))
+    }
+
+    fn open(&mut self, name: &str) -> Result<Box<dyn Driver>> {
+        Ok(Box::new(self.driver(name)?))
+    }
+
+    fn is_read_only(&mut self, name: &str) -> Result<bool> {
+        let found = self.admin.scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) c \
+             WHERE s.setrole = 0 AND d.datname = {} AND lower(c) IN ('default_transaction_read_only=on', 'default_transaction_read_only=true'))",
+            literal(name)
+        ))?;
+        Ok(found.as_deref() == Some("t"))
+    }
+
+    fn set_read_only(&mut self, name: &str, read_only: bool) -> Result<()> {
+        let quoted = quote_ident(name);
+        if read_only {
+            self.admin.execute(&format!(
+                "ALTER DATABASE {quoted} SET default_transaction_read_only = on"
+            ))?;
+        } else {
+            self.admin.execute(&format!(
+                "ALTER DATABASE {quoted} RESET default_transaction_read_only"
+            ))?;
+        }
+        self.allow_connections(name, true)
+    }
+
+    fn hold_writers(&mut self, name: &str) -> Result<Box<dyn WriterHold>> {
+        let mut holder = self.driver(name)?;
+        let tables = holder.simple(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1",
+        )?;
+        let tables: Vec<String> = tables
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        // READ WRITE: the database may already default to read-only transactions.
+        holder.execute("BEGIN READ WRITE")?;
+        let pid = holder
+            .scalar("SELECT pg_backend_pid()")?
+            .unwrap_or_default();
+        if !tables.is_empty() {
+            // Waits for writers in flight to finish; then holds every later writer.
+            if let Err(err) = holder.execute(&format!(
+                "SET LOCAL lock_timeout = '60s'; LOCK TABLE {} IN EXCLUSIVE MODE",
+                tables.join(", ")
+            )) {
+                let _ = holder.execute("ROLLBACK");
+                return Err(err);
+            }
+        }
+        let admin = self.driver(self.admin.database())?;
+        Ok(Box::new(PostgresHold {
+            holder,
+            pid,
+            admin: PostgresServer {
+                admin,
+                config: self.config.clone(),
+                database: name.to_string(),
+                lock_held: false,
+                sealed: None,
+            },
+        }))
+    }
+
+    fn seal(&mut self, name: &str) -> Result<()> {
+        // One session of ours stays, to read the sealed database's change marker.
+        let mut spare = self.driver(name)?;
+        let pid = spare.scalar("SELECT pg_backend_pid()")?.unwrap_or_default();
+        self.allow_connections(name, false)?;
+        self.end_sessions(name, Some(&pid))?;
+        self.sealed = Some((name.to_string(), spare));
+        Ok(())
+    }
+
+    fn unseal(&mut self, name: &str) -> Result<()> {
+        if self
+            .sealed
+            .as_ref()
+            .is_some_and(|(sealed, _)| sealed == name)
+        {
+            self.sealed = None;
+        }
+        self.allow_connections(name, true)
+    }
+
+    fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
+        let source = self.driver(from)?;
+        let mut destination = self.driver(to)?;
+        // The new database is dropped if anything fails before the switch; commits need not
+        // wait for the disk while it fills (the switch's own statements are synchronous).
+        destination.execute("SET synchronous_commit = off")?;
+        Ok(Box::new(PostgresCopier {
+            source,
+            destination,
+            buffer: vec![0; 256 * 1024],
+        }))
+    }
+
+    fn max_parallel_copies(&self) -> usize {
+        4
+    }
+
+    fn continue_generators(&mut self, from: &str, to: &str) -> Result<()> {
+        let mut old = self.driver(from)?;
+        let mut new = self.driver(to)?;
+        let list = "SELECT quote_ident(sn.nspname) || '.' || quote_ident(s.relname), \
+                    quote_ident(tn.nspname) || '.' || quote_ident(t.relname), quote_ident(a.attname) \
+                    FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace \
+                    LEFT JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass \
+                      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+                    LEFT JOIN pg_class t ON t.oid = d.refobjid \
+                    LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+                    LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
+                    WHERE s.relkind = 'S' AND sn.nspname NOT IN ('pg_catalog', 'information_schema', '_dac')";
+        let old_sequences: Vec<String> = old
+            .simple(list)?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        let mut statements = Vec::new();
+        for row in new.simple(list)? {
+            let [Some(sequence), table, column] = row.as_slice() else {
+                continue;
+            };
+            if old_sequences.contains(sequence) {
+                let state = old.simple(&format!("SELECT last_value, is_called FROM {sequence}"))?;
+                if let Some([Some(value), Some(called)]) = state.first().map(Vec::as_slice) {
+                    statements.push(format!(
+                        "SELECT setval({}, {value}, {})",
+                        literal(sequence),
+                        called == "t"
+                    ));
+                    continue;
+                }
+            }
+            if let (Some(table), Some(column)) = (table, column) {
+                statements.push(format!(
+                    "SELECT setval({}, max({column})) FROM {table} HAVING max({column}) IS NOT NULL",
+                    literal(sequence)
+                ));
+            }
+        }
+        for statement in statements {
+            new.simple(&statement)?;
+        }
+        Ok(())
+    }
+
+    fn change_marker(&mut self, name: &str) -> Result<String> {
+        // Counters of a session reach the shared statistics when it exits: wait for every
+        // session to be gone (bounded) before reading them.
+        let spare = match self.sealed.take() {
+            Some((sealed, driver)) if sealed == name => Some(driver),
+            other => {
+                self.sealed = other;
+                None
+            }
+        };
+        let ours = u64::from(spare.is_some());
+        let deadline = Instant::now() + SESSION_WAIT;
+        while self.sessions(name)? > ours && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut driver = match spare {
+            Some(driver) => driver,
+            None => self.driver(name)?,
+        };
+        // A session sees the statistics snapshot of its first read in a transaction; start
+        // from a fresh one.
+        let _ = driver.simple("SELECT pg_stat_clear_snapshot()");
+        let marker = driver.scalar(
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) || '/' || count(*) FROM pg_stat_user_tables WHERE schemaname <> '_dac'",
+        )?;
+        if ours == 1 {
+            self.sealed = Some((name.to_string(), driver));
+        }
+        Ok(marker.unwrap_or_default())
+    }
+
+    fn load_journal(&mut self) -> Result<Option<String>> {
+        Ok(self
+            .own_journals()?
+            .into_iter()
+            .next()
+            .map(|(_, text)| text))
+    }
+
+    fn save_journal(&mut self, holder: &str, text: &str) -> Result<()> {
+        for (database, _) in self.own_journals()? {
+            if database != holder {
+                self.admin.execute(&format!(
+                    "ALTER DATABASE {} RESET \"dac.journal\"",
+                    quote_ident(&database)
+                ))?;
+            }
+        }
+        self.admin.execute(&format!(
+            "ALTER DATABASE {} SET \"dac.journal\" = {}",
+            quote_ident(holder),
+            literal(text)
+        ))
+    }
+
+    fn clear_journal(&mut self) -> Result<()> {
+        for (database, _) in self.own_journals()? {
+            self.admin.execute(&format!(
+                "ALTER DATABASE {} RESET \"dac.journal\"",
+                quote_ident(&database)
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+struct PostgresHold {
+    holder: PostgresDriver,
+    pid: String,
+    admin: PostgresServer,
+}
+
+impl WriterHold for PostgresHold {
+    fn release(mut self: Box<Self>) -> Result<()> {
+        self.holder.execute("ROLLBACK")
+    }
+
+    fn seal(mut self: Box<Self>) -> Result<()> {
+        let name = self.admin.database.clone();
+        // Keep new sessions out and end the others while the locks still hold every writer,
+        // so nothing is written between the copy and the rename.
+        self.admin.allow_connections(&name, false)?;
+        let pid = self.pid.clone();
+        self.admin.end_sessions(&name, Some(&pid))?;
+        self.holder.execute("ROLLBACK")?;
+        drop(self.holder);
+        self.admin.end_sessions(&name, None)
+    }
+}
+
+struct PostgresCopier {
+    source: PostgresDriver,
+    destination: PostgresDriver,
+    buffer: Vec<u8>,
+}
+
+impl Copier for PostgresCopier {
+    fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved> {
+        let sources: Vec<String> = table.columns.iter().map(|(s, _)| quote_ident(s)).collect();
+        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote_ident(d)).collect();
+        let (out_sql, in_sql) = if table.same_types {
+            (
+                format!(
+                    "COPY {} ({}) TO STDOUT (FORMAT binary)",
+                    quoted(&table.source),
+                    sources.join(", ")
+                ),
+                format!(
+                    "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                    quoted(&table.destination),
+                    destinations.join(", ")
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "COPY (SELECT {} FROM {}) TO STDOUT",
+                    sources.join(", "),
+                    quoted(&table.source)
+                ),
+                format!(
+                    "COPY {} ({}) FROM STDIN",
+                    quoted(&table.destination),
+                    destinations.join(", ")
+                ),
+            )
+        };
+        let mut reader = self
+            .source
+            .client
+            .copy_out(out_sql.as_str())
+            .map_err(|e| driver_error(&e, Some(&out_sql)))?;
+        let mut writer = self
+            .destination
+            .client
+            .copy_in(in_sql.as_str())
+            .map_err(|e| driver_error(&e, Some(&in_sql)))?;
+        let mut bytes = 0u64;
+        loop {
+            let n = reader.read(&mut self.buffer).map_err(|e| Error::Driver {
+                backend: "postgres",
+                code: None,
+                message: format!("reading {}: {e}", table.source),
+                statement: Some(out_sql.clone()),
+            })?;
+            if n == 0 {
+                break;
+            }
+            writer
+                .write_all(&self.buffer[..n])
+                .map_err(|e| Error::Driver {
+                    backend: "postgres",
+                    code: None,
+                    message: format!("writing {}: {e}", table.destination),
+                    statement: Some(in_sql.clone()),
+                })?;
+            bytes += n as u64;
+            progress(Moved {
+                rows: 0,
+                bytes: n as u64,
+            });
+            crate::fault::point("copy.mid-table");
+        }
+        drop(reader);
+        let rows = writer
+            .finish()
+            .map_err(|e| driver_error(&e, Some(&in_sql)))?;
+        progress(Moved { rows, bytes: 0 });
+        Ok(Moved { rows, bytes })
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        // Counters reach the shared statistics before the session ends (the change marker).
+        let _ = self.destination.simple("SELECT pg_stat_force_next_flush()");
+        Ok(())
+    }
+}

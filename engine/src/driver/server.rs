@@ -1,0 +1,133 @@
+//! Server-level operations: databases as whole objects, for side-by-side upgrades.
+//!
+//! A side-by-side upgrade creates, copies, renames and drops whole databases and keeps a
+//! journal that outlives the process. [`Server`] is that vocabulary; each platform implements it
+//! in its driver module (SQLite: database files; PostgreSQL: databases of one server). The
+//! orchestration (`upgrade::side_by_side`) stays platform-neutral.
+
+use crate::Result;
+use crate::driver::Driver;
+use crate::model::{ObjectName, Platform};
+
+/// One table to copy from the original database into the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableCopy {
+    /// The table in the original database.
+    pub source: ObjectName,
+    /// The table in the new database.
+    pub destination: ObjectName,
+    /// Column pairs (source column, destination column); generated columns are left out.
+    pub columns: Vec<(String, String)>,
+    /// Every copied column keeps its type, so rows can move in the platform's binary format.
+    pub same_types: bool,
+    /// Destination columns whose type changed, with the new type's name: rows whose value does
+    /// not convert fail the copy (SQLite would otherwise store them unconverted).
+    pub converted: Vec<(String, String)>,
+}
+
+/// Rows and bytes moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// Rows.
+    pub rows: u64,
+    /// Bytes streamed (0 where the copy runs inside the database engine).
+    pub bytes: u64,
+}
+
+/// Copies tables from one database into another; one per worker thread.
+pub trait Copier: Send {
+    /// Copies one table, streaming in batches; `progress` is called with the rows and bytes
+    /// moved since its last call. Returns the totals.
+    fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved>;
+
+    /// Makes everything copied durable and closes the connections.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Writers held off a database while its data is copied; readers keep reading.
+pub trait WriterHold: Send {
+    /// Lets writers back in (the upgrade failed or was undone).
+    fn release(self: Box<Self>) -> Result<()>;
+
+    /// Ends every other session and keeps new ones out, then lets go, so the database can be
+    /// renamed with nothing written after the copy.
+    fn seal(self: Box<Self>) -> Result<()>;
+}
+
+/// A database server (or, for SQLite, the directory of database files) seen as a whole.
+pub trait Server: Send {
+    /// The platform.
+    fn platform(&self) -> Platform;
+
+    /// The database the target names: a file path for SQLite, a database name for PostgreSQL.
+    fn database(&self) -> &str;
+
+    /// The name the new database is built under before it takes the target's name.
+    fn temporary_name(&self) -> String;
+
+    /// The name the original keeps after the switch: the target's name with the application
+    /// version and the time (`stamp`, `YYYYMMDDhhmmss`).
+    fn retained_name(&self, version: &str, stamp: &str) -> String;
+
+    /// Takes the target's upgrade lock for the whole run (waits up to `wait`, then refuses
+    /// naming the other run), so two runs never work on one target at once.
+    fn lock(&mut self, wait: std::time::Duration) -> Result<()>;
+
+    /// Releases the upgrade lock.
+    fn unlock(&mut self) -> Result<()>;
+
+    /// Whether a database exists.
+    fn exists(&mut self, name: &str) -> Result<bool>;
+
+    /// Creates an empty database.
+    fn create_database(&mut self, name: &str) -> Result<()>;
+
+    /// Drops a database (ending its sessions first); a missing one is not an error.
+    fn drop_database(&mut self, name: &str) -> Result<()>;
+
+    /// Renames a database; nobody may be connected to it.
+    fn rename_database(&mut self, from: &str, to: &str) -> Result<()>;
+
+    /// Connects to one database.
+    fn open(&mut self, name: &str) -> Result<Box<dyn Driver>>;
+
+    /// Whether the database is marked read-only (for every new session).
+    fn is_read_only(&mut self, name: &str) -> Result<bool>;
+
+    /// Marks the database read-only or writable, and lets sessions in again (after a seal).
+    fn set_read_only(&mut self, name: &str, read_only: bool) -> Result<()>;
+
+    /// Holds writers off the database: writers in open sessions wait, new sessions cannot
+    /// write, readers keep reading.
+    fn hold_writers(&mut self, name: &str) -> Result<Box<dyn WriterHold>>;
+
+    /// Ends every session of a database and keeps new ones out (before a rename).
+    fn seal(&mut self, name: &str) -> Result<()>;
+
+    /// Lets sessions into a database again after [`Server::seal`].
+    fn unseal(&mut self, name: &str) -> Result<()>;
+
+    /// A copier from `from` into `to`.
+    fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>>;
+
+    /// How many copiers may write into one database at a time.
+    fn max_parallel_copies(&self) -> usize;
+
+    /// After the copy: identity columns and sequences of `to` continue after the copied rows
+    /// (and where `from` had the same sequence, from its position).
+    fn continue_generators(&mut self, from: &str, to: &str) -> Result<()>;
+
+    /// A token that changes whenever the database takes a write; compared before a rollback
+    /// to see whether the new database took writes since the switch.
+    fn change_marker(&mut self, name: &str) -> Result<String>;
+
+    /// The side-by-side journal of the target, if any (text as saved).
+    fn load_journal(&mut self) -> Result<Option<String>>;
+
+    /// Saves the journal durably. `holder` is the database that carries it where the journal
+    /// lives in the server (PostgreSQL); SQLite keeps it in a file beside the target.
+    fn save_journal(&mut self, holder: &str, text: &str) -> Result<()>;
+
+    /// Removes the journal.
+    fn clear_journal(&mut self) -> Result<()>;
+}

@@ -1,0 +1,596 @@
+//! SQLite databases as whole objects for side-by-side upgrades: a database is a file; the new
+//! one is built beside it (`<file>.dac-new`), the original is renamed with its `-wal`/`-shm`
+//! companions, and the journal is a file beside the target (`<file>.dac-journal`), written
+//! atomically (temporary file, fsync, rename, fsync of the directory).
+//!
+//! Holding writers off: a connection holds `BEGIN IMMEDIATE` (SQLite's RESERVED lock, or the
+//! WAL write lock), so writers in every process wait (busy timeout) or fail, and readers keep
+//! reading. SQLite has no server that could end other processes' connections: a connection
+//! opened before the switch keeps the file it opened (now the retained original), so
+//! applications reopen the database after a side-by-side upgrade; `dac rollback` notices when
+//! the retained original took writes that way.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{BUSY_TIMEOUT, SqliteDriver, driver_error, lock_file, quote};
+use crate::driver::Driver;
+use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
+use crate::model::Platform;
+use crate::{Error, Result};
+
+/// SQLite's side of [`Server`]: the target file and the directory it lives in.
+pub struct SqliteServer {
+    path: PathBuf,
+    database: String,
+    /// Connections holding the write lock of sealed databases, by path.
+    sealed: HashMap<PathBuf, Connection>,
+    /// The held upgrade lock (the same sidecar file the driver locks).
+    lock: Option<File>,
+    /// Write permission bits this process took away, to give back exactly those.
+    write_bits: HashMap<PathBuf, u32>,
+}
+
+impl std::fmt::Debug for SqliteServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteServer({})", self.path.display())
+    }
+}
+
+fn io_error(what: &str, path: &Path, err: &std::io::Error) -> Error {
+    Error::Driver {
+        backend: "sqlite",
+        code: None,
+        message: format!("{what} {}: {err}", path.display()),
+        statement: None,
+    }
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The companion files SQLite keeps beside a database.
+const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+fn raw_open(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Driver {
+        backend: "sqlite",
+        code: None,
+        message: format!("{}: {e}", path.display()),
+        statement: None,
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| driver_error(&e, None))?;
+    Ok(conn)
+}
+
+fn read_write() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+fn run(conn: &Connection, sql: &str) -> Result<()> {
+    conn.execute_batch(sql)
+        .map_err(|e| driver_error(&e, Some(sql)))
+}
+
+fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Writes `text` to `path` atomically and durably.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let tmp = with_suffix(path, ".tmp");
+    let write = || -> std::io::Result<()> {
+        let mut file = File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_directory(path)
+    };
+    write().map_err(|e| io_error("cannot write", path, &e))
+}
+
+fn sync_directory(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+impl SqliteServer {
+    /// The server side of a SQLite target.
+    pub fn new(path: &Path) -> SqliteServer {
+        SqliteServer {
+            path: path.to_path_buf(),
+            database: path.to_string_lossy().into_owned(),
+            sealed: HashMap::new(),
+            lock: None,
+            write_bits: HashMap::new(),
+        }
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".dac-journal")
+    }
+}
+
+impl Server for SqliteServer {
+    fn platform(&self) -> Platform {
+        Platform::Sqlite
+    }
+
+    fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn temporary_name(&self) -> String {
+        with_suffix(&self.path, ".dac-new")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn retained_name(&self, version: &str, stamp: &str) -> String {
+        let stem = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let extension = self
+            .path
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        let version: String = version
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.path
+            .with_file_name(format!("{stem}.v{version}-{stamp}{extension}"))
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn lock(&mut self, wait: Duration) -> Result<()> {
+        if self.lock.is_none() {
+            let lock_path = with_suffix(&self.path, ".dac-lock");
+            self.lock = Some(lock_file(&self.path, &lock_path, wait)?);
+        }
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if let Some(file) = self.lock.take() {
+            file.unlock().map_err(|source| Error::Io {
+                path: with_suffix(&self.path, ".dac-lock"),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn exists(&mut self, name: &str) -> Result<bool> {
+        Ok(Path::new(name).exists())
+    }
+
+    fn create_database(&mut self, name: &str) -> Result<()> {
+        let path = Path::new(name);
+        if path.exists() {
+            return Err(io_error(
+                "cannot create",
+                path,
+                &std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
+        }
+        let conn = raw_open(path, read_write() | OpenFlags::SQLITE_OPEN_CREATE)?;
+        // Database-wide settings that are part of what the application sees.
+        if let Ok(original) = raw_open(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            let read = |pragma: &str| -> Option<String> {
+                original
+                    .query_row(&format!("PRAGMA {pragma}"), [], |r| {
+                        r.get::<_, rusqlite::types::Value>(0)
+                    })
+                    .ok()
+                    .map(|v| match v {
+                        rusqlite::types::Value::Integer(i) => i.to_string(),
+                        rusqlite::types::Value::Text(t) => string_literal(&t),
+                        _ => String::new(),
+                    })
+            };
+            for pragma in [
+                "encoding",
+                "page_size",
+                "auto_vacuum",
+                "user_version",
+                "application_id",
+            ] {
+                if let Some(value) = read(pragma).filter(|v| !v.is_empty()) {
+                    run(&conn, &format!("PRAGMA {pragma} = {value}"))?;
+                }
+            }
+        }
+        // Materialize the file with its header.
+        run(&conn, "VACUUM")?;
+        drop(conn);
+        File::open(path)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| sync_directory(path))
+            .map_err(|e| io_error("cannot sync", path, &e))
+    }
+
+    fn drop_database(&mut self, name: &str) -> Result<()> {
+        let path = Path::new(name);
+        self.sealed.remove(path);
+        for file in std::iter::once(path.to_path_buf())
+            .chain(COMPANIONS.iter().map(|c| with_suffix(path, c)))
+        {
+            match fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("cannot remove", &file, &e)),
+            }
+        }
+        sync_directory(path).map_err(|e| io_error("cannot sync the directory of", path, &e))
+    }
+
+    fn rename_database(&mut self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (Path::new(from), Path::new(to));
+        if to.exists() {
+            return Err(io_error(
+                "cannot rename onto",
+                to,
+                &std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
+        }
+        // Companions first: a database file never appears under its new name without the
+        // write-ahead log that holds part of its content.
+        for companion in COMPANIONS {
+            let source = with_suffix(from, companion);
+            if source.exists() {
+                fs::rename(&source, with_suffix(to, companion))
+                    .map_err(|e| io_error("cannot rename", &source, &e))?;
+            }
+        }
+        fs::rename(from, to).map_err(|e| io_error("cannot rename", from, &e))?;
+        sync_directory(to).map_err(|e| io_error("cannot sync the directory of", to, &e))?;
+        if let Some(conn) = self.sealed.remove(from) {
+            self.sealed.insert(to.to_path_buf(), conn);
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, name: &str) -> Result<Box<dyn Driver>> {
+        Ok(Box::new(SqliteDriver::open(Path::new(name), false)?))
+    }
+
+    fn is_read_only(&mut self, name: &str) -> Result<bool> {
+        let path = Path::new(name);
+        let meta = fs::metadata(path).map_err(|e| io_error("cannot read", path, &e))?;
+        Ok(meta.permissions().readonly())
+    }
+
+    fn set_read_only(&mut self, name: &str, read_only: bool) -> Result<()> {
+        let path = Path::new(name);
+        self.sealed.remove(path);
+        let meta = fs::metadata(path).map_err(|e| io_error("cannot read", path, &e))?;
+        let permissions = meta.permissions();
+        if permissions.readonly() == read_only {
+            return Ok(());
+        }
+        let changed = change_write_bits(path, permissions, read_only, &mut self.write_bits);
+        fs::set_permissions(path, changed)
+            .map_err(|e| io_error("cannot change permissions of", path, &e))
+    }
+
+    fn hold_writers(&mut self, name: &str) -> Result<Box<dyn WriterHold>> {
+        let path = PathBuf::from(name);
+        let conn = raw_open(&path, read_write())?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| driver_error(&e, None))?;
+        run(&conn, "BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteHold { conn }))
+    }
+
+    fn seal(&mut self, name: &str) -> Result<()> {
+        let path = PathBuf::from(name);
+        let conn = raw_open(&path, read_write())?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| driver_error(&e, None))?;
+        run(&conn, "BEGIN IMMEDIATE")?;
+        self.sealed.insert(path, conn);
+        Ok(())
+    }
+
+    fn unseal(&mut self, name: &str) -> Result<()> {
+        if let Some(conn) = self.sealed.remove(Path::new(name)) {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        Ok(())
+    }
+
+    fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
+        let conn = raw_open(Path::new(to), read_write())?;
+        // The new database is dropped if anything fails before the switch, so it needs no
+        // rollback journal while it fills; `finish` makes it durable.
+        run(
+            &conn,
+            "PRAGMA foreign_keys = OFF; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF",
+        )?;
+        // Read-only: the copy can never write the original.
+        let uri = format!("file:{}?mode=ro", uri_path(Path::new(from)));
+        run(
+            &conn,
+            &format!("ATTACH DATABASE {} AS src", string_literal(&uri)),
+        )?;
+        let wal = raw_open(Path::new(from), OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| {
+                c.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+                    .map_err(|e| driver_error(&e, None))
+            })
+            .is_ok_and(|mode| mode.eq_ignore_ascii_case("wal"));
+        Ok(Box::new(SqliteCopier {
+            conn,
+            path: PathBuf::from(to),
+            wal,
+        }))
+    }
+
+    fn max_parallel_copies(&self) -> usize {
+        // One writer per SQLite database.
+        1
+    }
+
+    fn continue_generators(&mut self, from: &str, to: &str) -> Result<()> {
+        let conn = raw_open(Path::new(to), read_write())?;
+        let uri = format!("file:{}?mode=ro", uri_path(Path::new(from)));
+        run(
+            &conn,
+            &format!("ATTACH DATABASE {} AS src", string_literal(&uri)),
+        )?;
+        let has = |schema: &str| -> Result<bool> {
+            let sql = format!(
+                "SELECT count(*) FROM {schema}.sqlite_schema WHERE name = 'sqlite_sequence'"
+            );
+            conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n > 0)
+                .map_err(|e| driver_error(&e, Some(&sql)))
+        };
+        if has("main")? && has("src")? {
+            // AUTOINCREMENT counters never go back, even past deleted rows.
+            run(
+                &conn,
+                "BEGIN; \
+                 CREATE TEMP TABLE dac_seq AS SELECT s.name, max(s.seq, coalesce(m.seq, 0)) AS seq \
+                   FROM src.sqlite_sequence s LEFT JOIN main.sqlite_sequence m ON m.name = s.name \
+                   WHERE s.name IN (SELECT name FROM main.sqlite_schema WHERE type = 'table'); \
+                 DELETE FROM main.sqlite_sequence WHERE name IN (SELECT name FROM temp.dac_seq); \
+                 INSERT INTO main.sqlite_sequence (name, seq) SELECT name, seq FROM temp.dac_seq; \
+                 DROP TABLE temp.dac_seq; COMMIT",
+            )?;
+        }
+        Ok(())
+    }
+
+    fn change_marker(&mut self, name: &str) -> Result<String> {
+        let path = Path::new(name);
+        let stamp = |p: &Path| -> String {
+            match fs::metadata(p) {
+                Ok(meta) => {
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos());
+                    format!("{}@{modified}", meta.len())
+                }
+                Err(_) => "-".into(),
+            }
+        };
+        if !path.exists() {
+            return Err(io_error(
+                "cannot read",
+                path,
+                &std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        Ok(format!(
+            "{} {}",
+            stamp(path),
+            stamp(&with_suffix(path, "-wal"))
+        ))
+    }
+
+    fn load_journal(&mut self) -> Result<Option<String>> {
+        let path = self.journal_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("cannot read", &path, &e)),
+        }
+    }
+
+    fn save_journal(&mut self, _holder: &str, text: &str) -> Result<()> {
+        write_atomically(&self.journal_path(), text)
+    }
+
+    fn clear_journal(&mut self) -> Result<()> {
+        let path = self.journal_path();
+        match fs::remove_file(&path) {
+            Ok(()) => sync_directory(&path).map_err(|e| io_error("cannot sync", &path, &e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("cannot remove", &path, &e)),
+        }
+    }
+}
+
+/// Read-only is the absence of write permission. Making a file writable again gives back the
+/// bits this process took (owner write only, after a crash).
+#[cfg(unix)]
+fn change_write_bits(
+    path: &Path,
+    mut permissions: fs::Permissions,
+    read_only: bool,
+    taken: &mut HashMap<PathBuf, u32>,
+) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = permissions.mode();
+    if read_only {
+        taken.insert(path.to_path_buf(), mode & 0o222);
+        permissions.set_mode(mode & !0o222);
+    } else {
+        let bits = taken.remove(path).unwrap_or(0o200);
+        permissions.set_mode(mode | bits);
+    }
+    permissions
+}
+
+#[cfg(not(unix))]
+fn change_write_bits(
+    _path: &Path,
+    mut permissions: fs::Permissions,
+    read_only: bool,
+    _taken: &mut HashMap<PathBuf, u32>,
+) -> fs::Permissions {
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(read_only);
+    permissions
+}
+
+/// A path for a `file:` URI (`?`, `#` and `%` escaped).
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    absolute
+        .to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
+struct SqliteHold {
+    conn: Connection,
+}
+
+impl WriterHold for SqliteHold {
+    fn release(self: Box<Self>) -> Result<()> {
+        run(&self.conn, "ROLLBACK")
+    }
+
+    fn seal(self: Box<Self>) -> Result<()> {
+        // Nothing to end: SQLite has no sessions of its own. The lock is let go just before
+        // the rename; connections opened earlier keep the original file.
+        run(&self.conn, "ROLLBACK")
+    }
+}
+
+struct SqliteCopier {
+    conn: Connection,
+    path: PathBuf,
+    wal: bool,
+}
+
+/// SQLite type affinity of a declared type (section 3.1 of SQLite's datatype page), with the
+/// storage classes a converted value may have.
+fn allowed_storage(declared: &str) -> Option<&'static str> {
+    let upper = declared.to_ascii_uppercase();
+    if upper.contains("INT") {
+        Some("'integer'")
+    } else if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") {
+        Some("'text'")
+    } else if upper.contains("BLOB") || upper.is_empty() {
+        None
+    } else if upper.contains("REAL") || upper.contains("FLOA") || upper.contains("DOUB") {
+        Some("'real'")
+    } else {
+        Some("'integer', 'real'")
+    }
+}
+
+impl Copier for SqliteCopier {
+    fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved> {
+        let source = quote(table.source.leaf());
+        let destination = quote(table.destination.leaf());
+        let sources: Vec<String> = table.columns.iter().map(|(s, _)| quote(s)).collect();
+        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote(d)).collect();
+        let sql = format!(
+            "INSERT INTO main.{destination} ({}) SELECT {} FROM src.{source}",
+            destinations.join(", "),
+            sources.join(", ")
+        );
+        // The progress handler is where a copy can be interrupted (fault proofs) mid-table.
+        let _ = self.conn.progress_handler(
+            100_000,
+            Some(|| {
+                crate::fault::point("copy.mid-table");
+                false
+            }),
+        );
+        run(&self.conn, "BEGIN")?;
+        let result = self
+            .conn
+            .execute(&sql, [])
+            .map_err(|e| driver_error(&e, Some(&sql)));
+        let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
+        let rows = match result {
+            Ok(rows) => rows as u64,
+            Err(err) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(err);
+            }
+        };
+        for (column, declared) in &table.converted {
+            let Some(allowed) = allowed_storage(declared) else {
+                continue;
+            };
+            let check = format!(
+                "SELECT count(*) FROM main.{destination} WHERE {} IS NOT NULL AND typeof({}) NOT IN ({allowed})",
+                quote(column),
+                quote(column)
+            );
+            let bad: i64 = self
+                .conn
+                .query_row(&check, [], |r| r.get(0))
+                .map_err(|e| driver_error(&e, Some(&check)))?;
+            if bad > 0 {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(Error::Driver {
+                    backend: "sqlite",
+                    code: None,
+                    message: format!(
+                        "{bad} row(s) of {}.{column} do not convert to {declared}",
+                        table.source.leaf()
+                    ),
+                    statement: Some(sql),
+                });
+            }
+        }
+        run(&self.conn, "COMMIT")?;
+        let moved = Moved { rows, bytes: 0 };
+        progress(moved);
+        Ok(moved)
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        let SqliteCopier { conn, path, wal } = *self;
+        run(&conn, "DETACH DATABASE src")?;
+        let mode = if wal { "WAL" } else { "DELETE" };
+        run(&conn, &format!("PRAGMA journal_mode = {mode}"))?;
+        drop(conn);
+        File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_error("cannot sync", &path, &e))
+    }
+}

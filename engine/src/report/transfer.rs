@@ -1,0 +1,296 @@
+//! The data transfer report of a side-by-side upgrade: per table, what moved and what did not
+//! and why, the totals, and how long writers were held off (the read-only window).
+
+use serde::{Deserialize, Serialize};
+
+use super::FORMAT_VERSION;
+use crate::model::ObjectName;
+
+/// Why a table's rows moved or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransferCase {
+    /// In the registered definition, the live database and the package, same shape: copied.
+    Unchanged,
+    /// As above but the shape changed: copied where table and column names match and types
+    /// convert.
+    Changed,
+    /// Only in the package: created empty.
+    New,
+    /// In the live database and the package but not in the registered definition: created but
+    /// not copied.
+    Unregistered,
+    /// In the registered definition (and the live database) but not in the package: not
+    /// created.
+    Dropped,
+    /// Only in the live database (added outside the package) and not in the package: not
+    /// created.
+    LiveOnly,
+    /// Registered and in the package but missing from the live database: created empty.
+    Missing,
+}
+
+impl TransferCase {
+    /// The case's name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferCase::Unchanged => "unchanged",
+            TransferCase::Changed => "changed",
+            TransferCase::New => "new",
+            TransferCase::Unregistered => "unregistered",
+            TransferCase::Dropped => "dropped",
+            TransferCase::LiveOnly => "live-only",
+            TransferCase::Missing => "missing",
+        }
+    }
+}
+
+/// One table of the transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableTransfer {
+    /// The table (its name in the package; the live name for tables not created).
+    pub name: String,
+    /// Its case.
+    pub case: TransferCase,
+    /// Whether its rows were copied.
+    pub copied: bool,
+    /// Rows copied (0 when not copied).
+    pub rows: u64,
+    /// Bytes streamed, where the platform streams (PostgreSQL COPY).
+    pub bytes: u64,
+    /// Why rows were not (all) copied, or other notes.
+    pub reason: Option<String>,
+    /// The live table the rows came from, when the package renames it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    /// Live columns whose values were not transferred (not in the package).
+    pub columns_dropped: Vec<String>,
+    /// New columns (their default, or NULL).
+    pub columns_added: Vec<String>,
+    /// Columns whose type changed and whose values were converted.
+    pub columns_converted: Vec<String>,
+    /// Copy time in milliseconds.
+    pub ms: u64,
+}
+
+impl TableTransfer {
+    /// A row with nothing copied yet.
+    pub fn new(name: &ObjectName, case: TransferCase, reason: Option<String>) -> TableTransfer {
+        TableTransfer {
+            name: name.to_string(),
+            case,
+            copied: false,
+            rows: 0,
+            bytes: 0,
+            reason,
+            renamed_from: None,
+            columns_dropped: Vec::new(),
+            columns_added: Vec::new(),
+            columns_converted: Vec::new(),
+            ms: 0,
+        }
+    }
+}
+
+/// The data transfer report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReport {
+    /// JSON shape version.
+    pub format_version: u32,
+    /// The upgraded database (never a password).
+    pub database: String,
+    /// Application name.
+    pub application: String,
+    /// Registered version before, if any.
+    pub version_before: Option<String>,
+    /// Version after.
+    pub version_after: String,
+    /// Where the original now lives (retained for rollback).
+    pub retained: String,
+    /// Per table, in package order, then tables not created.
+    pub tables: Vec<TableTransfer>,
+    /// Tables whose rows were copied.
+    pub tables_copied: usize,
+    /// Rows copied in all.
+    pub rows_copied: u64,
+    /// Bytes streamed in all.
+    pub bytes_copied: u64,
+    /// How long writers were held off the original, in milliseconds.
+    pub read_only_window_ms: u64,
+    /// Copy time, in milliseconds.
+    pub copy_ms: u64,
+    /// The whole upgrade, in milliseconds.
+    pub total_ms: u64,
+    /// Tables copied at a time.
+    pub parallelism: usize,
+}
+
+impl TransferReport {
+    /// A report over `tables`, totals computed.
+    pub fn new(tables: Vec<TableTransfer>) -> TransferReport {
+        let mut report = TransferReport {
+            format_version: FORMAT_VERSION,
+            database: String::new(),
+            application: String::new(),
+            version_before: None,
+            version_after: String::new(),
+            retained: String::new(),
+            tables,
+            tables_copied: 0,
+            rows_copied: 0,
+            bytes_copied: 0,
+            read_only_window_ms: 0,
+            copy_ms: 0,
+            total_ms: 0,
+            parallelism: 1,
+        };
+        report.total();
+        report
+    }
+
+    /// Recomputes the totals from the tables.
+    pub fn total(&mut self) {
+        self.tables_copied = self.tables.iter().filter(|t| t.copied).count();
+        self.rows_copied = self.tables.iter().map(|t| t.rows).sum();
+        self.bytes_copied = self.tables.iter().map(|t| t.bytes).sum();
+    }
+
+    /// JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Plain text for a terminal.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "data transfer: {} {} -> {} on {}\n",
+            self.application,
+            self.version_before.as_deref().unwrap_or("(unregistered)"),
+            self.version_after,
+            self.database
+        );
+        out.push_str(&format!(
+            "  {} of {} tables copied, {} rows, {}; read-only window {} ms (copy {} ms, total {} ms, {} at a time)\n",
+            self.tables_copied,
+            self.tables.len(),
+            self.rows_copied,
+            human_bytes(self.bytes_copied),
+            self.read_only_window_ms,
+            self.copy_ms,
+            self.total_ms,
+            self.parallelism
+        ));
+        if !self.retained.is_empty() {
+            out.push_str(&format!("  original retained as {}\n", self.retained));
+        }
+        for table in &self.tables {
+            let moved = if table.copied {
+                format!("{} rows", table.rows)
+            } else {
+                "not copied".into()
+            };
+            out.push_str(&format!(
+                "  {:<12} {} ({moved})",
+                table.case.as_str(),
+                table.name
+            ));
+            if let Some(reason) = &table.reason {
+                out.push_str(&format!(": {reason}"));
+            }
+            out.push('\n');
+            for (label, columns) in [
+                ("columns not transferred", &table.columns_dropped),
+                ("new columns", &table.columns_added),
+                ("converted", &table.columns_converted),
+            ] {
+                if !columns.is_empty() {
+                    out.push_str(&format!("      {label}: {}\n", columns.join(", ")));
+                }
+            }
+        }
+        out
+    }
+
+    /// Markdown for a pull request or a change record.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "## Data transfer: {} {} → {}\n\n",
+            self.application,
+            self.version_before.as_deref().unwrap_or("(unregistered)"),
+            self.version_after
+        );
+        out.push_str(&format!(
+            "**{} of {} tables copied**, {} rows ({}). Read-only window: **{} ms** (copy {} ms, total {} ms).\n\n",
+            self.tables_copied,
+            self.tables.len(),
+            self.rows_copied,
+            human_bytes(self.bytes_copied),
+            self.read_only_window_ms,
+            self.copy_ms,
+            self.total_ms
+        ));
+        let not_copied: Vec<&TableTransfer> = self
+            .tables
+            .iter()
+            .filter(|t| !t.copied && !matches!(t.case, super::transfer::TransferCase::New))
+            .collect();
+        if !not_copied.is_empty() {
+            out.push_str("> [!WARNING]\n> Rows not transferred:\n");
+            for table in not_copied {
+                out.push_str(&format!(
+                    "> - `{}` ({}): {}\n",
+                    table.name,
+                    table.case.as_str(),
+                    table.reason.as_deref().unwrap_or("")
+                ));
+            }
+            out.push('\n');
+        }
+        out.push_str("| Table | Case | Copied | Rows | Notes |\n|---|---|---|---:|---|\n");
+        for table in &self.tables {
+            let mut notes = Vec::new();
+            if let Some(from) = &table.renamed_from {
+                notes.push(format!("renamed from `{from}`"));
+            }
+            if !table.columns_dropped.is_empty() {
+                notes.push(format!(
+                    "not transferred: {}",
+                    table.columns_dropped.join(", ")
+                ));
+            }
+            if !table.columns_added.is_empty() {
+                notes.push(format!("new: {}", table.columns_added.join(", ")));
+            }
+            if !table.columns_converted.is_empty() {
+                notes.push(format!("converted: {}", table.columns_converted.join(", ")));
+            }
+            if let Some(reason) = &table.reason {
+                notes.push(reason.clone());
+            }
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                table.name.replace('|', "\\|"),
+                table.case.as_str(),
+                if table.copied { "yes" } else { "no" },
+                table.rows,
+                notes.join("; ").replace('|', "\\|")
+            ));
+        }
+        if !self.retained.is_empty() {
+            out.push_str(&format!(
+                "\nThe original is retained as `{}` (`dac rollback` switches back).\n",
+                self.retained
+            ));
+        }
+        out
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    if bytes == 0 {
+        return "bytes not measured".into();
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mb = bytes as f64 / 1_048_576.0;
+    format!("{mb:.1} MiB")
+}

@@ -1,0 +1,841 @@
+//! The side-by-side upgrade, its rollback, and the journal that makes both crash-safe.
+//!
+//! 1. Validate (platform, application, drift, data loss) before touching anything.
+//! 2. Create the new database under a temporary name and deploy the desired schema into it
+//!    (without the indexes, foreign keys and triggers that would slow the copy or fire on it)
+//!    while the original stays writable.
+//! 3. Mark the original read-only and hold its writers off; copy table by table (several at a
+//!    time where the platform allows); then indexes, foreign keys (which re-check the data),
+//!    triggers, generators, the post-deployment script and the registry, in the new database.
+//! 4. Switch: end the original's sessions, rename it with a suffix (version and time), give the
+//!    new database the original name, restore read-only if the original was.
+//!
+//! Every step is preceded by a journal write ([`Journal`], kept by the [`Server`]: a file beside
+//! a SQLite database, a database setting on PostgreSQL). Before the switch, any failure (or the
+//! next run after a crash) undoes everything: the new database is dropped and the original made
+//! writable again, exactly as it was. From the switch on, the next run completes it.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::LOCK_WAIT;
+use super::in_place::validate;
+use super::transfer::{PlannedTransfer, plan_transfer};
+use crate::compare::{self, CompareOptions, Diff};
+use crate::dialect::dialect_for;
+use crate::driver::{Copier, Driver, Moved, Server, TableCopy, Target, connect_server};
+use crate::fault;
+use crate::model::{Model, ObjectName};
+use crate::package::Package;
+use crate::plan::{self, Plan, PlanOptions, StepKind};
+use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
+use crate::report::transfer::{TableTransfer, TransferCase, TransferReport};
+use crate::script::{self, Batch, Script};
+use crate::{Error, Result};
+
+/// What the user allows and asks for.
+#[derive(Debug, Clone)]
+pub struct SideBySideOptions {
+    /// Go ahead even when tables or columns holding rows are not carried over.
+    pub allow_data_loss: bool,
+    /// Go ahead even when the database drifted from its registered definition.
+    pub allow_drift: bool,
+    /// Comparison options (renames from the package's refactor log are added).
+    pub compare: CompareOptions,
+    /// SQLCMD variable values for the pre- and post-deployment scripts.
+    pub variables: Vec<(String, String)>,
+    /// Tables copied at a time (bounded by what the platform allows).
+    pub parallelism: usize,
+}
+
+impl Default for SideBySideOptions {
+    fn default() -> Self {
+        SideBySideOptions {
+            allow_data_loss: false,
+            allow_drift: false,
+            compare: CompareOptions::default(),
+            variables: Vec::new(),
+            parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+        }
+    }
+}
+
+/// Progress of a long run, for a progress bar or log lines. Every method has a do-nothing
+/// default.
+pub trait Progress: Sync {
+    /// A step begins.
+    fn step(&self, _text: &str) {}
+    /// The copy begins: this many tables.
+    fn copy_started(&self, _tables: usize) {}
+    /// Rows or bytes moved for a table.
+    fn moved(&self, _table: &str, _moved: Moved) {}
+    /// A table is done.
+    fn table_done(&self, _table: &TableTransfer) {}
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// What a side-by-side upgrade did.
+#[derive(Debug, Clone)]
+pub struct SideBySideOutcome {
+    /// The data transfer report.
+    pub report: TransferReport,
+    /// The changes from the live schema to the package (for notes and hazards).
+    pub plan: Plan,
+    /// Drift that the user allowed the upgrade to override.
+    pub drift: Option<Diff>,
+    /// What the run first did about an interrupted earlier run, if anything.
+    pub recovered: Option<String>,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone)]
+pub struct RollbackOutcome {
+    /// The database, now the original again.
+    pub database: String,
+    /// Its version again.
+    pub version: Option<String>,
+    /// The version rolled back from.
+    pub from_version: String,
+    /// Where the upgraded database was kept (forced over writes), or `None` when it was dropped.
+    pub kept_upgraded: Option<String>,
+    /// What the run first did about an interrupted earlier run, if anything.
+    pub recovered: Option<String>,
+}
+
+/// Where a side-by-side run is; the journal's phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The new database exists and is being built; the original is untouched.
+    Preparing,
+    /// The original is (being made) read-only and its rows are being copied.
+    Copying,
+    /// The new database is complete: the switch is under way and is completed, not undone.
+    Switching,
+    /// Done; the journal stays as the record a rollback needs.
+    Done,
+    /// A rollback is under way and is completed, not undone.
+    RollingBack,
+}
+
+/// The journal of a side-by-side upgrade of one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// Journal format.
+    pub format: u32,
+    /// The target database (file path or name).
+    pub target: String,
+    /// The phase.
+    pub phase: Phase,
+    /// The new database's temporary name.
+    pub temporary: String,
+    /// The name the original keeps.
+    pub retained: String,
+    /// Whether the original was read-only before the upgrade.
+    pub original_read_only: bool,
+    /// Application name.
+    pub application: String,
+    /// Version before.
+    pub version_before: Option<String>,
+    /// Version after.
+    pub version_after: String,
+    /// When the upgrade started (UTC).
+    pub started_at: String,
+    /// The new database's change marker right after the switch.
+    pub marker: Option<String>,
+    /// Rollback: where the upgraded database goes.
+    pub discard: Option<String>,
+    /// Rollback: keep the upgraded database (it took writes and the rollback was forced).
+    pub keep_discarded: bool,
+}
+
+fn save(server: &mut dyn Server, journal: &Journal) -> Result<()> {
+    let text = serde_json::to_string(journal)
+        .map_err(|e| Error::Invalid(format!("cannot write the journal: {e}")))?;
+    let holder = holder(server, journal)?;
+    server.save_journal(&holder, &text)
+}
+
+/// The database that carries the journal where the server keeps it in a database.
+fn holder(server: &mut dyn Server, journal: &Journal) -> Result<String> {
+    Ok(match journal.phase {
+        Phase::RollingBack if server.exists(&journal.retained)? => journal.retained.clone(),
+        _ if server.exists(&journal.temporary)? => journal.temporary.clone(),
+        _ => journal.target.clone(),
+    })
+}
+
+fn load(server: &mut dyn Server) -> Result<Option<Journal>> {
+    let Some(text) = server.load_journal()? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Error::Invalid(format!(
+            "the side-by-side journal of {} cannot be read ({e}); it holds: {text}",
+            server.database()
+        ))
+    })
+}
+
+/// `YYYYMMDDhhmmss` (UTC) for retained names.
+fn stamp() -> String {
+    registry::now_utc()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(14)
+        .collect()
+}
+
+/// Refuses a transfer that leaves rows behind: tables not created and columns not carried
+/// over, where the live table holds rows.
+fn refuse_lost_rows(driver: &mut dyn Driver, transfers: &[PlannedTransfer]) -> Result<()> {
+    let mut lost = Vec::new();
+    for transfer in transfers {
+        let report = &transfer.report;
+        let table = match (&transfer.copy, report.case) {
+            (None, TransferCase::Dropped | TransferCase::LiveOnly | TransferCase::Unregistered) => {
+                ObjectName::parse(&report.name).ok()
+            }
+            (Some(copy), _) if !report.columns_dropped.is_empty() => Some(copy.source.clone()),
+            _ => None,
+        };
+        let Some(table) = table else { continue };
+        if !driver.has_rows(&table)? {
+            continue;
+        }
+        if transfer.copy.is_some() {
+            lost.push(format!(
+                "  {}: columns {} are not in the package",
+                report.name,
+                report.columns_dropped.join(", ")
+            ));
+        } else {
+            lost.push(format!(
+                "  {} ({}): {}",
+                report.name,
+                report.case.as_str(),
+                report.reason.as_deref().unwrap_or("rows not copied")
+            ));
+        }
+    }
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Blocked {
+        reason: format!(
+            "the side-by-side upgrade would leave rows behind in the original:\n{}\npass --allow-data-loss to go ahead",
+            lost.join("\n")
+        ),
+    })
+}
+
+/// Upgrades the database of `target` to `package` side by side. See the module documentation.
+pub fn side_by_side(
+    target: &Target,
+    package: &Package,
+    options: &SideBySideOptions,
+    progress: &dyn Progress,
+) -> Result<SideBySideOutcome> {
+    let mut server = connect_server(target)?;
+    server.lock(LOCK_WAIT)?;
+    let result = recover_locked(server.as_mut()).and_then(|recovered| {
+        let mut outcome = run(server.as_mut(), package, options, progress)?;
+        outcome.recovered = recovered;
+        Ok(outcome)
+    });
+    let unlocked = server.unlock();
+    result.and_then(|outcome| unlocked.map(|()| outcome))
+}
+
+/// Finishes or undoes an interrupted side-by-side upgrade or rollback of `target`, from its
+/// journal. Says what it did, or `None` when there was nothing to do.
+pub fn recover(target: &Target) -> Result<Option<String>> {
+    let mut server = connect_server(target)?;
+    server.lock(LOCK_WAIT)?;
+    let result = recover_locked(server.as_mut());
+    let unlocked = server.unlock();
+    result.and_then(|recovered| unlocked.map(|()| recovered))
+}
+
+/// The journal of `target`'s last side-by-side upgrade, if any (for `status`-like commands).
+pub fn journal(target: &Target) -> Result<Option<Journal>> {
+    let mut server = connect_server(target)?;
+    load(server.as_mut())
+}
+
+fn recover_locked(server: &mut dyn Server) -> Result<Option<String>> {
+    let Some(mut journal) = load(server)? else {
+        let temporary = server.temporary_name();
+        if server.exists(&temporary)? {
+            // Created by a run that died before it wrote its journal: nothing else was touched.
+            server.drop_database(&temporary)?;
+            return Ok(Some(format!(
+                "removed {temporary}, left by a side-by-side upgrade interrupted before it began"
+            )));
+        }
+        return Ok(None);
+    };
+    match journal.phase {
+        Phase::Preparing | Phase::Copying => {
+            undo(
+                server,
+                &journal,
+                None,
+                "interrupted; undone by the next run",
+            )?;
+            Ok(Some(format!(
+                "undid an interrupted side-by-side upgrade of {} to {} {} (the original is as it was)",
+                journal.target, journal.application, journal.version_after
+            )))
+        }
+        Phase::Switching => {
+            switch(server, &mut journal, None)?;
+            Ok(Some(format!(
+                "completed an interrupted side-by-side upgrade of {} to {} {} (original retained as {})",
+                journal.target, journal.application, journal.version_after, journal.retained
+            )))
+        }
+        Phase::RollingBack => {
+            finish_rollback(server, &journal)?;
+            Ok(Some(format!(
+                "completed an interrupted rollback of {}",
+                journal.target
+            )))
+        }
+        Phase::Done => {
+            // A rollback that died before it wrote its journal may have left the database
+            // refusing sessions.
+            if server.exists(&journal.target)? {
+                server.unseal(&journal.target)?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Undoes a run that did not reach the switch: writers back in, read-only as it was, the new
+/// database dropped, the failure recorded in the original's history.
+fn undo(
+    server: &mut dyn Server,
+    journal: &Journal,
+    hold: Option<Box<dyn crate::driver::WriterHold>>,
+    why: &str,
+) -> Result<()> {
+    if let Some(hold) = hold {
+        // A failed release means the session is gone, and its locks with it.
+        let _ = hold.release();
+    }
+    let exists = server.exists(&journal.target)?;
+    if exists {
+        if journal.phase >= Phase::Copying {
+            // Writable for the history entry; read-only again after it if it was. The
+            // journal goes last, so a crash here is undone again by the next run.
+            server.set_read_only(&journal.target, false)?;
+        } else {
+            server.unseal(&journal.target)?;
+        }
+        if let Ok(mut original) = server.open(&journal.target) {
+            let mut entry = HistoryEntry::now(
+                HistoryAction::SideBySide,
+                HistoryStatus::Fail,
+                &journal.application,
+            );
+            entry.version_before = journal.version_before.clone();
+            entry.version_after = Some(journal.version_after.clone());
+            entry.message = why.to_string();
+            let _ = original.append_history(&entry);
+        }
+        if journal.original_read_only {
+            server.set_read_only(&journal.target, true)?;
+        }
+    }
+    fault::point("sbs.undone");
+    server.drop_database(&journal.temporary)?;
+    server.clear_journal()?;
+    Ok(())
+}
+
+/// Renames and flags of the switch; safe to run again from any point (recovery).
+fn switch(server: &mut dyn Server, journal: &mut Journal, window: Option<&Instant>) -> Result<u64> {
+    if server.exists(&journal.temporary)? {
+        if server.exists(&journal.target)? {
+            server.rename_database(&journal.target, &journal.retained)?;
+            fault::point("sbs.renamed-original");
+        }
+        server.rename_database(&journal.temporary, &journal.target)?;
+        fault::point("sbs.renamed-new");
+    }
+    server.set_read_only(&journal.target, journal.original_read_only)?;
+    let window_ms = window.map_or(0, |w| millis(w.elapsed()));
+    fault::point("sbs.new-open");
+    if server.exists(&journal.retained)? {
+        server.set_read_only(&journal.retained, true)?;
+    }
+    journal.marker = Some(server.change_marker(&journal.target)?);
+    journal.phase = Phase::Done;
+    save(server, journal)?;
+    fault::point("sbs.done");
+    Ok(window_ms)
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The create script of `desired`, split at the copy: what the rows go into, and what comes
+/// after them. The pre-deployment script runs after the copy, in the new database holding the
+/// copied rows (the original must stay untouched, so it cannot run there); then indexes,
+/// foreign keys, triggers and the post-deployment script.
+fn create_scripts(
+    desired: &Model,
+    package: &Package,
+    variables: &[(String, String)],
+) -> Result<(Script, Script)> {
+    let mut empty = Model::empty(desired.dsp.clone());
+    empty.collation_case_sensitive = desired.collation_case_sensitive;
+    let diff = compare::compare(
+        &empty,
+        desired,
+        &CompareOptions {
+            drop_objects_not_in_source: true,
+            ..CompareOptions::default()
+        },
+    );
+    let dialect = dialect_for(desired.platform());
+    let plan = plan::plan(
+        &diff,
+        &empty,
+        desired,
+        dialect.capabilities(),
+        &PlanOptions {
+            block_on_possible_data_loss: false,
+            smart_defaults: false,
+            predeploy: package.predeploy.clone(),
+            postdeploy: package.postdeploy.clone(),
+            refactor_log: package.refactor_log.clone(),
+        },
+    );
+    let script = script::render(&plan, dialect).with_variables(dialect, variables)?;
+    let after = |batch: &Batch| {
+        matches!(
+            batch.step,
+            Some(
+                StepKind::PreDeploy
+                    | StepKind::CreateIndex
+                    | StepKind::CreateTrigger
+                    | StepKind::AddForeignKey
+                    | StepKind::RecordRefactorLog
+                    | StepKind::PostDeploy
+            )
+        )
+    };
+    let mut before_copy = script.clone();
+    before_copy.batches.retain(|b| !after(b));
+    let mut after_copy = script;
+    after_copy.batches.retain(after);
+    // Foreign keys last: they check the copied rows and whatever the scripts added (reference
+    // rows a post-deployment script seeds, say). SQLite declares them with the table, so its
+    // check runs before the commit instead.
+    after_copy
+        .batches
+        .sort_by_key(|b| b.step == Some(StepKind::AddForeignKey));
+    after_copy.foreign_keys_off = dialect.capabilities().foreign_keys_inline_only;
+    Ok((before_copy, after_copy))
+}
+
+/// Runs a script's statements in one transaction, then `before_commit`.
+fn run_script(
+    driver: &mut dyn Driver,
+    script: &Script,
+    before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
+) -> Result<()> {
+    super::execute_locked(driver, script, before_commit)
+}
+
+fn run(
+    server: &mut dyn Server,
+    package: &Package,
+    options: &SideBySideOptions,
+    progress: &dyn Progress,
+) -> Result<SideBySideOutcome> {
+    let started = Instant::now();
+    let database = server.database().to_string();
+    if !server.exists(&database)? {
+        return Err(Error::Invalid(format!(
+            "{database} does not exist: a side-by-side upgrade starts from an existing database (use --in-place to deploy a new one)"
+        )));
+    }
+    let metadata = package.metadata.clone().unwrap_or_default();
+    progress.step("validating");
+    let mut original = server.open(&database)?;
+    let (registration, allowed_drift) = validate(original.as_mut(), package, options.allow_drift)?;
+    let live = original.inspect()?;
+    let desired = original.canonicalize(&package.model)?;
+    let mut compare_options = options.compare.clone();
+    if let Some(log) = &package.refactor_log {
+        compare_options
+            .renames
+            .extend(compare::renames_from_refactor_log(log));
+    }
+    let diff = compare::compare(&live, &desired, &compare_options);
+    let dialect = dialect_for(desired.platform());
+    let plan = plan::plan(
+        &diff,
+        &live,
+        &desired,
+        dialect.capabilities(),
+        &PlanOptions {
+            block_on_possible_data_loss: false,
+            ..PlanOptions::default()
+        },
+    );
+    let registered_model = match &registration {
+        Some(registered) => Some(registered.package()?.model),
+        None => None,
+    };
+    let mut transfers = plan_transfer(registered_model.as_ref(), &live, &desired, &diff);
+    if !options.allow_data_loss {
+        refuse_lost_rows(original.as_mut(), &transfers)?;
+    }
+    let history = original.history()?;
+    let version_before = registration.as_ref().map(|r| r.version.clone());
+    let new_registration = Registration::of(package)?;
+    let (before_copy, after_copy) = create_scripts(&desired, package, &options.variables)?;
+    drop(original);
+
+    let temporary = server.temporary_name();
+    if server.exists(&temporary)? {
+        server.drop_database(&temporary)?;
+    }
+    let mut journal = Journal {
+        format: 1,
+        target: database.clone(),
+        phase: Phase::Preparing,
+        temporary: temporary.clone(),
+        retained: server.retained_name(version_before.as_deref().unwrap_or("0"), &stamp()),
+        original_read_only: server.is_read_only(&database)?,
+        application: metadata.name.clone(),
+        version_before: version_before.clone(),
+        version_after: new_registration.version.clone(),
+        started_at: registry::now_utc(),
+        marker: None,
+        discard: None,
+        keep_discarded: false,
+    };
+    progress.step(&format!("creating {temporary}"));
+    server.create_database(&temporary)?;
+    fault::point("sbs.created");
+    if let Err(err) = save(server, &journal) {
+        let _ = server.drop_database(&temporary);
+        return Err(err);
+    }
+    fault::point("sbs.journal");
+
+    let mut hold = None;
+    let mut window = None;
+    let mut copy_ms = 0;
+    let mut parallelism = 1;
+    let prepared = (|| -> Result<()> {
+        progress.step(&format!("deploying the schema into {temporary}"));
+        let mut new = server.open(&temporary)?;
+        run_script(new.as_mut(), &before_copy, &mut |_| Ok(()))?;
+        drop(new);
+        fault::point("sbs.schema");
+        journal.phase = Phase::Copying;
+        save(server, &journal)?;
+        fault::point("sbs.copying");
+        progress.step(&format!("holding writers off {database}"));
+        server.set_read_only(&database, true)?;
+        fault::point("sbs.read-only");
+        hold = Some(server.hold_writers(&database)?);
+        window = Some(Instant::now());
+        fault::point("sbs.held");
+        let copy_started = Instant::now();
+        parallelism = copy_all(
+            server,
+            &database,
+            &temporary,
+            &mut transfers,
+            options.parallelism,
+            progress,
+        )?;
+        copy_ms = millis(copy_started.elapsed());
+        fault::point("sbs.copied");
+        progress.step("indexes, foreign keys, triggers, generators and registry");
+        server.continue_generators(&database, &temporary)?;
+        fault::point("sbs.generators");
+        let mut new = server.open(&temporary)?;
+        let mut entry = HistoryEntry::now(
+            HistoryAction::SideBySide,
+            HistoryStatus::Success,
+            &metadata.name,
+        );
+        entry.version_before = version_before.clone();
+        entry.version_after = Some(new_registration.version.clone());
+        let copied: u64 = transfers.iter().map(|t| t.report.rows).sum();
+        entry.message = format!(
+            "side by side: {} tables, {copied} rows copied; original retained as {}",
+            transfers.iter().filter(|t| t.report.copied).count(),
+            journal.retained
+        );
+        run_script(new.as_mut(), &after_copy, &mut |driver| {
+            driver.write_registration(&new_registration)?;
+            for old in &history {
+                driver.append_history(old)?;
+            }
+            driver.append_history(&entry)
+        })?;
+        drop(new);
+        fault::point("sbs.finalized");
+        Ok(())
+    })();
+    if let Err(err) = prepared {
+        let undone = undo(server, &journal, hold.take(), &format!("failed: {err}"));
+        return match undone {
+            Ok(()) => Err(err),
+            Err(undo_err) => Err(Error::Invalid(format!(
+                "{err}\nand undoing it failed too: {undo_err}; the next dac run against {database} finishes undoing it from the journal"
+            ))),
+        };
+    }
+
+    progress.step(&format!("switching {temporary} to {database}"));
+    if let Some(hold) = hold.take()
+        && let Err(err) = hold.seal()
+    {
+        let _ = undo(server, &journal, None, &format!("failed: {err}"));
+        return Err(err);
+    }
+    fault::point("sbs.sealed");
+    journal.phase = Phase::Switching;
+    save(server, &journal)?;
+    fault::point("sbs.switching");
+    let read_only_window_ms = switch(server, &mut journal, window.as_ref())?;
+
+    let mut report = TransferReport::new(transfers.into_iter().map(|t| t.report).collect());
+    report.database = database;
+    report.application = metadata.name;
+    report.version_before = version_before;
+    report.version_after = new_registration.version;
+    report.retained = journal.retained;
+    report.read_only_window_ms = read_only_window_ms;
+    report.copy_ms = copy_ms;
+    report.total_ms = millis(started.elapsed());
+    report.parallelism = parallelism;
+    Ok(SideBySideOutcome {
+        report,
+        plan,
+        drift: allowed_drift,
+        recovered: None,
+    })
+}
+
+/// Copies every planned table, `parallelism` at a time (at most what the platform allows).
+/// Returns the number of copiers used.
+fn copy_all(
+    server: &mut dyn Server,
+    from: &str,
+    to: &str,
+    transfers: &mut [PlannedTransfer],
+    parallelism: usize,
+    progress: &dyn Progress,
+) -> Result<usize> {
+    let jobs: Vec<(usize, TableCopy)> = transfers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.copy.clone().map(|c| (i, c)))
+        .collect();
+    progress.copy_started(jobs.len());
+    let workers = parallelism
+        .clamp(1, server.max_parallel_copies().max(1))
+        .min(jobs.len())
+        .max(1);
+    let mut copiers = (0..workers)
+        .map(|_| server.copier(from, to))
+        .collect::<Result<Vec<Box<dyn Copier>>>>()?;
+    let queue = Mutex::new(jobs.iter());
+    let failed = AtomicBool::new(false);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for copier in &mut copiers {
+            let (queue, failed, results) = (&queue, &failed, &results);
+            scope.spawn(move || {
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let next = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .next();
+                    let Some((index, copy)) = next else { break };
+                    fault::point("copy.table");
+                    let name = copy.destination.to_string();
+                    let started = Instant::now();
+                    let result = copier.copy_table(copy, &mut |moved| progress.moved(&name, moved));
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((*index, result, millis(started.elapsed())));
+                }
+            });
+        }
+    });
+    let mut first_error = None;
+    for (index, result, ms) in results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        let report = &mut transfers[index].report;
+        match result {
+            Ok(moved) => {
+                report.rows = moved.rows;
+                report.bytes = moved.bytes;
+                report.ms = ms;
+                progress.table_done(report);
+            }
+            Err(err) => {
+                if first_error.is_none() {
+                    first_error = Some(Error::Invalid(format!(
+                        "copying the rows of {} failed: {err}",
+                        report.name
+                    )));
+                }
+            }
+        }
+    }
+    let mut finished = Ok(());
+    for copier in copiers {
+        let result = copier.finish();
+        if finished.is_ok() {
+            finished = result;
+        }
+    }
+    if let Some(err) = first_error {
+        return Err(err);
+    }
+    finished?;
+    Ok(workers)
+}
+
+/// Switches `target` back to the original retained by its last side-by-side upgrade. Refused
+/// when the upgraded database took writes since the switch, unless `force` (it is then kept
+/// under another name, never dropped).
+pub fn rollback(target: &Target, force: bool) -> Result<RollbackOutcome> {
+    let mut server = connect_server(target)?;
+    server.lock(LOCK_WAIT)?;
+    let result = recover_locked(server.as_mut())
+        .and_then(|recovered| rollback_locked(server.as_mut(), force, recovered));
+    let unlocked = server.unlock();
+    result.and_then(|outcome| unlocked.map(|()| outcome))
+}
+
+fn rollback_locked(
+    server: &mut dyn Server,
+    force: bool,
+    recovered: Option<String>,
+) -> Result<RollbackOutcome> {
+    let database = server.database().to_string();
+    let Some(mut journal) = load(server)? else {
+        return Err(Error::Invalid(format!(
+            "{database} has no side-by-side upgrade to roll back (dac keeps the original of the last side-by-side upgrade until a rollback)"
+        )));
+    };
+    if !server.exists(&journal.retained)? {
+        return Err(Error::Invalid(format!(
+            "the original retained by the last side-by-side upgrade of {database}, {}, no longer exists",
+            journal.retained
+        )));
+    }
+    server.seal(&database)?;
+    let marker = match server.change_marker(&database) {
+        Ok(marker) => marker,
+        Err(err) => {
+            let _ = server.unseal(&database);
+            return Err(err);
+        }
+    };
+    let took_writes = journal.marker.as_deref() != Some(marker.as_str());
+    let kept_name = server.retained_name(&format!("{}_upgraded", journal.version_after), &stamp());
+    if took_writes && !force {
+        server.unseal(&database)?;
+        return Err(Error::Blocked {
+            reason: format!(
+                "{database} took writes since the side-by-side upgrade to {} switched to it; rolling back to {} would leave them behind.\npass --force to roll back anyway (the upgraded database is then kept as {kept_name}, not dropped)",
+                journal.version_after, journal.retained
+            ),
+        });
+    }
+    journal.phase = Phase::RollingBack;
+    journal.keep_discarded = took_writes;
+    journal.discard = Some(if took_writes {
+        kept_name
+    } else {
+        server.temporary_name()
+    });
+    save(server, &journal)?;
+    fault::point("rollback.started");
+    finish_rollback(server, &journal)?;
+    Ok(RollbackOutcome {
+        database,
+        version: journal.version_before.clone(),
+        from_version: journal.version_after.clone(),
+        kept_upgraded: journal
+            .keep_discarded
+            .then(|| journal.discard.clone().unwrap_or_default()),
+        recovered,
+    })
+}
+
+/// The renames of a rollback; safe to run again from any point (recovery).
+fn finish_rollback(server: &mut dyn Server, journal: &Journal) -> Result<()> {
+    let discard = journal
+        .discard
+        .clone()
+        .unwrap_or_else(|| server.temporary_name());
+    if server.exists(&journal.retained)? {
+        if server.exists(&journal.target)? {
+            server.rename_database(&journal.target, &discard)?;
+            fault::point("rollback.renamed-upgraded");
+        }
+        server.rename_database(&journal.retained, &journal.target)?;
+        fault::point("rollback.renamed-original");
+    }
+    // Writable for the history entry, then read-only again if the original was.
+    server.set_read_only(&journal.target, false)?;
+    let mut original = server.open(&journal.target)?;
+    let mut entry = HistoryEntry::now(
+        HistoryAction::Rollback,
+        HistoryStatus::Success,
+        &journal.application,
+    );
+    entry.version_before = Some(journal.version_after.clone());
+    entry.version_after = journal.version_before.clone();
+    entry.message = if journal.keep_discarded {
+        format!("rolled back (forced); the upgraded database is kept as {discard}")
+    } else {
+        "rolled back; the upgraded database was dropped".into()
+    };
+    original.append_history(&entry)?;
+    drop(original);
+    server.set_read_only(&journal.target, journal.original_read_only)?;
+    if journal.keep_discarded {
+        if server.exists(&discard)? {
+            server.set_read_only(&discard, true)?;
+        }
+    } else {
+        server.drop_database(&discard)?;
+    }
+    fault::point("rollback.dropped");
+    server.clear_journal()
+}

@@ -1,0 +1,560 @@
+//! Side-by-side upgrades on real SQLite files and a real PostgreSQL server: the data transfer
+//! cases, type conversion (and a failed one, which leaves the original exactly as it was),
+//! read-only originals, how writers are held off, and rollback.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use dac_engine::Error;
+use dac_engine::driver::{Driver, PostgresServer, Server, SqliteServer, Target, connect};
+use dac_engine::model::Platform;
+use dac_engine::package::{DacMetadata, Package};
+use dac_engine::report::transfer::TransferCase;
+use dac_engine::upgrade::{self, InPlaceOptions, NoProgress, SideBySideOptions};
+use dac_tests::conformance::model_of;
+use dac_tests::postgres::server;
+use sha2::{Digest, Sha256};
+
+fn package(platform: Platform, version: &str, sql: &str) -> Package {
+    Package {
+        metadata: Some(DacMetadata {
+            name: "shop".into(),
+            version: version.into(),
+            description: None,
+        }),
+        origin: None,
+        model: model_of(platform, sql, "test.sql").expect("model"),
+        predeploy: None,
+        postdeploy: None,
+        refactor_log: None,
+    }
+}
+
+fn options() -> SideBySideOptions {
+    SideBySideOptions {
+        allow_data_loss: true,
+        allow_drift: true,
+        parallelism: 2,
+        ..SideBySideOptions::default()
+    }
+}
+
+/// Rows of every user table: count and SHA-256 over the rows in key order.
+fn fingerprint(
+    driver: &mut dyn Driver,
+    tables: &[&str],
+    quote: fn(&str) -> String,
+) -> BTreeMap<String, (usize, String)> {
+    tables
+        .iter()
+        .map(|table| {
+            let rows = driver
+                .query(&format!("SELECT * FROM {} ORDER BY 1", quote(table)))
+                .expect("read rows");
+            let mut hash = Sha256::new();
+            for row in &rows {
+                hash.update(format!("{row:?}\n").as_bytes());
+            }
+            let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            ((*table).to_string(), (rows.len(), digest))
+        })
+        .collect()
+}
+
+fn dq(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn deploy(target: &Target, package: &Package) {
+    let mut driver = connect(target, true).expect("connect");
+    upgrade::in_place(
+        driver.as_mut(),
+        package,
+        &InPlaceOptions {
+            allow_data_loss: true,
+            ..InPlaceOptions::default()
+        },
+    )
+    .expect("deploy v1");
+}
+
+/// A name that needs quoting everywhere.
+const HOSTILE: &str = "we\"ird;name's]";
+
+fn v1(platform: Platform) -> Package {
+    let id = if platform == Platform::Postgres {
+        "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    } else {
+        "INTEGER PRIMARY KEY AUTOINCREMENT"
+    };
+    package(
+        platform,
+        "1.0",
+        &format!(
+            "CREATE TABLE customers (id {id}, name text NOT NULL, fax text);
+             CREATE TABLE orders (id integer PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers (id), amount integer NOT NULL, code text);
+             CREATE TABLE legacy (id integer PRIMARY KEY, v text);
+             CREATE TABLE {} (id integer PRIMARY KEY, v text);",
+            dq(HOSTILE)
+        ),
+    )
+}
+
+fn v2(platform: Platform) -> Package {
+    let id = if platform == Platform::Postgres {
+        "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    } else {
+        "INTEGER PRIMARY KEY AUTOINCREMENT"
+    };
+    package(
+        platform,
+        "2.0",
+        &format!(
+            "CREATE TABLE customers (id {id}, name text NOT NULL, email text);
+             CREATE TABLE orders (id integer PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers (id), amount bigint NOT NULL, code text);
+             CREATE INDEX orders_customer ON orders (customer_id);
+             CREATE TABLE {} (id integer PRIMARY KEY, v text);
+             CREATE TABLE extra (id integer PRIMARY KEY, v text);
+             CREATE TABLE audit (id integer PRIMARY KEY, at text);",
+            dq(HOSTILE)
+        ),
+    )
+}
+
+fn fill(driver: &mut dyn Driver, platform: Platform) {
+    let customers = if platform == Platform::Postgres {
+        "INSERT INTO customers (name, fax) SELECT 'c' || g, 'f' FROM generate_series(1, 50) g"
+    } else {
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 50) INSERT INTO customers (name, fax) SELECT 'c' || n, 'f' FROM g"
+    };
+    driver.execute(customers).expect("customers");
+    let orders = if platform == Platform::Postgres {
+        "INSERT INTO orders SELECT g, (g % 50) + 1, g * 10, 'x' || g FROM generate_series(1, 500) g"
+    } else {
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 500) INSERT INTO orders SELECT n, (n % 50) + 1, n * 10, 'x' || n FROM g"
+    };
+    driver.execute(orders).expect("orders");
+    driver
+        .execute("INSERT INTO legacy VALUES (1, 'old'), (2, 'older')")
+        .expect("legacy");
+    driver
+        .execute(&format!(
+            "INSERT INTO {} VALUES (1, 'a''b'), (2, ']]')",
+            dq(HOSTILE)
+        ))
+        .expect("hostile");
+    // Added outside the package after registration: `extra` is also in v2 (created, not
+    // copied); `scratch` is not (not created).
+    driver
+        .execute("CREATE TABLE extra (id integer PRIMARY KEY, v text)")
+        .expect("extra");
+    driver
+        .execute("INSERT INTO extra VALUES (1, 'e')")
+        .expect("extra row");
+    driver
+        .execute("CREATE TABLE scratch (id integer PRIMARY KEY)")
+        .expect("scratch");
+    driver
+        .execute("INSERT INTO scratch VALUES (7)")
+        .expect("scratch row");
+}
+
+const V1_TABLES: &[&str] = &["customers", "orders", "legacy", HOSTILE, "extra", "scratch"];
+
+fn check_transfer(
+    platform: Platform,
+    target: &Target,
+    retained_open: impl Fn(&str) -> Box<dyn Driver>,
+) {
+    let before = {
+        let mut driver = connect(target, false).expect("connect");
+        fingerprint(driver.as_mut(), V1_TABLES, dq)
+    };
+    let outcome = upgrade::side_by_side(target, &v2(platform), &options(), &NoProgress)
+        .expect("side by side");
+    let report = &outcome.report;
+    let case = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|t| t.name.ends_with(&format!("[{}]", name.replace(']', "]]"))))
+            .unwrap_or_else(|| panic!("{name} in the report: {}", report.text()))
+    };
+    let text = report.text();
+    assert_eq!(case("customers").case, TransferCase::Changed, "{text}");
+    assert_eq!(case("customers").rows, 50, "{text}");
+    assert_eq!(case("customers").columns_dropped, ["fax"], "{text}");
+    assert_eq!(case("customers").columns_added, ["email"], "{text}");
+    assert_eq!(case("orders").rows, 500, "{text}");
+    assert_eq!(case(HOSTILE).case, TransferCase::Unchanged, "{text}");
+    assert_eq!(case(HOSTILE).rows, 2, "{text}");
+    assert_eq!(case("extra").case, TransferCase::Unregistered, "{text}");
+    assert!(!case("extra").copied, "{text}");
+    assert_eq!(case("audit").case, TransferCase::New, "{text}");
+    assert_eq!(case("legacy").case, TransferCase::Dropped, "{text}");
+    assert_eq!(case("scratch").case, TransferCase::LiveOnly, "{text}");
+    assert_eq!(report.rows_copied, 552, "{text}");
+    let json: serde_json::Value = serde_json::from_str(&report.json()).expect("json");
+    assert!(json["read_only_window_ms"].is_u64(), "{json}");
+    assert!(json["tables"][0]["case"].is_string() && json["tables"][0]["copied"].is_boolean());
+    assert!(report.markdown().contains("| Table | Case |"));
+
+    // The new database under the original name: v2, the rows, generators continuing.
+    let mut new = connect(target, false).expect("connect");
+    let registration = new
+        .read_registration()
+        .expect("registry")
+        .expect("registered");
+    assert_eq!(registration.version, "2.0");
+    let history = new.history().expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|h| h.version_after.as_deref() == Some("1.0")),
+        "history carried over"
+    );
+    assert_eq!(
+        new.query("SELECT count(*) FROM extra").expect("extra")[0][0].as_deref(),
+        Some("0"),
+        "unregistered table created empty"
+    );
+    let after = fingerprint(new.as_mut(), &[HOSTILE], dq);
+    assert_eq!(
+        after[HOSTILE], before[HOSTILE],
+        "rows of {HOSTILE} moved exactly"
+    );
+    new.execute("INSERT INTO customers (name) VALUES ('next')")
+        .expect("insert");
+    let next = new.query("SELECT max(id) FROM customers").expect("max id");
+    assert_eq!(
+        next[0][0].as_deref(),
+        Some("51"),
+        "identity continues after the copied rows"
+    );
+    drop(new);
+
+    // The original, retained and untouched.
+    let mut retained = retained_open(&report.retained);
+    assert_eq!(
+        fingerprint(retained.as_mut(), V1_TABLES, dq),
+        before,
+        "the original is untouched"
+    );
+    let old = retained
+        .read_registration()
+        .expect("registry")
+        .expect("registered");
+    assert_eq!(old.version, "1.0");
+}
+
+#[test]
+fn sqlite_side_by_side_moves_each_table_by_its_case() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("shop.db");
+    let target = Target::Sqlite { path: path.clone() };
+    deploy(&target, &v1(Platform::Sqlite));
+    {
+        let mut driver = connect(&target, false).expect("connect");
+        fill(driver.as_mut(), Platform::Sqlite);
+    }
+    check_transfer(Platform::Sqlite, &target, |name| {
+        Box::new(dac_engine::driver::SqliteDriver::open(Path::new(name), false).expect("retained"))
+    });
+    assert!(!dir.path().join("shop.db.dac-new").exists());
+    // The new database took a write (the identity check), so the rollback is forced and keeps
+    // it; the retained original becomes the database again.
+    let outcome = upgrade::rollback(&target, true).expect("rollback");
+    assert_eq!(outcome.version.as_deref(), Some("1.0"));
+    assert!(outcome.kept_upgraded.is_some());
+    let mut driver = connect(&target, false).expect("connect");
+    assert_eq!(
+        driver
+            .read_registration()
+            .expect("registry")
+            .expect("registered")
+            .version,
+        "1.0"
+    );
+    driver
+        .execute("INSERT INTO legacy VALUES (3, 'writable again')")
+        .expect("writable");
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.ends_with(".dac-new") && !f.ends_with(".dac-journal")),
+        "nothing left behind: {files:?}"
+    );
+}
+
+#[test]
+fn postgres_side_by_side_moves_each_table_by_its_case() {
+    let pg = server();
+    let url = pg.create_database("sbs_cases");
+    let target = Target::parse(&url).expect("target");
+    deploy(&target, &v1(Platform::Postgres));
+    {
+        let mut driver = connect(&target, false).expect("connect");
+        fill(driver.as_mut(), Platform::Postgres);
+    }
+    let mut admin = PostgresServer::connect(&url).expect("server");
+    check_transfer(Platform::Postgres, &target, |name| {
+        let mut admin = PostgresServer::connect(&url).expect("server");
+        admin.open(name).expect("retained")
+    });
+    let temporary = admin.temporary_name();
+    assert!(
+        !admin.exists(&temporary).expect("exists"),
+        "no temporary database left"
+    );
+    let outcome = upgrade::rollback(&target, true).expect("rollback");
+    assert!(
+        outcome.kept_upgraded.is_some(),
+        "the new database took a write and is kept"
+    );
+    let mut driver = connect(&target, false).expect("connect");
+    driver
+        .execute("INSERT INTO legacy VALUES (3, 'writable again')")
+        .expect("writable");
+    pg.drop_database(&url);
+}
+
+fn conversion_fails_and_leaves_the_original(target: &Target, platform: Platform) {
+    let v1 = package(
+        platform,
+        "1.0",
+        "CREATE TABLE t (id integer PRIMARY KEY, n text);",
+    );
+    deploy(target, &v1);
+    let mut driver = connect(target, false).expect("connect");
+    driver
+        .execute("INSERT INTO t VALUES (1, '10'), (2, 'ten'), (3, NULL)")
+        .expect("rows");
+    let before = fingerprint(driver.as_mut(), &["t"], dq);
+    drop(driver);
+    let v2 = package(
+        platform,
+        "2.0",
+        "CREATE TABLE t (id integer PRIMARY KEY, n integer);",
+    );
+    let err = upgrade::side_by_side(target, &v2, &options(), &NoProgress)
+        .expect_err("'ten' does not convert to integer");
+    let message = err.to_string();
+    assert!(
+        message.contains("[t]") || message.contains("\"t\"") || message.contains(" t"),
+        "names the table: {message}"
+    );
+    let mut driver = connect(target, false).expect("connect");
+    assert_eq!(
+        fingerprint(driver.as_mut(), &["t"], dq),
+        before,
+        "original unchanged"
+    );
+    driver
+        .execute("INSERT INTO t VALUES (4, 'writable')")
+        .expect("writable");
+    let registration = driver
+        .read_registration()
+        .expect("registry")
+        .expect("registered");
+    assert_eq!(registration.version, "1.0");
+    let history = driver.history().expect("history");
+    let last = history.last().expect("history entry");
+    assert_eq!(
+        last.status.as_str(),
+        "fail",
+        "failure recorded: {history:?}"
+    );
+    assert!(
+        upgrade::journal(target).expect("journal").is_none(),
+        "no journal left"
+    );
+}
+
+#[test]
+fn sqlite_rows_that_do_not_convert_fail_the_upgrade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = Target::Sqlite {
+        path: dir.path().join("conv.db"),
+    };
+    conversion_fails_and_leaves_the_original(&target, Platform::Sqlite);
+    assert!(!dir.path().join("conv.db.dac-new").exists());
+}
+
+#[test]
+fn postgres_rows_that_do_not_convert_fail_the_upgrade() {
+    let pg = server();
+    let url = pg.create_database("sbs_conv");
+    let target = Target::parse(&url).expect("target");
+    conversion_fails_and_leaves_the_original(&target, Platform::Postgres);
+    let mut admin = PostgresServer::connect(&url).expect("server");
+    let temporary = admin.temporary_name();
+    assert!(!admin.exists(&temporary).expect("exists"));
+    pg.drop_database(&url);
+}
+
+#[test]
+fn data_loss_is_refused_before_anything_is_touched() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = Target::Sqlite {
+        path: dir.path().join("loss.db"),
+    };
+    deploy(&target, &v1(Platform::Sqlite));
+    let mut driver = connect(&target, false).expect("connect");
+    driver
+        .execute("INSERT INTO legacy VALUES (1, 'keep me')")
+        .expect("row");
+    drop(driver);
+    let mut refuse = options();
+    refuse.allow_data_loss = false;
+    let err = upgrade::side_by_side(&target, &v2(Platform::Sqlite), &refuse, &NoProgress)
+        .expect_err("legacy holds rows");
+    assert!(matches!(err, Error::Blocked { .. }), "{err}");
+    assert!(err.to_string().contains("legacy"), "{err}");
+    assert!(!dir.path().join("loss.db.dac-new").exists());
+    assert!(upgrade::journal(&target).expect("journal").is_none());
+}
+
+#[test]
+fn postgres_read_only_original_stays_read_only() {
+    let pg = server();
+    let url = pg.create_database("sbs_ro");
+    let target = Target::parse(&url).expect("target");
+    deploy(&target, &v1(Platform::Postgres));
+    let mut admin = PostgresServer::connect(&url).expect("server");
+    let name = admin.database().to_string();
+    admin.set_read_only(&name, true).expect("read-only");
+    let outcome = upgrade::side_by_side(&target, &v2(Platform::Postgres), &options(), &NoProgress)
+        .expect("upgrade");
+    assert!(
+        admin.is_read_only(&name).expect("flag"),
+        "the new database is read-only as the original was"
+    );
+    assert!(
+        admin.is_read_only(&outcome.report.retained).expect("flag"),
+        "the retained original is read-only"
+    );
+    upgrade::rollback(&target, false).expect("rollback");
+    assert!(
+        admin.is_read_only(&name).expect("flag"),
+        "the original is read-only again"
+    );
+    admin.set_read_only(&name, false).expect("writable");
+    pg.drop_database(&url);
+}
+
+#[test]
+fn rollback_is_refused_after_writes_unless_forced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = Target::Sqlite {
+        path: dir.path().join("rb.db"),
+    };
+    assert!(
+        matches!(upgrade::rollback(&target, false), Err(Error::Invalid(_))),
+        "nothing to roll back yet"
+    );
+    deploy(&target, &v1(Platform::Sqlite));
+    upgrade::side_by_side(&target, &v2(Platform::Sqlite), &options(), &NoProgress)
+        .expect("upgrade");
+    let clean = upgrade::rollback(&target, false).expect("no writes: rollback");
+    assert!(
+        clean.kept_upgraded.is_none(),
+        "the unused upgraded database is dropped"
+    );
+    upgrade::side_by_side(&target, &v2(Platform::Sqlite), &options(), &NoProgress)
+        .expect("upgrade again");
+    let mut driver = connect(&target, false).expect("connect");
+    driver
+        .execute("INSERT INTO audit VALUES (1, 'after the switch')")
+        .expect("write");
+    drop(driver);
+    let err = upgrade::rollback(&target, false).expect_err("took writes");
+    assert!(matches!(err, Error::Blocked { .. }), "{err}");
+    let forced = upgrade::rollback(&target, true).expect("forced rollback");
+    let kept = forced.kept_upgraded.expect("the upgraded database is kept");
+    let mut kept_driver =
+        dac_engine::driver::SqliteDriver::open(Path::new(&kept), false).expect("kept");
+    assert_eq!(
+        kept_driver
+            .query("SELECT count(*) FROM audit")
+            .expect("audit")[0][0]
+            .as_deref(),
+        Some("1"),
+        "the write is kept"
+    );
+}
+
+#[test]
+fn sqlite_writers_wait_while_readers_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hold.db");
+    let target = Target::Sqlite { path: path.clone() };
+    deploy(&target, &v1(Platform::Sqlite));
+    let mut server = SqliteServer::new(&path);
+    let hold = server.hold_writers(&path.to_string_lossy()).expect("hold");
+    let other = rusqlite::Connection::open(&path).expect("open");
+    other
+        .busy_timeout(Duration::from_millis(200))
+        .expect("timeout");
+    let count: i64 = other
+        .query_row("SELECT count(*) FROM legacy", [], |r| r.get(0))
+        .expect("readers read");
+    assert_eq!(count, 0);
+    let write = other.execute("INSERT INTO legacy VALUES (1, 'x')", []);
+    assert!(write.is_err(), "a writer is held off");
+    hold.release().expect("release");
+    other
+        .execute("INSERT INTO legacy VALUES (1, 'x')", [])
+        .expect("writers write again");
+}
+
+#[test]
+fn postgres_writers_wait_while_readers_read_and_sessions_end_at_the_switch() {
+    let pg = server();
+    let url = pg.create_database("sbs_hold");
+    let target = Target::parse(&url).expect("target");
+    deploy(&target, &v1(Platform::Postgres));
+    let mut admin = PostgresServer::connect(&url).expect("server");
+    let name = admin.database().to_string();
+    // A session that was open before the upgrade.
+    let mut session = connect(&target, false).expect("session");
+    session
+        .execute("SET statement_timeout = '300ms'")
+        .expect("timeout");
+    let hold = admin.hold_writers(&name).expect("hold");
+    assert!(
+        session.query("SELECT count(*) FROM legacy").is_ok(),
+        "readers read"
+    );
+    let err = session
+        .execute("INSERT INTO legacy VALUES (1, 'x')")
+        .expect_err("writers wait (and time out here)");
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    let mut fresh = connect(&target, false).expect("new session");
+    fresh
+        .execute("SET statement_timeout = '300ms'")
+        .expect("timeout");
+    assert!(
+        fresh.execute("INSERT INTO legacy VALUES (2, 'y')").is_err(),
+        "new sessions cannot write either"
+    );
+    hold.seal().expect("seal");
+    assert!(
+        session.query("SELECT 1").is_err(),
+        "open sessions are ended at the switch"
+    );
+    assert!(
+        connect(&target, false).is_err(),
+        "no new sessions until the switch is done"
+    );
+    admin.set_read_only(&name, false).expect("writable again");
+    let mut after = connect(&target, false).expect("connect again");
+    after
+        .execute("INSERT INTO legacy VALUES (3, 'z')")
+        .expect("writes again");
+    pg.drop_database(&url);
+}
