@@ -17,7 +17,9 @@
 //! - every corpus package: deployed in place into an empty database, extracted (inspected),
 //!   compared with the package as the server canonicalizes it;
 //! - in-place upgrade and registry: deploy v1 (registered), upgrade to v2, drift after a manual
-//!   change, unregister, history.
+//!   change, unregister, history;
+//! - side by side: v1 with rows, upgraded side by side to v2 (rows, identity, registration
+//!   carried over), a forced rollback after a write.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -50,7 +52,7 @@ fn server(test: &str) -> Option<String> {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
                 dac_tests::summary(
-                    "NOT RUN: the live SQL Server tier did not run (fixture catalog, mssqldef conformance, corpus extract, in-place upgrade and registry): DAC_TEST_SQLSERVER is not set, no SQL Server on this machine; see README",
+                    "NOT RUN: the live SQL Server tier did not run (fixture catalog, mssqldef conformance, corpus extract, in-place upgrade and registry, side-by-side upgrade and rollback): DAC_TEST_SQLSERVER is not set, no SQL Server on this machine; see README",
                 );
             });
             None
@@ -375,4 +377,81 @@ fn in_place_upgrade_and_registry() {
     dac_tests::summary(&format!(
         "sqlserver live: in-place deploy, upgrade, drift, unregister passed (registration in {place})"
     ));
+}
+
+#[test]
+fn side_by_side_upgrade_and_rollback() {
+    let Some(base) = server("side-by-side upgrade and rollback") else {
+        return;
+    };
+    let conn = fresh_database(&base, "sbs");
+    let target = dac_engine::driver::Target::parse(&conn).unwrap();
+    let result = (|| -> Result<(), String> {
+        let mut driver = SqlServerDriver::connect(&conn).map_err(|e| e.to_string())?;
+        let v1 = shop_package("1.0.0", "");
+        let v2 = shop_package(
+            "2.0.0",
+            "\nGO\nCREATE TABLE [Sales].[Returns] ([ReturnId] INT NOT NULL PRIMARY KEY);\nGO\n",
+        );
+        let in_place = InPlaceOptions {
+            compare: options(true),
+            ..InPlaceOptions::default()
+        };
+        upgrade::in_place(&mut driver, &v1, &in_place).map_err(|e| e.to_string())?;
+        driver
+            .execute("INSERT INTO [Sales].[Customers] ([Name], [Email]) VALUES (N'Ada', 'ada@example.com'), (N'Bob', NULL);\nINSERT INTO [Sales].[Orders] ([OrderId], [CustomerId], [OrderedAt], [Quantity], [UnitPrice]) VALUES (1, 1, SYSUTCDATETIME(), 2, 9.5);")
+            .map_err(|e| e.to_string())?;
+        drop(driver);
+        let sbs = upgrade::SideBySideOptions {
+            compare: options(true),
+            ..upgrade::SideBySideOptions::default()
+        };
+        let outcome = upgrade::side_by_side(&target, &v2, &sbs, &upgrade::NoProgress)
+            .map_err(|e| format!("side by side: {e}"))?;
+        let mut driver = SqlServerDriver::connect(&conn).map_err(|e| e.to_string())?;
+        let rows = driver
+            .query("SELECT COUNT(*) FROM [Sales].[Customers]")
+            .map_err(|e| e.to_string())?;
+        assert_eq!(rows, vec![vec![Some("2".to_string())]]);
+        assert_eq!(
+            driver
+                .read_registration()
+                .map_err(|e| e.to_string())?
+                .map(|r| r.version),
+            Some("2.0.0".into())
+        );
+        // The identity continues after the copied rows.
+        driver
+            .execute("INSERT INTO [Sales].[Customers] ([Name]) VALUES (N'Cy')")
+            .map_err(|e| e.to_string())?;
+        let ids = driver
+            .query("SELECT MAX([CustomerId]) FROM [Sales].[Customers]")
+            .map_err(|e| e.to_string())?;
+        assert_eq!(ids, vec![vec![Some("3".to_string())]]);
+        drop(driver);
+        // It took a write: a rollback is refused unless forced.
+        assert!(upgrade::rollback(&target, false).is_err());
+        let rolled = upgrade::rollback(&target, true).map_err(|e| format!("rollback: {e}"))?;
+        let mut driver = SqlServerDriver::connect(&conn).map_err(|e| e.to_string())?;
+        assert_eq!(
+            driver
+                .read_registration()
+                .map_err(|e| e.to_string())?
+                .map(|r| r.version),
+            Some("1.0.0".into())
+        );
+        drop(driver);
+        for name in [outcome.report.retained.clone()]
+            .into_iter()
+            .chain(rolled.kept_upgraded)
+        {
+            drop_database(&base, &with_database(&base, &name));
+        }
+        Ok(())
+    })();
+    drop_database(&base, &conn);
+    result.unwrap_or_else(|e| panic!("{e}"));
+    dac_tests::summary(
+        "sqlserver live: side-by-side upgrade (rows, identity, registration) and forced rollback passed",
+    );
 }

@@ -266,16 +266,10 @@ fn golden_registration_statements() {
 
 #[test]
 fn golden_side_by_side_statements() {
-    let copy = side_by_side::TableCopy {
-        table: ObjectName::new(["Sales", "Orders"]),
-        columns: vec!["OrderId".into(), "CustomerId".into(), "Quantity".into()],
-        identity: false,
-    };
-    let copy_identity = side_by_side::TableCopy {
-        table: ObjectName::new(["Sales", "Customers"]),
-        columns: vec!["CustomerId".into(), "Name".into()],
-        identity: true,
-    };
+    let table =
+        |schema: &str, name: &str, columns: &[&str]| side_by_side_copy(schema, name, columns);
+    let orders = table("Sales", "Orders", &["OrderId", "CustomerId", "Quantity"]);
+    let customers = table("Sales", "Customers", &["CustomerId", "Name"]);
     let mut out = String::new();
     let mut step = |title: &str, batches: Vec<String>| {
         out.push_str(&format!("-- {title}\n"));
@@ -286,52 +280,115 @@ fn golden_side_by_side_statements() {
         out.push('\n');
     };
     step(
-        "create the new database",
-        vec![side_by_side::create_database("Shop_dac_new")],
+        "create the new database (the original's collation)",
+        vec![side_by_side::create_database_collated(
+            "Shop__dac_new",
+            Some("SQL_Latin1_General_CP1_CI_AS"),
+        )],
     );
     step(
-        "freeze the old one (other sessions rolled back and disconnected)",
-        vec![side_by_side::set_read_only("Shop")],
+        "journal on the new database",
+        vec![side_by_side::journal_write(
+            "Shop__dac_new",
+            r#"{"format":1,"target":"Shop","phase":"copying"}"#,
+        )],
+    );
+    step(
+        "freeze the original (other sessions rolled back and disconnected)",
+        vec![side_by_side::set_read_only("Shop", true)],
+    );
+    step(
+        "does the copied table have an identity column?",
+        vec![side_by_side::has_identity("Shop__dac_new", &customers)],
     );
     step(
         "copy rows, identity values kept",
         vec![side_by_side::copy_table(
             "Shop",
-            "Shop_dac_new",
-            &copy_identity,
+            "Shop__dac_new",
+            &customers,
+            true,
         )],
     );
     step(
         "copy rows",
-        vec![side_by_side::copy_table("Shop", "Shop_dac_new", &copy)],
-    );
-    step(
-        "check the copy",
-        vec![side_by_side::count_rows(
+        vec![side_by_side::copy_table(
             "Shop",
-            "Shop_dac_new",
-            &copy.table,
+            "Shop__dac_new",
+            &orders,
+            false,
         )],
     );
     step(
-        "swap: keep the old database under another name",
-        side_by_side::rename_database("Shop", "Shop_dac_old"),
+        "continue identities and sequences after the original's position",
+        vec![
+            side_by_side::IDENTITY_STATE.to_string(),
+            side_by_side::reseed(&ObjectName::new(["Sales", "Customers"]), "1042"),
+            side_by_side::SEQUENCE_STATE.to_string(),
+            side_by_side::restart_sequence(&ObjectName::new(["Sales", "OrderNumbers"]), "2001"),
+        ],
+    );
+    step("seal the original", vec![side_by_side::seal("Shop")]);
+    step(
+        "switch: keep the original under another name, its msdb registration following it",
+        vec![
+            side_by_side::rename_database("Shop", "Shop__v1_0_0_20261126120000"),
+            side_by_side::msdb_follow_rename("Shop", "Shop__v1_0_0_20261126120000"),
+        ],
     );
     step(
-        "swap: the new database takes the name",
-        side_by_side::rename_database("Shop_dac_new", "Shop"),
+        "switch: the new database takes the name",
+        vec![
+            side_by_side::rename_database("Shop__dac_new", "Shop"),
+            side_by_side::msdb_follow_rename("Shop__dac_new", "Shop"),
+        ],
     );
     step(
-        "move the msdb registration to the new database",
-        vec![side_by_side::msdb_upgrade_instance("Shop", "Shop_dac_new")],
+        "open the upgraded database, keep the original read-only",
+        vec![
+            side_by_side::set_read_only("Shop", false),
+            side_by_side::set_read_only("Shop__v1_0_0_20261126120000", true),
+        ],
     );
     step(
-        "undo the freeze (after a failure)",
-        vec![side_by_side::set_read_write("Shop")],
+        "change marker (compared before a rollback)",
+        vec![
+            side_by_side::user_tables("Shop"),
+            side_by_side::table_fingerprints(
+                "Shop",
+                &["[Sales].[Customers]".into(), "[Sales].[Orders]".into()],
+            ),
+        ],
     );
     step(
-        "drop the retained original",
-        side_by_side::drop_database("Shop_dac_old"),
+        "find, read and clear the journal",
+        vec![
+            side_by_side::journal_candidates("Shop"),
+            side_by_side::journal_read("Shop"),
+            side_by_side::journal_clear("Shop"),
+        ],
+    );
+    step(
+        "check a copy",
+        vec![side_by_side::count_rows("Shop", "Shop__dac_new", &orders)],
+    );
+    step(
+        "drop a database",
+        side_by_side::drop_database("Shop__dac_new"),
     );
     insta::assert_snapshot!("sqlserver_side_by_side", out);
+}
+
+fn side_by_side_copy(schema: &str, name: &str, columns: &[&str]) -> dac_engine::driver::TableCopy {
+    let table = ObjectName::new([schema, name]);
+    dac_engine::driver::TableCopy {
+        source: table.clone(),
+        destination: table,
+        columns: columns
+            .iter()
+            .map(|c| (c.to_string(), c.to_string()))
+            .collect(),
+        same_types: true,
+        converted: Vec::new(),
+    }
 }

@@ -13,7 +13,7 @@ mod target;
 pub use postgres::{PostgresDriver, PostgresServer};
 pub use server::{Copier, Moved, Server, TableCopy, WriterHold};
 pub use sqlite::{SqliteDriver, SqliteServer};
-pub use sqlserver::SqlServerDriver;
+pub use sqlserver::{SqlServerDriver, SqlServerServer};
 pub use target::{Target, redact};
 
 use crate::Result;
@@ -130,8 +130,6 @@ pub fn connect_server(target: &Target) -> Result<Box<dyn Server>> {
     match target {
         Target::Sqlite { path } => Ok(Box::new(SqliteServer::new(path))),
         Target::Postgres { url } => Ok(Box::new(PostgresServer::connect(url)?)),
-        Target::SqlServer { .. } => Err(crate::Error::Invalid(
-            "side-by-side upgrades are not available for SQL Server yet".into(),
-        )),
+        Target::SqlServer { conn } => Ok(Box::new(SqlServerServer::connect(conn)?)),
     }
 }

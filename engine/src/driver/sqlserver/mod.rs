@@ -17,7 +17,10 @@ pub mod batches;
 pub mod config;
 pub mod inspect;
 pub mod registry;
+mod server;
 pub mod side_by_side;
+
+pub use server::SqlServerServer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

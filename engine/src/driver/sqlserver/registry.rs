@@ -172,8 +172,14 @@ EXEC msdb.dbo.sp_sysdac_add_history_entry @sequence_id = 0, @instance_id = @id, 
     }
 }
 
-/// The history rows dac wrote for the current database, oldest first.
-pub const MSDB_HISTORY: &str = "SELECT h.comments FROM msdb.dbo.sysdac_history_internal AS h WHERE h.dac_object_name_pretran = DB_NAME() AND h.comments LIKE '{\"dac\":%' ORDER BY h.action_id, h.sequence_id;";
+/// The history rows dac wrote for the current database, oldest first: those of its msdb
+/// registration (which follows the database through side-by-side renames), or, when it has none
+/// (unregistered), those written under its name.
+pub const MSDB_HISTORY: &str = "DECLARE @id uniqueidentifier = (SELECT i.instance_id FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = DB_NAME());
+SELECT h.comments FROM msdb.dbo.sysdac_history_internal AS h
+ WHERE (h.instance_id = @id OR (@id IS NULL AND h.dac_object_name_pretran = DB_NAME()))
+   AND h.comments LIKE '{\"dac\":%'
+ ORDER BY h.action_id, h.sequence_id;";
 
 /// Creates the in-database registry (schema `[_dac]`) when missing.
 pub const LOCAL_CREATE: &str = "IF SCHEMA_ID(N'_dac') IS NULL EXEC (N'CREATE SCHEMA [_dac]');
