@@ -135,26 +135,48 @@ fn fixture_rows_match_a_real_catalog() {
     let Some(base) = server("fixture catalog") else {
         return;
     };
-    let dir = dac_tests::workspace_root().join("fixtures/sqlserver/shop");
-    let conn = fresh_database(&base, "shop");
-    let mut driver = SqlServerDriver::connect(&conn).unwrap();
-    let ddl = std::fs::read_to_string(dir.join("schema.sql")).unwrap();
-    driver.execute(&ddl).unwrap();
-    let live = driver.inspect().unwrap();
-    let rows: Catalog =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("catalog.json")).unwrap()).unwrap();
-    let fixture = model_from_catalog(&rows).unwrap().model;
-    let mut opts = options(true);
-    opts.exclude_kinds = BTreeSet::from([kind::DATABASE_OPTIONS.to_string()]);
-    let diff = compare(&live, &fixture, &opts);
-    drop(driver);
-    drop_database(&base, &conn);
-    assert!(
-        diff.is_empty(),
-        "the live catalog differs from fixtures/sqlserver/shop/catalog.json:\n  {}",
-        describe(&diff)
-    );
-    dac_tests::summary("sqlserver live: fixture catalog rows match a real SQL Server catalog");
+    let root = dac_tests::workspace_root().join("fixtures/sqlserver");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("catalog.json").is_file())
+        .collect();
+    dirs.sort();
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let conn = fresh_database(&base, "fixture");
+        let result = (|| -> Result<(), String> {
+            let mut driver = SqlServerDriver::connect(&conn).map_err(|e| e.to_string())?;
+            let ddl = std::fs::read_to_string(dir.join("schema.sql")).map_err(|e| e.to_string())?;
+            driver.execute(&ddl).map_err(|e| format!("deploy: {e}"))?;
+            let live = driver.inspect().map_err(|e| format!("inspect: {e}"))?;
+            let rows: Catalog = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("catalog.json")).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?;
+            let fixture = model_from_catalog(&rows).map_err(|e| e.to_string())?.model;
+            let mut opts = options(true);
+            opts.exclude_kinds = BTreeSet::from([kind::DATABASE_OPTIONS.to_string()]);
+            let diff = compare(&live, &fixture, &opts);
+            if !diff.is_empty() {
+                return Err(format!(
+                    "the live catalog differs from catalog.json:\n  {}",
+                    describe(&diff)
+                ));
+            }
+            Ok(())
+        })();
+        drop_database(&base, &conn);
+        if let Err(e) = result {
+            failures.push(format!("{}: {e}", dir.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    dac_tests::summary(&format!(
+        "sqlserver live: the hand-written catalog rows of {} fixtures match a real SQL Server catalog",
+        dirs.len()
+    ));
 }
 
 #[test]

@@ -90,7 +90,21 @@ fn catalog_rows_map_to_the_model_the_project_builder_gives() {
                 .count()
         };
         assert_eq!(count(&inspection.model), count(&built), "{}", dir.display());
-        assert_eq!(inspection.model.dsp.short_name(), "Sql160");
+        // The DSP follows the server's major version (15 = SQL Server 2019 -> Sql150).
+        let rows = catalog(dir);
+        let server = &rows.sets["server"];
+        let major = server
+            .columns
+            .iter()
+            .position(|c| c == "major_version")
+            .unwrap();
+        let major = server.rows[0][major].clone().unwrap();
+        assert_eq!(
+            inspection.model.dsp.short_name(),
+            format!("Sql{major}0"),
+            "{}",
+            dir.display()
+        );
         elements += count(&built);
     }
     dac_tests::summary(&format!(
