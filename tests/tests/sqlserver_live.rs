@@ -86,6 +86,8 @@ fn drop_database(base: &str, conn: &str) {
         for statement in side_by_side::drop_database(&name) {
             let _ = master.execute(&statement);
         }
+        // Registrations the test made in msdb go with their database.
+        let _ = master.execute(&side_by_side::msdb_forget(&name));
     }
 }
 

@@ -387,8 +387,11 @@ fn golden_side_by_side_statements() {
         vec![side_by_side::count_rows("Shop", "Shop__dac_new", &orders)],
     );
     step(
-        "drop a database",
-        side_by_side::drop_database("Shop__dac_new"),
+        "drop a database, and its msdb registration (the history stays)",
+        side_by_side::drop_database("Shop__dac_new")
+            .into_iter()
+            .chain([side_by_side::msdb_forget("Shop__dac_new")])
+            .collect(),
     );
     insta::assert_snapshot!("sqlserver_side_by_side", out);
 }

@@ -255,8 +255,12 @@ impl Server for SqlServerServer {
     }
 
     fn drop_database(&mut self, name: &str) -> Result<()> {
+        let existed = self.exists(name)?;
         for statement in side_by_side::drop_database(name) {
             self.run(&statement)?;
+        }
+        if existed && self.msdb_usable() {
+            self.run(&side_by_side::msdb_forget(name))?;
         }
         Ok(())
     }

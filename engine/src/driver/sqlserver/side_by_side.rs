@@ -172,6 +172,15 @@ IF @id IS NOT NULL AND @type_stream IS NOT NULL
     )
 }
 
+/// Removes the msdb registration of a database that is being dropped (its history stays), so
+/// SSMS does not list an application whose database is gone.
+pub fn msdb_forget(name: &str) -> String {
+    format!(
+        "DECLARE @id uniqueidentifier = (SELECT i.instance_id FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = {});\nIF @id IS NOT NULL\n    EXEC msdb.dbo.sp_sysdac_delete_instance @instance_id = @id;",
+        literal(name)
+    )
+}
+
 /// The extended property that carries the side-by-side journal on a database: it survives a
 /// crash and follows the database through renames. Inspection leaves it out.
 pub const JOURNAL_PROPERTY: &str = "dac.journal";
