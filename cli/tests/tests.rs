@@ -5,4 +5,5 @@ mod util;
 
 mod build;
 mod info;
+mod sqlserver;
 mod upgrade;
