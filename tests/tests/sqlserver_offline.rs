@@ -184,12 +184,46 @@ fn unknown_catalog_kinds_become_reported_opaque_objects() {
                 .collect(),
         );
     }
+    // A grant on a type and a property on an index: reported, not modelled.
+    let push = |catalog: &mut Catalog, set: &str, values: &[(&str, &str)]| {
+        let set = catalog.sets.get_mut(set).unwrap();
+        let mut row = vec![None; set.columns.len()];
+        for (column, value) in values {
+            let i = set.columns.iter().position(|c| c == column).unwrap();
+            row[i] = Some(value.to_string());
+        }
+        set.rows.push(row);
+    };
+    push(
+        &mut catalog,
+        "permissions",
+        &[
+            ("class", "6"),
+            ("state", "G"),
+            ("permission_name", "REFERENCES"),
+            ("grantee_name", "Clerks"),
+        ],
+    );
+    push(
+        &mut catalog,
+        "extended_properties",
+        &[
+            ("class", "7"),
+            ("property_name", "MS_Description"),
+            ("property_value", "lookup by mail"),
+        ],
+    );
     let inspection = model_from_catalog(&catalog).unwrap();
     let opaque = inspection.model.opaque_counts();
     assert_eq!(opaque.get("SqlQueue"), Some(&1), "{opaque:?}");
     assert_eq!(opaque.get("SqlPartitionFunction"), Some(&1), "{opaque:?}");
     assert_eq!(opaque.get("SqlXmlIndex"), Some(&1), "{opaque:?}");
-    assert_eq!(inspection.notes.len(), 3, "{:?}", inspection.notes);
+    assert_eq!(inspection.notes.len(), 5, "{:?}", inspection.notes);
+    assert!(
+        inspection.notes.iter().any(|n| n.contains("REFERENCES")),
+        "{:?}",
+        inspection.notes
+    );
     assert!(
         inspection.notes[2].contains("[Sales].[Orders].[PXML_Notes]")
             || inspection.notes.iter().any(|n| n.contains("PXML_Notes")),

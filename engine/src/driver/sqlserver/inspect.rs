@@ -245,8 +245,8 @@ pub fn model_from_catalog(catalog: &Catalog) -> Result<Inspection> {
     sequences(catalog, &mut batches);
     synonyms(catalog, &mut batches);
     principals(catalog, &mut batches, &mut opaque, &mut notes);
-    permissions(catalog, &mut batches);
-    extended_properties(catalog, &mut batches);
+    permissions(catalog, &mut batches, &mut notes);
+    extended_properties(catalog, &mut batches, &mut notes);
     other_objects(catalog, &mut opaque, &mut notes);
 
     // Each object alone first: DDL the builder cannot read back becomes an opaque object
@@ -910,9 +910,17 @@ fn principals(
     }
 }
 
-fn permissions(catalog: &Catalog, out: &mut Vec<Batch>) {
+fn permissions(catalog: &Catalog, out: &mut Vec<Batch>, notes: &mut Vec<String>) {
     for p in Set::of(catalog, "permissions").iter() {
         let permission = p.text("permission_name");
+        if !matches!(p.int("class"), Some(0 | 1 | 3)) {
+            notes.push(format!(
+                "permission {permission} of {} on a {} securable is not modelled by dac; left out",
+                p.text("grantee_name"),
+                p.get("class_desc").unwrap_or("other")
+            ));
+            continue;
+        }
         let grantee = quote(p.text("grantee_name"));
         let on = match p.int("class") {
             Some(1) => {
@@ -941,8 +949,16 @@ fn permissions(catalog: &Catalog, out: &mut Vec<Batch>) {
     }
 }
 
-fn extended_properties(catalog: &Catalog, out: &mut Vec<Batch>) {
+fn extended_properties(catalog: &Catalog, out: &mut Vec<Batch>, notes: &mut Vec<String>) {
     for e in Set::of(catalog, "extended_properties").iter() {
+        if !matches!(e.int("class"), Some(0 | 1 | 3)) {
+            notes.push(format!(
+                "extended property {} on a {} is not modelled by dac; left out",
+                e.text("property_name"),
+                e.get("class_desc").unwrap_or("securable of another class")
+            ));
+            continue;
+        }
         let mut levels: Vec<(&str, String)> = Vec::new();
         match e.int("class") {
             Some(3) => levels.push(("SCHEMA", e.text("schema_name").to_string())),
@@ -950,7 +966,7 @@ fn extended_properties(catalog: &Catalog, out: &mut Vec<Batch>) {
                 let schema = e.text("schema_name").to_string();
                 let object = e.text("object_name").to_string();
                 let object_type = e.text("object_type").trim().to_string();
-                levels.push(("SCHEMA", schema));
+                levels.push(("SCHEMA", schema.clone()));
                 let level1 = match object_type.as_str() {
                     "U" => "TABLE",
                     "V" => "VIEW",
@@ -959,7 +975,13 @@ fn extended_properties(catalog: &Catalog, out: &mut Vec<Batch>) {
                     "SO" => "SEQUENCE",
                     "SN" => "SYNONYM",
                     "TR" | "PK" | "UQ" | "F" | "C" | "D" => "TABLE",
-                    _ => continue,
+                    other => {
+                        notes.push(format!(
+                            "extended property {} on {schema}.{object} (object type {other}) is not modelled by dac; left out",
+                            e.text("property_name")
+                        ));
+                        continue;
+                    }
                 };
                 if level1 == "TABLE" && object_type != "U" {
                     // A trigger or constraint: level 1 is its table, level 2 the object.
