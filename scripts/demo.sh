@@ -40,3 +40,19 @@ step "run it again: nothing to do"
 
 step "has anyone changed the database outside the package?"
 "$dac" drift-report --target "$db" --format text
+
+step "the same upgrade side by side: v2 is built in a new database, the data copied, names switched"
+sbs="sqlite:$out/finance-sbs.db"
+"$dac" upgrade "$out/finance-1.0.0.dacpac" --target "$sbs" --in-place
+python3 - "$out/finance-sbs.db" <<'PY' 2>/dev/null || echo "(python3 not found: skipping sample rows)"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO customers (id, name, email, fax) VALUES (1, 'Ada', 'ada@example.org', '555-0100')")
+db.execute("INSERT INTO accounts (id, customer_id, currency, balance_cents) VALUES (1, 1, 'EUR', 1200)")
+db.commit()
+PY
+"$dac" upgrade "$out/finance-2.0.0.dacpac" --target "$sbs" --side-by-side --allow-data-loss --report "$out/transfer.md" --format markdown
+ls "$out"
+
+step "and back: the retained original becomes the database again"
+"$dac" rollback --target "$sbs"

@@ -135,7 +135,8 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
     print!("{text}");
-    for hazard in &outcome.plan.hazards {
+    // Rebuild notes describe an in-place plan; here only possible data loss matters.
+    for hazard in outcome.plan.data_loss() {
         println!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
