@@ -543,8 +543,14 @@ impl SqlServerDriver {
     }
 
     /// Warnings gathered so far (registry fallback, canonicalization, inspection notes).
+    /// Each once, in the order they were first given (an inspection runs again for the
+    /// canonicalized package and the drift check).
     pub fn take_warnings(&mut self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
         std::mem::take(&mut self.warnings)
+            .into_iter()
+            .filter(|w| seen.insert(w.clone()))
+            .collect()
     }
 }
 
