@@ -651,7 +651,8 @@ fn tables(catalog: &Catalog, out: &mut Vec<Batch>, notes: &mut Vec<String>) {
 }
 
 fn indexes(catalog: &Catalog, out: &mut Vec<Batch>) {
-    let tables: HashMap<i64, (String, String)> = Set::of(catalog, "tables")
+    // Indexes of tables and of indexed views.
+    let mut tables: HashMap<i64, (String, String)> = Set::of(catalog, "tables")
         .iter()
         .map(|t| {
             (
@@ -663,6 +664,18 @@ fn indexes(catalog: &Catalog, out: &mut Vec<Batch>) {
             )
         })
         .collect();
+    for m in Set::of(catalog, "modules")
+        .iter()
+        .filter(|m| m.text("object_type").trim() == "V")
+    {
+        tables.insert(
+            m.int("object_id").unwrap_or(0),
+            (
+                m.text("schema_name").to_string(),
+                m.text("object_name").to_string(),
+            ),
+        );
+    }
     let index_cols = index_columns(catalog);
     for i in Set::of(catalog, "indexes").iter() {
         if i.flag("is_primary_key") || i.flag("is_unique_constraint") {
