@@ -346,8 +346,11 @@ fn golden_side_by_side_statements() {
         vec![side_by_side::set_read_only("Shop", true)],
     );
     step(
-        "does the copied table have an identity column?",
-        vec![side_by_side::has_identity("Shop__dac_new", &customers)],
+        "which columns take their values from the server, and is there an identity column?",
+        vec![
+            side_by_side::unwritable_columns("Shop__dac_new", &customers),
+            side_by_side::has_identity("Shop__dac_new", &customers),
+        ],
     );
     step(
         "copy rows, identity values kept",

@@ -494,6 +494,25 @@ struct SqlServerCopier {
 
 impl Copier for SqlServerCopier {
     fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved> {
+        // rowversion and GENERATED ALWAYS columns take their values from the server.
+        let unwritable: Vec<String> = rows_of(
+            self.session
+                .fetch(&side_by_side::unwritable_columns(&self.to, table))?,
+        )
+        .into_iter()
+        .filter_map(|r| text(r.first()))
+        .collect();
+        let mut owned;
+        let table = if unwritable.is_empty() {
+            table
+        } else {
+            owned = table.clone();
+            owned.columns.retain(|(_, d)| !unwritable.contains(d));
+            &owned
+        };
+        if table.columns.is_empty() {
+            return Ok(Moved::default());
+        }
         let identity = self
             .session
             .scalar(&side_by_side::has_identity(&self.to, table))?

@@ -132,6 +132,16 @@ pub fn has_identity(target: &str, copy: &TableCopy) -> String {
     )
 }
 
+/// Destination columns no `INSERT` may name (`rowversion`, `GENERATED ALWAYS` period and ledger
+/// columns, computed ones): the copy leaves them to the server. Selects their names.
+pub fn unwritable_columns(target: &str, copy: &TableCopy) -> String {
+    format!(
+        "SELECT c.name FROM {db}.sys.columns AS c JOIN {db}.sys.types AS t ON t.user_type_id = c.system_type_id WHERE c.object_id = OBJECT_ID({table}) AND (t.name = N'timestamp' OR c.generated_always_type <> 0 OR c.is_computed = 1);",
+        db = quote(target),
+        table = literal(&three_part(target, &copy.destination)),
+    )
+}
+
 /// Identity columns of a database with their current value (`schema`, `table`, `current`,
 /// `increment`), run inside that database.
 pub const IDENTITY_STATE: &str = "SELECT OBJECT_SCHEMA_NAME(c.object_id) AS schema_name, OBJECT_NAME(c.object_id) AS table_name, CONVERT(nvarchar(40), IDENT_CURRENT(QUOTENAME(OBJECT_SCHEMA_NAME(c.object_id)) + N'.' + QUOTENAME(OBJECT_NAME(c.object_id)))) AS current_value, CONVERT(nvarchar(40), c.increment_value) AS increment_value FROM sys.identity_columns AS c JOIN sys.tables AS t ON t.object_id = c.object_id WHERE t.is_ms_shipped = 0;";
