@@ -341,6 +341,9 @@ impl SqlServerDriver {
         if driver.database.is_empty() {
             driver.database = driver.scalar("SELECT DB_NAME()")?.unwrap_or_default();
         }
+        // Where registrations go is found now, outside any transaction: the probe may fail, and
+        // under XACT_ABORT a failure inside the upgrade's transaction would doom it.
+        driver.registry_place();
         Ok(driver)
     }
 

@@ -311,7 +311,7 @@ pub fn history_from_comments(comments: &str) -> Option<HistoryEntry> {
 impl SqlServerDriver {
     /// Where the registration lives, found once per connection (outside any transaction:
     /// the probe may fail, and under XACT_ABORT a failure would doom the upgrade).
-    fn registry_place(&mut self) -> RegistryPlace {
+    pub(super) fn registry_place(&mut self) -> RegistryPlace {
         if let Some(place) = &self.registry {
             return place.clone();
         }
