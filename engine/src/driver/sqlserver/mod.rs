@@ -241,11 +241,16 @@ async fn open(config: &ConnectionConfig) -> Result<Connection> {
                 address = format!("{host}:{port}");
             }
             Err(tiberius::error::Error::Server(token)) => {
-                return Err(fail(format!(
-                    "{} (error {})",
-                    token.message(),
-                    token.code()
-                )));
+                return Err(Error::Driver {
+                    backend: "sqlserver",
+                    code: Some(token.code().to_string()),
+                    message: format!(
+                        "cannot connect to SQL Server at {address}: {} (error {})",
+                        token.message(),
+                        token.code()
+                    ),
+                    statement: None,
+                });
             }
             Err(other) => return Err(fail(other.to_string())),
         }
@@ -297,23 +302,32 @@ impl SqlServerDriver {
         Self::with_config(config)
     }
 
-    /// Connects; with `create`, a database that does not exist is created first from
-    /// `master` (the login needs CREATE DATABASE).
+    /// Connects; with `create`, a database that does not exist (login error 4060, "cannot
+    /// open database") is created first from `master` (the login needs CREATE DATABASE).
+    /// An existing database is opened directly, so logins that cannot open `master` (contained
+    /// users) still work.
     pub fn connect_or_create(text: &str, create: bool) -> Result<Self> {
         let config = ConnectionConfig::parse(text)?;
-        if create && let Some(database) = config.database.clone() {
-            let mut master = config.clone();
-            master.database = Some("master".into());
-            let mut admin = Self::with_config(master)?;
-            let exists = admin.scalar(&format!(
-                "SELECT CASE WHEN DB_ID({}) IS NULL THEN 0 ELSE 1 END",
-                literal(&database)
-            ))?;
-            if exists.as_deref() == Some("0") {
-                admin.run_batch(&side_by_side::create_database(&database), None)?;
+        match Self::with_config(config.clone()) {
+            Err(Error::Driver {
+                code: Some(code), ..
+            }) if create && code == "4060" && config.database.is_some() => {
+                let database = config.database.clone().unwrap_or_default();
+                let mut master = config.clone();
+                master.database = Some("master".into());
+                let mut admin = Self::with_config(master)?;
+                let exists = admin.scalar(&format!(
+                    "SELECT CASE WHEN DB_ID({}) IS NULL THEN 0 ELSE 1 END",
+                    literal(&database)
+                ))?;
+                if exists.as_deref() == Some("0") {
+                    admin.run_batch(&side_by_side::create_database(&database), None)?;
+                }
+                drop(admin);
+                Self::with_config(config)
             }
+            other => other,
         }
-        Self::with_config(config)
     }
 
     fn with_config(config: ConnectionConfig) -> Result<Self> {
