@@ -147,9 +147,18 @@ pub fn redact(text: &str) -> String {
         if let Some(key) = key {
             result.push_str(&out[idx..idx + key.len()]);
             idx += key.len();
-            let end = out[idx..]
-                .find([';', '&', ' '])
-                .map_or(out.len(), |p| idx + p);
+            // A quoted value ends at its closing quote; an unclosed one runs to the end.
+            let end = match out[idx..].chars().next() {
+                Some(q @ ('"' | '\'' | '{')) => {
+                    let close = if q == '{' { '}' } else { q };
+                    out[idx + 1..]
+                        .find(close)
+                        .map_or(out.len(), |p| idx + 1 + p + 1)
+                }
+                _ => out[idx..]
+                    .find([';', '&', ' '])
+                    .map_or(out.len(), |p| idx + p),
+            };
             result.push_str("***");
             idx = end;
         } else {
@@ -203,6 +212,8 @@ mod tests {
             "host=h user=u password=s3cr3t dbname=d",
             "Server=tcp:h,1433;User Id=sa;Password=s3cr3t;Encrypt=true",
             "Server=h;Pwd=s3cr3t",
+            "Server=h;Password=\"s3cr3t;s3cr3t",
+            "Server=h;Password={s3cr3t s3cr3t",
         ] {
             let shown = redact(text);
             assert!(!shown.contains("s3cr3t"), "{shown}");
