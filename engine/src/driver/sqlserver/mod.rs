@@ -518,7 +518,7 @@ impl SqlServerDriver {
             }
         };
         // Database options, as the live database has them.
-        let live = Set1::database_options(self)?;
+        let live = live_database_options(self)?;
         model.elements.retain(|e| e.kind != kind::DATABASE_OPTIONS);
         model.elements.extend(live);
         model.dsp = desired.dsp.clone();
@@ -571,37 +571,32 @@ impl SqlServerDriver {
     }
 }
 
-/// Reads the live database options alone.
-struct Set1;
-
-impl Set1 {
-    fn database_options(driver: &mut SqlServerDriver) -> Result<Vec<crate::model::Element>> {
-        let (_, sql) = inspect::QUERIES
-            .iter()
-            .find(|(n, _)| *n == "database")
-            .copied()
-            .unwrap_or(("database", ""));
-        let mut sets = driver.fetch(sql)?;
-        let (columns, rows) = sets.pop().unwrap_or_default();
-        let mut catalog = inspect::Catalog::default();
-        catalog.sets.insert(
-            "database".into(),
-            inspect::ResultSet {
-                columns,
-                rows: rows
-                    .into_iter()
-                    .map(|r| r.into_iter().map(Cell::into_text).collect())
-                    .collect(),
-            },
-        );
-        let inspection = inspect::model_from_catalog(&catalog)?;
-        Ok(inspection
-            .model
-            .elements
-            .into_iter()
-            .filter(|e| e.kind == kind::DATABASE_OPTIONS)
-            .collect())
-    }
+/// The live database's `SqlDatabaseOptions` element alone.
+fn live_database_options(driver: &mut SqlServerDriver) -> Result<Vec<crate::model::Element>> {
+    let sql = inspect::QUERIES
+        .iter()
+        .find(|(n, _)| *n == "database")
+        .map_or("", |(_, sql)| *sql);
+    let mut sets = driver.fetch(sql)?;
+    let (columns, rows) = sets.pop().unwrap_or_default();
+    let mut catalog = inspect::Catalog::default();
+    catalog.sets.insert(
+        "database".into(),
+        inspect::ResultSet {
+            columns,
+            rows: rows
+                .into_iter()
+                .map(|r| r.into_iter().map(Cell::into_text).collect())
+                .collect(),
+        },
+    );
+    let inspection = inspect::model_from_catalog(&catalog)?;
+    Ok(inspection
+        .model
+        .elements
+        .into_iter()
+        .filter(|e| e.kind == kind::DATABASE_OPTIONS)
+        .collect())
 }
 
 fn prefix(err: Error, context: &str) -> Error {
