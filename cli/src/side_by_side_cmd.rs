@@ -126,6 +126,13 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
     }
     let mut report = outcome.report;
     report.database = target.to_string();
+    if outcome.up_to_date {
+        println!(
+            "{target} is up to date: {} {} (nothing to do)",
+            report.application, report.version_after
+        );
+        return Ok(EXIT_OK);
+    }
     let text = match args.format {
         TransferFormat::Text => report.text(),
         TransferFormat::Json => report.json(),

@@ -8,6 +8,8 @@
 //! test binary exits, however it exits; a server left by a killed run holds its own directory
 //! and port, so it never disturbs the next run. With `DAC_TEST_POSTGRES_URL` set, that server is
 //! used instead. Each case gets its own database ([`Server::create_database`]).
+//! [`Server::stop_immediately`] and [`Server::start_again`] crash and restart a server we
+//! started (the fault proofs stop it in the middle of a copy).
 //!
 //! Missing binaries are a failure naming the Debian package (`postgresql`).
 
@@ -37,6 +39,18 @@ pub struct Server {
     admin: Mutex<PostgresDriver>,
     /// The private directory of a server we started (`None` for `DAC_TEST_POSTGRES_URL`).
     dir: Option<PathBuf>,
+    /// How to stop and start a server we started again (`None` for `DAC_TEST_POSTGRES_URL`).
+    control: Option<Control>,
+}
+
+/// What `pg_ctl` needs to stop a server we started and start it again, on the same port and data
+/// directory.
+struct Control {
+    root: bool,
+    bin: PathBuf,
+    data: PathBuf,
+    options: String,
+    log: PathBuf,
 }
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
@@ -102,6 +116,57 @@ impl Server {
     pub fn is_private(&self) -> bool {
         self.dir.is_some()
     }
+
+    /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: no checkpoint,
+    /// every session cut). Only for a server this harness started; `Err` says why not. Other
+    /// cases of the same test binary must not be using the server meanwhile.
+    pub fn stop_immediately(&self) -> Result<(), String> {
+        let control = self
+            .control
+            .as_ref()
+            .ok_or("the server is not ours to stop (DAC_TEST_POSTGRES_URL)")?;
+        run(
+            control.root,
+            &control.bin.join("pg_ctl"),
+            &[
+                "-D",
+                path_str(&control.data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        )
+    }
+
+    /// Starts the server again after [`Server::stop_immediately`], on the same port and data
+    /// directory (it recovers from its write-ahead log), and reconnects the harness.
+    pub fn start_again(&self) -> Result<(), String> {
+        let control = self
+            .control
+            .as_ref()
+            .ok_or("the server is not ours to start (DAC_TEST_POSTGRES_URL)")?;
+        run(
+            control.root,
+            &control.bin.join("pg_ctl"),
+            &[
+                "-D",
+                path_str(&control.data),
+                "-o",
+                &control.options,
+                "-l",
+                path_str(&control.log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )?;
+        let admin = PostgresDriver::connect(&self.url("postgres"))
+            .map_err(|e| format!("cannot reconnect to the restarted server: {e}"))?;
+        *self.admin.lock().unwrap_or_else(|e| e.into_inner()) = admin;
+        Ok(())
+    }
 }
 
 fn start() -> Result<Server, String> {
@@ -163,7 +228,16 @@ fn start() -> Result<Server, String> {
     )?;
     spawn_watchdog(root, &bin, &dir, &data);
     let base = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/");
-    connect(base, String::new(), Some(dir))
+    let control = Control {
+        root,
+        log: dir.join("server.log"),
+        bin,
+        data,
+        options,
+    };
+    let mut server = connect(base, String::new(), Some(dir))?;
+    server.control = Some(control);
+    Ok(server)
 }
 
 fn connect(base: String, query: String, dir: Option<PathBuf>) -> Result<Server, String> {
@@ -190,6 +264,7 @@ fn connect(base: String, query: String, dir: Option<PathBuf>) -> Result<Server, 
         major,
         admin: Mutex::new(admin),
         dir,
+        control: None,
     })
 }
 

@@ -460,6 +460,9 @@ fn rollback_is_refused_after_writes_unless_forced() {
     deploy(&target, &v1(Platform::Sqlite));
     upgrade::side_by_side(&target, &v2(Platform::Sqlite), &options(), &NoProgress)
         .expect("upgrade");
+    let again = upgrade::side_by_side(&target, &v2(Platform::Sqlite), &options(), &NoProgress)
+        .expect("again");
+    assert!(again.up_to_date, "the same package again is a no-op");
     let clean = upgrade::rollback(&target, false).expect("no writes: rollback");
     assert!(
         clean.kept_upgraded.is_none(),

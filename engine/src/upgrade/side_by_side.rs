@@ -92,6 +92,9 @@ pub struct SideBySideOutcome {
     pub drift: Option<Diff>,
     /// What the run first did about an interrupted earlier run, if anything.
     pub recovered: Option<String>,
+    /// Nothing to do: the database is registered at this package and matches it (no new
+    /// database was made; the report lists no tables).
+    pub up_to_date: bool,
 }
 
 /// What a rollback did.
@@ -191,6 +194,21 @@ fn stamp() -> String {
         .filter(char::is_ascii_digit)
         .take(14)
         .collect()
+}
+
+/// `server.retained_name(version, stamp)`, or with `_2`, `_3`, ... after the stamp while a
+/// database of that name exists (two upgrades from one version within a second). The journal
+/// keeps the name, so a taken one would fail the switch's (or a forced rollback's) rename in
+/// this run and in every run after it.
+fn unused_retained_name(server: &mut dyn Server, version: &str) -> Result<String> {
+    let stamp = stamp();
+    let mut name = server.retained_name(version, &stamp);
+    let mut n = 1;
+    while server.exists(&name)? {
+        n += 1;
+        name = server.retained_name(version, &format!("{stamp}_{n}"));
+    }
+    Ok(name)
 }
 
 /// Refuses a transfer that leaves rows behind: tables not created and columns not carried
@@ -496,6 +514,30 @@ fn run(
             ..PlanOptions::default()
         },
     );
+    let new_registration = Registration::of(package)?;
+    if plan.is_empty()
+        && registration.as_ref().is_some_and(|r| {
+            r.name == new_registration.name
+                && r.version == new_registration.version
+                && r.model_hash == new_registration.model_hash
+        })
+    {
+        // Copying everything into an identical database would only orphan the retained
+        // original of the last upgrade.
+        let mut report = TransferReport::new(Vec::new());
+        report.database = database;
+        report.application = metadata.name;
+        report.version_before = Some(new_registration.version.clone());
+        report.version_after = new_registration.version;
+        report.total_ms = millis(started.elapsed());
+        return Ok(SideBySideOutcome {
+            report,
+            plan,
+            drift: allowed_drift,
+            recovered: None,
+            up_to_date: true,
+        });
+    }
     let registered_model = match &registration {
         Some(registered) => Some(registered.package()?.model),
         None => None,
@@ -506,7 +548,6 @@ fn run(
     }
     let history = original.history()?;
     let version_before = registration.as_ref().map(|r| r.version.clone());
-    let new_registration = Registration::of(package)?;
     let (before_copy, after_copy) = create_scripts(&desired, package, &options.variables)?;
     drop(original);
 
@@ -519,7 +560,7 @@ fn run(
         target: database.clone(),
         phase: Phase::Preparing,
         temporary: temporary.clone(),
-        retained: server.retained_name(version_before.as_deref().unwrap_or("0"), &stamp()),
+        retained: unused_retained_name(server, version_before.as_deref().unwrap_or("0"))?,
         original_read_only: server.is_read_only(&database)?,
         application: metadata.name.clone(),
         version_before: version_before.clone(),
@@ -634,6 +675,7 @@ fn run(
         plan,
         drift: allowed_drift,
         recovered: None,
+        up_to_date: false,
     })
 }
 
@@ -757,6 +799,7 @@ fn rollback_locked(
             journal.retained
         )));
     }
+    let kept_name = unused_retained_name(server, &format!("{}_upgraded", journal.version_after))?;
     server.seal(&database)?;
     let marker = match server.change_marker(&database) {
         Ok(marker) => marker,
@@ -766,7 +809,6 @@ fn rollback_locked(
         }
     };
     let took_writes = journal.marker.as_deref() != Some(marker.as_str());
-    let kept_name = server.retained_name(&format!("{}_upgraded", journal.version_after), &stamp());
     if took_writes && !force {
         server.unseal(&database)?;
         return Err(Error::Blocked {
