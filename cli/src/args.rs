@@ -48,9 +48,10 @@ pub enum Command {
 /// A live database.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Connection string: sqlite:PATH, a .db/.sqlite file, or postgres://user@host:port/db.
+    /// Connection string: sqlite:PATH, a .db/.sqlite file, postgres://user@host:port/db, or SQL
+    /// Server's `Server=tcp:host,1433;Database=db;User Id=u;Password=p` or sqlserver://u@host:1433/db.
     #[arg(long)]
-    pub target: String,
+    pub target: ConnectionText,
 }
 
 /// `dac upgrade`.
@@ -60,7 +61,7 @@ pub struct UpgradeArgs {
     pub package: PathBuf,
     /// Connection string of the database to upgrade (created when it does not exist).
     #[arg(long)]
-    pub target: String,
+    pub target: ConnectionText,
     /// Upgrade in place: one transaction, all or nothing.
     #[arg(long, conflicts_with = "side_by_side")]
     pub in_place: bool,
@@ -132,7 +133,7 @@ pub struct RollbackArgs {
 pub struct ExtractArgs {
     /// Connection string of the database.
     #[arg(long)]
-    pub target: String,
+    pub target: ConnectionText,
     /// Where to write the package.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -149,7 +150,7 @@ pub struct ExtractArgs {
 pub struct RegisterArgs {
     /// Connection string of the database.
     #[arg(long)]
-    pub target: String,
+    pub target: ConnectionText,
     /// The package to register as the definition (default: the live schema).
     pub package: Option<PathBuf>,
     /// Application name when registering the live schema.
@@ -165,7 +166,7 @@ pub struct RegisterArgs {
 pub struct DriftReportArgs {
     /// Connection string of the database.
     #[arg(long)]
-    pub target: String,
+    pub target: ConnectionText,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,
@@ -224,7 +225,7 @@ pub struct PlanFlags {
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// What the database is now: a package, project or connection string.
-    pub current: String,
+    pub current: ConnectionText,
     /// What it should be: a package or project.
     pub desired: String,
     /// Output format.
@@ -242,7 +243,7 @@ pub struct ScriptArgs {
     pub package: PathBuf,
     /// What the database is now: a connection string, or a package or project standing in for it.
     #[arg(long)]
-    pub target: String,
+    pub target: ConnectionText,
     /// Write the script here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -261,7 +262,7 @@ pub struct DeployReportArgs {
     pub package: PathBuf,
     /// What the database is now: a connection string, or a package or project standing in for it.
     #[arg(long)]
-    pub target: String,
+    pub target: ConnectionText,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,
@@ -339,4 +340,48 @@ pub enum InfoFormat {
     Text,
     /// For programs (stable shape).
     Json,
+}
+
+/// A command-line argument that may be a connection string: `Debug` shows it with passwords
+/// redacted (`driver::redact`), so printing the parsed arguments never shows a password.
+#[derive(Clone)]
+pub struct ConnectionText(String);
+
+impl std::str::FromStr for ConnectionText {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(ConnectionText(text.to_string()))
+    }
+}
+
+impl std::ops::Deref for ConnectionText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ConnectionText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", dac_engine::driver::redact(&self.0))
+    }
+}
+
+#[cfg(test)]
+mod connection_text_tests {
+    use super::ConnectionText;
+
+    #[test]
+    fn debug_redacts_passwords() {
+        for text in [
+            "Server=tcp:h,1433;User Id=sa;Password=s3cr3t",
+            "sqlserver://sa:s3cr3t@h/db",
+            "postgres://u:s3cr3t@h/db",
+        ] {
+            let arg: ConnectionText = text.parse().unwrap();
+            let shown = format!("{arg:?}");
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert_eq!(&*arg, text);
+        }
+    }
 }

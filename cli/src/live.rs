@@ -21,6 +21,14 @@ fn target(text: &str) -> Result<Target> {
     Ok(Target::parse(text)?)
 }
 
+/// Prints what the driver had to warn about (a registration kept in a fallback place, objects
+/// inspected only in part) on stderr.
+fn print_warnings(driver: &mut dyn driver::Driver) {
+    for warning in driver.take_warnings() {
+        eprintln!("warning: {warning}");
+    }
+}
+
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
     if !args.in_place && !args.side_by_side {
@@ -44,8 +52,9 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
             &crate::commands::parse_variables(&args.variables)?,
         ),
     };
-    let outcome = upgrade::in_place(driver.as_mut(), &package, &options)
-        .with_context(|| format!("upgrading {target}"))?;
+    let outcome = upgrade::in_place(driver.as_mut(), &package, &options);
+    print_warnings(driver.as_mut());
+    let outcome = outcome.with_context(|| format!("upgrading {target}"))?;
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
     if outcome.up_to_date {
         println!(
@@ -136,6 +145,7 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
     let mut model = driver
         .inspect()
         .with_context(|| format!("inspecting {target}"))?;
+    print_warnings(driver.as_mut());
     model.sort_elements();
     let name = args
         .name
@@ -217,6 +227,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
         driver.commit()
     })();
     driver.unlock()?;
+    print_warnings(driver.as_mut());
     written?;
     println!(
         "registered {target} as {} {}",
@@ -247,6 +258,7 @@ pub fn unregister(args: TargetArgs) -> Result<u8> {
         driver.commit()
     })();
     driver.unlock()?;
+    print_warnings(driver.as_mut());
     written?;
     println!(
         "unregistered {target} ({} {}); its history is kept",
@@ -260,7 +272,9 @@ pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
     let target = target(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
-    let Some((registration, diff)) = upgrade::drift(driver.as_mut())? else {
+    let drift = upgrade::drift(driver.as_mut());
+    print_warnings(driver.as_mut());
+    let Some((registration, diff)) = drift? else {
         bail!(
             "{target} is not registered: there is no definition to compare with (see `dac register`)"
         );

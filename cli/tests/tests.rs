@@ -6,4 +6,5 @@ mod util;
 mod build;
 mod info;
 mod rollout;
+mod sqlserver;
 mod upgrade;

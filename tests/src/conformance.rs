@@ -83,8 +83,34 @@ pub fn sqldef_cases(dir: &Path) -> Result<Vec<Case>, String> {
         .collect())
 }
 
+/// sqldef schema files put several CREATE statements in one batch; SQL Server projects (and
+/// the server) need CREATE VIEW/TRIGGER/... alone in theirs, so every statement that starts a
+/// line with CREATE starts a new `GO` batch.
+pub fn tsql_batches(sql: &str) -> String {
+    let mut out = String::new();
+    for line in sql.lines() {
+        let starts_create = line
+            .get(..7)
+            .is_some_and(|head| head.eq_ignore_ascii_case("create "));
+        if starts_create && !out.trim().is_empty() {
+            out.push_str("GO\n");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The model the project builder gives for `sql`.
 pub fn model_of(platform: Platform, sql: &str, label: &str) -> Result<Model, String> {
+    if platform == Platform::SqlServer {
+        return dac_engine::source::build_tsql_text(
+            &tsql_batches(sql),
+            Path::new(label),
+            &dac_engine::model::Dsp::default_sqlserver(),
+        )
+        .map_err(|e| e.to_string());
+    }
     let elements = parse_batch(platform, sql, Path::new(label), 1).map_err(|e| e.to_string())?;
     Ok(into_model(platform, elements))
 }

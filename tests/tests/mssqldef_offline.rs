@@ -62,22 +62,8 @@ fn load_cases(dir: &Path) -> Vec<Case> {
         .collect()
 }
 
-/// sqldef schema files put several CREATE statements in one batch; SQL Server projects need
-/// CREATE VIEW/TRIGGER/... alone in theirs, so every statement that starts a line with CREATE
-/// starts a new batch.
 fn as_project_sql(sql: &str) -> String {
-    let mut out = String::new();
-    for line in sql.lines() {
-        let starts_create = line
-            .get(..7)
-            .is_some_and(|head| head.eq_ignore_ascii_case("create "));
-        if starts_create && !out.trim().is_empty() {
-            out.push_str("GO\n");
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
+    dac_tests::conformance::tsql_batches(sql)
 }
 
 fn build(dir: &Path, sql: &str) -> Result<Package, String> {

@@ -118,6 +118,7 @@ fn write_rollout_modes(
             let url = match t {
                 Target::Sqlite { path } => format!("sqlite:{}", path.display()),
                 Target::Postgres { url } => url.clone(),
+                Target::SqlServer { conn } => conn.clone(),
             };
             let mode = if side_by_side(i) {
                 "side-by-side"

@@ -201,7 +201,10 @@ fn default_value(owner_kind: &str, property: &str) -> Option<Value> {
     Some(match (owner_kind, property) {
         (_, "IsNullable") => Value::Bool(true),
         (_, "IsAscending") => Value::Bool(true),
-        (kind::PRIMARY_KEY, "IsClustered") => Value::Bool(true),
+        // A primary key is clustered unless it says otherwise, in a table type too.
+        (kind::PRIMARY_KEY | kind::TABLE_TYPE_PRIMARY_KEY, "IsClustered") => Value::Bool(true),
+        // CREATE SEQUENCE counts up by one unless told otherwise.
+        (kind::SEQUENCE, "Increment") => Value::Int(1),
         (_, "IsClustered") => Value::Bool(false),
         (_, "IsAnsiNullsOn") => Value::Bool(true),
         (_, "IsQuotedIdentifierOn") => Value::Bool(true),

@@ -7,11 +7,13 @@
 mod postgres;
 pub mod server;
 pub mod sqlite;
+pub mod sqlserver;
 mod target;
 
 pub use postgres::{PostgresDriver, PostgresServer};
 pub use server::{Copier, Moved, Server, TableCopy, WriterHold};
 pub use sqlite::{SqliteDriver, SqliteServer};
+pub use sqlserver::{SqlServerDriver, SqlServerServer};
 pub use target::{Target, redact};
 
 use crate::Result;
@@ -103,6 +105,12 @@ pub trait Driver {
 
     /// The history, oldest first.
     fn history(&mut self) -> Result<Vec<HistoryEntry>>;
+
+    /// Warnings gathered since the last call (a registration kept in a fallback place, objects
+    /// inspected only in part); callers print them.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Opens a driver for a target; with `create`, a database that does not exist is created.
@@ -110,6 +118,9 @@ pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
     match target {
         Target::Sqlite { path } => Ok(Box::new(sqlite::SqliteDriver::open(path, create)?)),
         Target::Postgres { url } => Ok(Box::new(PostgresDriver::connect_or_create(url, create)?)),
+        Target::SqlServer { conn } => {
+            Ok(Box::new(SqlServerDriver::connect_or_create(conn, create)?))
+        }
     }
 }
 
@@ -119,5 +130,6 @@ pub fn connect_server(target: &Target) -> Result<Box<dyn Server>> {
     match target {
         Target::Sqlite { path } => Ok(Box::new(SqliteServer::new(path))),
         Target::Postgres { url } => Ok(Box::new(PostgresServer::connect(url)?)),
+        Target::SqlServer { conn } => Ok(Box::new(SqlServerServer::connect(conn)?)),
     }
 }

@@ -20,6 +20,13 @@ pub enum Target {
         /// The URL as given (with the password; never printed).
         url: String,
     },
+    /// A SQL Server database: an ADO.NET connection string
+    /// (`Server=tcp:host,1433;Database=app;User Id=u;Password=p;Encrypt=true`) or a
+    /// `sqlserver://user:password@host:1433/app` URL.
+    SqlServer {
+        /// The connection string as given (with the password; never printed).
+        conn: String,
+    },
 }
 
 impl Target {
@@ -38,6 +45,13 @@ impl Target {
                 url: text.to_string(),
             });
         }
+        if super::sqlserver::config::is_sqlserver(text) {
+            // Parsed now so a bad string fails before anything else happens.
+            super::sqlserver::config::ConnectionConfig::parse(text)?;
+            return Ok(Target::SqlServer {
+                conn: text.to_string(),
+            });
+        }
         if [".db", ".sqlite", ".sqlite3"]
             .iter()
             .any(|ext| lower.ends_with(ext))
@@ -45,7 +59,7 @@ impl Target {
             return Ok(Target::Sqlite { path: text.into() });
         }
         Err(Error::Invalid(format!(
-            "not a target connection string: {}; use sqlite:PATH, a .db/.sqlite file, or postgres://user@host:port/db",
+            "not a target connection string: {}; use sqlite:PATH, a .db/.sqlite file, postgres://user@host:port/db, or a SQL Server connection string (Server=tcp:host,1433;Database=db;User Id=u;Password=p, or sqlserver://user@host:1433/db)",
             redact(text)
         )))
     }
@@ -55,6 +69,7 @@ impl Target {
         match self {
             Target::Sqlite { .. } => Platform::Sqlite,
             Target::Postgres { .. } => Platform::Postgres,
+            Target::SqlServer { .. } => Platform::SqlServer,
         }
     }
 
@@ -70,6 +85,10 @@ impl Target {
                 .next()
                 .map(|db| db.split('?').next().unwrap_or(db).to_string())
                 .unwrap_or_default(),
+            Target::SqlServer { conn } => super::sqlserver::config::ConnectionConfig::parse(conn)
+                .ok()
+                .and_then(|c| c.database)
+                .unwrap_or_default(),
         }
     }
 }
@@ -79,6 +98,7 @@ impl fmt::Display for Target {
         match self {
             Target::Sqlite { path } => write!(f, "sqlite:{}", path.display()),
             Target::Postgres { url } => f.write_str(&redact(url)),
+            Target::SqlServer { conn } => f.write_str(&redact(conn)),
         }
     }
 }
@@ -92,6 +112,13 @@ impl fmt::Debug for Target {
 /// A connection string with any password replaced by `***`: the `user:password@` part of a
 /// URL, `password=` key-value pairs, and ADO.NET `Password=`/`Pwd=`.
 pub fn redact(text: &str) -> String {
+    let lower = text.trim_start().to_ascii_lowercase();
+    if !lower.contains("://")
+        && super::sqlserver::config::is_sqlserver(text)
+        && let Some(shown) = super::sqlserver::config::redact_ado(text)
+    {
+        return shown;
+    }
     let mut out = text.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
@@ -120,9 +147,18 @@ pub fn redact(text: &str) -> String {
         if let Some(key) = key {
             result.push_str(&out[idx..idx + key.len()]);
             idx += key.len();
-            let end = out[idx..]
-                .find([';', '&', ' '])
-                .map_or(out.len(), |p| idx + p);
+            // A quoted value ends at its closing quote; an unclosed one runs to the end.
+            let end = match out[idx..].chars().next() {
+                Some(q @ ('"' | '\'' | '{')) => {
+                    let close = if q == '{' { '}' } else { q };
+                    out[idx + 1..]
+                        .find(close)
+                        .map_or(out.len(), |p| idx + 1 + p + 1)
+                }
+                _ => out[idx..]
+                    .find([';', '&', ' '])
+                    .map_or(out.len(), |p| idx + p),
+            };
             result.push_str("***");
             idx = end;
         } else {
@@ -154,6 +190,17 @@ mod tests {
         assert_eq!(pg.platform(), Platform::Postgres);
         assert_eq!(pg.database_name(), "app");
         assert!(Target::parse("mysql://x").is_err());
+        let ms = Target::parse("Server=tcp:h,1433;Database=Shop;User Id=sa;Password=p").unwrap();
+        assert_eq!(ms.platform(), Platform::SqlServer);
+        assert_eq!(ms.database_name(), "Shop");
+        let ms = Target::parse("sqlserver://sa:p@h:1433/Shop?trustServerCertificate=true").unwrap();
+        assert_eq!(ms.platform(), Platform::SqlServer);
+        assert_eq!(ms.database_name(), "Shop");
+        let err = Target::parse("Server=h;Pwd=s3cr3t;Colour=blue")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Colour"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
     }
 
     #[test]
@@ -165,9 +212,22 @@ mod tests {
             "host=h user=u password=s3cr3t dbname=d",
             "Server=tcp:h,1433;User Id=sa;Password=s3cr3t;Encrypt=true",
             "Server=h;Pwd=s3cr3t",
+            "Server=h;Password=\"s3cr3t;s3cr3t",
+            "Server=h;Password={s3cr3t s3cr3t",
         ] {
             let shown = redact(text);
             assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
+        for text in [
+            "Server=tcp:h,1433;User Id=sa;Password=\"s3;cr3t\";Encrypt=true",
+            "Server=h;Password={s3cr3t;x}",
+            "sqlserver://sa:s3cr3t@h:1433/db",
+            "sqlserver://sa@h:1433/db?password=s3cr3t",
+        ] {
+            let target = Target::parse(text).unwrap();
+            let shown = format!("{target} {target:?} {}", redact(text));
+            assert!(!shown.contains("cr3t"), "{shown}");
             assert!(shown.contains("***"), "{shown}");
         }
         let target = Target::parse("postgres://u:s3cr3t@localhost/app").unwrap();

@@ -88,6 +88,7 @@ fn run_command(
     let connection = match &target.target {
         driver::Target::Sqlite { path } => format!("sqlite:{}", path.display()),
         driver::Target::Postgres { url } => url.clone(),
+        driver::Target::SqlServer { conn } => conn.clone(),
     };
     let output = std::process::Command::new("sh")
         .arg("-c")

@@ -660,6 +660,9 @@ impl Run<'_> {
                 admin.copy_database(&database, &copy)?;
                 Ok(Backup::PostgresTemplate { database: copy })
             }
+            Target::SqlServer { .. } => Err(Error::Invalid(format!(
+                "{target}: a rollout keeps no copy of a SQL Server database for an in-place rollback yet; roll SQL Server targets out side by side (mode = \"side-by-side\") or without backups"
+            ))),
         }
     }
 

@@ -207,6 +207,34 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
     })
 }
 
+/// The model the project builder gives for T-SQL text, as if it were the only file of a plain
+/// folder built for `dsp` (no project properties, no SQLCMD variables): the SQL Server driver's
+/// inspection renders catalog rows as DDL and builds them here, so a live database and a project
+/// with the same DDL give the same model by construction.
+pub fn build_tsql_text(text: &str, file: &Path, dsp: &Dsp) -> Result<Model> {
+    let variables = BTreeMap::new();
+    let mut pp = Preprocessor::new(Mode::Model, &variables, std::iter::empty::<String>());
+    pp.add_text(file, text)?;
+    let mut builder = tsql::TsqlBuilder::new();
+    for batch in pp.finish() {
+        builder.add_batch(&batch)?;
+    }
+    let database_secured = builder.database_secured();
+    let database_set = builder.database_set_options().to_vec();
+    let elements = builder.finish();
+    let mut model = Model::empty(dsp.clone());
+    model.header = Some(header(None, dsp, &[]));
+    let references_database = elements.iter().any(references_disambiguator_1);
+    let mut options_el = database_options(None, dsp, &database_set);
+    if database_secured || references_database {
+        options_el.disambiguator = Some("1".into());
+    }
+    model.elements.push(options_el);
+    model.elements.extend(elements);
+    model.sort_elements();
+    Ok(model)
+}
+
 fn references_disambiguator_1(e: &Element) -> bool {
     e.dependencies()
         .iter()

@@ -1,0 +1,551 @@
+//! SQL Server databases as whole objects for side-by-side upgrades ([`Server`]). Server-level
+//! statements run on a session in `master`, since a database cannot be renamed or dropped from
+//! a session inside it. The T-SQL is in [`super::side_by_side`] (pure, golden-tested).
+//!
+//! * **Read-only**: `ALTER DATABASE ... SET READ_ONLY WITH ROLLBACK IMMEDIATE`. This does not
+//!   wait: the open transactions of every other session in the database are rolled back and
+//!   those sessions are disconnected; new sessions can connect and read, none can write. So on
+//!   SQL Server, holding writers off ([`Server::hold_writers`]) is this read-only switch itself:
+//!   stronger than a lock (open sessions are ended, not made to wait).
+//! * **Seal / rename**: `SINGLE_USER WITH ROLLBACK IMMEDIATE` (again rolling back and
+//!   disconnecting other sessions), `MODIFY NAME`, `MULTI_USER`, in one batch from `master`.
+//! * **Copy**: `INSERT ... SELECT` between the two databases with three-part names, on the
+//!   server (no rows cross the network), `IDENTITY_INSERT` where the table has an identity
+//!   column; identity columns are reseeded and sequences restarted after the original's
+//!   position.
+//! * **Journal**: a database-level extended property `dac.journal` on the database that holds
+//!   it: it survives a crash and follows the database through renames (inspection leaves it
+//!   out). A read-only holder is made writable for the write and read-only again.
+//! * **Change marker**: per table, the row count and `CHECKSUM_AGG(BINARY_CHECKSUM(*))` (a full
+//!   read of every table, at the switch and before a rollback).
+//! * **Registration**: msdb keys registrations on database names, so after each rename the
+//!   msdb registration (if any) follows its database ([`super::side_by_side::msdb_follow_rename`]).
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::config::{ConnectionConfig, with_database};
+use super::{Cell, SqlServerDriver, literal, side_by_side};
+use crate::driver::Driver;
+use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
+use crate::model::{ObjectName, Platform};
+use crate::{Error, Result};
+
+/// SQL Server's limit on a database name, in characters.
+const NAME_MAX: usize = 128;
+
+/// The server side of a SQL Server target.
+pub struct SqlServerServer {
+    /// The connection string as given (the password stays inside).
+    conn: String,
+    admin: SqlServerDriver,
+    database: String,
+    lock_held: bool,
+    msdb: Option<bool>,
+}
+
+impl std::fmt::Debug for SqlServerServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqlServerServer({})", self.database)
+    }
+}
+
+/// `prefix` cut so `prefix + suffix` fits a database name.
+fn fit(prefix: &str, suffix: &str) -> String {
+    let room = NAME_MAX.saturating_sub(suffix.chars().count());
+    let prefix: String = prefix.chars().take(room).collect();
+    format!("{prefix}{suffix}")
+}
+
+/// The upgrade lock's resource: applock resources hold 255 characters, so long names are
+/// hashed.
+fn lock_resource(database: &str) -> String {
+    let text = format!("dac side-by-side lock: {database}");
+    if text.chars().count() <= 255 {
+        return text;
+    }
+    let digest = Sha256::digest(database.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("dac side-by-side lock: {hex}")
+}
+
+fn rows_of(sets: Vec<super::Fetched>) -> Vec<Vec<Cell>> {
+    sets.into_iter()
+        .next()
+        .map(|(_, rows)| rows)
+        .unwrap_or_default()
+}
+
+fn text(cell: Option<&Cell>) -> Option<String> {
+    match cell {
+        Some(Cell::Text(t)) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+impl SqlServerServer {
+    /// Connects to the server of a connection string through `master`.
+    pub fn connect(conn: &str) -> Result<SqlServerServer> {
+        let config = ConnectionConfig::parse(conn)?;
+        let database = config.database.clone().ok_or_else(|| {
+            Error::Invalid(
+                "the SQL Server connection string names no Database to upgrade side by side".into(),
+            )
+        })?;
+        let admin = SqlServerDriver::connect(&with_database(conn, "master"))?;
+        Ok(SqlServerServer {
+            conn: conn.to_string(),
+            admin,
+            database,
+            lock_held: false,
+            msdb: None,
+        })
+    }
+
+    fn driver(&self, name: &str) -> Result<SqlServerDriver> {
+        SqlServerDriver::connect(&with_database(&self.conn, name))
+    }
+
+    fn run(&mut self, sql: &str) -> Result<()> {
+        self.admin.run_batch(sql, None)
+    }
+
+    /// The databases carrying this target's journal, with the journal's text.
+    fn own_journals(&mut self) -> Result<Vec<(String, String)>> {
+        let candidates: Vec<String> = rows_of(
+            self.admin
+                .fetch(&side_by_side::journal_candidates(&self.database))?,
+        )
+        .into_iter()
+        .filter_map(|r| text(r.first()))
+        .collect();
+        let mut out = Vec::new();
+        for database in candidates {
+            let Ok(sets) = self.admin.fetch(&side_by_side::journal_read(&database)) else {
+                continue; // not accessible to this login: not ours
+            };
+            let Some(journal) = rows_of(sets)
+                .into_iter()
+                .next()
+                .and_then(|r| text(r.first()))
+            else {
+                continue;
+            };
+            let target = serde_json::from_str::<serde_json::Value>(&journal)
+                .ok()
+                .and_then(|v| v.get("target").and_then(|t| t.as_str()).map(str::to_string));
+            if target.as_deref() == Some(self.database.as_str()) {
+                out.push((database, journal));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `sql` against a database that may be read-only: made writable for it and
+    /// read-only again after.
+    fn write_into(&mut self, database: &str, sql: &str) -> Result<()> {
+        let read_only = self.is_read_only(database)?;
+        if read_only {
+            self.run(&side_by_side::set_read_only(database, false))?;
+        }
+        let result = self.run(sql);
+        if read_only {
+            self.run(&side_by_side::set_read_only(database, true))?;
+        }
+        result
+    }
+
+    /// Whether msdb's DAC registry is readable here (probed once).
+    fn msdb_usable(&mut self) -> bool {
+        if let Some(usable) = self.msdb {
+            return usable;
+        }
+        let usable = self
+            .admin
+            .fetch(super::registry::MSDB_PROBE)
+            .is_ok_and(|sets| {
+                rows_of(sets)
+                    .first()
+                    .and_then(|r| text(r.first()))
+                    .is_some_and(|t| t == "1")
+            });
+        self.msdb = Some(usable);
+        usable
+    }
+}
+
+impl Server for SqlServerServer {
+    fn platform(&self) -> Platform {
+        Platform::SqlServer
+    }
+
+    fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn temporary_name(&self) -> String {
+        fit(&self.database, "__dac_new")
+    }
+
+    fn retained_name(&self, version: &str, stamp: &str) -> String {
+        let version: String = version
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        fit(&self.database, &format!("__v{version}_{stamp}"))
+    }
+
+    fn lock(&mut self, wait: Duration) -> Result<()> {
+        if self.lock_held {
+            return Ok(());
+        }
+        let sql = format!(
+            "DECLARE @result int;\nEXEC @result = sys.sp_getapplock @Resource = {}, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = {}, @DbPrincipal = N'public';\nSELECT @result;",
+            literal(&lock_resource(&self.database)),
+            wait.as_millis().min(i32::MAX as u128)
+        );
+        let result = self
+            .admin
+            .scalar(&sql)?
+            .and_then(|r| r.parse::<i64>().ok())
+            .unwrap_or(-999);
+        if result >= 0 {
+            self.lock_held = true;
+            return Ok(());
+        }
+        Err(Error::Blocked {
+            reason: format!(
+                "another dac run holds the upgrade lock of database {} (waited {} s); try again when it has finished",
+                self.database,
+                wait.as_secs_f64()
+            ),
+        })
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if self.lock_held {
+            self.lock_held = false;
+            self.run(&format!(
+                "EXEC sys.sp_releaseapplock @Resource = {}, @LockOwner = N'Session', @DbPrincipal = N'public';",
+                literal(&lock_resource(&self.database))
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn exists(&mut self, name: &str) -> Result<bool> {
+        let found = self.admin.scalar(&format!(
+            "SELECT CASE WHEN DB_ID({}) IS NULL THEN 0 ELSE 1 END",
+            literal(name)
+        ))?;
+        Ok(found.as_deref() == Some("1"))
+    }
+
+    fn create_database(&mut self, name: &str) -> Result<()> {
+        // The new database keeps the original's collation.
+        let collation = self.admin.scalar(&format!(
+            "SELECT CONVERT(nvarchar(128), DATABASEPROPERTYEX({}, 'Collation'))",
+            literal(&self.database)
+        ))?;
+        self.run(&side_by_side::create_database_collated(
+            name,
+            collation.as_deref(),
+        ))
+    }
+
+    fn drop_database(&mut self, name: &str) -> Result<()> {
+        let existed = self.exists(name)?;
+        for statement in side_by_side::drop_database(name) {
+            self.run(&statement)?;
+        }
+        if existed && self.msdb_usable() {
+            self.run(&side_by_side::msdb_forget(name))?;
+        }
+        Ok(())
+    }
+
+    fn rename_database(&mut self, from: &str, to: &str) -> Result<()> {
+        self.run(&side_by_side::rename_database(from, to))?;
+        if self.msdb_usable() {
+            self.run(&side_by_side::msdb_follow_rename(from, to))
+                .map_err(|e| {
+                    super::prefix(
+                        e,
+                        &format!(
+                            "the msdb registration of {from} could not follow its rename to {to}: "
+                        ),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, name: &str) -> Result<Box<dyn Driver>> {
+        Ok(Box::new(self.driver(name)?))
+    }
+
+    fn is_read_only(&mut self, name: &str) -> Result<bool> {
+        let found = self.admin.scalar(&format!(
+            "SELECT CONVERT(int, is_read_only) FROM sys.databases WHERE name = {}",
+            literal(name)
+        ))?;
+        Ok(found.as_deref() == Some("1"))
+    }
+
+    fn set_read_only(&mut self, name: &str, read_only: bool) -> Result<()> {
+        self.run(&side_by_side::set_read_only(name, read_only))
+    }
+
+    fn hold_writers(&mut self, name: &str) -> Result<Box<dyn WriterHold>> {
+        // READ_ONLY WITH ROLLBACK IMMEDIATE already ended every writer (the upgrade sets it
+        // just before); make sure of it, and hold on to a master session for the seal.
+        if !self.is_read_only(name)? {
+            self.run(&side_by_side::set_read_only(name, true))?;
+        }
+        Ok(Box::new(SqlServerHold {
+            admin: SqlServerDriver::connect(&with_database(&self.conn, "master"))?,
+            database: name.to_string(),
+        }))
+    }
+
+    fn seal(&mut self, name: &str) -> Result<()> {
+        self.run(&side_by_side::seal(name))
+    }
+
+    fn unseal(&mut self, name: &str) -> Result<()> {
+        self.run(&side_by_side::unseal(name))
+    }
+
+    fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
+        Ok(Box::new(SqlServerCopier {
+            session: SqlServerDriver::connect(&with_database(&self.conn, to))?,
+            from: from.to_string(),
+            to: to.to_string(),
+        }))
+    }
+
+    fn max_parallel_copies(&self) -> usize {
+        4
+    }
+
+    fn continue_generators(&mut self, from: &str, to: &str) -> Result<()> {
+        let mut old = self.driver(from)?;
+        let mut new = self.driver(to)?;
+        // Identity columns: continue after the original's current value where it is ahead
+        // (IDENTITY_INSERT already moved the seed past the largest copied value).
+        let state = |driver: &mut SqlServerDriver, sql: &str| -> Result<Vec<Vec<Option<String>>>> {
+            Ok(rows_of(driver.fetch(sql)?)
+                .into_iter()
+                .map(|r| r.into_iter().map(Cell::into_text).collect())
+                .collect())
+        };
+        let old_ids = state(&mut old, side_by_side::IDENTITY_STATE)?;
+        let new_ids = state(&mut new, side_by_side::IDENTITY_STATE)?;
+        let mut statements = Vec::new();
+        for row in &new_ids {
+            let [Some(schema), Some(table), current, Some(increment)] = row.as_slice() else {
+                continue;
+            };
+            let Some(before) = old_ids.iter().find(|r| {
+                r.first().cloned().flatten().as_deref() == Some(schema.as_str())
+                    && r.get(1).cloned().flatten().as_deref() == Some(table.as_str())
+            }) else {
+                continue;
+            };
+            let (Some(Ok(old_value)), now) = (
+                before.get(2).cloned().flatten().map(|v| v.parse::<f64>()),
+                current.as_deref().and_then(|v| v.parse::<f64>().ok()),
+            ) else {
+                continue;
+            };
+            let ascending = !increment.starts_with('-');
+            let ahead = match now {
+                None => true,
+                Some(now) => {
+                    if ascending {
+                        old_value > now
+                    } else {
+                        old_value < now
+                    }
+                }
+            };
+            if ahead {
+                let value = before.get(2).cloned().flatten().unwrap_or_default();
+                statements.push(side_by_side::reseed(
+                    &ObjectName::new([schema.clone(), table.clone()]),
+                    &value,
+                ));
+            }
+        }
+        // Sequences: continue after the value the original last gave.
+        if let (Ok(old_seqs), Ok(new_seqs)) = (
+            state(&mut old, side_by_side::SEQUENCE_STATE),
+            state(&mut new, side_by_side::SEQUENCE_STATE),
+        ) {
+            for row in &new_seqs {
+                let [Some(schema), Some(name), _, Some(increment)] = row.as_slice() else {
+                    continue;
+                };
+                let Some(Some(last)) = old_seqs
+                    .iter()
+                    .find(|r| {
+                        r.first().cloned().flatten().as_deref() == Some(schema.as_str())
+                            && r.get(1).cloned().flatten().as_deref() == Some(name.as_str())
+                    })
+                    .map(|r| r.get(2).cloned().flatten())
+                else {
+                    continue;
+                };
+                let (Ok(last), Ok(step)) = (last.parse::<i128>(), increment.parse::<i128>()) else {
+                    continue;
+                };
+                statements.push(side_by_side::restart_sequence(
+                    &ObjectName::new([schema.clone(), name.clone()]),
+                    &(last + step).to_string(),
+                ));
+            }
+        }
+        for statement in statements {
+            new.run_batch(&statement, None)?;
+        }
+        Ok(())
+    }
+
+    fn change_marker(&mut self, name: &str) -> Result<String> {
+        let tables: Vec<String> = rows_of(self.admin.fetch(&side_by_side::user_tables(name))?)
+            .into_iter()
+            .filter_map(|r| text(r.first()))
+            .collect();
+        let mut hasher = Sha256::new();
+        for chunk in tables.chunks(100) {
+            let sql = side_by_side::table_fingerprints(name, chunk);
+            for row in rows_of(self.admin.fetch(&sql)?) {
+                for cell in row {
+                    hasher.update(cell.into_text().unwrap_or_default().as_bytes());
+                    hasher.update([0x1f]);
+                }
+            }
+        }
+        let digest = hasher.finalize();
+        Ok(format!(
+            "{}/{}",
+            tables.len(),
+            digest
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ))
+    }
+
+    fn load_journal(&mut self) -> Result<Option<String>> {
+        Ok(self.own_journals()?.into_iter().next().map(|(_, t)| t))
+    }
+
+    fn save_journal(&mut self, holder: &str, text: &str) -> Result<()> {
+        if text.chars().count() > 3500 {
+            return Err(Error::Invalid(format!(
+                "the side-by-side journal is {} characters; SQL Server keeps at most 3500 in a database property",
+                text.chars().count()
+            )));
+        }
+        for (database, _) in self.own_journals()? {
+            if database != holder {
+                self.write_into(&database, &side_by_side::journal_clear(&database))?;
+            }
+        }
+        self.write_into(holder, &side_by_side::journal_write(holder, text))
+    }
+
+    fn clear_journal(&mut self) -> Result<()> {
+        for (database, _) in self.own_journals()? {
+            self.write_into(&database, &side_by_side::journal_clear(&database))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writers held off: the database is read-only (other sessions were rolled back and
+/// disconnected by `READ_ONLY WITH ROLLBACK IMMEDIATE`).
+struct SqlServerHold {
+    admin: SqlServerDriver,
+    database: String,
+}
+
+impl WriterHold for SqlServerHold {
+    fn release(self: Box<Self>) -> Result<()> {
+        // Undoing the read-only switch is the upgrade's (set_read_only); nothing else is held.
+        Ok(())
+    }
+
+    fn seal(mut self: Box<Self>) -> Result<()> {
+        let sql = side_by_side::seal(&self.database);
+        self.admin.run_batch(&sql, None)
+    }
+}
+
+/// Copies tables on the server, from a session in the new database.
+struct SqlServerCopier {
+    session: SqlServerDriver,
+    from: String,
+    to: String,
+}
+
+impl Copier for SqlServerCopier {
+    fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved> {
+        // rowversion and GENERATED ALWAYS columns take their values from the server.
+        let unwritable: Vec<String> = rows_of(
+            self.session
+                .fetch(&side_by_side::unwritable_columns(&self.to, table))?,
+        )
+        .into_iter()
+        .filter_map(|r| text(r.first()))
+        .collect();
+        let mut owned;
+        let table = if unwritable.is_empty() {
+            table
+        } else {
+            owned = table.clone();
+            owned.columns.retain(|(_, d)| !unwritable.contains(d));
+            &owned
+        };
+        if table.columns.is_empty() {
+            return Ok(Moved::default());
+        }
+        let identity = self
+            .session
+            .scalar(&side_by_side::has_identity(&self.to, table))?
+            .as_deref()
+            == Some("1");
+        let sql = side_by_side::copy_table(&self.from, &self.to, table, identity);
+        let rows = self
+            .session
+            .scalar(&sql)
+            .map_err(|e| super::prefix(e, &format!("copying {}: ", table.source)))?
+            .and_then(|r| r.parse::<u64>().ok())
+            .unwrap_or(0);
+        crate::fault::point("copy.mid-table");
+        let moved = Moved { rows, bytes: 0 };
+        progress(moved);
+        Ok(moved)
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_sql_server_limits() {
+        let long = "x".repeat(200);
+        assert_eq!(fit(&long, "__dac_new").chars().count(), NAME_MAX);
+        assert!(fit("Shop", "__dac_new") == "Shop__dac_new");
+        assert!(lock_resource(&long).chars().count() <= 255);
+        assert_eq!(lock_resource("Shop"), "dac side-by-side lock: Shop");
+    }
+}

@@ -1,0 +1,308 @@
+//! The server-level T-SQL of a side-by-side upgrade on SQL Server, as pure functions (golden-
+//! tested offline): create the new database, make the old one read-only, copy each table's rows
+//! server-side between the two databases, swap the names, drop.
+//!
+//! `ALTER DATABASE ... SET READ_ONLY WITH ROLLBACK IMMEDIATE` does not wait for other sessions:
+//! it rolls back their open transactions at once and disconnects them from the database, so no
+//! write can land in the old database after its rows were copied. Renaming needs the database
+//! to itself as well, so [`rename_database`] takes it to SINGLE_USER (again rolling back and
+//! disconnecting other sessions) and back to MULTI_USER under its new name.
+
+use super::{literal, quote, quote_name};
+use crate::driver::server::TableCopy;
+
+/// `CREATE DATABASE [name]` (files where the server puts them by default), with the original's
+/// collation when given.
+pub fn create_database(name: &str) -> String {
+    format!("CREATE DATABASE {};", quote(name))
+}
+
+/// `CREATE DATABASE [name] COLLATE collation`; a collation name that is not a plain word is
+/// left out rather than spliced into the statement.
+pub fn create_database_collated(name: &str, collation: Option<&str>) -> String {
+    match collation
+        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+    {
+        Some(collation) => format!("CREATE DATABASE {} COLLATE {collation};", quote(name)),
+        None => create_database(name),
+    }
+}
+
+/// Drops a database, first disconnecting every other session (their open transactions roll
+/// back); each string is one batch.
+pub fn drop_database(name: &str) -> Vec<String> {
+    let q = quote(name);
+    vec![
+        format!(
+            "IF DB_ID({lit}) IS NOT NULL ALTER DATABASE {q} SET SINGLE_USER WITH ROLLBACK IMMEDIATE;",
+            lit = literal(name)
+        ),
+        format!("DROP DATABASE IF EXISTS {q};"),
+    ]
+}
+
+/// Makes a database read-only or writable and lets every session in again; other sessions'
+/// open transactions are rolled back and they are disconnected (`WITH ROLLBACK IMMEDIATE`).
+pub fn set_read_only(name: &str, read_only: bool) -> String {
+    let q = quote(name);
+    let mode = if read_only { "READ_ONLY" } else { "READ_WRITE" };
+    format!(
+        "ALTER DATABASE {q} SET MULTI_USER WITH ROLLBACK IMMEDIATE;\nALTER DATABASE {q} SET {mode} WITH ROLLBACK IMMEDIATE;"
+    )
+}
+
+/// Ends every other session of a database and keeps new ones out but one (`SINGLE_USER WITH
+/// ROLLBACK IMMEDIATE`: their open transactions roll back).
+pub fn seal(name: &str) -> String {
+    format!(
+        "ALTER DATABASE {} SET SINGLE_USER WITH ROLLBACK IMMEDIATE;",
+        quote(name)
+    )
+}
+
+/// Lets sessions in again after [`seal`].
+pub fn unseal(name: &str) -> String {
+    format!(
+        "ALTER DATABASE {} SET MULTI_USER WITH ROLLBACK IMMEDIATE;",
+        quote(name)
+    )
+}
+
+/// Renames a database, in one batch run from `master`: SINGLE_USER (other sessions rolled
+/// back and disconnected, so the rename gets the database to itself), `MODIFY NAME`, MULTI_USER
+/// under the new name.
+pub fn rename_database(from: &str, to: &str) -> String {
+    format!(
+        "ALTER DATABASE {f} SET SINGLE_USER WITH ROLLBACK IMMEDIATE;\nALTER DATABASE {f} MODIFY NAME = {t};\nALTER DATABASE {t} SET MULTI_USER;",
+        f = quote(from),
+        t = quote(to)
+    )
+}
+
+/// `[database].[schema].[table]`.
+fn three_part(database: &str, table: &crate::model::ObjectName) -> String {
+    format!("{}.{}", quote(database), quote_name(table))
+}
+
+/// Copies a table's rows from database `source` to `target` on the server, in one batch:
+/// `INSERT ... SELECT` with three-part names (values convert where a column's type changed, and
+/// a value that does not convert fails the copy), identity values kept with IDENTITY_INSERT when
+/// `identity`; selects the number of rows copied.
+pub fn copy_table(source: &str, target: &str, copy: &TableCopy, identity: bool) -> String {
+    let to = three_part(target, &copy.destination);
+    let from = three_part(source, &copy.source);
+    let sources = copy
+        .columns
+        .iter()
+        .map(|(s, _)| quote(s))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let destinations = copy
+        .columns
+        .iter()
+        .map(|(_, d)| quote(d))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = String::from("DECLARE @rows bigint;\n");
+    if identity {
+        out.push_str(&format!("SET IDENTITY_INSERT {to} ON;\n"));
+    }
+    out.push_str(&format!(
+        "INSERT INTO {to} WITH (TABLOCK) ({destinations})\nSELECT {sources}\nFROM {from};\nSET @rows = ROWCOUNT_BIG();\n"
+    ));
+    if identity {
+        out.push_str(&format!("SET IDENTITY_INSERT {to} OFF;\n"));
+    }
+    out.push_str("SELECT @rows AS rows_copied;");
+    out
+}
+
+/// Whether the destination table has an identity column among the copied ones: selects 1 or 0.
+pub fn has_identity(target: &str, copy: &TableCopy) -> String {
+    let names = copy
+        .columns
+        .iter()
+        .map(|(_, d)| literal(d))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM {db}.sys.identity_columns AS c WHERE c.object_id = OBJECT_ID({table}) AND c.name IN ({names})) THEN 1 ELSE 0 END;",
+        db = quote(target),
+        table = literal(&three_part(target, &copy.destination)),
+    )
+}
+
+/// Destination columns no `INSERT` may name (`rowversion`, `GENERATED ALWAYS` period and ledger
+/// columns, computed ones): the copy leaves them to the server. Selects their names.
+pub fn unwritable_columns(target: &str, copy: &TableCopy) -> String {
+    format!(
+        "SELECT c.name FROM {db}.sys.columns AS c JOIN {db}.sys.types AS t ON t.user_type_id = c.system_type_id WHERE c.object_id = OBJECT_ID({table}) AND (t.name = N'timestamp' OR c.generated_always_type <> 0 OR c.is_computed = 1);",
+        db = quote(target),
+        table = literal(&three_part(target, &copy.destination)),
+    )
+}
+
+/// Identity columns of a database with their current value (`schema`, `table`, `current`,
+/// `increment`), run inside that database.
+pub const IDENTITY_STATE: &str = "SELECT OBJECT_SCHEMA_NAME(c.object_id) AS schema_name, OBJECT_NAME(c.object_id) AS table_name, CONVERT(nvarchar(40), IDENT_CURRENT(QUOTENAME(OBJECT_SCHEMA_NAME(c.object_id)) + N'.' + QUOTENAME(OBJECT_NAME(c.object_id)))) AS current_value, CONVERT(nvarchar(40), c.increment_value) AS increment_value FROM sys.identity_columns AS c JOIN sys.tables AS t ON t.object_id = c.object_id WHERE t.is_ms_shipped = 0;";
+
+/// Sequences of a database and the value they last gave (`NULL` when never used), run inside it.
+pub const SEQUENCE_STATE: &str = "SELECT SCHEMA_NAME(s.schema_id) AS schema_name, s.name, CONVERT(nvarchar(40), s.last_used_value) AS last_used_value, CONVERT(nvarchar(40), s.increment) AS increment FROM sys.sequences AS s;";
+
+/// Makes an identity column continue after `value` (run inside the database).
+pub fn reseed(table: &crate::model::ObjectName, value: &str) -> String {
+    format!(
+        "DBCC CHECKIDENT ({}, RESEED, {value}) WITH NO_INFOMSGS;",
+        literal(&quote_name(table))
+    )
+}
+
+/// Makes a sequence continue after `value` (run inside the database).
+pub fn restart_sequence(sequence: &crate::model::ObjectName, next: &str) -> String {
+    format!(
+        "ALTER SEQUENCE {} RESTART WITH {next};",
+        quote_name(sequence)
+    )
+}
+
+/// msdb keys a registration on the name its database had when it was registered; after a
+/// rename the registration follows the database (`sp_sysdac_update_instance` with the new
+/// `instance_name`), so the retained original keeps its registration and the upgraded database
+/// gets the one written into it while it was being built.
+pub fn msdb_follow_rename(from: &str, to: &str) -> String {
+    format!(
+        "DECLARE @id uniqueidentifier, @type_name sysname, @type_version nvarchar(64), @description nvarchar(4000), @type_stream varbinary(max);
+SELECT @id = i.instance_id, @type_name = i.type_name, @type_version = i.type_version, @description = i.description, @type_stream = i.type_stream
+  FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = {from};
+IF @id IS NOT NULL AND @type_stream IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = {to})
+    EXEC msdb.dbo.sp_sysdac_update_instance @type_name = @type_name, @instance_id = @id, @instance_name = {to}, @type_version = @type_version, @description = @description, @type_stream = @type_stream;",
+        from = literal(from),
+        to = literal(to)
+    )
+}
+
+/// Removes the msdb registration of a database that is being dropped (its history stays), so
+/// SSMS does not list an application whose database is gone.
+pub fn msdb_forget(name: &str) -> String {
+    format!(
+        "DECLARE @id uniqueidentifier = (SELECT i.instance_id FROM msdb.dbo.sysdac_instances AS i WHERE i.instance_name = {});\nIF @id IS NOT NULL\n    EXEC msdb.dbo.sp_sysdac_delete_instance @instance_id = @id;",
+        literal(name)
+    )
+}
+
+/// The extended property that carries the side-by-side journal on a database: it survives a
+/// crash and follows the database through renames. Inspection leaves it out.
+pub const JOURNAL_PROPERTY: &str = "dac.journal";
+
+/// Candidate journal holders of a target: the target and the databases named after it
+/// (`name__...`), online.
+pub fn journal_candidates(target: &str) -> String {
+    let escaped = target
+        .replace('[', "[[]")
+        .replace('%', "[%]")
+        .replace('_', "[_]");
+    format!(
+        "SELECT d.name FROM sys.databases AS d WHERE d.state = 0 AND (d.name = {} OR d.name LIKE {}) ORDER BY d.name;",
+        literal(target),
+        literal(&format!("{escaped}[_][_]%"))
+    )
+}
+
+/// Reads the journal property of a database.
+pub fn journal_read(database: &str) -> String {
+    format!(
+        "SELECT CONVERT(nvarchar(4000), ep.value) AS journal FROM {}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {};",
+        quote(database),
+        literal(JOURNAL_PROPERTY)
+    )
+}
+
+/// Writes (adds or replaces) the journal property of a database.
+pub fn journal_write(database: &str, text: &str) -> String {
+    let db = quote(database);
+    format!(
+        "IF EXISTS (SELECT 1 FROM {db}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
+    EXEC {db}.sys.sp_updateextendedproperty @name = {name}, @value = {value};
+ELSE
+    EXEC {db}.sys.sp_addextendedproperty @name = {name}, @value = {value};",
+        name = literal(JOURNAL_PROPERTY),
+        value = literal(text)
+    )
+}
+
+/// Removes the journal property of a database.
+pub fn journal_clear(database: &str) -> String {
+    let db = quote(database);
+    format!(
+        "IF EXISTS (SELECT 1 FROM {db}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
+    EXEC {db}.sys.sp_dropextendedproperty @name = {name};",
+        name = literal(JOURNAL_PROPERTY)
+    )
+}
+
+/// The user tables of a database, bracket-quoted (`[schema].[table]`), for the change marker.
+pub fn user_tables(database: &str) -> String {
+    let db = quote(database);
+    format!(
+        "SELECT QUOTENAME(s.name) + N'.' + QUOTENAME(t.name) FROM {db}.sys.tables AS t JOIN {db}.sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.is_ms_shipped = 0 AND s.name <> N'_dac' ORDER BY 1;"
+    )
+}
+
+/// Row count and checksum of every row of each table (one row per table): the change marker
+/// compares these before a rollback. `tables` are bracket-quoted two-part names.
+pub fn table_fingerprints(database: &str, tables: &[String]) -> String {
+    let db = quote(database);
+    let parts: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT {lit} AS table_name, COUNT_BIG(*) AS row_count, CHECKSUM_AGG(BINARY_CHECKSUM(*)) AS checksum FROM {db}.{t}",
+                lit = literal(t)
+            )
+        })
+        .collect();
+    format!("{};", parts.join("\nUNION ALL\n"))
+}
+
+/// Row counts of a table in both databases (`source_rows`, `target_rows`), to check a copy.
+pub fn count_rows(source: &str, target: &str, copy: &TableCopy) -> String {
+    format!(
+        "SELECT (SELECT COUNT_BIG(*) FROM {}) AS source_rows, (SELECT COUNT_BIG(*) FROM {}) AS target_rows;",
+        three_part(source, &copy.source),
+        three_part(target, &copy.destination)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ObjectName;
+
+    #[test]
+    fn names_are_bracketed_and_escaped() {
+        assert_eq!(create_database("a]b"), "CREATE DATABASE [a]]b];");
+        assert!(
+            rename_database("Shop", "Shop_old")
+                .contains("ALTER DATABASE [Shop] MODIFY NAME = [Shop_old];")
+        );
+        let copy = TableCopy {
+            source: ObjectName::new(["dbo", "T]"]),
+            destination: ObjectName::new(["dbo", "T]"]),
+            columns: vec![("id".into(), "id".into())],
+            same_types: true,
+            converted: Vec::new(),
+        };
+        let sql = copy_table("old", "new", &copy, true);
+        assert!(sql.contains("[new].[dbo].[T]]]"), "{sql}");
+        assert!(
+            create_database_collated("x", Some("Latin1_General_CS_AS"))
+                .ends_with("COLLATE Latin1_General_CS_AS;")
+        );
+        assert_eq!(
+            create_database_collated("x", Some("bad; DROP")),
+            "CREATE DATABASE [x];"
+        );
+        assert!(journal_candidates("a_b%").contains("N'a[_]b[%][_][_]%'"));
+    }
+}

@@ -1,0 +1,448 @@
+//! SQL Server without a server: what can be proven offline.
+//!
+//! - Catalog rows (written by hand under `fixtures/sqlserver/<case>/catalog.json`, in the shape
+//!   dac's catalog queries return for a database made from `schema.sql`) map to the same model
+//!   the project builder gives for `schema.sql`: the diff is empty both ways.
+//! - Database options come from `sys.databases` as DacFx names them.
+//! - Golden scripts of the T-SQL the driver issues for msdb registration, the upgrade lock and
+//!   the side-by-side steps; every such statement passes the T-SQL syntax check where the
+//!   checker knows the statement.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use dac_engine::compare::{self, CompareOptions};
+use dac_engine::driver::sqlserver::inspect::{Catalog, model_from_catalog};
+use dac_engine::driver::sqlserver::{registry, side_by_side};
+use dac_engine::model::{Dsp, ObjectName, Value, kind};
+use dac_engine::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
+use dac_engine::source::{self, BuildOptions};
+
+fn fixture_dirs() -> Vec<PathBuf> {
+    let root = dac_tests::workspace_root().join("fixtures/sqlserver");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("catalog.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn catalog(dir: &Path) -> Catalog {
+    let text = std::fs::read_to_string(dir.join("catalog.json")).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+}
+
+fn options() -> CompareOptions {
+    CompareOptions {
+        drop_objects_not_in_source: true,
+        // The project builder has no database to read options from; they are checked apart.
+        exclude_kinds: BTreeSet::from([kind::DATABASE_OPTIONS.to_string()]),
+        ..CompareOptions::default()
+    }
+}
+
+#[test]
+fn catalog_rows_map_to_the_model_the_project_builder_gives() {
+    let dirs = fixture_dirs();
+    assert!(!dirs.is_empty(), "no fixtures under fixtures/sqlserver");
+    let mut elements = 0;
+    for dir in &dirs {
+        let project = tempfile::tempdir().unwrap();
+        std::fs::copy(dir.join("schema.sql"), project.path().join("schema.sql")).unwrap();
+        let built = source::build(
+            project.path(),
+            &BuildOptions {
+                platform: Dsp::from_short_name("Sql160"),
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: build: {e}", dir.display()))
+        .model;
+        let inspection = model_from_catalog(&catalog(dir))
+            .unwrap_or_else(|e| panic!("{}: inspect: {e}", dir.display()));
+        assert!(
+            inspection.notes.is_empty(),
+            "{}: {:?}\n{}",
+            dir.display(),
+            inspection.notes,
+            inspection.ddl
+        );
+        for (from, to, label) in [
+            (&inspection.model, &built, "inspected -> built"),
+            (&built, &inspection.model, "built -> inspected"),
+        ] {
+            let diff = compare::compare(from, to, &options());
+            assert!(
+                diff.is_empty(),
+                "{} ({label}):\n  {}\nDDL from the catalog rows:\n{}",
+                dir.display(),
+                dac_tests::conformance::describe(&diff),
+                inspection.ddl
+            );
+        }
+        let count = |m: &dac_engine::model::Model| {
+            m.elements
+                .iter()
+                .filter(|e| e.kind != kind::DATABASE_OPTIONS)
+                .count()
+        };
+        assert_eq!(count(&inspection.model), count(&built), "{}", dir.display());
+        // The DSP follows the server's major version (15 = SQL Server 2019 -> Sql150).
+        let rows = catalog(dir);
+        let server = &rows.sets["server"];
+        let major = server
+            .columns
+            .iter()
+            .position(|c| c == "major_version")
+            .unwrap();
+        let major = server.rows[0][major].clone().unwrap();
+        assert_eq!(
+            inspection.model.dsp.short_name(),
+            format!("Sql{major}0"),
+            "{}",
+            dir.display()
+        );
+        elements += count(&built);
+    }
+    dac_tests::summary(&format!(
+        "sqlserver offline: catalog rows of {} fixture databases map to the project builder's model ({elements} top-level elements, empty diff both ways)",
+        dirs.len()
+    ));
+}
+
+#[test]
+fn database_options_come_from_sys_databases() {
+    let dir = dac_tests::workspace_root().join("fixtures/sqlserver/shop");
+    let mut catalog = catalog(&dir);
+    let model = model_from_catalog(&catalog).unwrap().model;
+    let options = model
+        .elements
+        .iter()
+        .find(|e| e.kind == kind::DATABASE_OPTIONS)
+        .expect("a SqlDatabaseOptions element");
+    assert_eq!(
+        options.prop("Collation"),
+        Some(&Value::Text("SQL_Latin1_General_CP1_CI_AS".into()))
+    );
+    assert_eq!(options.prop("CompatibilityMode"), Some(&Value::Int(160)));
+    // ANSI_NULLS is off at database level in a fresh database, and DacFx's default is off too.
+    assert_eq!(options.prop("IsAnsiNullsOn"), None);
+    assert_eq!(
+        options.prop("IsQuotedIdentifierOn"),
+        Some(&Value::Bool(false))
+    );
+    assert!(!model.collation_case_sensitive);
+
+    // A case-sensitive, SIMPLE-recovery, RCSI database.
+    let set = catalog.sets.get_mut("database").unwrap();
+    let col = |name: &str| set.columns.iter().position(|c| c == name).unwrap();
+    let (collation, recovery, rcsi) = (
+        col("collation_name"),
+        col("recovery_model"),
+        col("is_read_committed_snapshot_on"),
+    );
+    set.rows[0][collation] = Some("Latin1_General_100_CS_AS_SC_UTF8".into());
+    set.rows[0][recovery] = Some("3".into());
+    set.rows[0][rcsi] = Some("1".into());
+    let model = model_from_catalog(&catalog).unwrap().model;
+    let options = model
+        .elements
+        .iter()
+        .find(|e| e.kind == kind::DATABASE_OPTIONS)
+        .unwrap();
+    assert!(model.collation_case_sensitive);
+    assert_eq!(options.prop("RecoveryMode"), Some(&Value::Int(1)));
+    assert_eq!(
+        options.prop("IsReadCommittedSnapshot"),
+        Some(&Value::Bool(true))
+    );
+}
+
+#[test]
+fn unknown_catalog_kinds_become_reported_opaque_objects() {
+    let dir = dac_tests::workspace_root().join("fixtures/sqlserver/shop");
+    let mut catalog = catalog(&dir);
+    let other = catalog.sets.get_mut("other_objects").unwrap();
+    for row in [
+        ["object", "SQ", "SERVICE_QUEUE", "dbo", "Inbox", ""],
+        [
+            "partition function",
+            "",
+            "PARTITION_FUNCTION",
+            "",
+            "pfYears",
+            "",
+        ],
+        ["index", "3", "XML", "Sales", "PXML_Notes", "Orders"],
+    ] {
+        other.rows.push(
+            row.iter()
+                .map(|v| (!v.is_empty()).then(|| v.to_string()))
+                .collect(),
+        );
+    }
+    // A grant on a type and a property on an index: reported, not modelled.
+    let push = |catalog: &mut Catalog, set: &str, values: &[(&str, &str)]| {
+        let set = catalog.sets.get_mut(set).unwrap();
+        let mut row = vec![None; set.columns.len()];
+        for (column, value) in values {
+            let i = set.columns.iter().position(|c| c == column).unwrap();
+            row[i] = Some(value.to_string());
+        }
+        set.rows.push(row);
+    };
+    push(
+        &mut catalog,
+        "permissions",
+        &[
+            ("class", "6"),
+            ("state", "G"),
+            ("permission_name", "REFERENCES"),
+            ("grantee_name", "Clerks"),
+        ],
+    );
+    push(
+        &mut catalog,
+        "extended_properties",
+        &[
+            ("class", "7"),
+            ("property_name", "MS_Description"),
+            ("property_value", "lookup by mail"),
+        ],
+    );
+    let inspection = model_from_catalog(&catalog).unwrap();
+    let opaque = inspection.model.opaque_counts();
+    assert_eq!(opaque.get("SqlQueue"), Some(&1), "{opaque:?}");
+    assert_eq!(opaque.get("SqlPartitionFunction"), Some(&1), "{opaque:?}");
+    assert_eq!(opaque.get("SqlXmlIndex"), Some(&1), "{opaque:?}");
+    assert_eq!(inspection.notes.len(), 5, "{:?}", inspection.notes);
+    assert!(
+        inspection.notes.iter().any(|n| n.contains("REFERENCES")),
+        "{:?}",
+        inspection.notes
+    );
+    assert!(
+        inspection.notes[2].contains("[Sales].[Orders].[PXML_Notes]")
+            || inspection.notes.iter().any(|n| n.contains("PXML_Notes")),
+        "{:?}",
+        inspection.notes
+    );
+}
+
+fn registration() -> Registration {
+    Registration {
+        name: "Shop".into(),
+        version: "2.1.0".into(),
+        definition: b"PK\x03\x04\x14\x00\x00\x00 (package bytes)".to_vec(),
+        model_hash: "3F2A9C".into(),
+        registered_by: "ops".into(),
+        registered_at: "2026-11-26T12:00:00Z".into(),
+    }
+}
+
+fn entry() -> HistoryEntry {
+    HistoryEntry {
+        action: HistoryAction::Upgrade,
+        status: HistoryStatus::Success,
+        name: "Shop".into(),
+        version_before: Some("2.0.0".into()),
+        version_after: Some("2.1.0".into()),
+        at: "2026-11-26T12:00:05Z".into(),
+        by: "ops".into(),
+        message: "data loss allowed by ops".into(),
+    }
+}
+
+#[test]
+fn golden_registration_statements() {
+    let reg = registration();
+    let mut out = String::new();
+    for (title, text) in [
+        (
+            "probe: may this login register in msdb?",
+            registry::MSDB_PROBE.to_string(),
+        ),
+        ("read the registration", registry::MSDB_READ.to_string()),
+        (
+            "register (add or update)",
+            registry::msdb_write(&reg).to_string(),
+        ),
+        (
+            "history row",
+            registry::msdb_history(&entry(), Some("6F9619FF-8B86-D011-B42D-00C04FC964FF"))
+                .to_string(),
+        ),
+        ("unregister", registry::msdb_delete().to_string()),
+        ("read the history", registry::MSDB_HISTORY.to_string()),
+        (
+            "fallback: create the in-database registry",
+            registry::LOCAL_CREATE.to_string(),
+        ),
+        (
+            "fallback: register",
+            registry::local_write(&reg).to_string(),
+        ),
+        (
+            "fallback: history row",
+            registry::local_history(&entry()).to_string(),
+        ),
+        (
+            "upgrade lock",
+            dac_engine::driver::sqlserver::lock_statement(std::time::Duration::from_secs(10)),
+        ),
+        (
+            "upgrade unlock",
+            dac_engine::driver::sqlserver::unlock_statement(),
+        ),
+        (
+            "transaction",
+            [
+                dac_engine::driver::sqlserver::BEGIN,
+                dac_engine::driver::sqlserver::COMMIT,
+                dac_engine::driver::sqlserver::ROLLBACK,
+            ]
+            .join("\n"),
+        ),
+    ] {
+        out.push_str(&format!("-- {title}\n{}\nGO\n\n", text.trim_end()));
+    }
+    insta::assert_snapshot!("sqlserver_registration", out);
+}
+
+#[test]
+fn golden_side_by_side_statements() {
+    let table =
+        |schema: &str, name: &str, columns: &[&str]| side_by_side_copy(schema, name, columns);
+    let orders = table("Sales", "Orders", &["OrderId", "CustomerId", "Quantity"]);
+    let customers = table("Sales", "Customers", &["CustomerId", "Name"]);
+    let mut out = String::new();
+    let mut step = |title: &str, batches: Vec<String>| {
+        out.push_str(&format!("-- {title}\n"));
+        for b in batches {
+            out.push_str(b.trim_end());
+            out.push_str("\nGO\n");
+        }
+        out.push('\n');
+    };
+    step(
+        "create the new database (the original's collation)",
+        vec![side_by_side::create_database_collated(
+            "Shop__dac_new",
+            Some("SQL_Latin1_General_CP1_CI_AS"),
+        )],
+    );
+    step(
+        "journal on the new database",
+        vec![side_by_side::journal_write(
+            "Shop__dac_new",
+            r#"{"format":1,"target":"Shop","phase":"copying"}"#,
+        )],
+    );
+    step(
+        "freeze the original (other sessions rolled back and disconnected)",
+        vec![side_by_side::set_read_only("Shop", true)],
+    );
+    step(
+        "which columns take their values from the server, and is there an identity column?",
+        vec![
+            side_by_side::unwritable_columns("Shop__dac_new", &customers),
+            side_by_side::has_identity("Shop__dac_new", &customers),
+        ],
+    );
+    step(
+        "copy rows, identity values kept",
+        vec![side_by_side::copy_table(
+            "Shop",
+            "Shop__dac_new",
+            &customers,
+            true,
+        )],
+    );
+    step(
+        "copy rows",
+        vec![side_by_side::copy_table(
+            "Shop",
+            "Shop__dac_new",
+            &orders,
+            false,
+        )],
+    );
+    step(
+        "continue identities and sequences after the original's position",
+        vec![
+            side_by_side::IDENTITY_STATE.to_string(),
+            side_by_side::reseed(&ObjectName::new(["Sales", "Customers"]), "1042"),
+            side_by_side::SEQUENCE_STATE.to_string(),
+            side_by_side::restart_sequence(&ObjectName::new(["Sales", "OrderNumbers"]), "2001"),
+        ],
+    );
+    step("seal the original", vec![side_by_side::seal("Shop")]);
+    step(
+        "switch: keep the original under another name, its msdb registration following it",
+        vec![
+            side_by_side::rename_database("Shop", "Shop__v1_0_0_20261126120000"),
+            side_by_side::msdb_follow_rename("Shop", "Shop__v1_0_0_20261126120000"),
+        ],
+    );
+    step(
+        "switch: the new database takes the name",
+        vec![
+            side_by_side::rename_database("Shop__dac_new", "Shop"),
+            side_by_side::msdb_follow_rename("Shop__dac_new", "Shop"),
+        ],
+    );
+    step(
+        "open the upgraded database, keep the original read-only",
+        vec![
+            side_by_side::set_read_only("Shop", false),
+            side_by_side::set_read_only("Shop__v1_0_0_20261126120000", true),
+        ],
+    );
+    step(
+        "change marker (compared before a rollback)",
+        vec![
+            side_by_side::user_tables("Shop"),
+            side_by_side::table_fingerprints(
+                "Shop",
+                &["[Sales].[Customers]".into(), "[Sales].[Orders]".into()],
+            ),
+        ],
+    );
+    step(
+        "find, read and clear the journal",
+        vec![
+            side_by_side::journal_candidates("Shop"),
+            side_by_side::journal_read("Shop"),
+            side_by_side::journal_clear("Shop"),
+        ],
+    );
+    step(
+        "check a copy",
+        vec![side_by_side::count_rows("Shop", "Shop__dac_new", &orders)],
+    );
+    step(
+        "drop a database, and its msdb registration (the history stays)",
+        side_by_side::drop_database("Shop__dac_new")
+            .into_iter()
+            .chain([side_by_side::msdb_forget("Shop__dac_new")])
+            .collect(),
+    );
+    insta::assert_snapshot!("sqlserver_side_by_side", out);
+}
+
+fn side_by_side_copy(schema: &str, name: &str, columns: &[&str]) -> dac_engine::driver::TableCopy {
+    let table = ObjectName::new([schema, name]);
+    dac_engine::driver::TableCopy {
+        source: table.clone(),
+        destination: table,
+        columns: columns
+            .iter()
+            .map(|c| (c.to_string(), c.to_string()))
+            .collect(),
+        same_types: true,
+        converted: Vec::new(),
+    }
+}
