@@ -249,7 +249,7 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
             diff_element("", current_el, desired_el, options, &mut details);
             changes.push(Change {
                 action: Action::Rename,
-                kind: desired_el.kind.clone(),
+                kind: desired_el.kind.to_string(),
                 name: rename.to.clone(),
                 current: Some(current_el.clone()),
                 desired: Some((*desired_el).clone()),
@@ -261,7 +261,7 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
         match index_current.get(identity) {
             None => changes.push(Change {
                 action: Action::Create,
-                kind: desired_el.kind.clone(),
+                kind: desired_el.kind.to_string(),
                 name: display_name(desired_el),
                 current: None,
                 desired: Some((*desired_el).clone()),
@@ -274,7 +274,7 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
                 if !details.is_empty() {
                     changes.push(Change {
                         action: Action::Alter,
-                        kind: desired_el.kind.clone(),
+                        kind: desired_el.kind.to_string(),
                         name: display_name(desired_el),
                         current: Some((*current_el).clone()),
                         desired: Some((*desired_el).clone()),
@@ -289,8 +289,8 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
         if index_desired.contains_key(identity) || renamed_sources.contains(identity) {
             continue;
         }
-        let droppable =
-            options.drop_objects_not_in_source && !options.do_not_drop.contains(&current_el.kind);
+        let droppable = options.drop_objects_not_in_source
+            && !options.do_not_drop.contains(current_el.kind.as_str());
         // Sub-objects of a table that is itself dropped go with it; constraints and indexes of
         // kept tables follow the table's fate only when the table stays.
         changes.push(Change {
@@ -299,7 +299,7 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
             } else {
                 Action::Keep
             },
-            kind: current_el.kind.clone(),
+            kind: current_el.kind.to_string(),
             name: display_name(current_el),
             current: Some((*current_el).clone()),
             desired: None,
@@ -368,7 +368,7 @@ fn column_renames(
         diff_element("", &old, &new, options, &mut details);
         out.push(Change {
             action: Action::Rename,
-            kind: new.kind.clone(),
+            kind: new.kind.to_string(),
             name: table_name.child(new_leaf),
             current: Some(old),
             desired: Some(new),
@@ -588,7 +588,7 @@ fn index<'a>(
 ) -> BTreeMap<String, &'a Element> {
     let mut out = BTreeMap::new();
     for element in &model.elements {
-        if options.exclude_kinds.contains(&element.kind) || !filter.admits(element) {
+        if options.exclude_kinds.contains(element.kind.as_str()) || !filter.admits(element) {
             continue;
         }
         let base = identity(element, case_sensitive, options.text);
@@ -634,8 +634,8 @@ pub fn diff_element(
     if current.kind != desired.kind {
         out.push(Detail {
             path: join(path, "kind"),
-            current: Some(current.kind.clone()),
-            desired: Some(desired.kind.clone()),
+            current: Some(current.kind.to_string()),
+            desired: Some(desired.kind.to_string()),
             text_diff: None,
         });
         return;
@@ -756,7 +756,7 @@ fn entry_label(entry: &Entry) -> String {
             .name
             .as_ref()
             .map(|n| n.leaf().to_string())
-            .unwrap_or_else(|| e.kind.clone()),
+            .unwrap_or_else(|| e.kind.to_string()),
         Entry::Annotation(_) => "annotation".into(),
         Entry::Empty => "(empty)".into(),
     }
@@ -899,7 +899,7 @@ fn diff_entries(
 fn describe(element: &Element) -> String {
     match &element.name {
         Some(name) => format!("{} {}", element.kind, name),
-        None => element.kind.clone(),
+        None => element.kind.to_string(),
     }
 }
 
