@@ -68,9 +68,11 @@ struct Parser<'a> {
     entries: Vec<Entry>,
 }
 
-/// The items pushed on a scratch stack since `start`, in a vector of exactly their count.
+/// The items pushed on a scratch stack since `start`, in a vector of exactly their count
+/// (`split_off` allocates exactly the tail, none when it is empty, moves it in one copy and
+/// leaves the stack its capacity).
 fn take_from<T>(stack: &mut Vec<T>, start: usize) -> Vec<T> {
-    stack.drain(start..).collect()
+    stack.split_off(start)
 }
 
 impl<'a> Parser<'a> {
