@@ -2,8 +2,9 @@
 //!
 //! Each case runs in its own child process (this binary re-executed with `--case NAME`), so the
 //! peak resident memory it reports (VmHWM) belongs to that case alone. A case is timed over
-//! several iterations after a warm-up; the median and minimum are printed. Numbers are reported,
-//! never asserted: speed is measured here, not in tests.
+//! several iterations after a warm-up; the median and minimum wall time and the median CPU time
+//! (user + system, all threads) are printed. Numbers are reported, never asserted: speed is
+//! measured here, not in tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -130,7 +131,11 @@ fn pipeline(current: &Path, desired: &Path) -> Output {
     let mut clock = Instant::now();
     let mut lap = |what: &str| {
         if phases {
-            eprintln!("  {what}: {:.1} ms", clock.elapsed().as_secs_f64() * 1e3);
+            eprintln!(
+                "  {what}: {:.1} ms (peak RSS so far {:.0} MiB)",
+                clock.elapsed().as_secs_f64() * 1e3,
+                peak_rss_kib() as f64 / 1024.0
+            );
         }
         clock = Instant::now();
     };
@@ -222,27 +227,56 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system, every thread) this process has used so far, from /proc/self/stat
+/// (clock ticks of 10 ms). On a loaded machine it says more about the work than wall time does.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            let rest = &s[s.rfind(')')? + 2..];
+            let mut fields = rest.split_whitespace().skip(11);
+            let utime: u64 = fields.next()?.parse().ok()?;
+            let stime: u64 = fields.next()?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn run_case(case: &Case, shared: &Path) {
     let run = (case.prepare)(shared);
     let size = run().size; // warm-up
-    let mut times: Vec<Duration> = (0..case.iterations)
+    // DAC_BENCH_ITERATIONS overrides the count (0 runs the warm-up only, e.g. under callgrind).
+    let iterations = std::env::var("DAC_BENCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(case.iterations);
+    let mut runs: Vec<(Duration, Duration)> = (0..iterations)
         .map(|_| {
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), cpu_time());
             let output = std::hint::black_box(run());
-            let elapsed = start.elapsed();
+            let elapsed = (start.elapsed(), cpu_time().saturating_sub(cpu));
             drop(output);
             elapsed
         })
         .collect();
-    times.sort();
-    let median = times[times.len() / 2];
+    if runs.is_empty() {
+        return;
+    }
+    let median = |runs: &mut Vec<(Duration, Duration)>, cpu: bool| {
+        runs.sort_by_key(|&(wall, used)| if cpu { used } else { wall });
+        runs[runs.len() / 2]
+    };
+    let cpu = median(&mut runs, true).1;
+    let wall = median(&mut runs, false).0;
     println!(
-        "{:<52} median {:>9.2} ms  min {:>9.2} ms  peak RSS {:>7.1} MiB  ({} iterations, result size {size})",
+        "{:<52} median {:>9.2} ms  min {:>9.2} ms  cpu {:>8.0} ms  peak RSS {:>7.1} MiB  ({iterations} iterations, result size {size})",
         case.name,
-        median.as_secs_f64() * 1e3,
-        times[0].as_secs_f64() * 1e3,
+        wall.as_secs_f64() * 1e3,
+        runs[0].0.as_secs_f64() * 1e3,
+        cpu.as_secs_f64() * 1e3,
         peak_rss_kib() as f64 / 1024.0,
-        case.iterations,
     );
 }
 

@@ -177,16 +177,16 @@ fn model_columns(table: &Element) -> BTreeMap<String, ColumnFacts> {
     let mut out = BTreeMap::new();
     for col in table.children("Columns") {
         let mut facts = ColumnFacts::new();
-        facts.insert("kind".into(), col.kind.clone());
+        facts.insert("kind".into(), col.kind.to_string());
         for p in &col.properties {
             if let Some(text) = p.value.attribute_text() {
-                facts.insert(p.name.clone(), text);
+                facts.insert(p.name.to_string(), text);
             }
         }
         for spec in col.children("TypeSpecifier") {
             for p in &spec.properties {
                 if let Some(text) = p.value.attribute_text() {
-                    facts.insert(p.name.clone(), text);
+                    facts.insert(p.name.to_string(), text);
                 }
             }
             if let Some(t) = spec.reference_name("Type") {

@@ -73,7 +73,7 @@ fn run(suite: &str, platform: Platform, inputs: &[Input]) -> (usize, usize) {
             Ok(Ok(elements)) => {
                 parsed += 1;
                 for e in elements {
-                    *kinds.entry(e.kind).or_default() += 1;
+                    *kinds.entry(e.kind.into()).or_default() += 1;
                 }
             }
             Ok(Err(e)) => {

@@ -10,12 +10,13 @@
 
 pub mod normalize;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use globset::{GlobBuilder, GlobMatcher};
 use similar::TextDiff;
 
 use crate::model::refactor::RefactorLog;
+use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Entry, Model, ObjectName, Reference, Value, kind};
 pub use normalize::TextRules;
 
@@ -244,46 +245,54 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
     }
     let renamed_sources: BTreeSet<&String> = renamed.values().map(|(from, _)| from).collect();
 
-    let mut changes = Vec::new();
+    // Changes with where they came from (0: desired elements, 1: current elements, 2: column
+    // renames) and the identity: the indexes are hash maps, so the final order is made by the
+    // sort below, not by the order the loops visit them.
+    let mut changes: Vec<(Change, u8, &str)> = Vec::new();
     for (identity, desired_el) in &index_desired {
         if let Some((from, rename)) = renamed.get(identity) {
             let current_el = index_current[from];
             let mut details = Vec::new();
             diff_element("", current_el, desired_el, options, &mut details);
-            changes.push(Change {
+            let change = Change {
                 action: Action::Rename,
-                kind: desired_el.kind.clone(),
+                kind: desired_el.kind.to_string(),
                 name: rename.to.clone(),
                 current: Some(current_el.clone()),
                 desired: Some((*desired_el).clone()),
                 renamed_from: Some(rename.from.clone()),
                 details,
-            });
+            };
+            changes.push((change, 0, identity));
             continue;
         }
         match index_current.get(identity) {
-            None => changes.push(Change {
-                action: Action::Create,
-                kind: desired_el.kind.clone(),
-                name: display_name(desired_el),
-                current: None,
-                desired: Some((*desired_el).clone()),
-                renamed_from: None,
-                details: Vec::new(),
-            }),
+            None => {
+                let change = Change {
+                    action: Action::Create,
+                    kind: desired_el.kind.to_string(),
+                    name: display_name(desired_el),
+                    current: None,
+                    desired: Some((*desired_el).clone()),
+                    renamed_from: None,
+                    details: Vec::new(),
+                };
+                changes.push((change, 0, identity));
+            }
             Some(current_el) => {
                 let mut details = Vec::new();
                 diff_element("", current_el, desired_el, options, &mut details);
                 if !details.is_empty() {
-                    changes.push(Change {
+                    let change = Change {
                         action: Action::Alter,
-                        kind: desired_el.kind.clone(),
+                        kind: desired_el.kind.to_string(),
                         name: display_name(desired_el),
                         current: Some((*current_el).clone()),
                         desired: Some((*desired_el).clone()),
                         renamed_from: None,
                         details,
-                    });
+                    };
+                    changes.push((change, 0, identity));
                 }
             }
         }
@@ -292,28 +301,43 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
         if index_desired.contains_key(identity) || renamed_sources.contains(identity) {
             continue;
         }
-        let droppable =
-            options.drop_objects_not_in_source && !options.do_not_drop.contains(&current_el.kind);
+        let droppable = options.drop_objects_not_in_source
+            && !options.do_not_drop.contains(current_el.kind.as_str());
         // Sub-objects of a table that is itself dropped go with it; constraints and indexes of
         // kept tables follow the table's fate only when the table stays.
-        changes.push(Change {
+        let change = Change {
             action: if droppable || owner_changes_with(current_el, &index_desired, case_sensitive) {
                 Action::Drop
             } else {
                 Action::Keep
             },
-            kind: current_el.kind.clone(),
+            kind: current_el.kind.to_string(),
             name: display_name(current_el),
             current: Some((*current_el).clone()),
             desired: None,
             renamed_from: None,
             details: Vec::new(),
-        });
+        };
+        changes.push((change, 1, identity));
     }
-    changes.extend(column_renames(current, desired, options, case_sensitive));
-    changes.sort_by(|a, b| (&a.kind, &a.name, a.action).cmp(&(&b.kind, &b.name, b.action)));
-    Diff { changes }
+    // Column renames keep their order: the sort is stable.
+    changes.extend(
+        column_renames(current, desired, options, case_sensitive)
+            .into_iter()
+            .map(|change| (change, 2, "")),
+    );
+    // By kind, name and action; ties as the changes were found, desired elements first, each
+    // group in identity order.
+    changes.sort_by(|(a, a_from, a_id), (b, b_from, b_id)| {
+        (&a.kind, &a.name, a.action, a_from, a_id).cmp(&(&b.kind, &b.name, b.action, b_from, b_id))
+    });
+    Diff {
+        changes: changes.into_iter().map(|(change, _, _)| change).collect(),
+    }
 }
+
+/// Top-level elements by identity.
+type Index<'a> = HashMap<String, &'a Element, WordBuildHasher>;
 
 /// Whether a kind is a table column (renamed inside its table, not as a top-level object).
 fn is_column_kind(kind: &str) -> bool {
@@ -371,7 +395,7 @@ fn column_renames(
         diff_element("", &old, &new, options, &mut details);
         out.push(Change {
             action: Action::Rename,
-            kind: new.kind.clone(),
+            kind: new.kind.to_string(),
             name: table_name.child(new_leaf),
             current: Some(old),
             desired: Some(new),
@@ -418,11 +442,7 @@ fn column_aliases(table: Option<&ObjectName>, options: &CompareOptions) -> Vec<(
 /// Constraints, indexes and triggers of a table that is in the desired model belong to the
 /// table's definition: when the package keeps the table but not the sub-object, the sub-object
 /// goes, as DacFx does, whatever `drop_objects_not_in_source` says.
-fn owner_changes_with(
-    element: &Element,
-    desired: &BTreeMap<String, &Element>,
-    case_sensitive: bool,
-) -> bool {
+fn owner_changes_with(element: &Element, desired: &Index<'_>, case_sensitive: bool) -> bool {
     let owner = match element.kind.as_str() {
         kind::PRIMARY_KEY | kind::UNIQUE | kind::FOREIGN_KEY | kind::CHECK | kind::DEFAULT => {
             element.reference_name(kind::rel::DEFINING_TABLE)
@@ -583,15 +603,16 @@ impl Filter {
     }
 }
 
+/// Elements by identity; an identity seen before gets `#2`, `#3`... in model order.
 fn index<'a>(
     model: &'a Model,
     case_sensitive: bool,
     options: &CompareOptions,
     filter: &Filter,
-) -> BTreeMap<String, &'a Element> {
-    let mut out = BTreeMap::new();
+) -> Index<'a> {
+    let mut out = Index::with_capacity_and_hasher(model.elements.len(), WordBuildHasher::default());
     for element in &model.elements {
-        if options.exclude_kinds.contains(&element.kind) || !filter.admits(element) {
+        if options.exclude_kinds.contains(element.kind.as_str()) || !filter.admits(element) {
             continue;
         }
         let base = identity(element, case_sensitive, options.text);
@@ -637,8 +658,8 @@ pub fn diff_element(
     if current.kind != desired.kind {
         out.push(Detail {
             path: join(path, "kind"),
-            current: Some(current.kind.clone()),
-            desired: Some(desired.kind.clone()),
+            current: Some(current.kind.to_string()),
+            desired: Some(desired.kind.to_string()),
             text_diff: None,
         });
         return;
@@ -759,7 +780,7 @@ fn entry_label(entry: &Entry) -> String {
             .name
             .as_ref()
             .map(|n| n.leaf().to_string())
-            .unwrap_or_else(|| e.kind.clone()),
+            .unwrap_or_else(|| e.kind.to_string()),
         Entry::Annotation(_) => "annotation".into(),
         Entry::Empty => "(empty)".into(),
     }
@@ -902,7 +923,7 @@ fn diff_entries(
 fn describe(element: &Element) -> String {
     match &element.name {
         Some(name) => format!("{} {}", element.kind, name),
-        None => element.kind.clone(),
+        None => element.kind.to_string(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Small builders for elements, used by the project builder, the drivers and tests.
 
-use super::{Element, Entry, ObjectName, Reference, Relationship, Script, Value};
+use super::{Element, Entry, ObjectName, Reference, Relationship, Script, Symbol, Value};
 
 impl Element {
     /// Sets the name.
@@ -71,7 +71,7 @@ impl Element {
 
 impl Relationship {
     /// A relationship with no entries.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Symbol>) -> Self {
         Relationship {
             name: name.into(),
             entries: Vec::new(),

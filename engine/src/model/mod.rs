@@ -13,9 +13,11 @@ pub mod build;
 pub mod kind;
 mod name;
 pub mod refactor;
+pub(crate) mod symbol;
 pub mod view;
 
 pub use name::{NameError, ObjectName};
+pub use symbol::Symbol;
 
 use std::collections::BTreeMap;
 
@@ -254,7 +256,7 @@ pub struct Metadata {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Element {
     /// DacFx type name, e.g. `SqlTable`; see [`kind`].
-    pub kind: String,
+    pub kind: Symbol,
     /// Multipart name; unnamed elements (inline constraints, options, type specifiers) have none.
     pub name: Option<ObjectName>,
     /// Identifies unnamed elements for references and annotations.
@@ -271,7 +273,7 @@ pub struct Element {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Property {
     /// Property name, e.g. `IsNullable`.
-    pub name: String,
+    pub name: Symbol,
     /// The value.
     pub value: Value,
 }
@@ -350,7 +352,7 @@ fn is_canonical_int(text: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Relationship {
     /// Relationship name.
-    pub name: String,
+    pub name: Symbol,
     /// Entries in order.
     pub entries: Vec<Entry>,
 }
@@ -374,7 +376,7 @@ pub struct Reference {
     /// Name of the referenced element.
     pub name: Option<ObjectName>,
     /// `BuiltIns`, a referenced package, or `UnresolvedEntity`.
-    pub external_source: Option<String>,
+    pub external_source: Option<Symbol>,
     /// Disambiguator of an unnamed referenced element.
     pub disambiguator: Option<String>,
 }
@@ -413,7 +415,7 @@ pub enum Annotation {
     /// `<Annotation Type= Name= Disambiguator=>` with properties.
     Inline {
         /// `Type`, e.g. `SysCommentsObjectAnnotation`, `SqlInlineConstraintAnnotation`.
-        kind: String,
+        kind: Symbol,
         /// `Name`, when present.
         name: Option<String>,
         /// `Disambiguator`, when present.
@@ -430,7 +432,7 @@ pub enum Annotation {
 
 impl Element {
     /// A new element with no name, properties or relationships.
-    pub fn new(kind: impl Into<String>) -> Self {
+    pub fn new(kind: impl Into<Symbol>) -> Self {
         Element {
             kind: kind.into(),
             name: None,
@@ -480,7 +482,7 @@ impl Element {
         match self.properties.iter_mut().find(|p| p.name == name) {
             Some(p) => p.value = value,
             None => self.properties.push(Property {
-                name: name.to_string(),
+                name: Symbol::new(name),
                 value,
             }),
         }
@@ -497,7 +499,7 @@ impl Element {
             Some(idx) => idx,
             None => {
                 self.relationships.push(Relationship {
-                    name: name.to_string(),
+                    name: Symbol::new(name),
                     entries: Vec::new(),
                 });
                 self.relationships.len() - 1

@@ -13,7 +13,7 @@ use quick_xml::events::{BytesStart, Event};
 use super::xml::{MAX_DEPTH, NAMESPACE, attr_value, cdata_into, escape_attr_into, utf8_text};
 use crate::model::{
     Annotation, CustomData, Dsp, Element, Entry, Metadata, Model, ObjectName, Property, Reference,
-    Relationship, Script, Value,
+    Relationship, Script, Symbol, Value,
 };
 
 /// Line break DacFx writes in model.xml.
@@ -31,6 +31,10 @@ pub fn parse(xml: &[u8]) -> Result<Model, String> {
         reader,
         offset,
         pos: offset,
+        properties: Vec::new(),
+        relationships: Vec::new(),
+        annotations: Vec::new(),
+        entries: Vec::new(),
     };
     p.document()
 }
@@ -53,6 +57,22 @@ struct Parser<'a> {
     offset: usize,
     /// Position of the start of the last event read.
     pos: usize,
+    // Scratch stacks: an element's properties, relationships and annotations, and a
+    // relationship's entries, are pushed here while they are read (nested elements push and
+    // take their own above them), then moved into a vector of exactly their count. Growing each
+    // small vector by pushing left most of it unused (a one-entry relationship held room for
+    // four) and tripled the model's memory.
+    properties: Vec<Property>,
+    relationships: Vec<Relationship>,
+    annotations: Vec<Annotation>,
+    entries: Vec<Entry>,
+}
+
+/// The items pushed on a scratch stack since `start`, in a vector of exactly their count
+/// (`split_off` allocates exactly the tail, none when it is empty, moves it in one copy and
+/// leaves the stack its capacity).
+fn take_from<T>(stack: &mut Vec<T>, start: usize) -> Vec<T> {
+    stack.split_off(start)
 }
 
 impl<'a> Parser<'a> {
@@ -131,6 +151,13 @@ impl<'a> Parser<'a> {
     ) -> Result<String, String> {
         value
             .map(Cow::into_owned)
+            .ok_or_else(|| self.err(format_args!("<{tag}> has no `{attr}` attribute")))
+    }
+
+    /// A required attribute naming a type, property or relationship: vocabulary.
+    fn symbol(&self, value: Option<Cow<'_, str>>, attr: &str, tag: &str) -> Result<Symbol, String> {
+        value
+            .map(Symbol::from)
             .ok_or_else(|| self.err(format_args!("<{tag}> has no `{attr}` attribute")))
     }
 
@@ -334,7 +361,7 @@ impl<'a> Parser<'a> {
         let [kind, name, disambiguator] =
             self.attrs(&tag.start, ["Type", "Name", "Disambiguator"])?;
         let mut element = Element {
-            kind: self.required(kind, "Type", "Element")?,
+            kind: self.symbol(kind, "Type", "Element")?,
             name: self.name(name)?,
             disambiguator: disambiguator.map(Cow::into_owned),
             properties: Vec::new(),
@@ -344,24 +371,45 @@ impl<'a> Parser<'a> {
         if tag.empty {
             return Ok(element);
         }
+        let (properties, relationships, annotations) = (
+            self.properties.len(),
+            self.relationships.len(),
+            self.annotations.len(),
+        );
         loop {
             match self.next()? {
                 Ev::Open(t) => match t.start.name().as_ref() {
-                    "Property" => element.properties.push(self.property(t)?),
-                    "Relationship" => element.relationships.push(self.relationship(t, depth)?),
-                    "Annotation" => element.annotations.push(self.annotation(t)?),
-                    "AttachedAnnotation" => element.annotations.push(self.attached(t)?),
+                    "Property" => {
+                        let property = self.property(t)?;
+                        self.properties.push(property);
+                    }
+                    "Relationship" => {
+                        let relationship = self.relationship(t, depth)?;
+                        self.relationships.push(relationship);
+                    }
+                    "Annotation" => {
+                        let annotation = self.annotation(t)?;
+                        self.annotations.push(annotation);
+                    }
+                    "AttachedAnnotation" => {
+                        let annotation = self.attached(t)?;
+                        self.annotations.push(annotation);
+                    }
                     _ => return Err(self.unknown(&t.start, "Element")),
                 },
-                Ev::End => return Ok(element),
+                Ev::End => break,
                 Ev::Eof => return Err(self.err("unexpected end of file")),
             }
         }
+        element.properties = take_from(&mut self.properties, properties);
+        element.relationships = take_from(&mut self.relationships, relationships);
+        element.annotations = take_from(&mut self.annotations, annotations);
+        Ok(element)
     }
 
     fn property(&mut self, tag: Tag<'_>) -> Result<Property, String> {
         let [name, value] = self.attrs(&tag.start, ["Name", "Value"])?;
-        let name = self.required(name, "Name", "Property")?;
+        let name = self.symbol(name, "Name", "Property")?;
         let mut out = Property {
             name,
             value: match &value {
@@ -450,23 +498,27 @@ impl<'a> Parser<'a> {
     fn relationship(&mut self, tag: Tag<'_>, depth: usize) -> Result<Relationship, String> {
         let [name] = self.attrs(&tag.start, ["Name"])?;
         let mut rel = Relationship {
-            name: self.required(name, "Name", "Relationship")?,
+            name: self.symbol(name, "Name", "Relationship")?,
             entries: Vec::new(),
         };
         if tag.empty {
             return Ok(rel);
         }
+        let start = self.entries.len();
         loop {
             match self.next()? {
                 Ev::Open(t) if t.start.name().as_ref() == "Entry" => {
                     self.attrs(&t.start, [])?;
-                    rel.entries.push(self.entry(&t, depth)?);
+                    let entry = self.entry(&t, depth)?;
+                    self.entries.push(entry);
                 }
                 Ev::Open(t) => return Err(self.unknown(&t.start, "Relationship")),
-                Ev::End => return Ok(rel),
+                Ev::End => break,
                 Ev::Eof => return Err(self.err("unexpected end of file")),
             }
         }
+        rel.entries = take_from(&mut self.entries, start);
+        Ok(rel)
     }
 
     fn entry(&mut self, tag: &Tag<'_>, depth: usize) -> Result<Entry, String> {
@@ -480,7 +532,7 @@ impl<'a> Parser<'a> {
                         self.attrs(&t.start, ["Name", "ExternalSource", "Disambiguator"])?;
                     let reference = Reference {
                         name: self.name(name)?,
-                        external_source: external_source.map(Cow::into_owned),
+                        external_source: external_source.map(Symbol::from),
                         disambiguator: disambiguator.map(Cow::into_owned),
                     };
                     self.close(&t, "References")?;
@@ -503,13 +555,14 @@ impl<'a> Parser<'a> {
     fn annotation(&mut self, tag: Tag<'_>) -> Result<Annotation, String> {
         let [kind, name, disambiguator] =
             self.attrs(&tag.start, ["Type", "Name", "Disambiguator"])?;
-        let kind = self.required(kind, "Type", "Annotation")?;
-        let mut properties = Vec::new();
+        let kind = self.symbol(kind, "Type", "Annotation")?;
+        let start = self.properties.len();
         if !tag.empty {
             loop {
                 match self.next()? {
                     Ev::Open(t) if t.start.name().as_ref() == "Property" => {
-                        properties.push(self.property(t)?);
+                        let property = self.property(t)?;
+                        self.properties.push(property);
                     }
                     Ev::Open(t) => return Err(self.unknown(&t.start, "Annotation")),
                     Ev::End => break,
@@ -521,7 +574,7 @@ impl<'a> Parser<'a> {
             kind,
             name: name.map(Cow::into_owned),
             disambiguator: disambiguator.map(Cow::into_owned),
-            properties,
+            properties: take_from(&mut self.properties, start),
         })
     }
 

@@ -3,7 +3,7 @@
 //! nothing here trusts sizes or names from the archive, and nothing panics on hostile input.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,7 @@ use super::xml::{Node, parse_tree};
 use super::{DacMetadata, Origin, Package, model_xml};
 use crate::error::{Error, Result};
 use crate::model::refactor::{RefactorLog, RefactorOperation};
+use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Entry, Model, ObjectName, Reference};
 
 /// Limits and leniencies for [`read`].
@@ -390,41 +391,7 @@ impl std::hash::Hash for Key<'_> {
 }
 
 /// Names and disambiguators of every element, for the reference check.
-type Targets<'a> = HashSet<Key<'a>, BuildHasherDefault<WordHasher>>;
-
-/// A multiply-rotate hasher over 8-byte words (FxHash's scheme): the reference check hashes
-/// tens of thousands of short names, where SipHash dominated the check's time.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let mut word = [0u8; 8];
-        let rest = chunks.remainder();
-        word[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(word) ^ (rest.len() as u64) << 56);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-}
+type Targets<'a> = HashSet<Key<'a>, WordBuildHasher>;
 
 /// The reference rule every DacFx package in the corpus satisfies (12 495 internal references
 /// over 29 packages): a `References` without `ExternalSource` names an element of the model, at

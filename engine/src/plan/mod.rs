@@ -16,6 +16,7 @@ use crate::compare::renames_from_refactor_log;
 use crate::compare::{Action, Change, Diff};
 use crate::dialect::Capabilities;
 use crate::model::refactor::RefactorLog;
+use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Model, ObjectName, kind, view};
 
 /// How to plan.
@@ -336,14 +337,15 @@ impl Plan {
 
 /// Sub-objects of tables (constraints, indexes, triggers) keyed by owner table.
 pub(crate) struct Owned<'a> {
-    by_table: HashMap<String, Vec<&'a Element>>,
+    by_table: HashMap<String, Vec<&'a Element>, WordBuildHasher>,
     case_sensitive: bool,
 }
 
 impl<'a> Owned<'a> {
     fn new(model: &'a Model) -> Self {
         let case_sensitive = model.collation_case_sensitive;
-        let mut by_table: HashMap<String, Vec<&'a Element>> = HashMap::new();
+        let mut by_table: HashMap<String, Vec<&'a Element>, WordBuildHasher> =
+            HashMap::with_capacity_and_hasher(model.elements.len() / 2, WordBuildHasher::default());
         for element in &model.elements {
             if let Some(owner) = view::owner(element) {
                 by_table

@@ -476,7 +476,7 @@ fn script(text: &str) -> Value {
 
 fn inline_annotation(kind: &str, disambiguator: String) -> Annotation {
     Annotation::Inline {
-        kind: kind.to_string(),
+        kind: kind.into(),
         name: None,
         disambiguator: Some(disambiguator),
         properties: Vec::new(),

@@ -313,7 +313,7 @@ fn sys_comments(c: &Cursor, start: usize, header_end: usize) -> Annotation {
         (l, col)
     };
     let prop = |name: &str, value: Value| Property {
-        name: name.to_string(),
+        name: name.into(),
         value,
     };
     Annotation::Inline {
