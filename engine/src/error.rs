@@ -99,5 +99,27 @@ pub enum Error {
     Invalid(String),
 }
 
+impl Error {
+    /// A database error with `context` (what dac was doing) put before the server's message;
+    /// other errors unchanged.
+    #[must_use]
+    pub fn in_context(self, context: &str) -> Error {
+        match self {
+            Error::Driver {
+                backend,
+                code,
+                message,
+                statement,
+            } => Error::Driver {
+                backend,
+                code,
+                message: format!("{context}{message}"),
+                statement,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Result with the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

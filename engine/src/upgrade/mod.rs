@@ -9,9 +9,9 @@ pub mod transfer;
 
 use std::time::Duration;
 
+use crate::Result;
 use crate::driver::Driver;
 use crate::script::Script;
-use crate::{Error, Result};
 
 pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
 pub use side_by_side::{
@@ -67,7 +67,7 @@ fn run_in_transaction(
                 crate::fault::point("inplace.statement");
                 driver
                     .execute(statement)
-                    .map_err(|err| in_step(err, &batch.comment))?;
+                    .map_err(|err| err.in_context(&format!("step {}: ", batch.comment)))?;
             }
         }
         if script.foreign_keys_off {
@@ -112,22 +112,4 @@ fn live_diff(
     }
     let diff = crate::compare::compare(&live, &desired, &options);
     Ok((live, desired, diff))
-}
-
-/// Adds the step's comment to a driver error.
-fn in_step(err: Error, step: &str) -> Error {
-    match err {
-        Error::Driver {
-            backend,
-            code,
-            message,
-            statement,
-        } => Error::Driver {
-            backend,
-            code,
-            message: format!("step {step}: {message}"),
-            statement,
-        },
-        other => other,
-    }
 }

@@ -549,10 +549,10 @@ impl SqlServerDriver {
         for batch in &script.batches {
             for statement in &batch.statements {
                 driver.execute(statement).map_err(|e| {
-                    prefix(
-                        e,
-                        &format!("canonicalizing the package: step {}: ", batch.comment),
-                    )
+                    e.in_context(&format!(
+                        "canonicalizing the package: step {}: ",
+                        batch.comment
+                    ))
                 })?;
             }
         }
@@ -597,23 +597,6 @@ fn live_database_options(driver: &mut SqlServerDriver) -> Result<Vec<crate::mode
         .into_iter()
         .filter(|e| e.kind == kind::DATABASE_OPTIONS)
         .collect())
-}
-
-fn prefix(err: Error, context: &str) -> Error {
-    match err {
-        Error::Driver {
-            backend,
-            code,
-            message,
-            statement,
-        } => Error::Driver {
-            backend,
-            code,
-            message: format!("{context}{message}"),
-            statement,
-        },
-        other => other,
-    }
 }
 
 impl Driver for SqlServerDriver {

@@ -270,12 +270,9 @@ impl Server for SqlServerServer {
         if self.msdb_usable() {
             self.run(&side_by_side::msdb_follow_rename(from, to))
                 .map_err(|e| {
-                    super::prefix(
-                        e,
-                        &format!(
-                            "the msdb registration of {from} could not follow its rename to {to}: "
-                        ),
-                    )
+                    e.in_context(&format!(
+                        "the msdb registration of {from} could not follow its rename to {to}: "
+                    ))
                 })?;
         }
         Ok(())
@@ -522,7 +519,7 @@ impl Copier for SqlServerCopier {
         let rows = self
             .session
             .scalar(&sql)
-            .map_err(|e| super::prefix(e, &format!("copying {}: ", table.source)))?
+            .map_err(|e| e.in_context(&format!("copying {}: ", table.source)))?
             .and_then(|r| r.parse::<u64>().ok())
             .unwrap_or(0);
         crate::fault::point("copy.mid-table");
