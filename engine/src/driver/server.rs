@@ -131,3 +131,13 @@ pub trait Server: Send {
     /// Removes the journal.
     fn clear_journal(&mut self) -> Result<()>;
 }
+
+/// The suffix that names a retained original on a database server: `__v<version>_<stamp>`,
+/// the version's characters other than ASCII letters and digits as `_`.
+pub(crate) fn retained_suffix(version: &str, stamp: &str) -> String {
+    let version: String = version
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("__v{version}_{stamp}")
+}

@@ -189,11 +189,10 @@ impl Server for SqlServerServer {
     }
 
     fn retained_name(&self, version: &str, stamp: &str) -> String {
-        let version: String = version
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        fit(&self.database, &format!("__v{version}_{stamp}"))
+        fit(
+            &self.database,
+            &crate::driver::server::retained_suffix(version, stamp),
+        )
     }
 
     fn lock(&mut self, wait: Duration) -> Result<()> {
