@@ -561,3 +561,99 @@ fn postgres_writers_wait_while_readers_read_and_sessions_end_at_the_switch() {
         .expect("writes again");
     pg.drop_database(&url);
 }
+
+/// Foreign keys the original held, unchanged and over tables copied whole, are added unchecked
+/// and checked after the switch (outside the read-only window); a new foreign key is checked
+/// before the switch, so rows that break it fail the upgrade and leave the original as it was.
+#[test]
+fn postgres_foreign_keys_the_original_held_are_checked_after_the_switch() {
+    let pg = server();
+    let url = pg.create_database("sbs_fk_later");
+    let target = Target::parse(&url).expect("target");
+    let v1 = package(
+        Platform::Postgres,
+        "1.0",
+        "CREATE TABLE parent (id integer PRIMARY KEY, v text);
+         CREATE TABLE child (id integer PRIMARY KEY,
+             parent_id integer NOT NULL CONSTRAINT child_parent_fkey REFERENCES parent (id),
+             other_id integer);
+         CREATE TABLE widened (id integer PRIMARY KEY,
+             parent_id integer CONSTRAINT widened_parent_fkey REFERENCES parent (id));",
+    );
+    // v2: a new column, a new foreign key over existing rows, and a converted column under
+    // one of the old ones.
+    let v2 = package(
+        Platform::Postgres,
+        "2.0",
+        "CREATE TABLE parent (id integer PRIMARY KEY, v text);
+         CREATE TABLE child (id integer PRIMARY KEY,
+             parent_id integer NOT NULL CONSTRAINT child_parent_fkey REFERENCES parent (id),
+             other_id integer CONSTRAINT child_other_fkey REFERENCES parent (id),
+             note text);
+         CREATE TABLE widened (id bigint PRIMARY KEY,
+             parent_id integer CONSTRAINT widened_parent_fkey REFERENCES parent (id));",
+    );
+    deploy(&target, &v1);
+    let mut driver = connect(&target, false).expect("connect");
+    driver
+        .execute(
+            "INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 20) g;
+             INSERT INTO child SELECT g, 1 + g % 20, 99 FROM generate_series(1, 500) g;
+             INSERT INTO widened SELECT g, 1 + g % 20 FROM generate_series(1, 50) g;",
+        )
+        .expect("rows");
+    let tables = ["child", "parent", "widened"];
+    let before = fingerprint(driver.as_mut(), &tables, dq);
+    drop(driver);
+
+    // other_id = 99 has no parent: the new foreign key fails before the switch.
+    let err = upgrade::side_by_side(&target, &v2, &options(), &NoProgress)
+        .expect_err("rows break the new foreign key");
+    assert!(err.to_string().contains("child_other_fkey"), "{err}");
+    let mut admin = PostgresServer::connect(&url).expect("server");
+    assert!(!admin.exists(&admin.temporary_name()).expect("exists"));
+    let mut driver = connect(&target, false).expect("connect");
+    assert_eq!(fingerprint(driver.as_mut(), &tables, dq), before);
+    driver
+        .execute("UPDATE child SET other_id = 1 + id % 20")
+        .expect("the original is writable");
+
+    let outcome = upgrade::side_by_side(&target, &v2, &options(), &NoProgress).expect("upgrade");
+    let checked: Vec<(&str, bool)> = outcome
+        .report
+        .checked_after_switch
+        .iter()
+        .map(|c| (c.name.as_str(), c.error.is_none()))
+        .collect();
+    assert_eq!(
+        checked,
+        [("[public].[child_parent_fkey]", true)],
+        "only the unchanged foreign key over tables copied whole waits: {:?}",
+        outcome.report.checked_after_switch
+    );
+    assert!(outcome.report.text().contains("checked after the switch"));
+    let mut driver = connect(&target, false).expect("connect");
+    let valid = driver
+        .query("SELECT conname || '=' || convalidated FROM pg_constraint WHERE contype = 'f' ORDER BY 1")
+        .expect("constraints");
+    assert_eq!(
+        format!("{valid:?}"),
+        format!(
+            "{:?}",
+            driver
+                .query("SELECT * FROM (VALUES ('child_other_fkey=true'), ('child_parent_fkey=true'), ('widened_parent_fkey=true')) v(c) ORDER BY 1")
+                .expect("expected")
+        ),
+        "every foreign key is checked"
+    );
+    drop(driver);
+    assert!(
+        upgrade::journal(&target)
+            .expect("journal")
+            .is_some_and(|j| j.checks_after_switch.is_empty()),
+        "nothing left to check"
+    );
+    let again = upgrade::side_by_side(&target, &v2, &options(), &NoProgress).expect("again");
+    assert!(again.up_to_date, "the upgraded database is exactly v2");
+    pg.drop_database(&url);
+}

@@ -44,6 +44,9 @@ pub struct Capabilities {
     pub foreign_keys_inline_only: bool,
     /// Scripts run through a SQLCMD client, which substitutes `$(Var)` from `:setvar` lines.
     pub sqlcmd_variables: bool,
+    /// A foreign key can be added without checking the rows already there (`IsNotValid`) and
+    /// checked later by [`Dialect::validate_constraint`] under a lock that lets writers in.
+    pub validate_constraints_later: bool,
 }
 
 /// The dialect of a platform.
@@ -67,6 +70,12 @@ pub trait Dialect: Send + Sync {
     /// double quotes by default (SQL Server brackets its names instead).
     fn quote_ident(&self, ident: &str) -> String {
         format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    /// Checks the rows of a constraint added without checking them (`IsNotValid`), where
+    /// [`Capabilities::validate_constraints_later`] says the platform can.
+    fn validate_constraint(&self, _table: &ObjectName, _constraint: &str) -> Option<String> {
+        None
     }
 
     /// Quotes a multipart object name.

@@ -31,7 +31,16 @@ impl Dialect for Postgres {
             alter_types_in_place: true,
             foreign_keys_inline_only: false,
             sqlcmd_variables: false,
+            validate_constraints_later: true,
         }
+    }
+
+    fn validate_constraint(&self, table: &ObjectName, constraint: &str) -> Option<String> {
+        Some(format!(
+            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+            self.quote_name(table),
+            self.quote_ident(constraint)
+        ))
     }
 
     fn render_type(&self, data_type: &DataType) -> String {

@@ -39,6 +39,7 @@ impl Dialect for Sqlite {
             alter_types_in_place: false,
             foreign_keys_inline_only: true,
             sqlcmd_variables: false,
+            validate_constraints_later: false,
         }
     }
 

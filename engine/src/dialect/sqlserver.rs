@@ -31,6 +31,7 @@ impl Dialect for SqlServer {
             alter_types_in_place: false,
             foreign_keys_inline_only: false,
             sqlcmd_variables: true,
+            validate_constraints_later: false,
         }
     }
 

@@ -40,6 +40,17 @@ pub trait Copier: Send {
     /// moved since its last call. Returns the totals.
     fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved>;
 
+    /// Runs one statement in the new database on the copier's session, outside any
+    /// transaction of its own: the index builds after the copy, one per copier at a time.
+    fn execute(&mut self, statement: &str) -> Result<()>;
+
+    /// Says how many sessions, this one among them, build indexes at the same time, so a
+    /// platform that splits one build over workers of its own can stop doing so when the
+    /// sessions already keep the cores busy.
+    fn build_alongside(&mut self, _sessions: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// Makes everything copied durable and closes the connections.
     fn finish(self: Box<Self>) -> Result<()>;
 }
@@ -110,7 +121,8 @@ pub trait Server: Send {
     /// A copier from `from` into `to`.
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>>;
 
-    /// How many copiers may write into one database at a time.
+    /// How many copiers may write into one database at a time (copying tables, then building
+    /// indexes).
     fn max_parallel_copies(&self) -> usize;
 
     /// After the copy: identity columns and sequences of `to` continue after the copied rows

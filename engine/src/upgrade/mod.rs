@@ -15,8 +15,8 @@ use crate::script::Script;
 
 pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
 pub use side_by_side::{
-    Journal, NoProgress, Phase, Progress, RollbackOutcome, SideBySideOptions, SideBySideOutcome,
-    journal, recover, rollback, side_by_side,
+    Journal, LaterCheck, NoProgress, Phase, Progress, RollbackOutcome, SideBySideOptions,
+    SideBySideOutcome, journal, recover, rollback, side_by_side,
 };
 
 /// How long a second run waits for the upgrade lock before it is refused.

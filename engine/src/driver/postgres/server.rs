@@ -403,6 +403,8 @@ impl Server for PostgresServer {
         // The new database is dropped if anything fails before the switch; commits need not
         // wait for the disk while it fills (the switch's own statements are synchronous).
         destination.execute("SET synchronous_commit = off")?;
+        // The copier's session builds indexes after the copy too.
+        destination.execute(BUILD_MEMORY)?;
         Ok(Box::new(PostgresCopier {
             source,
             destination,
@@ -642,6 +644,20 @@ impl Copier for PostgresCopier {
             .map_err(|e| driver_error(&e, Some(&in_sql)))?;
         progress(Moved { rows, bytes: 0 });
         Ok(Moved { rows, bytes })
+    }
+
+    fn execute(&mut self, statement: &str) -> Result<()> {
+        self.destination.execute(statement)
+    }
+
+    fn build_alongside(&mut self, sessions: usize) -> Result<()> {
+        // Parallel workers of one CREATE INDEX only add overhead once several builds share
+        // the cores (two builds on two cores: 375 ms with none, 430 ms with two each).
+        self.destination.execute(if sessions > 1 {
+            "SET max_parallel_maintenance_workers = 0"
+        } else {
+            "RESET max_parallel_maintenance_workers"
+        })
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {

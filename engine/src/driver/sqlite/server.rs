@@ -583,6 +583,10 @@ impl Copier for SqliteCopier {
         Ok(moved)
     }
 
+    fn execute(&mut self, statement: &str) -> Result<()> {
+        run(&self.conn, statement)
+    }
+
     fn finish(self: Box<Self>) -> Result<()> {
         let SqliteCopier { conn, path, wal } = *self;
         run(&conn, "DETACH DATABASE src")?;

@@ -527,6 +527,10 @@ impl Copier for SqlServerCopier {
         Ok(moved)
     }
 
+    fn execute(&mut self, statement: &str) -> Result<()> {
+        Driver::execute(&mut self.session, statement)
+    }
+
     fn finish(self: Box<Self>) -> Result<()> {
         Ok(())
     }
