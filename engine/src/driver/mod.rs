@@ -63,6 +63,12 @@ pub trait Driver {
     /// Whether a table holds at least one row.
     fn has_rows(&mut self, table: &ObjectName) -> Result<bool>;
 
+    /// The table's size on disk in bytes, where the catalog tells it cheaply; orders copies
+    /// largest first. `None` where the platform does not say.
+    fn estimated_size(&mut self, _table: &ObjectName) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// Runs a query and returns its rows as text (NULL as `None`); for probes and tests.
     fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
 

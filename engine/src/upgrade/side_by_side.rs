@@ -651,6 +651,14 @@ fn run(
     if !options.allow_data_loss {
         refuse_lost_rows(original.as_mut(), &transfers)?;
     }
+    // Largest tables first, so that the last copy to finish is a small one.
+    let mut sizes = Vec::with_capacity(transfers.len());
+    for transfer in &transfers {
+        sizes.push(match &transfer.copy {
+            Some(copy) => original.estimated_size(&copy.source)?.unwrap_or(0),
+            None => 0,
+        });
+    }
     let history = original.history()?;
     let version_before = registration.as_ref().map(|r| r.version.clone());
     let (marked, later) = checks_after_switch(&live, &desired, &diff, &transfers, package);
@@ -722,7 +730,7 @@ fn run(
                 .max(scripts.indexes.len()),
         )?;
         parallelism = copiers.len();
-        copy_all(&mut copiers, &mut transfers, progress)?;
+        copy_all(&mut copiers, &mut transfers, &sizes, progress)?;
         copy_ms = millis(copy_started.elapsed());
         fault::point("sbs.copied");
         progress.step("indexes, foreign keys, triggers, generators and registry");
@@ -873,17 +881,19 @@ fn on_copiers<J: Sync, R: Send>(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Copies every planned table over the copiers.
+/// Copies every planned table over the copiers, largest (by `sizes`, per transfer) first.
 fn copy_all(
     copiers: &mut [Box<dyn Copier>],
     transfers: &mut [PlannedTransfer],
+    sizes: &[u64],
     progress: &dyn Progress,
 ) -> Result<()> {
-    let jobs: Vec<(usize, TableCopy)> = transfers
+    let mut jobs: Vec<(usize, TableCopy)> = transfers
         .iter()
         .enumerate()
         .filter_map(|(i, t)| t.copy.clone().map(|c| (i, c)))
         .collect();
+    jobs.sort_by_key(|(i, _)| std::cmp::Reverse(sizes.get(*i).copied().unwrap_or(0)));
     progress.copy_started(jobs.len());
     let results = on_copiers(copiers, &jobs, &|copier, (_, copy)| {
         fault::point("copy.table");

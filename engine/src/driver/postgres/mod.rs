@@ -335,6 +335,20 @@ impl Driver for PostgresDriver {
         Ok(found.as_deref() == Some("t"))
     }
 
+    fn estimated_size(&mut self, table: &ObjectName) -> Result<Option<u64>> {
+        let name = table
+            .parts
+            .iter()
+            .map(|p| quote_ident(p))
+            .collect::<Vec<_>>()
+            .join(".");
+        let size = self.scalar(&format!(
+            "SELECT pg_total_relation_size(to_regclass({}))",
+            dialect_for(Platform::Postgres).string_literal(&name)
+        ))?;
+        Ok(size.and_then(|s| s.parse().ok()))
+    }
+
     fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         self.simple(sql)
     }
