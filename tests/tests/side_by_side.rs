@@ -657,3 +657,70 @@ fn postgres_foreign_keys_the_original_held_are_checked_after_the_switch() {
     assert!(again.up_to_date, "the upgraded database is exactly v2");
     pg.drop_database(&url);
 }
+
+/// A unique index that the copied rows break fails while other tables may still copy (index
+/// builds start as soon as their table's rows are in): the upgrade is undone and the original
+/// is exactly as it was.
+fn duplicate_rows_fail_the_index_build(target: &Target, platform: Platform) {
+    let v1 = package(
+        platform,
+        "1.0",
+        "CREATE TABLE big (id integer PRIMARY KEY, v text);
+         CREATE TABLE small (id integer PRIMARY KEY, code text);",
+    );
+    deploy(target, &v1);
+    let mut driver = connect(target, false).expect("connect");
+    let fill = if platform == Platform::Postgres {
+        "INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g"
+    } else {
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) INSERT INTO big SELECT n, 'x' FROM g"
+    };
+    driver.execute(fill).expect("big rows");
+    driver
+        .execute("INSERT INTO small VALUES (1, 'a'), (2, 'b'), (3, 'a')")
+        .expect("small rows");
+    let tables = ["big", "small"];
+    let before = fingerprint(driver.as_mut(), &tables, dq);
+    drop(driver);
+    let v2 = package(
+        platform,
+        "2.0",
+        "CREATE TABLE big (id integer PRIMARY KEY, v text);
+         CREATE INDEX big_v ON big (v);
+         CREATE TABLE small (id integer PRIMARY KEY, code text);
+         CREATE UNIQUE INDEX small_code ON small (code);",
+    );
+    let err = upgrade::side_by_side(target, &v2, &options(), &NoProgress)
+        .expect_err("code 'a' twice breaks the unique index");
+    assert!(
+        err.to_string().contains("small_code"),
+        "names the index: {err}"
+    );
+    let mut driver = connect(target, false).expect("connect");
+    assert_eq!(fingerprint(driver.as_mut(), &tables, dq), before);
+    driver
+        .execute("INSERT INTO small VALUES (4, 'writable')")
+        .expect("writable");
+    assert!(upgrade::journal(target).expect("journal").is_none());
+}
+
+#[test]
+fn sqlite_a_failed_index_build_undoes_the_upgrade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = Target::Sqlite {
+        path: dir.path().join("dup.db"),
+    };
+    duplicate_rows_fail_the_index_build(&target, Platform::Sqlite);
+    assert!(!dir.path().join("dup.db.dac-new").exists());
+}
+
+#[test]
+fn postgres_a_failed_index_build_undoes_the_upgrade() {
+    let pg = server();
+    let url = pg.create_database("sbs_dup");
+    let target = Target::parse(&url).expect("target");
+    duplicate_rows_fail_the_index_build(&target, Platform::Postgres);
+    let mut admin = PostgresServer::connect(&url).expect("server");
+    assert!(!admin.exists(&admin.temporary_name()).expect("exists"));
+    pg.drop_database(&url);
+}

@@ -18,8 +18,7 @@
 //! next run after a crash) undoes everything: the new database is dropped and the original made
 //! writable again, exactly as it was. From the switch on, the next run completes it.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -442,8 +441,8 @@ struct Scripts {
     /// The pre-deployment script, run after the copy in the new database holding the copied
     /// rows (the original must stay untouched, so it cannot run there); may be empty.
     predeploy: Script,
-    /// Index builds, one batch each, spread over the copiers' sessions.
-    indexes: Vec<Batch>,
+    /// Index builds, spread over the copiers' sessions.
+    indexes: Vec<IndexBuild>,
     /// Triggers, the refactor log, the post-deployment script, then foreign keys.
     after: Script,
 }
@@ -485,7 +484,23 @@ fn create_scripts(
         )
     });
     let predeploy = part(&|step| step == Some(StepKind::PreDeploy));
-    let indexes = part(&|step| step == Some(StepKind::CreateIndex)).batches;
+    // Batches are the plan's steps, in order.
+    let indexed_tables = plan
+        .steps
+        .iter()
+        .filter(|step| step.kind == StepKind::CreateIndex)
+        .map(|step| {
+            step.desired
+                .as_ref()
+                .and_then(|index| index.reference_name(kind::rel::INDEXED_OBJECT))
+                .cloned()
+        });
+    let indexes = part(&|step| step == Some(StepKind::CreateIndex))
+        .batches
+        .into_iter()
+        .zip(indexed_tables)
+        .map(|(batch, table)| IndexBuild { table, batch })
+        .collect();
     let mut after = part(&|step| {
         matches!(
             step,
@@ -730,15 +745,20 @@ fn run(
                 .max(scripts.indexes.len()),
         )?;
         parallelism = copiers.len();
-        copy_all(&mut copiers, &mut transfers, &sizes, progress)?;
-        copy_ms = millis(copy_started.elapsed());
+        // The pre-deployment script runs on the copied rows before any index exists; without
+        // one, a table's indexes are built as soon as its rows are in.
+        let predeploy = !scripts.predeploy.batches.is_empty();
+        let during_copy: &[IndexBuild] = if predeploy { &[] } else { &scripts.indexes };
+        let copied = copy_and_build(&mut copiers, &mut transfers, &sizes, during_copy, progress)?;
+        copy_ms = millis(copied.duration_since(copy_started));
         fault::point("sbs.copied");
         progress.step("indexes, foreign keys, triggers, generators and registry");
-        if !scripts.predeploy.batches.is_empty() {
+        if predeploy {
             let mut new = server.open(&temporary)?;
             run_script(new.as_mut(), &scripts.predeploy, &mut |_| Ok(()))?;
+            drop(new);
+            copy_and_build(&mut copiers, &mut [], &[], &scripts.indexes, progress)?;
         }
-        build_indexes(&mut copiers, &scripts.indexes)?;
         fault::point("sbs.indexed");
         finish_copiers(copiers)?;
         server.continue_generators(&database, &temporary)?;
@@ -840,69 +860,159 @@ fn finish_copiers(copiers: Vec<Box<dyn Copier>>) -> Result<()> {
     finished
 }
 
-/// Runs `work` over `jobs`, one job per copier at a time, and stops handing out jobs after the
-/// first failure. Returns what each job that ran gave, with its index and time.
-fn on_copiers<J: Sync, R: Send>(
-    copiers: &mut [Box<dyn Copier>],
-    jobs: &[J],
-    work: &(dyn Fn(&mut dyn Copier, &J) -> Result<R> + Sync),
-) -> Vec<(usize, Result<R>, u64)> {
-    let queue = Mutex::new(jobs.iter().enumerate());
-    let failed = AtomicBool::new(false);
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for copier in copiers.iter_mut() {
-            let (queue, failed, results) = (&queue, &failed, &results);
-            scope.spawn(move || {
-                loop {
-                    if failed.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let next = queue
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .next();
-                    let Some((index, job)) = next else { break };
-                    let started = Instant::now();
-                    let result = work(copier.as_mut(), job);
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    results
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push((index, result, millis(started.elapsed())));
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// An index to build after the copy, and the table whose rows it waits for.
+struct IndexBuild {
+    /// The indexed table (`None`: unknown, built once every copy is done).
+    table: Option<ObjectName>,
+    /// The statements.
+    batch: Batch,
 }
 
-/// Copies every planned table over the copiers, largest (by `sizes`, per transfer) first.
-fn copy_all(
+/// Work handed to the copiers: copies first (largest first), then index builds whose table's
+/// rows are in.
+struct Queue {
+    copies: std::collections::VecDeque<usize>,
+    builds: std::collections::VecDeque<usize>,
+    /// Builds waiting for a copy: (table, build); no table: for every copy.
+    waiting: Vec<(Option<ObjectName>, usize)>,
+    copies_running: usize,
+    failed: bool,
+    copies_done: Option<Instant>,
+}
+
+enum Job {
+    Copy(usize),
+    Build(usize),
+}
+
+/// A mutex's guard; a panicked holder leaves nothing half-written here.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Copies the planned tables, largest (by `sizes`, per transfer) first, and builds `indexes`,
+/// over the copiers: a table's indexes are built as soon as its rows are in, while other
+/// tables still copy. Stops handing out work after the first failure. Returns when the last
+/// copy finished.
+fn copy_and_build(
     copiers: &mut [Box<dyn Copier>],
     transfers: &mut [PlannedTransfer],
     sizes: &[u64],
+    indexes: &[IndexBuild],
     progress: &dyn Progress,
-) -> Result<()> {
-    let mut jobs: Vec<(usize, TableCopy)> = transfers
+) -> Result<Instant> {
+    let mut copies: Vec<(usize, TableCopy)> = transfers
         .iter()
         .enumerate()
         .filter_map(|(i, t)| t.copy.clone().map(|c| (i, c)))
         .collect();
-    jobs.sort_by_key(|(i, _)| std::cmp::Reverse(sizes.get(*i).copied().unwrap_or(0)));
-    progress.copy_started(jobs.len());
-    let results = on_copiers(copiers, &jobs, &|copier, (_, copy)| {
-        fault::point("copy.table");
-        let name = copy.destination.to_string();
-        copier.copy_table(copy, &mut |moved| progress.moved(&name, moved))
+    copies.sort_by_key(|(i, _)| std::cmp::Reverse(sizes.get(*i).copied().unwrap_or(0)));
+    if !copies.is_empty() {
+        progress.copy_started(copies.len());
+    }
+    if !indexes.is_empty() {
+        let sessions = copiers.len().min(indexes.len());
+        for copier in copiers.iter_mut() {
+            copier.build_alongside(sessions)?;
+        }
+    }
+    let mut queue = Queue {
+        copies: (0..copies.len()).collect(),
+        builds: std::collections::VecDeque::new(),
+        waiting: Vec::new(),
+        copies_running: 0,
+        failed: false,
+        copies_done: copies.is_empty().then(Instant::now),
+    };
+    for (build, index) in indexes.iter().enumerate() {
+        match &index.table {
+            Some(table) if copies.iter().any(|(_, c)| &c.destination == table) => {
+                queue.waiting.push((Some(table.clone()), build));
+            }
+            None if !copies.is_empty() => queue.waiting.push((None, build)),
+            _ => queue.builds.push_back(build),
+        }
+    }
+    let queue = Mutex::new(queue);
+    let wake = std::sync::Condvar::new();
+    let copied = Mutex::new(Vec::new());
+    let build_errors = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for copier in copiers.iter_mut() {
+            let (queue, wake, copied, build_errors, copies) =
+                (&queue, &wake, &copied, &build_errors, &copies);
+            scope.spawn(move || {
+                loop {
+                    let job = {
+                        let mut q = lock(queue);
+                        loop {
+                            if q.failed {
+                                break None;
+                            }
+                            if let Some(copy) = q.copies.pop_front() {
+                                q.copies_running += 1;
+                                break Some(Job::Copy(copy));
+                            }
+                            if let Some(build) = q.builds.pop_front() {
+                                break Some(Job::Build(build));
+                            }
+                            if q.copies_running == 0 {
+                                break None;
+                            }
+                            q = wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+                        }
+                    };
+                    let Some(job) = job else { break };
+                    match job {
+                        Job::Copy(job) => {
+                            let (_, copy) = &copies[job];
+                            fault::point("copy.table");
+                            let name = copy.destination.to_string();
+                            let started = Instant::now();
+                            let result =
+                                copier.copy_table(copy, &mut |moved| progress.moved(&name, moved));
+                            let ms = millis(started.elapsed());
+                            let mut q = lock(queue);
+                            q.copies_running -= 1;
+                            if result.is_err() {
+                                q.failed = true;
+                            }
+                            let waiting = std::mem::take(&mut q.waiting);
+                            let (ready, still): (Vec<_>, Vec<_>) =
+                                waiting.into_iter().partition(|(table, _)| match table {
+                                    Some(table) => table == &copy.destination,
+                                    None => q.copies.is_empty() && q.copies_running == 0,
+                                });
+                            q.waiting = still;
+                            q.builds.extend(ready.into_iter().map(|(_, build)| build));
+                            if q.copies.is_empty() && q.copies_running == 0 {
+                                q.copies_done.get_or_insert_with(Instant::now);
+                            }
+                            drop(q);
+                            wake.notify_all();
+                            lock(copied).push((job, result, ms));
+                        }
+                        Job::Build(build) => {
+                            let batch = &indexes[build].batch;
+                            let result = batch.statements.iter().try_for_each(|statement| {
+                                copier.execute(statement).map_err(|err| {
+                                    err.in_context(&format!("step {}: ", batch.comment))
+                                })
+                            });
+                            if let Err(err) = result {
+                                lock(queue).failed = true;
+                                wake.notify_all();
+                                lock(build_errors).push(err);
+                            }
+                        }
+                    }
+                }
+            });
+        }
     });
     let mut first_error = None;
-    for (job, result, ms) in results {
-        let report = &mut transfers[jobs[job].0].report;
+    for (job, result, ms) in copied.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        let report = &mut transfers[copies[job].0].report;
         match result {
             Ok(moved) => {
                 report.rows = moved.rows;
@@ -920,28 +1030,20 @@ fn copy_all(
             }
         }
     }
-    first_error.map_or(Ok(()), Err)
-}
-
-/// Builds the new database's indexes after the copy, one per copier at a time.
-fn build_indexes(copiers: &mut [Box<dyn Copier>], indexes: &[Batch]) -> Result<()> {
-    let sessions = copiers.len().min(indexes.len());
-    for copier in copiers.iter_mut() {
-        copier.build_alongside(sessions)?;
+    if let Some(err) = first_error.or_else(|| {
+        build_errors
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .into_iter()
+            .next()
+    }) {
+        return Err(err);
     }
-    let results = on_copiers(copiers, indexes, &|copier, batch: &Batch| {
-        for statement in &batch.statements {
-            copier
-                .execute(statement)
-                .map_err(|err| err.in_context(&format!("step {}: ", batch.comment)))?;
-        }
-        Ok(())
-    });
-    results
-        .into_iter()
-        .map(|(_, result, _)| result)
-        .find(Result::is_err)
-        .unwrap_or(Ok(()))
+    Ok(queue
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .copies_done
+        .unwrap_or_else(Instant::now))
 }
 
 /// `; checked N foreign keys ...` for a recovery message.
