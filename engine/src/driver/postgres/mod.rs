@@ -325,23 +325,13 @@ impl Driver for PostgresDriver {
     }
 
     fn has_rows(&mut self, table: &ObjectName) -> Result<bool> {
-        let name = table
-            .parts
-            .iter()
-            .map(|p| quote_ident(p))
-            .collect::<Vec<_>>()
-            .join(".");
+        let name = dialect_for(Platform::Postgres).quote_name(table);
         let found = self.scalar(&format!("SELECT EXISTS (SELECT 1 FROM {name})"))?;
         Ok(found.as_deref() == Some("t"))
     }
 
     fn estimated_size(&mut self, table: &ObjectName) -> Result<Option<u64>> {
-        let name = table
-            .parts
-            .iter()
-            .map(|p| quote_ident(p))
-            .collect::<Vec<_>>()
-            .join(".");
+        let name = dialect_for(Platform::Postgres).quote_name(table);
         let size = self.scalar(&format!(
             "SELECT pg_total_relation_size(to_regclass({}))",
             dialect_for(Platform::Postgres).string_literal(&name)
