@@ -726,13 +726,7 @@ fn run(
         journal.phase = Phase::Copying;
         save(server, &journal)?;
         fault::point("sbs.copying");
-        progress.step(&format!("holding writers off {database}"));
-        server.set_read_only(&database, true)?;
-        fault::point("sbs.read-only");
-        hold = Some(server.hold_writers(&database)?);
-        window = Some(Instant::now());
-        fault::point("sbs.held");
-        let copy_started = Instant::now();
+        // Connected before writers are held: connecting is no part of the read-only window.
         let mut copiers = open_copiers(
             server,
             &database,
@@ -745,6 +739,13 @@ fn run(
                 .max(scripts.indexes.len()),
         )?;
         parallelism = copiers.len();
+        progress.step(&format!("holding writers off {database}"));
+        server.set_read_only(&database, true)?;
+        fault::point("sbs.read-only");
+        hold = Some(server.hold_writers(&database)?);
+        window = Some(Instant::now());
+        fault::point("sbs.held");
+        let copy_started = Instant::now();
         // The pre-deployment script runs on the copied rows before any index exists; without
         // one, a table's indexes are built as soon as its rows are in.
         let predeploy = !scripts.predeploy.batches.is_empty();
