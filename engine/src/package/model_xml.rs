@@ -126,7 +126,9 @@ impl<'a> Parser<'a> {
         names: [&str; N],
     ) -> Result<[Option<Cow<'t, str>>; N], String> {
         let mut out: [Option<Cow<'t, str>>; N] = std::array::from_fn(|_| None);
-        for attr in tag.attributes() {
+        // Repeats are caught below by the slots; quick-xml's own duplicate check would keep a
+        // heap list of the keys of every tag.
+        for attr in tag.attributes().with_checks(false) {
             let attr = attr.map_err(|e| self.err(e))?;
             let key = attr.key.as_ref();
             let Some(idx) = names.iter().position(|n| *n == key) else {

@@ -70,17 +70,36 @@ pub fn read_bytes(
         Some(bytes) => Some(parse_origin(bytes).map_err(|m| xml_err("Origin.xml", m))?),
         None => None,
     };
-    if let Some(expected) = origin.as_ref().and_then(|o| o.model_checksum.as_ref()) {
-        let actual = sha256_hex(&model_bytes);
-        if !expected.eq_ignore_ascii_case(&actual) && !options.accept_checksum_mismatch {
-            return Err(Error::ChecksumMismatch {
-                path,
-                expected: expected.clone(),
-                actual,
-            });
-        }
+    let expected = origin.as_ref().and_then(|o| o.model_checksum.as_ref());
+    // The checksum is computed on another thread while model.xml is parsed: the two read the
+    // same bytes and neither needs the other. A mismatch still wins over a parse error.
+    let (actual, parsed) = match expected {
+        Some(_) => std::thread::scope(|s| {
+            let hasher = std::thread::Builder::new()
+                .name("dac-model-checksum".into())
+                .spawn_scoped(s, || sha256_hex(&model_bytes));
+            let parsed = model_xml::parse(&model_bytes);
+            let actual = match hasher {
+                Ok(hasher) => hasher
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: hash here.
+                Err(_) => sha256_hex(&model_bytes),
+            };
+            (Some(actual), parsed)
+        }),
+        None => (None, model_xml::parse(&model_bytes)),
+    };
+    if let (Some(expected), Some(actual)) = (expected, actual)
+        && !expected.eq_ignore_ascii_case(&actual)
+        && !options.accept_checksum_mismatch
+    {
+        return Err(Error::ChecksumMismatch {
+            path,
+            expected: expected.clone(),
+            actual,
+        });
     }
-    let parsed = model_xml::parse(&model_bytes);
     // The inflated XML is as large as the model: free it before the reference check, which
     // builds its own index, so the two never add up to the peak.
     drop(model_bytes);
