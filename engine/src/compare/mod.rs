@@ -69,20 +69,18 @@ pub fn renames_from_refactor_log(log: &RefactorLog) -> Vec<Rename> {
         if let Some(new_name) = op.property("NewName") {
             let leaf = ObjectName::parse(new_name)
                 .ok()
-                .and_then(|n| n.parts.last().cloned())
+                .and_then(|n| n.parts().last().map(str::to_string))
                 .unwrap_or_else(|| new_name.to_string());
-            if let Some(last) = to.parts.last_mut() {
-                *last = leaf;
+            if let Some(last) = to.parts().len().checked_sub(1) {
+                to = to.with_part(last, &leaf);
             }
         }
         if let Some(new_schema) = op.property("NewSchema") {
             let schema = ObjectName::parse(new_schema)
                 .ok()
-                .and_then(|n| n.parts.first().cloned())
+                .and_then(|n| n.parts().first().map(str::to_string))
                 .unwrap_or_else(|| new_schema.to_string());
-            if let Some(first) = to.parts.first_mut() {
-                *first = schema;
-            }
+            to = to.with_part(0, &schema);
         }
         if let Some(prev) = renames
             .iter_mut()
@@ -597,7 +595,7 @@ impl Filter {
         let Some(name) = &element.name else {
             return true;
         };
-        let dotted = name.parts.join(".");
+        let dotted = name.parts().join(".");
         (self.include.is_empty() || self.include.iter().any(|g| g.is_match(&dotted)))
             && !self.exclude.iter().any(|g| g.is_match(&dotted))
     }

@@ -1011,7 +1011,7 @@ mod tests {
         ));
         let model = parse(xml.as_bytes()).unwrap();
         let element = &model.elements[0];
-        assert_eq!(element.name.as_ref().unwrap().parts, ["dbo", "p]x"]);
+        assert_eq!(element.name.as_ref().unwrap().parts(), ["dbo", "p]x"]);
         assert_eq!(element.prop("IsAnsiNullsOn"), Some(&Value::Bool(true)));
         assert_eq!(element.prop("Length"), Some(&Value::Text("007".into())));
         assert_eq!(element.prop("Empty"), Some(&Value::Absent));

@@ -326,9 +326,9 @@ impl Driver for PostgresDriver {
 
     fn has_rows(&mut self, table: &ObjectName) -> Result<bool> {
         let name = table
-            .parts
+            .parts()
             .iter()
-            .map(|p| quote_ident(p))
+            .map(quote_ident)
             .collect::<Vec<_>>()
             .join(".");
         let found = self.scalar(&format!("SELECT EXISTS (SELECT 1 FROM {name})"))?;
