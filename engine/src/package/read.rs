@@ -72,20 +72,13 @@ pub fn read_bytes(
     // The checksum is computed on another thread while model.xml is parsed: the two read the
     // same bytes and neither needs the other. A mismatch still wins over a parse error.
     let (actual, parsed) = match expected {
-        Some(_) => std::thread::scope(|s| {
-            let hasher = std::thread::Builder::new()
-                .name("dac-model-checksum".into())
-                .spawn_scoped(s, || sha256_hex(&model_bytes));
-            let parsed = model_xml::parse_and_check_references(&model_bytes);
-            let actual = match hasher {
-                Ok(hasher) => hasher
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                // No thread to be had: hash here.
-                Err(_) => sha256_hex(&model_bytes),
-            };
+        Some(_) => {
+            let (actual, parsed) = crate::parallel::join(
+                || sha256_hex(&model_bytes),
+                || model_xml::parse_and_check_references(&model_bytes),
+            );
             (Some(actual), parsed)
-        }),
+        }
         None => (None, model_xml::parse_and_check_references(&model_bytes)),
     };
     if let (Some(expected), Some(actual)) = (expected, actual)
