@@ -276,44 +276,70 @@ impl ObjectName {
         let err = || NameError {
             text: text.to_string(),
         };
+        let bytes = text.as_bytes();
         // Most names have no `|`: a byte scan is far cheaper than a substring search.
-        let external_at = if text.as_bytes().contains(&b'|') {
+        let external_at = if bytes.contains(&b'|') {
             text.find("]|[")
         } else {
             None
         };
-        // The unescaped name is never longer than the text.
-        let mut out = String::with_capacity(text.len());
-        let mut ends = Ends::default();
-        let mut rest = match external_at {
-            Some(pos) => {
-                out.push_str(&text[..pos + 1]);
-                ends.push(out.len());
-                &text[pos + 2..]
-            }
-            None => text,
-        };
+        let start = external_at.map_or(0, |pos| pos + 2);
+        // First pass: check the syntax and measure the unescaped name, so that it is copied
+        // once into a string of exactly its size. Brackets, dots and `|` are ASCII, so every
+        // offset found is a character boundary.
+        let mut len = external_at.map_or(0, |pos| pos + 1);
+        let mut at = start;
         loop {
-            rest = rest.strip_prefix('[').ok_or_else(err)?;
+            if bytes.get(at) != Some(&b'[') {
+                return Err(err());
+            }
+            at += 1;
             loop {
-                let close = rest.find(']').ok_or_else(err)?;
-                let after = &rest[close + 1..];
-                if let Some(more) = after.strip_prefix(']') {
+                let close = at + bytes[at..].iter().position(|&b| b == b']').ok_or_else(err)?;
+                len += close - at;
+                at = close + 1;
+                if bytes.get(at) == Some(&b']') {
                     // `]]` is an escaped `]`.
-                    out.push_str(&rest[..=close]);
-                    rest = more;
+                    len += 1;
+                    at += 1;
                 } else {
-                    out.push_str(&rest[..close]);
-                    rest = after;
                     break;
                 }
             }
-            ends.push(out.len());
-            if rest.is_empty() {
-                break;
+            match bytes.get(at) {
+                None => break,
+                Some(b'.') => at += 1,
+                Some(_) => return Err(err()),
             }
-            rest = rest.strip_prefix('.').ok_or_else(err)?;
         }
+        // Second pass: copy the pieces.
+        let mut out = String::with_capacity(len);
+        let mut ends = Ends::default();
+        if let Some(pos) = external_at {
+            out.push_str(&text[..pos + 1]);
+            ends.push(out.len());
+        }
+        let mut rest = &text[start..];
+        while let Some(part) = rest.strip_prefix('[') {
+            let mut part = part;
+            loop {
+                let close = part.find(']').unwrap_or(part.len());
+                match part[close..].strip_prefix("]]") {
+                    Some(more) => {
+                        out.push_str(&part[..=close]);
+                        part = more;
+                    }
+                    None => {
+                        out.push_str(&part[..close]);
+                        rest = part.get(close + 1..).unwrap_or("");
+                        break;
+                    }
+                }
+            }
+            ends.push(out.len());
+            rest = rest.strip_prefix('.').unwrap_or(rest);
+        }
+        debug_assert_eq!(out.len(), len);
         Ok(ObjectName {
             text: out.into_boxed_str(),
             ends,
@@ -595,6 +621,66 @@ mod tests {
         names.sort();
         let texts: Vec<String> = names.iter().map(ToString::to_string).collect();
         assert_eq!(texts, ["[a]", "[a].[b]", "[a].[c]", "[b]", "[x]|[a]"]);
+    }
+
+    /// The straightforward reading of a name, which [`ObjectName::parse`] must agree with.
+    fn parse_slowly(text: &str) -> Option<(Option<String>, Vec<String>)> {
+        let (external, mut rest) = match text.find("]|[") {
+            Some(pos) => (Some(text[..pos + 1].to_string()), &text[pos + 2..]),
+            None => (None, text),
+        };
+        let mut parts = Vec::new();
+        loop {
+            rest = rest.strip_prefix('[')?;
+            let mut part = String::new();
+            loop {
+                let close = rest.find(']')?;
+                let after = &rest[close + 1..];
+                if let Some(more) = after.strip_prefix(']') {
+                    part.push_str(&rest[..=close]);
+                    rest = more;
+                } else {
+                    part.push_str(&rest[..close]);
+                    rest = after;
+                    break;
+                }
+            }
+            parts.push(part);
+            if rest.is_empty() {
+                return Some((external, parts));
+            }
+            rest = rest.strip_prefix('.')?;
+        }
+    }
+
+    #[test]
+    fn parse_agrees_with_the_slow_reading() {
+        // Every text of up to seven characters over the name syntax and two letters.
+        let alphabet = ['[', ']', '.', '|', 'a', 'é'];
+        let mut texts = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..7 {
+            let mut longer = Vec::new();
+            for text in &texts {
+                for c in alphabet {
+                    let mut t = text.clone();
+                    t.push(c);
+                    longer.push(t);
+                }
+            }
+            for text in &longer {
+                let fast = ObjectName::parse(text)
+                    .ok()
+                    .map(|n| (n.external().map(str::to_string), n.parts().to_vec()));
+                assert_eq!(fast, parse_slowly(text), "{text:?}");
+                if let Some((_, parts)) = &fast {
+                    assert_eq!(ObjectName::parse(text).unwrap().to_string(), *text);
+                    checked += usize::from(!parts.is_empty());
+                }
+            }
+            texts = longer;
+        }
+        assert!(checked > 100, "{checked}");
     }
 
     #[test]
