@@ -295,7 +295,11 @@ impl ObjectName {
             }
             at += 1;
             loop {
-                let close = at + bytes[at..].iter().position(|&b| b == b']').ok_or_else(err)?;
+                let close = at
+                    + bytes[at..]
+                        .iter()
+                        .position(|&b| b == b']')
+                        .ok_or_else(err)?;
                 len += close - at;
                 at = close + 1;
                 if bytes.get(at) == Some(&b']') {

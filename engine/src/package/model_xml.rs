@@ -6,8 +6,6 @@
 //! is silently dropped. DTDs are refused outright, so no entity is ever expanded.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -41,8 +39,7 @@ pub(crate) fn parse_and_check_references(xml: &[u8]) -> Result<(Model, Option<us
 }
 
 /// The identity a reference is resolved by: an element's `Name` and `Disambiguator` as written,
-/// with their hash, computed once: the set is large and grows, and rehashing must not read the
-/// names again.
+/// with their hash.
 struct RefKey<'a> {
     hash: u64,
     name: Option<Cow<'a, str>>,
@@ -66,60 +63,58 @@ impl<'a> RefKey<'a> {
             disambiguator,
         }
     }
-}
 
-impl PartialEq for RefKey<'_> {
-    fn eq(&self, other: &Self) -> bool {
+    fn same(&self, other: &RefKey<'_>) -> bool {
         self.hash == other.hash
             && self.name == other.name
             && self.disambiguator == other.disambiguator
     }
 }
 
-impl Eq for RefKey<'_> {}
-
-impl std::hash::Hash for RefKey<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// Hashes a [`RefKey`] by the hash it carries.
-#[derive(Default)]
-struct CarriedHash(u64);
-
-impl std::hash::Hasher for CarriedHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; anything else still hashes.
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// What the reference check gathers while parsing: every element's identity, and the internal
-/// references in document order.
+/// references, in document order.
 #[derive(Default)]
 struct RefCheck<'a> {
-    targets: HashSet<RefKey<'a>, BuildHasherDefault<CarriedHash>>,
+    targets: Vec<RefKey<'a>>,
     references: Vec<RefKey<'a>>,
 }
 
 impl RefCheck<'_> {
     /// The position of the first reference that resolves to nothing.
+    ///
+    /// Both lists are ordered by hash (as small hash/position pairs) and merged: a large model
+    /// has hundreds of thousands of elements, and a hash set of them costs a cache miss or two
+    /// per element, where sorting stays in cache.
     fn first_missing(&self) -> Option<usize> {
-        self.references.iter().position(|r| {
-            let identified = r.name.is_some() || r.disambiguator.is_some();
-            !identified || !self.targets.contains(r)
-        })
+        let by_hash = |keys: &[RefKey<'_>]| {
+            let mut order: Vec<(u64, usize)> = keys
+                .iter()
+                .enumerate()
+                .map(|(idx, key)| (key.hash, idx))
+                .collect();
+            order.sort_unstable();
+            order
+        };
+        let targets = by_hash(&self.targets);
+        let references = by_hash(&self.references);
+        let mut first: Option<usize> = None;
+        let mut t = 0;
+        for &(hash, r) in &references {
+            while t < targets.len() && targets[t].0 < hash {
+                t += 1;
+            }
+            let reference = &self.references[r];
+            let identified = reference.name.is_some() || reference.disambiguator.is_some();
+            let found = identified
+                && targets[t..]
+                    .iter()
+                    .take_while(|(h, _)| *h == hash)
+                    .any(|&(_, idx)| self.targets[idx].same(reference));
+            if !found {
+                first = Some(first.map_or(r, |f| f.min(r)));
+            }
+        }
+        first
     }
 }
 
@@ -499,7 +494,7 @@ impl<'a> Parser<'a> {
             annotations: Vec::new(),
         };
         if let Some(check) = &mut self.check {
-            check.targets.insert(RefKey::new(name, disambiguator));
+            check.targets.push(RefKey::new(name, disambiguator));
         }
         if tag.empty {
             return Ok(element);
@@ -1134,6 +1129,38 @@ mod tests {
         );
         assert!(parse(b"").unwrap_err().contains("no root element"));
         assert!(parse(&doc("").as_bytes()[..200]).is_err());
+    }
+
+    #[test]
+    fn reference_check_tells_colliding_hashes_apart() {
+        let key = |hash: u64, name: Option<&'static str>, d: Option<&'static str>| RefKey {
+            hash,
+            name: name.map(Cow::Borrowed),
+            disambiguator: d.map(Cow::Borrowed),
+        };
+        let check = RefCheck {
+            targets: vec![
+                key(7, Some("[a]"), None),
+                key(7, Some("[b]"), None),
+                key(3, None, Some("1")),
+                key(9, None, None),
+            ],
+            references: vec![
+                key(7, Some("[b]"), None),
+                key(3, None, Some("1")),
+                key(7, Some("[c]"), None),
+                key(9, None, None),
+                key(1, Some("[z]"), None),
+            ],
+        };
+        // `[c]` shares its hash with two targets and is neither; the unidentified reference
+        // after it and `[z]` are missing too, but later.
+        assert_eq!(check.first_missing(), Some(2));
+        let resolved = RefCheck {
+            targets: check.targets,
+            references: vec![key(7, Some("[a]"), None), key(7, Some("[b]"), None)],
+        };
+        assert_eq!(resolved.first_missing(), None);
     }
 
     #[test]
