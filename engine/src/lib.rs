@@ -12,6 +12,7 @@ pub mod error;
 pub mod fault;
 pub mod model;
 pub mod package;
+mod parallel;
 pub mod plan;
 pub mod registry;
 pub mod report;

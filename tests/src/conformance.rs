@@ -228,7 +228,7 @@ fn untouched_tables(model: &Model, diffs: &[&Diff]) -> Vec<ObjectName> {
 }
 
 fn quote(name: &ObjectName) -> String {
-    name.parts
+    name.parts()
         .iter()
         .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
         .collect::<Vec<_>>()

@@ -69,20 +69,18 @@ pub fn renames_from_refactor_log(log: &RefactorLog) -> Vec<Rename> {
         if let Some(new_name) = op.property("NewName") {
             let leaf = ObjectName::parse(new_name)
                 .ok()
-                .and_then(|n| n.parts.last().cloned())
+                .and_then(|n| n.parts().last().map(str::to_string))
                 .unwrap_or_else(|| new_name.to_string());
-            if let Some(last) = to.parts.last_mut() {
-                *last = leaf;
+            if let Some(last) = to.parts().len().checked_sub(1) {
+                to = to.with_part(last, &leaf);
             }
         }
         if let Some(new_schema) = op.property("NewSchema") {
             let schema = ObjectName::parse(new_schema)
                 .ok()
-                .and_then(|n| n.parts.first().cloned())
+                .and_then(|n| n.parts().first().map(str::to_string))
                 .unwrap_or_else(|| new_schema.to_string());
-            if let Some(first) = to.parts.first_mut() {
-                *first = schema;
-            }
+            to = to.with_part(0, &schema);
         }
         if let Some(prev) = renames
             .iter_mut()
@@ -226,10 +224,27 @@ fn default_value(owner_kind: &str, property: &str) -> Option<Value> {
 
 /// Compares two models.
 pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Diff {
+    // Large models are indexed, and their elements compared, on two threads.
+    let parallel =
+        current.elements.len() + desired.elements.len() >= 2 * crate::parallel::MIN_ELEMENTS;
+    compare_on(current, desired, options, parallel)
+}
+
+/// [`compare`], on two threads or on one.
+fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parallel: bool) -> Diff {
     let case_sensitive = desired.collation_case_sensitive;
     let filter = Filter::new(options);
-    let index_current = index(current, case_sensitive, options, &filter);
-    let index_desired = index(desired, case_sensitive, options, &filter);
+    let (index_current, index_desired) = if parallel {
+        crate::parallel::join(
+            || index(current, case_sensitive, options, &filter),
+            || index(desired, case_sensitive, options, &filter),
+        )
+    } else {
+        (
+            index(current, case_sensitive, options, &filter),
+            index(desired, case_sensitive, options, &filter),
+        )
+    };
 
     // Renames: the current identity that becomes a desired identity.
     let mut renamed: HashMap<String, (String, &Rename)> = HashMap::new();
@@ -248,55 +263,67 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
     // Changes with where they came from (0: desired elements, 1: current elements, 2: column
     // renames) and the identity: the indexes are hash maps, so the final order is made by the
     // sort below, not by the order the loops visit them.
-    let mut changes: Vec<(Change, u8, &str)> = Vec::new();
-    for (identity, desired_el) in &index_desired {
+    let desired_change = |identity: &str, desired_el: &Element| -> Option<Change> {
         if let Some((from, rename)) = renamed.get(identity) {
             let current_el = index_current[from];
             let mut details = Vec::new();
             diff_element("", current_el, desired_el, options, &mut details);
-            let change = Change {
+            return Some(Change {
                 action: Action::Rename,
                 kind: desired_el.kind.to_string(),
                 name: rename.to.clone(),
                 current: Some(current_el.clone()),
-                desired: Some((*desired_el).clone()),
+                desired: Some(desired_el.clone()),
                 renamed_from: Some(rename.from.clone()),
                 details,
-            };
-            changes.push((change, 0, identity));
-            continue;
+            });
         }
         match index_current.get(identity) {
-            None => {
-                let change = Change {
-                    action: Action::Create,
-                    kind: desired_el.kind.to_string(),
-                    name: display_name(desired_el),
-                    current: None,
-                    desired: Some((*desired_el).clone()),
-                    renamed_from: None,
-                    details: Vec::new(),
-                };
-                changes.push((change, 0, identity));
-            }
+            None => Some(Change {
+                action: Action::Create,
+                kind: desired_el.kind.to_string(),
+                name: display_name(desired_el),
+                current: None,
+                desired: Some(desired_el.clone()),
+                renamed_from: None,
+                details: Vec::new(),
+            }),
             Some(current_el) => {
                 let mut details = Vec::new();
                 diff_element("", current_el, desired_el, options, &mut details);
-                if !details.is_empty() {
-                    let change = Change {
-                        action: Action::Alter,
-                        kind: desired_el.kind.to_string(),
-                        name: display_name(desired_el),
-                        current: Some((*current_el).clone()),
-                        desired: Some((*desired_el).clone()),
-                        renamed_from: None,
-                        details,
-                    };
-                    changes.push((change, 0, identity));
-                }
+                (!details.is_empty()).then(|| Change {
+                    action: Action::Alter,
+                    kind: desired_el.kind.to_string(),
+                    name: display_name(desired_el),
+                    current: Some((*current_el).clone()),
+                    desired: Some(desired_el.clone()),
+                    renamed_from: None,
+                    details,
+                })
             }
         }
+    };
+    /// The changes of some desired elements, with where they came from and their identity.
+    fn desired_changes<'i>(
+        part: &[(&'i String, &&Element)],
+        change: &(impl Fn(&str, &Element) -> Option<Change> + Sync),
+    ) -> Vec<(Change, u8, &'i str)> {
+        part.iter()
+            .filter_map(|(identity, el)| change(identity, el).map(|c| (c, 0, identity.as_str())))
+            .collect()
     }
+    let desired_elements: Vec<(&String, &&Element)> = index_desired.iter().collect();
+    let mut changes = if parallel {
+        let (first, second) = desired_elements.split_at(desired_elements.len() / 2);
+        let (mut changes, more) = crate::parallel::join(
+            || desired_changes(first, &desired_change),
+            || desired_changes(second, &desired_change),
+        );
+        changes.extend(more);
+        changes
+    } else {
+        desired_changes(&desired_elements, &desired_change)
+    };
     for (identity, current_el) in &index_current {
         if index_desired.contains_key(identity) || renamed_sources.contains(identity) {
             continue;
@@ -597,7 +624,7 @@ impl Filter {
         let Some(name) = &element.name else {
             return true;
         };
-        let dotted = name.parts.join(".");
+        let dotted = name.parts().join(".");
         (self.include.is_empty() || self.include.iter().any(|g| g.is_match(&dotted)))
             && !self.exclude.iter().any(|g| g.is_match(&dotted))
     }

@@ -403,3 +403,42 @@ fn column_renames_inside_a_renamed_table() {
     assert_eq!(diff.changes.len(), 1);
     assert!(!diff.changes[0].details.is_empty());
 }
+
+#[test]
+fn two_threads_find_what_one_does() {
+    // Enough tables for the parallel path, with creates, drops, alters and renames among them.
+    let tables = |n: usize, changed: &dyn Fn(usize) -> bool| {
+        model(
+            (0..n)
+                .map(|i| {
+                    let t = format!("T{i:04}");
+                    let ty = if changed(i) { "bigint" } else { "int" };
+                    table(
+                        &["dbo", &t],
+                        vec![
+                            column(&["dbo", &t], "Id", ty, false),
+                            column(&["dbo", &t], "Name", "nvarchar", true),
+                        ],
+                    )
+                })
+                .collect(),
+        )
+    };
+    let current = tables(1_500, &|_| false);
+    let mut desired = tables(1_600, &|i| i % 7 == 0);
+    desired.elements.remove(10);
+    let options = CompareOptions {
+        drop_objects_not_in_source: true,
+        renames: vec![Rename {
+            kind: kind::TABLE.into(),
+            from: name(&["dbo", "T0010"]),
+            to: name(&["dbo", "T1599"]),
+        }],
+        ..CompareOptions::default()
+    };
+    let one = compare_on(&current, &desired, &options, false);
+    let two = compare_on(&current, &desired, &options, true);
+    assert!(one.changes.len() > 300, "{}", one.changes.len());
+    assert_eq!(one, two);
+    assert_eq!(compare(&current, &desired, &options), one);
+}

@@ -80,7 +80,7 @@ pub trait Dialect: Send + Sync {
 
     /// Quotes a multipart object name.
     fn quote_name(&self, name: &ObjectName) -> String {
-        name.parts
+        name.parts()
             .iter()
             .map(|p| self.quote_ident(p))
             .collect::<Vec<_>>()

@@ -46,11 +46,11 @@ impl Dialect for Sqlite {
     fn quote_name(&self, name: &ObjectName) -> String {
         // Objects of the main database are written unqualified: CREATE INDEX and REFERENCES
         // do not accept a schema on the table.
-        let parts: Vec<&String> = match name.parts.first() {
-            Some(first) if first.eq_ignore_ascii_case(MAIN) && name.parts.len() > 1 => {
-                name.parts[1..].iter().collect()
+        let parts: Vec<&str> = match name.parts().first() {
+            Some(first) if first.eq_ignore_ascii_case(MAIN) && name.parts().len() > 1 => {
+                name.parts().iter().skip(1).collect()
             }
-            _ => name.parts.iter().collect(),
+            _ => name.parts().iter().collect(),
         };
         parts
             .iter()

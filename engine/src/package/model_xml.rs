@@ -11,6 +11,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::xml::{MAX_DEPTH, NAMESPACE, attr_value, cdata_into, escape_attr_into, utf8_text};
+use crate::model::symbol::WordBuildHasher;
 use crate::model::{
     Annotation, CustomData, Dsp, Element, Entry, Metadata, Model, ObjectName, Property, Reference,
     Relationship, Script, Symbol, Value,
@@ -22,21 +23,99 @@ const NL: &[u8] = b"\r\n";
 /// Parses model.xml bytes (optionally with a UTF-8 BOM). The error message names the problem and
 /// its byte position in the part.
 pub fn parse(xml: &[u8]) -> Result<Model, String> {
-    let (text, offset) = utf8_text(xml)?;
-    let mut reader = Reader::from_str(text);
-    // Whitespace between tags is layout; skipping it in the reader saves an event per line.
-    // Trimming is switched off inside <Value>, whose text is kept verbatim.
-    reader.config_mut().trim_text(true);
-    let mut p = Parser {
-        reader,
-        offset,
-        pos: offset,
-        properties: Vec::new(),
-        relationships: Vec::new(),
-        annotations: Vec::new(),
-        entries: Vec::new(),
-    };
-    p.document()
+    Parser::run(xml, false).map(|(model, _)| model)
+}
+
+/// Parses model.xml as [`parse`] does and checks its internal references on the way: the
+/// position, among the model's internal references (`References` without `ExternalSource`, in
+/// document order), of the first one that names no element of the model (same `Name` as written
+/// and same `Disambiguator`, both absent or equal; a reference must have one or the other).
+///
+/// The names are compared as the text of their attributes, borrowed from `xml`, while the parser
+/// reads them: no walk of the finished model, no copies. Equal texts are equal names, since a name
+/// prints back exactly as the text it was read from.
+pub(crate) fn parse_and_check_references(xml: &[u8]) -> Result<(Model, Option<usize>), String> {
+    Parser::run(xml, true)
+}
+
+/// The identity a reference is resolved by: an element's `Name` and `Disambiguator` as written,
+/// with their hash.
+struct RefKey<'a> {
+    hash: u64,
+    name: Option<Cow<'a, str>>,
+    disambiguator: Option<Cow<'a, str>>,
+}
+
+impl<'a> RefKey<'a> {
+    fn new(name: Option<Cow<'a, str>>, disambiguator: Option<Cow<'a, str>>) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut state = WordBuildHasher::default().build_hasher();
+        if let Some(name) = &name {
+            state.write(name.as_bytes());
+        }
+        state.write_u8(u8::from(name.is_some()) | (u8::from(disambiguator.is_some()) << 1));
+        if let Some(d) = &disambiguator {
+            state.write(d.as_bytes());
+        }
+        RefKey {
+            hash: state.finish(),
+            name,
+            disambiguator,
+        }
+    }
+
+    fn same(&self, other: &RefKey<'_>) -> bool {
+        self.hash == other.hash
+            && self.name == other.name
+            && self.disambiguator == other.disambiguator
+    }
+}
+
+/// What the reference check gathers while parsing: every element's identity, and the internal
+/// references, in document order.
+#[derive(Default)]
+struct RefCheck<'a> {
+    targets: Vec<RefKey<'a>>,
+    references: Vec<RefKey<'a>>,
+}
+
+impl RefCheck<'_> {
+    /// The position of the first reference that resolves to nothing.
+    ///
+    /// Both lists are ordered by hash (as small hash/position pairs) and merged: a large model
+    /// has hundreds of thousands of elements, and a hash set of them costs a cache miss or two
+    /// per element, where sorting stays in cache.
+    fn first_missing(&self) -> Option<usize> {
+        let by_hash = |keys: &[RefKey<'_>]| {
+            let mut order: Vec<(u64, usize)> = keys
+                .iter()
+                .enumerate()
+                .map(|(idx, key)| (key.hash, idx))
+                .collect();
+            order.sort_unstable();
+            order
+        };
+        let targets = by_hash(&self.targets);
+        let references = by_hash(&self.references);
+        let mut first: Option<usize> = None;
+        let mut t = 0;
+        for &(hash, r) in &references {
+            while t < targets.len() && targets[t].0 < hash {
+                t += 1;
+            }
+            let reference = &self.references[r];
+            let identified = reference.name.is_some() || reference.disambiguator.is_some();
+            let found = identified
+                && targets[t..]
+                    .iter()
+                    .take_while(|(h, _)| *h == hash)
+                    .any(|&(_, idx)| self.targets[idx].same(reference));
+            if !found {
+                first = Some(first.map_or(r, |f| f.min(r)));
+            }
+        }
+        first
+    }
 }
 
 /// A tag read from the stream: start (with content) or empty.
@@ -53,6 +132,10 @@ enum Ev<'a> {
 
 struct Parser<'a> {
     reader: Reader<&'a [u8]>,
+    /// The document (after any BOM): attribute values are borrowed from it.
+    text: &'a str,
+    /// Element identities and internal references, when references are checked.
+    check: Option<RefCheck<'a>>,
     /// Bytes stripped before the text (BOM), added to positions.
     offset: usize,
     /// Position of the start of the last event read.
@@ -76,6 +159,46 @@ fn take_from<T>(stack: &mut Vec<T>, start: usize) -> Vec<T> {
 }
 
 impl<'a> Parser<'a> {
+    fn run(xml: &'a [u8], check: bool) -> Result<(Model, Option<usize>), String> {
+        let (text, offset) = utf8_text(xml)?;
+        let mut reader = Reader::from_str(text);
+        // Whitespace between tags is layout; skipping it in the reader saves an event per line.
+        // Trimming is switched off inside <Value>, whose text is kept verbatim.
+        reader.config_mut().trim_text(true);
+        let mut p = Parser {
+            reader,
+            text,
+            check: check.then(RefCheck::default),
+            offset,
+            pos: offset,
+            properties: Vec::new(),
+            relationships: Vec::new(),
+            annotations: Vec::new(),
+            entries: Vec::new(),
+        };
+        let model = p.document()?;
+        let missing = p.check.as_ref().and_then(RefCheck::first_missing);
+        Ok((model, missing))
+    }
+
+    /// `value` as a borrow of the document rather than of the tag it was read from. The reader
+    /// hands out slices of the document, so it is one unless unescaping made a new string;
+    /// anything else is copied.
+    fn rebase(&self, value: Cow<'_, str>) -> Cow<'a, str> {
+        match value {
+            Cow::Borrowed(slice) => {
+                let start = (slice.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+                match self.text.get(start..start.wrapping_add(slice.len())) {
+                    Some(within) if std::ptr::eq(within.as_ptr(), slice.as_ptr()) => {
+                        Cow::Borrowed(within)
+                    }
+                    _ => Cow::Owned(slice.to_owned()),
+                }
+            }
+            Cow::Owned(text) => Cow::Owned(text),
+        }
+    }
+
     fn err(&self, message: impl std::fmt::Display) -> String {
         format!("{message} at byte {}", self.pos)
     }
@@ -120,13 +243,15 @@ impl<'a> Parser<'a> {
 
     /// Reads the attributes of `tag` into slots named by `names`; unknown or repeated
     /// attributes are errors.
-    fn attrs<'t, const N: usize>(
+    fn attrs<const N: usize>(
         &self,
-        tag: &'t BytesStart<'_>,
+        tag: &BytesStart<'_>,
         names: [&str; N],
-    ) -> Result<[Option<Cow<'t, str>>; N], String> {
-        let mut out: [Option<Cow<'t, str>>; N] = std::array::from_fn(|_| None);
-        for attr in tag.attributes() {
+    ) -> Result<[Option<Cow<'a, str>>; N], String> {
+        let mut out: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
+        // Repeats are caught below by the slots; quick-xml's own duplicate check would keep a
+        // heap list of the keys of every tag.
+        for attr in tag.attributes().with_checks(false) {
             let attr = attr.map_err(|e| self.err(e))?;
             let key = attr.key.as_ref();
             let Some(idx) = names.iter().position(|n| *n == key) else {
@@ -138,7 +263,7 @@ impl<'a> Parser<'a> {
             if out[idx].is_some() {
                 return Err(self.err(format_args!("duplicate attribute `{key}`")));
             }
-            out[idx] = Some(attr_value(&attr).map_err(|m| self.err(m))?);
+            out[idx] = Some(self.rebase(attr_value(&attr).map_err(|m| self.err(m))?));
         }
         Ok(out)
     }
@@ -161,10 +286,10 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.err(format_args!("<{tag}> has no `{attr}` attribute")))
     }
 
-    fn name(&self, text: Option<Cow<'_, str>>) -> Result<Option<ObjectName>, String> {
+    fn name(&self, text: Option<&str>) -> Result<Option<ObjectName>, String> {
         match text {
             None => Ok(None),
-            Some(text) => ObjectName::parse(&text).map(Some).map_err(|e| self.err(e)),
+            Some(text) => ObjectName::parse(text).map(Some).map_err(|e| self.err(e)),
         }
     }
 
@@ -362,12 +487,15 @@ impl<'a> Parser<'a> {
             self.attrs(&tag.start, ["Type", "Name", "Disambiguator"])?;
         let mut element = Element {
             kind: self.symbol(kind, "Type", "Element")?,
-            name: self.name(name)?,
-            disambiguator: disambiguator.map(Cow::into_owned),
+            name: self.name(name.as_deref())?,
+            disambiguator: disambiguator.as_deref().map(str::to_owned),
             properties: Vec::new(),
             relationships: Vec::new(),
             annotations: Vec::new(),
         };
+        if let Some(check) = &mut self.check {
+            check.targets.push(RefKey::new(name, disambiguator));
+        }
         if tag.empty {
             return Ok(element);
         }
@@ -531,10 +659,15 @@ impl<'a> Parser<'a> {
                     let [name, external_source, disambiguator] =
                         self.attrs(&t.start, ["Name", "ExternalSource", "Disambiguator"])?;
                     let reference = Reference {
-                        name: self.name(name)?,
+                        name: self.name(name.as_deref())?,
                         external_source: external_source.map(Symbol::from),
-                        disambiguator: disambiguator.map(Cow::into_owned),
+                        disambiguator: disambiguator.as_deref().map(str::to_owned),
                     };
+                    if reference.external_source.is_none()
+                        && let Some(check) = &mut self.check
+                    {
+                        check.references.push(RefKey::new(name, disambiguator));
+                    }
                     self.close(&t, "References")?;
                     Entry::Reference(reference)
                 }
@@ -873,7 +1006,7 @@ mod tests {
         ));
         let model = parse(xml.as_bytes()).unwrap();
         let element = &model.elements[0];
-        assert_eq!(element.name.as_ref().unwrap().parts, ["dbo", "p]x"]);
+        assert_eq!(element.name.as_ref().unwrap().parts(), ["dbo", "p]x"]);
         assert_eq!(element.prop("IsAnsiNullsOn"), Some(&Value::Bool(true)));
         assert_eq!(element.prop("Length"), Some(&Value::Text("007".into())));
         assert_eq!(element.prop("Empty"), Some(&Value::Absent));
@@ -996,6 +1129,38 @@ mod tests {
         );
         assert!(parse(b"").unwrap_err().contains("no root element"));
         assert!(parse(&doc("").as_bytes()[..200]).is_err());
+    }
+
+    #[test]
+    fn reference_check_tells_colliding_hashes_apart() {
+        let key = |hash: u64, name: Option<&'static str>, d: Option<&'static str>| RefKey {
+            hash,
+            name: name.map(Cow::Borrowed),
+            disambiguator: d.map(Cow::Borrowed),
+        };
+        let check = RefCheck {
+            targets: vec![
+                key(7, Some("[a]"), None),
+                key(7, Some("[b]"), None),
+                key(3, None, Some("1")),
+                key(9, None, None),
+            ],
+            references: vec![
+                key(7, Some("[b]"), None),
+                key(3, None, Some("1")),
+                key(7, Some("[c]"), None),
+                key(9, None, None),
+                key(1, Some("[z]"), None),
+            ],
+        };
+        // `[c]` shares its hash with two targets and is neither; the unidentified reference
+        // after it and `[z]` are missing too, but later.
+        assert_eq!(check.first_missing(), Some(2));
+        let resolved = RefCheck {
+            targets: check.targets,
+            references: vec![key(7, Some("[a]"), None), key(7, Some("[b]"), None)],
+        };
+        assert_eq!(resolved.first_missing(), None);
     }
 
     #[test]

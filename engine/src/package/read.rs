@@ -3,7 +3,6 @@
 //! nothing here trusts sizes or names from the archive, and nothing panics on hostile input.
 
 use std::collections::HashSet;
-use std::hash::Hasher;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -13,8 +12,7 @@ use super::xml::{Node, parse_tree};
 use super::{DacMetadata, Origin, Package, model_xml};
 use crate::error::{Error, Result};
 use crate::model::refactor::{RefactorLog, RefactorOperation};
-use crate::model::symbol::WordBuildHasher;
-use crate::model::{Element, Entry, Model, ObjectName, Reference};
+use crate::model::{Element, Entry, Model, Reference};
 
 /// Limits and leniencies for [`read`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,22 +68,34 @@ pub fn read_bytes(
         Some(bytes) => Some(parse_origin(bytes).map_err(|m| xml_err("Origin.xml", m))?),
         None => None,
     };
-    if let Some(expected) = origin.as_ref().and_then(|o| o.model_checksum.as_ref()) {
-        let actual = sha256_hex(&model_bytes);
-        if !expected.eq_ignore_ascii_case(&actual) && !options.accept_checksum_mismatch {
-            return Err(Error::ChecksumMismatch {
-                path,
-                expected: expected.clone(),
-                actual,
-            });
+    let expected = origin.as_ref().and_then(|o| o.model_checksum.as_ref());
+    // The checksum is computed on another thread while model.xml is parsed: the two read the
+    // same bytes and neither needs the other. A mismatch still wins over a parse error.
+    let (actual, parsed) = match expected {
+        Some(_) => {
+            let (actual, parsed) = crate::parallel::join(
+                || sha256_hex(&model_bytes),
+                || model_xml::parse_and_check_references(&model_bytes),
+            );
+            (Some(actual), parsed)
         }
+        None => (None, model_xml::parse_and_check_references(&model_bytes)),
+    };
+    if let (Some(expected), Some(actual)) = (expected, actual)
+        && !expected.eq_ignore_ascii_case(&actual)
+        && !options.accept_checksum_mismatch
+    {
+        return Err(Error::ChecksumMismatch {
+            path,
+            expected: expected.clone(),
+            actual,
+        });
     }
-    let parsed = model_xml::parse(&model_bytes);
-    // The inflated XML is as large as the model: free it before the reference check, which
-    // builds its own index, so the two never add up to the peak.
     drop(model_bytes);
-    let model = parsed.map_err(|m| xml_err("model.xml", m))?;
-    check_references(&model, &path)?;
+    let (model, missing) = parsed.map_err(|m| xml_err("model.xml", m))?;
+    if let Some(ordinal) = missing {
+        return Err(missing_reference(&model, &path, ordinal));
+    }
 
     let metadata = match &parts.metadata {
         Some(bytes) => Some(parse_metadata(bytes).map_err(|m| xml_err("DacMetadata.xml", m))?),
@@ -370,79 +380,54 @@ fn parse_refactor(bytes: &[u8]) -> std::result::Result<RefactorLog, String> {
     Ok(log)
 }
 
-/// A reference target: an element's name and disambiguator.
-#[derive(PartialEq, Eq)]
-struct Key<'a>(Option<&'a ObjectName>, Option<&'a str>);
-
-impl std::hash::Hash for Key<'_> {
-    // Hashes every part: hashing only the leaf made names that share one (every table's `Id`
-    // column) collide, which turned the check quadratic on large models.
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        if let Some(name) = self.0 {
-            for part in &name.parts {
-                state.write(part.as_bytes());
-            }
-            state.write_usize(name.parts.len());
-        }
-        if let Some(d) = self.1 {
-            state.write(d.as_bytes());
-        }
-    }
-}
-
-/// Names and disambiguators of every element, for the reference check.
-type Targets<'a> = HashSet<Key<'a>, WordBuildHasher>;
-
 /// The reference rule every DacFx package in the corpus satisfies (12 495 internal references
 /// over 29 packages): a `References` without `ExternalSource` names an element of the model, at
 /// any depth, with exactly the same `Name` (compared as written, whatever the collation) and the
 /// same `Disambiguator` (both absent, or equal). Nested elements (columns, parameters) are valid
-/// targets; annotations are not.
-fn check_references(model: &Model, path: &Path) -> Result<()> {
-    /// A reference to check: the reference, the element making it, its top-level element and
+/// targets; annotations are not. [`model_xml::parse_and_check_references`] checks it while
+/// parsing and gives the position of the first internal reference that breaks it; this finds
+/// that reference again and says which element makes it and what it names.
+fn missing_reference(model: &Model, path: &Path, ordinal: usize) -> Error {
+    /// An internal reference: the reference, the element making it, its top-level element and
     /// the relationship.
-    type Pending<'a> = (&'a Reference, &'a Element, &'a Element, &'a str);
-    // One walk collects both the targets and the internal references (the model is large and
-    // scattered in memory; a second walk costs as much as the hashing).
-    fn walk<'a>(
-        e: &'a Element,
-        top: &'a Element,
-        targets: &mut Targets<'a>,
-        pending: &mut Vec<Pending<'a>>,
-    ) {
-        targets.insert(Key(e.name.as_ref(), e.disambiguator.as_deref()));
+    type Found<'a> = (&'a Reference, &'a Element, &'a Element, &'a str);
+    /// Counts internal references in document order down to the one wanted.
+    fn walk<'a>(e: &'a Element, top: &'a Element, left: &mut usize) -> Option<Found<'a>> {
         for rel in &e.relationships {
             for entry in &rel.entries {
                 match entry {
                     Entry::Reference(r) if r.external_source.is_none() => {
-                        pending.push((r, e, top, &rel.name));
+                        if *left == 0 {
+                            return Some((r, e, top, &rel.name));
+                        }
+                        *left -= 1;
                     }
-                    Entry::Element(child) => walk(child, top, targets, pending),
+                    Entry::Element(child) => {
+                        if let Some(found) = walk(child, top, left) {
+                            return Some(found);
+                        }
+                    }
                     _ => {}
                 }
             }
         }
+        None
     }
-    let mut targets: Targets<'_> = HashSet::default();
-    targets.reserve(model.elements.len() * 4);
-    let mut pending = Vec::new();
-    for e in &model.elements {
-        walk(e, e, &mut targets, &mut pending);
-    }
-    for (r, e, top, rel) in pending {
-        let identified = r.name.is_some() || r.disambiguator.is_some();
-        if identified && targets.contains(&Key(r.name.as_ref(), r.disambiguator.as_deref())) {
-            continue;
-        }
-        let what = match (&r.name, &r.disambiguator) {
-            (Some(n), None) => format!("{n}"),
-            (Some(n), Some(d)) => format!("{n} (disambiguator {d})"),
-            (None, Some(d)) => format!("the unnamed element with disambiguator {d}"),
-            (None, None) => "a reference with neither Name nor Disambiguator".into(),
+    let mut left = ordinal;
+    let found = model.elements.iter().find_map(|e| walk(e, e, &mut left));
+    let Some((r, e, top, rel)) = found else {
+        return Error::Model {
+            path: PathBuf::from(path),
+            message: format!("model.xml: internal reference {ordinal} is not in the model"),
         };
-        return Err(missing(path, e, top, rel, what));
-    }
-    Ok(())
+    };
+    let what = match (&r.name, &r.disambiguator) {
+        (Some(n), None) => format!("{n}"),
+        (Some(n), Some(d)) => format!("{n} (disambiguator {d})"),
+        (None, Some(d)) => format!("the unnamed element with disambiguator {d}"),
+        (None, None) => "a reference with neither Name nor Disambiguator".into(),
+    };
+    missing(path, e, top, rel, what)
 }
 
 fn describe(e: &Element) -> String {
@@ -504,8 +489,11 @@ mod tests {
             "<DataSchemaModel FileFormatVersion=\"1.2\" SchemaVersion=\"2.9\" DspName=\"x\" CollationLcid=\"1033\" CollationCaseSensitive=\"False\" xmlns=\"{}\"><Model>{body}</Model></DataSchemaModel>",
             super::super::xml::NAMESPACE
         );
-        let model = model_xml::parse(xml.as_bytes()).unwrap();
-        check_references(&model, Path::new("t.dacpac"))
+        let (model, missing) = model_xml::parse_and_check_references(xml.as_bytes()).unwrap();
+        match missing {
+            Some(ordinal) => Err(missing_reference(&model, Path::new("t.dacpac"), ordinal)),
+            None => Ok(()),
+        }
     }
 
     #[test]
@@ -536,6 +524,30 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn reference_rule_compares_unescaped_names() {
+        // Names are compared after unescaping, however they were escaped; the failure names
+        // the reference that breaks the rule, not the first one.
+        let table = r#"<Element Type="SqlTable" Name="[s].[a&amp;b]"><Relationship Name="Columns"><Entry><Element Type="SqlSimpleColumn" Name="[s].[a&amp;b].[c&#x9;]" /></Entry></Relationship></Element>"#;
+        let with = |refs: &[&str]| {
+            let entries: String = refs
+                .iter()
+                .map(|r| format!("<Entry><References Name=\"{r}\" /></Entry>"))
+                .collect();
+            format!(
+                r#"{table}<Element Type="SqlIndex" Name="[s].[i]"><Relationship Name="R">{entries}</Relationship></Element>"#
+            )
+        };
+        check(&with(&["[s].[a&#x26;b]", "[s].[a&amp;b].[c&#9;]"])).unwrap();
+        let err = check(&with(&["[s].[a&amp;b]", "[s].[a&amp;b].[c]", "[s].[x]"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SqlIndex [s].[i] refers through R to [s].[a&b].[c], which is not"),
+            "{err}"
+        );
     }
 
     #[test]

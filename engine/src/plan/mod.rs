@@ -400,11 +400,17 @@ pub fn plan(
     caps: Capabilities,
     options: &PlanOptions,
 ) -> Plan {
+    let (current_owned, desired_owned) =
+        if current.elements.len() + desired.elements.len() >= 2 * crate::parallel::MIN_ELEMENTS {
+            crate::parallel::join(|| Owned::new(current), || Owned::new(desired))
+        } else {
+            (Owned::new(current), Owned::new(desired))
+        };
     let mut planner = Planner {
         caps,
         options,
-        current_owned: Owned::new(current),
-        desired_owned: Owned::new(desired),
+        current_owned,
+        desired_owned,
         case_sensitive: desired.collation_case_sensitive,
         plan: Plan::default(),
         handled_tables: BTreeMap::new(),

@@ -133,11 +133,15 @@ impl Planner<'_> {
         };
         let current_cols: Vec<ColumnView> = current_table.columns().collect();
         let desired_cols: Vec<ColumnView> = desired_table.columns().collect();
+        // Every column's key, made once: the columns are matched pairwise.
+        let current_keys: Vec<String> = current_cols.iter().map(&cur_key).collect();
+        let desired_keys: Vec<String> = desired_cols.iter().map(&key).collect();
         let current_constrained = self.constrained_columns(&current.name_or_empty(), false);
 
         let mut smart_defaults: Vec<Element> = Vec::new();
-        for col in &desired_cols {
-            let Some(old) = current_cols.iter().find(|c| cur_key(c) == key(col)) else {
+        for (col, col_key) in desired_cols.iter().zip(&desired_keys) {
+            let old = current_keys.iter().position(|k| k == col_key);
+            let Some(old) = old.map(|idx| &current_cols[idx]) else {
                 let mut default = self.column_default(&desired.name_or_empty(), col.name());
                 if !col.is_nullable()
                     && default.is_none()
@@ -202,7 +206,7 @@ impl Planner<'_> {
                 continue;
             };
             copy.push(ColumnCopy {
-                from: if cur_key(old) == key(old) {
+                from: if col_key == &key(old) {
                     old.name().to_string()
                 } else {
                     col.name().to_string()
@@ -280,8 +284,8 @@ impl Planner<'_> {
                 });
             }
         }
-        for col in &current_cols {
-            if desired_cols.iter().any(|c| key(c) == cur_key(col)) {
+        for (col, col_key) in current_cols.iter().zip(&current_keys) {
+            if desired_keys.contains(col_key) {
                 continue;
             }
             let message = format!(
@@ -309,20 +313,17 @@ impl Planner<'_> {
             });
         }
         if caps.column_order_significant {
-            let common_current: Vec<String> = current_cols
+            let common_current: Vec<&String> = current_keys
                 .iter()
-                .map(&cur_key)
-                .filter(|k| desired_cols.iter().any(|c| &key(c) == k))
+                .filter(|k| desired_keys.contains(k))
                 .collect();
-            let common_desired: Vec<String> = desired_cols
+            let common_desired: Vec<&String> = desired_keys
                 .iter()
-                .map(&key)
-                .filter(|k| current_cols.iter().any(|c| &cur_key(c) == k))
+                .filter(|k| current_keys.contains(k))
                 .collect();
-            let appended_only = desired_cols
+            let appended_only = desired_keys
                 .iter()
                 .take(common_desired.len())
-                .map(&key)
                 .collect::<Vec<_>>()
                 == common_desired;
             if common_current != common_desired || !appended_only {

@@ -697,7 +697,7 @@ fn comments(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         }
         let host = ObjectName::new(host_parts);
         let mut name_parts = vec![class.to_string()];
-        name_parts.extend(host.parts.iter().cloned());
+        name_parts.extend(host.parts().to_vec());
         name_parts.push("MS_Description".into());
         let text = col(&row, 4);
         let mut el = Element::new(kind::EXTENDED_PROPERTY)

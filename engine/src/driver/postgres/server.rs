@@ -76,9 +76,9 @@ fn fit(prefix: &str, suffix: &str) -> String {
 }
 
 fn quoted(name: &ObjectName) -> String {
-    name.parts
+    name.parts()
         .iter()
-        .map(|p| quote_ident(p))
+        .map(quote_ident)
         .collect::<Vec<_>>()
         .join(".")
 }

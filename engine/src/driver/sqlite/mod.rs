@@ -335,9 +335,9 @@ impl Driver for SqliteDriver {
 
     fn has_rows(&mut self, table: &ObjectName) -> Result<bool> {
         let name = table
-            .parts
+            .parts()
             .iter()
-            .map(|p| quote(p))
+            .map(quote)
             .collect::<Vec<_>>()
             .join(".");
         let sql = format!("SELECT EXISTS (SELECT 1 FROM {name})");

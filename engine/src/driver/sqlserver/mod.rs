@@ -45,11 +45,7 @@ pub fn quote(name: &str) -> String {
 
 /// `[a].[b]` for a multipart name.
 pub fn quote_name(name: &ObjectName) -> String {
-    name.parts
-        .iter()
-        .map(|p| quote(p))
-        .collect::<Vec<_>>()
-        .join(".")
+    name.parts().iter().map(quote).collect::<Vec<_>>().join(".")
 }
 
 /// `N'text'` with quotes doubled.

@@ -994,7 +994,7 @@ impl Ctx {
             }
         };
         let mut name_parts = vec![class.to_string()];
-        name_parts.extend(host.parts.iter().cloned());
+        name_parts.extend(host.parts().to_vec());
         name_parts.push("MS_Description".into());
         let mut el = Element::new(kind::EXTENDED_PROPERTY)
             .named(ObjectName::new(name_parts))
@@ -1042,7 +1042,7 @@ impl Ctx {
             for object in &objects {
                 for perm in &perms {
                     let mut name_parts = vec![format!("Grant.{perm}.{class}"), who.clone()];
-                    name_parts.extend(object.parts.iter().cloned());
+                    name_parts.extend(object.parts().to_vec());
                     let mut el = Element::new(kind::PERMISSION)
                         .named(ObjectName::new(name_parts))
                         .with_text("Permission", perm.clone())
@@ -1442,7 +1442,7 @@ fn quote_pg(ident: &str) -> String {
 
 /// `"schema"."name"` for PostgreSQL DDL.
 fn quote_name_pg(name: &ObjectName) -> String {
-    name.parts
+    name.parts()
         .iter()
         .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
         .collect::<Vec<_>>()

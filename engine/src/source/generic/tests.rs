@@ -414,7 +414,7 @@ fn weird_names_survive() {
     column(t, "MiXed");
     let els = lite(r#"CREATE TABLE [sq]]l;ite] ("a""b" int, `c'd` text);"#);
     let t = &els[0];
-    assert_eq!(t.name.as_ref().unwrap().parts, ["main", "sq]l;ite"]);
+    assert_eq!(t.name.as_ref().unwrap().parts(), ["main", "sq]l;ite"]);
     column(t, "a\"b");
     column(t, "c'd");
     assert_eq!(

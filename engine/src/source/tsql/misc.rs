@@ -319,19 +319,19 @@ impl TsqlBuilder {
                     "OBJECT" => {
                         class = "Object".into();
                         let n = qualify(parts);
-                        secured = Some((n.parts.clone(), Reference::to(n)));
+                        secured = Some((n.parts().to_vec(), Reference::to(n)));
                     }
                     "DATABASE" => {}
                     other => {
                         class = pascal(&[other.to_string()]);
                         let n = ObjectName::new(parts);
-                        secured = Some((n.parts.clone(), Reference::to(n)));
+                        secured = Some((n.parts().to_vec(), Reference::to(n)));
                     }
                 }
             } else {
                 class = "Object".into();
                 let n = qualify(c.object_name()?);
-                secured = Some((n.parts.clone(), Reference::to(n)));
+                secured = Some((n.parts().to_vec(), Reference::to(n)));
                 if c.is(&Token::LParen) {
                     c.skip_group()?;
                 }
@@ -525,7 +525,7 @@ impl TsqlBuilder {
         };
         let mut parts = vec![host_kind.to_string()];
         if let Some(n) = &host.name {
-            parts.extend(n.parts.iter().cloned());
+            parts.extend(n.parts().to_vec());
         }
         parts.push(prop_name);
         let el = Element::new(kind::EXTENDED_PROPERTY)

@@ -364,10 +364,10 @@ impl TsqlBuilder {
 fn rename_operation(kind: &str, name: &ObjectName, from: &str) -> RefactorOperation {
     let from_parts: Vec<&str> = from.split('.').collect();
     let mut old = name.clone();
-    let n = old.parts.len();
+    let n = old.parts().len();
     let m = from_parts.len().min(n);
     for (i, part) in from_parts[from_parts.len() - m..].iter().enumerate() {
-        old.parts[n - m + i] = (*part).to_string();
+        old = old.with_part(n - m + i, part);
     }
     let mut properties = vec![
         ("ElementName".to_string(), old.to_string()),

@@ -460,7 +460,7 @@ ALTER DATABASE [$(DatabaseName)] ADD FILEGROUP [USERDATA];"
 fn names_with_special_characters_round_trip() {
     let els = parse("CREATE TABLE [we]]ird;\"'].[t]]1] ([c;\"'] INT)").unwrap();
     let t = &els[0];
-    assert_eq!(t.name.as_ref().unwrap().parts, ["we]ird;\"'", "t]1"]);
+    assert_eq!(t.name.as_ref().unwrap().parts(), ["we]ird;\"'", "t]1"]);
     assert_eq!(t.name.as_ref().unwrap().to_string(), "[we]]ird;\"'].[t]]1]");
     let col = t.children("Columns").next().unwrap();
     assert_eq!(col.name.as_ref().unwrap().leaf(), "c;\"'");
