@@ -643,6 +643,14 @@ fn index<'a>(
             continue;
         }
         let base = identity(element, case_sensitive, options.text);
+        // The first element of an identity (nearly all of them) takes it as it is.
+        let base = match out.entry(base) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(element);
+                continue;
+            }
+            std::collections::hash_map::Entry::Occupied(taken) => taken.key().clone(),
+        };
         let mut key = base.clone();
         let mut n = 1;
         while out.contains_key(&key) {

@@ -442,3 +442,23 @@ fn two_threads_find_what_one_does() {
     assert_eq!(one, two);
     assert_eq!(compare(&current, &desired, &options), one);
 }
+
+#[test]
+fn repeated_identities_are_counted() {
+    // Unnamed elements with the same definition share an identity: the second is `#2`, the
+    // third `#3`, so a third copy is created and a missing one dropped.
+    let grant = || Element::new("SqlPermissionStatement").with_text("Permission", "Select");
+    let current = model(vec![grant(), grant()]);
+    let desired = model(vec![grant(), grant(), grant()]);
+    let options = CompareOptions {
+        drop_objects_not_in_source: true,
+        ..CompareOptions::default()
+    };
+    let created = compare(&current, &desired, &options);
+    assert_eq!(created.changes.len(), 1);
+    assert_eq!(created.changes[0].action, Action::Create);
+    let dropped = compare(&desired, &current, &options);
+    assert_eq!(dropped.changes.len(), 1);
+    assert_eq!(dropped.changes[0].action, Action::Drop);
+    assert!(compare(&current, &current, &options).is_empty());
+}

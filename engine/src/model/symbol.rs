@@ -3,11 +3,12 @@
 //!
 //! A model of 10,000 tables names `SqlSimpleColumn`, `TypeSpecifier` or `IsNullable` hundreds
 //! of thousands of times. Names DacFx and the engine use (every one found in the corpus, and
-//! those the builders and drivers write) are static strings; any other name is kept in a box of
-//! its own, so every text survives unchanged.
+//! those the builders and drivers write) are held as their position in the vocabulary; any
+//! other name is kept in a box of its own, so every text survives unchanged. Either way a
+//! symbol is two words, the size of a `&str`.
 
 use std::borrow::{Borrow, Cow};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::ops::Deref;
@@ -19,40 +20,47 @@ pub struct Symbol(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// A word of [`VOCABULARY`] (or another static string).
-    Static(&'static str),
+    /// A word of [`VOCABULARY`], by position. No `Owned` symbol holds a word of the vocabulary.
+    Known(u16),
     /// Any other name.
     Owned(Box<str>),
 }
 
 impl Symbol {
-    /// The symbol for `text`: static when it is a known word, boxed otherwise.
+    /// The symbol for `text`: a position in the vocabulary when it is a known word, boxed
+    /// otherwise.
     pub fn new(text: &str) -> Self {
         match known(text) {
-            Some(word) => Symbol(Repr::Static(word)),
+            Some(word) => Symbol(Repr::Known(word)),
             None => Symbol(Repr::Owned(text.into())),
         }
     }
 
-    /// A symbol for a static string, without looking it up.
-    pub const fn from_static(text: &'static str) -> Self {
-        Symbol(Repr::Static(text))
+    /// A symbol for a static string.
+    pub fn from_static(text: &'static str) -> Self {
+        Symbol::new(text)
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            Repr::Static(text) => text,
+            Repr::Known(word) => VOCABULARY[usize::from(*word)],
             Repr::Owned(text) => text,
         }
     }
 }
 
-/// The word of [`VOCABULARY`] equal to `text`, if any.
-fn known(text: &str) -> Option<&'static str> {
-    static WORDS: OnceLock<HashSet<&'static str, WordBuildHasher>> = OnceLock::new();
+/// The position in [`VOCABULARY`] of the word equal to `text`, if any.
+fn known(text: &str) -> Option<u16> {
+    static WORDS: OnceLock<HashMap<&'static str, u16, WordBuildHasher>> = OnceLock::new();
     WORDS
-        .get_or_init(|| VOCABULARY.iter().copied().collect())
+        .get_or_init(|| {
+            VOCABULARY
+                .iter()
+                .enumerate()
+                .filter_map(|(idx, &word)| Some((word, u16::try_from(idx).ok()?)))
+                .collect()
+        })
         .get(text)
         .copied()
 }
@@ -80,7 +88,7 @@ impl Borrow<str> for Symbol {
 impl PartialEq for Symbol {
     fn eq(&self, other: &Symbol) -> bool {
         match (&self.0, &other.0) {
-            (Repr::Static(a), Repr::Static(b)) if std::ptr::eq(*a, *b) => true,
+            (Repr::Known(a), Repr::Known(b)) => a == b,
             _ => self.as_str() == other.as_str(),
         }
     }
@@ -138,7 +146,7 @@ impl fmt::Debug for Symbol {
 
 impl Default for Symbol {
     fn default() -> Self {
-        Symbol::from_static("")
+        Symbol(Repr::Owned(Box::default()))
     }
 }
 
@@ -157,7 +165,7 @@ impl From<&String> for Symbol {
 impl From<String> for Symbol {
     fn from(text: String) -> Self {
         match known(&text) {
-            Some(word) => Symbol(Repr::Static(word)),
+            Some(word) => Symbol(Repr::Known(word)),
             None => Symbol(Repr::Owned(text.into_boxed_str())),
         }
     }
@@ -620,6 +628,7 @@ pub const VOCABULARY: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
     fn vocabulary_is_sorted_and_unique() {
@@ -629,7 +638,10 @@ mod tests {
     #[test]
     fn known_words_are_static_and_others_kept() {
         let table = Symbol::new("SqlTable");
-        assert!(matches!(table.0, Repr::Static(_)));
+        assert!(matches!(table.0, Repr::Known(_)));
+        assert_eq!(std::mem::size_of::<Symbol>(), std::mem::size_of::<&str>());
+        assert_eq!(Symbol::default(), "");
+        assert_eq!(Symbol::from_static("Columns"), Symbol::new("Columns"));
         assert_eq!(table, "SqlTable");
         assert_eq!(table, Symbol::from("SqlTable".to_string()));
         let odd = Symbol::from("SqlTableX".to_string());

@@ -558,10 +558,10 @@ struct Planner<'a> {
     plan: Plan,
     handled_tables: BTreeMap<String, TableFate>,
     /// Views in both models, as (current, desired).
-    views: Vec<(Element, Element)>,
+    views: Vec<(&'a Element, &'a Element)>,
 }
 
-fn view_pairs(current: &Model, desired: &Model) -> Vec<(Element, Element)> {
+fn view_pairs<'a>(current: &'a Model, desired: &'a Model) -> Vec<(&'a Element, &'a Element)> {
     let case_sensitive = desired.collation_case_sensitive;
     let current_views: HashMap<String, &Element> = current
         .of_kind(kind::VIEW)
@@ -571,7 +571,7 @@ fn view_pairs(current: &Model, desired: &Model) -> Vec<(Element, Element)> {
         .of_kind(kind::VIEW)
         .filter_map(|d| {
             let c = current_views.get(&d.name.as_ref()?.key(case_sensitive))?;
-            Some(((*c).clone(), d.clone()))
+            Some((*c, d))
         })
         .collect()
 }

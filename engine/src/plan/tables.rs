@@ -1,7 +1,7 @@
 //! Planning table changes: create, drop, alter in place, or rebuild where the platform cannot
 //! alter, with the hazards each brings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{
     ColumnChange, ColumnCopy, HazardKind, Planner, Step, StepKind, TableDefinition, TableFate,
@@ -9,6 +9,7 @@ use super::{
 };
 use crate::compare::normalize::canonical_expression;
 use crate::compare::{Action, Change};
+use crate::model::symbol::WordBuildHasher;
 use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, kind, view};
 
@@ -515,21 +516,30 @@ impl Planner<'_> {
     }
 
     /// Unchanged objects present in both models, as (current, desired) pairs.
-    fn pairs(&self) -> Vec<(Element, Element)> {
+    fn pairs(&self) -> Vec<(&Element, &Element)> {
+        // Current sub-objects by kind and name, the first met where one appears twice: one
+        // lookup per desired sub-object instead of a scan of them all.
+        let mut current: HashMap<(&str, &ObjectName), &Element, WordBuildHasher> =
+            HashMap::default();
+        for element in self.current_owned.by_table.values().flatten() {
+            if let Some(name) = &element.name {
+                current
+                    .entry((element.kind.as_str(), name))
+                    .or_insert(element);
+            }
+        }
         let mut out = Vec::new();
         for desired_list in self.desired_owned.by_table.values() {
             for desired in desired_list {
-                if let Some(current) =
-                    self.current_owned.by_table.values().flatten().find(|c| {
-                        c.kind == desired.kind && c.name.is_some() && c.name == desired.name
-                    })
+                if let Some(name) = &desired.name
+                    && let Some(current) = current.get(&(desired.kind.as_str(), name))
                 {
-                    out.push(((*current).clone(), (*desired).clone()));
+                    out.push((*current, *desired));
                 }
             }
         }
         // Views are not owned by a table: pair them by name.
-        out.extend(self.views.iter().cloned());
+        out.extend(self.views.iter().copied());
         out
     }
 

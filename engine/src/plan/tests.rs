@@ -805,3 +805,59 @@ fn smart_defaults_fill_new_not_null_columns_for_existing_rows() {
         }
     }
 }
+
+#[test]
+fn rebuilds_refresh_the_views_and_foreign_keys_around_them() {
+    let t = name(&["dbo", "T"]);
+    let u = name(&["dbo", "U"]);
+    let w = name(&["dbo", "W"]);
+    let foreign_key = |fk: &str, from: &ObjectName, to: &ObjectName| {
+        Element::new(kind::FOREIGN_KEY)
+            .named(name(&["dbo", fk]))
+            .with_ref(kind::rel::COLUMNS, Reference::to(from.child("t")))
+            .with_ref(kind::rel::DEFINING_TABLE, Reference::to(from.clone()))
+            .with_ref(kind::rel::FOREIGN_COLUMNS, Reference::to(to.child("a")))
+            .with_ref(kind::rel::FOREIGN_TABLE, Reference::to(to.clone()))
+    };
+    let models = |columns: [&str; 2]| {
+        model(
+            "Sql160",
+            vec![
+                table(
+                    &t,
+                    columns
+                        .iter()
+                        .map(|c| column(&t, c, "int", *c == "b"))
+                        .collect(),
+                ),
+                primary_key(&t, "PK_T", "a"),
+                table(&u, vec![column(&u, "t", "int", true)]),
+                table(&w, vec![column(&w, "a", "int", false)]),
+                primary_key(&w, "PK_W", "a"),
+                foreign_key("FK_U_T", &u, &t),
+                foreign_key("FK_U_W", &u, &w),
+                Element::new(kind::VIEW)
+                    .named(name(&["dbo", "V"]))
+                    .with_script("QueryScript", "SELECT a FROM [dbo].[T]"),
+                Element::new(kind::VIEW)
+                    .named(name(&["dbo", "X"]))
+                    .with_script("QueryScript", "SELECT a FROM [dbo].[W]"),
+            ],
+        )
+    };
+    // A new column order rebuilds T; U, W and the views stay as they are.
+    let (plan, _) = script(&SqlServer, &models(["a", "b"]), &models(["b", "a"]));
+    let around = |what: &str| -> Vec<(StepKind, String)> {
+        plan.steps
+            .iter()
+            .filter(|s| s.reason.as_deref() == Some(what))
+            .map(|s| (s.kind, s.name.to_string()))
+            .collect()
+    };
+    let views = around("refreshed around the rebuild of [dbo].[T]");
+    assert_eq!(views.len(), 2, "{views:?}");
+    assert!(views.iter().all(|(_, n)| n == "[dbo].[V]"), "{views:?}");
+    let keys = around("re-added around the rebuild of [dbo].[T]");
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().all(|(_, n)| n == "[dbo].[FK_U_T]"), "{keys:?}");
+}
