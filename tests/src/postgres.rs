@@ -64,21 +64,26 @@ pub fn server() -> &'static Server {
     }
 }
 
+/// `text` as a database-name fragment: ASCII letters and digits in lower case, anything else
+/// as `_`, at most `max` characters.
+pub fn name_slug(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
 impl Server {
     /// Creates a fresh database for a case and returns its URL.
     pub fn create_database(&self, slug: &str) -> String {
         let n = DATABASES.fetch_add(1, Ordering::Relaxed);
-        let clean: String = slug
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .take(30)
-            .collect();
+        let clean = name_slug(slug, 30);
         let mut hash = Sha256::new();
         hash.update(format!("{slug}\u{0}{n}\u{0}{}", std::process::id()).as_bytes());
         let digest = hash.finalize();

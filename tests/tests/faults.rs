@@ -1021,17 +1021,7 @@ impl Fixture {
                 }
             }
             Kind::Postgres => {
-                let clean: String = slug
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() {
-                            c.to_ascii_lowercase()
-                        } else {
-                            '_'
-                        }
-                    })
-                    .take(16)
-                    .collect();
+                let clean = dac_tests::postgres::name_slug(slug, 16);
                 let name = format!("dac_f{}_{n}_{clean}", std::process::id() % 10_000);
                 admin_execute(&format!(
                     "CREATE DATABASE {} TEMPLATE {}",
@@ -1883,22 +1873,8 @@ fn taken_retained_names_do_not_stop_the_switch() {
 
 /// `YYYYMMDDhhmmss` of a Unix time (UTC), as dac stamps retained names.
 fn utc_stamp(unix: u64) -> String {
-    let days = unix / 86_400;
-    let seconds = unix % 86_400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days.cast_signed() + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        seconds / 3600,
-        seconds % 3600 / 60,
-        seconds % 60
-    )
+    dac_engine::registry::format_utc(unix)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
 }

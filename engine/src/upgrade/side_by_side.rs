@@ -532,7 +532,7 @@ fn create_scripts(
 /// check it later and nothing can have broken it: the original held it, checked, with the
 /// same definition; both its tables are copied whole without type conversions; and no
 /// pre-deployment script runs on the copied rows before it is added.
-fn checks_after_switch(
+fn foreign_keys_to_check_later(
     live: &Model,
     desired: &Model,
     diff: &Diff,
@@ -676,7 +676,7 @@ fn run(
     }
     let history = original.history()?;
     let version_before = registration.as_ref().map(|r| r.version.clone());
-    let (marked, later) = checks_after_switch(&live, &desired, &diff, &transfers, package);
+    let (marked, later) = foreign_keys_to_check_later(&live, &desired, &diff, &transfers, package);
     let scripts = create_scripts(
         marked.as_ref().unwrap_or(&desired),
         package,

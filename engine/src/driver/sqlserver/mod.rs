@@ -455,30 +455,12 @@ impl SqlServerDriver {
     pub fn catalog(&mut self) -> Result<inspect::Catalog> {
         let mut catalog = inspect::Catalog::default();
         for (name, sql) in inspect::QUERIES {
-            let mut sets = self.fetch(sql).map_err(|e| match e {
-                Error::Driver {
-                    backend,
-                    code,
-                    message,
-                    statement,
-                } => Error::Driver {
-                    backend,
-                    code,
-                    message: format!("catalog query {name}: {message}"),
-                    statement,
-                },
-                other => other,
-            })?;
-            let (columns, rows) = sets.pop().unwrap_or_default();
+            let mut sets = self
+                .fetch(sql)
+                .map_err(|e| e.in_context(&format!("catalog query {name}: ")))?;
             catalog.sets.insert(
                 (*name).to_string(),
-                inspect::ResultSet {
-                    columns,
-                    rows: rows
-                        .into_iter()
-                        .map(|r| r.into_iter().map(Cell::into_text).collect())
-                        .collect(),
-                },
+                result_set(sets.pop().unwrap_or_default()),
             );
         }
         Ok(catalog)
@@ -567,6 +549,17 @@ impl SqlServerDriver {
     }
 }
 
+/// A fetched result set as the catalog mapping reads it (every value as text).
+fn result_set((columns, rows): Fetched) -> inspect::ResultSet {
+    inspect::ResultSet {
+        columns,
+        rows: rows
+            .into_iter()
+            .map(|r| r.into_iter().map(Cell::into_text).collect())
+            .collect(),
+    }
+}
+
 /// The live database's `SqlDatabaseOptions` element alone.
 fn live_database_options(driver: &mut SqlServerDriver) -> Result<Vec<crate::model::Element>> {
     let sql = inspect::QUERIES
@@ -574,17 +567,10 @@ fn live_database_options(driver: &mut SqlServerDriver) -> Result<Vec<crate::mode
         .find(|(n, _)| *n == "database")
         .map_or("", |(_, sql)| *sql);
     let mut sets = driver.fetch(sql)?;
-    let (columns, rows) = sets.pop().unwrap_or_default();
     let mut catalog = inspect::Catalog::default();
     catalog.sets.insert(
         "database".into(),
-        inspect::ResultSet {
-            columns,
-            rows: rows
-                .into_iter()
-                .map(|r| r.into_iter().map(Cell::into_text).collect())
-                .collect(),
-        },
+        result_set(sets.pop().unwrap_or_default()),
     );
     let inspection = inspect::model_from_catalog(&catalog)?;
     Ok(inspection
