@@ -79,6 +79,12 @@ pub struct UpgradeArgs {
     /// SQLite always copies one at a time).
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
+    /// Side by side: copy only with writers held. By default the rows are copied first,
+    /// with writers still writing, and the copy is kept if nothing was written to the copied
+    /// tables by the time writers are held (made again if something was): the read-only
+    /// window is then the check and the switch. SQLite and PostgreSQL.
+    #[arg(long)]
+    pub no_early_copy: bool,
     /// Side by side: no progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,

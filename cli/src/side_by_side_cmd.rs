@@ -112,6 +112,7 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
             Some(package),
             &crate::commands::parse_variables(&args.variables)?,
         ),
+        copy_early: !args.no_early_copy,
         ..SideBySideOptions::default()
     };
     if let Some(n) = args.parallel {

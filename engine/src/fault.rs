@@ -4,8 +4,10 @@
 //! `DAC_FAULT=<point>` aborts the process (no destructors, no rollback, no cleanup) the first
 //! time it reaches `<point>`; `DAC_FAULT=<point>@<n>` at the n-th time (1-based), for points
 //! inside loops such as a table copy. `DAC_FAULT=<point>=wait:<file>` instead creates `<file>`
-//! and waits until something deletes it, so a test can do something (stop the server) while
-//! dac stands at that point. Unset, a point costs one relaxed atomic load.
+//! and waits until something deletes it, so a test can do something (stop the server, write to
+//! the original) while dac stands at that point. Several plans, separated by commas, act each
+//! at its own point (a wait, then an abort further on). Unset, a point costs one relaxed
+//! atomic load.
 //!
 //! Hand-written rather than a fail-point crate: the proof needs an abort (a panic would unwind
 //! and run rollbacks the real crash never runs), and the points must be in the shipped binary,
@@ -22,35 +24,38 @@ struct Plan {
     wait_file: Option<String>,
 }
 
-fn plan() -> Option<&'static Plan> {
-    static PLAN: OnceLock<Option<Plan>> = OnceLock::new();
-    PLAN.get_or_init(|| {
-        let text = std::env::var("DAC_FAULT").ok()?;
-        let text = text.trim();
-        if text.is_empty() {
-            return None;
-        }
-        let (spec, wait_file) = match text.split_once("=wait:") {
-            Some((spec, file)) => (spec, Some(file.to_string())),
-            None => (text, None),
+fn plans() -> &'static [Plan] {
+    static PLANS: OnceLock<Vec<Plan>> = OnceLock::new();
+    PLANS.get_or_init(|| {
+        let Ok(text) = std::env::var("DAC_FAULT") else {
+            return Vec::new();
         };
-        let (point, nth) = match spec.split_once('@') {
-            Some((point, n)) => (point, n.parse().unwrap_or(1)),
-            None => (spec, 1),
-        };
-        Some(Plan {
-            point: point.to_string(),
-            nth: nth.max(1),
-            wait_file,
-        })
+        text.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|text| {
+                let (spec, wait_file) = match text.split_once("=wait:") {
+                    Some((spec, file)) => (spec, Some(file.to_string())),
+                    None => (text, None),
+                };
+                let (point, nth) = match spec.split_once('@') {
+                    Some((point, n)) => (point, n.parse().unwrap_or(1)),
+                    None => (spec, 1),
+                };
+                Plan {
+                    point: point.to_string(),
+                    nth: nth.max(1),
+                    wait_file,
+                }
+            })
+            .collect()
     })
-    .as_ref()
 }
 
 /// A fault point. Does nothing unless `DAC_FAULT` names it.
 pub fn point(name: &str) {
-    let Some(plan) = plan() else { return };
-    if plan.point != name {
+    let plans = plans();
+    if plans.is_empty() || !plans.iter().any(|p| p.point == name) {
         return;
     }
     static HITS: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
@@ -63,9 +68,9 @@ pub fn point(name: &str) {
         *count += 1;
         *count
     };
-    if hits != plan.nth {
+    let Some(plan) = plans.iter().find(|p| p.point == name && p.nth == hits) else {
         return;
-    }
+    };
     match &plan.wait_file {
         Some(file) => {
             eprintln!("dac: fault point {name}: waiting for {file} to be removed");

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use dac_engine::driver::{Driver, Moved, PostgresDriver, SqliteDriver, Target};
 use dac_engine::model::Dsp;
 use dac_engine::package::Package;
-use dac_engine::report::transfer::{TableTransfer, TransferReport};
+use dac_engine::report::transfer::{EarlyCopy, TableTransfer, TransferReport};
 use dac_engine::source::{self, BuildOptions};
 use dac_engine::upgrade::{self, InPlaceOptions, Progress, SideBySideOptions};
 
@@ -50,6 +50,11 @@ const CASES: &[Case] = &[
         run: sqlite_case,
     },
 ];
+
+/// Writes during an early copy, ending where they began (SQLite does not even touch the file
+/// for an update to the same value): the copy is made again.
+const NO_CHANGE: &str = "UPDATE customers SET city = city || '!' WHERE id = 1; \
+UPDATE customers SET city = substr(city, 1, length(city) - 1) WHERE id = 1";
 
 /// Rows of the three tables.
 const CUSTOMERS: i64 = 80_000;
@@ -205,6 +210,9 @@ impl Table {
 struct Steps {
     started: Instant,
     marks: Mutex<Vec<(String, Instant, f64)>>,
+    /// A statement run against the original once the first copy is done (before writers are
+    /// held when the copy is early), once.
+    write_after_copy: Mutex<Option<(Target, &'static str)>>,
 }
 
 impl Steps {
@@ -212,7 +220,15 @@ impl Steps {
         Steps {
             started: Instant::now(),
             marks: Mutex::new(Vec::new()),
+            write_after_copy: Mutex::new(None),
         }
+    }
+
+    /// Steps that write `statement` to the original `target` once its rows are copied.
+    fn writing(target: &Target, statement: &'static str) -> Steps {
+        let steps = Steps::new();
+        *steps.write_after_copy.lock().expect("lock") = Some((target.clone(), statement));
+        steps
     }
 
     fn mark(&self, text: &str) {
@@ -244,6 +260,13 @@ impl Steps {
 impl Progress for Steps {
     fn step(&self, text: &str) {
         self.mark(text);
+        if text.starts_with("indexes, foreign keys")
+            && let Some((target, statement)) = self.write_after_copy.lock().expect("lock").take()
+        {
+            dac_engine::driver::connect(&target, false)
+                .and_then(|mut original| original.execute(statement))
+                .expect("a write during the copy");
+        }
     }
 
     fn copy_started(&self, tables: usize) {
@@ -264,6 +287,7 @@ fn phase_name(step: &str) -> &'static str {
         "creating" => "create db",
         "deploying" => "schema",
         "holding" => "read-only+hold",
+        "checking" => "check",
         // The copy step runs until the copies and the index builds that overlap them end;
         // the `copy` column is the report's, until the last copy ends.
         "copy" => "copy+indexes",
@@ -328,10 +352,11 @@ fn deploy(driver: &mut dyn Driver, package: &Package) {
     .expect("deploy");
 }
 
-fn sbs_options(parallelism: usize) -> SideBySideOptions {
+fn sbs_options(parallelism: usize, copy_early: bool) -> SideBySideOptions {
     SideBySideOptions {
         allow_data_loss: true,
         parallelism,
+        copy_early,
         compare: dac_engine::compare::CompareOptions {
             drop_objects_not_in_source: true,
             ignore_column_order: true,
@@ -591,19 +616,37 @@ fn postgres_case() {
     );
 
     let mut table = Table::default();
-    const DAC_1: &str = "dac side by side, 1 copier (--parallel 1)";
-    const DAC_2: &str = "dac side by side, 2 copiers (--parallel 2)";
+    const DAC_1: &str = "dac, 1 copier, --no-early-copy (copy with writers held)";
+    const DAC_2: &str = "dac, 2 copiers, --no-early-copy (copy with writers held)";
+    const DAC_EARLY: &str = "dac, 2 copiers, early copy (default), kept";
+    const DAC_REDONE: &str = "dac, 2 copiers, early copy, a row written: copied again";
     const DUMP: &str = "(a) pg_dump -a | psql, into the v2 schema";
     const PIPE: &str = "(b) psql COPY binary pipe per table, into the v2 tables";
     const PIPE_BUILT: &str = "(c) (b), then CREATE INDEX and ADD FOREIGN KEY by hand";
     for _ in 0..runs() {
-        for (label, parallelism) in [(DAC_1, 1), (DAC_2, 2)] {
+        for (label, parallelism, early, write) in [
+            (DAC_1, 1, false, false),
+            (DAC_2, 2, false, false),
+            (DAC_EARLY, 2, true, false),
+            (DAC_REDONE, 2, true, true),
+        ] {
             let url = pg.fresh("sbs_work", "sbs_base");
             let target = Target::parse(&url).expect("target");
-            let steps = Steps::new();
+            let steps = if write {
+                Steps::writing(&target, NO_CHANGE)
+            } else {
+                Steps::new()
+            };
             let cpu = cpu_ms().0;
-            let outcome = upgrade::side_by_side(&target, &v2, &sbs_options(parallelism), &steps)
-                .expect("side-by-side upgrade");
+            let outcome =
+                upgrade::side_by_side(&target, &v2, &sbs_options(parallelism, early), &steps)
+                    .expect("side-by-side upgrade");
+            let expected = match (early, write) {
+                (false, _) => EarlyCopy::Off,
+                (true, false) => EarlyCopy::Kept,
+                (true, true) => EarlyCopy::Discarded,
+            };
+            assert_eq!(outcome.report.early_copy, expected, "{label}");
             let end = Instant::now();
             let cpu = cpu_ms().0 - cpu;
             assert_eq!(
@@ -826,29 +869,46 @@ fn sqlite_case() {
     );
 
     let mut table = Table::default();
-    const DAC: &str = "dac side by side";
+    const DAC: &str = "dac, --no-early-copy (copy with writers held)";
+    const DAC_EARLY: &str = "dac, early copy (default), kept";
+    const DAC_REDONE: &str = "dac, early copy, a row written: copied again";
     const INTO_SCHEMA: &str = "(a) ATTACH + INSERT SELECT per table, into the v2 schema";
     const FLOOR: &str = "(b) ATTACH + INSERT SELECT per table, into the v2 tables";
     const FLOOR_BUILT: &str = "(c) (b), then CREATE INDEX and foreign_key_check";
     let work = dir.path().join("work.db");
     let copy = dir.path().join("copy.db");
     for _ in 0..runs() {
-        remove_all(dir.path(), "work");
-        copy_synced(&base, &work);
-        let target = Target::Sqlite { path: work.clone() };
-        let steps = Steps::new();
-        let cpu = cpu_ms().0;
-        let outcome =
-            upgrade::side_by_side(&target, &v2, &sbs_options(1), &steps).expect("side by side");
-        let end = Instant::now();
-        let cpu = cpu_ms().0 - cpu;
-        assert_eq!(
-            outcome.report.rows_copied,
-            (CUSTOMERS + PRODUCTS + ORDERS) as u64
-        );
-        sqlite_rows(&work);
-        add_dac_run(table.row(DAC), &outcome.report, &steps, end, cpu);
-        remove_all(dir.path(), "work");
+        for (label, early, write) in [
+            (DAC, false, false),
+            (DAC_EARLY, true, false),
+            (DAC_REDONE, true, true),
+        ] {
+            remove_all(dir.path(), "work");
+            copy_synced(&base, &work);
+            let target = Target::Sqlite { path: work.clone() };
+            let steps = if write {
+                Steps::writing(&target, NO_CHANGE)
+            } else {
+                Steps::new()
+            };
+            let cpu = cpu_ms().0;
+            let outcome = upgrade::side_by_side(&target, &v2, &sbs_options(1, early), &steps)
+                .expect("side by side");
+            let end = Instant::now();
+            let cpu = cpu_ms().0 - cpu;
+            assert_eq!(
+                outcome.report.rows_copied,
+                (CUSTOMERS + PRODUCTS + ORDERS) as u64
+            );
+            assert_eq!(
+                outcome.report.early_copy == EarlyCopy::Discarded,
+                write,
+                "{label}"
+            );
+            sqlite_rows(&work);
+            add_dac_run(table.row(label), &outcome.report, &steps, end, cpu);
+            remove_all(dir.path(), "work");
+        }
 
         if !baselines() {
             continue;

@@ -38,7 +38,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use dac_engine::compare::{CompareOptions, compare};
-use dac_engine::driver::{Driver, PostgresDriver, SqliteDriver, Target};
+use dac_engine::driver::{Driver, PostgresDriver, SqliteDriver, Target, connect};
 use dac_engine::model::Model;
 use dac_engine::package::{self, ReadOptions};
 use dac_engine::registry::Registration;
@@ -1050,6 +1050,10 @@ impl Fixture {
         match mode {
             Mode::InPlace => args.push("--in-place".into()),
             Mode::SideBySide | Mode::Rollback => args.push("--side-by-side".into()),
+            Mode::SideBySideHeld => {
+                args.push("--side-by-side".into());
+                args.push("--no-early-copy".into());
+            }
         }
         args
     }
@@ -1057,7 +1061,7 @@ impl Fixture {
     fn expected_v2(&self, mode: Mode) -> &Snapshot {
         match mode {
             Mode::InPlace => &self.v2_in_place,
-            Mode::SideBySide | Mode::Rollback => &self.v2_side_by_side,
+            Mode::SideBySide | Mode::SideBySideHeld | Mode::Rollback => &self.v2_side_by_side,
         }
     }
 
@@ -1122,7 +1126,10 @@ impl Fixture {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     InPlace,
+    /// Side by side, rows copied before writers are held (the default).
     SideBySide,
+    /// Side by side with `--no-early-copy`: rows copied with writers held.
+    SideBySideHeld,
     Rollback,
 }
 
@@ -1131,6 +1138,7 @@ impl Mode {
         match self {
             Mode::InPlace => "in-place",
             Mode::SideBySide => "side-by-side",
+            Mode::SideBySideHeld => "side-by-side --no-early-copy",
             Mode::Rollback => "rollback",
         }
     }
@@ -1157,6 +1165,10 @@ enum Interruption {
     /// immediate`), the run continues and fails on the dead connection; the server is started
     /// again.
     ServerCrash(String),
+    /// The run stops after its early copy (`sbs.indexed=wait:<file>`), a row of the original
+    /// is written, then written back (so the original's rows stay as recorded), the run
+    /// goes on, finds the write, discards its copy and aborts at the spec.
+    WriteDuringEarlyCopy(String),
 }
 
 #[derive(Debug, Clone)]
@@ -1175,6 +1187,9 @@ impl Case {
                 format!("{first}, then {second} in the recovery")
             }
             Interruption::ServerCrash(spec) => format!("server stopped at {spec}"),
+            Interruption::WriteDuringEarlyCopy(spec) => {
+                format!("a write during the early copy, then {spec}")
+            }
         };
         format!("{} {} {what}", self.kind.name(), self.mode.name())
     }
@@ -1242,6 +1257,44 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
     ] {
         add(Mode::SideBySide, spec, settles);
     }
+    // The early copy's check, with writers held; then a run whose original took a write
+    // during the early copy, at each step of making the copy again.
+    add(Mode::SideBySide, "sbs.checked", V1);
+    for spec in [
+        "sbs.checked",
+        "sbs.discarded",
+        "sbs.schema@2",
+        "copy.table@5",
+        "sbs.copied@2",
+        "sbs.generators",
+    ] {
+        out.push(Case {
+            kind,
+            mode: Mode::SideBySide,
+            interruption: Interruption::WriteDuringEarlyCopy(spec.into()),
+            settles: V1,
+        });
+    }
+    // Rows copied with writers held (`--no-early-copy`): the same steps in that order.
+    let mut add = |mode: Mode, spec: &str, settles: Settles| {
+        out.push(Case {
+            kind,
+            mode,
+            interruption: Interruption::Abort(spec.to_string()),
+            settles,
+        });
+    };
+    for spec in [
+        "sbs.read-only",
+        "sbs.held",
+        "copy.table@1",
+        mid_table,
+        "sbs.copied",
+        "sbs.indexed",
+        "sbs.generators",
+    ] {
+        add(Mode::SideBySideHeld, spec, V1);
+    }
     if kind == Kind::Postgres {
         // After the switch, before the foreign keys the original held are checked (SQLite
         // checks every foreign key before the switch).
@@ -1302,7 +1355,7 @@ fn server_crash_cases() -> Vec<Case> {
 /// The command a case interrupts, as arguments.
 fn command(fx: &Fixture, site: &Site, mode: Mode) -> Vec<String> {
     match mode {
-        Mode::InPlace | Mode::SideBySide => fx.upgrade_args(site, mode),
+        Mode::InPlace | Mode::SideBySide | Mode::SideBySideHeld => fx.upgrade_args(site, mode),
         Mode::Rollback => vec!["rollback".into(), "--target".into(), site.target()],
     }
 }
@@ -1358,6 +1411,7 @@ fn run_case_on(fx: &Fixture, case: &Case, site: &Site) -> Result<String, String>
             expect_abort("the second run (recovering)", &run)?;
         }
         Interruption::ServerCrash(spec) => server_crash(&args, spec)?,
+        Interruption::WriteDuringEarlyCopy(spec) => write_during_early_copy(site, &args, spec)?,
     }
     at_rest(fx, site, case.mode).map_err(|e| format!("at rest after the crash: {e}"))?;
     let recover = dac(&["recover", "--target", &site.target()], None);
@@ -1465,6 +1519,53 @@ fn server_crash(args: &[String], spec: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Runs `args` to the end of its early copy, writes one row of the original (to the value it
+/// had), lets the run go on and expects it to abort at `spec`.
+fn write_during_early_copy(site: &Site, args: &[String], spec: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(db_error)?;
+    let flag = dir.path().join("at-point");
+    let child = dac_command(
+        &as_strs(args),
+        Some(&format!("sbs.indexed=wait:{},{spec}", flag.display())),
+    )
+    .spawn()
+    .map_err(db_error)?;
+    let started = Instant::now();
+    while !flag.exists() {
+        if started.elapsed() > RUN_LIMIT {
+            let run = finish(child);
+            return Err(format!(
+                "the run never reached its early copy's end: {}",
+                run.describe()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let target = Target::parse(&site.target()).map_err(db_error)?;
+    // Two commits that end where they began: SQLite does not even touch the file for an
+    // update to the same value.
+    let written = connect(&target, false).and_then(|mut original| {
+        original.execute(
+            "UPDATE orders SET note = CASE WHEN note IS NULL THEN 'dac-null' ELSE 'dac-' || note END \
+             WHERE id = (SELECT min(id) FROM orders)",
+        )?;
+        original.execute(
+            "UPDATE orders SET note = CASE WHEN note = 'dac-null' THEN NULL ELSE substr(note, 5) END \
+             WHERE id = (SELECT min(id) FROM orders)",
+        )
+    });
+    let _ = std::fs::remove_file(&flag);
+    let run = finish(child);
+    written.map_err(|e| format!("writing to the original during the early copy: {e}"))?;
+    if !run.stderr.contains("copying again with writers held") {
+        return Err(format!(
+            "the run did not find the write: {}",
+            run.describe()
+        ));
+    }
+    expect_abort("the run", &run)
 }
 
 /// Flushes the server's write-ahead log up to where it is now: a transaction that writes to the

@@ -10,7 +10,7 @@ use dac_engine::Error;
 use dac_engine::driver::{Driver, PostgresServer, Server, SqliteServer, Target, connect};
 use dac_engine::model::Platform;
 use dac_engine::package::{DacMetadata, Package};
-use dac_engine::report::transfer::TransferCase;
+use dac_engine::report::transfer::{EarlyCopy, TransferCase};
 use dac_engine::upgrade::{self, InPlaceOptions, NoProgress, SideBySideOptions};
 use dac_tests::conformance::model_of;
 use dac_tests::postgres::server;
@@ -195,6 +195,11 @@ fn check_transfer(
     assert_eq!(case("legacy").case, TransferCase::Dropped, "{text}");
     assert_eq!(case("scratch").case, TransferCase::LiveOnly, "{text}");
     assert_eq!(report.rows_copied, 552, "{text}");
+    assert_eq!(
+        report.early_copy,
+        EarlyCopy::Kept,
+        "nothing was written during the early copy, so it was kept: {text}"
+    );
     let json: serde_json::Value = serde_json::from_str(&report.json()).expect("json");
     assert!(json["read_only_window_ms"].is_u64(), "{json}");
     assert!(json["tables"][0]["case"].is_string() && json["tables"][0]["copied"].is_boolean());
@@ -723,4 +728,174 @@ fn postgres_a_failed_index_build_undoes_the_upgrade() {
     let mut admin = PostgresServer::connect(&url).expect("server");
     assert!(!admin.exists(&admin.temporary_name()).expect("exists"));
     pg.drop_database(&url);
+}
+
+/// Writes to the original while dac copies it before holding writers off: once the copy is
+/// done (the first "indexes, ..." step), `statements` run in a session of their own and a
+/// session opened before the upgrade (`open`, a transaction already writing) commits.
+struct WriteDuringEarlyCopy {
+    target: Target,
+    statements: Vec<String>,
+    open: std::sync::Mutex<Option<dac_engine::driver::PostgresDriver>>,
+    written: std::sync::atomic::AtomicBool,
+}
+
+impl upgrade::Progress for WriteDuringEarlyCopy {
+    fn step(&self, text: &str) {
+        use std::sync::atomic::Ordering;
+        if !text.starts_with("indexes, foreign keys") || self.written.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let mut driver = connect(&self.target, false).expect("connect");
+        for statement in &self.statements {
+            driver.execute(statement).expect("write during the copy");
+        }
+        if let Some(mut open) = self.open.lock().expect("open session").take() {
+            open.execute("COMMIT").expect("commit during the copy");
+        }
+    }
+}
+
+/// An upgrade whose original takes `writes` (and, on PostgreSQL, `in_flight`: written in a
+/// transaction open before the upgrade began, committed during the copy) while its rows are
+/// copied early: the copy is discarded and made again with writers held, so the new database
+/// holds every write.
+fn writes_during_an_early_copy_are_copied_again(
+    target: &Target,
+    platform: Platform,
+    writes: &[&str],
+    in_flight: Option<&str>,
+    retained_open: impl Fn(&str) -> Box<dyn Driver>,
+) -> String {
+    deploy(target, &v1(platform));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        fill(driver.as_mut(), platform);
+    }
+    let open = in_flight.map(|statement| {
+        let Target::Postgres { url } = target else {
+            panic!("in-flight writes are a PostgreSQL case")
+        };
+        let mut session =
+            dac_engine::driver::PostgresDriver::connect_or_create(url, false).expect("session");
+        session.execute("BEGIN").expect("begin");
+        session.execute(statement).expect("in-flight write");
+        session
+    });
+    let progress = WriteDuringEarlyCopy {
+        target: target.clone(),
+        statements: writes.iter().map(|s| (*s).to_string()).collect(),
+        open: std::sync::Mutex::new(open),
+        written: std::sync::atomic::AtomicBool::new(false),
+    };
+    let outcome =
+        upgrade::side_by_side(target, &v2(platform), &options(), &progress).expect("side by side");
+    let report = &outcome.report;
+    let text = report.text();
+    assert!(
+        progress.written.load(std::sync::atomic::Ordering::SeqCst),
+        "the writes ran: {text}"
+    );
+    assert_eq!(report.early_copy, EarlyCopy::Discarded, "{text}");
+    assert!(
+        text.contains("then again with writers held"),
+        "the report says so: {text}"
+    );
+    // Every write is in the new database: its rows of the written tables are the original's.
+    let tables = ["orders", HOSTILE];
+    let mut new = connect(target, false).expect("connect");
+    let mut retained = retained_open(&report.retained);
+    assert_eq!(
+        fingerprint(new.as_mut(), &tables, dq),
+        fingerprint(retained.as_mut(), &tables, dq),
+        "the new database holds every write: {text}"
+    );
+    assert_eq!(
+        report
+            .tables
+            .iter()
+            .filter(|t| t.copied)
+            .map(|t| t.rows)
+            .sum::<u64>(),
+        report.rows_copied,
+        "{text}"
+    );
+    report.early_copy_note.clone().unwrap_or_default()
+}
+
+#[test]
+fn sqlite_writes_during_an_early_copy_are_copied_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = Target::Sqlite {
+        path: dir.path().join("shop.db"),
+    };
+    let note = writes_during_an_early_copy_are_copied_again(
+        &target,
+        Platform::Sqlite,
+        &["UPDATE orders SET code = 'changed' WHERE id = 7"],
+        None,
+        |name| {
+            Box::new(
+                dac_engine::driver::SqliteDriver::open(Path::new(name), false).expect("retained"),
+            )
+        },
+    );
+    assert!(note.contains("took writes"), "{note}");
+}
+
+#[test]
+fn postgres_writes_during_an_early_copy_are_copied_again() {
+    let pg = server();
+    // Each kind of write, alone: an insert (into a table whose name needs quoting), an
+    // update, a delete, and an insert by a transaction already open when the copy began.
+    let cases: [(&str, &[&str], Option<&str>, &str); 4] = [
+        (
+            "insert",
+            &["INSERT INTO \"we\"\"ird;name's]\" VALUES (3, 'new')"],
+            None,
+            "we\"ird;name's]",
+        ),
+        (
+            "update",
+            &["UPDATE orders SET code = 'changed' WHERE id = 7"],
+            None,
+            "orders",
+        ),
+        (
+            "delete",
+            &["DELETE FROM orders WHERE id = 8"],
+            None,
+            "orders",
+        ),
+        (
+            "in-flight",
+            &[],
+            Some("INSERT INTO orders VALUES (501, 1, 5, 'late')"),
+            "orders",
+        ),
+    ];
+    for (case, writes, in_flight, table) in cases {
+        let url = pg.create_database(&format!("sbs_early_{case}"));
+        let target = Target::parse(&url).expect("target");
+        let note = writes_during_an_early_copy_are_copied_again(
+            &target,
+            Platform::Postgres,
+            writes,
+            in_flight,
+            |name| {
+                let mut admin = PostgresServer::connect(&url).expect("server");
+                admin.open(name).expect("retained")
+            },
+        );
+        assert!(
+            note.contains(table),
+            "{case}: the note names {table}: {note}"
+        );
+        let mut admin = PostgresServer::connect(&url).expect("server");
+        assert!(
+            !admin.exists(&admin.temporary_name()).expect("exists"),
+            "{case}: no temporary database left"
+        );
+        pg.drop_database(&url);
+    }
 }

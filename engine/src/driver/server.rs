@@ -65,6 +65,16 @@ pub trait WriterHold: Send {
     fn seal(self: Box<Self>) -> Result<()>;
 }
 
+/// A mark set on a database before its rows are copied with writers still writing: once
+/// writers are held, it tells whether the copy is still what the database holds.
+pub trait WriteMark: Send {
+    /// With writers held: why the copied tables (source table, rows copied) may differ from
+    /// what the database now holds, or `None` when nothing was written to them since the mark.
+    /// A platform that cannot tell table from table answers for the whole database; it may
+    /// err towards a difference, never away from one.
+    fn changed(self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<Option<String>>;
+}
+
 /// A database server (or, for SQLite, the directory of database files) seen as a whole.
 pub trait Server: Send {
     /// The platform.
@@ -117,6 +127,13 @@ pub trait Server: Send {
 
     /// Lets sessions into a database again after [`Server::seal`].
     fn unseal(&mut self, name: &str) -> Result<()>;
+
+    /// Marks a database before a copy made while writers still write (see [`WriteMark`]);
+    /// `None` where the platform cannot tell afterwards what was written, and rows are copied
+    /// with writers held.
+    fn mark_writes(&mut self, _name: &str) -> Result<Option<Box<dyn WriteMark>>> {
+        Ok(None)
+    }
 
     /// A copier from `from` into `to`.
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>>;

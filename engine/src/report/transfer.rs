@@ -127,6 +127,28 @@ pub struct TransferReport {
     /// the switch, with writers back in (PostgreSQL).
     #[serde(default)]
     pub checked_after_switch: Vec<CheckedAfterSwitch>,
+    /// Whether the rows were copied before writers were held off.
+    #[serde(default)]
+    pub early_copy: EarlyCopy,
+    /// Why an early copy was discarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_copy_note: Option<String>,
+}
+
+/// When the rows were copied, relative to holding writers off the original.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EarlyCopy {
+    /// With writers held (the platform cannot tell what was written meanwhile, or it was
+    /// not asked for).
+    #[default]
+    Off,
+    /// Before writers were held; nothing was written to the copied tables since, so the
+    /// copy was kept and the window held only the check and the switch.
+    Kept,
+    /// Before writers were held; something was written meanwhile, so the rows were copied
+    /// again with writers held.
+    Discarded,
 }
 
 /// A constraint checked after the switch.
@@ -160,6 +182,8 @@ impl TransferReport {
             total_ms: 0,
             parallelism: 1,
             checked_after_switch: Vec::new(),
+            early_copy: EarlyCopy::Off,
+            early_copy_note: None,
         };
         report.total();
         report
@@ -200,6 +224,7 @@ impl TransferReport {
         if !self.retained.is_empty() {
             out.push_str(&format!("  original retained as {}\n", self.retained));
         }
+        out.push_str(&self.early_copy_text("  "));
         out.push_str(&self.checks_text("  "));
         for table in &self.tables {
             let moved = if table.copied {
@@ -247,6 +272,11 @@ impl TransferReport {
             self.copy_ms,
             self.total_ms
         ));
+        let early = self.early_copy_text("");
+        if !early.is_empty() {
+            out.push_str(&early);
+            out.push('\n');
+        }
         let not_copied: Vec<&TableTransfer> = self
             .tables
             .iter()
@@ -305,6 +335,22 @@ impl TransferReport {
             out.push_str(&self.checks_text(""));
         }
         out
+    }
+
+    /// A line on a copy made before writers were held off.
+    fn early_copy_text(&self, indent: &str) -> String {
+        match self.early_copy {
+            EarlyCopy::Off => String::new(),
+            EarlyCopy::Kept => format!(
+                "{indent}rows copied before writers were held off; nothing was written to the copied tables since, so the copy was kept\n"
+            ),
+            EarlyCopy::Discarded => format!(
+                "{indent}rows copied before writers were held off, then again with writers held: {}\n",
+                self.early_copy_note
+                    .as_deref()
+                    .unwrap_or("the original took writes")
+            ),
+        }
     }
 
     /// The foreign keys checked after the switch, a line for all of them and one for each

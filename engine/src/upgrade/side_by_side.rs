@@ -28,13 +28,15 @@ use super::in_place::validate;
 use super::transfer::{PlannedTransfer, plan_transfer};
 use crate::compare::{CompareOptions, Diff};
 use crate::dialect::dialect_for;
-use crate::driver::{Copier, Driver, Moved, Server, TableCopy, Target, connect_server};
+use crate::driver::{Copier, Driver, Moved, Server, TableCopy, Target, WriterHold, connect_server};
 use crate::fault;
 use crate::model::{Model, ObjectName, Value, kind};
 use crate::package::Package;
 use crate::plan::{self, Plan, PlanOptions, StepKind};
 use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
-use crate::report::transfer::{CheckedAfterSwitch, TableTransfer, TransferCase, TransferReport};
+use crate::report::transfer::{
+    CheckedAfterSwitch, EarlyCopy, TableTransfer, TransferCase, TransferReport,
+};
 use crate::script::{self, Batch, Script};
 use crate::{Error, Result};
 
@@ -51,6 +53,10 @@ pub struct SideBySideOptions {
     pub variables: Vec<(String, String)>,
     /// Tables copied at a time (bounded by what the platform allows).
     pub parallelism: usize,
+    /// Copy the rows before holding writers off, where the platform can tell afterwards
+    /// whether anything was written to the copied tables meanwhile: kept if nothing was, made
+    /// again with writers held if something was.
+    pub copy_early: bool,
 }
 
 impl Default for SideBySideOptions {
@@ -61,6 +67,7 @@ impl Default for SideBySideOptions {
             compare: CompareOptions::default(),
             variables: Vec::new(),
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            copy_early: true,
         }
     }
 }
@@ -176,10 +183,15 @@ pub struct LaterCheck {
 }
 
 fn save(server: &mut dyn Server, journal: &Journal) -> Result<()> {
+    let holder = holder(server, journal)?;
+    save_in(server, journal, &holder)
+}
+
+/// Saves the journal in `holder` (where the server keeps it in a database).
+fn save_in(server: &mut dyn Server, journal: &Journal, holder: &str) -> Result<()> {
     let text = serde_json::to_string(journal)
         .map_err(|e| Error::Invalid(format!("cannot write the journal: {e}")))?;
-    let holder = holder(server, journal)?;
-    server.save_journal(&holder, &text)
+    server.save_journal(holder, &text)
 }
 
 /// The database that carries the journal where the server keeps it in a database.
@@ -717,51 +729,78 @@ fn run(
     let mut window = None;
     let mut copy_ms = 0;
     let mut parallelism = 1;
+    let mut early_copy = EarlyCopy::Off;
+    let mut early_copy_note = None;
     let prepared = (|| -> Result<()> {
-        progress.step(&format!("deploying the schema into {temporary}"));
-        let mut new = server.open(&temporary)?;
-        run_script(new.as_mut(), &scripts.before_copy, &mut |_| Ok(()))?;
-        drop(new);
-        fault::point("sbs.schema");
+        deploy_schema(server, &temporary, &scripts, progress)?;
         journal.phase = Phase::Copying;
         save(server, &journal)?;
         fault::point("sbs.copying");
-        // Connected before writers are held: connecting is no part of the read-only window.
-        let mut copiers = open_copiers(
-            server,
-            &database,
-            &temporary,
-            options.parallelism,
-            transfers
+        let mark = if options.copy_early {
+            server.mark_writes(&database)?
+        } else {
+            None
+        };
+        let fill = Fill {
+            from: &database,
+            to: &temporary,
+            parallelism: options.parallelism,
+            sizes: &sizes,
+            scripts: &scripts,
+            progress,
+        };
+        if let Some(mark) = mark {
+            // Rows are copied while writers still write; once they are held, a copy nothing
+            // was written to since is kept, and the window is the check and the switch.
+            progress.step(&format!("copying {database} before holding writers off"));
+            let copiers = fill.copiers(server, &transfers)?;
+            parallelism = copiers.len();
+            copy_ms = fill.run(server, copiers, &mut transfers)?;
+            hold = Some(hold_writers(server, &database, progress)?);
+            window = Some(Instant::now());
+            fault::point("sbs.held");
+            let copied: Vec<(ObjectName, u64)> = transfers
                 .iter()
-                .filter(|t| t.copy.is_some())
-                .count()
-                .max(scripts.indexes.len()),
-        )?;
-        parallelism = copiers.len();
-        progress.step(&format!("holding writers off {database}"));
-        server.set_read_only(&database, true)?;
-        fault::point("sbs.read-only");
-        hold = Some(server.hold_writers(&database)?);
-        window = Some(Instant::now());
-        fault::point("sbs.held");
-        let copy_started = Instant::now();
-        // The pre-deployment script runs on the copied rows before any index exists; without
-        // one, a table's indexes are built as soon as its rows are in.
-        let predeploy = !scripts.predeploy.batches.is_empty();
-        let during_copy: &[IndexBuild] = if predeploy { &[] } else { &scripts.indexes };
-        let copied = copy_and_build(&mut copiers, &mut transfers, &sizes, during_copy, progress)?;
-        copy_ms = millis(copied.duration_since(copy_started));
-        fault::point("sbs.copied");
-        progress.step("indexes, foreign keys, triggers, generators and registry");
-        if predeploy {
-            let mut new = server.open(&temporary)?;
-            run_script(new.as_mut(), &scripts.predeploy, &mut |_| Ok(()))?;
-            drop(new);
-            copy_and_build(&mut copiers, &mut [], &[], &scripts.indexes, progress)?;
+                .filter_map(|t| t.copy.as_ref().map(|c| (c.source.clone(), t.report.rows)))
+                .collect();
+            progress.step(&format!(
+                "checking {database} for writes since the copy began"
+            ));
+            let changed = mark.changed(&copied)?;
+            if let Some(why) = &changed {
+                progress.step(&format!("{why}: copying again with writers held"));
+            }
+            fault::point("sbs.checked");
+            match changed {
+                None => early_copy = EarlyCopy::Kept,
+                Some(why) => {
+                    early_copy = EarlyCopy::Discarded;
+                    early_copy_note = Some(why);
+                    // The journal leaves the temporary database before it is dropped.
+                    save_in(server, &journal, &database)?;
+                    server.drop_database(&temporary)?;
+                    fault::point("sbs.discarded");
+                    server.create_database(&temporary)?;
+                    save(server, &journal)?;
+                    deploy_schema(server, &temporary, &scripts, progress)?;
+                    for transfer in &mut transfers {
+                        transfer.report.rows = 0;
+                        transfer.report.bytes = 0;
+                        transfer.report.ms = 0;
+                    }
+                    let copiers = fill.copiers(server, &transfers)?;
+                    copy_ms = fill.run(server, copiers, &mut transfers)?;
+                }
+            }
+        } else {
+            // Connected before writers are held: connecting is no part of the read-only window.
+            let copiers = fill.copiers(server, &transfers)?;
+            parallelism = copiers.len();
+            hold = Some(hold_writers(server, &database, progress)?);
+            window = Some(Instant::now());
+            fault::point("sbs.held");
+            copy_ms = fill.run(server, copiers, &mut transfers)?;
         }
-        fault::point("sbs.indexed");
-        finish_copiers(copiers)?;
         server.continue_generators(&database, &temporary)?;
         fault::point("sbs.generators");
         let mut new = server.open(&temporary)?;
@@ -824,6 +863,8 @@ fn run(
     report.total_ms = millis(started.elapsed());
     report.parallelism = parallelism;
     report.checked_after_switch = checked;
+    report.early_copy = early_copy;
+    report.early_copy_note = early_copy_note;
     Ok(SideBySideOutcome {
         report,
         plan,
@@ -831,6 +872,95 @@ fn run(
         recovered: None,
         up_to_date: false,
     })
+}
+
+/// Deploys the desired schema, without the indexes and keys built after the copy, into the
+/// new database.
+fn deploy_schema(
+    server: &mut dyn Server,
+    temporary: &str,
+    scripts: &Scripts,
+    progress: &dyn Progress,
+) -> Result<()> {
+    progress.step(&format!("deploying the schema into {temporary}"));
+    let mut new = server.open(temporary)?;
+    run_script(new.as_mut(), &scripts.before_copy, &mut |_| Ok(()))?;
+    drop(new);
+    fault::point("sbs.schema");
+    Ok(())
+}
+
+/// Marks the original read-only and holds its writers off.
+fn hold_writers(
+    server: &mut dyn Server,
+    database: &str,
+    progress: &dyn Progress,
+) -> Result<Box<dyn WriterHold>> {
+    progress.step(&format!("holding writers off {database}"));
+    server.set_read_only(database, true)?;
+    fault::point("sbs.read-only");
+    server.hold_writers(database)
+}
+
+/// Filling the new database: the rows, the pre-deployment script, the indexes and keys.
+struct Fill<'a> {
+    from: &'a str,
+    to: &'a str,
+    parallelism: usize,
+    sizes: &'a [u64],
+    scripts: &'a Scripts,
+    progress: &'a dyn Progress,
+}
+
+impl Fill<'_> {
+    /// The copiers, connected.
+    fn copiers(
+        &self,
+        server: &mut dyn Server,
+        transfers: &[PlannedTransfer],
+    ) -> Result<Vec<Box<dyn Copier>>> {
+        let jobs = transfers
+            .iter()
+            .filter(|t| t.copy.is_some())
+            .count()
+            .max(self.scripts.indexes.len());
+        open_copiers(server, self.from, self.to, self.parallelism, jobs)
+    }
+
+    /// Copies the rows and builds what waits for them; returns the copy's milliseconds.
+    fn run(
+        &self,
+        server: &mut dyn Server,
+        mut copiers: Vec<Box<dyn Copier>>,
+        transfers: &mut [PlannedTransfer],
+    ) -> Result<u64> {
+        let started = Instant::now();
+        // The pre-deployment script runs on the copied rows before any index exists; without
+        // one, a table's indexes are built as soon as its rows are in.
+        let predeploy = !self.scripts.predeploy.batches.is_empty();
+        let indexes = &self.scripts.indexes;
+        let during_copy: &[IndexBuild] = if predeploy { &[] } else { indexes };
+        let copied = copy_and_build(
+            &mut copiers,
+            transfers,
+            self.sizes,
+            during_copy,
+            self.progress,
+        )?;
+        let copy_ms = millis(copied.duration_since(started));
+        fault::point("sbs.copied");
+        self.progress
+            .step("indexes, foreign keys, triggers, generators and registry");
+        if predeploy {
+            let mut new = server.open(self.to)?;
+            run_script(new.as_mut(), &self.scripts.predeploy, &mut |_| Ok(()))?;
+            drop(new);
+            copy_and_build(&mut copiers, &mut [], &[], indexes, self.progress)?;
+        }
+        fault::point("sbs.indexed");
+        finish_copiers(copiers)?;
+        Ok(copy_ms)
+    }
 }
 
 /// The copiers from `from` into `to`: `parallelism` of them, at most what the platform allows

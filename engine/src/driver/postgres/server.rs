@@ -27,7 +27,7 @@ use postgres::Config;
 
 use super::{PostgresDriver, driver_error, quote_ident};
 use crate::driver::Driver;
-use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
+use crate::driver::server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -397,6 +397,24 @@ impl Server for PostgresServer {
         self.allow_connections(name, true)
     }
 
+    fn mark_writes(&mut self, name: &str) -> Result<Option<Box<dyn WriteMark>>> {
+        // A snapshot held open from the mark to the check keeps VACUUM from freezing rows
+        // written since (a frozen row's xmin no longer tells when it was written).
+        let mut pin = self.driver(name)?;
+        pin.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let horizon = pin
+            .scalar(
+                "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text",
+            )?
+            .ok_or_else(|| Error::Invalid(format!("{name}: no snapshot horizon")))?;
+        let checker = self.driver(name)?;
+        Ok(Some(Box::new(PostgresWriteMark {
+            pin,
+            checker,
+            horizon,
+        })))
+    }
+
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
         let source = self.driver(from)?;
         let mut destination = self.driver(to)?;
@@ -549,6 +567,57 @@ impl WriterHold for PostgresHold {
         self.holder.execute("ROLLBACK")?;
         drop(self.holder);
         self.admin.end_sessions(&name, None)
+    }
+}
+
+/// Every transaction that may have written since the mark has an id at or after the horizon
+/// (the oldest transaction running at the mark): a table whose visible rows all have older
+/// `xmin`s and whose row count is the copied count holds exactly the copied rows (an update
+/// writes a new row version; a delete lowers the count unless an insert, itself seen, makes
+/// up for it). Rows written before the mark by transactions still running then count as
+/// written: a needless second copy, never a missed write.
+struct PostgresWriteMark {
+    pin: PostgresDriver,
+    checker: PostgresDriver,
+    /// The 32-bit transaction id of the horizon.
+    horizon: String,
+}
+
+impl WriteMark for PostgresWriteMark {
+    fn changed(mut self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<Option<String>> {
+        let mut changes = Vec::new();
+        for (table, rows) in copied {
+            // age() counts back from the next transaction id, so "at or after the horizon"
+            // is "no older than the horizon", which holds across wraparound.
+            let sql = format!(
+                "SELECT count(*)::text, (count(*) FILTER (WHERE age(xmin) <= age({}::xid)))::text FROM {}",
+                literal(&self.horizon),
+                quoted(table)
+            );
+            let row = self
+                .checker
+                .simple(&sql)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let number = |i: usize| -> u64 {
+                row.get(i)
+                    .cloned()
+                    .flatten()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(u64::MAX)
+            };
+            let (now, written) = (number(0), number(1));
+            if written > 0 {
+                changes.push(format!(
+                    "{table}: {written} row(s) written while it was copied"
+                ));
+            } else if now != *rows {
+                changes.push(format!("{table}: {now} rows now, {rows} copied"));
+            }
+        }
+        let _ = self.pin.execute("ROLLBACK");
+        Ok((!changes.is_empty()).then(|| changes.join("; ")))
     }
 }
 

@@ -19,8 +19,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{BUSY_TIMEOUT, SqliteDriver, driver_error, lock_file, quote};
 use crate::driver::Driver;
-use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
-use crate::model::Platform;
+use crate::driver::server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold};
+use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
 
 /// SQLite's side of [`Server`]: the target file and the directory it lives in.
@@ -322,6 +322,15 @@ impl Server for SqliteServer {
         Ok(())
     }
 
+    fn mark_writes(&mut self, name: &str) -> Result<Option<Box<dyn WriteMark>>> {
+        let conn = raw_open(
+            Path::new(name),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let version = data_version(&conn)?;
+        Ok(Some(Box::new(SqliteWriteMark { conn, version })))
+    }
+
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
         let conn = raw_open(Path::new(to), read_write())?;
         // The new database is dropped if anything fails before the switch, so it needs no
@@ -493,6 +502,26 @@ impl WriterHold for SqliteHold {
         // Nothing to end: SQLite has no sessions of its own. The lock is let go just before
         // the rename; connections opened earlier keep the original file.
         run(&self.conn, "ROLLBACK")
+    }
+}
+
+/// SQLite's `data_version` changes, for one connection, whenever another connection (of
+/// this process or another) commits to the database: the whole file, not table by table.
+struct SqliteWriteMark {
+    conn: Connection,
+    version: i64,
+}
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    const SQL: &str = "PRAGMA data_version";
+    conn.query_row(SQL, [], |r| r.get(0))
+        .map_err(|e| driver_error(&e, Some(SQL)))
+}
+
+impl WriteMark for SqliteWriteMark {
+    fn changed(self: Box<Self>, _copied: &[(ObjectName, u64)]) -> Result<Option<String>> {
+        Ok((data_version(&self.conn)? != self.version)
+            .then(|| "the database took writes while it was copied".to_string()))
     }
 }
 
