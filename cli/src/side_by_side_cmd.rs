@@ -122,8 +122,17 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
     let result = upgrade::side_by_side(target, package, &options, &shown);
     shown.finish();
     let outcome = result.with_context(|| format!("upgrading {target} side by side"))?;
+    // With --format json, stdout is the report alone (for jq and the like); the lines around
+    // it go to stderr.
+    let aside = |line: String| {
+        if matches!(args.format, TransferFormat::Json) {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     if let Some(recovered) = &outcome.recovered {
-        println!("first: {recovered}");
+        aside(format!("first: {recovered}"));
     }
     let mut report = outcome.report;
     report.database = target.to_string();
@@ -145,10 +154,13 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
     print!("{text}");
     // Rebuild notes describe an in-place plan; here only possible data loss matters.
     for hazard in outcome.plan.data_loss() {
-        println!("  note: {}", hazard.message);
+        aside(format!("  note: {}", hazard.message));
     }
     if let Some(drift) = &outcome.drift {
-        println!("  drift overridden:\n{}", upgrade::describe_drift(drift));
+        aside(format!(
+            "  drift overridden:\n{}",
+            upgrade::describe_drift(drift)
+        ));
     }
     Ok(EXIT_OK)
 }

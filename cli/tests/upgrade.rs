@@ -353,6 +353,8 @@ fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
     assert_eq!(case("customers")["columns_dropped"][0], "fax");
     assert_eq!(case("accounts")["copied"], true);
     assert!(json["read_only_window_ms"].is_u64());
+    // Nothing was written during the copy: the early copy was kept.
+    assert_eq!(json["early_copy"], "kept", "{json}");
     // Post-deployment seeds, foreign keys checked after them.
     let conn = rusqlite::Connection::open(&db).unwrap();
     let seeded: i64 = conn
@@ -375,6 +377,17 @@ fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
     drop(conn);
     dac(dir.path(), &["rollback", "--target", &target]).expect_code(1);
     dac(dir.path(), &["recover", "--target", &target]).expect_code(0);
+    // Again, copying with writers held.
+    let held = side_by_side(&["--allow-data-loss", "--format", "json", "--no-early-copy"]);
+    held.expect_code(0);
+    let json: serde_json::Value =
+        serde_json::from_str(&held.stdout).unwrap_or_else(|e| panic!("{e}: {}", held.stdout));
+    assert_eq!(json["early_copy"], "off", "{json}");
+    assert!(
+        !held.stderr.contains("before holding writers off"),
+        "{}",
+        held.stderr
+    );
     let both = dac(
         dir.path(),
         &[

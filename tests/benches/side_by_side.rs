@@ -5,12 +5,14 @@
 //! * PostgreSQL (the throwaway server of `dac_tests::postgres`, or `DAC_TEST_POSTGRES_URL`): a
 //!   database of three tables (1,000,000 rows, one table of 900,000) deployed at v1, upgraded to
 //!   v2 (a new table, a new nullable column, a new index) by `upgrade::side_by_side`, the engine
-//!   call behind `dac upgrade --side-by-side`, with one copier and with two. Against the same
+//!   call behind `dac upgrade --side-by-side`: with the copy made with writers held
+//!   (`--no-early-copy`; one copier and two), with the early copy (the default) kept, and with
+//!   the early copy discarded because a row was written meanwhile. Against the same
 //!   data: `pg_dump -a | psql` into a database holding the v2 schema, and a binary `COPY ... TO
 //!   STDOUT | COPY ... FROM STDIN` pipe of two `psql` per table (the practical floor), into the
 //!   v2 schema and into the v2 tables without their secondary indexes and foreign keys (what
 //!   dac copies into before it builds those).
-//! * SQLite: the same shape in a file, against `ATTACH` + `INSERT INTO new.t SELECT ... FROM
+//! * SQLite: the same shape and dac's three ways in a file, against `ATTACH` + `INSERT INTO new.t SELECT ... FROM
 //!   old.t` per table in one transaction (through rusqlite), into the v2 schema and into the v2
 //!   tables without their secondary indexes.
 //!
@@ -260,7 +262,7 @@ impl Steps {
 impl Progress for Steps {
     fn step(&self, text: &str) {
         self.mark(text);
-        if text.starts_with("indexes, foreign keys")
+        if text.starts_with("indexes and keys")
             && let Some((target, statement)) = self.write_after_copy.lock().expect("lock").take()
         {
             dac_engine::driver::connect(&target, false)
@@ -287,11 +289,13 @@ fn phase_name(step: &str) -> &'static str {
         "creating" => "create db",
         "deploying" => "schema",
         "holding" => "read-only+hold",
-        "checking" => "check",
         // The copy step runs until the copies and the index builds that overlap them end;
         // the `copy` column is the report's, until the last copy ends.
         "copy" => "copy+indexes",
-        "indexes," => "after copy",
+        "indexes" => "after copy",
+        "looking" => "write check",
+        "generators," => "finalize",
+        "checking" => "FK checks after switch",
         "switching" => "switch",
         _ => "other",
     }

@@ -731,7 +731,7 @@ fn postgres_a_failed_index_build_undoes_the_upgrade() {
 }
 
 /// Writes to the original while dac copies it before holding writers off: once the copy is
-/// done (the first "indexes, ..." step), `statements` run in a session of their own and a
+/// done (the "indexes and keys ..." step), `statements` run in a session of their own and a
 /// session opened before the upgrade (`open`, a transaction already writing) commits.
 struct WriteDuringEarlyCopy {
     target: Target,
@@ -743,7 +743,7 @@ struct WriteDuringEarlyCopy {
 impl upgrade::Progress for WriteDuringEarlyCopy {
     fn step(&self, text: &str) {
         use std::sync::atomic::Ordering;
-        if !text.starts_with("indexes, foreign keys") || self.written.swap(true, Ordering::SeqCst) {
+        if !text.starts_with("indexes and keys") || self.written.swap(true, Ordering::SeqCst) {
             return;
         }
         let mut driver = connect(&self.target, false).expect("connect");

@@ -764,7 +764,7 @@ fn run(
                 .filter_map(|t| t.copy.as_ref().map(|c| (c.source.clone(), t.report.rows)))
                 .collect();
             progress.step(&format!(
-                "checking {database} for writes since the copy began"
+                "looking for writes to {database} since the copy began"
             ));
             let changed = mark.changed(&copied)?;
             if let Some(why) = &changed {
@@ -801,6 +801,7 @@ fn run(
             fault::point("sbs.held");
             copy_ms = fill.run(server, copiers, &mut transfers)?;
         }
+        progress.step("generators, triggers, foreign keys and registry");
         server.continue_generators(&database, &temporary)?;
         fault::point("sbs.generators");
         let mut new = server.open(&temporary)?;
@@ -950,7 +951,7 @@ impl Fill<'_> {
         let copy_ms = millis(copied.duration_since(started));
         fault::point("sbs.copied");
         self.progress
-            .step("indexes, foreign keys, triggers, generators and registry");
+            .step("indexes and keys that wait for the rows");
         if predeploy {
             let mut new = server.open(self.to)?;
             run_script(new.as_mut(), &self.scripts.predeploy, &mut |_| Ok(()))?;
