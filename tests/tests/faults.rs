@@ -1484,22 +1484,7 @@ fn mid_table(run: &Run) -> Result<(), String> {
 /// Runs `args` to the point `spec` (waiting there), stops the server abruptly, lets the run go
 /// on (it must fail, not crash, not succeed) and starts the server again.
 fn server_crash(args: &[String], spec: &str) -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(db_error)?;
-    let flag = dir.path().join("at-point");
-    let child = dac_command(
-        &as_strs(args),
-        Some(&format!("{spec}=wait:{}", flag.display())),
-    )
-    .spawn()
-    .map_err(db_error)?;
-    let started = Instant::now();
-    while !flag.exists() {
-        if started.elapsed() > RUN_LIMIT {
-            let run = finish(child);
-            return Err(format!("the run never reached {spec}: {}", run.describe()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (child, flag, _dir) = run_to_point(args, spec, None)?;
     // The harness's server commits asynchronously (synchronous_commit=off, for speed): wait
     // until everything dac committed so far is flushed, as a commit guarantees on a server with
     // the default synchronous_commit=on. (Without it the crash loses the last commits, which is
@@ -1521,28 +1506,39 @@ fn server_crash(args: &[String], spec: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `args` to the end of its early copy, writes one row of the original (to the value it
-/// had), lets the run go on and expects it to abort at `spec`.
-fn write_during_early_copy(site: &Site, args: &[String], spec: &str) -> Result<(), String> {
+/// Starts `args` with `DAC_FAULT=<wait>=wait:<file>` (and `,<then>`: a later fault) and
+/// returns once the run stands at `wait`: the run, and the file whose removal lets it go on
+/// (in a directory that lives as long as the returned guard).
+fn run_to_point(
+    args: &[String],
+    wait: &str,
+    then: Option<&str>,
+) -> Result<(Child, PathBuf, tempfile::TempDir), String> {
     let dir = tempfile::tempdir().map_err(db_error)?;
     let flag = dir.path().join("at-point");
-    let child = dac_command(
-        &as_strs(args),
-        Some(&format!("sbs.indexed=wait:{},{spec}", flag.display())),
-    )
-    .spawn()
-    .map_err(db_error)?;
+    let mut fault = format!("{wait}=wait:{}", flag.display());
+    if let Some(then) = then {
+        fault.push(',');
+        fault.push_str(then);
+    }
+    let child = dac_command(&as_strs(args), Some(&fault))
+        .spawn()
+        .map_err(db_error)?;
     let started = Instant::now();
     while !flag.exists() {
         if started.elapsed() > RUN_LIMIT {
             let run = finish(child);
-            return Err(format!(
-                "the run never reached its early copy's end: {}",
-                run.describe()
-            ));
+            return Err(format!("the run never reached {wait}: {}", run.describe()));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    Ok((child, flag, dir))
+}
+
+/// Runs `args` to the end of its early copy, writes one row of the original and writes it
+/// back, lets the run go on and expects it to find the write and abort at `spec`.
+fn write_during_early_copy(site: &Site, args: &[String], spec: &str) -> Result<(), String> {
+    let (child, flag, _dir) = run_to_point(args, "sbs.indexed", Some(spec))?;
     let target = Target::parse(&site.target()).map_err(db_error)?;
     // Two commits that end where they began: SQLite does not even touch the file for an
     // update to the same value.
