@@ -4,10 +4,14 @@
 //! 2. Create the new database under a temporary name and deploy the desired schema into it
 //!    (without the indexes, foreign keys and triggers that would slow the copy or fire on it)
 //!    while the original stays writable.
-//! 3. Mark the original read-only and hold its writers off; copy table by table (several at a
-//!    time where the platform allows); then indexes (several at a time), foreign keys (which
-//!    re-check the data), triggers, generators, the post-deployment script and the registry, in
-//!    the new database.
+//! 3. Copy table by table (several at a time where the platform allows) and build each table's
+//!    indexes once its rows are in, while writers still write; then mark the original
+//!    read-only, hold its writers off and ask the [`WriteMark`](crate::driver::WriteMark)
+//!    taken before the copy whether anything was written to the copied tables since: if so,
+//!    drop the new database and do it all again, with writers held. (Where the platform has no
+//!    mark, or with `copy_early` off, writers are held before the copy.) Then foreign keys
+//!    (which re-check the data), triggers, generators, the post-deployment script and the
+//!    registry, in the new database.
 //! 4. Switch: end the original's sessions, rename it with a suffix (version and time), give the
 //!    new database the original name, restore read-only if the original was.
 //! 5. Where the platform allows, check the foreign keys the original held, added unchecked in
