@@ -899,3 +899,80 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
         pg.drop_database(&url);
     }
 }
+
+/// A schema change to the original during the early copy fails the upgrade (it was planned
+/// for the schema read before the copy) and leaves the original, change and all, writable,
+/// at v1, with no temporary database.
+fn schema_change_during_an_early_copy_fails(target: &Target, platform: Platform, change: &str) {
+    deploy(target, &v1(platform));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        fill(driver.as_mut(), platform);
+    }
+    let progress = WriteDuringEarlyCopy {
+        target: target.clone(),
+        statements: vec![change.to_string()],
+        open: std::sync::Mutex::new(None),
+        written: std::sync::atomic::AtomicBool::new(false),
+    };
+    let err = upgrade::side_by_side(target, &v2(platform), &options(), &progress)
+        .expect_err("a schema change during the copy fails the upgrade");
+    let message = err.to_string();
+    assert!(
+        message.contains("changed while its rows were copied") && message.contains("run it again"),
+        "{message}"
+    );
+    let mut original = connect(target, false).expect("connect");
+    assert_eq!(
+        original
+            .read_registration()
+            .expect("registry")
+            .expect("registered")
+            .version,
+        "1.0",
+        "{message}"
+    );
+    original
+        .execute("INSERT INTO legacy VALUES (3, 'writable')")
+        .expect("the original is writable again");
+    assert_eq!(
+        original
+            .query("SELECT count(*) FROM orders")
+            .expect("orders")[0][0]
+            .as_deref(),
+        Some("500")
+    );
+}
+
+#[test]
+fn sqlite_a_schema_change_during_an_early_copy_fails_the_upgrade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("shop.db");
+    let target = Target::Sqlite { path: path.clone() };
+    schema_change_during_an_early_copy_fails(
+        &target,
+        Platform::Sqlite,
+        "ALTER TABLE orders ADD COLUMN late text",
+    );
+    assert!(!dir.path().join("shop.db.dac-new").exists());
+    assert!(!dir.path().join("shop.db.dac-journal").exists());
+}
+
+#[test]
+fn postgres_a_schema_change_during_an_early_copy_fails_the_upgrade() {
+    let pg = server();
+    for (case, change) in [
+        ("column", "ALTER TABLE orders ADD COLUMN late text"),
+        ("table", "CREATE TABLE late (id integer PRIMARY KEY)"),
+    ] {
+        let url = pg.create_database(&format!("sbs_reshaped_{case}"));
+        let target = Target::parse(&url).expect("target");
+        schema_change_during_an_early_copy_fails(&target, Platform::Postgres, change);
+        let mut admin = PostgresServer::connect(&url).expect("server");
+        assert!(
+            !admin.exists(&admin.temporary_name()).expect("exists"),
+            "{case}: no temporary database left"
+        );
+        pg.drop_database(&url);
+    }
+}

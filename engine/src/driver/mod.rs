@@ -11,7 +11,7 @@ pub mod sqlserver;
 mod target;
 
 pub use postgres::{PostgresDriver, PostgresServer};
-pub use server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold};
+pub use server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince};
 pub use sqlite::{SqliteDriver, SqliteServer};
 pub use sqlserver::{SqlServerDriver, SqlServerServer};
 pub use target::{Target, redact};

@@ -68,11 +68,21 @@ pub trait WriterHold: Send {
 /// A mark set on a database before its rows are copied with writers still writing: once
 /// writers are held, it tells whether the copy is still what the database holds.
 pub trait WriteMark: Send {
-    /// With writers held: why the copied tables (source table, rows copied) may differ from
-    /// what the database now holds, or `None` when nothing was written to them since the mark.
-    /// A platform that cannot tell table from table answers for the whole database; it may
-    /// err towards a difference, never away from one.
-    fn changed(self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<Option<String>>;
+    /// With writers held: what was written since the mark to the copied tables (source table,
+    /// rows copied), or to the schema. A platform that cannot tell table from table answers
+    /// for the whole database; it may err towards a write, never away from one.
+    fn written(self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<WrittenSince>;
+}
+
+/// What a [`WriteMark`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WrittenSince {
+    /// Nothing: the copy is what the database holds.
+    Nothing,
+    /// Rows (why, for the report): the copy must be made again.
+    Rows(String),
+    /// The schema (what changed): the upgrade was planned for another schema.
+    Schema(String),
 }
 
 /// A database server (or, for SQLite, the directory of database files) seen as a whole.

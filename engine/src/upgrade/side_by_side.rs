@@ -8,7 +8,8 @@
 //!    indexes once its rows are in, while writers still write; then mark the original
 //!    read-only, hold its writers off and ask the [`WriteMark`](crate::driver::WriteMark)
 //!    taken before the copy whether anything was written to the copied tables since: if so,
-//!    drop the new database and do it all again, with writers held. (Where the platform has no
+//!    drop the new database and do it all again, with writers held; if the schema changed,
+//!    fail (the plan is for the schema read before). (Where the platform has no
 //!    mark, or with `copy_early` off, writers are held before the copy.) Then foreign keys
 //!    (which re-check the data), triggers, generators, the post-deployment script and the
 //!    registry, in the new database.
@@ -32,7 +33,9 @@ use super::in_place::validate;
 use super::transfer::{PlannedTransfer, plan_transfer};
 use crate::compare::{CompareOptions, Diff};
 use crate::dialect::dialect_for;
-use crate::driver::{Copier, Driver, Moved, Server, TableCopy, Target, WriterHold, connect_server};
+use crate::driver::{
+    Copier, Driver, Moved, Server, TableCopy, Target, WriterHold, WrittenSince, connect_server,
+};
 use crate::fault;
 use crate::model::{Model, ObjectName, Value, kind};
 use crate::package::Package;
@@ -770,12 +773,21 @@ fn run(
             progress.step(&format!(
                 "looking for writes to {database} since the copy began"
             ));
-            let changed = mark.changed(&copied)?;
-            if let Some(why) = &changed {
-                progress.step(&format!("{why}: copying again with writers held"));
-            }
+            let written = match mark.written(&copied)? {
+                // The plan was made for the schema read before the copy.
+                WrittenSince::Schema(what) => {
+                    return Err(Error::Invalid(format!(
+                        "the schema of {database} changed while its rows were copied ({what}): the upgrade was planned for the schema it had before; run it again"
+                    )));
+                }
+                WrittenSince::Rows(why) => {
+                    progress.step(&format!("{why}: copying again with writers held"));
+                    Some(why)
+                }
+                WrittenSince::Nothing => None,
+            };
             fault::point("sbs.checked");
-            match changed {
+            match written {
                 None => early_copy = EarlyCopy::Kept,
                 Some(why) => {
                     early_copy = EarlyCopy::Discarded;

@@ -27,7 +27,9 @@ use postgres::Config;
 
 use super::{PostgresDriver, driver_error, quote_ident};
 use crate::driver::Driver;
-use crate::driver::server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold};
+use crate::driver::server::{
+    Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
+};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -584,14 +586,56 @@ struct PostgresWriteMark {
 }
 
 impl WriteMark for PostgresWriteMark {
-    fn changed(mut self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<Option<String>> {
+    fn written(mut self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
+        // age() counts back from the next transaction id, so "at or after the horizon" is
+        // "no older than the horizon", which holds across wraparound.
+        let since = |column: &str| format!("age({column}) <= age({}::xid)", literal(&self.horizon));
+        // The schema: a column of a copied table added, dropped or altered (its pg_attribute
+        // row is newer), or a table created (a newer pg_class row that is not a copied table).
+        let mut copied_names = Vec::new();
+        let mut columns = Vec::new();
+        for (table, _) in copied {
+            let regclass = format!("{}::regclass", literal(&quoted(table)));
+            copied_names.push(regclass.clone());
+            columns.push(format!(
+                "SELECT {}::text FROM pg_attribute WHERE attrelid = {regclass} AND attnum > 0 AND {}",
+                literal(&table.to_string()),
+                since("xmin")
+            ));
+        }
+        let created = format!(
+            "SELECT c.oid::regclass::text || ' (created)' FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_dac') \
+             AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' \
+             AND {}{}",
+            since("c.xmin"),
+            if copied_names.is_empty() {
+                String::new()
+            } else {
+                format!(" AND c.oid NOT IN ({})", copied_names.join(", "))
+            }
+        );
+        columns.push(created);
+        let reshaped: Vec<String> = self
+            .checker
+            .simple(&format!(
+                "SELECT DISTINCT * FROM ({}) s",
+                columns.join(" UNION ALL ")
+            ))?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        if !reshaped.is_empty() {
+            let _ = self.pin.execute("ROLLBACK");
+            return Ok(WrittenSince::Schema(reshaped.join(", ")));
+        }
         let mut changes = Vec::new();
         for (table, rows) in copied {
-            // age() counts back from the next transaction id, so "at or after the horizon"
-            // is "no older than the horizon", which holds across wraparound.
             let sql = format!(
-                "SELECT count(*)::text, (count(*) FILTER (WHERE age(xmin) <= age({}::xid)))::text FROM {}",
-                literal(&self.horizon),
+                "SELECT count(*)::text, (count(*) FILTER (WHERE {}))::text FROM {}",
+                since("xmin"),
                 quoted(table)
             );
             let row = self
@@ -617,7 +661,11 @@ impl WriteMark for PostgresWriteMark {
             }
         }
         let _ = self.pin.execute("ROLLBACK");
-        Ok((!changes.is_empty()).then(|| changes.join("; ")))
+        Ok(if changes.is_empty() {
+            WrittenSince::Nothing
+        } else {
+            WrittenSince::Rows(changes.join("; "))
+        })
     }
 }
 

@@ -19,7 +19,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{BUSY_TIMEOUT, SqliteDriver, driver_error, lock_file, quote};
 use crate::driver::Driver;
-use crate::driver::server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold};
+use crate::driver::server::{
+    Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
+};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -327,8 +329,13 @@ impl Server for SqliteServer {
             Path::new(name),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let version = data_version(&conn)?;
-        Ok(Some(Box::new(SqliteWriteMark { conn, version })))
+        let version = pragma(&conn, "data_version")?;
+        let schema = pragma(&conn, "schema_version")?;
+        Ok(Some(Box::new(SqliteWriteMark {
+            conn,
+            version,
+            schema,
+        })))
     }
 
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
@@ -507,21 +514,28 @@ impl WriterHold for SqliteHold {
 
 /// SQLite's `data_version` changes, for one connection, whenever another connection (of
 /// this process or another) commits to the database: the whole file, not table by table.
+/// `schema_version` changes with every schema change.
 struct SqliteWriteMark {
     conn: Connection,
     version: i64,
+    schema: i64,
 }
 
-fn data_version(conn: &Connection) -> Result<i64> {
-    const SQL: &str = "PRAGMA data_version";
-    conn.query_row(SQL, [], |r| r.get(0))
-        .map_err(|e| driver_error(&e, Some(SQL)))
+fn pragma(conn: &Connection, name: &str) -> Result<i64> {
+    let sql = format!("PRAGMA {name}");
+    conn.query_row(&sql, [], |r| r.get(0))
+        .map_err(|e| driver_error(&e, Some(&sql)))
 }
 
 impl WriteMark for SqliteWriteMark {
-    fn changed(self: Box<Self>, _copied: &[(ObjectName, u64)]) -> Result<Option<String>> {
-        Ok((data_version(&self.conn)? != self.version)
-            .then(|| "the database took writes while it was copied".to_string()))
+    fn written(self: Box<Self>, _copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
+        Ok(if pragma(&self.conn, "schema_version")? != self.schema {
+            WrittenSince::Schema("its schema changed (schema_version)".into())
+        } else if pragma(&self.conn, "data_version")? != self.version {
+            WrittenSince::Rows("the database took writes while it was copied".into())
+        } else {
+            WrittenSince::Nothing
+        })
     }
 }
 
