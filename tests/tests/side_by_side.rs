@@ -765,8 +765,11 @@ fn writes_during_an_early_copy_are_copied_again(
     platform: Platform,
     writes: &[&str],
     in_flight: Option<&str>,
+    predeploy: Option<&str>,
     retained_open: impl Fn(&str) -> Box<dyn Driver>,
-) -> String {
+) -> (EarlyCopy, String) {
+    let mut v2 = v2(platform);
+    v2.predeploy = predeploy.map(str::to_string);
     deploy(target, &v1(platform));
     {
         let mut driver = connect(target, false).expect("connect");
@@ -788,17 +791,15 @@ fn writes_during_an_early_copy_are_copied_again(
         open: std::sync::Mutex::new(open),
         written: std::sync::atomic::AtomicBool::new(false),
     };
-    let outcome =
-        upgrade::side_by_side(target, &v2(platform), &options(), &progress).expect("side by side");
+    let outcome = upgrade::side_by_side(target, &v2, &options(), &progress).expect("side by side");
     let report = &outcome.report;
     let text = report.text();
     assert!(
         progress.written.load(std::sync::atomic::Ordering::SeqCst),
         "the writes ran: {text}"
     );
-    assert_eq!(report.early_copy, EarlyCopy::Discarded, "{text}");
     assert!(
-        text.contains("then again with writers held"),
+        text.contains("again with writers held"),
         "the report says so: {text}"
     );
     // Every write is in the new database: its rows of the written tables are the original's.
@@ -820,7 +821,10 @@ fn writes_during_an_early_copy_are_copied_again(
         report.rows_copied,
         "{text}"
     );
-    report.early_copy_note.clone().unwrap_or_default()
+    (
+        report.early_copy,
+        report.early_copy_note.clone().unwrap_or_default(),
+    )
 }
 
 #[test]
@@ -829,10 +833,11 @@ fn sqlite_writes_during_an_early_copy_are_copied_again() {
     let target = Target::Sqlite {
         path: dir.path().join("shop.db"),
     };
-    let note = writes_during_an_early_copy_are_copied_again(
+    let (early, note) = writes_during_an_early_copy_are_copied_again(
         &target,
         Platform::Sqlite,
         &["UPDATE orders SET code = 'changed' WHERE id = 7"],
+        None,
         None,
         |name| {
             Box::new(
@@ -841,14 +846,18 @@ fn sqlite_writes_during_an_early_copy_are_copied_again() {
         },
     );
     assert!(note.contains("took writes"), "{note}");
+    // SQLite cannot tell which table was written: everything is copied again.
+    assert_eq!(early, EarlyCopy::Discarded, "{note}");
 }
 
 #[test]
 fn postgres_writes_during_an_early_copy_are_copied_again() {
     let pg = server();
     // Each kind of write, alone: an insert (into a table whose name needs quoting), an
-    // update, a delete, and an insert by a transaction already open when the copy began.
-    let cases: [(&str, &[&str], Option<&str>, &str); 4] = [
+    // update, a delete, and an insert by a transaction already open when the copy began; the
+    // tables written to are copied again, the rest kept. With a pre-deployment script (which
+    // ran over every copied table), everything is copied again.
+    let cases: [(&str, &[&str], Option<&str>, &str); 5] = [
         (
             "insert",
             &["INSERT INTO \"we\"\"ird;name's]\" VALUES (3, 'new')"],
@@ -873,15 +882,23 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
             Some("INSERT INTO orders VALUES (501, 1, 5, 'late')"),
             "orders",
         ),
+        (
+            "predeploy",
+            &["UPDATE orders SET code = 'changed' WHERE id = 7"],
+            None,
+            "orders",
+        ),
     ];
     for (case, writes, in_flight, table) in cases {
+        let predeploy = (case == "predeploy").then_some("SELECT 1;");
         let url = pg.create_database(&format!("sbs_early_{case}"));
         let target = Target::parse(&url).expect("target");
-        let note = writes_during_an_early_copy_are_copied_again(
+        let (early, note) = writes_during_an_early_copy_are_copied_again(
             &target,
             Platform::Postgres,
             writes,
             in_flight,
+            predeploy,
             |name| {
                 let mut admin = PostgresServer::connect(&url).expect("server");
                 admin.open(name).expect("retained")
@@ -891,6 +908,12 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
             note.contains(table),
             "{case}: the note names {table}: {note}"
         );
+        let expected = if predeploy.is_some() {
+            EarlyCopy::Discarded
+        } else {
+            EarlyCopy::Partly
+        };
+        assert_eq!(early, expected, "{case}: {note}");
         let mut admin = PostgresServer::connect(&url).expect("server");
         assert!(
             !admin.exists(&admin.temporary_name()).expect("exists"),

@@ -51,6 +51,9 @@ pub trait Copier: Send {
         Ok(())
     }
 
+    /// Empties a table of the new database, to copy it again.
+    fn clear(&mut self, table: &ObjectName) -> Result<()>;
+
     /// Makes everything copied durable and closes the connections.
     fn finish(self: Box<Self>) -> Result<()>;
 }
@@ -79,8 +82,14 @@ pub trait WriteMark: Send {
 pub enum WrittenSince {
     /// Nothing: the copy is what the database holds.
     Nothing,
-    /// Rows (why, for the report): the copy must be made again.
-    Rows(String),
+    /// Rows: the copy must be made again, of the tables written to where the platform can tell
+    /// which, else of every table.
+    Rows {
+        /// What was written, for the report.
+        why: String,
+        /// The source tables written to; `None` where the platform cannot tell.
+        tables: Option<Vec<ObjectName>>,
+    },
     /// The schema (what changed): the upgrade was planned for another schema.
     Schema(String),
 }

@@ -146,6 +146,9 @@ pub enum EarlyCopy {
     /// Before writers were held; nothing was written to the copied tables since, so the
     /// copy was kept and the window held only the check and the switch.
     Kept,
+    /// Before writers were held; rows were written meanwhile to some tables, which were
+    /// emptied in the new database and copied again with writers held; the rest was kept.
+    Partly,
     /// Before writers were held; something was written meanwhile, so the rows were copied
     /// again with writers held.
     Discarded,
@@ -343,6 +346,12 @@ impl TransferReport {
             EarlyCopy::Off => String::new(),
             EarlyCopy::Kept => format!(
                 "{indent}rows copied before writers were held off; nothing was written to the copied tables since, so the copy was kept\n"
+            ),
+            EarlyCopy::Partly => format!(
+                "{indent}rows copied before writers were held off; the tables written to since were copied again with writers held: {}\n",
+                self.early_copy_note
+                    .as_deref()
+                    .unwrap_or("the original took writes")
             ),
             EarlyCopy::Discarded => format!(
                 "{indent}rows copied before writers were held off, then again with writers held: {}\n",

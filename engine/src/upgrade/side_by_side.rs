@@ -8,9 +8,10 @@
 //!    indexes once its rows are in, while writers still write; then mark the original
 //!    read-only, hold its writers off and ask the [`WriteMark`](crate::driver::WriteMark)
 //!    taken before the copy whether anything was written to the copied tables since: if so,
-//!    drop the new database and do it all again, with writers held; if the schema changed,
-//!    fail (the plan is for the schema read before). (Where the platform has no
-//!    mark, or with `copy_early` off, writers are held before the copy.) Then foreign keys
+//!    copy those tables again, with writers held (where the mark cannot tell which, or a
+//!    pre-deployment script ran over the copy, drop the new database and do it all again); if
+//!    the schema changed, fail (the plan is for the schema read before). (Where the platform
+//!    has no mark, or with `copy_early` off, writers are held before the copy.) Then foreign keys
 //!    (which re-check the data), triggers, generators, the post-deployment script and the
 //!    registry, in the new database.
 //! 4. Switch: end the original's sessions, rename it with a suffix (version and time), give the
@@ -780,16 +781,24 @@ fn run(
                         "the schema of {database} changed while its rows were copied ({what}): the upgrade was planned for the schema it had before; run it again"
                     )));
                 }
-                WrittenSince::Rows(why) => {
+                WrittenSince::Rows { why, tables } => {
                     progress.step(&format!("{why}: copying again with writers held"));
-                    Some(why)
+                    Some((why, tables))
                 }
                 WrittenSince::Nothing => None,
             };
             fault::point("sbs.checked");
+            // A pre-deployment script ran over every copied table: it cannot be run again
+            // over some.
+            let predeploy = !scripts.predeploy.batches.is_empty();
             match written {
                 None => early_copy = EarlyCopy::Kept,
-                Some(why) => {
+                Some((why, Some(tables))) if !predeploy => {
+                    early_copy = EarlyCopy::Partly;
+                    early_copy_note = Some(why);
+                    fill.again(server, &mut transfers, &tables)?;
+                }
+                Some((why, _)) => {
                     early_copy = EarlyCopy::Discarded;
                     early_copy_note = Some(why);
                     // The journal leaves the temporary database before it is dropped.
@@ -977,6 +986,44 @@ impl Fill<'_> {
         fault::point("sbs.indexed");
         finish_copiers(copiers)?;
         Ok(copy_ms)
+    }
+
+    /// Copies again, into the emptied tables (their indexes kept), the tables whose sources
+    /// are `sources`.
+    fn again(
+        &self,
+        server: &mut dyn Server,
+        transfers: &mut [PlannedTransfer],
+        sources: &[ObjectName],
+    ) -> Result<()> {
+        let again: Vec<usize> = (0..transfers.len())
+            .filter(|&i| {
+                transfers[i]
+                    .copy
+                    .as_ref()
+                    .is_some_and(|c| sources.contains(&c.source))
+            })
+            .collect();
+        let mut subset: Vec<PlannedTransfer> =
+            again.iter().map(|&i| transfers[i].clone()).collect();
+        let sizes: Vec<u64> = again
+            .iter()
+            .map(|&i| self.sizes.get(i).copied().unwrap_or(0))
+            .collect();
+        let mut copiers = open_copiers(server, self.from, self.to, self.parallelism, subset.len())?;
+        for transfer in &subset {
+            if let (Some(copy), Some(copier)) = (&transfer.copy, copiers.first_mut()) {
+                copier.clear(&copy.destination)?;
+            }
+        }
+        fault::point("sbs.cleared");
+        copy_and_build(&mut copiers, &mut subset, &sizes, &[], self.progress)?;
+        fault::point("sbs.copied-again");
+        finish_copiers(copiers)?;
+        for (i, transfer) in again.into_iter().zip(subset) {
+            transfers[i].report = transfer.report;
+        }
+        Ok(())
     }
 }
 

@@ -632,6 +632,7 @@ impl WriteMark for PostgresWriteMark {
             return Ok(WrittenSince::Schema(reshaped.join(", ")));
         }
         let mut changes = Vec::new();
+        let mut tables = Vec::new();
         for (table, rows) in copied {
             let sql = format!(
                 "SELECT count(*)::text, (count(*) FILTER (WHERE {}))::text FROM {}",
@@ -658,13 +659,19 @@ impl WriteMark for PostgresWriteMark {
                 ));
             } else if now != *rows {
                 changes.push(format!("{table}: {now} rows now, {rows} copied"));
+            } else {
+                continue;
             }
+            tables.push(table.clone());
         }
         let _ = self.pin.execute("ROLLBACK");
         Ok(if changes.is_empty() {
             WrittenSince::Nothing
         } else {
-            WrittenSince::Rows(changes.join("; "))
+            WrittenSince::Rows {
+                why: changes.join("; "),
+                tables: Some(tables),
+            }
         })
     }
 }
@@ -765,6 +772,11 @@ impl Copier for PostgresCopier {
 
     fn execute(&mut self, statement: &str) -> Result<()> {
         self.destination.execute(statement)
+    }
+
+    fn clear(&mut self, table: &ObjectName) -> Result<()> {
+        self.destination
+            .execute(&format!("TRUNCATE ONLY {}", quoted(table)))
     }
 
     fn build_alongside(&mut self, sessions: usize) -> Result<()> {

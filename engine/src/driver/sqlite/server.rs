@@ -532,7 +532,10 @@ impl WriteMark for SqliteWriteMark {
         Ok(if pragma(&self.conn, "schema_version")? != self.schema {
             WrittenSince::Schema("its schema changed (schema_version)".into())
         } else if pragma(&self.conn, "data_version")? != self.version {
-            WrittenSince::Rows("the database took writes while it was copied".into())
+            WrittenSince::Rows {
+                why: "the database took writes while it was copied".into(),
+                tables: None,
+            }
         } else {
             WrittenSince::Nothing
         })
@@ -628,6 +631,13 @@ impl Copier for SqliteCopier {
 
     fn execute(&mut self, statement: &str) -> Result<()> {
         run(&self.conn, statement)
+    }
+
+    fn clear(&mut self, table: &ObjectName) -> Result<()> {
+        run(
+            &self.conn,
+            &format!("DELETE FROM main.{}", quote(table.leaf())),
+        )
     }
 
     fn finish(self: Box<Self>) -> Result<()> {

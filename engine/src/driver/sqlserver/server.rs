@@ -531,6 +531,13 @@ impl Copier for SqlServerCopier {
         Driver::execute(&mut self.session, statement)
     }
 
+    fn clear(&mut self, table: &ObjectName) -> Result<()> {
+        Driver::execute(
+            &mut self.session,
+            &side_by_side::clear_table(&self.to, table),
+        )
+    }
+
     fn finish(self: Box<Self>) -> Result<()> {
         Ok(())
     }

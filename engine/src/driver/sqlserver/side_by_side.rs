@@ -84,6 +84,11 @@ fn three_part(database: &str, table: &crate::model::ObjectName) -> String {
     format!("{}.{}", quote(database), quote_name(table))
 }
 
+/// Empties a table of the new database, to copy it again.
+pub fn clear_table(target: &str, table: &crate::model::ObjectName) -> String {
+    format!("TRUNCATE TABLE {};", three_part(target, table))
+}
+
 /// Copies a table's rows from database `source` to `target` on the server, in one batch:
 /// `INSERT ... SELECT` with three-part names (values convert where a column's type changed, and
 /// a value that does not convert fails the copy), identity values kept with IDENTITY_INSERT when
