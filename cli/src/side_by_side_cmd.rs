@@ -137,10 +137,14 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
     let mut report = outcome.report;
     report.database = target.to_string();
     if outcome.up_to_date {
-        println!(
+        aside(format!(
             "{target} is up to date: {} {} (nothing to do)",
             report.application, report.version_after
-        );
+        ));
+        // A script reading the JSON gets a report, of nothing copied.
+        if matches!(args.format, TransferFormat::Json) {
+            print!("{}", report.json());
+        }
         return Ok(EXIT_OK);
     }
     let text = match args.format {

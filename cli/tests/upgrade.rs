@@ -388,6 +388,13 @@ fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
         "{}",
         held.stderr
     );
+    // Up to date: with --format json, stdout is still a report (of nothing copied).
+    let again = side_by_side(&["--format", "json"]);
+    again.expect_code(0);
+    let json: serde_json::Value =
+        serde_json::from_str(&again.stdout).unwrap_or_else(|e| panic!("{e}: {}", again.stdout));
+    assert_eq!(json["tables_copied"], 0, "{json}");
+    assert!(again.stderr.contains("is up to date"), "{}", again.stderr);
     let both = dac(
         dir.path(),
         &[
