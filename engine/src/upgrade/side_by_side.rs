@@ -788,35 +788,20 @@ fn run(
                 WrittenSince::Nothing => None,
             };
             fault::point("sbs.checked");
-            // A pre-deployment script ran over every copied table: it cannot be run again
-            // over some.
-            let predeploy = !scripts.predeploy.batches.is_empty();
-            match written {
-                None => early_copy = EarlyCopy::Kept,
-                Some((why, Some(tables))) if !predeploy => {
-                    early_copy = EarlyCopy::Partly;
-                    early_copy_note = Some(why);
+            early_copy_note = written.as_ref().map(|(why, _)| why.clone());
+            early_copy = match written {
+                None => EarlyCopy::Kept,
+                // A pre-deployment script ran over every copied table: it cannot be run
+                // again over some.
+                Some((_, Some(tables))) if !fill.predeploy() => {
                     fill.again(server, &mut transfers, &tables)?;
+                    EarlyCopy::Partly
                 }
-                Some((why, _)) => {
-                    early_copy = EarlyCopy::Discarded;
-                    early_copy_note = Some(why);
-                    // The journal leaves the temporary database before it is dropped.
-                    save_in(server, &journal, &database)?;
-                    server.drop_database(&temporary)?;
-                    fault::point("sbs.discarded");
-                    server.create_database(&temporary)?;
-                    save(server, &journal)?;
-                    deploy_schema(server, &temporary, &scripts, progress)?;
-                    for transfer in &mut transfers {
-                        transfer.report.rows = 0;
-                        transfer.report.bytes = 0;
-                        transfer.report.ms = 0;
-                    }
-                    let copiers = fill.copiers(server, &transfers)?;
-                    copy_ms = fill.run(server, copiers, &mut transfers)?;
+                Some(_) => {
+                    copy_ms = fill.anew(server, &journal, &mut transfers)?;
+                    EarlyCopy::Discarded
                 }
-            }
+            };
         } else {
             // Connected before writers are held: connecting is no part of the read-only window.
             let copiers = fill.copiers(server, &transfers)?;
@@ -963,7 +948,7 @@ impl Fill<'_> {
         let started = Instant::now();
         // The pre-deployment script runs on the copied rows before any index exists; without
         // one, a table's indexes are built as soon as its rows are in.
-        let predeploy = !self.scripts.predeploy.batches.is_empty();
+        let predeploy = self.predeploy();
         let indexes = &self.scripts.indexes;
         let during_copy: &[IndexBuild] = if predeploy { &[] } else { indexes };
         let copied = copy_and_build(
@@ -986,6 +971,30 @@ impl Fill<'_> {
         fault::point("sbs.indexed");
         finish_copiers(copiers)?;
         Ok(copy_ms)
+    }
+
+    /// Whether the package has a pre-deployment script (run over the copied rows).
+    fn predeploy(&self) -> bool {
+        !self.scripts.predeploy.batches.is_empty()
+    }
+
+    /// Drops the new database and fills a new one under its name: schema, rows, indexes.
+    /// Returns the copy's milliseconds.
+    fn anew(
+        &self,
+        server: &mut dyn Server,
+        journal: &Journal,
+        transfers: &mut [PlannedTransfer],
+    ) -> Result<u64> {
+        // The journal leaves the new database before it is dropped.
+        save_in(server, journal, self.from)?;
+        server.drop_database(self.to)?;
+        fault::point("sbs.discarded");
+        server.create_database(self.to)?;
+        save(server, journal)?;
+        deploy_schema(server, self.to, self.scripts, self.progress)?;
+        let copiers = self.copiers(server, transfers)?;
+        self.run(server, copiers, transfers)
     }
 
     /// Copies again, into the emptied tables (their indexes kept), the tables whose sources

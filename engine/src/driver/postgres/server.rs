@@ -585,58 +585,60 @@ struct PostgresWriteMark {
     horizon: String,
 }
 
-impl WriteMark for PostgresWriteMark {
-    fn written(mut self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
-        // age() counts back from the next transaction id, so "at or after the horizon" is
-        // "no older than the horizon", which holds across wraparound.
-        let since = |column: &str| format!("age({column}) <= age({}::xid)", literal(&self.horizon));
-        // The schema: a column of a copied table added, dropped or altered (its pg_attribute
-        // row is newer), or a table created (a newer pg_class row that is not a copied table).
+impl PostgresWriteMark {
+    /// `age(column) <= age(horizon)`: written at or after the horizon. age() counts back
+    /// from the next transaction id, so this holds across wraparound.
+    fn since(&self, column: &str) -> String {
+        format!("age({column}) <= age({}::xid)", literal(&self.horizon))
+    }
+
+    /// The schema changes since the mark: a column of a copied table added, dropped or
+    /// altered (its pg_attribute row is newer), or a table created (a newer pg_class row that
+    /// is not a copied table).
+    fn schema_changes(&mut self, copied: &[(ObjectName, u64)]) -> Result<Vec<String>> {
         let mut copied_names = Vec::new();
-        let mut columns = Vec::new();
+        let mut queries = Vec::new();
         for (table, _) in copied {
             let regclass = format!("{}::regclass", literal(&quoted(table)));
-            copied_names.push(regclass.clone());
-            columns.push(format!(
+            queries.push(format!(
                 "SELECT {}::text FROM pg_attribute WHERE attrelid = {regclass} AND attnum > 0 AND {}",
                 literal(&table.to_string()),
-                since("xmin")
+                self.since("xmin")
             ));
+            copied_names.push(regclass);
         }
-        let created = format!(
+        queries.push(format!(
             "SELECT c.oid::regclass::text || ' (created)' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
              AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_dac') \
              AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' \
              AND {}{}",
-            since("c.xmin"),
+            self.since("c.xmin"),
             if copied_names.is_empty() {
                 String::new()
             } else {
                 format!(" AND c.oid NOT IN ({})", copied_names.join(", "))
             }
-        );
-        columns.push(created);
-        let reshaped: Vec<String> = self
+        ));
+        Ok(self
             .checker
             .simple(&format!(
                 "SELECT DISTINCT * FROM ({}) s",
-                columns.join(" UNION ALL ")
+                queries.join(" UNION ALL ")
             ))?
             .into_iter()
             .filter_map(|r| r.into_iter().next().flatten())
-            .collect();
-        if !reshaped.is_empty() {
-            let _ = self.pin.execute("ROLLBACK");
-            return Ok(WrittenSince::Schema(reshaped.join(", ")));
-        }
+            .collect())
+    }
+
+    /// The copied tables written to since the mark, each with what was written.
+    fn row_changes(&mut self, copied: &[(ObjectName, u64)]) -> Result<Vec<(ObjectName, String)>> {
         let mut changes = Vec::new();
-        let mut tables = Vec::new();
         for (table, rows) in copied {
             let sql = format!(
                 "SELECT count(*)::text, (count(*) FILTER (WHERE {}))::text FROM {}",
-                since("xmin"),
+                self.since("xmin"),
                 quoted(table)
             );
             let row = self
@@ -654,25 +656,43 @@ impl WriteMark for PostgresWriteMark {
             };
             let (now, written) = (number(0), number(1));
             if written > 0 {
-                changes.push(format!(
-                    "{table}: {written} row(s) written while it was copied"
+                changes.push((
+                    table.clone(),
+                    format!("{table}: {written} row(s) written while it was copied"),
                 ));
             } else if now != *rows {
-                changes.push(format!("{table}: {now} rows now, {rows} copied"));
-            } else {
-                continue;
+                changes.push((
+                    table.clone(),
+                    format!("{table}: {now} rows now, {rows} copied"),
+                ));
             }
-            tables.push(table.clone());
         }
-        let _ = self.pin.execute("ROLLBACK");
-        Ok(if changes.is_empty() {
-            WrittenSince::Nothing
-        } else {
-            WrittenSince::Rows {
-                why: changes.join("; "),
-                tables: Some(tables),
+        Ok(changes)
+    }
+}
+
+impl WriteMark for PostgresWriteMark {
+    fn written(mut self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
+        let written = self.schema_changes(copied).and_then(|schema| {
+            if !schema.is_empty() {
+                return Ok(WrittenSince::Schema(schema.join(", ")));
             }
-        })
+            let rows = self.row_changes(copied)?;
+            if rows.is_empty() {
+                return Ok(WrittenSince::Nothing);
+            }
+            let why = rows
+                .iter()
+                .map(|(_, why)| why.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            Ok(WrittenSince::Rows {
+                why,
+                tables: Some(rows.into_iter().map(|(table, _)| table).collect()),
+            })
+        });
+        let _ = self.pin.execute("ROLLBACK");
+        written
     }
 }
 
