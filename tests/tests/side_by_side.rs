@@ -263,9 +263,7 @@ fn sqlite_side_by_side_moves_each_table_by_its_case() {
         let mut driver = connect(&target, false).expect("connect");
         fill(driver.as_mut(), Platform::Sqlite);
     }
-    check_transfer(Platform::Sqlite, &target, |name| {
-        Box::new(dac_engine::driver::SqliteDriver::open(Path::new(name), false).expect("retained"))
-    });
+    check_transfer(Platform::Sqlite, &target, open_sqlite);
     assert!(!dir.path().join("shop.db.dac-new").exists());
     // The new database took a write (the identity check), so the rollback is forced and keeps
     // it; the retained original becomes the database again.
@@ -308,8 +306,7 @@ fn postgres_side_by_side_moves_each_table_by_its_case() {
     }
     let mut admin = PostgresServer::connect(&url).expect("server");
     check_transfer(Platform::Postgres, &target, |name| {
-        let mut admin = PostgresServer::connect(&url).expect("server");
-        admin.open(name).expect("retained")
+        open_postgres(&url, name)
     });
     let temporary = admin.temporary_name();
     assert!(
@@ -380,26 +377,58 @@ fn conversion_fails_and_leaves_the_original(target: &Target, platform: Platform)
     );
 }
 
-#[test]
-fn sqlite_rows_that_do_not_convert_fail_the_upgrade() {
+/// Runs `case` on a new SQLite file named `file` in a directory of its own; afterwards no new
+/// database is left beside it.
+fn on_sqlite(file: &str, case: impl FnOnce(&Target)) {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = Target::Sqlite {
-        path: dir.path().join("conv.db"),
+        path: dir.path().join(file),
     };
-    conversion_fails_and_leaves_the_original(&target, Platform::Sqlite);
-    assert!(!dir.path().join("conv.db.dac-new").exists());
+    case(&target);
+    assert!(
+        !dir.path().join(format!("{file}.dac-new")).exists(),
+        "no new database left"
+    );
+}
+
+/// Runs `case` on a new PostgreSQL database (named after `slug`; the case gets its target and
+/// URL); afterwards no temporary database is left, and the database is dropped.
+fn on_postgres(slug: &str, case: impl FnOnce(&Target, &str)) {
+    let pg = server();
+    let url = pg.create_database(slug);
+    let target = Target::parse(&url).expect("target");
+    case(&target, &url);
+    let mut admin = PostgresServer::connect(&url).expect("server");
+    assert!(
+        !admin.exists(&admin.temporary_name()).expect("exists"),
+        "{slug}: no temporary database left"
+    );
+    pg.drop_database(&url);
+}
+
+/// Opens a retained SQLite original by its path.
+fn open_sqlite(name: &str) -> Box<dyn Driver> {
+    Box::new(dac_engine::driver::SqliteDriver::open(Path::new(name), false).expect("retained"))
+}
+
+/// Opens a database by name on the server of `url`.
+fn open_postgres(url: &str, name: &str) -> Box<dyn Driver> {
+    let mut admin = PostgresServer::connect(url).expect("server");
+    admin.open(name).expect("retained")
+}
+
+#[test]
+fn sqlite_rows_that_do_not_convert_fail_the_upgrade() {
+    on_sqlite("conv.db", |target| {
+        conversion_fails_and_leaves_the_original(target, Platform::Sqlite);
+    });
 }
 
 #[test]
 fn postgres_rows_that_do_not_convert_fail_the_upgrade() {
-    let pg = server();
-    let url = pg.create_database("sbs_conv");
-    let target = Target::parse(&url).expect("target");
-    conversion_fails_and_leaves_the_original(&target, Platform::Postgres);
-    let mut admin = PostgresServer::connect(&url).expect("server");
-    let temporary = admin.temporary_name();
-    assert!(!admin.exists(&temporary).expect("exists"));
-    pg.drop_database(&url);
+    on_postgres("sbs_conv", |target, _| {
+        conversion_fails_and_leaves_the_original(target, Platform::Postgres);
+    });
 }
 
 #[test]
@@ -711,23 +740,16 @@ fn duplicate_rows_fail_the_index_build(target: &Target, platform: Platform) {
 
 #[test]
 fn sqlite_a_failed_index_build_undoes_the_upgrade() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let target = Target::Sqlite {
-        path: dir.path().join("dup.db"),
-    };
-    duplicate_rows_fail_the_index_build(&target, Platform::Sqlite);
-    assert!(!dir.path().join("dup.db.dac-new").exists());
+    on_sqlite("dup.db", |target| {
+        duplicate_rows_fail_the_index_build(target, Platform::Sqlite);
+    });
 }
 
 #[test]
 fn postgres_a_failed_index_build_undoes_the_upgrade() {
-    let pg = server();
-    let url = pg.create_database("sbs_dup");
-    let target = Target::parse(&url).expect("target");
-    duplicate_rows_fail_the_index_build(&target, Platform::Postgres);
-    let mut admin = PostgresServer::connect(&url).expect("server");
-    assert!(!admin.exists(&admin.temporary_name()).expect("exists"));
-    pg.drop_database(&url);
+    on_postgres("sbs_dup", |target, _| {
+        duplicate_rows_fail_the_index_build(target, Platform::Postgres);
+    });
 }
 
 /// Writes to the original while dac copies it before holding writers off: once the copy is
@@ -829,30 +851,23 @@ fn writes_during_an_early_copy_are_copied_again(
 
 #[test]
 fn sqlite_writes_during_an_early_copy_are_copied_again() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let target = Target::Sqlite {
-        path: dir.path().join("shop.db"),
-    };
-    let (early, note) = writes_during_an_early_copy_are_copied_again(
-        &target,
-        Platform::Sqlite,
-        &["UPDATE orders SET code = 'changed' WHERE id = 7"],
-        None,
-        None,
-        |name| {
-            Box::new(
-                dac_engine::driver::SqliteDriver::open(Path::new(name), false).expect("retained"),
-            )
-        },
-    );
-    assert!(note.contains("took writes"), "{note}");
-    // SQLite cannot tell which table was written: everything is copied again.
-    assert_eq!(early, EarlyCopy::Discarded, "{note}");
+    on_sqlite("shop.db", |target| {
+        let (early, note) = writes_during_an_early_copy_are_copied_again(
+            target,
+            Platform::Sqlite,
+            &["UPDATE orders SET code = 'changed' WHERE id = 7"],
+            None,
+            None,
+            open_sqlite,
+        );
+        assert!(note.contains("took writes"), "{note}");
+        // SQLite cannot tell which table was written: everything is copied again.
+        assert_eq!(early, EarlyCopy::Discarded, "{note}");
+    });
 }
 
 #[test]
 fn postgres_writes_during_an_early_copy_are_copied_again() {
-    let pg = server();
     // Each kind of write, alone: an insert (into a table whose name needs quoting), an
     // update, a delete, and an insert by a transaction already open when the copy began; the
     // tables written to are copied again, the rest kept. With a pre-deployment script (which
@@ -891,35 +906,26 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
     ];
     for (case, writes, in_flight, table) in cases {
         let predeploy = (case == "predeploy").then_some("SELECT 1;");
-        let url = pg.create_database(&format!("sbs_early_{case}"));
-        let target = Target::parse(&url).expect("target");
-        let (early, note) = writes_during_an_early_copy_are_copied_again(
-            &target,
-            Platform::Postgres,
-            writes,
-            in_flight,
-            predeploy,
-            |name| {
-                let mut admin = PostgresServer::connect(&url).expect("server");
-                admin.open(name).expect("retained")
-            },
-        );
-        assert!(
-            note.contains(table),
-            "{case}: the note names {table}: {note}"
-        );
-        let expected = if predeploy.is_some() {
-            EarlyCopy::Discarded
-        } else {
-            EarlyCopy::Partly
-        };
-        assert_eq!(early, expected, "{case}: {note}");
-        let mut admin = PostgresServer::connect(&url).expect("server");
-        assert!(
-            !admin.exists(&admin.temporary_name()).expect("exists"),
-            "{case}: no temporary database left"
-        );
-        pg.drop_database(&url);
+        on_postgres(&format!("sbs_early_{case}"), |target, url| {
+            let (early, note) = writes_during_an_early_copy_are_copied_again(
+                target,
+                Platform::Postgres,
+                writes,
+                in_flight,
+                predeploy,
+                |name| open_postgres(url, name),
+            );
+            assert!(
+                note.contains(table),
+                "{case}: the note names {table}: {note}"
+            );
+            let expected = if predeploy.is_some() {
+                EarlyCopy::Discarded
+            } else {
+                EarlyCopy::Partly
+            };
+            assert_eq!(early, expected, "{case}: {note}");
+        });
     }
 }
 
@@ -969,33 +975,28 @@ fn schema_change_during_an_early_copy_fails(target: &Target, platform: Platform,
 
 #[test]
 fn sqlite_a_schema_change_during_an_early_copy_fails_the_upgrade() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("shop.db");
-    let target = Target::Sqlite { path: path.clone() };
-    schema_change_during_an_early_copy_fails(
-        &target,
-        Platform::Sqlite,
-        "ALTER TABLE orders ADD COLUMN late text",
-    );
-    assert!(!dir.path().join("shop.db.dac-new").exists());
-    assert!(!dir.path().join("shop.db.dac-journal").exists());
+    on_sqlite("shop.db", |target| {
+        schema_change_during_an_early_copy_fails(
+            target,
+            Platform::Sqlite,
+            "ALTER TABLE orders ADD COLUMN late text",
+        );
+        let Target::Sqlite { path } = target else {
+            unreachable!("a SQLite target")
+        };
+        let journal = format!("{}.dac-journal", path.display());
+        assert!(!Path::new(&journal).exists(), "no journal left");
+    });
 }
 
 #[test]
 fn postgres_a_schema_change_during_an_early_copy_fails_the_upgrade() {
-    let pg = server();
     for (case, change) in [
         ("column", "ALTER TABLE orders ADD COLUMN late text"),
         ("table", "CREATE TABLE late (id integer PRIMARY KEY)"),
     ] {
-        let url = pg.create_database(&format!("sbs_reshaped_{case}"));
-        let target = Target::parse(&url).expect("target");
-        schema_change_during_an_early_copy_fails(&target, Platform::Postgres, change);
-        let mut admin = PostgresServer::connect(&url).expect("server");
-        assert!(
-            !admin.exists(&admin.temporary_name()).expect("exists"),
-            "{case}: no temporary database left"
-        );
-        pg.drop_database(&url);
+        on_postgres(&format!("sbs_reshaped_{case}"), |target, _| {
+            schema_change_during_an_early_copy_fails(target, Platform::Postgres, change);
+        });
     }
 }
