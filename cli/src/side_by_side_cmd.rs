@@ -124,8 +124,9 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
     let outcome = result.with_context(|| format!("upgrading {target} side by side"))?;
     // With --format json, stdout is the report alone (for jq and the like); the lines around
     // it go to stderr.
+    let json = matches!(args.format, TransferFormat::Json);
     let aside = |line: String| {
-        if matches!(args.format, TransferFormat::Json) {
+        if json {
             eprintln!("{line}");
         } else {
             println!("{line}");
@@ -142,7 +143,7 @@ pub fn upgrade(args: &UpgradeArgs, target: &Target, package: &Package) -> Result
             report.application, report.version_after
         ));
         // A script reading the JSON gets a report, of nothing copied.
-        if matches!(args.format, TransferFormat::Json) {
+        if json {
             print!("{}", report.json());
         }
         return Ok(EXIT_OK);
