@@ -4,12 +4,14 @@
 //! set-based catalog queries, executes statements (naming the failing statement), runs
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
+mod lock;
 mod postgres;
 pub mod server;
 pub mod sqlite;
 pub mod sqlserver;
 mod target;
 
+pub use lock::{Locked, UpgradeLock, with_lock};
 pub use postgres::{PostgresDriver, PostgresServer};
 pub use server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince};
 pub use sqlite::{SqliteDriver, SqliteServer};

@@ -5,7 +5,7 @@
 use super::{LOCK_WAIT, execute_locked};
 use crate::compare::{self, Action, CompareOptions, Diff};
 use crate::dialect::dialect_for;
-use crate::driver::Driver;
+use crate::driver::{Driver, with_lock};
 use crate::model::Model;
 use crate::package::Package;
 use crate::plan::{self, Plan, PlanOptions};
@@ -76,13 +76,9 @@ pub fn in_place(
     package: &Package,
     options: &InPlaceOptions,
 ) -> Result<Outcome> {
-    driver.lock(LOCK_WAIT)?;
-    let result = in_place_locked(driver, package, options);
-    let unlocked = driver.unlock();
-    match result {
-        Ok(outcome) => unlocked.map(|()| outcome),
-        Err(err) => Err(err),
-    }
+    with_lock(driver, LOCK_WAIT, |driver| {
+        in_place_locked(driver, package, options)
+    })
 }
 
 fn in_place_locked(

@@ -10,7 +10,7 @@ pub mod transfer;
 use std::time::Duration;
 
 use crate::Result;
-use crate::driver::Driver;
+use crate::driver::{Driver, with_lock};
 use crate::script::Script;
 
 pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
@@ -28,10 +28,9 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// switched off around the transaction and checked before the commit. On any failure the
 /// transaction is rolled back and the error names the step and statement that failed.
 pub fn execute(driver: &mut dyn Driver, script: &Script) -> Result<()> {
-    driver.lock(LOCK_WAIT)?;
-    let result = execute_locked(driver, script, &mut |_| Ok(()));
-    let unlocked = driver.unlock();
-    result.and(unlocked)
+    with_lock(driver, LOCK_WAIT, |driver| {
+        execute_locked(driver, script, &mut |_| Ok(()))
+    })
 }
 
 /// Executes a script with the lock already held; `before_commit` runs inside the transaction
