@@ -2,10 +2,23 @@
 //! renderings for people (text), pull requests (Markdown) and DacFx tools (DeployReport XML).
 //!
 //! Only report types are serializable; their JSON shape is a stable API (`format_version`).
+//!
+//! - [`DeployReport`]: what an upgrade would do (`dac deploy-report`), rendered in `render`.
+//! - [`CompareReport`]: what differs between two schemas (`dac compare`).
+//! - [`DriftReport`]: what changed on a registered database outside the package
+//!   (`dac drift-report`).
+//! - [`InfoReport`]: what a package holds (`dac info`).
+//! - [`transfer::TransferReport`]: the rows a side-by-side upgrade moved.
 
+mod compare;
+mod drift;
+mod info;
 mod render;
 pub mod transfer;
 
+pub use compare::CompareReport;
+pub use drift::DriftReport;
+pub use info::{InfoReport, Producer};
 pub use render::{deploy_report_markdown, deploy_report_text, deploy_report_xml};
 
 use serde::Serialize;
@@ -267,3 +280,6 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests;
