@@ -140,13 +140,13 @@ impl Endpoint {
                 let mut driver =
                     driver::connect(target, false).map_err(|cause| EndpointError::Connecting {
                         target: target.to_string(),
-                        cause,
+                        cause: Box::new(cause),
                     })?;
                 let model = driver
                     .inspect()
                     .map_err(|cause| EndpointError::Inspecting {
                         target: target.to_string(),
-                        cause,
+                        cause: Box::new(cause),
                     })?;
                 Ok(LoadedEndpoint {
                     model,
@@ -164,7 +164,7 @@ impl Endpoint {
                 let package =
                     load_package(path, &options).map_err(|cause| EndpointError::Loading {
                         path: path.clone(),
-                        cause,
+                        cause: Box::new(cause),
                     })?;
                 Ok(LoadedEndpoint {
                     model: package.model.clone(),
@@ -227,59 +227,47 @@ pub fn load_current_and_desired(
                 .map_err(|cause| EndpointError::Canonicalising {
                     desired: desired.display.clone(),
                     current: current.display.clone(),
-                    cause,
+                    cause: Box::new(cause),
                 })?;
     }
     Ok((current, desired))
 }
 
-/// What failed while loading an endpoint (the engine's error is its source).
-#[derive(Debug, thiserror::Error)]
+/// What failed while loading an endpoint; the engine's error, when there is one, is its
+/// source.
+#[derive(Debug)]
 pub enum EndpointError {
     /// A live database could not be reached.
-    #[error("connecting to {target}")]
     Connecting {
         /// The target, without its password.
         target: String,
         /// Why.
-        #[source]
-        cause: Error,
+        cause: Box<Error>,
     },
     /// A live database's schema could not be read.
-    #[error("inspecting {target}")]
     Inspecting {
         /// The target, without its password.
         target: String,
         /// Why.
-        #[source]
-        cause: Error,
+        cause: Box<Error>,
     },
     /// A package could not be read or a project built.
-    #[error("loading {}", path.display())]
     Loading {
         /// The package or project.
         path: PathBuf,
         /// Why.
-        #[source]
-        cause: Error,
+        cause: Box<Error>,
     },
     /// A package could not be put in a live database's own spelling.
-    #[error("canonicalising {desired} on {current}")]
     Canonicalising {
         /// The package.
         desired: String,
         /// The live database.
         current: String,
         /// Why.
-        #[source]
-        cause: Error,
+        cause: Box<Error>,
     },
     /// The two endpoints are for different platforms.
-    #[error(
-        "{current} is a {} schema but {desired} is a {} schema: a package deploys only to its own platform",
-        current_platform.as_str(),
-        desired_platform.as_str()
-    )]
     PlatformMismatch {
         /// The current endpoint.
         current: String,
@@ -290,4 +278,41 @@ pub enum EndpointError {
         /// Its platform.
         desired_platform: Platform,
     },
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointError::Connecting { target, .. } => write!(f, "connecting to {target}"),
+            EndpointError::Inspecting { target, .. } => write!(f, "inspecting {target}"),
+            EndpointError::Loading { path, .. } => write!(f, "loading {}", path.display()),
+            EndpointError::Canonicalising {
+                desired, current, ..
+            } => write!(f, "canonicalising {desired} on {current}"),
+            EndpointError::PlatformMismatch {
+                current,
+                current_platform,
+                desired,
+                desired_platform,
+            } => write!(
+                f,
+                "{current} is a {} schema but {desired} is a {} schema: a package deploys only to its own platform",
+                current_platform.as_str(),
+                desired_platform.as_str()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EndpointError {
+    /// The engine's error itself (not its box), so callers can downcast to [`Error`].
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EndpointError::Connecting { cause, .. }
+            | EndpointError::Inspecting { cause, .. }
+            | EndpointError::Loading { cause, .. }
+            | EndpointError::Canonicalising { cause, .. } => Some(cause.as_ref()),
+            EndpointError::PlatformMismatch { .. } => None,
+        }
+    }
 }
