@@ -16,6 +16,7 @@ pub struct ProgressDisplay {
 }
 
 impl ProgressDisplay {
+    /// Nothing when `quiet`; else a bar on a terminal, plain lines on stderr otherwise.
     pub fn new(quiet: bool) -> ProgressDisplay {
         let terminal = std::io::stderr().is_terminal();
         ProgressDisplay {
@@ -41,6 +42,7 @@ impl ProgressDisplay {
         self
     }
 
+    /// Clears the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

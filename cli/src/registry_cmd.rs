@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use dac_engine::compare::{Action, Diff};
 use dac_engine::driver;
 use dac_engine::endpoint::{LoadOptions, load_package};
-use dac_engine::package::{self, DacMetadata, Package};
+use dac_engine::package::{self, Package};
 use dac_engine::registry::{self, Registration};
 use dac_engine::upgrade;
 
@@ -40,18 +40,7 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
         .or_else(|| registration.as_ref().map(|r| r.version.clone()))
         .unwrap_or_else(|| "1.0.0.0".into());
     let n_elements = model.elements.len();
-    let package = Package {
-        metadata: Some(DacMetadata {
-            name: name.clone(),
-            version: version.clone(),
-            description: None,
-        }),
-        origin: None,
-        model,
-        predeploy: None,
-        postdeploy: None,
-        refactor_log: None,
-    };
+    let package = Package::of_model(model, &name, &version);
     package::write(&package, &args.output)?;
     println!(
         "extracted {target} ({name} {version}, {n_elements} top-level elements) -> {}",
@@ -81,18 +70,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
             };
             let mut model = driver.inspect()?;
             model.sort_elements();
-            Package {
-                metadata: Some(DacMetadata {
-                    name: name.clone(),
-                    version: version.clone(),
-                    description: None,
-                }),
-                origin: None,
-                model,
-                predeploy: None,
-                postdeploy: None,
-                refactor_log: None,
-            }
+            Package::of_model(model, name, version)
         }
     };
     let registration = Registration::of(&package)?;
