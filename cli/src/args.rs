@@ -42,7 +42,7 @@ pub enum Command {
     /// Compare a live database with its registered definition; exit 2 when it drifted.
     DriftReport(DriftReportArgs),
     /// Roll a package out over many databases in upgrade domains, with health gates.
-    Rollout(crate::rollout_cmd::RolloutArgs),
+    Rollout(RolloutArgs),
 }
 
 /// A live database.
@@ -346,6 +346,69 @@ pub enum InfoFormat {
     Text,
     /// For programs (stable shape).
     Json,
+}
+
+/// `dac rollout`.
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RolloutCommand,
+}
+
+/// `dac rollout` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Start rolling FILE's package out: domain 0 first, the next only once it is healthy.
+    Start {
+        /// The rollout file (TOML).
+        file: PathBuf,
+        /// Walk one domain now and one per `dac rollout next`.
+        #[arg(long)]
+        manual: bool,
+    },
+    /// Upgrade and check the next domain (manual rollouts).
+    Next {
+        /// The rollout file.
+        file: PathBuf,
+    },
+    /// Go on after an interruption; nothing is upgraded twice.
+    Resume {
+        /// The rollout file.
+        file: PathBuf,
+    },
+    /// Return every upgraded target to its previous version; others are left alone.
+    Rollback {
+        /// The rollout file.
+        file: PathBuf,
+    },
+    /// Where every domain and target stands, and which can be rolled back.
+    Status {
+        /// The rollout file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = RolloutFormat::Text)]
+        format: RolloutFormat,
+    },
+    /// The full report: versions, durations, read-only windows, health results, events.
+    Report {
+        /// The rollout file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = RolloutFormat::Markdown)]
+        format: RolloutFormat,
+    },
+}
+
+/// Formats of `dac rollout status` and `dac rollout report`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RolloutFormat {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+    /// For pull requests and tickets.
+    Markdown,
 }
 
 /// A command-line argument that may be a connection string: `Debug` shows it with passwords

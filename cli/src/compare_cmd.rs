@@ -3,12 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use dac_engine::compare::{self, CompareOptions, TextRules};
 use dac_engine::dialect::dialect_for;
-use dac_engine::driver::{self, Driver, Target};
-use dac_engine::model::Model;
-use dac_engine::package::Package;
+use dac_engine::endpoint::{LoadedEndpoint, load_current_and_desired};
 use dac_engine::plan::{self, Plan, PlanOptions};
 use dac_engine::report;
 use dac_engine::script;
@@ -16,12 +14,11 @@ use dac_engine::script;
 use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanFlags, ReportFormat, ScriptArgs,
 };
-use crate::commands::load_package_for;
-use crate::{EXIT_DIFFERENCES, EXIT_OK};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, parse_variables, variable_values};
 
 /// Compare options from flags, with the platform's defaults (column order only counts where
 /// the platform keeps it).
-fn compare_options(flags: &CompareFlags, desired: &Side) -> CompareOptions {
+fn compare_options(flags: &CompareFlags, desired: &LoadedEndpoint) -> CompareOptions {
     let dialect = dialect_for(desired.model.platform());
     CompareOptions {
         ignore_column_order: flags.ignore_column_order
@@ -45,77 +42,13 @@ fn compare_options(flags: &CompareFlags, desired: &Side) -> CompareOptions {
     }
 }
 
-/// One side of a comparison: its model, its refactor log and scripts when it is a package, and
-/// how to show it (connection strings without passwords).
-pub struct Side {
-    /// The schema.
-    pub model: Model,
-    /// The package, when the side is a package or project.
-    pub package: Option<Package>,
-    /// The connection, when the side is a live database.
-    pub driver: Option<Box<dyn Driver>>,
-    /// How to name it in output.
-    pub display: String,
-}
-
-/// Loads a package, project or live database (a connection string); plain folders of `.sql`
-/// files are built for `platform` when given.
-pub fn load_side(
-    arg: &str,
-    accept_checksum_mismatch: bool,
-    platform: Option<dac_engine::model::Platform>,
-) -> Result<Side> {
-    if let Ok(target) = Target::parse(arg) {
-        let mut driver =
-            driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
-        let model = driver
-            .inspect()
-            .with_context(|| format!("inspecting {target}"))?;
-        return Ok(Side {
-            model,
-            package: None,
-            driver: Some(driver),
-            display: target.to_string(),
-        });
-    }
-    let path = Path::new(arg);
-    let package = load_package_for(path, accept_checksum_mismatch, platform)
-        .with_context(|| format!("loading {}", path.display()))?;
-    Ok(Side {
-        model: package.model.clone(),
-        package: Some(package),
-        driver: None,
-        display: path.display().to_string(),
-    })
-}
-
-fn load_pair(current: &str, desired: &str, flags: &CompareFlags) -> Result<(Side, Side)> {
-    let mut current = load_side(current, flags.accept_checksum_mismatch, None)?;
-    let platform = current.model.platform();
-    let mut desired = load_side(desired, flags.accept_checksum_mismatch, Some(platform))?;
-    if current.model.platform() != desired.model.platform() {
-        bail!(
-            "{} is a {} schema but {} is a {} schema: a package deploys only to its own platform",
-            current.display,
-            current.model.platform().as_str(),
-            desired.display,
-            desired.model.platform().as_str()
-        );
-    }
-    // A package compared with a live database is first put in that server's own spelling.
-    if desired.driver.is_none()
-        && let Some(driver) = current.driver.as_mut()
-    {
-        desired.model = driver.canonicalize(&desired.model).with_context(|| {
-            format!("canonicalising {} on {}", desired.display, current.display)
-        })?;
-    }
-    Ok((current, desired))
-}
-
 /// `dac compare`.
 pub fn compare(args: CompareArgs) -> Result<u8> {
-    let (current, desired) = load_pair(&args.current, &args.desired, &args.compare)?;
+    let (current, desired) = load_current_and_desired(
+        &args.current,
+        &args.desired,
+        args.compare.accept_checksum_mismatch,
+    )?;
     let options = compare_options(&args.compare, &desired);
     let diff = compare::compare(&current.model, &desired.model, &options);
     let changes = report::changes(&diff);
@@ -195,14 +128,14 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
     })
 }
 
-fn plan_options(flags: &PlanFlags, desired: &Side) -> PlanOptions {
-    let package = desired.package.as_ref();
+fn plan_options(flags: &PlanFlags, desired: &LoadedEndpoint) -> PlanOptions {
     PlanOptions {
         block_on_possible_data_loss: !flags.allow_data_loss,
         smart_defaults: flags.smart_defaults,
-        predeploy: package.and_then(|p| p.predeploy.clone()),
-        postdeploy: package.and_then(|p| p.postdeploy.clone()),
-        refactor_log: package.and_then(|p| p.refactor_log.clone()),
+        ..desired
+            .package
+            .as_ref()
+            .map_or_else(PlanOptions::default, PlanOptions::for_package)
     }
 }
 
@@ -211,8 +144,12 @@ fn make_plan(
     package: &Path,
     compare_flags: &CompareFlags,
     plan_flags: &PlanFlags,
-) -> Result<(Side, Side, compare::Diff, Plan)> {
-    let (current, desired) = load_pair(target, &package.display().to_string(), compare_flags)?;
+) -> Result<(LoadedEndpoint, LoadedEndpoint, compare::Diff, Plan)> {
+    let (current, desired) = load_current_and_desired(
+        target,
+        &package.display().to_string(),
+        compare_flags.accept_checksum_mismatch,
+    )?;
     let options = compare_options(compare_flags, &desired);
     let diff = compare::compare(&current.model, &desired.model, &options);
     let dialect = dialect_for(desired.model.platform());
@@ -230,8 +167,8 @@ fn make_plan(
 pub fn script(args: ScriptArgs) -> Result<u8> {
     let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
     let dialect = dialect_for(desired.model.platform());
-    let given = crate::commands::parse_variables(&args.plan.variables)?;
-    let variables = crate::commands::variable_values(desired.package.as_ref(), &given);
+    let given = parse_variables(&args.plan.variables)?;
+    let variables = variable_values(desired.package.as_ref(), &given);
     let text = script::render(&plan, dialect)
         .with_variables(dialect, &variables)?
         .text(dialect);

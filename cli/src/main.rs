@@ -4,24 +4,20 @@
 //! 2 differences or drift found, 3 refused by a safety policy.
 
 mod args;
+mod build_cmd;
 mod commands;
 mod compare_cmd;
-mod live;
+mod progress_display;
+mod registry_cmd;
 mod rollout_cmd;
-mod side_by_side_cmd;
+mod shared;
+mod upgrade_cmd;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Success, or no differences.
-pub const EXIT_OK: u8 = 0;
-/// Any error.
-pub const EXIT_ERROR: u8 = 1;
-/// Differences or drift found.
-pub const EXIT_DIFFERENCES: u8 = 2;
-/// Refused by a safety policy (data loss, drift).
-pub const EXIT_REFUSED: u8 = 3;
+use crate::shared::{EXIT_ERROR, EXIT_OK, EXIT_REFUSED};
 
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {

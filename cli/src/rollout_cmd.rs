@@ -4,83 +4,19 @@
 //! checks) or refused (another rollout holds the lock, one is in progress); 1 any error.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
 use dac_engine::rollout::{self, journal::RolloutState, report};
 
-use crate::{EXIT_OK, EXIT_REFUSED};
+use crate::args::{RolloutArgs, RolloutCommand, RolloutFormat};
+use crate::shared::{EXIT_OK, EXIT_REFUSED};
 
-/// `dac rollout`.
-#[derive(Debug, Args)]
-pub struct RolloutArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: RolloutCommand,
-}
-
-/// `dac rollout` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum RolloutCommand {
-    /// Start rolling FILE's package out: domain 0 first, the next only once it is healthy.
-    Start {
-        /// The rollout file (TOML).
-        file: PathBuf,
-        /// Walk one domain now and one per `dac rollout next`.
-        #[arg(long)]
-        manual: bool,
-    },
-    /// Upgrade and check the next domain (manual rollouts).
-    Next {
-        /// The rollout file.
-        file: PathBuf,
-    },
-    /// Go on after an interruption; nothing is upgraded twice.
-    Resume {
-        /// The rollout file.
-        file: PathBuf,
-    },
-    /// Return every upgraded target to its previous version; others are left alone.
-    Rollback {
-        /// The rollout file.
-        file: PathBuf,
-    },
-    /// Where every domain and target stands, and which can be rolled back.
-    Status {
-        /// The rollout file.
-        file: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
-    /// The full report: versions, durations, read-only windows, health results, events.
-    Report {
-        /// The rollout file.
-        file: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Markdown)]
-        format: Format,
-    },
-}
-
-/// Formats of status and reports.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    /// For people.
-    Text,
-    /// For programs.
-    Json,
-    /// For pull requests and tickets.
-    Markdown,
-}
-
-impl From<Format> for report::Format {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Text => report::Format::Text,
-            Format::Json => report::Format::Json,
-            Format::Markdown => report::Format::Markdown,
+impl From<RolloutFormat> for report::Format {
+    fn from(format: RolloutFormat) -> Self {
+        match format {
+            RolloutFormat::Text => report::Format::Text,
+            RolloutFormat::Json => report::Format::Json,
+            RolloutFormat::Markdown => report::Format::Markdown,
         }
     }
 }
@@ -156,7 +92,7 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
     }
 }
 
-fn show(file: &std::path::Path, format: Format, detail: bool) -> Result<u8> {
+fn show(file: &std::path::Path, format: RolloutFormat, detail: bool) -> Result<u8> {
     let status = rollout::status(file).with_context(|| format!("rollout {}", file.display()))?;
     let text = report::render(&status, format.into(), detail);
     std::io::stdout().lock().write_all(text.as_bytes())?;

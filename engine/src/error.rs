@@ -97,6 +97,15 @@ pub enum Error {
     /// A request the engine cannot serve (bad option values, unsupported platform...).
     #[error("{0}")]
     Invalid(String),
+    /// A name or version given for a `.dacpac`, which keeps the ones it was built with.
+    #[error(
+        "name and version apply to projects; {} keeps the name and version it was built with",
+        path.display()
+    )]
+    NameAndVersionOnPackage {
+        /// The package file.
+        path: PathBuf,
+    },
 }
 
 impl Error {

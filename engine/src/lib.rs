@@ -8,6 +8,7 @@
 pub mod compare;
 pub mod dialect;
 pub mod driver;
+pub mod endpoint;
 pub mod error;
 pub mod fault;
 pub mod model;

@@ -73,3 +73,22 @@ pub struct Package {
     /// Refactor operations (refactor.xml).
     pub refactor_log: Option<RefactorLog>,
 }
+
+impl Package {
+    /// A package of `model` alone (no scripts, no refactor log) named `name` `version`: a live
+    /// database's schema, extracted or registered.
+    pub fn of_model(model: Model, name: &str, version: &str) -> Package {
+        Package {
+            metadata: Some(DacMetadata {
+                name: name.to_string(),
+                version: version.to_string(),
+                description: None,
+            }),
+            origin: None,
+            model,
+            predeploy: None,
+            postdeploy: None,
+            refactor_log: None,
+        }
+    }
+}

@@ -49,6 +49,18 @@ impl Default for PlanOptions {
     }
 }
 
+impl PlanOptions {
+    /// The defaults, with `package`'s pre- and post-deployment scripts and refactor log.
+    pub fn for_package(package: &crate::package::Package) -> PlanOptions {
+        PlanOptions {
+            predeploy: package.predeploy.clone(),
+            postdeploy: package.postdeploy.clone(),
+            refactor_log: package.refactor_log.clone(),
+            ..PlanOptions::default()
+        }
+    }
+}
+
 /// Kinds of step, in execution order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StepKind {

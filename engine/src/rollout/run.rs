@@ -23,10 +23,10 @@ use super::spec::{self, Mode, Spec, TargetSpec};
 use crate::compare::CompareOptions;
 use crate::dialect::dialect_for;
 use crate::driver::{Driver, PostgresDriver, SqliteDriver, Target};
-use crate::model::{Dsp, Platform};
-use crate::package::{self, Package, ReadOptions};
+use crate::endpoint::{LoadOptions, ProjectBuild, is_package_file, load_package};
+use crate::model::Platform;
+use crate::package::Package;
 use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
-use crate::source::{self, BuildOptions};
 use crate::upgrade::{self, InPlaceOptions, NoProgress, SideBySideOptions};
 use crate::{Error, Result};
 
@@ -86,23 +86,24 @@ impl Packages {
                 path.display()
             )));
         }
-        let is_dacpac = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("dacpac"));
         let mut by_platform = BTreeMap::new();
         let mut platforms: Vec<Platform> =
             spec.targets.iter().map(|t| t.target.platform()).collect();
         platforms.sort_by_key(|p| p.as_str());
         platforms.dedup();
-        if is_dacpac {
-            if spec.name.is_some() || spec.version.is_some() {
-                return Err(Error::Invalid(format!(
-                    "{}: name and version apply to projects; {} keeps the name and version it was built with",
-                    spec.file.display(),
-                    path.display()
-                )));
-            }
-            let package = package::read(path, &ReadOptions::default())?;
+        let options = LoadOptions {
+            projects: ProjectBuild::ForPlatform,
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            ..LoadOptions::default()
+        };
+        if is_package_file(path) {
+            let package = load_package(path, &options).map_err(|err| match err {
+                Error::NameAndVersionOnPackage { .. } => {
+                    Error::Invalid(format!("{}: {err}", spec.file.display()))
+                }
+                err => err,
+            })?;
             let platform = package.model.platform();
             if let Some(other) = spec
                 .targets
@@ -121,13 +122,11 @@ impl Packages {
             by_platform.insert(platform.as_str(), (package, registration));
         } else {
             for platform in platforms {
-                let options = BuildOptions {
-                    platform: Dsp::from_short_name(platform.as_str()),
-                    name: spec.name.clone(),
-                    version: spec.version.clone(),
-                    ..BuildOptions::default()
+                let options = LoadOptions {
+                    platform: Some(platform),
+                    ..options.clone()
                 };
-                let package = source::build(path, &options)?;
+                let package = load_package(path, &options)?;
                 let registration = Registration::of(&package)?;
                 by_platform.insert(platform.as_str(), (package, registration));
             }

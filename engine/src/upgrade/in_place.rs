@@ -6,7 +6,7 @@ use super::{LOCK_WAIT, execute_locked};
 use crate::compare::{self, Action, CompareOptions, Diff};
 use crate::dialect::dialect_for;
 use crate::driver::{Driver, with_lock};
-use crate::model::Model;
+use crate::model::{Model, Platform};
 use crate::package::Package;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
@@ -56,13 +56,16 @@ pub fn drift(driver: &mut dyn Driver) -> Result<Option<(Registration, Diff)>> {
     let registered = registration.package()?;
     let registered_model = driver.canonicalize(&registered.model)?;
     let live = driver.inspect()?;
-    let options = drift_options(&registered_model);
+    let options = compare_options(registered_model.platform());
     let diff = compare::compare(&registered_model, &live, &options);
     Ok(Some((registration, diff)))
 }
 
-fn drift_options(model: &Model) -> CompareOptions {
-    let caps = dialect_for(model.platform()).capabilities();
+/// How an upgrade compares a live schema with a package, and a drift report a live schema with
+/// its registered definition: column order only where `platform` keeps it, objects not in the
+/// package dropped.
+pub fn compare_options(platform: Platform) -> CompareOptions {
+    let caps = dialect_for(platform).capabilities();
     CompareOptions {
         ignore_column_order: !caps.column_order_significant,
         drop_objects_not_in_source: true,
@@ -95,9 +98,7 @@ fn in_place_locked(
         // the user allowed data loss, as a second line of defence.
         block_on_possible_data_loss: !options.allow_data_loss,
         smart_defaults: options.smart_defaults,
-        predeploy: package.predeploy.clone(),
-        postdeploy: package.postdeploy.clone(),
-        refactor_log: package.refactor_log.clone(),
+        ..PlanOptions::for_package(package)
     };
     let plan = plan::plan(
         &diff,

@@ -13,6 +13,7 @@ use crate::Result;
 use crate::driver::{Driver, with_lock};
 use crate::script::Script;
 
+pub use in_place::compare_options;
 pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
 pub use side_by_side::{
     Journal, LaterCheck, NoProgress, Phase, Progress, RollbackOutcome, SideBySideOptions,
