@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::model::Dsp;
 use dac_engine::package::{self, Package};
+use dac_engine::report::InfoReport;
 use dac_engine::source::{self, BuildOptions};
 
 use crate::args::{BuildArgs, InfoArgs, InfoFormat};
@@ -74,88 +75,11 @@ pub fn info(args: InfoArgs) -> Result<u8> {
         ..LoadOptions::default()
     };
     let package = load_package(&args.package, &options)?;
-    let model = &package.model;
-    let (name, version) = package
-        .metadata
-        .as_ref()
-        .map(|m| (Some(m.name.as_str()), Some(m.version.as_str())))
-        .unwrap_or((None, None));
-    let elements = model.counts_by_kind();
-    let opaque = model.opaque_counts();
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match args.format {
-        InfoFormat::Json => {
-            let value = serde_json::json!({
-                "format_version": 1,
-                "name": name,
-                "version": version,
-                "platform": model.platform(),
-                "dsp": model.dsp.short_name(),
-                "dsp_name": model.dsp.full_name(),
-                "schema_version": model.schema_version,
-                "collation_case_sensitive": model.collation_case_sensitive,
-                "producer": package.origin.as_ref().map(|o| format!("{} {}", o.product_name, o.product_version)),
-                "elements": elements,
-                "opaque": opaque,
-                "scripts": {
-                    "predeploy": package.predeploy.is_some(),
-                    "postdeploy": package.postdeploy.is_some(),
-                },
-                "refactor_operations": package.refactor_log.as_ref().map_or(0, |l| l.operations.len()),
-            });
-            serde_json::to_writer_pretty(&mut out, &value)?;
-            writeln!(out)?;
-        }
-        InfoFormat::Text => {
-            writeln!(out, "package   {}", args.package.display())?;
-            writeln!(out, "name      {}", name.unwrap_or("(no DacMetadata.xml)"))?;
-            writeln!(out, "version   {}", version.unwrap_or("-"))?;
-            writeln!(
-                out,
-                "platform  {} ({})",
-                model.platform().as_str(),
-                model.dsp.short_name()
-            )?;
-            if let Some(origin) = &package.origin {
-                writeln!(
-                    out,
-                    "producer  {} ({})",
-                    origin.product_name, origin.product_version
-                )?;
-            }
-            writeln!(
-                out,
-                "scripts   predeploy: {}, postdeploy: {}, refactor operations: {}",
-                yes_no(package.predeploy.is_some()),
-                yes_no(package.postdeploy.is_some()),
-                package
-                    .refactor_log
-                    .as_ref()
-                    .map_or(0, |l| l.operations.len())
-            )?;
-            let total: usize = elements.values().sum();
-            writeln!(out, "elements  {total} top-level")?;
-            for (kind, count) in &elements {
-                let mark = if opaque.contains_key(kind) {
-                    "  (opaque)"
-                } else {
-                    ""
-                };
-                writeln!(out, "  {count:>6}  {kind}{mark}")?;
-            }
-            if !opaque.is_empty() {
-                let n_opaque: usize = opaque.values().sum();
-                writeln!(
-                    out,
-                    "{n_opaque} opaque objects are kept and compared by definition, not modelled"
-                )?;
-            }
-        }
-    }
+    let report = InfoReport::of(&package, &args.package);
+    let text = match args.format {
+        InfoFormat::Json => report.json(),
+        InfoFormat::Text => report.text(),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(EXIT_OK)
-}
-
-fn yes_no(b: bool) -> &'static str {
-    if b { "yes" } else { "no" }
 }

@@ -51,76 +51,13 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
     )?;
     let options = compare_options(&args.compare, &desired);
     let diff = compare::compare(&current.model, &desired.model, &options);
-    let changes = report::changes(&diff);
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match args.format {
-        ReportFormat::Json => {
-            let value = serde_json::json!({
-                "format_version": report::FORMAT_VERSION,
-                "current": current.display,
-                "desired": desired.display,
-                "differences": diff.differences().count(),
-                "changes": changes,
-            });
-            serde_json::to_writer_pretty(&mut out, &value)?;
-            writeln!(out)?;
-        }
-        ReportFormat::Text => {
-            if diff.is_empty() {
-                writeln!(out, "no differences")?;
-            }
-            for change in &changes {
-                let from = change
-                    .renamed_from
-                    .as_ref()
-                    .map(|f| format!(" (from {f})"))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:<7} {:<32} {}{from}",
-                    change.action, change.kind, change.name
-                )?;
-                for detail in &change.details {
-                    match &detail.diff {
-                        Some(diff) => {
-                            writeln!(out, "        {}:", detail.path)?;
-                            for line in diff.lines() {
-                                writeln!(out, "          {line}")?;
-                            }
-                        }
-                        None => writeln!(
-                            out,
-                            "        {}: {} -> {}",
-                            detail.path,
-                            detail.current.as_deref().unwrap_or("(none)"),
-                            detail.desired.as_deref().unwrap_or("(none)")
-                        )?,
-                    }
-                }
-            }
-        }
-        ReportFormat::Markdown => {
-            writeln!(out, "## Schema comparison\n")?;
-            writeln!(
-                out,
-                "`{}` → `{}`: {} differences.\n",
-                current.display,
-                desired.display,
-                diff.differences().count()
-            )?;
-            if !changes.is_empty() {
-                writeln!(out, "| action | type | object |\n|---|---|---|")?;
-                for change in &changes {
-                    writeln!(
-                        out,
-                        "| {} | {} | `{}` |",
-                        change.action, change.kind, change.name
-                    )?;
-                }
-            }
-        }
-    }
+    let report = report::CompareReport::of(&current.display, &desired.display, &diff);
+    let text = match args.format {
+        ReportFormat::Json => report.json(),
+        ReportFormat::Text => report.text(),
+        ReportFormat::Markdown => report.markdown(),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(if diff.is_empty() {
         EXIT_OK
     } else {

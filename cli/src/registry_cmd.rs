@@ -5,11 +5,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use dac_engine::compare::{Action, Diff};
+
 use dac_engine::driver;
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::package::{self, Package};
 use dac_engine::registry::{self, Registration};
+use dac_engine::report::DriftReport;
 use dac_engine::upgrade;
 
 use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, TargetArgs};
@@ -119,55 +120,13 @@ pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
             "{target} is not registered: there is no definition to compare with (see `dac register`)"
         );
     };
+    let shown = target.to_string();
+    let report = DriftReport::of(&shown, &registration, &diff);
     let text = match args.format {
-        DeployFormat::Xml => drift_xml(&diff),
-        DeployFormat::Json => {
-            let changes = dac_engine::report::changes(&diff);
-            serde_json::to_string_pretty(&serde_json::json!({
-                "format_version": dac_engine::report::FORMAT_VERSION,
-                "target": target.to_string(),
-                "registered": {"name": registration.name, "version": registration.version, "registered_at": registration.registered_at},
-                "drifted": !diff.is_empty(),
-                "additions": changes.iter().filter(|c| c.action == "create").collect::<Vec<_>>(),
-                "removals": changes.iter().filter(|c| c.action == "drop" || c.action == "keep").collect::<Vec<_>>(),
-                "modifications": changes.iter().filter(|c| c.action == "alter" || c.action == "rename").collect::<Vec<_>>(),
-            }))? + "\n"
-        }
-        DeployFormat::Text => {
-            if diff.is_empty() {
-                format!(
-                    "{target}: no drift from {} {}\n",
-                    registration.name, registration.version
-                )
-            } else {
-                format!(
-                    "{target} drifted from {} {}:\n{}\n",
-                    registration.name,
-                    registration.version,
-                    upgrade::describe_drift(&diff)
-                )
-            }
-        }
-        DeployFormat::Markdown => {
-            let mut out = format!(
-                "## Drift report\n\n`{target}` against its registered definition **{} {}**: ",
-                registration.name, registration.version
-            );
-            if diff.is_empty() {
-                out.push_str("no drift.\n");
-            } else {
-                out.push_str(&format!("**{} objects changed outside the package.**\n\n| change | type | object |\n|---|---|---|\n", diff.differences().count()));
-                for c in diff.differences() {
-                    let what = match c.action {
-                        Action::Create => "added",
-                        Action::Drop | Action::Keep => "removed",
-                        _ => "modified",
-                    };
-                    out.push_str(&format!("| {what} | {} | `{}` |\n", c.kind, c.name));
-                }
-            }
-            out
-        }
+        DeployFormat::Xml => report.xml(),
+        DeployFormat::Json => report.json(),
+        DeployFormat::Text => report.text(),
+        DeployFormat::Markdown => report.markdown(),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(if diff.is_empty() {
@@ -175,45 +134,4 @@ pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
     } else {
         EXIT_DIFFERENCES
     })
-}
-
-/// DacFx's DriftReport XML: Additions, Removals, Modifications of `Object Name Parent Type`.
-fn drift_xml(diff: &Diff) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let mut out = String::from(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<DriftReport xmlns=\"http://schemas.microsoft.com/sqlserver/dac/DriftReport/2012/02\">\n",
-    );
-    for (section, actions) in [
-        ("Additions", &[Action::Create][..]),
-        ("Removals", &[Action::Drop, Action::Keep][..]),
-        ("Modifications", &[Action::Alter, Action::Rename][..]),
-    ] {
-        let items: Vec<_> = diff
-            .changes
-            .iter()
-            .filter(|c| actions.contains(&c.action))
-            .collect();
-        if items.is_empty() {
-            out.push_str(&format!("  <{section} />\n"));
-            continue;
-        }
-        out.push_str(&format!("  <{section}>\n"));
-        for c in items {
-            let parent = c.name.parent().map(|p| p.to_string()).unwrap_or_default();
-            out.push_str(&format!(
-                "    <Object Name=\"{}\" Parent=\"{}\" Type=\"{}\" />\n",
-                escape(&c.name.to_string()),
-                escape(&parent),
-                escape(&c.kind)
-            ));
-        }
-        out.push_str(&format!("  </{section}>\n"));
-    }
-    out.push_str("</DriftReport>\n");
-    out
 }
