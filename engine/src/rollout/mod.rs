@@ -32,5 +32,5 @@ mod run;
 pub mod spec;
 
 pub use run::{
-    Outcome, Paths, Progress, StartOptions, Status, next, resume, rollback, start, status,
+    Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, rollback, start, status,
 };

@@ -11,18 +11,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::domains::distribute;
 use super::health;
 use super::journal::{
-    self, Backup, DomainRecord, DomainState, Journal, LockGuard, PackageInfo, RolloutState, Step,
-    Superseded, TargetRecord,
+    self, Backup, DomainRecord, DomainState, Journal, LockGuard, PackageInfo, RolloutState,
+    Superseded, TargetRecord, TargetState,
 };
 use super::spec::{self, Mode, Spec, TargetSpec};
 use crate::compare::CompareOptions;
 use crate::dialect::dialect_for;
-use crate::driver::{Driver, PostgresDriver, SqliteDriver, Target};
+use crate::driver::{Driver, RestoreSteps, SnapshotPlace, Target};
 use crate::model::{Dsp, Platform};
 use crate::package::{self, Package, ReadOptions};
 use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
@@ -57,13 +55,13 @@ impl Paths {
     }
 }
 
-/// Receives progress lines as the rollout goes.
-pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+/// Where a rollout says what it does as it goes, a line at a time.
+pub type Say<'a> = &'a (dyn Fn(&str) + Sync);
 
 /// What a command did: the journal as it now stands, and notes for the user (a stale lock taken
 /// over, a rollout superseded, nothing to do).
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct RolloutOutcome {
     /// The journal after the command.
     pub journal: Journal,
     /// Notes.
@@ -174,7 +172,7 @@ struct Run<'a> {
     packages: &'a Packages,
     paths: Paths,
     journal: Mutex<Journal>,
-    progress: Progress<'a>,
+    say: Say<'a>,
     /// Targets by journal key.
     targets: BTreeMap<String, &'a TargetSpec>,
 }
@@ -203,7 +201,7 @@ impl Run<'_> {
     }
 
     fn say(&self, line: &str) {
-        (self.progress)(line);
+        (self.say)(line);
     }
 
     /// Runs `f` on each item, `concurrency` at a time; the first error stops the others from
@@ -342,7 +340,7 @@ impl Run<'_> {
         let version = self.packages.info.version.clone();
         self.each(&members, |i| {
             let record = self.record(i);
-            if !(record.step.is_upgraded() || record.step == Step::Current) {
+            if !(record.state.is_upgraded() || record.state == TargetState::Current) {
                 return Ok(());
             }
             let target = self.target(&record)?;
@@ -357,8 +355,12 @@ impl Run<'_> {
             self.update(|j| {
                 let t = &mut j.targets[i];
                 t.health = results;
-                if t.step.is_upgraded() {
-                    t.step = if ok { Step::Healthy } else { Step::Unhealthy };
+                if t.state.is_upgraded() {
+                    t.state = if ok {
+                        TargetState::Healthy
+                    } else {
+                        TargetState::Unhealthy
+                    };
                 }
             })
         })?;
@@ -368,7 +370,7 @@ impl Run<'_> {
             let mut failures = Vec::new();
             for &i in &members {
                 let t = &journal.targets[i];
-                if t.step == Step::Failed {
+                if t.state == TargetState::Failed {
                     failures.push(format!(
                         "{}: upgrade failed: {}",
                         t.target,
@@ -415,8 +417,11 @@ impl Run<'_> {
     fn upgrade_target(&self, index: usize) -> Result<()> {
         let record = self.record(index);
         if !matches!(
-            record.step,
-            Step::Pending | Step::BackingUp | Step::BackedUp | Step::Upgrading
+            record.state,
+            TargetState::Pending
+                | TargetState::BackingUp
+                | TargetState::BackedUp
+                | TargetState::Upgrading
         ) {
             return Ok(());
         }
@@ -428,14 +433,14 @@ impl Run<'_> {
         };
         if self.packages.matches(&target.target, registration.as_ref()) {
             let version = self.packages.info.version.clone();
-            let (step, note) = if record.step == Step::Pending {
+            let (step, note) = if record.state == TargetState::Pending {
                 (
-                    Step::Current,
+                    TargetState::Current,
                     format!("already at {version}: nothing to do"),
                 )
             } else {
                 (
-                    Step::Upgraded,
+                    TargetState::Upgraded,
                     format!(
                         "the journal was behind: the registry shows {version}, so the upgrade had committed; not upgraded again"
                     ),
@@ -444,13 +449,13 @@ impl Run<'_> {
             self.say(&format!("  {}: {note}", record.target));
             return self.update(|j| {
                 let t = &mut j.targets[index];
-                t.step = step;
+                t.state = step;
                 t.version_now = Some(version);
                 t.finished_at = Some(registry::now_utc());
                 t.notes.push(note);
             });
         }
-        if record.step == Step::Pending {
+        if record.state == TargetState::Pending {
             self.update(|j| {
                 let t = &mut j.targets[index];
                 t.started_at = Some(registry::now_utc());
@@ -463,22 +468,23 @@ impl Run<'_> {
             return self.upgrade_side_by_side(index, &record, target, started);
         }
         let needs_copy = self.spec.backup
-            && (matches!(record.step, Step::Pending | Step::BackingUp) || record.backup.is_none());
+            && (matches!(record.state, TargetState::Pending | TargetState::BackingUp)
+                || record.backup.is_none());
         if needs_copy {
-            self.update(|j| j.targets[index].step = Step::BackingUp)?;
+            self.update(|j| j.targets[index].state = TargetState::BackingUp)?;
             let copy_started = Instant::now();
             let id = self
                 .journal
                 .lock()
                 .map(|j| j.id.clone())
                 .unwrap_or_default();
-            match self.copy(index, &target.target, &id) {
+            match self.snapshot(index, &target.target, &id) {
                 Ok(backup) => {
                     crate::fault::point("rollout.after-backup");
                     let ms = millis(copy_started.elapsed());
                     self.update(|j| {
                         let t = &mut j.targets[index];
-                        t.step = Step::BackedUp;
+                        t.state = TargetState::BackedUp;
                         t.backup = Some(backup);
                         t.backup_ms = Some(ms);
                     })?;
@@ -491,7 +497,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.update(|j| j.targets[index].step = Step::Upgrading)?;
+        self.update(|j| j.targets[index].state = TargetState::Upgrading)?;
         let (package, _) = self.packages.for_target(&target.target)?;
         let options = self.in_place_options(package);
         let upgrade_started = Instant::now();
@@ -514,7 +520,7 @@ impl Run<'_> {
                 );
                 self.update(|j| {
                     let t = &mut j.targets[index];
-                    t.step = Step::Upgraded;
+                    t.state = TargetState::Upgraded;
                     t.version_now = Some(outcome.version_after.clone());
                     t.upgrade_ms = Some(upgrade_ms);
                     t.finished_at = Some(registry::now_utc());
@@ -546,7 +552,7 @@ impl Run<'_> {
     ) -> Result<()> {
         self.update(|j| {
             let t = &mut j.targets[index];
-            t.step = Step::Upgrading;
+            t.state = TargetState::Upgrading;
             // Known once it switched; until then the upgrade's own journal names it.
             t.backup = Some(Backup::SideBySide {
                 retained: "(named by the side-by-side journal)".into(),
@@ -577,7 +583,7 @@ impl Run<'_> {
                 );
                 self.update(|j| {
                     let t = &mut j.targets[index];
-                    t.step = Step::Upgraded;
+                    t.state = TargetState::Upgraded;
                     t.version_now = Some(report.version_after.clone());
                     t.backup = Some(Backup::SideBySide {
                         retained: report.retained.clone(),
@@ -604,66 +610,25 @@ impl Run<'_> {
         ));
         self.update(|j| {
             let t = &mut j.targets[index];
-            t.step = Step::Failed;
+            t.state = TargetState::Failed;
             t.error = Some(message.clone());
             t.finished_at = Some(registry::now_utc());
         })
     }
 
-    /// Makes the copy a rollback restores (replacing a partial one left by an interrupted run).
-    fn copy(&self, index: usize, target: &Target, id: &str) -> Result<Backup> {
-        match target {
-            Target::Sqlite { path } => {
-                let folder = self.paths.backups.join(id);
-                std::fs::create_dir_all(&folder).map_err(|source| Error::Io {
-                    path: folder.clone(),
-                    source,
-                })?;
-                let name = path
-                    .file_name()
-                    .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
-                let copy = folder.join(format!("{index:04}-{name}"));
-                let partial = folder.join(format!("{index:04}-{name}.partial"));
-                for stale in [&copy, &partial] {
-                    match std::fs::remove_file(stale) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(source) => {
-                            return Err(Error::Io {
-                                path: stale.clone(),
-                                source,
-                            });
-                        }
-                    }
-                }
-                let mut driver = SqliteDriver::open(path, false)?;
-                driver.lock(upgrade::LOCK_WAIT)?;
-                let made = driver.copy_to(&partial);
-                driver.unlock()?;
-                made?;
-                std::fs::rename(&partial, &copy).map_err(|source| Error::Io {
-                    path: copy.clone(),
-                    source,
-                })?;
-                Ok(Backup::SqliteCopy {
-                    path: copy.display().to_string(),
-                })
-            }
-            Target::Postgres { url } => {
-                let driver = PostgresDriver::connect(url)?;
-                let database = driver.database().to_string();
-                let copy = postgres_copy_name(&database, id);
-                let mut admin = driver.maintenance()?;
-                // CREATE DATABASE ... TEMPLATE needs the database without sessions: ours too.
-                drop(driver);
-                admin.drop_database(&copy)?;
-                admin.copy_database(&database, &copy)?;
-                Ok(Backup::PostgresTemplate { database: copy })
-            }
-            Target::SqlServer { .. } => Err(Error::Invalid(format!(
-                "{target}: a rollout keeps no copy of a SQL Server database for an in-place rollback yet; roll SQL Server targets out side by side (mode = \"side-by-side\") or without backups"
-            ))),
-        }
+    /// Takes the snapshot a rollback restores (replacing a partial one left by an interrupted
+    /// run); file copies go to the rollout's backups folder.
+    fn snapshot(&self, index: usize, target: &Target, id: &str) -> Result<Backup> {
+        let folder = self.paths.backups.join(id);
+        let place = SnapshotPlace {
+            id,
+            folder: &folder,
+            file_prefix: &format!("{index:04}-"),
+        };
+        let mut server = crate::driver::connect_server(target)?;
+        server
+            .snapshot(&place, upgrade::LOCK_WAIT)
+            .map(Backup::Snapshot)
     }
 
     /// Returns one target to the version it had before the rollout, from its copy.
@@ -671,8 +636,8 @@ impl Run<'_> {
         let record = self.record(index);
         let target = self.target(&record)?;
         let interrupted = matches!(
-            record.step,
-            Step::BackingUp | Step::BackedUp | Step::Upgrading
+            record.state,
+            TargetState::BackingUp | TargetState::BackedUp | TargetState::Upgrading
         );
         // A PostgreSQL target may be missing here (a rollback interrupted between dropping it
         // and renaming its copy back): `restore` handles that.
@@ -685,15 +650,15 @@ impl Run<'_> {
                 self.say(&format!("  {}: {note}", record.target));
                 return self.update(|j| {
                     let t = &mut j.targets[index];
-                    t.step = Step::Pending;
+                    t.state = TargetState::Pending;
                     t.notes.push(note.into());
                 });
             }
-        } else if !record.step.is_upgraded() {
+        } else if !record.state.is_upgraded() {
             return Ok(());
         }
         if let Ok(registration) = &registration
-            && record.step != Step::RollingBack
+            && record.state != TargetState::RollingBack
             && !self.packages.matches(&target.target, registration.as_ref())
             && same_as_before(&record, registration.as_ref())
         {
@@ -702,7 +667,7 @@ impl Run<'_> {
             self.say(&format!("  {}: {note}", record.target));
             return self.update(|j| {
                 let t = &mut j.targets[index];
-                t.step = Step::RolledBack;
+                t.state = TargetState::RolledBack;
                 t.version_now = t.version_before.clone();
                 t.notes.push(note.into());
             });
@@ -711,11 +676,11 @@ impl Run<'_> {
             let message =
                 "no copy was kept (backup = false): roll it back by deploying the previous package";
             self.update(|j| j.targets[index].error = Some(message.into()))?;
-            return Err(Error::Blocked {
-                reason: format!("{}: {message}", record.target),
+            return Err(Error::NoCopyKept {
+                target: record.target.clone(),
             });
         };
-        self.update(|j| j.targets[index].step = Step::RollingBack)?;
+        self.update(|j| j.targets[index].state = TargetState::RollingBack)?;
         let started = Instant::now();
         let id = self
             .journal
@@ -738,7 +703,7 @@ impl Run<'_> {
         );
         self.update(|j| {
             let t = &mut j.targets[index];
-            t.step = Step::RolledBack;
+            t.state = TargetState::RolledBack;
             t.version_now = t.version_before.clone();
             t.error = None;
             t.notes
@@ -758,73 +723,37 @@ impl Run<'_> {
         id: &str,
     ) -> Result<()> {
         let version = &self.packages.info.version;
-        let restored = |registration: Option<&Registration>| same_as_before(record, registration);
-        match (target, backup) {
-            (Target::Sqlite { path }, Backup::SqliteCopy { path: copy }) => {
-                let mut driver = SqliteDriver::open(path, false)?;
-                driver.lock(upgrade::LOCK_WAIT)?;
-                let result = (|| {
-                    let registration = driver.read_registration()?;
-                    if record.step == Step::RollingBack && restored(registration.as_ref()) {
-                        return Ok(());
-                    }
-                    self.check_unchanged(record, target, registration.as_ref())?;
-                    let history = driver.history()?;
-                    driver.restore_from(Path::new(copy))?;
-                    carry_history(&mut driver, &history, record, version, id)
-                })();
-                let unlocked = driver.unlock();
-                result.and(unlocked)
-            }
-            (Target::Postgres { url }, Backup::PostgresTemplate { database: copy }) => {
-                let config_holder = PostgresDriver::connect_or_create(url, false);
-                let (history, database, mut admin) = match config_holder {
-                    Ok(mut driver) => {
-                        let registration = driver.read_registration()?;
-                        if record.step == Step::RollingBack && restored(registration.as_ref()) {
-                            return Ok(());
-                        }
-                        self.check_unchanged(record, target, registration.as_ref())?;
-                        let history = driver.history()?;
-                        let database = driver.database().to_string();
-                        let admin = driver.maintenance()?;
-                        (history, database, admin)
-                    }
-                    // Interrupted between dropping the database and renaming the copy.
-                    Err(Error::Driver {
-                        code: Some(code), ..
-                    }) if code == "3D000" && record.step == Step::RollingBack => {
-                        let admin = admin_for(url)?;
-                        (Vec::new(), target.database_name(), admin)
-                    }
-                    Err(e) => return Err(e),
+        match backup {
+            Backup::Snapshot(snapshot) if snapshot.platform() == target.platform() => {
+                let mut steps = RestoreChecks {
+                    run: self,
+                    record,
+                    target,
+                    version,
+                    id,
+                    history: Vec::new(),
                 };
-                if !admin.database_exists(copy)? {
-                    return Err(Error::Invalid(format!(
-                        "the copy database {copy} is gone: it cannot be rolled back from it"
-                    )));
-                }
-                admin.drop_database(&database)?;
-                admin.rename_database(copy, &database)?;
-                let mut driver = PostgresDriver::connect(url)?;
-                driver.lock(upgrade::LOCK_WAIT)?;
-                let result = carry_history(&mut driver, &history, record, version, id);
-                let unlocked = driver.unlock();
-                result.and(unlocked)
+                crate::driver::connect_server(target)?.restore(
+                    snapshot,
+                    upgrade::LOCK_WAIT,
+                    &mut steps,
+                )
             }
-            (_, Backup::SideBySide { .. }) => {
+            Backup::Snapshot(_) => Err(Error::Invalid(format!(
+                "{}: the journal's copy ({}) does not fit this target",
+                record.target,
+                backup.describe()
+            ))),
+            Backup::SideBySide { .. } => {
                 let registration = open(target)?.read_registration()?;
-                if record.step == Step::RollingBack && restored(registration.as_ref()) {
+                if record.state == TargetState::RollingBack
+                    && same_as_before(record, registration.as_ref())
+                {
                     return Ok(());
                 }
                 self.check_unchanged(record, target, registration.as_ref())?;
                 upgrade::rollback(target, false).map(|_| ())
             }
-            _ => Err(Error::Invalid(format!(
-                "{}: the journal's copy ({}) does not fit this target",
-                record.target,
-                backup.describe()
-            ))),
         }
     }
 
@@ -837,16 +766,47 @@ impl Run<'_> {
         if self.packages.matches(target, registration) {
             return Ok(());
         }
-        Err(Error::Blocked {
-            reason: format!(
-                "{} changed since this rollout upgraded it (registered now: {}); not rolled back",
-                record.target,
-                registration.map_or_else(
-                    || "nothing".to_string(),
-                    |r| format!("{} {}", r.name, r.version)
-                )
-            ),
+        Err(Error::ChangedSinceUpgrade {
+            target: record.target.clone(),
+            registered_now: registration.map(|r| format!("{} {}", r.name, r.version)),
         })
+    }
+}
+
+/// What a rollback checks and records around restoring a target's snapshot.
+struct RestoreChecks<'r, 'a> {
+    run: &'r Run<'a>,
+    record: &'r TargetRecord,
+    target: &'r Target,
+    version: &'r str,
+    id: &'r str,
+    /// The history before the restore, carried over to the restored database.
+    history: Vec<HistoryEntry>,
+}
+
+impl RestoreSteps for RestoreChecks<'_, '_> {
+    fn should_restore(&mut self, found: Result<&mut dyn Driver>) -> Result<bool> {
+        let driver = match found {
+            Ok(driver) => driver,
+            // An earlier rollback dropped the database and stopped before putting the copy
+            // back: the copy goes back now, with no newer history to carry.
+            Err(_) if self.record.state == TargetState::RollingBack => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        let registration = driver.read_registration()?;
+        if self.record.state == TargetState::RollingBack
+            && same_as_before(self.record, registration.as_ref())
+        {
+            return Ok(false);
+        }
+        self.run
+            .check_unchanged(self.record, self.target, registration.as_ref())?;
+        self.history = driver.history()?;
+        Ok(true)
+    }
+
+    fn after_restore(&mut self, restored: &mut dyn Driver) -> Result<()> {
+        carry_history(restored, &self.history, self.record, self.version, self.id)
     }
 }
 
@@ -893,25 +853,6 @@ fn clone_error(e: &Error) -> Error {
     Error::Invalid(e.to_string())
 }
 
-fn admin_for(url: &str) -> Result<PostgresDriver> {
-    // The database is gone; reach the server through its maintenance database.
-    let cut = url.find('?').unwrap_or(url.len());
-    let (main, query) = url.split_at(cut);
-    let base = main.rfind('/').map_or(main, |i| &main[..=i]);
-    PostgresDriver::connect(&format!("{base}postgres{query}"))
-}
-
-/// `DB_dacbak_HASH`, within PostgreSQL's 63-byte names.
-fn postgres_copy_name(database: &str, id: &str) -> String {
-    let digest = Sha256::digest(id.as_bytes());
-    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    let mut keep = 63 - "_dacbak_".len() - hash.len();
-    while !database.is_char_boundary(keep.min(database.len())) {
-        keep -= 1;
-    }
-    format!("{}_dacbak_{hash}", &database[..keep.min(database.len())])
-}
-
 fn open(target: &Target) -> Result<Box<dyn Driver>> {
     crate::driver::connect(target, false)
 }
@@ -943,7 +884,7 @@ fn journal_for(spec: &Spec, packages: &Packages, manual: bool) -> Journal {
                 platform: t.target.platform().as_str().to_string(),
                 mode: t.mode,
                 domain: d,
-                step: Step::Pending,
+                state: TargetState::Pending,
                 version_before: None,
                 hash_before: None,
                 version_now: None,
@@ -1037,12 +978,10 @@ fn preflight(spec: &Spec, packages: &Packages) -> Result<Vec<Option<Registration
         return Ok(found.into_inner().unwrap_or_else(|e| e.into_inner()));
     }
     problems.sort();
-    Err(Error::Invalid(format!(
-        "{}: {} target(s) cannot be rolled out to; nothing was changed:\n  {}",
-        spec.file.display(),
-        problems.len(),
-        problems.join("\n  ")
-    )))
+    Err(Error::TargetsNotReady {
+        file: spec.file.clone(),
+        problems,
+    })
 }
 
 fn load_spec_and_packages(file: &Path) -> Result<(Spec, Packages)> {
@@ -1051,18 +990,13 @@ fn load_spec_and_packages(file: &Path) -> Result<(Spec, Packages)> {
     Ok((spec, packages))
 }
 
-fn run_with<'a>(
-    spec: &'a Spec,
-    packages: &'a Packages,
-    journal: Journal,
-    progress: Progress<'a>,
-) -> Run<'a> {
+fn run_with<'a>(spec: &'a Spec, packages: &'a Packages, journal: Journal, say: Say<'a>) -> Run<'a> {
     Run {
         spec,
         packages,
         paths: Paths::of(&spec.file),
         journal: Mutex::new(journal),
-        progress,
+        say,
         targets: spec.targets.iter().map(|t| (t.key(), t)).collect(),
     }
 }
@@ -1071,23 +1005,23 @@ fn take_lock(
     paths: &Paths,
     command: &str,
     notes: &mut Vec<String>,
-    progress: Progress<'_>,
+    say: Say<'_>,
 ) -> Result<LockGuard> {
     let guard = journal::lock(&paths.lock, command)?;
     if let Some(message) = &guard.took_over {
-        progress(&format!("note: {message}"));
+        say(&format!("note: {message}"));
         notes.push(message.clone());
     }
     Ok(guard)
 }
 
 /// `dac rollout start`: a new rollout of the file's package; replaces a finished or stuck one
-/// (saying what it supersedes), refuses while another is in progress.
-pub fn start(file: &Path, options: &StartOptions, progress: Progress<'_>) -> Result<Outcome> {
+/// (saying what it supersedes), refuses while another is in say.
+pub fn start(file: &Path, options: &StartOptions, say: Say<'_>) -> Result<RolloutOutcome> {
     let (spec, packages) = load_spec_and_packages(file)?;
     let paths = Paths::of(file);
     let mut notes = Vec::new();
-    let _guard = take_lock(&paths, "start", &mut notes, progress)?;
+    let _guard = take_lock(&paths, "start", &mut notes, say)?;
     let old = Journal::load(&paths.journal)?;
     if let Some(old) = &old
         && !matches!(
@@ -1095,15 +1029,12 @@ pub fn start(file: &Path, options: &StartOptions, progress: Progress<'_>) -> Res
             RolloutState::Stuck | RolloutState::Done | RolloutState::RolledBack
         )
     {
-        return Err(Error::Blocked {
-            reason: format!(
-                "rollout {} of {} {} is {} ({}): go on with `dac rollout resume` or `dac rollout next`, or undo it with `dac rollout rollback`",
-                old.id,
-                old.package.name,
-                old.package.version,
-                old.state.as_str(),
-                paths.journal.display()
-            ),
+        return Err(Error::RolloutInProgress {
+            id: old.id.clone(),
+            application: old.package.name.clone(),
+            version: old.package.version.clone(),
+            state: old.state.as_str().to_string(),
+            journal: paths.journal.clone(),
         });
     }
     // Every target is checked before the old journal is put aside: a refused start leaves
@@ -1131,7 +1062,7 @@ pub fn start(file: &Path, options: &StartOptions, progress: Progress<'_>) -> Res
             old.state.as_str(),
             kept.display()
         );
-        progress(&note);
+        say(&note);
         notes.push(note);
         supersedes = Some(Superseded {
             id: old.id,
@@ -1160,7 +1091,7 @@ pub fn start(file: &Path, options: &StartOptions, progress: Progress<'_>) -> Res
         if manual { ", manual" } else { "" }
     ));
     journal.save(&paths.journal)?;
-    progress(&format!(
+    say(&format!(
         "rollout {}: {} {} over {} target(s) in {} domain(s)",
         journal.id,
         packages.info.name,
@@ -1168,9 +1099,9 @@ pub fn start(file: &Path, options: &StartOptions, progress: Progress<'_>) -> Res
         journal.targets.len(),
         journal.domains.len()
     ));
-    let run = run_with(&spec, &packages, journal, progress);
+    let run = run_with(&spec, &packages, journal, say);
     run.drive(manual)?;
-    Ok(Outcome {
+    Ok(RolloutOutcome {
         journal: run.journal.into_inner().unwrap_or_else(|e| e.into_inner()),
         notes,
     })
@@ -1203,26 +1134,23 @@ fn same_package(journal: &Journal, packages: &Packages, file: &Path) -> Result<(
 }
 
 fn stuck_error(journal: &Journal) -> Error {
-    let domain = journal
-        .domains
-        .iter()
-        .find(|d| d.state == DomainState::Failed)
-        .map_or_else(|| "?".to_string(), |d| d.index.to_string());
-    Error::Blocked {
-        reason: format!(
-            "rollout {} is stuck at domain {domain}: `dac rollout rollback` undoes it, or `dac rollout start` a fixed package",
-            journal.id
-        ),
+    Error::RolloutStuck {
+        id: journal.id.clone(),
+        domain: journal
+            .domains
+            .iter()
+            .find(|d| d.state == DomainState::Failed)
+            .map(|d| d.index),
     }
 }
 
 /// `dac rollout next` (`one` true) and `dac rollout resume` (`one` false: go on as the rollout
 /// would have, finishing an interrupted step first; a manual rollout finishes its domain).
-fn go_on(file: &Path, one: bool, command: &str, progress: Progress<'_>) -> Result<Outcome> {
+fn continue_rollout(file: &Path, one: bool, command: &str, say: Say<'_>) -> Result<RolloutOutcome> {
     let (spec, packages) = load_spec_and_packages(file)?;
     let paths = Paths::of(file);
     let mut notes = Vec::new();
-    let _guard = take_lock(&paths, command, &mut notes, progress)?;
+    let _guard = take_lock(&paths, command, &mut notes, say)?;
     let mut journal = existing(&paths)?;
     same_package(&journal, &packages, file)?;
     match journal.state {
@@ -1233,21 +1161,18 @@ fn go_on(file: &Path, one: bool, command: &str, progress: Progress<'_>) -> Resul
                 journal.id,
                 journal.state.as_str()
             );
-            progress(&note);
+            say(&note);
             notes.push(note);
-            return Ok(Outcome { journal, notes });
+            return Ok(RolloutOutcome { journal, notes });
         }
         RolloutState::RollingBack => {
             if command == "next" {
-                return Err(Error::Blocked {
-                    reason: format!(
-                        "rollout {} is rolling back: finish with `dac rollout rollback`",
-                        journal.id
-                    ),
+                return Err(Error::RolloutRollingBack {
+                    id: journal.id.clone(),
                 });
             }
             drop(_guard);
-            return rollback(file, progress).map(|mut o| {
+            return rollback(file, say).map(|mut o| {
                 o.notes.splice(0..0, notes);
                 o
             });
@@ -1257,52 +1182,52 @@ fn go_on(file: &Path, one: bool, command: &str, progress: Progress<'_>) -> Resul
                 "rollout {} is paused between domains (manual): `dac rollout next` walks the next one",
                 journal.id
             );
-            progress(&note);
+            say(&note);
             notes.push(note);
-            return Ok(Outcome { journal, notes });
+            return Ok(RolloutOutcome { journal, notes });
         }
         RolloutState::Running | RolloutState::Paused => {}
     }
     journal.event(format!("dac rollout {command}"));
     let one = one || journal.manual;
-    let run = run_with(&spec, &packages, journal, progress);
+    let run = run_with(&spec, &packages, journal, say);
     run.drive(one)?;
-    Ok(Outcome {
+    Ok(RolloutOutcome {
         journal: run.journal.into_inner().unwrap_or_else(|e| e.into_inner()),
         notes,
     })
 }
 
 /// `dac rollout next`: upgrades and checks the next domain.
-pub fn next(file: &Path, progress: Progress<'_>) -> Result<Outcome> {
-    go_on(file, true, "next", progress)
+pub fn next(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
+    continue_rollout(file, true, "next", say)
 }
 
 /// `dac rollout resume`: goes on after an interruption without upgrading anything twice.
-pub fn resume(file: &Path, progress: Progress<'_>) -> Result<Outcome> {
-    go_on(file, false, "resume", progress)
+pub fn resume(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
+    continue_rollout(file, false, "resume", say)
 }
 
 /// `dac rollout rollback`: returns every upgraded target to its previous version (newest
 /// first) and leaves the others alone.
-pub fn rollback(file: &Path, progress: Progress<'_>) -> Result<Outcome> {
+pub fn rollback(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
     let (spec, packages) = load_spec_and_packages(file)?;
     let paths = Paths::of(file);
     let mut notes = Vec::new();
-    let _guard = take_lock(&paths, "rollback", &mut notes, progress)?;
+    let _guard = take_lock(&paths, "rollback", &mut notes, say)?;
     let mut journal = existing(&paths)?;
     same_package(&journal, &packages, file)?;
     if journal.state == RolloutState::RolledBack {
         let note = format!("rollout {} is already rolled back", journal.id);
-        progress(&note);
+        say(&note);
         notes.push(note);
-        return Ok(Outcome { journal, notes });
+        return Ok(RolloutOutcome { journal, notes });
     }
     journal.state = RolloutState::RollingBack;
     journal.event("dac rollout rollback");
     journal.save(&paths.journal)?;
-    let run = run_with(&spec, &packages, journal, progress);
-    progress("rolling back upgraded targets, newest first");
+    let run = run_with(&spec, &packages, journal, say);
+    say("rolling back upgraded targets, newest first");
     let mut failures = Vec::new();
     // One domain at a time, newest first; inside a domain, `concurrency` at a time.
     let domains: Vec<Vec<usize>> = {
@@ -1326,7 +1251,7 @@ pub fn rollback(file: &Path, progress: Progress<'_>) -> Result<Outcome> {
         for d in &mut j.domains {
             if d.targets
                 .iter()
-                .any(|&i| j.targets[i].step == Step::RolledBack)
+                .any(|&i| j.targets[i].state == TargetState::RolledBack)
             {
                 d.state = DomainState::RolledBack;
             }
@@ -1340,14 +1265,19 @@ pub fn rollback(file: &Path, progress: Progress<'_>) -> Result<Outcome> {
     })?;
     let journal = run.journal.into_inner().unwrap_or_else(|e| e.into_inner());
     if !failures.is_empty() {
-        return Err(Error::Invalid(format!(
-            "rollback of {} target(s) failed (the others are rolled back; run it again once fixed):\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        )));
+        let rolled_back = journal
+            .targets
+            .iter()
+            .filter(|t| t.state == TargetState::RolledBack)
+            .map(|t| t.target.clone())
+            .collect();
+        return Err(Error::RollbackIncomplete {
+            failures,
+            rolled_back,
+        });
     }
-    progress("rollback done");
-    Ok(Outcome { journal, notes })
+    say("rollback done");
+    Ok(RolloutOutcome { journal, notes })
 }
 
 /// What `dac rollout status` shows: the journal and who holds the lock.
@@ -1375,18 +1305,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_names_fit_postgres() {
-        let name = postgres_copy_name(&"x".repeat(80), "id");
-        assert_eq!(name.len(), 63);
-        assert!(name.contains("_dacbak_"));
-        assert_eq!(
-            postgres_copy_name("app", "id"),
-            postgres_copy_name("app", "id")
-        );
-        assert_ne!(
-            postgres_copy_name("app", "a"),
-            postgres_copy_name("app", "b")
-        );
+    fn paths_sit_beside_the_rollout_file() {
         let paths = Paths::of(Path::new("/f/fleet.toml"));
         assert_eq!(paths.journal, Path::new("/f/fleet.journal.json"));
         assert_eq!(paths.lock, Path::new("/f/fleet.lock"));
