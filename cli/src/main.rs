@@ -52,10 +52,9 @@ fn main() -> ExitCode {
 /// A safety policy said no (data loss, drift): exit 3, not 1.
 fn is_refusal(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<dac_engine::Error>(),
-            Some(dac_engine::Error::Blocked { .. })
-        )
+        cause
+            .downcast_ref::<dac_engine::Error>()
+            .is_some_and(dac_engine::Error::is_refusal)
     })
 }
 

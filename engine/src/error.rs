@@ -106,9 +106,104 @@ pub enum Error {
         /// The package file.
         path: PathBuf,
     },
+    /// `dac rollout start` while the rollout of that file is still in progress: nothing was
+    /// changed.
+    #[error(
+        "refused: rollout {id} of {application} {version} is {state} ({}): go on with `dac rollout resume` or `dac rollout next`, or undo it with `dac rollout rollback`",
+        journal.display()
+    )]
+    RolloutInProgress {
+        /// The rollout's id.
+        id: String,
+        /// The application it deploys.
+        application: String,
+        /// The version it deploys.
+        version: String,
+        /// Where it stands (`running`, `paused`, `rolling-back`).
+        state: String,
+        /// Its journal.
+        journal: PathBuf,
+    },
+    /// A domain of the rollout failed, so nothing more is upgraded: roll it back or start a
+    /// fixed package.
+    #[error(
+        "refused: rollout {id} is stuck at domain {}: `dac rollout rollback` undoes it, or `dac rollout start` a fixed package",
+        domain.map_or_else(|| "?".to_string(), |d| d.to_string())
+    )]
+    RolloutStuck {
+        /// The rollout's id.
+        id: String,
+        /// The domain that failed, if the journal says.
+        domain: Option<usize>,
+    },
+    /// `dac rollout next` on a rollout being rolled back.
+    #[error("refused: rollout {id} is rolling back: finish with `dac rollout rollback`")]
+    RolloutRollingBack {
+        /// The rollout's id.
+        id: String,
+    },
+    /// Targets a rollout cannot start on (unreachable, or registered to another application);
+    /// nothing was changed.
+    #[error(
+        "{}: {} target(s) cannot be rolled out to; nothing was changed:\n  {}",
+        file.display(),
+        problems.len(),
+        problems.join("\n  ")
+    )]
+    TargetsNotReady {
+        /// The rollout file.
+        file: PathBuf,
+        /// One line per target: which, and why.
+        problems: Vec<String>,
+    },
+    /// A target not rolled back because it changed after the rollout upgraded it.
+    #[error(
+        "refused: {target} changed since this rollout upgraded it (registered now: {}); not rolled back",
+        registered_now.as_deref().unwrap_or("nothing")
+    )]
+    ChangedSinceUpgrade {
+        /// The target, as the journal names it.
+        target: String,
+        /// Its registration now (application and version), if any.
+        registered_now: Option<String>,
+    },
+    /// A target not rolled back because the rollout kept no copy of it (`backup = false`).
+    #[error(
+        "refused: {target}: no copy was kept (backup = false): roll it back by deploying the previous package"
+    )]
+    NoCopyKept {
+        /// The target, as the journal names it.
+        target: String,
+    },
+    /// A rollback that did not return every upgraded target; the ones it did stay rolled back.
+    #[error(
+        "rollback of {} target(s) failed (the others are rolled back; run it again once fixed):\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    )]
+    RollbackIncomplete {
+        /// One line per target that failed: which, and why.
+        failures: Vec<String>,
+        /// The targets rolled back so far, as the journal names them.
+        rolled_back: Vec<String>,
+    },
 }
 
 impl Error {
+    /// A safety policy or the state of a run said no (nothing unsafe was done): [`Error::Blocked`]
+    /// and the rollout's refusals.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::Blocked { .. }
+                | Error::RolloutInProgress { .. }
+                | Error::RolloutStuck { .. }
+                | Error::RolloutRollingBack { .. }
+                | Error::ChangedSinceUpgrade { .. }
+                | Error::NoCopyKept { .. }
+        )
+    }
+
     /// A database error with `context` (what dac was doing) put before the server's message;
     /// other errors unchanged.
     #[must_use]

@@ -12,7 +12,7 @@ use dac_engine::model::{Dsp, Model};
 use dac_engine::registry::HistoryAction;
 use dac_engine::rollout::{
     self, StartOptions,
-    journal::{DomainState, RolloutState, Step},
+    journal::{DomainState, RolloutState, TargetState},
 };
 use dac_engine::source::{self, BuildOptions};
 use dac_engine::upgrade::{self, InPlaceOptions};
@@ -190,7 +190,7 @@ fn stuck_then_rolled_back(dir: &Path, targets: &[Target], side_by_side: impl Fn(
     let unhealthy: Vec<usize> = journal
         .targets
         .iter()
-        .filter(|t| t.step == Step::Unhealthy)
+        .filter(|t| t.state == TargetState::Unhealthy)
         .map(|t| t.index)
         .collect();
     assert_eq!(unhealthy, [failing]);

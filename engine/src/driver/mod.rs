@@ -7,6 +7,7 @@
 mod lock;
 mod postgres;
 pub mod server;
+mod snapshot;
 pub mod sqlite;
 pub mod sqlserver;
 mod target;
@@ -14,6 +15,7 @@ mod target;
 pub use lock::{Locked, UpgradeLock, with_lock};
 pub use postgres::{PostgresDriver, PostgresServer};
 pub use server::{Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince};
+pub use snapshot::{RestoreSteps, Snapshot, SnapshotPlace};
 pub use sqlite::{SqliteDriver, SqliteServer};
 pub use sqlserver::{SqlServerDriver, SqlServerServer};
 pub use target::{Target, redact};

@@ -3,10 +3,14 @@
 //! A side-by-side upgrade creates, copies, renames and drops whole databases and keeps a
 //! journal that outlives the process. [`Server`] is that vocabulary; each platform implements it
 //! in its driver module (SQLite: database files; PostgreSQL: databases of one server). The
-//! orchestration (`upgrade::side_by_side`) stays platform-neutral.
+//! orchestration (`upgrade::side_by_side`) stays platform-neutral. Snapshots (a whole copy kept
+//! before an in-place upgrade, for a rollout's rollback) are made and restored here too.
+
+use std::time::Duration;
 
 use crate::Result;
 use crate::driver::Driver;
+use crate::driver::snapshot::{RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 
 /// One table to copy from the original database into the new one.
@@ -178,6 +182,20 @@ pub trait Server: Send {
 
     /// Removes the journal.
     fn clear_journal(&mut self) -> Result<()>;
+
+    /// Takes a snapshot of the target database, replacing a partial one an interrupted call
+    /// left, under the upgrade lock (waiting up to `wait`) where the platform copies with
+    /// sessions open; refused where the platform keeps none.
+    fn snapshot(&mut self, place: &SnapshotPlace, wait: Duration) -> Result<Snapshot>;
+
+    /// Puts `snapshot` back in place of the target database, with `steps` run before (which may
+    /// call it off) and after (under the upgrade lock, waiting up to `wait`).
+    fn restore(
+        &mut self,
+        snapshot: &Snapshot,
+        wait: Duration,
+        steps: &mut dyn RestoreSteps,
+    ) -> Result<()>;
 }
 
 /// The suffix that names a retained original on a database server: `__v<version>_<stamp>`,

@@ -2,7 +2,7 @@
 //! anything printable: [`Target`]'s `Display` redacts them.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::model::Platform;
 use crate::{Error, Result};
@@ -89,6 +89,32 @@ impl Target {
                 .ok()
                 .and_then(|c| c.database)
                 .unwrap_or_default(),
+        }
+    }
+}
+
+impl Target {
+    /// The connection string with its password, for a process dac starts on the target's
+    /// behalf (a rollout's health command); never for printing.
+    pub fn connection_string(&self) -> String {
+        match self {
+            Target::Sqlite { path } => format!("sqlite:{}", path.display()),
+            Target::Postgres { url } => url.clone(),
+            Target::SqlServer { conn } => conn.clone(),
+        }
+    }
+
+    /// The target with a relative database file path taken from `folder` (a file that names
+    /// targets is read from its own folder); server targets unchanged.
+    #[must_use]
+    pub fn relative_to(self, folder: &Path) -> Target {
+        match self {
+            Target::Sqlite { path } if path.is_relative() && !path.as_os_str().is_empty() => {
+                Target::Sqlite {
+                    path: folder.join(path),
+                }
+            }
+            other => other,
         }
     }
 }

@@ -85,11 +85,7 @@ fn run_command(
     folder: &Path,
 ) -> CheckResult {
     let started = Instant::now();
-    let connection = match &target.target {
-        driver::Target::Sqlite { path } => format!("sqlite:{}", path.display()),
-        driver::Target::Postgres { url } => url.clone(),
-        driver::Target::SqlServer { conn } => conn.clone(),
-    };
+    let connection = target.target.connection_string();
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)

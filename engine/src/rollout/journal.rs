@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::spec::Mode;
+use crate::driver::Snapshot;
 use crate::registry::now_utc;
 use crate::{Error, Result};
 
@@ -86,12 +87,12 @@ impl DomainState {
     }
 }
 
-/// Which step a target is in. A step is written before it starts and after it ends, so an
+/// Where a target stands. A state is written before its step starts and after it ends, so an
 /// interrupted step is visible; the target's registry settles whether an interrupted upgrade
-/// committed.
+/// committed. (Serialized as the journal's `step`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Step {
+pub enum TargetState {
     /// Not touched yet.
     Pending,
     /// Its copy is being made.
@@ -116,21 +117,21 @@ pub enum Step {
     RolledBack,
 }
 
-impl Step {
+impl TargetState {
     /// As shown.
     pub fn as_str(self) -> &'static str {
         match self {
-            Step::Pending => "pending",
-            Step::BackingUp => "backing-up",
-            Step::BackedUp => "backed-up",
-            Step::Upgrading => "upgrading",
-            Step::Upgraded => "upgraded",
-            Step::Healthy => "healthy",
-            Step::Unhealthy => "unhealthy",
-            Step::Failed => "failed",
-            Step::Current => "current",
-            Step::RollingBack => "rolling-back",
-            Step::RolledBack => "rolled-back",
+            TargetState::Pending => "pending",
+            TargetState::BackingUp => "backing-up",
+            TargetState::BackedUp => "backed-up",
+            TargetState::Upgrading => "upgrading",
+            TargetState::Upgraded => "upgraded",
+            TargetState::Healthy => "healthy",
+            TargetState::Unhealthy => "unhealthy",
+            TargetState::Failed => "failed",
+            TargetState::Current => "current",
+            TargetState::RollingBack => "rolling-back",
+            TargetState::RolledBack => "rolled-back",
         }
     }
 
@@ -138,7 +139,10 @@ impl Step {
     pub fn is_upgraded(self) -> bool {
         matches!(
             self,
-            Step::Upgraded | Step::Healthy | Step::Unhealthy | Step::RollingBack
+            TargetState::Upgraded
+                | TargetState::Healthy
+                | TargetState::Unhealthy
+                | TargetState::RollingBack
         )
     }
 }
@@ -158,18 +162,10 @@ pub struct PackageInfo {
 
 /// How a target can be returned to its previous version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(from = "BackupRecord", into = "BackupRecord")]
 pub enum Backup {
-    /// A SQLite copy (`VACUUM INTO`), restored with the online backup API.
-    SqliteCopy {
-        /// The copy.
-        path: String,
-    },
-    /// A PostgreSQL database made with `CREATE DATABASE copy TEMPLATE db`, renamed back.
-    PostgresTemplate {
-        /// The copy's database name.
-        database: String,
-    },
+    /// A snapshot taken before its in-place upgrade, which a restore puts back.
+    Snapshot(Snapshot),
     /// The original database retained by a side-by-side upgrade (`upgrade::rollback`
     /// switches back to it).
     SideBySide {
@@ -182,10 +178,46 @@ impl Backup {
     /// Where the copy is, for reports.
     pub fn describe(&self) -> String {
         match self {
-            Backup::SqliteCopy { path } => format!("copy {path}"),
-            Backup::PostgresTemplate { database } => format!("copy database {database}"),
+            Backup::Snapshot(snapshot) => snapshot.describe(),
             Backup::SideBySide { retained } => {
                 format!("original retained by the side-by-side upgrade: {retained}")
+            }
+        }
+    }
+}
+
+/// [`Backup`] as journals hold it: one object tagged by `kind`, the snapshot's kinds and
+/// `side-by-side`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum BackupRecord {
+    Snapshot(Snapshot),
+    SideBySide(RetainedOriginal),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename = "side-by-side")]
+struct RetainedOriginal {
+    retained: String,
+}
+
+impl From<BackupRecord> for Backup {
+    fn from(record: BackupRecord) -> Backup {
+        match record {
+            BackupRecord::Snapshot(snapshot) => Backup::Snapshot(snapshot),
+            BackupRecord::SideBySide(RetainedOriginal { retained }) => {
+                Backup::SideBySide { retained }
+            }
+        }
+    }
+}
+
+impl From<Backup> for BackupRecord {
+    fn from(backup: Backup) -> BackupRecord {
+        match backup {
+            Backup::Snapshot(snapshot) => BackupRecord::Snapshot(snapshot),
+            Backup::SideBySide { retained } => {
+                BackupRecord::SideBySide(RetainedOriginal { retained })
             }
         }
     }
@@ -217,8 +249,9 @@ pub struct TargetRecord {
     pub mode: Mode,
     /// Its upgrade domain.
     pub domain: usize,
-    /// Where it is.
-    pub step: Step,
+    /// Where it stands.
+    #[serde(rename = "step")]
+    pub state: TargetState,
     /// Registered version before the rollout touched it (none: unregistered).
     pub version_before: Option<String>,
     /// Registered model hash before (to recognise a finished rollback).
@@ -610,6 +643,35 @@ mod tests {
         std::fs::write(&path, "{ not json").unwrap();
         let err = Journal::load(&path).unwrap_err().to_string();
         assert!(err.contains("not a rollout journal"), "{err}");
+    }
+
+    #[test]
+    fn backups_keep_the_journal_shape() {
+        let shapes = [
+            (
+                Backup::Snapshot(Snapshot::SqliteCopy {
+                    path: "/f/0000-a.db".into(),
+                }),
+                r#"{"kind":"sqlite-copy","path":"/f/0000-a.db"}"#,
+            ),
+            (
+                Backup::Snapshot(Snapshot::PostgresTemplate {
+                    database: "a_dacbak_0011".into(),
+                }),
+                r#"{"kind":"postgres-template","database":"a_dacbak_0011"}"#,
+            ),
+            (
+                Backup::SideBySide {
+                    retained: "a__v1".into(),
+                },
+                r#"{"kind":"side-by-side","retained":"a__v1"}"#,
+            ),
+        ];
+        for (backup, json) in shapes {
+            assert_eq!(serde_json::to_string(&backup).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Backup>(json).unwrap(), backup);
+        }
+        assert!(serde_json::from_str::<Backup>(r#"{"kind":"tape","path":"x"}"#).is_err());
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! * [`journal`]: the JSON journal beside the rollout file (written atomically after every
 //!   step) and the lock file that admits one mutating command at a time.
 //! * `run`: [`start`], [`next`], [`resume`], [`rollback`], [`status`]. Before an in-place target
-//!   is upgraded, a copy is kept (SQLite `VACUUM INTO`, restored with the online backup API;
-//!   PostgreSQL `CREATE DATABASE copy TEMPLATE db`, renamed back), so a rollback returns it to
-//!   exactly the state it had before its upgrade. Writes made to it after the copy are lost by a
+//!   is upgraded, a snapshot is kept (the driver's [`crate::driver::Server::snapshot`]: a file
+//!   copy for SQLite, a template copy for PostgreSQL), so a rollback returns it to exactly the
+//!   state it had before its upgrade. Writes made to it after the snapshot are lost by a
 //!   rollback, which the report says.
 //! * [`health`]: SQL probes, "no drift", a command.
 //! * [`report`]: status and reports as text, JSON and Markdown.
@@ -32,5 +32,5 @@ mod run;
 pub mod spec;
 
 pub use run::{
-    Outcome, Paths, Progress, StartOptions, Status, next, resume, rollback, start, status,
+    Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, rollback, start, status,
 };

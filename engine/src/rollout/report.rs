@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::journal::{Journal, LockInfo, Step, TargetRecord};
+use super::journal::{Journal, LockInfo, TargetRecord, TargetState};
 use super::run::Status;
 use super::spec::Mode;
 
@@ -19,32 +19,37 @@ pub enum Format {
 
 /// Whether (and how) a target can be returned to its previous version, said in advance.
 pub fn can_roll_back(journal: &Journal, t: &TargetRecord) -> (bool, String) {
-    match t.step {
-        Step::Pending if t.mode == Mode::SideBySide => (
+    match t.state {
+        TargetState::Pending if t.mode == Mode::SideBySide => (
             false,
             "nothing to undo yet (the side-by-side upgrade retains the original)".into(),
         ),
-        Step::Pending if journal.keeps_copies => (
+        TargetState::Pending if journal.keeps_copies => (
             false,
             "nothing to undo yet (a copy is kept before it is upgraded)".into(),
         ),
-        Step::Pending => (
+        TargetState::Pending => (
             false,
             "nothing to undo yet (no copy will be kept: backup = false)".into(),
         ),
-        Step::Failed | Step::Current => (false, "nothing to undo".into()),
-        Step::RolledBack => (false, "rolled back".into()),
-        Step::BackingUp | Step::BackedUp | Step::Upgrading => match &t.backup {
-            Some(b) => (
-                true,
-                format!(
-                    "yes, if its interrupted upgrade committed ({})",
-                    b.describe()
+        TargetState::Failed | TargetState::Current => (false, "nothing to undo".into()),
+        TargetState::RolledBack => (false, "rolled back".into()),
+        TargetState::BackingUp | TargetState::BackedUp | TargetState::Upgrading => {
+            match &t.backup {
+                Some(b) => (
+                    true,
+                    format!(
+                        "yes, if its interrupted upgrade committed ({})",
+                        b.describe()
+                    ),
                 ),
-            ),
-            None => (false, "no copy was kept".into()),
-        },
-        Step::Upgraded | Step::Healthy | Step::Unhealthy | Step::RollingBack => match &t.backup {
+                None => (false, "no copy was kept".into()),
+            }
+        }
+        TargetState::Upgraded
+        | TargetState::Healthy
+        | TargetState::Unhealthy
+        | TargetState::RollingBack => match &t.backup {
             Some(b) => (true, format!("yes ({})", b.describe())),
             None => (
                 false,
@@ -138,7 +143,7 @@ fn text(status: &Status, detail: bool) -> String {
             s.journal
         ));
     }
-    let upgraded = j.targets.iter().filter(|t| t.step.is_upgraded()).count();
+    let upgraded = j.targets.iter().filter(|t| t.state.is_upgraded()).count();
     let rollbackable = j.targets.iter().filter(|t| can_roll_back(j, t).0).count();
     out.push_str(&format!(
         "targets   {} in {} domain(s); {upgraded} upgraded, {rollbackable} can be rolled back\n",
@@ -160,7 +165,7 @@ fn text(status: &Status, detail: bool) -> String {
             let (_, why) = can_roll_back(j, t);
             out.push_str(&format!(
                 "  {:<12} {:<18} {}  rollback: {why}\n",
-                t.step.as_str(),
+                t.state.as_str(),
                 versions(t),
                 t.target
             ));
@@ -265,7 +270,7 @@ fn markdown(status: &Status, detail: bool) -> String {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} | {} | {} |\n",
                 t.target,
-                t.step.as_str(),
+                t.state.as_str(),
                 versions(t),
                 ms(t.backup_ms),
                 ms(t.upgrade_ms),
@@ -286,21 +291,29 @@ fn markdown(status: &Status, detail: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::Snapshot;
     use crate::rollout::journal::{
         Backup, CheckResult, DomainRecord, DomainState, FORMAT_VERSION, PackageInfo, RolloutState,
     };
 
-    fn target(index: usize, step: Step, backup: Option<Backup>) -> TargetRecord {
+    fn target(index: usize, state: TargetState, backup: Option<Backup>) -> TargetRecord {
         TargetRecord {
             index,
             target: format!("sqlite:/f/db{index}.db"),
             platform: "sqlite".into(),
             mode: Mode::InPlace,
             domain: index,
-            step,
+            state,
             version_before: Some("1.0.0".into()),
             hash_before: Some("A".into()),
-            version_now: Some(if step.is_upgraded() { "2.0.0" } else { "1.0.0" }.into()),
+            version_now: Some(
+                if state.is_upgraded() {
+                    "2.0.0"
+                } else {
+                    "1.0.0"
+                }
+                .into(),
+            ),
             backup,
             backup_ms: Some(3),
             upgrade_ms: Some(7),
@@ -313,10 +326,10 @@ mod tests {
     }
 
     fn journal() -> Journal {
-        let copy = Some(Backup::SqliteCopy {
+        let copy = Some(Backup::Snapshot(Snapshot::SqliteCopy {
             path: "/f/fleet.backups/x/0000-db0.db".into(),
-        });
-        let mut unhealthy = target(1, Step::Unhealthy, copy.clone());
+        }));
+        let mut unhealthy = target(1, TargetState::Unhealthy, copy.clone());
         unhealthy.health.push(CheckResult {
             check: "probe stock | count".into(),
             ok: false,
@@ -324,11 +337,11 @@ mod tests {
             ms: 1,
         });
         let targets = vec![
-            target(0, Step::Healthy, copy),
+            target(0, TargetState::Healthy, copy),
             unhealthy,
-            target(2, Step::Upgraded, None),
-            target(3, Step::Pending, None),
-            target(4, Step::Failed, None),
+            target(2, TargetState::Upgraded, None),
+            target(3, TargetState::Pending, None),
+            target(4, TargetState::Failed, None),
         ];
         Journal {
             format_version: FORMAT_VERSION,

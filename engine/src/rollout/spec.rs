@@ -410,15 +410,9 @@ pub fn folder_of(file: &Path) -> PathBuf {
 
 /// A connection string of a rollout file: SQLite paths are relative to the file's folder.
 fn target_spec(url: &str, mode: Mode, folder: &Path, file: &Path) -> Result<TargetSpec> {
-    let target = Target::parse(url.trim()).map_err(|e| invalid(file, e))?;
-    let target = match target {
-        Target::Sqlite { path } if path.is_relative() && !path.as_os_str().is_empty() => {
-            Target::Sqlite {
-                path: folder.join(path),
-            }
-        }
-        other => other,
-    };
+    let target = Target::parse(url.trim())
+        .map_err(|e| invalid(file, e))?
+        .relative_to(folder);
     Ok(TargetSpec { target, mode })
 }
 

@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 use postgres::Config;
 
 use super::{PostgresDriver, driver_error, quote_ident};
-use crate::driver::Driver;
 use crate::driver::server::{
     Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };
+use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -68,8 +68,9 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// `name` cut to PostgreSQL's identifier length on a character boundary.
-fn fit(prefix: &str, suffix: &str) -> String {
+/// `prefix + suffix`, `prefix` cut on a character boundary to fit PostgreSQL's identifier
+/// length.
+pub(super) fn fit(prefix: &str, suffix: &str) -> String {
     let mut prefix = prefix.to_string();
     while prefix.len() + suffix.len() > NAME_MAX {
         prefix.pop();
@@ -545,6 +546,28 @@ impl Server for PostgresServer {
             ))?;
         }
         Ok(())
+    }
+
+    fn snapshot(&mut self, place: &SnapshotPlace, _wait: Duration) -> Result<Snapshot> {
+        super::copy::snapshot(&mut self.admin, &self.database, place)
+    }
+
+    fn restore(
+        &mut self,
+        snapshot: &Snapshot,
+        wait: Duration,
+        steps: &mut dyn RestoreSteps,
+    ) -> Result<()> {
+        let mut config = self.config.clone();
+        config.dbname(&self.database);
+        super::copy::restore(
+            &mut self.admin,
+            &config,
+            &self.database,
+            snapshot,
+            wait,
+            steps,
+        )
     }
 }
 

@@ -18,10 +18,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{BUSY_TIMEOUT, SqliteDriver, driver_error, lock_file, quote};
-use crate::driver::Driver;
 use crate::driver::server::{
     Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };
+use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -441,6 +441,21 @@ impl Server for SqliteServer {
 
     fn save_journal(&mut self, _holder: &str, text: &str) -> Result<()> {
         write_atomically(&self.journal_path(), text)
+    }
+
+    fn snapshot(&mut self, place: &SnapshotPlace, wait: Duration) -> Result<Snapshot> {
+        let path = self.path.clone();
+        super::copy::snapshot(self, &path, place, wait)
+    }
+
+    fn restore(
+        &mut self,
+        snapshot: &Snapshot,
+        wait: Duration,
+        steps: &mut dyn RestoreSteps,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        super::copy::restore(self, &path, snapshot, wait, steps)
     }
 
     fn clear_journal(&mut self) -> Result<()> {

@@ -27,8 +27,8 @@ use sha2::{Digest, Sha256};
 
 use super::config::{ConnectionConfig, with_database};
 use super::{Cell, SqlServerDriver, literal, side_by_side};
-use crate::driver::Driver;
 use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
+use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -459,6 +459,22 @@ impl Server for SqlServerServer {
             self.write_into(&database, &side_by_side::journal_clear(&database))?;
         }
         Ok(())
+    }
+
+    fn snapshot(&mut self, _place: &SnapshotPlace, _wait: Duration) -> Result<Snapshot> {
+        Err(Error::Invalid(format!(
+            "{}: a rollout keeps no copy of a SQL Server database for an in-place rollback yet; roll SQL Server targets out side by side (mode = \"side-by-side\") or without backups",
+            crate::driver::redact(&self.conn)
+        )))
+    }
+
+    fn restore(
+        &mut self,
+        snapshot: &Snapshot,
+        _wait: Duration,
+        _steps: &mut dyn RestoreSteps,
+    ) -> Result<()> {
+        Err(snapshot.not_for(Platform::SqlServer))
     }
 }
 
