@@ -148,6 +148,9 @@ fn substitute(text: &str, variables: &[(String, String)]) -> crate::Result<Strin
 }
 
 #[cfg(test)]
+mod rendering_tests;
+
+#[cfg(test)]
 mod tests {
     use super::substitute;
 
