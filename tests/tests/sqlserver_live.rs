@@ -30,7 +30,7 @@ use dac_engine::dialect::dialect_for;
 use dac_engine::driver::sqlserver::config::with_database;
 use dac_engine::driver::sqlserver::inspect::{Catalog, model_from_catalog};
 use dac_engine::driver::sqlserver::side_by_side;
-use dac_engine::driver::{Driver, SqlServerDriver};
+use dac_engine::driver::{Driver, Registry, SqlServerDriver};
 use dac_engine::model::{Model, Platform, kind};
 use dac_engine::package::{self, DacMetadata, Package, ReadOptions};
 use dac_engine::plan::{PlanOptions, plan};

@@ -22,7 +22,7 @@ use super::journal::{
 use super::spec::{self, Mode, Spec, TargetSpec};
 use crate::compare::CompareOptions;
 use crate::dialect::dialect_for;
-use crate::driver::{Driver, PostgresDriver, SqliteDriver, Target};
+use crate::driver::{Driver, PostgresDriver, Registry, SqliteDriver, Target};
 use crate::model::{Dsp, Platform};
 use crate::package::{self, Package, ReadOptions};
 use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
