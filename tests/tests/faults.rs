@@ -38,7 +38,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use dac_engine::compare::{CompareOptions, compare};
-use dac_engine::driver::{Driver, PostgresDriver, SqliteDriver, Target, connect};
+use dac_engine::driver::{Driver, PostgresDriver, Registry, SqliteDriver, Target, connect};
 use dac_engine::model::Model;
 use dac_engine::package::{self, ReadOptions};
 use dac_engine::registry::Registration;

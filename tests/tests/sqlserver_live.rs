@@ -29,8 +29,8 @@ use dac_engine::compare::{CompareOptions, Diff, compare};
 use dac_engine::dialect::dialect_for;
 use dac_engine::driver::sqlserver::config::with_database;
 use dac_engine::driver::sqlserver::inspect::{Catalog, model_from_catalog};
-use dac_engine::driver::sqlserver::side_by_side;
-use dac_engine::driver::{Driver, SqlServerDriver};
+use dac_engine::driver::sqlserver::server_sql;
+use dac_engine::driver::{Driver, Registry, SqlServerDriver};
 use dac_engine::model::{Model, Platform, kind};
 use dac_engine::package::{self, DacMetadata, Package, ReadOptions};
 use dac_engine::plan::{PlanOptions, plan};
@@ -68,11 +68,11 @@ fn fresh_database(base: &str, slug: &str) -> String {
     let name = format!("dac_t_{}_{n}_{slug}", std::process::id());
     let mut master = SqlServerDriver::connect(&with_database(base, "master"))
         .unwrap_or_else(|e| panic!("connecting to master: {e}"));
-    for statement in side_by_side::drop_database(&name) {
+    for statement in server_sql::drop_database(&name) {
         master.execute(&statement).unwrap();
     }
     master
-        .execute(&side_by_side::create_database(&name))
+        .execute(&server_sql::create_database(&name))
         .unwrap_or_else(|e| panic!("creating {name}: {e}"));
     with_database(base, &name)
 }
@@ -83,11 +83,11 @@ fn drop_database(base: &str, conn: &str) {
         .and_then(|c| c.database)
         .unwrap_or_default();
     if let Ok(mut master) = SqlServerDriver::connect(&with_database(base, "master")) {
-        for statement in side_by_side::drop_database(&name) {
+        for statement in server_sql::drop_database(&name) {
             let _ = master.execute(&statement);
         }
         // Registrations the test made in msdb go with their database.
-        let _ = master.execute(&side_by_side::msdb_forget(&name));
+        let _ = master.execute(&server_sql::msdb_forget(&name));
     }
 }
 

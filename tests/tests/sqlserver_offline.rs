@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use dac_engine::compare::{self, CompareOptions};
 use dac_engine::driver::sqlserver::inspect::{Catalog, model_from_catalog};
-use dac_engine::driver::sqlserver::{registry, side_by_side};
+use dac_engine::driver::sqlserver::{registry, server_sql};
 use dac_engine::model::{Dsp, ObjectName, Value, kind};
 use dac_engine::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
 use dac_engine::source::{self, BuildOptions};
@@ -329,32 +329,32 @@ fn golden_side_by_side_statements() {
     };
     step(
         "create the new database (the original's collation)",
-        vec![side_by_side::create_database_collated(
+        vec![server_sql::create_database_collated(
             "Shop__dac_new",
             Some("SQL_Latin1_General_CP1_CI_AS"),
         )],
     );
     step(
         "journal on the new database",
-        vec![side_by_side::journal_write(
+        vec![server_sql::journal_write(
             "Shop__dac_new",
             r#"{"format":1,"target":"Shop","phase":"copying"}"#,
         )],
     );
     step(
         "freeze the original (other sessions rolled back and disconnected)",
-        vec![side_by_side::set_read_only("Shop", true)],
+        vec![server_sql::set_read_only("Shop", true)],
     );
     step(
         "which columns take their values from the server, and is there an identity column?",
         vec![
-            side_by_side::unwritable_columns("Shop__dac_new", &customers),
-            side_by_side::has_identity("Shop__dac_new", &customers),
+            server_sql::unwritable_columns("Shop__dac_new", &customers),
+            server_sql::has_identity("Shop__dac_new", &customers),
         ],
     );
     step(
         "copy rows, identity values kept",
-        vec![side_by_side::copy_table(
+        vec![server_sql::copy_table(
             "Shop",
             "Shop__dac_new",
             &customers,
@@ -363,7 +363,7 @@ fn golden_side_by_side_statements() {
     );
     step(
         "copy rows",
-        vec![side_by_side::copy_table(
+        vec![server_sql::copy_table(
             "Shop",
             "Shop__dac_new",
             &orders,
@@ -373,39 +373,39 @@ fn golden_side_by_side_statements() {
     step(
         "continue identities and sequences after the original's position",
         vec![
-            side_by_side::IDENTITY_STATE.to_string(),
-            side_by_side::reseed(&ObjectName::new(["Sales", "Customers"]), "1042"),
-            side_by_side::SEQUENCE_STATE.to_string(),
-            side_by_side::restart_sequence(&ObjectName::new(["Sales", "OrderNumbers"]), "2001"),
+            server_sql::IDENTITY_STATE.to_string(),
+            server_sql::reseed(&ObjectName::new(["Sales", "Customers"]), "1042"),
+            server_sql::SEQUENCE_STATE.to_string(),
+            server_sql::restart_sequence(&ObjectName::new(["Sales", "OrderNumbers"]), "2001"),
         ],
     );
-    step("seal the original", vec![side_by_side::seal("Shop")]);
+    step("seal the original", vec![server_sql::seal("Shop")]);
     step(
         "switch: keep the original under another name, its msdb registration following it",
         vec![
-            side_by_side::rename_database("Shop", "Shop__v1_0_0_20261126120000"),
-            side_by_side::msdb_follow_rename("Shop", "Shop__v1_0_0_20261126120000"),
+            server_sql::rename_database("Shop", "Shop__v1_0_0_20261126120000"),
+            server_sql::msdb_follow_rename("Shop", "Shop__v1_0_0_20261126120000"),
         ],
     );
     step(
         "switch: the new database takes the name",
         vec![
-            side_by_side::rename_database("Shop__dac_new", "Shop"),
-            side_by_side::msdb_follow_rename("Shop__dac_new", "Shop"),
+            server_sql::rename_database("Shop__dac_new", "Shop"),
+            server_sql::msdb_follow_rename("Shop__dac_new", "Shop"),
         ],
     );
     step(
         "open the upgraded database, keep the original read-only",
         vec![
-            side_by_side::set_read_only("Shop", false),
-            side_by_side::set_read_only("Shop__v1_0_0_20261126120000", true),
+            server_sql::set_read_only("Shop", false),
+            server_sql::set_read_only("Shop__v1_0_0_20261126120000", true),
         ],
     );
     step(
         "change marker (compared before a rollback)",
         vec![
-            side_by_side::user_tables("Shop"),
-            side_by_side::table_fingerprints(
+            server_sql::user_tables("Shop"),
+            server_sql::table_fingerprints(
                 "Shop",
                 &["[Sales].[Customers]".into(), "[Sales].[Orders]".into()],
             ),
@@ -414,20 +414,20 @@ fn golden_side_by_side_statements() {
     step(
         "find, read and clear the journal",
         vec![
-            side_by_side::journal_candidates("Shop"),
-            side_by_side::journal_read("Shop"),
-            side_by_side::journal_clear("Shop"),
+            server_sql::journal_candidates("Shop"),
+            server_sql::journal_read("Shop"),
+            server_sql::journal_clear("Shop"),
         ],
     );
     step(
         "check a copy",
-        vec![side_by_side::count_rows("Shop", "Shop__dac_new", &orders)],
+        vec![server_sql::count_rows("Shop", "Shop__dac_new", &orders)],
     );
     step(
         "drop a database, and its msdb registration (the history stays)",
-        side_by_side::drop_database("Shop__dac_new")
+        server_sql::drop_database("Shop__dac_new")
             .into_iter()
-            .chain([side_by_side::msdb_forget("Shop__dac_new")])
+            .chain([server_sql::msdb_forget("Shop__dac_new")])
             .collect(),
     );
     insta::assert_snapshot!("sqlserver_side_by_side", out);

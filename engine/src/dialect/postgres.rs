@@ -2,12 +2,12 @@
 //! everything; a rebuild renames the old table away, creates the new shape and copies rows.
 
 use super::{
-    Capabilities, Dialect, copy_lists, generic_type, standard_render_step, whole_statement,
+    Capabilities, Dialect, ScriptFrame, copy_lists, generic_type, standard_render_step,
+    whole_statement,
 };
 use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind, view};
 use crate::plan::{Guard, Step, StepKind, TableDefinition};
-use crate::script::Script;
 use crate::source::generic::names::pg_object_name;
 
 /// The PostgreSQL dialect.
@@ -97,17 +97,12 @@ impl Dialect for Postgres {
         )
     }
 
-    fn script_text(&self, script: &Script) -> String {
-        let mut out = String::from("-- dac upgrade script for PostgreSQL\nBEGIN;\n");
-        for batch in &script.batches {
-            out.push_str(&format!("\n-- {}\n", batch.comment));
-            for statement in &batch.statements {
-                out.push_str(statement.trim_end().trim_end_matches(';'));
-                out.push_str(";\n");
-            }
-        }
-        out.push_str("\nCOMMIT;\n");
-        out
+    fn script_opening(&self, _frame: &ScriptFrame<'_>) -> String {
+        String::from("-- dac upgrade script for PostgreSQL\nBEGIN;\n")
+    }
+
+    fn script_closing(&self, _frame: &ScriptFrame<'_>) -> String {
+        String::from("\nCOMMIT;\n")
     }
 
     fn guard(&self, guard: &Guard) -> Vec<String> {

@@ -2,13 +2,12 @@
 //! documented 12-step procedure wherever ALTER TABLE cannot do the change.
 
 use super::{
-    Capabilities, Dialect, copy_lists, generic_type, standard_constraint_clause,
+    Capabilities, Dialect, ScriptFrame, copy_lists, generic_type, standard_constraint_clause,
     standard_create_table, whole_statement,
 };
 use crate::model::view::{self, ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind};
 use crate::plan::{Guard, Step, TableDefinition};
-use crate::script::Script;
 
 /// The SQLite dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,24 +146,22 @@ impl Dialect for Sqlite {
         }
     }
 
-    fn script_text(&self, script: &Script) -> String {
+    fn script_opening(&self, frame: &ScriptFrame<'_>) -> String {
         let mut out = String::from("-- dac upgrade script for SQLite\n");
-        if script.foreign_keys_off {
+        if frame.foreign_keys_off {
             out.push_str("PRAGMA foreign_keys = OFF;\n");
         }
         out.push_str("BEGIN;\n");
-        for batch in &script.batches {
-            out.push_str(&format!("\n-- {}\n", batch.comment));
-            for statement in &batch.statements {
-                out.push_str(statement.trim_end().trim_end_matches(';'));
-                out.push_str(";\n");
-            }
-        }
-        if script.foreign_keys_off {
+        out
+    }
+
+    fn script_closing(&self, frame: &ScriptFrame<'_>) -> String {
+        let mut out = String::new();
+        if frame.foreign_keys_off {
             out.push_str("\nPRAGMA foreign_key_check;\n");
         }
         out.push_str("COMMIT;\n");
-        if script.foreign_keys_off {
+        if frame.foreign_keys_off {
             out.push_str("PRAGMA foreign_keys = ON;\n");
         }
         out

@@ -33,8 +33,27 @@ pub struct ServerInfo {
     pub version: String,
 }
 
-/// A connection to one live database.
-pub trait Driver {
+/// The registration of the application deployed on a database, and the history of what was
+/// done to it, kept in the database (or, for SQL Server, in msdb) beside the schema.
+pub trait Registry {
+    /// The application registered on this database, if any.
+    fn read_registration(&mut self) -> Result<Option<Registration>>;
+
+    /// Writes (replaces) the registration; inside the open transaction when there is one.
+    fn write_registration(&mut self, registration: &Registration) -> Result<()>;
+
+    /// Removes the registration (the history stays).
+    fn delete_registration(&mut self) -> Result<()>;
+
+    /// Appends a history row; inside the open transaction when there is one.
+    fn append_history(&mut self, entry: &HistoryEntry) -> Result<()>;
+
+    /// The history, oldest first.
+    fn history(&mut self) -> Result<Vec<HistoryEntry>>;
+}
+
+/// A connection to one live database; it keeps the database's [`Registry`] too.
+pub trait Driver: Registry {
     /// The platform.
     fn platform(&self) -> Platform;
 
@@ -100,21 +119,6 @@ pub trait Driver {
     fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
         Ok(desired.clone())
     }
-
-    /// The application registered on this database, if any.
-    fn read_registration(&mut self) -> Result<Option<Registration>>;
-
-    /// Writes (replaces) the registration; inside the open transaction when there is one.
-    fn write_registration(&mut self, registration: &Registration) -> Result<()>;
-
-    /// Removes the registration (the history stays).
-    fn delete_registration(&mut self) -> Result<()>;
-
-    /// Appends a history row; inside the open transaction when there is one.
-    fn append_history(&mut self, entry: &HistoryEntry) -> Result<()>;
-
-    /// The history, oldest first.
-    fn history(&mut self) -> Result<Vec<HistoryEntry>>;
 
     /// Warnings gathered since the last call (a registration kept in a fallback place, objects
     /// inspected only in part); callers print them.

@@ -8,16 +8,18 @@
 //!
 //! Pure: no IO, and it cannot fail on user data.
 
+mod capabilities;
 mod tables;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::compare::renames_from_refactor_log;
 use crate::compare::{Action, Change, Diff};
-use crate::dialect::Capabilities;
 use crate::model::refactor::RefactorLog;
 use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Model, ObjectName, kind, view};
+
+pub use capabilities::Capabilities;
 
 /// How to plan.
 #[derive(Debug, Clone)]

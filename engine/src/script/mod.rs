@@ -4,7 +4,7 @@
 //! a script reads like a review. SQL Server's `GO` is a batch boundary in the printed text, never
 //! text sent to a server. Pure: no IO.
 
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, ScriptFrame};
 use crate::model::Platform;
 use crate::plan::{Plan, StepKind};
 
@@ -38,7 +38,17 @@ pub struct Script {
 impl Script {
     /// The script as text a person or a command-line client runs.
     pub fn text(&self, dialect: &dyn Dialect) -> String {
-        dialect.script_text(self)
+        let frame = ScriptFrame {
+            transactional: self.transactional,
+            foreign_keys_off: self.foreign_keys_off,
+            variables: &self.variables,
+        };
+        let mut out = dialect.script_opening(&frame);
+        for batch in &self.batches {
+            out.push_str(&dialect.batch_text(&batch.comment, &batch.statements));
+        }
+        out.push_str(&dialect.script_closing(&frame));
+        out
     }
 
     /// Gives the package's SQLCMD variables their values. Where the platform's client runs
@@ -91,7 +101,7 @@ pub fn render(plan: &Plan, dialect: &dyn Dialect) -> Script {
             statements,
         });
     }
-    let foreign_keys_off = dialect.platform() == Platform::Sqlite
+    let foreign_keys_off = caps.foreign_keys_inline_only
         && plan.steps.iter().any(|s| s.kind == StepKind::RebuildTable);
     Script {
         platform: dialect.platform(),
@@ -136,6 +146,9 @@ fn substitute(text: &str, variables: &[(String, String)]) -> crate::Result<Strin
     out.push_str(rest);
     Ok(out)
 }
+
+#[cfg(test)]
+mod rendering_tests;
 
 #[cfg(test)]
 mod tests {

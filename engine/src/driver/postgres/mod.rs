@@ -253,26 +253,6 @@ impl Driver for PostgresDriver {
         PostgresDriver::canonicalize(self, desired)
     }
 
-    fn read_registration(&mut self) -> Result<Option<crate::registry::Registration>> {
-        self.read_registration_impl()
-    }
-
-    fn write_registration(&mut self, registration: &crate::registry::Registration) -> Result<()> {
-        self.write_registration_impl(registration)
-    }
-
-    fn delete_registration(&mut self) -> Result<()> {
-        self.delete_registration_impl()
-    }
-
-    fn append_history(&mut self, entry: &crate::registry::HistoryEntry) -> Result<()> {
-        self.append_history_impl(entry)
-    }
-
-    fn history(&mut self) -> Result<Vec<crate::registry::HistoryEntry>> {
-        self.history_impl()
-    }
-
     fn server_info(&mut self) -> Result<ServerInfo> {
         let version = self
             .scalar("SELECT current_setting('server_version')")?

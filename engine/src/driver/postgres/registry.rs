@@ -4,7 +4,7 @@
 
 use super::{PostgresDriver, driver_error};
 use crate::Result;
-use crate::driver::Driver;
+use crate::driver::{Driver, Registry};
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
 
 const CREATE: &str = include_str!("queries/registry_create.sql");
@@ -27,8 +27,10 @@ impl PostgresDriver {
             .batch_execute(CREATE)
             .map_err(|e| driver_error(&e, Some(CREATE)))
     }
+}
 
-    pub(super) fn read_registration_impl(&mut self) -> Result<Option<Registration>> {
+impl Registry for PostgresDriver {
+    fn read_registration(&mut self) -> Result<Option<Registration>> {
         if !self.registry_exists()? {
             return Ok(None);
         }
@@ -47,7 +49,7 @@ impl PostgresDriver {
         }))
     }
 
-    pub(super) fn write_registration_impl(&mut self, registration: &Registration) -> Result<()> {
+    fn write_registration(&mut self, registration: &Registration) -> Result<()> {
         self.ensure_registry()?;
         let sql = "INSERT INTO \"_dac\".\"registry\" (id, name, version, definition, model_hash, registered_by, registered_at) VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, version = EXCLUDED.version, definition = EXCLUDED.definition, model_hash = EXCLUDED.model_hash, registered_by = EXCLUDED.registered_by, registered_at = EXCLUDED.registered_at";
         self.client
@@ -66,7 +68,7 @@ impl PostgresDriver {
         Ok(())
     }
 
-    pub(super) fn delete_registration_impl(&mut self) -> Result<()> {
+    fn delete_registration(&mut self) -> Result<()> {
         if !self.registry_exists()? {
             return Ok(());
         }
@@ -77,7 +79,7 @@ impl PostgresDriver {
         Ok(())
     }
 
-    pub(super) fn append_history_impl(&mut self, entry: &HistoryEntry) -> Result<()> {
+    fn append_history(&mut self, entry: &HistoryEntry) -> Result<()> {
         self.ensure_registry()?;
         let sql = "INSERT INTO \"_dac\".\"history\" (action, status, name, version_before, version_after, at, by, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         self.client
@@ -98,7 +100,7 @@ impl PostgresDriver {
         Ok(())
     }
 
-    pub(super) fn history_impl(&mut self) -> Result<Vec<HistoryEntry>> {
+    fn history(&mut self) -> Result<Vec<HistoryEntry>> {
         if !self.registry_exists()? {
             return Ok(Vec::new());
         }
@@ -121,7 +123,9 @@ impl PostgresDriver {
             })
             .collect())
     }
+}
 
+impl PostgresDriver {
     /// Connects to the database of `url`; with `create`, a database that does not exist is
     /// created first, from the server's `postgres` maintenance database.
     pub fn connect_or_create(url: &str, create: bool) -> Result<PostgresDriver> {

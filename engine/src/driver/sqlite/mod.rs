@@ -356,26 +356,6 @@ impl Driver for SqliteDriver {
         self.set_foreign_keys(false)
     }
 
-    fn read_registration(&mut self) -> Result<Option<crate::registry::Registration>> {
-        self.read_registration_impl()
-    }
-
-    fn write_registration(&mut self, registration: &crate::registry::Registration) -> Result<()> {
-        self.write_registration_impl(registration)
-    }
-
-    fn delete_registration(&mut self) -> Result<()> {
-        self.delete_registration_impl()
-    }
-
-    fn append_history(&mut self, entry: &crate::registry::HistoryEntry) -> Result<()> {
-        self.append_history_impl(entry)
-    }
-
-    fn history(&mut self) -> Result<Vec<crate::registry::HistoryEntry>> {
-        self.history_impl()
-    }
-
     fn foreign_keys_on(&mut self) -> Result<()> {
         self.set_foreign_keys(true)
     }

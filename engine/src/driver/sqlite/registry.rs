@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteDriver, driver_error};
 use crate::Result;
+use crate::driver::Registry;
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
 
 const CREATE: &str = include_str!("queries/registry_create.sql");
@@ -25,8 +26,10 @@ impl SqliteDriver {
             .execute_batch(CREATE)
             .map_err(|e| driver_error(&e, Some(CREATE)))
     }
+}
 
-    pub(super) fn read_registration_impl(&mut self) -> Result<Option<Registration>> {
+impl Registry for SqliteDriver {
+    fn read_registration(&mut self) -> Result<Option<Registration>> {
         if !self.registry_exists()? {
             return Ok(None);
         }
@@ -46,7 +49,7 @@ impl SqliteDriver {
             .map_err(|e| driver_error(&e, Some(sql)))
     }
 
-    pub(super) fn write_registration_impl(&mut self, registration: &Registration) -> Result<()> {
+    fn write_registration(&mut self, registration: &Registration) -> Result<()> {
         self.ensure_registry()?;
         let sql = "INSERT OR REPLACE INTO \"_dac_registry\" (id, name, version, definition, model_hash, registered_by, registered_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
         self.conn
@@ -65,7 +68,7 @@ impl SqliteDriver {
         Ok(())
     }
 
-    pub(super) fn delete_registration_impl(&mut self) -> Result<()> {
+    fn delete_registration(&mut self) -> Result<()> {
         if !self.registry_exists()? {
             return Ok(());
         }
@@ -76,7 +79,7 @@ impl SqliteDriver {
         Ok(())
     }
 
-    pub(super) fn append_history_impl(&mut self, entry: &HistoryEntry) -> Result<()> {
+    fn append_history(&mut self, entry: &HistoryEntry) -> Result<()> {
         self.ensure_registry()?;
         let sql = "INSERT INTO \"_dac_history\" (action, status, name, version_before, version_after, at, by, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
         self.conn
@@ -97,7 +100,7 @@ impl SqliteDriver {
         Ok(())
     }
 
-    pub(super) fn history_impl(&mut self) -> Result<Vec<HistoryEntry>> {
+    fn history(&mut self) -> Result<Vec<HistoryEntry>> {
         if !self.registry_exists()? {
             return Ok(Vec::new());
         }

@@ -11,14 +11,15 @@
 //!   `sp_getapplock` (session-owned, exclusive).
 //! - Registration: msdb's DAC tables through `sp_sysdac_*` where the login may write there,
 //!   else an in-database registry (schema `[_dac]`) with a warning ([`registry`]).
-//! - Side by side: the server-level T-SQL as pure functions ([`side_by_side`]).
+//! - Whole databases (side by side): the server-level T-SQL [`SqlServerServer`] runs, as pure
+//!   functions ([`server_sql`]).
 
 pub mod batches;
 pub mod config;
 pub mod inspect;
 pub mod registry;
 mod server;
-pub mod side_by_side;
+pub mod server_sql;
 
 pub use server::SqlServerServer;
 
@@ -317,7 +318,7 @@ impl SqlServerDriver {
                     literal(&database)
                 ))?;
                 if exists.as_deref() == Some("0") {
-                    admin.run_batch(&side_by_side::create_database(&database), None)?;
+                    admin.run_batch(&server_sql::create_database(&database), None)?;
                 }
                 drop(admin);
                 Self::with_config(config)
@@ -477,7 +478,7 @@ impl SqlServerDriver {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let scratch = format!("dac_scratch_{}_{n}_{nanos}", std::process::id());
-        let mut model = match self.run_batch(&side_by_side::create_database(&scratch), None) {
+        let mut model = match self.run_batch(&server_sql::create_database(&scratch), None) {
             Err(err) => {
                 self.warnings.push(format!(
                     "cannot create a scratch database to canonicalize the package ({err}); comparing with the package as built, so expressions may show spelling differences"
@@ -487,7 +488,7 @@ impl SqlServerDriver {
             Ok(()) => {
                 let result = self.build_in(&scratch, desired);
                 let mut dropped = Ok(());
-                for statement in side_by_side::drop_database(&scratch) {
+                for statement in server_sql::drop_database(&scratch) {
                     dropped = dropped.and_then(|()| self.run_batch(&statement, None));
                 }
                 let model = result?;
@@ -689,26 +690,6 @@ impl Driver for SqlServerDriver {
 
     fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
         SqlServerDriver::canonicalize(self, desired)
-    }
-
-    fn read_registration(&mut self) -> Result<Option<crate::registry::Registration>> {
-        self.read_registration_impl()
-    }
-
-    fn write_registration(&mut self, registration: &crate::registry::Registration) -> Result<()> {
-        self.write_registration_impl(registration)
-    }
-
-    fn delete_registration(&mut self) -> Result<()> {
-        self.delete_registration_impl()
-    }
-
-    fn append_history(&mut self, entry: &crate::registry::HistoryEntry) -> Result<()> {
-        self.append_history_impl(entry)
-    }
-
-    fn history(&mut self) -> Result<Vec<crate::registry::HistoryEntry>> {
-        self.history_impl()
     }
 
     fn take_warnings(&mut self) -> Vec<String> {

@@ -14,6 +14,7 @@
 use std::fmt;
 
 use super::{Cell, RegistryPlace, SqlServerDriver};
+use crate::driver::Registry;
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration, model_hash};
 use crate::{Error, Result};
 
@@ -384,8 +385,10 @@ impl SqlServerDriver {
             }
         }))
     }
+}
 
-    pub(super) fn read_registration_impl(&mut self) -> Result<Option<Registration>> {
+impl Registry for SqlServerDriver {
+    fn read_registration(&mut self) -> Result<Option<Registration>> {
         if self.registry_place() == RegistryPlace::Msdb {
             let rows = self
                 .fetch(MSDB_READ)?
@@ -404,7 +407,7 @@ impl SqlServerDriver {
         self.read_local()
     }
 
-    pub(super) fn write_registration_impl(&mut self, registration: &Registration) -> Result<()> {
+    fn write_registration(&mut self, registration: &Registration) -> Result<()> {
         match self.registry_place() {
             RegistryPlace::Msdb => {
                 let statement = msdb_write(registration);
@@ -428,7 +431,7 @@ impl SqlServerDriver {
         }
     }
 
-    pub(super) fn delete_registration_impl(&mut self) -> Result<()> {
+    fn delete_registration(&mut self) -> Result<()> {
         if self.registry_place() == RegistryPlace::Msdb {
             let statement = msdb_delete();
             let rows = self.fetch_with(&statement.sql, &statement.params)?;
@@ -442,7 +445,7 @@ impl SqlServerDriver {
         Ok(())
     }
 
-    pub(super) fn append_history_impl(&mut self, entry: &HistoryEntry) -> Result<()> {
+    fn append_history(&mut self, entry: &HistoryEntry) -> Result<()> {
         match self.registry_place() {
             RegistryPlace::Msdb => {
                 let id = self.msdb_instance.clone();
@@ -459,7 +462,7 @@ impl SqlServerDriver {
         Ok(())
     }
 
-    pub(super) fn history_impl(&mut self) -> Result<Vec<HistoryEntry>> {
+    fn history(&mut self) -> Result<Vec<HistoryEntry>> {
         let mut out = Vec::new();
         if self.registry_place() == RegistryPlace::Msdb
             && let Ok(sets) = self.fetch(MSDB_HISTORY)

@@ -1,6 +1,6 @@
 //! SQL Server databases as whole objects for side-by-side upgrades ([`Server`]). Server-level
 //! statements run on a session in `master`, since a database cannot be renamed or dropped from
-//! a session inside it. The T-SQL is in [`super::side_by_side`] (pure, golden-tested).
+//! a session inside it. The T-SQL is in [`super::server_sql`] (pure, golden-tested).
 //!
 //! * **Read-only**: `ALTER DATABASE ... SET READ_ONLY WITH ROLLBACK IMMEDIATE`. This does not
 //!   wait: the open transactions of every other session in the database are rolled back and
@@ -19,14 +19,14 @@
 //! * **Change marker**: per table, the row count and `CHECKSUM_AGG(BINARY_CHECKSUM(*))` (a full
 //!   read of every table, at the switch and before a rollback).
 //! * **Registration**: msdb keys registrations on database names, so after each rename the
-//!   msdb registration (if any) follows its database ([`super::side_by_side::msdb_follow_rename`]).
+//!   msdb registration (if any) follows its database ([`super::server_sql::msdb_follow_rename`]).
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::config::{ConnectionConfig, with_database};
-use super::{Cell, SqlServerDriver, literal, side_by_side};
+use super::{Cell, SqlServerDriver, literal, server_sql};
 use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
@@ -115,14 +115,14 @@ impl SqlServerServer {
     fn own_journals(&mut self) -> Result<Vec<(String, String)>> {
         let candidates: Vec<String> = rows_of(
             self.admin
-                .fetch(&side_by_side::journal_candidates(&self.database))?,
+                .fetch(&server_sql::journal_candidates(&self.database))?,
         )
         .into_iter()
         .filter_map(|r| text(r.first()))
         .collect();
         let mut out = Vec::new();
         for database in candidates {
-            let Ok(sets) = self.admin.fetch(&side_by_side::journal_read(&database)) else {
+            let Ok(sets) = self.admin.fetch(&server_sql::journal_read(&database)) else {
                 continue; // not accessible to this login: not ours
             };
             let Some(journal) = rows_of(sets)
@@ -147,11 +147,11 @@ impl SqlServerServer {
     fn write_into(&mut self, database: &str, sql: &str) -> Result<()> {
         let read_only = self.is_read_only(database)?;
         if read_only {
-            self.run(&side_by_side::set_read_only(database, false))?;
+            self.run(&server_sql::set_read_only(database, false))?;
         }
         let result = self.run(sql);
         if read_only {
-            self.run(&side_by_side::set_read_only(database, true))?;
+            self.run(&server_sql::set_read_only(database, true))?;
         }
         result
     }
@@ -247,7 +247,7 @@ impl Server for SqlServerServer {
             "SELECT CONVERT(nvarchar(128), DATABASEPROPERTYEX({}, 'Collation'))",
             literal(&self.database)
         ))?;
-        self.run(&side_by_side::create_database_collated(
+        self.run(&server_sql::create_database_collated(
             name,
             collation.as_deref(),
         ))
@@ -255,19 +255,19 @@ impl Server for SqlServerServer {
 
     fn drop_database(&mut self, name: &str) -> Result<()> {
         let existed = self.exists(name)?;
-        for statement in side_by_side::drop_database(name) {
+        for statement in server_sql::drop_database(name) {
             self.run(&statement)?;
         }
         if existed && self.msdb_usable() {
-            self.run(&side_by_side::msdb_forget(name))?;
+            self.run(&server_sql::msdb_forget(name))?;
         }
         Ok(())
     }
 
     fn rename_database(&mut self, from: &str, to: &str) -> Result<()> {
-        self.run(&side_by_side::rename_database(from, to))?;
+        self.run(&server_sql::rename_database(from, to))?;
         if self.msdb_usable() {
-            self.run(&side_by_side::msdb_follow_rename(from, to))
+            self.run(&server_sql::msdb_follow_rename(from, to))
                 .map_err(|e| {
                     e.in_context(&format!(
                         "the msdb registration of {from} could not follow its rename to {to}: "
@@ -290,14 +290,14 @@ impl Server for SqlServerServer {
     }
 
     fn set_read_only(&mut self, name: &str, read_only: bool) -> Result<()> {
-        self.run(&side_by_side::set_read_only(name, read_only))
+        self.run(&server_sql::set_read_only(name, read_only))
     }
 
     fn hold_writers(&mut self, name: &str) -> Result<Box<dyn WriterHold>> {
         // READ_ONLY WITH ROLLBACK IMMEDIATE already ended every writer (the upgrade sets it
         // just before); make sure of it, and hold on to a master session for the seal.
         if !self.is_read_only(name)? {
-            self.run(&side_by_side::set_read_only(name, true))?;
+            self.run(&server_sql::set_read_only(name, true))?;
         }
         Ok(Box::new(SqlServerHold {
             admin: SqlServerDriver::connect(&with_database(&self.conn, "master"))?,
@@ -306,11 +306,11 @@ impl Server for SqlServerServer {
     }
 
     fn seal(&mut self, name: &str) -> Result<()> {
-        self.run(&side_by_side::seal(name))
+        self.run(&server_sql::seal(name))
     }
 
     fn unseal(&mut self, name: &str) -> Result<()> {
-        self.run(&side_by_side::unseal(name))
+        self.run(&server_sql::unseal(name))
     }
 
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
@@ -336,8 +336,8 @@ impl Server for SqlServerServer {
                 .map(|r| r.into_iter().map(Cell::into_text).collect())
                 .collect())
         };
-        let old_ids = state(&mut old, side_by_side::IDENTITY_STATE)?;
-        let new_ids = state(&mut new, side_by_side::IDENTITY_STATE)?;
+        let old_ids = state(&mut old, server_sql::IDENTITY_STATE)?;
+        let new_ids = state(&mut new, server_sql::IDENTITY_STATE)?;
         let mut statements = Vec::new();
         for row in &new_ids {
             let [Some(schema), Some(table), current, Some(increment)] = row.as_slice() else {
@@ -368,7 +368,7 @@ impl Server for SqlServerServer {
             };
             if ahead {
                 let value = before.get(2).cloned().flatten().unwrap_or_default();
-                statements.push(side_by_side::reseed(
+                statements.push(server_sql::reseed(
                     &ObjectName::new([schema.clone(), table.clone()]),
                     &value,
                 ));
@@ -376,8 +376,8 @@ impl Server for SqlServerServer {
         }
         // Sequences: continue after the value the original last gave.
         if let (Ok(old_seqs), Ok(new_seqs)) = (
-            state(&mut old, side_by_side::SEQUENCE_STATE),
-            state(&mut new, side_by_side::SEQUENCE_STATE),
+            state(&mut old, server_sql::SEQUENCE_STATE),
+            state(&mut new, server_sql::SEQUENCE_STATE),
         ) {
             for row in &new_seqs {
                 let [Some(schema), Some(name), _, Some(increment)] = row.as_slice() else {
@@ -396,7 +396,7 @@ impl Server for SqlServerServer {
                 let (Ok(last), Ok(step)) = (last.parse::<i128>(), increment.parse::<i128>()) else {
                     continue;
                 };
-                statements.push(side_by_side::restart_sequence(
+                statements.push(server_sql::restart_sequence(
                     &ObjectName::new([schema.clone(), name.clone()]),
                     &(last + step).to_string(),
                 ));
@@ -409,13 +409,13 @@ impl Server for SqlServerServer {
     }
 
     fn change_marker(&mut self, name: &str) -> Result<String> {
-        let tables: Vec<String> = rows_of(self.admin.fetch(&side_by_side::user_tables(name))?)
+        let tables: Vec<String> = rows_of(self.admin.fetch(&server_sql::user_tables(name))?)
             .into_iter()
             .filter_map(|r| text(r.first()))
             .collect();
         let mut hasher = Sha256::new();
         for chunk in tables.chunks(100) {
-            let sql = side_by_side::table_fingerprints(name, chunk);
+            let sql = server_sql::table_fingerprints(name, chunk);
             for row in rows_of(self.admin.fetch(&sql)?) {
                 for cell in row {
                     hasher.update(cell.into_text().unwrap_or_default().as_bytes());
@@ -448,15 +448,15 @@ impl Server for SqlServerServer {
         }
         for (database, _) in self.own_journals()? {
             if database != holder {
-                self.write_into(&database, &side_by_side::journal_clear(&database))?;
+                self.write_into(&database, &server_sql::journal_clear(&database))?;
             }
         }
-        self.write_into(holder, &side_by_side::journal_write(holder, text))
+        self.write_into(holder, &server_sql::journal_write(holder, text))
     }
 
     fn clear_journal(&mut self) -> Result<()> {
         for (database, _) in self.own_journals()? {
-            self.write_into(&database, &side_by_side::journal_clear(&database))?;
+            self.write_into(&database, &server_sql::journal_clear(&database))?;
         }
         Ok(())
     }
@@ -492,7 +492,7 @@ impl WriterHold for SqlServerHold {
     }
 
     fn seal(mut self: Box<Self>) -> Result<()> {
-        let sql = side_by_side::seal(&self.database);
+        let sql = server_sql::seal(&self.database);
         self.admin.run_batch(&sql, None)
     }
 }
@@ -509,7 +509,7 @@ impl Copier for SqlServerCopier {
         // rowversion and GENERATED ALWAYS columns take their values from the server.
         let unwritable: Vec<String> = rows_of(
             self.session
-                .fetch(&side_by_side::unwritable_columns(&self.to, table))?,
+                .fetch(&server_sql::unwritable_columns(&self.to, table))?,
         )
         .into_iter()
         .filter_map(|r| text(r.first()))
@@ -527,10 +527,10 @@ impl Copier for SqlServerCopier {
         }
         let identity = self
             .session
-            .scalar(&side_by_side::has_identity(&self.to, table))?
+            .scalar(&server_sql::has_identity(&self.to, table))?
             .as_deref()
             == Some("1");
-        let sql = side_by_side::copy_table(&self.from, &self.to, table, identity);
+        let sql = server_sql::copy_table(&self.from, &self.to, table, identity);
         let rows = self
             .session
             .scalar(&sql)
@@ -548,10 +548,7 @@ impl Copier for SqlServerCopier {
     }
 
     fn clear(&mut self, table: &ObjectName) -> Result<()> {
-        Driver::execute(
-            &mut self.session,
-            &side_by_side::clear_table(&self.to, table),
-        )
+        Driver::execute(&mut self.session, &server_sql::clear_table(&self.to, table))
     }
 
     fn finish(self: Box<Self>) -> Result<()> {

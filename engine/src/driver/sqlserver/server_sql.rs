@@ -1,5 +1,6 @@
-//! The server-level T-SQL of a side-by-side upgrade on SQL Server, as pure functions (golden-
-//! tested offline): create the new database, make the old one read-only, copy each table's rows
+//! The server-level T-SQL of the SQL Server [`Server`](crate::driver::Server), which handles the
+//! databases of a side-by-side upgrade as whole objects, as pure functions (golden-tested
+//! offline): create the new database, make the old one read-only, copy each table's rows
 //! server-side between the two databases, swap the names, drop.
 //!
 //! `ALTER DATABASE ... SET READ_ONLY WITH ROLLBACK IMMEDIATE` does not wait for other sessions:

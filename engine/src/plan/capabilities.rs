@@ -1,0 +1,35 @@
+//! [`Capabilities`]: what a platform can do without rebuilding a table, as plain data. Planning
+//! reads it to choose between ALTER and a rebuild; each dialect states its own.
+
+/// What a platform can do without rebuilding a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// DDL runs inside a transaction and rolls back with it.
+    pub transactional_ddl: bool,
+    /// `ALTER TABLE ... ALTER COLUMN` can change a column's type.
+    pub alter_column_type: bool,
+    /// `ALTER TABLE ... ALTER COLUMN` can change nullability.
+    pub alter_column_nullability: bool,
+    /// Constraints (PK, UNIQUE, CHECK, FK, DEFAULT) can be added to or dropped from an existing table.
+    pub alter_constraints: bool,
+    /// `ALTER TABLE ... DROP COLUMN` exists.
+    pub drop_column: bool,
+    /// Column order is significant and kept (otherwise new columns are appended and order is
+    /// not compared).
+    pub column_order_significant: bool,
+    /// Views and routines can be replaced in place (`CREATE OR ALTER`/`CREATE OR REPLACE`),
+    /// keeping permissions.
+    pub alter_routine_in_place: bool,
+    /// Types (enums, domains, composites) and sequences can be changed in place, keeping the
+    /// columns and defaults that use them (PostgreSQL).
+    pub alter_types_in_place: bool,
+    /// Foreign keys must be declared inside CREATE TABLE, so a table rebuild runs with foreign
+    /// keys switched off around the transaction and checked before the commit (SQLite).
+    pub foreign_keys_inline_only: bool,
+    /// Scripts run through a SQLCMD client, which substitutes `$(Var)` from `:setvar` lines.
+    pub sqlcmd_variables: bool,
+    /// A foreign key can be added without checking the rows already there (`IsNotValid`) and
+    /// checked later by [`crate::dialect::Dialect::validate_constraint`] under a lock that lets
+    /// writers in.
+    pub validate_constraints_later: bool,
+}
