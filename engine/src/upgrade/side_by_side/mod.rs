@@ -24,6 +24,8 @@
 //! next run after a crash) undoes everything: the new database is dropped and the original made
 //! writable again, exactly as it was. From the switch on, the next run completes it.
 
+pub mod transfer_plan;
+
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -31,7 +33,6 @@ use serde::{Deserialize, Serialize};
 
 use super::LOCK_WAIT;
 use super::in_place::validate;
-use super::transfer::{PlannedTransfer, plan_transfer};
 use crate::compare::{CompareOptions, Diff};
 use crate::dialect::dialect_for;
 use crate::driver::{
@@ -47,6 +48,7 @@ use crate::report::transfer::{
 };
 use crate::script::{self, Batch, Script};
 use crate::{Error, Result};
+use transfer_plan::{PlannedTransfer, plan_transfer};
 
 /// What the user allows and asks for.
 #[derive(Debug, Clone)]
