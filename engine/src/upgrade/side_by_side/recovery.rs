@@ -1,0 +1,225 @@
+//! Recovery from the journal: undo before the switch, complete from it on; the switch itself
+//! and the foreign-key checks after it.
+
+use std::time::Instant;
+
+use super::journal::{Journal, Phase, load, save};
+use super::rollback::finish_rollback;
+use super::{LOCK_WAIT, NoProgress, Progress, millis};
+use crate::driver::{Server, Target, connect_server};
+use crate::fault;
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
+use crate::report::transfer::CheckedAfterSwitch;
+use crate::{Error, Result};
+
+/// Finishes or undoes an interrupted side-by-side upgrade or rollback of `target`, from its
+/// journal. Says what it did, or `None` when there was nothing to do.
+pub fn recover(target: &Target) -> Result<Option<String>> {
+    let mut server = connect_server(target)?;
+    server.lock(LOCK_WAIT)?;
+    let result = recover_locked(server.as_mut());
+    let unlocked = server.unlock();
+    result.and_then(|recovered| unlocked.map(|()| recovered))
+}
+
+pub(super) fn recover_locked(server: &mut dyn Server) -> Result<Option<String>> {
+    let Some(mut journal) = load(server)? else {
+        let temporary = server.temporary_name();
+        if server.exists(&temporary)? {
+            // Created by a run that died before it wrote its journal: nothing else was touched.
+            server.drop_database(&temporary)?;
+            return Ok(Some(format!(
+                "removed {temporary}, left by a side-by-side upgrade interrupted before it began"
+            )));
+        }
+        return Ok(None);
+    };
+    match journal.phase {
+        Phase::Preparing | Phase::Copying => {
+            undo(
+                server,
+                &journal,
+                None,
+                "interrupted; undone by the next run",
+            )?;
+            Ok(Some(format!(
+                "undid an interrupted side-by-side upgrade of {} to {} {} (the original is as it was)",
+                journal.target, journal.application, journal.version_after
+            )))
+        }
+        Phase::Switching => {
+            switch(server, &mut journal, None)?;
+            let checks = checks_note(&check_after_switch(server, &mut journal, &NoProgress));
+            Ok(Some(format!(
+                "completed an interrupted side-by-side upgrade of {} to {} {} (original retained as {}){checks}",
+                journal.target, journal.application, journal.version_after, journal.retained
+            )))
+        }
+        Phase::RollingBack => {
+            finish_rollback(server, &journal)?;
+            Ok(Some(format!(
+                "completed an interrupted rollback of {}",
+                journal.target
+            )))
+        }
+        Phase::Done => {
+            // A rollback that died before it wrote its journal may have left the database
+            // refusing sessions.
+            if server.exists(&journal.target)? {
+                server.unseal(&journal.target)?;
+            }
+            if journal.checks_after_switch.is_empty() {
+                return Ok(None);
+            }
+            let checks = check_after_switch(server, &mut journal, &NoProgress);
+            Ok(Some(format!(
+                "finished the side-by-side upgrade of {} to {} {}{}",
+                journal.target,
+                journal.application,
+                journal.version_after,
+                checks_note(&checks)
+            )))
+        }
+    }
+}
+
+/// Undoes a run that did not reach the switch: writers back in, read-only as it was, the new
+/// database dropped, the failure recorded in the original's history.
+pub(super) fn undo(
+    server: &mut dyn Server,
+    journal: &Journal,
+    hold: Option<Box<dyn crate::driver::WriterHold>>,
+    why: &str,
+) -> Result<()> {
+    if let Some(hold) = hold {
+        // A failed release means the session is gone, and its locks with it.
+        let _ = hold.release();
+    }
+    let exists = server.exists(&journal.target)?;
+    if exists {
+        if journal.phase >= Phase::Copying {
+            // Writable for the history entry; read-only again after it if it was. The
+            // journal goes last, so a crash here is undone again by the next run.
+            server.set_read_only(&journal.target, false)?;
+        } else {
+            server.unseal(&journal.target)?;
+        }
+        if let Ok(mut original) = server.open(&journal.target) {
+            let mut entry = HistoryEntry::now(
+                HistoryAction::SideBySide,
+                HistoryStatus::Fail,
+                &journal.application,
+            );
+            entry.version_before = journal.version_before.clone();
+            entry.version_after = Some(journal.version_after.clone());
+            entry.message = why.to_string();
+            let _ = original.append_history(&entry);
+        }
+        if journal.original_read_only {
+            server.set_read_only(&journal.target, true)?;
+        }
+    }
+    fault::point("sbs.undone");
+    server.drop_database(&journal.temporary)?;
+    server.clear_journal()?;
+    Ok(())
+}
+
+/// Renames and flags of the switch; safe to run again from any point (recovery).
+pub(super) fn switch(
+    server: &mut dyn Server,
+    journal: &mut Journal,
+    window: Option<&Instant>,
+) -> Result<u64> {
+    if server.exists(&journal.temporary)? {
+        if server.exists(&journal.target)? {
+            server.rename_database(&journal.target, &journal.retained)?;
+            fault::point("sbs.renamed-original");
+        }
+        server.rename_database(&journal.temporary, &journal.target)?;
+        fault::point("sbs.renamed-new");
+    }
+    server.set_read_only(&journal.target, journal.original_read_only)?;
+    let window_ms = window.map_or(0, |w| millis(w.elapsed()));
+    fault::point("sbs.new-open");
+    if server.exists(&journal.retained)? {
+        server.set_read_only(&journal.retained, true)?;
+    }
+    journal.marker = Some(server.change_marker(&journal.target)?);
+    journal.phase = Phase::Done;
+    save(server, journal)?;
+    fault::point("sbs.done");
+    Ok(window_ms)
+}
+
+/// `; checked N foreign keys ...` for a recovery message.
+pub(super) fn checks_note(checks: &[CheckedAfterSwitch]) -> String {
+    if checks.is_empty() {
+        return String::new();
+    }
+    let failed: Vec<String> = checks
+        .iter()
+        .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.name)))
+        .collect();
+    if failed.is_empty() {
+        format!(
+            "; checked the {} foreign keys left to check after the switch",
+            checks.len()
+        )
+    } else {
+        format!(
+            "; {} of {} foreign keys left to check after the switch are NOT YET CHECKED (enforced for new rows; checked again by the next run): {}",
+            failed.len(),
+            checks.len(),
+            failed.join("; ")
+        )
+    }
+}
+
+/// Checks the foreign keys the journal holds unchecked, in the database now under the target's
+/// name, with writers back in. What fails stays unchecked (still enforced for new rows) and in
+/// the journal, for the next run to check again; the upgrade itself is done either way.
+pub(super) fn check_after_switch(
+    server: &mut dyn Server,
+    journal: &mut Journal,
+    progress: &dyn Progress,
+) -> Vec<CheckedAfterSwitch> {
+    if journal.checks_after_switch.is_empty() {
+        return Vec::new();
+    }
+    progress.step(&format!(
+        "checking {} foreign keys of {} (writers allowed)",
+        journal.checks_after_switch.len(),
+        journal.target
+    ));
+    let mut checked = Vec::new();
+    let mut pending = Vec::new();
+    let mut database = server.open(&journal.target);
+    for check in &journal.checks_after_switch {
+        fault::point("sbs.check");
+        let started = Instant::now();
+        let result = match &mut database {
+            Ok(database) => database.execute(&check.statement),
+            Err(err) => Err(Error::Invalid(err.to_string())),
+        };
+        if result.is_err() {
+            pending.push(check.clone());
+        }
+        checked.push(CheckedAfterSwitch {
+            name: check.name.clone(),
+            ms: millis(started.elapsed()),
+            error: result.err().map(|e| e.to_string()),
+        });
+    }
+    drop(database);
+    journal.checks_after_switch = pending;
+    if let Err(err) = save(server, journal) {
+        // The checks stay listed; checking a checked constraint again changes nothing.
+        for check in &mut checked {
+            check.error.get_or_insert_with(|| {
+                format!("checked, but the journal could not record it ({err}); the next run checks it again")
+            });
+        }
+    }
+    checked
+}
