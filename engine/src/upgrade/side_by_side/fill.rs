@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::copy::{IndexBuild, copy_and_build, finish_copiers, open_copiers};
-use super::journal::{Journal, save, save_in};
+use super::journal::{SideBySideJournal, save, save_in};
 use super::prepare::Scripts;
 use super::transfer_plan::PlannedTransfer;
 use super::{Progress, millis, run_script};
@@ -52,7 +52,7 @@ pub(super) struct Fill<'a> {
 
 impl Fill<'_> {
     /// The copiers, connected.
-    pub(super) fn copiers(
+    pub(super) fn connect_copiers(
         &self,
         server: &mut dyn Server,
         transfers: &[PlannedTransfer],
@@ -66,7 +66,7 @@ impl Fill<'_> {
     }
 
     /// Copies the rows and builds what waits for them; returns the copy's milliseconds.
-    pub(super) fn run(
+    pub(super) fn copy_and_index(
         &self,
         server: &mut dyn Server,
         mut copiers: Vec<Box<dyn Copier>>,
@@ -75,7 +75,7 @@ impl Fill<'_> {
         let started = Instant::now();
         // The pre-deployment script runs on the copied rows before any index exists; without
         // one, a table's indexes are built as soon as its rows are in.
-        let predeploy = self.predeploy();
+        let predeploy = self.has_predeploy();
         let indexes = &self.scripts.indexes;
         let during_copy: &[IndexBuild] = if predeploy { &[] } else { indexes };
         let copied = copy_and_build(
@@ -101,16 +101,16 @@ impl Fill<'_> {
     }
 
     /// Whether the package has a pre-deployment script (run over the copied rows).
-    pub(super) fn predeploy(&self) -> bool {
+    pub(super) fn has_predeploy(&self) -> bool {
         !self.scripts.predeploy.batches.is_empty()
     }
 
     /// Drops the new database and fills a new one under its name: schema, rows, indexes.
     /// Returns the copy's milliseconds.
-    pub(super) fn anew(
+    pub(super) fn refill_fresh_database(
         &self,
         server: &mut dyn Server,
-        journal: &Journal,
+        journal: &SideBySideJournal,
         transfers: &mut [PlannedTransfer],
     ) -> Result<u64> {
         // The journal leaves the new database before it is dropped.
@@ -120,19 +120,19 @@ impl Fill<'_> {
         server.create_database(self.to)?;
         save(server, journal)?;
         deploy_schema(server, self.to, self.scripts, self.progress)?;
-        let copiers = self.copiers(server, transfers)?;
-        self.run(server, copiers, transfers)
+        let copiers = self.connect_copiers(server, transfers)?;
+        self.copy_and_index(server, copiers, transfers)
     }
 
     /// Copies again, into the emptied tables (their indexes kept), the tables whose sources
     /// are `sources`.
-    pub(super) fn again(
+    pub(super) fn recopy_written_tables(
         &self,
         server: &mut dyn Server,
         transfers: &mut [PlannedTransfer],
         sources: &[ObjectName],
     ) -> Result<()> {
-        let again: Vec<usize> = (0..transfers.len())
+        let rewritten: Vec<usize> = (0..transfers.len())
             .filter(|&i| {
                 transfers[i]
                     .copy
@@ -141,8 +141,8 @@ impl Fill<'_> {
             })
             .collect();
         let mut subset: Vec<PlannedTransfer> =
-            again.iter().map(|&i| transfers[i].clone()).collect();
-        let sizes: Vec<u64> = again
+            rewritten.iter().map(|&i| transfers[i].clone()).collect();
+        let sizes: Vec<u64> = rewritten
             .iter()
             .map(|&i| self.sizes.get(i).copied().unwrap_or(0))
             .collect();
@@ -154,9 +154,9 @@ impl Fill<'_> {
         }
         fault::point("sbs.cleared");
         copy_and_build(&mut copiers, &mut subset, &sizes, &[], self.progress)?;
-        fault::point("sbs.copied-again");
+        fault::point("sbs.copied-rewritten");
         finish_copiers(copiers)?;
-        for (i, transfer) in again.into_iter().zip(subset) {
+        for (i, transfer) in rewritten.into_iter().zip(subset) {
             transfers[i].report = transfer.report;
         }
         Ok(())

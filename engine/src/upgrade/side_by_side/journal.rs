@@ -24,8 +24,8 @@ pub enum Phase {
 
 /// The journal of a side-by-side upgrade of one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Journal {
-    /// Journal format.
+pub struct SideBySideJournal {
+    /// SideBySideJournal format.
     pub format: u32,
     /// The target database (file path or name).
     pub target: String,
@@ -67,20 +67,24 @@ pub struct LaterCheck {
     pub statement: String,
 }
 
-pub(super) fn save(server: &mut dyn Server, journal: &Journal) -> Result<()> {
+pub(super) fn save(server: &mut dyn Server, journal: &SideBySideJournal) -> Result<()> {
     let holder = holder(server, journal)?;
     save_in(server, journal, &holder)
 }
 
 /// Saves the journal in `holder` (where the server keeps it in a database).
-pub(super) fn save_in(server: &mut dyn Server, journal: &Journal, holder: &str) -> Result<()> {
+pub(super) fn save_in(
+    server: &mut dyn Server,
+    journal: &SideBySideJournal,
+    holder: &str,
+) -> Result<()> {
     let text = serde_json::to_string(journal)
         .map_err(|e| Error::Invalid(format!("cannot write the journal: {e}")))?;
     server.save_journal(holder, &text)
 }
 
 /// The database that carries the journal where the server keeps it in a database.
-fn holder(server: &mut dyn Server, journal: &Journal) -> Result<String> {
+fn holder(server: &mut dyn Server, journal: &SideBySideJournal) -> Result<String> {
     Ok(match journal.phase {
         Phase::RollingBack if server.exists(&journal.retained)? => journal.retained.clone(),
         _ if server.exists(&journal.temporary)? => journal.temporary.clone(),
@@ -88,7 +92,7 @@ fn holder(server: &mut dyn Server, journal: &Journal) -> Result<String> {
     })
 }
 
-pub(super) fn load(server: &mut dyn Server) -> Result<Option<Journal>> {
+pub(super) fn load(server: &mut dyn Server) -> Result<Option<SideBySideJournal>> {
     let Some(text) = server.load_journal()? else {
         return Ok(None);
     };
@@ -110,7 +114,7 @@ pub(super) fn stamp() -> String {
 }
 
 /// The journal of `target`'s last side-by-side upgrade, if any (for `status`-like commands).
-pub fn journal(target: &Target) -> Result<Option<Journal>> {
+pub fn journal(target: &Target) -> Result<Option<SideBySideJournal>> {
     let mut server = connect_server(target)?;
     load(server.as_mut())
 }

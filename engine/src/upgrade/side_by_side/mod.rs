@@ -17,9 +17,9 @@
 //! 4. Switch: end the original's sessions, rename it with a suffix (version and time), give the
 //!    new database the original name, restore read-only if the original was.
 //! 5. Where the platform allows, check the foreign keys the original held, added unchecked in
-//!    step 3, with writers back in ([`Journal::checks_after_switch`]).
+//!    step 3, with writers back in ([`SideBySideJournal::checks_after_switch`]).
 //!
-//! Every step is preceded by a journal write ([`Journal`], kept by the [`Server`]: a file beside
+//! Every step is preceded by a journal write ([`SideBySideJournal`], kept by the [`Server`]: a file beside
 //! a SQLite database, a database setting on PostgreSQL). Before the switch, any failure (or the
 //! next run after a crash) undoes everything: the new database is dropped and the original made
 //! writable again, exactly as it was. From the switch on, the next run completes it.
@@ -49,7 +49,7 @@ use crate::script::Script;
 use crate::{Error, Result};
 use fill::{Fill, deploy_schema, hold_writers};
 use journal::save;
-pub use journal::{Journal, LaterCheck, Phase, journal};
+pub use journal::{LaterCheck, Phase, SideBySideJournal, journal};
 use prepare::{
     create_scripts, foreign_keys_to_check_later, refuse_lost_rows, unused_retained_name,
 };
@@ -253,7 +253,7 @@ fn run(
     if server.exists(&temporary)? {
         server.drop_database(&temporary)?;
     }
-    let mut journal = Journal {
+    let mut journal = SideBySideJournal {
         format: 1,
         target: database.clone(),
         phase: Phase::Preparing,
@@ -306,9 +306,9 @@ fn run(
             // Rows are copied while writers still write; once they are held, a copy nothing
             // was written to since is kept, and the window is the check and the switch.
             progress.step(&format!("copying {database} before holding writers off"));
-            let copiers = fill.copiers(server, &transfers)?;
+            let copiers = fill.connect_copiers(server, &transfers)?;
             parallelism = copiers.len();
-            copy_ms = fill.run(server, copiers, &mut transfers)?;
+            copy_ms = fill.copy_and_index(server, copiers, &mut transfers)?;
             hold = Some(hold_writers(server, &database, progress)?);
             window = Some(Instant::now());
             fault::point("sbs.held");
@@ -338,23 +338,23 @@ fn run(
                 None => EarlyCopy::Kept,
                 // A pre-deployment script ran over every copied table: it cannot be run
                 // again over some.
-                Some((_, Some(tables))) if !fill.predeploy() => {
-                    fill.again(server, &mut transfers, &tables)?;
+                Some((_, Some(tables))) if !fill.has_predeploy() => {
+                    fill.recopy_written_tables(server, &mut transfers, &tables)?;
                     EarlyCopy::Partly
                 }
                 Some(_) => {
-                    copy_ms = fill.anew(server, &journal, &mut transfers)?;
+                    copy_ms = fill.refill_fresh_database(server, &journal, &mut transfers)?;
                     EarlyCopy::Discarded
                 }
             };
         } else {
             // Connected before writers are held: connecting is no part of the read-only window.
-            let copiers = fill.copiers(server, &transfers)?;
+            let copiers = fill.connect_copiers(server, &transfers)?;
             parallelism = copiers.len();
             hold = Some(hold_writers(server, &database, progress)?);
             window = Some(Instant::now());
             fault::point("sbs.held");
-            copy_ms = fill.run(server, copiers, &mut transfers)?;
+            copy_ms = fill.copy_and_index(server, copiers, &mut transfers)?;
         }
         progress.step("generators, triggers, foreign keys and registry");
         server.continue_generators(&database, &temporary)?;

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::journal::{Journal, Phase, load, save};
+use super::journal::{Phase, SideBySideJournal, load, save};
 use super::rollback::finish_rollback;
 use super::{LOCK_WAIT, NoProgress, Progress, millis};
 use crate::driver::{Server, Target, connect_server};
@@ -87,7 +87,7 @@ pub(super) fn recover_locked(server: &mut dyn Server) -> Result<Option<String>> 
 /// database dropped, the failure recorded in the original's history.
 pub(super) fn undo(
     server: &mut dyn Server,
-    journal: &Journal,
+    journal: &SideBySideJournal,
     hold: Option<Box<dyn crate::driver::WriterHold>>,
     why: &str,
 ) -> Result<()> {
@@ -128,7 +128,7 @@ pub(super) fn undo(
 /// Renames and flags of the switch; safe to run again from any point (recovery).
 pub(super) fn switch(
     server: &mut dyn Server,
-    journal: &mut Journal,
+    journal: &mut SideBySideJournal,
     window: Option<&Instant>,
 ) -> Result<u64> {
     if server.exists(&journal.temporary)? {
@@ -181,7 +181,7 @@ pub(super) fn checks_note(checks: &[CheckedAfterSwitch]) -> String {
 /// the journal, for the next run to check again; the upgrade itself is done either way.
 pub(super) fn check_after_switch(
     server: &mut dyn Server,
-    journal: &mut Journal,
+    journal: &mut SideBySideJournal,
     progress: &dyn Progress,
 ) -> Vec<CheckedAfterSwitch> {
     if journal.checks_after_switch.is_empty() {

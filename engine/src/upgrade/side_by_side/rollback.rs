@@ -1,6 +1,6 @@
 //! Rolling back a side-by-side upgrade: the retained original gets its name back.
 
-use super::journal::{Journal, Phase, load, save};
+use super::journal::{Phase, SideBySideJournal, load, save};
 use super::prepare::unused_retained_name;
 use super::recovery::recover_locked;
 use super::{LOCK_WAIT, RollbackOutcome};
@@ -79,7 +79,7 @@ fn rollback_locked(
 }
 
 /// The renames of a rollback; safe to run again from any point (recovery).
-pub(super) fn finish_rollback(server: &mut dyn Server, journal: &Journal) -> Result<()> {
+pub(super) fn finish_rollback(server: &mut dyn Server, journal: &SideBySideJournal) -> Result<()> {
     let discard = journal
         .discard
         .clone()
