@@ -132,7 +132,7 @@ impl Fill<'_> {
         transfers: &mut [PlannedTransfer],
         sources: &[ObjectName],
     ) -> Result<()> {
-        let rewritten: Vec<usize> = (0..transfers.len())
+        let written: Vec<usize> = (0..transfers.len())
             .filter(|&i| {
                 transfers[i]
                     .copy
@@ -141,8 +141,8 @@ impl Fill<'_> {
             })
             .collect();
         let mut subset: Vec<PlannedTransfer> =
-            rewritten.iter().map(|&i| transfers[i].clone()).collect();
-        let sizes: Vec<u64> = rewritten
+            written.iter().map(|&i| transfers[i].clone()).collect();
+        let sizes: Vec<u64> = written
             .iter()
             .map(|&i| self.sizes.get(i).copied().unwrap_or(0))
             .collect();
@@ -154,9 +154,9 @@ impl Fill<'_> {
         }
         fault::point("sbs.cleared");
         copy_and_build(&mut copiers, &mut subset, &sizes, &[], self.progress)?;
-        fault::point("sbs.copied-rewritten");
+        fault::point("sbs.copied-again");
         finish_copiers(copiers)?;
-        for (i, transfer) in rewritten.into_iter().zip(subset) {
+        for (i, transfer) in written.into_iter().zip(subset) {
             transfers[i].report = transfer.report;
         }
         Ok(())
