@@ -38,7 +38,7 @@ use super::LOCK_WAIT;
 use super::in_place::validate;
 use crate::compare::{CompareOptions, Diff};
 use crate::dialect::dialect_for;
-use crate::driver::{Driver, Moved, Server, Target, WrittenSince, connect_server};
+use crate::driver::{Driver, Moved, Server, Target, WrittenSince, connect_server, with_lock};
 use crate::fault;
 use crate::model::ObjectName;
 use crate::package::Package;
@@ -147,14 +147,12 @@ pub fn side_by_side(
     progress: &dyn Progress,
 ) -> Result<SideBySideOutcome> {
     let mut server = connect_server(target)?;
-    server.lock(LOCK_WAIT)?;
-    let result = recover_locked(server.as_mut()).and_then(|recovered| {
-        let mut outcome = run(server.as_mut(), package, options, progress)?;
+    with_lock(server.as_mut(), LOCK_WAIT, |server| {
+        let recovered = recover_locked(server)?;
+        let mut outcome = run(server, package, options, progress)?;
         outcome.recovered = recovered;
         Ok(outcome)
-    });
-    let unlocked = server.unlock();
-    result.and_then(|outcome| unlocked.map(|()| outcome))
+    })
 }
 
 pub(super) fn millis(duration: std::time::Duration) -> u64 {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::journal::{Phase, SideBySideJournal, load, save};
 use super::rollback::finish_rollback;
 use super::{LOCK_WAIT, NoProgress, Progress, millis};
-use crate::driver::{Server, Target, connect_server};
+use crate::driver::{Server, Target, connect_server, with_lock};
 use crate::fault;
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
 use crate::report::transfer::CheckedAfterSwitch;
@@ -16,13 +16,10 @@ use crate::{Error, Result};
 /// journal. Says what it did, or `None` when there was nothing to do.
 pub fn recover(target: &Target) -> Result<Option<String>> {
     let mut server = connect_server(target)?;
-    server.lock(LOCK_WAIT)?;
-    let result = recover_locked(server.as_mut());
-    let unlocked = server.unlock();
-    result.and_then(|recovered| unlocked.map(|()| recovered))
+    with_lock(server.as_mut(), LOCK_WAIT, recover_locked)
 }
 
-pub(super) fn recover_locked(server: &mut dyn Server) -> Result<Option<String>> {
+pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<String>> {
     let Some(mut journal) = load(server)? else {
         let temporary = server.temporary_name();
         if server.exists(&temporary)? {

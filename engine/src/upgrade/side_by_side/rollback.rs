@@ -4,7 +4,7 @@ use super::journal::{Phase, SideBySideJournal, load, save};
 use super::prepare::unused_retained_name;
 use super::recovery::recover_locked;
 use super::{LOCK_WAIT, RollbackOutcome};
-use crate::driver::{Server, Target, connect_server};
+use crate::driver::{Server, Target, connect_server, with_lock};
 use crate::fault;
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
 use crate::{Error, Result};
@@ -14,11 +14,10 @@ use crate::{Error, Result};
 /// under another name, never dropped).
 pub fn rollback(target: &Target, force: bool) -> Result<RollbackOutcome> {
     let mut server = connect_server(target)?;
-    server.lock(LOCK_WAIT)?;
-    let result = recover_locked(server.as_mut())
-        .and_then(|recovered| rollback_locked(server.as_mut(), force, recovered));
-    let unlocked = server.unlock();
-    result.and_then(|outcome| unlocked.map(|()| outcome))
+    with_lock(server.as_mut(), LOCK_WAIT, |server| {
+        let recovered = recover_locked(server)?;
+        rollback_locked(server, force, recovered)
+    })
 }
 
 fn rollback_locked(
