@@ -1,20 +1,128 @@
-//! Filling the new database: the schema, the rows, the pre-deployment script, the indexes.
+//! Steps 2 and 3 of a side-by-side upgrade, filling the new database: the schema, the rows (copied
+//! before or after the original's writers are held off), the pre-deployment script, the
+//! indexes, then triggers, foreign keys, the post-deployment script and the registry.
 
 use std::time::Instant;
 
 use super::copy::{IndexBuild, copy_and_build, finish_copiers, open_copiers};
-use super::journal::{SideBySideJournal, save, save_in};
-use super::prepare::Scripts;
+use super::journal::{Phase, SideBySideJournal, save, save_in};
+use super::prepare::{Planned, Scripts};
 use super::transfer_plan::PlannedTransfer;
-use super::{Progress, millis, run_script};
-use crate::Result;
-use crate::driver::{Copier, Server, WriterHold};
+use super::{Progress, SideBySideOptions, millis, run_script};
+use crate::driver::{Copier, Server, WriteMark, WriterHold, WrittenSince};
 use crate::fault;
 use crate::model::ObjectName;
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
+use crate::report::transfer::EarlyCopy;
+use crate::{Error, Result};
+
+/// What filling the new database leaves for the switch and the report.
+pub(super) struct Filled {
+    /// The original's writers, held off until the switch seals it.
+    pub(super) hold: Box<dyn WriterHold>,
+    /// When writers were held: the read-only window runs from here to the switch.
+    pub(super) window: Instant,
+    /// How long the (last) copy took.
+    pub(super) copy_ms: u64,
+    /// Tables copied at a time.
+    pub(super) parallelism: usize,
+    /// What became of a copy made while writers still wrote.
+    pub(super) early_copy: EarlyCopy,
+    /// Why such a copy was not kept whole.
+    pub(super) early_copy_note: Option<String>,
+}
+
+impl Filled {
+    /// Lets the original's writers back in, before the undo of a failed run.
+    fn release_writers(self) {
+        // A failed release means the session is gone, and its locks with it.
+        let _ = self.hold.release();
+    }
+}
+
+/// The rest of step 2 (the schema) and step 3: fills the new database and finishes it.
+/// Returns with the original's writers held; a failure after they were held lets them back in
+/// first, for the undo that follows.
+pub(super) fn fill_new_database(
+    server: &mut dyn Server,
+    planned: &mut Planned,
+    journal: &mut SideBySideJournal,
+    options: &SideBySideOptions,
+    progress: &dyn Progress,
+) -> Result<Filled> {
+    deploy_schema(server, &journal.temporary, &planned.scripts, progress)?;
+    journal.phase = Phase::Copying;
+    save(server, journal)?;
+    fault::point("sbs.copying");
+    let mark = if options.copy_early {
+        server.mark_writes(&planned.database)?
+    } else {
+        None
+    };
+    let fill = Fill {
+        from: &planned.database,
+        to: &journal.temporary,
+        parallelism: options.parallelism,
+        sizes: &planned.sizes,
+        scripts: &planned.scripts,
+        progress,
+    };
+    let filled = match mark {
+        Some(mark) => {
+            fill.copy_before_holding_writers(server, mark, journal, &mut planned.transfers)?
+        }
+        None => fill.copy_with_writers_held(server, &mut planned.transfers)?,
+    };
+    match finish_new_database(server, planned, journal, progress) {
+        Ok(()) => Ok(filled),
+        Err(err) => {
+            filled.release_writers();
+            Err(err)
+        }
+    }
+}
+
+/// Generators, triggers, foreign keys, the post-deployment script, the registration and the
+/// original's history, in the new database, in one transaction.
+fn finish_new_database(
+    server: &mut dyn Server,
+    planned: &Planned,
+    journal: &SideBySideJournal,
+    progress: &dyn Progress,
+) -> Result<()> {
+    progress.step("generators, triggers, foreign keys and registry");
+    server.continue_generators(&planned.database, &journal.temporary)?;
+    fault::point("sbs.generators");
+    let mut new = server.open(&journal.temporary)?;
+    let mut entry = HistoryEntry::now(
+        HistoryAction::SideBySide,
+        HistoryStatus::Success,
+        &planned.application,
+    );
+    entry.version_before = planned.version_before.clone();
+    entry.version_after = Some(planned.registration.version.clone());
+    let transfers = &planned.transfers;
+    let copied: u64 = transfers.iter().map(|t| t.report.rows).sum();
+    entry.message = format!(
+        "side by side: {} tables, {copied} rows copied; original retained as {}",
+        transfers.iter().filter(|t| t.report.copied).count(),
+        journal.retained
+    );
+    run_script(new.as_mut(), &planned.scripts.after, &mut |driver| {
+        driver.write_registration(&planned.registration)?;
+        for old in &planned.history {
+            driver.append_history(old)?;
+        }
+        driver.append_history(&entry)
+    })?;
+    drop(new);
+    fault::point("sbs.finalized");
+    Ok(())
+}
 
 /// Deploys the desired schema, without the indexes and keys built after the copy, into the
 /// new database.
-pub(super) fn deploy_schema(
+fn deploy_schema(
     server: &mut dyn Server,
     temporary: &str,
     scripts: &Scripts,
@@ -29,7 +137,7 @@ pub(super) fn deploy_schema(
 }
 
 /// Marks the original read-only and holds its writers off.
-pub(super) fn hold_writers(
+fn hold_writers(
     server: &mut dyn Server,
     database: &str,
     progress: &dyn Progress,
@@ -41,18 +149,133 @@ pub(super) fn hold_writers(
 }
 
 /// Filling the new database: the rows, the pre-deployment script, the indexes and keys.
-pub(super) struct Fill<'a> {
-    pub(super) from: &'a str,
-    pub(super) to: &'a str,
-    pub(super) parallelism: usize,
-    pub(super) sizes: &'a [u64],
-    pub(super) scripts: &'a Scripts,
-    pub(super) progress: &'a dyn Progress,
+struct Fill<'a> {
+    from: &'a str,
+    to: &'a str,
+    parallelism: usize,
+    sizes: &'a [u64],
+    scripts: &'a Scripts,
+    progress: &'a dyn Progress,
 }
 
 impl Fill<'_> {
+    /// Copies while writers still write, then holds them off and keeps what nothing was
+    /// written to since; the read-only window is then only the check and the switch.
+    fn copy_before_holding_writers(
+        &self,
+        server: &mut dyn Server,
+        mark: Box<dyn WriteMark>,
+        journal: &SideBySideJournal,
+        transfers: &mut [PlannedTransfer],
+    ) -> Result<Filled> {
+        self.progress
+            .step(&format!("copying {} before holding writers off", self.from));
+        let copiers = self.connect_copiers(server, transfers)?;
+        let parallelism = copiers.len();
+        let copy_ms = self.copy_and_index(server, copiers, transfers)?;
+        let hold = hold_writers(server, self.from, self.progress)?;
+        let mut filled = Filled {
+            hold,
+            window: Instant::now(),
+            copy_ms,
+            parallelism,
+            early_copy: EarlyCopy::Off,
+            early_copy_note: None,
+        };
+        fault::point("sbs.held");
+        match self.copy_again_what_was_written(server, mark, journal, transfers, &mut filled) {
+            Ok(()) => Ok(filled),
+            Err(err) => {
+                filled.release_writers();
+                Err(err)
+            }
+        }
+    }
+
+    /// With writers held, asks `mark` what was written since the copy began and copies that
+    /// again: the tables written to where the mark names them and no pre-deployment script ran
+    /// over the copy, else everything, into a fresh database. A schema change fails the run.
+    fn copy_again_what_was_written(
+        &self,
+        server: &mut dyn Server,
+        mark: Box<dyn WriteMark>,
+        journal: &SideBySideJournal,
+        transfers: &mut [PlannedTransfer],
+        filled: &mut Filled,
+    ) -> Result<()> {
+        let database = self.from;
+        let copied: Vec<(ObjectName, u64)> = transfers
+            .iter()
+            .filter_map(|t| t.copy.as_ref().map(|c| (c.source.clone(), t.report.rows)))
+            .collect();
+        self.progress.step(&format!(
+            "looking for writes to {database} since the copy began"
+        ));
+        let written = match mark.written(&copied)? {
+            // The plan was made for the schema read before the copy.
+            WrittenSince::Schema(what) => {
+                return Err(Error::Invalid(format!(
+                    "the schema of {database} changed while its rows were copied ({what}): the upgrade was planned for the schema it had before; run it again"
+                )));
+            }
+            WrittenSince::Rows { why, tables } => {
+                self.progress
+                    .step(&format!("{why}: copying again with writers held"));
+                Some((why, tables))
+            }
+            WrittenSince::Nothing => None,
+        };
+        fault::point("sbs.checked");
+        filled.early_copy_note = written.as_ref().map(|(why, _)| why.clone());
+        filled.early_copy = match written {
+            None => EarlyCopy::Kept,
+            // A pre-deployment script ran over every copied table: it cannot be run
+            // again over some.
+            Some((_, Some(tables))) if !self.has_predeploy() => {
+                self.recopy_written_tables(server, transfers, &tables)?;
+                EarlyCopy::Partly
+            }
+            Some(_) => {
+                filled.copy_ms = self.refill_fresh_database(server, journal, transfers)?;
+                EarlyCopy::Discarded
+            }
+        };
+        Ok(())
+    }
+
+    /// Holds writers off, then copies.
+    fn copy_with_writers_held(
+        &self,
+        server: &mut dyn Server,
+        transfers: &mut [PlannedTransfer],
+    ) -> Result<Filled> {
+        // Connected before writers are held: connecting is no part of the read-only window.
+        let copiers = self.connect_copiers(server, transfers)?;
+        let parallelism = copiers.len();
+        let hold = hold_writers(server, self.from, self.progress)?;
+        let mut filled = Filled {
+            hold,
+            window: Instant::now(),
+            copy_ms: 0,
+            parallelism,
+            early_copy: EarlyCopy::Off,
+            early_copy_note: None,
+        };
+        fault::point("sbs.held");
+        match self.copy_and_index(server, copiers, transfers) {
+            Ok(copy_ms) => {
+                filled.copy_ms = copy_ms;
+                Ok(filled)
+            }
+            Err(err) => {
+                filled.release_writers();
+                Err(err)
+            }
+        }
+    }
+
     /// The copiers, connected.
-    pub(super) fn connect_copiers(
+    fn connect_copiers(
         &self,
         server: &mut dyn Server,
         transfers: &[PlannedTransfer],
@@ -66,7 +289,7 @@ impl Fill<'_> {
     }
 
     /// Copies the rows and builds what waits for them; returns the copy's milliseconds.
-    pub(super) fn copy_and_index(
+    fn copy_and_index(
         &self,
         server: &mut dyn Server,
         mut copiers: Vec<Box<dyn Copier>>,
@@ -101,13 +324,13 @@ impl Fill<'_> {
     }
 
     /// Whether the package has a pre-deployment script (run over the copied rows).
-    pub(super) fn has_predeploy(&self) -> bool {
+    fn has_predeploy(&self) -> bool {
         !self.scripts.predeploy.batches.is_empty()
     }
 
     /// Drops the new database and fills a new one under its name: schema, rows, indexes.
     /// Returns the copy's milliseconds.
-    pub(super) fn refill_fresh_database(
+    fn refill_fresh_database(
         &self,
         server: &mut dyn Server,
         journal: &SideBySideJournal,
@@ -126,7 +349,7 @@ impl Fill<'_> {
 
     /// Copies again, into the emptied tables (their indexes kept), the tables whose sources
     /// are `sources`.
-    pub(super) fn recopy_written_tables(
+    fn recopy_written_tables(
         &self,
         server: &mut dyn Server,
         transfers: &mut [PlannedTransfer],

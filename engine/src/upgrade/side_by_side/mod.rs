@@ -19,10 +19,16 @@
 //! 5. Where the platform allows, check the foreign keys the original held, added unchecked in
 //!    step 3, with writers back in ([`SideBySideJournal::checks_after_switch`]).
 //!
-//! Every step is preceded by a journal write ([`SideBySideJournal`], kept by the [`Server`]: a file beside
-//! a SQLite database, a database setting on PostgreSQL). Before the switch, any failure (or the
-//! next run after a crash) undoes everything: the new database is dropped and the original made
-//! writable again, exactly as it was. From the switch on, the next run completes it.
+//! Every step is preceded by a journal write ([`SideBySideJournal`], kept by the [`Server`]: a
+//! file beside a SQLite database, a database setting on PostgreSQL). Before the switch, any
+//! failure (or the next run after a crash) undoes everything: the new database is dropped and
+//! the original made writable again, exactly as it was. From the switch on, the next run
+//! completes it.
+//!
+//! `run` takes the steps in order: `prepare::validate_and_plan` (1), `create_new_database` and
+//! `fill::fill_new_database` (2 and 3, over the copy engine in `copy`), `switch_to_new_database`
+//! (4 and 5). `recovery` holds the journal's one recovery rule, the undo and the switch;
+//! `rollback` switches back; `transfer_plan` decides which rows move.
 
 mod copy;
 mod fill;
@@ -35,28 +41,22 @@ pub mod transfer_plan;
 use std::time::Instant;
 
 use super::LOCK_WAIT;
-use super::in_place::validate;
+use crate::Result;
 use crate::compare::{CompareOptions, Diff};
-use crate::dialect::dialect_for;
-use crate::driver::{Driver, Moved, Server, Target, WrittenSince, connect_server, with_lock};
+use crate::driver::{Driver, Moved, Server, Target, WriterHold, connect_server, with_lock};
 use crate::fault;
-use crate::model::ObjectName;
 use crate::package::Package;
-use crate::plan::{self, Plan, PlanOptions};
-use crate::registry::{self, HistoryAction, HistoryEntry, HistoryStatus, Registration};
-use crate::report::transfer::{EarlyCopy, TableTransfer, TransferReport};
+use crate::plan::Plan;
+use crate::registry;
+use crate::report::transfer::{CheckedAfterSwitch, TableTransfer, TransferReport};
 use crate::script::Script;
-use crate::{Error, Result};
-use fill::{Fill, deploy_schema, hold_writers};
+use fill::fill_new_database;
 use journal::save;
 pub use journal::{LaterCheck, Phase, SideBySideJournal, journal};
-use prepare::{
-    create_scripts, foreign_keys_to_check_later, refuse_lost_rows, unused_retained_name,
-};
+use prepare::{Planned, Validated, unused_retained_name, validate_and_plan};
 pub use recovery::recover;
-use recovery::{check_after_switch, recover_locked, switch, undo};
+use recovery::{check_after_switch, recover_locked, switch, undo, undo_failed_run};
 pub use rollback::rollback;
-use transfer_plan::plan_transfer;
 
 /// What the user allows and asks for.
 #[derive(Debug, Clone)]
@@ -168,6 +168,7 @@ pub(super) fn run_script(
     super::execute_locked(driver, script, before_commit)
 }
 
+/// The numbered steps of the module documentation, with the lock held and no journal left.
 fn run(
     server: &mut dyn Server,
     package: &Package,
@@ -175,97 +176,68 @@ fn run(
     progress: &dyn Progress,
 ) -> Result<SideBySideOutcome> {
     let started = Instant::now();
-    let database = server.database().to_string();
-    if !server.exists(&database)? {
-        return Err(Error::Invalid(format!(
-            "{database} does not exist: a side-by-side upgrade starts from an existing database (use --in-place to deploy a new one)"
-        )));
-    }
-    let metadata = package.metadata.clone().unwrap_or_default();
-    progress.step("validating");
-    let mut original = server.open(&database)?;
-    let (registration, allowed_drift) = validate(original.as_mut(), package, options.allow_drift)?;
-    let (live, desired, diff) = super::live_diff(original.as_mut(), package, &options.compare)?;
-    let dialect = dialect_for(desired.platform());
-    let plan = plan::plan(
-        &diff,
-        &live,
-        &desired,
-        dialect.capabilities(),
-        &PlanOptions {
-            block_on_possible_data_loss: false,
-            ..PlanOptions::default()
-        },
-    );
-    let new_registration = Registration::of(package)?;
-    if plan.is_empty()
-        && registration.as_ref().is_some_and(|r| {
-            r.name == new_registration.name
-                && r.version == new_registration.version
-                && r.model_hash == new_registration.model_hash
-        })
-    {
-        // Copying everything into an identical database would only orphan the retained
-        // original of the last upgrade.
-        let mut report = TransferReport::new(Vec::new());
-        report.database = database;
-        report.application = metadata.name;
-        report.version_before = Some(new_registration.version.clone());
-        report.version_after = new_registration.version;
-        report.total_ms = millis(started.elapsed());
-        return Ok(SideBySideOutcome {
-            report,
-            plan,
-            drift: allowed_drift,
-            recovered: None,
-            up_to_date: true,
-        });
-    }
-    let registered_model = match &registration {
-        Some(registered) => Some(registered.package()?.model),
-        None => None,
+    let mut planned = match validate_and_plan(server, package, options, progress, started)? {
+        Validated::UpToDate(outcome) => return Ok(*outcome),
+        Validated::Planned(planned) => planned,
     };
-    let mut transfers = plan_transfer(registered_model.as_ref(), &live, &desired, &diff);
-    if !options.allow_data_loss {
-        refuse_lost_rows(original.as_mut(), &transfers)?;
-    }
-    // Largest tables first, so that the last copy to finish is a small one.
-    let mut sizes = Vec::with_capacity(transfers.len());
-    for transfer in &transfers {
-        sizes.push(match &transfer.copy {
-            Some(copy) => original.estimated_size(&copy.source)?.unwrap_or(0),
-            None => 0,
-        });
-    }
-    let history = original.history()?;
-    let version_before = registration.as_ref().map(|r| r.version.clone());
-    let (marked, later) = foreign_keys_to_check_later(&live, &desired, &diff, &transfers, package);
-    let scripts = create_scripts(
-        marked.as_ref().unwrap_or(&desired),
-        package,
-        &options.variables,
-    )?;
-    drop(original);
+    let mut journal = create_new_database(server, &mut planned, progress)?;
+    let filled = match fill_new_database(server, &mut planned, &mut journal, options, progress) {
+        Ok(filled) => filled,
+        Err(err) => return Err(undo_failed_run(server, &journal, err)),
+    };
+    let switched =
+        switch_to_new_database(server, &mut journal, filled.hold, filled.window, progress)?;
 
+    let planned = *planned;
+    let mut report = TransferReport::new(planned.transfers.into_iter().map(|t| t.report).collect());
+    report.database = planned.database;
+    report.application = planned.application;
+    report.version_before = planned.version_before;
+    report.version_after = planned.registration.version;
+    report.retained = journal.retained;
+    report.read_only_window_ms = switched.read_only_window_ms;
+    report.copy_ms = filled.copy_ms;
+    report.total_ms = millis(started.elapsed());
+    report.parallelism = filled.parallelism;
+    report.checked_after_switch = switched.checked;
+    report.early_copy = filled.early_copy;
+    report.early_copy_note = filled.early_copy_note;
+    Ok(SideBySideOutcome {
+        report,
+        plan: planned.plan,
+        drift: planned.allowed_drift,
+        recovered: None,
+        up_to_date: false,
+    })
+}
+
+/// The start of step 2: the new database, empty, under the temporary name, and the journal
+/// that says so (`fill_new_database` deploys the schema into it).
+fn create_new_database(
+    server: &mut dyn Server,
+    planned: &mut Planned,
+    progress: &dyn Progress,
+) -> Result<SideBySideJournal> {
+    let database = &planned.database;
     let temporary = server.temporary_name();
     if server.exists(&temporary)? {
         server.drop_database(&temporary)?;
     }
-    let mut journal = SideBySideJournal {
+    let journal = SideBySideJournal {
         format: 1,
         target: database.clone(),
         phase: Phase::Preparing,
         temporary: temporary.clone(),
-        retained: unused_retained_name(server, version_before.as_deref().unwrap_or("0"))?,
-        original_read_only: server.is_read_only(&database)?,
-        application: metadata.name.clone(),
-        version_before: version_before.clone(),
-        version_after: new_registration.version.clone(),
+        retained: unused_retained_name(server, planned.version_before.as_deref().unwrap_or("0"))?,
+        original_read_only: server.is_read_only(database)?,
+        application: planned.application.clone(),
+        version_before: planned.version_before.clone(),
+        version_after: planned.registration.version.clone(),
         started_at: registry::now_utc(),
         marker: None,
         discard: None,
         keep_discarded: false,
-        checks_after_switch: later,
+        checks_after_switch: std::mem::take(&mut planned.checks_after_switch),
     };
     progress.step(&format!("creating {temporary}"));
     server.create_database(&temporary)?;
@@ -275,155 +247,40 @@ fn run(
         return Err(err);
     }
     fault::point("sbs.journal");
+    Ok(journal)
+}
 
-    let mut hold = None;
-    let mut window = None;
-    let mut copy_ms = 0;
-    let mut parallelism = 1;
-    let mut early_copy = EarlyCopy::Off;
-    let mut early_copy_note = None;
-    let prepared = (|| -> Result<()> {
-        deploy_schema(server, &temporary, &scripts, progress)?;
-        journal.phase = Phase::Copying;
-        save(server, &journal)?;
-        fault::point("sbs.copying");
-        let mark = if options.copy_early {
-            server.mark_writes(&database)?
-        } else {
-            None
-        };
-        let fill = Fill {
-            from: &database,
-            to: &temporary,
-            parallelism: options.parallelism,
-            sizes: &sizes,
-            scripts: &scripts,
-            progress,
-        };
-        if let Some(mark) = mark {
-            // Rows are copied while writers still write; once they are held, a copy nothing
-            // was written to since is kept, and the window is the check and the switch.
-            progress.step(&format!("copying {database} before holding writers off"));
-            let copiers = fill.connect_copiers(server, &transfers)?;
-            parallelism = copiers.len();
-            copy_ms = fill.copy_and_index(server, copiers, &mut transfers)?;
-            hold = Some(hold_writers(server, &database, progress)?);
-            window = Some(Instant::now());
-            fault::point("sbs.held");
-            let copied: Vec<(ObjectName, u64)> = transfers
-                .iter()
-                .filter_map(|t| t.copy.as_ref().map(|c| (c.source.clone(), t.report.rows)))
-                .collect();
-            progress.step(&format!(
-                "looking for writes to {database} since the copy began"
-            ));
-            let written = match mark.written(&copied)? {
-                // The plan was made for the schema read before the copy.
-                WrittenSince::Schema(what) => {
-                    return Err(Error::Invalid(format!(
-                        "the schema of {database} changed while its rows were copied ({what}): the upgrade was planned for the schema it had before; run it again"
-                    )));
-                }
-                WrittenSince::Rows { why, tables } => {
-                    progress.step(&format!("{why}: copying again with writers held"));
-                    Some((why, tables))
-                }
-                WrittenSince::Nothing => None,
-            };
-            fault::point("sbs.checked");
-            early_copy_note = written.as_ref().map(|(why, _)| why.clone());
-            early_copy = match written {
-                None => EarlyCopy::Kept,
-                // A pre-deployment script ran over every copied table: it cannot be run
-                // again over some.
-                Some((_, Some(tables))) if !fill.has_predeploy() => {
-                    fill.recopy_written_tables(server, &mut transfers, &tables)?;
-                    EarlyCopy::Partly
-                }
-                Some(_) => {
-                    copy_ms = fill.refill_fresh_database(server, &journal, &mut transfers)?;
-                    EarlyCopy::Discarded
-                }
-            };
-        } else {
-            // Connected before writers are held: connecting is no part of the read-only window.
-            let copiers = fill.connect_copiers(server, &transfers)?;
-            parallelism = copiers.len();
-            hold = Some(hold_writers(server, &database, progress)?);
-            window = Some(Instant::now());
-            fault::point("sbs.held");
-            copy_ms = fill.copy_and_index(server, copiers, &mut transfers)?;
-        }
-        progress.step("generators, triggers, foreign keys and registry");
-        server.continue_generators(&database, &temporary)?;
-        fault::point("sbs.generators");
-        let mut new = server.open(&temporary)?;
-        let mut entry = HistoryEntry::now(
-            HistoryAction::SideBySide,
-            HistoryStatus::Success,
-            &metadata.name,
-        );
-        entry.version_before = version_before.clone();
-        entry.version_after = Some(new_registration.version.clone());
-        let copied: u64 = transfers.iter().map(|t| t.report.rows).sum();
-        entry.message = format!(
-            "side by side: {} tables, {copied} rows copied; original retained as {}",
-            transfers.iter().filter(|t| t.report.copied).count(),
-            journal.retained
-        );
-        run_script(new.as_mut(), &scripts.after, &mut |driver| {
-            driver.write_registration(&new_registration)?;
-            for old in &history {
-                driver.append_history(old)?;
-            }
-            driver.append_history(&entry)
-        })?;
-        drop(new);
-        fault::point("sbs.finalized");
-        Ok(())
-    })();
-    if let Err(err) = prepared {
-        let undone = undo(server, &journal, hold.take(), &format!("failed: {err}"));
-        return match undone {
-            Ok(()) => Err(err),
-            Err(undo_err) => Err(Error::Invalid(format!(
-                "{err}\nand undoing it failed too: {undo_err}; the next dac run against {database} finishes undoing it from the journal"
-            ))),
-        };
-    }
+/// What steps 4 and 5 measured and checked, for the report.
+struct Switched {
+    read_only_window_ms: u64,
+    checked: Vec<CheckedAfterSwitch>,
+}
 
-    progress.step(&format!("switching {temporary} to {database}"));
-    if let Some(hold) = hold.take()
-        && let Err(err) = hold.seal()
-    {
-        let _ = undo(server, &journal, None, &format!("failed: {err}"));
+/// Steps 4 and 5: seals the original (undone if that fails), switches the names, then checks
+/// the foreign keys left for after the switch.
+fn switch_to_new_database(
+    server: &mut dyn Server,
+    journal: &mut SideBySideJournal,
+    hold: Box<dyn WriterHold>,
+    window: Instant,
+    progress: &dyn Progress,
+) -> Result<Switched> {
+    progress.step(&format!(
+        "switching {} to {}",
+        journal.temporary, journal.target
+    ));
+    if let Err(err) = hold.seal() {
+        let _ = undo(server, journal, &format!("failed: {err}"));
         return Err(err);
     }
     fault::point("sbs.sealed");
     journal.phase = Phase::Switching;
-    save(server, &journal)?;
+    save(server, journal)?;
     fault::point("sbs.switching");
-    let read_only_window_ms = switch(server, &mut journal, window.as_ref())?;
-    let checked = check_after_switch(server, &mut journal, progress);
-
-    let mut report = TransferReport::new(transfers.into_iter().map(|t| t.report).collect());
-    report.database = database;
-    report.application = metadata.name;
-    report.version_before = version_before;
-    report.version_after = new_registration.version;
-    report.retained = journal.retained;
-    report.read_only_window_ms = read_only_window_ms;
-    report.copy_ms = copy_ms;
-    report.total_ms = millis(started.elapsed());
-    report.parallelism = parallelism;
-    report.checked_after_switch = checked;
-    report.early_copy = early_copy;
-    report.early_copy_note = early_copy_note;
-    Ok(SideBySideOutcome {
-        report,
-        plan,
-        drift: allowed_drift,
-        recovered: None,
-        up_to_date: false,
+    let read_only_window_ms = switch(server, journal, Some(&window))?;
+    let checked = check_after_switch(server, journal, progress);
+    Ok(Switched {
+        read_only_window_ms,
+        checked,
     })
 }

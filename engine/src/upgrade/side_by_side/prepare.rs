@@ -1,20 +1,153 @@
-//! Preparing a side-by-side upgrade before anything is touched: the rows it would leave behind,
-//! the create script split at the copy, the foreign keys that can be checked after the switch,
-//! and the name the original keeps.
+//! Step 1 of a side-by-side upgrade, before anything is touched: validation, the plan, the
+//! data transfer, the rows it would leave behind, the create script split at the copy, the
+//! foreign keys that can be checked after the switch, and the name the original keeps.
 
-use super::LaterCheck;
+use std::time::Instant;
+
 use super::copy::IndexBuild;
 use super::journal::stamp;
-use super::transfer_plan::PlannedTransfer;
+use super::transfer_plan::{PlannedTransfer, plan_transfer};
+use super::{LaterCheck, Progress, SideBySideOptions, SideBySideOutcome, millis};
 use crate::compare::Diff;
 use crate::dialect::dialect_for;
 use crate::driver::{Driver, Server};
 use crate::model::{Model, ObjectName, Value, kind};
 use crate::package::Package;
-use crate::plan::{self, PlanOptions, StepKind};
-use crate::report::transfer::TransferCase;
+use crate::plan::{self, Plan, PlanOptions, StepKind};
+use crate::registry::{HistoryEntry, Registration};
+use crate::report::transfer::{TransferCase, TransferReport};
 use crate::script::{self, Script};
+use crate::upgrade::in_place::validate;
+use crate::upgrade::live_diff;
 use crate::{Error, Result};
+
+/// What step 1 decided, for the steps after it.
+pub(super) struct Planned {
+    /// The database upgraded.
+    pub(super) database: String,
+    /// The package's application name.
+    pub(super) application: String,
+    /// The changes from the live schema to the package.
+    pub(super) plan: Plan,
+    /// Drift that the user allowed the upgrade to override.
+    pub(super) allowed_drift: Option<Diff>,
+    /// The registered version before the upgrade.
+    pub(super) version_before: Option<String>,
+    /// The registration the new database gets.
+    pub(super) registration: Registration,
+    /// The data transfer, table by table (the copy fills in the reports' rows).
+    pub(super) transfers: Vec<PlannedTransfer>,
+    /// Each transfer's estimated size, to copy the largest first.
+    pub(super) sizes: Vec<u64>,
+    /// The original's history, carried over into the new database.
+    pub(super) history: Vec<HistoryEntry>,
+    /// Foreign keys added unchecked, checked after the switch (moved into the journal).
+    pub(super) checks_after_switch: Vec<LaterCheck>,
+    /// The create script, split at the copy.
+    pub(super) scripts: Scripts,
+}
+
+/// Step 1's answer.
+pub(super) enum Validated {
+    /// Nothing to do: the database is registered at this package and matches it.
+    UpToDate(Box<SideBySideOutcome>),
+    /// An upgrade to run.
+    Planned(Box<Planned>),
+}
+
+/// Step 1: validates the original (platform, application, drift, data loss) and plans the
+/// upgrade, reading the original only.
+pub(super) fn validate_and_plan(
+    server: &mut dyn Server,
+    package: &Package,
+    options: &SideBySideOptions,
+    progress: &dyn Progress,
+    started: Instant,
+) -> Result<Validated> {
+    let database = server.database().to_string();
+    if !server.exists(&database)? {
+        return Err(Error::Invalid(format!(
+            "{database} does not exist: a side-by-side upgrade starts from an existing database (use --in-place to deploy a new one)"
+        )));
+    }
+    let metadata = package.metadata.clone().unwrap_or_default();
+    progress.step("validating");
+    let mut original = server.open(&database)?;
+    let (registration, allowed_drift) = validate(original.as_mut(), package, options.allow_drift)?;
+    let (live, desired, diff) = live_diff(original.as_mut(), package, &options.compare)?;
+    let dialect = dialect_for(desired.platform());
+    let plan = plan::plan(
+        &diff,
+        &live,
+        &desired,
+        dialect.capabilities(),
+        &PlanOptions {
+            block_on_possible_data_loss: false,
+            ..PlanOptions::default()
+        },
+    );
+    let new_registration = Registration::of(package)?;
+    if plan.is_empty()
+        && registration.as_ref().is_some_and(|r| {
+            r.name == new_registration.name
+                && r.version == new_registration.version
+                && r.model_hash == new_registration.model_hash
+        })
+    {
+        // Copying everything into an identical database would only orphan the retained
+        // original of the last upgrade.
+        let mut report = TransferReport::new(Vec::new());
+        report.database = database;
+        report.application = metadata.name;
+        report.version_before = Some(new_registration.version.clone());
+        report.version_after = new_registration.version;
+        report.total_ms = millis(started.elapsed());
+        return Ok(Validated::UpToDate(Box::new(SideBySideOutcome {
+            report,
+            plan,
+            drift: allowed_drift,
+            recovered: None,
+            up_to_date: true,
+        })));
+    }
+    let registered_model = match &registration {
+        Some(registered) => Some(registered.package()?.model),
+        None => None,
+    };
+    let transfers = plan_transfer(registered_model.as_ref(), &live, &desired, &diff);
+    if !options.allow_data_loss {
+        refuse_lost_rows(original.as_mut(), &transfers)?;
+    }
+    // Largest tables first, so that the last copy to finish is a small one.
+    let mut sizes = Vec::with_capacity(transfers.len());
+    for transfer in &transfers {
+        sizes.push(match &transfer.copy {
+            Some(copy) => original.estimated_size(&copy.source)?.unwrap_or(0),
+            None => 0,
+        });
+    }
+    let history = original.history()?;
+    let version_before = registration.as_ref().map(|r| r.version.clone());
+    let (marked, later) = foreign_keys_to_check_later(&live, &desired, &diff, &transfers, package);
+    let scripts = create_scripts(
+        marked.as_ref().unwrap_or(&desired),
+        package,
+        &options.variables,
+    )?;
+    Ok(Validated::Planned(Box::new(Planned {
+        database,
+        application: metadata.name,
+        plan,
+        allowed_drift,
+        version_before,
+        registration: new_registration,
+        transfers,
+        sizes,
+        history,
+        checks_after_switch: later,
+        scripts,
+    })))
+}
 
 /// `server.retained_name(version, stamp)`, or with `_2`, `_3`, ... after the stamp while a
 /// database of that name exists (two upgrades from one version within a second). The journal

@@ -33,12 +33,7 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
     };
     match journal.phase {
         Phase::Preparing | Phase::Copying => {
-            undo(
-                server,
-                &journal,
-                None,
-                "interrupted; undone by the next run",
-            )?;
+            undo(server, &journal, "interrupted; undone by the next run")?;
             Ok(Some(format!(
                 "undid an interrupted side-by-side upgrade of {} to {} {} (the original is as it was)",
                 journal.target, journal.application, journal.version_after
@@ -80,18 +75,9 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
     }
 }
 
-/// Undoes a run that did not reach the switch: writers back in, read-only as it was, the new
-/// database dropped, the failure recorded in the original's history.
-pub(super) fn undo(
-    server: &mut dyn Server,
-    journal: &SideBySideJournal,
-    hold: Option<Box<dyn crate::driver::WriterHold>>,
-    why: &str,
-) -> Result<()> {
-    if let Some(hold) = hold {
-        // A failed release means the session is gone, and its locks with it.
-        let _ = hold.release();
-    }
+/// Undoes a run that did not reach the switch (its writers already let back in): read-only as
+/// it was, the new database dropped, the failure recorded in the original's history.
+pub(super) fn undo(server: &mut dyn Server, journal: &SideBySideJournal, why: &str) -> Result<()> {
     let exists = server.exists(&journal.target)?;
     if exists {
         if journal.phase >= Phase::Copying {
@@ -120,6 +106,22 @@ pub(super) fn undo(
     server.drop_database(&journal.temporary)?;
     server.clear_journal()?;
     Ok(())
+}
+
+/// Undoes a run that failed with `err` before the switch; the error to report: `err`, or
+/// `err` and the undo's failure (the next run then finishes the undo from the journal).
+pub(super) fn undo_failed_run(
+    server: &mut dyn Server,
+    journal: &SideBySideJournal,
+    err: Error,
+) -> Error {
+    match undo(server, journal, &format!("failed: {err}")) {
+        Ok(()) => err,
+        Err(undo_err) => Error::Invalid(format!(
+            "{err}\nand undoing it failed too: {undo_err}; the next dac run against {} finishes undoing it from the journal",
+            journal.target
+        )),
+    }
 }
 
 /// Renames and flags of the switch; safe to run again from any point (recovery).
