@@ -202,10 +202,10 @@ pub(super) fn copy_and_build(
             }
             Err(err) => {
                 if first_error.is_none() {
-                    first_error = Some(Error::Invalid(format!(
-                        "copying the rows of {} failed: {err}",
-                        report.name
-                    )));
+                    first_error = Some(Error::CopyFailed {
+                        table: report.name.clone(),
+                        cause: Box::new(err),
+                    });
                 }
             }
         }

@@ -214,9 +214,10 @@ impl Fill<'_> {
         let written = match mark.written(&copied)? {
             // The plan was made for the schema read before the copy.
             WrittenSince::Schema(what) => {
-                return Err(Error::Invalid(format!(
-                    "the schema of {database} changed while its rows were copied ({what}): the upgrade was planned for the schema it had before; run it again"
-                )));
+                return Err(Error::SchemaChangedDuringCopy {
+                    database: database.to_string(),
+                    change: what,
+                });
             }
             WrittenSince::Rows { why, tables } => {
                 self.progress

@@ -96,12 +96,13 @@ pub(super) fn load(server: &mut dyn Server) -> Result<Option<SideBySideJournal>>
     let Some(text) = server.load_journal()? else {
         return Ok(None);
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| {
-        Error::Invalid(format!(
-            "the side-by-side journal of {} cannot be read ({e}); it holds: {text}",
-            server.database()
-        ))
-    })
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::JournalUnreadable {
+            database: server.database().to_string(),
+            message: e.to_string(),
+            journal: text,
+        })
 }
 
 /// `YYYYMMDDhhmmss` (UTC) for retained names.

@@ -117,10 +117,11 @@ pub(super) fn undo_failed_run(
 ) -> Error {
     match undo(server, journal, &format!("failed: {err}")) {
         Ok(()) => err,
-        Err(undo_err) => Error::Invalid(format!(
-            "{err}\nand undoing it failed too: {undo_err}; the next dac run against {} finishes undoing it from the journal",
-            journal.target
-        )),
+        Err(undo_err) => Error::UndoFailed {
+            database: journal.target.clone(),
+            failure: Box::new(err),
+            undo: Box::new(undo_err),
+        },
     }
 }
 

@@ -27,15 +27,13 @@ fn rollback_locked(
 ) -> Result<RollbackOutcome> {
     let database = server.database().to_string();
     let Some(mut journal) = load(server)? else {
-        return Err(Error::Invalid(format!(
-            "{database} has no side-by-side upgrade to roll back (dac keeps the original of the last side-by-side upgrade until a rollback)"
-        )));
+        return Err(Error::NothingToRollBack { database });
     };
     if !server.exists(&journal.retained)? {
-        return Err(Error::Invalid(format!(
-            "the original retained by the last side-by-side upgrade of {database}, {}, no longer exists",
-            journal.retained
-        )));
+        return Err(Error::RetainedOriginalMissing {
+            database,
+            retained: journal.retained,
+        });
     }
     let kept_name = unused_retained_name(server, &format!("{}_upgraded", journal.version_after))?;
     server.seal(&database)?;
