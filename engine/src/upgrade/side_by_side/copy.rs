@@ -1,12 +1,13 @@
 //! The copy engine: tables copied over several sessions, largest first, and each table's
 //! indexes built as soon as its rows are in.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::transfer_plan::PlannedTransfer;
 use super::{Progress, millis};
-use crate::driver::{Copier, Server, TableCopy};
+use crate::driver::{Copier, Moved, Server, TableCopy};
 use crate::fault;
 use crate::model::ObjectName;
 use crate::script::Batch;
@@ -51,8 +52,8 @@ pub(super) struct IndexBuild {
 /// Work handed to the copiers: copies first (largest first), then index builds whose table's
 /// rows are in.
 struct Queue {
-    copies: std::collections::VecDeque<usize>,
-    builds: std::collections::VecDeque<usize>,
+    copies: VecDeque<usize>,
+    builds: VecDeque<usize>,
     /// Builds waiting for a copy: (table, build); no table: for every copy.
     waiting: Vec<(Option<ObjectName>, usize)>,
     copies_running: usize,
@@ -65,9 +66,174 @@ enum Job {
     Build(usize),
 }
 
+impl Queue {
+    /// Every copy queued; a build waits for the copy into its table (for every copy where its
+    /// table is unknown), or is queued at once where nothing is copied into it.
+    fn new(copies: &[(usize, TableCopy)], indexes: &[IndexBuild]) -> Queue {
+        let mut queue = Queue {
+            copies: (0..copies.len()).collect(),
+            builds: VecDeque::new(),
+            waiting: Vec::new(),
+            copies_running: 0,
+            failed: false,
+            copies_done: copies.is_empty().then(Instant::now),
+        };
+        for (build, index) in indexes.iter().enumerate() {
+            match &index.table {
+                Some(table) if copies.iter().any(|(_, c)| &c.destination == table) => {
+                    queue.waiting.push((Some(table.clone()), build));
+                }
+                None if !copies.is_empty() => queue.waiting.push((None, build)),
+                _ => queue.builds.push_back(build),
+            }
+        }
+        queue
+    }
+
+    /// The next job: a copy, else a ready build, else (while copies run, which may make builds
+    /// ready) a wait. `None` after a failure or once nothing is left.
+    fn next_job(queue: &Mutex<Queue>, wake: &Condvar) -> Option<Job> {
+        let mut q = lock(queue);
+        loop {
+            if q.failed {
+                return None;
+            }
+            if let Some(copy) = q.copies.pop_front() {
+                q.copies_running += 1;
+                return Some(Job::Copy(copy));
+            }
+            if let Some(build) = q.builds.pop_front() {
+                return Some(Job::Build(build));
+            }
+            if q.copies_running == 0 {
+                return None;
+            }
+            q = wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Books the end of the copy into `destination`: the builds waiting for it become ready,
+    /// and those waiting for every copy once it was the last.
+    fn copy_finished(&mut self, destination: &ObjectName, failed: bool) {
+        self.copies_running -= 1;
+        if failed {
+            self.failed = true;
+        }
+        let all_copied = self.copies.is_empty() && self.copies_running == 0;
+        let waiting = std::mem::take(&mut self.waiting);
+        let (ready, still): (Vec<_>, Vec<_>) =
+            waiting.into_iter().partition(|(table, _)| match table {
+                Some(table) => table == destination,
+                None => all_copied,
+            });
+        self.waiting = still;
+        self.builds
+            .extend(ready.into_iter().map(|(_, build)| build));
+        if all_copied {
+            self.copies_done.get_or_insert_with(Instant::now);
+        }
+    }
+}
+
 /// A mutex's guard; a panicked holder leaves nothing half-written here.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the copiers share while they work.
+struct SharedWork<'a> {
+    queue: Mutex<Queue>,
+    /// Wakes copiers waiting for builds to become ready.
+    wake: Condvar,
+    /// Finished copies: (index in `copies`, result, milliseconds).
+    copied: Mutex<Vec<(usize, Result<Moved>, u64)>>,
+    build_errors: Mutex<Vec<Error>>,
+    /// (transfer, copy), largest first.
+    copies: &'a [(usize, TableCopy)],
+    indexes: &'a [IndexBuild],
+    progress: &'a dyn Progress,
+}
+
+impl SharedWork<'_> {
+    /// One copier's loop: jobs until none is left.
+    fn work(&self, copier: &mut dyn Copier) {
+        while let Some(job) = Queue::next_job(&self.queue, &self.wake) {
+            match job {
+                Job::Copy(copy) => self.copy(copier, copy),
+                Job::Build(build) => self.build(copier, build),
+            }
+        }
+    }
+
+    fn copy(&self, copier: &mut dyn Copier, job: usize) {
+        let (_, copy) = &self.copies[job];
+        fault::point("copy.table");
+        let name = copy.destination.to_string();
+        let started = Instant::now();
+        let result = copier.copy_table(copy, &mut |moved| self.progress.moved(&name, moved));
+        let ms = millis(started.elapsed());
+        lock(&self.queue).copy_finished(&copy.destination, result.is_err());
+        self.wake.notify_all();
+        lock(&self.copied).push((job, result, ms));
+    }
+
+    fn build(&self, copier: &mut dyn Copier, build: usize) {
+        let batch = &self.indexes[build].batch;
+        let result = batch.statements.iter().try_for_each(|statement| {
+            copier
+                .execute(statement)
+                .map_err(|err| err.in_context(&format!("step {}: ", batch.comment)))
+        });
+        if let Err(err) = result {
+            lock(&self.queue).failed = true;
+            self.wake.notify_all();
+            lock(&self.build_errors).push(err);
+        }
+    }
+
+    /// Puts the copies' rows, bytes and times in their transfers' reports; the first copy's
+    /// error, else the first build's, else when the last copy finished.
+    fn finish(self, transfers: &mut [PlannedTransfer]) -> Result<Instant> {
+        let mut first_error = None;
+        for (job, result, ms) in self
+            .copied
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            let report = &mut transfers[self.copies[job].0].report;
+            match result {
+                Ok(moved) => {
+                    report.rows = moved.rows;
+                    report.bytes = moved.bytes;
+                    report.ms = ms;
+                    self.progress.table_done(report);
+                }
+                Err(err) => {
+                    if first_error.is_none() {
+                        first_error = Some(Error::CopyFailed {
+                            table: report.name.clone(),
+                            cause: Box::new(err),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(err) = first_error.or_else(|| {
+            self.build_errors
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .into_iter()
+                .next()
+        }) {
+            return Err(err);
+        }
+        Ok(self
+            .queue
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .copies_done
+            .unwrap_or_else(Instant::now))
+    }
 }
 
 /// Copies the planned tables, largest (by `sizes`, per transfer) first, and builds `indexes`,
@@ -96,132 +262,20 @@ pub(super) fn copy_and_build(
             copier.build_alongside(sessions)?;
         }
     }
-    let mut queue = Queue {
-        copies: (0..copies.len()).collect(),
-        builds: std::collections::VecDeque::new(),
-        waiting: Vec::new(),
-        copies_running: 0,
-        failed: false,
-        copies_done: copies.is_empty().then(Instant::now),
+    let work = SharedWork {
+        queue: Mutex::new(Queue::new(&copies, indexes)),
+        wake: Condvar::new(),
+        copied: Mutex::new(Vec::new()),
+        build_errors: Mutex::new(Vec::new()),
+        copies: &copies,
+        indexes,
+        progress,
     };
-    for (build, index) in indexes.iter().enumerate() {
-        match &index.table {
-            Some(table) if copies.iter().any(|(_, c)| &c.destination == table) => {
-                queue.waiting.push((Some(table.clone()), build));
-            }
-            None if !copies.is_empty() => queue.waiting.push((None, build)),
-            _ => queue.builds.push_back(build),
-        }
-    }
-    let queue = Mutex::new(queue);
-    let wake = std::sync::Condvar::new();
-    let copied = Mutex::new(Vec::new());
-    let build_errors = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for copier in copiers.iter_mut() {
-            let (queue, wake, copied, build_errors, copies) =
-                (&queue, &wake, &copied, &build_errors, &copies);
-            scope.spawn(move || {
-                loop {
-                    let job = {
-                        let mut q = lock(queue);
-                        loop {
-                            if q.failed {
-                                break None;
-                            }
-                            if let Some(copy) = q.copies.pop_front() {
-                                q.copies_running += 1;
-                                break Some(Job::Copy(copy));
-                            }
-                            if let Some(build) = q.builds.pop_front() {
-                                break Some(Job::Build(build));
-                            }
-                            if q.copies_running == 0 {
-                                break None;
-                            }
-                            q = wake.wait(q).unwrap_or_else(PoisonError::into_inner);
-                        }
-                    };
-                    let Some(job) = job else { break };
-                    match job {
-                        Job::Copy(job) => {
-                            let (_, copy) = &copies[job];
-                            fault::point("copy.table");
-                            let name = copy.destination.to_string();
-                            let started = Instant::now();
-                            let result =
-                                copier.copy_table(copy, &mut |moved| progress.moved(&name, moved));
-                            let ms = millis(started.elapsed());
-                            let mut q = lock(queue);
-                            q.copies_running -= 1;
-                            if result.is_err() {
-                                q.failed = true;
-                            }
-                            let waiting = std::mem::take(&mut q.waiting);
-                            let (ready, still): (Vec<_>, Vec<_>) =
-                                waiting.into_iter().partition(|(table, _)| match table {
-                                    Some(table) => table == &copy.destination,
-                                    None => q.copies.is_empty() && q.copies_running == 0,
-                                });
-                            q.waiting = still;
-                            q.builds.extend(ready.into_iter().map(|(_, build)| build));
-                            if q.copies.is_empty() && q.copies_running == 0 {
-                                q.copies_done.get_or_insert_with(Instant::now);
-                            }
-                            drop(q);
-                            wake.notify_all();
-                            lock(copied).push((job, result, ms));
-                        }
-                        Job::Build(build) => {
-                            let batch = &indexes[build].batch;
-                            let result = batch.statements.iter().try_for_each(|statement| {
-                                copier.execute(statement).map_err(|err| {
-                                    err.in_context(&format!("step {}: ", batch.comment))
-                                })
-                            });
-                            if let Err(err) = result {
-                                lock(queue).failed = true;
-                                wake.notify_all();
-                                lock(build_errors).push(err);
-                            }
-                        }
-                    }
-                }
-            });
+            let work = &work;
+            scope.spawn(move || work.work(copier.as_mut()));
         }
     });
-    let mut first_error = None;
-    for (job, result, ms) in copied.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        let report = &mut transfers[copies[job].0].report;
-        match result {
-            Ok(moved) => {
-                report.rows = moved.rows;
-                report.bytes = moved.bytes;
-                report.ms = ms;
-                progress.table_done(report);
-            }
-            Err(err) => {
-                if first_error.is_none() {
-                    first_error = Some(Error::CopyFailed {
-                        table: report.name.clone(),
-                        cause: Box::new(err),
-                    });
-                }
-            }
-        }
-    }
-    if let Some(err) = first_error.or_else(|| {
-        build_errors
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-            .into_iter()
-            .next()
-    }) {
-        return Err(err);
-    }
-    Ok(queue
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .copies_done
-        .unwrap_or_else(Instant::now))
+    work.finish(transfers)
 }
