@@ -262,7 +262,7 @@ pub(super) fn copy_and_build(
             copier.build_alongside(sessions)?;
         }
     }
-    let work = SharedWork {
+    let shared = SharedWork {
         queue: Mutex::new(Queue::new(&copies, indexes)),
         wake: Condvar::new(),
         copied: Mutex::new(Vec::new()),
@@ -273,9 +273,9 @@ pub(super) fn copy_and_build(
     };
     std::thread::scope(|scope| {
         for copier in copiers.iter_mut() {
-            let work = &work;
-            scope.spawn(move || work.work(copier.as_mut()));
+            let shared = &shared;
+            scope.spawn(move || shared.work(copier.as_mut()));
         }
     });
-    work.finish(transfers)
+    shared.finish(transfers)
 }
