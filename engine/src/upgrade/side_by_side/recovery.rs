@@ -19,6 +19,32 @@ pub fn recover(target: &Target) -> Result<Option<String>> {
     with_lock(server.as_mut(), LOCK_WAIT, recover_locked)
 }
 
+/// What the next run does about a journal left in a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Recovery {
+    /// The upgrade had not reached the switch: undo it, the original as it was.
+    UndoUpgrade,
+    /// The switch was under way: complete it.
+    CompleteSwitch,
+    /// A rollback was under way: complete it.
+    CompleteRollback,
+    /// The upgrade is done: let sessions back in, and check the foreign keys still left to
+    /// check after the switch.
+    FinishCheckingAfterSwitch,
+}
+
+/// The one recovery rule: before the `switching` phase an interrupted run is undone; from it
+/// on, it is completed.
+pub(super) fn recovery_for(phase: Phase) -> Recovery {
+    match phase {
+        Phase::Preparing | Phase::Copying => Recovery::UndoUpgrade,
+        Phase::Switching => Recovery::CompleteSwitch,
+        Phase::Done => Recovery::FinishCheckingAfterSwitch,
+        Phase::RollingBack => Recovery::CompleteRollback,
+    }
+}
+
+/// Recovers from the journal, with the lock held: see [`recovery_for`].
 pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<String>> {
     let Some(mut journal) = load(server)? else {
         let temporary = server.temporary_name();
@@ -31,15 +57,15 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
         }
         return Ok(None);
     };
-    match journal.phase {
-        Phase::Preparing | Phase::Copying => {
+    match recovery_for(journal.phase) {
+        Recovery::UndoUpgrade => {
             undo(server, &journal, "interrupted; undone by the next run")?;
             Ok(Some(format!(
                 "undid an interrupted side-by-side upgrade of {} to {} {} (the original is as it was)",
                 journal.target, journal.application, journal.version_after
             )))
         }
-        Phase::Switching => {
+        Recovery::CompleteSwitch => {
             switch(server, &mut journal, None)?;
             let checks = checks_note(&check_after_switch(server, &mut journal, &NoProgress));
             Ok(Some(format!(
@@ -47,14 +73,14 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
                 journal.target, journal.application, journal.version_after, journal.retained
             )))
         }
-        Phase::RollingBack => {
+        Recovery::CompleteRollback => {
             finish_rollback(server, &journal)?;
             Ok(Some(format!(
                 "completed an interrupted rollback of {}",
                 journal.target
             )))
         }
-        Phase::Done => {
+        Recovery::FinishCheckingAfterSwitch => {
             // A rollback that died before it wrote its journal may have left the database
             // refusing sessions.
             if server.exists(&journal.target)? {
