@@ -36,6 +36,8 @@ mod journal;
 mod prepare;
 mod recovery;
 mod rollback;
+#[cfg(test)]
+mod tests;
 pub mod transfer_plan;
 
 use std::time::Instant;
