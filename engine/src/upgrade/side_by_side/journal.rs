@@ -67,6 +67,8 @@ pub struct LaterCheck {
     pub statement: String,
 }
 
+/// Saves the journal where the server keeps it (in the database that carries it, see
+/// [`holder`]).
 pub(super) fn save(server: &mut dyn Server, journal: &SideBySideJournal) -> Result<()> {
     let holder = holder(server, journal)?;
     save_in(server, journal, &holder)
@@ -92,6 +94,7 @@ fn holder(server: &mut dyn Server, journal: &SideBySideJournal) -> Result<String
     })
 }
 
+/// The journal the server keeps for its database, if any.
 pub(super) fn load(server: &mut dyn Server) -> Result<Option<SideBySideJournal>> {
     let Some(text) = server.load_journal()? else {
         return Ok(None);

@@ -20,6 +20,7 @@ pub fn rollback(target: &Target, force: bool) -> Result<RollbackOutcome> {
     })
 }
 
+/// The rollback, with the lock held; `recovered` says what recovery did first.
 fn rollback_locked(
     server: &mut dyn Server,
     force: bool,
