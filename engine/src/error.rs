@@ -130,15 +130,6 @@ pub enum Error {
         /// Why the undo failed.
         undo: Box<Error>,
     },
-    /// A rollback was asked for a database with no side-by-side upgrade on record: nothing was
-    /// changed.
-    #[error(
-        "{database} has no side-by-side upgrade to roll back (dac keeps the original of the last side-by-side upgrade until a rollback)"
-    )]
-    NothingToRollBack {
-        /// The database.
-        database: String,
-    },
     /// A rollback found the original its journal names gone: nothing was changed.
     #[error(
         "the original retained by the last side-by-side upgrade of {database}, {retained}, no longer exists"

@@ -28,7 +28,10 @@ fn rollback_locked(
 ) -> Result<RollbackOutcome> {
     let database = server.database().to_string();
     let Some(mut journal) = load(server)? else {
-        return Err(Error::NothingToRollBack { database });
+        // A request with nothing to serve, not a failed rollback: the callers match on Invalid.
+        return Err(Error::Invalid(format!(
+            "{database} has no side-by-side upgrade to roll back (dac keeps the original of the last side-by-side upgrade until a rollback)"
+        )));
     };
     if !server.exists(&journal.retained)? {
         return Err(Error::RetainedOriginalMissing {
