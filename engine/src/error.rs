@@ -187,6 +187,62 @@ pub enum Error {
         /// The targets rolled back so far, as the journal names them.
         rolled_back: Vec<String>,
     },
+    /// A side-by-side upgrade could not copy a table's rows into the new database (the run is
+    /// undone, unless [`Error::UndoFailed`] says otherwise).
+    #[error("copying the rows of {table} failed: {cause}")]
+    CopyFailed {
+        /// The table, as the transfer report names it.
+        table: String,
+        /// The copier's error.
+        cause: Box<Error>,
+    },
+    /// The original's schema changed while a side-by-side upgrade copied its rows with writers
+    /// still writing: the upgrade was planned for the schema before, so it is undone.
+    #[error(
+        "the schema of {database} changed while its rows were copied ({change}): the upgrade was planned for the schema it had before; run it again"
+    )]
+    SchemaChangedDuringCopy {
+        /// The original database.
+        database: String,
+        /// What the write mark saw change.
+        change: String,
+    },
+    /// A side-by-side upgrade failed before the switch and undoing it failed too: the original
+    /// is not yet as it was; the next run against it finishes the undo from the journal.
+    #[error(
+        "{failure}\nand undoing it failed too: {undo}; the next dac run against {database} finishes undoing it from the journal"
+    )]
+    UndoFailed {
+        /// The original database.
+        database: String,
+        /// Why the upgrade failed.
+        failure: Box<Error>,
+        /// Why the undo failed.
+        undo: Box<Error>,
+    },
+    /// A rollback found the original its journal names gone: nothing was changed.
+    #[error(
+        "the original retained by the last side-by-side upgrade of {database}, {retained}, no longer exists"
+    )]
+    RetainedOriginalMissing {
+        /// The database.
+        database: String,
+        /// The name the original was retained under.
+        retained: String,
+    },
+    /// The side-by-side journal of a database cannot be read: nothing was recovered, upgraded
+    /// or rolled back.
+    #[error(
+        "the side-by-side journal of {database} cannot be read ({message}); it holds: {journal}"
+    )]
+    JournalUnreadable {
+        /// The database.
+        database: String,
+        /// What is wrong with it.
+        message: String,
+        /// The journal's text as stored.
+        journal: String,
+    },
 }
 
 impl Error {

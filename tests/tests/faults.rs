@@ -745,7 +745,7 @@ impl Site {
         Ok(self.journal()?.map(|j| j.phase))
     }
 
-    fn journal(&self) -> Result<Option<upgrade::Journal>, String> {
+    fn journal(&self) -> Result<Option<upgrade::SideBySideJournal>, String> {
         let target = Target::parse(&self.target()).map_err(db_error)?;
         upgrade::journal(&target).map_err(db_error)
     }

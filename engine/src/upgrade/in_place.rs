@@ -30,7 +30,7 @@ pub struct InPlaceOptions {
 
 /// What an in-place upgrade did.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct InPlaceOutcome {
     /// Deploy (first time) or upgrade.
     pub action: HistoryAction,
     /// Nothing to do: schema and registration already match the package.
@@ -78,7 +78,7 @@ pub fn in_place(
     driver: &mut dyn Driver,
     package: &Package,
     options: &InPlaceOptions,
-) -> Result<Outcome> {
+) -> Result<InPlaceOutcome> {
     with_lock(driver, LOCK_WAIT, |driver| {
         in_place_locked(driver, package, options)
     })
@@ -88,7 +88,7 @@ fn in_place_locked(
     driver: &mut dyn Driver,
     package: &Package,
     options: &InPlaceOptions,
-) -> Result<Outcome> {
+) -> Result<InPlaceOutcome> {
     let metadata = package.metadata.clone().unwrap_or_default();
     let (registration, allowed_drift) = validate(driver, package, options.allow_drift)?;
     let (live, desired, diff) = super::live_diff(driver, package, &options.compare)?;
@@ -122,7 +122,7 @@ fn in_place_locked(
         });
     let script = script::render(&plan, dialect).with_variables(dialect, &options.variables)?;
     if up_to_date {
-        return Ok(Outcome {
+        return Ok(InPlaceOutcome {
             action,
             up_to_date,
             version_before,
@@ -151,7 +151,7 @@ fn in_place_locked(
         let _ = driver.append_history(&failed);
         return Err(err);
     }
-    Ok(Outcome {
+    Ok(InPlaceOutcome {
         action,
         up_to_date: false,
         version_before,

@@ -5,7 +5,6 @@
 
 mod in_place;
 mod side_by_side;
-pub mod transfer;
 
 use std::time::Duration;
 
@@ -14,9 +13,10 @@ use crate::driver::{Driver, with_lock};
 use crate::script::Script;
 
 pub use in_place::compare_options;
-pub use in_place::{InPlaceOptions, Outcome, describe_drift, drift, in_place};
+pub use in_place::{InPlaceOptions, InPlaceOutcome, describe_drift, drift, in_place};
+pub use side_by_side::transfer_plan;
 pub use side_by_side::{
-    Journal, LaterCheck, NoProgress, Phase, Progress, RollbackOutcome, SideBySideOptions,
+    LaterCheck, NoProgress, Phase, Progress, RollbackOutcome, SideBySideJournal, SideBySideOptions,
     SideBySideOutcome, journal, recover, rollback, side_by_side,
 };
 

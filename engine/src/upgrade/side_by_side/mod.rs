@@ -1,0 +1,288 @@
+//! The side-by-side upgrade, its rollback, and the journal that makes both crash-safe.
+//!
+//! 1. Validate (platform, application, drift, data loss) before touching anything.
+//! 2. Create the new database under a temporary name and deploy the desired schema into it
+//!    (without the indexes, foreign keys and triggers that would slow the copy or fire on it)
+//!    while the original stays writable.
+//! 3. Copy table by table (several at a time where the platform allows) and build each table's
+//!    indexes once its rows are in, while writers still write; then mark the original
+//!    read-only, hold its writers off and ask the [`WriteMark`](crate::driver::WriteMark)
+//!    taken before the copy whether anything was written to the copied tables since: if so,
+//!    copy those tables again, with writers held (where the mark cannot tell which, or a
+//!    pre-deployment script ran over the copy, drop the new database and do it all again); if
+//!    the schema changed, fail (the plan is for the schema read before). (Where the platform
+//!    has no mark, or with `copy_early` off, writers are held before the copy.) Then foreign keys
+//!    (which re-check the data), triggers, generators, the post-deployment script and the
+//!    registry, in the new database.
+//! 4. Switch: end the original's sessions, rename it with a suffix (version and time), give the
+//!    new database the original name, restore read-only if the original was.
+//! 5. Where the platform allows, check the foreign keys the original held, added unchecked in
+//!    step 3, with writers back in ([`SideBySideJournal::checks_after_switch`]).
+//!
+//! Every step is preceded by a journal write ([`SideBySideJournal`], kept by the [`Server`]: a
+//! file beside a SQLite database, a database setting on PostgreSQL). Before the switch, any
+//! failure (or the next run after a crash) undoes everything: the new database is dropped and
+//! the original made writable again, exactly as it was. From the switch on, the next run
+//! completes it.
+//!
+//! `run` takes the steps in order: `prepare::validate_and_plan` (1), `create_new_database` and
+//! `fill::fill_new_database` (2 and 3, over the copy engine in `copy`), `switch_to_new_database`
+//! (4 and 5). `recovery` holds the journal's one recovery rule, the undo and the switch;
+//! `rollback` switches back; `transfer_plan` decides which rows move.
+
+mod copy;
+mod fill;
+mod journal;
+mod prepare;
+mod recovery;
+mod rollback;
+#[cfg(test)]
+mod tests;
+pub mod transfer_plan;
+
+use std::time::Instant;
+
+use super::LOCK_WAIT;
+use crate::Result;
+use crate::compare::{CompareOptions, Diff};
+use crate::driver::{Driver, Moved, Server, Target, WriterHold, connect_server, with_lock};
+use crate::fault;
+use crate::package::Package;
+use crate::plan::Plan;
+use crate::registry;
+use crate::report::transfer::{CheckedAfterSwitch, TableTransfer, TransferReport};
+use crate::script::Script;
+use fill::fill_new_database;
+use journal::save;
+pub use journal::{LaterCheck, Phase, SideBySideJournal, journal};
+use prepare::{Planned, Validated, unused_retained_name, validate_and_plan};
+pub use recovery::recover;
+use recovery::{check_after_switch, recover_locked, switch, undo, undo_failed_run};
+pub use rollback::rollback;
+
+/// What the user allows and asks for.
+#[derive(Debug, Clone)]
+pub struct SideBySideOptions {
+    /// Go ahead even when tables or columns holding rows are not carried over.
+    pub allow_data_loss: bool,
+    /// Go ahead even when the database drifted from its registered definition.
+    pub allow_drift: bool,
+    /// Comparison options (renames from the package's refactor log are added).
+    pub compare: CompareOptions,
+    /// SQLCMD variable values for the pre- and post-deployment scripts.
+    pub variables: Vec<(String, String)>,
+    /// Tables copied at a time (bounded by what the platform allows).
+    pub parallelism: usize,
+    /// Copy the rows before holding writers off, where the platform can tell afterwards
+    /// whether anything was written to the copied tables meanwhile: kept if nothing was, made
+    /// again with writers held if something was.
+    pub copy_early: bool,
+}
+
+impl Default for SideBySideOptions {
+    fn default() -> Self {
+        SideBySideOptions {
+            allow_data_loss: false,
+            allow_drift: false,
+            compare: CompareOptions::default(),
+            variables: Vec::new(),
+            parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            copy_early: true,
+        }
+    }
+}
+
+/// Progress of a long run, for a progress bar or log lines. Every method has a do-nothing
+/// default.
+pub trait Progress: Sync {
+    /// A step begins.
+    fn step(&self, _text: &str) {}
+    /// The copy begins: this many tables.
+    fn copy_started(&self, _tables: usize) {}
+    /// Rows or bytes moved for a table.
+    fn moved(&self, _table: &str, _moved: Moved) {}
+    /// A table is done.
+    fn table_done(&self, _table: &TableTransfer) {}
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// What a side-by-side upgrade did.
+#[derive(Debug, Clone)]
+pub struct SideBySideOutcome {
+    /// The data transfer report.
+    pub report: TransferReport,
+    /// The changes from the live schema to the package (for notes and hazards).
+    pub plan: Plan,
+    /// Drift that the user allowed the upgrade to override.
+    pub drift: Option<Diff>,
+    /// What the run first did about an interrupted earlier run, if anything.
+    pub recovered: Option<String>,
+    /// Nothing to do: the database is registered at this package and matches it (no new
+    /// database was made; the report lists no tables).
+    pub up_to_date: bool,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone)]
+pub struct RollbackOutcome {
+    /// The database, now the original again.
+    pub database: String,
+    /// Its version again.
+    pub version: Option<String>,
+    /// The version rolled back from.
+    pub from_version: String,
+    /// Where the upgraded database was kept (forced over writes), or `None` when it was dropped.
+    pub kept_upgraded: Option<String>,
+    /// What the run first did about an interrupted earlier run, if anything.
+    pub recovered: Option<String>,
+}
+
+/// Upgrades the database of `target` to `package` side by side. See the module documentation.
+pub fn side_by_side(
+    target: &Target,
+    package: &Package,
+    options: &SideBySideOptions,
+    progress: &dyn Progress,
+) -> Result<SideBySideOutcome> {
+    let mut server = connect_server(target)?;
+    with_lock(server.as_mut(), LOCK_WAIT, |server| {
+        let recovered = recover_locked(server)?;
+        let mut outcome = run(server, package, options, progress)?;
+        outcome.recovered = recovered;
+        Ok(outcome)
+    })
+}
+
+pub(super) fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs a script's statements in one transaction, then `before_commit`.
+pub(super) fn run_script(
+    driver: &mut dyn Driver,
+    script: &Script,
+    before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
+) -> Result<()> {
+    super::execute_locked(driver, script, before_commit)
+}
+
+/// The numbered steps of the module documentation, with the lock held and no journal left.
+fn run(
+    server: &mut dyn Server,
+    package: &Package,
+    options: &SideBySideOptions,
+    progress: &dyn Progress,
+) -> Result<SideBySideOutcome> {
+    let started = Instant::now();
+    let mut planned = match validate_and_plan(server, package, options, progress, started)? {
+        Validated::UpToDate(outcome) => return Ok(*outcome),
+        Validated::Planned(planned) => planned,
+    };
+    let mut journal = create_new_database(server, &mut planned, progress)?;
+    let filled = match fill_new_database(server, &mut planned, &mut journal, options, progress) {
+        Ok(filled) => filled,
+        Err(err) => return Err(undo_failed_run(server, &journal, err)),
+    };
+    let switched =
+        switch_to_new_database(server, &mut journal, filled.hold, filled.window, progress)?;
+
+    let planned = *planned;
+    let mut report = TransferReport::new(planned.transfers.into_iter().map(|t| t.report).collect());
+    report.database = planned.database;
+    report.application = planned.application;
+    report.version_before = planned.version_before;
+    report.version_after = planned.registration.version;
+    report.retained = journal.retained;
+    report.read_only_window_ms = switched.read_only_window_ms;
+    report.copy_ms = filled.copy_ms;
+    report.total_ms = millis(started.elapsed());
+    report.parallelism = filled.parallelism;
+    report.checked_after_switch = switched.checked;
+    report.early_copy = filled.early_copy;
+    report.early_copy_note = filled.early_copy_note;
+    Ok(SideBySideOutcome {
+        report,
+        plan: planned.plan,
+        drift: planned.allowed_drift,
+        recovered: None,
+        up_to_date: false,
+    })
+}
+
+/// The start of step 2: the new database, empty, under the temporary name, and the journal
+/// that says so (`fill_new_database` deploys the schema into it).
+fn create_new_database(
+    server: &mut dyn Server,
+    planned: &mut Planned,
+    progress: &dyn Progress,
+) -> Result<SideBySideJournal> {
+    let database = &planned.database;
+    let temporary = server.temporary_name();
+    if server.exists(&temporary)? {
+        server.drop_database(&temporary)?;
+    }
+    let journal = SideBySideJournal {
+        format: 1,
+        target: database.clone(),
+        phase: Phase::Preparing,
+        temporary: temporary.clone(),
+        retained: unused_retained_name(server, planned.version_before.as_deref().unwrap_or("0"))?,
+        original_read_only: server.is_read_only(database)?,
+        application: planned.application.clone(),
+        version_before: planned.version_before.clone(),
+        version_after: planned.registration.version.clone(),
+        started_at: registry::now_utc(),
+        marker: None,
+        discard: None,
+        keep_discarded: false,
+        checks_after_switch: std::mem::take(&mut planned.checks_after_switch),
+    };
+    progress.step(&format!("creating {temporary}"));
+    server.create_database(&temporary)?;
+    fault::point("sbs.created");
+    if let Err(err) = save(server, &journal) {
+        let _ = server.drop_database(&temporary);
+        return Err(err);
+    }
+    fault::point("sbs.journal");
+    Ok(journal)
+}
+
+/// What steps 4 and 5 measured and checked, for the report.
+struct Switched {
+    read_only_window_ms: u64,
+    checked: Vec<CheckedAfterSwitch>,
+}
+
+/// Steps 4 and 5: seals the original (undone if that fails), switches the names, then checks
+/// the foreign keys left for after the switch.
+fn switch_to_new_database(
+    server: &mut dyn Server,
+    journal: &mut SideBySideJournal,
+    hold: Box<dyn WriterHold>,
+    window: Instant,
+    progress: &dyn Progress,
+) -> Result<Switched> {
+    progress.step(&format!(
+        "switching {} to {}",
+        journal.temporary, journal.target
+    ));
+    if let Err(err) = hold.seal() {
+        let _ = undo(server, journal, &format!("failed: {err}"));
+        return Err(err);
+    }
+    fault::point("sbs.sealed");
+    journal.phase = Phase::Switching;
+    save(server, journal)?;
+    fault::point("sbs.switching");
+    let read_only_window_ms = switch(server, journal, Some(&window))?;
+    let checked = check_after_switch(server, journal, progress);
+    Ok(Switched {
+        read_only_window_ms,
+        checked,
+    })
+}

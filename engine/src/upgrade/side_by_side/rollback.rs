@@ -1,0 +1,123 @@
+//! Rolling back a side-by-side upgrade: the retained original gets its name back.
+
+use super::journal::{Phase, SideBySideJournal, load, save};
+use super::prepare::unused_retained_name;
+use super::recovery::recover_locked;
+use super::{LOCK_WAIT, RollbackOutcome};
+use crate::driver::{Server, Target, connect_server, with_lock};
+use crate::fault;
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
+use crate::{Error, Result};
+
+/// Switches `target` back to the original retained by its last side-by-side upgrade. Refused
+/// when the upgraded database took writes since the switch, unless `force` (it is then kept
+/// under another name, never dropped).
+pub fn rollback(target: &Target, force: bool) -> Result<RollbackOutcome> {
+    let mut server = connect_server(target)?;
+    with_lock(server.as_mut(), LOCK_WAIT, |server| {
+        let recovered = recover_locked(server)?;
+        rollback_locked(server, force, recovered)
+    })
+}
+
+/// The rollback, with the lock held; `recovered` says what recovery did first.
+fn rollback_locked(
+    server: &mut dyn Server,
+    force: bool,
+    recovered: Option<String>,
+) -> Result<RollbackOutcome> {
+    let database = server.database().to_string();
+    let Some(mut journal) = load(server)? else {
+        // A request with nothing to serve, not a failed rollback: the callers match on Invalid.
+        return Err(Error::Invalid(format!(
+            "{database} has no side-by-side upgrade to roll back (dac keeps the original of the last side-by-side upgrade until a rollback)"
+        )));
+    };
+    if !server.exists(&journal.retained)? {
+        return Err(Error::RetainedOriginalMissing {
+            database,
+            retained: journal.retained,
+        });
+    }
+    let kept_name = unused_retained_name(server, &format!("{}_upgraded", journal.version_after))?;
+    server.seal(&database)?;
+    let marker = match server.change_marker(&database) {
+        Ok(marker) => marker,
+        Err(err) => {
+            let _ = server.unseal(&database);
+            return Err(err);
+        }
+    };
+    let took_writes = journal.marker.as_deref() != Some(marker.as_str());
+    if took_writes && !force {
+        server.unseal(&database)?;
+        return Err(Error::Blocked {
+            reason: format!(
+                "{database} took writes since the side-by-side upgrade to {} switched to it; rolling back to {} would leave them behind.\npass --force to roll back anyway (the upgraded database is then kept as {kept_name}, not dropped)",
+                journal.version_after, journal.retained
+            ),
+        });
+    }
+    journal.phase = Phase::RollingBack;
+    journal.keep_discarded = took_writes;
+    journal.discard = Some(if took_writes {
+        kept_name
+    } else {
+        server.temporary_name()
+    });
+    save(server, &journal)?;
+    fault::point("rollback.started");
+    finish_rollback(server, &journal)?;
+    Ok(RollbackOutcome {
+        database,
+        version: journal.version_before.clone(),
+        from_version: journal.version_after.clone(),
+        kept_upgraded: journal
+            .keep_discarded
+            .then(|| journal.discard.clone().unwrap_or_default()),
+        recovered,
+    })
+}
+
+/// The renames of a rollback; safe to run again from any point (recovery).
+pub(super) fn finish_rollback(server: &mut dyn Server, journal: &SideBySideJournal) -> Result<()> {
+    let discard = journal
+        .discard
+        .clone()
+        .unwrap_or_else(|| server.temporary_name());
+    if server.exists(&journal.retained)? {
+        if server.exists(&journal.target)? {
+            server.rename_database(&journal.target, &discard)?;
+            fault::point("rollback.renamed-upgraded");
+        }
+        server.rename_database(&journal.retained, &journal.target)?;
+        fault::point("rollback.renamed-original");
+    }
+    // Writable for the history entry, then read-only again if the original was.
+    server.set_read_only(&journal.target, false)?;
+    let mut original = server.open(&journal.target)?;
+    let mut entry = HistoryEntry::now(
+        HistoryAction::Rollback,
+        HistoryStatus::Success,
+        &journal.application,
+    );
+    entry.version_before = Some(journal.version_after.clone());
+    entry.version_after = journal.version_before.clone();
+    entry.message = if journal.keep_discarded {
+        format!("rolled back (forced); the upgraded database is kept as {discard}")
+    } else {
+        "rolled back; the upgraded database was dropped".into()
+    };
+    original.append_history(&entry)?;
+    drop(original);
+    server.set_read_only(&journal.target, journal.original_read_only)?;
+    if journal.keep_discarded {
+        if server.exists(&discard)? {
+            server.set_read_only(&discard, true)?;
+        }
+    } else {
+        server.drop_database(&discard)?;
+    }
+    fault::point("rollback.dropped");
+    server.clear_journal()
+}
