@@ -14,7 +14,7 @@ use dac_engine::script;
 use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanFlags, ReportFormat, ScriptArgs,
 };
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, parse_variables, variable_values};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, parse_variables};
 
 /// Compare options from flags, with the platform's defaults (column order only counts where
 /// the platform keeps it).
@@ -105,7 +105,10 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
     let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
     let dialect = dialect_for(desired.model.platform());
     let given = parse_variables(&args.plan.variables)?;
-    let variables = variable_values(desired.package.as_ref(), &given);
+    let variables = match &desired.package {
+        Some(package) => package.variable_values(&given),
+        None => given,
+    };
     let text = script::render(&plan, dialect)
         .with_variables(dialect, &variables)?
         .text(dialect);

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use dac_engine::driver;
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::package::{self, Package};
-use dac_engine::registry::{self, Registration};
+use dac_engine::registry::Registration;
 use dac_engine::report::DriftReport;
 use dac_engine::upgrade;
 
@@ -75,7 +75,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
         }
     };
     let registration = Registration::of(&package)?;
-    let written = registry::register(driver.as_mut(), &registration);
+    let written = upgrade::register(driver.as_mut(), &registration);
     print_warnings(driver.as_mut());
     written?;
     println!(
@@ -90,7 +90,7 @@ pub fn unregister(args: TargetArgs) -> Result<u8> {
     let target = target(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
-    let registration = match registry::unregister(driver.as_mut()) {
+    let registration = match upgrade::unregister(driver.as_mut()) {
         Ok(None) => bail!("{target} is not registered"),
         Ok(Some(registration)) => {
             print_warnings(driver.as_mut());

@@ -3,7 +3,6 @@
 
 use anyhow::{Result, bail};
 use dac_engine::driver::{Driver, Target};
-use dac_engine::package::Package;
 
 /// Success, or no differences.
 pub const EXIT_OK: u8 = 0;
@@ -36,21 +35,4 @@ pub fn parse_variables(pairs: &[String]) -> Result<Vec<(String, String)>> {
             _ => bail!("--variable {pair:?}: expected NAME=VALUE"),
         })
         .collect()
-}
-
-/// Values for the SQLCMD variables a package declares: those given, and an empty value for
-/// declared ones that were not (as DacFx's header lists them).
-pub fn variable_values(
-    package: Option<&Package>,
-    given: &[(String, String)],
-) -> Vec<(String, String)> {
-    let mut values = given.to_vec();
-    if let Some(package) = package {
-        for name in package.model.sqlcmd_variables() {
-            if !values.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                values.push((name.to_string(), String::new()));
-            }
-        }
-    }
-    values
 }

@@ -10,7 +10,7 @@ use dac_engine::upgrade::{self, InPlaceOptions, SideBySideOptions};
 
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
 use crate::progress_display::ProgressDisplay;
-use crate::shared::{EXIT_OK, parse_variables, print_warnings, target, variable_values};
+use crate::shared::{EXIT_OK, parse_variables, print_warnings, target};
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
@@ -35,7 +35,7 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         allow_drift: args.allow_drift,
         smart_defaults: args.smart_defaults,
         compare: upgrade::compare_options(package.model.platform()),
-        variables: variable_values(Some(package), &parse_variables(&args.variables)?),
+        variables: package.variable_values(&parse_variables(&args.variables)?),
     };
     let outcome = upgrade::in_place(driver.as_mut(), package, &options);
     print_warnings(driver.as_mut());
@@ -109,7 +109,7 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
         allow_data_loss: args.allow_data_loss,
         allow_drift: args.allow_drift,
         compare: upgrade::compare_options(package.model.platform()),
-        variables: variable_values(Some(package), &parse_variables(&args.variables)?),
+        variables: package.variable_values(&parse_variables(&args.variables)?),
         copy_early: !args.no_early_copy,
         ..SideBySideOptions::default()
     };

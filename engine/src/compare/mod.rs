@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use globset::{GlobBuilder, GlobMatcher};
 use similar::TextDiff;
 
+use crate::model::kind::prop;
 use crate::model::refactor::RefactorLog;
 use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Entry, Model, ObjectName, Reference, Value, kind};
@@ -58,15 +59,17 @@ pub struct Rename {
 pub fn renames_from_refactor_log(log: &RefactorLog) -> Vec<Rename> {
     let mut renames: Vec<Rename> = Vec::new();
     for op in &log.operations {
-        let (Some(element), Some(kind)) = (op.property("ElementName"), op.property("ElementType"))
-        else {
+        let (Some(element), Some(kind)) = (
+            op.property(prop::ELEMENT_NAME),
+            op.property(prop::ELEMENT_TYPE),
+        ) else {
             continue;
         };
         let Ok(from) = ObjectName::parse(element) else {
             continue;
         };
         let mut to = from.clone();
-        if let Some(new_name) = op.property("NewName") {
+        if let Some(new_name) = op.property(prop::NEW_NAME) {
             let leaf = ObjectName::parse(new_name)
                 .ok()
                 .and_then(|n| n.parts().last().map(str::to_string))
@@ -75,7 +78,7 @@ pub fn renames_from_refactor_log(log: &RefactorLog) -> Vec<Rename> {
                 to = to.with_part(last, &leaf);
             }
         }
-        if let Some(new_schema) = op.property("NewSchema") {
+        if let Some(new_schema) = op.property(prop::NEW_SCHEMA) {
             let schema = ObjectName::parse(new_schema)
                 .ok()
                 .and_then(|n| n.parts().first().map(str::to_string))
@@ -198,24 +201,26 @@ fn is_derived(owner_kind: &str, rel: &str) -> bool {
 /// Value a property has when a producer omits it (DacFx omits defaults).
 fn default_value(owner_kind: &str, property: &str) -> Option<Value> {
     Some(match (owner_kind, property) {
-        (_, "IsNullable") => Value::Bool(true),
-        (_, "IsAscending") => Value::Bool(true),
+        (_, prop::IS_NULLABLE) => Value::Bool(true),
+        (_, prop::IS_ASCENDING) => Value::Bool(true),
         // A primary key is clustered unless it says otherwise, in a table type too.
-        (kind::PRIMARY_KEY | kind::TABLE_TYPE_PRIMARY_KEY, "IsClustered") => Value::Bool(true),
+        (kind::PRIMARY_KEY | kind::TABLE_TYPE_PRIMARY_KEY, prop::IS_CLUSTERED) => Value::Bool(true),
         // CREATE SEQUENCE counts up by one unless told otherwise.
-        (kind::SEQUENCE, "Increment") => Value::Int(1),
-        (_, "IsClustered") => Value::Bool(false),
-        (_, "IsAnsiNullsOn") => Value::Bool(true),
+        (kind::SEQUENCE, prop::INCREMENT) => Value::Int(1),
+        (_, prop::IS_CLUSTERED) => Value::Bool(false),
+        (_, prop::IS_ANSI_NULLS_ON) => Value::Bool(true),
         (_, "IsQuotedIdentifierOn") => Value::Bool(true),
-        (_, "IsUnique") | (_, "IsIdentity") | (_, "IsPersisted") | (_, "IsMax") => {
-            Value::Bool(false)
-        }
-        (_, "IsOutput") | (_, "IsReadOnly") | (_, "IsSchemaBound") | (_, "IsRowGuidColumn") => {
-            Value::Bool(false)
-        }
-        (_, "OnDeleteAction") | (_, "OnUpdateAction") => Value::Int(0),
+        (_, prop::IS_UNIQUE)
+        | (_, prop::IS_IDENTITY)
+        | (_, prop::IS_PERSISTED)
+        | (_, prop::IS_MAX) => Value::Bool(false),
+        (_, prop::IS_OUTPUT)
+        | (_, prop::IS_READ_ONLY)
+        | (_, prop::IS_SCHEMA_BOUND)
+        | (_, prop::IS_ROW_GUID_COLUMN) => Value::Bool(false),
+        (_, prop::ON_DELETE_ACTION) | (_, prop::ON_UPDATE_ACTION) => Value::Int(0),
         // SSDT writes the server default language as an empty value; extracts omit it.
-        (kind::DATABASE_OPTIONS, "DefaultLanguage" | "DefaultFullTextLanguage") => {
+        (kind::DATABASE_OPTIONS, prop::DEFAULT_LANGUAGE | prop::DEFAULT_FULL_TEXT_LANGUAGE) => {
             Value::Text(String::new())
         }
         _ => return None,
@@ -561,7 +566,9 @@ pub fn identity(element: &Element, case_sensitive: bool, rules: TextRules) -> St
             owner(kind::rel::DEFINING_TABLE),
             normalize::normalize(
                 &normalize::canonical_expression(
-                    element.text_prop("CheckExpressionScript").unwrap_or("")
+                    element
+                        .text_prop(prop::CHECK_EXPRESSION_SCRIPT)
+                        .unwrap_or("")
                 ),
                 TextRules {
                     ignore_whitespace: true,
@@ -780,10 +787,10 @@ pub fn diff_element(
 fn is_expression_property(property: &str) -> bool {
     matches!(
         property,
-        "ExpressionScript"
-            | "DefaultExpressionScript"
-            | "CheckExpressionScript"
-            | "FilterPredicate"
+        prop::EXPRESSION_SCRIPT
+            | prop::DEFAULT_EXPRESSION_SCRIPT
+            | prop::CHECK_EXPRESSION_SCRIPT
+            | prop::FILTER_PREDICATE
     )
 }
 

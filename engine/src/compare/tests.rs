@@ -1,6 +1,7 @@
 //! Table-driven tests of compare over models made with the builders.
 
 use super::*;
+use crate::model::kind::prop;
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
 
 fn name(parts: &[&str]) -> ObjectName {
@@ -12,7 +13,7 @@ fn column(table: &[&str], col: &str, ty: &str, nullable: bool) -> Element {
     parts.push(col);
     let mut el = Element::new(kind::SIMPLE_COLUMN).named(name(&parts));
     if !nullable {
-        el = el.with_bool("IsNullable", false);
+        el = el.with_bool(prop::IS_NULLABLE, false);
     }
     el.with_child(
         kind::rel::TYPE_SPECIFIER,
@@ -126,7 +127,7 @@ fn bodies_compare_after_normalising_and_show_a_line_diff() {
     let proc = |body: &str| {
         Element::new(kind::PROCEDURE)
             .named(name(&["dbo", "P"]))
-            .with_script("BodyScript", body)
+            .with_script(prop::BODY_SCRIPT, body)
     };
     let current = model(vec![proc("BEGIN\r\n  SELECT 1\r\nEND")]);
     let same = model(vec![proc("BEGIN\n  SELECT 1   \nEND\n")]);
@@ -155,7 +156,7 @@ fn bodies_compare_after_normalising_and_show_a_line_diff() {
 fn derived_dependencies_and_annotations_are_not_definition() {
     let mut a = Element::new(kind::VIEW)
         .named(name(&["dbo", "V"]))
-        .with_script("QueryScript", "SELECT 1 AS x");
+        .with_script(prop::QUERY_SCRIPT, "SELECT 1 AS x");
     let b = a.clone();
     a.push_ref("QueryDependencies", Reference::to(name(&["dbo", "T"])));
     a.annotations.push(crate::model::Annotation::Attached {
@@ -255,14 +256,14 @@ fn producer_spellings_of_one_expression_and_default_options_compare_equal() {
     let with_expressions = |computed: &str, default: &str, check: &str| {
         let mut computed_col = Element::new(kind::COMPUTED_COLUMN)
             .named(name(&["dbo", "T", "c"]))
-            .with_script("ExpressionScript", computed);
-        computed_col.set_prop("IsPersisted", Value::Bool(false));
+            .with_script(prop::EXPRESSION_SCRIPT, computed);
+        computed_col.set_prop(prop::IS_PERSISTED, Value::Bool(false));
         let mut tbl = table(&t, vec![column(&t, "a", "int", false)]);
         tbl.push_child(kind::rel::COLUMNS, computed_col);
         model(vec![
             tbl,
             Element::new(kind::DEFAULT)
-                .with_script("DefaultExpressionScript", default)
+                .with_script(prop::DEFAULT_EXPRESSION_SCRIPT, default)
                 .with_ref(kind::rel::DEFINING_TABLE, Reference::to(name(&t)))
                 .with_ref(
                     kind::rel::FOR_COLUMN,
@@ -270,7 +271,7 @@ fn producer_spellings_of_one_expression_and_default_options_compare_equal() {
                 ),
             Element::new(kind::CHECK)
                 .named(name(&["dbo", "CK_T"]))
-                .with_script("CheckExpressionScript", check)
+                .with_script(prop::CHECK_EXPRESSION_SCRIPT, check)
                 .with_ref(kind::rel::DEFINING_TABLE, Reference::to(name(&t))),
         ])
     };
@@ -306,7 +307,7 @@ fn producer_spellings_of_one_expression_and_default_options_compare_equal() {
     let options = |language: Option<&str>| {
         let mut el = Element::new(kind::DATABASE_OPTIONS);
         if let Some(language) = language {
-            el.set_prop("DefaultLanguage", Value::Text(language.into()));
+            el.set_prop(prop::DEFAULT_LANGUAGE, Value::Text(language.into()));
         }
         model(vec![el])
     };
@@ -447,7 +448,7 @@ fn two_threads_find_what_one_does() {
 fn repeated_identities_are_counted() {
     // Unnamed elements with the same definition share an identity: the second is `#2`, the
     // third `#3`, so a third copy is created and a missing one dropped.
-    let grant = || Element::new("SqlPermissionStatement").with_text("Permission", "Select");
+    let grant = || Element::new("SqlPermissionStatement").with_text(prop::PERMISSION, "Select");
     let current = model(vec![grant(), grant()]);
     let desired = model(vec![grant(), grant(), grant()]);
     let options = CompareOptions {

@@ -9,6 +9,7 @@ mod postgres;
 mod sqlite;
 mod sqlserver;
 
+use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType, ReferentialAction, TableView};
 use crate::model::{Element, ObjectName, Platform, kind};
 use crate::plan::{ColumnChange, DEFINITION, Guard, Step, StepKind, TableDefinition};
@@ -155,7 +156,7 @@ pub trait Dialect: Send + Sync {
     /// ` [CONSTRAINT name] DEFAULT expr` for a default written inside a column definition.
     fn inline_default(&self, default: &Element) -> String {
         let expression = default
-            .text_prop("DefaultExpressionScript")
+            .text_prop(prop::DEFAULT_EXPRESSION_SCRIPT)
             .unwrap_or("NULL");
         match &default.name {
             Some(name) => format!(
@@ -324,7 +325,7 @@ pub trait Dialect: Send + Sync {
                 text.push_str(&format!(" {words} {value}"));
             }
         }
-        if sequence.bool_prop("IsCycling") == Some(true) {
+        if sequence.bool_prop(prop::IS_CYCLING) == Some(true) {
             text.push_str(" CYCLE");
         }
         text
@@ -441,10 +442,10 @@ pub(crate) fn standard_render_step<D: Dialect + ?Sized>(
 pub(crate) fn whole_statement(element: &Element) -> Option<&str> {
     element
         .text_prop(DEFINITION)
-        .or_else(|| element.text_prop("DefinitionScript"))
+        .or_else(|| element.text_prop(prop::DEFINITION_SCRIPT))
         .or_else(|| {
             (element.kind == kind::DML_TRIGGER)
-                .then(|| element.text_prop("BodyScript"))
+                .then(|| element.text_prop(prop::BODY_SCRIPT))
                 .flatten()
         })
 }
@@ -461,7 +462,7 @@ pub(crate) fn standard_create_index<D: Dialect + ?Sized>(
         .reference_name(kind::rel::INDEXED_OBJECT)
         .map(|t| dialect.quote_name(t))
         .unwrap_or_default();
-    let unique = if index.bool_prop("IsUnique") == Some(true) {
+    let unique = if index.bool_prop(prop::IS_UNIQUE) == Some(true) {
         "UNIQUE "
     } else {
         ""
@@ -476,7 +477,7 @@ pub(crate) fn standard_create_index<D: Dialect + ?Sized>(
     if !included.is_empty() {
         text.push_str(&format!(" INCLUDE ({})", dialect.name_list(&included)));
     }
-    if let Some(filter) = index.text_prop("FilterPredicate") {
+    if let Some(filter) = index.text_prop(prop::FILTER_PREDICATE) {
         text.push_str(&format!(" WHERE {filter}"));
     }
     vec![text]
@@ -566,7 +567,7 @@ pub(crate) fn standard_constraint_clause<D: Dialect + ?Sized>(
         }
         kind::CHECK => {
             let expression = constraint
-                .text_prop("CheckExpressionScript")
+                .text_prop(prop::CHECK_EXPRESSION_SCRIPT)
                 .unwrap_or("1=1");
             text.push_str(&format!("CHECK ({expression})"));
         }

@@ -5,6 +5,7 @@ use super::{
     Capabilities, Dialect, ScriptFrame, copy_lists, generic_type, standard_render_step,
     whole_statement,
 };
+use crate::model::kind::prop;
 use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind, view};
 use crate::plan::{Guard, Step, StepKind, TableDefinition};
@@ -68,7 +69,7 @@ impl Dialect for Postgres {
             text.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED"));
         }
         if let Some((seed, increment)) = column.identity() {
-            let always = column.0.text_prop("IdentityGeneration") == Some("Always");
+            let always = column.0.text_prop(prop::IDENTITY_GENERATION) == Some("Always");
             text.push_str(if always {
                 " GENERATED ALWAYS AS IDENTITY"
             } else {
@@ -92,7 +93,7 @@ impl Dialect for Postgres {
         format!(
             " DEFAULT {}",
             default
-                .text_prop("DefaultExpressionScript")
+                .text_prop(prop::DEFAULT_EXPRESSION_SCRIPT)
                 .unwrap_or("NULL")
         )
     }
@@ -286,14 +287,14 @@ impl Dialect for Postgres {
             }
             return vec![replaced];
         }
-        match (element.kind.as_str(), element.text_prop("QueryScript")) {
+        match (element.kind.as_str(), element.text_prop(prop::QUERY_SCRIPT)) {
             (kind::VIEW, Some(query)) => {
                 let name = self.quote_name(&element.name_or_empty());
                 let options = element
-                    .text_prop("Options")
+                    .text_prop(prop::OPTIONS)
                     .map(|o| format!(" {o}"))
                     .unwrap_or_default();
-                let materialized = element.bool_prop("IsMaterialized") == Some(true);
+                let materialized = element.bool_prop(prop::IS_MATERIALIZED) == Some(true);
                 let mut out = Vec::new();
                 if replace {
                     // The view may be changing between plain and materialized.
@@ -306,7 +307,7 @@ impl Dialect for Postgres {
                     if replace {
                         out.push(format!("DROP MATERIALIZED VIEW IF EXISTS {name}"));
                     }
-                    let data = if element.bool_prop("WithNoData") == Some(true) {
+                    let data = if element.bool_prop(prop::WITH_NO_DATA) == Some(true) {
                         " WITH NO DATA"
                     } else {
                         ""
@@ -349,7 +350,7 @@ impl Dialect for Postgres {
             self.quote_name(table),
             self.quote_ident(column.leaf()),
             default
-                .text_prop("DefaultExpressionScript")
+                .text_prop(prop::DEFAULT_EXPRESSION_SCRIPT)
                 .unwrap_or("NULL")
         )]
     }
@@ -387,7 +388,7 @@ impl Dialect for Postgres {
         }
         match element.kind.as_str() {
             kind::EXTENDED_PROPERTY => {
-                let value = element.text_prop("Value").unwrap_or("NULL");
+                let value = element.text_prop(prop::VALUE).unwrap_or("NULL");
                 self.comment(element, value)
             }
             kind::SCHEMA => vec![format!(
@@ -407,8 +408,8 @@ impl Dialect for Postgres {
             }
             kind::PERMISSION => {
                 let (Some(permission), Some(grantee)) = (
-                    element.text_prop("Permission"),
-                    element.text_prop("Grantee"),
+                    element.text_prop(prop::PERMISSION),
+                    element.text_prop(prop::GRANTEE),
                 ) else {
                     return Vec::new();
                 };
@@ -428,7 +429,7 @@ impl Dialect for Postgres {
                 } else {
                     self.quote_ident(grantee)
                 };
-                let option = if element.bool_prop("WithGrantOption") == Some(true) {
+                let option = if element.bool_prop(prop::WITH_GRANT_OPTION) == Some(true) {
                     " WITH GRANT OPTION"
                 } else {
                     ""
@@ -450,7 +451,7 @@ impl Dialect for Postgres {
         let table = &definition.table;
         let table_name = name.cloned().unwrap_or_else(|| table.name_or_empty());
         let quoted = self.quote_name(&table_name);
-        let unlogged = if table.bool_prop("IsUnlogged") == Some(true) {
+        let unlogged = if table.bool_prop(prop::IS_UNLOGGED) == Some(true) {
             "UNLOGGED "
         } else {
             ""
@@ -470,7 +471,7 @@ impl Dialect for Postgres {
             }
         }
         let mut create = if let Some(parent) = table.reference_name("PartitionOf") {
-            let bound = table.text_prop("PartitionBound").unwrap_or("DEFAULT");
+            let bound = table.text_prop(prop::PARTITION_BOUND).unwrap_or("DEFAULT");
             format!(
                 "CREATE {unlogged}TABLE {quoted} PARTITION OF {} {bound}",
                 self.quote_name(parent)
@@ -484,7 +485,7 @@ impl Dialect for Postgres {
                 body
             }
         };
-        if let Some(parents) = table.text_prop("Inherits") {
+        if let Some(parents) = table.text_prop(prop::INHERITS) {
             let names: Vec<String> = parents
                 .split(", ")
                 .filter_map(|p| ObjectName::parse(p).ok())
@@ -494,10 +495,10 @@ impl Dialect for Postgres {
                 create.push_str(&format!(" INHERITS ({})", names.join(", ")));
             }
         }
-        if let Some(by) = table.text_prop("PartitionBy") {
+        if let Some(by) = table.text_prop(prop::PARTITION_BY) {
             create.push_str(&format!(" PARTITION BY {by}"));
         }
-        if let Some(options) = table.text_prop("Options") {
+        if let Some(options) = table.text_prop(prop::OPTIONS) {
             create.push_str(&format!(" {options}"));
         }
         statements.push(create);
@@ -520,7 +521,7 @@ impl Dialect for Postgres {
                 ));
             }
         }
-        if table.bool_prop("IsRowLevelSecurityEnabled") == Some(true) {
+        if table.bool_prop(prop::IS_ROW_LEVEL_SECURITY_ENABLED) == Some(true) {
             statements.push(format!("ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY"));
         }
         statements.join(";\n")
@@ -552,21 +553,21 @@ impl Dialect for Postgres {
             .map(|spec| {
                 let mut text = match (
                     spec.reference_name(kind::rel::COLUMN),
-                    spec.text_prop("ExpressionScript"),
+                    spec.text_prop(prop::EXPRESSION_SCRIPT),
                 ) {
                     (Some(column), _) => self.quote_ident(column.leaf()),
                     (None, Some(expression)) => format!("({expression})"),
                     (None, None) => String::new(),
                 };
-                if let Some(class) = spec.text_prop("OperatorClass") {
+                if let Some(class) = spec.text_prop(prop::OPERATOR_CLASS) {
                     text.push(' ');
                     text.push_str(class);
                 }
-                let descending = spec.bool_prop("IsAscending") == Some(false);
+                let descending = spec.bool_prop(prop::IS_ASCENDING) == Some(false);
                 if descending {
                     text.push_str(" DESC");
                 }
-                match spec.bool_prop("NullsFirst") {
+                match spec.bool_prop(prop::NULLS_FIRST) {
                     Some(true) => text.push_str(" NULLS FIRST"),
                     Some(false) => text.push_str(" NULLS LAST"),
                     None => {}
@@ -585,13 +586,13 @@ impl Dialect for Postgres {
             .reference_name(kind::rel::INDEXED_OBJECT)
             .map(|t| self.quote_name(t))
             .unwrap_or_default();
-        let unique = if index.bool_prop("IsUnique") == Some(true) {
+        let unique = if index.bool_prop(prop::IS_UNIQUE) == Some(true) {
             "UNIQUE "
         } else {
             ""
         };
         let method = index
-            .text_prop("IndexMethod")
+            .text_prop(prop::INDEX_METHOD)
             .map(|m| format!(" USING {m}"))
             .unwrap_or_default();
         let mut text = format!(
@@ -603,13 +604,13 @@ impl Dialect for Postgres {
         if !included.is_empty() {
             text.push_str(&format!(" INCLUDE ({})", self.name_list(&included)));
         }
-        if index.bool_prop("NullsNotDistinct") == Some(true) {
+        if index.bool_prop(prop::NULLS_NOT_DISTINCT) == Some(true) {
             text.push_str(" NULLS NOT DISTINCT");
         }
-        if let Some(with) = index.text_prop("WithOptions") {
+        if let Some(with) = index.text_prop(prop::WITH_OPTIONS) {
             text.push_str(&format!(" WITH ({with})"));
         }
-        if let Some(filter) = index.text_prop("FilterPredicate") {
+        if let Some(filter) = index.text_prop(prop::FILTER_PREDICATE) {
             text.push_str(&format!(" WHERE {filter}"));
         }
         vec![text]
@@ -674,7 +675,7 @@ impl Dialect for Postgres {
     }
 
     fn drop_object(&self, element: &Element) -> Vec<String> {
-        if element.kind == kind::VIEW && element.bool_prop("IsMaterialized") == Some(true) {
+        if element.kind == kind::VIEW && element.bool_prop(prop::IS_MATERIALIZED) == Some(true) {
             return vec![format!(
                 "DROP MATERIALIZED VIEW {}",
                 self.quote_name(&element.name_or_empty())
@@ -689,7 +690,7 @@ impl Dialect for Postgres {
             } else {
                 "FUNCTION"
             };
-            let arguments = element.text_prop("Arguments").unwrap_or("");
+            let arguments = element.text_prop(prop::ARGUMENTS).unwrap_or("");
             return vec![format!(
                 "DROP {word} {}({arguments})",
                 self.quote_name(&element.name_or_empty())
@@ -780,7 +781,7 @@ impl Postgres {
                 } else {
                     "UNIQUE"
                 });
-                if constraint.bool_prop("NullsNotDistinct") == Some(true) {
+                if constraint.bool_prop(prop::NULLS_NOT_DISTINCT) == Some(true) {
                     text.push_str(" NULLS NOT DISTINCT");
                 }
                 text.push_str(&format!(" ({})", self.key_column_list(constraint)));
@@ -791,10 +792,10 @@ impl Postgres {
             }
             kind::CHECK => {
                 let expression = constraint
-                    .text_prop("CheckExpressionScript")
+                    .text_prop(prop::CHECK_EXPRESSION_SCRIPT)
                     .unwrap_or("true");
                 text.push_str(&format!("CHECK ({expression})"));
-                if constraint.bool_prop("IsNoInherit") == Some(true) {
+                if constraint.bool_prop(prop::IS_NO_INHERIT) == Some(true) {
                     text.push_str(" NO INHERIT");
                 }
             }
@@ -813,7 +814,7 @@ impl Postgres {
                 if !foreign_columns.is_empty() {
                     text.push_str(&format!(" ({foreign_columns})"));
                 }
-                if let Some(kind) = constraint.text_prop("MatchKind") {
+                if let Some(kind) = constraint.text_prop(prop::MATCH_KIND) {
                     text.push_str(&format!(" {kind}"));
                 }
                 for (words, property) in [
@@ -828,13 +829,13 @@ impl Postgres {
             "PgExcludeConstraint" => return None,
             _ => return None,
         }
-        if constraint.bool_prop("IsDeferrable") == Some(true) {
+        if constraint.bool_prop(prop::IS_DEFERRABLE) == Some(true) {
             text.push_str(" DEFERRABLE");
-            if constraint.bool_prop("IsInitiallyDeferred") == Some(true) {
+            if constraint.bool_prop(prop::IS_INITIALLY_DEFERRED) == Some(true) {
                 text.push_str(" INITIALLY DEFERRED");
             }
         }
-        if alter && constraint.bool_prop("IsNotValid") == Some(true) {
+        if alter && constraint.bool_prop(prop::IS_NOT_VALID) == Some(true) {
             text.push_str(" NOT VALID");
         }
         Some(text)
@@ -924,7 +925,7 @@ fn serial_sequence(
 /// The sequence of a serial default (`nextval('<table>_<column>_seq'::regclass)`).
 fn serial_default(default: &Element, table: &ObjectName, column: &str) -> Option<ObjectName> {
     let leaf = pg_object_name(table.leaf(), Some(column), "seq");
-    let expression = default.text_prop("DefaultExpressionScript")?;
+    let expression = default.text_prop(prop::DEFAULT_EXPRESSION_SCRIPT)?;
     let unqualified = format!("nextval('{leaf}'::regclass)");
     let quoted = format!("nextval('\"{leaf}\"'::regclass)");
     let qualified = format!("nextval('{}.{leaf}'::regclass)", table.first());
@@ -942,8 +943,8 @@ mod tests {
     fn fk(action: &str) -> Element {
         Element::new(kind::FOREIGN_KEY)
             .named(ObjectName::new(["public", "c_p_fkey"]))
-            .with_text("OnDeleteAction", action)
-            .with_bool("IsNotValid", true)
+            .with_text(prop::ON_DELETE_ACTION, action)
+            .with_bool(prop::IS_NOT_VALID, true)
             .with_ref(
                 kind::rel::COLUMNS,
                 Reference::to(ObjectName::new(["public", "c", "p"])),
@@ -992,13 +993,13 @@ mod tests {
     fn indexes_render_method_expressions_and_options() {
         let t = ObjectName::new(["public", "t"]);
         let spec = Element::new(kind::INDEXED_COLUMN)
-            .with_script("ExpressionScript", "lower(name)")
-            .with_text("OperatorClass", "text_pattern_ops")
-            .with_bool("IsAscending", false);
+            .with_script(prop::EXPRESSION_SCRIPT, "lower(name)")
+            .with_text(prop::OPERATOR_CLASS, "text_pattern_ops")
+            .with_bool(prop::IS_ASCENDING, false);
         let index = Element::new(kind::INDEX)
             .named(t.child("i"))
-            .with_text("IndexMethod", "btree")
-            .with_script("FilterPredicate", "id > 0")
+            .with_text(prop::INDEX_METHOD, "btree")
+            .with_script(prop::FILTER_PREDICATE, "id > 0")
             .with_child(kind::rel::COLUMN_SPECIFICATIONS, spec)
             .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(t));
         assert_eq!(
@@ -1012,8 +1013,10 @@ mod tests {
     #[test]
     fn serial_defaults_name_their_sequence() {
         let t = ObjectName::new(["public", "t"]);
-        let default = Element::new(kind::DEFAULT)
-            .with_script("DefaultExpressionScript", "nextval('t_id_seq'::regclass)");
+        let default = Element::new(kind::DEFAULT).with_script(
+            prop::DEFAULT_EXPRESSION_SCRIPT,
+            "nextval('t_id_seq'::regclass)",
+        );
         assert_eq!(
             serial_default(&default, &t, "id"),
             Some(ObjectName::new(["public", "t_id_seq"]))
@@ -1111,7 +1114,7 @@ impl Postgres {
         text.push_str(&format!(" START WITH {start}"));
         let cache = value("CacheSize").unwrap_or_else(|| "1".into());
         text.push_str(&format!(" CACHE {cache}"));
-        text.push_str(if sequence.bool_prop("IsCycling") == Some(true) {
+        text.push_str(if sequence.bool_prop(prop::IS_CYCLING) == Some(true) {
             " CYCLE"
         } else {
             " NO CYCLE"
@@ -1176,10 +1179,13 @@ mod replace_tests {
     fn types_in_use_are_replaced_through_a_renamed_copy() {
         let old = Element::new("PgEnumType")
             .named(ObjectName::new(["public", "mood"]))
-            .with_script("Definition", "CREATE TYPE public.mood AS ENUM ('a')");
+            .with_script(prop::DEFINITION, "CREATE TYPE public.mood AS ENUM ('a')");
         let new = Element::new("PgEnumType")
             .named(ObjectName::new(["public", "mood"]))
-            .with_script("Definition", "CREATE TYPE public.mood AS ENUM ('a', 'b')");
+            .with_script(
+                prop::DEFINITION,
+                "CREATE TYPE public.mood AS ENUM ('a', 'b')",
+            );
         let step = Step {
             current: Some(old),
             desired: Some(new),
@@ -1207,7 +1213,7 @@ mod sequence_tests {
     fn sequences_alter_in_place_with_every_option() {
         let seq = Element::new(kind::SEQUENCE)
             .named(ObjectName::new(["public", "s"]))
-            .with_int("Increment", 5)
+            .with_int(prop::INCREMENT, 5)
             .with_ref(
                 "OwnedBy",
                 Reference::to(ObjectName::new(["public", "t", "id"])),

@@ -5,6 +5,7 @@ use super::{
     Capabilities, Dialect, ScriptFrame, copy_lists, generic_type, standard_constraint_clause,
     standard_create_table, whole_statement,
 };
+use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, Platform, kind};
 use crate::plan::{Guard, Step, TableDefinition};
@@ -116,15 +117,15 @@ impl Dialect for Sqlite {
     fn constraint_clause(&self, constraint: &Element) -> Option<String> {
         let mut clause = standard_constraint_clause(self, constraint)?;
         if constraint.kind == kind::PRIMARY_KEY
-            && constraint.bool_prop("IsAutoIncrement") == Some(true)
+            && constraint.bool_prop(prop::IS_AUTO_INCREMENT) == Some(true)
         {
             clause = clause.replacen(')', " AUTOINCREMENT)", 1);
         }
         if constraint.kind == kind::FOREIGN_KEY
-            && constraint.bool_prop("IsDeferrable") == Some(true)
+            && constraint.bool_prop(prop::IS_DEFERRABLE) == Some(true)
         {
             clause.push_str(" DEFERRABLE");
-            if constraint.bool_prop("IsInitiallyDeferred") == Some(true) {
+            if constraint.bool_prop(prop::IS_INITIALLY_DEFERRED) == Some(true) {
                 clause.push_str(" INITIALLY DEFERRED");
             }
         }
@@ -133,10 +134,10 @@ impl Dialect for Sqlite {
 
     fn table_options(&self, table: &Element) -> String {
         let mut options = Vec::new();
-        if table.bool_prop("IsWithoutRowId") == Some(true) {
+        if table.bool_prop(prop::IS_WITHOUT_ROW_ID) == Some(true) {
             options.push("WITHOUT ROWID");
         }
-        if table.bool_prop("IsStrict") == Some(true) {
+        if table.bool_prop(prop::IS_STRICT) == Some(true) {
             options.push("STRICT");
         }
         if options.is_empty() {
@@ -270,7 +271,7 @@ impl Dialect for Sqlite {
         if let Some(definition) = whole_statement(element) {
             return vec![definition.to_string()];
         }
-        match (element.kind.as_str(), element.text_prop("QueryScript")) {
+        match (element.kind.as_str(), element.text_prop(prop::QUERY_SCRIPT)) {
             (kind::VIEW, Some(query)) => vec![format!(
                 "CREATE VIEW {} AS {query}",
                 self.quote_name(&element.name_or_empty())

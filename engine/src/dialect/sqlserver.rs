@@ -2,6 +2,7 @@
 //! header sqlcmd runs, DacFx's data-loss guards and the `tmp_ms_xx_` table rebuild.
 
 use super::{Capabilities, Dialect, ScriptFrame, copy_lists};
+use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType};
 use crate::model::{Annotation, Element, Entry, ObjectName, Platform, kind};
 use crate::plan::{DEFINITION, Guard, Step, TableDefinition};
@@ -87,7 +88,7 @@ impl Dialect for SqlServer {
             text.push(' ');
             text.push_str(&self.identity_clause(&seed, &increment));
         }
-        if column.0.bool_prop("IsRowGuidColumn") == Some(true) {
+        if column.0.bool_prop(prop::IS_ROW_GUID_COLUMN) == Some(true) {
             text.push_str(" ROWGUIDCOL");
         }
         if let Some(default) = default {
@@ -104,7 +105,7 @@ impl Dialect for SqlServer {
     fn key_options(&self, constraint: &Element) -> String {
         let default_clustered = constraint.kind == kind::PRIMARY_KEY;
         if constraint
-            .bool_prop("IsClustered")
+            .bool_prop(prop::IS_CLUSTERED)
             .unwrap_or(default_clustered)
         {
             " CLUSTERED".into()
@@ -114,7 +115,7 @@ impl Dialect for SqlServer {
     }
 
     fn index_kind_words(&self, index: &Element) -> String {
-        if index.bool_prop("IsClustered") == Some(true) {
+        if index.bool_prop(prop::IS_CLUSTERED) == Some(true) {
             "CLUSTERED ".into()
         } else {
             "NONCLUSTERED ".into()
@@ -129,7 +130,7 @@ impl Dialect for SqlServer {
             .reference_name(kind::rel::INDEXED_OBJECT)
             .map(|t| self.quote_name(t))
             .unwrap_or_default();
-        let clustered = index.bool_prop("IsClustered") == Some(true);
+        let clustered = index.bool_prop(prop::IS_CLUSTERED) == Some(true);
         let mut text = format!(
             "CREATE {}COLUMNSTORE INDEX {} ON {table}",
             if clustered {
@@ -147,7 +148,7 @@ impl Dialect for SqlServer {
         if !clustered && !columns.is_empty() {
             text.push_str(&format!(" ({})", columns.join(", ")));
         }
-        if let Some(filter) = index.text_prop("FilterPredicate") {
+        if let Some(filter) = index.text_prop(prop::FILTER_PREDICATE) {
             text.push_str(&format!(" WHERE {filter}"));
         }
         vec![text]
@@ -378,11 +379,11 @@ impl Dialect for SqlServer {
             return vec![definition.to_string()];
         }
         let body = match element.kind.as_str() {
-            kind::VIEW => element.text_prop("QueryScript"),
+            kind::VIEW => element.text_prop(prop::QUERY_SCRIPT),
             kind::SCALAR_FUNCTION | kind::INLINE_TVF | kind::MULTI_TVF => element
                 .children(kind::rel::FUNCTION_BODY)
-                .find_map(|b| b.text_prop("BodyScript")),
-            _ => element.text_prop("BodyScript"),
+                .find_map(|b| b.text_prop(prop::BODY_SCRIPT)),
+            _ => element.text_prop(prop::BODY_SCRIPT),
         };
         let Some(body) = body else {
             return vec![format!(
@@ -423,7 +424,7 @@ impl Dialect for SqlServer {
             "ALTER TABLE {} ADD {name}DEFAULT {} FOR {}",
             self.quote_name(table),
             default
-                .text_prop("DefaultExpressionScript")
+                .text_prop(prop::DEFAULT_EXPRESSION_SCRIPT)
                 .unwrap_or("NULL"),
             self.quote_ident(column.leaf())
         )]
@@ -474,7 +475,11 @@ impl Dialect for SqlServer {
             }
             kind::CHECK => format!(
                 "SELECT @name = name FROM sys.check_constraints WHERE parent_object_id = OBJECT_ID({object}) AND definition = {}",
-                self.string_literal(constraint.text_prop("CheckExpressionScript").unwrap_or(""))
+                self.string_literal(
+                    constraint
+                        .text_prop(prop::CHECK_EXPRESSION_SCRIPT)
+                        .unwrap_or("")
+                )
             ),
             kind::FOREIGN_KEY => {
                 let referenced = constraint
@@ -512,13 +517,13 @@ impl SqlServer {
                     text.push(' ');
                     text.push_str(&self.render_type(&data_type));
                 }
-                if let Some(default) = p.text_prop("DefaultExpressionScript") {
+                if let Some(default) = p.text_prop(prop::DEFAULT_EXPRESSION_SCRIPT) {
                     text.push_str(&format!(" = {default}"));
                 }
-                if p.bool_prop("IsOutput") == Some(true) {
+                if p.bool_prop(prop::IS_OUTPUT) == Some(true) {
                     text.push_str(" OUTPUT");
                 }
-                if p.bool_prop("IsReadOnly") == Some(true) {
+                if p.bool_prop(prop::IS_READ_ONLY) == Some(true) {
                     text.push_str(" READONLY");
                 }
                 text
@@ -549,7 +554,7 @@ impl SqlServer {
                 .filter(|(p, _)| element.bool_prop(p) == Some(true))
                 .map(|(_, w)| *w)
                 .collect();
-                let timing = if element.int_prop("SqlTriggerType") == Some(1) {
+                let timing = if element.int_prop(prop::SQL_TRIGGER_TYPE) == Some(1) {
                     "INSTEAD OF"
                 } else {
                     "AFTER"

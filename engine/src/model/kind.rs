@@ -149,3 +149,262 @@ pub mod rel {
     /// Function body element.
     pub const FUNCTION_BODY: &str = "FunctionBody";
 }
+
+/// Property names of model elements, as DacFx spells them in model.xml.
+pub mod prop {
+    /// `Arguments`.
+    pub const ARGUMENTS: &str = "Arguments";
+    /// `ArrayDimensions`.
+    pub const ARRAY_DIMENSIONS: &str = "ArrayDimensions";
+    /// `Attributes`.
+    pub const ATTRIBUTES: &str = "Attributes";
+    /// `AuthenticationType`.
+    pub const AUTHENTICATION_TYPE: &str = "AuthenticationType";
+    /// `Authorization`.
+    pub const AUTHORIZATION: &str = "Authorization";
+    /// `BodyScript`.
+    pub const BODY_SCRIPT: &str = "BodyScript";
+    /// `BucketCount`.
+    pub const BUCKET_COUNT: &str = "BucketCount";
+    /// `CacheSize`.
+    pub const CACHE_SIZE: &str = "CacheSize";
+    /// `CheckExpressionScript`.
+    pub const CHECK_EXPRESSION_SCRIPT: &str = "CheckExpressionScript";
+    /// `Collation`.
+    pub const COLLATION: &str = "Collation";
+    /// `ColumnNames`.
+    pub const COLUMN_NAMES: &str = "ColumnNames";
+    /// `CompatibilityMode`.
+    pub const COMPATIBILITY_MODE: &str = "CompatibilityMode";
+    /// `CompressionLevel`.
+    pub const COMPRESSION_LEVEL: &str = "CompressionLevel";
+    /// `ContainsFileStream`.
+    pub const CONTAINS_FILE_STREAM: &str = "ContainsFileStream";
+    /// `ContainsMemoryOptimizedData`.
+    pub const CONTAINS_MEMORY_OPTIMIZED_DATA: &str = "ContainsMemoryOptimizedData";
+    /// `DefaultExpressionScript`.
+    pub const DEFAULT_EXPRESSION_SCRIPT: &str = "DefaultExpressionScript";
+    /// `DefaultFullTextLanguage`.
+    pub const DEFAULT_FULL_TEXT_LANGUAGE: &str = "DefaultFullTextLanguage";
+    /// `DefaultLanguage`.
+    pub const DEFAULT_LANGUAGE: &str = "DefaultLanguage";
+    /// `Definition`.
+    pub const DEFINITION: &str = "Definition";
+    /// `DefinitionScript`.
+    pub const DEFINITION_SCRIPT: &str = "DefinitionScript";
+    /// `DisallowPageLocks`.
+    pub const DISALLOW_PAGE_LOCKS: &str = "DisallowPageLocks";
+    /// `DisallowRowLocks`.
+    pub const DISALLOW_ROW_LOCKS: &str = "DisallowRowLocks";
+    /// `DoIgnoreDuplicateKey`.
+    pub const DO_IGNORE_DUPLICATE_KEY: &str = "DoIgnoreDuplicateKey";
+    /// `DoPadIndex`.
+    pub const DO_PAD_INDEX: &str = "DoPadIndex";
+    /// `Durability`.
+    pub const DURABILITY: &str = "Durability";
+    /// `ElementName`.
+    pub const ELEMENT_NAME: &str = "ElementName";
+    /// `ElementType`.
+    pub const ELEMENT_TYPE: &str = "ElementType";
+    /// `ExpressionScript`.
+    pub const EXPRESSION_SCRIPT: &str = "ExpressionScript";
+    /// `FillFactor`.
+    pub const FILL_FACTOR: &str = "FillFactor";
+    /// `FilterPredicate`.
+    pub const FILTER_PREDICATE: &str = "FilterPredicate";
+    /// `ForObjectScript`.
+    pub const FOR_OBJECT_SCRIPT: &str = "ForObjectScript";
+    /// `GeneratedAlwaysType`.
+    pub const GENERATED_ALWAYS_TYPE: &str = "GeneratedAlwaysType";
+    /// `Grantee`.
+    pub const GRANTEE: &str = "Grantee";
+    /// `IdentityGeneration`.
+    pub const IDENTITY_GENERATION: &str = "IdentityGeneration";
+    /// `IdentityIncrement`.
+    pub const IDENTITY_INCREMENT: &str = "IdentityIncrement";
+    /// `IdentityIsNotForReplication`.
+    pub const IDENTITY_IS_NOT_FOR_REPLICATION: &str = "IdentityIsNotForReplication";
+    /// `IdentitySeed`.
+    pub const IDENTITY_SEED: &str = "IdentitySeed";
+    /// `Increment`.
+    pub const INCREMENT: &str = "Increment";
+    /// `IndexMethod`.
+    pub const INDEX_METHOD: &str = "IndexMethod";
+    /// `Inherits`.
+    pub const INHERITS: &str = "Inherits";
+    /// `IsAllowSnapshotIsolation`.
+    pub const IS_ALLOW_SNAPSHOT_ISOLATION: &str = "IsAllowSnapshotIsolation";
+    /// `IsAnsiNullsOn`.
+    pub const IS_ANSI_NULLS_ON: &str = "IsAnsiNullsOn";
+    /// `IsAscending`.
+    pub const IS_ASCENDING: &str = "IsAscending";
+    /// `IsAutoIncrement`.
+    pub const IS_AUTO_INCREMENT: &str = "IsAutoIncrement";
+    /// `IsCaller`.
+    pub const IS_CALLER: &str = "IsCaller";
+    /// `IsClustered`.
+    pub const IS_CLUSTERED: &str = "IsClustered";
+    /// `IsCursorDefaultScopeGlobal`.
+    pub const IS_CURSOR_DEFAULT_SCOPE_GLOBAL: &str = "IsCursorDefaultScopeGlobal";
+    /// `IsCycling`.
+    pub const IS_CYCLING: &str = "IsCycling";
+    /// `IsDeferrable`.
+    pub const IS_DEFERRABLE: &str = "IsDeferrable";
+    /// `IsDeleteTrigger`.
+    pub const IS_DELETE_TRIGGER: &str = "IsDeleteTrigger";
+    /// `IsFileStream`.
+    pub const IS_FILE_STREAM: &str = "IsFileStream";
+    /// `IsFullTextEnabled`.
+    pub const IS_FULL_TEXT_ENABLED: &str = "IsFullTextEnabled";
+    /// `IsGenerated`.
+    pub const IS_GENERATED: &str = "IsGenerated";
+    /// `IsHash`.
+    pub const IS_HASH: &str = "IsHash";
+    /// `IsHidden`.
+    pub const IS_HIDDEN: &str = "IsHidden";
+    /// `IsIdentity`.
+    pub const IS_IDENTITY: &str = "IsIdentity";
+    /// `IsIncremental`.
+    pub const IS_INCREMENTAL: &str = "IsIncremental";
+    /// `IsInitiallyDeferred`.
+    pub const IS_INITIALLY_DEFERRED: &str = "IsInitiallyDeferred";
+    /// `IsInsertTrigger`.
+    pub const IS_INSERT_TRIGGER: &str = "IsInsertTrigger";
+    /// `IsMaterialized`.
+    pub const IS_MATERIALIZED: &str = "IsMaterialized";
+    /// `IsMax`.
+    pub const IS_MAX: &str = "IsMax";
+    /// `IsMemoryOptimized`.
+    pub const IS_MEMORY_OPTIMIZED: &str = "IsMemoryOptimized";
+    /// `IsMemoryOptimizedElevatedToSnapshot`.
+    pub const IS_MEMORY_OPTIMIZED_ELEVATED_TO_SNAPSHOT: &str =
+        "IsMemoryOptimizedElevatedToSnapshot";
+    /// `IsNoInherit`.
+    pub const IS_NO_INHERIT: &str = "IsNoInherit";
+    /// `IsNotEnforced`.
+    pub const IS_NOT_ENFORCED: &str = "IsNotEnforced";
+    /// `IsNotForReplication`.
+    pub const IS_NOT_FOR_REPLICATION: &str = "IsNotForReplication";
+    /// `IsNotValid`.
+    pub const IS_NOT_VALID: &str = "IsNotValid";
+    /// `IsNullable`.
+    pub const IS_NULLABLE: &str = "IsNullable";
+    /// `IsOutput`.
+    pub const IS_OUTPUT: &str = "IsOutput";
+    /// `IsOwner`.
+    pub const IS_OWNER: &str = "IsOwner";
+    /// `IsPersisted`.
+    pub const IS_PERSISTED: &str = "IsPersisted";
+    /// `IsPersistedNullable`.
+    pub const IS_PERSISTED_NULLABLE: &str = "IsPersistedNullable";
+    /// `IsReadCommittedSnapshot`.
+    pub const IS_READ_COMMITTED_SNAPSHOT: &str = "IsReadCommittedSnapshot";
+    /// `IsReadOnly`.
+    pub const IS_READ_ONLY: &str = "IsReadOnly";
+    /// `IsRowGuidColumn`.
+    pub const IS_ROW_GUID_COLUMN: &str = "IsRowGuidColumn";
+    /// `IsRowLevelSecurityEnabled`.
+    pub const IS_ROW_LEVEL_SECURITY_ENABLED: &str = "IsRowLevelSecurityEnabled";
+    /// `IsSchemaBound`.
+    pub const IS_SCHEMA_BOUND: &str = "IsSchemaBound";
+    /// `IsSparse`.
+    pub const IS_SPARSE: &str = "IsSparse";
+    /// `IsStatisticsNoRecompute`.
+    pub const IS_STATISTICS_NO_RECOMPUTE: &str = "IsStatisticsNoRecompute";
+    /// `IsStrict`.
+    pub const IS_STRICT: &str = "IsStrict";
+    /// `IsTemporary`.
+    pub const IS_TEMPORARY: &str = "IsTemporary";
+    /// `IsTornPageProtectionOn`.
+    pub const IS_TORN_PAGE_PROTECTION_ON: &str = "IsTornPageProtectionOn";
+    /// `IsUnique`.
+    pub const IS_UNIQUE: &str = "IsUnique";
+    /// `IsUnlogged`.
+    pub const IS_UNLOGGED: &str = "IsUnlogged";
+    /// `IsUpdateTrigger`.
+    pub const IS_UPDATE_TRIGGER: &str = "IsUpdateTrigger";
+    /// `IsWithCheckOption`.
+    pub const IS_WITH_CHECK_OPTION: &str = "IsWithCheckOption";
+    /// `IsWithoutLogin`.
+    pub const IS_WITHOUT_LOGIN: &str = "IsWithoutLogin";
+    /// `IsWithoutRowId`.
+    pub const IS_WITHOUT_ROW_ID: &str = "IsWithoutRowId";
+    /// `IsXmlDocument`.
+    pub const IS_XML_DOCUMENT: &str = "IsXmlDocument";
+    /// `Language`.
+    pub const LANGUAGE: &str = "Language";
+    /// `Length`.
+    pub const LENGTH: &str = "Length";
+    /// `MaskingFunction`.
+    pub const MASKING_FUNCTION: &str = "MaskingFunction";
+    /// `MatchKind`.
+    pub const MATCH_KIND: &str = "MatchKind";
+    /// `MinValue`.
+    pub const MIN_VALUE: &str = "MinValue";
+    /// `Mode`.
+    pub const MODE: &str = "Mode";
+    /// `NewName`.
+    pub const NEW_NAME: &str = "NewName";
+    /// `NewSchema`.
+    pub const NEW_SCHEMA: &str = "NewSchema";
+    /// `NullsFirst`.
+    pub const NULLS_FIRST: &str = "NullsFirst";
+    /// `NullsNotDistinct`.
+    pub const NULLS_NOT_DISTINCT: &str = "NullsNotDistinct";
+    /// `OnDeleteAction`.
+    pub const ON_DELETE_ACTION: &str = "OnDeleteAction";
+    /// `OnUpdateAction`.
+    pub const ON_UPDATE_ACTION: &str = "OnUpdateAction";
+    /// `OperatorClass`.
+    pub const OPERATOR_CLASS: &str = "OperatorClass";
+    /// `Options`.
+    pub const OPTIONS: &str = "Options";
+    /// `PageVerifyMode`.
+    pub const PAGE_VERIFY_MODE: &str = "PageVerifyMode";
+    /// `ParentElementName`.
+    pub const PARENT_ELEMENT_NAME: &str = "ParentElementName";
+    /// `PartitionBound`.
+    pub const PARTITION_BOUND: &str = "PartitionBound";
+    /// `PartitionBy`.
+    pub const PARTITION_BY: &str = "PartitionBy";
+    /// `PartitionNumber`.
+    pub const PARTITION_NUMBER: &str = "PartitionNumber";
+    /// `Permission`.
+    pub const PERMISSION: &str = "Permission";
+    /// `Precision`.
+    pub const PRECISION: &str = "Precision";
+    /// `QueryScript`.
+    pub const QUERY_SCRIPT: &str = "QueryScript";
+    /// `QueryStoreCaptureMode`.
+    pub const QUERY_STORE_CAPTURE_MODE: &str = "QueryStoreCaptureMode";
+    /// `QueryStoreDesiredState`.
+    pub const QUERY_STORE_DESIRED_STATE: &str = "QueryStoreDesiredState";
+    /// `RecoveryMode`.
+    pub const RECOVERY_MODE: &str = "RecoveryMode";
+    /// `RetentionUnit`.
+    pub const RETENTION_UNIT: &str = "RetentionUnit";
+    /// `ReturnTableVariable`.
+    pub const RETURN_TABLE_VARIABLE: &str = "ReturnTableVariable";
+    /// `ReturnType`.
+    pub const RETURN_TYPE: &str = "ReturnType";
+    /// `Scale`.
+    pub const SCALE: &str = "Scale";
+    /// `ServiceBrokerOption`.
+    pub const SERVICE_BROKER_OPTION: &str = "ServiceBrokerOption";
+    /// `SortOperator`.
+    pub const SORT_OPERATOR: &str = "SortOperator";
+    /// `SqlTriggerType`.
+    pub const SQL_TRIGGER_TYPE: &str = "SqlTriggerType";
+    /// `StartValue`.
+    pub const START_VALUE: &str = "StartValue";
+    /// `TriggerTiming`.
+    pub const TRIGGER_TIMING: &str = "TriggerTiming";
+    /// `Value`.
+    pub const VALUE: &str = "Value";
+    /// `WithGrantOption`.
+    pub const WITH_GRANT_OPTION: &str = "WithGrantOption";
+    /// `WithNoData`.
+    pub const WITH_NO_DATA: &str = "WithNoData";
+    /// `WithOptions`.
+    pub const WITH_OPTIONS: &str = "WithOptions";
+}

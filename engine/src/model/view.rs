@@ -2,6 +2,7 @@
 //! indexes...). The element stays the source of truth; a view only interprets it.
 
 use super::{Element, Entry, ObjectName, kind};
+use crate::model::kind::prop;
 
 /// A column's or parameter's data type (`SqlTypeSpecifier`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +30,11 @@ impl DataType {
         Some(DataType {
             name: reference.name.clone()?,
             built_in: reference.is_built_in(),
-            length: spec.int_prop("Length"),
-            precision: spec.int_prop("Precision"),
-            scale: spec.int_prop("Scale"),
-            is_max: spec.bool_prop("IsMax").unwrap_or(false),
-            array_dimensions: spec.int_prop("ArrayDimensions").unwrap_or(0),
+            length: spec.int_prop(prop::LENGTH),
+            precision: spec.int_prop(prop::PRECISION),
+            scale: spec.int_prop(prop::SCALE),
+            is_max: spec.bool_prop(prop::IS_MAX).unwrap_or(false),
+            array_dimensions: spec.int_prop(prop::ARRAY_DIMENSIONS).unwrap_or(0),
         })
     }
 
@@ -84,30 +85,30 @@ impl<'a> ColumnView<'a> {
 
     /// Whether NULL is allowed (the default when the property is omitted).
     pub fn is_nullable(&self) -> bool {
-        self.0.bool_prop("IsNullable").unwrap_or(true)
+        self.0.bool_prop(prop::IS_NULLABLE).unwrap_or(true)
     }
 
     /// Whether this is an identity column.
     pub fn is_identity(&self) -> bool {
-        self.0.bool_prop("IsIdentity").unwrap_or(false)
+        self.0.bool_prop(prop::IS_IDENTITY).unwrap_or(false)
     }
 
     /// Identity seed and increment as written (`1`, `1`) when the column is an identity.
     pub fn identity(&self) -> Option<(String, String)> {
         self.is_identity().then(|| {
             (
-                self.0.text_prop("IdentitySeed").map_or_else(
+                self.0.text_prop(prop::IDENTITY_SEED).map_or_else(
                     || {
                         self.0
-                            .int_prop("IdentitySeed")
+                            .int_prop(prop::IDENTITY_SEED)
                             .map_or("1".into(), |n| n.to_string())
                     },
                     str::to_string,
                 ),
-                self.0.text_prop("IdentityIncrement").map_or_else(
+                self.0.text_prop(prop::IDENTITY_INCREMENT).map_or_else(
                     || {
                         self.0
-                            .int_prop("IdentityIncrement")
+                            .int_prop(prop::IDENTITY_INCREMENT)
                             .map_or("1".into(), |n| n.to_string())
                     },
                     str::to_string,
@@ -119,18 +120,18 @@ impl<'a> ColumnView<'a> {
     /// The expression of a computed column.
     pub fn computed_expression(&self) -> Option<&'a str> {
         (self.0.kind == kind::COMPUTED_COLUMN || self.0.kind == kind::TABLE_TYPE_COMPUTED_COLUMN)
-            .then(|| self.0.text_prop("ExpressionScript"))
+            .then(|| self.0.text_prop(prop::EXPRESSION_SCRIPT))
             .flatten()
     }
 
     /// Whether a computed column is stored.
     pub fn is_persisted(&self) -> bool {
-        self.0.bool_prop("IsPersisted").unwrap_or(false)
+        self.0.bool_prop(prop::IS_PERSISTED).unwrap_or(false)
     }
 
     /// The column's collation, when set.
     pub fn collation(&self) -> Option<&'a str> {
-        self.0.text_prop("Collation")
+        self.0.text_prop(prop::COLLATION)
     }
 }
 
@@ -150,7 +151,7 @@ pub fn key_columns(element: &Element) -> Vec<KeyColumn> {
         .filter_map(|spec| {
             Some(KeyColumn {
                 column: spec.reference_name(kind::rel::COLUMN)?.clone(),
-                descending: spec.bool_prop("IsAscending") == Some(false),
+                descending: spec.bool_prop(prop::IS_ASCENDING) == Some(false),
             })
         })
         .collect()

@@ -75,6 +75,18 @@ pub struct Package {
 }
 
 impl Package {
+    /// Values for the SQLCMD variables the package declares: those `given`, and an empty value
+    /// for each declared one that was not (as DacFx's header lists them).
+    pub fn variable_values(&self, given: &[(String, String)]) -> Vec<(String, String)> {
+        let mut values = given.to_vec();
+        for name in self.model.sqlcmd_variables() {
+            if !values.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                values.push((name.to_string(), String::new()));
+            }
+        }
+        values
+    }
+
     /// A package of `model` alone (no scripts, no refactor log) named `name` `version`: a live
     /// database's schema, extracted or registered.
     pub fn of_model(model: Model, name: &str, version: &str) -> Package {

@@ -975,6 +975,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kind::prop;
 
     const HEAD: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<DataSchemaModel FileFormatVersion=\"1.2\" SchemaVersion=\"2.9\" DspName=\"Microsoft.Data.Tools.Schema.Sql.Sql160DatabaseSchemaProvider\" CollationLcid=\"1033\" CollationCaseSensitive=\"False\" xmlns=\"http://schemas.microsoft.com/sqlserver/dac/Serialization/2012/02\">\r\n";
 
@@ -1007,10 +1008,13 @@ mod tests {
         let model = parse(xml.as_bytes()).unwrap();
         let element = &model.elements[0];
         assert_eq!(element.name.as_ref().unwrap().parts(), ["dbo", "p]x"]);
-        assert_eq!(element.prop("IsAnsiNullsOn"), Some(&Value::Bool(true)));
-        assert_eq!(element.prop("Length"), Some(&Value::Text("007".into())));
+        assert_eq!(
+            element.prop(prop::IS_ANSI_NULLS_ON),
+            Some(&Value::Bool(true))
+        );
+        assert_eq!(element.prop(prop::LENGTH), Some(&Value::Text("007".into())));
         assert_eq!(element.prop("Empty"), Some(&Value::Absent));
-        let Some(Value::Script(script)) = element.prop("BodyScript") else {
+        let Some(Value::Script(script)) = element.prop(prop::BODY_SCRIPT) else {
             panic!("no script")
         };
         assert_eq!(script.text, "SELECT 1\r\n");
@@ -1030,7 +1034,7 @@ mod tests {
         let mut model = Model::empty(Dsp::default_sqlserver());
         model.elements.push(
             Element::new("SqlView")
-                .with_script("QueryScript", "SELECT ']]>' AS x, N']]]]>' -- ]]")
+                .with_script(prop::QUERY_SCRIPT, "SELECT ']]>' AS x, N']]]]>' -- ]]")
                 .with_int("Int", -42)
                 .with_text("Weird", "\r\n\t<&>\"'\u{7}"),
         );

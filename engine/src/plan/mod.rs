@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::compare::renames_from_refactor_log;
 use crate::compare::{Action, Change, Diff};
+use crate::model::kind::prop;
 use crate::model::refactor::RefactorLog;
 use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Model, ObjectName, kind, view};
@@ -872,7 +873,7 @@ fn order_parents_first(steps: &mut [Step], step_kind: StepKind) {
             return Vec::new();
         };
         let mut out: Vec<ObjectName> = table
-            .text_prop("Inherits")
+            .text_prop(prop::INHERITS)
             .map(|t| {
                 t.split(", ")
                     .filter_map(|p| ObjectName::parse(p).ok())
@@ -963,7 +964,7 @@ pub(crate) fn definition_text(element: &Element) -> String {
         }
     }
     for body in element.children(kind::rel::FUNCTION_BODY) {
-        if let Some(t) = body.text_prop("BodyScript") {
+        if let Some(t) = body.text_prop(prop::BODY_SCRIPT) {
             text.push_str(t);
         }
     }

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::compare::normalize::canonical_expression;
 use crate::compare::{Action, Change};
+use crate::model::kind::prop;
 use crate::model::symbol::WordBuildHasher;
 use crate::model::view::{ColumnView, DataType, TableView};
 use crate::model::{Element, ObjectName, kind, view};
@@ -664,7 +665,7 @@ fn smart_default_constraint(table: &ObjectName, column: &str, value: &str) -> El
             table.first().to_string(),
             format!("DF_dac_smart_{}_{column}", table.leaf()),
         ]))
-        .with_script("DefaultExpressionScript", value)
+        .with_script(prop::DEFAULT_EXPRESSION_SCRIPT, value)
         .with_ref(
             kind::rel::DEFINING_TABLE,
             crate::model::Reference::to(table.clone()),

@@ -7,8 +7,6 @@
 //! side-by-side upgrade, which renames databases, carries it along: it follows the database,
 //! not its name. See ARCHITECTURE.md.
 
-mod write;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -17,8 +15,6 @@ use sha2::{Digest, Sha256};
 use crate::Result;
 use crate::model::Model;
 use crate::package::{self, Package, ReadOptions};
-
-pub use write::{register, unregister};
 
 /// The application registered on a database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

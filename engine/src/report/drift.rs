@@ -4,7 +4,6 @@
 use super::{FORMAT_VERSION, changes};
 use crate::compare::{Action, Diff};
 use crate::registry::Registration;
-use crate::upgrade::describe_drift;
 
 /// A registered database against its registered definition.
 #[derive(Debug, Clone, Copy)]
@@ -132,4 +131,19 @@ impl<'a> DriftReport<'a> {
         }
         out
     }
+}
+
+/// One line per drifted object: `+` added outside the package, `-` removed, `~` modified.
+pub fn describe_drift(diff: &Diff) -> String {
+    diff.differences()
+        .map(|c| {
+            let mark = match c.action {
+                Action::Create => "+ added",
+                Action::Drop | Action::Keep => "- removed",
+                Action::Alter | Action::Rename => "~ modified",
+            };
+            format!("  {mark} {} {}", c.kind, c.name)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

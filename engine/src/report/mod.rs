@@ -17,7 +17,7 @@ mod render;
 pub mod transfer;
 
 pub use compare::CompareReport;
-pub use drift::DriftReport;
+pub use drift::{DriftReport, describe_drift};
 pub use info::{InfoReport, Producer};
 pub use render::{deploy_report_markdown, deploy_report_text, deploy_report_xml};
 

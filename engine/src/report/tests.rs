@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{CompareReport, DriftReport, InfoReport};
 use crate::compare::{self, CompareOptions, Diff, Rename};
+use crate::model::kind::prop;
 use crate::model::refactor::RefactorLog;
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
 use crate::package::{DacMetadata, Origin, Package};
@@ -37,7 +38,7 @@ fn table(parts: &[&str], columns: &[(&str, &str)]) -> Element {
 fn procedure(body: &str) -> Element {
     Element::new(kind::PROCEDURE)
         .named(name(&["dbo", "Totals"]))
-        .with_script("BodyScript", body)
+        .with_script(prop::BODY_SCRIPT, body)
 }
 
 fn model(elements: Vec<Element>) -> Model {

@@ -2,6 +2,7 @@
 
 use crate::compare::{CompareOptions, compare};
 use crate::dialect::{Dialect, Postgres, SqlServer, Sqlite};
+use crate::model::kind::prop;
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
 use crate::plan::{HazardKind, PlanOptions, StepKind, plan};
 use crate::script::render;
@@ -13,7 +14,7 @@ fn name(parts: &[&str]) -> ObjectName {
 fn column(table: &ObjectName, col: &str, ty: &str, nullable: bool) -> Element {
     let mut el = Element::new(kind::SIMPLE_COLUMN).named(table.child(col));
     if !nullable {
-        el = el.with_bool("IsNullable", false);
+        el = el.with_bool(prop::IS_NULLABLE, false);
     }
     el.with_child(
         kind::rel::TYPE_SPECIFIER,
@@ -329,7 +330,7 @@ fn steps_follow_dependency_order() {
     let view = |n: &str, body: &str| {
         Element::new(kind::VIEW)
             .named(name(&["dbo", n]))
-            .with_script("QueryScript", body)
+            .with_script(prop::QUERY_SCRIPT, body)
     };
     let desired = model(
         "Sql160",
@@ -363,7 +364,7 @@ fn a_default_added_with_its_column_is_added_once() {
     let t = name(&["dbo", "T"]);
     let default = |constraint: Option<&str>, col: &str| {
         let mut el = Element::new(kind::DEFAULT)
-            .with_script("DefaultExpressionScript", "''")
+            .with_script(prop::DEFAULT_EXPRESSION_SCRIPT, "''")
             .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()))
             .with_ref(kind::rel::FOR_COLUMN, Reference::to(t.child(col)));
         if let Some(constraint) = constraint {
@@ -646,7 +647,7 @@ fn inheriting_tables_are_created_after_their_parents() {
     let parent = name(&["public", "z_base"]);
     let child = name(&["public", "a_child"]);
     let child_table = table(&child, vec![column(&child, "x", "integer", true)])
-        .with_text("Inherits", parent.to_string());
+        .with_text(prop::INHERITS, parent.to_string());
     let desired = model(
         "postgres",
         vec![
@@ -664,8 +665,8 @@ fn indexes_on_new_views_come_after_the_views() {
     let v = name(&["public", "mv"]);
     let view = Element::new(kind::VIEW)
         .named(v.clone())
-        .with_script("QueryScript", "SELECT 1 AS id")
-        .with_bool("IsMaterialized", true);
+        .with_script(prop::QUERY_SCRIPT, "SELECT 1 AS id")
+        .with_bool(prop::IS_MATERIALIZED, true);
     let index = Element::new(kind::INDEX)
         .named(v.child("mv_id"))
         .with_child(
@@ -794,10 +795,10 @@ fn rebuilds_refresh_the_views_and_foreign_keys_around_them() {
                 foreign_key("FK_U_W", &u, &w),
                 Element::new(kind::VIEW)
                     .named(name(&["dbo", "V"]))
-                    .with_script("QueryScript", "SELECT a FROM [dbo].[T]"),
+                    .with_script(prop::QUERY_SCRIPT, "SELECT a FROM [dbo].[T]"),
                 Element::new(kind::VIEW)
                     .named(name(&["dbo", "X"]))
-                    .with_script("QueryScript", "SELECT a FROM [dbo].[W]"),
+                    .with_script(prop::QUERY_SCRIPT, "SELECT a FROM [dbo].[W]"),
             ],
         )
     };

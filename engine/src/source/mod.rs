@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::model::kind::prop;
 use crate::model::{
     CustomData, Dsp, Element, Metadata, Model, ObjectName, Platform, Reference, Value, kind,
 };
@@ -477,7 +478,7 @@ fn header(project: Option<&Project>, dsp: &Dsp, variables: &[String]) -> Vec<Cus
         }
     };
     let compat = project
-        .and_then(|p| p.property("CompatibilityMode"))
+        .and_then(|p| p.property(prop::COMPATIBILITY_MODE))
         .filter(|v| !v.is_empty())
         .map_or_else(|| default_compatibility(dsp).to_string(), str::to_string);
     let mut out = vec![
@@ -575,7 +576,7 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
     let mut el = Element::new(kind::DATABASE_OPTIONS);
     let collation =
         get(&["DefaultCollation"]).unwrap_or_else(|| "SQL_Latin1_General_CP1_CI_AS".into());
-    el.set_prop("Collation", Value::Text(collation));
+    el.set_prop(prop::COLLATION, Value::Text(collation));
     // (project names, project default, model default, model property)
     let flags: &[(&[&str], bool, bool, &str)] = &[
         (&["AnsiNullDefault"], true, false, "IsAnsiNullDefaultOn"),
@@ -604,33 +605,33 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
         }
     }
     if get(&["DefaultCursor"]).is_some_and(|v| v.eq_ignore_ascii_case("GLOBAL")) {
-        el.set_prop("IsCursorDefaultScopeGlobal", Value::Bool(true));
+        el.set_prop(prop::IS_CURSOR_DEFAULT_SCOPE_GLOBAL, Value::Bool(true));
     }
     el.set_prop(
-        "IsTornPageProtectionOn",
+        prop::IS_TORN_PAGE_PROTECTION_ON,
         Value::Bool(flag(&["TornPageDetection"], false)),
     );
     if let Some(recovery) = get(&["Recovery", "RecoveryMode"]) {
         match recovery.to_ascii_uppercase().as_str() {
-            "SIMPLE" => el.set_prop("RecoveryMode", Value::Int(1)),
-            "BULK_LOGGED" | "BULKLOGGED" => el.set_prop("RecoveryMode", Value::Int(2)),
+            "SIMPLE" => el.set_prop(prop::RECOVERY_MODE, Value::Int(1)),
+            "BULK_LOGGED" | "BULKLOGGED" => el.set_prop(prop::RECOVERY_MODE, Value::Int(2)),
             _ => {}
         }
     }
     if flag(&["EnableFullTextSearch", "FullTextEnabled"], true) {
-        el.set_prop("IsFullTextEnabled", Value::Bool(true));
+        el.set_prop(prop::IS_FULL_TEXT_ENABLED, Value::Bool(true));
     }
     if let Some(pv) = get(&["PageVerify", "PageVerifyMode"]) {
         match pv.to_ascii_uppercase().as_str() {
-            "NONE" => el.set_prop("PageVerifyMode", Value::Int(0)),
+            "NONE" => el.set_prop(prop::PAGE_VERIFY_MODE, Value::Int(0)),
             "TORN_PAGE_DETECTION" | "TORNPAGEDETECTION" => {
-                el.set_prop("PageVerifyMode", Value::Int(1))
+                el.set_prop(prop::PAGE_VERIFY_MODE, Value::Int(1))
             }
             _ => {}
         }
     }
     if let Some(compat) = get(&["CompatibilityMode"]) {
-        el.set_prop("CompatibilityMode", Value::from_attribute(&compat));
+        el.set_prop(prop::COMPATIBILITY_MODE, Value::from_attribute(&compat));
     }
     let other_flags: &[(&[&str], &str)] = &[
         (&["AllowSnapshotIsolation"], "IsAllowSnapshotIsolation"),
@@ -679,18 +680,18 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
     }
     if let Some(sb) = get(&["ServiceBrokerOption"]) {
         match sb.to_ascii_lowercase().as_str() {
-            "enablebroker" => el.set_prop("ServiceBrokerOption", Value::Int(1)),
-            "errorbrokerconversations" => el.set_prop("ServiceBrokerOption", Value::Int(2)),
-            "newbroker" => el.set_prop("ServiceBrokerOption", Value::Int(3)),
+            "enablebroker" => el.set_prop(prop::SERVICE_BROKER_OPTION, Value::Int(1)),
+            "errorbrokerconversations" => el.set_prop(prop::SERVICE_BROKER_OPTION, Value::Int(2)),
+            "newbroker" => el.set_prop(prop::SERVICE_BROKER_OPTION, Value::Int(3)),
             _ => {}
         }
     }
     el.set_prop(
-        "DefaultLanguage",
+        prop::DEFAULT_LANGUAGE,
         Value::Text(get(&["DefaultLanguage"]).unwrap_or_default()),
     );
     el.set_prop(
-        "DefaultFullTextLanguage",
+        prop::DEFAULT_FULL_TEXT_LANGUAGE,
         Value::Text(get(&["DefaultFullTextLanguage"]).unwrap_or_default()),
     );
     if let Some(state) = get(&["QueryStoreDesiredState"]) {
@@ -699,7 +700,7 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
             "readwrite" => 2,
             _ => 0,
         };
-        el.set_prop("QueryStoreDesiredState", Value::Int(code));
+        el.set_prop(prop::QUERY_STORE_DESIRED_STATE, Value::Int(code));
     }
     if let Some(mode) = get(&["QueryStoreCaptureMode"]) {
         let code = match mode.to_ascii_lowercase().as_str() {
@@ -708,7 +709,7 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
             "none" => 3,
             _ => 1,
         };
-        el.set_prop("QueryStoreCaptureMode", Value::Int(code));
+        el.set_prop(prop::QUERY_STORE_CAPTURE_MODE, Value::Int(code));
     }
     for (project_name, prop, default) in [
         ("QueryStoreFlushInterval", "QueryStoreFlushInterval", None),
@@ -733,11 +734,16 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
     for (option, value) in set {
         let on = is_true(value);
         match option.as_str() {
-            "MEMORY_OPTIMIZED_ELEVATE_TO_SNAPSHOT" => {
-                el.set_prop("IsMemoryOptimizedElevatedToSnapshot", Value::Bool(on))
+            "MEMORY_OPTIMIZED_ELEVATE_TO_SNAPSHOT" => el.set_prop(
+                prop::IS_MEMORY_OPTIMIZED_ELEVATED_TO_SNAPSHOT,
+                Value::Bool(on),
+            ),
+            "ALLOW_SNAPSHOT_ISOLATION" => {
+                el.set_prop(prop::IS_ALLOW_SNAPSHOT_ISOLATION, Value::Bool(on))
             }
-            "ALLOW_SNAPSHOT_ISOLATION" => el.set_prop("IsAllowSnapshotIsolation", Value::Bool(on)),
-            "READ_COMMITTED_SNAPSHOT" => el.set_prop("IsReadCommittedSnapshot", Value::Bool(on)),
+            "READ_COMMITTED_SNAPSHOT" => {
+                el.set_prop(prop::IS_READ_COMMITTED_SNAPSHOT, Value::Bool(on))
+            }
             other => el.set_prop(&format!("Set.{other}"), Value::Text(value.clone())),
         }
     }

@@ -3,7 +3,7 @@
 //! transaction.
 
 use super::{LOCK_WAIT, execute_locked};
-use crate::compare::{self, Action, CompareOptions, Diff};
+use crate::compare::{self, CompareOptions, Diff};
 use crate::dialect::dialect_for;
 use crate::driver::{Driver, with_lock};
 use crate::model::{Model, Platform};
@@ -201,7 +201,7 @@ pub(super) fn validate(
                         "the database has drifted from its registered definition ({} {}):\n{}\nrun `dac drift-report` for details, or pass --allow-drift",
                         registered.name,
                         registered.version,
-                        describe_drift(&diff)
+                        crate::report::describe_drift(&diff)
                     ),
                 });
             }
@@ -248,19 +248,4 @@ fn notes(options: &InPlaceOptions, drift: Option<&Diff>) -> String {
         ));
     }
     notes.join("; ")
-}
-
-/// One line per drifted object: `+` added outside the package, `-` removed, `~` modified.
-pub fn describe_drift(diff: &Diff) -> String {
-    diff.differences()
-        .map(|c| {
-            let mark = match c.action {
-                Action::Create => "+ added",
-                Action::Drop | Action::Keep => "- removed",
-                Action::Alter | Action::Rename => "~ modified",
-            };
-            format!("  {mark} {} {}", c.kind, c.name)
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }

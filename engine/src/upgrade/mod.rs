@@ -4,6 +4,7 @@
 //! (transactions, foreign-key switches, locks) goes through the [`Driver`].
 
 mod in_place;
+mod registration;
 mod side_by_side;
 
 use std::time::Duration;
@@ -12,8 +13,10 @@ use crate::Result;
 use crate::driver::{Driver, with_lock};
 use crate::script::Script;
 
+pub use crate::report::describe_drift;
 pub use in_place::compare_options;
-pub use in_place::{InPlaceOptions, InPlaceOutcome, describe_drift, drift, in_place};
+pub use in_place::{InPlaceOptions, InPlaceOutcome, drift, in_place};
+pub use registration::{register, unregister};
 pub use side_by_side::transfer_plan;
 pub use side_by_side::{
     LaterCheck, NoProgress, Phase, Progress, RollbackOutcome, SideBySideJournal, SideBySideOptions,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use postgres::Config;
 use sha2::{Digest, Sha256};
 
-use super::server::fit;
+use super::names::fit;
 use super::{PostgresDriver, quote_ident};
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace, with_lock};
 use crate::model::Platform;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::{PostgresDriver, empty_model};
 use crate::Result;
+use crate::model::kind::prop;
 use crate::model::kind::{self, rel};
 use crate::model::{Element, Model, ObjectName, Platform, Reference, Value};
 use crate::source::generic::{self, types::type_specifier};
@@ -95,7 +96,7 @@ pub(super) fn inspect(driver: &mut PostgresDriver) -> Result<Model> {
         out.push(
             Element::new("PgExtension")
                 .named(ObjectName::new([name]))
-                .with_script("Definition", def),
+                .with_script(prop::DEFINITION, def),
         );
     }
     collations(driver, &mut out)?;
@@ -142,7 +143,7 @@ fn collations(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()>
         out.push(
             Element::new("PgCollation")
                 .named(ObjectName::new([schema, name]))
-                .with_script("Definition", def),
+                .with_script(prop::DEFINITION, def),
         );
     }
     Ok(())
@@ -181,7 +182,7 @@ fn types(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         out.push(
             Element::new(kind)
                 .named(ObjectName::new([schema, name]))
-                .with_script("Definition", def),
+                .with_script(prop::DEFINITION, def),
         );
     }
     Ok(())
@@ -194,7 +195,7 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let name = ObjectName::new([col(&row, 1), col(&row, 2)]);
         let mut table = Element::new(kind::TABLE).named(name.clone());
         if col(&row, 4) == "u" {
-            table.set_prop("IsUnlogged", Value::Bool(true));
+            table.set_prop(prop::IS_UNLOGGED, Value::Bool(true));
         }
         if let Some(parents) = opt(&row, 9) {
             let names: Vec<String> = parents
@@ -206,19 +207,19 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
                     ObjectName::new([s, t]).to_string()
                 })
                 .collect();
-            table.set_prop("Inherits", Value::Text(names.join(", ")));
+            table.set_prop(prop::INHERITS, Value::Text(names.join(", ")));
         }
         if let Some(by) = opt(&row, 6) {
-            table.set_prop("PartitionBy", Value::Text(by.to_string()));
+            table.set_prop(prop::PARTITION_BY, Value::Text(by.to_string()));
         }
         if let Some(bound) = opt(&row, 7) {
-            table.set_prop("PartitionBound", Value::Text(bound.to_string()));
+            table.set_prop(prop::PARTITION_BOUND, Value::Text(bound.to_string()));
         }
         if let Some(options) = opt(&row, 5) {
-            table.set_prop("Options", Value::Text(format!("WITH ({options})")));
+            table.set_prop(prop::OPTIONS, Value::Text(format!("WITH ({options})")));
         }
         if flag(&row, 10) {
-            table.set_prop("IsRowLevelSecurityEnabled", Value::Bool(true));
+            table.set_prop(prop::IS_ROW_LEVEL_SECURITY_ENABLED, Value::Bool(true));
         }
         if let Some(parent) = opt(&row, 8) {
             let mut it = parent.split(RS);
@@ -244,26 +245,26 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let col_name = table_name.child(col(&row, 1));
         let mut el = Element::new(kind::SIMPLE_COLUMN).named(col_name.clone());
         if let Some(collation) = opt(&row, 10) {
-            el.set_prop("Collation", Value::Text(collation.to_string()));
+            el.set_prop(prop::COLLATION, Value::Text(collation.to_string()));
         }
         match col(&row, 8) {
             "a" | "d" => {
-                el.set_prop("IsIdentity", Value::Bool(true));
+                el.set_prop(prop::IS_IDENTITY, Value::Bool(true));
                 let how = if col(&row, 8) == "a" {
                     "Always"
                 } else {
                     "ByDefault"
                 };
-                el.set_prop("IdentityGeneration", Value::Text(how.into()));
+                el.set_prop(prop::IDENTITY_GENERATION, Value::Text(how.into()));
                 if let Some(seq) = opt(&row, 13) {
                     let mut it = seq.split(US);
                     let start = it.next().unwrap_or("1");
                     let inc = it.next().unwrap_or("1");
                     if start != "1" {
-                        el.set_prop("IdentitySeed", Value::from_attribute(start));
+                        el.set_prop(prop::IDENTITY_SEED, Value::from_attribute(start));
                     }
                     if inc != "1" {
-                        el.set_prop("IdentityIncrement", Value::from_attribute(inc));
+                        el.set_prop(prop::IDENTITY_INCREMENT, Value::from_attribute(inc));
                     }
                 }
             }
@@ -272,16 +273,16 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let generated = col(&row, 9) == "s";
         if generated {
             el.kind = kind::COMPUTED_COLUMN.into();
-            el.set_prop("ExpressionScript", script(col(&row, 11)));
-            el.set_prop("IsPersisted", Value::Bool(true));
+            el.set_prop(prop::EXPRESSION_SCRIPT, script(col(&row, 11)));
+            el.set_prop(prop::IS_PERSISTED, Value::Bool(true));
         }
         if flag(&row, 7) {
-            el.set_prop("IsNullable", Value::Bool(false));
+            el.set_prop(prop::IS_NULLABLE, Value::Bool(false));
         }
         el.push_child(rel::TYPE_SPECIFIER, column_type(&row, &schema));
         if !generated && let Some(default) = opt(&row, 11) {
             let mut d =
-                Element::new(kind::DEFAULT).with("DefaultExpressionScript", script(default));
+                Element::new(kind::DEFAULT).with(prop::DEFAULT_EXPRESSION_SCRIPT, script(default));
             d.push_ref(rel::DEFINING_TABLE, Reference::to(table_name.clone()));
             d.push_ref(rel::FOR_COLUMN, Reference::to(col_name));
             extra.push(d);
@@ -354,12 +355,12 @@ fn constraints(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()
                 el.push_ref(rel::DEFINING_TABLE, Reference::to(table.clone()));
                 characteristics(&mut el, &row);
                 if flag(&row, 17) {
-                    el.set_prop("NullsNotDistinct", Value::Bool(true));
+                    el.set_prop(prop::NULLS_NOT_DISTINCT, Value::Bool(true));
                 }
             }
             "f" => {
                 let foreign = ObjectName::new([col(&row, 9), col(&row, 10)]);
-                for (prop, i) in [("OnDeleteAction", 13), ("OnUpdateAction", 12)] {
+                for (prop, i) in [(prop::ON_DELETE_ACTION, 13), (prop::ON_UPDATE_ACTION, 12)] {
                     // DacFx's numbers, as the source builder writes them.
                     let number = match col(&row, i) {
                         "c" => 1,
@@ -371,13 +372,13 @@ fn constraints(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()
                     el.set_prop(prop, Value::Int(number));
                 }
                 match col(&row, 14) {
-                    "f" => el.set_prop("MatchKind", Value::Text("MATCH FULL".into())),
-                    "p" => el.set_prop("MatchKind", Value::Text("MATCH PARTIAL".into())),
+                    "f" => el.set_prop(prop::MATCH_KIND, Value::Text("MATCH FULL".into())),
+                    "p" => el.set_prop(prop::MATCH_KIND, Value::Text("MATCH PARTIAL".into())),
                     _ => {}
                 }
                 characteristics(&mut el, &row);
                 if !flag(&row, 6) {
-                    el.set_prop("IsNotValid", Value::Bool(true));
+                    el.set_prop(prop::IS_NOT_VALID, Value::Bool(true));
                 }
                 for c in &columns {
                     el.push_ref(rel::COLUMNS, Reference::to(table.child(c.clone())));
@@ -390,14 +391,14 @@ fn constraints(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()
             }
             "c" => {
                 el.set_prop(
-                    "CheckExpressionScript",
+                    prop::CHECK_EXPRESSION_SCRIPT,
                     script(&strip_parens(col(&row, 15))),
                 );
                 if flag(&row, 7) {
-                    el.set_prop("IsNoInherit", Value::Bool(true));
+                    el.set_prop(prop::IS_NO_INHERIT, Value::Bool(true));
                 }
                 if !flag(&row, 6) {
-                    el.set_prop("IsNotValid", Value::Bool(true));
+                    el.set_prop(prop::IS_NOT_VALID, Value::Bool(true));
                 }
                 el.push_ref(rel::DEFINING_TABLE, Reference::to(table.clone()));
             }
@@ -408,7 +409,7 @@ fn constraints(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()
                     super::quote_ident(col(&row, 2)),
                     col(&row, 16)
                 );
-                el.set_prop("Definition", script(&def));
+                el.set_prop(prop::DEFINITION, script(&def));
                 el.push_ref(rel::DEFINING_TABLE, Reference::to(table.clone()));
             }
         }
@@ -446,10 +447,10 @@ fn strip_parens(text: &str) -> String {
 
 fn characteristics(el: &mut Element, row: &Row) {
     if flag(row, 4) {
-        el.set_prop("IsDeferrable", Value::Bool(true));
+        el.set_prop(prop::IS_DEFERRABLE, Value::Bool(true));
     }
     if flag(row, 5) {
-        el.set_prop("IsInitiallyDeferred", Value::Bool(true));
+        el.set_prop(prop::IS_INITIALLY_DEFERRED, Value::Bool(true));
     }
 }
 
@@ -462,35 +463,35 @@ fn indexes(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let table = ObjectName::new([col(&row, 1), col(&row, 2)]);
         let mut el = Element::new(kind::INDEX).named(table.child(col(&row, 3)));
         if flag(&row, 4) {
-            el.set_prop("IsUnique", Value::Bool(true));
+            el.set_prop(prop::IS_UNIQUE, Value::Bool(true));
         }
         let method = col(&row, 5);
         if method != "btree" {
-            el.set_prop("IndexMethod", Value::Text(method.to_string()));
+            el.set_prop(prop::INDEX_METHOD, Value::Text(method.to_string()));
         }
         if let Some(pred) = opt(&row, 6) {
-            el.set_prop("FilterPredicate", script(&strip_parens(pred)));
+            el.set_prop(prop::FILTER_PREDICATE, script(&strip_parens(pred)));
         }
         if flag(&row, 7) {
-            el.set_prop("NullsNotDistinct", Value::Bool(true));
+            el.set_prop(prop::NULLS_NOT_DISTINCT, Value::Bool(true));
         }
         if let Some(with) = opt(&row, 8) {
-            el.set_prop("WithOptions", Value::Text(with.to_string()));
+            el.set_prop(prop::WITH_OPTIONS, Value::Text(with.to_string()));
         }
         for spec_row in specs.get(col(&row, 0)).into_iter().flatten() {
             let mut spec = Element::new(kind::INDEXED_COLUMN);
             match opt(spec_row, 2) {
                 Some(column) => spec.push_ref(rel::COLUMN, Reference::to(table.child(column))),
-                None => spec.set_prop("ExpressionScript", script(col(spec_row, 3))),
+                None => spec.set_prop(prop::EXPRESSION_SCRIPT, script(col(spec_row, 3))),
             }
             let option: i64 = col(spec_row, 4).parse().unwrap_or(0);
             let desc = option & 1 != 0;
             let nulls_first = option & 2 != 0;
             if desc {
-                spec.set_prop("IsAscending", Value::Bool(false));
+                spec.set_prop(prop::IS_ASCENDING, Value::Bool(false));
             }
             if nulls_first != desc {
-                spec.set_prop("NullsFirst", Value::Bool(nulls_first));
+                spec.set_prop(prop::NULLS_FIRST, Value::Bool(nulls_first));
             }
             if let Some(class) = opt(spec_row, 5) {
                 let mut it = class.split(RS);
@@ -501,7 +502,7 @@ fn indexes(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
                 } else {
                     format!("{s}.{n}")
                 };
-                spec.set_prop("OperatorClass", Value::Text(text));
+                spec.set_prop(prop::OPERATOR_CLASS, Value::Text(text));
             }
             el.push_child(rel::COLUMN_SPECIFICATIONS, spec);
         }
@@ -520,15 +521,15 @@ fn views(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let query = col(&row, 3).trim().trim_end_matches(';').trim();
         let mut el = Element::new(kind::VIEW)
             .named(name.clone())
-            .with("QueryScript", script(query));
+            .with(prop::QUERY_SCRIPT, script(query));
         if col(&row, 2) == "m" {
-            el.set_prop("IsMaterialized", Value::Bool(true));
+            el.set_prop(prop::IS_MATERIALIZED, Value::Bool(true));
             if !flag(&row, 4) {
-                el.set_prop("WithNoData", Value::Bool(true));
+                el.set_prop(prop::WITH_NO_DATA, Value::Bool(true));
             }
         }
         if let Some(options) = opt(&row, 5) {
-            el.set_prop("Options", Value::Text(format!("WITH ({options})")));
+            el.set_prop(prop::OPTIONS, Value::Text(format!("WITH ({options})")));
         }
         el.push_ref(rel::SCHEMA, schema_ref(name.first()));
         out.push(el);
@@ -554,18 +555,18 @@ fn sequences(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> 
         let (minv, maxv) = (num(5), num(6));
         let dstart = if ascending { minv } else { maxv };
         for (prop, value, default) in [
-            ("StartValue", num(3), dstart),
-            ("Increment", increment, 1),
-            ("MinValue", minv, dmin),
+            (prop::START_VALUE, num(3), dstart),
+            (prop::INCREMENT, increment, 1),
+            (prop::MIN_VALUE, minv, dmin),
             ("MaxValue", maxv, dmax),
-            ("CacheSize", num(7), 1),
+            (prop::CACHE_SIZE, num(7), 1),
         ] {
             if value != default {
                 el.set_prop(prop, Value::from_attribute(&value.to_string()));
             }
         }
         if flag(&row, 8) {
-            el.set_prop("IsCycling", Value::Bool(true));
+            el.set_prop(prop::IS_CYCLING, Value::Bool(true));
         }
         el.push_child(
             rel::TYPE_SPECIFIER,
@@ -589,8 +590,8 @@ fn routines(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let el = if col(&row, 2) == "p" {
             Element::new(kind::PROCEDURE)
                 .named(name)
-                .with_text("Arguments", col(&row, 4))
-                .with("DefinitionScript", script(&definition))
+                .with_text(prop::ARGUMENTS, col(&row, 4))
+                .with(prop::DEFINITION_SCRIPT, script(&definition))
                 .with_ref(rel::SCHEMA, schema_ref(schema))
         } else {
             let kind = if flag(&row, 8) {
@@ -600,14 +601,14 @@ fn routines(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
             };
             let mut el = Element::new(kind)
                 .named(name)
-                .with_text("ReturnType", col(&row, 5))
-                .with_text("Language", col(&row, 6))
-                .with_text("Arguments", col(&row, 4))
-                .with("DefinitionScript", script(&definition));
+                .with_text(prop::RETURN_TYPE, col(&row, 5))
+                .with_text(prop::LANGUAGE, col(&row, 6))
+                .with_text(prop::ARGUMENTS, col(&row, 4))
+                .with(prop::DEFINITION_SCRIPT, script(&definition));
             el.push_child(
                 rel::FUNCTION_BODY,
                 Element::new(kind::FUNCTION_IMPLEMENTATION)
-                    .with("BodyScript", script(col(&row, 7))),
+                    .with(prop::BODY_SCRIPT, script(col(&row, 7))),
             );
             el.push_ref(rel::SCHEMA, schema_ref(schema));
             el
@@ -622,7 +623,7 @@ fn triggers(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let table = ObjectName::new([col(&row, 0), col(&row, 1)]);
         let mut el = Element::new(kind::DML_TRIGGER)
             .named(table.child(col(&row, 2)))
-            .with("BodyScript", script(col(&row, 3)));
+            .with(prop::BODY_SCRIPT, script(col(&row, 3)));
         let tgtype: i64 = col(&row, 4).parse().unwrap_or(0);
         let timing = if tgtype & 64 != 0 {
             "InsteadOf"
@@ -631,11 +632,11 @@ fn triggers(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         } else {
             "After"
         };
-        el.set_prop("TriggerTiming", Value::Text(timing.into()));
+        el.set_prop(prop::TRIGGER_TIMING, Value::Text(timing.into()));
         for (bit, prop) in [
-            (4, "IsInsertTrigger"),
-            (16, "IsUpdateTrigger"),
-            (8, "IsDeleteTrigger"),
+            (4, prop::IS_INSERT_TRIGGER),
+            (16, prop::IS_UPDATE_TRIGGER),
+            (8, prop::IS_DELETE_TRIGGER),
             (32, "IsTruncateTrigger"),
         ] {
             if tgtype & bit != 0 {
@@ -678,7 +679,7 @@ fn policies(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         out.push(
             Element::new("PgPolicy")
                 .named(table.child(col(&row, 2)))
-                .with_script("Definition", def),
+                .with_script(prop::DEFINITION, def),
         );
     }
     Ok(())
@@ -702,7 +703,10 @@ fn comments(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let text = col(&row, 4);
         let mut el = Element::new(kind::EXTENDED_PROPERTY)
             .named(ObjectName::new(name_parts))
-            .with("Value", script(&format!("'{}'", text.replace('\'', "''"))));
+            .with(
+                prop::VALUE,
+                script(&format!("'{}'", text.replace('\'', "''"))),
+            );
         el.push_ref("Host", Reference::to(host));
         out.push(el);
     }
@@ -733,7 +737,7 @@ mod tests {
             Some("2".into()),
         ];
         let spec = column_type(&row, "public");
-        assert_eq!(spec.int_prop("ArrayDimensions"), Some(2));
+        assert_eq!(spec.int_prop(prop::ARRAY_DIMENSIONS), Some(2));
         assert_eq!(
             spec.reference_name(rel::TYPE).unwrap().to_string(),
             "[integer]"

@@ -5,6 +5,7 @@
 
 mod copy;
 mod inspect;
+mod names;
 mod registry;
 mod server;
 

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use postgres::Config;
 
+use super::names::fit;
 use super::{PostgresDriver, driver_error, quote_ident};
 use crate::driver::server::{
     Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
@@ -32,9 +33,6 @@ use crate::driver::server::{
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
-
-/// PostgreSQL's limit on identifier length, in bytes.
-const NAME_MAX: usize = 63;
 
 /// Session settings for building the new database (`SET`, this session only): index builds sort
 /// in `maintenance_work_mem` (PostgreSQL's default 64 MB), the foreign-key checks join in
@@ -66,16 +64,6 @@ impl std::fmt::Debug for PostgresServer {
 
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
-}
-
-/// `prefix + suffix`, `prefix` cut on a character boundary to fit PostgreSQL's identifier
-/// length.
-pub(super) fn fit(prefix: &str, suffix: &str) -> String {
-    let mut prefix = prefix.to_string();
-    while prefix.len() + suffix.len() > NAME_MAX {
-        prefix.pop();
-    }
-    format!("{prefix}{suffix}")
 }
 
 fn quoted(name: &ObjectName) -> String {

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{BACKEND, SqliteDriver};
+use crate::model::kind::prop;
 use crate::model::{Element, Model, Platform, kind, view};
 use crate::source::generic;
 use crate::{Error, Result};
@@ -218,7 +219,7 @@ fn cross_check(driver: &SqliteDriver, model: &Model) -> Result<()> {
                     format!("index {index_name}"),
                 ));
             };
-            let parsed_unique = parsed.bool_prop("IsUnique").unwrap_or(false);
+            let parsed_unique = parsed.bool_prop(prop::IS_UNIQUE).unwrap_or(false);
             let parsed_count = parsed.children(kind::rel::COLUMN_SPECIFICATIONS).count();
             if parsed_unique != *unique || parsed_count != columns.len() {
                 return Err(mismatch(

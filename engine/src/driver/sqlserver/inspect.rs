@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::quote;
 use crate::Result;
 use crate::model::kind;
+use crate::model::kind::prop;
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, Value};
 use crate::plan::DEFINITION;
 use crate::source::build_tsql_text;
@@ -1100,7 +1101,7 @@ fn database_options(d: Rec<'_>) -> (Element, bool, Option<String>) {
     let mut el = Element::new(kind::DATABASE_OPTIONS);
     let collation = d.text("collation_name").to_string();
     let case_sensitive = collation.contains("_CS");
-    el.set_prop("Collation", Value::Text(collation));
+    el.set_prop(prop::COLLATION, Value::Text(collation));
     // (column, property, model default)
     for (column, property, default) in [
         ("is_ansi_null_default_on", "IsAnsiNullDefaultOn", false),
@@ -1122,28 +1123,28 @@ fn database_options(d: Rec<'_>) -> (Element, bool, Option<String>) {
         }
     }
     if !d.flag("is_local_cursor_default") {
-        el.set_prop("IsCursorDefaultScopeGlobal", Value::Bool(true));
+        el.set_prop(prop::IS_CURSOR_DEFAULT_SCOPE_GLOBAL, Value::Bool(true));
     }
     let page_verify = d.int("page_verify_option");
     el.set_prop(
-        "IsTornPageProtectionOn",
+        prop::IS_TORN_PAGE_PROTECTION_ON,
         Value::Bool(page_verify == Some(1)),
     );
     match d.int("recovery_model") {
-        Some(3) => el.set_prop("RecoveryMode", Value::Int(1)),
-        Some(2) => el.set_prop("RecoveryMode", Value::Int(2)),
+        Some(3) => el.set_prop(prop::RECOVERY_MODE, Value::Int(1)),
+        Some(2) => el.set_prop(prop::RECOVERY_MODE, Value::Int(2)),
         _ => {}
     }
     if d.flag("is_fulltext_enabled") {
-        el.set_prop("IsFullTextEnabled", Value::Bool(true));
+        el.set_prop(prop::IS_FULL_TEXT_ENABLED, Value::Bool(true));
     }
     match page_verify {
-        Some(0) => el.set_prop("PageVerifyMode", Value::Int(0)),
-        Some(1) => el.set_prop("PageVerifyMode", Value::Int(1)),
+        Some(0) => el.set_prop(prop::PAGE_VERIFY_MODE, Value::Int(0)),
+        Some(1) => el.set_prop(prop::PAGE_VERIFY_MODE, Value::Int(1)),
         _ => {}
     }
     if let Some(level) = d.get("compatibility_level") {
-        el.set_prop("CompatibilityMode", Value::from_attribute(level));
+        el.set_prop(prop::COMPATIBILITY_MODE, Value::from_attribute(level));
     }
     for (on, property) in [
         (
@@ -1185,10 +1186,10 @@ fn database_options(d: Rec<'_>) -> (Element, bool, Option<String>) {
         }
     }
     if d.flag("is_broker_enabled") {
-        el.set_prop("ServiceBrokerOption", Value::Int(1));
+        el.set_prop(prop::SERVICE_BROKER_OPTION, Value::Int(1));
     }
-    el.set_prop("DefaultLanguage", Value::Text(String::new()));
-    el.set_prop("DefaultFullTextLanguage", Value::Text(String::new()));
+    el.set_prop(prop::DEFAULT_LANGUAGE, Value::Text(String::new()));
+    el.set_prop(prop::DEFAULT_FULL_TEXT_LANGUAGE, Value::Text(String::new()));
     let el = el.with_ref(
         "DefaultFilegroup",
         Reference::built_in(ObjectName::new(["PRIMARY"])),

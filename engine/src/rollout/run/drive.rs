@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Run, millis};
-use crate::compare::CompareOptions;
-use crate::dialect::dialect_for;
 use crate::package::Package;
 use crate::registry;
 use crate::rollout::health;
 use crate::rollout::journal::{DomainState, Journal, RolloutState, TargetRecord, TargetState};
 use crate::rollout::spec::{self, TargetSpec};
+use crate::upgrade;
 use crate::upgrade::InPlaceOptions;
 use crate::{Error, Result};
 
@@ -77,23 +76,12 @@ impl Run<'_> {
     }
 
     pub(super) fn in_place_options(&self, package: &Package) -> InPlaceOptions {
-        let caps = dialect_for(package.model.platform()).capabilities();
-        let mut variables = self.spec.variables.clone();
-        for name in package.model.sqlcmd_variables() {
-            if !variables.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                variables.push((name.to_string(), String::new()));
-            }
-        }
         InPlaceOptions {
             allow_data_loss: self.spec.allow_data_loss,
             allow_drift: self.spec.allow_drift,
             smart_defaults: self.spec.smart_defaults,
-            compare: CompareOptions {
-                ignore_column_order: !caps.column_order_significant,
-                drop_objects_not_in_source: true,
-                ..CompareOptions::default()
-            },
-            variables,
+            compare: upgrade::compare_options(package.model.platform()),
+            variables: package.variable_values(&self.spec.variables),
         }
     }
 

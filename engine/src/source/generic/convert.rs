@@ -18,6 +18,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 use super::StmtError;
 use super::names::{default_schema, fold, parts, pg_object_name, schema_and_name};
 use super::types::{parse_type_text, specifier_for};
+use crate::model::kind::prop;
 use crate::model::kind::{self, rel};
 use crate::model::{Element, Entry, ObjectName, Platform, Reference, Value};
 
@@ -97,7 +98,7 @@ impl Ctx {
 
     /// Adds an opaque element: `kind`, optional name, the statement as `Definition`.
     pub fn opaque(&mut self, kind: &str, name: Option<ObjectName>, definition: String) {
-        let mut el = Element::new(kind).with_script("Definition", definition);
+        let mut el = Element::new(kind).with_script(prop::DEFINITION, definition);
         match name {
             Some(name) => el.name = Some(name),
             None => self.disambiguate(&mut el),
@@ -160,7 +161,7 @@ impl Ctx {
                 let name = self.object(name);
                 let mut el = Element::new(kind::PROCEDURE)
                     .named(name.clone())
-                    .with_script("BodyScript", statement.to_string());
+                    .with_script(prop::BODY_SCRIPT, statement.to_string());
                 el.push_ref(rel::SCHEMA, self.schema_ref(name.first()));
                 self.out.push(el);
                 Ok(())
@@ -177,7 +178,7 @@ impl Ctx {
                 };
                 let mut el = Element::new(kind::SCHEMA).named(ObjectName::new([name]));
                 if let Some(auth) = auth {
-                    el.set_prop("Authorization", Value::Text(auth));
+                    el.set_prop(prop::AUTHORIZATION, Value::Text(auth));
                 }
                 self.out.push(el);
                 Ok(())
@@ -289,39 +290,39 @@ impl Ctx {
                     .iter()
                     .any(|c| c == col.name_or_empty().leaf())
                 {
-                    col.set_prop("IsNullable", Value::Bool(false));
+                    col.set_prop(prop::IS_NULLABLE, Value::Bool(false));
                 }
             }
         }
         let mut table = Element::new(kind::TABLE).named(name.clone());
         let (without_rowid, strict) = self.pending_table_options.take().unwrap_or_default();
         if ct.without_rowid || without_rowid {
-            table.set_prop("IsWithoutRowId", Value::Bool(true));
+            table.set_prop(prop::IS_WITHOUT_ROW_ID, Value::Bool(true));
         }
         if ct.strict || strict {
-            table.set_prop("IsStrict", Value::Bool(true));
+            table.set_prop(prop::IS_STRICT, Value::Bool(true));
         }
         if ct.unlogged {
-            table.set_prop("IsUnlogged", Value::Bool(true));
+            table.set_prop(prop::IS_UNLOGGED, Value::Bool(true));
         }
         if ct.temporary {
-            table.set_prop("IsTemporary", Value::Bool(true));
+            table.set_prop(prop::IS_TEMPORARY, Value::Bool(true));
         }
         if let Some(inherits) = &ct.inherits {
             let list: Vec<String> = inherits
                 .iter()
                 .map(|n| self.object(n).to_string())
                 .collect();
-            table.set_prop("Inherits", Value::Text(list.join(", ")));
+            table.set_prop(prop::INHERITS, Value::Text(list.join(", ")));
         }
         if let Some(by) = &ct.partition_by {
-            table.set_prop("PartitionBy", Value::Text(by.to_string()));
+            table.set_prop(prop::PARTITION_BY, Value::Text(by.to_string()));
         }
         if let Some(for_values) = &ct.for_values {
-            table.set_prop("PartitionBound", Value::Text(for_values.to_string()));
+            table.set_prop(prop::PARTITION_BOUND, Value::Text(for_values.to_string()));
         }
         if !matches!(ct.table_options, ast::CreateTableOptions::None) {
-            table.set_prop("Options", Value::Text(ct.table_options.to_string()));
+            table.set_prop(prop::OPTIONS, Value::Text(ct.table_options.to_string()));
         }
         for col in parts.columns {
             table.push_child(rel::COLUMNS, col);
@@ -375,7 +376,7 @@ impl Ctx {
                     c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
                     characteristics(&mut c, u.characteristics.as_ref());
                     if matches!(u.nulls_distinct, ast::NullsDistinctOption::NotDistinct) {
-                        c.set_prop("NullsNotDistinct", Value::Bool(true));
+                        c.set_prop(prop::NULLS_NOT_DISTINCT, Value::Bool(true));
                     }
                     let c = self.named_or_disambiguated(c, name);
                     parts.extra.push(c);
@@ -395,7 +396,7 @@ impl Ctx {
                     self.check(parts, &ck, false);
                 }
                 ColumnOption::Collation(n) => {
-                    el.set_prop("Collation", Value::Text(parts_text(self.platform, n)));
+                    el.set_prop(prop::COLLATION, Value::Text(parts_text(self.platform, n)));
                 }
                 ColumnOption::Generated {
                     generated_as,
@@ -411,19 +412,19 @@ impl Ctx {
                         computed = Some((expr.to_string(), persisted));
                     }
                     None => {
-                        el.set_prop("IsIdentity", Value::Bool(true));
+                        el.set_prop(prop::IS_IDENTITY, Value::Bool(true));
                         let how = match generated_as {
                             GeneratedAs::Always => "Always",
                             _ => "ByDefault",
                         };
-                        el.set_prop("IdentityGeneration", Value::Text(how.into()));
+                        el.set_prop(prop::IDENTITY_GENERATION, Value::Text(how.into()));
                         for o in sequence_options.iter().flatten() {
                             match o {
                                 SequenceOptions::StartWith(e, _) => {
-                                    el.set_prop("IdentitySeed", Value::from_attribute(&e.to_string()))
+                                    el.set_prop(prop::IDENTITY_SEED, Value::from_attribute(&e.to_string()))
                                 }
                                 SequenceOptions::IncrementBy(e, _) => el.set_prop(
-                                    "IdentityIncrement",
+                                    prop::IDENTITY_INCREMENT,
                                     Value::from_attribute(&e.to_string()),
                                 ),
                                 other => unmodelled.push(other.to_string()),
@@ -439,9 +440,9 @@ impl Ctx {
                         matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("AUTOINCREMENT"))
                     }) =>
                 {
-                    el.set_prop("IsIdentity", Value::Bool(true));
+                    el.set_prop(prop::IS_IDENTITY, Value::Bool(true));
                 }
-                ColumnOption::Identity(_) => el.set_prop("IsIdentity", Value::Bool(true)),
+                ColumnOption::Identity(_) => el.set_prop(prop::IS_IDENTITY, Value::Bool(true)),
                 other => unmodelled.push(other.to_string()),
             }
         }
@@ -474,16 +475,16 @@ impl Ctx {
         }
         if let Some((expr, persisted)) = &computed {
             el.kind = kind::COMPUTED_COLUMN.into();
-            el.set_prop("ExpressionScript", script(expr));
+            el.set_prop(prop::EXPRESSION_SCRIPT, script(expr));
             if *persisted {
-                el.set_prop("IsPersisted", Value::Bool(true));
+                el.set_prop(prop::IS_PERSISTED, Value::Bool(true));
             }
         }
         if not_null {
-            el.set_prop("IsNullable", Value::Bool(false));
+            el.set_prop(prop::IS_NULLABLE, Value::Bool(false));
         }
         if !unmodelled.is_empty() {
-            el.set_prop("Options", Value::Text(unmodelled.join(" ")));
+            el.set_prop(prop::OPTIONS, Value::Text(unmodelled.join(" ")));
         }
         if let Some(ty) = &ty {
             el.push_child(
@@ -504,7 +505,7 @@ impl Ctx {
         column: &ObjectName,
         expr: &str,
     ) -> Element {
-        let mut d = Element::new(kind::DEFAULT).with("DefaultExpressionScript", script(expr));
+        let mut d = Element::new(kind::DEFAULT).with(prop::DEFAULT_EXPRESSION_SCRIPT, script(expr));
         d.push_ref(rel::DEFINING_TABLE, Reference::to(table.clone()));
         d.push_ref(rel::FOR_COLUMN, Reference::to(column.clone()));
         self.disambiguate(&mut d);
@@ -521,21 +522,21 @@ impl Ctx {
             Expr::Identifier(id) => {
                 spec.push_ref(rel::COLUMN, Reference::to(table.child(self.ident(id))))
             }
-            other => spec.set_prop("ExpressionScript", script(&other.to_string())),
+            other => spec.set_prop(prop::EXPRESSION_SCRIPT, script(&other.to_string())),
         }
         match &col.column.options.sort {
-            Some(OrderBySort::Desc) => spec.set_prop("IsAscending", Value::Bool(false)),
+            Some(OrderBySort::Desc) => spec.set_prop(prop::IS_ASCENDING, Value::Bool(false)),
             Some(OrderBySort::Using(op)) => {
-                spec.set_prop("SortOperator", Value::Text(op.to_string()))
+                spec.set_prop(prop::SORT_OPERATOR, Value::Text(op.to_string()))
             }
             _ => {}
         }
         if let Some(nulls_first) = col.column.options.nulls_first {
-            spec.set_prop("NullsFirst", Value::Bool(nulls_first));
+            spec.set_prop(prop::NULLS_FIRST, Value::Bool(nulls_first));
         }
         if let Some(class) = &col.operator_class {
             spec.set_prop(
-                "OperatorClass",
+                prop::OPERATOR_CLASS,
                 Value::Text(parts_text(self.platform, class)),
             );
         }
@@ -602,7 +603,7 @@ impl Ctx {
                 c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
                 characteristics(&mut c, u.characteristics.as_ref());
                 if matches!(u.nulls_distinct, ast::NullsDistinctOption::NotDistinct) {
-                    c.set_prop("NullsNotDistinct", Value::Bool(true));
+                    c.set_prop(prop::NULLS_NOT_DISTINCT, Value::Bool(true));
                 }
                 let c = self.named_or_disambiguated(c, name);
                 parts.extra.push(c);
@@ -620,7 +621,7 @@ impl Ctx {
                 let Some(found) = found else {
                     let kind = format!("{}TableConstraint", self.prefix());
                     let mut el =
-                        Element::new(kind).with_script("Definition", constraint.to_string());
+                        Element::new(kind).with_script(prop::DEFINITION, constraint.to_string());
                     el.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
                     self.disambiguate(&mut el);
                     parts.extra.push(el);
@@ -669,14 +670,14 @@ impl Ctx {
                     quote_name_pg(&parts.name)
                 );
                 let mut c =
-                    Element::new("PgExcludeConstraint").with_script("Definition", definition);
+                    Element::new("PgExcludeConstraint").with_script(prop::DEFINITION, definition);
                 c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
                 let c = self.named_or_disambiguated(c, name);
                 parts.extra.push(c);
             }
             other => {
                 let kind = format!("{}TableConstraint", self.prefix());
-                let mut c = Element::new(kind).with_script("Definition", other.to_string());
+                let mut c = Element::new(kind).with_script(prop::DEFINITION, other.to_string());
                 c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
                 self.disambiguate(&mut c);
                 parts.extra.push(c);
@@ -719,12 +720,12 @@ impl Ctx {
         if let Some(m) = &fk.match_kind {
             let text = m.to_string();
             if !text.eq_ignore_ascii_case("MATCH SIMPLE") {
-                c.set_prop("MatchKind", Value::Text(text));
+                c.set_prop(prop::MATCH_KIND, Value::Text(text));
             }
         }
         characteristics(&mut c, fk.characteristics.as_ref());
         if not_valid {
-            c.set_prop("IsNotValid", Value::Bool(true));
+            c.set_prop(prop::IS_NOT_VALID, Value::Bool(true));
         }
         for col in &cols {
             c.push_ref(rel::COLUMNS, Reference::to(parts.name.child(col.clone())));
@@ -763,13 +764,13 @@ impl Ctx {
             col.as_deref(),
             "check",
         );
-        let mut c =
-            Element::new(kind::CHECK).with("CheckExpressionScript", script(&ck.expr.to_string()));
+        let mut c = Element::new(kind::CHECK)
+            .with(prop::CHECK_EXPRESSION_SCRIPT, script(&ck.expr.to_string()));
         if ck.no_inherit {
-            c.set_prop("IsNoInherit", Value::Bool(true));
+            c.set_prop(prop::IS_NO_INHERIT, Value::Bool(true));
         }
         if not_valid {
-            c.set_prop("IsNotValid", Value::Bool(true));
+            c.set_prop(prop::IS_NOT_VALID, Value::Bool(true));
         }
         c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
         let c = self.named_or_disambiguated(c, name);
@@ -797,23 +798,23 @@ impl Ctx {
         };
         let mut el = Element::new(kind::INDEX).named(table.child(leaf));
         if ci.unique {
-            el.set_prop("IsUnique", Value::Bool(true));
+            el.set_prop(prop::IS_UNIQUE, Value::Bool(true));
         }
         if let Some(using) = &ci.using {
             let method = using.to_string().to_lowercase();
             if method != "btree" {
-                el.set_prop("IndexMethod", Value::Text(method));
+                el.set_prop(prop::INDEX_METHOD, Value::Text(method));
             }
         }
         if let Some(pred) = &ci.predicate {
-            el.set_prop("FilterPredicate", script(&pred.to_string()));
+            el.set_prop(prop::FILTER_PREDICATE, script(&pred.to_string()));
         }
         if ci.nulls_distinct == Some(false) {
-            el.set_prop("NullsNotDistinct", Value::Bool(true));
+            el.set_prop(prop::NULLS_NOT_DISTINCT, Value::Bool(true));
         }
         if !ci.with.is_empty() {
             let with: Vec<String> = ci.with.iter().map(ToString::to_string).collect();
-            el.set_prop("WithOptions", Value::Text(with.join(", ")));
+            el.set_prop(prop::WITH_OPTIONS, Value::Text(with.join(", ")));
         }
         for spec in self.key_specs(&table, &ci.columns) {
             el.push_child(rel::COLUMN_SPECIFICATIONS, spec);
@@ -833,22 +834,22 @@ impl Ctx {
         let name = self.object(&cv.name);
         let mut el = Element::new(kind::VIEW)
             .named(name.clone())
-            .with("QueryScript", script(&cv.query.to_string()));
+            .with(prop::QUERY_SCRIPT, script(&cv.query.to_string()));
         if cv.materialized {
-            el.set_prop("IsMaterialized", Value::Bool(true));
+            el.set_prop(prop::IS_MATERIALIZED, Value::Bool(true));
         }
         if with_data == Some(false) {
-            el.set_prop("WithNoData", Value::Bool(true));
+            el.set_prop(prop::WITH_NO_DATA, Value::Bool(true));
         }
         if cv.temporary {
-            el.set_prop("IsTemporary", Value::Bool(true));
+            el.set_prop(prop::IS_TEMPORARY, Value::Bool(true));
         }
         if !cv.columns.is_empty() {
             let cols: Vec<String> = cv.columns.iter().map(|c| self.ident(&c.name)).collect();
-            el.set_prop("ColumnNames", Value::Text(cols.join(", ")));
+            el.set_prop(prop::COLUMN_NAMES, Value::Text(cols.join(", ")));
         }
         if !matches!(cv.options, ast::CreateTableOptions::None) {
-            el.set_prop("Options", Value::Text(cv.options.to_string()));
+            el.set_prop(prop::OPTIONS, Value::Text(cv.options.to_string()));
         }
         el.push_ref(rel::SCHEMA, self.schema_ref(name.first()));
         self.out.push(el);
@@ -866,7 +867,7 @@ impl Ctx {
         };
         let mut el = Element::new(kind::DML_TRIGGER).named(name);
         el.set_prop(
-            "BodyScript",
+            prop::BODY_SCRIPT,
             script(&Statement::CreateTrigger(ct.clone()).to_string()),
         );
         if let Some(period) = &ct.period {
@@ -875,7 +876,7 @@ impl Ctx {
                 TriggerPeriod::After | TriggerPeriod::For => "After",
                 TriggerPeriod::InsteadOf => "InsteadOf",
             };
-            el.set_prop("TriggerTiming", Value::Text(timing.into()));
+            el.set_prop(prop::TRIGGER_TIMING, Value::Text(timing.into()));
         }
         for event in &ct.events {
             let prop = match event {
@@ -902,10 +903,10 @@ impl Ctx {
         };
         let mut el = Element::new(kind).named(name.clone());
         if let Some(rt) = &cf.return_type {
-            el.set_prop("ReturnType", Value::Text(rt.to_string()));
+            el.set_prop(prop::RETURN_TYPE, Value::Text(rt.to_string()));
         }
         if let Some(lang) = &cf.language {
-            el.set_prop("Language", Value::Text(lang.value.to_lowercase()));
+            el.set_prop(prop::LANGUAGE, Value::Text(lang.value.to_lowercase()));
         }
         let mut signature = Vec::new();
         for (idx, arg) in cf.args.iter().flatten().enumerate() {
@@ -916,16 +917,16 @@ impl Ctx {
             let ty = parse_type_text(self.platform, &arg.data_type.to_string());
             let mut p = Element::new(kind::PARAMETER).named(name.child(leaf));
             match arg.mode {
-                Some(ArgMode::Out) => p.set_prop("IsOutput", Value::Bool(true)),
-                Some(ArgMode::InOut) => p.set_prop("Mode", Value::Text("InOut".into())),
-                Some(ArgMode::Variadic) => p.set_prop("Mode", Value::Text("Variadic".into())),
+                Some(ArgMode::Out) => p.set_prop(prop::IS_OUTPUT, Value::Bool(true)),
+                Some(ArgMode::InOut) => p.set_prop(prop::MODE, Value::Text("InOut".into())),
+                Some(ArgMode::Variadic) => p.set_prop(prop::MODE, Value::Text("Variadic".into())),
                 _ => {}
             }
             if !matches!(arg.mode, Some(ArgMode::Out)) {
                 signature.push(type_display(&ty));
             }
             if let Some(d) = &arg.default_expr {
-                p.set_prop("DefaultExpressionScript", script(&d.to_string()));
+                p.set_prop(prop::DEFAULT_EXPRESSION_SCRIPT, script(&d.to_string()));
             }
             p.push_child(
                 rel::TYPE_SPECIFIER,
@@ -933,9 +934,9 @@ impl Ctx {
             );
             el.push_child(rel::PARAMETERS, p);
         }
-        el.set_prop("Arguments", Value::Text(signature.join(", ")));
+        el.set_prop(prop::ARGUMENTS, Value::Text(signature.join(", ")));
         if let Some(attributes) = self.pending_attributes.take() {
-            el.set_prop("Attributes", Value::Text(attributes));
+            el.set_prop(prop::ATTRIBUTES, Value::Text(attributes));
         }
         let body = match &cf.function_body {
             Some(CreateFunctionBody::AsBeforeOptions { body, .. })
@@ -948,10 +949,11 @@ impl Ctx {
             None => String::new(),
         };
         el.set_prop(
-            "DefinitionScript",
+            prop::DEFINITION_SCRIPT,
             script(&Statement::CreateFunction(cf).to_string()),
         );
-        let imp = Element::new(kind::FUNCTION_IMPLEMENTATION).with("BodyScript", script(&body));
+        let imp =
+            Element::new(kind::FUNCTION_IMPLEMENTATION).with(prop::BODY_SCRIPT, script(&body));
         el.push_child(rel::FUNCTION_BODY, imp);
         el.push_ref(rel::SCHEMA, self.schema_ref(&schema));
         self.out.push(el);
@@ -999,7 +1001,7 @@ impl Ctx {
         let mut el = Element::new(kind::EXTENDED_PROPERTY)
             .named(ObjectName::new(name_parts))
             .with(
-                "Value",
+                prop::VALUE,
                 script(&format!("'{}'", comment.replace('\'', "''"))),
             );
         el.push_ref("Host", Reference::to(host));
@@ -1045,10 +1047,10 @@ impl Ctx {
                     name_parts.extend(object.parts().to_vec());
                     let mut el = Element::new(kind::PERMISSION)
                         .named(ObjectName::new(name_parts))
-                        .with_text("Permission", perm.clone())
-                        .with_text("Grantee", who.clone());
+                        .with_text(prop::PERMISSION, perm.clone())
+                        .with_text(prop::GRANTEE, who.clone());
                     if g.with_grant_option {
-                        el.set_prop("WithGrantOption", Value::Bool(true));
+                        el.set_prop(prop::WITH_GRANT_OPTION, Value::Bool(true));
                     }
                     el.push_ref("SecuredObject", Reference::to(object.clone()));
                     self.out.push(el);
@@ -1108,7 +1110,8 @@ impl Ctx {
                 }
                 AlterTableOperation::EnableRowLevelSecurity if table_idx.is_some() => {
                     if let Some(i) = table_idx {
-                        self.out[i].set_prop("IsRowLevelSecurityEnabled", Value::Bool(true));
+                        self.out[i]
+                            .set_prop(prop::IS_ROW_LEVEL_SECURITY_ENABLED, Value::Bool(true));
                     }
                 }
                 AlterTableOperation::AlterColumn {
@@ -1126,7 +1129,7 @@ impl Ctx {
             if let Some(i) = table_idx.filter(|_| self.pg()) {
                 for col in &parts.pk_columns {
                     if let Some(c) = column_mut(&mut self.out[i], col) {
-                        c.set_prop("IsNullable", Value::Bool(false));
+                        c.set_prop(prop::IS_NULLABLE, Value::Bool(false));
                     }
                 }
             }
@@ -1168,7 +1171,7 @@ impl Ctx {
             AlterColumnOperation::SetNotNull | AlterColumnOperation::DropNotNull => {
                 let c = column_mut(&mut self.out[table_idx], &leaf).expect("checked above");
                 if matches!(op, AlterColumnOperation::SetNotNull) {
-                    c.set_prop("IsNullable", Value::Bool(false));
+                    c.set_prop(prop::IS_NULLABLE, Value::Bool(false));
                 } else {
                     c.properties.retain(|p| p.name != "IsNullable");
                 }
@@ -1275,7 +1278,7 @@ pub(crate) fn sequence(ctx: &mut Ctx, dialect: &dyn Dialect, tokens: Vec<TokenWi
         }
     }
     if cycle {
-        el.set_prop("IsCycling", Value::Bool(true));
+        el.set_prop(prop::IS_CYCLING, Value::Bool(true));
     }
     el.push_child(
         rel::TYPE_SPECIFIER,
@@ -1405,13 +1408,13 @@ fn characteristics(el: &mut Element, c: Option<&ConstraintCharacteristics>) {
         return;
     };
     if c.deferrable == Some(true) {
-        el.set_prop("IsDeferrable", Value::Bool(true));
+        el.set_prop(prop::IS_DEFERRABLE, Value::Bool(true));
     }
     if c.initially == Some(DeferrableInitial::Deferred) {
-        el.set_prop("IsInitiallyDeferred", Value::Bool(true));
+        el.set_prop(prop::IS_INITIALLY_DEFERRED, Value::Bool(true));
     }
     if c.enforced == Some(false) {
-        el.set_prop("IsNotEnforced", Value::Bool(true));
+        el.set_prop(prop::IS_NOT_ENFORCED, Value::Bool(true));
     }
 }
 

@@ -1,3 +1,4 @@
+use crate::model::kind::prop;
 use std::path::Path;
 
 use super::*;
@@ -72,7 +73,7 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
     assert!(t.references(rel::SCHEMA).next().unwrap().is_built_in());
     let id = column(t, "id");
     assert_eq!(col_type(id), "[integer]");
-    assert_eq!(id.bool_prop("IsNullable"), Some(false));
+    assert_eq!(id.bool_prop(prop::IS_NULLABLE), Some(false));
     let email = column(t, "Email");
     assert_eq!(col_type(email), "[character varying]");
     assert_eq!(
@@ -80,14 +81,14 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
             .children(rel::TYPE_SPECIFIER)
             .next()
             .unwrap()
-            .int_prop("Length"),
+            .int_prop(prop::LENGTH),
         Some(255)
     );
-    assert_eq!(email.bool_prop("IsNullable"), Some(false));
+    assert_eq!(email.bool_prop(prop::IS_NULLABLE), Some(false));
     let age = column(t, "age");
     assert_eq!(col_type(age), "[integer]");
     assert_eq!(
-        age.prop("IsNullable"),
+        age.prop(prop::IS_NULLABLE),
         None,
         "nullable columns carry no IsNullable"
     );
@@ -97,10 +98,10 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
         tags.children(rel::TYPE_SPECIFIER)
             .next()
             .unwrap()
-            .int_prop("ArrayDimensions"),
+            .int_prop(prop::ARRAY_DIMENSIONS),
         Some(1)
     );
-    assert_eq!(column(t, "flag").text_prop("Collation"), Some("C"));
+    assert_eq!(column(t, "flag").text_prop(prop::COLLATION), Some("C"));
 
     let pk = find(&els, kind::PRIMARY_KEY, "[public].[users_pkey]");
     assert_eq!(spec_columns(pk), ["[public].[users].[id]"]);
@@ -108,9 +109,13 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
     let uq = find(&els, kind::UNIQUE, "[public].[users_Email_key]");
     assert_eq!(spec_columns(uq), ["[public].[users].[Email]"]);
     let ck = find(&els, kind::CHECK, "[public].[users_age_check]");
-    assert_eq!(ck.text_prop("CheckExpressionScript"), Some("age > 0"));
+    assert_eq!(ck.text_prop(prop::CHECK_EXPRESSION_SCRIPT), Some("age > 0"));
     let fk = find(&els, kind::FOREIGN_KEY, "[public].[users_org_id_fkey]");
-    assert_eq!(fk.int_prop("OnDeleteAction"), Some(1), "DacFx: 1 = CASCADE");
+    assert_eq!(
+        fk.int_prop(prop::ON_DELETE_ACTION),
+        Some(1),
+        "DacFx: 1 = CASCADE"
+    );
     assert_eq!(refs(fk, rel::FOREIGN_TABLE), ["[public].[orgs]"]);
     assert_eq!(refs(fk, rel::COLUMNS), ["[public].[users].[org_id]"]);
 
@@ -120,7 +125,7 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
     let defaults = of_kind(&els, kind::DEFAULT);
     let texts: Vec<&str> = defaults
         .iter()
-        .map(|d| d.text_prop("DefaultExpressionScript").unwrap())
+        .map(|d| d.text_prop(prop::DEFAULT_EXPRESSION_SCRIPT).unwrap())
         .collect();
     assert!(
         texts.contains(&"nextval('users_id_seq'::regclass)"),
@@ -149,29 +154,29 @@ fn postgres_table_level_constraints_identity_and_generated_columns() {
     assert_eq!(refs(t, rel::SCHEMA), ["[app]"]);
     assert!(!t.references(rel::SCHEMA).next().unwrap().is_built_in());
     let id = column(t, "id");
-    assert_eq!(id.bool_prop("IsIdentity"), Some(true));
-    assert_eq!(id.text_prop("IdentityGeneration"), Some("Always"));
-    assert_eq!(id.int_prop("IdentitySeed"), Some(10));
-    assert_eq!(id.int_prop("IdentityIncrement"), Some(5));
-    assert_eq!(id.bool_prop("IsNullable"), Some(false));
+    assert_eq!(id.bool_prop(prop::IS_IDENTITY), Some(true));
+    assert_eq!(id.text_prop(prop::IDENTITY_GENERATION), Some("Always"));
+    assert_eq!(id.int_prop(prop::IDENTITY_SEED), Some(10));
+    assert_eq!(id.int_prop(prop::IDENTITY_INCREMENT), Some(5));
+    assert_eq!(id.bool_prop(prop::IS_NULLABLE), Some(false));
     let total = column(t, "total");
     assert_eq!(total.kind, kind::COMPUTED_COLUMN);
-    assert_eq!(total.text_prop("ExpressionScript"), Some("a * b"));
-    assert_eq!(total.bool_prop("IsPersisted"), Some(true));
+    assert_eq!(total.text_prop(prop::EXPRESSION_SCRIPT), Some("a * b"));
+    assert_eq!(total.bool_prop(prop::IS_PERSISTED), Some(true));
     find(&els, kind::PRIMARY_KEY, "[app].[orders_pk]");
     let uq = find(&els, kind::UNIQUE, "[app].[orders_a_b_key]");
     let specs: Vec<&Element> = uq.children(rel::COLUMN_SPECIFICATIONS).collect();
-    assert_eq!(specs[0].prop("IsAscending"), None);
-    assert_eq!(specs[1].bool_prop("IsAscending"), Some(false));
+    assert_eq!(specs[0].prop(prop::IS_ASCENDING), None);
+    assert_eq!(specs[1].bool_prop(prop::IS_ASCENDING), Some(false));
     find(&els, kind::CHECK, "[app].[orders_check]");
     let fk = find(&els, kind::FOREIGN_KEY, "[app].[orders_a_b_fkey]");
     assert_eq!(
-        fk.int_prop("OnUpdateAction"),
+        fk.int_prop(prop::ON_UPDATE_ACTION),
         Some(2),
         "DacFx: 2 = SET NULL"
     );
-    assert_eq!(fk.bool_prop("IsDeferrable"), Some(true));
-    assert_eq!(fk.bool_prop("IsInitiallyDeferred"), Some(true));
+    assert_eq!(fk.bool_prop(prop::IS_DEFERRABLE), Some(true));
+    assert_eq!(fk.bool_prop(prop::IS_INITIALLY_DEFERRED), Some(true));
     assert_eq!(
         refs(fk, rel::FOREIGN_COLUMNS),
         ["[app].[other].[x]", "[app].[other].[y]"]
@@ -211,13 +216,13 @@ fn sqlite_table_names_types_and_unnamed_constraints() {
     );
     assert_eq!(els.iter().filter(|e| e.kind == kind::TABLE).count(), 1);
     let t = find(&els, kind::TABLE, "[main].[Users]");
-    assert_eq!(t.bool_prop("IsWithoutRowId"), Some(true));
-    assert_eq!(t.bool_prop("IsStrict"), Some(true));
+    assert_eq!(t.bool_prop(prop::IS_WITHOUT_ROW_ID), Some(true));
+    assert_eq!(t.bool_prop(prop::IS_STRICT), Some(true));
     let id = column(t, "id");
     assert_eq!(col_type(id), "[INTEGER]");
-    assert_eq!(id.bool_prop("IsIdentity"), Some(true));
+    assert_eq!(id.bool_prop(prop::IS_IDENTITY), Some(true));
     assert_eq!(
-        id.prop("IsNullable"),
+        id.prop(prop::IS_NULLABLE),
         None,
         "SQLite keeps PK columns as declared"
     );
@@ -227,7 +232,7 @@ fn sqlite_table_names_types_and_unnamed_constraints() {
         name.children(rel::TYPE_SPECIFIER)
             .next()
             .unwrap()
-            .int_prop("Length"),
+            .int_prop(prop::LENGTH),
         Some(30)
     );
     assert!(
@@ -240,10 +245,10 @@ fn sqlite_table_names_types_and_unnamed_constraints() {
     assert!(pk[0].name.is_none() && pk[0].disambiguator.is_some());
     let fk = of_kind(&els, kind::FOREIGN_KEY);
     assert!(fk[0].name.is_none());
-    assert_eq!(fk[0].int_prop("OnDeleteAction"), Some(2));
+    assert_eq!(fk[0].int_prop(prop::ON_DELETE_ACTION), Some(2));
     find(&els, kind::UNIQUE, "[main].[uq_name]");
     let d = of_kind(&els, kind::DEFAULT);
-    assert_eq!(d[0].text_prop("DefaultExpressionScript"), Some("'x'"));
+    assert_eq!(d[0].text_prop(prop::DEFAULT_EXPRESSION_SCRIPT), Some("'x'"));
     // Disambiguators are unique.
     let mut dis: Vec<_> = els.iter().filter_map(|e| e.disambiguator.clone()).collect();
     let n = dis.len();
@@ -256,23 +261,26 @@ fn indexes_on_both_platforms() {
     let els = pg("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix ON s.t USING gin (a, lower(b) DESC) INCLUDE (c) WHERE a > 1;
                   CREATE INDEX ON t (x);");
     let ix = find(&els, kind::INDEX, "[s].[t].[ix]");
-    assert_eq!(ix.bool_prop("IsUnique"), Some(true));
-    assert_eq!(ix.text_prop("IndexMethod"), Some("gin"));
-    assert_eq!(ix.text_prop("FilterPredicate"), Some("a > 1"));
+    assert_eq!(ix.bool_prop(prop::IS_UNIQUE), Some(true));
+    assert_eq!(ix.text_prop(prop::INDEX_METHOD), Some("gin"));
+    assert_eq!(ix.text_prop(prop::FILTER_PREDICATE), Some("a > 1"));
     assert_eq!(refs(ix, rel::INDEXED_OBJECT), ["[s].[t]"]);
     assert_eq!(refs(ix, rel::INCLUDED_COLUMNS), ["[s].[t].[c]"]);
     let specs: Vec<&Element> = ix.children(rel::COLUMN_SPECIFICATIONS).collect();
     assert_eq!(refs(specs[0], rel::COLUMN), ["[s].[t].[a]"]);
-    assert_eq!(specs[1].text_prop("ExpressionScript"), Some("lower(b)"));
-    assert_eq!(specs[1].bool_prop("IsAscending"), Some(false));
+    assert_eq!(
+        specs[1].text_prop(prop::EXPRESSION_SCRIPT),
+        Some("lower(b)")
+    );
+    assert_eq!(specs[1].bool_prop(prop::IS_ASCENDING), Some(false));
     find(&els, kind::INDEX, "[public].[t].[t_x_idx]");
 
     let els = lite(
         "CREATE INDEX IF NOT EXISTS \"Ix\" ON t (a COLLATE NOCASE, b DESC) WHERE b IS NOT NULL;",
     );
     let ix = find(&els, kind::INDEX, "[main].[t].[Ix]");
-    assert_eq!(ix.prop("IsUnique"), None);
-    assert_eq!(ix.text_prop("FilterPredicate"), Some("b IS NOT NULL"));
+    assert_eq!(ix.prop(prop::IS_UNIQUE), None);
+    assert_eq!(ix.text_prop(prop::FILTER_PREDICATE), Some("b IS NOT NULL"));
 }
 
 #[test]
@@ -281,16 +289,16 @@ fn views_triggers_and_materialized_views() {
         CREATE MATERIALIZED VIEW mv AS SELECT * FROM t WITH NO DATA;
         CREATE TRIGGER trg BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f();");
     let v = find(&els, kind::VIEW, "[public].[v]");
-    assert_eq!(v.text_prop("QueryScript"), Some("SELECT 1 AS one"));
+    assert_eq!(v.text_prop(prop::QUERY_SCRIPT), Some("SELECT 1 AS one"));
     let mv = find(&els, kind::VIEW, "[public].[mv]");
-    assert_eq!(mv.bool_prop("IsMaterialized"), Some(true));
-    assert_eq!(mv.bool_prop("WithNoData"), Some(true));
+    assert_eq!(mv.bool_prop(prop::IS_MATERIALIZED), Some(true));
+    assert_eq!(mv.bool_prop(prop::WITH_NO_DATA), Some(true));
     let trg = find(&els, kind::DML_TRIGGER, "[public].[t].[trg]");
-    assert_eq!(trg.bool_prop("IsInsertTrigger"), Some(true));
-    assert_eq!(trg.bool_prop("IsUpdateTrigger"), Some(true));
-    assert_eq!(trg.text_prop("TriggerTiming"), Some("Before"));
+    assert_eq!(trg.bool_prop(prop::IS_INSERT_TRIGGER), Some(true));
+    assert_eq!(trg.bool_prop(prop::IS_UPDATE_TRIGGER), Some(true));
+    assert_eq!(trg.text_prop(prop::TRIGGER_TIMING), Some("Before"));
     assert!(
-        trg.text_prop("BodyScript")
+        trg.text_prop(prop::BODY_SCRIPT)
             .unwrap()
             .starts_with("CREATE TRIGGER trg")
     );
@@ -304,9 +312,9 @@ fn views_triggers_and_materialized_views() {
         CREATE VIEW IF NOT EXISTS vv AS SELECT a FROM t;",
     );
     let tr = find(&els, kind::DML_TRIGGER, "[main].[tr]");
-    assert_eq!(tr.bool_prop("IsDeleteTrigger"), Some(true));
+    assert_eq!(tr.bool_prop(prop::IS_DELETE_TRIGGER), Some(true));
     assert!(
-        tr.text_prop("BodyScript")
+        tr.text_prop(prop::BODY_SCRIPT)
             .unwrap()
             .contains("DELETE FROM u")
     );
@@ -324,25 +332,28 @@ fn postgres_routines_sequences_schemas_types_and_extensions() {
             LANGUAGE sql IMMUTABLE COST 5 AS $$ SELECT a + b $$;
         DO $$ BEGIN PERFORM 1; END $$;");
     let schema = find(&els, kind::SCHEMA, "[app]");
-    assert_eq!(schema.text_prop("Authorization"), Some("bob"));
+    assert_eq!(schema.text_prop(prop::AUTHORIZATION), Some("bob"));
     let s = find(&els, kind::SEQUENCE, "[app].[s]");
-    assert_eq!(s.int_prop("StartValue"), Some(100));
-    assert_eq!(s.int_prop("Increment"), Some(2));
-    assert_eq!(s.int_prop("CacheSize"), Some(10));
-    assert_eq!(s.prop("MinValue"), None);
+    assert_eq!(s.int_prop(prop::START_VALUE), Some(100));
+    assert_eq!(s.int_prop(prop::INCREMENT), Some(2));
+    assert_eq!(s.int_prop(prop::CACHE_SIZE), Some(10));
+    assert_eq!(s.prop(prop::MIN_VALUE), None);
     let e = find(&els, "PgEnumType", "[public].[mood]");
-    assert!(e.text_prop("Definition").unwrap().contains("'sad'"));
+    assert!(e.text_prop(prop::DEFINITION).unwrap().contains("'sad'"));
     find(&els, "PgDomain", "[public].[posint]");
     find(&els, "PgExtension", "[pgcrypto]");
     let f = find(&els, kind::SCALAR_FUNCTION, "[app].[add]");
-    assert_eq!(f.text_prop("Arguments"), Some("integer, integer"));
-    assert_eq!(f.text_prop("Language"), Some("sql"));
-    assert_eq!(f.text_prop("Attributes"), Some("COST 5"));
+    assert_eq!(f.text_prop(prop::ARGUMENTS), Some("integer, integer"));
+    assert_eq!(f.text_prop(prop::LANGUAGE), Some("sql"));
+    assert_eq!(f.text_prop(prop::ATTRIBUTES), Some("COST 5"));
     let params: Vec<&Element> = f.children(rel::PARAMETERS).collect();
     assert_eq!(params[1].name_or_empty().to_string(), "[app].[add].[b]");
-    assert_eq!(params[1].text_prop("DefaultExpressionScript"), Some("1"));
+    assert_eq!(
+        params[1].text_prop(prop::DEFAULT_EXPRESSION_SCRIPT),
+        Some("1")
+    );
     let body = f.children(rel::FUNCTION_BODY).next().unwrap();
-    assert_eq!(body.text_prop("BodyScript"), Some(" SELECT a + b "));
+    assert_eq!(body.text_prop(prop::BODY_SCRIPT), Some(" SELECT a + b "));
     assert_eq!(of_kind(&els, "PgDoBlock").len(), 1);
 }
 
@@ -358,19 +369,19 @@ fn comments_grants_and_alter_table_fold_into_the_model() {
         COMMENT ON COLUMN t.a IS 'the a';
         GRANT SELECT, INSERT ON t TO reader WITH GRANT OPTION;");
     let t = find(&els, kind::TABLE, "[public].[t]");
-    assert_eq!(column(t, "b").bool_prop("IsNullable"), Some(false));
-    assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
-    assert_eq!(t.bool_prop("IsRowLevelSecurityEnabled"), Some(true));
+    assert_eq!(column(t, "b").bool_prop(prop::IS_NULLABLE), Some(false));
+    assert_eq!(column(t, "a").bool_prop(prop::IS_NULLABLE), Some(false));
+    assert_eq!(t.bool_prop(prop::IS_ROW_LEVEL_SECURITY_ENABLED), Some(true));
     find(&els, kind::PRIMARY_KEY, "[public].[t_pk]");
     let d = of_kind(&els, kind::DEFAULT);
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].text_prop("DefaultExpressionScript"), Some("'x'"));
+    assert_eq!(d[0].text_prop(prop::DEFAULT_EXPRESSION_SCRIPT), Some("'x'"));
     let c = find(
         &els,
         kind::EXTENDED_PROPERTY,
         "[SqlTable].[public].[t].[MS_Description]",
     );
-    assert_eq!(c.text_prop("Value"), Some("'It''s a table'"));
+    assert_eq!(c.text_prop(prop::VALUE), Some("'It''s a table'"));
     assert_eq!(refs(c, "Host"), ["[public].[t]"]);
     find(
         &els,
@@ -382,7 +393,7 @@ fn comments_grants_and_alter_table_fold_into_the_model() {
         kind::PERMISSION,
         "[Grant.SELECT.Object].[reader].[public].[t]",
     );
-    assert_eq!(g.bool_prop("WithGrantOption"), Some(true));
+    assert_eq!(g.bool_prop(prop::WITH_GRANT_OPTION), Some(true));
     find(
         &els,
         kind::PERMISSION,
@@ -501,7 +512,7 @@ fn primary_key_using_index_takes_the_index_and_drop_column_folds() {
     assert_eq!(spec_columns(pk), ["[public].[t].[a]"]);
     let t = find(&els, kind::TABLE, "[public].[t]");
     assert_eq!(t.children(rel::COLUMNS).count(), 1);
-    assert_eq!(column(t, "a").bool_prop("IsNullable"), Some(false));
+    assert_eq!(column(t, "a").bool_prop(prop::IS_NULLABLE), Some(false));
     find(&els, "PgCollation", "[public].[c1]");
 }
 
@@ -524,7 +535,7 @@ fn sqlite_string_literal_names_are_identifiers() {
     let check = els.iter().find(|e| e.kind == kind::CHECK).expect("check");
     assert!(
         check
-            .text_prop("CheckExpressionScript")
+            .text_prop(prop::CHECK_EXPRESSION_SCRIPT)
             .is_some_and(|t| t.contains("'y'"))
     );
 }
@@ -534,14 +545,14 @@ fn postgres_opaque_definitions_are_runnable() {
     let els = pg("CREATE DOMAIN email AS text NOT NULL CHECK (VALUE <> '');
         CREATE TABLE r (c int4range, CONSTRAINT no_overlap EXCLUDE USING gist (c WITH &&));");
     let d = find(&els, "PgDomain", "[public].[email]");
-    let def = d.text_prop("Definition").unwrap();
+    let def = d.text_prop(prop::DEFINITION).unwrap();
     assert!(
         def.contains("NOT NULL") && !def.contains("IS NOT NULL"),
         "{def}"
     );
     let x = find(&els, "PgExcludeConstraint", "[public].[no_overlap]");
     assert_eq!(
-        x.text_prop("Definition"),
+        x.text_prop(prop::DEFINITION),
         Some(
             "ALTER TABLE \"public\".\"r\" ADD CONSTRAINT no_overlap EXCLUDE USING gist (c WITH &&)"
         )

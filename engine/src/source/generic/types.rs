@@ -5,6 +5,7 @@
 //! `timestamp with time zone`...), so a source model and an inspected catalog agree.
 //! SQLite keeps the declared type as written, upper-cased, split into name and arguments.
 
+use crate::model::kind::prop;
 use crate::model::kind::{self, rel};
 use crate::model::{Element, ObjectName, Platform, Reference};
 
@@ -320,14 +321,14 @@ pub fn specifier_for(platform: Platform, ty: &TypeText, default_schema: &str) ->
             "Argument"
         };
         if arg.eq_ignore_ascii_case("max") {
-            spec.set_prop("IsMax", crate::model::Value::Bool(true));
+            spec.set_prop(prop::IS_MAX, crate::model::Value::Bool(true));
         } else {
             spec.set_prop(prop, crate::model::Value::from_attribute(arg));
         }
     }
     if ty.array_dims > 0 {
         spec.set_prop(
-            "ArrayDimensions",
+            prop::ARRAY_DIMENSIONS,
             crate::model::Value::Int(i64::from(ty.array_dims)),
         );
     }
@@ -394,8 +395,8 @@ mod tests {
     #[test]
     fn specifier_has_reference_and_lengths() {
         let spec = type_specifier(Platform::Postgres, "numeric(10, 2)", "public");
-        assert_eq!(spec.int_prop("Precision"), Some(10));
-        assert_eq!(spec.int_prop("Scale"), Some(2));
+        assert_eq!(spec.int_prop(prop::PRECISION), Some(10));
+        assert_eq!(spec.int_prop(prop::SCALE), Some(2));
         assert_eq!(
             spec.reference_name(rel::TYPE).unwrap().to_string(),
             "[numeric]"
@@ -407,6 +408,6 @@ mod tests {
             "[app].[mood]"
         );
         let spec = type_specifier(Platform::Sqlite, "VARCHAR(30)", "main");
-        assert_eq!(spec.int_prop("Length"), Some(30));
+        assert_eq!(spec.int_prop(prop::LENGTH), Some(30));
     }
 }

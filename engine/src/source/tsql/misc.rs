@@ -7,6 +7,7 @@ use super::cursor::Cursor;
 use super::{TsqlBuilder, data_type, principal_ref, qualify, schema_ref, script, skip_statement};
 use crate::error::Result;
 use crate::model::kind;
+use crate::model::kind::prop;
 use crate::model::{Element, ObjectName, Reference, Value};
 
 /// Object kinds whose opaque names are schema-qualified.
@@ -134,16 +135,16 @@ impl TsqlBuilder {
         if c.eat_kw("FOR") || c.eat_kw("FROM") {
             if c.eat_kw("LOGIN") {
                 login = Some(c.ident()?);
-                el.set_prop("AuthenticationType", Value::Int(1));
+                el.set_prop(prop::AUTHENTICATION_TYPE, Value::Int(1));
             } else if c.eat_kws(&["EXTERNAL", "PROVIDER"]) {
-                el.set_prop("AuthenticationType", Value::Int(4));
+                el.set_prop(prop::AUTHENTICATION_TYPE, Value::Int(4));
             } else if c.eat_kw("CERTIFICATE") || c.eat_kws(&["ASYMMETRIC", "KEY"]) {
                 c.ident()?;
             } else {
                 return Err(c.expected("LOGIN, EXTERNAL PROVIDER, CERTIFICATE or ASYMMETRIC KEY"));
             }
         } else if c.eat_kws(&["WITHOUT", "LOGIN"]) {
-            el.set_prop("IsWithoutLogin", Value::Bool(true));
+            el.set_prop(prop::IS_WITHOUT_LOGIN, Value::Bool(true));
         }
         let mut default_schema = None;
         if c.eat_kw("WITH") {
@@ -154,7 +155,7 @@ impl TsqlBuilder {
                     "DEFAULT_SCHEMA" => default_schema = Some(c.ident()?),
                     "PASSWORD" => {
                         c.string().ok_or_else(|| c.expected("a password string"))?;
-                        el.set_prop("AuthenticationType", Value::Int(2));
+                        el.set_prop(prop::AUTHENTICATION_TYPE, Value::Int(2));
                     }
                     _ => {
                         c.expression(&|_| false)?;
@@ -190,7 +191,7 @@ impl TsqlBuilder {
                 el.set_prop(&p.name, p.value.clone());
             }
             if not_null {
-                el.set_prop("IsNullable", Value::Bool(false));
+                el.set_prop(prop::IS_NULLABLE, Value::Bool(false));
             }
             el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
             for r in spec.references("Type") {
@@ -207,7 +208,7 @@ impl TsqlBuilder {
             skip_statement(c);
             let mut el = Element::new("SqlUserDefinedType")
                 .named(name.clone())
-                .with("Definition", script(c.text(start, c.pos)));
+                .with(prop::DEFINITION, script(c.text(start, c.pos)));
             el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
             self.push(el);
             return Ok(());
@@ -223,7 +224,7 @@ impl TsqlBuilder {
         let text = c.text(start, c.pos);
         let mut el = Element::new(kind::SYNONYM)
             .named(name.clone())
-            .with("ForObjectScript", script(text));
+            .with(prop::FOR_OBJECT_SCRIPT, script(text));
         el.push_ref("ForObject", Reference::to(qualify(target)));
         el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
         self.push(el);
@@ -239,9 +240,9 @@ impl TsqlBuilder {
             let name = c.ident()?;
             let mut el = Element::new("SqlFilegroup").named(ObjectName::new([name]));
             if c.eat_kws(&["CONTAINS", "FILESTREAM"]) {
-                el.set_prop("ContainsFileStream", Value::Bool(true));
+                el.set_prop(prop::CONTAINS_FILE_STREAM, Value::Bool(true));
             } else if c.eat_kws(&["CONTAINS", "MEMORY_OPTIMIZED_DATA"]) {
-                el.set_prop("ContainsMemoryOptimizedData", Value::Bool(true));
+                el.set_prop(prop::CONTAINS_MEMORY_OPTIMIZED_DATA, Value::Bool(true));
             }
             self.push(el);
             return Ok(());
@@ -254,7 +255,7 @@ impl TsqlBuilder {
             self.push(
                 Element::new("SqlFile")
                     .named(ObjectName::new([name]))
-                    .with("Definition", script(c.text(start, c.pos))),
+                    .with(prop::DEFINITION, script(c.text(start, c.pos))),
             );
             return Ok(());
         }
@@ -371,7 +372,7 @@ impl TsqlBuilder {
                     "dbo".to_string(),
                 ];
                 let mut el = Element::new(kind::PERMISSION);
-                el.set_prop("Permission", permission_code(&perm));
+                el.set_prop(prop::PERMISSION, permission_code(&perm));
                 el.push_ref("Grantee", grantee_ref);
                 match &secured {
                     Some((secured_parts, reference)) => {
@@ -530,7 +531,7 @@ impl TsqlBuilder {
         parts.push(prop_name);
         let el = Element::new(kind::EXTENDED_PROPERTY)
             .named(ObjectName::new(parts))
-            .with("Value", script(&value))
+            .with(prop::VALUE, script(&value))
             .with_ref("Host", host);
         self.push(el);
         Ok(())
@@ -564,7 +565,7 @@ impl TsqlBuilder {
         let text = c.text(start, c.pos);
         let el = Element::new(kind_name)
             .named(name)
-            .with("Definition", script(text));
+            .with(prop::DEFINITION, script(text));
         self.push(el);
         Ok(())
     }

@@ -22,6 +22,7 @@ use crate::model::refactor::RefactorOperation;
 use crate::model::{Annotation, Element, Entry, ObjectName, Reference, Script, Value};
 use crate::source::sqlcmd::Batch;
 
+use crate::model::kind::prop;
 use cursor::{Cursor, Tok};
 
 /// Schemas (and principals) that exist in every database: referenced as built-ins.
@@ -531,14 +532,14 @@ fn data_type(c: &mut Cursor) -> Result<Element> {
             c.expect(&Token::RParen, "`)`")?;
             let mut spec = Element::new(kind::XML_TYPE_SPECIFIER);
             if document {
-                spec = spec.with_bool("IsXmlDocument", true);
+                spec = spec.with_bool(prop::IS_XML_DOCUMENT, true);
             }
             return Ok(spec
                 .with_ref("Type", type_ref)
                 .with_ref("XmlSchemaCollection", Reference::to(collection)));
         }
         if c.eat_kw("MAX") {
-            spec = spec.with_bool("IsMax", true);
+            spec = spec.with_bool(prop::IS_MAX, true);
         } else {
             let first = c.number()?;
             let second = if c.eat(&Token::Comma) {
@@ -554,20 +555,20 @@ fn data_type(c: &mut Cursor) -> Result<Element> {
                 "decimal" | "numeric" => {
                     let p = int(&first, c)?;
                     if let Some(s) = &second {
-                        spec = spec.with_int("Scale", int(s, c)?);
+                        spec = spec.with_int(prop::SCALE, int(s, c)?);
                     }
-                    spec = spec.with_int("Precision", p);
+                    spec = spec.with_int(prop::PRECISION, p);
                 }
                 "datetime2" | "time" | "datetimeoffset" => {
-                    spec = spec.with_int("Scale", int(&first, c)?);
+                    spec = spec.with_int(prop::SCALE, int(&first, c)?);
                 }
                 "float" | "real" => {
-                    spec = spec.with_int("Precision", int(&first, c)?);
+                    spec = spec.with_int(prop::PRECISION, int(&first, c)?);
                 }
                 _ => {
-                    spec = spec.with_int("Length", int(&first, c)?);
+                    spec = spec.with_int(prop::LENGTH, int(&first, c)?);
                     if let Some(s) = &second {
-                        spec = spec.with_int("Scale", int(s, c)?);
+                        spec = spec.with_int(prop::SCALE, int(s, c)?);
                     }
                 }
             }

@@ -6,6 +6,7 @@ use super::cursor::{Cursor, Tok};
 use super::{TsqlBuilder, data_type, qualify, schema_ref, script};
 use crate::error::Result;
 use crate::model::kind;
+use crate::model::kind::prop;
 use crate::model::{Annotation, Element, ObjectName, Property, Reference, Value};
 
 /// Options in `WITH ...` of a module header.
@@ -61,9 +62,9 @@ impl TsqlBuilder {
         let body = body_text(c, as_tok + 1);
         let mut el = Element::new(kind::PROCEDURE)
             .named(name.clone())
-            .with("BodyScript", script(body));
+            .with(prop::BODY_SCRIPT, script(body));
         apply_options(&mut el, &options);
-        el.set_prop("IsAnsiNullsOn", Value::Bool(true));
+        el.set_prop(prop::IS_ANSI_NULLS_ON, Value::Bool(true));
         for p in params {
             el.push_child(kind::rel::PARAMETERS, p);
         }
@@ -115,12 +116,12 @@ impl TsqlBuilder {
         let body = body_text(c, body_start);
         let mut el = Element::new(kind_name).named(name.clone());
         if let Some(var) = return_variable {
-            el.set_prop("ReturnTableVariable", Value::Text(var));
+            el.set_prop(prop::RETURN_TABLE_VARIABLE, Value::Text(var));
         }
         apply_options(&mut el, &options);
-        el.set_prop("IsAnsiNullsOn", Value::Bool(true));
+        el.set_prop(prop::IS_ANSI_NULLS_ON, Value::Bool(true));
         let mut implementation =
-            Element::new(kind::FUNCTION_IMPLEMENTATION).with("BodyScript", script(body));
+            Element::new(kind::FUNCTION_IMPLEMENTATION).with(prop::BODY_SCRIPT, script(body));
         implementation
             .annotations
             .push(sys_comments(c, start, header_end));
@@ -171,12 +172,12 @@ impl TsqlBuilder {
         let body = &c.src()[c.toks[as_tok].end..c.toks[end - 1].end];
         let mut el = Element::new(kind::VIEW)
             .named(name.clone())
-            .with("QueryScript", script(body));
+            .with(prop::QUERY_SCRIPT, script(body));
         apply_options(&mut el, &options);
         if check_option {
-            el.set_prop("IsWithCheckOption", Value::Bool(true));
+            el.set_prop(prop::IS_WITH_CHECK_OPTION, Value::Bool(true));
         }
-        el.set_prop("IsAnsiNullsOn", Value::Bool(true));
+        el.set_prop(prop::IS_ANSI_NULLS_ON, Value::Bool(true));
         el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
         el.annotations.push(sys_comments(c, start, as_tok));
         c.pos = c.toks.len();
@@ -201,8 +202,8 @@ impl TsqlBuilder {
                 "SqlServerDdlTrigger"
             })
             .named(name)
-            .with("BodyScript", script(body));
-            el.set_prop("Definition", script(c.text(start, c.toks.len())));
+            .with(prop::BODY_SCRIPT, script(body));
+            el.set_prop(prop::DEFINITION, script(c.text(start, c.toks.len())));
             el.annotations.push(sys_comments(c, start, as_tok));
             c.pos = c.toks.len();
             self.push(el);
@@ -250,21 +251,21 @@ impl TsqlBuilder {
         let body = body_text(c, as_tok + 1);
         let mut el = Element::new(kind::DML_TRIGGER).named(name);
         if delete {
-            el.set_prop("IsDeleteTrigger", Value::Bool(true));
+            el.set_prop(prop::IS_DELETE_TRIGGER, Value::Bool(true));
         }
         if insert {
-            el.set_prop("IsInsertTrigger", Value::Bool(true));
+            el.set_prop(prop::IS_INSERT_TRIGGER, Value::Bool(true));
         }
         if update {
-            el.set_prop("IsUpdateTrigger", Value::Bool(true));
+            el.set_prop(prop::IS_UPDATE_TRIGGER, Value::Bool(true));
         }
         if nfr {
-            el.set_prop("IsNotForReplication", Value::Bool(true));
+            el.set_prop(prop::IS_NOT_FOR_REPLICATION, Value::Bool(true));
         }
-        el.set_prop("SqlTriggerType", Value::Int(trigger_type));
-        el.set_prop("BodyScript", script(body));
+        el.set_prop(prop::SQL_TRIGGER_TYPE, Value::Int(trigger_type));
+        el.set_prop(prop::BODY_SCRIPT, script(body));
         apply_options(&mut el, &options);
-        el.set_prop("IsAnsiNullsOn", Value::Bool(true));
+        el.set_prop(prop::IS_ANSI_NULLS_ON, Value::Bool(true));
         el.push_ref(kind::rel::PARENT, Reference::to(parent));
         el.annotations.push(sys_comments(c, start, as_tok));
         c.pos = c.toks.len();
@@ -382,13 +383,13 @@ fn parameters(c: &mut Cursor, owner: &ObjectName, parenthesized: bool) -> Result
             }
         }
         if output {
-            el.set_prop("IsOutput", Value::Bool(true));
+            el.set_prop(prop::IS_OUTPUT, Value::Bool(true));
         }
         if readonly {
-            el.set_prop("IsReadOnly", Value::Bool(true));
+            el.set_prop(prop::IS_READ_ONLY, Value::Bool(true));
         }
         if let Some(d) = default {
-            el.set_prop("DefaultExpressionScript", script(&d));
+            el.set_prop(prop::DEFAULT_EXPRESSION_SCRIPT, script(&d));
         }
         el.push_child("Type", spec);
         out.push(el);

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::model::kind;
+use crate::model::kind::prop;
 use crate::model::{Annotation, Element, ObjectName, Reference};
 
 /// Keywords that end a column's DEFAULT or computed expression.
@@ -124,15 +125,17 @@ impl TsqlBuilder {
                         }
                         "MEMORY_OPTIMIZED" => {
                             if c.eat_kw("ON") {
-                                table
-                                    .set_prop("IsMemoryOptimized", crate::model::Value::Bool(true));
+                                table.set_prop(
+                                    prop::IS_MEMORY_OPTIMIZED,
+                                    crate::model::Value::Bool(true),
+                                );
                             } else {
                                 c.expect_kw("OFF")?;
                             }
                         }
                         "DURABILITY" => {
                             if c.eat_kw("SCHEMA_ONLY") {
-                                table.set_prop("Durability", crate::model::Value::Int(1));
+                                table.set_prop(prop::DURABILITY, crate::model::Value::Int(1));
                             } else {
                                 c.expect_kw("SCHEMA_AND_DATA")?;
                             }
@@ -150,8 +153,8 @@ impl TsqlBuilder {
                                 }
                             };
                             let option = Element::new("SqlDataCompressionOption")
-                                .with_int("CompressionLevel", code)
-                                .with_int("PartitionNumber", 1);
+                                .with_int(prop::COMPRESSION_LEVEL, code)
+                                .with_int(prop::PARTITION_NUMBER, 1);
                             table.push_child("DataCompressionOptions", option);
                         }
                         _ => {
@@ -170,7 +173,7 @@ impl TsqlBuilder {
         for (prop, value) in props_front {
             table.set_prop(prop, value);
         }
-        table.set_prop("IsAnsiNullsOn", crate::model::Value::Bool(true));
+        table.set_prop(prop::IS_ANSI_NULLS_ON, crate::model::Value::Bool(true));
         // Move IsAnsiNullsOn after RetentionUnit but before memory options, as DacFx does.
         let mut cols_el = Vec::new();
         for (mut col, _) in columns {
@@ -307,7 +310,7 @@ impl TsqlBuilder {
             let (a, b) = c.expression(&stop_at_column_option)?;
             col = Element::new(computed)
                 .named(name.clone())
-                .with("ExpressionScript", script(c.text(a, b)));
+                .with(prop::EXPRESSION_SCRIPT, script(c.text(a, b)));
         } else {
             col = Element::new(simple).named(name.clone());
             type_spec = Some(data_type(c)?);
@@ -337,7 +340,7 @@ impl TsqlBuilder {
                     Owner::Table => kind::DEFAULT,
                     Owner::TableType => kind::TABLE_TYPE_DEFAULT,
                 })
-                .with("DefaultExpressionScript", script(text));
+                .with(prop::DEFAULT_EXPRESSION_SCRIPT, script(text));
                 el = named(el, table, constraint_name.as_deref());
                 if owner == Owner::Table {
                     el.push_ref(kind::rel::DEFINING_TABLE, Reference::to(table.clone()));
@@ -446,55 +449,61 @@ impl TsqlBuilder {
             }
         }
         if let Some(collation) = collation {
-            col.set_prop("Collation", crate::model::Value::Text(collation));
+            col.set_prop(prop::COLLATION, crate::model::Value::Text(collation));
         }
         if type_spec.is_none() {
             if persisted {
-                col.set_prop("IsPersisted", crate::model::Value::Bool(true));
+                col.set_prop(prop::IS_PERSISTED, crate::model::Value::Bool(true));
                 if not_null {
-                    col.set_prop("IsPersistedNullable", crate::model::Value::Bool(false));
+                    col.set_prop(
+                        prop::IS_PERSISTED_NULLABLE,
+                        crate::model::Value::Bool(false),
+                    );
                 }
             }
         } else if not_null && owner == Owner::Table {
-            col.set_prop("IsNullable", crate::model::Value::Bool(false));
+            col.set_prop(prop::IS_NULLABLE, crate::model::Value::Bool(false));
         } else if !not_null && owner == Owner::TableType {
-            col.set_prop("IsNullable", crate::model::Value::Bool(true));
+            col.set_prop(prop::IS_NULLABLE, crate::model::Value::Bool(true));
         }
         if let Some((seed, inc)) = identity {
-            col.set_prop("IsIdentity", crate::model::Value::Bool(true));
+            col.set_prop(prop::IS_IDENTITY, crate::model::Value::Bool(true));
             if seed != "1" {
-                col.set_prop("IdentitySeed", crate::model::Value::from_attribute(&seed));
+                col.set_prop(
+                    prop::IDENTITY_SEED,
+                    crate::model::Value::from_attribute(&seed),
+                );
             }
             if inc != "1" {
                 col.set_prop(
-                    "IdentityIncrement",
+                    prop::IDENTITY_INCREMENT,
                     crate::model::Value::from_attribute(&inc),
                 );
             }
             if identity_nfr {
                 col.set_prop(
-                    "IdentityIsNotForReplication",
+                    prop::IDENTITY_IS_NOT_FOR_REPLICATION,
                     crate::model::Value::Bool(true),
                 );
             }
         }
         if rowguid {
-            col.set_prop("IsRowGuidColumn", crate::model::Value::Bool(true));
+            col.set_prop(prop::IS_ROW_GUID_COLUMN, crate::model::Value::Bool(true));
         }
         if sparse {
-            col.set_prop("IsSparse", crate::model::Value::Bool(true));
+            col.set_prop(prop::IS_SPARSE, crate::model::Value::Bool(true));
         }
         if filestream {
-            col.set_prop("IsFileStream", crate::model::Value::Bool(true));
+            col.set_prop(prop::IS_FILE_STREAM, crate::model::Value::Bool(true));
         }
         if let Some(g) = generated {
-            col.set_prop("GeneratedAlwaysType", crate::model::Value::Int(g));
+            col.set_prop(prop::GENERATED_ALWAYS_TYPE, crate::model::Value::Int(g));
         }
         if hidden {
-            col.set_prop("IsHidden", crate::model::Value::Bool(true));
+            col.set_prop(prop::IS_HIDDEN, crate::model::Value::Bool(true));
         }
         if let Some(m) = masking {
-            col.set_prop("MaskingFunction", crate::model::Value::Text(m));
+            col.set_prop(prop::MASKING_FUNCTION, crate::model::Value::Text(m));
         }
         if let Some(spec) = type_spec {
             col.push_child(kind::rel::TYPE_SPECIFIER, spec);
@@ -564,7 +573,7 @@ impl TsqlBuilder {
             c.expect_kw("FOR")?;
             let column = c.ident()?;
             let mut el = named(
-                Element::new(kind::DEFAULT).with("DefaultExpressionScript", script(text)),
+                Element::new(kind::DEFAULT).with(prop::DEFAULT_EXPRESSION_SCRIPT, script(text)),
                 table,
                 name,
             );
@@ -616,12 +625,12 @@ impl TsqlBuilder {
         match owner {
             Owner::Table => {
                 if is_clustered != default_clustered {
-                    el.set_prop("IsClustered", crate::model::Value::Bool(is_clustered));
+                    el.set_prop(prop::IS_CLUSTERED, crate::model::Value::Bool(is_clustered));
                 }
             }
             Owner::TableType => {
                 if clustered.is_some() || !default_clustered {
-                    el.set_prop("IsClustered", crate::model::Value::Bool(is_clustered));
+                    el.set_prop(prop::IS_CLUSTERED, crate::model::Value::Bool(is_clustered));
                 }
             }
         }
@@ -639,7 +648,7 @@ impl TsqlBuilder {
             el.push_child(kind::rel::COLUMN_SPECIFICATIONS, spec);
         }
         if hash {
-            el.set_prop("IsHash", crate::model::Value::Bool(true));
+            el.set_prop(prop::IS_HASH, crate::model::Value::Bool(true));
         }
         self.index_options(c, &mut el)?;
         if owner == Owner::Table {
@@ -667,26 +676,29 @@ impl TsqlBuilder {
                     };
                     let on = value.eq_ignore_ascii_case("ON");
                     match option.as_str() {
-                        "FILLFACTOR" => {
-                            el.set_prop("FillFactor", crate::model::Value::from_attribute(&value))
-                        }
+                        "FILLFACTOR" => el.set_prop(
+                            prop::FILL_FACTOR,
+                            crate::model::Value::from_attribute(&value),
+                        ),
                         "PAD_INDEX" if on => {
-                            el.set_prop("DoPadIndex", crate::model::Value::Bool(true))
+                            el.set_prop(prop::DO_PAD_INDEX, crate::model::Value::Bool(true))
                         }
-                        "IGNORE_DUP_KEY" if on => {
-                            el.set_prop("DoIgnoreDuplicateKey", crate::model::Value::Bool(true))
-                        }
-                        "STATISTICS_NORECOMPUTE" if on => {
-                            el.set_prop("IsStatisticsNoRecompute", crate::model::Value::Bool(true))
-                        }
+                        "IGNORE_DUP_KEY" if on => el.set_prop(
+                            prop::DO_IGNORE_DUPLICATE_KEY,
+                            crate::model::Value::Bool(true),
+                        ),
+                        "STATISTICS_NORECOMPUTE" if on => el.set_prop(
+                            prop::IS_STATISTICS_NO_RECOMPUTE,
+                            crate::model::Value::Bool(true),
+                        ),
                         "ALLOW_ROW_LOCKS" if !on => {
-                            el.set_prop("DisallowRowLocks", crate::model::Value::Bool(true))
+                            el.set_prop(prop::DISALLOW_ROW_LOCKS, crate::model::Value::Bool(true))
                         }
                         "ALLOW_PAGE_LOCKS" if !on => {
-                            el.set_prop("DisallowPageLocks", crate::model::Value::Bool(true))
+                            el.set_prop(prop::DISALLOW_PAGE_LOCKS, crate::model::Value::Bool(true))
                         }
                         "STATISTICS_INCREMENTAL" if on => {
-                            el.set_prop("IsIncremental", crate::model::Value::Bool(true))
+                            el.set_prop(prop::IS_INCREMENTAL, crate::model::Value::Bool(true))
                         }
                         "DATA_COMPRESSION" => {
                             let code = match value.to_ascii_uppercase().as_str() {
@@ -700,14 +712,15 @@ impl TsqlBuilder {
                                 el.push_child(
                                     "DataCompressionOptions",
                                     Element::new("SqlDataCompressionOption")
-                                        .with_int("CompressionLevel", code)
-                                        .with_int("PartitionNumber", 1),
+                                        .with_int(prop::COMPRESSION_LEVEL, code)
+                                        .with_int(prop::PARTITION_NUMBER, 1),
                                 );
                             }
                         }
-                        "BUCKET_COUNT" => {
-                            el.set_prop("BucketCount", crate::model::Value::from_attribute(&value))
-                        }
+                        "BUCKET_COUNT" => el.set_prop(
+                            prop::BUCKET_COUNT,
+                            crate::model::Value::from_attribute(&value),
+                        ),
                         // Build-time only options (SORT_IN_TEMPDB, ONLINE, DROP_EXISTING,
                         // MAXDOP, RESUMABLE...) are not part of the model.
                         _ => {}
@@ -763,15 +776,18 @@ impl TsqlBuilder {
             if c.eat_kws(&["ON", "DELETE"]) {
                 let action = referential_action(c)?;
                 if action != 0 {
-                    el.set_prop("OnDeleteAction", crate::model::Value::Int(action));
+                    el.set_prop(prop::ON_DELETE_ACTION, crate::model::Value::Int(action));
                 }
             } else if c.eat_kws(&["ON", "UPDATE"]) {
                 let action = referential_action(c)?;
                 if action != 0 {
-                    el.set_prop("OnUpdateAction", crate::model::Value::Int(action));
+                    el.set_prop(prop::ON_UPDATE_ACTION, crate::model::Value::Int(action));
                 }
             } else if c.eat_kws(&["NOT", "FOR", "REPLICATION"]) {
-                el.set_prop("IsNotForReplication", crate::model::Value::Bool(true));
+                el.set_prop(
+                    prop::IS_NOT_FOR_REPLICATION,
+                    crate::model::Value::Bool(true),
+                );
             } else {
                 break;
             }
@@ -808,12 +824,15 @@ impl TsqlBuilder {
                 Owner::Table => kind::CHECK,
                 Owner::TableType => kind::TABLE_TYPE_CHECK,
             })
-            .with("CheckExpressionScript", script(text)),
+            .with(prop::CHECK_EXPRESSION_SCRIPT, script(text)),
             table,
             name,
         );
         if nfr {
-            el.set_prop("IsNotForReplication", crate::model::Value::Bool(true));
+            el.set_prop(
+                prop::IS_NOT_FOR_REPLICATION,
+                crate::model::Value::Bool(true),
+            );
         }
         if owner == Owner::Table {
             el.push_ref(kind::rel::DEFINING_TABLE, Reference::to(table.clone()));
@@ -850,13 +869,13 @@ impl TsqlBuilder {
         };
         let mut el = Element::new(kind_name).named(table.child(name));
         if unique {
-            el.set_prop("IsUnique", crate::model::Value::Bool(true));
+            el.set_prop(prop::IS_UNIQUE, crate::model::Value::Bool(true));
         }
         if clustered {
-            el.set_prop("IsClustered", crate::model::Value::Bool(true));
+            el.set_prop(prop::IS_CLUSTERED, crate::model::Value::Bool(true));
         }
         if hash {
-            el.set_prop("IsHash", crate::model::Value::Bool(true));
+            el.set_prop(prop::IS_HASH, crate::model::Value::Bool(true));
         }
         if c.is(&Token::LParen) {
             let spec_kind = if owner == Owner::TableType {
@@ -875,7 +894,7 @@ impl TsqlBuilder {
         }
         if c.eat_kw("WHERE") {
             let (a, b) = c.expression(&|c| c.is_kw("WITH") || c.is_kw("ON"))?;
-            el.set_prop("FilterPredicate", script(c.text(a, b)));
+            el.set_prop(prop::FILTER_PREDICATE, script(c.text(a, b)));
         }
         if owner == Owner::Table {
             el.push_ref(kind::rel::INDEXED_OBJECT, Reference::to(table.clone()));
@@ -901,7 +920,7 @@ impl TsqlBuilder {
         };
         let mut el = Element::new(kind::INDEX).named(table.child(name));
         if clustered {
-            el.set_prop("IsClustered", crate::model::Value::Bool(true));
+            el.set_prop(prop::IS_CLUSTERED, crate::model::Value::Bool(true));
         }
         el.push_child(
             kind::rel::COLUMN_SPECIFICATIONS,
@@ -935,10 +954,10 @@ impl TsqlBuilder {
         })
         .named(table.child(index_name));
         if unique {
-            el.set_prop("IsUnique", crate::model::Value::Bool(true));
+            el.set_prop(prop::IS_UNIQUE, crate::model::Value::Bool(true));
         }
         if clustered == Some(true) {
-            el.set_prop("IsClustered", crate::model::Value::Bool(true));
+            el.set_prop(prop::IS_CLUSTERED, crate::model::Value::Bool(true));
         }
         if c.is(&Token::LParen) {
             if columnstore {
@@ -963,7 +982,7 @@ impl TsqlBuilder {
         }
         if c.eat_kw("WHERE") {
             let (a, b) = c.expression(&|c| c.is_kw("WITH") || c.is_kw("ON"))?;
-            el.set_prop("FilterPredicate", script(c.text(a, b)));
+            el.set_prop(prop::FILTER_PREDICATE, script(c.text(a, b)));
         }
         el.push_ref(kind::rel::INDEXED_OBJECT, Reference::to(table));
         self.index_options(c, &mut el)?;
@@ -1057,7 +1076,7 @@ impl TsqlBuilder {
                     c.expect_kw("OFF")?;
                 }
                 if option == "MEMORY_OPTIMIZED" && on {
-                    el.set_prop("IsMemoryOptimized", crate::model::Value::Bool(true));
+                    el.set_prop(prop::IS_MEMORY_OPTIMIZED, crate::model::Value::Bool(true));
                 }
                 if !c.eat(&Token::Comma) {
                     break;
@@ -1107,7 +1126,7 @@ pub(super) fn ident_list(c: &mut Cursor) -> Result<Vec<String>> {
 fn column_spec(spec_kind: &str, column: ObjectName, ascending: bool) -> Element {
     let mut spec = Element::new(spec_kind);
     if !ascending {
-        spec = spec.with_bool("IsAscending", false);
+        spec = spec.with_bool(prop::IS_ASCENDING, false);
     }
     spec.with_ref(kind::rel::COLUMN, Reference::to(column))
 }

@@ -1,3 +1,4 @@
+use crate::model::kind::prop;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -55,25 +56,34 @@ fn table_columns_types_and_inline_constraints() {
     let t = find(&els, "SqlTable", "[Sales].[Orders]");
     let cols: Vec<&Element> = t.children("Columns").collect();
     assert_eq!(cols.len(), 8);
-    assert_eq!(cols[0].prop("IsNullable"), Some(&Value::Bool(false)));
-    assert_eq!(cols[0].prop("IdentitySeed"), Some(&Value::Int(100)));
-    assert!(cols[0].prop("IdentityIncrement").is_none());
+    assert_eq!(cols[0].prop(prop::IS_NULLABLE), Some(&Value::Bool(false)));
+    assert_eq!(cols[0].prop(prop::IDENTITY_SEED), Some(&Value::Int(100)));
+    assert!(cols[0].prop(prop::IDENTITY_INCREMENT).is_none());
     let spec = cols[1].children("TypeSpecifier").next().unwrap();
-    assert_eq!(spec.prop("IsMax"), Some(&Value::Bool(true)));
+    assert_eq!(spec.prop(prop::IS_MAX), Some(&Value::Bool(true)));
     assert_eq!(
         spec.reference_name("Type").unwrap().to_string(),
         "[nvarchar]"
     );
     assert!(spec.references("Type").next().unwrap().is_built_in());
-    assert!(cols[1].prop("IsNullable").is_none());
-    assert_eq!(cols[1].text_prop("Collation"), Some("Latin1_General_CI_AS"));
+    assert!(cols[1].prop(prop::IS_NULLABLE).is_none());
+    assert_eq!(
+        cols[1].text_prop(prop::COLLATION),
+        Some("Latin1_General_CI_AS")
+    );
     let dec = cols[2].children("TypeSpecifier").next().unwrap();
-    assert_eq!(dec.prop("Scale"), Some(&Value::Int(2)));
-    assert_eq!(dec.prop("Precision"), Some(&Value::Int(18)));
+    assert_eq!(dec.prop(prop::SCALE), Some(&Value::Int(2)));
+    assert_eq!(dec.prop(prop::PRECISION), Some(&Value::Int(18)));
     assert_eq!(cols[4].kind, "SqlComputedColumn");
-    assert_eq!(cols[4].text_prop("ExpressionScript"), Some("(Price * 2)"));
-    assert_eq!(cols[4].prop("IsPersisted"), Some(&Value::Bool(true)));
-    assert_eq!(cols[5].prop("IsRowGuidColumn"), Some(&Value::Bool(true)));
+    assert_eq!(
+        cols[4].text_prop(prop::EXPRESSION_SCRIPT),
+        Some("(Price * 2)")
+    );
+    assert_eq!(cols[4].prop(prop::IS_PERSISTED), Some(&Value::Bool(true)));
+    assert_eq!(
+        cols[5].prop(prop::IS_ROW_GUID_COLUMN),
+        Some(&Value::Bool(true))
+    );
     let phone = cols[6].children("TypeSpecifier").next().unwrap();
     assert!(!phone.references("Type").next().unwrap().is_built_in());
     assert_eq!(
@@ -104,7 +114,7 @@ fn table_columns_types_and_inline_constraints() {
     }));
     // Named inline default: annotation on the column, attached on the constraint.
     let df = find(&els, "SqlDefaultConstraint", "[Sales].[DF_Price]");
-    assert_eq!(df.text_prop("DefaultExpressionScript"), Some("((0))"));
+    assert_eq!(df.text_prop(prop::DEFAULT_EXPRESSION_SCRIPT), Some("((0))"));
     assert!(matches!(df.annotations[0], Annotation::Attached { .. }));
     let seq_default = els
         .iter()
@@ -118,11 +128,11 @@ fn table_columns_types_and_inline_constraints() {
         "[Sequences].[S]"
     );
     let uq = find(&els, "SqlUniqueConstraint", "[Sales].[UQ_Name]");
-    assert_eq!(uq.prop("FillFactor"), Some(&Value::Int(80)));
+    assert_eq!(uq.prop(prop::FILL_FACTOR), Some(&Value::Int(80)));
     let spec = uq.children("ColumnSpecifications").next().unwrap();
-    assert_eq!(spec.prop("IsAscending"), Some(&Value::Bool(false)));
+    assert_eq!(spec.prop(prop::IS_ASCENDING), Some(&Value::Bool(false)));
     let fk = find(&els, "SqlForeignKeyConstraint", "[Sales].[FK_X]");
-    assert_eq!(fk.prop("OnDeleteAction"), Some(&Value::Int(1)));
+    assert_eq!(fk.prop(prop::ON_DELETE_ACTION), Some(&Value::Int(1)));
     assert_eq!(
         fk.reference_name("ForeignTable").unwrap().to_string(),
         "[dbo].[Other]"
@@ -132,7 +142,10 @@ fn table_columns_types_and_inline_constraints() {
         "[dbo].[Other].[Id]"
     );
     let ck = els.iter().find(|e| e.kind == "SqlCheckConstraint").unwrap();
-    assert_eq!(ck.text_prop("CheckExpressionScript"), Some("Price > 0"));
+    assert_eq!(
+        ck.text_prop(prop::CHECK_EXPRESSION_SCRIPT),
+        Some("Price > 0")
+    );
     // Relationships are in DacFx (alphabetical) order.
     let rels: Vec<&str> = t.relationships.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
@@ -152,8 +165,8 @@ WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = dbo.T_History), MEMORY_OPTIMIZED =
     )
     .unwrap();
     let t = find(&els, "SqlTable", "[dbo].[T]");
-    assert_eq!(t.prop("RetentionUnit"), Some(&Value::Int(-1)));
-    assert_eq!(t.prop("IsMemoryOptimized"), Some(&Value::Bool(true)));
+    assert_eq!(t.prop(prop::RETENTION_UNIT), Some(&Value::Int(-1)));
+    assert_eq!(t.prop(prop::IS_MEMORY_OPTIMIZED), Some(&Value::Bool(true)));
     assert_eq!(
         t.reference_name("TemporalSystemVersioningHistoryTable")
             .unwrap()
@@ -161,10 +174,16 @@ WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = dbo.T_History), MEMORY_OPTIMIZED =
         "[dbo].[T_History]"
     );
     let cols: Vec<&Element> = t.children("Columns").collect();
-    assert_eq!(cols[1].prop("GeneratedAlwaysType"), Some(&Value::Int(1)));
-    assert_eq!(cols[2].prop("GeneratedAlwaysType"), Some(&Value::Int(2)));
+    assert_eq!(
+        cols[1].prop(prop::GENERATED_ALWAYS_TYPE),
+        Some(&Value::Int(1))
+    );
+    assert_eq!(
+        cols[2].prop(prop::GENERATED_ALWAYS_TYPE),
+        Some(&Value::Int(2))
+    );
     let pk = find(&els, "SqlPrimaryKeyConstraint", "[dbo].[PK_T]");
-    assert_eq!(pk.prop("IsClustered"), Some(&Value::Bool(false)));
+    assert_eq!(pk.prop(prop::IS_CLUSTERED), Some(&Value::Bool(false)));
     assert!(t.references("Schema").next().unwrap().is_built_in());
 }
 
@@ -184,9 +203,9 @@ ALTER TABLE dbo.T ADD CONSTRAINT DF_B DEFAULT (1) FOR B, D INT NULL",
     )
     .unwrap();
     let ix = find(&els, "SqlIndex", "[dbo].[T].[IX_A]");
-    assert_eq!(ix.prop("IsUnique"), Some(&Value::Bool(true)));
-    assert_eq!(ix.prop("IsClustered"), Some(&Value::Bool(true)));
-    assert_eq!(ix.text_prop("FilterPredicate"), Some("A > 0"));
+    assert_eq!(ix.prop(prop::IS_UNIQUE), Some(&Value::Bool(true)));
+    assert_eq!(ix.prop(prop::IS_CLUSTERED), Some(&Value::Bool(true)));
+    assert_eq!(ix.text_prop(prop::FILTER_PREDICATE), Some("A > 0"));
     assert_eq!(ix.children("ColumnSpecifications").count(), 2);
     assert_eq!(
         ix.reference_name("IncludedColumns").unwrap().to_string(),
@@ -215,11 +234,11 @@ CREATE SEQUENCE B INCREMENT BY 5 MINVALUE 1 NO MAXVALUE CYCLE CACHE 10 START WIT
     let a = find(&els, "SqlSequence", "[Sequences].[A]");
     let names: Vec<&str> = a.properties.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["Increment", "StartValue"]);
-    assert_eq!(a.prop("StartValue"), Some(&Value::Int(3)));
+    assert_eq!(a.prop(prop::START_VALUE), Some(&Value::Int(3)));
     let b = find(&els, "SqlSequence", "[dbo].[B]");
-    assert_eq!(b.prop("Increment"), Some(&Value::Int(5)));
-    assert_eq!(b.prop("IsCycling"), Some(&Value::Bool(true)));
-    assert_eq!(b.prop("CacheSize"), Some(&Value::Int(10)));
+    assert_eq!(b.prop(prop::INCREMENT), Some(&Value::Int(5)));
+    assert_eq!(b.prop(prop::IS_CYCLING), Some(&Value::Bool(true)));
+    assert_eq!(b.prop(prop::CACHE_SIZE), Some(&Value::Int(10)));
     let spec = b.children("TypeSpecifier").next().unwrap();
     assert_eq!(spec.reference_name("Type").unwrap().to_string(), "[bigint]");
 }
@@ -248,16 +267,16 @@ GRANT SELECT, INSERT ON Application.Logs TO WebApi;",
     )
     .unwrap();
     let udt = find(&els, "SqlUserDefinedDataType", "[dbo].[Phone]");
-    assert_eq!(udt.prop("Length"), Some(&Value::Int(20)));
-    assert_eq!(udt.prop("IsNullable"), Some(&Value::Bool(false)));
+    assert_eq!(udt.prop(prop::LENGTH), Some(&Value::Int(20)));
+    assert_eq!(udt.prop(prop::IS_NULLABLE), Some(&Value::Bool(false)));
     let tt = find(&els, "SqlTableType", "[Website].[OrderIDList]");
     let cols: Vec<&Element> = tt.children("Columns").collect();
     assert_eq!(cols[0].kind, "SqlTableTypeSimpleColumn");
-    assert!(cols[0].prop("IsNullable").is_none());
-    assert_eq!(cols[1].prop("IsNullable"), Some(&Value::Bool(true)));
+    assert!(cols[0].prop(prop::IS_NULLABLE).is_none());
+    assert_eq!(cols[1].prop(prop::IS_NULLABLE), Some(&Value::Bool(true)));
     let pk = tt.children("Constraints").next().unwrap();
     assert_eq!(pk.kind, "SqlTableTypePrimaryKeyConstraint");
-    assert_eq!(pk.prop("IsClustered"), Some(&Value::Bool(true)));
+    assert_eq!(pk.prop(prop::IS_CLUSTERED), Some(&Value::Bool(true)));
     assert!(matches!(tt.annotations[0], Annotation::Attached { .. }));
     let schema = find(&els, "SqlSchema", "[Sales]");
     assert!(
@@ -277,17 +296,20 @@ GRANT SELECT, INSERT ON Application.Logs TO WebApi;",
         "[WebApi]"
     );
     assert_eq!(
-        find(&els, "SqlUser", "[Loner]").prop("IsWithoutLogin"),
+        find(&els, "SqlUser", "[Loner]").prop(prop::IS_WITHOUT_LOGIN),
         Some(&Value::Bool(true))
     );
     let syn = find(&els, "SqlSynonym", "[dbo].[S]");
-    assert_eq!(syn.text_prop("ForObjectScript"), Some("OtherDb.dbo.T"));
+    assert_eq!(
+        syn.text_prop(prop::FOR_OBJECT_SCRIPT),
+        Some("OtherDb.dbo.T")
+    );
     let g = find(
         &els,
         "SqlPermissionStatement",
         "[Grant.ViewAnyColumnEncryptionKeyDefinition.Database].[public].[dbo]",
     );
-    assert_eq!(g.prop("Permission"), Some(&Value::Int(1108)));
+    assert_eq!(g.prop(prop::PERMISSION), Some(&Value::Int(1108)));
     find(
         &els,
         "SqlPermissionStatement",
@@ -314,7 +336,7 @@ EXECUTE sp_addextendedproperty @name = N'D', @value = N'i', @level0type = N'SCHE
         "SqlExtendedProperty",
         "[SqlColumn].[Application].[Cities].[CityName].[Description]",
     );
-    assert_eq!(p.text_prop("Value"), Some("'Formal name'"));
+    assert_eq!(p.text_prop(prop::VALUE), Some("'Formal name'"));
     assert_eq!(
         p.reference_name("Host").unwrap().to_string(),
         "[Application].[Cities].[CityName]"
@@ -337,20 +359,23 @@ fn procedure_function_view_trigger_headers() {
     let els = parse(proc_sql).unwrap();
     let p = find(&els, "SqlProcedure", "[Integration].[GetCityUpdates]");
     assert_eq!(
-        p.text_prop("BodyScript"),
+        p.text_prop(prop::BODY_SCRIPT),
         Some("\nBEGIN\n    SELECT 1 AS [a]; -- AS\nEND;")
     );
-    assert_eq!(p.prop("IsOwner"), Some(&Value::Bool(true)));
-    assert_eq!(p.prop("IsCaller"), Some(&Value::Bool(false)));
+    assert_eq!(p.prop(prop::IS_OWNER), Some(&Value::Bool(true)));
+    assert_eq!(p.prop(prop::IS_CALLER), Some(&Value::Bool(false)));
     let params: Vec<&Element> = p.children("Parameters").collect();
     assert_eq!(params.len(), 3);
     assert_eq!(
         params[0].name.as_ref().unwrap().to_string(),
         "[Integration].[GetCityUpdates].[@LastCutoff]"
     );
-    assert_eq!(params[1].prop("IsOutput"), Some(&Value::Bool(true)));
-    assert_eq!(params[1].text_prop("DefaultExpressionScript"), Some("N'x'"));
-    assert_eq!(params[2].prop("IsReadOnly"), Some(&Value::Bool(true)));
+    assert_eq!(params[1].prop(prop::IS_OUTPUT), Some(&Value::Bool(true)));
+    assert_eq!(
+        params[1].text_prop(prop::DEFAULT_EXPRESSION_SCRIPT),
+        Some("N'x'")
+    );
+    assert_eq!(params[2].prop(prop::IS_READ_ONLY), Some(&Value::Bool(true)));
     let Annotation::Inline {
         kind, properties, ..
     } = &p.annotations[0]
@@ -392,32 +417,32 @@ CREATE TRIGGER [dbo].[trg] ON [dbo].[T] AFTER INSERT, UPDATE NOT FOR REPLICATION
     let body = f.children("FunctionBody").next().unwrap();
     assert_eq!(body.kind, "SqlScriptFunctionImplementation");
     assert_eq!(
-        body.text_prop("BodyScript"),
+        body.text_prop(prop::BODY_SCRIPT),
         Some("\nBEGIN\n    RETURN 1;\nEND;")
     );
     assert!(
         matches!(&body.annotations[0], Annotation::Inline { kind, .. } if kind == "SysCommentsObjectAnnotation")
     );
     let ret = f.children("Type").next().unwrap();
-    assert_eq!(ret.prop("Precision"), Some(&Value::Int(18)));
+    assert_eq!(ret.prop(prop::PRECISION), Some(&Value::Int(18)));
     let tvf = find(&els, "SqlInlineTableValuedFunction", "[dbo].[Tvf]");
     assert_eq!(
         tvf.children("FunctionBody")
             .next()
             .unwrap()
-            .text_prop("BodyScript"),
+            .text_prop(prop::BODY_SCRIPT),
         Some(" RETURN (SELECT @a AS a)")
     );
     let m = find(&els, "SqlMultiStatementTableValuedFunction", "[dbo].[Mtvf]");
-    assert_eq!(m.text_prop("ReturnTableVariable"), Some("@t"));
+    assert_eq!(m.text_prop(prop::RETURN_TABLE_VARIABLE), Some("@t"));
     let v = find(&els, "SqlView", "[dbo].[V]");
-    assert_eq!(v.text_prop("QueryScript"), Some(" SELECT 1 AS x"));
-    assert_eq!(v.prop("IsSchemaBound"), Some(&Value::Bool(true)));
-    assert_eq!(v.prop("IsWithCheckOption"), Some(&Value::Bool(true)));
+    assert_eq!(v.text_prop(prop::QUERY_SCRIPT), Some(" SELECT 1 AS x"));
+    assert_eq!(v.prop(prop::IS_SCHEMA_BOUND), Some(&Value::Bool(true)));
+    assert_eq!(v.prop(prop::IS_WITH_CHECK_OPTION), Some(&Value::Bool(true)));
     let t = find(&els, "SqlDmlTrigger", "[dbo].[trg]");
-    assert_eq!(t.prop("SqlTriggerType"), Some(&Value::Int(2)));
-    assert_eq!(t.prop("IsInsertTrigger"), Some(&Value::Bool(true)));
-    assert_eq!(t.prop("IsUpdateTrigger"), Some(&Value::Bool(true)));
+    assert_eq!(t.prop(prop::SQL_TRIGGER_TYPE), Some(&Value::Int(2)));
+    assert_eq!(t.prop(prop::IS_INSERT_TRIGGER), Some(&Value::Bool(true)));
+    assert_eq!(t.prop(prop::IS_UPDATE_TRIGGER), Some(&Value::Bool(true)));
     assert_eq!(t.reference_name("Parent").unwrap().to_string(), "[dbo].[T]");
 }
 
@@ -441,7 +466,7 @@ ALTER DATABASE [$(DatabaseName)] ADD FILEGROUP [USERDATA];"
     .unwrap();
     let pf = find(&els, "SqlPartitionFunction", "[PF_Date]");
     assert!(
-        pf.text_prop("Definition")
+        pf.text_prop(prop::DEFINITION)
             .unwrap()
             .starts_with("CREATE PARTITION FUNCTION")
     );
@@ -449,7 +474,7 @@ ALTER DATABASE [$(DatabaseName)] ADD FILEGROUP [USERDATA];"
     find(&els, "SqlFullTextIndex", "[Sales].[Customers]");
     let sp = find(&els, "SqlSecurityPolicy", "[Application].[FilterCustomers]");
     assert!(
-        sp.text_prop("Definition")
+        sp.text_prop(prop::DEFINITION)
             .unwrap()
             .ends_with("WITH (STATE = OFF)")
     );
@@ -509,9 +534,9 @@ fn renamed_annotations_become_rename_refactor_operations() {
         .iter()
         .map(|o| {
             (
-                o.property("ElementType").unwrap(),
-                o.property("ElementName").unwrap(),
-                o.property("NewName").unwrap(),
+                o.property(prop::ELEMENT_TYPE).unwrap(),
+                o.property(prop::ELEMENT_NAME).unwrap(),
+                o.property(prop::NEW_NAME).unwrap(),
             )
         })
         .collect();
@@ -529,7 +554,7 @@ fn renamed_annotations_become_rename_refactor_operations() {
         ]
     );
     assert_eq!(
-        ops[1].property("ParentElementName"),
+        ops[1].property(prop::PARENT_ELEMENT_NAME),
         Some("[dbo].[accounts]")
     );
     // Keys are GUIDs, stable across builds, and distinct.

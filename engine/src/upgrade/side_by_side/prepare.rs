@@ -11,6 +11,7 @@ use super::{LaterCheck, Progress, SideBySideOptions, SideBySideOutcome, millis};
 use crate::compare::Diff;
 use crate::dialect::dialect_for;
 use crate::driver::{Driver, Server};
+use crate::model::kind::prop;
 use crate::model::{Model, ObjectName, Value, kind};
 use crate::package::Package;
 use crate::plan::{self, Plan, PlanOptions, StepKind};
@@ -345,11 +346,11 @@ pub(super) fn foreign_keys_to_check_later(
         };
         let held = live
             .find(kind::FOREIGN_KEY, &name)
-            .is_some_and(|k| k.bool_prop("IsNotValid") != Some(true));
+            .is_some_and(|k| k.bool_prop(prop::IS_NOT_VALID) != Some(true));
         let table = key.reference_name(kind::rel::DEFINING_TABLE).cloned();
         if !held
             || changed.contains(&name)
-            || key.bool_prop("IsNotValid") == Some(true)
+            || key.bool_prop(prop::IS_NOT_VALID) == Some(true)
             || !copied_whole(table.as_ref())
             || !copied_whole(key.reference_name(kind::rel::FOREIGN_TABLE))
         {
@@ -359,7 +360,7 @@ pub(super) fn foreign_keys_to_check_later(
         else {
             continue;
         };
-        key.set_prop("IsNotValid", Value::Bool(true));
+        key.set_prop(prop::IS_NOT_VALID, Value::Bool(true));
         checks.push(LaterCheck {
             name: name.to_string(),
             statement,

@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use super::journal::{Phase, SideBySideJournal, load, save};
-use super::rollback::finish_rollback;
 use super::{LOCK_WAIT, NoProgress, Progress, millis};
 use crate::driver::{Server, Target, connect_server, with_lock};
 use crate::fault;
@@ -248,4 +247,47 @@ pub(super) fn check_after_switch(
         }
     }
     checked
+}
+
+/// The renames of a rollback; safe to run again from any point (recovery).
+pub(super) fn finish_rollback(server: &mut dyn Server, journal: &SideBySideJournal) -> Result<()> {
+    let discard = journal
+        .discard
+        .clone()
+        .unwrap_or_else(|| server.temporary_name());
+    if server.exists(&journal.retained)? {
+        if server.exists(&journal.target)? {
+            server.rename_database(&journal.target, &discard)?;
+            fault::point("rollback.renamed-upgraded");
+        }
+        server.rename_database(&journal.retained, &journal.target)?;
+        fault::point("rollback.renamed-original");
+    }
+    // Writable for the history entry, then read-only again if the original was.
+    server.set_read_only(&journal.target, false)?;
+    let mut original = server.open(&journal.target)?;
+    let mut entry = HistoryEntry::now(
+        HistoryAction::Rollback,
+        HistoryStatus::Success,
+        &journal.application,
+    );
+    entry.version_before = Some(journal.version_after.clone());
+    entry.version_after = journal.version_before.clone();
+    entry.message = if journal.keep_discarded {
+        format!("rolled back (forced); the upgraded database is kept as {discard}")
+    } else {
+        "rolled back; the upgraded database was dropped".into()
+    };
+    original.append_history(&entry)?;
+    drop(original);
+    server.set_read_only(&journal.target, journal.original_read_only)?;
+    if journal.keep_discarded {
+        if server.exists(&discard)? {
+            server.set_read_only(&discard, true)?;
+        }
+    } else {
+        server.drop_database(&discard)?;
+    }
+    fault::point("rollback.dropped");
+    server.clear_journal()
 }

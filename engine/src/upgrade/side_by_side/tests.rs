@@ -11,6 +11,7 @@ use super::{LaterCheck, Phase};
 use crate::Error;
 use crate::compare::{CompareOptions, Diff, compare};
 use crate::driver::{Driver, SqliteDriver};
+use crate::model::kind::prop;
 use crate::model::{Dsp, Model, ObjectName, Platform, kind};
 use crate::package::Package;
 use crate::plan::StepKind;
@@ -272,7 +273,7 @@ fn a_held_unchanged_foreign_key_over_whole_copies_is_checked_after_the_switch() 
     let key = marked
         .find(kind::FOREIGN_KEY, &name(&["public", "fk_c_p"]))
         .expect("the key");
-    assert_eq!(key.bool_prop("IsNotValid"), Some(true));
+    assert_eq!(key.bool_prop(prop::IS_NOT_VALID), Some(true));
 }
 
 #[test]
@@ -329,7 +330,7 @@ fn a_foreign_key_the_original_holds_unchecked_is_checked_before_the_switch() {
         .iter_mut()
         .filter(|e| e.kind == kind::FOREIGN_KEY)
     {
-        key.set_prop("IsNotValid", crate::model::Value::Bool(true));
+        key.set_prop(prop::IS_NOT_VALID, crate::model::Value::Bool(true));
     }
     let desired = postgres(SHOP);
     let (_, checks) = later_checks(&live, &desired, &package(desired.clone()));

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::compare::{Action, Diff};
 use crate::driver::TableCopy;
+use crate::model::kind::prop;
 use crate::model::view::{ColumnView, TableView};
 use crate::model::{Model, ObjectName, kind};
 use crate::report::transfer::{TableTransfer, TransferCase};
@@ -26,7 +27,7 @@ fn key(name: &ObjectName, case_sensitive: bool) -> String {
 fn writable(column: &ColumnView<'_>) -> bool {
     column.computed_expression().is_none()
         && column.0.kind != kind::COMPUTED_COLUMN
-        && !column.0.bool_prop("IsGenerated").unwrap_or(false)
+        && !column.0.bool_prop(prop::IS_GENERATED).unwrap_or(false)
 }
 
 /// Plans the transfer. `registered` is the registered definition (the live schema stands in for

@@ -1,10 +1,10 @@
 //! Registering and unregistering a database, each with its history entry, under the upgrade
 //! lock and in one transaction.
 
-use super::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
+use super::LOCK_WAIT;
 use crate::Result;
 use crate::driver::{Driver, with_lock};
-use crate::upgrade::LOCK_WAIT;
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
 
 /// Registers the database behind `driver` as `registration` (replacing any registration it
 /// had) and records that in its history.
