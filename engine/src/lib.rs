@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: a package, a project or a live database becomes a [`model::Model`];
 //! `compare` turns two models into a diff, `plan` orders it, `script` renders it for a dialect,
-//! and drivers execute it. `model` is pure; only `package` and `source` touch files.
+//! and drivers execute it. `model`, `compare`, `plan`, `dialect` and `script` are pure; which
+//! modules may touch files, databases and processes is set out in ARCHITECTURE.md.
 #![warn(missing_docs)]
 
 pub mod compare;
