@@ -1,25 +1,12 @@
 //! Table-driven tests of compare over models made with the builders.
 
 use super::*;
+use crate::model::build::testing::{self, name, table_rename};
 use crate::model::kind::prop;
-use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
-
-fn name(parts: &[&str]) -> ObjectName {
-    ObjectName::new(parts.iter().copied())
-}
+use crate::model::{Dsp, Element, Model, Reference, kind};
 
 fn column(table: &[&str], col: &str, ty: &str, nullable: bool) -> Element {
-    let mut parts = table.to_vec();
-    parts.push(col);
-    let mut el = Element::new(kind::SIMPLE_COLUMN).named(name(&parts));
-    if !nullable {
-        el = el.with_bool(prop::IS_NULLABLE, false);
-    }
-    el.with_child(
-        kind::rel::TYPE_SPECIFIER,
-        Element::new(kind::TYPE_SPECIFIER)
-            .with_ref(kind::rel::TYPE, Reference::built_in(name(&[ty]))),
-    )
+    testing::column(&name(table), col, ty, nullable)
 }
 
 fn table(parts: &[&str], columns: Vec<Element>) -> Element {
@@ -339,16 +326,12 @@ fn column_renames_inside_a_renamed_table() {
         &["dbo", "new"],
         vec![column(&["dbo", "new"], "b", "int", true)],
     )]);
-    let table_rename = Rename {
-        kind: kind::TABLE.into(),
-        from: name(&["dbo", "old"]),
-        to: name(&["dbo", "new"]),
-    };
+    let old_to_new = table_rename(&["dbo", "old"], &["dbo", "new"]);
     // The column named with its table's new name, or (renamed before the table) its old name.
     for table_part in ["new", "old"] {
         let options = CompareOptions {
             renames: vec![
-                table_rename.clone(),
+                old_to_new.clone(),
                 Rename {
                     kind: kind::SIMPLE_COLUMN.into(),
                     from: name(&["dbo", table_part, "a"]),
@@ -397,7 +380,7 @@ fn column_renames_inside_a_renamed_table() {
         &current,
         &desired,
         &CompareOptions {
-            renames: vec![table_rename],
+            renames: vec![old_to_new],
             ..CompareOptions::default()
         },
     );
@@ -430,11 +413,7 @@ fn two_threads_find_what_one_does() {
     desired.elements.remove(10);
     let options = CompareOptions {
         drop_objects_not_in_source: true,
-        renames: vec![Rename {
-            kind: kind::TABLE.into(),
-            from: name(&["dbo", "T0010"]),
-            to: name(&["dbo", "T1599"]),
-        }],
+        renames: vec![table_rename(&["dbo", "T0010"], &["dbo", "T1599"])],
         ..CompareOptions::default()
     };
     let one = compare_on(&current, &desired, &options, false);

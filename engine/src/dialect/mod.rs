@@ -125,25 +125,46 @@ pub trait Dialect: Send + Sync {
 
     /// A column definition inside CREATE TABLE or ADD COLUMN.
     fn column_definition(&self, column: ColumnView<'_>, default: Option<&Element>) -> String {
-        let mut text = self.quote_ident(column.name());
         if let Some(expression) = column.computed_expression() {
+            let mut text = self.quote_ident(column.name());
             text.push_str(&format!(" AS {expression}"));
             if column.is_persisted() {
                 text.push_str(" PERSISTED");
             }
             return text;
         }
-        if let Some(data_type) = column.data_type() {
-            text.push(' ');
-            text.push_str(&self.render_type(&data_type));
-        }
-        if let Some(collation) = column.collation() {
-            text.push_str(&format!(" COLLATE {collation}"));
-        }
+        let mut text = self.column_name_and_type(column);
+        text.push_str(&self.collate_clause(column));
         if let Some((seed, increment)) = column.identity() {
             text.push(' ');
             text.push_str(&self.identity_clause(&seed, &increment));
         }
+        text.push_str(&self.not_null_and_default(column, default));
+        text
+    }
+
+    /// `name type`: how a column definition starts.
+    fn column_name_and_type(&self, column: ColumnView<'_>) -> String {
+        let mut text = self.quote_ident(column.name());
+        if let Some(data_type) = column.data_type() {
+            text.push(' ');
+            text.push_str(&self.render_type(&data_type));
+        }
+        text
+    }
+
+    /// ` COLLATE collation` for a column with a collation of its own, else nothing.
+    fn collate_clause(&self, column: ColumnView<'_>) -> String {
+        column
+            .collation()
+            .map(|c| format!(" COLLATE {c}"))
+            .unwrap_or_default()
+    }
+
+    /// ` NOT NULL` for a column that takes no NULL, then its default: how a column definition
+    /// ends.
+    fn not_null_and_default(&self, column: ColumnView<'_>, default: Option<&Element>) -> String {
+        let mut text = String::new();
         if !column.is_nullable() {
             text.push_str(" NOT NULL");
         }

@@ -57,14 +57,8 @@ impl Dialect for Postgres {
     }
 
     fn column_definition(&self, column: ColumnView<'_>, default: Option<&Element>) -> String {
-        let mut text = self.quote_ident(column.name());
-        if let Some(data_type) = column.data_type() {
-            text.push(' ');
-            text.push_str(&self.render_type(&data_type));
-        }
-        if let Some(collation) = column.collation() {
-            text.push_str(&format!(" COLLATE {}", self.quote_ident(collation)));
-        }
+        let mut text = self.column_name_and_type(column);
+        text.push_str(&self.collate_clause(column));
         if let Some(expression) = column.computed_expression() {
             text.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED"));
         }
@@ -79,13 +73,16 @@ impl Dialect for Postgres {
                 text.push_str(&format!(" (START WITH {seed} INCREMENT BY {increment})"));
             }
         }
-        if !column.is_nullable() {
-            text.push_str(" NOT NULL");
-        }
-        if let Some(default) = default {
-            text.push_str(&self.inline_default(default));
-        }
+        text.push_str(&self.not_null_and_default(column, default));
         text
+    }
+
+    /// Collation names are identifiers on PostgreSQL (`"de-x-icu"`).
+    fn collate_clause(&self, column: ColumnView<'_>) -> String {
+        column
+            .collation()
+            .map(|c| format!(" COLLATE {}", self.quote_ident(c)))
+            .unwrap_or_default()
     }
 
     fn inline_default(&self, default: &Element) -> String {
@@ -182,10 +179,7 @@ impl Dialect for Postgres {
             && let Some(data_type) = new.data_type()
         {
             let rendered = self.render_type(&data_type);
-            let collate = new
-                .collation()
-                .map(|c| format!(" COLLATE {}", self.quote_ident(c)))
-                .unwrap_or_default();
+            let collate = self.collate_clause(new);
             // Between user types (enums, domains) only text converts.
             let through_text = !data_type.built_in || old.data_type().is_some_and(|t| !t.built_in);
             let via = if through_text { "::text" } else { "" };

@@ -70,11 +70,7 @@ impl Dialect for Sqlite {
     }
 
     fn column_definition(&self, column: ColumnView<'_>, default: Option<&Element>) -> String {
-        let mut text = self.quote_ident(column.name());
-        if let Some(data_type) = column.data_type() {
-            text.push(' ');
-            text.push_str(&self.render_type(&data_type));
-        }
+        let mut text = self.column_name_and_type(column);
         if let Some(expression) = column.computed_expression() {
             let storage = if column.is_persisted() {
                 "STORED"
@@ -83,19 +79,12 @@ impl Dialect for Sqlite {
             };
             text.push_str(&format!(" GENERATED ALWAYS AS ({expression}) {storage}"));
         }
-        if let Some(collation) = column.collation() {
-            text.push_str(&format!(" COLLATE {collation}"));
-        }
+        text.push_str(&self.collate_clause(column));
         if column.is_identity() {
             // AUTOINCREMENT exists only on a column declared INTEGER PRIMARY KEY.
             text.push_str(" PRIMARY KEY AUTOINCREMENT");
         }
-        if !column.is_nullable() {
-            text.push_str(" NOT NULL");
-        }
-        if let Some(default) = default {
-            text.push_str(&self.inline_default(default));
-        }
+        text.push_str(&self.not_null_and_default(column, default));
         text
     }
 

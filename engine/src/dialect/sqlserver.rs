@@ -66,8 +66,8 @@ impl Dialect for SqlServer {
     }
 
     fn column_definition(&self, column: ColumnView<'_>, default: Option<&Element>) -> String {
-        let mut text = self.quote_ident(column.name());
         if let Some(expression) = column.computed_expression() {
+            let mut text = self.quote_ident(column.name());
             text.push_str(&format!(" AS {expression}"));
             if column.is_persisted() {
                 text.push_str(" PERSISTED");
@@ -77,13 +77,8 @@ impl Dialect for SqlServer {
             }
             return text;
         }
-        if let Some(data_type) = column.data_type() {
-            text.push(' ');
-            text.push_str(&self.render_type(&data_type));
-        }
-        if let Some(collation) = column.collation() {
-            text.push_str(&format!(" COLLATE {collation}"));
-        }
+        let mut text = self.column_name_and_type(column);
+        text.push_str(&self.collate_clause(column));
         if let Some((seed, increment)) = column.identity() {
             text.push(' ');
             text.push_str(&self.identity_clause(&seed, &increment));
@@ -315,10 +310,7 @@ impl Dialect for SqlServer {
         let Some(data_type) = column.data_type() else {
             return Vec::new();
         };
-        let collate = column
-            .collation()
-            .map(|c| format!(" COLLATE {c}"))
-            .unwrap_or_default();
+        let collate = self.collate_clause(column);
         let null = if column.is_nullable() {
             "NULL"
         } else {

@@ -6,6 +6,7 @@
 
 mod lock;
 mod postgres;
+mod scratch;
 pub mod server;
 mod snapshot;
 pub mod sqlite;

@@ -106,12 +106,21 @@ pub trait Server: Send {
     /// The database the target names: a file path for SQLite, a database name for PostgreSQL.
     fn database(&self) -> &str;
 
-    /// The name the new database is built under before it takes the target's name.
-    fn temporary_name(&self) -> String;
+    /// The target's name with `suffix` appended, cut short where the platform limits the
+    /// length of a database name.
+    fn suffixed_name(&self, suffix: &str) -> String;
+
+    /// The name the new database is built under before it takes the target's name
+    /// (`<target>__dac_new`).
+    fn temporary_name(&self) -> String {
+        self.suffixed_name("__dac_new")
+    }
 
     /// The name the original keeps after the switch: the target's name with the application
-    /// version and the time (`stamp`, `YYYYMMDDhhmmss`).
-    fn retained_name(&self, version: &str, stamp: &str) -> String;
+    /// version and the time (`stamp`, `YYYYMMDDhhmmss`), as `<target>__v<version>_<stamp>`.
+    fn retained_name(&self, version: &str, stamp: &str) -> String {
+        self.suffixed_name(&retained_suffix(version, stamp))
+    }
 
     /// Takes the target's upgrade lock for the whole run (waits up to `wait`, then refuses
     /// naming the other run), so two runs never work on one target at once.
@@ -200,7 +209,7 @@ pub trait Server: Send {
 
 /// The suffix that names a retained original on a database server: `__v<version>_<stamp>`,
 /// the version's characters other than ASCII letters and digits as `_`.
-pub(crate) fn retained_suffix(version: &str, stamp: &str) -> String {
+fn retained_suffix(version: &str, stamp: &str) -> String {
     let version: String = version
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })

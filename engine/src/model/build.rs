@@ -78,3 +78,38 @@ impl Relationship {
         }
     }
 }
+
+/// Builders of small models for the engine's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::compare::Rename;
+    use crate::model::kind::{self, prop};
+    use crate::model::{Element, ObjectName, Reference};
+
+    /// A name from its parts.
+    pub(crate) fn name(parts: &[&str]) -> ObjectName {
+        ObjectName::new(parts.iter().copied())
+    }
+
+    /// A column `col` of `table`, of the built-in type `ty`; NOT NULL unless `nullable`.
+    pub(crate) fn column(table: &ObjectName, col: &str, ty: &str, nullable: bool) -> Element {
+        let mut el = Element::new(kind::SIMPLE_COLUMN).named(table.child(col));
+        if !nullable {
+            el = el.with_bool(prop::IS_NULLABLE, false);
+        }
+        el.with_child(
+            kind::rel::TYPE_SPECIFIER,
+            Element::new(kind::TYPE_SPECIFIER)
+                .with_ref(kind::rel::TYPE, Reference::built_in(name(&[ty]))),
+        )
+    }
+
+    /// The table `from` renamed to `to`.
+    pub(crate) fn table_rename(from: &[&str], to: &[&str]) -> Rename {
+        Rename {
+            kind: kind::TABLE.into(),
+            from: name(from),
+            to: name(to),
+        }
+    }
+}

@@ -38,46 +38,44 @@ pub fn utf8_text(bytes: &[u8]) -> Result<(&str, usize), String> {
 /// Appends `text` escaped for a double-quoted attribute, as .NET's `XmlWriter` writes it:
 /// `& < > "` as named entities, tab, CR and LF as `&#x9;`, `&#xD;`, `&#xA;`.
 pub fn escape_attr_into(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (idx, &b) in bytes.iter().enumerate() {
-        let rep: &[u8] = match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
+    escape_into(out, text, |b| {
+        let rep: &'static [u8] = match b {
             b'"' => b"&quot;",
             b'\t' => b"&#x9;",
             b'\r' => b"&#xD;",
             b'\n' => b"&#xA;",
-            0..=0x1F => {
-                out.extend_from_slice(&bytes[start..idx]);
-                out.extend_from_slice(format!("&#x{b:X};").as_bytes());
-                start = idx + 1;
-                continue;
-            }
-            _ => continue,
+            0..=0x1F => return Some(Cow::Owned(format!("&#x{b:X};").into_bytes())),
+            _ => return text_entity(b).map(Cow::Borrowed),
         };
-        out.extend_from_slice(&bytes[start..idx]);
-        out.extend_from_slice(rep);
-        start = idx + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
+        Some(Cow::Borrowed(rep))
+    });
 }
 
 /// Appends `text` escaped for element content (`& < >`; line breaks kept).
 pub fn escape_text_into(out: &mut Vec<u8>, text: &str) {
+    escape_into(out, text, |b| text_entity(b).map(Cow::Borrowed));
+}
+
+/// The entity of a byte escaped everywhere: `& < >`.
+fn text_entity(b: u8) -> Option<&'static [u8]> {
+    match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        _ => None,
+    }
+}
+
+/// Appends `text`, every byte that `entity` replaces written as its replacement.
+fn escape_into(out: &mut Vec<u8>, text: &str, entity: impl Fn(u8) -> Option<Cow<'static, [u8]>>) {
     let bytes = text.as_bytes();
     let mut start = 0;
     for (idx, &b) in bytes.iter().enumerate() {
-        let rep: &[u8] = match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..idx]);
-        out.extend_from_slice(rep);
-        start = idx + 1;
+        if let Some(rep) = entity(b) {
+            out.extend_from_slice(&bytes[start..idx]);
+            out.extend_from_slice(&rep);
+            start = idx + 1;
+        }
     }
     out.extend_from_slice(&bytes[start..]);
 }

@@ -4,33 +4,19 @@
 use std::path::Path;
 
 use super::{CompareReport, DriftReport, InfoReport};
-use crate::compare::{self, CompareOptions, Diff, Rename};
+use crate::compare::{self, CompareOptions, Diff};
+use crate::model::build::testing::{column, name, table_rename};
 use crate::model::kind::prop;
 use crate::model::refactor::RefactorLog;
-use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
+use crate::model::{Dsp, Element, Model, Reference, kind};
 use crate::package::{DacMetadata, Origin, Package};
 use crate::registry::Registration;
 
-fn name(parts: &[&str]) -> ObjectName {
-    ObjectName::new(parts.iter().copied())
-}
-
-fn column(table: &[&str], col: &str, ty: &str) -> Element {
-    let mut parts = table.to_vec();
-    parts.push(col);
-    Element::new(kind::SIMPLE_COLUMN)
-        .named(name(&parts))
-        .with_child(
-            kind::rel::TYPE_SPECIFIER,
-            Element::new(kind::TYPE_SPECIFIER)
-                .with_ref(kind::rel::TYPE, Reference::built_in(name(&[ty]))),
-        )
-}
-
 fn table(parts: &[&str], columns: &[(&str, &str)]) -> Element {
-    let mut el = Element::new(kind::TABLE).named(name(parts));
+    let table = name(parts);
+    let mut el = Element::new(kind::TABLE).named(table.clone());
     for (col, ty) in columns {
-        el.push_child(kind::rel::COLUMNS, column(parts, col, ty));
+        el.push_child(kind::rel::COLUMNS, column(&table, col, ty, true));
     }
     el.with_ref(kind::rel::SCHEMA, Reference::built_in(name(&parts[..1])))
 }
@@ -67,11 +53,7 @@ fn diff(drop: bool) -> Diff {
     ]);
     let options = CompareOptions {
         drop_objects_not_in_source: drop,
-        renames: vec![Rename {
-            kind: kind::TABLE.to_string(),
-            from: name(&["dbo", "Ledger"]),
-            to: name(&["dbo", "Journal"]),
-        }],
+        renames: vec![table_rename(&["dbo", "Ledger"], &["dbo", "Journal"])],
         ..CompareOptions::default()
     };
     compare::compare(&current, &desired, &options)

@@ -293,6 +293,20 @@ pub struct DomainRecord {
     pub duration_ms: Option<u64>,
 }
 
+impl DomainRecord {
+    /// Domain `index` of `targets`, pending: not started yet.
+    pub fn pending(index: usize, targets: Vec<usize>) -> Self {
+        DomainRecord {
+            index,
+            targets,
+            state: DomainState::Pending,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+        }
+    }
+}
+
 /// A rollout this one replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Superseded {

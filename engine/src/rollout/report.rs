@@ -360,17 +360,12 @@ mod tests {
             supersedes: None,
             keeps_copies: true,
             domains: (0..5)
-                .map(|i| DomainRecord {
-                    index: i,
-                    targets: vec![i],
-                    state: if i < 2 {
-                        DomainState::Healthy
-                    } else {
-                        DomainState::Pending
-                    },
-                    started_at: None,
-                    finished_at: None,
-                    duration_ms: None,
+                .map(|i| {
+                    let mut domain = DomainRecord::pending(i, vec![i]);
+                    if i < 2 {
+                        domain.state = DomainState::Healthy;
+                    }
+                    domain
                 })
                 .collect(),
             targets,

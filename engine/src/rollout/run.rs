@@ -242,14 +242,7 @@ fn journal_for(spec: &Spec, packages: &Packages, manual: bool) -> Journal {
         domains: domains
             .into_iter()
             .enumerate()
-            .map(|(index, targets)| DomainRecord {
-                index,
-                targets,
-                state: DomainState::Pending,
-                started_at: None,
-                finished_at: None,
-                duration_ms: None,
-            })
+            .map(|(index, targets)| DomainRecord::pending(index, targets))
             .collect(),
         targets,
         events: Vec::new(),

@@ -2,26 +2,11 @@
 
 use crate::compare::{CompareOptions, compare};
 use crate::dialect::{Dialect, Postgres, SqlServer, Sqlite};
+use crate::model::build::testing::{column, name};
 use crate::model::kind::prop;
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
-use crate::plan::{HazardKind, PlanOptions, StepKind, plan};
+use crate::plan::{HazardKind, Plan, PlanOptions, StepKind, plan};
 use crate::script::render;
-
-fn name(parts: &[&str]) -> ObjectName {
-    ObjectName::new(parts.iter().copied())
-}
-
-fn column(table: &ObjectName, col: &str, ty: &str, nullable: bool) -> Element {
-    let mut el = Element::new(kind::SIMPLE_COLUMN).named(table.child(col));
-    if !nullable {
-        el = el.with_bool(prop::IS_NULLABLE, false);
-    }
-    el.with_child(
-        kind::rel::TYPE_SPECIFIER,
-        Element::new(kind::TYPE_SPECIFIER)
-            .with_ref(kind::rel::TYPE, Reference::built_in(name(&[ty]))),
-    )
-}
 
 fn table(table: &ObjectName, columns: Vec<Element>) -> Element {
     let mut el = Element::new(kind::TABLE).named(table.clone());
@@ -48,7 +33,30 @@ fn model(dsp: &str, elements: Vec<Element>) -> Model {
     m
 }
 
-fn script(dialect: &dyn Dialect, current: &Model, desired: &Model) -> (crate::plan::Plan, String) {
+/// A model of `dsp` holding the one table `t`, its columns given as (name, type, nullable).
+fn one_table(dsp: &str, t: &ObjectName, columns: &[(&str, &str, bool)]) -> Model {
+    let columns = columns
+        .iter()
+        .map(|&(col, ty, nullable)| column(t, col, ty, nullable))
+        .collect();
+    model(dsp, vec![table(t, columns)])
+}
+
+fn step_kinds(plan: &Plan) -> Vec<StepKind> {
+    plan.steps.iter().map(|s| s.kind).collect()
+}
+
+fn plan_for(
+    dialect: &dyn Dialect,
+    diff: &crate::compare::Diff,
+    current: &Model,
+    desired: &Model,
+    options: &PlanOptions,
+) -> Plan {
+    plan(diff, current, desired, dialect.capabilities(), options)
+}
+
+fn script(dialect: &dyn Dialect, current: &Model, desired: &Model) -> (Plan, String) {
     let diff = compare(
         current,
         desired,
@@ -57,13 +65,7 @@ fn script(dialect: &dyn Dialect, current: &Model, desired: &Model) -> (crate::pl
             ..CompareOptions::default()
         },
     );
-    let plan = plan(
-        &diff,
-        current,
-        desired,
-        dialect.capabilities(),
-        &PlanOptions::default(),
-    );
+    let plan = plan_for(dialect, &diff, current, desired, &PlanOptions::default());
     let text = render(&plan, dialect).text(dialect);
     (plan, text)
 }
@@ -105,7 +107,7 @@ fn create_table_with_key_on_every_platform() {
             ],
         );
         let (plan, text) = script(dialect, &model(dsp, vec![]), &desired);
-        let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+        let kinds = step_kinds(&plan);
         assert_eq!(kinds, vec![StepKind::CreateTable], "{dsp}");
         assert!(text.contains(expect), "{dsp}:\n{text}");
         assert!(
@@ -138,17 +140,8 @@ fn dropping_a_column_is_a_guarded_data_loss_hazard() {
         ),
     ] {
         let t = name(&[schema, "T"]);
-        let current = model(
-            dsp,
-            vec![table(
-                &t,
-                vec![
-                    column(&t, "id", "int", false),
-                    column(&t, "fax", "text", true),
-                ],
-            )],
-        );
-        let desired = model(dsp, vec![table(&t, vec![column(&t, "id", "int", false)])]);
+        let current = one_table(dsp, &t, &[("id", "int", false), ("fax", "text", true)]);
+        let desired = one_table(dsp, &t, &[("id", "int", false)]);
         let (plan, text) = script(dialect, &current, &desired);
         assert_eq!(plan.steps.len(), 1, "{dsp}: {:?}", plan.steps);
         assert_eq!(plan.steps[0].kind, StepKind::AlterTable, "{dsp}");
@@ -175,32 +168,22 @@ fn plan_text(
     desired: &Model,
     options: &PlanOptions,
 ) -> String {
-    let plan = plan(diff, current, desired, dialect.capabilities(), options);
+    let plan = plan_for(dialect, diff, current, desired, options);
     render(&plan, dialect).text(dialect)
 }
 
 #[test]
 fn sqlite_rebuilds_where_alter_cannot_and_says_why() {
     let t = name(&["main", "accounts"]);
-    let current = model(
+    let current = one_table(
         "sqlite",
-        vec![table(
-            &t,
-            vec![
-                column(&t, "id", "INTEGER", false),
-                column(&t, "balance", "INTEGER", true),
-            ],
-        )],
+        &t,
+        &[("id", "INTEGER", false), ("balance", "INTEGER", true)],
     );
-    let desired = model(
+    let desired = one_table(
         "sqlite",
-        vec![table(
-            &t,
-            vec![
-                column(&t, "id", "INTEGER", false),
-                column(&t, "balance", "INTEGER", false),
-            ],
-        )],
+        &t,
+        &[("id", "INTEGER", false), ("balance", "INTEGER", false)],
     );
     let (plan, text) = script(&Sqlite, &current, &desired);
     let step = plan
@@ -233,25 +216,15 @@ fn sqlite_rebuilds_where_alter_cannot_and_says_why() {
     }
     // PostgreSQL alters the same change in place.
     let t = name(&["public", "accounts"]);
-    let current = model(
+    let current = one_table(
         "postgres",
-        vec![table(
-            &t,
-            vec![
-                column(&t, "id", "integer", false),
-                column(&t, "balance", "integer", true),
-            ],
-        )],
+        &t,
+        &[("id", "integer", false), ("balance", "integer", true)],
     );
-    let desired = model(
+    let desired = one_table(
         "postgres",
-        vec![table(
-            &t,
-            vec![
-                column(&t, "id", "integer", false),
-                column(&t, "balance", "integer", false),
-            ],
-        )],
+        &t,
+        &[("id", "integer", false), ("balance", "integer", false)],
     );
     let (plan, text) = script(&Postgres, &current, &desired);
     assert_eq!(plan.steps[0].kind, StepKind::AlterTable);
@@ -372,10 +345,7 @@ fn a_default_added_with_its_column_is_added_once() {
         }
         el
     };
-    let current = model(
-        "Sql160",
-        vec![table(&t, vec![column(&t, "id", "int", false)])],
-    );
+    let current = one_table("Sql160", &t, &[("id", "int", false)]);
     let desired = model(
         "Sql160",
         vec![
@@ -392,7 +362,7 @@ fn a_default_added_with_its_column_is_added_once() {
         ],
     );
     let (plan, text) = script(&SqlServer, &current, &desired);
-    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    let kinds = step_kinds(&plan);
     assert_eq!(kinds, [StepKind::AlterTable], "{text}");
     assert!(plan.hazards.is_empty(), "{:?}", plan.hazards);
     assert_eq!(text.matches("DEFAULT").count(), 2, "{text}");
@@ -406,7 +376,7 @@ fn a_default_added_with_its_column_is_added_once() {
     current_with_columns.elements.truncate(1);
     later.elements.truncate(2);
     let (plan, _) = script(&SqlServer, &current_with_columns, &later);
-    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    let kinds = step_kinds(&plan);
     assert_eq!(kinds, [StepKind::AddConstraint]);
 }
 
@@ -415,25 +385,15 @@ fn column_rename_is_a_rename_step_then_an_alter() {
     use crate::compare::Rename;
     use crate::model::refactor::{RefactorLog, RefactorOperation};
     let t = name(&["dbo", "users"]);
-    let current = model(
+    let current = one_table(
         "Sql160",
-        vec![table(
-            &t,
-            vec![
-                column(&t, "id", "int", false),
-                column(&t, "username", "int", true),
-            ],
-        )],
+        &t,
+        &[("id", "int", false), ("username", "int", true)],
     );
-    let desired = model(
+    let desired = one_table(
         "Sql160",
-        vec![table(
-            &t,
-            vec![
-                column(&t, "id", "int", false),
-                column(&t, "user_name", "bigint", true),
-            ],
-        )],
+        &t,
+        &[("id", "int", false), ("user_name", "bigint", true)],
     );
     let options = CompareOptions {
         renames: vec![Rename {
@@ -469,14 +429,8 @@ fn column_rename_is_a_rename_step_then_an_alter() {
         refactor_log: Some(log),
         ..PlanOptions::default()
     };
-    let p = plan(
-        &diff,
-        &current,
-        &desired,
-        SqlServer.capabilities(),
-        &plan_options,
-    );
-    let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind).collect();
+    let p = plan_for(&SqlServer, &diff, &current, &desired, &plan_options);
+    let kinds = step_kinds(&p);
     assert_eq!(
         kinds,
         vec![
@@ -516,11 +470,11 @@ fn column_rename_is_a_rename_step_then_an_alter() {
         .unwrap();
     assert!(record.statements.is_empty());
     // Without the refactor log, no record step; keys that are not GUIDs are not recorded.
-    let p = plan(
+    let p = plan_for(
+        &SqlServer,
         &diff,
         &current,
         &desired,
-        SqlServer.capabilities(),
         &PlanOptions::default(),
     );
     assert!(
@@ -538,10 +492,7 @@ fn column_rename_is_a_rename_step_then_an_alter() {
 #[test]
 fn default_of_an_added_column_is_added_once() {
     let t = name(&["dbo", "items"]);
-    let current = model(
-        "Sql160",
-        vec![table(&t, vec![column(&t, "id", "int", true)])],
-    );
+    let current = one_table("Sql160", &t, &[("id", "int", true)]);
     let default = Element::new(kind::DEFAULT)
         .with(
             "DefaultExpressionScript",
@@ -563,7 +514,7 @@ fn default_of_an_added_column_is_added_once() {
         ],
     );
     let (p, text) = script(&SqlServer, &current, &desired);
-    let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind).collect();
+    let kinds = step_kinds(&p);
     assert_eq!(kinds, vec![StepKind::AlterTable], "{text}");
     assert_eq!(text.matches("DEFAULT 1").count(), 1, "{text}");
 }
@@ -624,14 +575,14 @@ fn foreign_keys_of_dropped_postgres_tables_are_dropped_first() {
         ..CompareOptions::default()
     };
     let diff = compare(&current, &desired, &options);
-    let plan = plan(
+    let plan = plan_for(
+        &Postgres,
         &diff,
         &current,
         &desired,
-        Postgres.capabilities(),
         &PlanOptions::default(),
     );
-    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    let kinds = step_kinds(&plan);
     assert_eq!(
         kinds,
         vec![
@@ -677,7 +628,7 @@ fn indexes_on_new_views_come_after_the_views() {
         .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(v.clone()));
     let desired = model("postgres", vec![view, index]);
     let (plan, _) = script(&Postgres, &model("postgres", vec![]), &desired);
-    let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+    let kinds = step_kinds(&plan);
     assert_eq!(
         kinds,
         vec![StepKind::CreateProgrammable, StepKind::CreateIndex]
@@ -713,25 +664,10 @@ fn smart_defaults_fill_new_not_null_columns_for_existing_rows() {
         ),
     ] {
         let t = name(&[schema, "T"]);
-        let current = model(dsp, vec![table(&t, vec![column(&t, "id", "int", false)])]);
-        let desired = model(
-            dsp,
-            vec![table(
-                &t,
-                vec![
-                    column(&t, "id", "int", false),
-                    column(&t, "n", "int", false),
-                ],
-            )],
-        );
+        let current = one_table(dsp, &t, &[("id", "int", false)]);
+        let desired = one_table(dsp, &t, &[("id", "int", false), ("n", "int", false)]);
         let diff = compare(&current, &desired, &CompareOptions::default());
-        let without = plan(
-            &diff,
-            &current,
-            &desired,
-            dialect.capabilities(),
-            &PlanOptions::default(),
-        );
+        let without = plan_for(dialect, &diff, &current, &desired, &PlanOptions::default());
         assert!(
             without
                 .hazards
@@ -743,7 +679,7 @@ fn smart_defaults_fill_new_not_null_columns_for_existing_rows() {
             smart_defaults: true,
             ..PlanOptions::default()
         };
-        let with = plan(&diff, &current, &desired, dialect.capabilities(), &options);
+        let with = plan_for(dialect, &diff, &current, &desired, &options);
         assert!(
             !with
                 .hazards

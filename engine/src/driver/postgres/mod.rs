@@ -11,16 +11,14 @@ mod server;
 
 pub use server::PostgresServer;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
+use super::scratch::{creation_script, scratch_name};
 use super::{Driver, ServerInfo};
 use crate::dialect::dialect_for;
 use crate::model::{Dsp, Model, ObjectName, Platform};
-use crate::plan::{PlanOptions, create_all};
-use crate::script::render;
 use crate::{Error, Result};
 
 /// A connection to one PostgreSQL database.
@@ -37,9 +35,6 @@ impl std::fmt::Debug for PostgresDriver {
         write!(f, "PostgresDriver({})", self.database)
     }
 }
-
-/// Scratch databases made by [`PostgresDriver::canonicalize`] in this process.
-static SCRATCH: AtomicU64 = AtomicU64::new(0);
 
 impl PostgresDriver {
     /// Connects to `postgres://user:pass@host:port/db` (or a libpq key-value string).
@@ -97,11 +92,7 @@ impl PostgresDriver {
     /// spelling (`pg_get_viewdef`, `pg_get_expr`, generated names) then matches [`Driver::inspect`]
     /// of a live database, so the two compare equal when the schemas are the same.
     pub fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
-        let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let scratch = format!("dac_scratch_{}_{n}_{nanos}", std::process::id());
+        let scratch = scratch_name();
         let quoted = quote_ident(&scratch);
         // The database may make sessions read-only by default (a side-by-side upgrade of a
         // read-only original); creating the scratch database is not a write to it.
@@ -121,16 +112,7 @@ impl PostgresDriver {
 
     fn build_in(&self, scratch: &str, desired: &Model) -> Result<Model> {
         let mut driver = self.connect_sibling(scratch)?;
-        let dialect = dialect_for(Platform::Postgres);
-        let planned = create_all(
-            desired,
-            dialect.capabilities(),
-            &PlanOptions {
-                block_on_possible_data_loss: false,
-                ..PlanOptions::default()
-            },
-        );
-        let script = render(&planned, dialect);
+        let script = creation_script(desired, Platform::Postgres);
         driver.begin()?;
         for batch in &script.batches {
             for statement in &batch.statements {

@@ -134,12 +134,18 @@ impl Server for SqliteServer {
         &self.database
     }
 
-    fn temporary_name(&self) -> String {
-        with_suffix(&self.path, ".dac-new")
+    fn suffixed_name(&self, suffix: &str) -> String {
+        with_suffix(&self.path, suffix)
             .to_string_lossy()
             .into_owned()
     }
 
+    /// The database file's name with `.dac-new` appended.
+    fn temporary_name(&self) -> String {
+        self.suffixed_name(".dac-new")
+    }
+
+    /// `<stem>.v<version>-<stamp><extension>` beside the database file.
     fn retained_name(&self, version: &str, stamp: &str) -> String {
         let stem = self
             .path

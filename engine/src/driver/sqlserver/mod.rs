@@ -23,19 +23,15 @@ pub mod server_sql;
 
 pub use server::SqlServerServer;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tiberius::{AuthMethod, Client, ColumnData, EncryptionLevel, Query};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
+use super::scratch::{creation_script, scratch_name};
 use super::{Driver, ServerInfo};
-use crate::compare::{CompareOptions, compare};
-use crate::dialect::dialect_for;
 use crate::model::{Model, ObjectName, Platform, kind};
-use crate::plan::{PlanOptions, plan};
-use crate::script::render;
 use crate::{Error, Result};
 use config::{ConnectionConfig, Encrypt};
 
@@ -99,9 +95,6 @@ fn cell(data: ColumnData<'static>) -> Cell {
         }
     }
 }
-
-/// Scratch databases made by [`SqlServerDriver::canonicalize`] in this process.
-static SCRATCH: AtomicU64 = AtomicU64::new(0);
 
 type Connection = Client<Compat<TcpStream>>;
 
@@ -473,11 +466,7 @@ impl SqlServerDriver {
     /// from the live database: dac does not change them. Where the login may not create
     /// databases, the desired model is used as built, with a warning.
     pub fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
-        let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let scratch = format!("dac_scratch_{}_{n}_{nanos}", std::process::id());
+        let scratch = scratch_name();
         let mut model = match self.run_batch(&server_sql::create_database(&scratch), None) {
             Err(err) => {
                 self.warnings.push(format!(
@@ -507,24 +496,7 @@ impl SqlServerDriver {
 
     fn build_in(&self, scratch: &str, desired: &Model) -> Result<Model> {
         let mut driver = self.connect_sibling(scratch)?;
-        let empty = Model::empty(desired.dsp.clone());
-        let options = CompareOptions {
-            drop_objects_not_in_source: true,
-            ..CompareOptions::default()
-        };
-        let diff = compare(&empty, desired, &options);
-        let dialect = dialect_for(Platform::SqlServer);
-        let planned = plan(
-            &diff,
-            &empty,
-            desired,
-            dialect.capabilities(),
-            &PlanOptions {
-                block_on_possible_data_loss: false,
-                ..PlanOptions::default()
-            },
-        );
-        let script = render(&planned, dialect);
+        let script = creation_script(desired, Platform::SqlServer);
         for batch in &script.batches {
             for statement in &batch.statements {
                 driver.execute(statement).map_err(|e| {

@@ -184,15 +184,8 @@ impl Server for SqlServerServer {
         &self.database
     }
 
-    fn temporary_name(&self) -> String {
-        fit(&self.database, "__dac_new")
-    }
-
-    fn retained_name(&self, version: &str, stamp: &str) -> String {
-        fit(
-            &self.database,
-            &crate::driver::server::retained_suffix(version, stamp),
-        )
+    fn suffixed_name(&self, suffix: &str) -> String {
+        fit(&self.database, suffix)
     }
 
     fn lock(&mut self, wait: Duration) -> Result<()> {

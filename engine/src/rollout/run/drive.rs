@@ -28,6 +28,14 @@ impl Run<'_> {
         journal.targets[index].clone()
     }
 
+    /// The rollout's id, which names the copies it keeps.
+    pub(super) fn rollout_id(&self) -> String {
+        self.journal
+            .lock()
+            .map(|j| j.id.clone())
+            .unwrap_or_default()
+    }
+
     pub(super) fn target(&self, record: &TargetRecord) -> Result<&TargetSpec> {
         self.targets.get(&record.target).copied().ok_or_else(|| {
             Error::Invalid(format!(

@@ -140,11 +140,7 @@ impl Run<'_> {
         };
         self.update(|j| j.targets[index].state = TargetState::RollingBack)?;
         let started = Instant::now();
-        let id = self
-            .journal
-            .lock()
-            .map(|j| j.id.clone())
-            .unwrap_or_default();
+        let id = self.rollout_id();
         let result = self.restore(&record, &target.target, &backup, &id);
         if let Err(e) = result {
             let message = crate::driver::redact(&e.to_string());

@@ -72,11 +72,7 @@ impl Run<'_> {
         if needs_copy {
             self.update(|j| j.targets[index].state = TargetState::BackingUp)?;
             let copy_started = Instant::now();
-            let id = self
-                .journal
-                .lock()
-                .map(|j| j.id.clone())
-                .unwrap_or_default();
+            let id = self.rollout_id();
             match self.snapshot(index, &target.target, &id) {
                 Ok(backup) => {
                     crate::fault::point("rollout.after-backup");

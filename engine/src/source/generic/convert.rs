@@ -516,6 +516,31 @@ impl Ctx {
         cols.iter().map(|c| self.key_spec(table, c)).collect()
     }
 
+    /// A primary key or unique constraint (`kind`) of `table`: its key columns, the columns it
+    /// includes and its characteristics (deferrable, ...).
+    fn key_constraint(
+        &self,
+        kind: &str,
+        table: &ObjectName,
+        columns: &[IndexColumn],
+        include: &[Ident],
+        constraint_characteristics: Option<&ConstraintCharacteristics>,
+    ) -> Element {
+        let mut c = Element::new(kind);
+        for spec in self.key_specs(table, columns) {
+            c.push_child(rel::COLUMN_SPECIFICATIONS, spec);
+        }
+        for inc in include {
+            c.push_ref(
+                rel::INCLUDED_COLUMNS,
+                Reference::to(table.child(self.ident(inc))),
+            );
+        }
+        c.push_ref(rel::DEFINING_TABLE, Reference::to(table.clone()));
+        characteristics(&mut c, constraint_characteristics);
+        c
+    }
+
     fn key_spec(&self, table: &ObjectName, col: &IndexColumn) -> Element {
         let mut spec = Element::new(kind::INDEXED_COLUMN);
         match &col.column.expr {
@@ -566,18 +591,13 @@ impl Ctx {
             TableConstraint::PrimaryKey(pk) => {
                 let name =
                     self.constraint_name(&schema, pk.name.as_ref(), &table_leaf, None, "pkey");
-                let mut c = Element::new(kind::PRIMARY_KEY);
-                for spec in self.key_specs(&parts.name, &pk.columns) {
-                    c.push_child(rel::COLUMN_SPECIFICATIONS, spec);
-                }
-                for inc in &pk.include {
-                    c.push_ref(
-                        rel::INCLUDED_COLUMNS,
-                        Reference::to(parts.name.child(self.ident(inc))),
-                    );
-                }
-                c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
-                characteristics(&mut c, pk.characteristics.as_ref());
+                let c = self.key_constraint(
+                    kind::PRIMARY_KEY,
+                    &parts.name,
+                    &pk.columns,
+                    &pk.include,
+                    pk.characteristics.as_ref(),
+                );
                 for col in &pk.columns {
                     if let Expr::Identifier(id) = &col.column.expr {
                         parts.pk_columns.push(self.ident(id));
@@ -590,18 +610,13 @@ impl Ctx {
                 let cols = self.index_column_names(&u.columns);
                 let name =
                     self.constraint_name(&schema, u.name.as_ref(), &table_leaf, Some(&cols), "key");
-                let mut c = Element::new(kind::UNIQUE);
-                for spec in self.key_specs(&parts.name, &u.columns) {
-                    c.push_child(rel::COLUMN_SPECIFICATIONS, spec);
-                }
-                for inc in &u.include {
-                    c.push_ref(
-                        rel::INCLUDED_COLUMNS,
-                        Reference::to(parts.name.child(self.ident(inc))),
-                    );
-                }
-                c.push_ref(rel::DEFINING_TABLE, Reference::to(parts.name.clone()));
-                characteristics(&mut c, u.characteristics.as_ref());
+                let mut c = self.key_constraint(
+                    kind::UNIQUE,
+                    &parts.name,
+                    &u.columns,
+                    &u.include,
+                    u.characteristics.as_ref(),
+                );
                 if matches!(u.nulls_distinct, ast::NullsDistinctOption::NotDistinct) {
                     c.set_prop(prop::NULLS_NOT_DISTINCT, Value::Bool(true));
                 }

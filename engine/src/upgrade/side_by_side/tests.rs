@@ -59,6 +59,16 @@ fn transfer<'a>(transfers: &'a [PlannedTransfer], table: &str) -> &'a PlannedTra
         .unwrap_or_else(|| panic!("no transfer of {table}: {transfers:#?}"))
 }
 
+/// Asserts that `t` is not copied, its report saying why (`why` is part of the reason).
+fn assert_not_copied(t: &PlannedTransfer, why: &str) {
+    assert!(t.copy.is_none() && !t.report.copied);
+    assert!(
+        t.report.reason.as_deref().is_some_and(|r| r.contains(why)),
+        "{:?}",
+        t.report.reason
+    );
+}
+
 fn name(parts: &[&str]) -> ObjectName {
     ObjectName::new(parts.iter().copied())
 }
@@ -107,15 +117,7 @@ fn a_live_and_desired_table_not_registered_is_created_not_copied_and_reported() 
     let transfers = plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired));
     let u = transfer(&transfers, "[u]");
     assert_eq!(u.report.case, TransferCase::Unregistered);
-    assert!(u.copy.is_none() && !u.report.copied);
-    assert!(
-        u.report
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("created, not copied")),
-        "{:?}",
-        u.report.reason
-    );
+    assert_not_copied(u, "created, not copied");
     assert!(transfer(&transfers, "[t]").copy.is_some());
 }
 
@@ -127,15 +129,7 @@ fn a_registered_live_table_not_desired_is_not_created_and_reported() {
     let transfers = plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired));
     let old = transfer(&transfers, "[old]");
     assert_eq!(old.report.case, TransferCase::Dropped);
-    assert!(old.copy.is_none() && !old.report.copied);
-    assert!(
-        old.report
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("not created, rows not copied")),
-        "{:?}",
-        old.report.reason
-    );
+    assert_not_copied(old, "not created, rows not copied");
 }
 
 #[test]
