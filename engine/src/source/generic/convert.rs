@@ -96,6 +96,27 @@ impl Ctx {
         }
     }
 
+    /// An extension's definition as inspection spells it (the schema it lands in named:
+    /// the default schema unless `SCHEMA` says otherwise); `VERSION` and `CASCADE` are kept.
+    fn extension_definition(&self, name: &str, ce: &ast::CreateExtension) -> String {
+        let schema = ce.schema.as_ref().map_or_else(
+            || default_schema(self.platform).to_string(),
+            |s| self.ident(s),
+        );
+        let mut def = format!(
+            "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+            quote_ident_pg(name),
+            quote_ident_pg(&schema)
+        );
+        if let Some(version) = &ce.version {
+            def.push_str(&format!(" VERSION {}", quote_ident_pg(&version.value)));
+        }
+        if ce.cascade {
+            def.push_str(" CASCADE");
+        }
+        def
+    }
+
     /// Adds an opaque element: `kind`, optional name, the statement as `Definition`.
     pub fn opaque(&mut self, kind: &str, name: Option<ObjectName>, definition: String) {
         let mut el = Element::new(kind).with_script(prop::DEFINITION, definition);
@@ -204,11 +225,12 @@ impl Ctx {
                 Ok(())
             }
             Statement::CreateExtension(ref ce) => {
-                let name = ObjectName::new([self.ident(&ce.name)]);
-                let mut ce2 = ce.clone();
-                ce2.if_not_exists = false;
-                let def = Statement::CreateExtension(ce2).to_string();
-                self.opaque("PgExtension", Some(name), def);
+                let name = self.ident(&ce.name);
+                self.opaque(
+                    "PgExtension",
+                    Some(ObjectName::new([name.clone()])),
+                    self.extension_definition(&name, ce),
+                );
                 Ok(())
             }
             Statement::CreatePolicy(ref cp) => {
@@ -1441,6 +1463,11 @@ fn quote_pg(ident: &str) -> String {
     } else {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
+}
+
+/// `"name"`, always quoted, for PostgreSQL DDL.
+fn quote_ident_pg(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// `"schema"."name"` for PostgreSQL DDL.

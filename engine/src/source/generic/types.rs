@@ -256,6 +256,10 @@ pub fn parse_type_text(platform: Platform, text: &str) -> TypeText {
                 if args.is_empty() && matches!(canon, "character" | "bit") {
                     args.push("1".into());
                 }
+                // `numeric(p)` is `numeric(p,0)`.
+                if args.len() == 1 && canon == "numeric" {
+                    args.push("0".into());
+                }
                 return TypeText {
                     name: vec![canon.to_string()],
                     built_in: true,
@@ -473,6 +477,7 @@ mod tests {
         same("INTERVAL YEAR", "interval year");
         same("INTERVAL(2)", "interval(2)");
         same("NUMERIC(10,2)", "numeric(10,2)");
+        same("DECIMAL(5)", "numeric(5,0)");
         same("DECIMAL(10,2)[]", "numeric(10,2)[]");
         same("VARBIT(5)", "bit varying(5)");
         same("BIT VARYING(5)", "bit varying(5)");
