@@ -1400,12 +1400,56 @@ pub fn finish(platform: Platform, elements: &mut Vec<Element>) {
             );
         }
     }
+    extension_types(cs, elements);
     let mut next = 1;
     for el in elements.iter_mut() {
         if el.name.is_none() {
             el.disambiguator = Some(next.to_string());
             next += 1;
         }
+    }
+}
+
+/// `ExternalSource` of a type an extension makes: the model has no element for it.
+pub const EXTENSION_SOURCE: &str = "Extensions";
+
+/// Marks the type references that no element of the model defines as made by an extension
+/// ([`EXTENSION_SOURCE`]), when the model creates an extension: the package then loads (the
+/// reference is external, like a built-in) and the type is spelt as referenced (`"ext"."ltree"`).
+/// Recomputed on every call, so a type defined in another batch of the same model is internal
+/// again once the batches are combined. Without an extension an undefined type stays an internal
+/// reference, which reading the package reports.
+fn extension_types(cs: bool, elements: &mut [Element]) {
+    if !elements.iter().any(|e| e.kind.as_str() == "PgExtension") {
+        return;
+    }
+    let defined: HashSet<String> = elements
+        .iter()
+        .filter_map(|e| e.name.as_ref())
+        .map(|n| n.key(cs))
+        .collect();
+    fn mark(el: &mut Element, defined: &HashSet<String>, cs: bool) {
+        let is_spec = el.kind == kind::TYPE_SPECIFIER;
+        for relationship in &mut el.relationships {
+            let is_type = is_spec && relationship.name == rel::TYPE;
+            for entry in &mut relationship.entries {
+                match entry {
+                    Entry::Reference(r) if is_type => {
+                        let ours = r.external_source.is_none()
+                            || r.external_source.as_deref() == Some(EXTENSION_SOURCE);
+                        if let (true, Some(name)) = (ours, &r.name) {
+                            r.external_source =
+                                (!defined.contains(&name.key(cs))).then(|| EXTENSION_SOURCE.into());
+                        }
+                    }
+                    Entry::Element(child) => mark(child, defined, cs),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for el in elements.iter_mut() {
+        mark(el, &defined, cs);
     }
 }
 

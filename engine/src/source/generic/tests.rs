@@ -558,3 +558,39 @@ fn postgres_opaque_definitions_are_runnable() {
         )
     );
 }
+
+/// A type no element defines is an extension's when the model creates one; a type defined in
+/// another batch is internal again once the batches are combined.
+#[test]
+fn extension_types_are_external_references() {
+    fn type_source(els: &[Element], table: &str, col: &str) -> Option<String> {
+        let t = find(els, kind::TABLE, table);
+        let spec = column(t, col).children(rel::TYPE_SPECIFIER).next().unwrap();
+        let r = spec.references(rel::TYPE).next().unwrap();
+        r.external_source.as_deref().map(str::to_string)
+    }
+    let els = pg("CREATE EXTENSION citext; CREATE SCHEMA ext; \
+                  CREATE EXTENSION ltree SCHEMA ext; \
+                  CREATE TABLE t (a citext, b ext.ltree[], c mood, d integer)");
+    let ext = Some(convert::EXTENSION_SOURCE.to_string());
+    assert_eq!(type_source(&els, "[public].[t]", "a"), ext);
+    assert_eq!(type_source(&els, "[public].[t]", "b"), ext);
+    assert_eq!(
+        type_source(&els, "[public].[t]", "d").as_deref(),
+        Some("BuiltIns")
+    );
+    let ext_def = find(&els, "PgExtension", "[ltree]");
+    assert_eq!(
+        ext_def.text_prop(prop::DEFINITION).map(str::trim),
+        Some("CREATE EXTENSION IF NOT EXISTS \"ltree\" WITH SCHEMA \"ext\"")
+    );
+    // `mood` comes from another file of the project.
+    let mut all = els;
+    all.extend(pg("CREATE TYPE mood AS ENUM ('ok')"));
+    finish(Platform::Postgres, &mut all);
+    assert_eq!(type_source(&all, "[public].[t]", "c"), None);
+    assert_eq!(type_source(&all, "[public].[t]", "a"), ext);
+    // Without an extension an undefined type stays an internal reference.
+    let els = pg("CREATE TABLE t (a citext)");
+    assert_eq!(type_source(&els, "[public].[t]", "a"), None);
+}
