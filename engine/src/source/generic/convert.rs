@@ -35,6 +35,8 @@ pub(crate) struct Ctx {
     pub pending_attributes: Option<String>,
     /// SQLite `(WITHOUT ROWID, STRICT)` stripped before parsing.
     pub pending_table_options: Option<(bool, bool)>,
+    /// PostgreSQL trigger arguments stripped before parsing, as string literals.
+    pub pending_trigger_args: Option<Vec<String>>,
 }
 
 /// Columns of a table being built, with its constraints.
@@ -54,6 +56,7 @@ impl Ctx {
             used_names: HashSet::new(),
             pending_attributes: None,
             pending_table_options: None,
+            pending_trigger_args: None,
         }
     }
 
@@ -888,10 +891,19 @@ impl Ctx {
             ObjectName::new([table.first().to_string(), leaf])
         };
         let mut el = Element::new(kind::DML_TRIGGER).named(name);
-        el.set_prop(
-            prop::BODY_SCRIPT,
-            script(&Statement::CreateTrigger(ct.clone()).to_string()),
-        );
+        let mut definition = Statement::CreateTrigger(ct.clone()).to_string();
+        if let Some(args) = self.pending_trigger_args.take() {
+            // The call is the end of a PostgreSQL trigger: `EXECUTE FUNCTION f()`.
+            match definition.strip_suffix("()") {
+                Some(head) => definition = format!("{head}({})", args.join(", ")),
+                None => {
+                    return Err(StmtError::Parse(format!(
+                        "trigger arguments: expected the trigger to end with its function call: {definition}"
+                    )));
+                }
+            }
+        }
+        el.set_prop(prop::BODY_SCRIPT, script(&definition));
         if let Some(period) = &ct.period {
             let timing = match period {
                 TriggerPeriod::Before => "Before",

@@ -594,3 +594,21 @@ fn extension_types_are_external_references() {
     let els = pg("CREATE TABLE t (a citext)");
     assert_eq!(type_source(&els, "[public].[t]", "a"), None);
 }
+
+/// `EXECUTE FUNCTION f('3', x, 42)` keeps its arguments as `pg_get_triggerdef` prints them.
+#[test]
+fn trigger_arguments_are_kept() {
+    let els = pg("CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW \
+                  EXECUTE PROCEDURE f('3', Word, 42, 'it''s')");
+    let body = find(&els, kind::DML_TRIGGER, "[public].[a].[t]")
+        .text_prop(prop::BODY_SCRIPT)
+        .unwrap()
+        .to_string();
+    assert!(
+        body.ends_with("EXECUTE PROCEDURE f('3', 'word', '42', 'it''s')"),
+        "{body}"
+    );
+    let other = pg("CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW \
+                    EXECUTE PROCEDURE f('3', Word, 43, 'it''s')");
+    assert_ne!(els, other);
+}
