@@ -211,3 +211,28 @@ fn trigger_arguments_round_trip() {
         describe(&diff)
     );
 }
+
+/// Collations by bare and schema-qualified names, in columns and index keys.
+#[test]
+fn qualified_collations_round_trip() {
+    round_trip(
+        "collations",
+        "CREATE SCHEMA ext;
+        CREATE COLLATION \"public\".\"mycoll\" (provider = libc, lc_collate = 'C', lc_ctype = 'C');
+        CREATE COLLATION \"ext\".\"othercoll\"
+            (provider = libc, lc_collate = 'POSIX', lc_ctype = 'POSIX');
+        CREATE TABLE names (
+            a text COLLATE \"C\",
+            b text COLLATE \"pg_catalog\".\"C\",
+            c text COLLATE pg_catalog.\"POSIX\",
+            d varchar(10) COLLATE public.mycoll,
+            e text COLLATE mycoll,
+            f text COLLATE ext.othercoll,
+            g text
+        );
+        CREATE INDEX names_g ON names (g COLLATE \"C\");
+        CREATE INDEX names_ga ON names (g COLLATE pg_catalog.\"POSIX\" text_pattern_ops DESC, a);
+        CREATE INDEX names_gb ON names (g COLLATE ext.othercoll);
+        CREATE INDEX names_lower ON names ((lower(g)) COLLATE \"C\");",
+    );
+}

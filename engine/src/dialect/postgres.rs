@@ -63,7 +63,7 @@ impl Dialect for Postgres {
             text.push_str(&self.render_type(&data_type));
         }
         if let Some(collation) = column.collation() {
-            text.push_str(&format!(" COLLATE {}", self.quote_ident(collation)));
+            text.push_str(&format!(" COLLATE {}", self.collation(collation)));
         }
         if let Some(expression) = column.computed_expression() {
             text.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED"));
@@ -184,7 +184,7 @@ impl Dialect for Postgres {
             let rendered = self.render_type(&data_type);
             let collate = new
                 .collation()
-                .map(|c| format!(" COLLATE {}", self.quote_ident(c)))
+                .map(|c| format!(" COLLATE {}", self.collation(c)))
                 .unwrap_or_default();
             // Between user types (enums, domains) only text converts.
             let through_text = !data_type.built_in || old.data_type().is_some_and(|t| !t.built_in);
@@ -559,6 +559,9 @@ impl Dialect for Postgres {
                     (None, Some(expression)) => format!("({expression})"),
                     (None, None) => String::new(),
                 };
+                if let Some(collation) = spec.text_prop(prop::COLLATION) {
+                    text.push_str(&format!(" COLLATE {}", self.collation(collation)));
+                }
                 if let Some(class) = spec.text_prop(prop::OPERATOR_CLASS) {
                     text.push(' ');
                     text.push_str(class);
@@ -768,6 +771,16 @@ impl Dialect for Postgres {
 }
 
 impl Postgres {
+    /// A `Collation` property in DDL: a bare name quoted, a qualified one (already quoted,
+    /// `source::generic::types::collation_name`) as it is.
+    fn collation(&self, collation: &str) -> String {
+        if collation.starts_with('"') {
+            collation.to_string()
+        } else {
+            self.quote_ident(collation)
+        }
+    }
+
     /// A table constraint clause; `alter` allows `NOT VALID` (ALTER TABLE ADD only).
     fn constraint_text(&self, constraint: &Element, alter: bool) -> Option<String> {
         let mut text = match &constraint.name {

@@ -8,7 +8,10 @@ use crate::Result;
 use crate::model::kind::prop;
 use crate::model::kind::{self, rel};
 use crate::model::{Element, Model, ObjectName, Platform, Reference, Value};
-use crate::source::generic::{self, types::type_specifier};
+use crate::source::generic::{
+    self,
+    types::{collation_name, type_specifier},
+};
 
 const TABLES: &str = include_str!("queries/tables.sql");
 const COLUMNS: &str = include_str!("queries/columns.sql");
@@ -245,7 +248,10 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let col_name = table_name.child(col(&row, 1));
         let mut el = Element::new(kind::SIMPLE_COLUMN).named(col_name.clone());
         if let Some(collation) = opt(&row, 10) {
-            el.set_prop(prop::COLLATION, Value::Text(collation.to_string()));
+            el.set_prop(
+                prop::COLLATION,
+                Value::Text(collation_name(opt(&row, 14), collation)),
+            );
         }
         match col(&row, 8) {
             "a" | "d" => {
@@ -503,6 +509,13 @@ fn indexes(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
                     format!("{s}.{n}")
                 };
                 spec.set_prop(prop::OPERATOR_CLASS, Value::Text(text));
+            }
+            if let Some(collation) = opt(spec_row, 6) {
+                let (schema, name) = collation.split_once(RS).unwrap_or(("", collation));
+                spec.set_prop(
+                    prop::COLLATION,
+                    Value::Text(collation_name(Some(schema), name)),
+                );
             }
             el.push_child(rel::COLUMN_SPECIFICATIONS, spec);
         }

@@ -421,7 +421,7 @@ impl Ctx {
                     self.check(parts, &ck, false);
                 }
                 ColumnOption::Collation(n) => {
-                    el.set_prop(prop::COLLATION, Value::Text(parts_text(self.platform, n)));
+                    el.set_prop(prop::COLLATION, Value::Text(self.collation(n)));
                 }
                 ColumnOption::Generated {
                     generated_as,
@@ -543,11 +543,29 @@ impl Ctx {
 
     fn key_spec(&self, table: &ObjectName, col: &IndexColumn) -> Element {
         let mut spec = Element::new(kind::INDEXED_COLUMN);
-        match &col.column.expr {
+        let mut expr = &col.column.expr;
+        let mut collation = None;
+        if self.pg()
+            && let Expr::Collate {
+                expr: inner,
+                collation: name,
+            } = expr
+        {
+            // `col COLLATE "C"`: the key is the column (or expression), the collation a property.
+            expr = inner.as_ref();
+            while let Expr::Nested(nested) = expr {
+                expr = nested.as_ref();
+            }
+            collation = Some(self.collation(name));
+        }
+        match expr {
             Expr::Identifier(id) => {
                 spec.push_ref(rel::COLUMN, Reference::to(table.child(self.ident(id))))
             }
             other => spec.set_prop(prop::EXPRESSION_SCRIPT, script(&other.to_string())),
+        }
+        if let Some(collation) = collation {
+            spec.set_prop(prop::COLLATION, Value::Text(collation));
         }
         match &col.column.options.sort {
             Some(OrderBySort::Desc) => spec.set_prop(prop::IS_ASCENDING, Value::Bool(false)),
@@ -566,6 +584,16 @@ impl Ctx {
             );
         }
         spec
+    }
+
+    /// A `COLLATE` name as the `Collation` property (PostgreSQL: bare on the default search
+    /// path, else quoted and qualified; see `types::collation_name`).
+    fn collation(&self, name: &ast::ObjectName) -> String {
+        let parts = parts(self.platform, name);
+        match (self.pg(), parts.as_slice()) {
+            (true, [schema, leaf]) => super::types::collation_name(Some(schema), leaf),
+            _ => parts.join("."),
+        }
     }
 
     /// Column names for PostgreSQL's generated names (`expr` for expressions).

@@ -612,3 +612,26 @@ fn trigger_arguments_are_kept() {
                     EXECUTE PROCEDURE f('3', Word, 43, 'it''s')");
     assert_ne!(els, other);
 }
+
+/// `COLLATE` in columns and index keys, bare or schema-qualified.
+#[test]
+fn collations_bare_or_qualified() {
+    let els = pg(
+        "CREATE TABLE t (a text COLLATE \"pg_catalog\".\"C\", b text COLLATE ext.coll, \
+                  c text COLLATE public.mine); \
+                  CREATE INDEX t_a ON t (a COLLATE ext.coll DESC)",
+    );
+    let t = find(&els, kind::TABLE, "[public].[t]");
+    let coll = |c: &str| column(t, c).text_prop(prop::COLLATION).map(str::to_string);
+    assert_eq!(coll("a").as_deref(), Some("C"));
+    assert_eq!(coll("b").as_deref(), Some("\"ext\".\"coll\""));
+    assert_eq!(coll("c").as_deref(), Some("mine"));
+    let index = find(&els, kind::INDEX, "[public].[t].[t_a]");
+    let key = index.children(rel::COLUMN_SPECIFICATIONS).next().unwrap();
+    assert_eq!(
+        key.reference_name(rel::COLUMN).map(ToString::to_string),
+        Some("[public].[t].[a]".to_string())
+    );
+    assert_eq!(key.text_prop(prop::COLLATION), Some("\"ext\".\"coll\""));
+    assert_eq!(key.bool_prop(prop::IS_ASCENDING), Some(false));
+}

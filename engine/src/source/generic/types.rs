@@ -286,6 +286,20 @@ pub fn parse_type_text(platform: Platform, text: &str) -> TypeText {
     }
 }
 
+/// A PostgreSQL collation's `Collation` property: the bare name where the default search path
+/// finds it (schema `pg_catalog` or `public`, or none written: `C`, `en_US`, `mycoll`), else
+/// the quoted qualified name (`"ext"."mycoll"`), which the dialect writes as it is.
+pub fn collation_name(schema: Option<&str>, name: &str) -> String {
+    match schema {
+        None | Some("pg_catalog" | "public") => name.to_string(),
+        Some(schema) => format!(
+            "\"{}\".\"{}\"",
+            schema.replace('"', "\"\""),
+            name.replace('"', "\"\"")
+        ),
+    }
+}
+
 /// Splits `schema.name` / `"Schema"."Name"`, folding unquoted parts when `fold`.
 fn split_type_name(text: &str, fold: bool) -> Vec<String> {
     let mut parts = Vec::new();
@@ -505,6 +519,14 @@ mod tests {
         let ts = type_specifier(Platform::Postgres, "timestamp(6)", "public");
         assert_eq!(ts.int_prop(prop::PRECISION), Some(6));
         assert_eq!(ts.int_prop(prop::LENGTH), None);
+    }
+
+    #[test]
+    fn collations_are_bare_on_the_search_path() {
+        assert_eq!(collation_name(Some("pg_catalog"), "C"), "C");
+        assert_eq!(collation_name(None, "en_US"), "en_US");
+        assert_eq!(collation_name(Some("public"), "mycoll"), "mycoll");
+        assert_eq!(collation_name(Some("ext"), "My\"c"), "\"ext\".\"My\"\"c\"");
     }
 
     /// Aliases of one type are one type: no ALTER COLUMN for a respelling.
