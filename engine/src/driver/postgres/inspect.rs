@@ -325,7 +325,13 @@ fn column_type(row: &Row, default_schema: &str) -> Element {
     let mut text = if type_schema == "pg_catalog" {
         formatted.trim_end_matches("[]").to_string()
     } else {
-        qualified(type_schema, type_name)
+        // A user or extension type, qualified; its modifiers (`vector(3)`) from `format_type`.
+        let mut text = qualified(type_schema, type_name);
+        let args = generic::types::parse_type_text(Platform::Postgres, formatted).args;
+        if !args.is_empty() {
+            text.push_str(&format!("({})", args.join(",")));
+        }
+        text
     };
     if is_array {
         text.push_str(&"[]".repeat(dims));
@@ -755,5 +761,26 @@ mod tests {
             spec.reference_name(rel::TYPE).unwrap().to_string(),
             "[integer]"
         );
+    }
+
+    /// An extension type keeps its modifiers: `vector(3)` is the schema's `vector` with 3.
+    #[test]
+    fn extension_types_keep_their_modifiers() {
+        let row: Row = vec![
+            None,
+            None,
+            Some("ext.vector(3)[]".into()),
+            Some("ext".into()),
+            Some("vector".into()),
+            Some("t".into()),
+            Some("0".into()),
+        ];
+        let spec = column_type(&row, "public");
+        assert_eq!(
+            spec,
+            type_specifier(Platform::Postgres, "ext.vector(3)[]", "public")
+        );
+        assert_eq!(spec.int_prop(prop::PRECISION), Some(3));
+        assert_eq!(spec.int_prop(prop::ARRAY_DIMENSIONS), Some(1));
     }
 }
