@@ -46,7 +46,7 @@ impl Dialect for Postgres {
 
     fn render_type(&self, data_type: &DataType) -> String {
         if data_type.built_in {
-            generic_type(data_type.name.leaf(), data_type)
+            builtin_type(data_type)
         } else {
             generic_type(&self.quote_name(&data_type.name), data_type)
         }
@@ -77,11 +77,12 @@ impl Dialect for Postgres {
         text
     }
 
-    /// Collation names are identifiers on PostgreSQL (`"de-x-icu"`).
+    /// Collation names are identifiers on PostgreSQL (`"de-x-icu"`), schema-qualified where
+    /// they live outside the search path.
     fn collate_clause(&self, column: ColumnView<'_>) -> String {
         column
             .collation()
-            .map(|c| format!(" COLLATE {}", self.quote_ident(c)))
+            .map(|c| format!(" COLLATE {}", self.collation(c)))
             .unwrap_or_default()
     }
 
@@ -553,6 +554,9 @@ impl Dialect for Postgres {
                     (None, Some(expression)) => format!("({expression})"),
                     (None, None) => String::new(),
                 };
+                if let Some(collation) = spec.text_prop(prop::COLLATION) {
+                    text.push_str(&format!(" COLLATE {}", self.collation(collation)));
+                }
                 if let Some(class) = spec.text_prop(prop::OPERATOR_CLASS) {
                     text.push(' ');
                     text.push_str(class);
@@ -762,6 +766,16 @@ impl Dialect for Postgres {
 }
 
 impl Postgres {
+    /// A `Collation` property in DDL: a bare name quoted, a qualified one (already quoted,
+    /// `source::generic::types::collation_name`) as it is.
+    fn collation(&self, collation: &str) -> String {
+        if collation.starts_with('"') {
+            collation.to_string()
+        } else {
+            self.quote_ident(collation)
+        }
+    }
+
     /// A table constraint clause; `alter` allows `NOT VALID` (ALTER TABLE ADD only).
     fn constraint_text(&self, constraint: &Element, alter: bool) -> Option<String> {
         let mut text = match &constraint.name {
@@ -862,6 +876,20 @@ impl Postgres {
 }
 
 /// `CREATE X` -> `CREATE OR REPLACE X` for functions, procedures, triggers and views.
+/// A built-in type as `format_type()` spells it: the precision of `timestamp`/`time` follows
+/// the first word (`timestamp(6) without time zone`), an `interval`'s follows its fields
+/// (`interval day to second(3)`), every other modifier follows the name.
+fn builtin_type(data_type: &DataType) -> String {
+    let name = data_type.name.leaf();
+    let arrays = "[]".repeat(usize::try_from(data_type.array_dimensions).unwrap_or(0));
+    match (name.split_once(' '), data_type.precision) {
+        (Some((first @ ("timestamp" | "time"), zone)), Some(precision)) => {
+            format!("{first}({precision}) {zone}{arrays}")
+        }
+        _ => generic_type(name, data_type),
+    }
+}
+
 fn or_replace(definition: &str) -> String {
     let trimmed = definition.trim_start();
     let upper = trimmed.to_ascii_uppercase();
@@ -965,6 +993,38 @@ mod tests {
         // NOT VALID only where PostgreSQL takes it: ALTER TABLE ... ADD.
         let clause = Postgres.constraint_clause(&fk("SetNull")).unwrap();
         assert!(clause.ends_with("ON DELETE SET NULL"), "{clause}");
+    }
+
+    /// Every modifier lands where `format_type()` puts it, so the server reads the type back
+    /// as the model has it.
+    #[test]
+    fn types_render_in_format_type_spelling() {
+        use crate::model::view::DataType;
+        use crate::source::generic::types::type_specifier;
+        for (source, rendered) in [
+            ("timestamp(6)", "timestamp(6) without time zone"),
+            ("timestamp(6)[]", "timestamp(6) without time zone[]"),
+            ("timestamptz(3)", "timestamp(3) with time zone"),
+            ("timestamp", "timestamp without time zone"),
+            ("time(3) with time zone", "time(3) with time zone"),
+            ("time", "time without time zone"),
+            ("interval day to second(3)", "interval day to second(3)"),
+            ("interval day to second(3)[]", "interval day to second(3)[]"),
+            ("interval year", "interval year"),
+            ("interval(2)", "interval(2)"),
+            ("numeric(10,2)", "numeric(10, 2)"),
+            ("varbit(5)", "bit varying(5)"),
+            ("varchar(20)[]", "character varying(20)[]"),
+            ("float(10)", "real"),
+            ("\"char\"", "\"char\""),
+            ("regclass", "regclass"),
+            ("citext", "\"public\".\"citext\""),
+            ("ext.vector(3)", "\"ext\".\"vector\"(3)"),
+        ] {
+            let spec = type_specifier(Platform::Postgres, source, "public");
+            let data_type = DataType::from_specifier(&spec).unwrap();
+            assert_eq!(Postgres.render_type(&data_type), rendered, "{source}");
+        }
     }
 
     #[test]

@@ -8,7 +8,10 @@ use crate::Result;
 use crate::model::kind::prop;
 use crate::model::kind::{self, rel};
 use crate::model::{Element, Model, ObjectName, Platform, Reference, Value};
-use crate::source::generic::{self, types::type_specifier};
+use crate::source::generic::{
+    self,
+    types::{collation_name, type_specifier},
+};
 
 const TABLES: &str = include_str!("queries/tables.sql");
 const COLUMNS: &str = include_str!("queries/columns.sql");
@@ -245,7 +248,10 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         let col_name = table_name.child(col(&row, 1));
         let mut el = Element::new(kind::SIMPLE_COLUMN).named(col_name.clone());
         if let Some(collation) = opt(&row, 10) {
-            el.set_prop(prop::COLLATION, Value::Text(collation.to_string()));
+            el.set_prop(
+                prop::COLLATION,
+                Value::Text(collation_name(opt(&row, 14), collation)),
+            );
         }
         match col(&row, 8) {
             "a" | "d" => {
@@ -319,7 +325,13 @@ fn column_type(row: &Row, default_schema: &str) -> Element {
     let mut text = if type_schema == "pg_catalog" {
         formatted.trim_end_matches("[]").to_string()
     } else {
-        qualified(type_schema, type_name)
+        // A user or extension type, qualified; its modifiers (`vector(3)`) from `format_type`.
+        let mut text = qualified(type_schema, type_name);
+        let args = generic::types::parse_type_text(Platform::Postgres, formatted).args;
+        if !args.is_empty() {
+            text.push_str(&format!("({})", args.join(",")));
+        }
+        text
     };
     if is_array {
         text.push_str(&"[]".repeat(dims));
@@ -503,6 +515,13 @@ fn indexes(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
                     format!("{s}.{n}")
                 };
                 spec.set_prop(prop::OPERATOR_CLASS, Value::Text(text));
+            }
+            if let Some(collation) = opt(spec_row, 6) {
+                let (schema, name) = collation.split_once(RS).unwrap_or(("", collation));
+                spec.set_prop(
+                    prop::COLLATION,
+                    Value::Text(collation_name(Some(schema), name)),
+                );
             }
             el.push_child(rel::COLUMN_SPECIFICATIONS, spec);
         }
@@ -742,5 +761,26 @@ mod tests {
             spec.reference_name(rel::TYPE).unwrap().to_string(),
             "[integer]"
         );
+    }
+
+    /// An extension type keeps its modifiers: `vector(3)` is the schema's `vector` with 3.
+    #[test]
+    fn extension_types_keep_their_modifiers() {
+        let row: Row = vec![
+            None,
+            None,
+            Some("ext.vector(3)[]".into()),
+            Some("ext".into()),
+            Some("vector".into()),
+            Some("t".into()),
+            Some("0".into()),
+        ];
+        let spec = column_type(&row, "public");
+        assert_eq!(
+            spec,
+            type_specifier(Platform::Postgres, "ext.vector(3)[]", "public")
+        );
+        assert_eq!(spec.int_prop(prop::PRECISION), Some(3));
+        assert_eq!(spec.int_prop(prop::ARRAY_DIMENSIONS), Some(1));
     }
 }

@@ -35,6 +35,8 @@ pub(crate) struct Ctx {
     pub pending_attributes: Option<String>,
     /// SQLite `(WITHOUT ROWID, STRICT)` stripped before parsing.
     pub pending_table_options: Option<(bool, bool)>,
+    /// PostgreSQL trigger arguments stripped before parsing, as string literals.
+    pub pending_trigger_args: Option<Vec<String>>,
 }
 
 /// Columns of a table being built, with its constraints.
@@ -54,6 +56,7 @@ impl Ctx {
             used_names: HashSet::new(),
             pending_attributes: None,
             pending_table_options: None,
+            pending_trigger_args: None,
         }
     }
 
@@ -94,6 +97,27 @@ impl Ctx {
         } else {
             Reference::to(name)
         }
+    }
+
+    /// An extension's definition as inspection spells it (the schema it lands in named:
+    /// the default schema unless `SCHEMA` says otherwise); `VERSION` and `CASCADE` are kept.
+    fn extension_definition(&self, name: &str, ce: &ast::CreateExtension) -> String {
+        let schema = ce.schema.as_ref().map_or_else(
+            || default_schema(self.platform).to_string(),
+            |s| self.ident(s),
+        );
+        let mut def = format!(
+            "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+            quote_ident_pg(name),
+            quote_ident_pg(&schema)
+        );
+        if let Some(version) = &ce.version {
+            def.push_str(&format!(" VERSION {}", quote_ident_pg(&version.value)));
+        }
+        if ce.cascade {
+            def.push_str(" CASCADE");
+        }
+        def
     }
 
     /// Adds an opaque element: `kind`, optional name, the statement as `Definition`.
@@ -204,11 +228,12 @@ impl Ctx {
                 Ok(())
             }
             Statement::CreateExtension(ref ce) => {
-                let name = ObjectName::new([self.ident(&ce.name)]);
-                let mut ce2 = ce.clone();
-                ce2.if_not_exists = false;
-                let def = Statement::CreateExtension(ce2).to_string();
-                self.opaque("PgExtension", Some(name), def);
+                let name = self.ident(&ce.name);
+                self.opaque(
+                    "PgExtension",
+                    Some(ObjectName::new([name.clone()])),
+                    self.extension_definition(&name, ce),
+                );
                 Ok(())
             }
             Statement::CreatePolicy(ref cp) => {
@@ -396,7 +421,7 @@ impl Ctx {
                     self.check(parts, &ck, false);
                 }
                 ColumnOption::Collation(n) => {
-                    el.set_prop(prop::COLLATION, Value::Text(parts_text(self.platform, n)));
+                    el.set_prop(prop::COLLATION, Value::Text(self.collation(n)));
                 }
                 ColumnOption::Generated {
                     generated_as,
@@ -543,11 +568,29 @@ impl Ctx {
 
     fn key_spec(&self, table: &ObjectName, col: &IndexColumn) -> Element {
         let mut spec = Element::new(kind::INDEXED_COLUMN);
-        match &col.column.expr {
+        let mut expr = &col.column.expr;
+        let mut collation = None;
+        if self.pg()
+            && let Expr::Collate {
+                expr: inner,
+                collation: name,
+            } = expr
+        {
+            // `col COLLATE "C"`: the key is the column (or expression), the collation a property.
+            expr = inner.as_ref();
+            while let Expr::Nested(nested) = expr {
+                expr = nested.as_ref();
+            }
+            collation = Some(self.collation(name));
+        }
+        match expr {
             Expr::Identifier(id) => {
                 spec.push_ref(rel::COLUMN, Reference::to(table.child(self.ident(id))))
             }
             other => spec.set_prop(prop::EXPRESSION_SCRIPT, script(&other.to_string())),
+        }
+        if let Some(collation) = collation {
+            spec.set_prop(prop::COLLATION, Value::Text(collation));
         }
         match &col.column.options.sort {
             Some(OrderBySort::Desc) => spec.set_prop(prop::IS_ASCENDING, Value::Bool(false)),
@@ -566,6 +609,16 @@ impl Ctx {
             );
         }
         spec
+    }
+
+    /// A `COLLATE` name as the `Collation` property (PostgreSQL: bare on the default search
+    /// path, else quoted and qualified; see `types::collation_name`).
+    fn collation(&self, name: &ast::ObjectName) -> String {
+        let parts = parts(self.platform, name);
+        match (self.pg(), parts.as_slice()) {
+            (true, [schema, leaf]) => super::types::collation_name(Some(schema), leaf),
+            _ => parts.join("."),
+        }
     }
 
     /// Column names for PostgreSQL's generated names (`expr` for expressions).
@@ -881,10 +934,19 @@ impl Ctx {
             ObjectName::new([table.first().to_string(), leaf])
         };
         let mut el = Element::new(kind::DML_TRIGGER).named(name);
-        el.set_prop(
-            prop::BODY_SCRIPT,
-            script(&Statement::CreateTrigger(ct.clone()).to_string()),
-        );
+        let mut definition = Statement::CreateTrigger(ct.clone()).to_string();
+        if let Some(args) = self.pending_trigger_args.take() {
+            // The call is the end of a PostgreSQL trigger: `EXECUTE FUNCTION f()`.
+            match definition.strip_suffix("()") {
+                Some(head) => definition = format!("{head}({})", args.join(", ")),
+                None => {
+                    return Err(StmtError::Parse(format!(
+                        "trigger arguments: expected the trigger to end with its function call: {definition}"
+                    )));
+                }
+            }
+        }
+        el.set_prop(prop::BODY_SCRIPT, script(&definition));
         if let Some(period) = &ct.period {
             let timing = match period {
                 TriggerPeriod::Before => "Before",
@@ -1393,12 +1455,56 @@ pub fn finish(platform: Platform, elements: &mut Vec<Element>) {
             );
         }
     }
+    extension_types(cs, elements);
     let mut next = 1;
     for el in elements.iter_mut() {
         if el.name.is_none() {
             el.disambiguator = Some(next.to_string());
             next += 1;
         }
+    }
+}
+
+/// `ExternalSource` of a type an extension makes: the model has no element for it.
+pub const EXTENSION_SOURCE: &str = "Extensions";
+
+/// Marks the type references that no element of the model defines as made by an extension
+/// ([`EXTENSION_SOURCE`]), when the model creates an extension: the package then loads (the
+/// reference is external, like a built-in) and the type is spelt as referenced (`"ext"."ltree"`).
+/// Recomputed on every call, so a type defined in another batch of the same model is internal
+/// again once the batches are combined. Without an extension an undefined type stays an internal
+/// reference, which reading the package reports.
+fn extension_types(cs: bool, elements: &mut [Element]) {
+    if !elements.iter().any(|e| e.kind.as_str() == "PgExtension") {
+        return;
+    }
+    let defined: HashSet<String> = elements
+        .iter()
+        .filter_map(|e| e.name.as_ref())
+        .map(|n| n.key(cs))
+        .collect();
+    fn mark(el: &mut Element, defined: &HashSet<String>, cs: bool) {
+        let is_spec = el.kind == kind::TYPE_SPECIFIER;
+        for relationship in &mut el.relationships {
+            let is_type = is_spec && relationship.name == rel::TYPE;
+            for entry in &mut relationship.entries {
+                match entry {
+                    Entry::Reference(r) if is_type => {
+                        let ours = r.external_source.is_none()
+                            || r.external_source.as_deref() == Some(EXTENSION_SOURCE);
+                        if let (true, Some(name)) = (ours, &r.name) {
+                            r.external_source =
+                                (!defined.contains(&name.key(cs))).then(|| EXTENSION_SOURCE.into());
+                        }
+                    }
+                    Entry::Element(child) => mark(child, defined, cs),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for el in elements.iter_mut() {
+        mark(el, &defined, cs);
     }
 }
 
@@ -1456,6 +1562,11 @@ fn quote_pg(ident: &str) -> String {
     } else {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
+}
+
+/// `"name"`, always quoted, for PostgreSQL DDL.
+fn quote_ident_pg(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// `"schema"."name"` for PostgreSQL DDL.

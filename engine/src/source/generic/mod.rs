@@ -321,6 +321,7 @@ fn handle_statement(
     }
     ctx.pending_attributes = None;
     ctx.pending_table_options = None;
+    ctx.pending_trigger_args = None;
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     let platform = ctx.platform;
     // Known sqlparser gaps, handled before parsing.
@@ -356,6 +357,9 @@ fn handle_statement(
         }
         if w(i) == "SEQUENCE" && platform == Platform::Postgres {
             return convert::sequence(ctx, dialect, tokens);
+        }
+        if platform == Platform::Postgres && words.iter().take(5).any(|w| w == "TRIGGER") {
+            ctx.pending_trigger_args = strip_trigger_arguments(&mut tokens);
         }
         if w(i) == "TRIGGER" && w(i + 1) == "IF" {
             blank_words(&mut tokens, &["IF", "NOT", "EXISTS"], 3);
@@ -693,6 +697,49 @@ fn parse_and_convert(
         ));
     }
     ctx.statement(statement, text, with_data)
+}
+
+/// Takes the arguments out of a PostgreSQL trigger's `EXECUTE FUNCTION|PROCEDURE f(args)`
+/// (sqlparser 0.63 reads a parameter list there): each one as the string literal
+/// `pg_get_triggerdef` prints (`'3'`, `'x'`, `'it''s'`; unquoted words fold to lower case).
+/// `None` when the call has no arguments; a token that is not a trigger argument is left for
+/// sqlparser to report.
+fn strip_trigger_arguments(tokens: &mut [TokenWithSpan]) -> Option<Vec<String>> {
+    let sig = significant(tokens);
+    let exec = sig.windows(2).position(|p| {
+        word(&tokens[p[0]].token).as_deref() == Some("EXECUTE")
+            && matches!(
+                word(&tokens[p[1]].token).as_deref(),
+                Some("FUNCTION" | "PROCEDURE")
+            )
+    })?;
+    let open = (exec + 2..sig.len()).find(|&k| tokens[sig[k]].token == Token::LParen)?;
+    let close = (open + 1..sig.len()).find(|&k| tokens[sig[k]].token == Token::RParen)?;
+    let mut args = Vec::new();
+    for (n, &k) in sig[open + 1..close].iter().enumerate() {
+        let token = &tokens[k].token;
+        if n % 2 == 1 {
+            if *token != Token::Comma {
+                return None;
+            }
+            continue;
+        }
+        let value = match token {
+            Token::SingleQuotedString(s) => s.clone(),
+            Token::Number(n, _) => n.clone(),
+            Token::Word(w) if w.quote_style.is_none() => w.value.to_lowercase(),
+            Token::Word(w) => w.value.clone(),
+            _ => return None,
+        };
+        args.push(format!("'{}'", value.replace('\'', "''")));
+    }
+    if args.is_empty() {
+        return None;
+    }
+    for &k in &sig[open + 1..close] {
+        tokens[k].token = Token::Whitespace(Whitespace::Space);
+    }
+    Some(args)
 }
 
 /// Blanks the first run of the given words (after the first `after` words are seen) so that

@@ -558,3 +558,80 @@ fn postgres_opaque_definitions_are_runnable() {
         )
     );
 }
+
+/// A type no element defines is an extension's when the model creates one; a type defined in
+/// another batch is internal again once the batches are combined.
+#[test]
+fn extension_types_are_external_references() {
+    fn type_source(els: &[Element], table: &str, col: &str) -> Option<String> {
+        let t = find(els, kind::TABLE, table);
+        let spec = column(t, col).children(rel::TYPE_SPECIFIER).next().unwrap();
+        let r = spec.references(rel::TYPE).next().unwrap();
+        r.external_source.as_deref().map(str::to_string)
+    }
+    let els = pg("CREATE EXTENSION citext; CREATE SCHEMA ext; \
+                  CREATE EXTENSION ltree SCHEMA ext; \
+                  CREATE TABLE t (a citext, b ext.ltree[], c mood, d integer)");
+    let ext = Some(convert::EXTENSION_SOURCE.to_string());
+    assert_eq!(type_source(&els, "[public].[t]", "a"), ext);
+    assert_eq!(type_source(&els, "[public].[t]", "b"), ext);
+    assert_eq!(
+        type_source(&els, "[public].[t]", "d").as_deref(),
+        Some("BuiltIns")
+    );
+    let ext_def = find(&els, "PgExtension", "[ltree]");
+    assert_eq!(
+        ext_def.text_prop(prop::DEFINITION).map(str::trim),
+        Some("CREATE EXTENSION IF NOT EXISTS \"ltree\" WITH SCHEMA \"ext\"")
+    );
+    // `mood` comes from another file of the project.
+    let mut all = els;
+    all.extend(pg("CREATE TYPE mood AS ENUM ('ok')"));
+    finish(Platform::Postgres, &mut all);
+    assert_eq!(type_source(&all, "[public].[t]", "c"), None);
+    assert_eq!(type_source(&all, "[public].[t]", "a"), ext);
+    // Without an extension an undefined type stays an internal reference.
+    let els = pg("CREATE TABLE t (a citext)");
+    assert_eq!(type_source(&els, "[public].[t]", "a"), None);
+}
+
+/// `EXECUTE FUNCTION f('3', x, 42)` keeps its arguments as `pg_get_triggerdef` prints them.
+#[test]
+fn trigger_arguments_are_kept() {
+    let els = pg("CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW \
+                  EXECUTE PROCEDURE f('3', Word, 42, 'it''s')");
+    let body = find(&els, kind::DML_TRIGGER, "[public].[a].[t]")
+        .text_prop(prop::BODY_SCRIPT)
+        .unwrap()
+        .to_string();
+    assert!(
+        body.ends_with("EXECUTE PROCEDURE f('3', 'word', '42', 'it''s')"),
+        "{body}"
+    );
+    let other = pg("CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW \
+                    EXECUTE PROCEDURE f('3', Word, 43, 'it''s')");
+    assert_ne!(els, other);
+}
+
+/// `COLLATE` in columns and index keys, bare or schema-qualified.
+#[test]
+fn collations_bare_or_qualified() {
+    let els = pg(
+        "CREATE TABLE t (a text COLLATE \"pg_catalog\".\"C\", b text COLLATE ext.coll, \
+                  c text COLLATE public.mine); \
+                  CREATE INDEX t_a ON t (a COLLATE ext.coll DESC)",
+    );
+    let t = find(&els, kind::TABLE, "[public].[t]");
+    let coll = |c: &str| column(t, c).text_prop(prop::COLLATION).map(str::to_string);
+    assert_eq!(coll("a").as_deref(), Some("C"));
+    assert_eq!(coll("b").as_deref(), Some("\"ext\".\"coll\""));
+    assert_eq!(coll("c").as_deref(), Some("mine"));
+    let index = find(&els, kind::INDEX, "[public].[t].[t_a]");
+    let key = index.children(rel::COLUMN_SPECIFICATIONS).next().unwrap();
+    assert_eq!(
+        key.reference_name(rel::COLUMN).map(ToString::to_string),
+        Some("[public].[t].[a]".to_string())
+    );
+    assert_eq!(key.text_prop(prop::COLLATION), Some("\"ext\".\"coll\""));
+    assert_eq!(key.bool_prop(prop::IS_ASCENDING), Some(false));
+}

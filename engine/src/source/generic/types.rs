@@ -115,9 +115,28 @@ const PG_BUILT_INS: &[&str] = &[
     "table_am_handler",
 ];
 
+/// `interval` with fields, as `format_type` prints them (the precision follows the fields).
+const PG_INTERVALS: &[&str] = &[
+    "interval year",
+    "interval month",
+    "interval day",
+    "interval hour",
+    "interval minute",
+    "interval second",
+    "interval year to month",
+    "interval day to hour",
+    "interval day to minute",
+    "interval day to second",
+    "interval hour to minute",
+    "interval hour to second",
+    "interval minute to second",
+];
+
 /// Maps a lower-cased PostgreSQL type spelling to its `format_type` name; `None` when unknown.
 fn pg_canonical(base: &str) -> Option<&'static str> {
     Some(match base {
+        "float" => "double precision",
+        "\"char\"" => "\"char\"",
         "int" | "int4" | "integer" | "serial" | "serial4" => "integer",
         "int8" | "bigint" | "bigserial" | "serial8" => "bigint",
         "int2" | "smallint" | "smallserial" | "serial2" => "smallint",
@@ -132,7 +151,13 @@ fn pg_canonical(base: &str) -> Option<&'static str> {
         "timetz" | "time with time zone" => "time with time zone",
         "time" | "time without time zone" => "time without time zone",
         "varbit" | "bit varying" => "bit varying",
-        other => return PG_BUILT_INS.iter().copied().find(|b| *b == other),
+        other => {
+            return PG_BUILT_INS
+                .iter()
+                .chain(PG_INTERVALS)
+                .copied()
+                .find(|b| *b == other);
+        }
     })
 }
 
@@ -209,13 +234,31 @@ pub fn parse_type_text(platform: Platform, text: &str) -> TypeText {
         Platform::Postgres => {
             let lower = base.to_lowercase();
             let unqualified = lower.strip_prefix("pg_catalog.").unwrap_or(&lower);
-            if !base.contains('"')
+            // `"char"` is the one built-in whose name is quoted.
+            let quoted_char = base.strip_prefix("pg_catalog.").unwrap_or(&base) == "\"char\"";
+            if (!base.contains('"') || quoted_char)
                 && let Some(canon) = pg_canonical(unqualified)
             {
                 let serial = unqualified.contains("serial");
                 let mut args = args;
+                let mut canon = canon;
+                if unqualified == "float" {
+                    // `float(p)` is `real` up to 24 bits of precision, else `double precision`.
+                    if let Some(bits) = args.first().and_then(|a| a.parse::<u32>().ok()) {
+                        canon = if bits <= 24 {
+                            "real"
+                        } else {
+                            "double precision"
+                        };
+                    }
+                    args.clear();
+                }
                 if args.is_empty() && matches!(canon, "character" | "bit") {
                     args.push("1".into());
+                }
+                // `numeric(p)` is `numeric(p,0)`.
+                if args.len() == 1 && canon == "numeric" {
+                    args.push("0".into());
                 }
                 return TypeText {
                     name: vec![canon.to_string()],
@@ -240,6 +283,20 @@ pub fn parse_type_text(platform: Platform, text: &str) -> TypeText {
             array_dims,
             serial: false,
         },
+    }
+}
+
+/// A PostgreSQL collation's `Collation` property: the bare name where the default search path
+/// finds it (schema `pg_catalog` or `public`, or none written: `C`, `en_US`, `mycoll`), else
+/// the quoted qualified name (`"ext"."mycoll"`), which the dialect writes as it is.
+pub fn collation_name(schema: Option<&str>, name: &str) -> String {
+    match schema {
+        None | Some("pg_catalog" | "public") => name.to_string(),
+        Some(schema) => format!(
+            "\"{}\".\"{}\"",
+            schema.replace('"', "\"\""),
+            name.replace('"', "\"\"")
+        ),
     }
 }
 
@@ -309,7 +366,7 @@ pub fn specifier_for(platform: Platform, ty: &TypeText, default_schema: &str) ->
     };
     let is_time_type = platform == Platform::Postgres
         && ty.built_in
-        && (first.starts_with("time") || first == "interval");
+        && (first.starts_with("time") || first.starts_with("interval"));
     for (idx, arg) in ty.args.iter().enumerate() {
         let prop = if is_length_type {
             if idx == 0 { "Length" } else { "Scale" }
@@ -409,5 +466,93 @@ mod tests {
         );
         let spec = type_specifier(Platform::Sqlite, "VARCHAR(30)", "main");
         assert_eq!(spec.int_prop(prop::LENGTH), Some(30));
+    }
+
+    /// sqlparser's spelling of a source type and `format_type()`'s spelling of the same type
+    /// give one specifier (name, modifiers, array dimensions).
+    #[test]
+    fn source_and_catalog_spellings_agree() {
+        let same = |source: &str, catalog: &str| {
+            let a = type_specifier(Platform::Postgres, source, "public");
+            let b = type_specifier(Platform::Postgres, catalog, "public");
+            assert_eq!(a, b, "{source} vs {catalog}");
+            assert!(
+                a.references(rel::TYPE).next().unwrap().is_built_in(),
+                "{source} is a built-in"
+            );
+        };
+        same("TIMESTAMP(6)", "timestamp(6) without time zone");
+        same("TIMESTAMP(6)[]", "timestamp(6) without time zone[]");
+        same("TIMESTAMPTZ(3)", "timestamp(3) with time zone");
+        same("TIME(3) WITH TIME ZONE", "time(3) with time zone");
+        same("TIMETZ(3)", "time(3) with time zone");
+        same("INTERVAL DAY TO SECOND(3)", "interval day to second(3)");
+        same("INTERVAL DAY TO SECOND(3)[]", "interval day to second(3)[]");
+        same("INTERVAL YEAR", "interval year");
+        same("INTERVAL(2)", "interval(2)");
+        same("NUMERIC(10,2)", "numeric(10,2)");
+        same("DECIMAL(5)", "numeric(5,0)");
+        same("DECIMAL(10,2)[]", "numeric(10,2)[]");
+        same("VARBIT(5)", "bit varying(5)");
+        same("BIT VARYING(5)", "bit varying(5)");
+        same("VARCHAR(20)", "character varying(20)");
+        same("CHARACTER VARYING(20)[]", "character varying(20)[]");
+        same("CHAR", "character(1)");
+        same("BIT", "bit(1)");
+        same("FLOAT", "double precision");
+        same("FLOAT(10)", "real");
+        same("FLOAT(30)", "double precision");
+        same("\"char\"", "\"char\"");
+        same("pg_catalog.\"char\"", "\"char\"");
+        same("REGCLASS", "regclass");
+        same("regtype", "regtype");
+        same("regproc", "regproc");
+        same("oid", "oid");
+        same("name", "name");
+        same("pg_catalog.int4", "integer");
+        let interval = type_specifier(Platform::Postgres, "interval day to second(3)", "public");
+        assert_eq!(interval.int_prop(prop::PRECISION), Some(3));
+        assert_eq!(
+            interval.reference_name(rel::TYPE).unwrap().to_string(),
+            "[interval day to second]"
+        );
+        let ts = type_specifier(Platform::Postgres, "timestamp(6)", "public");
+        assert_eq!(ts.int_prop(prop::PRECISION), Some(6));
+        assert_eq!(ts.int_prop(prop::LENGTH), None);
+    }
+
+    #[test]
+    fn collations_are_bare_on_the_search_path() {
+        assert_eq!(collation_name(Some("pg_catalog"), "C"), "C");
+        assert_eq!(collation_name(None, "en_US"), "en_US");
+        assert_eq!(collation_name(Some("public"), "mycoll"), "mycoll");
+        assert_eq!(collation_name(Some("ext"), "My\"c"), "\"ext\".\"My\"\"c\"");
+    }
+
+    /// Aliases of one type are one type: no ALTER COLUMN for a respelling.
+    #[test]
+    fn equivalent_spellings_are_one_type() {
+        for (a, b) in [
+            ("varchar", "character varying"),
+            ("int4", "integer"),
+            ("int", "integer"),
+            ("int8", "bigint"),
+            ("bool", "boolean"),
+            ("float8", "double precision"),
+            ("float4", "real"),
+            ("timestamptz", "timestamp with time zone"),
+            ("timestamp", "timestamp without time zone"),
+            ("decimal(5,2)", "numeric(5,2)"),
+            ("int2[]", "smallint[]"),
+        ] {
+            assert_eq!(
+                type_specifier(Platform::Postgres, a, "public"),
+                type_specifier(Platform::Postgres, b, "public"),
+                "{a} vs {b}"
+            );
+        }
+        // A quoted `"Char"` is a user type, not the built-in `"char"`.
+        assert!(!pg("\"Char\"").built_in);
+        assert_ne!(pg("varchar(10)"), pg("varchar(11)"));
     }
 }

@@ -1,6 +1,6 @@
 -- Columns of the tables: (table oid, name, format_type, element type schema, element type name,
 -- is array, dims, not null, identity, generated, collation, default, is local, identity
--- "start<US>increment", looked up for identity columns alone).
+-- "start<US>increment", looked up for identity columns alone, collation schema).
 SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
        bn.nspname, bt.typname, (t.typcategory = 'A' AND t.typelem <> 0)::text, a.attndims::text,
        a.attnotnull::text, a.attidentity::text, a.attgenerated::text,
@@ -11,7 +11,8 @@ SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
        (SELECT s.seqstart::text || chr(31) || s.seqincrement::text
           FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
          WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid
-           AND d.refobjsubid = a.attnum AND d.deptype = 'i' LIMIT 1) END
+           AND d.refobjsubid = a.attnum AND d.deptype = 'i' LIMIT 1) END,
+       con.nspname
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -20,6 +21,7 @@ SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
                                    THEN t.typelem ELSE t.oid END
   JOIN pg_namespace bn ON bn.oid = bt.typnamespace
   LEFT JOIN pg_collation co ON co.oid = a.attcollation
+  LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
   LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
  WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_dac') AND n.nspname NOT LIKE 'pg\_%'
  ORDER BY a.attrelid, a.attnum
