@@ -1222,6 +1222,86 @@ impl Ctx {
         });
     }
 
+    /// `SET STATISTICS n` of a column of a table of this batch.
+    pub fn column_statistics(
+        &mut self,
+        table: &ast::ObjectName,
+        column: &Ident,
+        value: &str,
+        if_exists: bool,
+    ) -> Res {
+        let name = self.object(table);
+        let leaf = self.ident(column);
+        let Some(i) = self.find_table(&name) else {
+            if if_exists {
+                self.notes.push(format!("ALTER TABLE IF EXISTS {name}: not created before it, nothing to change"));
+                return Ok(());
+            }
+            return Err(StmtError::Parse(format!(
+                "ALTER TABLE {name} ALTER COLUMN {leaf} SET STATISTICS: the table is not created before it in this file"
+            )));
+        };
+        let Some(col) = column_mut(&mut self.out[i], &leaf) else {
+            return Err(StmtError::Parse(format!("ALTER TABLE {name}: no column {leaf}")));
+        };
+        col.properties.retain(|p| p.name != "StatisticsTarget");
+        if value != "-1" {
+            col.set_prop("StatisticsTarget", Value::from_attribute(value));
+        }
+        Ok(())
+    }
+
+    /// `ALTER INDEX i ALTER COLUMN n SET STATISTICS v` of an index of this batch: the index's
+    /// `StatisticsTargets` (`n=v` pairs, in column order).
+    pub fn index_statistics(
+        &mut self,
+        index: &ast::ObjectName,
+        number: &str,
+        value: &str,
+        if_exists: bool,
+    ) -> Res {
+        let name = self.object(index);
+        let cs = super::collation_case_sensitive(self.platform);
+        let found = self.out.iter().position(|e| {
+            e.kind == kind::INDEX
+                && e.name.as_ref().is_some_and(|n| {
+                    n.parts().len() == 3
+                        && ObjectName::new([n.first().to_string(), n.leaf().to_string()])
+                            .matches(&name, cs)
+                })
+        });
+        let Some(i) = found else {
+            if if_exists {
+                self.notes.push(format!("ALTER INDEX IF EXISTS {name}: not created before it, nothing to change"));
+                return Ok(());
+            }
+            return Err(StmtError::Parse(format!(
+                "ALTER INDEX {name} ALTER COLUMN {number} SET STATISTICS: the index is not created before it in this file"
+            )));
+        };
+        let el = &mut self.out[i];
+        let mut pairs: Vec<(u32, String)> = match el.prop("StatisticsTargets") {
+            Some(Value::Text(t)) => t
+                .split(',')
+                .filter_map(|p| p.split_once('='))
+                .filter_map(|(n, v)| Some((n.trim().parse().ok()?, v.trim().to_string())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let n: u32 = number.parse().unwrap_or(0);
+        pairs.retain(|(k, _)| *k != n);
+        if value != "-1" {
+            pairs.push((n, value.to_string()));
+        }
+        pairs.sort();
+        el.properties.retain(|p| p.name != "StatisticsTargets");
+        if !pairs.is_empty() {
+            let text = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+            el.set_prop("StatisticsTargets", Value::Text(text));
+        }
+        Ok(())
+    }
+
     /// A constraint of `table` named `leaf` (in the table's schema), if this batch made it.
     fn find_constraint(&self, table: &ObjectName, leaf: &str) -> Option<usize> {
         let cs = super::collation_case_sensitive(self.platform);

@@ -467,6 +467,15 @@ fn handle_statement(
     if platform == Platform::Postgres && w(0) == "COPY" {
         return copy_statement(ctx, dialect, tokens);
     }
+    if platform == Platform::Postgres
+        && w(0) == "ALTER"
+        && matches!(w(1), "TABLE" | "INDEX")
+        && tokens
+            .iter()
+            .any(|t| word(&t.token).as_deref() == Some("STATISTICS"))
+    {
+        return column_statistics(ctx, dialect, tokens);
+    }
     if platform == Platform::Postgres && w(0) == "ALTER" && w(1) == "SEQUENCE" {
         return convert::alter_sequence(ctx, dialect, tokens);
     }
@@ -523,6 +532,53 @@ fn handle_statement(
         }
         other => other,
     }
+}
+
+/// `ALTER TABLE [IF EXISTS] [ONLY] t ALTER [COLUMN] c SET STATISTICS n` (sqlparser 0.63 does not
+/// parse it): the column's `StatisticsTarget` (`-1`, the default, removes it).
+fn column_statistics(
+    ctx: &mut convert::Ctx,
+    dialect: &dyn Dialect,
+    tokens: Vec<TokenWithSpan>,
+) -> std::result::Result<(), StmtError> {
+    use sqlparser::keywords::Keyword;
+    let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
+    p.expect_keyword(Keyword::ALTER)?;
+    let index = p.parse_keyword(Keyword::INDEX);
+    if !index {
+        p.expect_keyword(Keyword::TABLE)?;
+    }
+    let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let _ = p.parse_keyword(Keyword::ONLY);
+    let table = p.parse_object_name(false)?;
+    p.expect_keyword(Keyword::ALTER)?;
+    let _ = p.parse_keyword(Keyword::COLUMN);
+    if index {
+        let number = p.parse_number_value()?.value.to_string();
+        p.expect_keywords(&[Keyword::SET, Keyword::STATISTICS])?;
+        let value = p.parse_number_value()?.value.to_string();
+        let next = p.peek_token();
+        if next.token != Token::EOF {
+            return Err(StmtError::At(
+                next.span.start,
+                format!("expected end of statement, found: {}", next.token),
+            ));
+        }
+        return ctx.index_statistics(&table, &number, &value, if_exists);
+    }
+    let column = p.parse_identifier()?;
+    p.expect_keywords(&[Keyword::SET, Keyword::STATISTICS])?;
+    let negative = p.consume_token(&Token::Minus);
+    let value = p.parse_number_value()?.value.to_string();
+    let next = p.peek_token();
+    if next.token != Token::EOF {
+        return Err(StmtError::At(
+            next.span.start,
+            format!("expected end of statement, found: {}", next.token),
+        ));
+    }
+    let value = if negative { format!("-{value}") } else { value };
+    ctx.column_statistics(&table, &column, &value, if_exists)
 }
 
 /// `COPY table [(columns)] FROM stdin [...]` with the data lines after it (see [`psql::scan`]).
