@@ -173,8 +173,7 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
                     }
                     let (_, start_line, _) = batch.locate(1, 1);
                     let file = batch.file().to_path_buf();
-                    let parsed =
-                        generic::parse_source(platform, &batch.text, &file, start_line)?;
+                    let parsed = generic::parse_source(platform, &batch.text, &file, start_line)?;
                     elements.extend(parsed.elements);
                     notes.extend(parsed.notes);
                     seed.extend(parsed.seed);
@@ -246,10 +245,14 @@ fn check_seed_keys(elements: &[Element], seed: &[generic::SeedStatement]) -> Res
         let Some(table) = &s.table else { continue };
         let keyed = elements.iter().any(|e| {
             let unique_index = e.kind == kind::INDEX && e.bool_prop(prop::IS_UNIQUE) == Some(true);
-            let of_table = [crate::model::kind::rel::DEFINING_TABLE, crate::model::kind::rel::INDEXED_OBJECT]
-                .iter()
-                .any(|r| e.reference_name(r).is_some_and(|n| n.matches(table, true)));
-            of_table && (matches!(e.kind.as_str(), kind::PRIMARY_KEY | kind::UNIQUE) || unique_index)
+            let of_table = [
+                crate::model::kind::rel::DEFINING_TABLE,
+                crate::model::kind::rel::INDEXED_OBJECT,
+            ]
+            .iter()
+            .any(|r| e.reference_name(r).is_some_and(|n| n.matches(table, true)));
+            of_table
+                && (matches!(e.kind.as_str(), kind::PRIMARY_KEY | kind::UNIQUE) || unique_index)
         });
         if !keyed {
             return Err(Error::Sql {

@@ -323,10 +323,21 @@ impl Ctx {
                     Err(data_statement("this SELECT"))
                 }
             }
-            Statement::Update { .. } | Statement::Delete(_) | Statement::Merge { .. } | Statement::Truncate { .. } | Statement::Copy { .. }
+            Statement::Update { .. }
+            | Statement::Delete(_)
+            | Statement::Merge { .. }
+            | Statement::Truncate { .. }
+            | Statement::Copy { .. }
                 if self.pg() =>
             {
-                Err(data_statement(&statement.to_string().split_whitespace().next().unwrap_or("").to_uppercase()))
+                Err(data_statement(
+                    &statement
+                        .to_string()
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_uppercase(),
+                ))
             }
             Statement::Drop {
                 object_type,
@@ -1147,7 +1158,12 @@ impl Ctx {
     /// An object this batch made is removed with what depends on it (a table's indexes,
     /// constraints, defaults, triggers and owned sequences); one it did not make is nothing to
     /// drop with `IF EXISTS`, and an error without (the server refuses it too).
-    fn drop(&mut self, object_type: ast::ObjectType, if_exists: bool, names: &[ast::ObjectName]) -> Res {
+    fn drop(
+        &mut self,
+        object_type: ast::ObjectType,
+        if_exists: bool,
+        names: &[ast::ObjectName],
+    ) -> Res {
         use ast::ObjectType as O;
         let kinds: &[&str] = match object_type {
             O::Table => &[kind::TABLE],
@@ -1155,7 +1171,13 @@ impl Ctx {
             O::Index => &[kind::INDEX],
             O::Sequence => &[kind::SEQUENCE],
             O::Schema => &[kind::SCHEMA],
-            O::Type => &["PgEnumType", "PgCompositeType", "PgRangeType", "PgType", "PgDomain"],
+            O::Type => &[
+                "PgEnumType",
+                "PgCompositeType",
+                "PgRangeType",
+                "PgType",
+                "PgDomain",
+            ],
             O::Collation => &["PgCollation"],
             O::Role | O::User => &["PgRole"],
             other => {
@@ -1208,14 +1230,18 @@ impl Ctx {
     /// their table, or (sequences) owned by one of its columns.
     fn drop_dependents(&mut self, gone: &ObjectName) {
         let cs = super::collation_case_sensitive(self.platform);
-        let under = |n: &ObjectName| n.parent().is_some_and(|p| p.matches(gone, cs) || p.parent().is_some_and(|pp| pp.matches(gone, cs)));
+        let under = |n: &ObjectName| {
+            n.parent().is_some_and(|p| {
+                p.matches(gone, cs) || p.parent().is_some_and(|pp| pp.matches(gone, cs))
+            })
+        };
         self.out.retain(|e| {
             let named_under = e.name.as_ref().is_some_and(|n| under(n));
             let of_table = [rel::DEFINING_TABLE, rel::INDEXED_OBJECT, rel::PARENT]
                 .iter()
                 .any(|r| e.reference_name(r).is_some_and(|n| n.matches(gone, cs)));
-            let owned = e.kind == kind::SEQUENCE
-                && e.reference_name("OwnedBy").is_some_and(|n| under(n));
+            let owned =
+                e.kind == kind::SEQUENCE && e.reference_name("OwnedBy").is_some_and(|n| under(n));
             let default_of = e.kind == kind::DEFAULT
                 && e.reference_name(rel::FOR_COLUMN).is_some_and(|n| under(n));
             !(named_under || of_table || owned || default_of)
@@ -1234,7 +1260,9 @@ impl Ctx {
         let leaf = self.ident(column);
         let Some(i) = self.find_table(&name) else {
             if if_exists {
-                self.notes.push(format!("ALTER TABLE IF EXISTS {name}: not created before it, nothing to change"));
+                self.notes.push(format!(
+                    "ALTER TABLE IF EXISTS {name}: not created before it, nothing to change"
+                ));
                 return Ok(());
             }
             return Err(StmtError::Parse(format!(
@@ -1242,7 +1270,9 @@ impl Ctx {
             )));
         };
         let Some(col) = column_mut(&mut self.out[i], &leaf) else {
-            return Err(StmtError::Parse(format!("ALTER TABLE {name}: no column {leaf}")));
+            return Err(StmtError::Parse(format!(
+                "ALTER TABLE {name}: no column {leaf}"
+            )));
         };
         col.properties.retain(|p| p.name != "StatisticsTarget");
         if value != "-1" {
@@ -1272,7 +1302,9 @@ impl Ctx {
         });
         let Some(i) = found else {
             if if_exists {
-                self.notes.push(format!("ALTER INDEX IF EXISTS {name}: not created before it, nothing to change"));
+                self.notes.push(format!(
+                    "ALTER INDEX IF EXISTS {name}: not created before it, nothing to change"
+                ));
                 return Ok(());
             }
             return Err(StmtError::Parse(format!(
@@ -1296,7 +1328,11 @@ impl Ctx {
         pairs.sort();
         el.properties.retain(|p| p.name != "StatisticsTargets");
         if !pairs.is_empty() {
-            let text = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+            let text = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
             el.set_prop("StatisticsTargets", Value::Text(text));
         }
         Ok(())
@@ -1562,12 +1598,16 @@ fn sequence_options(
                 Some(p.parse_object_name(false)?)
             });
         } else if alter && p.parse_keyword(Keyword::RESTART) {
-            let with = if p.parse_keyword(Keyword::WITH) || matches!(p.peek_token().token, Token::Number(..) | Token::Minus) {
+            let with = if p.parse_keyword(Keyword::WITH)
+                || matches!(p.peek_token().token, Token::Number(..) | Token::Minus)
+            {
                 format!(" WITH {}", signed(p)?)
             } else {
                 String::new()
             };
-            notes.push(format!("RESTART{with} sets the current value, which is data: not part of the model"));
+            notes.push(format!(
+                "RESTART{with} sets the current value, which is data: not part of the model"
+            ));
         } else if alter && p.parse_keywords(&[Keyword::OWNER, Keyword::TO]) {
             // Ownership is not modelled (as `ALTER TABLE ... OWNER TO`).
             let _ = p.parse_identifier()?;
@@ -1596,7 +1636,8 @@ pub(crate) fn sequence(ctx: &mut Ctx, dialect: &dyn Dialect, tokens: Vec<TokenWi
     let name = ctx.object(&raw_name);
     let (options, _) = sequence_options(&mut p, "CREATE SEQUENCE", false)?;
     let el = sequence_element(ctx, &name, &options);
-    ctx.sequences.insert(name.to_string().to_lowercase(), options);
+    ctx.sequences
+        .insert(name.to_string().to_lowercase(), options);
     ctx.out.push(el);
     Ok(())
 }
@@ -1616,10 +1657,17 @@ pub(crate) fn alter_sequence(
     let raw_name = p.parse_object_name(false)?;
     let name = ctx.object(&raw_name);
     let next = p.peek_token();
-    if p.parse_keyword(Keyword::RENAME) || p.parse_keywords(&[Keyword::SET, Keyword::SCHEMA]) || p.parse_keywords(&[Keyword::SET, Keyword::LOGGED]) || p.parse_keywords(&[Keyword::SET, Keyword::UNLOGGED]) {
+    if p.parse_keyword(Keyword::RENAME)
+        || p.parse_keywords(&[Keyword::SET, Keyword::SCHEMA])
+        || p.parse_keywords(&[Keyword::SET, Keyword::LOGGED])
+        || p.parse_keywords(&[Keyword::SET, Keyword::UNLOGGED])
+    {
         return Err(StmtError::At(
             next.span.start,
-            format!("ALTER SEQUENCE ... {} is not supported in a source: write the sequence as it should be", next.token),
+            format!(
+                "ALTER SEQUENCE ... {} is not supported in a source: write the sequence as it should be",
+                next.token
+            ),
         ));
     }
     let (options, notes) = sequence_options(&mut p, "ALTER SEQUENCE", true)?;
@@ -1629,12 +1677,16 @@ pub(crate) fn alter_sequence(
     });
     let Some(found) = found else {
         if if_exists {
-            ctx.notes.push(format!("ALTER SEQUENCE IF EXISTS {name}: no such sequence, nothing to do"));
+            ctx.notes.push(format!(
+                "ALTER SEQUENCE IF EXISTS {name}: no such sequence, nothing to do"
+            ));
             return Ok(());
         }
         return Err(StmtError::At(
             at,
-            format!("ALTER SEQUENCE {name}: no sequence of that name is created before it in this file"),
+            format!(
+                "ALTER SEQUENCE {name}: no sequence of that name is created before it in this file"
+            ),
         ));
     };
     for note in notes {
@@ -1643,7 +1695,13 @@ pub(crate) fn alter_sequence(
     let key = name.to_string().to_lowercase();
     let mut merged = ctx.sequences.get(&key).cloned().unwrap_or_default();
     let owned_before = ctx.out[found].reference_name("OwnedBy").cloned();
-    let only_owner = options.ty.is_none() && options.increment.is_none() && options.min.is_none() && options.max.is_none() && options.start.is_none() && options.cache.is_none() && options.cycle.is_none();
+    let only_owner = options.ty.is_none()
+        && options.increment.is_none()
+        && options.min.is_none()
+        && options.max.is_none()
+        && options.start.is_none()
+        && options.cache.is_none()
+        && options.cycle.is_none();
     merged.merge(options.clone());
     let name = ctx.out[found].name.clone().unwrap_or(name);
     let mut el = if only_owner && !ctx.sequences.contains_key(&key) {
@@ -1662,8 +1720,18 @@ pub(crate) fn alter_sequence(
         None => owned_before,
     };
     if let Some(owner) = owner {
-        let pos = el.relationships.iter().position(|r| r.name == rel::SCHEMA).unwrap_or(el.relationships.len());
-        el.relationships.insert(pos, crate::model::Relationship { name: "OwnedBy".into(), entries: vec![Entry::Reference(Reference::to(owner))] });
+        let pos = el
+            .relationships
+            .iter()
+            .position(|r| r.name == rel::SCHEMA)
+            .unwrap_or(el.relationships.len());
+        el.relationships.insert(
+            pos,
+            crate::model::Relationship {
+                name: "OwnedBy".into(),
+                entries: vec![Entry::Reference(Reference::to(owner))],
+            },
+        );
     }
     ctx.sequences.insert(key, merged);
     ctx.out[found] = el;

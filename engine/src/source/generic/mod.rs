@@ -137,12 +137,7 @@ pub struct SeedStatement {
 }
 
 /// [`parse_batch`] with seed data and notes.
-pub fn parse_source(
-    platform: Platform,
-    sql: &str,
-    file: &Path,
-    start_line: u64,
-) -> Result<Parsed> {
+pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64) -> Result<Parsed> {
     let dialect: Box<dyn Dialect> = match platform {
         Platform::Sqlite => Box::new(SQLiteDialect {}),
         Platform::Postgres => Box::new(PostgreSqlDialect {}),
@@ -164,7 +159,10 @@ pub fn parse_source(
             };
             if psql::meta_is_harmless(&m.text) {
                 let e = pos0.error(at, "");
-                if let Error::Sql { file, line, column, .. } = e {
+                if let Error::Sql {
+                    file, line, column, ..
+                } = e
+                {
                     notes.push(format!(
                         "{}:{line}:{column}: skipped psql meta-command `{}` (it does not change the schema)",
                         file.display(),
@@ -206,7 +204,10 @@ pub fn parse_source(
             .map_or(Location { line: 1, column: 1 }, |t| t.span.start);
         let end_line = stmt.last().map_or(1, |t| t.span.end.line);
         ctx.stmt_start = start;
-        ctx.copy_rows = copy_data.range(end_line..).next().map(|(_, rows)| rows.clone());
+        ctx.copy_rows = copy_data
+            .range(end_line..)
+            .next()
+            .map(|(_, rows)| rows.clone());
         let before = ctx.notes.len();
         handle_statement(&mut ctx, dialect.as_ref(), &pos, stmt, text).map_err(|e| match e {
             StmtError::Parse(message) => pos.parser_error(&message, start),
@@ -223,8 +224,12 @@ pub fn parse_source(
         // Notes of this statement, placed.
         let placed: Vec<String> = ctx.notes.drain(before..).collect();
         for note in placed {
-            if let Error::Sql { file, line, column, .. } = pos.error(start, "") {
-                ctx.notes.push(format!("{}:{line}:{column}: {note}", file.display()));
+            if let Error::Sql {
+                file, line, column, ..
+            } = pos.error(start, "")
+            {
+                ctx.notes
+                    .push(format!("{}:{line}:{column}: {note}", file.display()));
             }
         }
     }
@@ -233,7 +238,13 @@ pub fn parse_source(
     let seed = seed
         .into_iter()
         .map(|s| {
-            let (line, column) = match pos.error(Location { line: s.at.0, column: s.at.1 }, "") {
+            let (line, column) = match pos.error(
+                Location {
+                    line: s.at.0,
+                    column: s.at.1,
+                },
+                "",
+            ) {
                 Error::Sql { line, column, .. } => (line, column),
                 _ => (s.at.0, s.at.1),
             };

@@ -246,7 +246,9 @@ pub(crate) fn search_path(words: &[String], tokens: &[TokenWithSpan]) -> Option<
         return Some(path_of(items));
     }
     if w(0) == "SELECT" {
-        let is_set_config = sig.iter().any(|t| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("set_config")));
+        let is_set_config = sig
+            .iter()
+            .any(|t| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("set_config")));
         let strings: Vec<&String> = sig
             .iter()
             .filter_map(|t| match t {
@@ -254,16 +256,22 @@ pub(crate) fn search_path(words: &[String], tokens: &[TokenWithSpan]) -> Option<
                 _ => None,
             })
             .collect();
-        if is_set_config && strings.first().is_some_and(|s| s.eq_ignore_ascii_case("search_path")) {
+        if is_set_config
+            && strings
+                .first()
+                .is_some_and(|s| s.eq_ignore_ascii_case("search_path"))
+        {
             let value = strings.get(1).map(|s| s.as_str()).unwrap_or("");
             let items = value
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                    Some(q) => q.replace("\"\"", "\""),
-                    None => s.to_lowercase(),
-                })
+                .map(
+                    |s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                        Some(q) => q.replace("\"\"", "\""),
+                        None => s.to_lowercase(),
+                    },
+                )
                 .collect();
             return Some(path_of(items));
         }
@@ -396,7 +404,8 @@ pub(crate) fn copy(
 ) -> Result<(), StmtError> {
     let name = ctx.object(table);
     if rows.is_empty() {
-        ctx.notes.push(format!("COPY {name} FROM stdin holds no rows"));
+        ctx.notes
+            .push(format!("COPY {name} FROM stdin holds no rows"));
         return Ok(());
     }
     let cols = if columns.is_empty() {
