@@ -45,7 +45,26 @@ fn describe(diff: &Diff) -> String {
     let first: Vec<String> = diff
         .differences()
         .take(3)
-        .map(|c| format!("{c:?}").chars().take(300).collect())
+        .map(|c| {
+            let details: Vec<String> = c
+                .details
+                .iter()
+                .take(2)
+                .map(|d| {
+                    let cut = |s: &Option<String>| {
+                        s.as_deref().map(|s| s.chars().take(80).collect::<String>())
+                    };
+                    format!("{}: {:?} -> {:?}", d.path, cut(&d.current), cut(&d.desired))
+                })
+                .collect();
+            format!(
+                "{} {} {} [{}]",
+                c.action.as_str(),
+                c.kind,
+                c.name,
+                details.join("; ")
+            )
+        })
         .collect();
     format!("{n} differences, first: {}", first.join(" | "))
 }
@@ -68,7 +87,18 @@ fn psql_file(url: &str, file: &Path) -> Result<(), String> {
 
 fn psql_query(url: &str, sql: &str) -> Result<String, String> {
     let out = Command::new(format!("{BIN}/psql"))
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .output()
         .map_err(|e| format!("psql: {e}"))?;
     if out.status.success() {
@@ -80,7 +110,15 @@ fn psql_query(url: &str, sql: &str) -> Result<String, String> {
 
 fn pg_dump(url: &str) -> Result<String, String> {
     let out = Command::new(format!("{BIN}/pg_dump"))
-        .args(["-s", "--no-owner", "--no-privileges", "-N", "_dac", "-d", url])
+        .args([
+            "-s",
+            "--no-owner",
+            "--no-privileges",
+            "-N",
+            "_dac",
+            "-d",
+            url,
+        ])
         .output()
         .map_err(|e| format!("pg_dump: {e}"))?;
     if out.status.success() {

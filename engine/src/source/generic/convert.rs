@@ -1236,14 +1236,13 @@ impl Ctx {
             })
         };
         self.out.retain(|e| {
-            let named_under = e.name.as_ref().is_some_and(|n| under(n));
+            let named_under = e.name.as_ref().is_some_and(&under);
             let of_table = [rel::DEFINING_TABLE, rel::INDEXED_OBJECT, rel::PARENT]
                 .iter()
                 .any(|r| e.reference_name(r).is_some_and(|n| n.matches(gone, cs)));
-            let owned =
-                e.kind == kind::SEQUENCE && e.reference_name("OwnedBy").is_some_and(|n| under(n));
-            let default_of = e.kind == kind::DEFAULT
-                && e.reference_name(rel::FOR_COLUMN).is_some_and(|n| under(n));
+            let owned = e.kind == kind::SEQUENCE && e.reference_name("OwnedBy").is_some_and(&under);
+            let default_of =
+                e.kind == kind::DEFAULT && e.reference_name(rel::FOR_COLUMN).is_some_and(&under);
             !(named_under || of_table || owned || default_of)
         });
     }

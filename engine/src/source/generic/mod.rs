@@ -24,7 +24,7 @@
 //!   `PgAlterTable`/`SqliteAlterTable` (ALTER TABLE actions that are not folded into the table),
 //!   `PgRevoke`, `PgGrant` (grants on objects other than tables, views, sequences, schemas),
 //!   `PgCollation`, `PgTableAs`/`SqliteTableAs` (`CREATE TABLE ... AS`/`LIKE`), and
-//!   `PgStatement`/`SqliteStatement` for any other statement (DML, ...). Recognisable PostgreSQL
+//!   `PgStatement`/`SqliteStatement` for any other statement sqlparser parses (SQLite DML, ...). Recognisable PostgreSQL
 //!   DDL that sqlparser 0.63 cannot parse (`COMMENT ON CONSTRAINT/TRIGGER/FUNCTION`, domains with
 //!   `NOT NULL`, `CREATE AGGREGATE/CAST/RULE/EVENT TRIGGER/...`, `ALTER DOMAIN`, `ALTER DEFAULT
 //!   PRIVILEGES`) becomes `PgComment`, `PgDomain`, `PgAggregate`... with the token text.
@@ -34,8 +34,26 @@
 //!   statement), `Arguments` (signature) and a `FunctionBody` whose `BodyScript` is the body
 //!   text; triggers `BodyScript` = the whole normalised statement.
 //! * **Ignored:** comments, `BEGIN`/`COMMIT`/`ROLLBACK`/`END` transaction control, `SET`, `RESET`,
-//!   `PRAGMA`, pg_dump's `SELECT pg_catalog.set_config(...)`, and `ALTER ... OWNER TO` (ownership
-//!   is not modelled). `SET search_path` does not change the default schema.
+//!   `PRAGMA`, pg_dump's other `SELECT pg_catalog.set_config(...)`, and `ALTER ... OWNER TO`
+//!   (ownership is not modelled).
+//! * **PostgreSQL's own formats** (`pg_dump -s`, data dumps, Rails `structure.sql`):
+//!   - `SET search_path` and `set_config('search_path', ...)` are honoured: unqualified names go
+//!     to the first schema of the path other than `$user` (`public` for the default path); after
+//!     an empty path (pg_dump's `set_config('search_path', '', false)`) an unqualified name is an
+//!     error, as the server refuses to create it.
+//!   - `ALTER SEQUENCE ... OWNED BY`/options and `ALTER TABLE [IF EXISTS] [ONLY] ...` fold into
+//!     the sequence or table; `ALTER TABLE/INDEX ... SET STATISTICS` becomes the column's
+//!     `StatisticsTarget` or the index's `StatisticsTargets`.
+//!   - The `--clean` prelude is applied in order: `DROP ...`, `DROP CONSTRAINT`, `DROP DEFAULT`
+//!     remove what the file made before them; with `IF EXISTS`, dropping what is not there is a
+//!     note; without it, an error (the server refuses it too).
+//!   - psql meta-commands: `\restrict`, `\unrestrict`, `\echo`, `\set`... are notes; any other
+//!     (`\i`, `\ir`, `\connect`, `\copy`...) is an error. `COPY ... FROM stdin` data is read up
+//!     to `\.`.
+//!   - Seed data (`INSERT`, `COPY ... FROM stdin`, `SELECT setval(...)`) is kept in order as
+//!     [`Parsed::seed`], the start of the package's post-deployment script, re-runnable:
+//!     inserts get `ON CONFLICT DO NOTHING`, `setval` runs only on an unused sequence. Other data
+//!     changes (`UPDATE`, `DELETE`, other `SELECT`s...) are errors.
 //!
 //! Statements that do not parse are [`Error::Sql`] with the original file, line and column.
 
