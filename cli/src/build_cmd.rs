@@ -32,7 +32,10 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         version: args.version.clone(),
         variables,
     };
-    let package = source::build(&args.project, &options)?;
+    let (package, notes) = source::build_with_notes(&args.project, &options)?;
+    for note in &notes {
+        eprintln!("warning: {note}");
+    }
     let output = match args.output {
         Some(path) => path,
         None => PathBuf::from(format!("{}.dacpac", package_name(&package, &args.project))),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dac_engine::model::Platform;
-use dac_engine::source::generic::parse_batch;
+use dac_engine::source::generic::parse_source;
 
 /// Floors: the rates reached when the test was written (raise them when the parser improves).
 /// sqlite3def: every input parses.
@@ -67,7 +67,7 @@ fn run(suite: &str, platform: Platform, inputs: &[Input]) -> (usize, usize) {
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for input in inputs {
         let result = std::panic::catch_unwind(|| {
-            parse_batch(platform, &input.sql, Path::new(&input.label), 1)
+            parse_source(platform, &input.sql, Path::new(&input.label), 1).map(|p| p.elements)
         });
         match result {
             Ok(Ok(elements)) => {

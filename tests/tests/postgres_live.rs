@@ -18,7 +18,7 @@ use dac_engine::driver::{Driver, PostgresDriver};
 use dac_engine::model::{Dsp, Model, Platform, kind};
 use dac_engine::plan::{PlanOptions, plan};
 use dac_engine::script::render;
-use dac_engine::source::generic::{finish, parse_batch};
+use dac_engine::source::generic::{finish, parse_source};
 use dac_engine::{Error, upgrade};
 use dac_tests::postgres::server;
 use dac_tests::shared_dir;
@@ -52,8 +52,10 @@ fn created_roles(sql: &str) -> Vec<String> {
 const WORKERS: usize = 3;
 
 fn model_of(sql: &str) -> Result<Model, String> {
-    let mut elements = parse_batch(Platform::Postgres, sql, Path::new("case.sql"), 1)
-        .map_err(|e| format!("parse: {e}"))?;
+    // The case's SQL is applied as it stands; the model is its schema (seed data is data).
+    let mut elements = parse_source(Platform::Postgres, sql, Path::new("case.sql"), 1)
+        .map_err(|e| format!("parse: {e}"))?
+        .elements;
     finish(Platform::Postgres, &mut elements);
     let mut model = Model::empty(Dsp::from_short_name("postgres").expect("dsp"));
     model.collation_case_sensitive = true;

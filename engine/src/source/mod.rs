@@ -35,8 +35,21 @@ pub struct BuildOptions {
     pub variables: BTreeMap<String, String>,
 }
 
-/// Builds a package from a project file or folder.
+/// Builds a package from a project file or folder. What the build had to note (see
+/// [`build_with_notes`]) is not returned.
 pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
+    build_with_notes(path, options).map(|(package, _)| package)
+}
+
+/// Builds a package and says what it read but did not turn into the model, as
+/// `file:line:col: message` warnings (psql meta-commands such as `\restrict`, `DROP ... IF
+/// EXISTS` of what is not there, a sequence's `RESTART`).
+///
+/// PostgreSQL seed data (`INSERT`, `COPY ... FROM stdin`, `setval`) becomes the start of the
+/// post-deployment script, re-runnable as every upgrade runs it: inserts get `ON CONFLICT DO
+/// NOTHING` (their table must have a primary key or a unique constraint or index), `setval`
+/// runs only on a sequence not used yet.
+pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package, Vec<String>)> {
     let project = locate_project(path)?;
     let folder = match &project {
         Some(p) => p.dir.clone(),
@@ -118,6 +131,8 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
     };
 
     let mut elements = Vec::new();
+    let mut notes = Vec::new();
+    let mut seed = Vec::new();
     let mut database_set = Vec::new();
     let mut database_secured = false;
     match platform {
@@ -158,15 +173,14 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
                     }
                     let (_, start_line, _) = batch.locate(1, 1);
                     let file = batch.file().to_path_buf();
-                    elements.extend(generic::parse_batch(
-                        platform,
-                        &batch.text,
-                        &file,
-                        start_line,
-                    )?);
+                    let parsed = generic::parse_source(platform, &batch.text, &file, start_line)?;
+                    elements.extend(parsed.elements);
+                    notes.extend(parsed.notes);
+                    seed.extend(parsed.seed);
                 }
             }
             generic::finish(platform, &mut elements);
+            check_seed_keys(&elements, &seed)?;
         }
     }
 
@@ -193,8 +207,23 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
     }
     model.elements.extend(elements);
     model.sort_elements();
+    let postdeploy = if seed.is_empty() {
+        postdeploy
+    } else {
+        let mut text = String::from(
+            "-- Seed data of the schema source (re-runnable: ON CONFLICT DO NOTHING; setval only on an unused sequence).\n",
+        );
+        for s in &seed {
+            text.push_str(&format!("-- {}:{}\n{}\n", s.file.display(), s.line, s.sql));
+        }
+        if let Some(user) = postdeploy {
+            text.push('\n');
+            text.push_str(&user);
+        }
+        Some(text)
+    };
 
-    Ok(Package {
+    let package = Package {
         metadata: Some(DacMetadata {
             name,
             version,
@@ -205,7 +234,38 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
         predeploy,
         postdeploy,
         refactor_log,
-    })
+    };
+    Ok((package, notes))
+}
+
+/// Seed inserts run at every upgrade with `ON CONFLICT DO NOTHING`: that keeps rows unique only
+/// where the table has a key. A table without one is refused rather than filled again each time.
+fn check_seed_keys(elements: &[Element], seed: &[generic::SeedStatement]) -> Result<()> {
+    for s in seed {
+        let Some(table) = &s.table else { continue };
+        let keyed = elements.iter().any(|e| {
+            let unique_index = e.kind == kind::INDEX && e.bool_prop(prop::IS_UNIQUE) == Some(true);
+            let of_table = [
+                crate::model::kind::rel::DEFINING_TABLE,
+                crate::model::kind::rel::INDEXED_OBJECT,
+            ]
+            .iter()
+            .any(|r| e.reference_name(r).is_some_and(|n| n.matches(table, true)));
+            of_table
+                && (matches!(e.kind.as_str(), kind::PRIMARY_KEY | kind::UNIQUE) || unique_index)
+        });
+        if !keyed {
+            return Err(Error::Sql {
+                file: s.file.clone(),
+                line: s.line,
+                column: s.column,
+                message: format!(
+                    "seed data for {table}, which has no primary key or unique constraint or index: dac keeps seed data as a post-deployment script that runs at every upgrade (INSERT ... ON CONFLICT DO NOTHING), which would insert these rows again each time; give the table a key or move the rows to postdeploy.sql"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The model the project builder gives for T-SQL text, as if it were the only file of a plain

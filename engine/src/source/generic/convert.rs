@@ -37,6 +37,43 @@ pub(crate) struct Ctx {
     pub pending_table_options: Option<(bool, bool)>,
     /// PostgreSQL trigger arguments stripped before parsing, as string literals.
     pub pending_trigger_args: Option<Vec<String>>,
+    /// Where unqualified names go (`SET search_path`, `set_config('search_path', ...)`).
+    pub search_path: SearchPath,
+    /// An unqualified name met while the search path was empty (an error after the statement).
+    pub unqualified: Option<String>,
+    /// Data statements kept for the post-deployment script, in source order.
+    pub seed: Vec<Seed>,
+    /// Messages about statements that were read but change nothing (psql meta-commands, ...).
+    pub notes: Vec<String>,
+    /// Where the statement being converted starts (positions of seed data).
+    pub stmt_start: sqlparser::tokenizer::Location,
+    /// The data rows of the `COPY ... FROM stdin` being converted.
+    pub copy_rows: Option<Vec<String>>,
+    /// The options of each sequence made in this batch, by lower-cased name, for ALTER SEQUENCE.
+    sequences: std::collections::HashMap<String, SeqOptions>,
+}
+
+/// Where unqualified PostgreSQL names resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchPath {
+    /// The server's default (`"$user", public`): unqualified names go to `public` (`main` in
+    /// SQLite).
+    Default,
+    /// The first schema of a `SET search_path` list (other than `$user`).
+    First(String),
+    /// `set_config('search_path', '', false)` as pg_dump writes it: every name must be qualified.
+    Empty,
+}
+
+/// A data statement of a schema source, kept for the package's post-deployment script.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// The statement to run (re-runnable: see [`Ctx::insert`]).
+    pub sql: String,
+    /// The table it writes to (its rows are kept unique by a key), if any.
+    pub table: Option<ObjectName>,
+    /// Position of the statement in the batch (line, column), 1-based.
+    pub at: (u64, u64),
 }
 
 /// Columns of a table being built, with its constraints.
@@ -57,13 +94,35 @@ impl Ctx {
             pending_attributes: None,
             pending_table_options: None,
             pending_trigger_args: None,
+            search_path: SearchPath::Default,
+            unqualified: None,
+            seed: Vec::new(),
+            notes: Vec::new(),
+            sequences: std::collections::HashMap::new(),
+            stmt_start: sqlparser::tokenizer::Location { line: 1, column: 1 },
+            copy_rows: None,
         }
     }
 
-    pub fn into_elements(self) -> Vec<Element> {
+    /// The schema of unqualified names under the current search path.
+    pub fn default_schema(&mut self, written: &str) -> String {
+        match &self.search_path {
+            SearchPath::Default => default_schema(self.platform).to_string(),
+            SearchPath::First(s) => s.clone(),
+            SearchPath::Empty => {
+                if self.unqualified.is_none() {
+                    self.unqualified = Some(written.to_string());
+                }
+                default_schema(self.platform).to_string()
+            }
+        }
+    }
+
+    /// Takes the elements and whatever else the batch produced.
+    pub fn into_parts(self) -> (Vec<Element>, Vec<Seed>, Vec<String>) {
         let mut out = self.out;
         finish(self.platform, &mut out);
-        out
+        (out, self.seed, self.notes)
     }
 
     fn pg(&self) -> bool {
@@ -78,8 +137,13 @@ impl Ctx {
         fold(self.platform, ident)
     }
 
-    fn object(&self, name: &ast::ObjectName) -> ObjectName {
-        let (schema, leaf) = schema_and_name(self.platform, name);
+    pub fn object(&mut self, name: &ast::ObjectName) -> ObjectName {
+        let mut p = parts(self.platform, name);
+        let leaf = p.pop().unwrap_or_default();
+        let schema = match p.pop() {
+            Some(schema) => schema,
+            None => self.default_schema(&leaf),
+        };
         ObjectName::new([schema, leaf])
     }
 
@@ -276,6 +340,36 @@ impl Ctx {
                 Ok(())
             }
             Statement::AlterTable(at) => self.alter_table(at),
+            Statement::Insert(ins) if self.pg() => super::psql::insert(self, ins, self.stmt_start),
+            Statement::Query(ref q) if self.pg() => {
+                if super::psql::setval(self, q, self.stmt_start)? {
+                    Ok(())
+                } else {
+                    Err(data_statement("this SELECT"))
+                }
+            }
+            Statement::Update { .. }
+            | Statement::Delete(_)
+            | Statement::Merge { .. }
+            | Statement::Truncate { .. }
+            | Statement::Copy { .. }
+                if self.pg() =>
+            {
+                Err(data_statement(
+                    &statement
+                        .to_string()
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_uppercase(),
+                ))
+            }
+            Statement::Drop {
+                object_type,
+                if_exists,
+                ref names,
+                ..
+            } if self.pg() => self.drop(object_type, if_exists, names),
             Statement::Set(_) | Statement::Pragma { .. } | Statement::Commit { .. } => Ok(()),
             Statement::StartTransaction { .. } | Statement::Rollback { .. } => Ok(()),
             other => {
@@ -1051,7 +1145,8 @@ impl Ctx {
             CommentObject::Column => {
                 let mut p = raw.clone();
                 if p.len() == 2 {
-                    p.insert(0, default_schema(self.platform).to_string());
+                    let schema = self.default_schema(&p.join("."));
+                    p.insert(0, schema);
                 }
                 ("SqlColumn", ObjectName::new(p))
             }
@@ -1136,6 +1231,200 @@ impl Ctx {
         }
     }
 
+    /// `DROP kind [IF EXISTS] names`: what applying it after the statements before it gives.
+    /// An object this batch made is removed with what depends on it (a table's indexes,
+    /// constraints, defaults, triggers and owned sequences); one it did not make is nothing to
+    /// drop with `IF EXISTS`, and an error without (the server refuses it too).
+    fn drop(
+        &mut self,
+        object_type: ast::ObjectType,
+        if_exists: bool,
+        names: &[ast::ObjectName],
+    ) -> Res {
+        use ast::ObjectType as O;
+        let kinds: &[&str] = match object_type {
+            O::Table => &[kind::TABLE],
+            O::View | O::MaterializedView => &[kind::VIEW],
+            O::Index => &[kind::INDEX],
+            O::Sequence => &[kind::SEQUENCE],
+            O::Schema => &[kind::SCHEMA],
+            O::Type => &[
+                "PgEnumType",
+                "PgCompositeType",
+                "PgRangeType",
+                "PgType",
+                "PgDomain",
+            ],
+            O::Collation => &["PgCollation"],
+            O::Role | O::User => &["PgRole"],
+            other => {
+                return Err(StmtError::Parse(format!(
+                    "DROP {other} is not supported in a PostgreSQL source"
+                )));
+            }
+        };
+        let cs = super::collation_case_sensitive(self.platform);
+        for raw in names {
+            let name = if object_type == O::Schema || matches!(object_type, O::Role | O::User) {
+                ObjectName::new(parts(self.platform, raw))
+            } else {
+                self.object(raw)
+            };
+            let found = self.out.iter().position(|e| {
+                kinds.contains(&e.kind.as_str())
+                    && e.name.as_ref().is_some_and(|n| {
+                        if object_type == O::Index {
+                            // Index names are `[schema].[table].[index]`; DROP names `schema.index`.
+                            n.parts().len() == 3
+                                && ObjectName::new([n.first().to_string(), n.leaf().to_string()])
+                                    .matches(&name, cs)
+                        } else {
+                            n.matches(&name, cs)
+                        }
+                    })
+            });
+            match found {
+                Some(i) => {
+                    let el = self.out.remove(i);
+                    if let Some(gone) = el.name.as_ref() {
+                        self.drop_dependents(gone);
+                    }
+                }
+                None if if_exists => self.notes.push(format!(
+                    "DROP {object_type} IF EXISTS {name}: not created before it, nothing to drop"
+                )),
+                None => {
+                    return Err(StmtError::Parse(format!(
+                        "DROP {object_type} {name}: no such object is created before it in this file (applying the file to an empty database fails here; write IF EXISTS)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes what goes with a dropped object: elements named under it, referring to it as
+    /// their table, or (sequences) owned by one of its columns.
+    fn drop_dependents(&mut self, gone: &ObjectName) {
+        let cs = super::collation_case_sensitive(self.platform);
+        let under = |n: &ObjectName| {
+            n.parent().is_some_and(|p| {
+                p.matches(gone, cs) || p.parent().is_some_and(|pp| pp.matches(gone, cs))
+            })
+        };
+        self.out.retain(|e| {
+            let named_under = e.name.as_ref().is_some_and(&under);
+            let of_table = [rel::DEFINING_TABLE, rel::INDEXED_OBJECT, rel::PARENT]
+                .iter()
+                .any(|r| e.reference_name(r).is_some_and(|n| n.matches(gone, cs)));
+            let owned = e.kind == kind::SEQUENCE && e.reference_name("OwnedBy").is_some_and(&under);
+            let default_of =
+                e.kind == kind::DEFAULT && e.reference_name(rel::FOR_COLUMN).is_some_and(&under);
+            !(named_under || of_table || owned || default_of)
+        });
+    }
+
+    /// `SET STATISTICS n` of a column of a table of this batch.
+    pub fn column_statistics(
+        &mut self,
+        table: &ast::ObjectName,
+        column: &Ident,
+        value: &str,
+        if_exists: bool,
+    ) -> Res {
+        let name = self.object(table);
+        let leaf = self.ident(column);
+        let Some(i) = self.find_table(&name) else {
+            if if_exists {
+                self.notes.push(format!(
+                    "ALTER TABLE IF EXISTS {name}: not created before it, nothing to change"
+                ));
+                return Ok(());
+            }
+            return Err(StmtError::Parse(format!(
+                "ALTER TABLE {name} ALTER COLUMN {leaf} SET STATISTICS: the table is not created before it in this file"
+            )));
+        };
+        let Some(col) = column_mut(&mut self.out[i], &leaf) else {
+            return Err(StmtError::Parse(format!(
+                "ALTER TABLE {name}: no column {leaf}"
+            )));
+        };
+        col.properties.retain(|p| p.name != "StatisticsTarget");
+        if value != "-1" {
+            col.set_prop("StatisticsTarget", Value::from_attribute(value));
+        }
+        Ok(())
+    }
+
+    /// `ALTER INDEX i ALTER COLUMN n SET STATISTICS v` of an index of this batch: the index's
+    /// `StatisticsTargets` (`n=v` pairs, in column order).
+    pub fn index_statistics(
+        &mut self,
+        index: &ast::ObjectName,
+        number: &str,
+        value: &str,
+        if_exists: bool,
+    ) -> Res {
+        let name = self.object(index);
+        let cs = super::collation_case_sensitive(self.platform);
+        let found = self.out.iter().position(|e| {
+            e.kind == kind::INDEX
+                && e.name.as_ref().is_some_and(|n| {
+                    n.parts().len() == 3
+                        && ObjectName::new([n.first().to_string(), n.leaf().to_string()])
+                            .matches(&name, cs)
+                })
+        });
+        let Some(i) = found else {
+            if if_exists {
+                self.notes.push(format!(
+                    "ALTER INDEX IF EXISTS {name}: not created before it, nothing to change"
+                ));
+                return Ok(());
+            }
+            return Err(StmtError::Parse(format!(
+                "ALTER INDEX {name} ALTER COLUMN {number} SET STATISTICS: the index is not created before it in this file"
+            )));
+        };
+        let el = &mut self.out[i];
+        let mut pairs: Vec<(u32, String)> = match el.prop("StatisticsTargets") {
+            Some(Value::Text(t)) => t
+                .split(',')
+                .filter_map(|p| p.split_once('='))
+                .filter_map(|(n, v)| Some((n.trim().parse().ok()?, v.trim().to_string())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let n: u32 = number.parse().unwrap_or(0);
+        pairs.retain(|(k, _)| *k != n);
+        if value != "-1" {
+            pairs.push((n, value.to_string()));
+        }
+        pairs.sort();
+        el.properties.retain(|p| p.name != "StatisticsTargets");
+        if !pairs.is_empty() {
+            let text = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            el.set_prop("StatisticsTargets", Value::Text(text));
+        }
+        Ok(())
+    }
+
+    /// A constraint of `table` named `leaf` (in the table's schema), if this batch made it.
+    fn find_constraint(&self, table: &ObjectName, leaf: &str) -> Option<usize> {
+        let cs = super::collation_case_sensitive(self.platform);
+        let name = ObjectName::new([table.first().to_string(), leaf.to_string()]);
+        self.out.iter().position(|e| {
+            e.name.as_ref().is_some_and(|n| n.matches(&name, cs))
+                && e.reference_name(rel::DEFINING_TABLE)
+                    .is_some_and(|t| t.matches(table, cs))
+        })
+    }
+
     fn find_table(&self, name: &ObjectName) -> Option<usize> {
         let cs = super::collation_case_sensitive(self.platform);
         self.out.iter().position(|e| {
@@ -1146,6 +1435,32 @@ impl Ctx {
     fn alter_table(&mut self, at: ast::AlterTable) -> Res {
         let name = self.object(&at.name);
         let table_idx = self.find_table(&name);
+        if table_idx.is_none() && self.pg() {
+            if at.if_exists {
+                self.notes.push(format!(
+                    "ALTER TABLE IF EXISTS {name}: not created before it, nothing to change"
+                ));
+                return Ok(());
+            }
+            // Removing something from a table this file has not made: the server refuses it.
+            let removes = at.operations.iter().find(|op| {
+                matches!(
+                    op,
+                    AlterTableOperation::DropConstraint { .. }
+                        | AlterTableOperation::DropColumn { .. }
+                        | AlterTableOperation::AlterColumn {
+                            op: AlterColumnOperation::DropDefault
+                                | AlterColumnOperation::DropNotNull,
+                            ..
+                        }
+                )
+            });
+            if let Some(op) = removes {
+                return Err(StmtError::Parse(format!(
+                    "ALTER TABLE {name} {op}: the table is not created before it in this file (applying the file to an empty database fails here; write ALTER TABLE IF EXISTS)"
+                )));
+            }
+        }
         let mut rest = Vec::new();
         for op in &at.operations {
             let mut parts = TableParts {
@@ -1158,6 +1473,26 @@ impl Ctx {
             };
             match op {
                 AlterTableOperation::OwnerTo { .. } => {}
+                AlterTableOperation::DropConstraint {
+                    if_exists, name: c, ..
+                } if table_idx.is_some() && self.pg() => {
+                    let leaf = self.ident(c);
+                    match self.find_constraint(&parts.name, &leaf) {
+                        Some(i) => {
+                            self.out.remove(i);
+                        }
+                        None if *if_exists => self.notes.push(format!(
+                            "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {leaf}: not created before it, nothing to drop",
+                            parts.name
+                        )),
+                        None => {
+                            return Err(StmtError::Parse(format!(
+                                "ALTER TABLE {} DROP CONSTRAINT {leaf}: no such constraint is created before it in this file",
+                                parts.name
+                            )));
+                        }
+                    }
+                }
                 AlterTableOperation::AddConstraint {
                     constraint,
                     not_valid,
@@ -1276,6 +1611,96 @@ impl Ctx {
     }
 }
 
+/// The options of a sequence as written (`None`: the default), merged by `ALTER SEQUENCE`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeqOptions {
+    ty: Option<String>,
+    increment: Option<String>,
+    /// `Some(None)`: `NO MINVALUE`.
+    min: Option<Option<String>>,
+    max: Option<Option<String>>,
+    start: Option<String>,
+    cache: Option<String>,
+    cycle: Option<bool>,
+    /// `Some(None)`: `OWNED BY NONE`.
+    owned: Option<Option<ast::ObjectName>>,
+}
+
+impl SeqOptions {
+    fn merge(&mut self, other: SeqOptions) {
+        macro_rules! take {
+            ($($f:ident),*) => { $(if other.$f.is_some() { self.$f = other.$f; })* };
+        }
+        take!(ty, increment, min, max, start, cache, cycle, owned);
+    }
+}
+
+/// Reads sequence options up to the end of the statement. `alter`: also `RESTART [WITH n]`
+/// (returned as a note: the current value is data, not part of the model) and `OWNER TO`.
+fn sequence_options(
+    p: &mut Parser,
+    what: &str,
+    alter: bool,
+) -> std::result::Result<(SeqOptions, Vec<String>), StmtError> {
+    let mut o = SeqOptions::default();
+    let mut notes = Vec::new();
+    loop {
+        if p.parse_keyword(Keyword::AS) {
+            o.ty = Some(p.parse_data_type()?.to_string());
+        } else if p.parse_keyword(Keyword::INCREMENT) {
+            let _ = p.parse_keyword(Keyword::BY);
+            o.increment = Some(signed(p)?);
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MINVALUE]) {
+            o.min = Some(None);
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MAXVALUE]) {
+            o.max = Some(None);
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::CYCLE]) {
+            o.cycle = Some(false);
+        } else if p.parse_keyword(Keyword::MINVALUE) {
+            o.min = Some(Some(signed(p)?));
+        } else if p.parse_keyword(Keyword::MAXVALUE) {
+            o.max = Some(Some(signed(p)?));
+        } else if p.parse_keyword(Keyword::START) {
+            let _ = p.parse_keyword(Keyword::WITH);
+            o.start = Some(signed(p)?);
+        } else if p.parse_keyword(Keyword::CACHE) {
+            o.cache = Some(signed(p)?);
+        } else if p.parse_keyword(Keyword::CYCLE) {
+            o.cycle = Some(true);
+        } else if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
+            o.owned = Some(if p.parse_keyword(Keyword::NONE) {
+                None
+            } else {
+                Some(p.parse_object_name(false)?)
+            });
+        } else if alter && p.parse_keyword(Keyword::RESTART) {
+            let with = if p.parse_keyword(Keyword::WITH)
+                || matches!(p.peek_token().token, Token::Number(..) | Token::Minus)
+            {
+                format!(" WITH {}", signed(p)?)
+            } else {
+                String::new()
+            };
+            notes.push(format!(
+                "RESTART{with} sets the current value, which is data: not part of the model"
+            ));
+        } else if alter && p.parse_keywords(&[Keyword::OWNER, Keyword::TO]) {
+            // Ownership is not modelled (as `ALTER TABLE ... OWNER TO`).
+            let _ = p.parse_identifier()?;
+        } else {
+            break;
+        }
+    }
+    let next = p.peek_token();
+    if next.token != Token::EOF {
+        return Err(StmtError::At(
+            next.span.start,
+            format!("unexpected {} in {what}", next.token),
+        ));
+    }
+    Ok((o, notes))
+}
+
 /// Parses PostgreSQL `CREATE SEQUENCE` itself: sqlparser 0.63 insists on one option order.
 pub(crate) fn sequence(ctx: &mut Ctx, dialect: &dyn Dialect, tokens: Vec<TokenWithSpan>) -> Res {
     let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
@@ -1285,68 +1710,155 @@ pub(crate) fn sequence(ctx: &mut Ctx, dialect: &dyn Dialect, tokens: Vec<TokenWi
     let _ = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let raw_name = p.parse_object_name(false)?;
     let name = ctx.object(&raw_name);
-    let schema = name.first().to_string();
-    let mut ty = "bigint".to_string();
-    let (mut inc, mut min, mut max, mut start, mut cache) = (None, None, None, None, None);
-    let mut cycle = false;
-    let mut owned = None;
-    loop {
-        if p.parse_keyword(Keyword::AS) {
-            ty = p.parse_data_type()?.to_string();
-        } else if p.parse_keyword(Keyword::INCREMENT) {
-            let _ = p.parse_keyword(Keyword::BY);
-            inc = Some(signed(&mut p)?);
-        } else if p.parse_keywords(&[Keyword::NO, Keyword::MINVALUE])
-            || p.parse_keywords(&[Keyword::NO, Keyword::MAXVALUE])
-            || p.parse_keywords(&[Keyword::NO, Keyword::CYCLE])
-        {
-        } else if p.parse_keyword(Keyword::MINVALUE) {
-            min = Some(signed(&mut p)?);
-        } else if p.parse_keyword(Keyword::MAXVALUE) {
-            max = Some(signed(&mut p)?);
-        } else if p.parse_keyword(Keyword::START) {
-            let _ = p.parse_keyword(Keyword::WITH);
-            start = Some(signed(&mut p)?);
-        } else if p.parse_keyword(Keyword::CACHE) {
-            cache = Some(signed(&mut p)?);
-        } else if p.parse_keyword(Keyword::CYCLE) {
-            cycle = true;
-        } else if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
-            if !p.parse_keyword(Keyword::NONE) {
-                owned = Some(p.parse_object_name(false)?);
-            }
-        } else {
-            break;
-        }
-    }
+    let (options, _) = sequence_options(&mut p, "CREATE SEQUENCE", false)?;
+    let el = sequence_element(ctx, &name, &options);
+    ctx.sequences
+        .insert(name.to_string().to_lowercase(), options);
+    ctx.out.push(el);
+    Ok(())
+}
+
+/// `ALTER SEQUENCE [IF EXISTS] name options`, as pg_dump writes it (`OWNED BY t.c`, `OWNER TO`)
+/// or with any option `CREATE SEQUENCE` takes, folded into a sequence of this batch.
+pub(crate) fn alter_sequence(
+    ctx: &mut Ctx,
+    dialect: &dyn Dialect,
+    tokens: Vec<TokenWithSpan>,
+) -> Res {
+    let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
+    p.expect_keyword(Keyword::ALTER)?;
+    p.expect_keyword(Keyword::SEQUENCE)?;
+    let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let at = p.peek_token().span.start;
+    let raw_name = p.parse_object_name(false)?;
+    let name = ctx.object(&raw_name);
     let next = p.peek_token();
-    if next.token != Token::EOF {
+    if p.parse_keyword(Keyword::RENAME)
+        || p.parse_keywords(&[Keyword::SET, Keyword::SCHEMA])
+        || p.parse_keywords(&[Keyword::SET, Keyword::LOGGED])
+        || p.parse_keywords(&[Keyword::SET, Keyword::UNLOGGED])
+    {
         return Err(StmtError::At(
             next.span.start,
-            format!("unexpected {} in CREATE SEQUENCE", next.token),
+            format!(
+                "ALTER SEQUENCE ... {} is not supported in a source: write the sequence as it should be",
+                next.token
+            ),
         ));
     }
+    let (options, notes) = sequence_options(&mut p, "ALTER SEQUENCE", true)?;
+    let cs = super::collation_case_sensitive(ctx.platform);
+    let found = ctx.out.iter().position(|e| {
+        e.kind == kind::SEQUENCE && e.name.as_ref().is_some_and(|n| n.matches(&name, cs))
+    });
+    let Some(found) = found else {
+        if if_exists {
+            ctx.notes.push(format!(
+                "ALTER SEQUENCE IF EXISTS {name}: no such sequence, nothing to do"
+            ));
+            return Ok(());
+        }
+        return Err(StmtError::At(
+            at,
+            format!(
+                "ALTER SEQUENCE {name}: no sequence of that name is created before it in this file"
+            ),
+        ));
+    };
+    for note in notes {
+        ctx.notes.push(format!("ALTER SEQUENCE {name}: {note}"));
+    }
+    let key = name.to_string().to_lowercase();
+    let mut merged = ctx.sequences.get(&key).cloned().unwrap_or_default();
+    let owned_before = ctx.out[found].reference_name("OwnedBy").cloned();
+    let only_owner = options.ty.is_none()
+        && options.increment.is_none()
+        && options.min.is_none()
+        && options.max.is_none()
+        && options.start.is_none()
+        && options.cache.is_none()
+        && options.cycle.is_none();
+    merged.merge(options.clone());
+    let name = ctx.out[found].name.clone().unwrap_or(name);
+    let mut el = if only_owner && !ctx.sequences.contains_key(&key) {
+        // A serial column's sequence: keep it, change only its owner.
+        let mut el = ctx.out[found].clone();
+        el.relationships.retain(|r| r.name != "OwnedBy");
+        el
+    } else {
+        let mut el = sequence_element(ctx, &name, &merged);
+        el.relationships.retain(|r| r.name != "OwnedBy");
+        el
+    };
+    let owner = match &options.owned {
+        Some(Some(owner)) => Some(owned_by(ctx, owner)),
+        Some(None) => None,
+        None => owned_before,
+    };
+    if let Some(owner) = owner {
+        let pos = el
+            .relationships
+            .iter()
+            .position(|r| r.name == rel::SCHEMA)
+            .unwrap_or(el.relationships.len());
+        el.relationships.insert(
+            pos,
+            crate::model::Relationship {
+                name: "OwnedBy".into(),
+                entries: vec![Entry::Reference(Reference::to(owner))],
+            },
+        );
+    }
+    ctx.sequences.insert(key, merged);
+    ctx.out[found] = el;
+    Ok(())
+}
+
+/// Data changes other than seed data are not a schema.
+fn data_statement(what: &str) -> StmtError {
+    StmtError::Parse(format!(
+        "{what} changes data, not the schema: dac keeps INSERT, COPY ... FROM stdin and setval(...) of a schema file as the package's post-deployment script; put other data changes in postdeploy.sql"
+    ))
+}
+
+/// The column named by `OWNED BY`: `table.column` or `schema.table.column`.
+fn owned_by(ctx: &mut Ctx, owner: &ast::ObjectName) -> ObjectName {
+    let p = parts(ctx.platform, owner);
+    match p.len() {
+        0..=2 => {
+            let mut q = vec![ctx.default_schema(&p.join("."))];
+            q.extend(p);
+            ObjectName::new(q)
+        }
+        _ => ObjectName::new(p[p.len() - 3..].to_vec()),
+    }
+}
+
+/// A `SqlSequence` from its options: properties only where they differ from the defaults.
+fn sequence_element(ctx: &mut Ctx, name: &ObjectName, o: &SeqOptions) -> Element {
+    let schema = name.first().to_string();
+    let ty = o.ty.clone().unwrap_or_else(|| "bigint".to_string());
     let parsed = parse_type_text(ctx.platform, &ty);
     let (type_min, type_max): (i128, i128) = match parsed.name.first().map(String::as_str) {
         Some("smallint") => (i16::MIN.into(), i16::MAX.into()),
         Some("integer") => (i32::MIN.into(), i32::MAX.into()),
         _ => (i64::MIN.into(), i64::MAX.into()),
     };
-    let num = |s: &Option<String>| s.as_deref().and_then(|t| t.parse::<i128>().ok());
-    let increment = num(&inc).unwrap_or(1);
+    let num = |s: Option<&String>| s.and_then(|t| t.parse::<i128>().ok());
+    let increment = num(o.increment.as_ref()).unwrap_or(1);
     let ascending = increment > 0;
     let dmin = if ascending { 1 } else { type_min };
     let dmax = if ascending { type_max } else { -1 };
-    let minv = num(&min).unwrap_or(dmin);
-    let maxv = num(&max).unwrap_or(dmax);
+    let minv = num(o.min.as_ref().and_then(Option::as_ref)).unwrap_or(dmin);
+    let maxv = num(o.max.as_ref().and_then(Option::as_ref)).unwrap_or(dmax);
     let dstart = if ascending { minv } else { maxv };
     let mut el = Element::new(kind::SEQUENCE).named(name.clone());
     for (prop, value, default) in [
-        ("StartValue", num(&start), dstart),
+        ("StartValue", num(o.start.as_ref()), dstart),
         ("Increment", Some(increment), 1),
         ("MinValue", Some(minv), dmin),
         ("MaxValue", Some(maxv), dmax),
-        ("CacheSize", num(&cache), 1),
+        ("CacheSize", num(o.cache.as_ref()), 1),
     ] {
         if let Some(v) = value
             && v != default
@@ -1354,28 +1866,19 @@ pub(crate) fn sequence(ctx: &mut Ctx, dialect: &dyn Dialect, tokens: Vec<TokenWi
             el.set_prop(prop, Value::from_attribute(&v.to_string()));
         }
     }
-    if cycle {
+    if o.cycle == Some(true) {
         el.set_prop(prop::IS_CYCLING, Value::Bool(true));
     }
     el.push_child(
         rel::TYPE_SPECIFIER,
         specifier_for(ctx.platform, &parsed, &schema),
     );
-    if let Some(owner) = owned {
-        let p = parts(ctx.platform, &owner);
-        let col = match p.len() {
-            0..=2 => {
-                let mut q = vec![default_schema(ctx.platform).to_string()];
-                q.extend(p);
-                ObjectName::new(q)
-            }
-            _ => ObjectName::new(p[p.len() - 3..].to_vec()),
-        };
+    if let Some(Some(owner)) = &o.owned {
+        let col = owned_by(ctx, owner);
         el.push_ref("OwnedBy", Reference::to(col));
     }
     el.push_ref(rel::SCHEMA, ctx.schema_ref(&schema));
-    ctx.out.push(el);
-    Ok(())
+    el
 }
 
 fn signed(p: &mut Parser) -> std::result::Result<String, sqlparser::parser::ParserError> {

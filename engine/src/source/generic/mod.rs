@@ -24,7 +24,7 @@
 //!   `PgAlterTable`/`SqliteAlterTable` (ALTER TABLE actions that are not folded into the table),
 //!   `PgRevoke`, `PgGrant` (grants on objects other than tables, views, sequences, schemas),
 //!   `PgCollation`, `PgTableAs`/`SqliteTableAs` (`CREATE TABLE ... AS`/`LIKE`), and
-//!   `PgStatement`/`SqliteStatement` for any other statement (DML, ...). Recognisable PostgreSQL
+//!   `PgStatement`/`SqliteStatement` for any other statement sqlparser parses (SQLite DML, ...). Recognisable PostgreSQL
 //!   DDL that sqlparser 0.63 cannot parse (`COMMENT ON CONSTRAINT/TRIGGER/FUNCTION`, domains with
 //!   `NOT NULL`, `CREATE AGGREGATE/CAST/RULE/EVENT TRIGGER/...`, `ALTER DOMAIN`, `ALTER DEFAULT
 //!   PRIVILEGES`) becomes `PgComment`, `PgDomain`, `PgAggregate`... with the token text.
@@ -34,13 +34,32 @@
 //!   statement), `Arguments` (signature) and a `FunctionBody` whose `BodyScript` is the body
 //!   text; triggers `BodyScript` = the whole normalised statement.
 //! * **Ignored:** comments, `BEGIN`/`COMMIT`/`ROLLBACK`/`END` transaction control, `SET`, `RESET`,
-//!   `PRAGMA`, pg_dump's `SELECT pg_catalog.set_config(...)`, and `ALTER ... OWNER TO` (ownership
-//!   is not modelled). `SET search_path` does not change the default schema.
+//!   `PRAGMA`, pg_dump's other `SELECT pg_catalog.set_config(...)`, and `ALTER ... OWNER TO`
+//!   (ownership is not modelled).
+//! * **PostgreSQL's own formats** (`pg_dump -s`, data dumps, Rails `structure.sql`):
+//!   - `SET search_path` and `set_config('search_path', ...)` are honoured: unqualified names go
+//!     to the first schema of the path other than `$user` (`public` for the default path); after
+//!     an empty path (pg_dump's `set_config('search_path', '', false)`) an unqualified name is an
+//!     error, as the server refuses to create it.
+//!   - `ALTER SEQUENCE ... OWNED BY`/options and `ALTER TABLE [IF EXISTS] [ONLY] ...` fold into
+//!     the sequence or table; `ALTER TABLE/INDEX ... SET STATISTICS` becomes the column's
+//!     `StatisticsTarget` or the index's `StatisticsTargets`.
+//!   - The `--clean` prelude is applied in order: `DROP ...`, `DROP CONSTRAINT`, `DROP DEFAULT`
+//!     remove what the file made before them; with `IF EXISTS`, dropping what is not there is a
+//!     note; without it, an error (the server refuses it too).
+//!   - psql meta-commands: `\restrict`, `\unrestrict`, `\echo`, `\set`... are notes; any other
+//!     (`\i`, `\ir`, `\connect`, `\copy`...) is an error. `COPY ... FROM stdin` data is read up
+//!     to `\.`.
+//!   - Seed data (`INSERT`, `COPY ... FROM stdin`, `SELECT setval(...)`) is kept in order as
+//!     [`Parsed::seed`], the start of the package's post-deployment script, re-runnable:
+//!     inserts get `ON CONFLICT DO NOTHING`, `setval` runs only on an unused sequence. Other data
+//!     changes (`UPDATE`, `DELETE`, other `SELECT`s...) are errors.
 //!
 //! Statements that do not parse are [`Error::Sql`] with the original file, line and column.
 
 mod convert;
 pub mod names;
+mod psql;
 pub mod types;
 
 #[cfg(test)]
@@ -86,12 +105,57 @@ pub fn into_model(platform: Platform, mut elements: Vec<Element>) -> crate::mode
 ///
 /// `platform` is [`Platform::Sqlite`] or [`Platform::Postgres`]; `file` and `start_line` (the
 /// 1-based line of `file` where `sql` begins) place error positions in the original file.
+/// For callers with no post-deployment script: seed data ([`Parsed::seed`]) is an error here;
+/// notes are dropped (use [`parse_source`] to show them).
 pub fn parse_batch(
     platform: Platform,
     sql: &str,
     file: &Path,
     start_line: u64,
 ) -> Result<Vec<Element>> {
+    let parsed = parse_source(platform, sql, file, start_line)?;
+    if let Some(first) = parsed.seed.first() {
+        return Err(Error::Sql {
+            file: file.to_path_buf(),
+            line: first.line,
+            column: first.column,
+            message: "data statement where only DDL is expected".into(),
+        });
+    }
+    Ok(parsed.elements)
+}
+
+/// What one source batch holds.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Top-level model elements.
+    pub elements: Vec<Element>,
+    /// Seed data (PostgreSQL `INSERT`, `COPY ... FROM stdin`, `setval`) for the post-deployment
+    /// script, in source order.
+    pub seed: Vec<SeedStatement>,
+    /// What was read but changes nothing, as `file:line:col: message` (psql meta-commands such
+    /// as `\restrict`, `DROP ... IF EXISTS` of what is not there): warnings for the user.
+    pub notes: Vec<String>,
+}
+
+/// A data statement kept for the post-deployment script.
+#[derive(Debug, Clone)]
+pub struct SeedStatement {
+    /// The statement as it runs (re-runnable: `ON CONFLICT DO NOTHING`, `setval` only on an
+    /// unused sequence).
+    pub sql: String,
+    /// The table it fills, which must have a primary key or unique constraint or index.
+    pub table: Option<crate::model::ObjectName>,
+    /// The file it was written in.
+    pub file: std::path::PathBuf,
+    /// Its line in the file, 1-based.
+    pub line: u64,
+    /// Its column, 1-based.
+    pub column: u64,
+}
+
+/// [`parse_batch`] with seed data and notes.
+pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64) -> Result<Parsed> {
     let dialect: Box<dyn Dialect> = match platform {
         Platform::Sqlite => Box::new(SQLiteDialect {}),
         Platform::Postgres => Box::new(PostgreSqlDialect {}),
@@ -101,22 +165,121 @@ pub fn parse_batch(
             ));
         }
     };
+    let pos0 = Positions::new(sql, file, start_line);
+    let mut notes = Vec::new();
+    let scanned = if platform == Platform::Postgres {
+        let scanned = psql::scan(sql)
+            .map_err(|(line, column, m)| pos0.error(Location { line, column }, &m))?;
+        for m in &scanned.meta {
+            let at = Location {
+                line: m.line,
+                column: m.column,
+            };
+            if psql::meta_is_harmless(&m.text) {
+                let e = pos0.error(at, "");
+                if let Error::Sql {
+                    file, line, column, ..
+                } = e
+                {
+                    notes.push(format!(
+                        "{}:{line}:{column}: skipped psql meta-command `{}` (it does not change the schema)",
+                        file.display(),
+                        m.text
+                    ));
+                }
+            } else {
+                return Err(pos0.error(
+                    at,
+                    &format!(
+                        "psql meta-command `{}` is not supported in a source: dac reads SQL, and this command would change what the file creates",
+                        m.text
+                    ),
+                ));
+            }
+        }
+        Some(scanned)
+    } else {
+        None
+    };
+    let text_owned;
+    let sql = match &scanned {
+        Some(s) => {
+            text_owned = s.sql.clone();
+            text_owned.as_str()
+        }
+        None => sql,
+    };
     let pos = Positions::new(sql, file, start_line);
     let tokens = Tokenizer::new(dialect.as_ref(), sql)
         .tokenize_with_location()
         .map_err(|e| pos.error(e.location, &e.message))?;
     let mut ctx = convert::Ctx::new(platform);
+    let copy_data = scanned.map(|s| s.copy_data).unwrap_or_default();
     for stmt in split(tokens) {
         let text = pos.slice(&stmt);
         let start = stmt
             .first()
             .map_or(Location { line: 1, column: 1 }, |t| t.span.start);
+        let end_line = stmt.last().map_or(1, |t| t.span.end.line);
+        ctx.stmt_start = start;
+        ctx.copy_rows = copy_data
+            .range(end_line..)
+            .next()
+            .map(|(_, rows)| rows.clone());
+        let before = ctx.notes.len();
         handle_statement(&mut ctx, dialect.as_ref(), &pos, stmt, text).map_err(|e| match e {
             StmtError::Parse(message) => pos.parser_error(&message, start),
             StmtError::At(location, message) => pos.error(location, &message),
         })?;
+        if let Some(name) = ctx.unqualified.take() {
+            return Err(pos.error(
+                start,
+                &format!(
+                    "unqualified name {name} while the search path is empty (set_config('search_path', '', false)): qualify it with its schema"
+                ),
+            ));
+        }
+        // Notes of this statement, placed.
+        let placed: Vec<String> = ctx.notes.drain(before..).collect();
+        for note in placed {
+            if let Error::Sql {
+                file, line, column, ..
+            } = pos.error(start, "")
+            {
+                ctx.notes
+                    .push(format!("{}:{line}:{column}: {note}", file.display()));
+            }
+        }
     }
-    Ok(ctx.into_elements())
+    let (elements, seed, more_notes) = ctx.into_parts();
+    notes.extend(more_notes);
+    let seed = seed
+        .into_iter()
+        .map(|s| {
+            let (line, column) = match pos.error(
+                Location {
+                    line: s.at.0,
+                    column: s.at.1,
+                },
+                "",
+            ) {
+                Error::Sql { line, column, .. } => (line, column),
+                _ => (s.at.0, s.at.1),
+            };
+            SeedStatement {
+                sql: s.sql,
+                table: s.table,
+                file: file.to_path_buf(),
+                line,
+                column,
+            }
+        })
+        .collect();
+    Ok(Parsed {
+        elements,
+        seed,
+        notes,
+    })
 }
 
 /// Why one statement failed.
@@ -316,6 +479,12 @@ fn handle_statement(
         .take(8)
         .map(|t| word(&t.token).unwrap_or_default())
         .collect();
+    if ctx.platform == Platform::Postgres
+        && let Some(path) = psql::search_path(&words, &tokens)
+    {
+        ctx.search_path = path;
+        return Ok(());
+    }
     if is_ignored(&words, &tokens) {
         return Ok(());
     }
@@ -325,6 +494,21 @@ fn handle_statement(
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     let platform = ctx.platform;
     // Known sqlparser gaps, handled before parsing.
+    if platform == Platform::Postgres && w(0) == "COPY" {
+        return copy_statement(ctx, dialect, tokens);
+    }
+    if platform == Platform::Postgres
+        && w(0) == "ALTER"
+        && matches!(w(1), "TABLE" | "INDEX")
+        && tokens
+            .iter()
+            .any(|t| word(&t.token).as_deref() == Some("STATISTICS"))
+    {
+        return column_statistics(ctx, dialect, tokens);
+    }
+    if platform == Platform::Postgres && w(0) == "ALTER" && w(1) == "SEQUENCE" {
+        return convert::alter_sequence(ctx, dialect, tokens);
+    }
     if platform == Platform::Postgres && w(0) == "DO" {
         ctx.opaque("PgDoBlock", None, text.to_string());
         return Ok(());
@@ -383,6 +567,83 @@ fn handle_statement(
     }
 }
 
+/// `ALTER TABLE [IF EXISTS] [ONLY] t ALTER [COLUMN] c SET STATISTICS n` (sqlparser 0.63 does not
+/// parse it): the column's `StatisticsTarget` (`-1`, the default, removes it).
+fn column_statistics(
+    ctx: &mut convert::Ctx,
+    dialect: &dyn Dialect,
+    tokens: Vec<TokenWithSpan>,
+) -> std::result::Result<(), StmtError> {
+    use sqlparser::keywords::Keyword;
+    let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
+    p.expect_keyword(Keyword::ALTER)?;
+    let index = p.parse_keyword(Keyword::INDEX);
+    if !index {
+        p.expect_keyword(Keyword::TABLE)?;
+    }
+    let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let _ = p.parse_keyword(Keyword::ONLY);
+    let table = p.parse_object_name(false)?;
+    p.expect_keyword(Keyword::ALTER)?;
+    let _ = p.parse_keyword(Keyword::COLUMN);
+    if index {
+        let number = p.parse_number_value()?.value.to_string();
+        p.expect_keywords(&[Keyword::SET, Keyword::STATISTICS])?;
+        let value = p.parse_number_value()?.value.to_string();
+        let next = p.peek_token();
+        if next.token != Token::EOF {
+            return Err(StmtError::At(
+                next.span.start,
+                format!("expected end of statement, found: {}", next.token),
+            ));
+        }
+        return ctx.index_statistics(&table, &number, &value, if_exists);
+    }
+    let column = p.parse_identifier()?;
+    p.expect_keywords(&[Keyword::SET, Keyword::STATISTICS])?;
+    let negative = p.consume_token(&Token::Minus);
+    let value = p.parse_number_value()?.value.to_string();
+    let next = p.peek_token();
+    if next.token != Token::EOF {
+        return Err(StmtError::At(
+            next.span.start,
+            format!("expected end of statement, found: {}", next.token),
+        ));
+    }
+    let value = if negative { format!("-{value}") } else { value };
+    ctx.column_statistics(&table, &column, &value, if_exists)
+}
+
+/// `COPY table [(columns)] FROM stdin [...]` with the data lines after it (see [`psql::scan`]).
+fn copy_statement(
+    ctx: &mut convert::Ctx,
+    dialect: &dyn Dialect,
+    tokens: Vec<TokenWithSpan>,
+) -> std::result::Result<(), StmtError> {
+    let start = ctx.stmt_start;
+    let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
+    p.expect_keyword(sqlparser::keywords::Keyword::COPY)?;
+    let table = p.parse_object_name(false)?;
+    let columns = if p.consume_token(&Token::LParen) {
+        let cols = p.parse_comma_separated(|p| p.parse_identifier())?;
+        p.expect_token(&Token::RParen)?;
+        cols
+    } else {
+        Vec::new()
+    };
+    let from = p.parse_keyword(sqlparser::keywords::Keyword::FROM);
+    let stdin = p.parse_keyword(sqlparser::keywords::Keyword::STDIN);
+    let next = p.peek_token();
+    if !from || !stdin || next.token != Token::EOF {
+        return Err(StmtError::At(
+            next.span.start,
+            "COPY in a schema source: dac keeps `COPY table [(columns)] FROM stdin;` with its data (text format) as seed data; other forms are not supported".into(),
+        ));
+    }
+    let rows = ctx.copy_rows.take().unwrap_or_default();
+    psql::copy(ctx, &table, &columns, &rows, start)
+}
+
 /// Statements sqlparser 0.63 cannot parse but that are recognisably DDL: their opaque kind
 /// and the index (among non-trivia tokens) where the object name starts, when it has one.
 fn fallback_kind(platform: Platform, words: &[String]) -> Option<(String, Option<usize>)> {
@@ -421,7 +682,7 @@ fn fallback_kind(platform: Platform, words: &[String]) -> Option<(String, Option
 
 /// The schema-qualified object name starting at non-trivia token `at`, if it parses.
 fn fallback_name(
-    ctx: &convert::Ctx,
+    ctx: &mut convert::Ctx,
     dialect: &dyn Dialect,
     tokens: &[TokenWithSpan],
     at: usize,
@@ -434,8 +695,7 @@ fn fallback_name(
         .collect();
     let mut parser = Parser::new(dialect).with_tokens_with_locations(rest);
     let name = parser.parse_object_name(false).ok()?;
-    let (schema, leaf) = names::schema_and_name(ctx.platform, &name);
-    Some(crate::model::ObjectName::new([schema, leaf]))
+    Some(ctx.object(&name))
 }
 
 /// Statement text with comments dropped and whitespace collapsed (opaque fallbacks).

@@ -436,8 +436,7 @@ fn weird_names_survive() {
 
 #[test]
 fn unmodelled_statements_become_opaque_not_dropped() {
-    let els = pg("INSERT INTO t VALUES (1); CREATE POLICY p ON t USING (true);");
-    assert_eq!(of_kind(&els, "PgStatement").len(), 1);
+    let els = pg("CREATE POLICY p ON t USING (true);");
     find(&els, "PgPolicy", "[public].[t].[p]");
     let els = lite("CREATE VIRTUAL TABLE docs USING fts5(body);");
     find(&els, "SqliteVirtualTable", "[main].[docs]");
@@ -634,4 +633,207 @@ fn collations_bare_or_qualified() {
     );
     assert_eq!(key.text_prop(prop::COLLATION), Some("\"ext\".\"coll\""));
     assert_eq!(key.bool_prop(prop::IS_ASCENDING), Some(false));
+}
+
+fn pg_full(sql: &str) -> Parsed {
+    parse_source(Platform::Postgres, sql, Path::new("t.sql"), 1).expect("parses")
+}
+
+fn pg_err(sql: &str) -> String {
+    parse_source(Platform::Postgres, sql, Path::new("t.sql"), 1)
+        .unwrap_err()
+        .to_string()
+}
+
+fn defaults_of(els: &[Element]) -> Vec<String> {
+    of_kind(els, kind::DEFAULT)
+        .iter()
+        .map(|d| {
+            d.text_prop(prop::DEFAULT_EXPRESSION_SCRIPT)
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn alter_sequence_owned_by_and_options_fold_into_the_sequence() {
+    let els = pg("CREATE TABLE public.t (id integer NOT NULL);
+        CREATE SEQUENCE public.t_id_seq AS integer START WITH 1 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1;
+        ALTER SEQUENCE public.t_id_seq OWNED BY public.t.id;
+        ALTER SEQUENCE public.t_id_seq INCREMENT BY 5 CYCLE OWNER TO bob;");
+    let seq = find(&els, kind::SEQUENCE, "[public].[t_id_seq]");
+    assert_eq!(
+        seq.reference_name("OwnedBy")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("[public].[t].[id]")
+    );
+    let inc = format!("{:?}", seq.prop("Increment").expect("Increment"));
+    assert!(inc.contains('5'), "{inc}");
+    assert_eq!(seq.bool_prop(prop::IS_CYCLING), Some(true));
+    // The same shape as a serial column's sequence.
+    let serial = pg("CREATE TABLE public.t (id serial);");
+    let s2 = find(&serial, kind::SEQUENCE, "[public].[t_id_seq]");
+    let plain = pg("CREATE TABLE public.t (id integer NOT NULL);
+        CREATE SEQUENCE public.t_id_seq AS integer;
+        ALTER SEQUENCE public.t_id_seq OWNED BY public.t.id;");
+    assert_eq!(find(&plain, kind::SEQUENCE, "[public].[t_id_seq]"), s2);
+    // A sequence the file does not make is an error with its position.
+    let err = pg_err("ALTER SEQUENCE nope OWNED BY t.id;");
+    assert!(
+        err.contains("t.sql:1:16") && err.contains("no sequence"),
+        "{err}"
+    );
+    assert!(pg_err("CREATE SEQUENCE s; ALTER SEQUENCE s RENAME TO x;").contains("not supported"));
+}
+
+#[test]
+fn alter_table_only_constraints_and_defaults_fold_into_the_table() {
+    let els = pg("CREATE TABLE public.p (id integer NOT NULL);
+        CREATE TABLE public.c (id integer NOT NULL, p_id integer, n integer);
+        CREATE SEQUENCE public.c_id_seq AS integer;
+        ALTER TABLE ONLY public.c ALTER COLUMN id SET DEFAULT nextval('public.c_id_seq'::regclass);
+        ALTER TABLE ONLY public.p ADD CONSTRAINT p_pkey PRIMARY KEY (id);
+        ALTER TABLE ONLY public.c ADD CONSTRAINT c_pkey PRIMARY KEY (id);
+        ALTER TABLE ONLY public.c ADD CONSTRAINT c_n_key UNIQUE (n);
+        ALTER TABLE ONLY public.c ADD CONSTRAINT c_n_check CHECK (n > 0);
+        ALTER TABLE ONLY public.c ADD CONSTRAINT fk FOREIGN KEY (p_id) REFERENCES public.p(id);");
+    find(&els, kind::PRIMARY_KEY, "[public].[p_pkey]");
+    find(&els, kind::UNIQUE, "[public].[c_n_key]");
+    find(&els, kind::FOREIGN_KEY, "[public].[fk]");
+    assert_eq!(of_kind(&els, kind::CHECK).len(), 1);
+    assert_eq!(defaults_of(&els), ["nextval('public.c_id_seq'::REGCLASS)"]);
+    assert!(of_kind(&els, "PgAlterTable").is_empty());
+}
+
+#[test]
+fn psql_meta_commands_are_notes_or_errors() {
+    let parsed = pg_full("\\restrict abc123\nCREATE TABLE t (a int);\n\\unrestrict abc123\n");
+    assert_eq!(of_kind(&parsed.elements, kind::TABLE).len(), 1);
+    assert_eq!(parsed.notes.len(), 2, "{:?}", parsed.notes);
+    assert!(
+        parsed.notes[0].starts_with("t.sql:1:1: ") && parsed.notes[0].contains("\\restrict abc123")
+    );
+    assert!(parsed.notes[1].starts_with("t.sql:3:1: "));
+    // A backslash inside a string or a dollar-quoted body is not a command.
+    let parsed = pg_full(
+        "CREATE TABLE t (a text DEFAULT '\\i x');\nCREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT '\\connect' $$;",
+    );
+    assert!(parsed.notes.is_empty());
+    for cmd in ["\\i other.sql", "\\ir other.sql", "\\connect db", "\\c db"] {
+        let err = pg_err(&format!("CREATE TABLE t (a int);\n{cmd}\n"));
+        assert!(
+            err.contains("t.sql:2:1") && err.contains("meta-command"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn search_path_decides_where_unqualified_names_go() {
+    let els = pg(
+        "CREATE SCHEMA app; SET search_path = app, public; CREATE TABLE t (a int);
+        SET search_path TO \"$user\", public; CREATE TABLE u (a int);
+        SELECT pg_catalog.set_config('search_path', 'app', false); CREATE TABLE v (a int);",
+    );
+    find(&els, kind::TABLE, "[app].[t]");
+    find(&els, kind::TABLE, "[public].[u]");
+    find(&els, kind::TABLE, "[app].[v]");
+    // pg_dump's empty path: names must be qualified.
+    let ok = pg(
+        "SELECT pg_catalog.set_config('search_path', '', false); CREATE TABLE public.t (a int);",
+    );
+    find(&ok, kind::TABLE, "[public].[t]");
+    let err =
+        pg_err("SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE t (a int);");
+    assert!(
+        err.contains("t.sql:2:1") && err.contains("unqualified"),
+        "{err}"
+    );
+}
+
+#[test]
+fn clean_prelude_gives_what_an_empty_database_would_have() {
+    let prelude = "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_pkey;
+        ALTER TABLE IF EXISTS public.t ALTER COLUMN id DROP DEFAULT;
+        DROP SEQUENCE IF EXISTS public.t_id_seq;
+        DROP TABLE IF EXISTS public.t;
+        CREATE TABLE public.t (id integer NOT NULL, a int);
+        CREATE SEQUENCE public.t_id_seq AS integer;
+        ALTER SEQUENCE public.t_id_seq OWNED BY public.t.id;
+        ALTER TABLE ONLY public.t ALTER COLUMN id SET DEFAULT nextval('public.t_id_seq'::regclass);
+        ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);";
+    let parsed = pg_full(prelude);
+    assert_eq!(
+        defaults_of(&parsed.elements),
+        ["nextval('public.t_id_seq'::REGCLASS)"]
+    );
+    find(&parsed.elements, kind::PRIMARY_KEY, "[public].[t_pkey]");
+    find(&parsed.elements, kind::SEQUENCE, "[public].[t_id_seq]");
+    assert_eq!(parsed.notes.len(), 4, "{:?}", parsed.notes);
+    // A drop after the create removes it, with what belongs to the table.
+    let els = pg(
+        "CREATE TABLE t (id serial PRIMARY KEY); CREATE INDEX i ON t (id);
+        ALTER TABLE t ALTER COLUMN id DROP DEFAULT; ALTER TABLE t DROP CONSTRAINT t_pkey;",
+    );
+    assert!(defaults_of(&els).is_empty());
+    assert!(of_kind(&els, kind::PRIMARY_KEY).is_empty());
+    let els = pg("CREATE TABLE t (id serial PRIMARY KEY); CREATE INDEX i ON t (id); DROP TABLE t;");
+    assert!(els.is_empty(), "{:?}", names(&els));
+    // Without IF EXISTS, dropping what is not there fails, as on the server.
+    assert!(pg_err("DROP TABLE t;").contains("no such object"));
+    assert!(pg_err("ALTER TABLE t ALTER COLUMN id DROP DEFAULT;").contains("IF EXISTS"));
+}
+
+#[test]
+fn seed_data_becomes_a_rerunnable_post_deployment_script() {
+    let parsed = pg_full(
+        "CREATE TABLE public.t (id int PRIMARY KEY, s text);
+        SET search_path TO app;
+        INSERT INTO public.t VALUES (1, 'a');
+        SET search_path TO DEFAULT;
+        INSERT INTO t (id) VALUES (2) ON CONFLICT (id) DO UPDATE SET s = 'b';
+        SELECT pg_catalog.setval('public.t_seq', 5, true);
+        COPY public.t (id, s) FROM stdin;
+3\tx\\ty
+4\t\\N
+\\.
+",
+    );
+    let sql: Vec<&str> = parsed.seed.iter().map(|s| s.sql.as_str()).collect();
+    assert_eq!(
+        sql[0],
+        "INSERT INTO \"public\".\"t\" VALUES (1, 'a') ON CONFLICT DO NOTHING;"
+    );
+    assert!(sql[1].contains("DO UPDATE SET s = 'b'") && !sql[1].contains("DO NOTHING"));
+    assert_eq!(
+        sql[2],
+        "SELECT pg_catalog.setval('\"public\".\"t_seq\"', 5, true) FROM \"public\".\"t_seq\" WHERE NOT is_called;"
+    );
+    assert_eq!(
+        sql[3],
+        "INSERT INTO \"public\".\"t\" (\"id\", \"s\") VALUES\n('3', 'x\ty'),\n('4', NULL)\nON CONFLICT DO NOTHING;"
+    );
+    assert_eq!(parsed.seed[0].line, 3);
+    // Other data changes are errors, and plain parse_batch refuses seed data.
+    assert!(pg_err("UPDATE t SET s = 'x';").contains("postdeploy.sql"));
+    assert!(pg_err("DELETE FROM t;").contains("t.sql:1:1"));
+    assert!(
+        parse_batch(
+            Platform::Postgres,
+            "INSERT INTO t VALUES (1);",
+            Path::new("t.sql"),
+            1
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn statements_dac_does_not_understand_stay_errors() {
+    let err = pg_err("CREATE TABLE t (a int);\nALTER TABLE ONLY public.t FROBNICATE;");
+    assert!(err.starts_with("t.sql:2:"), "{err}");
+    let err = pg_err("COPY t FROM '/tmp/x';");
+    assert!(err.contains("t.sql:1:") && err.contains("COPY"), "{err}");
 }
