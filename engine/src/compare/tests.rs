@@ -17,6 +17,11 @@ fn table(parts: &[&str], columns: Vec<Element>) -> Element {
     el.with_ref(kind::rel::SCHEMA, Reference::built_in(name(&parts[..1])))
 }
 
+/// The table `parts` with the one column `col`.
+fn single_column_table(parts: &[&str], col: &str, ty: &str, nullable: bool) -> Element {
+    table(parts, vec![column(parts, col, ty, nullable)])
+}
+
 fn model(elements: Vec<Element>) -> Model {
     let mut m = Model::empty(Dsp::default_sqlserver());
     m.elements = elements;
@@ -32,24 +37,18 @@ fn actions(diff: &Diff) -> Vec<String> {
 
 #[test]
 fn same_model_has_no_differences() {
-    let m = model(vec![table(
-        &["dbo", "T"],
-        vec![column(&["dbo", "T"], "a", "int", false)],
-    )]);
+    let m = model(vec![single_column_table(&["dbo", "T"], "a", "int", false)]);
     assert!(compare(&m, &m, &CompareOptions::default()).is_empty());
 }
 
 #[test]
 fn create_alter_keep_and_drop() {
     let current = model(vec![
-        table(&["dbo", "A"], vec![column(&["dbo", "A"], "x", "int", true)]),
+        single_column_table(&["dbo", "A"], "x", "int", true),
         table(&["dbo", "Old"], vec![]),
     ]);
     let desired = model(vec![
-        table(
-            &["dbo", "A"],
-            vec![column(&["dbo", "A"], "x", "bigint", true)],
-        ),
+        single_column_table(&["dbo", "A"], "x", "bigint", true),
         table(&["dbo", "New"], vec![]),
     ]);
     let diff = compare(&current, &desired, &CompareOptions::default());
@@ -245,7 +244,7 @@ fn producer_spellings_of_one_expression_and_default_options_compare_equal() {
             .named(name(&["dbo", "T", "c"]))
             .with_script(prop::EXPRESSION_SCRIPT, computed);
         computed_col.set_prop(prop::IS_PERSISTED, Value::Bool(false));
-        let mut tbl = table(&t, vec![column(&t, "a", "int", false)]);
+        let mut tbl = single_column_table(&t, "a", "int", false);
         tbl.push_child(kind::rel::COLUMNS, computed_col);
         model(vec![
             tbl,
@@ -318,14 +317,8 @@ fn producer_spellings_of_one_expression_and_default_options_compare_equal() {
 
 #[test]
 fn column_renames_inside_a_renamed_table() {
-    let current = model(vec![table(
-        &["dbo", "old"],
-        vec![column(&["dbo", "old"], "a", "int", true)],
-    )]);
-    let desired = model(vec![table(
-        &["dbo", "new"],
-        vec![column(&["dbo", "new"], "b", "int", true)],
-    )]);
+    let current = model(vec![single_column_table(&["dbo", "old"], "a", "int", true)]);
+    let desired = model(vec![single_column_table(&["dbo", "new"], "b", "int", true)]);
     let old_to_new = table_rename(&["dbo", "old"], &["dbo", "new"]);
     // The column named with its table's new name, or (renamed before the table) its old name.
     for table_part in ["new", "old"] {

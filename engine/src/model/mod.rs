@@ -508,15 +508,17 @@ impl Element {
         &mut self.relationships[idx]
     }
 
+    /// The entries of a relationship, none when it is missing.
+    fn entries<'a>(&'a self, rel: &str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.relationship(rel).into_iter().flat_map(|r| &r.entries)
+    }
+
     /// References in a relationship.
     pub fn references<'a>(&'a self, rel: &str) -> impl Iterator<Item = &'a Reference> + 'a {
-        self.relationship(rel)
-            .into_iter()
-            .flat_map(|r| &r.entries)
-            .filter_map(|e| match e {
-                Entry::Reference(r) => Some(r),
-                _ => None,
-            })
+        self.entries(rel).filter_map(|e| match e {
+            Entry::Reference(r) => Some(r),
+            _ => None,
+        })
     }
 
     /// The first referenced name in a relationship (`Schema`, `DefiningTable`, `Type`...).
@@ -526,13 +528,10 @@ impl Element {
 
     /// Nested elements in a relationship (`Columns`, `TypeSpecifier`, `Parameters`...).
     pub fn children<'a>(&'a self, rel: &str) -> impl Iterator<Item = &'a Element> + 'a {
-        self.relationship(rel)
-            .into_iter()
-            .flat_map(|r| &r.entries)
-            .filter_map(|e| match e {
-                Entry::Element(el) => Some(el),
-                _ => None,
-            })
+        self.entries(rel).filter_map(|e| match e {
+            Entry::Element(el) => Some(el),
+            _ => None,
+        })
     }
 
     /// Every reference this element and its nested elements make: its dependencies.

@@ -95,24 +95,17 @@ impl<'a> ColumnView<'a> {
 
     /// Identity seed and increment as written (`1`, `1`) when the column is an identity.
     pub fn identity(&self) -> Option<(String, String)> {
+        // Written as text or as a number; `1` when missing.
+        let as_written = |name: &str| {
+            self.0.text_prop(name).map_or_else(
+                || self.0.int_prop(name).map_or("1".into(), |n| n.to_string()),
+                str::to_string,
+            )
+        };
         self.is_identity().then(|| {
             (
-                self.0.text_prop(prop::IDENTITY_SEED).map_or_else(
-                    || {
-                        self.0
-                            .int_prop(prop::IDENTITY_SEED)
-                            .map_or("1".into(), |n| n.to_string())
-                    },
-                    str::to_string,
-                ),
-                self.0.text_prop(prop::IDENTITY_INCREMENT).map_or_else(
-                    || {
-                        self.0
-                            .int_prop(prop::IDENTITY_INCREMENT)
-                            .map_or("1".into(), |n| n.to_string())
-                    },
-                    str::to_string,
-                ),
+                as_written(prop::IDENTITY_SEED),
+                as_written(prop::IDENTITY_INCREMENT),
             )
         })
     }

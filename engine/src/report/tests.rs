@@ -207,14 +207,28 @@ keep    SqlTable                         [dbo].[Legacy]
     );
 }
 
-#[test]
-fn compare_json_counts_differences_and_lists_every_change() {
-    let diff = diff(false);
-    assert_eq!(
-        CompareReport::of("v1.dacpac", "v2.dacpac", &diff).json(),
-        r#"{
-  "changes": [
-    {
+/// The markdown table of the five objects `diff` changes, in report order: `change_column`
+/// heads the column of `changes`, the word the report gives each object's change.
+fn markdown_table(change_column: &str, changes: [&str; 5]) -> String {
+    let objects = [
+        ("SqlProcedure", "[dbo].[Totals]"),
+        ("SqlTable", "[dbo].[Accounts]"),
+        ("SqlTable", "[dbo].[Audit]"),
+        ("SqlTable", "[dbo].[Journal]"),
+        ("SqlTable", "[dbo].[Legacy]"),
+    ];
+    let rows = changes
+        .iter()
+        .zip(objects)
+        .map(|(change, (kind, name))| format!("| {change} | {kind} | `{name}` |\n"));
+    format!("| {change_column} | type | object |\n|---|---|---|\n") + &rows.collect::<String>()
+}
+
+/// The JSON of Totals' altered body and Accounts' altered column type: two entries of an array
+/// of changes, as both the compare and the drift reports list them.
+macro_rules! altered_totals_and_accounts_json {
+    () => {
+        r#"    {
       "action": "alter",
       "details": [
         {
@@ -238,20 +252,43 @@ fn compare_json_counts_differences_and_lists_every_change() {
       ],
       "name": "[dbo].[Accounts]",
       "type": "SqlTable"
-    },
+    },"#
+    };
+}
+
+/// The JSON of Ledger renamed to Journal, an entry of an array of changes.
+macro_rules! renamed_journal_json {
+    () => {
+        r#"    {
+      "action": "rename",
+      "details": [],
+      "name": "[dbo].[Journal]",
+      "renamed_from": "[dbo].[Ledger]",
+      "type": "SqlTable"
+    }"#
+    };
+}
+
+#[test]
+fn compare_json_counts_differences_and_lists_every_change() {
+    let diff = diff(false);
+    assert_eq!(
+        CompareReport::of("v1.dacpac", "v2.dacpac", &diff).json(),
+        concat!(
+            r#"{
+  "changes": [
+"#,
+            altered_totals_and_accounts_json!(),
+            r#"
     {
       "action": "create",
       "details": [],
       "name": "[dbo].[Audit]",
       "type": "SqlTable"
     },
-    {
-      "action": "rename",
-      "details": [],
-      "name": "[dbo].[Journal]",
-      "renamed_from": "[dbo].[Ledger]",
-      "type": "SqlTable"
-    },
+"#,
+            renamed_journal_json!(),
+            r#",
     {
       "action": "keep",
       "details": [],
@@ -265,6 +302,7 @@ fn compare_json_counts_differences_and_lists_every_change() {
   "format_version": 1
 }
 "#
+        )
     );
 }
 
@@ -278,14 +316,9 @@ fn compare_markdown_is_a_count_and_a_table() {
 
 `v1.dacpac` → `v2.dacpac`: 4 differences.
 
-| action | type | object |
-|---|---|---|
-| alter | SqlProcedure | `[dbo].[Totals]` |
-| alter | SqlTable | `[dbo].[Accounts]` |
-| create | SqlTable | `[dbo].[Audit]` |
-| rename | SqlTable | `[dbo].[Journal]` |
-| keep | SqlTable | `[dbo].[Legacy]` |
 "
+        .to_string()
+            + &markdown_table("action", ["alter", "alter", "create", "rename", "keep"])
     );
 }
 
@@ -356,7 +389,8 @@ fn drift_json_has_the_registration_and_the_changes_by_section() {
     let (registration, diff) = (registration(), diff(true));
     assert_eq!(
         DriftReport::of("sqlite:fin.db", &registration, &diff).json(),
-        r#"{
+        concat!(
+            r#"{
   "additions": [
     {
       "action": "create",
@@ -368,38 +402,11 @@ fn drift_json_has_the_registration_and_the_changes_by_section() {
   "drifted": true,
   "format_version": 1,
   "modifications": [
-    {
-      "action": "alter",
-      "details": [
-        {
-          "current": "BEGIN\n  SELECT 1\nEND\n",
-          "desired": "BEGIN\n  SELECT 2\nEND\n",
-          "diff": "--- current\n+++ desired\n@@ -1,3 +1,3 @@\n BEGIN\n-  SELECT 1\n+  SELECT 2\n END\n",
-          "path": "BodyScript"
-        }
-      ],
-      "name": "[dbo].[Totals]",
-      "type": "SqlProcedure"
-    },
-    {
-      "action": "alter",
-      "details": [
-        {
-          "current": "[int]",
-          "desired": "[bigint]",
-          "path": "Columns[balance].TypeSpecifier.Type"
-        }
-      ],
-      "name": "[dbo].[Accounts]",
-      "type": "SqlTable"
-    },
-    {
-      "action": "rename",
-      "details": [],
-      "name": "[dbo].[Journal]",
-      "renamed_from": "[dbo].[Ledger]",
-      "type": "SqlTable"
-    }
+"#,
+            altered_totals_and_accounts_json!(),
+            "\n",
+            renamed_journal_json!(),
+            r#"
   ],
   "registered": {
     "name": "finance",
@@ -417,6 +424,7 @@ fn drift_json_has_the_registration_and_the_changes_by_section() {
   "target": "sqlite:fin.db"
 }
 "#
+        )
     );
 }
 
@@ -442,14 +450,9 @@ sqlite:fin.db drifted from finance 1.2.0:
 
 `sqlite:fin.db` against its registered definition **finance 1.2.0**: **5 objects changed outside the package.**
 
-| change | type | object |
-|---|---|---|
-| modified | SqlProcedure | `[dbo].[Totals]` |
-| modified | SqlTable | `[dbo].[Accounts]` |
-| added | SqlTable | `[dbo].[Audit]` |
-| modified | SqlTable | `[dbo].[Journal]` |
-| removed | SqlTable | `[dbo].[Legacy]` |
 "
+        .to_string()
+            + &markdown_table("change", ["modified", "modified", "added", "modified", "removed"])
     );
 }
 

@@ -11,6 +11,13 @@ fn temp_db() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A new database file in a temporary directory, opened; the directory lives as long as the guard.
+fn new_db() -> (tempfile::TempDir, SqliteDriver) {
+    let (dir, path) = temp_db();
+    let db = SqliteDriver::open(&path, true).expect("open");
+    (dir, db)
+}
+
 fn built(sql: &str) -> Model {
     let mut elements = parse_batch(Platform::Sqlite, sql, Path::new("x.sql"), 1).expect("parse");
     finish(Platform::Sqlite, &mut elements);
@@ -28,8 +35,7 @@ CREATE TRIGGER tr AFTER INSERT ON p BEGIN INSERT INTO c VALUES (new.id, new.id);
 
 #[test]
 fn inspect_matches_build_of_the_same_ddl() {
-    let (_dir, path) = temp_db();
-    let mut db = SqliteDriver::open(&path, true).expect("open");
+    let (_dir, mut db) = new_db();
     db.execute(SCHEMA).expect("schema");
     let live = db.inspect().expect("inspect");
     let diff = compare(&live, &built(SCHEMA), &CompareOptions::default());
@@ -50,8 +56,7 @@ fn open_without_create_refuses_a_missing_file() {
 
 #[test]
 fn errors_name_the_statement_and_position() {
-    let (_dir, path) = temp_db();
-    let mut db = SqliteDriver::open(&path, true).expect("open");
+    let (_dir, mut db) = new_db();
     let sql = "CREATE TABLE a (x);\nCREATE TABLE b (y,, z);";
     let err = db.execute(sql).expect_err("syntax error");
     match err {
@@ -71,8 +76,7 @@ fn errors_name_the_statement_and_position() {
 
 #[test]
 fn query_has_rows_and_server_info() {
-    let (_dir, path) = temp_db();
-    let mut db = SqliteDriver::open(&path, true).expect("open");
+    let (_dir, mut db) = new_db();
     db.execute("CREATE TABLE t (a, b); INSERT INTO t VALUES (1, NULL), ('x', X'0A')")
         .expect("data");
     let t = ObjectName::new(["main", "t"]);
@@ -94,8 +98,7 @@ fn query_has_rows_and_server_info() {
 
 #[test]
 fn foreign_key_check_names_the_tables() {
-    let (_dir, path) = temp_db();
-    let mut db = SqliteDriver::open(&path, true).expect("open");
+    let (_dir, mut db) = new_db();
     db.execute("CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE c (p_id REFERENCES p(id))")
         .expect("schema");
     db.check_foreign_keys().expect("no violations");

@@ -357,16 +357,52 @@ impl SqlServerDriver {
         Ok(self.scalar(LOCAL_EXISTS)?.as_deref() == Some("1"))
     }
 
+    /// The rows of the first result set `sql` returns (none without one).
+    fn first_rows(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>> {
+        Ok(self
+            .fetch(sql)?
+            .into_iter()
+            .next()
+            .map(|(_, rows)| rows)
+            .unwrap_or_default())
+    }
+
+    /// Keeps the msdb instance id that `row` starts with, for the history entries.
+    fn remember_msdb_instance(&mut self, row: Option<&Vec<Cell>>) {
+        if let Some(Cell::Text(id)) = row.and_then(|r| r.first()) {
+            self.msdb_instance = Some(id.clone());
+        }
+    }
+
+    /// Runs an msdb statement that returns the registered instance's id, and keeps the id.
+    fn run_in_msdb(&mut self, statement: &Statement) -> Result<()> {
+        let rows = self.fetch_with(&statement.sql, &statement.params)?;
+        self.remember_msdb_instance(rows.first());
+        Ok(())
+    }
+
+    /// Runs `statement` on the in-database registry, created when missing, having warned that
+    /// msdb is not used and why (`fallback_reason`).
+    fn run_in_database(&mut self, fallback_reason: &str, statement: &Statement) -> Result<()> {
+        self.warn_fallback(fallback_reason);
+        self.run_batch(LOCAL_CREATE, None)?;
+        self.fetch_with(&statement.sql, &statement.params)?;
+        Ok(())
+    }
+
+    /// Deletes a registration kept in the database, if there is one.
+    fn delete_local(&mut self) -> Result<()> {
+        if self.local_exists()? {
+            self.run_batch("DELETE FROM [_dac].[registry];", None)?;
+        }
+        Ok(())
+    }
+
     fn read_local(&mut self) -> Result<Option<Registration>> {
         if !self.local_exists()? {
             return Ok(None);
         }
-        let rows = self
-            .fetch(LOCAL_READ)?
-            .into_iter()
-            .next()
-            .map(|(_, rows)| rows)
-            .unwrap_or_default();
+        let rows = self.first_rows(LOCAL_READ)?;
         Ok(rows.into_iter().next().map(|row| {
             let text = |i: usize| match row.get(i) {
                 Some(Cell::Text(t)) => t.clone(),
@@ -390,16 +426,9 @@ impl SqlServerDriver {
 impl Registry for SqlServerDriver {
     fn read_registration(&mut self) -> Result<Option<Registration>> {
         if self.registry_place() == RegistryPlace::Msdb {
-            let rows = self
-                .fetch(MSDB_READ)?
-                .into_iter()
-                .next()
-                .map(|(_, rows)| rows)
-                .unwrap_or_default();
+            let rows = self.first_rows(MSDB_READ)?;
             if let Some(row) = rows.first() {
-                if let Some(Cell::Text(id)) = row.first() {
-                    self.msdb_instance = Some(id.clone());
-                }
+                self.remember_msdb_instance(Some(row));
                 let database = self.database.clone();
                 return registration_from_msdb(row, &database).map(Some);
             }
@@ -410,39 +439,21 @@ impl Registry for SqlServerDriver {
     fn write_registration(&mut self, registration: &Registration) -> Result<()> {
         match self.registry_place() {
             RegistryPlace::Msdb => {
-                let statement = msdb_write(registration);
-                let rows = self.fetch_with(&statement.sql, &statement.params)?;
-                if let Some(Cell::Text(id)) = rows.first().and_then(|r| r.first()) {
-                    self.msdb_instance = Some(id.clone());
-                }
+                self.run_in_msdb(&msdb_write(registration))?;
                 // A registration kept in the database earlier is superseded.
-                if self.local_exists()? {
-                    self.run_batch("DELETE FROM [_dac].[registry];", None)?;
-                }
-                Ok(())
+                self.delete_local()
             }
             RegistryPlace::InDatabase(reason) => {
-                self.warn_fallback(&reason);
-                self.run_batch(LOCAL_CREATE, None)?;
-                let statement = local_write(registration);
-                self.fetch_with(&statement.sql, &statement.params)?;
-                Ok(())
+                self.run_in_database(&reason, &local_write(registration))
             }
         }
     }
 
     fn delete_registration(&mut self) -> Result<()> {
         if self.registry_place() == RegistryPlace::Msdb {
-            let statement = msdb_delete();
-            let rows = self.fetch_with(&statement.sql, &statement.params)?;
-            if let Some(Cell::Text(id)) = rows.first().and_then(|r| r.first()) {
-                self.msdb_instance = Some(id.clone());
-            }
+            self.run_in_msdb(&msdb_delete())?;
         }
-        if self.local_exists()? {
-            self.run_batch("DELETE FROM [_dac].[registry];", None)?;
-        }
-        Ok(())
+        self.delete_local()
     }
 
     fn append_history(&mut self, entry: &HistoryEntry) -> Result<()> {
@@ -453,10 +464,7 @@ impl Registry for SqlServerDriver {
                 self.fetch_with(&statement.sql, &statement.params)?;
             }
             RegistryPlace::InDatabase(reason) => {
-                self.warn_fallback(&reason);
-                self.run_batch(LOCAL_CREATE, None)?;
-                let statement = local_history(entry);
-                self.fetch_with(&statement.sql, &statement.params)?;
+                self.run_in_database(&reason, &local_history(entry))?;
             }
         }
         Ok(())
@@ -465,9 +473,9 @@ impl Registry for SqlServerDriver {
     fn history(&mut self) -> Result<Vec<HistoryEntry>> {
         let mut out = Vec::new();
         if self.registry_place() == RegistryPlace::Msdb
-            && let Ok(sets) = self.fetch(MSDB_HISTORY)
+            && let Ok(rows) = self.first_rows(MSDB_HISTORY)
         {
-            for row in sets.into_iter().next().map(|(_, r)| r).unwrap_or_default() {
+            for row in rows {
                 if let Some(Cell::Text(comments)) = row.first()
                     && let Some(entry) = history_from_comments(comments)
                 {
@@ -476,13 +484,7 @@ impl Registry for SqlServerDriver {
             }
         }
         if self.local_exists()? {
-            let rows = self
-                .fetch(LOCAL_HISTORY)?
-                .into_iter()
-                .next()
-                .map(|(_, r)| r)
-                .unwrap_or_default();
-            for row in rows {
+            for row in self.first_rows(LOCAL_HISTORY)? {
                 let text = |i: usize| match row.get(i) {
                     Some(Cell::Text(t)) => Some(t.clone()),
                     _ => None,

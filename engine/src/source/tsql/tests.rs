@@ -23,6 +23,13 @@ fn find<'a>(els: &'a [Element], kind: &str, name: &str) -> &'a Element {
         .unwrap_or_else(|| panic!("no {kind} {name} in {els:#?}"))
 }
 
+/// The name `el` references first in the relationship `rel`, as text.
+fn referenced(el: &Element, rel: &str) -> String {
+    el.reference_name(rel)
+        .unwrap_or_else(|| panic!("no {rel} reference in {el:#?}"))
+        .to_string()
+}
+
 fn sql_error(sql: &str) -> (u64, u64, String) {
     match parse(sql).unwrap_err() {
         Error::Sql {
@@ -61,10 +68,7 @@ fn table_columns_types_and_inline_constraints() {
     assert!(cols[0].prop(prop::IDENTITY_INCREMENT).is_none());
     let spec = cols[1].children("TypeSpecifier").next().unwrap();
     assert_eq!(spec.prop(prop::IS_MAX), Some(&Value::Bool(true)));
-    assert_eq!(
-        spec.reference_name("Type").unwrap().to_string(),
-        "[nvarchar]"
-    );
+    assert_eq!(referenced(spec, "Type"), "[nvarchar]");
     assert!(spec.references("Type").next().unwrap().is_built_in());
     assert!(cols[1].prop(prop::IS_NULLABLE).is_none());
     assert_eq!(
@@ -86,14 +90,8 @@ fn table_columns_types_and_inline_constraints() {
     );
     let phone = cols[6].children("TypeSpecifier").next().unwrap();
     assert!(!phone.references("Type").next().unwrap().is_built_in());
-    assert_eq!(
-        phone.reference_name("Type").unwrap().to_string(),
-        "[dbo].[Phone]"
-    );
-    assert_eq!(
-        t.reference_name("Filegroup").unwrap().to_string(),
-        "[USERDATA]"
-    );
+    assert_eq!(referenced(phone, "Type"), "[dbo].[Phone]");
+    assert_eq!(referenced(t, "Filegroup"), "[USERDATA]");
     assert!(t.relationship("FilegroupForTextImage").is_some());
 
     // Unnamed inline PK: no name, annotation on the constraint, attached on the column.
@@ -121,10 +119,7 @@ fn table_columns_types_and_inline_constraints() {
         .find(|e| e.kind == "SqlDefaultConstraint" && e.name.is_none())
         .unwrap();
     assert_eq!(
-        seq_default
-            .reference_name("ExpressionDependencies")
-            .unwrap()
-            .to_string(),
+        referenced(seq_default, "ExpressionDependencies"),
         "[Sequences].[S]"
     );
     let uq = find(&els, "SqlUniqueConstraint", "[Sales].[UQ_Name]");
@@ -133,14 +128,8 @@ fn table_columns_types_and_inline_constraints() {
     assert_eq!(spec.prop(prop::IS_ASCENDING), Some(&Value::Bool(false)));
     let fk = find(&els, "SqlForeignKeyConstraint", "[Sales].[FK_X]");
     assert_eq!(fk.prop(prop::ON_DELETE_ACTION), Some(&Value::Int(1)));
-    assert_eq!(
-        fk.reference_name("ForeignTable").unwrap().to_string(),
-        "[dbo].[Other]"
-    );
-    assert_eq!(
-        fk.reference_name("ForeignColumns").unwrap().to_string(),
-        "[dbo].[Other].[Id]"
-    );
+    assert_eq!(referenced(fk, "ForeignTable"), "[dbo].[Other]");
+    assert_eq!(referenced(fk, "ForeignColumns"), "[dbo].[Other].[Id]");
     let ck = els.iter().find(|e| e.kind == "SqlCheckConstraint").unwrap();
     assert_eq!(
         ck.text_prop(prop::CHECK_EXPRESSION_SCRIPT),
@@ -168,9 +157,7 @@ WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = dbo.T_History), MEMORY_OPTIMIZED =
     assert_eq!(t.prop(prop::RETENTION_UNIT), Some(&Value::Int(-1)));
     assert_eq!(t.prop(prop::IS_MEMORY_OPTIMIZED), Some(&Value::Bool(true)));
     assert_eq!(
-        t.reference_name("TemporalSystemVersioningHistoryTable")
-            .unwrap()
-            .to_string(),
+        referenced(t, "TemporalSystemVersioningHistoryTable"),
         "[dbo].[T_History]"
     );
     let cols: Vec<&Element> = t.children("Columns").collect();
@@ -207,19 +194,13 @@ ALTER TABLE dbo.T ADD CONSTRAINT DF_B DEFAULT (1) FOR B, D INT NULL",
     assert_eq!(ix.prop(prop::IS_CLUSTERED), Some(&Value::Bool(true)));
     assert_eq!(ix.text_prop(prop::FILTER_PREDICATE), Some("A > 0"));
     assert_eq!(ix.children("ColumnSpecifications").count(), 2);
-    assert_eq!(
-        ix.reference_name("IncludedColumns").unwrap().to_string(),
-        "[dbo].[T].[C]"
-    );
+    assert_eq!(referenced(ix, "IncludedColumns"), "[dbo].[T].[C]");
     assert!(ix.references("Filegroup").next().unwrap().is_built_in());
     find(&els, "SqlColumnStoreIndex", "[dbo].[T].[CS]");
     let fk = find(&els, "SqlForeignKeyConstraint", "[dbo].[FK_T]");
     assert!(fk.annotations.is_empty());
     let df = find(&els, "SqlDefaultConstraint", "[dbo].[DF_B]");
-    assert_eq!(
-        df.reference_name("ForColumn").unwrap().to_string(),
-        "[dbo].[T].[B]"
-    );
+    assert_eq!(referenced(df, "ForColumn"), "[dbo].[T].[B]");
     let t = find(&els, "SqlTable", "[dbo].[T]");
     assert_eq!(t.children("Columns").count(), 4);
 }
@@ -240,7 +221,7 @@ CREATE SEQUENCE B INCREMENT BY 5 MINVALUE 1 NO MAXVALUE CYCLE CACHE 10 START WIT
     assert_eq!(b.prop(prop::IS_CYCLING), Some(&Value::Bool(true)));
     assert_eq!(b.prop(prop::CACHE_SIZE), Some(&Value::Int(10)));
     let spec = b.children("TypeSpecifier").next().unwrap();
-    assert_eq!(spec.reference_name("Type").unwrap().to_string(), "[bigint]");
+    assert_eq!(referenced(spec, "Type"), "[bigint]");
 }
 
 #[test]
@@ -288,13 +269,10 @@ GRANT SELECT, INSERT ON Application.Logs TO WebApi;",
     );
     find(&els, "SqlRole", "[External Sales]");
     let m = find(&els, "SqlRoleMembership", "[External Sales].[Bob]");
-    assert_eq!(m.reference_name("Member").unwrap().to_string(), "[Bob]");
+    assert_eq!(referenced(m, "Member"), "[Bob]");
     let u = find(&els, "SqlUser", "[WebApi]");
-    assert_eq!(u.reference_name("Login").unwrap().to_string(), "[WebApi]");
-    assert_eq!(
-        u.reference_name("DefaultSchema").unwrap().to_string(),
-        "[WebApi]"
-    );
+    assert_eq!(referenced(u, "Login"), "[WebApi]");
+    assert_eq!(referenced(u, "DefaultSchema"), "[WebApi]");
     assert_eq!(
         find(&els, "SqlUser", "[Loner]").prop(prop::IS_WITHOUT_LOGIN),
         Some(&Value::Bool(true))
@@ -337,10 +315,7 @@ EXECUTE sp_addextendedproperty @name = N'D', @value = N'i', @level0type = N'SCHE
         "[SqlColumn].[Application].[Cities].[CityName].[Description]",
     );
     assert_eq!(p.text_prop(prop::VALUE), Some("'Formal name'"));
-    assert_eq!(
-        p.reference_name("Host").unwrap().to_string(),
-        "[Application].[Cities].[CityName]"
-    );
+    assert_eq!(referenced(p, "Host"), "[Application].[Cities].[CityName]");
     find(
         &els,
         "SqlExtendedProperty",
@@ -443,7 +418,7 @@ CREATE TRIGGER [dbo].[trg] ON [dbo].[T] AFTER INSERT, UPDATE NOT FOR REPLICATION
     assert_eq!(t.prop(prop::SQL_TRIGGER_TYPE), Some(&Value::Int(2)));
     assert_eq!(t.prop(prop::IS_INSERT_TRIGGER), Some(&Value::Bool(true)));
     assert_eq!(t.prop(prop::IS_UPDATE_TRIGGER), Some(&Value::Bool(true)));
-    assert_eq!(t.reference_name("Parent").unwrap().to_string(), "[dbo].[T]");
+    assert_eq!(referenced(t, "Parent"), "[dbo].[T]");
 }
 
 #[test]
@@ -464,18 +439,18 @@ ALTER DATABASE [$(DatabaseName)] ADD FILEGROUP [USERDATA];"
             .as_str(),
     )
     .unwrap();
-    let pf = find(&els, "SqlPartitionFunction", "[PF_Date]");
+    let definition = |kind: &str, name: &str| {
+        let el = find(&els, kind, name);
+        el.text_prop(prop::DEFINITION)
+            .unwrap_or_else(|| panic!("no definition in {el:#?}"))
+    };
     assert!(
-        pf.text_prop(prop::DEFINITION)
-            .unwrap()
-            .starts_with("CREATE PARTITION FUNCTION")
+        definition("SqlPartitionFunction", "[PF_Date]").starts_with("CREATE PARTITION FUNCTION")
     );
     find(&els, "SqlPartitionScheme", "[PS_Date]");
     find(&els, "SqlFullTextIndex", "[Sales].[Customers]");
-    let sp = find(&els, "SqlSecurityPolicy", "[Application].[FilterCustomers]");
     assert!(
-        sp.text_prop(prop::DEFINITION)
-            .unwrap()
+        definition("SqlSecurityPolicy", "[Application].[FilterCustomers]")
             .ends_with("WITH (STATE = OFF)")
     );
     find(&els, "SqlFilegroup", "[USERDATA]");

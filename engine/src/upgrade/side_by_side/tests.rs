@@ -59,14 +59,11 @@ fn transfer<'a>(transfers: &'a [PlannedTransfer], table: &str) -> &'a PlannedTra
         .unwrap_or_else(|| panic!("no transfer of {table}: {transfers:#?}"))
 }
 
-/// Asserts that `t` is not copied, its report saying why (`why` is part of the reason).
-fn assert_not_copied(t: &PlannedTransfer, why: &str) {
-    assert!(t.copy.is_none() && !t.report.copied);
-    assert!(
-        t.report.reason.as_deref().is_some_and(|r| r.contains(why)),
-        "{:?}",
-        t.report.reason
-    );
+/// The transfers planned between SQLite schemas given as SQL: the registered, the live and
+/// the desired.
+fn sqlite_transfers(registered: &str, live: &str, desired: &str) -> Vec<PlannedTransfer> {
+    let (registered, live, desired) = (sqlite(registered), sqlite(live), sqlite(desired));
+    plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired))
 }
 
 fn name(parts: &[&str]) -> ObjectName {
@@ -78,8 +75,7 @@ fn name(parts: &[&str]) -> ObjectName {
 #[test]
 fn a_table_registered_live_and_desired_is_copied() {
     let schema = "CREATE TABLE t (id integer PRIMARY KEY, note text)";
-    let (registered, live, desired) = (sqlite(schema), sqlite(schema), sqlite(schema));
-    let transfers = plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired));
+    let transfers = sqlite_transfers(schema, schema, schema);
     assert_eq!(transfers.len(), 1);
     let t = transfer(&transfers, "t");
     assert_eq!(t.report.case, TransferCase::Unchanged);
@@ -94,50 +90,59 @@ fn a_table_registered_live_and_desired_is_copied() {
 }
 
 #[test]
-fn a_table_only_desired_is_created_empty() {
-    let registered = sqlite("CREATE TABLE t (id integer PRIMARY KEY)");
-    let live = registered.clone();
-    let desired =
-        sqlite("CREATE TABLE t (id integer PRIMARY KEY); CREATE TABLE n (id integer PRIMARY KEY)");
-    let transfers = plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired));
-    let n = transfer(&transfers, "[n]");
-    assert_eq!(n.report.case, TransferCase::New);
-    assert!(n.copy.is_none() && !n.report.copied);
-    assert_eq!(
-        n.report.reason.as_deref(),
-        Some("new in the package: created empty")
-    );
-}
-
-#[test]
-fn a_live_and_desired_table_not_registered_is_created_not_copied_and_reported() {
-    let registered = sqlite("CREATE TABLE t (id integer PRIMARY KEY)");
-    let both = "CREATE TABLE t (id integer PRIMARY KEY); CREATE TABLE u (id integer PRIMARY KEY)";
-    let (live, desired) = (sqlite(both), sqlite(both));
-    let transfers = plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired));
-    let u = transfer(&transfers, "[u]");
-    assert_eq!(u.report.case, TransferCase::Unregistered);
-    assert_not_copied(u, "created, not copied");
-    assert!(transfer(&transfers, "[t]").copy.is_some());
-}
-
-#[test]
-fn a_registered_live_table_not_desired_is_not_created_and_reported() {
-    let both = "CREATE TABLE t (id integer PRIMARY KEY); CREATE TABLE old (id integer PRIMARY KEY)";
-    let (registered, live) = (sqlite(both), sqlite(both));
-    let desired = sqlite("CREATE TABLE t (id integer PRIMARY KEY)");
-    let transfers = plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired));
-    let old = transfer(&transfers, "[old]");
-    assert_eq!(old.report.case, TransferCase::Dropped);
-    assert_not_copied(old, "not created, rows not copied");
+fn a_table_not_in_all_three_schemas_is_not_copied_and_its_report_says_why() {
+    let t = "CREATE TABLE t (id integer PRIMARY KEY)";
+    let t_n = "CREATE TABLE t (id integer PRIMARY KEY); CREATE TABLE n (id integer PRIMARY KEY)";
+    let t_u = "CREATE TABLE t (id integer PRIMARY KEY); CREATE TABLE u (id integer PRIMARY KEY)";
+    let t_old =
+        "CREATE TABLE t (id integer PRIMARY KEY); CREATE TABLE old (id integer PRIMARY KEY)";
+    for (registered, live, desired, table, case, reason) in [
+        // Only desired.
+        (
+            t,
+            t,
+            t_n,
+            "[n]",
+            TransferCase::New,
+            "new in the package: created empty",
+        ),
+        // Live and desired, not registered.
+        (
+            t,
+            t_u,
+            t_u,
+            "[u]",
+            TransferCase::Unregistered,
+            "in the live database and the package but not in the registered definition: created, not copied",
+        ),
+        // Registered and live, not desired.
+        (
+            t_old,
+            t_old,
+            t,
+            "[old]",
+            TransferCase::Dropped,
+            "in the registered definition but not in the package: not created, rows not copied",
+        ),
+    ] {
+        let transfers = sqlite_transfers(registered, live, desired);
+        let not_copied = transfer(&transfers, table);
+        assert_eq!(not_copied.report.case, case, "{table}");
+        assert!(
+            not_copied.copy.is_none() && !not_copied.report.copied,
+            "{table}"
+        );
+        assert_eq!(not_copied.report.reason.as_deref(), Some(reason), "{table}");
+        // The table in all three schemas is copied.
+        assert!(transfer(&transfers, "[t]").copy.is_some(), "{table}");
+    }
 }
 
 #[test]
 fn a_changed_table_copies_the_columns_whose_names_match_converting_types() {
     let before = "CREATE TABLE t (id integer PRIMARY KEY, amount integer, gone text)";
-    let (registered, live) = (sqlite(before), sqlite(before));
-    let desired = sqlite("CREATE TABLE t (id integer PRIMARY KEY, amount real, added text)");
-    let transfers = plan_transfer(Some(&registered), &live, &desired, &diff(&live, &desired));
+    let desired = "CREATE TABLE t (id integer PRIMARY KEY, amount real, added text)";
+    let transfers = sqlite_transfers(before, before, desired);
     let t = transfer(&transfers, "t");
     assert_eq!(t.report.case, TransferCase::Changed);
     assert!(t.report.copied);
