@@ -77,8 +77,35 @@ impl Settings {
     }
 
     /// Opens a session. `allow` tries without TLS first and again with TLS when the server
-    /// refuses the session (libpq's order).
-    pub(crate) fn connect(&self) -> std::result::Result<Client, postgres::Error> {
+    /// refuses the session (libpq's order). `connect_timeout` bounds the whole of it, as libpq's
+    /// does (the `postgres` crate bounds only the TCP connect): for each host in turn, and for
+    /// each of allow's two tries.
+    pub(crate) fn connect(&self) -> std::result::Result<Client, Failure> {
+        let Some(timeout) = self.config.get_connect_timeout().copied() else {
+            return self.connect_now().map_err(Failure::Postgres);
+        };
+        let tries = self
+            .config
+            .get_hosts()
+            .len()
+            .max(self.config.get_hostaddrs().len())
+            .max(1)
+            * if self.mode == SslMode::Allow { 2 } else { 1 };
+        let limit = timeout * u32::try_from(tries).unwrap_or(u32::MAX);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let settings = self.clone();
+        // A session that never answers keeps this thread until the OS gives up on its socket;
+        // the caller has its error by then.
+        std::thread::spawn(move || {
+            let _ = sender.send(settings.connect_now());
+        });
+        match receiver.recv_timeout(limit) {
+            Ok(result) => result.map_err(Failure::Postgres),
+            Err(_) => Err(Failure::TimedOut(limit)),
+        }
+    }
+
+    fn connect_now(&self) -> std::result::Result<Client, postgres::Error> {
         match &self.tls {
             None => self.config.connect(NoTls),
             Some(tls) if self.mode == SslMode::Allow => match self.config.connect(NoTls) {
@@ -105,6 +132,14 @@ impl Settings {
     pub(crate) fn get_user(&self) -> Option<&str> {
         self.config.get_user()
     }
+}
+
+/// Why a session could not be opened.
+pub(crate) enum Failure {
+    /// The server or the network said no.
+    Postgres(postgres::Error),
+    /// No session within `connect_timeout` (this long in all).
+    TimedOut(std::time::Duration),
 }
 
 #[cfg(test)]

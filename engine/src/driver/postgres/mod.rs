@@ -68,14 +68,26 @@ impl PostgresDriver {
             .map(str::to_string)
             .or_else(|| config.get_user().map(str::to_string))
             .unwrap_or_default();
-        let client = config.connect().map_err(|e| {
-            let mut message = format!("cannot connect to database {database}: {}", describe(&e));
+        let client = config.connect().map_err(|failure| {
+            let (code, reason) = match failure {
+                connect::Failure::Postgres(e) => {
+                    (e.code().map(|c| c.code().to_string()), describe(&e))
+                }
+                connect::Failure::TimedOut(limit) => (
+                    None,
+                    format!(
+                        "no session within {} s (connect_timeout)",
+                        limit.as_secs_f64()
+                    ),
+                ),
+            };
+            let mut message = format!("cannot connect to database {database}: {reason}");
             for warning in &config.warnings {
                 message.push_str(&format!("; note: {warning}"));
             }
             Error::Driver {
                 backend: "postgres",
-                code: e.code().map(|c| c.code().to_string()),
+                code,
                 message,
                 statement: None,
             }
