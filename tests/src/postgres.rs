@@ -11,6 +11,9 @@
 //! [`Server::stop_immediately`] and [`Server::start_again`] crash and restart a server we
 //! started (the fault proofs stop it in the middle of a copy).
 //!
+//! [`start_private`] starts another server of a test binary's own with a [`Setup`] (files in
+//! the data directory, postgresql.conf lines, pg_hba.conf): the TLS suite's server.
+//!
 //! Missing binaries are a failure naming the Debian package (`postgresql`).
 
 use std::path::{Path, PathBuf};
