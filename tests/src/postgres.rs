@@ -11,6 +11,9 @@
 //! [`Server::stop_immediately`] and [`Server::start_again`] crash and restart a server we
 //! started (the fault proofs stop it in the middle of a copy).
 //!
+//! [`start_private`] starts another server of a test binary's own with a [`Setup`] (files in
+//! the data directory, postgresql.conf lines, pg_hba.conf): the TLS suite's server.
+//!
 //! Missing binaries are a failure naming the Debian package (`postgresql`).
 
 use std::path::{Path, PathBuf};
@@ -37,6 +40,10 @@ pub struct Server {
     /// Major version, e.g. 15.
     pub major: u32,
     admin: Mutex<PostgresDriver>,
+    /// How the admin session connects (the Unix socket for [`start_private`] servers).
+    admin_url: String,
+    /// The loopback port of a server we started.
+    port: Option<u16>,
     /// The private directory of a server we started (`None` for `DAC_TEST_POSTGRES_URL`).
     dir: Option<PathBuf>,
     /// How to stop and start a server we started again (`None` for `DAC_TEST_POSTGRES_URL`).
@@ -117,6 +124,17 @@ impl Server {
         format!("{}{database}{}", self.base, self.query)
     }
 
+    /// The loopback port of a server this harness started.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// Runs statements as the superuser (roles, grants) on the `postgres` database.
+    pub fn admin_execute(&self, sql: &str) -> Result<(), String> {
+        let mut admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        admin.execute(sql).map_err(|e| e.to_string())
+    }
+
     /// Whether this harness started the server (as opposed to `DAC_TEST_POSTGRES_URL`).
     pub fn is_private(&self) -> bool {
         self.dir.is_some()
@@ -167,7 +185,7 @@ impl Server {
                 "start",
             ],
         )?;
-        let admin = PostgresDriver::connect(&self.url("postgres"))
+        let admin = PostgresDriver::connect(&self.admin_url)
             .map_err(|e| format!("cannot reconnect to the restarted server: {e}"))?;
         *self.admin.lock().unwrap_or_else(|e| e.into_inner()) = admin;
         Ok(())
@@ -179,6 +197,50 @@ fn start() -> Result<Server, String> {
         let (base, query) = split_url(&url);
         return connect(base, query, None);
     }
+    let started = launch(None)?;
+    let base = format!("postgres://{SUPERUSER}@127.0.0.1:{}/", started.port);
+    let mut server = connect(base, String::new(), Some(started.dir.clone()))?;
+    server.port = Some(started.port);
+    server.control = Some(started.control);
+    Ok(server)
+}
+
+/// What a server of its own is started with beyond the suite's settings (a TLS server).
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Files written into the data directory (name, contents), readable by the server only.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Lines added to postgresql.conf.
+    pub conf: Vec<String>,
+    /// The whole of pg_hba.conf; its `local` lines should trust the superuser, whose admin
+    /// session goes through the Unix socket.
+    pub hba: String,
+}
+
+/// Starts a server of its own (not the shared one) with `setup`, on another free loopback port;
+/// stopped and removed when the test binary exits, like the shared one. Not available with
+/// `DAC_TEST_POSTGRES_URL`: the setup needs the server's files.
+pub fn start_private(setup: &Setup) -> Result<Server, String> {
+    let started = launch(Some(setup))?;
+    let admin_url = format!(
+        "host={} port={} user={SUPERUSER} dbname=postgres",
+        path_str(&started.dir),
+        started.port
+    );
+    let base = format!("postgres://{SUPERUSER}@127.0.0.1:{}/", started.port);
+    let mut server = connect_admin(base, String::new(), Some(started.dir.clone()), &admin_url)?;
+    server.port = Some(started.port);
+    server.control = Some(started.control);
+    Ok(server)
+}
+
+struct Started {
+    dir: PathBuf,
+    port: u16,
+    control: Control,
+}
+
+fn launch(setup: Option<&Setup>) -> Result<Started, String> {
     let bin = find_binaries()?;
     let root = is_root();
     if root {
@@ -210,6 +272,9 @@ fn start() -> Result<Server, String> {
             "--locale=C",
         ],
     )?;
+    if let Some(setup) = setup {
+        write_setup(root, &data, setup)?;
+    }
     let port = free_port()?;
     let options = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
@@ -232,7 +297,6 @@ fn start() -> Result<Server, String> {
         ],
     )?;
     spawn_watchdog(root, &bin, &dir, &data);
-    let base = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/");
     let control = Control {
         root,
         log: dir.join("server.log"),
@@ -240,14 +304,53 @@ fn start() -> Result<Server, String> {
         data,
         options,
     };
-    let mut server = connect(base, String::new(), Some(dir))?;
-    server.control = Some(control);
-    Ok(server)
+    Ok(Started { dir, port, control })
+}
+
+/// Writes a setup's files (mode 0600, owned by the server's user), postgresql.conf lines and
+/// pg_hba.conf into a data directory made by initdb.
+fn write_setup(root: bool, data: &Path, setup: &Setup) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    let owner = if root { Some(user_id()?) } else { None };
+    let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
+        let path = data.join(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(&path, Some(uid), None)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
+    };
+    for (name, bytes) in &setup.files {
+        write(name, bytes)?;
+    }
+    write("pg_hba.conf", setup.hba.as_bytes())?;
+    let conf = data.join("postgresql.conf");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&conf)
+        .map_err(|e| format!("{}: {e}", conf.display()))?;
+    for line in &setup.conf {
+        writeln!(file, "{line}").map_err(|e| format!("{}: {e}", conf.display()))?;
+    }
+    Ok(())
 }
 
 fn connect(base: String, query: String, dir: Option<PathBuf>) -> Result<Server, String> {
     let admin_url = format!("{base}postgres{query}");
-    let mut admin = PostgresDriver::connect(&admin_url)
+    connect_admin(base, query, dir, &admin_url)
+}
+
+fn connect_admin(
+    base: String,
+    query: String,
+    dir: Option<PathBuf>,
+    admin_url: &str,
+) -> Result<Server, String> {
+    let mut admin = PostgresDriver::connect(admin_url)
         .map_err(|e| format!("cannot connect to the test server: {e}"))?;
     let info = admin.server_info().map_err(|e| e.to_string())?;
     let version = info
@@ -268,6 +371,8 @@ fn connect(base: String, query: String, dir: Option<PathBuf>) -> Result<Server, 
         version,
         major,
         admin: Mutex::new(admin),
+        admin_url: admin_url.to_string(),
+        port: None,
         dir,
         control: None,
     })

@@ -41,6 +41,8 @@ impl Target {
             return Ok(Target::Sqlite { path: path.into() });
         }
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            // Checked now so an unknown parameter fails before anything else happens.
+            super::postgres::check_connection_string(text)?;
             return Ok(Target::Postgres {
                 url: text.to_string(),
             });
@@ -80,11 +82,8 @@ impl Target {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            Target::Postgres { url } => url
-                .rsplit('/')
-                .next()
-                .map(|db| db.split('?').next().unwrap_or(db).to_string())
-                .unwrap_or_default(),
+            // As the connection resolves it: the URL, else PGDATABASE, else the user name.
+            Target::Postgres { url } => super::postgres::database_of(url).unwrap_or_default(),
             Target::SqlServer { conn } => super::sqlserver::config::ConnectionConfig::parse(conn)
                 .ok()
                 .and_then(|c| c.database)
@@ -160,19 +159,42 @@ pub fn redact(text: &str) -> String {
             }
         }
     }
-    // key=value forms (query strings, libpq and ADO.NET strings).
+    // A URL's query parameters by their decoded names (`pass%77ord=` is `password=`).
+    if let (Some(scheme_end), Some(q)) = (out.find("://"), out.find('?'))
+        && scheme_end < q
+    {
+        let query: Vec<String> = out[q + 1..]
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_password_key(&percent_decoded(key)) => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out = format!("{}?{}", &out[..q], query.join("&"));
+    }
+    // key=value forms (query strings, libpq and ADO.NET strings; libpq allows spaces around =).
     let mut result = String::with_capacity(out.len());
     let lower = out.to_ascii_lowercase();
     let mut idx = 0;
     while idx < out.len() {
         let rest = &lower[idx..];
-        let key = ["password=", "pwd="].iter().find(|k| {
-            rest.starts_with(*k)
-                && (idx == 0 || matches!(lower.as_bytes()[idx - 1], b';' | b'&' | b'?' | b' '))
-        });
-        if let Some(key) = key {
-            result.push_str(&out[idx..idx + key.len()]);
-            idx += key.len();
+        let key = ["password", "pwd"]
+            .iter()
+            .filter(|k| {
+                rest.starts_with(*k)
+                    && (idx == 0
+                        || matches!(lower.as_bytes()[idx - 1], b';' | b'&' | b'?' | b' ' | b'\t'))
+            })
+            .find_map(|k| {
+                let after = &rest[k.len()..];
+                let spaces = after.len() - after.trim_start().len();
+                let after = after.trim_start().strip_prefix('=')?;
+                let more = after.len() - after.trim_start().len();
+                Some(k.len() + spaces + 1 + more)
+            });
+        if let Some(key_len) = key {
+            result.push_str(&out[idx..idx + key_len]);
+            idx += key_len;
             // A quoted value ends at its closing quote; an unclosed one runs to the end.
             let end = match out[idx..].chars().next() {
                 Some(q @ ('"' | '\'' | '{')) => {
@@ -182,7 +204,7 @@ pub fn redact(text: &str) -> String {
                         .map_or(out.len(), |p| idx + 1 + p + 1)
                 }
                 _ => out[idx..]
-                    .find([';', '&', ' '])
+                    .find([';', '&', ' ', '\t'])
                     .map_or(out.len(), |p| idx + p),
             };
             result.push_str("***");
@@ -194,6 +216,32 @@ pub fn redact(text: &str) -> String {
         }
     }
     result
+}
+
+fn is_password_key(key: &str) -> bool {
+    key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("pwd")
+}
+
+/// `%XX` decoded, for recognising names; undecodable text stays as it is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let Some(byte) = hex {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -212,6 +260,11 @@ mod tests {
             Target::parse("data/app.sqlite").unwrap().platform(),
             Platform::Sqlite
         );
+        let err = Target::parse("postgres://u:s3cr3t@h/db?sslmode=require&colour=blue")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
         let pg = Target::parse("postgres://u:secret@localhost:5432/app").unwrap();
         assert_eq!(pg.platform(), Platform::Postgres);
         assert_eq!(pg.database_name(), "app");
@@ -236,6 +289,10 @@ mod tests {
             "postgresql://u:s3cr3t@h/db?sslmode=disable",
             "postgres://u@h/db?password=s3cr3t&x=1",
             "host=h user=u password=s3cr3t dbname=d",
+            "host=h user=u password = 's3cr3t' dbname=d",
+            "host=h user=u\tpassword=s3cr3t",
+            "postgres://u@h/db?sslmode=require&pass%77ord=s3cr3t",
+            "postgres://u@h/db?PASSWORD=s3cr3t",
             "Server=tcp:h,1433;User Id=sa;Password=s3cr3t;Encrypt=true",
             "Server=h;Pwd=s3cr3t",
             "Server=h;Password=\"s3cr3t;s3cr3t",

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use postgres::Config;
+use super::connect::Settings;
 use sha2::{Digest, Sha256};
 
 use super::names::fit;
@@ -40,7 +40,7 @@ pub(super) fn snapshot(
 /// restore interrupted between the two finds no database; `steps` decides whether to go on.
 pub(super) fn restore(
     admin: &mut PostgresDriver,
-    config: &Config,
+    config: &Settings,
     database: &str,
     snapshot: &Snapshot,
     wait: Duration,

@@ -1,19 +1,27 @@
-//! PostgreSQL: a synchronous connection (the `postgres` crate, no TLS yet), catalog inspection
+//! PostgreSQL: a synchronous connection (the `postgres` crate; settings, environment and
+//! password file as libpq's in `conninfo.rs`, TLS through rustls in `tls.rs`), catalog inspection
 //! with a few set-based queries (`queries/*.sql`), statements with SQLSTATE errors, transactions,
 //! the upgrade lock as a session advisory lock, and [`PostgresDriver::canonicalize`], which turns a
 //! desired model into what the server would show for it.
 
+mod connect;
+mod conninfo;
 mod copy;
 mod inspect;
 mod names;
 mod registry;
 mod server;
+mod tls;
 
 pub use server::PostgresServer;
 
+pub(crate) use conninfo::{checked as check_connection_string, database_of};
+
 use std::time::{Duration, Instant};
 
-use postgres::{Client, Config, NoTls, SimpleQueryMessage};
+use postgres::{Client, SimpleQueryMessage};
+
+use connect::Settings;
 
 use super::scratch::{creation_script, scratch_name};
 use super::{Driver, ServerInfo};
@@ -24,9 +32,10 @@ use crate::{Error, Result};
 /// A connection to one PostgreSQL database.
 pub struct PostgresDriver {
     client: Client,
-    config: Config,
+    config: Settings,
     database: String,
     locked: bool,
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for PostgresDriver {
@@ -37,41 +46,54 @@ impl std::fmt::Debug for PostgresDriver {
 }
 
 impl PostgresDriver {
-    /// Connects to `postgres://user:pass@host:port/db` (or a libpq key-value string).
+    /// Connects to `postgres://user:pass@host:port/db?param=value` (or a libpq key-value
+    /// string), with the `PG*` environment variables and the password file for what it leaves
+    /// out, as libpq does; TLS as its `sslmode` says.
     pub fn connect(url: &str) -> Result<Self> {
         Self::with_config(Self::parse_config(url)?)
     }
 
-    fn parse_config(url: &str) -> Result<Config> {
-        url.parse().map_err(|e: postgres::Error| Error::Driver {
-            backend: "postgres",
-            code: None,
-            message: format!(
-                "not a PostgreSQL connection string: {}: {}",
-                super::redact(url),
-                e
-            ),
-            statement: None,
-        })
+    fn parse_config(url: &str) -> Result<Settings> {
+        Settings::from_string(url)
     }
 
-    fn with_config(config: Config) -> Result<Self> {
+    fn with_config(config: Settings) -> Result<Self> {
         let database = config
             .get_dbname()
             .map(str::to_string)
             .or_else(|| config.get_user().map(str::to_string))
             .unwrap_or_default();
-        let client = config.connect(NoTls).map_err(|e| Error::Driver {
-            backend: "postgres",
-            code: e.code().map(|c| c.code().to_string()),
-            message: format!("cannot connect to database {database}: {}", describe(&e)),
-            statement: None,
+        let client = config.connect().map_err(|failure| {
+            let (code, reason) = match failure {
+                connect::Failure::Postgres(e) => {
+                    (e.code().map(|c| c.code().to_string()), describe(&e))
+                }
+                connect::Failure::TimedOut(limit) => (
+                    None,
+                    format!(
+                        "no session within {} s (connect_timeout)",
+                        limit.as_secs_f64()
+                    ),
+                ),
+            };
+            let mut message = format!("cannot connect to database {database}: {reason}");
+            for warning in &config.warnings {
+                message.push_str(&format!("; note: {warning}"));
+            }
+            Error::Driver {
+                backend: "postgres",
+                code,
+                message,
+                statement: None,
+            }
         })?;
+        let warnings = config.warnings.clone();
         Ok(PostgresDriver {
             client,
             config,
             database,
             locked: false,
+            warnings,
         })
     }
 
@@ -304,6 +326,10 @@ impl Driver for PostgresDriver {
 
     fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         self.simple(sql)
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 }
 

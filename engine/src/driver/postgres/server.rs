@@ -23,7 +23,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use postgres::Config;
+use super::connect::Settings;
 
 use super::names::fit;
 use super::{PostgresDriver, driver_error, quote_ident};
@@ -48,7 +48,7 @@ const SESSION_WAIT: Duration = Duration::from_secs(15);
 /// The server side of a PostgreSQL target.
 pub struct PostgresServer {
     admin: PostgresDriver,
-    config: Config,
+    config: Settings,
     database: String,
     lock_held: bool,
     /// A session kept open in a sealed database (no other session can connect), for reading its
