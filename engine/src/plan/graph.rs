@@ -21,7 +21,7 @@ use crate::model::kind::{prop, rel};
 use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Model, ObjectName, Value, kind};
 
-use super::{Step, StepKind};
+use super::{Owned, Step, StepKind};
 
 /// What kind of name an object is, deciding where a token can refer to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,7 +241,11 @@ impl NameIndex {
 }
 
 /// Everything a step's object refers to as it is wanted (`needs`) and as it is now (`holds`).
-fn step_references(index: &NameIndex, step: &Step) -> (Vec<(String, bool)>, Vec<(String, bool)>) {
+fn step_references(
+    index: &NameIndex,
+    step: &Step,
+    current_owned: &Owned<'_>,
+) -> (Vec<(String, bool)>, Vec<(String, bool)>) {
     let mut needs = Vec::new();
     let mut holds = Vec::new();
     if let Some(desired) = &step.desired {
@@ -265,6 +269,12 @@ fn step_references(index: &NameIndex, step: &Step) -> (Vec<(String, bool)>, Vec<
     }
     if let Some(current) = &step.current {
         index.references(current, &mut holds);
+    }
+    // A dropped table takes its constraints, defaults, indexes and triggers with it.
+    if step.kind == StepKind::DropTable {
+        for owned in current_owned.of(&step.name) {
+            index.references(owned, &mut holds);
+        }
     }
     (needs, holds)
 }
@@ -290,6 +300,7 @@ pub(crate) type Cycle = Vec<ObjectName>;
 pub(crate) fn sort(
     steps: &mut Vec<Step>,
     index: &NameIndex,
+    current_owned: &Owned<'_>,
     extra: &[(usize, usize)],
 ) -> Vec<Cycle> {
     let n = steps.len();
@@ -316,7 +327,7 @@ pub(crate) fn sort(
             continue;
         }
         let own = key(&step.name);
-        let (needs, holds) = step_references(index, step);
+        let (needs, holds) = step_references(index, step, current_owned);
         for (target, hard) in &needs {
             if *target == own {
                 continue;

@@ -490,9 +490,9 @@ pub fn plan(
         planner.plan.steps.push(step);
     }
     let extra = std::mem::take(&mut planner.edges);
-    let mut plan = planner.plan;
+    let mut plan = std::mem::take(&mut planner.plan);
     let index = graph::NameIndex::new(&[current, desired]);
-    for cycle in order(&mut plan.steps, &index, &extra) {
+    for cycle in order(&mut plan.steps, &index, &planner.current_owned, &extra) {
         let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
         let message = format!(
             "a cycle of dependencies: {} each need another to exist first; no order of steps can create or drop them",
@@ -852,6 +852,7 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
 fn order(
     steps: &mut Vec<Step>,
     index: &graph::NameIndex,
+    current_owned: &Owned<'_>,
     extra: &[(usize, usize)],
 ) -> Vec<graph::Cycle> {
     // Kind order, stable, remembering where each planned step went.
@@ -871,7 +872,7 @@ fn order(
     }
     let extra: Vec<(usize, usize)> = extra.iter().map(|&(a, b)| (at[a], at[b])).collect();
     steps.extend(tagged.into_iter().map(|(_, s)| s));
-    graph::sort(steps, index, &extra)
+    graph::sort(steps, index, current_owned, &extra)
 }
 
 /// Indexes on views (materialized views) created in this plan go after the views.
