@@ -12,7 +12,7 @@ use super::{Planner, Step, kinds_for};
 use crate::compare::{Action, Change};
 use crate::model::kind::prop;
 use crate::model::symbol::WordBuildHasher;
-use crate::model::{Element, Model, ObjectName, kind};
+use crate::model::{Element, Model, ObjectName, kind, view};
 
 /// Who refers to what in the current model, for the objects a change can break.
 pub(super) struct Dependents<'a> {
@@ -85,6 +85,8 @@ pub(super) enum Disruption<'c> {
     Columns(&'c ObjectName, Vec<String>),
     /// A type (enum, domain, composite...) replaced.
     Type(&'c ObjectName),
+    /// A table, view or function dropped, or a view or function replaced.
+    Replaced(&'c ObjectName),
 }
 
 impl<'a> Planner<'a> {
@@ -107,7 +109,9 @@ impl<'a> Planner<'a> {
             Disruption::Rebuilt(t) => (graph::key(t), Vec::new(), false),
             Disruption::Columns(t, c) => (graph::key(t), c.clone(), false),
             Disruption::Type(t) => (graph::key(t), Vec::new(), true),
+            Disruption::Replaced(t) => (graph::key(t), Vec::new(), false),
         };
+        let whole = matches!(disruption, Disruption::Type(_) | Disruption::Replaced(_));
         let mut refreshed: Vec<&'a Element> = Vec::new();
         {
             let Some(dependents) = self.dependents.as_ref() else {
@@ -134,8 +138,7 @@ impl<'a> Planner<'a> {
                             continue;
                         }
                         kind::SCALAR_FUNCTION | kind::INLINE_TVF | kind::MULTI_TVF => {
-                            hold && (first && matches!(disruption, Disruption::Type(_))
-                                || names_column(element, &columns))
+                            hold && (first && whole || names_column(element, &columns))
                                 && !dependents
                                     .by_target
                                     .get(&graph::key(name))
@@ -144,9 +147,11 @@ impl<'a> Planner<'a> {
                                     .any(|e| !refreshable(&e.kind))
                         }
                         kind::DML_TRIGGER | "PgPolicy" => {
-                            hold && (!first
-                                || matches!(disruption, Disruption::Type(_))
-                                || names_column(element, &columns))
+                            hold && (!first || whole || names_column(element, &columns))
+                                // What is on a dropped table goes with it.
+                                && !(first
+                                    && matches!(disruption, Disruption::Replaced(_))
+                                    && view::owner(element).map(graph::key) == Some(start.clone()))
                         }
                         _ => false,
                     };
@@ -163,6 +168,7 @@ impl<'a> Planner<'a> {
             Disruption::Rebuilt(t) => format!("refreshed around the rebuild of {t}"),
             Disruption::Columns(t, _) => format!("refreshed around the change of {t}"),
             Disruption::Type(t) => format!("refreshed around the change of type {t}"),
+            Disruption::Replaced(t) => format!("refreshed around the change of {t}"),
         };
         for current in refreshed {
             self.refresh_one(step, current, changes, &reason, hold);
@@ -226,11 +232,20 @@ impl<'a> Planner<'a> {
             }
             return;
         }
+        // Already taken down around another change: around this one too.
+        let id = (current.kind.to_string(), key.clone());
+        if let Some(&(drop_at, create_at)) = self.refreshed.get(&id) {
+            self.edges.push((drop_at, step));
+            self.edges.push((step, create_at));
+            return;
+        }
         let mut drop = Step::new(drop_kind, &current.kind, name.clone());
         drop.current = Some(current.clone());
         drop.reason = Some(reason.to_string());
         self.plan.steps.push(drop);
-        self.edges.push((self.plan.steps.len() - 1, step));
+        let drop_at = self.plan.steps.len() - 1;
+        self.edges.push((drop_at, step));
+        self.refreshed.insert(id, (drop_at, drop_at + 1));
         let mut create = Step::new(create_kind, &desired.kind, name.clone());
         create.desired = Some(desired.clone());
         create.reason = Some(reason.to_string());

@@ -447,6 +447,7 @@ pub fn plan(
         desired,
         edges: Vec::new(),
         dependents: None,
+        refreshed: HashMap::new(),
     };
     if let Some(text) = &options.predeploy {
         let mut step = Step::new(
@@ -614,6 +615,8 @@ struct Planner<'a> {
     edges: Vec<(usize, usize)>,
     /// Who refers to what in the current model, made when a change first needs it.
     dependents: Option<dependents::Dependents<'a>>,
+    /// Objects taken down and put back so far, by kind and key: (drop, create) positions.
+    refreshed: HashMap<(String, String), (usize, usize)>,
 }
 
 fn view_pairs<'a>(current: &'a Model, desired: &'a Model) -> Vec<(&'a Element, &'a Element)> {
@@ -701,7 +704,17 @@ impl Planner<'_> {
         let (create, drop) = kinds_for(&change.kind);
         match change.action {
             Action::Create => self.create(change, create),
-            Action::Drop | Action::Keep => self.drop(change, drop),
+            Action::Drop | Action::Keep => {
+                self.drop(change, drop);
+                if drop == StepKind::DropProgrammable && change.action == Action::Drop {
+                    let at = self.plan.steps.len() - 1;
+                    self.refresh_around(
+                        at,
+                        dependents::Disruption::Replaced(&change.name),
+                        changes,
+                    );
+                }
+            }
             Action::Rename => {
                 let mut step = Step::new(StepKind::Rename, &change.kind, change.name.clone());
                 step.renamed_from = change.renamed_from.clone();
@@ -742,17 +755,32 @@ impl Planner<'_> {
                     step.current = change.current.clone();
                     step.desired = change.desired.clone();
                     self.plan.steps.push(step);
+                    let at = self.plan.steps.len() - 1;
                     if create == StepKind::CreateType {
-                        let at = self.plan.steps.len() - 1;
                         self.refresh_around(
                             at,
                             dependents::Disruption::Type(&change.name),
                             changes,
                         );
+                    } else if create == StepKind::CreateProgrammable {
+                        // A replacement can fall back to DROP and CREATE.
+                        self.refresh_around(
+                            at,
+                            dependents::Disruption::Replaced(&change.name),
+                            changes,
+                        );
                     }
                 } else {
                     self.drop(change, drop);
+                    let at = self.plan.steps.len() - 1;
                     self.create(change, create);
+                    if drop == StepKind::DropProgrammable {
+                        self.refresh_around(
+                            at,
+                            dependents::Disruption::Replaced(&change.name),
+                            changes,
+                        );
+                    }
                 }
             }
         }

@@ -47,6 +47,9 @@ impl Planner<'_> {
                 step.current = Some(current.clone());
                 self.plan.steps.push(step);
                 self.set_fate(&change.name, TableFate::Dropped);
+                // What still names it (a view over a table replaced by a view) is put back.
+                let at = self.plan.steps.len() - 1;
+                self.refresh_around(at, Disruption::Replaced(&change.name), changes);
             }
             Action::Keep => {}
             Action::Rename => {
