@@ -150,7 +150,7 @@ CREATE VIEW public.cheap AS SELECT id, price, category FROM public.products WHER
 CREATE VIEW public.cheap_ids AS SELECT id FROM public.cheap;
 CREATE MATERIALIZED VIEW public.totals AS SELECT category, sum(price) AS total FROM public.products GROUP BY category;
 CREATE UNIQUE INDEX totals_category ON public.totals (category);
-CREATE FUNCTION public.cheapest() RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT min(price) FROM public.products; END;
+CREATE FUNCTION public.cheapest() RETURNS bigint LANGUAGE sql AS $$ SELECT min(price)::bigint FROM public.products $$;
 ALTER TABLE public.products ENABLE ROW LEVEL SECURITY;
 CREATE POLICY cheap_only ON public.products USING (price < 100);
 ";
@@ -164,7 +164,7 @@ CREATE VIEW public.cheap AS SELECT id, price, category FROM public.products WHER
 CREATE VIEW public.cheap_ids AS SELECT id FROM public.cheap;
 CREATE MATERIALIZED VIEW public.totals AS SELECT category, sum(price) AS total FROM public.products GROUP BY category;
 CREATE UNIQUE INDEX totals_category ON public.totals (category);
-CREATE FUNCTION public.cheapest() RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT min(price) FROM public.products; END;
+CREATE FUNCTION public.cheapest() RETURNS bigint LANGUAGE sql AS $$ SELECT min(price)::bigint FROM public.products $$;
 ALTER TABLE public.products ENABLE ROW LEVEL SECURITY;
 CREATE POLICY cheap_only ON public.products USING (price < 100);
 ";
