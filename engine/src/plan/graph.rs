@@ -240,12 +240,15 @@ impl NameIndex {
     }
 }
 
+/// An object's key, and whether the reference to it is hard.
+type Named = (String, bool);
+
 /// Everything a step's object refers to as it is wanted (`needs`) and as it is now (`holds`).
 fn step_references(
     index: &NameIndex,
     step: &Step,
     current_owned: &Owned<'_>,
-) -> (Vec<(String, bool)>, Vec<(String, bool)>) {
+) -> (Vec<Named>, Vec<Named>) {
     let mut needs = Vec::new();
     let mut holds = Vec::new();
     if let Some(desired) = &step.desired {
