@@ -33,6 +33,7 @@ impl Dialect for Postgres {
             foreign_keys_inline_only: false,
             sqlcmd_variables: false,
             validate_constraints_later: true,
+            dependents_hold_columns: true,
         }
     }
 

@@ -40,6 +40,7 @@ impl Dialect for Sqlite {
             foreign_keys_inline_only: true,
             sqlcmd_variables: false,
             validate_constraints_later: false,
+            dependents_hold_columns: false,
         }
     }
 

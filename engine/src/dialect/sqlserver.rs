@@ -32,6 +32,7 @@ impl Dialect for SqlServer {
             foreign_keys_inline_only: false,
             sqlcmd_variables: true,
             validate_constraints_later: false,
+            dependents_hold_columns: false,
         }
     }
 

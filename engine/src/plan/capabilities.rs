@@ -32,4 +32,8 @@ pub struct Capabilities {
     /// checked later by [`crate::dialect::Dialect::validate_constraint`] under a lock that lets
     /// writers in.
     pub validate_constraints_later: bool,
+    /// Views, SQL functions, triggers and policies hold the columns and types they use: a
+    /// column whose type changes or that is dropped, or a type that is replaced, needs them
+    /// dropped before and re-created after (PostgreSQL).
+    pub dependents_hold_columns: bool,
 }

@@ -9,9 +9,11 @@
 //! Pure: no IO, and it cannot fail on user data.
 
 mod capabilities;
+mod dependents;
+mod graph;
 mod tables;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::compare::renames_from_refactor_log;
 use crate::compare::{Action, Change, Diff};
@@ -292,6 +294,9 @@ pub enum HazardKind {
     TableRebuild,
     /// An object the engine cannot script for this platform (opaque objects without a definition).
     Unscriptable,
+    /// Objects whose definitions need each other to exist first: no order creates or drops them
+    /// all, so an upgrade refuses the plan.
+    DependencyCycle,
 }
 
 impl HazardKind {
@@ -302,6 +307,7 @@ impl HazardKind {
             HazardKind::NotNullWithoutDefault => "NotNullWithoutDefault",
             HazardKind::TableRebuild => "TableRebuild",
             HazardKind::Unscriptable => "Unscriptable",
+            HazardKind::DependencyCycle => "DependencyCycle",
         }
     }
 
@@ -347,6 +353,13 @@ impl Plan {
     /// Hazards that could lose data.
     pub fn data_loss(&self) -> impl Iterator<Item = &Hazard> {
         self.hazards.iter().filter(|h| h.kind.is_data_loss())
+    }
+
+    /// Cycles of dependencies no order of steps resolves: a plan with one cannot run.
+    pub fn cycles(&self) -> impl Iterator<Item = &Hazard> {
+        self.hazards
+            .iter()
+            .filter(|h| h.kind == HazardKind::DependencyCycle)
     }
 }
 
@@ -430,6 +443,11 @@ pub fn plan(
         plan: Plan::default(),
         handled_tables: BTreeMap::new(),
         views: view_pairs(current, desired),
+        current,
+        desired,
+        edges: Vec::new(),
+        dependents: None,
+        refreshed: HashMap::new(),
     };
     if let Some(text) = &options.predeploy {
         let mut step = Step::new(
@@ -449,7 +467,7 @@ pub fn plan(
         planner.table(change, &changes);
     }
     for change in changes.iter().filter(|c| c.kind != kind::TABLE) {
-        planner.other(change);
+        planner.other(change, &changes);
     }
     if let Some(log) = &options.refactor_log {
         let keys = applied_refactor_keys(log, &planner.plan.steps, planner.case_sensitive);
@@ -472,8 +490,24 @@ pub fn plan(
         step.script = Some(text.clone());
         planner.plan.steps.push(step);
     }
-    let mut plan = planner.plan;
-    order(&mut plan.steps);
+    let extra = std::mem::take(&mut planner.edges);
+    let mut plan = std::mem::take(&mut planner.plan);
+    let index = graph::NameIndex::new(&[current, desired]);
+    for cycle in order(&mut plan.steps, &index, &planner.current_owned, &extra) {
+        let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+        let message = format!(
+            "a cycle of dependencies: {} each need another to exist first; no order of steps can create or drop them",
+            names.join(", ")
+        );
+        if let Some(first) = cycle.first() {
+            plan.hazards.push(Hazard {
+                kind: HazardKind::DependencyCycle,
+                object: first.clone(),
+                table: None,
+                message,
+            });
+        }
+    }
     plan
 }
 
@@ -574,6 +608,15 @@ struct Planner<'a> {
     handled_tables: BTreeMap<String, TableFate>,
     /// Views in both models, as (current, desired).
     views: Vec<(&'a Element, &'a Element)>,
+    current: &'a Model,
+    desired: &'a Model,
+    /// Order the graph cannot see (before, after), by position in `plan.steps`: dependents
+    /// taken down before a change and put back after it.
+    edges: Vec<(usize, usize)>,
+    /// Who refers to what in the current model, made when a change first needs it.
+    dependents: Option<dependents::Dependents<'a>>,
+    /// Objects taken down and put back so far, by kind and key: (drop, create) positions.
+    refreshed: HashMap<(String, String), (usize, usize)>,
 }
 
 fn view_pairs<'a>(current: &'a Model, desired: &'a Model) -> Vec<(&'a Element, &'a Element)> {
@@ -620,7 +663,7 @@ impl Planner<'_> {
         })
     }
 
-    fn other(&mut self, change: &Change) {
+    fn other(&mut self, change: &Change, changes: &[&Change]) {
         let owner = change
             .desired
             .as_ref()
@@ -661,7 +704,17 @@ impl Planner<'_> {
         let (create, drop) = kinds_for(&change.kind);
         match change.action {
             Action::Create => self.create(change, create),
-            Action::Drop | Action::Keep => self.drop(change, drop),
+            Action::Drop | Action::Keep => {
+                self.drop(change, drop);
+                if drop == StepKind::DropProgrammable && change.action == Action::Drop {
+                    let at = self.plan.steps.len() - 1;
+                    self.refresh_around(
+                        at,
+                        dependents::Disruption::Replaced(&change.name),
+                        changes,
+                    );
+                }
+            }
             Action::Rename => {
                 let mut step = Step::new(StepKind::Rename, &change.kind, change.name.clone());
                 step.renamed_from = change.renamed_from.clone();
@@ -702,9 +755,32 @@ impl Planner<'_> {
                     step.current = change.current.clone();
                     step.desired = change.desired.clone();
                     self.plan.steps.push(step);
+                    let at = self.plan.steps.len() - 1;
+                    if create == StepKind::CreateType {
+                        self.refresh_around(
+                            at,
+                            dependents::Disruption::Type(&change.name),
+                            changes,
+                        );
+                    } else if create == StepKind::CreateProgrammable {
+                        // A replacement can fall back to DROP and CREATE.
+                        self.refresh_around(
+                            at,
+                            dependents::Disruption::Replaced(&change.name),
+                            changes,
+                        );
+                    }
                 } else {
                     self.drop(change, drop);
+                    let at = self.plan.steps.len() - 1;
                     self.create(change, create);
+                    if drop == StepKind::DropProgrammable {
+                        self.refresh_around(
+                            at,
+                            dependents::Disruption::Replaced(&change.name),
+                            changes,
+                        );
+                    }
                 }
             }
         }
@@ -797,52 +873,58 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
     }
 }
 
-/// Sorts steps by kind, then programmable objects by their dependencies (creates in dependency
-/// order, drops in reverse), keeping diff order otherwise.
-fn order(steps: &mut Vec<Step>) {
-    steps.sort_by_key(|s| s.kind);
-    order_parents_first(steps, StepKind::CreateTable);
-    order_parents_first(steps, StepKind::DropTable);
-    indexes_after_their_views(steps);
-    for kind in [StepKind::CreateProgrammable, StepKind::DropProgrammable] {
-        let start = steps.iter().position(|s| s.kind == kind);
-        let Some(start) = start else { continue };
-        let end = steps[start..]
-            .iter()
-            .position(|s| s.kind != kind)
-            .map_or(steps.len(), |n| start + n);
-        let mut group: Vec<Step> = steps.drain(start..end).collect();
-        sort_by_dependencies(&mut group);
-        if kind == StepKind::DropProgrammable {
-            group.reverse();
-        }
-        for (offset, step) in group.into_iter().enumerate() {
-            steps.insert(start + offset, step);
-        }
+/// Sorts steps by kind (parents before inheriting tables, indexes on views after the views),
+/// then by the dependency graph with that order breaking ties: creates after what they use,
+/// drops before what they used. `extra` are edges (before, after) between positions of `steps`
+/// as planned. Returns the cycles of hard dependencies found.
+fn order(
+    steps: &mut Vec<Step>,
+    index: &graph::NameIndex,
+    current_owned: &Owned<'_>,
+    extra: &[(usize, usize)],
+) -> Vec<graph::Cycle> {
+    // Kind order, stable, remembering where each planned step went.
+    let mut positions: Vec<usize> = (0..steps.len()).collect();
+    positions.sort_by_key(|&i| steps[i].kind);
+    let mut taken: Vec<Option<Step>> = steps.drain(..).map(Some).collect();
+    let mut tagged: Vec<(usize, Step)> = positions
+        .iter()
+        .filter_map(|&i| Some((i, taken[i].take()?)))
+        .collect();
+    order_parents_first(&mut tagged, StepKind::CreateTable);
+    order_parents_first(&mut tagged, StepKind::DropTable);
+    indexes_after_their_views(&mut tagged);
+    let mut at = vec![0usize; tagged.len()];
+    for (position, (planned, _)) in tagged.iter().enumerate() {
+        at[*planned] = position;
     }
+    let extra: Vec<(usize, usize)> = extra.iter().map(|&(a, b)| (at[a], at[b])).collect();
+    steps.extend(tagged.into_iter().map(|(_, s)| s));
+    graph::sort(steps, index, current_owned, &extra)
 }
 
 /// Indexes on views (materialized views) created in this plan go after the views.
-fn indexes_after_their_views(steps: &mut Vec<Step>) {
+fn indexes_after_their_views(steps: &mut Vec<(usize, Step)>) {
     let views: Vec<ObjectName> = steps
         .iter()
+        .map(|(_, s)| s)
         .filter(|s| s.kind == StepKind::CreateProgrammable && s.object_kind == kind::VIEW)
         .map(|s| s.name.clone())
         .collect();
     let Some(last) = steps
         .iter()
-        .rposition(|s| s.kind == StepKind::CreateProgrammable)
+        .rposition(|(_, s)| s.kind == StepKind::CreateProgrammable)
     else {
         return;
     };
-    let on_view = |s: &Step| {
+    let on_view = |(_, s): &(usize, Step)| {
         s.kind == StepKind::CreateIndex
             && s.desired
                 .as_ref()
                 .and_then(view::owner)
                 .is_some_and(|o| views.contains(o))
     };
-    let moved: Vec<Step> = steps.iter().filter(|s| on_view(s)).cloned().collect();
+    let moved: Vec<(usize, Step)> = steps.iter().filter(|s| on_view(s)).cloned().collect();
     if moved.is_empty() {
         return;
     }
@@ -855,13 +937,13 @@ fn indexes_after_their_views(steps: &mut Vec<Step>) {
 
 /// Tables created after the tables they inherit from or are partitions of, and dropped before
 /// them (PostgreSQL).
-fn order_parents_first(steps: &mut [Step], step_kind: StepKind) {
-    let Some(start) = steps.iter().position(|s| s.kind == step_kind) else {
+fn order_parents_first(steps: &mut [(usize, Step)], step_kind: StepKind) {
+    let Some(start) = steps.iter().position(|(_, s)| s.kind == step_kind) else {
         return;
     };
     let end = steps[start..]
         .iter()
-        .position(|s| s.kind != step_kind)
+        .position(|(_, s)| s.kind != step_kind)
         .map_or(steps.len(), |n| start + n);
     let group = &mut steps[start..end];
     let dropping = step_kind == StepKind::DropTable;
@@ -887,11 +969,11 @@ fn order_parents_first(steps: &mut [Step], step_kind: StepKind) {
     for _ in 0..group.len() {
         let mut moved = false;
         for i in 0..group.len() {
-            let wanted = parents(&group[i]);
+            let wanted = parents(&group[i].1);
             let last_parent = group
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| wanted.contains(&s.name))
+                .filter(|(_, (_, s))| wanted.contains(&s.name))
                 .map(|(j, _)| j)
                 .max();
             if let Some(j) = last_parent
@@ -908,49 +990,6 @@ fn order_parents_first(steps: &mut [Step], step_kind: StepKind) {
     }
     if dropping {
         group.reverse();
-    }
-}
-
-/// Topological order of programmable objects: an object comes after those its definition names
-/// (by explicit dependency relationships, or a name appearing in its text).
-fn sort_by_dependencies(steps: &mut Vec<Step>) {
-    let names: Vec<String> = steps.iter().map(|s| s.name.leaf().to_lowercase()).collect();
-    let texts: Vec<String> = steps
-        .iter()
-        .map(|s| {
-            s.desired
-                .as_ref()
-                .or(s.current.as_ref())
-                .map(definition_text)
-                .unwrap_or_default()
-                .to_lowercase()
-        })
-        .collect();
-    let n = steps.len();
-    let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-    for (i, text) in texts.iter().enumerate() {
-        for (j, name) in names.iter().enumerate() {
-            if i != j && !name.is_empty() && mentions(text, name) {
-                deps[i].insert(j);
-            }
-        }
-    }
-    let mut placed = vec![false; n];
-    let mut order = Vec::with_capacity(n);
-    while order.len() < n {
-        let next = (0..n)
-            .find(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d]))
-            // A cycle: take the first remaining so the plan stays total.
-            .or_else(|| (0..n).find(|&i| !placed[i]));
-        let Some(next) = next else { break };
-        placed[next] = true;
-        order.push(next);
-    }
-    let mut taken: Vec<Option<Step>> = steps.drain(..).map(Some).collect();
-    for idx in order {
-        if let Some(step) = taken[idx].take() {
-            steps.push(step);
-        }
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::dependents::Disruption;
 use super::{
     ColumnChange, ColumnCopy, HazardKind, Planner, Step, StepKind, TableDefinition, TableFate,
-    definition_text, is_inline_constraint, mentions,
+    is_inline_constraint,
 };
 use crate::compare::normalize::canonical_expression;
 use crate::compare::{Action, Change};
@@ -46,6 +47,9 @@ impl Planner<'_> {
                 step.current = Some(current.clone());
                 self.plan.steps.push(step);
                 self.set_fate(&change.name, TableFate::Dropped);
+                // What still names it (a view over a table replaced by a view) is put back.
+                let at = self.plan.steps.len() - 1;
+                self.refresh_around(at, Disruption::Replaced(&change.name), changes);
             }
             Action::Keep => {}
             Action::Rename => {
@@ -370,6 +374,22 @@ impl Planner<'_> {
                 drop.current = Some(temporary);
                 self.plan.steps.push(drop);
             }
+            // Columns retyped or dropped: what holds them is taken down around the change.
+            let held: Vec<String> = column_changes
+                .iter()
+                .filter_map(|c| match c {
+                    ColumnChange::Drop { column } => Some(column),
+                    ColumnChange::Alter { current, desired }
+                        if ColumnView(current).data_type() != ColumnView(desired).data_type()
+                            || ColumnView(current).collation()
+                                != ColumnView(desired).collation() =>
+                    {
+                        Some(current)
+                    }
+                    _ => None,
+                })
+                .map(|c| ColumnView(c).name().to_lowercase())
+                .collect();
             let mut step = Step::new(StepKind::AlterTable, kind::TABLE, name.clone());
             step.columns = column_changes;
             step.current = Some(current.clone());
@@ -378,6 +398,10 @@ impl Planner<'_> {
                 step.guard = self.guard(name, &guard_message);
             }
             self.plan.steps.push(step);
+            if !held.is_empty() {
+                let at = self.plan.steps.len() - 1;
+                self.refresh_around(at, Disruption::Columns(name, held), changes);
+            }
             return;
         }
         dedup(&mut reasons);
@@ -411,17 +435,18 @@ impl Planner<'_> {
         }
         self.plan.steps.push(step);
         self.set_fate(name, TableFate::Rebuilt);
+        let at = self.plan.steps.len() - 1;
+        self.refresh_around(at, Disruption::Rebuilt(name), changes);
         self.refresh_dependents(name, changes);
     }
 
-    /// Views and foreign keys that must be taken down and put back around a rebuild.
+    /// Foreign keys that must be taken down and put back around a rebuild (views and other
+    /// dependents: [`Planner::refresh_around`]).
     fn refresh_dependents(&mut self, table: &ObjectName, changes: &[&Change]) {
         let changing: BTreeSet<String> = changes
             .iter()
             .map(|c| format!("{}|{}", c.kind, c.name.key(self.case_sensitive)))
             .collect();
-        let leaf = table.leaf().to_lowercase();
-        let mut views = Vec::new();
         let mut foreign_keys = Vec::new();
         for (current, desired) in self.pairs() {
             let element = &desired;
@@ -433,11 +458,6 @@ impl Planner<'_> {
             if changing.contains(&id) {
                 continue;
             }
-            if element.kind == kind::VIEW
-                && mentions(&definition_text(element).to_lowercase(), &leaf)
-            {
-                views.push((current.clone(), desired.clone()));
-            }
             if element.kind == kind::FOREIGN_KEY
                 && !self.caps.foreign_keys_inline_only
                 && element
@@ -447,15 +467,6 @@ impl Planner<'_> {
             {
                 foreign_keys.push((current.clone(), desired.clone()));
             }
-        }
-        let refreshed = format!("refreshed around the rebuild of {table}");
-        for (current, desired) in views {
-            self.drop_and_recreate(
-                (StepKind::DropProgrammable, StepKind::CreateProgrammable),
-                current,
-                desired,
-                &refreshed,
-            );
         }
         let re_added = format!("re-added around the rebuild of {table}");
         for (current, desired) in foreign_keys {

@@ -51,3 +51,353 @@ fn postgres_types_and_extensions_come_before_tables() {
     let (create, drop) = kinds_for("PgExtension");
     assert!(create < StepKind::CreateType && drop > StepKind::DropTable);
 }
+
+// ---------------------------------------------------------------- the dependency graph
+
+use crate::compare::{CompareOptions, compare};
+use crate::model::kind::prop;
+use crate::model::{Dsp, Element, Model, Reference, kind};
+use crate::plan::{Capabilities, HazardKind, Plan, PlanOptions, create_all, plan};
+
+/// PostgreSQL's capabilities, as plain data (the dialect states the same).
+fn postgres() -> Capabilities {
+    Capabilities {
+        transactional_ddl: true,
+        alter_column_type: true,
+        alter_column_nullability: true,
+        alter_constraints: true,
+        drop_column: true,
+        column_order_significant: false,
+        alter_routine_in_place: true,
+        alter_types_in_place: true,
+        foreign_keys_inline_only: false,
+        sqlcmd_variables: false,
+        validate_constraints_later: true,
+        dependents_hold_columns: true,
+    }
+}
+
+fn model(elements: Vec<Element>) -> Model {
+    let mut m = Model::empty(Dsp::from_short_name("postgres").unwrap());
+    m.elements = elements;
+    m
+}
+
+fn column(table: &ObjectName, col: &str, type_name: ObjectName, built_in: bool) -> Element {
+    let reference = if built_in {
+        Reference::built_in(type_name)
+    } else {
+        Reference::to(type_name)
+    };
+    Element::new(kind::SIMPLE_COLUMN)
+        .named(table.child(col))
+        .with_child(
+            kind::rel::TYPE_SPECIFIER,
+            Element::new(kind::TYPE_SPECIFIER).with_ref(kind::rel::TYPE, reference),
+        )
+}
+
+fn table(t: &ObjectName, columns: Vec<Element>) -> Element {
+    let mut el = Element::new(kind::TABLE).named(t.clone());
+    for c in columns {
+        el.push_child(kind::rel::COLUMNS, c);
+    }
+    el
+}
+
+fn function(n: &ObjectName, language: &str, body: &str) -> Element {
+    Element::new(kind::SCALAR_FUNCTION)
+        .named(n.clone())
+        .with_text(prop::LANGUAGE, language)
+        .with_text(prop::ARGUMENTS, "")
+        .with_script(
+            prop::DEFINITION_SCRIPT,
+            format!("CREATE FUNCTION {n}() RETURNS integer LANGUAGE {language} AS $$ {body} $$"),
+        )
+}
+
+fn view(n: &ObjectName, query: &str) -> Element {
+    Element::new(kind::VIEW)
+        .named(n.clone())
+        .with_script(prop::QUERY_SCRIPT, query)
+}
+
+fn enum_type(n: &ObjectName, values: &str) -> Element {
+    Element::new("PgEnumType").named(n.clone()).with_script(
+        crate::plan::DEFINITION,
+        format!("CREATE TYPE {n} AS ENUM ({values})"),
+    )
+}
+
+fn planned(current: &Model, desired: &Model) -> Plan {
+    let diff = compare(
+        current,
+        desired,
+        &CompareOptions {
+            ignore_column_order: true,
+            drop_objects_not_in_source: true,
+            ..CompareOptions::default()
+        },
+    );
+    plan(&diff, current, desired, postgres(), &PlanOptions::default())
+}
+
+fn steps(plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(|s| format!("{} {}", s.kind.as_str(), s.name))
+        .collect()
+}
+
+fn position(plan: &Plan, kind: StepKind, object: &ObjectName) -> usize {
+    plan.steps
+        .iter()
+        .position(|s| s.kind == kind && &s.name == object)
+        .unwrap_or_else(|| panic!("no {kind:?} {object} in {:?}", steps(plan)))
+}
+
+/// A table whose default, check and expression index call functions: the functions first,
+/// though kind order puts tables before routines; dropped in the reverse order.
+#[test]
+fn functions_called_by_defaults_checks_and_indexes_are_created_first_and_dropped_last() {
+    let t = name(&["public", "items"]);
+    let (f_default, f_check, f_index) = (
+        name(&["public", "new_id"]),
+        name(&["public", "is_valid"]),
+        name(&["public", "norm"]),
+    );
+    let int = name(&["integer"]);
+    let default = Element::new(kind::DEFAULT)
+        .named(name(&["public", "df_items_id"]))
+        .with_script(prop::DEFAULT_EXPRESSION_SCRIPT, "public.new_id()")
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()))
+        .with_ref(kind::rel::FOR_COLUMN, Reference::to(t.child("id")));
+    let check = Element::new(kind::CHECK)
+        .named(name(&["public", "ck_items"]))
+        .with_script(prop::CHECK_EXPRESSION_SCRIPT, "is_valid (id)")
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()));
+    let index = Element::new(kind::INDEX)
+        .named(t.child("ix_norm"))
+        .with_child(
+            kind::rel::COLUMN_SPECIFICATIONS,
+            Element::new(kind::INDEXED_COLUMN).with_script(prop::EXPRESSION_SCRIPT, "norm(id)"),
+        )
+        .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(t.clone()));
+    let desired = model(vec![
+        table(&t, vec![column(&t, "id", int.clone(), true)]),
+        default,
+        check,
+        index,
+        function(&f_default, "plpgsql", "BEGIN RETURN 1; END"),
+        function(&f_check, "sql", "SELECT 1"),
+        function(&f_index, "sql", "SELECT 1"),
+    ]);
+    let created = create_all(&desired, postgres(), &PlanOptions::default());
+    assert!(created.hazards.is_empty(), "{:?}", created.hazards);
+    let table_at = position(&created, StepKind::CreateTable, &t);
+    for f in [&f_default, &f_check] {
+        assert!(
+            position(&created, StepKind::CreateProgrammable, f) < table_at,
+            "{:?}",
+            steps(&created)
+        );
+    }
+    assert!(
+        position(&created, StepKind::CreateProgrammable, &f_index)
+            < position(&created, StepKind::CreateIndex, &t.child("ix_norm"))
+    );
+    // Dropping everything: the table (with its default and check) before the functions.
+    let dropped = planned(&desired, &model(vec![]));
+    let table_at = position(&dropped, StepKind::DropTable, &t);
+    for f in [&f_default, &f_check] {
+        assert!(
+            position(&dropped, StepKind::DropProgrammable, f) > table_at,
+            "{:?}",
+            steps(&dropped)
+        );
+    }
+}
+
+/// Domains over types over domains, in any order in the model: each after what it names.
+#[test]
+fn types_are_created_after_the_types_they_name() {
+    let base = name(&["public", "base_text"]);
+    let derived = name(&["public", "derived_text"]);
+    let domain = |n: &ObjectName, over: &str| {
+        Element::new("PgDomain").named(n.clone()).with_script(
+            crate::plan::DEFINITION,
+            format!("CREATE DOMAIN {n} AS {over}"),
+        )
+    };
+    let desired = model(vec![
+        domain(&derived, "public.base_text CHECK (length(VALUE) > 1)"),
+        domain(&base, "text"),
+    ]);
+    let created = create_all(&desired, postgres(), &PlanOptions::default());
+    assert_eq!(
+        steps(&created),
+        vec![
+            format!("CreateType {base}"),
+            format!("CreateType {derived}")
+        ]
+    );
+    let dropped = planned(&desired, &model(vec![]));
+    assert_eq!(
+        steps(&dropped),
+        vec![format!("DropType {derived}"), format!("DropType {base}")]
+    );
+}
+
+/// Views that name each other cannot be created in any order: a hazard naming both, which
+/// upgrades refuse. Procedural functions that call each other resolve names when they run:
+/// no hazard.
+#[test]
+fn a_cycle_of_hard_dependencies_is_a_hazard_naming_its_objects() {
+    let (a, b) = (name(&["public", "va"]), name(&["public", "vb"]));
+    let desired = model(vec![
+        view(&a, "SELECT * FROM public.vb"),
+        view(&b, "SELECT * FROM public.va"),
+    ]);
+    let created = create_all(&desired, postgres(), &PlanOptions::default());
+    let cycles: Vec<_> = created.cycles().collect();
+    assert_eq!(cycles.len(), 1, "{:?}", created.hazards);
+    assert_eq!(cycles[0].kind, HazardKind::DependencyCycle);
+    assert!(
+        cycles[0].message.contains(&a.to_string()),
+        "{}",
+        cycles[0].message
+    );
+    assert!(
+        cycles[0].message.contains(&b.to_string()),
+        "{}",
+        cycles[0].message
+    );
+    assert_eq!(created.steps.len(), 2, "the plan stays total");
+
+    let (f, g) = (name(&["public", "f"]), name(&["public", "g"]));
+    let desired = model(vec![
+        function(&f, "plpgsql", "BEGIN RETURN public.g(); END"),
+        function(&g, "plpgsql", "BEGIN RETURN public.f(); END"),
+    ]);
+    let created = create_all(&desired, postgres(), &PlanOptions::default());
+    assert!(created.hazards.is_empty(), "{:?}", created.hazards);
+    assert_eq!(created.steps.len(), 2);
+}
+
+/// A column retyped under a view: the view is dropped before the ALTER and re-created after
+/// it; a view over that view too (transitively); a view over another table is left alone.
+#[test]
+fn views_over_a_retyped_column_are_dropped_before_and_recreated_after() {
+    let t = name(&["public", "t"]);
+    let other = name(&["public", "other"]);
+    let (v, vv, w) = (
+        name(&["public", "v"]),
+        name(&["public", "v_over_v"]),
+        name(&["public", "w"]),
+    );
+    let with_type = |ty: &str| {
+        model(vec![
+            table(&t, vec![column(&t, "a", name(&[ty]), true)]),
+            table(&other, vec![column(&other, "b", name(&["integer"]), true)]),
+            view(&v, "SELECT a FROM public.t"),
+            view(&vv, "SELECT a FROM public.v"),
+            view(&w, "SELECT b FROM public.other"),
+        ])
+    };
+    let plan = planned(&with_type("integer"), &with_type("bigint"));
+    let alter = position(&plan, StepKind::AlterTable, &t);
+    for x in [&v, &vv] {
+        assert!(position(&plan, StepKind::DropProgrammable, x) < alter);
+        assert!(position(&plan, StepKind::CreateProgrammable, x) > alter);
+    }
+    // The outer view goes first and comes back last.
+    assert!(
+        position(&plan, StepKind::DropProgrammable, &vv)
+            < position(&plan, StepKind::DropProgrammable, &v)
+    );
+    assert!(
+        position(&plan, StepKind::CreateProgrammable, &vv)
+            > position(&plan, StepKind::CreateProgrammable, &v)
+    );
+    assert!(
+        !plan.steps.iter().any(|s| s.name == w),
+        "{:?}",
+        steps(&plan)
+    );
+    // Only a nullability change: nothing is taken down.
+    let mut nullable = with_type("integer");
+    let mut not_null = with_type("integer");
+    not_null.elements[0] = table(
+        &t,
+        vec![column(&t, "a", name(&["integer"]), true).with_bool(prop::IS_NULLABLE, false)],
+    );
+    nullable.elements[0] = table(&t, vec![column(&t, "a", name(&["integer"]), true)]);
+    let plan = planned(&nullable, &not_null);
+    assert_eq!(steps(&plan), vec![format!("AlterTable {t}")]);
+}
+
+/// An enum replaced (a value removed) under a column and a view over that column, and a
+/// function taking the enum: the view and the function are taken down around the type's
+/// replacement.
+#[test]
+fn dependents_of_a_replaced_enum_are_taken_down_around_it() {
+    let e = name(&["public", "mood"]);
+    let t = name(&["public", "people"]);
+    let v = name(&["public", "happy_people"]);
+    let f = name(&["public", "describe"]);
+    let with_values = |values: &str| {
+        model(vec![
+            enum_type(&e, values),
+            table(&t, vec![column(&t, "m", e.clone(), false)]),
+            view(&v, "SELECT m FROM public.people"),
+            Element::new(kind::SCALAR_FUNCTION)
+                .named(f.clone())
+                .with_text(prop::LANGUAGE, "sql")
+                .with_text(prop::ARGUMENTS, "public.mood")
+                .with_script(
+                    prop::DEFINITION_SCRIPT,
+                    "CREATE FUNCTION public.describe(m public.mood) RETURNS text LANGUAGE sql AS $$ SELECT m::text $$",
+                ),
+        ])
+    };
+    let plan = planned(
+        &with_values("'sad', 'ok', 'happy'"),
+        &with_values("'sad', 'happy'"),
+    );
+    let replace = position(&plan, StepKind::CreateType, &e);
+    assert!(plan.steps[replace].current.is_some(), "replaced in place");
+    assert!(
+        position(&plan, StepKind::DropProgrammable, &v) < replace,
+        "{:?}",
+        steps(&plan)
+    );
+    assert!(position(&plan, StepKind::CreateProgrammable, &v) > replace);
+    assert!(position(&plan, StepKind::DropProgrammable, &f) < replace);
+    assert!(position(&plan, StepKind::CreateProgrammable, &f) > replace);
+    assert!(plan.hazards.is_empty(), "{:?}", plan.hazards);
+}
+
+/// A column moved off an enum that is dropped: the ALTER runs before the DROP TYPE (kind order
+/// alone puts drops first).
+#[test]
+fn a_type_is_dropped_after_the_columns_stop_using_it() {
+    let e = name(&["public", "status"]);
+    let t = name(&["public", "items"]);
+    let current = model(vec![
+        enum_type(&e, "'a', 'b'"),
+        table(&t, vec![column(&t, "s", e.clone(), false)]),
+    ]);
+    let desired = model(vec![table(
+        &t,
+        vec![column(&t, "s", name(&["text"]), true)],
+    )]);
+    let plan = planned(&current, &desired);
+    assert!(
+        position(&plan, StepKind::AlterTable, &t) < position(&plan, StepKind::DropType, &e),
+        "{:?}",
+        steps(&plan)
+    );
+    // And back: the type is created before the column uses it.
+    let plan = planned(&desired, &current);
+    assert!(position(&plan, StepKind::CreateType, &e) < position(&plan, StepKind::AlterTable, &t));
+}

@@ -205,7 +205,7 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
             name: match h.kind {
                 HazardKind::DataLoss | HazardKind::NotNullWithoutDefault => "DataIssue",
                 HazardKind::TableRebuild => "DataMotion",
-                HazardKind::Unscriptable => "UnsupportedObject",
+                HazardKind::Unscriptable | HazardKind::DependencyCycle => "UnsupportedObject",
             }
             .to_string(),
             kind: h.kind.as_str().to_string(),

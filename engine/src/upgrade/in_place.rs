@@ -132,6 +132,7 @@ fn in_place_locked(
             drift: allowed_drift,
         });
     }
+    refuse_cycles(&plan)?;
     if !options.allow_data_loss {
         refuse_data_loss(driver, &plan, &live)?;
     }
@@ -209,6 +210,17 @@ pub(super) fn validate(
         }
     }
     Ok((registration, allowed_drift))
+}
+
+/// Refuses a plan with a cycle of dependencies: no order of its steps can run.
+pub(super) fn refuse_cycles(plan: &Plan) -> Result<()> {
+    let cycles: Vec<&str> = plan.cycles().map(|h| h.message.as_str()).collect();
+    if cycles.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Blocked {
+        reason: format!("the plan cannot run: {}", cycles.join("; ")),
+    })
 }
 
 /// Refuses a plan whose data-loss hazards touch tables that hold rows (checked now, as DacFx
