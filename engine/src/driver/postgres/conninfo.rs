@@ -730,6 +730,11 @@ mod tests {
         move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
+    /// The message `resolve` refuses `text` with.
+    fn refusal(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+        resolve(text, env).unwrap_err().to_string()
+    }
+
     #[test]
     fn urls_give_libpq_parameters() {
         let params = parse(
@@ -775,22 +780,14 @@ mod tests {
 
     #[test]
     fn unknown_and_unsupported_parameters_are_named() {
-        let err = resolve("postgres://u:s3cr3t@h/db?colour=blue", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u:s3cr3t@h/db?colour=blue", &no_env);
         assert!(err.contains("unknown parameter colour"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
-        let err = resolve("postgres://u@h/db?sslcrl=/x", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db?sslcrl=/x", &no_env);
         assert!(err.contains("sslcrl is not supported"), "{err}");
-        let err = resolve("postgres://u@h/db?sslmode=sometimes", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db?sslmode=sometimes", &no_env);
         assert!(err.contains("sometimes"), "{err}");
-        let err = resolve("postgres://u@h/db", &with_env(&[("PGSERVICE", "prod")]))
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db", &with_env(&[("PGSERVICE", "prod")]));
         assert!(err.contains("PGSERVICE"), "{err}");
     }
 
@@ -842,16 +839,12 @@ mod tests {
 
     #[test]
     fn verified_modes_need_roots() {
-        let err = resolve("postgres://u@h/db?sslmode=verify-ca", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db?sslmode=verify-ca", &no_env);
         assert!(err.contains("sslrootcert"), "{err}");
-        let err = resolve(
+        let err = refusal(
             "postgres://u@h/db?sslrootcert=/nonexistent/root.crt",
             &no_env,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(err.contains("/nonexistent/root.crt"), "{err}");
         let r = resolve("postgres://u@h/db?sslrootcert=system", &no_env).unwrap();
         assert_eq!(
@@ -943,7 +936,7 @@ mod tests {
         )
         .unwrap();
         let env = with_env(&[("HOME", home.path().to_str().unwrap())]);
-        let err = resolve("postgres://u@h/db", &env).unwrap_err().to_string();
+        let err = refusal("postgres://u@h/db", &env);
         assert!(err.contains("group or world access"), "{err}");
         std::fs::set_permissions(
             dot.join("postgresql.key"),
