@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::driver::target::{self, PercentDecodeError};
 use crate::{Error, Result};
 
 /// Parameters dac passes to the `postgres` crate as they are (it checks their values).
@@ -317,24 +318,10 @@ fn split_hosts(spec: &str) -> Vec<&str> {
 /// Percent-decoding; `what` names the part for the error (never its text: it may be a
 /// password).
 fn decode(text: &str, what: &str) -> Result<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| invalid(format!("invalid percent-encoding in {what}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| invalid(format!("{what} is not UTF-8 once decoded")))
+    target::percent_decode(text).map_err(|e| match e {
+        PercentDecodeError::BadEscape => invalid(format!("invalid percent-encoding in {what}")),
+        PercentDecodeError::NotUtf8 => invalid(format!("{what} is not UTF-8 once decoded")),
+    })
 }
 
 /// libpq's `key = value` form: values may be single-quoted, `\` escapes the next character.
