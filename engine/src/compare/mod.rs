@@ -868,20 +868,8 @@ fn diff_entries(
             text_diff: None,
         });
     }
-    let elements_a: Vec<&Element> = a
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Element(el) => Some(el),
-            _ => None,
-        })
-        .collect();
-    let elements_b: Vec<&Element> = b
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Element(el) => Some(el),
-            _ => None,
-        })
-        .collect();
+    let elements_a: Vec<&Element> = a.iter().filter_map(|e| e.element()).collect();
+    let elements_b: Vec<&Element> = b.iter().filter_map(|e| e.element()).collect();
     let named = elements_a
         .iter()
         .chain(&elements_b)

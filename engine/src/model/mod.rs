@@ -370,6 +370,16 @@ pub enum Entry {
     Empty,
 }
 
+impl Entry {
+    /// The nested element, when this entry is one.
+    pub fn element(&self) -> Option<&Element> {
+        match self {
+            Entry::Element(el) => Some(el),
+            _ => None,
+        }
+    }
+}
+
 /// `<References Name= ExternalSource= Disambiguator=>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -528,10 +538,7 @@ impl Element {
 
     /// Nested elements in a relationship (`Columns`, `TypeSpecifier`, `Parameters`...).
     pub fn children<'a>(&'a self, rel: &str) -> impl Iterator<Item = &'a Element> + 'a {
-        self.entries(rel).filter_map(|e| match e {
-            Entry::Element(el) => Some(el),
-            _ => None,
-        })
+        self.entries(rel).filter_map(Entry::element)
     }
 
     /// Every reference this element and its nested elements make: its dependencies.

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::driver::target::{self, PercentDecodeError};
 use crate::{Error, Result};
 
 /// Parameters dac passes to the `postgres` crate as they are (it checks their values).
@@ -317,24 +318,10 @@ fn split_hosts(spec: &str) -> Vec<&str> {
 /// Percent-decoding; `what` names the part for the error (never its text: it may be a
 /// password).
 fn decode(text: &str, what: &str) -> Result<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| invalid(format!("invalid percent-encoding in {what}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| invalid(format!("{what} is not UTF-8 once decoded")))
+    target::percent_decode(text).map_err(|e| match e {
+        PercentDecodeError::BadEscape => invalid(format!("invalid percent-encoding in {what}")),
+        PercentDecodeError::NotUtf8 => invalid(format!("{what} is not UTF-8 once decoded")),
+    })
 }
 
 /// libpq's `key = value` form: values may be single-quoted, `\` escapes the next character.
@@ -730,6 +717,11 @@ mod tests {
         move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
+    /// The message `resolve` refuses `text` with.
+    fn refusal(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+        resolve(text, env).unwrap_err().to_string()
+    }
+
     #[test]
     fn urls_give_libpq_parameters() {
         let params = parse(
@@ -775,22 +767,14 @@ mod tests {
 
     #[test]
     fn unknown_and_unsupported_parameters_are_named() {
-        let err = resolve("postgres://u:s3cr3t@h/db?colour=blue", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u:s3cr3t@h/db?colour=blue", &no_env);
         assert!(err.contains("unknown parameter colour"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
-        let err = resolve("postgres://u@h/db?sslcrl=/x", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db?sslcrl=/x", &no_env);
         assert!(err.contains("sslcrl is not supported"), "{err}");
-        let err = resolve("postgres://u@h/db?sslmode=sometimes", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db?sslmode=sometimes", &no_env);
         assert!(err.contains("sometimes"), "{err}");
-        let err = resolve("postgres://u@h/db", &with_env(&[("PGSERVICE", "prod")]))
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db", &with_env(&[("PGSERVICE", "prod")]));
         assert!(err.contains("PGSERVICE"), "{err}");
     }
 
@@ -842,16 +826,12 @@ mod tests {
 
     #[test]
     fn verified_modes_need_roots() {
-        let err = resolve("postgres://u@h/db?sslmode=verify-ca", &no_env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal("postgres://u@h/db?sslmode=verify-ca", &no_env);
         assert!(err.contains("sslrootcert"), "{err}");
-        let err = resolve(
+        let err = refusal(
             "postgres://u@h/db?sslrootcert=/nonexistent/root.crt",
             &no_env,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(err.contains("/nonexistent/root.crt"), "{err}");
         let r = resolve("postgres://u@h/db?sslrootcert=system", &no_env).unwrap();
         assert_eq!(
@@ -943,7 +923,7 @@ mod tests {
         )
         .unwrap();
         let env = with_env(&[("HOME", home.path().to_str().unwrap())]);
-        let err = resolve("postgres://u@h/db", &env).unwrap_err().to_string();
+        let err = refusal("postgres://u@h/db", &env);
         assert!(err.contains("group or world access"), "{err}");
         std::fs::set_permissions(
             dot.join("postgresql.key"),

@@ -3,8 +3,8 @@
 //!
 //! | sslmode | roots | check |
 //! |---|---|---|
-//! | allow, prefer, require | none | none ([`Unverified`]) |
-//! | allow, prefer, require, verify-ca | a root file | the chain, not the host name ([`ChainOnly`]) |
+//! | allow, prefer, require | none | none ([`NotHostName`] without a chain) |
+//! | allow, prefer, require, verify-ca | a root file | the chain, not the host name ([`NotHostName`]) |
 //! | verify-full | a root file or `system` | the chain and the host name (webpki) |
 
 use std::sync::Arc;
@@ -32,7 +32,10 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<ClientConfig> {
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(format!("TLS setup: {e}")))?;
     let verifier: Arc<dyn ServerCertVerifier> = match &settings.roots {
-        Roots::None => Arc::new(Unverified(provider.signature_verification_algorithms)),
+        Roots::None => Arc::new(NotHostName {
+            chain: None,
+            algorithms: provider.signature_verification_algorithms,
+        }),
         roots => {
             let store = Arc::new(root_store(roots)?);
             let webpki = WebPkiServerVerifier::builder_with_provider(store, provider.clone())
@@ -41,7 +44,10 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<ClientConfig> {
             if settings.mode == SslMode::VerifyFull {
                 webpki
             } else {
-                Arc::new(ChainOnly(webpki))
+                Arc::new(NotHostName {
+                    chain: Some(webpki),
+                    algorithms: provider.signature_verification_algorithms,
+                })
             }
         }
     };
@@ -112,13 +118,20 @@ fn root_store(roots: &Roots) -> Result<RootCertStore> {
     Ok(store)
 }
 
-/// verify-ca: webpki's verifier, except that a certificate valid for another host name is
-/// accepted. webpki checks the chain (trust anchor, validity dates, key usage) before the name,
-/// so a name error means everything else passed; every other error stands.
+/// The check for every sslmode short of verify-full. With a root file (`chain`, verify-ca and the
+/// weaker modes given one): webpki's verifier, except that a certificate valid for another host
+/// name is accepted. webpki checks the chain (trust anchor, validity dates, key usage) before the
+/// name, so a name error means everything else passed; every other error stands. Without one
+/// (allow, prefer and require in libpq's meaning: encrypted, not authenticated): any certificate
+/// is accepted. Either way the handshake signatures are checked, so the session is bound to the
+/// certificate's key.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct NotHostName {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for NotHostName {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -127,10 +140,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -144,7 +157,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -153,51 +166,10 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// allow, prefer and require without a root certificate (libpq's meaning: encrypted, not
-/// authenticated): any certificate is accepted, but the handshake signatures are still checked,
-/// so the session is bound to the certificate's key.
-#[derive(Debug)]
-struct Unverified(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }

@@ -151,6 +151,15 @@ fn mismatch(table: &str, what: &str, parsed: String, catalog: String) -> Error {
     }
 }
 
+/// A mismatch unless the parsed names are the catalog's.
+fn same_names(table: &str, what: &str, parsed: &[String], catalog: &[String]) -> Result<()> {
+    if parsed == catalog {
+        Ok(())
+    } else {
+        Err(mismatch(table, what, names(parsed), names(catalog)))
+    }
+}
+
 fn names(columns: &[String]) -> String {
     format!("({})", columns.join(", "))
 }
@@ -187,28 +196,14 @@ fn cross_check(driver: &SqliteDriver, model: &Model) -> Result<()> {
             .map(|c| lower(c.name_or_empty().leaf()))
             .collect();
         let listed: Vec<String> = cat.columns.iter().map(|c| lower(c)).collect();
-        if parsed != listed {
-            return Err(mismatch(
-                name.leaf(),
-                "columns",
-                names(&parsed),
-                names(&listed),
-            ));
-        }
+        same_names(name.leaf(), "columns", &parsed, &listed)?;
         let subs = owned.get(&key).map(Vec::as_slice).unwrap_or(&[]);
         let of = |k: &'static str| subs.iter().filter(move |e| e.kind == k);
         let mut pk: Vec<String> = of(kind::PRIMARY_KEY).flat_map(|e| key_names(e)).collect();
         let mut listed_pk: Vec<String> = cat.primary_key.iter().map(|(_, c)| lower(c)).collect();
         pk.sort();
         listed_pk.sort();
-        if pk != listed_pk {
-            return Err(mismatch(
-                name.leaf(),
-                "primary key",
-                names(&pk),
-                names(&listed_pk),
-            ));
-        }
+        same_names(name.leaf(), "primary key", &pk, &listed_pk)?;
         for (index_name, (unique, columns)) in &cat.indexes {
             let parsed = of(kind::INDEX).find(|e| lower(e.name_or_empty().leaf()) == *index_name);
             let Some(parsed) = parsed else {

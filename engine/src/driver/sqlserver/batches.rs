@@ -34,8 +34,9 @@ pub fn split_batches(script: &str) -> Vec<ScriptBatch> {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
         Code,
-        String,
-        Bracket,
+        /// Inside a string (`'`) or a bracketed name (`]`), until this closing character; doubled,
+        /// it stands for itself.
+        Quoted(char),
         Block(usize),
     }
     let mut out = Vec::new();
@@ -66,8 +67,8 @@ pub fn split_batches(script: &str) -> Vec<ScriptBatch> {
             let next = chars.get(i + 1).copied();
             match state {
                 State::Code => match c {
-                    '\'' => state = State::String,
-                    '[' => state = State::Bracket,
+                    '\'' => state = State::Quoted('\''),
+                    '[' => state = State::Quoted(']'),
                     '-' if next == Some('-') => break,
                     '/' if next == Some('*') => {
                         state = State::Block(1);
@@ -75,18 +76,9 @@ pub fn split_batches(script: &str) -> Vec<ScriptBatch> {
                     }
                     _ => {}
                 },
-                State::String => {
-                    if c == '\'' {
-                        if next == Some('\'') {
-                            i += 1;
-                        } else {
-                            state = State::Code;
-                        }
-                    }
-                }
-                State::Bracket => {
-                    if c == ']' {
-                        if next == Some(']') {
+                State::Quoted(close) => {
+                    if c == close {
+                        if next == Some(close) {
                             i += 1;
                         } else {
                             state = State::Code;

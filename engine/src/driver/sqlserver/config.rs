@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::driver::target::{self, PercentDecodeError};
 use crate::{Error, Result};
 
 /// A password: `Debug` prints `***`.
@@ -483,23 +484,10 @@ pub fn with_database(text: &str, database: &str) -> String {
 }
 
 fn percent_decode(text: &str) -> Result<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| invalid("bad %-escape in the URL"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| invalid("the URL does not decode to UTF-8"))
+    target::percent_decode(text).map_err(|e| match e {
+        PercentDecodeError::BadEscape => invalid("bad %-escape in the URL"),
+        PercentDecodeError::NotUtf8 => invalid("the URL does not decode to UTF-8"),
+    })
 }
 
 /// `key=value` pairs of an ADO.NET string with the values of `Password`/`Pwd` replaced by

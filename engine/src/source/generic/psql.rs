@@ -3,6 +3,8 @@
 //! seed data (`INSERT`, `setval`), which becomes the package's post-deployment script.
 
 use std::collections::BTreeMap;
+use std::iter::Peekable;
+use std::str::Chars;
 
 use sqlparser::ast::{self, Statement};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
@@ -454,34 +456,29 @@ fn copy_literal(field: &str) -> String {
             Some('t') => out.push('\t'),
             Some('v') => out.push('\u{b}'),
             Some(d @ '0'..='7') => {
-                let mut v = d.to_digit(8).unwrap_or(0);
-                for _ in 0..2 {
-                    match chars.peek().and_then(|c| c.to_digit(8)) {
-                        Some(n) => {
-                            v = v * 8 + n;
-                            chars.next();
-                        }
-                        None => break,
-                    }
-                }
-                out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                let first = d.to_digit(8).unwrap_or(0);
+                out.push(numeric_escape(&mut chars, first, 8));
             }
-            Some('x') => {
-                let mut v = 0;
-                for _ in 0..2 {
-                    match chars.peek().and_then(|c| c.to_digit(16)) {
-                        Some(n) => {
-                            v = v * 16 + n;
-                            chars.next();
-                        }
-                        None => break,
-                    }
-                }
-                out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
-            }
+            Some('x') => out.push(numeric_escape(&mut chars, 0, 16)),
             Some(other) => out.push(other),
             None => out.push('\\'),
         }
     }
     format!("'{}'", out.replace('\'', "''"))
+}
+
+/// The rest of a `\ddd` (octal) or `\xhh` (hex) escape: up to two more digits in `radix`
+/// after `first`, and the character they number.
+fn numeric_escape(chars: &mut Peekable<Chars<'_>>, first: u32, radix: u32) -> char {
+    let mut v = first;
+    for _ in 0..2 {
+        match chars.peek().and_then(|c| c.to_digit(radix)) {
+            Some(n) => {
+                v = v * radix + n;
+                chars.next();
+            }
+            None => break,
+        }
+    }
+    char::from_u32(v).unwrap_or('\u{fffd}')
 }

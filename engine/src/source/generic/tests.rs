@@ -44,6 +44,11 @@ fn col_type(col: &Element) -> String {
         .unwrap_or_default()
 }
 
+/// The column's type specifier.
+fn type_spec(col: &Element) -> &Element {
+    col.children(rel::TYPE_SPECIFIER).next().unwrap()
+}
+
 fn refs(el: &Element, rel_name: &str) -> Vec<String> {
     el.references(rel_name)
         .filter_map(|r| r.name.as_ref())
@@ -76,14 +81,7 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
     assert_eq!(id.bool_prop(prop::IS_NULLABLE), Some(false));
     let email = column(t, "Email");
     assert_eq!(col_type(email), "[character varying]");
-    assert_eq!(
-        email
-            .children(rel::TYPE_SPECIFIER)
-            .next()
-            .unwrap()
-            .int_prop(prop::LENGTH),
-        Some(255)
-    );
+    assert_eq!(type_spec(email).int_prop(prop::LENGTH), Some(255));
     assert_eq!(email.bool_prop(prop::IS_NULLABLE), Some(false));
     let age = column(t, "age");
     assert_eq!(col_type(age), "[integer]");
@@ -94,13 +92,7 @@ fn postgres_table_columns_types_and_generated_constraint_names() {
     );
     assert_eq!(col_type(column(t, "created")), "[timestamp with time zone]");
     let tags = column(t, "tags");
-    assert_eq!(
-        tags.children(rel::TYPE_SPECIFIER)
-            .next()
-            .unwrap()
-            .int_prop(prop::ARRAY_DIMENSIONS),
-        Some(1)
-    );
+    assert_eq!(type_spec(tags).int_prop(prop::ARRAY_DIMENSIONS), Some(1));
     assert_eq!(column(t, "flag").text_prop(prop::COLLATION), Some("C"));
 
     let pk = find(&els, kind::PRIMARY_KEY, "[public].[users_pkey]");
@@ -228,13 +220,7 @@ fn sqlite_table_names_types_and_unnamed_constraints() {
     );
     let name = column(t, "name");
     assert_eq!(col_type(name), "[VARCHAR]");
-    assert_eq!(
-        name.children(rel::TYPE_SPECIFIER)
-            .next()
-            .unwrap()
-            .int_prop(prop::LENGTH),
-        Some(30)
-    );
+    assert_eq!(type_spec(name).int_prop(prop::LENGTH), Some(30));
     assert!(
         column(t, "note")
             .relationship(rel::TYPE_SPECIFIER)
@@ -564,7 +550,7 @@ fn postgres_opaque_definitions_are_runnable() {
 fn extension_types_are_external_references() {
     fn type_source(els: &[Element], table: &str, col: &str) -> Option<String> {
         let t = find(els, kind::TABLE, table);
-        let spec = column(t, col).children(rel::TYPE_SPECIFIER).next().unwrap();
+        let spec = type_spec(column(t, col));
         let r = spec.references(rel::TYPE).next().unwrap();
         r.external_source.as_deref().map(str::to_string)
     }
