@@ -21,20 +21,7 @@ impl Dialect for Postgres {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            transactional_ddl: true,
-            alter_column_type: true,
-            alter_column_nullability: true,
-            alter_constraints: true,
-            drop_column: true,
-            column_order_significant: false,
-            alter_routine_in_place: true,
-            alter_types_in_place: true,
-            foreign_keys_inline_only: false,
-            sqlcmd_variables: false,
-            validate_constraints_later: true,
-            dependents_hold_columns: true,
-        }
+        Capabilities::POSTGRES
     }
 
     fn validate_constraint(&self, table: &ObjectName, constraint: &str) -> Option<String> {

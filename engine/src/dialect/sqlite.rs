@@ -28,20 +28,7 @@ impl Dialect for Sqlite {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            transactional_ddl: true,
-            alter_column_type: false,
-            alter_column_nullability: false,
-            alter_constraints: false,
-            drop_column: true,
-            column_order_significant: false,
-            alter_routine_in_place: false,
-            alter_types_in_place: false,
-            foreign_keys_inline_only: true,
-            sqlcmd_variables: false,
-            validate_constraints_later: false,
-            dependents_hold_columns: false,
-        }
+        Capabilities::SQLITE
     }
 
     fn quote_name(&self, name: &ObjectName) -> String {

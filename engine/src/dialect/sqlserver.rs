@@ -20,20 +20,7 @@ impl Dialect for SqlServer {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            transactional_ddl: true,
-            alter_column_type: true,
-            alter_column_nullability: true,
-            alter_constraints: true,
-            drop_column: true,
-            column_order_significant: true,
-            alter_routine_in_place: true,
-            alter_types_in_place: false,
-            foreign_keys_inline_only: false,
-            sqlcmd_variables: true,
-            validate_constraints_later: false,
-            dependents_hold_columns: false,
-        }
+        Capabilities::SQL_SERVER
     }
 
     fn quote_ident(&self, ident: &str) -> String {

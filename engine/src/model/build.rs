@@ -91,6 +91,15 @@ pub(crate) mod testing {
         ObjectName::new(parts.iter().copied())
     }
 
+    /// The table `table` with `columns`.
+    pub(crate) fn table(table: &ObjectName, columns: Vec<Element>) -> Element {
+        let mut el = Element::new(kind::TABLE).named(table.clone());
+        for c in columns {
+            el.push_child(kind::rel::COLUMNS, c);
+        }
+        el
+    }
+
     /// A column `col` of `table`, of the built-in type `ty`; NOT NULL unless `nullable`.
     pub(crate) fn column(table: &ObjectName, col: &str, ty: &str, nullable: bool) -> Element {
         let mut el = Element::new(kind::SIMPLE_COLUMN).named(table.child(col));

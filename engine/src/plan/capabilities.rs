@@ -37,3 +37,54 @@ pub struct Capabilities {
     /// dropped before and re-created after (PostgreSQL).
     pub dependents_hold_columns: bool,
 }
+
+impl Capabilities {
+    /// PostgreSQL: transactional DDL, ALTER for nearly everything, types changed in place,
+    /// constraints checked later, dependents that hold columns.
+    pub const POSTGRES: Capabilities = Capabilities {
+        transactional_ddl: true,
+        alter_column_type: true,
+        alter_column_nullability: true,
+        alter_constraints: true,
+        drop_column: true,
+        column_order_significant: false,
+        alter_routine_in_place: true,
+        alter_types_in_place: true,
+        foreign_keys_inline_only: false,
+        sqlcmd_variables: false,
+        validate_constraints_later: true,
+        dependents_hold_columns: true,
+    };
+
+    /// SQLite: a rebuild for most table changes, foreign keys only inside CREATE TABLE.
+    pub const SQLITE: Capabilities = Capabilities {
+        transactional_ddl: true,
+        alter_column_type: false,
+        alter_column_nullability: false,
+        alter_constraints: false,
+        drop_column: true,
+        column_order_significant: false,
+        alter_routine_in_place: false,
+        alter_types_in_place: false,
+        foreign_keys_inline_only: true,
+        sqlcmd_variables: false,
+        validate_constraints_later: false,
+        dependents_hold_columns: false,
+    };
+
+    /// SQL Server: ALTER for columns and constraints, column order kept, SQLCMD variables.
+    pub const SQL_SERVER: Capabilities = Capabilities {
+        transactional_ddl: true,
+        alter_column_type: true,
+        alter_column_nullability: true,
+        alter_constraints: true,
+        drop_column: true,
+        column_order_significant: true,
+        alter_routine_in_place: true,
+        alter_types_in_place: false,
+        foreign_keys_inline_only: false,
+        sqlcmd_variables: true,
+        validate_constraints_later: false,
+        dependents_hold_columns: false,
+    };
+}

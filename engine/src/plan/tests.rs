@@ -55,26 +55,14 @@ fn postgres_types_and_extensions_come_before_tables() {
 // ---------------------------------------------------------------- the dependency graph
 
 use crate::compare::{CompareOptions, compare};
+use crate::model::build::testing::table;
 use crate::model::kind::prop;
 use crate::model::{Dsp, Element, Model, Reference, kind};
 use crate::plan::{Capabilities, HazardKind, Plan, PlanOptions, create_all, plan};
 
-/// PostgreSQL's capabilities, as plain data (the dialect states the same).
+/// PostgreSQL's capabilities.
 fn postgres() -> Capabilities {
-    Capabilities {
-        transactional_ddl: true,
-        alter_column_type: true,
-        alter_column_nullability: true,
-        alter_constraints: true,
-        drop_column: true,
-        column_order_significant: false,
-        alter_routine_in_place: true,
-        alter_types_in_place: true,
-        foreign_keys_inline_only: false,
-        sqlcmd_variables: false,
-        validate_constraints_later: true,
-        dependents_hold_columns: true,
-    }
+    Capabilities::POSTGRES
 }
 
 fn model(elements: Vec<Element>) -> Model {
@@ -95,14 +83,6 @@ fn column(table: &ObjectName, col: &str, type_name: ObjectName, built_in: bool) 
             kind::rel::TYPE_SPECIFIER,
             Element::new(kind::TYPE_SPECIFIER).with_ref(kind::rel::TYPE, reference),
         )
-}
-
-fn table(t: &ObjectName, columns: Vec<Element>) -> Element {
-    let mut el = Element::new(kind::TABLE).named(t.clone());
-    for c in columns {
-        el.push_child(kind::rel::COLUMNS, c);
-    }
-    el
 }
 
 fn function(n: &ObjectName, language: &str, body: &str) -> Element {

@@ -2,19 +2,11 @@
 
 use crate::compare::{CompareOptions, compare};
 use crate::dialect::{Dialect, Postgres, SqlServer, Sqlite};
-use crate::model::build::testing::{column, name};
+use crate::model::build::testing::{column, name, table};
 use crate::model::kind::prop;
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, kind};
 use crate::plan::{HazardKind, Plan, PlanOptions, StepKind, plan};
 use crate::script::render;
-
-fn table(table: &ObjectName, columns: Vec<Element>) -> Element {
-    let mut el = Element::new(kind::TABLE).named(table.clone());
-    for c in columns {
-        el.push_child(kind::rel::COLUMNS, c);
-    }
-    el
-}
 
 fn primary_key(table: &ObjectName, name: &str, col: &str) -> Element {
     Element::new(kind::PRIMARY_KEY)
