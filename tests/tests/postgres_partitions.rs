@@ -255,3 +255,60 @@ fn extension_owned_objects_are_not_inspected() {
     drop(driver);
     server.drop_database(&url);
 }
+
+/// Deploys `from`, fills it, upgrades to `to` through compare, plan and script, and checks the
+/// database then compares empty with `to`; returns the row count of `table` after.
+fn upgrade(slug: &str, from: &str, fill: &str, to: &str, table: &str) -> Result<i64, String> {
+    use dac_engine::dialect::dialect_for;
+    use dac_engine::plan::{PlanOptions, plan};
+    use dac_engine::script::render;
+    let server = server();
+    let url = server.create_database(slug);
+    let mut driver = PostgresDriver::connect(&url).unwrap();
+    driver.execute(from).unwrap();
+    driver.execute(fill).unwrap();
+    let live = driver.inspect().unwrap();
+    let desired = model_of(to);
+    let diff = compare(&live, &desired, &options());
+    let dialect = dialect_for(Platform::Postgres);
+    let planned = plan(
+        &diff,
+        &live,
+        &desired,
+        dialect.capabilities(),
+        &PlanOptions {
+            block_on_possible_data_loss: false,
+            ..PlanOptions::default()
+        },
+    );
+    let script = render(&planned, dialect);
+    dac_engine::upgrade::execute(&mut driver, &script).map_err(|e| e.to_string())?;
+    let after = driver.inspect().unwrap();
+    assert_same(&after, &desired, "after the upgrade != desired");
+    let rows = driver
+        .query(&format!("SELECT count(*)::text FROM {table}"))
+        .unwrap();
+    drop(driver);
+    server.drop_database(&url);
+    Ok(rows[0][0].clone().unwrap_or_default().parse().unwrap())
+}
+
+/// A changed bound rebuilds the partition detached, keeping its rows; a table that becomes a
+/// partition stops the upgrade naming it.
+#[test]
+fn changed_partition_bound_upgrades() {
+    let v1 = "CREATE TABLE m (id int GENERATED ALWAYS AS IDENTITY, a int) PARTITION BY LIST (a);
+        CREATE TABLE p PARTITION OF m FOR VALUES IN (1);
+        CREATE TABLE q PARTITION OF m FOR VALUES IN (3);";
+    let v2 = v1.replace("IN (1)", "IN (1, 2)");
+    let fill = "INSERT INTO m (a) VALUES (1), (1), (3);";
+    assert_eq!(upgrade("part_bound", v1, fill, &v2, "p"), Ok(2));
+    let v0 = "CREATE TABLE m (id int GENERATED ALWAYS AS IDENTITY, a int) PARTITION BY LIST (a);
+        CREATE TABLE p (id int, a int);
+        CREATE TABLE q PARTITION OF m FOR VALUES IN (3);";
+    let err = upgrade("part_member", v0, "INSERT INTO p VALUES (1, 1);", v1, "p").unwrap_err();
+    assert!(
+        err.contains("[public].[p]") && err.contains("partition"),
+        "{err}"
+    );
+}
