@@ -112,11 +112,39 @@ impl Dialect for Postgres {
             step.name.first().to_string(),
             format!("_dac_old_{}", step.name.leaf()),
         ]);
-        let mut out = vec![format!(
+        // A partition's bound or parent changes: the old partition is detached first (its bound
+        // would overlap the new one's), and its rows move as they are (a partition's columns are
+        // its parent's). A table that becomes, or stops being, a partition has no column list
+        // to copy on one side: the script stops, naming it, rather than lose its rows.
+        let was_partition = step
+            .current
+            .as_ref()
+            .and_then(|c| c.reference_name("PartitionOf"))
+            .cloned();
+        let is_partition = definition.table.reference_name("PartitionOf").is_some();
+        if was_partition.is_some() != is_partition {
+            let message = format!(
+                "the table {} becomes or stops being a partition; dac does not move its rows: attach or detach it by hand",
+                step.name
+            );
+            return vec![format!(
+                "DO $dac$ BEGIN RAISE EXCEPTION '%', {}; END $dac$",
+                self.string_literal(&message).replace("$dac$", "$ dac $")
+            )];
+        }
+        let mut out = Vec::new();
+        if let Some(parent) = &was_partition {
+            out.push(format!(
+                "ALTER TABLE {} DETACH PARTITION {}",
+                self.quote_name(parent),
+                self.quote_name(&step.name)
+            ));
+        }
+        out.push(format!(
             "ALTER TABLE {} RENAME TO {}",
             self.quote_name(&step.name),
             self.quote_ident(old.leaf())
-        )];
+        ));
         // Key and unique constraints own indexes whose names must be free for the new table.
         if let Some(current) = &step.current {
             let _ = current;
@@ -141,7 +169,13 @@ impl Dialect for Postgres {
                 .is_none_or(|col| col.computed_expression().is_none())
         });
         let step = &copy_step;
-        if !step.copy.is_empty() {
+        if is_partition {
+            out.push(format!(
+                "INSERT INTO {} OVERRIDING SYSTEM VALUE SELECT * FROM {}",
+                self.quote_name(&step.name),
+                self.quote_name(&old)
+            ));
+        } else if !step.copy.is_empty() {
             let (to, from) = copy_lists(self, step);
             out.push(format!(
                 "INSERT INTO {} ({to}) OVERRIDING SYSTEM VALUE SELECT {from} FROM {}",

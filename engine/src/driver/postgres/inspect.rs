@@ -213,10 +213,16 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
             table.set_prop(prop::INHERITS, Value::Text(names.join(", ")));
         }
         if let Some(by) = opt(&row, 6) {
-            table.set_prop(prop::PARTITION_BY, Value::Text(by.to_string()));
+            table.set_prop(
+                prop::PARTITION_BY,
+                Value::Text(generic::partition::canonical(by)),
+            );
         }
         if let Some(bound) = opt(&row, 7) {
-            table.set_prop(prop::PARTITION_BOUND, Value::Text(bound.to_string()));
+            table.set_prop(
+                prop::PARTITION_BOUND,
+                Value::Text(generic::partition::canonical(bound)),
+            );
         }
         if let Some(options) = opt(&row, 5) {
             table.set_prop(prop::OPTIONS, Value::Text(format!("WITH ({options})")));

@@ -13,7 +13,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::Dialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, TokenWithSpan};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 use super::StmtError;
 use super::names::{default_schema, fold, parts, pg_object_name, schema_and_name};
@@ -435,10 +435,16 @@ impl Ctx {
             table.set_prop(prop::INHERITS, Value::Text(list.join(", ")));
         }
         if let Some(by) = &ct.partition_by {
-            table.set_prop(prop::PARTITION_BY, Value::Text(by.to_string()));
+            table.set_prop(
+                prop::PARTITION_BY,
+                Value::Text(super::partition::canonical(&by.to_string())),
+            );
         }
         if let Some(for_values) = &ct.for_values {
-            table.set_prop(prop::PARTITION_BOUND, Value::Text(for_values.to_string()));
+            table.set_prop(
+                prop::PARTITION_BOUND,
+                Value::Text(super::partition::canonical(&for_values.to_string())),
+            );
         }
         if !matches!(ct.table_options, ast::CreateTableOptions::None) {
             table.set_prop(prop::OPTIONS, Value::Text(ct.table_options.to_string()));
@@ -2100,4 +2106,257 @@ fn body_text(body: &Expr) -> String {
         },
         other => other.to_string(),
     }
+}
+
+/// pg_dump's `ALTER TABLE [IF EXISTS] [ONLY] parent ATTACH PARTITION child FOR VALUES ... |
+/// DEFAULT` (sqlparser 0.63 does not parse it): the child, created before it in this file as a
+/// plain table, becomes a partition as `CREATE TABLE child PARTITION OF parent` builds it — its
+/// columns are the parent's (a column that differs from the parent's is an error naming it).
+pub(crate) fn attach_partition(
+    ctx: &mut Ctx,
+    dialect: &dyn Dialect,
+    tokens: Vec<TokenWithSpan>,
+) -> Res {
+    let start = tokens
+        .iter()
+        .find(|t| !super::is_trivia(&t.token))
+        .map(|t| t.span.start)
+        .unwrap_or(Location::of(1, 1));
+    let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
+    p.expect_keyword(Keyword::ALTER)?;
+    p.expect_keyword(Keyword::TABLE)?;
+    let _ = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let _ = p.parse_keyword(Keyword::ONLY);
+    let parent_raw = p.parse_object_name(false)?;
+    if !p.parse_keywords(&[Keyword::ATTACH, Keyword::PARTITION]) {
+        let next = p.peek_token();
+        return Err(StmtError::At(
+            next.span.start,
+            format!("ALTER TABLE {parent_raw}: only one ATTACH PARTITION is supported here"),
+        ));
+    }
+    let child_at = p.peek_token().span.start;
+    let child_raw = p.parse_object_name(false)?;
+    let parent = ctx.object(&parent_raw);
+    let child = ctx.object(&child_raw);
+    // The bound: the rest of the statement.
+    let mut bound_text = String::new();
+    loop {
+        let t = p.next_token();
+        match t.token {
+            Token::EOF | Token::SemiColon => break,
+            other => {
+                bound_text.push_str(&other.to_string());
+                bound_text.push(' ');
+            }
+        }
+    }
+    let bound = super::partition::canonical(&bound_text);
+    if !(bound.starts_with("FOR VALUES") || bound == "DEFAULT") {
+        return Err(StmtError::At(
+            child_at,
+            format!(
+                "ALTER TABLE {parent} ATTACH PARTITION {child}: expected FOR VALUES ... or DEFAULT, found `{bound}`"
+            ),
+        ));
+    }
+    let cs = super::collation_case_sensitive(ctx.platform);
+    let find = |ctx: &Ctx, name: &ObjectName| {
+        ctx.out.iter().position(|e| {
+            e.kind == kind::TABLE && e.name.as_ref().is_some_and(|n| n.matches(name, cs))
+        })
+    };
+    let (Some(pi), Some(ci)) = (find(ctx, &parent), find(ctx, &child)) else {
+        return Err(StmtError::At(
+            start,
+            format!(
+                "ALTER TABLE {parent} ATTACH PARTITION {child}: both tables must be created before it in this file"
+            ),
+        ));
+    };
+    let column_sig = |e: &Element| {
+        (
+            e.name_or_empty().leaf().to_lowercase(),
+            format!("{:?}", e.children(rel::TYPE_SPECIFIER).collect::<Vec<_>>()),
+            e.bool_prop(prop::IS_NULLABLE),
+        )
+    };
+    // The columns are the root's: a sub-partitioned parent may be attached already.
+    let mut root = pi;
+    for _ in 0..32 {
+        let Some(up) = ctx.out[root].reference_name("PartitionOf").cloned() else {
+            break;
+        };
+        match find(ctx, &up) {
+            Some(i) => root = i,
+            None => break,
+        }
+    }
+    let root_name = ctx.out[root].name_or_empty();
+    let parent_cols: Vec<_> = ctx.out[root]
+        .children(rel::COLUMNS)
+        .map(column_sig)
+        .collect();
+    for c in ctx.out[ci].children(rel::COLUMNS) {
+        let sig = column_sig(c);
+        if !parent_cols.contains(&sig) {
+            return Err(StmtError::At(
+                child_at,
+                format!(
+                    "ALTER TABLE {parent} ATTACH PARTITION {child}: column {} differs from the parent's (type or NOT NULL) or is not in it; a partition's columns are its parent's",
+                    c.name_or_empty()
+                ),
+            ));
+        }
+    }
+    // Defaults the child repeats from the parent go with its columns; others are an error.
+    let default_of = |ctx: &Ctx, table: &ObjectName, column: &str| {
+        ctx.out.iter().position(|e| {
+            e.kind == kind::DEFAULT
+                && e.reference_name(rel::DEFINING_TABLE)
+                    .is_some_and(|t| t.matches(table, cs))
+                && e.reference_name(rel::FOR_COLUMN)
+                    .is_some_and(|c| c.leaf().eq_ignore_ascii_case(column))
+        })
+    };
+    let child_cols: Vec<String> = ctx.out[ci]
+        .children(rel::COLUMNS)
+        .map(|c| c.name_or_empty().leaf().to_string())
+        .collect();
+    for column in &child_cols {
+        if let Some(d) = default_of(ctx, &child, column) {
+            let same = default_of(ctx, &root_name, column).is_some_and(|pd| {
+                ctx.out[pd].prop(prop::DEFAULT_EXPRESSION_SCRIPT)
+                    == ctx.out[d].prop(prop::DEFAULT_EXPRESSION_SCRIPT)
+            });
+            if !same {
+                return Err(StmtError::At(
+                    child_at,
+                    format!(
+                        "ALTER TABLE {parent} ATTACH PARTITION {child}: the default of column {column} differs from the parent's; a per-partition default is not supported"
+                    ),
+                ));
+            }
+            ctx.out.remove(d);
+        }
+    }
+    // Check constraints the child repeats from the parent (pg_dump writes them in the child's
+    // CREATE TABLE) are the parent's, inherited.
+    let checks_of = |ctx: &Ctx, table: &ObjectName| -> Vec<usize> {
+        (0..ctx.out.len())
+            .filter(|&i| {
+                ctx.out[i].kind == kind::CHECK
+                    && ctx.out[i]
+                        .reference_name(rel::DEFINING_TABLE)
+                        .is_some_and(|t| t.matches(table, cs))
+            })
+            .collect()
+    };
+    let parent_checks: Vec<(String, Option<Value>)> = checks_of(ctx, &root_name)
+        .into_iter()
+        .map(|i| {
+            (
+                ctx.out[i].name_or_empty().leaf().to_lowercase(),
+                ctx.out[i].prop(prop::CHECK_EXPRESSION_SCRIPT).cloned(),
+            )
+        })
+        .collect();
+    let mut inherited: Vec<usize> = checks_of(ctx, &child)
+        .into_iter()
+        .filter(|&i| {
+            parent_checks.contains(&(
+                ctx.out[i].name_or_empty().leaf().to_lowercase(),
+                ctx.out[i].prop(prop::CHECK_EXPRESSION_SCRIPT).cloned(),
+            ))
+        })
+        .collect();
+    inherited.sort_unstable();
+    for i in inherited.into_iter().rev() {
+        ctx.out.remove(i);
+    }
+    let ci = find(ctx, &child).unwrap_or(ci);
+    let parent_name = ctx.out[find(ctx, &parent).unwrap_or(pi)].name_or_empty();
+    let table = &mut ctx.out[ci];
+    table.relationships.retain(|r| r.name != rel::COLUMNS);
+    let schema_at = table
+        .relationships
+        .iter()
+        .position(|r| r.name == rel::SCHEMA)
+        .unwrap_or(table.relationships.len());
+    table.push_ref("PartitionOf", Reference::to(parent_name));
+    let last = table.relationships.pop();
+    if let Some(last) = last {
+        table.relationships.insert(schema_at, last);
+    }
+    table.set_prop(prop::PARTITION_BOUND, Value::Text(bound));
+    Ok(())
+}
+
+/// pg_dump's `ALTER INDEX parent ATTACH PARTITION child`: the child index (or the key
+/// constraint it backs) is the parent's on that partition, which the parent's index implies;
+/// it is not an element of its own, as when the index is created on the partitioned table.
+pub(crate) fn attach_index(
+    ctx: &mut Ctx,
+    dialect: &dyn Dialect,
+    tokens: Vec<TokenWithSpan>,
+) -> Res {
+    let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
+    p.expect_keyword(Keyword::ALTER)?;
+    p.expect_keyword(Keyword::INDEX)?;
+    let _ = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let parent_at = p.peek_token().span.start;
+    let parent_raw = p.parse_object_name(false)?;
+    if !p.parse_keywords(&[Keyword::ATTACH, Keyword::PARTITION]) {
+        let next = p.peek_token();
+        return Err(StmtError::At(
+            next.span.start,
+            format!("ALTER INDEX {parent_raw}: only ATTACH PARTITION is supported here"),
+        ));
+    }
+    let child_at = p.peek_token().span.start;
+    let child_raw = p.parse_object_name(false)?;
+    let parent = ctx.object(&parent_raw);
+    let child = ctx.object(&child_raw);
+    let cs = super::collation_case_sensitive(ctx.platform);
+    // An index is [schema].[table].[name]; a key constraint [schema].[name].
+    let is = |e: &Element, name: &ObjectName| {
+        let Some(n) = e.name.as_ref() else {
+            return false;
+        };
+        let parts: Vec<&str> = n.parts().into_iter().collect();
+        let leaf_ok = |a: &str, b: &str| {
+            if cs {
+                a == b
+            } else {
+                a.eq_ignore_ascii_case(b)
+            }
+        };
+        match e.kind.as_str() {
+            kind::INDEX => {
+                parts.len() == 3
+                    && leaf_ok(parts[0], name.first())
+                    && leaf_ok(parts[2], name.leaf())
+            }
+            kind::PRIMARY_KEY | kind::UNIQUE => n.matches(name, cs),
+            _ => false,
+        }
+    };
+    if !ctx.out.iter().any(|e| is(e, &parent)) {
+        return Err(StmtError::At(
+            parent_at,
+            format!(
+                "ALTER INDEX {parent} ATTACH PARTITION {child}: no index or key {parent} is created before it in this file"
+            ),
+        ));
+    }
+    let Some(ci) = ctx.out.iter().position(|e| is(e, &child)) else {
+        return Err(StmtError::At(
+            child_at,
+            format!(
+                "ALTER INDEX {parent} ATTACH PARTITION {child}: no index or key {child} is created before it in this file"
+            ),
+        ));
+    };
+    ctx.out.remove(ci);
+    Ok(())
 }

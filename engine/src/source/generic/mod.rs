@@ -59,6 +59,7 @@
 
 mod convert;
 pub mod names;
+pub mod partition;
 mod psql;
 pub mod types;
 
@@ -506,6 +507,36 @@ fn handle_statement(
     {
         return column_statistics(ctx, dialect, tokens);
     }
+    let has_word = |tokens: &[TokenWithSpan], w: &str| {
+        tokens.iter().any(|t| word(&t.token).as_deref() == Some(w))
+    };
+    if platform == Platform::Postgres
+        && w(0) == "ALTER"
+        && matches!(w(1), "TABLE" | "INDEX")
+        && has_word(&tokens, "ATTACH")
+        && has_word(&tokens, "PARTITION")
+    {
+        return if w(1) == "TABLE" {
+            convert::attach_partition(ctx, dialect, tokens)
+        } else {
+            convert::attach_index(ctx, dialect, tokens)
+        };
+    }
+    if platform == Platform::Postgres
+        && w(0) == "ALTER"
+        && w(1) == "TABLE"
+        && has_word(&tokens, "DETACH")
+        && has_word(&tokens, "PARTITION")
+    {
+        let at = tokens
+            .first()
+            .map(|t| t.span.start)
+            .unwrap_or(Location::of(1, 1));
+        return Err(StmtError::At(
+            at,
+            "ALTER TABLE ... DETACH PARTITION is not supported in a source: write the tables as they should be".into(),
+        ));
+    }
     if platform == Platform::Postgres && w(0) == "ALTER" && w(1) == "SEQUENCE" {
         return convert::alter_sequence(ctx, dialect, tokens);
     }
@@ -544,6 +575,9 @@ fn handle_statement(
         }
         if platform == Platform::Postgres && words.iter().take(5).any(|w| w == "TRIGGER") {
             ctx.pending_trigger_args = strip_trigger_arguments(&mut tokens);
+        }
+        if platform == Platform::Postgres && matches!(w(i), "INDEX" | "UNIQUE") {
+            strip_on_only(&mut tokens);
         }
         if w(i) == "TRIGGER" && w(i + 1) == "IF" {
             blank_words(&mut tokens, &["IF", "NOT", "EXISTS"], 3);
@@ -1038,4 +1072,19 @@ fn strip_with_data(tokens: &mut Vec<TokenWithSpan>) -> Option<bool> {
         return Some(true);
     }
     None
+}
+
+/// `CREATE INDEX ... ON ONLY t` (pg_dump's index on a partitioned table, its partitions' indexes
+/// attached after): sqlparser 0.63 does not parse `ONLY` there; the index is the same as
+/// `ON t`, with the partitions' indexes that `ALTER INDEX ... ATTACH PARTITION` names.
+fn strip_on_only(tokens: &mut [TokenWithSpan]) {
+    let idx: Vec<usize> = significant(tokens);
+    for pair in idx.windows(2) {
+        if word(&tokens[pair[0]].token).as_deref() == Some("ON")
+            && word(&tokens[pair[1]].token).as_deref() == Some("ONLY")
+        {
+            tokens[pair[1]].token = Token::Whitespace(Whitespace::Space);
+            return;
+        }
+    }
 }

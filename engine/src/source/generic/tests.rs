@@ -823,3 +823,68 @@ fn statements_dac_does_not_understand_stay_errors() {
     let err = pg_err("COPY t FROM '/tmp/x';");
     assert!(err.contains("t.sql:1:") && err.contains("COPY"), "{err}");
 }
+
+#[test]
+fn partition_keys_and_bounds_have_one_spelling() {
+    use super::partition::canonical;
+    assert_eq!(canonical("RANGE(logdate)"), "RANGE (logdate)");
+    assert_eq!(canonical("range (LogDate)"), "RANGE (logdate)");
+    assert_eq!(
+        canonical("FOR VALUES WITH (modulus 2, remainder 0)"),
+        "FOR VALUES WITH (MODULUS 2, REMAINDER 0)"
+    );
+    assert_eq!(
+        canonical("FOR VALUES FROM (MINVALUE, '0') TO ('2024-06-01',5)"),
+        "FOR VALUES FROM (MINVALUE, 0) TO ('2024-06-01', 5)"
+    );
+    assert_ne!(
+        canonical("FOR VALUES IN ('a')"),
+        canonical("FOR VALUES IN ('b')")
+    );
+}
+
+#[test]
+fn attach_partition_errors_name_the_tables_and_position() {
+    let err = pg_err(
+        "CREATE TABLE m (a int) PARTITION BY LIST (a);\nCREATE TABLE p (a int, extra text);\nALTER TABLE ONLY m ATTACH PARTITION p FOR VALUES IN (1);",
+    );
+    assert!(
+        err.starts_with("t.sql:3:") && err.contains("[public].[p].[extra]"),
+        "{err}"
+    );
+    let err = pg_err(
+        "CREATE TABLE m (a int) PARTITION BY LIST (a);\nALTER TABLE m ATTACH PARTITION nope DEFAULT;",
+    );
+    assert!(
+        err.starts_with("t.sql:2:") && err.contains("[public].[nope]"),
+        "{err}"
+    );
+    let err = pg_err("CREATE INDEX i ON ONLY m (a);\nALTER INDEX i ATTACH PARTITION nope;");
+    assert!(err.contains("[public].[nope]"), "{err}");
+    let err = pg_err("ALTER TABLE m DETACH PARTITION p;");
+    assert!(
+        err.starts_with("t.sql:1:") && err.contains("DETACH"),
+        "{err}"
+    );
+}
+
+#[test]
+fn attach_partition_makes_the_child_a_partition() {
+    let els = pg(
+        "CREATE TABLE m (a int DEFAULT 1, CHECK (a > 0)) PARTITION BY LIST (a);
+        CREATE TABLE p (a int DEFAULT 1, CONSTRAINT m_a_check CHECK (a > 0));
+        ALTER TABLE ONLY m ATTACH PARTITION p FOR VALUES IN (1, 2);",
+    );
+    let p = find(&els, kind::TABLE, "[public].[p]");
+    assert_eq!(p.children(rel::COLUMNS).count(), 0);
+    assert_eq!(
+        p.reference_name("PartitionOf").map(|n| n.to_string()),
+        Some("[public].[m]".into())
+    );
+    assert_eq!(
+        p.text_prop(prop::PARTITION_BOUND),
+        Some("FOR VALUES IN (1, 2)")
+    );
+    assert_eq!(of_kind(&els, kind::CHECK).len(), 1);
+    assert_eq!(of_kind(&els, kind::DEFAULT).len(), 1);
+}

@@ -1,4 +1,4 @@
--- Table constraints (primary key, unique, foreign key, check, exclude) declared on the table
+-- (Not of tables an extension owns: pg_depend deptype e.) Table constraints (primary key, unique, foreign key, check, exclude) declared on the table
 -- itself: (schema, table, name, type, deferrable, deferred, validated, no inherit, columns,
 -- foreign schema, foreign table, foreign columns, on update, on delete, match, check
 -- expression, definition, nulls not distinct, included columns). Each value is computed only for
@@ -32,4 +32,6 @@ SELECT n.nspname, c.relname, con.conname, con.contype::text,
   LEFT JOIN pg_index i ON i.indexrelid = con.conindid AND con.contype IN ('p', 'u')
  WHERE con.contype IN ('p', 'u', 'f', 'c', 'x') AND con.conparentid = 0 AND con.conislocal
    AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_dac') AND n.nspname NOT LIKE 'pg\_%'
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                   AND d.objid = c.oid AND d.deptype = 'e')
  ORDER BY n.nspname, c.relname, con.conname

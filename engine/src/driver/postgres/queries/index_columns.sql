@@ -1,4 +1,4 @@
--- Key columns of every index: (index oid, position, column or NULL, expression, indoption,
+-- (Not of tables an extension owns: pg_depend deptype e.) Key columns of every index: (index oid, position, column or NULL, expression, indoption,
 -- non-default operator class "schema<RS>name", collation other than the column's (or, for an
 -- expression, than the default) "schema<RS>name").
 SELECT i.indexrelid::text, k.o::text, a.attname,
@@ -17,4 +17,6 @@ SELECT i.indexrelid::text, k.o::text, a.attname,
   LEFT JOIN pg_collation co ON co.oid = (i.indcollation::oid[])[k.o - 1]
   LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
  WHERE k.o <= i.indnkeyatts AND tc.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_dac') AND n.nspname NOT LIKE 'pg\_%'
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                   AND d.objid = tc.oid AND d.deptype = 'e')
  ORDER BY i.indexrelid, k.o

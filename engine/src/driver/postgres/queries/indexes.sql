@@ -1,4 +1,4 @@
--- Indexes that do not back a constraint and are not partitions of a parent's index:
+-- (Not of tables an extension owns: pg_depend deptype e.) Indexes that do not back a constraint and are not partitions of a parent's index:
 -- (oid, schema, table, name, unique, method, predicate, nulls not distinct, options, included).
 -- NULLS NOT DISTINCT (read through to_jsonb, a column of 15+ only, which costs per row) is read
 -- for unique indexes alone, the only ones it applies to.
@@ -19,4 +19,6 @@ SELECT i.indexrelid::text, n.nspname, tc.relname, ic.relname, i.indisunique::tex
    AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid
                    AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x'))
    AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                   AND d.objid = tc.oid AND d.deptype = 'e')
  ORDER BY n.nspname, tc.relname, ic.relname
