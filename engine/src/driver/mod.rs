@@ -5,6 +5,7 @@
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
 mod lock;
+mod percent;
 mod postgres;
 mod scratch;
 pub mod server;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::driver::target::{self, PercentDecodeError};
+use crate::driver::percent::{self, PercentDecodeError};
 use crate::{Error, Result};
 
 /// Parameters dac passes to the `postgres` crate as they are (it checks their values).
@@ -318,7 +318,7 @@ fn split_hosts(spec: &str) -> Vec<&str> {
 /// Percent-decoding; `what` names the part for the error (never its text: it may be a
 /// password).
 fn decode(text: &str, what: &str) -> Result<String> {
-    target::percent_decode(text).map_err(|e| match e {
+    percent::percent_decode(text).map_err(|e| match e {
         PercentDecodeError::BadEscape => invalid(format!("invalid percent-encoding in {what}")),
         PercentDecodeError::NotUtf8 => invalid(format!("{what} is not UTF-8 once decoded")),
     })

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::driver::target::{self, PercentDecodeError};
+use crate::driver::percent::{self, PercentDecodeError};
 use crate::{Error, Result};
 
 /// A password: `Debug` prints `***`.
@@ -484,7 +484,7 @@ pub fn with_database(text: &str, database: &str) -> String {
 }
 
 fn percent_decode(text: &str) -> Result<String> {
-    target::percent_decode(text).map_err(|e| match e {
+    percent::percent_decode(text).map_err(|e| match e {
         PercentDecodeError::BadEscape => invalid("bad %-escape in the URL"),
         PercentDecodeError::NotUtf8 => invalid("the URL does not decode to UTF-8"),
     })
