@@ -316,11 +316,15 @@ pub(crate) fn sort(
             continue;
         }
         let k = key(&step.name);
-        if step.desired.is_some() && !step.kind.is_drop() {
-            makes.entry(k.clone()).or_default().push(i);
-        }
-        if step.current.is_some() {
-            takes.entry(k.clone()).or_default().push(i);
+        // Nothing names a constraint in its definition, and an unnamed one carries its
+        // table's name: it must not stand for the table.
+        if !is_constraint(&step.object_kind) {
+            if step.desired.is_some() && !step.kind.is_drop() {
+                makes.entry(k.clone()).or_default().push(i);
+            }
+            if step.current.is_some() {
+                takes.entry(k.clone()).or_default().push(i);
+            }
         }
         by_name.entry(k).or_default().push(i);
     }
@@ -465,4 +469,12 @@ fn hard_cycle(successors: &[Vec<(usize, bool)>], placed: &[bool], hard_in: &[usi
         walk = predecessor[walk];
     }
     cycle
+}
+
+/// Table constraints and defaults: owned by a table, never named by another definition.
+fn is_constraint(object_kind: &str) -> bool {
+    matches!(
+        object_kind,
+        kind::PRIMARY_KEY | kind::UNIQUE | kind::FOREIGN_KEY | kind::CHECK | kind::DEFAULT
+    )
 }
