@@ -388,6 +388,34 @@ fn split_url(url: &str) -> (String, String) {
     (main[..cut].to_string(), query)
 }
 
+/// A client program (`psql`, `pg_dump`) of the highest installed PostgreSQL version, the one
+/// the suite's server runs; the bare name (found on `PATH`) where none is installed.
+pub fn client(program: &str) -> PathBuf {
+    find_binaries().map_or_else(|_| PathBuf::from(program), |bin| bin.join(program))
+}
+
+/// `pg_dump -s` of `url`, without owners, privileges or dac's own registry schema: an oracle
+/// that dac did not write. The error is pg_dump's message.
+pub fn dump_schema(url: &str) -> Result<String, String> {
+    let out = std::process::Command::new(client("pg_dump"))
+        .args([
+            "-s",
+            "--no-owner",
+            "--no-privileges",
+            "-N",
+            "_dac",
+            "-d",
+            url,
+        ])
+        .output()
+        .map_err(|e| format!("pg_dump: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
 /// `bin` of the highest installed PostgreSQL version.
 fn find_binaries() -> Result<PathBuf, String> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")

@@ -9,11 +9,12 @@
 
 use std::path::Path;
 
-use dac_engine::compare::{CompareOptions, Diff, compare};
+use dac_engine::compare::{CompareOptions, compare};
 use dac_engine::driver::{Driver, PostgresDriver};
 use dac_engine::model::{Model, Platform};
 use dac_engine::package::{self, Package, ReadOptions};
 use dac_engine::source::generic::{into_model, parse_batch};
+use dac_tests::describe_diff;
 use dac_tests::postgres::server;
 
 fn model_of(sql: &str) -> Model {
@@ -27,26 +28,6 @@ fn options() -> CompareOptions {
         drop_objects_not_in_source: true,
         ..CompareOptions::default()
     }
-}
-
-fn describe(diff: &Diff) -> String {
-    diff.differences()
-        .map(|c| {
-            let details: Vec<String> = c
-                .details
-                .iter()
-                .map(|d| format!("{}: {:?} -> {:?}", d.path, d.current, d.desired))
-                .collect();
-            format!(
-                "{} {} {} [{}]",
-                c.action.as_str(),
-                c.kind,
-                c.name,
-                details.join("; ")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The whole round trip for `sql`; returns the built model.
@@ -68,7 +49,11 @@ fn round_trip_with(slug: &str, sql: &str, direct: bool) -> (Model, Model) {
     let built = model_of(sql);
     if direct {
         let diff = compare(&live, &built, &options());
-        assert!(diff.is_empty(), "inspect != build:\n{}", describe(&diff));
+        assert!(
+            diff.is_empty(),
+            "inspect != build:\n{}",
+            describe_diff(&diff)
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -81,13 +66,17 @@ fn round_trip_with(slug: &str, sql: &str, direct: bool) -> (Model, Model) {
     let read = package::read(&path, &ReadOptions::default())
         .unwrap_or_else(|e| panic!("the built package does not load: {e}"));
     let diff = compare(&read.model, &built, &options());
-    assert!(diff.is_empty(), "read != build:\n{}", describe(&diff));
+    assert!(diff.is_empty(), "read != build:\n{}", describe_diff(&diff));
 
     let deployed = driver
         .canonicalize(&built)
         .unwrap_or_else(|e| panic!("deploying the built model: {e}"));
     let diff = compare(&live, &deployed, &options());
-    assert!(diff.is_empty(), "inspect != deployed:\n{}", describe(&diff));
+    assert!(
+        diff.is_empty(),
+        "inspect != deployed:\n{}",
+        describe_diff(&diff)
+    );
     drop(driver);
     server.drop_database(&url);
     (built, deployed)
@@ -198,7 +187,7 @@ fn trigger_arguments_round_trip() {
         changes,
         ["[public].[users].[with_args]"],
         "{}",
-        describe(&diff)
+        describe_diff(&diff)
     );
     // And against the database: the deployed change differs from what is there.
     let (_, changed_deployed) = round_trip_with("trigger_args_changed", &changed_sql, false);
@@ -208,7 +197,7 @@ fn trigger_arguments_round_trip() {
         changes,
         ["[public].[users].[with_args]"],
         "{}",
-        describe(&diff)
+        describe_diff(&diff)
     );
 }
 

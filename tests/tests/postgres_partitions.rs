@@ -11,16 +11,14 @@
 //! has none of them, and it compares empty with building the `CREATE EXTENSION` statements.
 
 use std::path::Path;
-use std::process::Command;
 
-use dac_engine::compare::{CompareOptions, Diff, compare};
+use dac_engine::compare::{CompareOptions, compare};
 use dac_engine::driver::{Driver, PostgresDriver};
 use dac_engine::model::{Model, Platform};
 use dac_engine::package::{self, Package, ReadOptions};
 use dac_engine::source::generic::{into_model, parse_source};
+use dac_tests::describe_diff;
 use dac_tests::postgres::server;
-
-const PG_DUMP: &str = "/usr/lib/postgresql/15/bin/pg_dump";
 
 fn model_of(sql: &str) -> Model {
     let parsed = parse_source(Platform::Postgres, sql, Path::new("case.sql"), 1)
@@ -35,50 +33,13 @@ fn options() -> CompareOptions {
     }
 }
 
-fn describe(diff: &Diff) -> String {
-    diff.differences()
-        .map(|c| {
-            let details: Vec<String> = c
-                .details
-                .iter()
-                .map(|d| format!("{}: {:?} -> {:?}", d.path, d.current, d.desired))
-                .collect();
-            format!(
-                "{} {} {} [{}]",
-                c.action.as_str(),
-                c.kind,
-                c.name,
-                details.join("; ")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn assert_same(current: &Model, desired: &Model, what: &str) {
     let diff = compare(current, desired, &options());
-    assert!(diff.is_empty(), "{what}:\n{}", describe(&diff));
+    assert!(diff.is_empty(), "{what}:\n{}", describe_diff(&diff));
 }
 
 fn pg_dump(url: &str) -> String {
-    let out = Command::new(PG_DUMP)
-        .args([
-            "-s",
-            "--no-owner",
-            "--no-privileges",
-            "-N",
-            "_dac",
-            "-d",
-            url,
-        ])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "pg_dump: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    dac_tests::postgres::dump_schema(url).unwrap_or_else(|e| panic!("pg_dump: {e}"))
 }
 
 const PARTITIONS: &str = "

@@ -31,7 +31,6 @@ use dac_tests::postgres::server;
 use dac_tests::shared_dir;
 
 const KNOWN_FAILURES: &str = include_str!("real_schema_known_failures.tsv");
-const BIN: &str = "/usr/lib/postgresql/15/bin";
 
 fn options() -> CompareOptions {
     CompareOptions {
@@ -70,7 +69,7 @@ fn describe(diff: &Diff) -> String {
 }
 
 fn psql_file(url: &str, file: &Path) -> Result<(), String> {
-    let out = Command::new(format!("{BIN}/psql"))
+    let out = Command::new(dac_tests::postgres::client("psql"))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
         .arg(file)
         .output()
@@ -86,7 +85,7 @@ fn psql_file(url: &str, file: &Path) -> Result<(), String> {
 }
 
 fn psql_query(url: &str, sql: &str) -> Result<String, String> {
-    let out = Command::new(format!("{BIN}/psql"))
+    let out = Command::new(dac_tests::postgres::client("psql"))
         .args([
             "-X",
             "-q",
@@ -109,23 +108,7 @@ fn psql_query(url: &str, sql: &str) -> Result<String, String> {
 }
 
 fn pg_dump(url: &str) -> Result<String, String> {
-    let out = Command::new(format!("{BIN}/pg_dump"))
-        .args([
-            "-s",
-            "--no-owner",
-            "--no-privileges",
-            "-N",
-            "_dac",
-            "-d",
-            url,
-        ])
-        .output()
-        .map_err(|e| format!("pg_dump: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+    dac_tests::postgres::dump_schema(url)
 }
 
 /// `pg_dump -s` output without comments, blank lines, `SET`/`set_config` and psql
