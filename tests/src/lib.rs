@@ -76,24 +76,3 @@ fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
         }
     }
 }
-
-/// Every difference of `diff`, one line each with its details, for assertion messages.
-pub fn describe_diff(diff: &dac_engine::compare::Diff) -> String {
-    diff.differences()
-        .map(|c| {
-            let details: Vec<String> = c
-                .details
-                .iter()
-                .map(|d| format!("{}: {:?} -> {:?}", d.path, d.current, d.desired))
-                .collect();
-            format!(
-                "{} {} {} [{}]",
-                c.action.as_str(),
-                c.kind,
-                c.name,
-                details.join("; ")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}

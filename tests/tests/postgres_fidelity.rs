@@ -14,7 +14,7 @@ use dac_engine::driver::{Driver, PostgresDriver};
 use dac_engine::model::{Model, Platform};
 use dac_engine::package::{self, Package, ReadOptions};
 use dac_engine::source::generic::{into_model, parse_batch};
-use dac_tests::describe_diff;
+use dac_tests::conformance::describe as describe_diff;
 use dac_tests::postgres::server;
 
 fn model_of(sql: &str) -> Model {
