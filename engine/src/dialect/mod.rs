@@ -399,7 +399,18 @@ pub(crate) fn standard_render_step<D: Dialect + ?Sized>(
                     ColumnChange::Drop { column } => {
                         out.extend(dialect.drop_column(&step.name, column))
                     }
-                    ColumnChange::Alter { current, desired } => {
+                    ColumnChange::Alter {
+                        current,
+                        desired,
+                        fill_nulls,
+                    } => {
+                        if let Some(value) = fill_nulls {
+                            let column = dialect.quote_ident(ColumnView(desired).name());
+                            out.push(format!(
+                                "UPDATE {} SET {column} = {value} WHERE {column} IS NULL",
+                                dialect.quote_name(&step.name)
+                            ));
+                        }
                         out.extend(dialect.alter_column(&step.name, current, desired))
                     }
                 }

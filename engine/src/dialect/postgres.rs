@@ -529,15 +529,6 @@ impl Dialect for Postgres {
                 });
             }
         }
-        for column in TableView(table).columns() {
-            if let Some(sequence) = serial_sequence(definition, &table_name, column.name()) {
-                statements.push(format!(
-                    "ALTER SEQUENCE {} OWNED BY {quoted}.{}",
-                    self.quote_name(&sequence),
-                    self.quote_ident(column.name())
-                ));
-            }
-        }
         if table.bool_prop(prop::IS_ROW_LEVEL_SECURITY_ENABLED) == Some(true) {
             statements.push(format!("ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY"));
         }

@@ -328,6 +328,13 @@ pub(crate) fn sort(
         }
         by_name.entry(k).or_default().push(i);
     }
+    // An object exists from the step that creates it; later alters of it (a sequence owned
+    // by its column once the column exists) do not stand for it.
+    for made in makes.values_mut() {
+        if made.iter().any(|&i| steps[i].current.is_none()) {
+            made.retain(|&i| steps[i].current.is_none());
+        }
+    }
     let mut edges: Vec<(usize, usize, bool)> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         if outside_graph(step.kind) {

@@ -205,6 +205,9 @@ pub enum ColumnChange {
         current: Element,
         /// The column wanted.
         desired: Element,
+        /// A value (SQL) for the rows holding NULL, set before the column becomes NOT NULL
+        /// (smart defaults: the column's default, or one of its type).
+        fill_nulls: Option<String>,
     },
 }
 
@@ -469,6 +472,7 @@ pub fn plan(
     for change in changes.iter().filter(|c| c.kind != kind::TABLE) {
         planner.other(change, &changes);
     }
+    planner.own_sequences_after_their_columns();
     if let Some(log) = &options.refactor_log {
         let keys = applied_refactor_keys(log, &planner.plan.steps, planner.case_sensitive);
         if !keys.is_empty() {
@@ -798,6 +802,61 @@ impl Planner<'_> {
                             if Some(d) == change.desired.as_ref())
                     })
             })
+    }
+
+    /// A created sequence owned by a column (PostgreSQL `OWNED BY`) cannot name that column
+    /// before it exists: it is created unowned, and owned by an in-place alter of the sequence
+    /// after the step that makes its column.
+    fn own_sequences_after_their_columns(&mut self) {
+        if !self.caps.alter_types_in_place {
+            return;
+        }
+        let case_sensitive = self.case_sensitive;
+        let mut owning = Vec::new();
+        for at in 0..self.plan.steps.len() {
+            let step = &mut self.plan.steps[at];
+            if step.kind != StepKind::CreateSequence || step.current.is_some() {
+                continue;
+            }
+            let Some(desired) = step.desired.as_mut() else {
+                continue;
+            };
+            let Some(column) = desired.reference_name(kind::rel::OWNED_BY).cloned() else {
+                continue;
+            };
+            let owned = desired.clone();
+            desired
+                .relationships
+                .retain(|r| r.name != kind::rel::OWNED_BY);
+            let mut own = Step::new(
+                StepKind::CreateSequence,
+                &step.object_kind,
+                step.name.clone(),
+            );
+            own.current = Some(desired.clone());
+            own.desired = Some(owned);
+            owning.push((column, own));
+        }
+        for (column, own) in owning {
+            let maker = column.parent().and_then(|table| {
+                let table = table.key(case_sensitive);
+                self.plan.steps.iter().position(|s| {
+                    s.name.key(case_sensitive) == table
+                        && match s.kind {
+                            StepKind::CreateTable | StepKind::RebuildTable => true,
+                            StepKind::AlterTable => s.columns.iter().any(|c| {
+                                matches!(c, ColumnChange::Add { column: added, .. }
+                                    if added.name_or_empty().key(case_sensitive) == column.key(case_sensitive))
+                            }),
+                            _ => false,
+                        }
+                })
+            });
+            self.plan.steps.push(own);
+            if let Some(maker) = maker {
+                self.edges.push((maker, self.plan.steps.len() - 1));
+            }
+        }
     }
 
     fn create(&mut self, change: &Change, kind: StepKind) {

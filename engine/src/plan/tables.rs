@@ -245,12 +245,31 @@ impl Planner<'_> {
                     loss.push(message);
                 }
             }
+            let mut fill_nulls = None;
             if old.is_nullable() != col.is_nullable() {
                 altered = true;
                 if !caps.alter_column_nullability {
                     reasons.push(format!("the nullability of column {} changes", col.name()));
                 }
-                if !col.is_nullable() {
+                // Smart defaults fill the NULLs first, with the column's default where it has
+                // one (as DacFx does), so the change cannot fail on them.
+                if !col.is_nullable()
+                    && caps.alter_column_nullability
+                    && self.options.smart_defaults
+                {
+                    fill_nulls = self
+                        .column_default(&desired.name_or_empty(), col.name())
+                        .and_then(|d| {
+                            d.text_prop(prop::DEFAULT_EXPRESSION_SCRIPT)
+                                .map(str::to_string)
+                        })
+                        .or_else(|| {
+                            col.data_type()
+                                .and_then(|t| smart_default(&t))
+                                .map(str::to_string)
+                        });
+                }
+                if !col.is_nullable() && fill_nulls.is_none() {
                     let message = format!(
                         "the column {} on table {name} must be changed from NULL to NOT NULL; it fails when the column holds NULLs",
                         col.name()
@@ -287,6 +306,7 @@ impl Planner<'_> {
                 column_changes.push(ColumnChange::Alter {
                     current: old.0.clone(),
                     desired: col.0.clone(),
+                    fill_nulls,
                 });
             }
         }
@@ -379,10 +399,10 @@ impl Planner<'_> {
                 .iter()
                 .filter_map(|c| match c {
                     ColumnChange::Drop { column } => Some(column),
-                    ColumnChange::Alter { current, desired }
-                        if ColumnView(current).data_type() != ColumnView(desired).data_type()
-                            || ColumnView(current).collation()
-                                != ColumnView(desired).collation() =>
+                    ColumnChange::Alter {
+                        current, desired, ..
+                    } if ColumnView(current).data_type() != ColumnView(desired).data_type()
+                        || ColumnView(current).collation() != ColumnView(desired).collation() =>
                     {
                         Some(current)
                     }

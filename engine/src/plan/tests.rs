@@ -381,3 +381,78 @@ fn a_type_is_dropped_after_the_columns_stop_using_it() {
     let plan = planned(&desired, &current);
     assert!(position(&plan, StepKind::CreateType, &e) < position(&plan, StepKind::AlterTable, &t));
 }
+
+/// pg_dump's form: a sequence owned by a column and named by its default. The sequence comes
+/// first (the default needs it), its ownership after the table (`OWNED BY` needs the column),
+/// whether the table is created with it or the column is added to a table that exists.
+#[test]
+fn a_sequence_is_owned_by_its_column_after_the_column_exists() {
+    let t = name(&["public", "t"]);
+    let seq = name(&["public", "t_ident_seq"]);
+    let sequence = Element::new(kind::SEQUENCE)
+        .named(seq.clone())
+        .with_ref(kind::rel::OWNED_BY, Reference::to(t.child("id")));
+    let default = Element::new(kind::DEFAULT)
+        .named(name(&["public", "t_id_default"]))
+        .with_script(
+            prop::DEFAULT_EXPRESSION_SCRIPT,
+            "nextval('public.t_ident_seq'::REGCLASS)",
+        )
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()))
+        .with_ref(kind::rel::FOR_COLUMN, Reference::to(t.child("id")));
+    let int = || name(&["integer"]);
+    let with_id = model(vec![
+        table(&t, vec![column(&t, "id", int(), true)]),
+        sequence.clone(),
+        default.clone(),
+    ]);
+    let without_id = model(vec![table(&t, vec![column(&t, "other", int(), true)])]);
+    let with_both = model(vec![
+        table(
+            &t,
+            vec![
+                column(&t, "other", int(), true),
+                column(&t, "id", int(), true),
+            ],
+        ),
+        sequence,
+        default,
+    ]);
+    for (current, desired, maker) in [
+        (model(vec![]), with_id, StepKind::CreateTable),
+        (without_id, with_both, StepKind::AlterTable),
+    ] {
+        let plan = planned(&current, &desired);
+        let made: Vec<usize> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == StepKind::CreateSequence && s.name == seq)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(made.len(), 2, "{:?}", steps(&plan));
+        let (create, own) = (&plan.steps[made[0]], &plan.steps[made[1]]);
+        assert!(create.current.is_none());
+        assert!(
+            create
+                .desired
+                .as_ref()
+                .unwrap()
+                .reference_name(kind::rel::OWNED_BY)
+                .is_none()
+        );
+        assert!(
+            own.desired
+                .as_ref()
+                .unwrap()
+                .reference_name(kind::rel::OWNED_BY)
+                .is_some()
+        );
+        let table_at = position(&plan, maker, &t);
+        assert!(
+            made[0] < table_at && table_at < made[1],
+            "{:?}",
+            steps(&plan)
+        );
+    }
+}

@@ -691,6 +691,65 @@ fn smart_defaults_fill_new_not_null_columns_for_existing_rows() {
     }
 }
 
+/// A column becoming NOT NULL over rows that hold NULL: without smart defaults a data-loss
+/// hazard (the server would refuse the change); with them, the NULLs are filled first.
+#[test]
+fn smart_defaults_fill_nulls_before_a_column_becomes_not_null() {
+    for (dsp, dialect, schema, expect) in [
+        (
+            "Sql160",
+            &SqlServer as &dyn Dialect,
+            "dbo",
+            vec![
+                "UPDATE [dbo].[T] SET [n] = '' WHERE [n] IS NULL",
+                "ALTER TABLE [dbo].[T] ALTER COLUMN [n] NVARCHAR NOT NULL",
+            ],
+        ),
+        (
+            "postgres",
+            &Postgres,
+            "public",
+            vec![
+                "UPDATE \"public\".\"T\" SET \"n\" = '' WHERE \"n\" IS NULL",
+                "ALTER TABLE \"public\".\"T\" ALTER COLUMN \"n\" SET NOT NULL",
+            ],
+        ),
+    ] {
+        let t = name(&[schema, "T"]);
+        let ty = if dsp == "postgres" {
+            "text"
+        } else {
+            "nvarchar"
+        };
+        let current = one_table(dsp, &t, &[("id", "int", false), ("n", ty, true)]);
+        let desired = one_table(dsp, &t, &[("id", "int", false), ("n", ty, false)]);
+        let diff = compare(&current, &desired, &CompareOptions::default());
+        let without = plan_for(dialect, &diff, &current, &desired, &PlanOptions::default());
+        assert!(
+            without
+                .hazards
+                .iter()
+                .any(|h| h.kind == HazardKind::NotNullWithoutDefault),
+            "{dsp}"
+        );
+        assert!(!render(&without, dialect).text(dialect).contains("UPDATE"));
+        let options = PlanOptions {
+            smart_defaults: true,
+            ..PlanOptions::default()
+        };
+        let with = plan_for(dialect, &diff, &current, &desired, &options);
+        assert!(with.hazards.is_empty(), "{dsp}: {:?}", with.hazards);
+        let text = render(&with, dialect).text(dialect);
+        let mut last = 0;
+        for statement in &expect {
+            let at = text[last..]
+                .find(statement)
+                .unwrap_or_else(|| panic!("{dsp}: missing or out of order {statement}:\n{text}"));
+            last += at + statement.len();
+        }
+    }
+}
+
 #[test]
 fn rebuilds_refresh_the_views_and_foreign_keys_around_them() {
     let t = name(&["dbo", "T"]);

@@ -459,6 +459,20 @@ fn is_ignored(words: &[String], tokens: &[TokenWithSpan]) -> bool {
         }
         "START" => second == "TRANSACTION",
         "SET" | "RESET" | "PRAGMA" => true,
+        // `ALTER FUNCTION/OPERATOR/TYPE/... name OWNER TO role`: ownership is not modelled.
+        "ALTER" => {
+            let tail: Vec<&Token> = tokens
+                .iter()
+                .rev()
+                .map(|t| &t.token)
+                .filter(|t| !is_trivia(t) && **t != Token::SemiColon)
+                .take(3)
+                .collect();
+            tail.len() == 3
+                && matches!(tail[0], Token::Word(_))
+                && word(tail[1]).as_deref() == Some("TO")
+                && word(tail[2]).as_deref() == Some("OWNER")
+        }
         "SELECT" => tokens.iter().any(|t| match &t.token {
             Token::Word(w) => w.value.eq_ignore_ascii_case("set_config"),
             _ => false,

@@ -888,3 +888,25 @@ fn attach_partition_makes_the_child_a_partition() {
     assert_eq!(of_kind(&els, kind::CHECK).len(), 1);
     assert_eq!(of_kind(&els, kind::DEFAULT).len(), 1);
 }
+
+/// pg_dump without `--no-owner` writes `ALTER <kind> ... OWNER TO role` after each object;
+/// ownership is not modelled, whatever the kind (an operator's name is not a word).
+#[test]
+fn ownership_statements_of_every_kind_are_ignored() {
+    let model = pg(
+        "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ select 1 $$;\n\
+         ALTER FUNCTION public.f() OWNER TO postgres;\n\
+         CREATE OPERATOR public.~<< (FUNCTION = textregexeq, LEFTARG = text, RIGHTARG = text);\n\
+         ALTER OPERATOR public.~<< (text, text) OWNER TO \"Some Role\";\n\
+         ALTER TYPE public.t OWNER TO CURRENT_USER;\n",
+    );
+    let definitions: Vec<&str> = model
+        .iter()
+        .filter_map(|e| e.text_prop(crate::plan::DEFINITION))
+        .collect();
+    assert!(
+        definitions.iter().all(|d| !d.contains("OWNER TO")),
+        "{definitions:?}"
+    );
+    assert_eq!(definitions.len(), 1, "{definitions:?}");
+}
