@@ -36,6 +36,7 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         smart_defaults: args.smart_defaults,
         compare: upgrade::compare_options(package.model.platform()),
         variables: package.variable_values(&parse_variables(&args.variables)?),
+        rebuild_for_column_order: false,
     };
     let outcome = upgrade::in_place(driver.as_mut(), package, &options);
     print_warnings(driver.as_mut());

@@ -352,6 +352,7 @@ fn deploy(driver: &mut dyn Driver, package: &Package) {
                 ..Default::default()
             },
             variables: Vec::new(),
+            rebuild_for_column_order: false,
         },
     )
     .expect("deploy");

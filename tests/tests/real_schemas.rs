@@ -278,6 +278,8 @@ fn step_upgrade(
             smart_defaults: true,
             compare: upgrade::compare_options(Platform::Postgres),
             variables: Vec::new(),
+            // v2 declares some new columns between others: pg_dump (the oracle) sees order.
+            rebuild_for_column_order: true,
         };
         upgrade::in_place(driver.as_mut(), &package, &options)
             .map_err(|e| format!("in_place: {e}"))?;

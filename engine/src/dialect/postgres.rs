@@ -183,6 +183,25 @@ impl Dialect for Postgres {
                 self.quote_name(&old)
             ));
         }
+        let new_literal = self.string_literal(&self.quote_name(&step.name));
+        // Identity columns start their new sequences past the copied values.
+        for column in TableView(&definition.table).columns() {
+            if column.is_identity() && step.copy.iter().any(|c| c.to == column.name()) {
+                let quoted = self.quote_ident(column.name());
+                out.push(format!(
+                    "SELECT setval(pg_get_serial_sequence({new_literal}, {}), COALESCE(MAX({quoted}), 0) + 1, false) FROM {}",
+                    // The column name is taken literally, unlike the table's.
+                    self.string_literal(column.name()),
+                    self.quote_name(&step.name)
+                ));
+            }
+        }
+        // Sequences owned by the old table's columns (serial) move to the new table's columns
+        // of the same name: DROP TABLE would take them, and the new defaults with them.
+        out.push(format!(
+            "DO $dac$ DECLARE r record; BEGIN FOR r IN SELECT d.objid::regclass::text AS seq, a.attname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a' AND d.refobjid = to_regclass({old_literal}) AND EXISTS (SELECT 1 FROM pg_attribute n WHERE n.attrelid = to_regclass({new_literal}) AND n.attname = a.attname AND NOT n.attisdropped) LOOP EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', r.seq, {new_literal}, r.attname); END LOOP; END $dac$",
+            old_literal = self.string_literal(&self.quote_name(&old)),
+        ));
         out.push(format!("DROP TABLE {}", self.quote_name(&old)));
         out.extend(self.recreate_dependents(step));
         out
@@ -195,6 +214,7 @@ impl Dialect for Postgres {
         desired: &Element,
     ) -> Vec<String> {
         let (old, new) = (ColumnView(current), ColumnView(desired));
+        let table_name = table;
         let table = self.quote_name(table);
         let column = self.quote_ident(new.name());
         let mut out = Vec::new();
@@ -216,6 +236,7 @@ impl Dialect for Postgres {
                 "ALTER TABLE {table} ALTER COLUMN {column} {action} NOT NULL"
             ));
         }
+        out.extend(self.statistics_target(table_name, desired, Some(current)));
         out
     }
 
@@ -529,6 +550,9 @@ impl Dialect for Postgres {
                 });
             }
         }
+        for column in TableView(table).columns() {
+            statements.extend(self.statistics_target(&table_name, column.0, None));
+        }
         if table.bool_prop(prop::IS_ROW_LEVEL_SECURITY_ENABLED) == Some(true) {
             statements.push(format!("ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY"));
         }
@@ -624,7 +648,26 @@ impl Dialect for Postgres {
         if let Some(filter) = index.text_prop(prop::FILTER_PREDICATE) {
             text.push_str(&format!(" WHERE {filter}"));
         }
-        vec![text]
+        let mut out = vec![text];
+        // Statistics targets of expression columns, by column number.
+        let schema_qualified = ObjectName::new([
+            index.name_or_empty().first().to_string(),
+            index.name_or_empty().leaf().to_string(),
+        ]);
+        for (number, value) in index
+            .text_prop(prop::STATISTICS_TARGETS)
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+        {
+            out.push(format!(
+                "ALTER INDEX {} ALTER COLUMN {} SET STATISTICS {}",
+                self.quote_name(&schema_qualified),
+                number.trim(),
+                value.trim()
+            ));
+        }
+        out
     }
 
     fn add_column(
@@ -655,6 +698,7 @@ impl Dialect for Postgres {
                 self.quote_ident(name)
             ));
         }
+        out.extend(self.statistics_target(table, column, None));
         out
     }
 
@@ -1089,6 +1133,33 @@ mod tests {
             Some(ObjectName::new(["public", "t_id_seq"]))
         );
         assert_eq!(serial_default(&default, &t, "other"), None);
+    }
+}
+
+impl Postgres {
+    /// `SET STATISTICS` for a column whose target differs from `current`'s (or is set, for a
+    /// new column); `-1` returns a changed one to the default.
+    fn statistics_target(
+        &self,
+        table: &ObjectName,
+        column: &Element,
+        current: Option<&Element>,
+    ) -> Option<String> {
+        let target = |c: &Element| {
+            c.prop(prop::STATISTICS_TARGET)
+                .and_then(|v| v.attribute_text())
+                .map(|t| t.to_string())
+        };
+        let desired = target(column);
+        if desired == current.and_then(target) {
+            return None;
+        }
+        Some(format!(
+            "ALTER TABLE {} ALTER COLUMN {} SET STATISTICS {}",
+            self.quote_name(table),
+            self.quote_ident(ColumnView(column).name()),
+            desired.as_deref().unwrap_or("-1")
+        ))
     }
 }
 

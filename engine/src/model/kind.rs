@@ -154,6 +154,11 @@ pub mod rel {
 
 /// Property names of model elements, as DacFx spells them in model.xml.
 pub mod prop {
+    /// `StatisticsTarget`: a PostgreSQL column's `SET STATISTICS` value, when not the default.
+    pub const STATISTICS_TARGET: &str = "StatisticsTarget";
+    /// `StatisticsTargets`: a PostgreSQL index's `n=v` pairs (`ALTER INDEX ... ALTER COLUMN n
+    /// SET STATISTICS v`), in column order.
+    pub const STATISTICS_TARGETS: &str = "StatisticsTargets";
     /// `Arguments`.
     pub const ARGUMENTS: &str = "Arguments";
     /// `ArrayDimensions`.

@@ -40,6 +40,9 @@ pub struct PlanOptions {
     /// The desired package's refactor log: the keys of the operations the plan applies are
     /// recorded in the target (SQL Server's `__RefactorLog`), as DacFx does.
     pub refactor_log: Option<RefactorLog>,
+    /// Rebuild a table whose columns are in another order than the package's, on a platform
+    /// that otherwise keeps the order it has and reports the difference (PostgreSQL, SQLite).
+    pub rebuild_for_column_order: bool,
 }
 
 impl Default for PlanOptions {
@@ -50,6 +53,7 @@ impl Default for PlanOptions {
             predeploy: None,
             postdeploy: None,
             refactor_log: None,
+            rebuild_for_column_order: false,
         }
     }
 }
@@ -300,6 +304,9 @@ pub enum HazardKind {
     /// Objects whose definitions need each other to exist first: no order creates or drops them
     /// all, so an upgrade refuses the plan.
     DependencyCycle,
+    /// A table's columns stay in another order than the package's (new columns are added at
+    /// the end); informational.
+    ColumnOrder,
 }
 
 impl HazardKind {
@@ -311,6 +318,7 @@ impl HazardKind {
             HazardKind::TableRebuild => "TableRebuild",
             HazardKind::Unscriptable => "Unscriptable",
             HazardKind::DependencyCycle => "DependencyCycle",
+            HazardKind::ColumnOrder => "ColumnOrder",
         }
     }
 
@@ -472,6 +480,7 @@ pub fn plan(
     for change in changes.iter().filter(|c| c.kind != kind::TABLE) {
         planner.other(change, &changes);
     }
+    planner.report_column_order_kept();
     planner.own_sequences_after_their_columns();
     if let Some(log) = &options.refactor_log {
         let keys = applied_refactor_keys(log, &planner.plan.steps, planner.case_sensitive);

@@ -66,6 +66,61 @@ impl Planner<'_> {
         }
     }
 
+    /// Tables in both models whose columns are in another order, which the diff left out
+    /// (the comparison ignored order): reported, as the table keeps its order.
+    pub(super) fn report_column_order_kept(&mut self) {
+        if self.caps.column_order_significant {
+            return;
+        }
+        let case_sensitive = self.case_sensitive;
+        let current_tables: HashMap<String, &Element> = self
+            .current
+            .elements
+            .iter()
+            .filter(|e| e.kind == kind::TABLE)
+            .map(|e| (e.name_or_empty().key(case_sensitive), e))
+            .collect();
+        let key = |c: ColumnView| {
+            if case_sensitive {
+                c.name().to_string()
+            } else {
+                c.name().to_lowercase()
+            }
+        };
+        let desired = self.desired;
+        for table in desired.elements.iter().filter(|e| e.kind == kind::TABLE) {
+            let name = table.name_or_empty();
+            if self.fate(&name).is_some()
+                || self
+                    .plan
+                    .hazards
+                    .iter()
+                    .any(|h| h.kind == HazardKind::ColumnOrder && h.object == name)
+            {
+                continue;
+            }
+            let Some(current) = current_tables.get(&name.key(case_sensitive)) else {
+                continue;
+            };
+            let current_keys: Vec<String> = TableView(current).columns().map(key).collect();
+            let desired_keys: Vec<String> = TableView(table).columns().map(key).collect();
+            if let Some(order) = column_order_change(&current_keys, &desired_keys) {
+                self.column_order_kept(&name, &order);
+            }
+        }
+    }
+
+    fn column_order_kept(&mut self, table: &ObjectName, order: &str) {
+        self.hazard(
+            HazardKind::ColumnOrder,
+            table,
+            Some(table),
+            format!(
+                "{order} in {table}: the table keeps its order and new columns go at the end (rebuild for column order to match the package)"
+            ),
+        );
+    }
+
     fn set_fate(&mut self, table: &ObjectName, fate: TableFate) {
         self.handled_tables
             .insert(table.key(self.case_sensitive), fate);
@@ -296,6 +351,9 @@ impl Planner<'_> {
                     col.name()
                 ));
             }
+            if old.0.prop(prop::STATISTICS_TARGET) != col.0.prop(prop::STATISTICS_TARGET) {
+                altered = true;
+            }
             if old.collation() != col.collation() {
                 altered = true;
                 if !caps.alter_column_type {
@@ -338,22 +396,11 @@ impl Planner<'_> {
                 column: col.0.clone(),
             });
         }
-        if caps.column_order_significant {
-            let common_current: Vec<&String> = current_keys
-                .iter()
-                .filter(|k| desired_keys.contains(k))
-                .collect();
-            let common_desired: Vec<&String> = desired_keys
-                .iter()
-                .filter(|k| current_keys.contains(k))
-                .collect();
-            let appended_only = desired_keys
-                .iter()
-                .take(common_desired.len())
-                .collect::<Vec<_>>()
-                == common_desired;
-            if common_current != common_desired || !appended_only {
-                reasons.push("the column order changes".to_string());
+        if let Some(order) = column_order_change(&current_keys, &desired_keys) {
+            if caps.column_order_significant || self.options.rebuild_for_column_order {
+                reasons.push(order);
+            } else {
+                self.column_order_kept(name, &order);
             }
         }
         for detail in &change.details {
@@ -705,6 +752,26 @@ fn smart_default_constraint(table: &ObjectName, column: &str, value: &str) -> El
             kind::rel::FOR_COLUMN,
             crate::model::Reference::to(table.child(column)),
         )
+}
+
+/// "the column order changes" when the columns both lists hold are in another order, or a
+/// new column is not at the end (what an in-place ADD COLUMN cannot give).
+fn column_order_change(current_keys: &[String], desired_keys: &[String]) -> Option<String> {
+    let common_current: Vec<&String> = current_keys
+        .iter()
+        .filter(|k| desired_keys.contains(k))
+        .collect();
+    let common_desired: Vec<&String> = desired_keys
+        .iter()
+        .filter(|k| current_keys.contains(k))
+        .collect();
+    let appended_only = desired_keys
+        .iter()
+        .take(common_desired.len())
+        .collect::<Vec<_>>()
+        == common_desired;
+    (common_current != common_desired || !appended_only)
+        .then(|| "the column order changes".to_string())
 }
 
 fn dedup(reasons: &mut Vec<String>) {

@@ -204,7 +204,7 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
             id: idx + 1,
             name: match h.kind {
                 HazardKind::DataLoss | HazardKind::NotNullWithoutDefault => "DataIssue",
-                HazardKind::TableRebuild => "DataMotion",
+                HazardKind::TableRebuild | HazardKind::ColumnOrder => "DataMotion",
                 HazardKind::Unscriptable | HazardKind::DependencyCycle => "UnsupportedObject",
             }
             .to_string(),

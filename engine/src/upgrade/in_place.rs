@@ -26,6 +26,9 @@ pub struct InPlaceOptions {
     pub compare: CompareOptions,
     /// SQLCMD variable values for the pre- and post-deployment scripts.
     pub variables: Vec<(String, String)>,
+    /// Rebuild tables whose columns are in another order than the package's, where the
+    /// platform would keep their order (and report it).
+    pub rebuild_for_column_order: bool,
 }
 
 /// What an in-place upgrade did.
@@ -91,13 +94,18 @@ fn in_place_locked(
 ) -> Result<InPlaceOutcome> {
     let metadata = package.metadata.clone().unwrap_or_default();
     let (registration, allowed_drift) = validate(driver, package, options.allow_drift)?;
-    let (live, desired, diff) = super::live_diff(driver, package, &options.compare)?;
+    let mut compare_options = options.compare.clone();
+    if options.rebuild_for_column_order {
+        compare_options.ignore_column_order = false;
+    }
+    let (live, desired, diff) = super::live_diff(driver, package, &compare_options)?;
     let dialect = dialect_for(desired.platform());
     let plan_options = PlanOptions {
         // Rows are checked below, before anything runs; the script's guards stay on unless
         // the user allowed data loss, as a second line of defence.
         block_on_possible_data_loss: !options.allow_data_loss,
         smart_defaults: options.smart_defaults,
+        rebuild_for_column_order: options.rebuild_for_column_order,
         ..PlanOptions::for_package(package)
     };
     let plan = plan::plan(

@@ -291,6 +291,9 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         if flag(&row, 7) {
             el.set_prop(prop::IS_NULLABLE, Value::Bool(false));
         }
+        if let Some(target) = opt(&row, 15) {
+            el.set_prop(prop::STATISTICS_TARGET, Value::from_attribute(target));
+        }
         el.push_child(rel::TYPE_SPECIFIER, column_type(&row, &schema));
         if !generated && let Some(default) = opt(&row, 11) {
             let mut d =
@@ -495,6 +498,15 @@ fn indexes(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
         }
         if let Some(with) = opt(&row, 8) {
             el.set_prop(prop::WITH_OPTIONS, Value::Text(with.to_string()));
+        }
+        let targets: Vec<String> = specs
+            .get(col(&row, 0))
+            .into_iter()
+            .flatten()
+            .filter_map(|r| Some(format!("{}={}", col(r, 1), opt(r, 7)?)))
+            .collect();
+        if !targets.is_empty() {
+            el.set_prop(prop::STATISTICS_TARGETS, Value::Text(targets.join(",")));
         }
         for spec_row in specs.get(col(&row, 0)).into_iter().flatten() {
             let mut spec = Element::new(kind::INDEXED_COLUMN);

@@ -90,6 +90,7 @@ impl Run<'_> {
             smart_defaults: self.spec.smart_defaults,
             compare: upgrade::compare_options(package.model.platform()),
             variables: package.variable_values(&self.spec.variables),
+            rebuild_for_column_order: false,
         }
     }
 

@@ -1356,9 +1356,9 @@ impl Ctx {
                 "ALTER TABLE {name}: no column {leaf}"
             )));
         };
-        col.properties.retain(|p| p.name != "StatisticsTarget");
+        col.properties.retain(|p| p.name != prop::STATISTICS_TARGET);
         if value != "-1" {
-            col.set_prop("StatisticsTarget", Value::from_attribute(value));
+            col.set_prop(prop::STATISTICS_TARGET, Value::from_attribute(value));
         }
         Ok(())
     }
@@ -1394,7 +1394,7 @@ impl Ctx {
             )));
         };
         let el = &mut self.out[i];
-        let mut pairs: Vec<(u32, String)> = match el.prop("StatisticsTargets") {
+        let mut pairs: Vec<(u32, String)> = match el.prop(prop::STATISTICS_TARGETS) {
             Some(Value::Text(t)) => t
                 .split(',')
                 .filter_map(|p| p.split_once('='))
@@ -1408,14 +1408,14 @@ impl Ctx {
             pairs.push((n, value.to_string()));
         }
         pairs.sort();
-        el.properties.retain(|p| p.name != "StatisticsTargets");
+        el.properties.retain(|p| p.name != prop::STATISTICS_TARGETS);
         if !pairs.is_empty() {
             let text = pairs
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(",");
-            el.set_prop("StatisticsTargets", Value::Text(text));
+            el.set_prop(prop::STATISTICS_TARGETS, Value::Text(text));
         }
         Ok(())
     }

@@ -460,7 +460,9 @@ fn is_ignored(words: &[String], tokens: &[TokenWithSpan]) -> bool {
         "START" => second == "TRANSACTION",
         "SET" | "RESET" | "PRAGMA" => true,
         // `ALTER FUNCTION/OPERATOR/TYPE/... name OWNER TO role`: ownership is not modelled.
-        "ALTER" => {
+        // For these kinds it is the statement's only action; tables and sequences, whose
+        // statements take several, have their own readers.
+        "ALTER" if !matches!(second, "TABLE" | "SEQUENCE" | "FOREIGN") => {
             let tail: Vec<&Token> = tokens
                 .iter()
                 .rev()

@@ -239,6 +239,7 @@ pub(super) fn create_scripts(
             predeploy: package.predeploy.clone(),
             postdeploy: package.postdeploy.clone(),
             refactor_log: package.refactor_log.clone(),
+            rebuild_for_column_order: false,
         },
     );
     crate::upgrade::in_place::refuse_cycles(&plan)?;

@@ -1,6 +1,7 @@
 -- Columns of the tables: (table oid, name, format_type, element type schema, element type name,
 -- is array, dims, not null, identity, generated, collation, default, is local, identity
--- "start<US>increment", looked up for identity columns alone, collation schema).
+-- "start<US>increment", looked up for identity columns alone, collation schema, statistics
+-- target when set: -1 before PostgreSQL 17, NULL from 17, is the default).
 SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
        bn.nspname, bt.typname, (t.typcategory = 'A' AND t.typelem <> 0)::text, a.attndims::text,
        a.attnotnull::text, a.attidentity::text, a.attgenerated::text,
@@ -12,7 +13,8 @@ SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
           FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
          WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid
            AND d.refobjsubid = a.attnum AND d.deptype = 'i' LIMIT 1) END,
-       con.nspname
+       con.nspname,
+       NULLIF(a.attstattarget, -1)::text
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
