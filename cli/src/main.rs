@@ -33,6 +33,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Canonical models of packages are kept between runs (see the README's "Caches").
+    let cache_home = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")));
+    dac_engine::driver::canonical_cache::enable(
+        cache_home.map(|c| c.join("dac").join("canonical")),
+    );
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -40,6 +40,10 @@ const CASES: &[Case] = &[
         name: "sqlite/1M-row table rebuild (add CHECK): dac vs bare SQL",
         run: sqlite_case,
     },
+    Case {
+        name: "postgres/largest real schema: `dac compare` live vs package (cold, cached), live vs live, and migra",
+        run: real_schema_case,
+    },
 ];
 
 /// A measured variant, run in a process of its own (`--variant NAME ARGS...`) so its peak memory
@@ -690,4 +694,174 @@ fn main() {
             eprintln!("{}: failed ({status})", case.name);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: the largest real application schema, compared as users run it
+
+/// The `dac` binary the whole-process variants run: `DAC_BIN`, or the workspace's release
+/// build, built first when it is not there.
+fn dac_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("DAC_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace")?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "dac-cli",
+            "--bin",
+            "dac",
+        ])
+        .current_dir(workspace)
+        .status()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build --release -p dac-cli: {status}"));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    Ok(target.join("release").join("dac"))
+}
+
+/// The real schema with the most tables under `../shared/real-schemas/postgres`, as (app, SQL).
+fn largest_real_schema() -> Option<(String, String)> {
+    let root = dac_tests::shared_dir("live bench")?.join("real-schemas/postgres");
+    let mut best: Option<(usize, String, String)> = None;
+    for entry in std::fs::read_dir(root).ok()?.filter_map(Result::ok) {
+        let Ok(sql) = std::fs::read_to_string(entry.path().join("v2.sql")) else {
+            continue;
+        };
+        let tables = sql.to_ascii_uppercase().matches("CREATE TABLE").count();
+        if best.as_ref().is_none_or(|(n, _, _)| tables > *n) {
+            best = Some((
+                tables,
+                entry.file_name().to_string_lossy().into_owned(),
+                sql,
+            ));
+        }
+    }
+    best.map(|(_, app, sql)| (app, sql))
+}
+
+fn real_schema_case() {
+    let Some((app, sql)) = largest_real_schema() else {
+        println!("  NOT MEASURED: ../shared/real-schemas/postgres is missing");
+        return;
+    };
+    let dac = match dac_binary() {
+        Ok(dac) => dac,
+        Err(why) => {
+            println!("  NOT MEASURED: no dac binary ({why})");
+            return;
+        }
+    };
+    let server = dac_tests::postgres::server();
+    let live = server.create_database("bench_real_live");
+    let twin = server.create_database("bench_real_twin");
+    for url in [&live, &twin] {
+        let out = Command::new(dac_tests::postgres::client("psql"))
+            .args([
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                url.as_str(),
+                "-c",
+                &sql,
+            ])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let folder = tempfile::tempdir().expect("temp dir");
+    std::fs::write(folder.path().join("schema.sql"), &sql).expect("write schema");
+    let package = folder.path().join(format!("{app}.dacpac"));
+    let built = Command::new(&dac)
+        .args(["build", "--platform", "postgres", "-o"])
+        .arg(&package)
+        .arg(folder.path().join("schema.sql").parent().expect("folder"))
+        .output()
+        .expect("dac build");
+    assert!(
+        built.status.success(),
+        "dac build: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    println!(
+        "  {app} v2 (PostgreSQL {}), `dac compare` as a whole process, each run from a new process",
+        server.version
+    );
+    let cache = tempfile::tempdir().expect("cache dir");
+    let dac_text = dac.to_string_lossy().into_owned();
+    let package_text = package.to_string_lossy().into_owned();
+    // dac compare exits 0 when the two are the same, as they are here.
+    let same: fn(Option<i32>, &str) -> bool = |code, _| code == Some(0);
+    // Each variant sets the cache for its own child processes.
+    let run = |label: &str, cache_setting: &str, args: Vec<String>| {
+        // SAFETY: single-threaded here; the variable is read by the child processes.
+        unsafe { std::env::set_var("DAC_CANONICAL_CACHE", cache_setting) };
+        measure_command(label, 5, &dac_text, &args, same)
+    };
+    let live_vs_live = run(
+        "dac compare live live",
+        "off",
+        vec!["compare".into(), live.clone(), twin.clone()],
+    );
+    let cold = run(
+        "dac compare live package (scratch deploy, no cache)",
+        "off",
+        vec!["compare".into(), live.clone(), package_text.clone()],
+    );
+    let warm = run(
+        "dac compare live package (canonical model cached)",
+        &cache.path().to_string_lossy(),
+        vec!["compare".into(), live.clone(), package_text.clone()],
+    );
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("DAC_CANONICAL_CACHE") };
+    if let (Ok(base), Ok(cold), Ok(warm)) = (&live_vs_live, &cold, &warm) {
+        println!(
+            "  live vs package / live vs live: {:.1}x cold, {:.1}x cached",
+            cold.median.as_secs_f64() / base.median.as_secs_f64(),
+            warm.median.as_secs_f64() / base.median.as_secs_f64()
+        );
+    }
+    for result in [&live_vs_live, &cold, &warm] {
+        if let Err(why) = result {
+            println!("  dac: not measured ({why})");
+        }
+    }
+    if available("migra") {
+        let sqlalchemy = |url: &str| url.replacen("postgres://", "postgresql+psycopg2://", 1);
+        let args = vec!["--unsafe".to_string(), sqlalchemy(&live), sqlalchemy(&twin)];
+        let ok: fn(Option<i32>, &str) -> bool = |code, _| code == Some(0);
+        match measure_command("migra --unsafe live live", 3, "migra", &args, ok) {
+            Ok(migra) => {
+                if let Ok(warm) = &warm {
+                    println!(
+                        "  migra / dac compare live package (cached): {:.1}x",
+                        migra.median.as_secs_f64() / warm.median.as_secs_f64()
+                    );
+                }
+            }
+            Err(why) => println!("  migra: not measured ({why})"),
+        }
+    } else {
+        println!(
+            "  migra: not measured (not installed; `pip install migra psycopg2-binary` puts it on PATH)"
+        );
+    }
+    server.drop_database(&live);
+    server.drop_database(&twin);
 }

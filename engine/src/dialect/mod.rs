@@ -390,6 +390,29 @@ pub(crate) fn standard_render_step<D: Dialect + ?Sized>(
             }
         }
         StepKind::RebuildTable => out.extend(dialect.rebuild_table(step)),
+        StepKind::DetachPartition => {
+            if let Some(parent) = current.and_then(|c| c.reference_name(kind::rel::PARTITION_OF)) {
+                out.push(format!(
+                    "ALTER TABLE {} DETACH PARTITION {}",
+                    dialect.quote_name(parent),
+                    dialect.quote_name(&step.name)
+                ));
+            }
+        }
+        StepKind::AttachPartition => {
+            if let Some(desired) = desired
+                && let Some(parent) = desired.reference_name(kind::rel::PARTITION_OF)
+            {
+                out.push(format!(
+                    "ALTER TABLE {} ATTACH PARTITION {} {}",
+                    dialect.quote_name(parent),
+                    dialect.quote_name(&step.name),
+                    desired
+                        .text_prop(prop::PARTITION_BOUND)
+                        .unwrap_or("DEFAULT")
+                ));
+            }
+        }
         StepKind::AlterTable => {
             for change in &step.columns {
                 match change {

@@ -4,6 +4,7 @@
 //! set-based catalog queries, executes statements (naming the failing statement), runs
 //! transactions and takes the exclusive upgrade lock. Catalog queries live beside each driver.
 
+pub mod canonical_cache;
 mod lock;
 mod percent;
 mod postgres;

@@ -146,6 +146,8 @@ pub mod rel {
     pub const PARAMETERS: &str = "Parameters";
     /// Table of a trigger.
     pub const PARENT: &str = "Parent";
+    /// The partitioned table a PostgreSQL partition belongs to.
+    pub const PARTITION_OF: &str = "PartitionOf";
     /// A sequence's owning column (PostgreSQL `OWNED BY`): dropped with it.
     pub const OWNED_BY: &str = "OwnedBy";
     /// Function body element.

@@ -23,6 +23,7 @@ mod read;
 mod write;
 mod xml;
 
+pub(crate) use read::sha256_hex;
 pub use read::{ReadOptions, read, read_bytes};
 pub use write::{to_bytes, write};
 

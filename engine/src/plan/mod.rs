@@ -79,6 +79,8 @@ pub enum StepKind {
     // Order matters: renames first, so every later step sees desired names (DacFx does the same).
     /// Rename an object (from the refactor log or a rename annotation).
     Rename,
+    /// Detach a partition from its partitioned table (it stays, as a table of its own).
+    DetachPartition,
     // Order matters: drops run before creates, dependents before what they depend on.
     /// Drop a foreign key (before the tables and keys it references change).
     DropForeignKey,
@@ -117,6 +119,8 @@ pub enum StepKind {
     DropSmartDefault,
     /// Rebuild a table the platform cannot alter in place: create the new shape, copy rows, swap.
     RebuildTable,
+    /// Attach a table to a partitioned table, with its bound.
+    AttachPartition,
     /// Add a primary key, unique, check or default constraint.
     AddConstraint,
     /// Create an index.
@@ -143,6 +147,7 @@ impl StepKind {
         match self {
             StepKind::PreDeploy => "PreDeploy",
             StepKind::Rename => "Rename",
+            StepKind::DetachPartition => "DetachPartition",
             StepKind::DropForeignKey => "DropForeignKey",
             StepKind::DropTrigger => "DropTrigger",
             StepKind::DropProgrammable => "DropProgrammable",
@@ -161,6 +166,7 @@ impl StepKind {
             StepKind::AlterTable => "AlterTable",
             StepKind::DropSmartDefault => "DropSmartDefault",
             StepKind::RebuildTable => "RebuildTable",
+            StepKind::AttachPartition => "AttachPartition",
             StepKind::AddConstraint => "AddConstraint",
             StepKind::CreateIndex => "CreateIndex",
             StepKind::CreateProgrammable => "CreateProgrammable",

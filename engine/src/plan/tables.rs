@@ -121,6 +121,43 @@ impl Planner<'_> {
         );
     }
 
+    /// A table whose partition membership or bound is all that changes is detached from its
+    /// partitioned table and attached to the new one (or with its new bound), keeping its
+    /// rows; the server checks them against the bound. A partition's columns are its parent's:
+    /// they are not compared here. Returns whether the change was planned so.
+    fn attach_or_detach(&mut self, change: &Change, current: &Element, desired: &Element) -> bool {
+        let membership = |e: &Element| {
+            (
+                e.reference_name(kind::rel::PARTITION_OF).cloned(),
+                e.text_prop(prop::PARTITION_BOUND).map(str::to_string),
+            )
+        };
+        let (was, will) = (membership(current), membership(desired));
+        if was == will {
+            return false;
+        }
+        let partition_detail =
+            |path: &str| path.starts_with(kind::rel::PARTITION_OF) || path == prop::PARTITION_BOUND;
+        if change
+            .details
+            .iter()
+            .any(|d| !partition_detail(&d.path) && !d.path.starts_with(kind::rel::COLUMNS))
+        {
+            return false;
+        }
+        if was.0.is_some() {
+            let mut step = Step::new(StepKind::DetachPartition, kind::TABLE, change.name.clone());
+            step.current = Some(current.clone());
+            self.plan.steps.push(step);
+        }
+        if will.0.is_some() {
+            let mut step = Step::new(StepKind::AttachPartition, kind::TABLE, change.name.clone());
+            step.desired = Some(desired.clone());
+            self.plan.steps.push(step);
+        }
+        true
+    }
+
     fn set_fate(&mut self, table: &ObjectName, fate: TableFate) {
         self.handled_tables
             .insert(table.key(self.case_sensitive), fate);
@@ -150,6 +187,9 @@ impl Planner<'_> {
             return;
         };
         let name = &change.name;
+        if self.attach_or_detach(change, current, desired) {
+            return;
+        }
         let caps = self.caps;
         let current_table = TableView(current);
         let desired_table = TableView(desired);

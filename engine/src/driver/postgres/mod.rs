@@ -23,6 +23,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use connect::Settings;
 
+use super::canonical_cache;
 use super::scratch::{creation_script, scratch_name};
 use super::{Driver, ServerInfo};
 use crate::dialect::dialect_for;
@@ -114,6 +115,32 @@ impl PostgresDriver {
     /// spelling (`pg_get_viewdef`, `pg_get_expr`, generated names) then matches [`Driver::inspect`]
     /// of a live database, so the two compare equal when the schemas are the same.
     pub fn canonicalize(&mut self, desired: &Model) -> Result<Model> {
+        let key = if canonical_cache::is_on() {
+            canonical_cache::key(desired, &self.server_identity()?)
+        } else {
+            None
+        };
+        if let Some(model) = key.as_deref().and_then(canonical_cache::get) {
+            return Ok(model);
+        }
+        let model = self.canonicalize_in_scratch(desired)?;
+        if let Some(key) = &key {
+            canonical_cache::put(key, &model);
+        }
+        Ok(model)
+    }
+
+    /// What a canonical model depends on besides itself: the server's version and the
+    /// extensions (and versions) it would create.
+    fn server_identity(&mut self) -> Result<String> {
+        Ok(self
+            .scalar(
+                "SELECT version() || chr(10) || coalesce((SELECT string_agg(name || ' ' || coalesce(default_version, ''), ',' ORDER BY name) FROM pg_available_extensions), '')",
+            )?
+            .unwrap_or_default())
+    }
+
+    fn canonicalize_in_scratch(&mut self, desired: &Model) -> Result<Model> {
         let scratch = scratch_name();
         let quoted = quote_ident(&scratch);
         // The database may make sessions read-only by default (a side-by-side upgrade of a
