@@ -236,6 +236,18 @@ fn measure_command(
     args: &[String],
     ok: fn(Option<i32>, &str) -> bool,
 ) -> Result<Summary, String> {
+    measure_command_with(label, iterations, program, args, &[], ok)
+}
+
+/// [`measure_command`] with environment variables set for the command.
+fn measure_command_with(
+    label: &str,
+    iterations: usize,
+    program: &str,
+    args: &[String],
+    env: &[(&str, &str)],
+    ok: fn(Option<i32>, &str) -> bool,
+) -> Result<Summary, String> {
     let time = Path::new("/usr/bin/time");
     let with_time = time.is_file();
     let mut totals = Vec::with_capacity(iterations);
@@ -254,7 +266,10 @@ fn measure_command(
         } else {
             Command::new(program)
         };
-        cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped());
         let start = Instant::now();
         let out = cmd
             .output()
@@ -807,11 +822,9 @@ fn real_schema_case() {
     let package_text = package.to_string_lossy().into_owned();
     // dac compare exits 0 when the two are the same, as they are here.
     let same: fn(Option<i32>, &str) -> bool = |code, _| code == Some(0);
-    // Each variant sets the cache for its own child processes.
     let run = |label: &str, cache_setting: &str, args: Vec<String>| {
-        // SAFETY: single-threaded here; the variable is read by the child processes.
-        unsafe { std::env::set_var("DAC_CANONICAL_CACHE", cache_setting) };
-        measure_command(label, 5, &dac_text, &args, same)
+        let env = [("DAC_CANONICAL_CACHE", cache_setting)];
+        measure_command_with(label, 5, &dac_text, &args, &env, same)
     };
     let live_vs_live = run(
         "dac compare live live",
@@ -828,8 +841,6 @@ fn real_schema_case() {
         &cache.path().to_string_lossy(),
         vec!["compare".into(), live.clone(), package_text.clone()],
     );
-    // SAFETY: as above.
-    unsafe { std::env::remove_var("DAC_CANONICAL_CACHE") };
     if let (Ok(base), Ok(cold), Ok(warm)) = (&live_vs_live, &cold, &warm) {
         println!(
             "  live vs package / live vs live: {:.1}x cold, {:.1}x cached",
