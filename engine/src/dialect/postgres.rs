@@ -348,9 +348,8 @@ impl Dialect for Postgres {
                 out
             }
             _ => vec![format!(
-                "-- dac cannot create {} {}: no definition is known",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot create {}: no definition is known",
+                element.label()
             )],
         }
     }
@@ -457,9 +456,8 @@ impl Dialect for Postgres {
                 )]
             }
             _ => vec![format!(
-                "-- dac cannot create {} {}: no definition is known for this object kind",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot create {}: no definition is known for this object kind",
+                element.label()
             )],
         }
     }

@@ -458,6 +458,17 @@ impl Element {
         self.name.clone().unwrap_or_default()
     }
 
+    /// How messages and script comments name the element, never with an empty name: its kind
+    /// and name (`SqlIndex [main].[ix]`), or for an unnamed one its kind and owner
+    /// (`SqlPrimaryKeyConstraint on [main].[t]`).
+    pub fn label(&self) -> String {
+        match (&self.name, view::owner(self)) {
+            (Some(name), _) if !name.to_string().is_empty() => format!("{} {name}", self.kind),
+            (_, Some(owner)) => format!("{} on {owner}", self.kind),
+            _ => format!("an unnamed {}", self.kind),
+        }
+    }
+
     /// A property's value.
     pub fn prop(&self, name: &str) -> Option<&Value> {
         self.properties

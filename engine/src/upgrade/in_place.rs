@@ -100,6 +100,7 @@ fn in_place_locked(
         smart_defaults: options.smart_defaults,
         ..PlanOptions::for_package(package)
     };
+    plan::check_filters(&diff, &live, &desired, &plan_options)?;
     let plan = plan::plan(
         &diff,
         &live,
