@@ -72,9 +72,10 @@ pub struct UpgradeArgs {
     /// Side by side: write the data transfer report to FILE (in --format).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Side by side: the data transfer report's format (printed, and written to --report).
-    #[arg(long, value_enum, default_value_t = TransferFormat::Text)]
-    pub format: TransferFormat,
+    /// Side by side: the data transfer report's format (printed, and written to --report)
+    /// [default: text].
+    #[arg(long, value_enum)]
+    pub format: Option<TransferFormat>,
     /// Side by side: tables copied at a time (default: the number of CPUs, at most 4;
     /// SQLite always copies one at a time).
     #[arg(long, value_name = "N")]
@@ -94,21 +95,15 @@ pub struct UpgradeArgs {
     /// Application version, when PACKAGE is a project (as `dac build --version`).
     #[arg(long)]
     pub version: Option<String>,
-    /// Go ahead even when steps could lose data in tables that hold rows.
-    #[arg(long)]
-    pub allow_data_loss: bool,
     /// Go ahead even when the database drifted from its registered definition.
     #[arg(long)]
     pub allow_drift: bool,
-    /// Give new NOT NULL columns a default for existing rows.
-    #[arg(long)]
-    pub smart_defaults: bool,
-    /// Print the script that was run.
+    /// In place: print the script that was run.
     #[arg(long)]
     pub show_script: bool,
-    /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
-    #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
-    pub variables: Vec<String>,
+    /// Compare and plan options, as `dac script` and `dac deploy-report` take them.
+    #[command(flatten)]
+    pub planning: PlanningFlags,
 }
 
 /// Formats of the data transfer report.
@@ -178,7 +173,8 @@ pub struct DriftReportArgs {
     pub format: DeployFormat,
 }
 
-/// Options shared by the commands that compare and plan.
+/// How two schemas are compared: taken by `dac compare`, and with [`PlanningFlags`] by every
+/// command that plans.
 #[derive(Debug, Args, Clone)]
 pub struct CompareFlags {
     /// Columns in another order are not a difference.
@@ -193,19 +189,31 @@ pub struct CompareFlags {
     /// Keyword and identifier case in bodies is not a difference.
     #[arg(long)]
     pub ignore_keyword_case: bool,
-    /// Drop objects that are in the target but not in the package (off by default).
-    #[arg(long)]
+    /// Drop objects that are in the target but not in the package: on unless
+    /// `--drop-objects-not-in-source=false`, as an upgrade makes the database its package
+    /// (SqlPackage's default is false).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_value_t = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub drop_objects_not_in_source: bool,
-    /// Never drop objects of this DacFx type, e.g. SqlRole (repeatable).
+    /// Never drop objects of this type: an element type (SqlIndex) or SqlPackage's name
+    /// (Indexes, Tables, any DoNotDropObjectTypes value); repeatable.
     #[arg(long = "do-not-drop", value_name = "TYPE")]
     pub do_not_drop: Vec<String>,
-    /// Leave objects of this DacFx type out, e.g. SqlPermissionStatement (repeatable).
+    /// Leave objects of this type out, with what they own: an element type
+    /// (SqlPermissionStatement) or SqlPackage's name (Permissions); repeatable.
     #[arg(long = "exclude-type", value_name = "TYPE")]
     pub exclude_types: Vec<String>,
-    /// Only compare names matching this glob (`schema.name`, case-insensitive; repeatable).
+    /// Only compare names matching this glob (`schema.name`, case-insensitive; repeatable); a
+    /// table's constraints, indexes and triggers go with it.
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
-    /// Do not compare names matching this glob (repeatable).
+    /// Do not compare names matching this glob, nor what they own (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
     /// Load packages even when model.xml does not match the checksum in Origin.xml.
@@ -213,15 +221,27 @@ pub struct CompareFlags {
     pub accept_checksum_mismatch: bool,
 }
 
-/// Options shared by the commands that plan an upgrade.
+/// How every command that plans compares and plans: `script`, `deploy-report` and `upgrade`
+/// take this one set, mapped to the engine's options in one place (`planning.rs`), so a
+/// reviewed preview and the upgrade it previews run with the same options.
 #[derive(Debug, Args, Clone)]
-pub struct PlanFlags {
-    /// Do not guard steps that could lose data (DacFx BlockOnPossibleDataLoss=False).
+pub struct PlanningFlags {
+    /// Compare options.
+    #[command(flatten)]
+    pub compare: CompareFlags,
+    /// Go ahead even when steps could lose data in tables that hold rows: no refusal, no
+    /// run-time guard (DacFx BlockOnPossibleDataLoss=False).
     #[arg(long)]
     pub allow_data_loss: bool,
-    /// Give new NOT NULL columns without a default a default for existing rows.
+    /// Give new NOT NULL columns without a default a default for existing rows, and fill NULLs
+    /// before a column becomes NOT NULL (DacFx GenerateSmartDefaults).
     #[arg(long)]
     pub smart_defaults: bool,
+    /// Rebuild tables whose columns are in another order than the package's, where the
+    /// platform would add new columns at the end and report the order it keeps (PostgreSQL,
+    /// SQLite); SQL Server always rebuilds for order (DacFx IgnoreColumnOrder=False).
+    #[arg(long)]
+    pub rebuild_for_column_order: bool,
     /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
     #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
@@ -253,12 +273,9 @@ pub struct ScriptArgs {
     /// Write the script here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Compare options.
+    /// Compare and plan options.
     #[command(flatten)]
-    pub compare: CompareFlags,
-    /// Plan options.
-    #[command(flatten)]
-    pub plan: PlanFlags,
+    pub planning: PlanningFlags,
 }
 
 /// `dac deploy-report`.
@@ -272,12 +289,9 @@ pub struct DeployReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,
-    /// Compare options.
+    /// Compare and plan options.
     #[command(flatten)]
-    pub compare: CompareFlags,
-    /// Plan options.
-    #[command(flatten)]
-    pub plan: PlanFlags,
+    pub planning: PlanningFlags,
 }
 
 /// Formats of comparison output.

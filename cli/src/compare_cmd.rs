@@ -4,42 +4,31 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use dac_engine::compare::{self, CompareOptions, TextRules};
+use dac_engine::compare::{self, CompareOptions};
 use dac_engine::dialect::dialect_for;
 use dac_engine::endpoint::{LoadedEndpoint, load_current_and_desired};
-use dac_engine::plan::{self, Plan, PlanOptions};
+use dac_engine::plan::{self, Plan};
 use dac_engine::report;
 use dac_engine::script;
 
 use crate::args::{
-    CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanFlags, ReportFormat, ScriptArgs,
+    CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanningFlags, ReportFormat,
+    ScriptArgs,
 };
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, parse_variables};
+use crate::planning;
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK};
 
-/// Compare options from flags, with the platform's defaults (column order only counts where
-/// the platform keeps it).
-fn compare_options(flags: &CompareFlags, desired: &LoadedEndpoint) -> CompareOptions {
-    let dialect = dialect_for(desired.model.platform());
-    CompareOptions {
-        ignore_column_order: flags.ignore_column_order
-            || !dialect.capabilities().column_order_significant,
-        text: TextRules {
-            ignore_whitespace: flags.ignore_whitespace,
-            ignore_comments: flags.ignore_comments,
-            ignore_case: flags.ignore_keyword_case,
-        },
-        drop_objects_not_in_source: flags.drop_objects_not_in_source,
-        do_not_drop: flags.do_not_drop.iter().cloned().collect(),
-        exclude_kinds: flags.exclude_types.iter().cloned().collect(),
-        include: flags.include.clone(),
-        exclude: flags.exclude.clone(),
+/// Compare options from flags, with the renames of the desired package's refactor log.
+fn compare_options(flags: &CompareFlags, desired: &LoadedEndpoint) -> Result<CompareOptions> {
+    Ok(CompareOptions {
         renames: desired
             .package
             .as_ref()
             .and_then(|p| p.refactor_log.as_ref())
             .map(compare::renames_from_refactor_log)
             .unwrap_or_default(),
-    }
+        ..planning::compare_options(flags, desired.model.platform())?
+    })
 }
 
 /// `dac compare`.
@@ -49,7 +38,7 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
         &args.desired,
         args.compare.accept_checksum_mismatch,
     )?;
-    let options = compare_options(&args.compare, &desired);
+    let options = compare_options(&args.compare, &desired)?;
     let diff = compare::compare(&current.model, &desired.model, &options);
     let report = report::CompareReport::of(&current.display, &desired.display, &diff);
     let text = match args.format {
@@ -65,50 +54,38 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
     })
 }
 
-fn plan_options(flags: &PlanFlags, desired: &LoadedEndpoint) -> PlanOptions {
-    PlanOptions {
-        block_on_possible_data_loss: !flags.allow_data_loss,
-        smart_defaults: flags.smart_defaults,
-        ..desired
-            .package
-            .as_ref()
-            .map_or_else(PlanOptions::default, PlanOptions::for_package)
-    }
-}
-
 fn make_plan(
     target: &str,
     package: &Path,
-    compare_flags: &CompareFlags,
-    plan_flags: &PlanFlags,
+    flags: &PlanningFlags,
 ) -> Result<(LoadedEndpoint, LoadedEndpoint, compare::Diff, Plan)> {
     let (current, desired) = load_current_and_desired(
         target,
         &package.display().to_string(),
-        compare_flags.accept_checksum_mismatch,
+        flags.compare.accept_checksum_mismatch,
     )?;
-    let options = compare_options(compare_flags, &desired);
+    let mut options = compare_options(&flags.compare, &desired)?;
+    // Rebuilding for column order needs the order compared.
+    options.ignore_column_order &= !flags.rebuild_for_column_order;
     let diff = compare::compare(&current.model, &desired.model, &options);
+    let plan_options = planning::plan_options(flags, desired.package.as_ref());
+    plan::check_filters(&diff, &current.model, &desired.model, &plan_options)?;
     let dialect = dialect_for(desired.model.platform());
     let plan = plan::plan(
         &diff,
         &current.model,
         &desired.model,
         dialect.capabilities(),
-        &plan_options(plan_flags, &desired),
+        &plan_options,
     );
     Ok((current, desired, diff, plan))
 }
 
 /// `dac script`.
 pub fn script(args: ScriptArgs) -> Result<u8> {
-    let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
+    let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.planning)?;
     let dialect = dialect_for(desired.model.platform());
-    let given = parse_variables(&args.plan.variables)?;
-    let variables = match &desired.package {
-        Some(package) => package.variable_values(&given),
-        None => given,
-    };
+    let variables = planning::variables(&args.planning, desired.package.as_ref())?;
     let text = script::render(&plan, dialect)
         .with_variables(dialect, &variables)?
         .text(dialect);
@@ -123,8 +100,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
 
 /// `dac deploy-report`.
 pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
-    let (current, desired, diff, plan) =
-        make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
+    let (current, desired, diff, plan) = make_plan(&args.target, &args.package, &args.planning)?;
     let report = report::deploy_report(&current.display, &desired.display, &diff, &plan);
     let text = match args.format {
         DeployFormat::Xml => report::deploy_report_xml(&report),

@@ -7,6 +7,7 @@ mod args;
 mod build_cmd;
 mod commands;
 mod compare_cmd;
+mod planning;
 mod progress_display;
 mod registry_cmd;
 mod rollout_cmd;

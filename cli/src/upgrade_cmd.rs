@@ -6,17 +6,19 @@ use dac_engine::driver::{self, Target};
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::package::Package;
 use dac_engine::registry::HistoryAction;
-use dac_engine::upgrade::{self, InPlaceOptions, SideBySideOptions};
+use dac_engine::upgrade;
 
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
+use crate::planning;
 use crate::progress_display::ProgressDisplay;
-use crate::shared::{EXIT_OK, parse_variables, print_warnings, target};
+use crate::shared::{EXIT_OK, print_warnings, target};
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
     if !args.in_place && !args.side_by_side {
         bail!("choose how to upgrade: --in-place or --side-by-side");
     }
+    check_mode(&args)?;
     let target = target(&args.target)?;
     let package = upgrade_package(&args, &target)?;
     if args.side_by_side {
@@ -25,19 +27,52 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
     upgrade_in_place(&args, &target, &package)
 }
 
+/// Options the chosen mode does not use are an error naming them and the mode: an option given
+/// and silently ignored would run something other than what was asked for.
+fn check_mode(args: &UpgradeArgs) -> Result<()> {
+    let (mode, why, unused) = if args.side_by_side {
+        let mut unused = planning::not_side_by_side(&args.planning);
+        if args.show_script {
+            unused.push("--show-script");
+        }
+        (
+            "--side-by-side",
+            "it builds the whole package in a new database and runs no upgrade script",
+            unused,
+        )
+    } else {
+        let unused = [
+            (args.report.is_some(), "--report"),
+            (args.format.is_some(), "--format"),
+            (args.parallel.is_some(), "--parallel"),
+            (args.no_early_copy, "--no-early-copy"),
+            (args.quiet, "--quiet"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect::<Vec<_>>();
+        (
+            "--in-place",
+            "they are for the copy and the data transfer report of --side-by-side",
+            unused,
+        )
+    };
+    if unused.is_empty() {
+        return Ok(());
+    }
+    let verb = if unused.len() == 1 { "does" } else { "do" };
+    bail!(
+        "{} {verb} not apply to {mode} upgrades: {why}",
+        unused.join(", ")
+    )
+}
+
 /// `dac upgrade --in-place`.
 fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> Result<u8> {
     recover_quietly(target)?;
     let mut driver =
         driver::connect(target, true).with_context(|| format!("connecting to {target}"))?;
-    let options = InPlaceOptions {
-        allow_data_loss: args.allow_data_loss,
-        allow_drift: args.allow_drift,
-        smart_defaults: args.smart_defaults,
-        compare: upgrade::compare_options(package.model.platform()),
-        variables: package.variable_values(&parse_variables(&args.variables)?),
-        rebuild_for_column_order: false,
-    };
+    let options = planning::in_place_options(&args.planning, args.allow_drift, package)?;
     let outcome = upgrade::in_place(driver.as_mut(), package, &options);
     print_warnings(driver.as_mut());
     let outcome = outcome.with_context(|| format!("upgrading {target}"))?;
@@ -94,6 +129,7 @@ fn upgrade_package(args: &UpgradeArgs, target: &Target) -> Result<Package> {
         platform: Some(target.platform()),
         name: args.name.clone(),
         version: args.version.clone(),
+        accept_checksum_mismatch: args.planning.compare.accept_checksum_mismatch,
         ..LoadOptions::default()
     };
     match load_package(&args.package, &options) {
@@ -106,14 +142,8 @@ fn upgrade_package(args: &UpgradeArgs, target: &Target) -> Result<Package> {
 
 /// `dac upgrade --side-by-side`.
 fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) -> Result<u8> {
-    let mut options = SideBySideOptions {
-        allow_data_loss: args.allow_data_loss,
-        allow_drift: args.allow_drift,
-        compare: upgrade::compare_options(package.model.platform()),
-        variables: package.variable_values(&parse_variables(&args.variables)?),
-        copy_early: !args.no_early_copy,
-        ..SideBySideOptions::default()
-    };
+    let mut options = planning::side_by_side_options(&args.planning, args.allow_drift, package)?;
+    options.copy_early = !args.no_early_copy;
     if let Some(n) = args.parallel {
         options.parallelism = n.max(1);
     }
@@ -123,7 +153,8 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     let outcome = result.with_context(|| format!("upgrading {target} side by side"))?;
     // With --format json, stdout is the report alone (for jq and the like); the lines around
     // it go to stderr.
-    let json = matches!(args.format, TransferFormat::Json);
+    let format = args.format.unwrap_or(TransferFormat::Text);
+    let json = matches!(format, TransferFormat::Json);
     let aside = |line: String| {
         if json {
             eprintln!("{line}");
@@ -147,7 +178,7 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
         }
         return Ok(EXIT_OK);
     }
-    let text = match args.format {
+    let text = match format {
         TransferFormat::Text => report.text(),
         TransferFormat::Json => report.json(),
         TransferFormat::Markdown => report.markdown(),

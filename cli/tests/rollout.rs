@@ -281,65 +281,90 @@ fn killed_after_varying_delays_resumes_to_a_consistent_end() {
     }
 }
 
+/// Kill points inside a rollback, in the order a target passes them: the journal says it is
+/// rolling back; the copy is back but its history is not carried over yet; the upgrade's rows are
+/// carried but not the rollback row; everything is written but the journal is behind.
+const ROLLBACK_KILL_POINTS: [(&str, u64); 5] = [
+    ("rollout.rolling-back", 2),
+    ("snapshot.restored", 1),
+    ("snapshot.restored", 2),
+    ("rollout.carried-history", 2),
+    ("rollout.after-restore", 2),
+];
+
 #[test]
 fn a_rollback_killed_mid_way_finishes_when_run_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let dbs = fleet(dir.path(), 6, &[]);
-    let before: Vec<String> = dbs
-        .iter()
-        .map(|db| {
-            one(
-                db,
-                "SELECT group_concat(id || ':' || name || ':' || price_cents, ',') FROM items",
-            )
-        })
-        .collect();
-    let file = rollout_file(dir.path(), "2", &sqlite_targets(&dbs), "");
-    dac(dir.path(), &["rollout", "start", &file]).expect_code(0);
-    let status = dac(dir.path(), &["rollout", "status", &file]);
-    assert!(
-        status.stdout.contains("6 can be rolled back"),
-        "{}",
-        status.stdout
-    );
-    let killed = dac_env(
-        dir.path(),
-        &["rollout", "rollback", &file],
-        &[("DAC_FAULT", "rollout.after-restore@2")],
-    );
-    assert!(killed.code != 0, "{}", killed.stdout);
-    assert_eq!(
-        status_json(dir.path(), &file)["journal"]["state"],
-        "rolling-back"
-    );
-    let again = dac(dir.path(), &["rollout", "rollback", &file]);
-    again.expect_code(0);
-    for (db, items) in dbs.iter().zip(&before) {
-        assert_eq!(one(db, "SELECT version FROM _dac_registry"), "1.0.0");
-        let tables = one(
-            db,
-            "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name)",
-        );
-        assert_eq!(tables, "items,orders", "{}", db.display());
-        assert_eq!(
-            &one(
-                db,
-                "SELECT group_concat(id || ':' || name || ':' || price_cents, ',') FROM items"
-            ),
-            items
-        );
-        let actions: Vec<String> = history(db).into_iter().map(|(a, _)| a).collect();
-        assert_eq!(
-            actions,
-            ["deploy", "upgrade", "rollback"],
+    for (point, visit) in ROLLBACK_KILL_POINTS {
+        let fault = format!("{point}@{visit}");
+        let dir = tempfile::tempdir().unwrap();
+        let dbs = fleet(dir.path(), 4, &[]);
+        let before: Vec<String> = dbs
+            .iter()
+            .map(|db| {
+                one(
+                    db,
+                    "SELECT group_concat(id || ':' || name || ':' || price_cents, ',') FROM items",
+                )
+            })
+            .collect();
+        let file = rollout_file(dir.path(), "2", &sqlite_targets(&dbs), "");
+        dac(dir.path(), &["rollout", "start", &file]).expect_code(0);
+        let status = dac(dir.path(), &["rollout", "status", &file]);
+        assert!(
+            status.stdout.contains("4 can be rolled back"),
             "{}",
-            db.display()
+            status.stdout
+        );
+        let killed = dac_env(
+            dir.path(),
+            &["rollout", "rollback", &file],
+            &[("DAC_FAULT", &fault)],
+        );
+        assert!(killed.code != 0, "{fault}: {}", killed.stdout);
+        assert!(
+            killed
+                .stderr
+                .contains(&format!("fault injected at {point}")),
+            "{fault}: {}",
+            killed.stderr
+        );
+        assert_eq!(
+            status_json(dir.path(), &file)["journal"]["state"],
+            "rolling-back",
+            "{fault}"
+        );
+        let again = dac(dir.path(), &["rollout", "rollback", &file]);
+        again.expect_code(0);
+        for (db, items) in dbs.iter().zip(&before) {
+            assert_eq!(one(db, "SELECT version FROM _dac_registry"), "1.0.0");
+            let tables = one(
+                db,
+                "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name)",
+            );
+            assert_eq!(tables, "items,orders", "{fault}: {}", db.display());
+            assert_eq!(
+                &one(
+                    db,
+                    "SELECT group_concat(id || ':' || name || ':' || price_cents, ',') FROM items"
+                ),
+                items
+            );
+            // Every row exactly once: the upgrade carried over from before the restore, and
+            // one rollback.
+            let actions: Vec<String> = history(db).into_iter().map(|(a, _)| a).collect();
+            assert_eq!(
+                actions,
+                ["deploy", "upgrade", "rollback"],
+                "{fault}: {}",
+                db.display()
+            );
+        }
+        assert_eq!(
+            status_json(dir.path(), &file)["journal"]["state"],
+            "rolled-back",
+            "{fault}"
         );
     }
-    assert_eq!(
-        status_json(dir.path(), &file)["journal"]["state"],
-        "rolled-back"
-    );
 }
 
 #[test]

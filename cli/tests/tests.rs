@@ -5,6 +5,7 @@ mod util;
 
 mod build;
 mod info;
+mod options;
 mod rollout;
 mod sqlserver;
 mod upgrade;

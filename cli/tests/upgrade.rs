@@ -408,3 +408,95 @@ fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
     );
     both.expect_code(1);
 }
+
+/// SQLite adds a column at the end: an upgrade to a package that declares it between others
+/// says so and keeps the order; `--rebuild-for-column-order` rebuilds the table in the
+/// package's order, with its rows.
+#[test]
+fn column_order_is_reported_and_rebuilt_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = |name: &str, columns: &str| {
+        let folder = dir.path().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("t.sql"),
+            format!("CREATE TABLE t (id INTEGER PRIMARY KEY, {columns});"),
+        )
+        .unwrap();
+        folder.to_str().unwrap().to_string()
+    };
+    let v1 = project("v1", "a TEXT, b TEXT");
+    let v2 = project("v2", "a TEXT, c TEXT, b TEXT");
+    let build = |folder: &str, version: &str| {
+        let out = format!("{folder}.dacpac");
+        dac(
+            dir.path(),
+            &[
+                "build",
+                folder,
+                "--platform",
+                "sqlite",
+                "--name",
+                "order",
+                "--version",
+                version,
+                "-o",
+                &out,
+            ],
+        )
+        .expect_code(0);
+        out
+    };
+    let (p1, p2) = (build(&v1, "1.0.0"), build(&v2, "2.0.0"));
+    let order = |db: &Path| {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('t')")
+            .unwrap();
+        let names: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        names.join(",")
+    };
+    for (rebuild, expected) in [(false, "id,a,b,c"), (true, "id,a,c,b")] {
+        let db = dir.path().join(format!("order-{rebuild}.db"));
+        upgrade(dir.path(), &p1, &db, &[]).expect_code(0);
+        sql(&db, "INSERT INTO t (id, a, b) VALUES (1, 'x', 'y');");
+        let extra: &[&str] = if rebuild {
+            &["--rebuild-for-column-order"]
+        } else {
+            &[]
+        };
+        let run = upgrade(dir.path(), &p2, &db, extra);
+        run.expect_code(0);
+        assert_eq!(order(&db), expected, "{}", run.stdout);
+        let said = run.stdout.contains("column order") || run.stderr.contains("column order");
+        assert!(said, "the order is named: {}{}", run.stdout, run.stderr);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let row: (String, String) = conn
+            .query_row("SELECT a, b FROM t WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(row, ("x".into(), "y".into()));
+    }
+    let side = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            &p2,
+            "--target",
+            "sqlite:x.db",
+            "--side-by-side",
+            "--rebuild-for-column-order",
+        ],
+    );
+    assert_ne!(side.code, 0, "{}", side.stderr);
+    assert!(
+        side.stderr.contains("--rebuild-for-column-order"),
+        "{}",
+        side.stderr
+    );
+}

@@ -9,6 +9,7 @@
 //! Pure: no IO, and it cannot fail on user data.
 
 pub mod normalize;
+mod object_types;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -18,8 +19,10 @@ use similar::TextDiff;
 use crate::model::kind::prop;
 use crate::model::refactor::RefactorLog;
 use crate::model::symbol::WordBuildHasher;
+use crate::model::view::owner;
 use crate::model::{Element, Entry, Model, ObjectName, Reference, Value, kind};
 pub use normalize::TextRules;
+pub use object_types::object_types;
 
 /// What to compare and how.
 #[derive(Debug, Clone, Default)]
@@ -31,13 +34,17 @@ pub struct CompareOptions {
     /// Objects only in the current model are to be dropped (DacFx `DropObjectsNotInSource`, off by
     /// default); when off they are reported as kept.
     pub drop_objects_not_in_source: bool,
-    /// Kinds never dropped even with `drop_objects_not_in_source` (DacFx `DoNotDropObjectTypes`).
+    /// Kinds never dropped (DacFx `DoNotDropObjectTypes`): neither as objects not in source nor
+    /// as a kept table's constraints, indexes and triggers the package no longer has
+    /// ([`object_types`] reads SqlPackage's names).
     pub do_not_drop: BTreeSet<String>,
-    /// Kinds left out of the comparison altogether (DacFx `ExcludeObjectTypes`).
+    /// Kinds left out of the comparison altogether (DacFx `ExcludeObjectTypes`), with what they
+    /// own (a table's constraints, indexes and triggers).
     pub exclude_kinds: BTreeSet<String>,
-    /// Only names matching one of these globs (`schema.name`, case-insensitive) are compared.
+    /// Only names matching one of these globs (`schema.name`, case-insensitive) are compared; a
+    /// table's constraints, indexes and triggers go with it.
     pub include: Vec<String>,
-    /// Names matching one of these globs are not compared.
+    /// Names matching one of these globs are not compared, with what they own.
     pub exclude: Vec<String>,
     /// Renames to treat as renames rather than drop and create.
     pub renames: Vec<Rename>,
@@ -167,6 +174,10 @@ pub struct Change {
 pub struct Diff {
     /// Changes, in a stable order: by kind then name.
     pub changes: Vec<Change>,
+    /// Objects of the desired model that the filters (`include`, `exclude`, `exclude_kinds`)
+    /// left out although the current model does not have them as the desired one does: a kept
+    /// change that needs one of them cannot be planned (`plan::check_filters`). By kind, name.
+    pub left_out: Vec<(String, ObjectName)>,
 }
 
 impl Diff {
@@ -239,7 +250,7 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
 fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parallel: bool) -> Diff {
     let case_sensitive = desired.collation_case_sensitive;
     let filter = Filter::new(options);
-    let (index_current, index_desired) = if parallel {
+    let ((index_current, out_current), (index_desired, out_desired)) = if parallel {
         crate::parallel::join(
             || index(current, case_sensitive, options, &filter),
             || index(desired, case_sensitive, options, &filter),
@@ -250,6 +261,7 @@ fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parall
             index(desired, case_sensitive, options, &filter),
         )
     };
+    let left_out = left_out_changes(&out_current, &out_desired, options);
 
     // Renames: the current identity that becomes a desired identity.
     let mut renamed: HashMap<String, (String, &Rename)> = HashMap::new();
@@ -333,16 +345,14 @@ fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parall
         if index_desired.contains_key(identity) || renamed_sources.contains(identity) {
             continue;
         }
-        let droppable = options.drop_objects_not_in_source
-            && !options.do_not_drop.contains(current_el.kind.as_str());
-        // Sub-objects of a table that is itself dropped go with it; constraints and indexes of
-        // kept tables follow the table's fate only when the table stays.
         let change = Change {
-            action: if droppable || owner_changes_with(current_el, &index_desired, case_sensitive) {
-                Action::Drop
-            } else {
-                Action::Keep
-            },
+            action: fate(
+                current_el,
+                &index_current,
+                &index_desired,
+                options,
+                case_sensitive,
+            ),
             kind: current_el.kind.to_string(),
             name: display_name(current_el),
             current: Some((*current_el).clone()),
@@ -365,7 +375,77 @@ fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parall
     });
     Diff {
         changes: changes.into_iter().map(|(change, _, _)| change).collect(),
+        left_out,
     }
+}
+
+/// What happens to an object only in the current model. Constraints, indexes and triggers of
+/// a table (or view) the package has belong to its definition: they go when the package no
+/// longer has them, as DacFx does, unless their kind is not to be dropped. Those of a table
+/// the package does not have share its fate, so a kept table keeps its primary key. Anything
+/// else goes only when objects not in source are dropped and its kind may be.
+fn fate(
+    element: &Element,
+    current: &Index<'_>,
+    desired: &Index<'_>,
+    options: &CompareOptions,
+    case_sensitive: bool,
+) -> Action {
+    let droppable =
+        |kind: &str| options.drop_objects_not_in_source && !options.do_not_drop.contains(kind);
+    // The kind of the table or view of this name in `index`.
+    let relation = |index: &Index<'_>, name: &ObjectName| -> Option<String> {
+        let key = name.key(case_sensitive);
+        [kind::TABLE, kind::VIEW].iter().find_map(|k| {
+            index
+                .get(&format!("{k}|{key}"))
+                .map(|el| el.kind.to_string())
+        })
+    };
+    let to_action = |drop: bool| if drop { Action::Drop } else { Action::Keep };
+    let Some(owner_name) = owner(element) else {
+        return to_action(droppable(&element.kind));
+    };
+    if relation(desired, owner_name).is_some() {
+        return to_action(!options.do_not_drop.contains(element.kind.as_str()));
+    }
+    match relation(current, owner_name) {
+        Some(owner_kind) => to_action(droppable(&owner_kind)),
+        None => to_action(droppable(&element.kind)),
+    }
+}
+
+/// The desired objects the filters left out that the current model lacks or has otherwise.
+fn left_out_changes(
+    current: &[&Element],
+    desired: &[&Element],
+    options: &CompareOptions,
+) -> Vec<(String, ObjectName)> {
+    if desired.is_empty() {
+        return Vec::new();
+    }
+    let by_identity: HashMap<String, &Element> = current
+        .iter()
+        .map(|el| (identity(el, false, options.text), *el))
+        .collect();
+    let mut out: Vec<(String, ObjectName)> = desired
+        .iter()
+        .filter(|el| el.name.is_some())
+        .filter(
+            |el| match by_identity.get(&identity(el, false, options.text)) {
+                None => true,
+                Some(current_el) => {
+                    let mut details = Vec::new();
+                    diff_element("", current_el, el, options, &mut details);
+                    !details.is_empty()
+                }
+            },
+        )
+        .map(|el| (el.kind.to_string(), display_name(el)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Top-level elements by identity.
@@ -469,26 +549,6 @@ fn column_aliases(table: Option<&ObjectName>, options: &CompareOptions) -> Vec<(
         })
         .map(|r| (r.from.leaf().to_lowercase(), r.to.leaf().to_lowercase()))
         .collect()
-}
-
-/// Constraints, indexes and triggers of a table that is in the desired model belong to the
-/// table's definition: when the package keeps the table but not the sub-object, the sub-object
-/// goes, as DacFx does, whatever `drop_objects_not_in_source` says.
-fn owner_changes_with(element: &Element, desired: &Index<'_>, case_sensitive: bool) -> bool {
-    let owner = match element.kind.as_str() {
-        kind::PRIMARY_KEY | kind::UNIQUE | kind::FOREIGN_KEY | kind::CHECK | kind::DEFAULT => {
-            element.reference_name(kind::rel::DEFINING_TABLE)
-        }
-        kind::INDEX | kind::COLUMN_STORE_INDEX => element.reference_name(kind::rel::INDEXED_OBJECT),
-        kind::DML_TRIGGER => element.reference_name(kind::rel::PARENT),
-        _ => None,
-    };
-    let Some(owner) = owner else {
-        return false;
-    };
-    [kind::TABLE, kind::VIEW]
-        .iter()
-        .any(|k| desired.contains_key(&format!("{k}|{}", owner.key(case_sensitive))))
 }
 
 /// Name shown for an element; unnamed elements show their owner.
@@ -598,6 +658,27 @@ fn ref_key(reference: &Reference, case_sensitive: bool) -> String {
     }
 }
 
+/// Checks the globs of an option (`--include`): one that does not compile would otherwise
+/// match nothing, silently.
+pub fn check_patterns(option: &str, patterns: &[String]) -> crate::Result<()> {
+    for pattern in patterns {
+        if let Err(e) = glob(pattern) {
+            return Err(crate::Error::Invalid(format!(
+                "{option} {pattern:?}: not a glob: {e}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
+    GlobBuilder::new(pattern)
+        .case_insensitive(true)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher())
+}
+
 struct Filter {
     include: Vec<GlobMatcher>,
     exclude: Vec<GlobMatcher>,
@@ -605,48 +686,65 @@ struct Filter {
 
 impl Filter {
     fn new(options: &CompareOptions) -> Self {
-        let compile = |patterns: &[String]| {
-            patterns
-                .iter()
-                .filter_map(|p| {
-                    GlobBuilder::new(p)
-                        .case_insensitive(true)
-                        .literal_separator(false)
-                        .build()
-                        .ok()
-                        .map(|g| g.compile_matcher())
-                })
-                .collect()
-        };
+        // Patterns were checked by `check_patterns`.
+        let compile = |patterns: &[String]| patterns.iter().filter_map(|p| glob(p).ok()).collect();
         Filter {
             include: compile(&options.include),
             exclude: compile(&options.exclude),
         }
     }
 
-    fn admits(&self, element: &Element) -> bool {
-        if self.include.is_empty() && self.exclude.is_empty() {
-            return true;
-        }
-        let Some(name) = &element.name else {
-            return true;
-        };
+    fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    fn admits(&self, name: &ObjectName) -> bool {
         let dotted = name.parts().join(".");
         (self.include.is_empty() || self.include.iter().any(|g| g.is_match(&dotted)))
             && !self.exclude.iter().any(|g| g.is_match(&dotted))
     }
 }
 
-/// Elements by identity; an identity seen before gets `#2`, `#3`... in model order.
+/// Elements by identity; an identity seen before gets `#2`, `#3`... in model order. With them,
+/// the elements the filters leave out: by name and kind, and a table's constraints, indexes
+/// and triggers with their table, named or not, so a script never touches what a left-out
+/// table owns.
 fn index<'a>(
     model: &'a Model,
     case_sensitive: bool,
     options: &CompareOptions,
     filter: &Filter,
-) -> Index<'a> {
+) -> (Index<'a>, Vec<&'a Element>) {
     let mut out = Index::with_capacity_and_hasher(model.elements.len(), WordBuildHasher::default());
+    let mut left_out = Vec::new();
+    let filtering = !filter.is_empty() || !options.exclude_kinds.is_empty();
+    let admitted = |element: &Element| {
+        !options.exclude_kinds.contains(element.kind.as_str())
+            && element.name.as_ref().is_none_or(|n| filter.admits(n))
+    };
+    // Owners left out, by key: what they own goes with them.
+    let left_out_owners: BTreeSet<String> = if filtering {
+        model
+            .elements
+            .iter()
+            .filter(|el| owner(el).is_none() && !admitted(el))
+            .filter_map(|el| el.name.as_ref().map(|n| n.key(case_sensitive)))
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
     for element in &model.elements {
-        if options.exclude_kinds.contains(element.kind.as_str()) || !filter.admits(element) {
+        let keep = !filtering
+            || match owner(element) {
+                Some(owner_name) => {
+                    !options.exclude_kinds.contains(element.kind.as_str())
+                        && filter.admits(owner_name)
+                        && !left_out_owners.contains(&owner_name.key(case_sensitive))
+                }
+                None => admitted(element),
+            };
+        if !keep {
+            left_out.push(element);
             continue;
         }
         let base = identity(element, case_sensitive, options.text);
@@ -666,7 +764,7 @@ fn index<'a>(
         }
         out.insert(key, element);
     }
-    out
+    (out, left_out)
 }
 
 fn value_text(value: &Value) -> String {

@@ -435,3 +435,105 @@ fn repeated_identities_are_counted() {
     assert_eq!(dropped.changes[0].action, Action::Drop);
     assert!(compare(&current, &current, &options).is_empty());
 }
+
+/// An unnamed primary key and a named index of the table `parts`.
+fn owned_by(parts: &[&str]) -> Vec<Element> {
+    let pk = Element::new(kind::PRIMARY_KEY)
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(name(parts)));
+    let mut index_name = parts.to_vec();
+    let leaf = format!("IX_{}", parts[parts.len() - 1]);
+    index_name[parts.len() - 1] = &leaf;
+    let index = Element::new(kind::INDEX)
+        .named(name(&index_name))
+        .with_ref(kind::rel::INDEXED_OBJECT, Reference::to(name(parts)));
+    vec![pk, index]
+}
+
+#[test]
+fn filters_take_what_a_table_owns_with_it() {
+    let current = model(vec![single_column_table(
+        &["dbo", "Customers"],
+        "Id",
+        "int",
+        false,
+    )]);
+    let mut desired_elements = vec![
+        single_column_table(&["dbo", "Customers"], "Id", "int", false),
+        single_column_table(&["dbo", "Currencies"], "Code", "char", false),
+    ];
+    desired_elements.extend(owned_by(&["dbo", "Currencies"]));
+    let desired = model(desired_elements);
+    let options = CompareOptions {
+        include: vec!["dbo.Cust*".into()],
+        ..CompareOptions::default()
+    };
+    let diff = compare(&current, &desired, &options);
+    // Neither the unnamed key nor the index named IX_Currencies matches the glob by itself;
+    // both go with their table.
+    assert!(diff.is_empty(), "{:?}", actions(&diff));
+    assert_eq!(
+        diff.left_out
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>(),
+        [
+            "SqlIndex [dbo].[IX_Currencies]",
+            "SqlTable [dbo].[Currencies]"
+        ]
+    );
+    let options = CompareOptions {
+        exclude_kinds: [kind::TABLE.to_string()].into(),
+        ..CompareOptions::default()
+    };
+    assert!(compare(&current, &desired, &options).is_empty());
+}
+
+#[test]
+fn what_a_table_owns_follows_its_fate_unless_its_kind_is_not_dropped() {
+    let mut current_elements = vec![
+        single_column_table(&["dbo", "Kept"], "Id", "int", false),
+        single_column_table(&["dbo", "Gone"], "Id", "int", false),
+    ];
+    current_elements.extend(owned_by(&["dbo", "Kept"]));
+    current_elements.extend(owned_by(&["dbo", "Gone"]));
+    let current = model(current_elements);
+    let desired = model(vec![single_column_table(
+        &["dbo", "Kept"],
+        "Id",
+        "int",
+        false,
+    )]);
+    let fates = |do_not_drop: &[&str]| {
+        let options = CompareOptions {
+            drop_objects_not_in_source: true,
+            do_not_drop: do_not_drop.iter().map(|k| k.to_string()).collect(),
+            ..CompareOptions::default()
+        };
+        actions(&compare(&current, &desired, &options))
+    };
+    // A table the package keeps loses what the package no longer has; a dropped table takes
+    // what it owns along.
+    assert_eq!(
+        fates(&[]),
+        [
+            "drop SqlIndex [dbo].[IX_Gone]",
+            "drop SqlIndex [dbo].[IX_Kept]",
+            "drop SqlPrimaryKeyConstraint [dbo].[Gone]",
+            "drop SqlPrimaryKeyConstraint [dbo].[Kept]",
+            "drop SqlTable [dbo].[Gone]",
+        ]
+    );
+    // Indexes not to be dropped stay on the kept table.
+    assert!(fates(&[kind::INDEX]).contains(&"keep SqlIndex [dbo].[IX_Kept]".to_string()));
+    // A table not to be dropped keeps its key and index.
+    assert_eq!(
+        fates(&[kind::TABLE]),
+        [
+            "keep SqlIndex [dbo].[IX_Gone]",
+            "drop SqlIndex [dbo].[IX_Kept]",
+            "keep SqlPrimaryKeyConstraint [dbo].[Gone]",
+            "drop SqlPrimaryKeyConstraint [dbo].[Kept]",
+            "keep SqlTable [dbo].[Gone]",
+        ]
+    );
+}

@@ -315,9 +315,8 @@ pub trait Dialect: Send + Sync {
                 self.quote_name(&element.name_or_empty())
             )],
             _ => vec![format!(
-                "-- dac cannot create {} {}: no definition is known for this object kind",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot create {}: no definition is known for this object kind",
+                element.label()
             )],
         }
     }
@@ -589,9 +588,8 @@ pub(crate) fn standard_drop_object<D: Dialect + ?Sized>(
         kind::USER => "USER",
         _ => {
             return vec![format!(
-                "-- dac cannot drop {} {}: no definition is known for this object kind",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot drop {}: no definition is known for this object kind",
+                element.label()
             )];
         }
     };

@@ -369,9 +369,8 @@ impl Dialect for Postgres {
                 out
             }
             _ => vec![format!(
-                "-- dac cannot create {} {}: no definition is known",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot create {}: no definition is known",
+                element.label()
             )],
         }
     }
@@ -478,9 +477,8 @@ impl Dialect for Postgres {
                 )]
             }
             _ => vec![format!(
-                "-- dac cannot create {} {}: no definition is known for this object kind",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot create {}: no definition is known for this object kind",
+                element.label()
             )],
         }
     }

@@ -254,24 +254,20 @@ impl Dialect for Sqlite {
                 self.quote_name(&element.name_or_empty())
             )],
             _ => vec![format!(
-                "-- dac cannot create {} {}: no definition is known",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot create {}: no definition is known",
+                element.label()
             )],
         }
     }
 
     fn add_default(&self, default: &Element) -> Vec<String> {
-        vec![format!(
-            "-- SQLite cannot add the default {} in place",
-            default.name_or_empty()
-        )]
+        vec![format!("-- SQLite cannot add {} in place", default.label())]
     }
 
     fn drop_constraint(&self, constraint: &Element) -> Vec<String> {
         vec![format!(
-            "-- SQLite cannot drop the constraint {} in place",
-            constraint.name_or_empty()
+            "-- SQLite cannot drop {} in place",
+            constraint.label()
         )]
     }
 

@@ -367,9 +367,8 @@ impl Dialect for SqlServer {
         };
         let Some(body) = body else {
             return vec![format!(
-                "-- dac cannot create {} {}: no body is known",
-                element.kind,
-                element.name_or_empty()
+                "-- dac cannot create {}: no body is known",
+                element.label()
             )];
         };
         let header = header_contents(element).unwrap_or_else(|| self.synthesized_header(element));

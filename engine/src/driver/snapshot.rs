@@ -73,6 +73,9 @@ pub trait RestoreSteps {
     /// says the database does not exist. `false`: nothing to restore (it already was).
     fn should_restore(&mut self, found: Result<&mut dyn Driver>) -> Result<bool>;
 
-    /// After the restore, on the restored database, under the upgrade lock.
+    /// After the restore, on the restored database, under the upgrade lock; also when
+    /// `should_restore` found it already restored, because the call that restored it may have
+    /// died before this step: what it records must therefore be recorded once however often
+    /// it runs.
     fn after_restore(&mut self, restored: &mut dyn Driver) -> Result<()>;
 }

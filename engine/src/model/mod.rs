@@ -458,6 +458,19 @@ impl Element {
         self.name.clone().unwrap_or_default()
     }
 
+    /// How messages and script comments name the element, never with an empty name: its kind,
+    /// its name and the table it belongs to (`SqlIndex [main].[ix] on [main].[t]`), or what of
+    /// these it has (`SqlPrimaryKeyConstraint on [main].[t]`).
+    pub fn label(&self) -> String {
+        let name = self.name.as_ref().filter(|n| !n.to_string().is_empty());
+        match (name, view::owner(self)) {
+            (Some(name), Some(owner)) => format!("{} {name} on {owner}", self.kind),
+            (Some(name), None) => format!("{} {name}", self.kind),
+            (None, Some(owner)) => format!("{} on {owner}", self.kind),
+            (None, None) => format!("an unnamed {}", self.kind),
+        }
+    }
+
     /// A property's value.
     pub fn prop(&self, name: &str) -> Option<&Value> {
         self.properties

@@ -138,6 +138,12 @@ impl NameIndex {
         self.collect(element, hard, relations, out);
     }
 
+    /// Every object a script's text names (tables and views, routines, types), as
+    /// [`NameIndex::references`] finds them in definitions.
+    pub(crate) fn text_references(&self, text: &str, out: &mut Vec<(String, bool)>) {
+        self.scan(text, true, true, out);
+    }
+
     fn collect(
         &self,
         element: &Element,

@@ -10,6 +10,7 @@
 
 mod capabilities;
 mod dependents;
+mod filters;
 mod graph;
 mod tables;
 
@@ -23,6 +24,7 @@ use crate::model::symbol::WordBuildHasher;
 use crate::model::{Element, Model, ObjectName, kind, view};
 
 pub use capabilities::Capabilities;
+pub use filters::check_filters;
 
 /// How to plan.
 #[derive(Debug, Clone)]

@@ -520,7 +520,20 @@ impl Planner<'_> {
             format!("the table {name} is rebuilt: {reason}"),
         );
         let mut step = Step::new(StepKind::RebuildTable, kind::TABLE, name.clone());
-        step.table = Some(self.definition(desired, true));
+        let mut table = self.definition(desired, true);
+        let kept = self.kept_owned(name, changes);
+        let is_rebuilt_with = |e: &&Element| {
+            matches!(
+                e.kind.as_str(),
+                kind::INDEX | kind::COLUMN_STORE_INDEX | kind::DML_TRIGGER
+            )
+        };
+        table.constraints.extend(
+            kept.iter()
+                .filter(|e| is_inline_constraint(&e.kind, self.caps))
+                .cloned(),
+        );
+        step.table = Some(table);
         step.current = Some(current.clone());
         step.desired = Some(desired.clone());
         step.copy = copy;
@@ -529,13 +542,10 @@ impl Planner<'_> {
             .desired_owned
             .of(name)
             .iter()
-            .filter(|e| {
-                matches!(
-                    e.kind.as_str(),
-                    kind::INDEX | kind::COLUMN_STORE_INDEX | kind::DML_TRIGGER
-                )
-            })
-            .map(|e| (*e).clone())
+            .copied()
+            .chain(kept.iter())
+            .filter(is_rebuilt_with)
+            .cloned()
             .collect();
         if !loss.is_empty() {
             step.guard = self.guard(name, &guard_message);
@@ -545,6 +555,33 @@ impl Planner<'_> {
         let at = self.plan.steps.len() - 1;
         self.refresh_around(at, Disruption::Rebuilt(name), changes);
         self.refresh_dependents(name, changes);
+    }
+
+    /// What the current table owns that the package lacks and the diff keeps (`--do-not-drop`):
+    /// a rebuild puts it back, or the new table would lose it silently.
+    fn kept_owned(&self, table: &ObjectName, changes: &[&Change]) -> Vec<Element> {
+        let identity = |e: &Element| {
+            crate::compare::identity(e, self.case_sensitive, crate::compare::TextRules::default())
+        };
+        let wanted: BTreeSet<String> = self
+            .desired_owned
+            .of(table)
+            .iter()
+            .map(|e| identity(e))
+            .collect();
+        let dropped: BTreeSet<String> = changes
+            .iter()
+            .filter(|c| c.action == Action::Drop)
+            .filter_map(|c| c.current.as_ref().map(identity))
+            .collect();
+        self.current_owned
+            .of(table)
+            .iter()
+            .map(|e| identity(e))
+            .zip(self.current_owned.of(table))
+            .filter(|(id, _)| !wanted.contains(id) && !dropped.contains(id))
+            .map(|(_, e)| (*e).clone())
+            .collect()
     }
 
     /// Foreign keys that must be taken down and put back around a rebuild (views and other

@@ -9,7 +9,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Result;
@@ -60,7 +60,7 @@ impl Registration {
 }
 
 /// What dac did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HistoryAction {
     /// First deployment of a package to a new or empty database.
@@ -106,7 +106,7 @@ impl HistoryAction {
 }
 
 /// How an action ended (as `sysdac_history_internal.action_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HistoryStatus {
     /// Done.
@@ -136,7 +136,7 @@ impl HistoryStatus {
 }
 
 /// One history row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// What was done.
     pub action: HistoryAction,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::Mode;
 use crate::driver::Snapshot;
-use crate::registry::now_utc;
+use crate::registry::{HistoryEntry, now_utc};
 use crate::{Error, Result};
 
 /// The journal's shape version.
@@ -274,6 +274,11 @@ pub struct TargetRecord {
     pub error: Option<String>,
     /// Notes (journal behind the registry, rollback details).
     pub notes: Vec<String>,
+    /// During a rollback from a copy: the history rows written since the copy was taken, which
+    /// the restored copy lacks. Kept from before the restore until the rollback is recorded, so
+    /// a rollback killed in between still writes them, once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carry_history: Vec<HistoryEntry>,
 }
 
 /// One upgrade domain in the journal.

@@ -322,6 +322,7 @@ mod tests {
             health: Vec::new(),
             error: None,
             notes: Vec::new(),
+            carry_history: Vec::new(),
         }
     }
 

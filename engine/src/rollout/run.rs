@@ -224,6 +224,7 @@ fn journal_for(spec: &Spec, packages: &Packages, manual: bool) -> Journal {
                 health: Vec::new(),
                 error: None,
                 notes: Vec::new(),
+                carry_history: Vec::new(),
             });
         }
     }

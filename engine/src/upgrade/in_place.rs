@@ -108,6 +108,7 @@ fn in_place_locked(
         rebuild_for_column_order: options.rebuild_for_column_order,
         ..PlanOptions::for_package(package)
     };
+    plan::check_filters(&diff, &live, &desired, &plan_options)?;
     let plan = plan::plan(
         &diff,
         &live,

@@ -37,7 +37,8 @@ pub(super) fn snapshot(
 }
 
 /// Puts the copy back under the database's name: drops the database, renames the copy. A
-/// restore interrupted between the two finds no database; `steps` decides whether to go on.
+/// restore interrupted between the two finds no database; `steps` decides whether to go on,
+/// and records the restore afterwards whether it happened now or before.
 pub(super) fn restore(
     admin: &mut PostgresDriver,
     config: &Settings,
@@ -54,16 +55,17 @@ pub(super) fn restore(
         Err(e) if is_missing_database(&e) => steps.should_restore(Err(e))?,
         Err(e) => return Err(e),
     };
-    if !go_on {
-        return Ok(());
+    if go_on {
+        if !admin.database_exists(copy)? {
+            return Err(Error::Invalid(format!(
+                "the copy database {copy} is gone: it cannot be rolled back from it"
+            )));
+        }
+        admin.drop_database(database)?;
+        crate::fault::point("snapshot.dropped");
+        admin.rename_database(copy, database)?;
+        crate::fault::point("snapshot.restored");
     }
-    if !admin.database_exists(copy)? {
-        return Err(Error::Invalid(format!(
-            "the copy database {copy} is gone: it cannot be rolled back from it"
-        )));
-    }
-    admin.drop_database(database)?;
-    admin.rename_database(copy, database)?;
     let mut driver = PostgresDriver::with_config(config.clone())?;
     let driver: &mut dyn Driver = &mut driver;
     with_lock(driver, wait, |driver| steps.after_restore(driver))

@@ -56,7 +56,8 @@ fn remove_if_present(file: &Path) -> Result<()> {
 }
 
 /// Restores the database at `path` from its copy, holding the upgrade lock of `server` from the
-/// check before to the record after, so no upgrade slips in between.
+/// check before to the record after, so no upgrade slips in between; the record is made also
+/// when the check finds the copy already back (an earlier restore died before recording).
 pub(super) fn restore(
     server: &mut dyn Server,
     path: &Path,
@@ -69,10 +70,10 @@ pub(super) fn restore(
     };
     let mut driver = SqliteDriver::open(path, false)?;
     with_lock(server, wait, |_| {
-        if !steps.should_restore(Ok(&mut driver))? {
-            return Ok(());
+        if steps.should_restore(Ok(&mut driver))? {
+            driver.restore_from(Path::new(copy))?;
+            crate::fault::point("snapshot.restored");
         }
-        driver.restore_from(Path::new(copy))?;
         steps.after_restore(&mut driver)
     })
 }

@@ -139,6 +139,7 @@ impl Run<'_> {
             });
         };
         self.update(|j| j.targets[index].state = TargetState::RollingBack)?;
+        crate::fault::point("rollout.rolling-back");
         let started = Instant::now();
         let id = self.rollout_id();
         let result = self.restore(&record, &target.target, &backup, &id);
@@ -160,6 +161,7 @@ impl Run<'_> {
             t.state = TargetState::RolledBack;
             t.version_now = t.version_before.clone();
             t.error = None;
+            t.carry_history.clear();
             t.notes
                 .push(format!("rolled back from {} ({ms} ms)", backup.describe()));
         })?;
@@ -185,7 +187,7 @@ impl Run<'_> {
                     target,
                     version,
                     id,
-                    history: Vec::new(),
+                    history: record.carry_history.clone(),
                 };
                 crate::driver::connect_server(target)?.restore(
                     snapshot,
@@ -234,7 +236,8 @@ struct RestoreChecks<'r, 'a> {
     target: &'r Target,
     version: &'r str,
     id: &'r str,
-    /// The history before the restore, carried over to the restored database.
+    /// The history rows the restored database lacks, carried over to it: read before the
+    /// restore, or from the journal when an earlier rollback restored the copy and died.
     history: Vec<HistoryEntry>,
 }
 
@@ -255,7 +258,12 @@ impl RestoreSteps for RestoreChecks<'_, '_> {
         }
         self.run
             .check_unchanged(self.record, self.target, registration.as_ref())?;
-        self.history = driver.history()?;
+        // Journaled before the restore replaces them: a rollback killed after the restore
+        // finds them there.
+        self.history = written_since_copy(driver.history()?, self.record);
+        let (index, history) = (self.record.index, self.history.clone());
+        self.run
+            .update(|j| j.targets[index].carry_history = history)?;
         Ok(true)
     }
 
@@ -264,22 +272,44 @@ impl RestoreSteps for RestoreChecks<'_, '_> {
     }
 }
 
+/// The rows of `history` a copy taken before the rollout's upgrade may lack: those after the
+/// last success that left the version the copy has (all of them when there is none). Rows the
+/// copy has too are skipped when carried, so a few too many do no harm.
+fn written_since_copy(mut history: Vec<HistoryEntry>, record: &TargetRecord) -> Vec<HistoryEntry> {
+    let start = history
+        .iter()
+        .rposition(|e| {
+            e.status == HistoryStatus::Success && e.version_after == record.version_before
+        })
+        .map_or(0, |last| last + 1);
+    history.split_off(start)
+}
+
 /// After a restore the history is the copy's: the rows written since (the upgrade) are added
-/// back, then a rollback row.
+/// back, then a rollback row. Each row is written once however often this runs, since a
+/// rollback killed midway runs it again.
 fn carry_history(
     driver: &mut dyn Driver,
-    before: &[HistoryEntry],
+    carried: &[HistoryEntry],
     record: &TargetRecord,
     version: &str,
     id: &str,
 ) -> Result<()> {
     let now = driver.history()?;
-    let common = now.iter().zip(before).take_while(|(a, b)| a == b).count();
-    for entry in &before[common..] {
+    for entry in carried.iter().filter(|e| !now.contains(e)) {
         driver.append_history(entry)?;
     }
-    let name = before
+    crate::fault::point("rollout.carried-history");
+    let message = format!("rollout {id}: restored the copy taken before the upgrade");
+    if now
         .iter()
+        .any(|e| e.action == HistoryAction::Rollback && e.message == message)
+    {
+        return Ok(());
+    }
+    let name = now
+        .iter()
+        .chain(carried)
         .rev()
         .find(|e| e.status == HistoryStatus::Success)
         .map(|e| e.name.clone())
@@ -287,7 +317,7 @@ fn carry_history(
     let mut entry = HistoryEntry::now(HistoryAction::Rollback, HistoryStatus::Success, &name);
     entry.version_before = Some(version.to_string());
     entry.version_after = record.version_before.clone();
-    entry.message = format!("rollout {id}: restored the copy taken before the upgrade");
+    entry.message = message;
     driver.append_history(&entry)
 }
 

@@ -84,7 +84,11 @@ impl Default for SideBySideOptions {
         SideBySideOptions {
             allow_data_loss: false,
             allow_drift: false,
-            compare: CompareOptions::default(),
+            // The new database is the whole package: nothing it lacks is kept.
+            compare: CompareOptions {
+                drop_objects_not_in_source: true,
+                ..CompareOptions::default()
+            },
             variables: Vec::new(),
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             copy_early: true,

@@ -56,6 +56,27 @@ pub(super) enum Validated {
     Planned(Box<Planned>),
 }
 
+/// A side-by-side upgrade builds the whole package in a new database: options that keep
+/// objects the package lacks, or leave some of its objects out, cannot hold there.
+fn refuse_partial_compare(options: &crate::compare::CompareOptions) -> Result<()> {
+    let partial = [
+        (!options.include.is_empty(), "include filters"),
+        (!options.exclude.is_empty(), "exclude filters"),
+        (!options.exclude_kinds.is_empty(), "excluded object types"),
+        (!options.do_not_drop.is_empty(), "object types not to drop"),
+        (
+            !options.drop_objects_not_in_source,
+            "keeping objects not in the package",
+        ),
+    ];
+    match partial.iter().find(|(given, _)| *given) {
+        Some((_, what)) => Err(Error::Invalid(format!(
+            "a side-by-side upgrade builds the whole package in a new database: {what} cannot apply to it"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Step 1: validates the original (platform, application, drift, data loss) and plans the
 /// upgrade, reading the original only.
 pub(super) fn validate_and_plan(
@@ -66,6 +87,7 @@ pub(super) fn validate_and_plan(
     started: Instant,
 ) -> Result<Validated> {
     let database = server.database().to_string();
+    refuse_partial_compare(&options.compare)?;
     if !server.exists(&database)? {
         return Err(Error::Invalid(format!(
             "{database} does not exist: a side-by-side upgrade starts from an existing database (use --in-place to deploy a new one)"
