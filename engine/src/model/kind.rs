@@ -235,6 +235,9 @@ pub mod prop {
     pub const IDENTITY_IS_NOT_FOR_REPLICATION: &str = "IdentityIsNotForReplication";
     /// `IdentitySeed`.
     pub const IDENTITY_SEED: &str = "IdentitySeed";
+    /// `IdentityOptions`: a PostgreSQL identity's sequence options that differ from the
+    /// defaults (`MINVALUE m MAXVALUE n CACHE c CYCLE`), in that order.
+    pub const IDENTITY_OPTIONS: &str = "IdentityOptions";
     /// `Increment`.
     pub const INCREMENT: &str = "Increment";
     /// `IndexMethod`.

@@ -212,3 +212,41 @@ impl ReferentialAction {
         }
     }
 }
+
+/// A PostgreSQL sequence's options other than its start and increment, as `IdentityOptions`
+/// holds them: only what differs from the defaults for its type (`smallint`, `integer`,
+/// `bigint`) and direction, in one order, so a source and the catalog spell them alike.
+pub fn sequence_options_text(
+    type_name: &str,
+    increment: i128,
+    min: Option<i128>,
+    max: Option<i128>,
+    cache: Option<i128>,
+    cycle: bool,
+) -> Option<String> {
+    let type_max: i128 = match type_name {
+        "smallint" | "int2" => i16::MAX.into(),
+        "integer" | "int" | "int4" => i32::MAX.into(),
+        _ => i64::MAX.into(),
+    };
+    let type_min = -type_max - 1;
+    let (default_min, default_max) = if increment < 0 {
+        (type_min, -1)
+    } else {
+        (1, type_max)
+    };
+    let mut parts = Vec::new();
+    if let Some(min) = min.filter(|m| *m != default_min) {
+        parts.push(format!("MINVALUE {min}"));
+    }
+    if let Some(max) = max.filter(|m| *m != default_max) {
+        parts.push(format!("MAXVALUE {max}"));
+    }
+    if let Some(cache) = cache.filter(|c| *c != 1) {
+        parts.push(format!("CACHE {cache}"));
+    }
+    if cycle {
+        parts.push("CYCLE".to_string());
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}

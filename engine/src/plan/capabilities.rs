@@ -36,6 +36,9 @@ pub struct Capabilities {
     /// column whose type changes or that is dropped, or a type that is replaced, needs them
     /// dropped before and re-created after (PostgreSQL).
     pub dependents_hold_columns: bool,
+    /// A column's identity can be added, dropped and changed in place (PostgreSQL `ALTER
+    /// COLUMN ... ADD GENERATED / SET GENERATED / SET sequence options / DROP IDENTITY`).
+    pub alter_identity_in_place: bool,
 }
 
 impl Capabilities {
@@ -54,6 +57,7 @@ impl Capabilities {
         sqlcmd_variables: false,
         validate_constraints_later: true,
         dependents_hold_columns: true,
+        alter_identity_in_place: true,
     };
 
     /// SQLite: a rebuild for most table changes, foreign keys only inside CREATE TABLE.
@@ -70,6 +74,7 @@ impl Capabilities {
         sqlcmd_variables: false,
         validate_constraints_later: false,
         dependents_hold_columns: false,
+        alter_identity_in_place: false,
     };
 
     /// SQL Server: ALTER for columns and constraints, column order kept, SQLCMD variables.
@@ -86,5 +91,6 @@ impl Capabilities {
         sqlcmd_variables: true,
         validate_constraints_later: false,
         dependents_hold_columns: false,
+        alter_identity_in_place: false,
     };
 }

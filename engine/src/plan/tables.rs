@@ -378,8 +378,19 @@ impl Planner<'_> {
                     loss.push(message);
                 }
             }
-            if old.is_identity() != col.is_identity() || old.identity() != col.identity() {
-                reasons.push(format!("the identity of column {} changes", col.name()));
+            let identity = |c: &ColumnView| {
+                (
+                    c.identity(),
+                    c.0.text_prop(prop::IDENTITY_GENERATION).map(str::to_string),
+                    c.0.text_prop(prop::IDENTITY_OPTIONS).map(str::to_string),
+                )
+            };
+            if identity(old) != identity(col) {
+                if caps.alter_identity_in_place && col.computed_expression().is_none() {
+                    altered = true;
+                } else {
+                    reasons.push(format!("the identity of column {} changes", col.name()));
+                }
             }
             let canonical = |c: &ColumnView| c.computed_expression().map(canonical_expression);
             if canonical(old) != canonical(col)

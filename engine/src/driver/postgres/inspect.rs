@@ -272,6 +272,21 @@ fn tables(driver: &mut PostgresDriver, out: &mut Vec<Element>) -> Result<()> {
                     let mut it = seq.split(US);
                     let start = it.next().unwrap_or("1");
                     let inc = it.next().unwrap_or("1");
+                    let number = |t: Option<&str>| t.and_then(|t| t.parse::<i128>().ok());
+                    let (min, max, cache) =
+                        (number(it.next()), number(it.next()), number(it.next()));
+                    let cycle = it.next() == Some("true");
+                    let type_name = it.next().unwrap_or("bigint");
+                    if let Some(options) = crate::model::view::sequence_options_text(
+                        type_name,
+                        inc.parse().unwrap_or(1),
+                        min,
+                        max,
+                        cache,
+                        cycle,
+                    ) {
+                        el.set_prop(prop::IDENTITY_OPTIONS, Value::Text(options));
+                    }
                     if start != "1" {
                         el.set_prop(prop::IDENTITY_SEED, Value::from_attribute(start));
                     }

@@ -543,17 +543,44 @@ impl Ctx {
                             _ => "ByDefault",
                         };
                         el.set_prop(prop::IDENTITY_GENERATION, Value::Text(how.into()));
+                        let number = |e: &ast::Expr| {
+                            e.to_string().replace(' ', "").parse::<i128>().ok()
+                        };
+                        let (mut increment, mut min, mut max, mut cache, mut cycle) =
+                            (1, None, None, None, false);
                         for o in sequence_options.iter().flatten() {
                             match o {
                                 SequenceOptions::StartWith(e, _) => {
                                     el.set_prop(prop::IDENTITY_SEED, Value::from_attribute(&e.to_string()))
                                 }
-                                SequenceOptions::IncrementBy(e, _) => el.set_prop(
-                                    prop::IDENTITY_INCREMENT,
-                                    Value::from_attribute(&e.to_string()),
-                                ),
+                                SequenceOptions::IncrementBy(e, _) => {
+                                    increment = number(e).unwrap_or(1);
+                                    el.set_prop(
+                                        prop::IDENTITY_INCREMENT,
+                                        Value::from_attribute(&e.to_string()),
+                                    )
+                                }
+                                SequenceOptions::MinValue(Some(e)) if number(e).is_some() => {
+                                    min = number(e)
+                                }
+                                SequenceOptions::MaxValue(Some(e)) if number(e).is_some() => {
+                                    max = number(e)
+                                }
+                                SequenceOptions::MinValue(None) | SequenceOptions::MaxValue(None) => {}
+                                SequenceOptions::Cache(e) if number(e).is_some() => cache = number(e),
+                                SequenceOptions::Cycle(no) => cycle = !*no,
                                 other => unmodelled.push(other.to_string()),
                             }
+                        }
+                        let type_name = ty
+                            .as_ref()
+                            .and_then(|t| t.name.last())
+                            .map(|n| n.to_ascii_lowercase())
+                            .unwrap_or_default();
+                        if let Some(options) = crate::model::view::sequence_options_text(
+                            &type_name, increment, min, max, cache, cycle,
+                        ) {
+                            el.set_prop(prop::IDENTITY_OPTIONS, Value::Text(options));
                         }
                         if self.pg() {
                             not_null = true;
@@ -1902,6 +1929,9 @@ fn signed(p: &mut Parser) -> std::result::Result<String, sqlparser::parser::Pars
 /// primary key, and renumbers disambiguators of unnamed top-level elements from 1.
 pub fn finish(platform: Platform, elements: &mut Vec<Element>) {
     let cs = super::collation_case_sensitive(platform);
+    if platform == Platform::Postgres {
+        add_used_schemas(elements, cs);
+    }
     // Columns added to tables defined elsewhere.
     let mut idx = 0;
     while idx < elements.len() {
@@ -2359,4 +2389,39 @@ pub(crate) fn attach_index(
     };
     ctx.out.remove(ci);
     Ok(())
+}
+
+/// A schema that objects are created in but that no `CREATE SCHEMA` of the source makes (a
+/// file for a database whose schemas exist, as psqldef and pg_dump of one schema assume) is
+/// made with them: a deploy creates it if it is missing, and a drop of objects not in the
+/// source never takes it while the source uses it.
+fn add_used_schemas(elements: &mut Vec<Element>, cs: bool) {
+    let declared: Vec<ObjectName> = elements
+        .iter()
+        .filter(|e| e.kind == kind::SCHEMA)
+        .filter_map(|e| e.name.clone())
+        .collect();
+    let mut used: Vec<ObjectName> = Vec::new();
+    for element in elements.iter() {
+        for relationship in element
+            .relationships
+            .iter()
+            .filter(|r| r.name == rel::SCHEMA)
+        {
+            for entry in &relationship.entries {
+                if let Entry::Reference(r) = entry
+                    && !r.is_built_in()
+                    && let Some(name) = &r.name
+                    && !declared.iter().any(|d| d.matches(name, cs))
+                    && !used.iter().any(|u| u.matches(name, cs))
+                {
+                    used.push(name.clone());
+                }
+            }
+        }
+    }
+    elements.extend(
+        used.into_iter()
+            .map(|name| Element::new(kind::SCHEMA).named(name)),
+    );
 }

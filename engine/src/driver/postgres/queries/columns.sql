@@ -1,6 +1,6 @@
 -- Columns of the tables: (table oid, name, format_type, element type schema, element type name,
 -- is array, dims, not null, identity, generated, collation, default, is local, identity
--- "start<US>increment", looked up for identity columns alone, collation schema, statistics
+-- "start<US>increment<US>min<US>max<US>cache<US>cycle<US>type", looked up for identity columns alone, collation schema, statistics
 -- target when set: -1 before PostgreSQL 17, NULL from 17, is the default).
 SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
        bn.nspname, bt.typname, (t.typcategory = 'A' AND t.typelem <> 0)::text, a.attndims::text,
@@ -9,7 +9,8 @@ SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod),
        pg_get_expr(ad.adbin, ad.adrelid),
        a.attislocal::text,
        CASE WHEN a.attidentity <> '' THEN
-       (SELECT s.seqstart::text || chr(31) || s.seqincrement::text
+       (SELECT concat_ws(chr(31), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache,
+                         s.seqcycle, format_type(s.seqtypid, NULL))
           FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
          WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid
            AND d.refobjsubid = a.attnum AND d.deptype = 'i' LIMIT 1) END,
