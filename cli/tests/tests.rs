@@ -6,5 +6,6 @@ mod util;
 mod build;
 mod info;
 mod rollout;
+mod scripts;
 mod sqlserver;
 mod upgrade;
