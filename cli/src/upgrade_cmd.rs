@@ -41,7 +41,8 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
     print_warnings(driver.as_mut());
     let outcome = outcome.with_context(|| format!("upgrading {target}"))?;
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
-    if outcome.up_to_date {
+    let scripts = scripts_ran(&outcome.plan);
+    if outcome.up_to_date && scripts.is_empty() {
         println!(
             "{target} is up to date: {name} {} (nothing to do)",
             outcome.version_after
@@ -53,6 +54,13 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
             "{}",
             outcome.script.text(dialect_for(package.model.platform()))
         );
+    }
+    if outcome.up_to_date {
+        println!(
+            "{target} is up to date: {name} {} (schema unchanged); ran {scripts} in one transaction",
+            outcome.version_after
+        );
+        return Ok(EXIT_OK);
     }
     let n_steps = outcome
         .plan
@@ -78,6 +86,9 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         outcome.version_after,
         outcome.script.n_statements()
     );
+    if !scripts.is_empty() {
+        println!("  ran {scripts} in the upgrade's transaction");
+    }
     for hazard in &outcome.plan.hazards {
         println!("  note: {}", hazard.message);
     }
@@ -85,6 +96,31 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         println!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
+}
+
+/// "the pre-deployment and post-deployment scripts", or "" when the plan runs none.
+fn scripts_ran(plan: &dac_engine::plan::Plan) -> String {
+    scripts_phrase(&plan.deployment_scripts())
+}
+
+/// The package's deployment scripts, as [`scripts_ran`] says them.
+fn package_scripts(package: &Package) -> String {
+    let mut names = Vec::new();
+    if package.predeploy.is_some() {
+        names.push("pre-deployment");
+    }
+    if package.postdeploy.is_some() {
+        names.push("post-deployment");
+    }
+    scripts_phrase(&names)
+}
+
+fn scripts_phrase(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("the {one} script"),
+        many => format!("the {} scripts", many.join(" and ")),
+    }
 }
 
 /// The package an upgrade deploys, with --name/--version applied to projects.
@@ -136,10 +172,18 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     let mut report = outcome.report;
     report.database = target.to_string();
     if outcome.up_to_date {
-        aside(format!(
-            "{target} is up to date: {} {} (nothing to do)",
-            report.application, report.version_after
-        ));
+        let scripts = scripts_ran(&outcome.plan);
+        aside(if scripts.is_empty() {
+            format!(
+                "{target} is up to date: {} {} (nothing to do)",
+                report.application, report.version_after
+            )
+        } else {
+            format!(
+                "{target} is up to date: {} {} (schema unchanged, nothing copied); ran {scripts} in one transaction",
+                report.application, report.version_after
+            )
+        });
         // A script reading the JSON gets a report, of nothing copied.
         if json {
             print!("{}", report.json());
@@ -155,6 +199,10 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
     print!("{text}");
+    let scripts = package_scripts(package);
+    if !scripts.is_empty() {
+        aside(format!("  ran {scripts} in the new database"));
+    }
     // Rebuild notes describe an in-place plan; here only possible data loss matters.
     for hazard in outcome.plan.data_loss() {
         aside(format!("  note: {}", hazard.message));

@@ -408,3 +408,119 @@ fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
     );
     both.expect_code(1);
 }
+
+/// SqlPackage runs the deployment scripts on every publish (reference data, permissions,
+/// changed `-v` values): so does an upgrade whose schema is already up to date, in one
+/// transaction, and it says so.
+#[test]
+fn deployment_scripts_run_on_every_upgrade_in_its_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("app");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("schema.sql"),
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, phase TEXT NOT NULL);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("predeploy.sql"),
+        // Before the first deployment there is no table of the schema to write to.
+        "CREATE TEMP TABLE IF NOT EXISTS pre_ran (at TEXT);\nINSERT INTO pre_ran VALUES ('pre');\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO runs (phase) SELECT at FROM pre_ran;\nDELETE FROM pre_ran;\nINSERT INTO runs (phase) VALUES ('post $(Env)');\n",
+    )
+    .unwrap();
+    let db = dir.path().join("app.db");
+    let run_with = |env: &str| {
+        let variable = format!("Env={env}");
+        upgrade(
+            dir.path(),
+            project.to_str().unwrap(),
+            &db,
+            &["--name", "app", "--version", "1.0.0", "-v", &variable],
+        )
+    };
+    let phases = || -> Vec<String> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.prepare("SELECT phase FROM runs ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let first = run_with("test");
+    first.expect_code(0);
+    assert!(
+        first.stdout.contains(
+            "ran the pre-deployment and post-deployment scripts in the upgrade's transaction"
+        ),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(phases(), ["pre", "post test"]);
+
+    // Nothing to change in the schema: the scripts still run, with today's variable values.
+    let again = run_with("prod");
+    again.expect_code(0);
+    assert!(
+        again.stdout.contains("is up to date")
+            && again
+                .stdout
+                .contains("ran the pre-deployment and post-deployment scripts in one transaction"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(phases(), ["pre", "post test", "pre", "post prod"]);
+
+    // A failing post-deployment script undoes the pre-deployment script of the same run.
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO runs (phase) SELECT at FROM pre_ran;\nINSERT INTO runs (phase) VALUES (NULL);\n",
+    )
+    .unwrap();
+    let failed = run_with("prod");
+    failed.expect_code(1);
+    assert!(failed.stderr.contains("NOT NULL"), "{}", failed.stderr);
+    assert_eq!(phases(), ["pre", "post test", "pre", "post prod"]);
+
+    // Side by side with nothing to copy, the scripts run too (on the database itself).
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO runs (phase) SELECT at FROM pre_ran;\nINSERT INTO runs (phase) VALUES ('post side');\n",
+    )
+    .unwrap();
+    let target = format!("sqlite:{}", db.display());
+    let side = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            project.to_str().unwrap(),
+            "--target",
+            &target,
+            "--side-by-side",
+            "--name",
+            "app",
+            "--version",
+            "1.0.0",
+            "-v",
+            "Env=x",
+        ],
+    );
+    side.expect_code(0);
+    assert!(
+        side.stdout.contains("is up to date")
+            && side
+                .stdout
+                .contains("ran the pre-deployment and post-deployment scripts in one transaction"),
+        "{}",
+        side.stdout
+    );
+    assert_eq!(
+        phases(),
+        ["pre", "post test", "pre", "post prod", "pre", "post side"]
+    );
+}

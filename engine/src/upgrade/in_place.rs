@@ -1,6 +1,6 @@
 //! The in-place upgrade: validate, plan against the live schema, refuse what the user has not
 //! allowed, then pre-deploy script, steps, post-deploy script and registration in one
-//! transaction.
+//! transaction. The deployment scripts run even when the schema is up to date.
 
 use super::{LOCK_WAIT, execute_locked};
 use crate::compare::{self, CompareOptions, Diff};
@@ -33,7 +33,9 @@ pub struct InPlaceOptions {
 pub struct InPlaceOutcome {
     /// Deploy (first time) or upgrade.
     pub action: HistoryAction,
-    /// Nothing to do: schema and registration already match the package.
+    /// Schema and registration already matched the package: nothing changed but what the
+    /// package's pre- and post-deployment scripts do, which run on every upgrade (as
+    /// SqlPackage runs them on every publish).
     pub up_to_date: bool,
     /// Registered version before, if any.
     pub version_before: Option<String>,
@@ -121,7 +123,7 @@ fn in_place_locked(
                 && r.model_hash == new_registration.model_hash
         });
     let script = script::render(&plan, dialect).with_variables(dialect, &options.variables)?;
-    if up_to_date {
+    if up_to_date && script.batches.is_empty() {
         return Ok(InPlaceOutcome {
             action,
             up_to_date,
@@ -139,7 +141,7 @@ fn in_place_locked(
     let mut entry = HistoryEntry::now(action, HistoryStatus::Success, &metadata.name);
     entry.version_before = version_before.clone();
     entry.version_after = Some(new_registration.version.clone());
-    entry.message = notes(options, allowed_drift.as_ref());
+    entry.message = notes(options, allowed_drift.as_ref(), up_to_date);
     let result = execute_locked(driver, &script, &mut |driver| {
         driver.write_registration(&new_registration)?;
         driver.append_history(&entry)
@@ -154,7 +156,7 @@ fn in_place_locked(
     }
     Ok(InPlaceOutcome {
         action,
-        up_to_date: false,
+        up_to_date,
         version_before,
         version_after: new_registration.version,
         plan,
@@ -245,8 +247,11 @@ pub(super) fn refuse_data_loss(driver: &mut dyn Driver, plan: &Plan, live: &Mode
     })
 }
 
-fn notes(options: &InPlaceOptions, drift: Option<&Diff>) -> String {
+fn notes(options: &InPlaceOptions, drift: Option<&Diff>, scripts_only: bool) -> String {
     let mut notes = Vec::new();
+    if scripts_only {
+        notes.push("schema up to date; the deployment scripts ran".to_string());
+    }
     if options.allow_data_loss {
         notes.push(format!(
             "data loss allowed by {}",
