@@ -524,3 +524,62 @@ fn deployment_scripts_run_on_every_upgrade_in_its_transaction() {
         ["pre", "post test", "pre", "post prod", "pre", "post side"]
     );
 }
+
+/// `-- @renamed from=OLD` in a SQLite source renames the column in place: the rows stay, and
+/// nothing is dropped (so nothing is refused as data loss).
+#[test]
+fn renamed_annotations_keep_the_data_of_a_sqlite_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let build_folder = |version: &str, schema: &str| {
+        let folder = dir.path().join(format!("src-{version}"));
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("schema.sql"), schema).unwrap();
+        let out = dir.path().join(format!("app-{version}.dacpac"));
+        dac(
+            dir.path(),
+            &[
+                "build",
+                folder.to_str().unwrap(),
+                "--platform",
+                "sqlite",
+                "--name",
+                "app",
+                "--version",
+                version,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+        out.to_str().unwrap().to_string()
+    };
+    let v1 = build_folder(
+        "1.0.0",
+        "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  user_name TEXT NOT NULL\n);\n",
+    );
+    let v2 = build_folder(
+        "2.0.0",
+        "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  login TEXT NOT NULL -- @renamed from=user_name\n);\n",
+    );
+    let info = dac(dir.path(), &["info", &v2]);
+    info.expect_code(0);
+    assert!(
+        info.stdout.contains("refactor operations: 1"),
+        "{}",
+        info.stdout
+    );
+    let db = dir.path().join("app.db");
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    sql(&db, "INSERT INTO users (id, user_name) VALUES (1, 'ada');");
+    let run = upgrade(dir.path(), &v2, &db, &[]);
+    run.expect_code(0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let login: String = conn
+        .query_row("SELECT login FROM users WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(login, "ada");
+    // The renames are done: the same package again has nothing to do.
+    upgrade(dir.path(), &v2, &db, &[]).expect_code(0);
+    let target = format!("sqlite:{}", db.display());
+    dac(dir.path(), &["compare", &target, &v2]).expect_code(0);
+}

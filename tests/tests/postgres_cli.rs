@@ -180,3 +180,35 @@ fn a_postgres_script_stops_at_a_failed_guard_in_plain_psql() {
     );
     server().drop_database(&url);
 }
+
+/// `-- @renamed from=OLD` in a PostgreSQL source renames the column in place (unquoted old
+/// names fold to lower case, as the server folds them): the rows stay, nothing is refused.
+#[test]
+fn renamed_annotations_keep_the_data_of_a_postgres_column() {
+    let url = server().create_database("pg_renamed");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (\n  id integer PRIMARY KEY,\n  user_name text NOT NULL\n);\nCREATE INDEX users_name ON users (user_name);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE users (\n  id integer PRIMARY KEY,\n  Login text NOT NULL -- @renamed from=User_Name\n);\nCREATE INDEX users_name ON users (login);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO users VALUES (1, 'ada')");
+    let run = dac(
+        dir.path(),
+        &["upgrade", &v2, "--target", &url, "--in-place"],
+    );
+    run.expect_code(0);
+    assert_eq!(query(&url, "SELECT id, login FROM users"), "1|ada");
+    dac(dir.path(), &["compare", &url, &v2]).expect_code(0);
+    server().drop_database(&url);
+}
