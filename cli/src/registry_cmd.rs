@@ -13,8 +13,8 @@ use dac_engine::registry::Registration;
 use dac_engine::report::DriftReport;
 use dac_engine::upgrade;
 
-use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, TargetArgs};
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, print_warnings, target};
+use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, UnregisterArgs};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, print_warnings, target};
 
 /// `dac extract`.
 pub fn extract(args: ExtractArgs) -> Result<u8> {
@@ -55,6 +55,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
     let target = target(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
+    apply_timeouts(driver.as_mut(), args.timeouts)?;
     let package = match &args.package {
         Some(path) => {
             let options = LoadOptions {
@@ -86,10 +87,11 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
 }
 
 /// `dac unregister`.
-pub fn unregister(args: TargetArgs) -> Result<u8> {
+pub fn unregister(args: UnregisterArgs) -> Result<u8> {
     let target = target(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
+    apply_timeouts(driver.as_mut(), args.timeouts)?;
     let registration = match upgrade::unregister(driver.as_mut()) {
         Ok(None) => bail!("{target} is not registered"),
         Ok(Some(registration)) => {

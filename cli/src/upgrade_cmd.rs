@@ -10,7 +10,7 @@ use dac_engine::upgrade::{self, InPlaceOptions, SideBySideOptions};
 
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
 use crate::progress_display::ProgressDisplay;
-use crate::shared::{EXIT_OK, parse_variables, print_warnings, target};
+use crate::shared::{EXIT_OK, apply_timeouts, parse_variables, print_warnings, target};
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
@@ -18,6 +18,13 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
         bail!("choose how to upgrade: --in-place or --side-by-side");
     }
     let target = target(&args.target)?;
+    if args.side_by_side
+        && (args.timeouts.lock_timeout.is_some() || args.timeouts.command_timeout.is_some())
+    {
+        bail!(
+            "--lock-timeout and --command-timeout apply to in-place upgrades; a side-by-side upgrade holds writers with its own bounded waits"
+        );
+    }
     let package = upgrade_package(&args, &target)?;
     if args.side_by_side {
         return upgrade_side_by_side(&args, &target, &package);
@@ -30,6 +37,7 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
     recover_quietly(target)?;
     let mut driver =
         driver::connect(target, true).with_context(|| format!("connecting to {target}"))?;
+    apply_timeouts(driver.as_mut(), args.timeouts)?;
     let options = InPlaceOptions {
         allow_data_loss: args.allow_data_loss,
         allow_drift: args.allow_drift,

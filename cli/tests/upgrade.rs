@@ -583,3 +583,41 @@ fn renamed_annotations_keep_the_data_of_a_sqlite_column() {
     let target = format!("sqlite:{}", db.display());
     dac(dir.path(), &["compare", &target, &v2]).expect_code(0);
 }
+
+/// Another connection holds SQLite's write lock: `--lock-timeout` bounds the wait, the upgrade
+/// is undone and says which limit it ran into.
+#[test]
+fn a_sqlite_upgrade_behind_a_write_lock_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let db = dir.path().join("finance.db");
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let run = upgrade(
+        dir.path(),
+        &v2,
+        &db,
+        &["--allow-data-loss", "--lock-timeout", "1s"],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("lock timeout (1 s)"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "waited {:?}",
+        started.elapsed()
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    let target = format!("sqlite:{}", db.display());
+    dac(dir.path(), &["compare", &target, &v1]).expect_code(0);
+    upgrade(
+        dir.path(),
+        &v2,
+        &db,
+        &["--allow-data-loss", "--lock-timeout", "1s"],
+    )
+    .expect_code(0);
+}

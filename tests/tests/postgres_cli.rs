@@ -212,3 +212,132 @@ fn renamed_annotations_keep_the_data_of_a_postgres_column() {
     dac(dir.path(), &["compare", &url, &v2]).expect_code(0);
     server().drop_database(&url);
 }
+
+/// Another session holds a lock on the table an upgrade alters: with `--lock-timeout 1s` the
+/// upgrade gives up instead of waiting forever (and making every reader queue behind it), undoes
+/// itself and names the session that held the lock. Timing is not asserted tightly: only that
+/// it ends, with the blocker named, the schema unchanged and readers served.
+#[test]
+fn an_in_place_upgrade_behind_a_lock_times_out_naming_the_blocker() {
+    let url = server().create_database("lock_timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text, email text);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO users VALUES (1, 'Ada')");
+    let before = schema(&url);
+
+    // The blocker: an open transaction that read the table (ACCESS SHARE, which ALTER TABLE's
+    // ACCESS EXCLUSIVE waits for), as an application or a forgotten psql session would.
+    let mut blocker = Command::new(client("psql"))
+        .args(["-X", "-q", "-d", &url])
+        .env("PGAPPNAME", "reporting-job")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run psql");
+    let mut blocker_in = blocker.stdin.take().unwrap();
+    blocker_in
+        .write_all(b"BEGIN;\nSELECT count(*) FROM users;\n")
+        .unwrap();
+    blocker_in.flush().unwrap();
+    let started = std::time::Instant::now();
+    let blocker_pid = loop {
+        let pid = query(
+            &url,
+            "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid WHERE a.application_name = 'reporting-job' AND l.relation = 'users'::regclass AND l.granted",
+        );
+        if !pid.is_empty() {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the blocking session never took its lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+
+    // A reader that comes while the upgrade waits queues behind it; it must be served.
+    let reader_url = url.clone();
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let out = Command::new(client("psql"))
+            .args(["-X", "-q", "-A", "-t", "-d", &reader_url, "-c"])
+            .arg("SELECT count(*) FROM users")
+            .env("PGOPTIONS", "-c statement_timeout=60000")
+            .output()
+            .expect("run psql");
+        (out, started.elapsed())
+    });
+    let run = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            &v2,
+            "--target",
+            &url,
+            "--in-place",
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    let (read, waited) = reader.join().unwrap();
+    assert!(
+        read.status.success() && String::from_utf8_lossy(&read.stdout).trim() == "1",
+        "the reader was not served: {}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(30),
+        "the reader waited {waited:?}"
+    );
+    assert_ne!(run.code, 0, "the upgrade went through a held lock");
+    assert!(run.stderr.contains("lock timeout"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("pid {blocker_pid}")) && run.stderr.contains("reporting-job"),
+        "the blocker (pid {blocker_pid}, reporting-job) is not named:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        schema(&url),
+        before,
+        "the timed-out upgrade changed the schema"
+    );
+    assert_eq!(
+        query(&url, "SELECT version FROM _dac.registry"),
+        "1.0.0",
+        "the registration moved"
+    );
+
+    // Once the blocker is gone the same upgrade goes through.
+    drop(blocker_in);
+    let _ = blocker.wait();
+    dac(
+        dir.path(),
+        &[
+            "upgrade",
+            &v2,
+            "--target",
+            &url,
+            "--in-place",
+            "--lock-timeout",
+            "1s",
+        ],
+    )
+    .expect_code(0);
+    server().drop_database(&url);
+}

@@ -26,6 +26,31 @@ use crate::Result;
 use crate::model::{Model, ObjectName, Platform};
 use crate::registry::{HistoryEntry, Registration};
 
+/// How long a statement of dac's may wait for a lock another session holds, and how long it
+/// may run. An upgrade that waits behind another session also makes every session after it wait
+/// (PostgreSQL queues new readers behind its lock request), so the wait is bounded by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The longest wait for one lock.
+    pub lock: std::time::Duration,
+    /// The longest run of one statement (`None`: no limit).
+    pub command: Option<std::time::Duration>,
+}
+
+impl Timeouts {
+    /// The lock timeout when none is given: a few seconds, as peers' defaults.
+    pub const DEFAULT_LOCK: std::time::Duration = std::time::Duration::from_secs(5);
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            lock: Timeouts::DEFAULT_LOCK,
+            command: None,
+        }
+    }
+}
+
 /// What the server says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
@@ -68,6 +93,11 @@ pub trait Driver: Registry {
     /// Executes one statement (or a batch of statements for scripts); an error names the
     /// statement and the position in it.
     fn execute(&mut self, sql: &str) -> Result<()>;
+
+    /// Bounds this session's lock waits and statement runs from now on. A statement that
+    /// exceeds them fails (undoing the transaction), and the error says which limit and, where
+    /// the platform can tell, which session held the lock.
+    fn set_timeouts(&mut self, timeouts: Timeouts) -> Result<()>;
 
     /// Starts a transaction.
     fn begin(&mut self) -> Result<()>;
