@@ -192,6 +192,9 @@ pub struct RegisterArgs {
     /// Application version when registering the live schema.
     #[arg(long)]
     pub version: Option<String>,
+    /// Register PACKAGE even though the database differs from it (the differences are shown).
+    #[arg(long)]
+    pub force: bool,
     /// Lock and command timeouts.
     #[command(flatten)]
     pub timeouts: TimeoutFlags,

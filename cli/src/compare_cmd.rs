@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dac_engine::compare::{self, CompareOptions, TextRules};
 use dac_engine::dialect::dialect_for;
 use dac_engine::endpoint::{LoadedEndpoint, load_current_and_desired};
@@ -14,7 +14,7 @@ use dac_engine::script;
 use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanFlags, ReportFormat, ScriptArgs,
 };
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, parse_variables};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, parse_variables, write_output};
 
 /// Compare options from flags, with the platform's defaults (column order only counts where
 /// the platform keeps it).
@@ -113,9 +113,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
         .with_variables(dialect, &variables)?
         .text(dialect);
     match &args.output {
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
-        }
+        Some(path) => write_output(path, text.as_bytes())?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(EXIT_OK)

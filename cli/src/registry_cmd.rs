@@ -14,7 +14,9 @@ use dac_engine::report::DriftReport;
 use dac_engine::upgrade;
 
 use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, UnregisterArgs};
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, print_warnings, target};
+use crate::shared::{
+    EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target, write_output,
+};
 
 /// `dac extract`.
 pub fn extract(args: ExtractArgs) -> Result<u8> {
@@ -42,11 +44,18 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
         .unwrap_or_else(|| "1.0.0.0".into());
     let n_elements = model.elements.len();
     let package = Package::of_model(model, &name, &version);
-    package::write(&package, &args.output)?;
-    println!(
+    let line = format!(
         "extracted {target} ({name} {version}, {n_elements} top-level elements) -> {}",
         args.output.display()
     );
+    // With `-o -` standard output is the package; the summary goes beside it.
+    if is_stdout(&args.output) {
+        write_output(&args.output, &package::to_bytes(&package)?)?;
+        eprintln!("{line}");
+    } else {
+        package::write(&package, &args.output)?;
+        println!("{line}");
+    }
     Ok(EXIT_OK)
 }
 
@@ -75,6 +84,23 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
             Package::of_model(model, name, version)
         }
     };
+    if args.package.is_some() {
+        let differences = upgrade::registration_differences(driver.as_mut(), &package)?;
+        if !differences.is_empty() {
+            let shown = upgrade::describe_drift(&differences);
+            if !args.force {
+                return Err(dac_engine::Error::Blocked {
+                    reason: format!(
+                        "the database does not match the package, so registering it would record a definition the database does not have:\n{shown}\nupgrade it to the package instead, or pass --force to register it anyway"
+                    ),
+                }
+                .into());
+            }
+            eprintln!(
+                "registering anyway (--force); the database differs from the package:\n{shown}"
+            );
+        }
+    }
     let registration = Registration::of(&package)?;
     let written = upgrade::register(driver.as_mut(), &registration);
     print_warnings(driver.as_mut());

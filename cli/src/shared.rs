@@ -41,6 +41,23 @@ pub fn parse_variables(pairs: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Whether an output path means standard output (`-o -`).
+pub fn is_stdout(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes what the user asked for to `path`, or to standard output for `-`.
+pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if is_stdout(path) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        out.flush()?;
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
 /// A duration as people write it: `5s`, `500ms`, `2m`, or a number of seconds.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();

@@ -10,7 +10,9 @@ use dac_engine::upgrade::{self, InPlaceOptions, SideBySideOptions};
 
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
 use crate::progress_display::ProgressDisplay;
-use crate::shared::{EXIT_OK, apply_timeouts, parse_variables, print_warnings, target};
+use crate::shared::{
+    EXIT_OK, apply_timeouts, parse_variables, print_warnings, target, write_output,
+};
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
@@ -35,9 +37,11 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
 /// `dac upgrade --in-place`.
 fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> Result<u8> {
     recover_quietly(target)?;
-    let mut driver =
-        driver::connect(target, true).with_context(|| format!("connecting to {target}"))?;
-    apply_timeouts(driver.as_mut(), args.timeouts)?;
+    let (mut driver, created) =
+        driver::connect_creating(target).with_context(|| format!("connecting to {target}"))?;
+    if let Err(err) = apply_timeouts(driver.as_mut(), args.timeouts) {
+        return Err(discard(created, driver, err));
+    }
     let options = InPlaceOptions {
         allow_data_loss: args.allow_data_loss,
         allow_drift: args.allow_drift,
@@ -47,7 +51,13 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
     };
     let outcome = upgrade::in_place(driver.as_mut(), package, &options);
     print_warnings(driver.as_mut());
-    let outcome = outcome.with_context(|| format!("upgrading {target}"))?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let err = anyhow::Error::from(err).context(format!("upgrading {target}"));
+            return Err(discard(created, driver, err));
+        }
+    };
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
     let scripts = scripts_ran(&outcome.plan);
     if outcome.up_to_date && scripts.is_empty() {
@@ -97,11 +107,12 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
     if !scripts.is_empty() {
         println!("  ran {scripts} in the upgrade's transaction");
     }
+    // Notes go to stderr, as in every mode: stdout stays the result.
     for hazard in &outcome.plan.hazards {
-        println!("  note: {}", hazard.message);
+        eprintln!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
-        println!("  drift overridden:\n{}", upgrade::describe_drift(drift));
+        eprintln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
 }
@@ -128,6 +139,20 @@ fn scripts_phrase(names: &[&str]) -> String {
         [] => String::new(),
         [one] => format!("the {one} script"),
         many => format!("the {} scripts", many.join(" and ")),
+    }
+}
+
+/// A refused or failed first deployment leaves no empty database behind.
+fn discard(
+    created: Option<driver::CreatedDatabase>,
+    driver: Box<dyn driver::Driver>,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    match created.map(|created| created.remove(driver)) {
+        Some(Err(removal)) => err.context(format!(
+            "and the database it created could not be removed: {removal}"
+        )),
+        _ => err,
     }
 }
 
@@ -204,7 +229,7 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
         TransferFormat::Markdown => report.markdown(),
     };
     if let Some(path) = &args.report {
-        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+        write_output(path, text.as_bytes())?;
     }
     print!("{text}");
     let scripts = package_scripts(package);
@@ -213,13 +238,10 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     }
     // Rebuild notes describe an in-place plan; here only possible data loss matters.
     for hazard in outcome.plan.data_loss() {
-        aside(format!("  note: {}", hazard.message));
+        eprintln!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
-        aside(format!(
-            "  drift overridden:\n{}",
-            upgrade::describe_drift(drift)
-        ));
+        eprintln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
 }

@@ -4,6 +4,7 @@
 mod util;
 
 mod build;
+mod honest;
 mod info;
 mod rollout;
 mod scripts;

@@ -170,6 +170,50 @@ pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
     }
 }
 
+/// A database [`connect_creating`] made: when nothing could be deployed to it (a refused or
+/// failed first deployment), [`CreatedDatabase::remove`] leaves nothing behind.
+#[derive(Debug)]
+pub struct CreatedDatabase {
+    target: Target,
+}
+
+impl CreatedDatabase {
+    /// Closes `driver` and removes the database with everything that belongs to it (SQLite:
+    /// the file, its journals and its `.dac-lock`).
+    pub fn remove(self, driver: Box<dyn Driver>) -> Result<()> {
+        drop(driver);
+        match &self.target {
+            Target::Sqlite { path } => sqlite::remove_database(path),
+            _ => {
+                let mut server = connect_server(&self.target)?;
+                let name = server.database().to_string();
+                server.drop_database(&name)
+            }
+        }
+    }
+}
+
+/// Opens a driver for a target, creating the database when it does not exist, and says
+/// whether it did.
+pub fn connect_creating(target: &Target) -> Result<(Box<dyn Driver>, Option<CreatedDatabase>)> {
+    let existed = match target {
+        Target::Sqlite { path } => path.exists(),
+        _ => match connect(target, false) {
+            Ok(driver) => return Ok((driver, None)),
+            // PostgreSQL's invalid_catalog_name, SQL Server's "cannot open database".
+            Err(crate::Error::Driver {
+                code: Some(code), ..
+            }) if code == "3D000" || code == "4060" => false,
+            Err(other) => return Err(other),
+        },
+    };
+    let driver = connect(target, true)?;
+    let created = (!existed).then(|| CreatedDatabase {
+        target: target.clone(),
+    });
+    Ok((driver, created))
+}
+
 /// Opens the server side of a target, for operations on whole databases (side-by-side
 /// upgrades, rollback, recovery).
 pub fn connect_server(target: &Target) -> Result<Box<dyn Server>> {

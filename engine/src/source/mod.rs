@@ -293,6 +293,11 @@ fn references_disambiguator_1(e: &Element) -> bool {
         .any(|r| r.name.is_none() && r.disambiguator.as_deref() == Some("1"))
 }
 
+/// Whether PATH is a plain folder of `.sql` files (no project file says its platform).
+pub fn is_plain_folder(path: &Path) -> Result<bool> {
+    Ok(locate_project(path)?.is_none())
+}
+
 /// The project file for PATH, or `None` for a plain folder of `.sql` files.
 fn locate_project(path: &Path) -> Result<Option<Project>> {
     if path.is_file() {

@@ -22,6 +22,7 @@ mod registry;
 mod server;
 
 pub use server::SqliteServer;
+pub(crate) use server::remove_database;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
