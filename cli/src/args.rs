@@ -33,7 +33,7 @@ pub enum Command {
     /// Register a database as an application (name, version, definition) without changing it.
     Register(RegisterArgs),
     /// Remove a database's registration (its history stays).
-    Unregister(TargetArgs),
+    Unregister(UnregisterArgs),
     /// Switch back to the original retained by the last side-by-side upgrade.
     Rollback(RollbackArgs),
     /// Finish or undo an interrupted side-by-side upgrade or rollback (every command that
@@ -52,6 +52,30 @@ pub struct TargetArgs {
     /// Server's `Server=tcp:host,1433;Database=db;User Id=u;Password=p` or sqlserver://u@host:1433/db.
     #[arg(long)]
     pub target: ConnectionText,
+}
+
+/// How long dac's statements may wait for locks and run, for commands that change a database.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct TimeoutFlags {
+    /// The longest wait for a lock another session holds (e.g. 5s, 500ms, 2m); past it the
+    /// change is undone and the error names the session that held the lock where the platform
+    /// tells (PostgreSQL). Default 5s.
+    #[arg(long, value_name = "DURATION", value_parser = crate::shared::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// The longest run of one statement (default: no limit); past it the change is undone.
+    #[arg(long, value_name = "DURATION", value_parser = crate::shared::parse_duration)]
+    pub command_timeout: Option<std::time::Duration>,
+}
+
+/// `dac unregister`.
+#[derive(Debug, Args)]
+pub struct UnregisterArgs {
+    /// Connection string of the database.
+    #[arg(long)]
+    pub target: ConnectionText,
+    /// Lock and command timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutFlags,
 }
 
 /// `dac upgrade`.
@@ -104,6 +128,9 @@ pub struct UpgradeArgs {
     /// Compare and plan options, as `dac script` and `dac deploy-report` take them.
     #[command(flatten)]
     pub planning: PlanningFlags,
+    /// Lock and command timeouts (in-place upgrades).
+    #[command(flatten)]
+    pub timeouts: TimeoutFlags,
 }
 
 /// Formats of the data transfer report.
@@ -160,6 +187,12 @@ pub struct RegisterArgs {
     /// Application version when registering the live schema.
     #[arg(long)]
     pub version: Option<String>,
+    /// Register PACKAGE even though the database differs from it (the differences are shown).
+    #[arg(long)]
+    pub force: bool,
+    /// Lock and command timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutFlags,
 }
 
 /// `dac drift-report`.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::model::Dsp;
 use dac_engine::package::{self, Package};
@@ -12,7 +12,7 @@ use dac_engine::report::InfoReport;
 use dac_engine::source::{self, BuildOptions};
 
 use crate::args::{BuildArgs, InfoArgs, InfoFormat};
-use crate::shared::{EXIT_OK, parse_variables};
+use crate::shared::{EXIT_OK, is_stdout, parse_variables, write_output};
 
 /// `dac build`.
 pub fn build(args: BuildArgs) -> Result<u8> {
@@ -32,6 +32,12 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         version: args.version.clone(),
         variables,
     };
+    if options.platform.is_none() && source::is_plain_folder(&args.project)? {
+        bail!(
+            "{} is a folder of .sql files, which does not say its platform: pass --platform sqlite, --platform postgres or --platform sqlserver (a project file says SQL Server by its DSP)",
+            args.project.display()
+        );
+    }
     let (package, notes) = source::build_with_notes(&args.project, &options)?;
     for note in &notes {
         eprintln!("warning: {note}");
@@ -40,9 +46,22 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         Some(path) => path,
         None => PathBuf::from(format!("{}.dacpac", package_name(&package, &args.project))),
     };
-    package::write(&package, &output)?;
+    let to_stdout = is_stdout(&output);
+    if to_stdout {
+        write_output(&output, &package::to_bytes(&package)?)?;
+    } else {
+        package::write(&package, &output)?;
+    }
     let n_elements = package.model.elements.len();
-    println!(
+    // With `-o -` standard output is the package; the summary goes beside it.
+    let say = |line: String| {
+        if to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(format!(
         "built {} ({} {}, {}, {n_elements} top-level elements) -> {}",
         args.project.display(),
         package_name(&package, &args.project),
@@ -53,7 +72,7 @@ pub fn build(args: BuildArgs) -> Result<u8> {
             .unwrap_or(""),
         package.model.dsp.short_name(),
         output.display()
-    );
+    ));
     Ok(EXIT_OK)
 }
 

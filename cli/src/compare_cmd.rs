@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dac_engine::compare::{self, CompareOptions};
 use dac_engine::dialect::dialect_for;
 use dac_engine::endpoint::{LoadedEndpoint, load_current_and_desired};
@@ -16,7 +16,7 @@ use crate::args::{
     ScriptArgs,
 };
 use crate::planning;
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, write_output};
 
 /// Compare options from flags, with the renames of the desired package's refactor log.
 fn compare_options(flags: &CompareFlags, desired: &LoadedEndpoint) -> Result<CompareOptions> {
@@ -90,9 +90,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
         .with_variables(dialect, &variables)?
         .text(dialect);
     match &args.output {
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
-        }
+        Some(path) => write_output(path, text.as_bytes())?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(EXIT_OK)

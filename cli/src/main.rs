@@ -48,13 +48,30 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_OK);
             }
             if is_refusal(&err) {
-                eprintln!("{err:#}");
+                eprintln!("{}", message(&err));
                 return ExitCode::from(EXIT_REFUSED);
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The error and its causes, each said once: a message that already ends with its cause's
+/// text (`file: No such file or directory`) does not get it again.
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A safety policy said no (data loss, drift): exit 3, not 1.

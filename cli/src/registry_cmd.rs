@@ -13,8 +13,10 @@ use dac_engine::registry::Registration;
 use dac_engine::report::DriftReport;
 use dac_engine::upgrade;
 
-use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, TargetArgs};
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, print_warnings, target};
+use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, UnregisterArgs};
+use crate::shared::{
+    EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target, write_output,
+};
 
 /// `dac extract`.
 pub fn extract(args: ExtractArgs) -> Result<u8> {
@@ -42,11 +44,18 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
         .unwrap_or_else(|| "1.0.0.0".into());
     let n_elements = model.elements.len();
     let package = Package::of_model(model, &name, &version);
-    package::write(&package, &args.output)?;
-    println!(
+    let line = format!(
         "extracted {target} ({name} {version}, {n_elements} top-level elements) -> {}",
         args.output.display()
     );
+    // With `-o -` standard output is the package; the summary goes beside it.
+    if is_stdout(&args.output) {
+        write_output(&args.output, &package::to_bytes(&package)?)?;
+        eprintln!("{line}");
+    } else {
+        package::write(&package, &args.output)?;
+        println!("{line}");
+    }
     Ok(EXIT_OK)
 }
 
@@ -55,6 +64,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
     let target = target(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
+    apply_timeouts(driver.as_mut(), args.timeouts)?;
     let package = match &args.package {
         Some(path) => {
             let options = LoadOptions {
@@ -74,6 +84,23 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
             Package::of_model(model, name, version)
         }
     };
+    if args.package.is_some() {
+        let differences = upgrade::registration_differences(driver.as_mut(), &package)?;
+        if !differences.is_empty() {
+            let shown = upgrade::describe_drift(&differences);
+            if !args.force {
+                return Err(dac_engine::Error::Blocked {
+                    reason: format!(
+                        "the database does not match the package, so registering it would record a definition the database does not have:\n{shown}\nupgrade it to the package instead, or pass --force to register it anyway"
+                    ),
+                }
+                .into());
+            }
+            eprintln!(
+                "registering anyway (--force); the database differs from the package:\n{shown}"
+            );
+        }
+    }
     let registration = Registration::of(&package)?;
     let written = upgrade::register(driver.as_mut(), &registration);
     print_warnings(driver.as_mut());
@@ -86,10 +113,11 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
 }
 
 /// `dac unregister`.
-pub fn unregister(args: TargetArgs) -> Result<u8> {
+pub fn unregister(args: UnregisterArgs) -> Result<u8> {
     let target = target(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
+    apply_timeouts(driver.as_mut(), args.timeouts)?;
     let registration = match upgrade::unregister(driver.as_mut()) {
         Ok(None) => bail!("{target} is not registered"),
         Ok(Some(registration)) => {

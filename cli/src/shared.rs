@@ -1,8 +1,12 @@
 //! What every command shares: exit codes, targets, SQLCMD variables, driver warnings. Imports
 //! no command module.
 
-use anyhow::{Result, bail};
-use dac_engine::driver::{Driver, Target};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use dac_engine::driver::{Driver, Target, Timeouts};
+
+use crate::args::TimeoutFlags;
 
 /// Success, or no differences.
 pub const EXIT_OK: u8 = 0;
@@ -35,4 +39,79 @@ pub fn parse_variables(pairs: &[String]) -> Result<Vec<(String, String)>> {
             _ => bail!("--variable {pair:?}: expected NAME=VALUE"),
         })
         .collect()
+}
+
+/// Whether an output path means standard output (`-o -`).
+pub fn is_stdout(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes what the user asked for to `path`, or to standard output for `-`.
+pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if is_stdout(path) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        out.flush()?;
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A duration as people write it: `5s`, `500ms`, `2m`, or a number of seconds.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a duration such as 5s, 500ms or 2m"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(format!("{text:?}: a timeout is longer than 0"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The timeouts of the flags, the lock timeout's default filled in.
+pub fn timeouts(flags: TimeoutFlags) -> Timeouts {
+    Timeouts {
+        lock: flags.lock_timeout.unwrap_or(Timeouts::DEFAULT_LOCK),
+        command: flags.command_timeout,
+    }
+}
+
+/// Bounds a driver's lock waits and statements by the flags.
+pub fn apply_timeouts(driver: &mut dyn Driver, flags: TimeoutFlags) -> Result<()> {
+    driver
+        .set_timeouts(timeouts(flags))
+        .context("setting the lock and command timeouts")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_as_people_write_them() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
 }

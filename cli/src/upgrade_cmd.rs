@@ -11,7 +11,7 @@ use dac_engine::upgrade;
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
 use crate::planning;
 use crate::progress_display::ProgressDisplay;
-use crate::shared::{EXIT_OK, print_warnings, target};
+use crate::shared::{EXIT_OK, apply_timeouts, print_warnings, target, write_output};
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
@@ -20,6 +20,13 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
     }
     check_mode(&args)?;
     let target = target(&args.target)?;
+    if args.side_by_side
+        && (args.timeouts.lock_timeout.is_some() || args.timeouts.command_timeout.is_some())
+    {
+        bail!(
+            "--lock-timeout and --command-timeout apply to in-place upgrades; a side-by-side upgrade holds writers with its own bounded waits"
+        );
+    }
     let package = upgrade_package(&args, &target)?;
     if args.side_by_side {
         return upgrade_side_by_side(&args, &target, &package);
@@ -70,14 +77,27 @@ fn check_mode(args: &UpgradeArgs) -> Result<()> {
 /// `dac upgrade --in-place`.
 fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> Result<u8> {
     recover_quietly(target)?;
-    let mut driver =
-        driver::connect(target, true).with_context(|| format!("connecting to {target}"))?;
-    let options = planning::in_place_options(&args.planning, args.allow_drift, package)?;
+    let (mut driver, created) =
+        driver::connect_creating(target).with_context(|| format!("connecting to {target}"))?;
+    if let Err(err) = apply_timeouts(driver.as_mut(), args.timeouts) {
+        return Err(discard(created, driver, err));
+    }
+    let options = match planning::in_place_options(&args.planning, args.allow_drift, package) {
+        Ok(options) => options,
+        Err(err) => return Err(discard(created, driver, err)),
+    };
     let outcome = upgrade::in_place(driver.as_mut(), package, &options);
     print_warnings(driver.as_mut());
-    let outcome = outcome.with_context(|| format!("upgrading {target}"))?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let err = anyhow::Error::from(err).context(format!("upgrading {target}"));
+            return Err(discard(created, driver, err));
+        }
+    };
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
-    if outcome.up_to_date {
+    let scripts = scripts_ran(&outcome.plan);
+    if outcome.up_to_date && scripts.is_empty() {
         println!(
             "{target} is up to date: {name} {} (nothing to do)",
             outcome.version_after
@@ -89,6 +109,13 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
             "{}",
             outcome.script.text(dialect_for(package.model.platform()))
         );
+    }
+    if outcome.up_to_date {
+        println!(
+            "{target} is up to date: {name} {} (schema unchanged); ran {scripts} in one transaction",
+            outcome.version_after
+        );
+        return Ok(EXIT_OK);
     }
     let n_steps = outcome
         .plan
@@ -114,13 +141,56 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         outcome.version_after,
         outcome.script.n_statements()
     );
+    if !scripts.is_empty() {
+        println!("  ran {scripts} in the upgrade's transaction");
+    }
+    // Notes go to stderr, as in every mode: stdout stays the result.
     for hazard in &outcome.plan.hazards {
-        println!("  note: {}", hazard.message);
+        eprintln!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
-        println!("  drift overridden:\n{}", upgrade::describe_drift(drift));
+        eprintln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
+}
+
+/// "the pre-deployment and post-deployment scripts", or "" when the plan runs none.
+fn scripts_ran(plan: &dac_engine::plan::Plan) -> String {
+    scripts_phrase(&plan.deployment_scripts())
+}
+
+/// The package's deployment scripts, as [`scripts_ran`] says them.
+fn package_scripts(package: &Package) -> String {
+    let mut names = Vec::new();
+    if package.predeploy.is_some() {
+        names.push("pre-deployment");
+    }
+    if package.postdeploy.is_some() {
+        names.push("post-deployment");
+    }
+    scripts_phrase(&names)
+}
+
+fn scripts_phrase(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("the {one} script"),
+        many => format!("the {} scripts", many.join(" and ")),
+    }
+}
+
+/// A refused or failed first deployment leaves no empty database behind.
+fn discard(
+    created: Option<driver::CreatedDatabase>,
+    driver: Box<dyn driver::Driver>,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    match created.map(|created| created.remove(driver)) {
+        Some(Err(removal)) => err.context(format!(
+            "and the database it created could not be removed: {removal}"
+        )),
+        _ => err,
+    }
 }
 
 /// The package an upgrade deploys, with --name/--version applied to projects.
@@ -168,10 +238,18 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     let mut report = outcome.report;
     report.database = target.to_string();
     if outcome.up_to_date {
-        aside(format!(
-            "{target} is up to date: {} {} (nothing to do)",
-            report.application, report.version_after
-        ));
+        let scripts = scripts_ran(&outcome.plan);
+        aside(if scripts.is_empty() {
+            format!(
+                "{target} is up to date: {} {} (nothing to do)",
+                report.application, report.version_after
+            )
+        } else {
+            format!(
+                "{target} is up to date: {} {} (schema unchanged, nothing copied); ran {scripts} in one transaction",
+                report.application, report.version_after
+            )
+        });
         // A script reading the JSON gets a report, of nothing copied.
         if json {
             print!("{}", report.json());
@@ -184,18 +262,19 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
         TransferFormat::Markdown => report.markdown(),
     };
     if let Some(path) = &args.report {
-        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+        write_output(path, text.as_bytes())?;
     }
     print!("{text}");
+    let scripts = package_scripts(package);
+    if !scripts.is_empty() {
+        aside(format!("  ran {scripts} in the new database"));
+    }
     // Rebuild notes describe an in-place plan; here only possible data loss matters.
     for hazard in outcome.plan.data_loss() {
-        aside(format!("  note: {}", hazard.message));
+        eprintln!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
-        aside(format!(
-            "  drift overridden:\n{}",
-            upgrade::describe_drift(drift)
-        ));
+        eprintln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
 }

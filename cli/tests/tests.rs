@@ -4,8 +4,10 @@
 mod util;
 
 mod build;
+mod honest;
 mod info;
 mod options;
 mod rollout;
+mod scripts;
 mod sqlserver;
 mod upgrade;

@@ -173,7 +173,9 @@ fn drift_blocks_upgrades_until_allowed_and_reports_in_xml() {
         &["--allow-data-loss", "--allow-drift"],
     );
     run.expect_code(0);
-    assert!(run.stdout.contains("drift overridden"), "{}", run.stdout);
+    // A note, on stderr as every note.
+    assert!(run.stderr.contains("drift overridden"), "{}", run.stderr);
+    assert!(!run.stdout.contains("drift overridden"), "{}", run.stdout);
 }
 
 #[test]
@@ -407,6 +409,219 @@ fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
         ],
     );
     both.expect_code(1);
+}
+
+/// SqlPackage runs the deployment scripts on every publish (reference data, permissions,
+/// changed `-v` values): so does an upgrade whose schema is already up to date, in one
+/// transaction, and it says so.
+#[test]
+fn deployment_scripts_run_on_every_upgrade_in_its_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("app");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("schema.sql"),
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, phase TEXT NOT NULL);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("predeploy.sql"),
+        // Before the first deployment there is no table of the schema to write to.
+        "CREATE TEMP TABLE IF NOT EXISTS pre_ran (at TEXT);\nINSERT INTO pre_ran VALUES ('pre');\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO runs (phase) SELECT at FROM pre_ran;\nDELETE FROM pre_ran;\nINSERT INTO runs (phase) VALUES ('post $(Env)');\n",
+    )
+    .unwrap();
+    let db = dir.path().join("app.db");
+    let run_with = |env: &str| {
+        let variable = format!("Env={env}");
+        upgrade(
+            dir.path(),
+            project.to_str().unwrap(),
+            &db,
+            &["--name", "app", "--version", "1.0.0", "-v", &variable],
+        )
+    };
+    let phases = || -> Vec<String> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.prepare("SELECT phase FROM runs ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let first = run_with("test");
+    first.expect_code(0);
+    assert!(
+        first.stdout.contains(
+            "ran the pre-deployment and post-deployment scripts in the upgrade's transaction"
+        ),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(phases(), ["pre", "post test"]);
+
+    // Nothing to change in the schema: the scripts still run, with today's variable values.
+    let again = run_with("prod");
+    again.expect_code(0);
+    assert!(
+        again.stdout.contains("is up to date")
+            && again
+                .stdout
+                .contains("ran the pre-deployment and post-deployment scripts in one transaction"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(phases(), ["pre", "post test", "pre", "post prod"]);
+
+    // A failing post-deployment script undoes the pre-deployment script of the same run.
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO runs (phase) SELECT at FROM pre_ran;\nINSERT INTO runs (phase) VALUES (NULL);\n",
+    )
+    .unwrap();
+    let failed = run_with("prod");
+    failed.expect_code(1);
+    assert!(failed.stderr.contains("NOT NULL"), "{}", failed.stderr);
+    assert_eq!(phases(), ["pre", "post test", "pre", "post prod"]);
+
+    // Side by side with nothing to copy, the scripts run too (on the database itself).
+    std::fs::write(
+        project.join("postdeploy.sql"),
+        "INSERT INTO runs (phase) SELECT at FROM pre_ran;\nINSERT INTO runs (phase) VALUES ('post side');\n",
+    )
+    .unwrap();
+    let target = format!("sqlite:{}", db.display());
+    let side = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            project.to_str().unwrap(),
+            "--target",
+            &target,
+            "--side-by-side",
+            "--name",
+            "app",
+            "--version",
+            "1.0.0",
+            "-v",
+            "Env=x",
+        ],
+    );
+    side.expect_code(0);
+    assert!(
+        side.stdout.contains("is up to date")
+            && side
+                .stdout
+                .contains("ran the pre-deployment and post-deployment scripts in one transaction"),
+        "{}",
+        side.stdout
+    );
+    assert_eq!(
+        phases(),
+        ["pre", "post test", "pre", "post prod", "pre", "post side"]
+    );
+}
+
+/// `-- @renamed from=OLD` in a SQLite source renames the column in place: the rows stay, and
+/// nothing is dropped (so nothing is refused as data loss).
+#[test]
+fn renamed_annotations_keep_the_data_of_a_sqlite_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let build_folder = |version: &str, schema: &str| {
+        let folder = dir.path().join(format!("src-{version}"));
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("schema.sql"), schema).unwrap();
+        let out = dir.path().join(format!("app-{version}.dacpac"));
+        dac(
+            dir.path(),
+            &[
+                "build",
+                folder.to_str().unwrap(),
+                "--platform",
+                "sqlite",
+                "--name",
+                "app",
+                "--version",
+                version,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+        out.to_str().unwrap().to_string()
+    };
+    let v1 = build_folder(
+        "1.0.0",
+        "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  user_name TEXT NOT NULL\n);\n",
+    );
+    let v2 = build_folder(
+        "2.0.0",
+        "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  login TEXT NOT NULL -- @renamed from=user_name\n);\n",
+    );
+    let info = dac(dir.path(), &["info", &v2]);
+    info.expect_code(0);
+    assert!(
+        info.stdout.contains("refactor operations: 1"),
+        "{}",
+        info.stdout
+    );
+    let db = dir.path().join("app.db");
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    sql(&db, "INSERT INTO users (id, user_name) VALUES (1, 'ada');");
+    let run = upgrade(dir.path(), &v2, &db, &[]);
+    run.expect_code(0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let login: String = conn
+        .query_row("SELECT login FROM users WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(login, "ada");
+    // The renames are done: the same package again has nothing to do.
+    upgrade(dir.path(), &v2, &db, &[]).expect_code(0);
+    let target = format!("sqlite:{}", db.display());
+    dac(dir.path(), &["compare", &target, &v2]).expect_code(0);
+}
+
+/// Another connection holds SQLite's write lock: `--lock-timeout` bounds the wait, the upgrade
+/// is undone and says which limit it ran into.
+#[test]
+fn a_sqlite_upgrade_behind_a_write_lock_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let db = dir.path().join("finance.db");
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let run = upgrade(
+        dir.path(),
+        &v2,
+        &db,
+        &["--allow-data-loss", "--lock-timeout", "1s"],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("lock timeout (1 s)"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "waited {:?}",
+        started.elapsed()
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    let target = format!("sqlite:{}", db.display());
+    dac(dir.path(), &["compare", &target, &v1]).expect_code(0);
+    upgrade(
+        dir.path(),
+        &v2,
+        &db,
+        &["--allow-data-loss", "--lock-timeout", "1s"],
+    )
+    .expect_code(0);
 }
 
 /// SQLite adds a column at the end: an upgrade to a package that declares it between others

@@ -5,6 +5,7 @@
 //! early, so the rest of the suite still runs; set `DAC_REQUIRE_SHARED=1` (CI does) to make a missing
 //! `../shared` a failure instead.
 
+pub mod binary;
 pub mod postgres;
 
 use std::path::{Path, PathBuf};

@@ -33,8 +33,8 @@ use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use dac_engine::compare::{CompareOptions, compare};
@@ -43,6 +43,7 @@ use dac_engine::model::Model;
 use dac_engine::package::{self, ReadOptions};
 use dac_engine::registry::Registration;
 use dac_engine::upgrade::{self, Phase};
+use dac_tests::binary::dac_binary;
 
 /// Rows of the fixture tables (the last one is the big one).
 const CUSTOMERS: u32 = 2000;
@@ -58,70 +59,6 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// SIGABRT: what `DAC_FAULT` dies of.
 const SIGABRT: i32 = 6;
-
-// ---------------------------------------------------------------------------------------------
-// The dac binary
-
-/// The `dac` binary of this build (`target/<profile>/dac`), built first when it is missing or
-/// older than the sources (`cargo test -p dac-tests` alone does not build other crates' binaries;
-/// `cargo test --workspace` does, so this is a no-op there).
-fn dac_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable");
-        // target/<profile>/deps/faults-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable lives in target/<profile>/deps")
-            .to_path_buf();
-        let bin = profile_dir.join(format!("dac{}", std::env::consts::EXE_SUFFIX));
-        let root = dac_tests::workspace_root();
-        let newest = [
-            "engine/src",
-            "cli/src",
-            "engine/Cargo.toml",
-            "cli/Cargo.toml",
-        ]
-        .iter()
-        .filter_map(|p| newest_mtime(&root.join(p)))
-        .chain(newest_mtime(&root.join("Cargo.lock")))
-        .max();
-        let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
-        if built.is_none() || newest.is_some_and(|n| built.is_some_and(|b| b < n)) {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.current_dir(&root)
-                .args(["build", "-p", "dac-cli", "--bin", "dac", "--target-dir"])
-                .arg(profile_dir.parent().expect("target directory"));
-            match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") | None => {}
-                Some("release") => {
-                    cmd.arg("--release");
-                }
-                Some(other) => {
-                    cmd.args(["--profile", other]);
-                }
-            }
-            let status = cmd.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p dac-cli failed: {status}");
-        }
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
-}
-
-fn newest_mtime(path: &Path) -> Option<SystemTime> {
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.is_file() {
-        return meta.modified().ok();
-    }
-    std::fs::read_dir(path)
-        .ok()?
-        .flatten()
-        .filter_map(|e| newest_mtime(&e.path()))
-        .max()
-}
 
 /// How a dac run ended.
 struct Run {

@@ -93,7 +93,9 @@ impl Dialect for Postgres {
     }
 
     fn script_opening(&self, _frame: &ScriptFrame<'_>) -> String {
-        String::from("-- dac upgrade script for PostgreSQL\nBEGIN;\n")
+        // psql goes on after an error (the rest fails, the COMMIT rolls back, the exit code is
+        // 0): ON_ERROR_STOP makes it stop at the first error and exit with 3.
+        String::from("-- dac upgrade script for PostgreSQL\n\\set ON_ERROR_STOP on\nBEGIN;\n")
     }
 
     fn script_closing(&self, _frame: &ScriptFrame<'_>) -> String {

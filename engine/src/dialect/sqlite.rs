@@ -125,7 +125,10 @@ impl Dialect for Sqlite {
     }
 
     fn script_opening(&self, frame: &ScriptFrame<'_>) -> String {
-        let mut out = String::from("-- dac upgrade script for SQLite\n");
+        // The sqlite3 shell goes on after a failed statement and would run the COMMIT: `.bail
+        // on` makes it stop at the first error, and the open transaction dies with the
+        // connection. A client that does not know dot-commands fails on that first line.
+        let mut out = String::from("-- dac upgrade script for SQLite\n.bail on\n");
         if frame.foreign_keys_off {
             out.push_str("PRAGMA foreign_keys = OFF;\n");
         }
@@ -136,7 +139,22 @@ impl Dialect for Sqlite {
     fn script_closing(&self, frame: &ScriptFrame<'_>) -> String {
         let mut out = String::new();
         if frame.foreign_keys_off {
-            out.push_str("\nPRAGMA foreign_key_check;\n");
+            // PRAGMA foreign_key_check only lists violations; the shell would commit them.
+            // A CHECK on a temporary table makes them an error, as the row guard does.
+            out.push('\n');
+            for statement in [
+                format!(
+                    "CREATE TEMP TABLE \"_dac_foreign_key_check\" (\"violations\" INTEGER CONSTRAINT {} CHECK (\"violations\" = 0))",
+                    self.quote_ident(
+                        "foreign keys are violated after the table rebuild (PRAGMA foreign_key_check lists the rows); the upgrade stops"
+                    )
+                ),
+                "INSERT INTO \"_dac_foreign_key_check\" SELECT count(*) FROM pragma_foreign_key_check".to_string(),
+                "DROP TABLE \"_dac_foreign_key_check\"".to_string(),
+            ] {
+                out.push_str(&statement);
+                out.push_str(";\n");
+            }
         }
         out.push_str("COMMIT;\n");
         if frame.foreign_keys_off {

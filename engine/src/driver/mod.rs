@@ -27,6 +27,31 @@ use crate::Result;
 use crate::model::{Model, ObjectName, Platform};
 use crate::registry::{HistoryEntry, Registration};
 
+/// How long a statement of dac's may wait for a lock another session holds, and how long it
+/// may run. An upgrade that waits behind another session also makes every session after it wait
+/// (PostgreSQL queues new readers behind its lock request), so the wait is bounded by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The longest wait for one lock.
+    pub lock: std::time::Duration,
+    /// The longest run of one statement (`None`: no limit).
+    pub command: Option<std::time::Duration>,
+}
+
+impl Timeouts {
+    /// The lock timeout when none is given: a few seconds, as peers' defaults.
+    pub const DEFAULT_LOCK: std::time::Duration = std::time::Duration::from_secs(5);
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            lock: Timeouts::DEFAULT_LOCK,
+            command: None,
+        }
+    }
+}
+
 /// What the server says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
@@ -69,6 +94,11 @@ pub trait Driver: Registry {
     /// Executes one statement (or a batch of statements for scripts); an error names the
     /// statement and the position in it.
     fn execute(&mut self, sql: &str) -> Result<()>;
+
+    /// Bounds this session's lock waits and statement runs from now on. A statement that
+    /// exceeds them fails (undoing the transaction), and the error says which limit and, where
+    /// the platform can tell, which session held the lock.
+    fn set_timeouts(&mut self, timeouts: Timeouts) -> Result<()>;
 
     /// Starts a transaction.
     fn begin(&mut self) -> Result<()>;
@@ -139,6 +169,50 @@ pub fn connect(target: &Target, create: bool) -> Result<Box<dyn Driver>> {
             Ok(Box::new(SqlServerDriver::connect_or_create(conn, create)?))
         }
     }
+}
+
+/// A database [`connect_creating`] made: when nothing could be deployed to it (a refused or
+/// failed first deployment), [`CreatedDatabase::remove`] leaves nothing behind.
+#[derive(Debug)]
+pub struct CreatedDatabase {
+    target: Target,
+}
+
+impl CreatedDatabase {
+    /// Closes `driver` and removes the database with everything that belongs to it (SQLite:
+    /// the file, its journals and its `.dac-lock`).
+    pub fn remove(self, driver: Box<dyn Driver>) -> Result<()> {
+        drop(driver);
+        match &self.target {
+            Target::Sqlite { path } => sqlite::remove_database(path),
+            _ => {
+                let mut server = connect_server(&self.target)?;
+                let name = server.database().to_string();
+                server.drop_database(&name)
+            }
+        }
+    }
+}
+
+/// Opens a driver for a target, creating the database when it does not exist, and says
+/// whether it did.
+pub fn connect_creating(target: &Target) -> Result<(Box<dyn Driver>, Option<CreatedDatabase>)> {
+    let existed = match target {
+        Target::Sqlite { path } => path.exists(),
+        _ => match connect(target, false) {
+            Ok(driver) => return Ok((driver, None)),
+            // PostgreSQL's invalid_catalog_name, SQL Server's "cannot open database".
+            Err(crate::Error::Driver {
+                code: Some(code), ..
+            }) if code == "3D000" || code == "4060" => false,
+            Err(other) => return Err(other),
+        },
+    };
+    let driver = connect(target, true)?;
+    let created = (!existed).then(|| CreatedDatabase {
+        target: target.clone(),
+    });
+    Ok((driver, created))
 }
 
 /// Opens the server side of a target, for operations on whole databases (side-by-side

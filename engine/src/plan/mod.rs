@@ -369,6 +369,19 @@ impl Plan {
             .all(|s| matches!(s.kind, StepKind::PreDeploy | StepKind::PostDeploy))
     }
 
+    /// The deployment scripts the plan runs, as people call them (`pre-deployment`,
+    /// `post-deployment`), in order.
+    pub fn deployment_scripts(&self) -> Vec<&'static str> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s.kind {
+                StepKind::PreDeploy => Some("pre-deployment"),
+                StepKind::PostDeploy => Some("post-deployment"),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Hazards that could lose data.
     pub fn data_loss(&self) -> impl Iterator<Item = &Hazard> {
         self.hazards.iter().filter(|h| h.kind.is_data_loss())

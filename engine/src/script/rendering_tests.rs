@@ -153,6 +153,51 @@ fn dropping_a_column_is_a_guarded_data_loss_hazard() {
     }
 }
 
+/// A guard that fails must stop the platform's standard client before anything else runs, so
+/// the open transaction dies with the connection: each client's stop-on-error switch comes
+/// before the transaction and the guard. The live proofs run `sqlite3` and `psql` themselves;
+/// sqlcmd is not on the test machines, so SQL Server's switch is checked here only.
+#[test]
+fn every_script_stops_its_client_at_the_first_error() {
+    for (dsp, dialect, schema, stop, begin, guard) in [
+        (
+            "Sql160",
+            &SqlServer as &dyn Dialect,
+            "dbo",
+            "\n:on error exit\n",
+            "BEGIN TRANSACTION;",
+            "RAISERROR",
+        ),
+        (
+            "sqlite",
+            &Sqlite,
+            "main",
+            "\n.bail on\n",
+            "BEGIN;",
+            "_dac_guard",
+        ),
+        (
+            "postgres",
+            &Postgres,
+            "public",
+            "\n\\set ON_ERROR_STOP on\n",
+            "BEGIN;",
+            "RAISE EXCEPTION",
+        ),
+    ] {
+        let t = name(&[schema, "T"]);
+        let current = one_table(dsp, &t, &[("id", "int", false), ("fax", "text", true)]);
+        let desired = one_table(dsp, &t, &[("id", "int", false)]);
+        let (_, text) = script(dialect, &current, &desired);
+        let at = |what: &str| {
+            text.find(what)
+                .unwrap_or_else(|| panic!("{dsp}: no {what:?} in\n{text}"))
+        };
+        assert!(at(stop) < at(begin), "{dsp}:\n{text}");
+        assert!(at(begin) < at(guard), "{dsp}:\n{text}");
+    }
+}
+
 fn plan_text(
     dialect: &dyn Dialect,
     diff: &crate::compare::Diff,
@@ -202,7 +247,7 @@ fn sqlite_rebuilds_where_alter_cannot_and_says_why() {
         "INSERT INTO \"_dac_new_accounts\" (\"id\", \"balance\") SELECT \"id\", \"balance\" FROM \"accounts\"",
         "DROP TABLE \"accounts\"",
         "ALTER TABLE \"_dac_new_accounts\" RENAME TO \"accounts\"",
-        "PRAGMA foreign_key_check;",
+        "SELECT count(*) FROM pragma_foreign_key_check;",
     ] {
         assert!(text.contains(expected), "missing {expected}:\n{text}");
     }

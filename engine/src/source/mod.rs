@@ -7,6 +7,7 @@
 
 pub mod generic;
 pub mod project;
+mod renamed;
 pub mod sqlcmd;
 pub mod tsql;
 
@@ -146,18 +147,7 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
                     builder.add_batch(&batch)?;
                 }
             }
-            let annotated = builder.refactor_operations();
-            if !annotated.is_empty() {
-                let log = refactor_log.get_or_insert_with(|| crate::model::refactor::RefactorLog {
-                    version: "1.0".into(),
-                    operations: Vec::new(),
-                });
-                for operation in annotated {
-                    if !log.operations.iter().any(|o| o.key == operation.key) {
-                        log.operations.push(operation.clone());
-                    }
-                }
-            }
+            renamed::add_to_log(&mut refactor_log, builder.refactor_operations());
             database_secured = builder.database_secured();
             database_set = builder.database_set_options().to_vec();
             elements = builder.finish();
@@ -176,6 +166,7 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
                     let parsed = generic::parse_source(platform, &batch.text, &file, start_line)?;
                     elements.extend(parsed.elements);
                     notes.extend(parsed.notes);
+                    renamed::add_to_log(&mut refactor_log, &parsed.refactor_operations);
                     seed.extend(parsed.seed);
                 }
             }
@@ -300,6 +291,11 @@ fn references_disambiguator_1(e: &Element) -> bool {
     e.dependencies()
         .iter()
         .any(|r| r.name.is_none() && r.disambiguator.as_deref() == Some("1"))
+}
+
+/// Whether PATH is a plain folder of `.sql` files (no project file says its platform).
+pub fn is_plain_folder(path: &Path) -> Result<bool> {
+    Ok(locate_project(path)?.is_none())
 }
 
 /// The project file for PATH, or `None` for a plain folder of `.sql` files.

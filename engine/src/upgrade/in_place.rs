@@ -1,6 +1,6 @@
 //! The in-place upgrade: validate, plan against the live schema, refuse what the user has not
 //! allowed, then pre-deploy script, steps, post-deploy script and registration in one
-//! transaction.
+//! transaction. The deployment scripts run even when the schema is up to date.
 
 use super::{LOCK_WAIT, execute_locked};
 use crate::compare::{self, CompareOptions, Diff};
@@ -8,7 +8,7 @@ use crate::dialect::dialect_for;
 use crate::driver::{Driver, with_lock};
 use crate::model::{Model, Platform};
 use crate::package::Package;
-use crate::plan::{self, Plan, PlanOptions};
+use crate::plan::{self, HazardKind, Plan, PlanOptions};
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
 use crate::script::{self, Script};
 use crate::{Error, Result};
@@ -36,7 +36,9 @@ pub struct InPlaceOptions {
 pub struct InPlaceOutcome {
     /// Deploy (first time) or upgrade.
     pub action: HistoryAction,
-    /// Nothing to do: schema and registration already match the package.
+    /// Schema and registration already matched the package: nothing changed but what the
+    /// package's pre- and post-deployment scripts do, which run on every upgrade (as
+    /// SqlPackage runs them on every publish).
     pub up_to_date: bool,
     /// Registered version before, if any.
     pub version_before: Option<String>,
@@ -130,7 +132,7 @@ fn in_place_locked(
                 && r.model_hash == new_registration.model_hash
         });
     let script = script::render(&plan, dialect).with_variables(dialect, &options.variables)?;
-    if up_to_date {
+    if up_to_date && script.batches.is_empty() {
         return Ok(InPlaceOutcome {
             action,
             up_to_date,
@@ -142,13 +144,11 @@ fn in_place_locked(
         });
     }
     refuse_cycles(&plan)?;
-    if !options.allow_data_loss {
-        refuse_data_loss(driver, &plan, &live)?;
-    }
+    refuse_data_loss(driver, &plan, &live, options.allow_data_loss)?;
     let mut entry = HistoryEntry::now(action, HistoryStatus::Success, &metadata.name);
     entry.version_before = version_before.clone();
     entry.version_after = Some(new_registration.version.clone());
-    entry.message = notes(options, allowed_drift.as_ref());
+    entry.message = notes(options, allowed_drift.as_ref(), up_to_date);
     let result = execute_locked(driver, &script, &mut |driver| {
         driver.write_registration(&new_registration)?;
         driver.append_history(&entry)
@@ -163,7 +163,7 @@ fn in_place_locked(
     }
     Ok(InPlaceOutcome {
         action,
-        up_to_date: false,
+        up_to_date,
         version_before,
         version_after: new_registration.version,
         plan,
@@ -233,29 +233,57 @@ pub(super) fn refuse_cycles(plan: &Plan) -> Result<()> {
 }
 
 /// Refuses a plan whose data-loss hazards touch tables that hold rows (checked now, as DacFx
-/// does, so an empty table never blocks).
-pub(super) fn refuse_data_loss(driver: &mut dyn Driver, plan: &Plan, live: &Model) -> Result<()> {
+/// does, so an empty table never blocks). With data loss allowed, a new NOT NULL column
+/// without a value for the existing rows is still refused: it cannot succeed.
+pub(super) fn refuse_data_loss(
+    driver: &mut dyn Driver,
+    plan: &Plan,
+    live: &Model,
+    allow_data_loss: bool,
+) -> Result<()> {
     let mut blocked = Vec::new();
-    for hazard in plan.data_loss() {
+    let (mut losing, mut not_null) = (false, false);
+    for hazard in plan
+        .data_loss()
+        .filter(|h| !allow_data_loss || h.kind == HazardKind::NotNullWithoutDefault)
+    {
         let Some(table) = &hazard.table else { continue };
         if live.find(crate::model::kind::TABLE, table).is_some() && driver.has_rows(table)? {
             blocked.push(format!("  {} ({})", hazard.message, hazard.object));
+            match hazard.kind {
+                HazardKind::NotNullWithoutDefault => not_null = true,
+                _ => losing = true,
+            }
         }
     }
     if blocked.is_empty() {
         return Ok(());
     }
     blocked.dedup();
+    // Allowing data loss does not fill a new NOT NULL column: the rows would still be refused.
+    let mut hints = Vec::new();
+    if not_null {
+        hints.push(
+            "pass --smart-defaults to give the existing rows a value for the new NOT NULL columns (or give them a default in the package)",
+        );
+    }
+    if losing {
+        hints.push("pass --allow-data-loss to go ahead with the steps that lose data");
+    }
     Err(Error::Blocked {
         reason: format!(
-            "the upgrade could lose data in tables that hold rows:\n{}\npass --allow-data-loss to go ahead",
-            blocked.join("\n")
+            "the upgrade could lose data in tables that hold rows:\n{}\n{}",
+            blocked.join("\n"),
+            hints.join("; ")
         ),
     })
 }
 
-fn notes(options: &InPlaceOptions, drift: Option<&Diff>) -> String {
+fn notes(options: &InPlaceOptions, drift: Option<&Diff>, scripts_only: bool) -> String {
     let mut notes = Vec::new();
+    if scripts_only {
+        notes.push("schema up to date; the deployment scripts ran".to_string());
+    }
     if options.allow_data_loss {
         notes.push(format!(
             "data loss allowed by {}",

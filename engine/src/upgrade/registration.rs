@@ -6,6 +6,19 @@ use crate::Result;
 use crate::driver::{Driver, with_lock};
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
 
+/// What differs between the database behind `driver` and `package` (empty when it matches):
+/// registering a package the database does not match would record a definition it does not
+/// have, and the next upgrade would be planned from it.
+pub fn registration_differences(
+    driver: &mut dyn Driver,
+    package: &crate::package::Package,
+) -> Result<crate::compare::Diff> {
+    let live = driver.inspect()?;
+    let desired = driver.canonicalize(&package.model)?;
+    let options = super::compare_options(desired.platform());
+    Ok(crate::compare::compare(&desired, &live, &options))
+}
+
 /// Registers the database behind `driver` as `registration` (replacing any registration it
 /// had) and records that in its history.
 pub fn register(driver: &mut dyn Driver, registration: &Registration) -> Result<()> {

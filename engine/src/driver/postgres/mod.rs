@@ -4,6 +4,7 @@
 //! the upgrade lock as a session advisory lock, and [`PostgresDriver::canonicalize`], which turns a
 //! desired model into what the server would show for it.
 
+mod blockers;
 mod connect;
 mod conninfo;
 mod copy;
@@ -25,7 +26,7 @@ use connect::Settings;
 
 use super::canonical_cache;
 use super::scratch::{creation_script, scratch_name};
-use super::{Driver, ServerInfo};
+use super::{Driver, ServerInfo, Timeouts};
 use crate::dialect::dialect_for;
 use crate::model::{Dsp, Model, ObjectName, Platform};
 use crate::{Error, Result};
@@ -37,6 +38,10 @@ pub struct PostgresDriver {
     database: String,
     locked: bool,
     warnings: Vec<String>,
+    /// The limits set with [`Driver::set_timeouts`], if any.
+    timeouts: Option<Timeouts>,
+    /// Who blocks the open transaction, watched while it is open (with a lock timeout only).
+    watch: Option<blockers::BlockerWatch>,
 }
 
 impl std::fmt::Debug for PostgresDriver {
@@ -95,6 +100,8 @@ impl PostgresDriver {
             database,
             locked: false,
             warnings,
+            timeouts: None,
+            watch: None,
         })
     }
 
@@ -267,6 +274,59 @@ fn describe(err: &postgres::Error) -> String {
     }
 }
 
+/// The session settings of [`Timeouts`] (`0`: no limit, as PostgreSQL spells it).
+pub(crate) fn timeout_settings(timeouts: Timeouts) -> String {
+    format!(
+        "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+        timeouts.lock.as_millis().max(1),
+        timeouts.command.map_or(0, |c| c.as_millis().max(1))
+    )
+}
+
+/// SQLSTATE of a lock wait cut short by `lock_timeout`.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+/// SQLSTATE of a statement cancelled, among others by `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
+
+impl PostgresDriver {
+    /// A failed statement's error, saying which limit it ran into and who held the lock.
+    fn timed_out(&self, err: &postgres::Error, sql: &str) -> Error {
+        let mut error = driver_error(err, Some(sql));
+        let (Some(timeouts), Error::Driver { code, message, .. }) = (self.timeouts, &mut error)
+        else {
+            return error;
+        };
+        match code.as_deref() {
+            Some(LOCK_NOT_AVAILABLE) => {
+                let blockers = self
+                    .watch
+                    .as_ref()
+                    .map(blockers::BlockerWatch::blockers)
+                    .unwrap_or_default();
+                let by = if blockers.is_empty() {
+                    "another session (it let go before it could be named)".to_string()
+                } else {
+                    blockers.join(", ")
+                };
+                *message = format!(
+                    "waited longer than the lock timeout ({} s) for a lock held by {by}; the upgrade was undone (--lock-timeout sets the wait): {message}",
+                    timeouts.lock.as_secs_f64()
+                );
+            }
+            Some(QUERY_CANCELED) if message.contains("statement timeout") => {
+                if let Some(limit) = timeouts.command {
+                    *message = format!(
+                        "ran longer than the command timeout ({} s); the upgrade was undone (--command-timeout sets the limit): {message}",
+                        limit.as_secs_f64()
+                    );
+                }
+            }
+            _ => {}
+        }
+        error
+    }
+}
+
 fn driver_error(err: &postgres::Error, statement: Option<&str>) -> Error {
     Error::Driver {
         backend: "postgres",
@@ -300,21 +360,39 @@ impl Driver for PostgresDriver {
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {
-        self.client
-            .batch_execute(sql)
-            .map_err(|e| driver_error(&e, Some(sql)))
+        match self.client.batch_execute(sql) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.timed_out(&e, sql)),
+        }
+    }
+
+    fn set_timeouts(&mut self, timeouts: Timeouts) -> Result<()> {
+        self.execute(&timeout_settings(timeouts))?;
+        self.timeouts = Some(timeouts);
+        Ok(())
     }
 
     fn begin(&mut self) -> Result<()> {
-        self.execute("BEGIN")
+        self.execute("BEGIN")?;
+        if self.timeouts.is_some() {
+            let pid = self
+                .scalar("SELECT pg_backend_pid()")?
+                .and_then(|p| p.parse().ok());
+            self.watch = pid.and_then(|pid| blockers::BlockerWatch::start(&self.config, pid));
+        }
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.execute("COMMIT")
+        let result = self.execute("COMMIT");
+        self.watch = None;
+        result
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.execute("ROLLBACK")
+        let result = self.execute("ROLLBACK");
+        self.watch = None;
+        result
     }
 
     fn lock(&mut self, wait: Duration) -> Result<()> {
@@ -370,6 +448,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn timeouts_are_session_settings() {
+        let limits = Timeouts {
+            lock: Duration::from_millis(1500),
+            command: Some(Duration::from_secs(60)),
+        };
+        assert_eq!(
+            timeout_settings(limits),
+            "SET lock_timeout = '1500ms'; SET statement_timeout = '60000ms'"
+        );
+        // No command timeout is PostgreSQL's 0; a zero lock wait would mean "no limit" too.
+        let unbounded = Timeouts {
+            lock: Duration::ZERO,
+            command: None,
+        };
+        assert_eq!(
+            timeout_settings(unbounded),
+            "SET lock_timeout = '1ms'; SET statement_timeout = '0ms'"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod registry;
 mod server;
 
 pub use server::SqliteServer;
+pub(crate) use server::remove_database;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Driver, ServerInfo};
+use super::{Driver, ServerInfo, Timeouts};
 use crate::model::{Model, ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -46,6 +47,8 @@ pub struct SqliteDriver {
     path: PathBuf,
     /// The held upgrade lock (the open sidecar file), if any.
     lock: Option<File>,
+    /// The limits set with [`Driver::set_timeouts`], if any.
+    timeouts: Option<Timeouts>,
 }
 
 impl std::fmt::Debug for SqliteDriver {
@@ -86,9 +89,58 @@ impl SqliteDriver {
             conn,
             path: path.to_path_buf(),
             lock: None,
+            timeouts: None,
         };
         driver.set_foreign_keys(true)?;
         Ok(driver)
+    }
+
+    /// A failed statement's error: where in `sql` it failed, and which limit it ran into.
+    fn failed(&self, e: &rusqlite::Error, sql: &str) -> Error {
+        let code = e.sqlite_error_code();
+        let timeouts = self.timeouts.unwrap_or_default();
+        match e {
+            rusqlite::Error::SqlInputError {
+                sql: tail, offset, ..
+            } => {
+                // The offset is within the statement being prepared: the tail of `sql`.
+                let base = sql.len().saturating_sub(tail.len());
+                let at = base + usize::try_from(*offset).unwrap_or(0);
+                let (line, column) = line_column(sql, at);
+                Error::Driver {
+                    backend: BACKEND,
+                    code: code_of(e),
+                    message: format!("{} (at line {line}, column {column})", message_of(e)),
+                    statement: Some(sql.to_string()),
+                }
+            }
+            _ if self.timeouts.is_some() && code == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                Error::Driver {
+                    backend: BACKEND,
+                    code: code_of(e),
+                    message: format!(
+                        "waited longer than the lock timeout ({} s) for another connection's lock on the database file (SQLite does not say whose); the upgrade was undone (--lock-timeout sets the wait): {}",
+                        timeouts.lock.as_secs_f64(),
+                        message_of(e)
+                    ),
+                    statement: Some(sql.to_string()),
+                }
+            }
+            _ if code == Some(rusqlite::ErrorCode::OperationInterrupted)
+                && timeouts.command.is_some() =>
+            {
+                Error::Driver {
+                    backend: BACKEND,
+                    code: code_of(e),
+                    message: format!(
+                        "ran longer than the command timeout ({} s); the upgrade was undone (--command-timeout sets the limit)",
+                        timeouts.command.unwrap_or_default().as_secs_f64()
+                    ),
+                    statement: Some(sql.to_string()),
+                }
+            }
+            _ => driver_error(e, Some(sql)),
+        }
     }
 
     /// The database file.
@@ -276,23 +328,28 @@ impl Driver for SqliteDriver {
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {
-        self.conn.execute_batch(sql).map_err(|e| match &e {
-            rusqlite::Error::SqlInputError {
-                sql: tail, offset, ..
-            } => {
-                // The offset is within the statement being prepared: the tail of `sql`.
-                let base = sql.len().saturating_sub(tail.len());
-                let at = base + usize::try_from(*offset).unwrap_or(0);
-                let (line, column) = line_column(sql, at);
-                Error::Driver {
-                    backend: BACKEND,
-                    code: code_of(&e),
-                    message: format!("{} (at line {line}, column {column})", message_of(&e)),
-                    statement: Some(sql.to_string()),
-                }
-            }
-            _ => driver_error(&e, Some(sql)),
-        })
+        // SQLite has no statement timeout: the progress handler interrupts a statement that
+        // runs past the command timeout.
+        let command_timeout = self.timeouts.and_then(|t| t.command);
+        if let Some(limit) = command_timeout {
+            let deadline = Instant::now() + limit;
+            self.conn
+                .progress_handler(10_000, Some(move || Instant::now() > deadline))
+                .map_err(|e| driver_error(&e, None))?;
+        }
+        let result = self.conn.execute_batch(sql);
+        if command_timeout.is_some() {
+            let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
+        }
+        result.map_err(|e| self.failed(&e, sql))
+    }
+
+    fn set_timeouts(&mut self, timeouts: Timeouts) -> Result<()> {
+        self.conn
+            .busy_timeout(timeouts.lock)
+            .map_err(|e| driver_error(&e, None))?;
+        self.timeouts = Some(timeouts);
+        Ok(())
     }
 
     fn begin(&mut self) -> Result<()> {

@@ -62,6 +62,18 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// The companion files SQLite keeps beside a database.
 const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
+/// Removes a database this run created and could deploy nothing to: the file, its journals and
+/// its `.dac-lock` (no other run can be waiting on the lock of a database that did not exist).
+pub(crate) fn remove_database(path: &Path) -> Result<()> {
+    SqliteServer::new(path).drop_database(&path.to_string_lossy())?;
+    let lock = with_suffix(path, ".dac-lock");
+    match fs::remove_file(&lock) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error("cannot remove", &lock, &e)),
+    }
+}
+
 fn raw_open(path: &Path, flags: OpenFlags) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Driver {
         backend: "sqlite",

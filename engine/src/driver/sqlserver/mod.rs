@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use super::scratch::{creation_script, scratch_name};
-use super::{Driver, ServerInfo};
+use super::{Driver, ServerInfo, Timeouts};
 use crate::model::{Model, ObjectName, Platform, kind};
 use crate::{Error, Result};
 use config::{ConnectionConfig, Encrypt};
@@ -267,6 +267,15 @@ pub fn lock_statement(wait: Duration) -> String {
         "DECLARE @result int;\nEXEC @result = sys.sp_getapplock @Resource = {}, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = {}, @DbPrincipal = N'public';\nSELECT @result AS result;",
         literal(LOCK_RESOURCE),
         wait.as_millis().min(i32::MAX as u128)
+    )
+}
+
+/// How long each statement of the session waits for a lock before it fails with error 1222
+/// (which, under `XACT_ABORT`, undoes the transaction).
+pub fn lock_timeout_statement(wait: Duration) -> String {
+    format!(
+        "SET LOCK_TIMEOUT {};",
+        wait.as_millis().clamp(1, i32::MAX as u128)
     )
 }
 
@@ -554,7 +563,31 @@ fn live_database_options(driver: &mut SqlServerDriver) -> Result<Vec<crate::mode
         .collect())
 }
 
+impl SqlServerDriver {
+    /// tiberius takes the command timeout when it connects: a new session gets the new one.
+    fn reconnect_with_command_timeout(&mut self, timeout: Duration) -> Result<()> {
+        if self.locked {
+            return Err(Error::Invalid(
+                "the command timeout is set before the upgrade lock is taken".into(),
+            ));
+        }
+        self.config.command_timeout = Some(timeout);
+        self.client = self.runtime.block_on(open(&self.config))?;
+        self.run_batch(SESSION_SETTINGS, None)
+    }
+}
+
 impl Driver for SqlServerDriver {
+    fn set_timeouts(&mut self, timeouts: Timeouts) -> Result<()> {
+        // Without --command-timeout, the connection string's `Command Timeout` stands.
+        if let Some(command) = timeouts.command
+            && self.config.command_timeout != Some(command)
+        {
+            self.reconnect_with_command_timeout(command)?;
+        }
+        self.run_batch(&lock_timeout_statement(timeouts.lock), None)
+    }
+
     fn platform(&self) -> Platform {
         Platform::SqlServer
     }
@@ -678,6 +711,23 @@ mod tests {
         assert_eq!(quote("a]b"), "[a]]b]");
         assert_eq!(quote_name(&ObjectName::new(["dbo", "x]y"])), "[dbo].[x]]y]");
         assert_eq!(literal("it's"), "N'it''s'");
+    }
+
+    #[test]
+    fn lock_timeouts_are_milliseconds() {
+        assert_eq!(
+            lock_timeout_statement(Duration::from_secs(5)),
+            "SET LOCK_TIMEOUT 5000;"
+        );
+        assert_eq!(
+            lock_timeout_statement(Duration::from_millis(1500)),
+            "SET LOCK_TIMEOUT 1500;"
+        );
+        // 0 would mean "do not wait at all" and -1 "wait forever": neither is a timeout.
+        assert_eq!(
+            lock_timeout_statement(Duration::ZERO),
+            "SET LOCK_TIMEOUT 1;"
+        );
     }
 
     #[test]

@@ -120,8 +120,15 @@ impl Run<'_> {
                     t.upgrade_ms = Some(upgrade_ms);
                     t.finished_at = Some(registry::now_utc());
                     if outcome.up_to_date {
-                        t.notes
-                            .push("schema already matched; registration unchanged".into());
+                        let scripts = outcome.plan.deployment_scripts();
+                        t.notes.push(if scripts.is_empty() {
+                            "schema already matched; registration unchanged".into()
+                        } else {
+                            format!(
+                                "schema already matched; registration unchanged; ran the {} scripts",
+                                scripts.join(" and ")
+                            )
+                        });
                     }
                 })?;
                 self.say(&line);

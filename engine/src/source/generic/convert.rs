@@ -119,6 +119,16 @@ impl Ctx {
     }
 
     /// Takes the elements and whatever else the batch produced.
+    /// How many top-level elements were made so far.
+    pub fn element_count(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The top-level elements made since there were `count`.
+    pub fn elements_since(&self, count: usize) -> &[Element] {
+        self.out.get(count..).unwrap_or(&[])
+    }
+
     pub fn into_parts(self) -> (Vec<Element>, Vec<Seed>, Vec<String>) {
         let mut out = self.out;
         finish(self.platform, &mut out);

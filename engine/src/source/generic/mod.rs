@@ -57,6 +57,7 @@
 //!
 //! Statements that do not parse are [`Error::Sql`] with the original file, line and column.
 
+mod anchors;
 mod convert;
 pub mod names;
 pub mod partition;
@@ -137,6 +138,8 @@ pub struct Parsed {
     /// What was read but changes nothing, as `file:line:col: message` (psql meta-commands such
     /// as `\restrict`, `DROP ... IF EXISTS` of what is not there): warnings for the user.
     pub notes: Vec<String>,
+    /// Renames declared with `-- @renamed from=OLD`, as refactor-log operations.
+    pub refactor_operations: Vec<crate::model::refactor::RefactorOperation>,
 }
 
 /// A data statement kept for the post-deployment script.
@@ -216,6 +219,8 @@ pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64)
         .map_err(|e| pos.error(e.location, &e.message))?;
     let mut ctx = convert::Ctx::new(platform);
     let copy_data = scanned.map(|s| s.copy_data).unwrap_or_default();
+    let annotated = sql.contains("@renamed");
+    let mut anchors = Vec::new();
     for stmt in split(tokens) {
         let text = pos.slice(&stmt);
         let start = stmt
@@ -228,6 +233,8 @@ pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64)
             .next()
             .map(|(_, rows)| rows.clone());
         let before = ctx.notes.len();
+        let made_before = ctx.element_count();
+        let rename_tokens = annotated.then(|| stmt.clone());
         handle_statement(&mut ctx, dialect.as_ref(), &pos, stmt, text).map_err(|e| match e {
             StmtError::Parse(message) => pos.parser_error(&message, start),
             StmtError::At(location, message) => pos.error(location, &message),
@@ -238,6 +245,13 @@ pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64)
                 &format!(
                     "unqualified name {name} while the search path is empty (set_config('search_path', '', false)): qualify it with its schema"
                 ),
+            ));
+        }
+        if let Some(tokens) = &rename_tokens {
+            anchors.extend(anchors::of_statement(
+                platform,
+                tokens,
+                ctx.elements_since(made_before),
             ));
         }
         // Notes of this statement, placed.
@@ -252,6 +266,9 @@ pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64)
             }
         }
     }
+    let comments = crate::source::renamed::rename_comments(sql, dialect.as_ref());
+    let refactor_operations =
+        crate::source::renamed::operations(&anchors, &comments, platform == Platform::Postgres);
     let (elements, seed, more_notes) = ctx.into_parts();
     notes.extend(more_notes);
     let seed = seed
@@ -280,6 +297,7 @@ pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64)
         elements,
         seed,
         notes,
+        refactor_operations,
     })
 }
 

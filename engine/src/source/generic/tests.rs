@@ -910,3 +910,76 @@ fn ownership_statements_of_every_kind_are_ignored() {
     );
     assert_eq!(definitions.len(), 1, "{definitions:?}");
 }
+
+fn renames(platform: Platform, sql: &str) -> Vec<(String, String, String)> {
+    parse_source(platform, sql, Path::new("t.sql"), 1)
+        .expect("parses")
+        .refactor_operations
+        .iter()
+        .map(|o| {
+            (
+                o.property(prop::ELEMENT_TYPE).unwrap().to_string(),
+                o.property(prop::ELEMENT_NAME).unwrap().to_string(),
+                o.property(prop::NEW_NAME).unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn renamed_annotations_become_rename_operations_on_sqlite_and_postgres() {
+    let sql = "CREATE TABLE Accounts ( -- @renamed from=Old_Accounts\n  id integer NOT NULL,\n  UserName text, -- @renamed from=User_Name\n  \"Mixed\" text, -- @renamed from=\"Was_Mixed\"\n  CONSTRAINT uq UNIQUE (id) -- @renamed from=old_uq\n);\nCREATE INDEX new_idx /* @renamed from=old_idx */ ON Accounts (id);\nCREATE VIEW v AS SELECT 1 AS one; -- @renamed from=old_v\n";
+    let owned = |v: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+        v.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect()
+    };
+    // PostgreSQL folds unquoted names, the old ones too.
+    assert_eq!(
+        renames(Platform::Postgres, sql),
+        owned(&[
+            ("SqlTable", "[public].[old_accounts]", "[accounts]"),
+            (
+                "SqlSimpleColumn",
+                "[public].[accounts].[user_name]",
+                "[username]"
+            ),
+            (
+                "SqlSimpleColumn",
+                "[public].[accounts].[Was_Mixed]",
+                "[Mixed]"
+            ),
+            ("SqlUniqueConstraint", "[public].[old_uq]", "[uq]"),
+            ("SqlIndex", "[public].[accounts].[old_idx]", "[new_idx]"),
+            ("SqlView", "[public].[old_v]", "[v]"),
+        ])
+    );
+    // SQLite keeps names as written.
+    assert_eq!(
+        renames(Platform::Sqlite, sql),
+        owned(&[
+            ("SqlTable", "[main].[Old_Accounts]", "[Accounts]"),
+            (
+                "SqlSimpleColumn",
+                "[main].[Accounts].[User_Name]",
+                "[UserName]"
+            ),
+            (
+                "SqlSimpleColumn",
+                "[main].[Accounts].[Was_Mixed]",
+                "[Mixed]"
+            ),
+            ("SqlUniqueConstraint", "[main].[old_uq]", "[uq]"),
+            ("SqlIndex", "[main].[Accounts].[old_idx]", "[new_idx]"),
+            ("SqlView", "[main].[old_v]", "[v]"),
+        ])
+    );
+    // A comment without a definition before it on its line renames nothing.
+    assert!(
+        renames(
+            Platform::Sqlite,
+            "-- @renamed from=x\nCREATE TABLE t (a int);\n"
+        )
+        .is_empty()
+    );
+}

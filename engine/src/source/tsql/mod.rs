@@ -14,12 +14,14 @@ mod misc;
 mod module;
 mod table;
 
+use sqlparser::dialect::MsSqlDialect;
 use sqlparser::tokenizer::Token;
 
 use crate::error::Result;
 use crate::model::kind;
 use crate::model::refactor::RefactorOperation;
 use crate::model::{Annotation, Element, Entry, ObjectName, Reference, Script, Value};
+use crate::source::renamed::{self, Anchor};
 use crate::source::sqlcmd::Batch;
 
 use crate::model::kind::prop;
@@ -100,15 +102,6 @@ pub struct TsqlBuilder {
     refactor_operations: Vec<RefactorOperation>,
 }
 
-/// Where a named definition (table, column, constraint, index) starts in a batch.
-#[derive(Debug, Clone)]
-struct Anchor {
-    line: u64,
-    column: u64,
-    kind: String,
-    name: ObjectName,
-}
-
 impl Default for TsqlBuilder {
     fn default() -> Self {
         Self::new()
@@ -142,18 +135,9 @@ impl TsqlBuilder {
             self.statement(&mut c, &toks)?;
             c.skip_semicolons();
         }
-        for comment in cursor::rename_comments(batch) {
-            // The comment renames the last definition that starts before it on its line.
-            let anchor = self
-                .anchors
-                .iter()
-                .filter(|a| a.line == comment.line && a.column < comment.column)
-                .max_by_key(|a| a.column);
-            if let Some(anchor) = anchor {
-                let operation = rename_operation(&anchor.kind, &anchor.name, &comment.from);
-                self.refactor_operations.push(operation);
-            }
-        }
+        let comments = renamed::rename_comments(&batch.text, &MsSqlDialect {});
+        self.refactor_operations
+            .extend(renamed::operations(&self.anchors, &comments, false));
         self.anchors.clear();
         Ok(())
     }
@@ -357,58 +341,6 @@ impl TsqlBuilder {
         }
         Err(c.expected("an object type after CREATE"))
     }
-}
-
-/// A `Rename Refactor` operation for `name` (of DacFx type `kind`) whose old name is `from`: a
-/// leaf, or a schema-qualified name for schema-scoped objects. The key is a GUID derived from
-/// the names, so building the same source twice gives the same log.
-fn rename_operation(kind: &str, name: &ObjectName, from: &str) -> RefactorOperation {
-    let from_parts: Vec<&str> = from.split('.').collect();
-    let mut old = name.clone();
-    let n = old.parts().len();
-    let m = from_parts.len().min(n);
-    for (i, part) in from_parts[from_parts.len() - m..].iter().enumerate() {
-        old = old.with_part(n - m + i, part);
-    }
-    let mut properties = vec![
-        ("ElementName".to_string(), old.to_string()),
-        ("ElementType".to_string(), kind.to_string()),
-    ];
-    if matches!(
-        kind,
-        kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN | kind::INDEX
-    ) && let Some(parent) = old.parent()
-    {
-        properties.push(("ParentElementName".to_string(), parent.to_string()));
-        properties.push(("ParentElementType".to_string(), kind::TABLE.to_string()));
-    }
-    let new_leaf = ObjectName::new([name.leaf()]).to_string();
-    properties.push(("NewName".to_string(), new_leaf.clone()));
-    RefactorOperation {
-        name: "Rename Refactor".to_string(),
-        key: guid_from(&format!("{kind}|{old}|{new_leaf}")),
-        change_date_time: None,
-        properties,
-    }
-}
-
-/// A GUID-shaped key (version 5 layout) from the SHA-256 of `text`.
-fn guid_from(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(text.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 /// Sorts relationships by name, recursively (DacFx writes them in that order).

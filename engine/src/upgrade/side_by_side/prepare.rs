@@ -15,7 +15,7 @@ use crate::model::kind::prop;
 use crate::model::{Model, ObjectName, Value, kind};
 use crate::package::Package;
 use crate::plan::{self, Plan, PlanOptions, StepKind};
-use crate::registry::{HistoryEntry, Registration};
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
 use crate::report::transfer::{TransferCase, TransferReport};
 use crate::script::{self, Script};
 use crate::upgrade::in_place::validate;
@@ -118,7 +118,34 @@ pub(super) fn validate_and_plan(
         })
     {
         // Copying everything into an identical database would only orphan the retained
-        // original of the last upgrade.
+        // original of the last upgrade. The deployment scripts still run, as on every
+        // upgrade: on the original, in one transaction.
+        let scripts_plan = plan::plan(
+            &diff,
+            &live,
+            &desired,
+            dialect.capabilities(),
+            &PlanOptions {
+                predeploy: package.predeploy.clone(),
+                postdeploy: package.postdeploy.clone(),
+                ..PlanOptions::default()
+            },
+        );
+        if !scripts_plan.steps.is_empty() {
+            let script = script::render(&scripts_plan, dialect)
+                .with_variables(dialect, &options.variables)?;
+            let mut entry = HistoryEntry::now(
+                HistoryAction::Upgrade,
+                HistoryStatus::Success,
+                &metadata.name,
+            );
+            entry.version_before = Some(new_registration.version.clone());
+            entry.version_after = Some(new_registration.version.clone());
+            entry.message = "schema up to date; the deployment scripts ran".into();
+            super::run_script(original.as_mut(), &script, &mut |driver| {
+                driver.append_history(&entry)
+            })?;
+        }
         let mut report = TransferReport::new(Vec::new());
         report.database = database;
         report.application = metadata.name;
@@ -127,7 +154,7 @@ pub(super) fn validate_and_plan(
         report.total_ms = millis(started.elapsed());
         return Ok(Validated::UpToDate(Box::new(SideBySideOutcome {
             report,
-            plan,
+            plan: scripts_plan,
             drift: allowed_drift,
             recovered: None,
             up_to_date: true,

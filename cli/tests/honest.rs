@@ -1,0 +1,250 @@
+//! What dac says is what works: refusal hints name the option that helps, failures leave
+//! nothing behind, registrations match their databases, notes go to stderr, `-o -` is stdout.
+
+use std::path::Path;
+
+use crate::util::dac;
+
+/// A folder with one schema file, built for SQLite.
+fn build(dir: &Path, version: &str, schema: &str) -> String {
+    let folder = dir.join(format!("src-{version}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("schema.sql"), schema).unwrap();
+    let out = dir.join(format!("app-{version}.dacpac"));
+    dac(
+        dir,
+        &[
+            "build",
+            folder.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "--name",
+            "app",
+            "--version",
+            version,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    out.to_str().unwrap().to_string()
+}
+
+fn upgrade(dir: &Path, package: &str, target: &str, extra: &[&str]) -> crate::util::Run {
+    let mut args = vec!["upgrade", package, "--target", target, "--in-place"];
+    args.extend_from_slice(extra);
+    dac(dir, &args)
+}
+
+const V1: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY);\n";
+const V2_NOT_NULL: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT NOT NULL);\n";
+
+#[test]
+fn a_not_null_refusal_names_smart_defaults_which_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", V1);
+    let v2 = build(dir.path(), "2.0.0", V2_NOT_NULL);
+    let db = dir.path().join("app.db");
+    let target = format!("sqlite:{}", db.display());
+    upgrade(dir.path(), &v1, &target, &[]).expect_code(0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("INSERT INTO t VALUES (1)").unwrap();
+    drop(conn);
+    let refused = upgrade(dir.path(), &v2, &target, &[]);
+    refused.expect_code(3);
+    assert!(
+        refused.stderr.contains("--smart-defaults"),
+        "{}",
+        refused.stderr
+    );
+    // Allowing data loss does not fill the rows: still refused, with the same hint, rather
+    // than a raw NOT NULL failure.
+    let still = upgrade(dir.path(), &v2, &target, &["--allow-data-loss"]);
+    still.expect_code(3);
+    assert!(
+        still.stderr.contains("--smart-defaults"),
+        "{}",
+        still.stderr
+    );
+    upgrade(dir.path(), &v2, &target, &["--smart-defaults"]).expect_code(0);
+}
+
+#[test]
+fn a_failed_first_deployment_leaves_no_database_file_and_no_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bad");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("schema.sql"), V1).unwrap();
+    std::fs::write(
+        folder.join("postdeploy.sql"),
+        "INSERT INTO nowhere VALUES (1);\n",
+    )
+    .unwrap();
+    let db = dir.path().join("new.db");
+    let target = format!("sqlite:{}", db.display());
+    let run = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            folder.to_str().unwrap(),
+            "--target",
+            &target,
+            "--in-place",
+            "--name",
+            "app",
+            "--version",
+            "1.0.0",
+        ],
+    );
+    run.expect_code(1);
+    // A refused one too: a SQL Server package for a SQLite target.
+    let sqlserver = dir.path().join("mssql");
+    std::fs::create_dir(&sqlserver).unwrap();
+    std::fs::write(
+        sqlserver.join("schema.sql"),
+        "CREATE TABLE dbo.t (id int);\n",
+    )
+    .unwrap();
+    let package = dir.path().join("mssql.dacpac");
+    dac(
+        dir.path(),
+        &[
+            "build",
+            sqlserver.to_str().unwrap(),
+            "--platform",
+            "sqlserver",
+            "-o",
+            package.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    upgrade(dir.path(), package.to_str().unwrap(), &target, &[]).expect_code(3);
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("new.db"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn register_refuses_a_package_the_database_does_not_match_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", V1);
+    let v2 = build(dir.path(), "2.0.0", V2_NOT_NULL);
+    let db = dir.path().join("app.db");
+    let target = format!("sqlite:{}", db.display());
+    upgrade(dir.path(), &v1, &target, &[]).expect_code(0);
+    let refused = dac(dir.path(), &["register", "--target", &target, &v2]);
+    refused.expect_code(3);
+    assert!(
+        refused.stderr.contains("[main].[t]") && refused.stderr.contains("--force"),
+        "{}",
+        refused.stderr
+    );
+    let report = dac(
+        dir.path(),
+        &["drift-report", "--target", &target, "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(
+        json["registered"]["version"], "1.0.0",
+        "the registration moved"
+    );
+    // A matching package registers; a forced one shows what differs.
+    dac(dir.path(), &["register", "--target", &target, &v1]).expect_code(0);
+    let forced = dac(
+        dir.path(),
+        &["register", "--target", &target, &v2, "--force"],
+    );
+    forced.expect_code(0);
+    assert!(forced.stderr.contains("[main].[t]"), "{}", forced.stderr);
+}
+
+#[test]
+fn building_a_plain_folder_without_a_platform_fails_and_suggests_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("schema");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("schema.sql"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);\n",
+    )
+    .unwrap();
+    let run = dac(
+        dir.path(),
+        &["build", folder.to_str().unwrap(), "-o", "x.dacpac"],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("--platform sqlite"), "{}", run.stderr);
+    assert!(!dir.path().join("x.dacpac").exists());
+}
+
+#[test]
+fn a_missing_file_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dac(dir.path(), &["info", "nope.dacpac"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn notes_go_to_stderr_and_dash_output_is_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(dir.path(), "1.0.0", V1);
+    // A rebuild of t (SQLite cannot add the key in place): a note.
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT NOT NULL DEFAULT 'x');\n",
+    );
+    let db = dir.path().join("app.db");
+    let target = format!("sqlite:{}", db.display());
+    upgrade(dir.path(), &v1, &target, &[]).expect_code(0);
+    let script = dac(dir.path(), &["script", &v2, "--target", &target, "-o", "-"]);
+    script.expect_code(0);
+    assert!(
+        script.stdout.contains("-- dac upgrade script for SQLite"),
+        "{}",
+        script.stdout
+    );
+    assert!(
+        !dir.path().join("-").exists(),
+        "`-o -` wrote a file named -"
+    );
+    let run = upgrade(dir.path(), &v2, &target, &[]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("note:"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stdout.contains("note:"), "{}", run.stdout);
+    // A package on stdout: the bytes of a zip, the summary on stderr.
+    let folder = dir.path().join("src-1.0.0");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dac"))
+        .args([
+            "build",
+            folder.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "-o",
+            "-",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.starts_with(b"PK"), "not a package on stdout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("built"));
+    assert!(
+        !dir.path().join("-").exists(),
+        "`-o -` wrote a file named -"
+    );
+}

@@ -1,0 +1,343 @@
+//! The `dac` binary against a real PostgreSQL server, as a user runs it: scripts `dac script`
+//! writes run with plain `psql`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use dac_tests::binary::dac_binary;
+use dac_tests::postgres::{client, dump_schema, server};
+
+/// A finished run: exit code and output.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+fn dac(dir: &Path, args: &[&str]) -> Run {
+    Run::of(
+        Command::new(dac_binary())
+            .args(args)
+            .current_dir(dir)
+            .env_remove("DAC_FAULT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run dac"),
+    )
+}
+
+/// Builds a PostgreSQL package of application `app` from one schema file.
+fn build(dir: &Path, version: &str, schema: &str) -> String {
+    let folder = dir.join(format!("src-{version}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("schema.sql"), schema).unwrap();
+    let out = dir.join(format!("app-{version}.dacpac"));
+    dac(
+        dir,
+        &[
+            "build",
+            folder.to_str().unwrap(),
+            "--platform",
+            "postgres",
+            "--name",
+            "app",
+            "--version",
+            version,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    out.to_str().unwrap().to_string()
+}
+
+/// `psql URL < script`: no options, as a DBA runs a script someone handed over.
+fn psql_stdin(url: &str, script: &str) -> Run {
+    let mut child = Command::new(client("psql"))
+        .arg(url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run psql");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    Run::of(child.wait_with_output().unwrap())
+}
+
+/// `pg_dump -s` without the random key of its `\restrict` lines.
+fn schema(url: &str) -> String {
+    dump_schema(url)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One query's rows, `|`-separated, through psql.
+fn query(url: &str, sql: &str) -> String {
+    let out = Command::new(client("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_postgres_script_stops_at_a_failed_guard_in_plain_psql() {
+    let url = server().create_database("psql_guard");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text, fax text);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO users VALUES (1, 'Ada', '555')");
+    let before = schema(&url);
+
+    // v2 drops fax, which holds data: the guard fails; what follows it must not run.
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text, email text);\n",
+    );
+    let script = dac(dir.path(), &["script", &v2, "--target", &url]);
+    script.expect_code(0);
+    let run = psql_stdin(&url, &script.stdout);
+    assert_ne!(
+        run.code, 0,
+        "psql went on after the failed guard: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("rows were detected"), "{}", run.stderr);
+    assert!(
+        !run.stdout.contains("COMMIT") && !run.stdout.contains("ROLLBACK"),
+        "psql reached the end of the script:\n{}",
+        run.stdout
+    );
+    assert_eq!(schema(&url), before, "the schema changed");
+    assert_eq!(query(&url, "SELECT id, name, fax FROM users"), "1|Ada|555");
+
+    // A script with nothing to refuse applies with the same client.
+    let v3 = build(
+        dir.path(),
+        "3.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text, fax text, email text);\n",
+    );
+    let script = dac(dir.path(), &["script", &v3, "--target", &url]);
+    script.expect_code(0);
+    psql_stdin(&url, &script.stdout).expect_code(0);
+    assert_eq!(
+        query(&url, "SELECT id, name, fax, email FROM users"),
+        "1|Ada|555|"
+    );
+    server().drop_database(&url);
+}
+
+/// `-- @renamed from=OLD` in a PostgreSQL source renames the column in place (unquoted old
+/// names fold to lower case, as the server folds them): the rows stay, nothing is refused.
+#[test]
+fn renamed_annotations_keep_the_data_of_a_postgres_column() {
+    let url = server().create_database("pg_renamed");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (\n  id integer PRIMARY KEY,\n  user_name text NOT NULL\n);\nCREATE INDEX users_name ON users (user_name);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE users (\n  id integer PRIMARY KEY,\n  Login text NOT NULL -- @renamed from=User_Name\n);\nCREATE INDEX users_name ON users (login);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO users VALUES (1, 'ada')");
+    let run = dac(
+        dir.path(),
+        &["upgrade", &v2, "--target", &url, "--in-place"],
+    );
+    run.expect_code(0);
+    assert_eq!(query(&url, "SELECT id, login FROM users"), "1|ada");
+    dac(dir.path(), &["compare", &url, &v2]).expect_code(0);
+    server().drop_database(&url);
+}
+
+/// Another session holds a lock on the table an upgrade alters: with `--lock-timeout 1s` the
+/// upgrade gives up instead of waiting forever (and making every reader queue behind it), undoes
+/// itself and names the session that held the lock. Timing is not asserted tightly: only that
+/// it ends, with the blocker named, the schema unchanged and readers served.
+#[test]
+fn an_in_place_upgrade_behind_a_lock_times_out_naming_the_blocker() {
+    let url = server().create_database("lock_timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text, email text);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO users VALUES (1, 'Ada')");
+    let before = schema(&url);
+
+    // The blocker: an open transaction that read the table (ACCESS SHARE, which ALTER TABLE's
+    // ACCESS EXCLUSIVE waits for), as an application or a forgotten psql session would.
+    let mut blocker = Command::new(client("psql"))
+        .args(["-X", "-q", "-d", &url])
+        .env("PGAPPNAME", "reporting-job")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run psql");
+    let mut blocker_in = blocker.stdin.take().unwrap();
+    blocker_in
+        .write_all(b"BEGIN;\nSELECT count(*) FROM users;\n")
+        .unwrap();
+    blocker_in.flush().unwrap();
+    let started = std::time::Instant::now();
+    let blocker_pid = loop {
+        let pid = query(
+            &url,
+            "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid WHERE a.application_name = 'reporting-job' AND l.relation = 'users'::regclass AND l.granted",
+        );
+        if !pid.is_empty() {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the blocking session never took its lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+
+    // A reader that comes while the upgrade waits queues behind it; it must be served.
+    let reader_url = url.clone();
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let out = Command::new(client("psql"))
+            .args(["-X", "-q", "-A", "-t", "-d", &reader_url, "-c"])
+            .arg("SELECT count(*) FROM users")
+            .env("PGOPTIONS", "-c statement_timeout=60000")
+            .output()
+            .expect("run psql");
+        (out, started.elapsed())
+    });
+    let run = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            &v2,
+            "--target",
+            &url,
+            "--in-place",
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    let (read, waited) = reader.join().unwrap();
+    assert!(
+        read.status.success() && String::from_utf8_lossy(&read.stdout).trim() == "1",
+        "the reader was not served: {}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(30),
+        "the reader waited {waited:?}"
+    );
+    assert_ne!(run.code, 0, "the upgrade went through a held lock");
+    assert!(run.stderr.contains("lock timeout"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("pid {blocker_pid}")) && run.stderr.contains("reporting-job"),
+        "the blocker (pid {blocker_pid}, reporting-job) is not named:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        schema(&url),
+        before,
+        "the timed-out upgrade changed the schema"
+    );
+    assert_eq!(
+        query(&url, "SELECT version FROM _dac.registry"),
+        "1.0.0",
+        "the registration moved"
+    );
+
+    // Once the blocker is gone the same upgrade goes through.
+    drop(blocker_in);
+    let _ = blocker.wait();
+    dac(
+        dir.path(),
+        &[
+            "upgrade",
+            &v2,
+            "--target",
+            &url,
+            "--in-place",
+            "--lock-timeout",
+            "1s",
+        ],
+    )
+    .expect_code(0);
+    server().drop_database(&url);
+}
