@@ -19,6 +19,15 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${DAC_TEST_POS
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
 
+# Scripts dac writes are run with the platforms' own clients: the sqlite3 shell and psql.
+if ! command -v sqlite3 >/dev/null 2>&1; then
+  echo "== installing the sqlite3 shell (Debian package sqlite3)"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null
+fi
+
 # In CI the shared corpus beside the repository must be there; locally a missing ../shared
 # is reported loudly by each suite that needs it and the rest still runs.
 if [ "${CI:-}" = "true" ]; then
