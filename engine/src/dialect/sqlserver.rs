@@ -1,7 +1,7 @@
 //! SQL Server (T-SQL): `[bracketed]` names, DacFx-style type spelling, GO batches with the SQLCMD
 //! header sqlcmd runs, DacFx's data-loss guards and the `tmp_ms_xx_` table rebuild.
 
-use super::{Capabilities, Dialect, ScriptFrame, copy_lists};
+use super::{Capabilities, Dialect, ScriptFrame, copy_lists, standard_create_other};
 use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType};
 use crate::model::{Annotation, Element, Entry, ObjectName, Platform, kind};
@@ -427,6 +427,28 @@ impl Dialect for SqlServer {
         out
     }
 
+    fn create_other(&self, element: &Element) -> Vec<String> {
+        match element.kind.as_str() {
+            kind::SYNONYM => {
+                if let Some(target) = element.text_prop(prop::FOR_OBJECT_SCRIPT) {
+                    // The target as written: a three- or four-part name stays one.
+                    return vec![format!(
+                        "CREATE SYNONYM {} FOR {}",
+                        self.quote_name(&element.name_or_empty()),
+                        target.trim()
+                    )];
+                }
+            }
+            kind::USER => {
+                if let Some(statement) = self.create_user(element) {
+                    return vec![statement];
+                }
+            }
+            _ => {}
+        }
+        standard_create_other(self, element)
+    }
+
     fn drop_constraint(&self, constraint: &Element) -> Vec<String> {
         let Some(table) = view::owner(constraint) else {
             return Vec::new();
@@ -482,6 +504,30 @@ impl Dialect for SqlServer {
 }
 
 impl SqlServer {
+    /// CREATE USER for a user mapped to a login, without one, or from Entra ID; a contained
+    /// user with a password has no statement a script can hold (`None`).
+    fn create_user(&self, user: &Element) -> Option<String> {
+        let mut text = format!("CREATE USER {}", self.quote_name(&user.name_or_empty()));
+        if let Some(login) = user.reference_name("Login") {
+            text.push_str(&format!(" FOR LOGIN {}", self.quote_name(login)));
+        } else if user.bool_prop(prop::IS_WITHOUT_LOGIN) == Some(true) {
+            text.push_str(" WITHOUT LOGIN");
+        } else {
+            match user.int_prop(prop::AUTHENTICATION_TYPE) {
+                Some(4) => text.push_str(" FROM EXTERNAL PROVIDER"),
+                Some(2) => return None,
+                _ => {}
+            }
+        }
+        if let Some(schema) = user.reference_name("DefaultSchema") {
+            text.push_str(&format!(
+                " WITH DEFAULT_SCHEMA = {}",
+                self.quote_name(schema)
+            ));
+        }
+        Some(text)
+    }
+
     /// A CREATE header for a module that carries no SysCommentsObjectAnnotation.
     fn synthesized_header(&self, element: &Element) -> String {
         let name = self.quote_name(&element.name_or_empty());

@@ -746,3 +746,33 @@ fn rebuilds_refresh_the_views_and_foreign_keys_around_them() {
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(keys.iter().all(|(_, n)| n == "[dbo].[FK_U_T]"), "{keys:?}");
 }
+
+#[test]
+fn sqlserver_creates_synonyms_with_every_part_and_users_for_logins() {
+    let synonym = Element::new(kind::SYNONYM)
+        .named(ObjectName::new(["dbo", "Remote"]))
+        .with_script(prop::FOR_OBJECT_SCRIPT, "[Srv].[OtherDB].[dbo].[T]")
+        .with_ref(
+            "ForObject",
+            Reference::external(ObjectName::new(["Srv", "OtherDB", "dbo", "T"])),
+        );
+    assert_eq!(
+        SqlServer.create_other(&synonym),
+        vec!["CREATE SYNONYM [dbo].[Remote] FOR [Srv].[OtherDB].[dbo].[T]"]
+    );
+    let user = Element::new(kind::USER)
+        .named(ObjectName::new(["app"]))
+        .with_ref("Login", Reference::external(ObjectName::new(["app_login"])))
+        .with_ref("DefaultSchema", Reference::to(ObjectName::new(["Sales"])));
+    assert_eq!(
+        SqlServer.create_other(&user),
+        vec!["CREATE USER [app] FOR LOGIN [app_login] WITH DEFAULT_SCHEMA = [Sales]"]
+    );
+    let without = Element::new(kind::USER)
+        .named(ObjectName::new(["svc"]))
+        .with_bool(prop::IS_WITHOUT_LOGIN, true);
+    assert_eq!(
+        SqlServer.create_other(&without),
+        vec!["CREATE USER [svc] WITHOUT LOGIN"]
+    );
+}

@@ -4,7 +4,9 @@
 use sqlparser::tokenizer::Token;
 
 use super::cursor::Cursor;
-use super::{TsqlBuilder, data_type, principal_ref, qualify, schema_ref, script, skip_statement};
+use super::{
+    TsqlBuilder, data_type, object_ref, principal_ref, qualify, schema_ref, script, skip_statement,
+};
 use crate::error::Result;
 use crate::model::kind;
 use crate::model::kind::prop;
@@ -225,7 +227,7 @@ impl TsqlBuilder {
         let mut el = Element::new(kind::SYNONYM)
             .named(name.clone())
             .with(prop::FOR_OBJECT_SCRIPT, script(text));
-        el.push_ref("ForObject", Reference::to(qualify(target)));
+        el.push_ref("ForObject", object_ref(target));
         el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
         self.push(el);
         Ok(())

@@ -12,6 +12,7 @@ pub mod check;
 mod cursor;
 mod misc;
 mod module;
+mod resolve;
 mod table;
 
 use sqlparser::tokenizer::Token;
@@ -24,6 +25,7 @@ use crate::source::sqlcmd::Batch;
 
 use crate::model::kind::prop;
 use cursor::{Cursor, Tok};
+pub use resolve::Unresolved;
 
 /// Schemas (and principals) that exist in every database: referenced as built-ins.
 const BUILT_IN_SCHEMAS: &[&str] = &[
@@ -98,6 +100,10 @@ pub struct TsqlBuilder {
     anchors: Vec<Anchor>,
     /// Renames declared by `-- @renamed from=OLD` comments, as refactor operations.
     refactor_operations: Vec<RefactorOperation>,
+    /// Where each element of `elements` was declared (same index), for errors about it.
+    origins: Vec<resolve::Origin>,
+    /// Where the statement being parsed starts.
+    statement_origin: resolve::Origin,
 }
 
 /// Where a named definition (table, column, constraint, index) starts in a batch.
@@ -126,6 +132,8 @@ impl TsqlBuilder {
             database_set: Vec::new(),
             anchors: Vec::new(),
             refactor_operations: Vec::new(),
+            origins: Vec::new(),
+            statement_origin: resolve::Origin::default(),
         }
     }
 
@@ -186,12 +194,30 @@ impl TsqlBuilder {
         &self.database_set
     }
 
-    /// The elements built, with relationships in DacFx order.
+    /// The elements built, with relationships in DacFx order, references as written.
     pub fn finish(mut self) -> Vec<Element> {
         for element in &mut self.elements {
             sort_relationships(element);
         }
         self.elements
+    }
+
+    /// The elements of a whole project, with every reference resolved as DacFx's build resolves
+    /// them (see [`resolve`]): spelled as the object was declared, external when it names
+    /// another database, server or a login; one that names nothing in the project is an
+    /// [`crate::error::Error::Sql`] at the declaration, or kept (`Unresolved::Keep`).
+    pub fn finish_resolved(
+        mut self,
+        case_sensitive: bool,
+        unresolved: Unresolved,
+    ) -> Result<Vec<Element>> {
+        resolve::resolve(
+            &mut self.elements,
+            &self.origins,
+            case_sensitive,
+            unresolved,
+        )?;
+        Ok(self.finish())
     }
 
     fn disambiguator(&mut self) -> String {
@@ -202,10 +228,13 @@ impl TsqlBuilder {
 
     fn push(&mut self, element: Element) {
         self.elements.push(element);
+        self.origins.push(self.statement_origin.clone());
     }
 
     fn statement(&mut self, c: &mut Cursor, toks: &[Tok]) -> Result<()> {
         let start = c.pos;
+        let (line, column) = c.position(start);
+        self.statement_origin = resolve::Origin::at(c.batch, line, column);
         if c.eat_kw("CREATE") {
             if c.eat_kws(&["OR", "ALTER"]) {
                 return self.create_module(c, start, toks);
@@ -433,6 +462,21 @@ fn qualify(mut parts: Vec<String>) -> ObjectName {
     }
 }
 
+/// Reference to an object named with one to four parts: in this database for up to two, else
+/// in another database or on another server, where the name keeps every part (`[OtherDB].[dbo].[T]`)
+/// and the reference is external, as DacFx records it.
+fn object_ref(parts: Vec<String>) -> Reference {
+    if parts.len() > 2 {
+        // `[OtherDB]..[T]` names the default schema of that database.
+        let parts = parts
+            .into_iter()
+            .map(|p| if p.is_empty() { "dbo".to_string() } else { p });
+        Reference::external(ObjectName::new(parts))
+    } else {
+        Reference::to(qualify(parts))
+    }
+}
+
 /// Reference to a schema or principal: built-ins for `dbo`, `sys`, fixed roles.
 fn principal_ref(name: &str) -> Reference {
     if BUILT_IN_SCHEMAS
@@ -484,10 +528,41 @@ fn inline_annotation(kind: &str, disambiguator: String) -> Annotation {
     }
 }
 
+/// T-SQL's synonyms of built-in types (ISO spellings), longest first: what each means.
+const TYPE_SYNONYMS: &[(&[&str], &str)] = &[
+    (&["NATIONAL", "CHARACTER", "VARYING"], "nvarchar"),
+    (&["NATIONAL", "CHAR", "VARYING"], "nvarchar"),
+    (&["CHARACTER", "VARYING"], "varchar"),
+    (&["CHAR", "VARYING"], "varchar"),
+    (&["NCHAR", "VARYING"], "nvarchar"),
+    (&["BINARY", "VARYING"], "varbinary"),
+    (&["DOUBLE", "PRECISION"], "float"),
+    (&["NATIONAL", "CHARACTER"], "nchar"),
+    (&["NATIONAL", "CHAR"], "nchar"),
+    (&["NATIONAL", "TEXT"], "ntext"),
+    (&["CHARACTER"], "char"),
+    (&["INTEGER"], "int"),
+    (&["DEC"], "decimal"),
+];
+
+/// The built-in type a synonym at the cursor means, consuming it. Only unquoted words: `[integer]`
+/// names a type of that name, as in SQL Server.
+fn type_synonym(c: &mut Cursor) -> Option<&'static str> {
+    if matches!(c.peek_at(1), Some(Token::Period)) {
+        return None;
+    }
+    let (words, meaning) = TYPE_SYNONYMS.iter().find(|(words, _)| c.is_kws(words))?;
+    c.pos += words.len();
+    Some(meaning)
+}
+
 /// Parses a data type into a `SqlTypeSpecifier` (or `SqlXmlTypeSpecifier`).
 fn data_type(c: &mut Cursor) -> Result<Element> {
     let start = c.pos;
-    let parts = c.object_name()?;
+    let parts = match type_synonym(c) {
+        Some(meaning) => vec![meaning.to_string()],
+        None => c.object_name()?,
+    };
     let builtin = match parts.as_slice() {
         [one] => BUILT_IN_TYPES
             .iter()

@@ -105,7 +105,15 @@ impl TsqlBuilder {
                                     let sub = c.ident()?.to_ascii_uppercase();
                                     c.expect(&Token::Eq, "`=`")?;
                                     if sub == "HISTORY_TABLE" {
-                                        let history = qualify(c.object_name()?);
+                                        let history_at = c.pos;
+                                        let history = c.object_name()?;
+                                        if history.len() > 2 {
+                                            return Err(c.error_at(
+                                                history_at,
+                                                "a temporal table's history table is in the same database: name it with at most two parts",
+                                            ));
+                                        }
+                                        let history = qualify(history);
                                         table.push_ref(
                                             "TemporalSystemVersioningHistoryTable",
                                             Reference::to(history),
@@ -765,7 +773,15 @@ impl TsqlBuilder {
         columns: Vec<String>,
     ) -> Result<Element> {
         c.expect_kw("REFERENCES")?;
-        let foreign = qualify(c.object_name()?);
+        let foreign_at = c.pos;
+        let foreign = c.object_name()?;
+        if foreign.len() > 2 {
+            return Err(c.error_at(
+                foreign_at,
+                "a foreign key references a table of this database: SQL Server has no cross-database foreign keys",
+            ));
+        }
+        let foreign = qualify(foreign);
         let foreign_columns = if c.is(&Token::LParen) {
             ident_list(c)?
         } else {

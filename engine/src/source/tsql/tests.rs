@@ -546,3 +546,186 @@ fn renamed_annotations_become_rename_refactor_operations() {
     // A comment without a definition before it on its line renames nothing.
     assert!(refactor_ops("-- @renamed from=x\nCREATE TABLE t (a int);\n").is_empty());
 }
+
+/// The model of `sql` built as a whole project: references resolved, unresolved ones refused.
+fn build_project(sql: &str) -> Result<crate::model::Model, Error> {
+    crate::source::build_tsql_text(
+        sql,
+        Path::new("t.sql"),
+        &crate::model::Dsp::default_sqlserver(),
+    )
+}
+
+/// `model` written as a package and read back, as `dac build` then any other command does.
+fn write_and_read(model: crate::model::Model) -> Result<crate::model::Model, Error> {
+    let package = crate::package::Package {
+        metadata: None,
+        origin: None,
+        model,
+        predeploy: None,
+        postdeploy: None,
+        refactor_log: None,
+    };
+    let bytes = crate::package::to_bytes(&package)?;
+    let read = crate::package::read_bytes(&bytes, Path::new("t.dacpac"), &Default::default())?;
+    Ok(read.model)
+}
+
+fn built_error(sql: &str) -> (u64, String) {
+    match build_project(sql).unwrap_err() {
+        Error::Sql { line, message, .. } => (line, message),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn references_outside_the_database_are_external_and_the_package_loads() {
+    let model = build_project(
+        "CREATE TABLE dbo.T (id INT NOT NULL PRIMARY KEY)
+GO
+CREATE USER [u] FOR LOGIN [l]
+GO
+CREATE SYNONYM dbo.Remote FOR [OtherDB].[dbo].[T]
+GO
+CREATE SYNONYM dbo.Linked FOR [Srv].[OtherDB].[dbo].[T]
+GO
+CREATE SYNONYM dbo.Local FOR dbo.T
+GO
+",
+    )
+    .unwrap();
+    let external = |kind: &str, name: &str, rel: &str| {
+        let el = find(&model.elements, kind, name);
+        let r = el.references(rel).next().unwrap().clone();
+        (
+            r.name.unwrap().to_string(),
+            r.external_source.as_deref().map(str::to_string),
+        )
+    };
+    let unresolved = Some("UnresolvedEntity".to_string());
+    assert_eq!(
+        external("SqlUser", "[u]", "Login"),
+        ("[l]".into(), unresolved.clone())
+    );
+    assert_eq!(
+        external("SqlSynonym", "[dbo].[Remote]", "ForObject"),
+        ("[OtherDB].[dbo].[T]".into(), unresolved.clone())
+    );
+    assert_eq!(
+        external("SqlSynonym", "[dbo].[Linked]", "ForObject"),
+        ("[Srv].[OtherDB].[dbo].[T]".into(), unresolved)
+    );
+    assert_eq!(
+        external("SqlSynonym", "[dbo].[Local]", "ForObject"),
+        ("[dbo].[T]".into(), None)
+    );
+    write_and_read(model).unwrap();
+}
+
+#[test]
+fn unresolved_local_references_are_errors_at_their_statement() {
+    let (line, message) = built_error(
+        "CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY)
+GO
+CREATE TABLE dbo.B (
+    id INT NOT NULL,
+    a INT CONSTRAINT FK_B_Missing REFERENCES dbo.Missing (id)
+)
+GO
+",
+    );
+    assert_eq!(line, 3, "{message}");
+    assert!(message.contains("the table [dbo].[Missing]"), "{message}");
+    assert!(message.contains("SQL71501"), "{message}");
+
+    let (line, message) = built_error(
+        "CREATE TABLE dbo.T (
+    id INT NOT NULL PRIMARY KEY,
+    ValidFrom DATETIME2 GENERATED ALWAYS AS ROW START NOT NULL,
+    ValidTo DATETIME2 GENERATED ALWAYS AS ROW END NOT NULL,
+    PERIOD FOR SYSTEM_TIME (ValidFrom, ValidTo)
+) WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = dbo.THistory))",
+    );
+    assert_eq!(line, 1, "{message}");
+    assert!(
+        message.contains("the history table [dbo].[THistory]"),
+        "{message}"
+    );
+
+    let (_, message) = built_error("CREATE TABLE FOO.T (id INT)");
+    assert!(message.contains("the schema [FOO]"), "{message}");
+    let (_, message) = built_error("CREATE SYNONYM dbo.S FOR dbo.Nothing");
+    assert!(message.contains("[dbo].[Nothing]"), "{message}");
+    // A foreign key cannot reach another database.
+    let (_, _, message) = sql_error("CREATE TABLE dbo.B (a INT REFERENCES OtherDB.dbo.A (id))");
+    assert!(message.contains("cross-database"), "{message}");
+}
+
+#[test]
+fn references_take_the_spelling_of_the_declaration() {
+    // Names compare case-insensitively under SQL Server's default collation.
+    let model = build_project(
+        "CREATE TABLE Items (item_id integer NOT NULL PRIMARY KEY)
+GO
+CREATE TABLE prices (id INT NOT NULL, item INT CONSTRAINT fk REFERENCES items (ITEM_ID))
+GO
+",
+    )
+    .unwrap();
+    let fk = find(&model.elements, "SqlForeignKeyConstraint", "[dbo].[fk]");
+    assert_eq!(referenced(fk, "ForeignTable"), "[dbo].[Items]");
+    assert_eq!(referenced(fk, "ForeignColumns"), "[dbo].[Items].[item_id]");
+    write_and_read(model).unwrap();
+}
+
+#[test]
+fn type_synonyms_are_the_built_in_types() {
+    let els = parse(
+        "CREATE TABLE t (a integer NOT NULL, b INTEGER, c character varying(10), d dec(5,2), e double precision, f national character(3), g [integer])",
+    )
+    .unwrap();
+    let table = find(&els, "SqlTable", "[dbo].[t]");
+    let types: Vec<(String, bool)> = table
+        .children("Columns")
+        .map(|c| {
+            let spec = c.children("TypeSpecifier").next().unwrap();
+            let r = spec.references("Type").next().unwrap();
+            (r.name.as_ref().unwrap().to_string(), r.is_built_in())
+        })
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("[int]".to_string(), true),
+            ("[int]".to_string(), true),
+            ("[varchar]".to_string(), true),
+            ("[decimal]".to_string(), true),
+            ("[float]".to_string(), true),
+            ("[nchar]".to_string(), true),
+            // A bracketed name is a type of that name, as in SQL Server.
+            ("[dbo].[integer]".to_string(), false),
+        ]
+    );
+}
+
+#[test]
+fn an_index_on_a_view_names_the_view_column_and_the_package_loads() {
+    let model = build_project(
+        "CREATE TABLE dbo.Stores (Id INT NOT NULL PRIMARY KEY, RegionCode INT NOT NULL)
+GO
+CREATE VIEW dbo.StoreCount WITH SCHEMABINDING AS
+SELECT RegionCode, COUNT_BIG(*) AS Stores FROM dbo.Stores GROUP BY RegionCode
+GO
+CREATE UNIQUE CLUSTERED INDEX IX ON dbo.StoreCount (RegionCode)
+GO
+",
+    )
+    .unwrap();
+    let view = find(&model.elements, "SqlView", "[dbo].[StoreCount]");
+    let columns: Vec<String> = view
+        .children("Columns")
+        .map(|c| c.name_or_empty().to_string())
+        .collect();
+    assert_eq!(columns, vec!["[dbo].[StoreCount].[RegionCode]"]);
+    write_and_read(model).unwrap();
+}
