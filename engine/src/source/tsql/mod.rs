@@ -104,6 +104,9 @@ pub struct TsqlBuilder {
     origins: Vec<resolve::Origin>,
     /// Where the statement being parsed starts.
     statement_origin: resolve::Origin,
+    /// Columns of an alias type with no NULL or NOT NULL of their own: nullable as the type
+    /// says, known once every type is read.
+    nullability_from_type: Vec<ObjectName>,
 }
 
 /// Where a named definition (table, column, constraint, index) starts in a batch.
@@ -134,6 +137,7 @@ impl TsqlBuilder {
             refactor_operations: Vec::new(),
             origins: Vec::new(),
             statement_origin: resolve::Origin::default(),
+            nullability_from_type: Vec::new(),
         }
     }
 
@@ -217,6 +221,7 @@ impl TsqlBuilder {
             case_sensitive,
             unresolved,
         )?;
+        resolve::nullability_from_alias_types(&mut self.elements, &self.nullability_from_type);
         Ok(self.finish())
     }
 

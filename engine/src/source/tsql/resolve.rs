@@ -16,7 +16,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::model::{Element, Entry, ObjectName, Reference, kind};
+use crate::model::kind::prop;
+use crate::model::{Element, Entry, ObjectName, Reference, Value, kind};
 use crate::source::sqlcmd::Batch;
 
 /// Where a statement starts in its source file.
@@ -260,5 +261,50 @@ fn unresolved(cx: &Context, relationship: &str, noun: &str, name: &ObjectName) -
             "{} refers to {noun} {name} (through {relationship}), which is not defined in the project: an unresolved reference (DacFx's SQL71501)",
             cx.top
         ),
+    }
+}
+
+/// A column of an alias type declared `NOT NULL` (`CREATE TYPE Phone FROM varchar(20) NOT NULL`)
+/// is NOT NULL unless it says NULL itself, as SQL Server makes it: `columns` are those that say
+/// neither, by name. Runs after [`resolve`], so type references are spelled as declared.
+pub(super) fn nullability_from_alias_types(elements: &mut [Element], columns: &[ObjectName]) {
+    if columns.is_empty() {
+        return;
+    }
+    let not_null_types: HashSet<ObjectName> = elements
+        .iter()
+        .filter(|e| {
+            e.kind == kind::USER_DEFINED_DATA_TYPE && e.bool_prop(prop::IS_NULLABLE) == Some(false)
+        })
+        .filter_map(|e| e.name.clone())
+        .collect();
+    if not_null_types.is_empty() {
+        return;
+    }
+    let columns: HashSet<&ObjectName> = columns.iter().collect();
+    for element in elements.iter_mut() {
+        if !matches!(element.kind.as_str(), kind::TABLE | kind::TABLE_TYPE) {
+            continue;
+        }
+        for rel in &mut element.relationships {
+            if rel.name != kind::rel::COLUMNS {
+                continue;
+            }
+            for entry in &mut rel.entries {
+                let Entry::Element(column) = entry else {
+                    continue;
+                };
+                if !column.name.as_ref().is_some_and(|n| columns.contains(n)) {
+                    continue;
+                }
+                let not_null = column
+                    .children(kind::rel::TYPE_SPECIFIER)
+                    .flat_map(|spec| spec.references(kind::rel::TYPE))
+                    .any(|r| r.name.as_ref().is_some_and(|n| not_null_types.contains(n)));
+                if not_null {
+                    column.set_prop(prop::IS_NULLABLE, Value::Bool(false));
+                }
+            }
+        }
     }
 }

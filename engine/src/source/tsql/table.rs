@@ -325,6 +325,9 @@ impl TsqlBuilder {
         }
         let mut collation = None;
         let mut not_null = false;
+        // Whether NULL or NOT NULL was written (or implied by a primary key): else an alias
+        // type's nullability decides.
+        let mut nullability_written = false;
         let mut identity: Option<(String, String)> = None;
         let mut identity_nfr = false;
         let mut rowguid = false;
@@ -377,21 +380,25 @@ impl TsqlBuilder {
                     || p.element.kind == kind::TABLE_TYPE_PRIMARY_KEY
                 {
                     not_null = true;
+                    nullability_written = true;
                 }
                 p.column = Some(index);
                 constraints.push(p);
                 continue;
             }
-            if let Some(cn) = constraint_name {
-                let _ = cn;
+            // `CONSTRAINT name [NOT] NULL`: SQL Server accepts a name on nullability and keeps
+            // none (DacFx neither).
+            if constraint_name.is_some() && !(c.is_kws(&["NOT", "NULL"]) || c.is_kw("NULL")) {
                 return Err(c.expected(
-                    "DEFAULT, PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK after the constraint name",
+                    "DEFAULT, PRIMARY KEY, UNIQUE, FOREIGN KEY, CHECK, NULL or NOT NULL after the constraint name",
                 ));
             }
             if c.eat_kws(&["NOT", "NULL"]) {
                 not_null = true;
+                nullability_written = true;
             } else if c.eat_kw("NULL") {
                 not_null = false;
+                nullability_written = true;
             } else if c.is_kw("NOT") && !c.is_kws(&["NOT", "FOR"]) {
                 c.pos += 1;
                 return Err(c.expected("NULL or FOR REPLICATION after NOT"));
@@ -514,6 +521,10 @@ impl TsqlBuilder {
             col.set_prop(prop::MASKING_FUNCTION, crate::model::Value::Text(m));
         }
         if let Some(spec) = type_spec {
+            let alias_type = spec.references(kind::rel::TYPE).any(|r| !r.is_built_in());
+            if alias_type && !nullability_written {
+                self.nullability_from_type.push(name.clone());
+            }
             col.push_child(kind::rel::TYPE_SPECIFIER, spec);
         }
         Ok((col, constraints))

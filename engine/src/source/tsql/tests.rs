@@ -729,3 +729,54 @@ GO
     assert_eq!(columns, vec!["[dbo].[StoreCount].[RegionCode]"]);
     write_and_read(model).unwrap();
 }
+
+#[test]
+fn columns_of_a_not_null_alias_type_are_not_null_unless_they_say_null() {
+    let model = build_project(
+        "CREATE TABLE dbo.Contacts (
+    Id INT NOT NULL PRIMARY KEY,
+    Phone dbo.Phone,
+    Fax dbo.Phone NULL,
+    Mobile dbo.phone CONSTRAINT NN_Mobile NOT NULL,
+    Note dbo.Note
+)
+GO
+CREATE TYPE dbo.Phone FROM VARCHAR(20) NOT NULL
+GO
+CREATE TYPE dbo.Note FROM NVARCHAR(100)
+GO
+",
+    )
+    .unwrap();
+    let table = find(&model.elements, "SqlTable", "[dbo].[Contacts]");
+    let nullable: Vec<(String, Option<bool>)> = table
+        .children("Columns")
+        .map(|c| (c.name_or_empty().leaf().to_string(), c.bool_prop("IsNullable")))
+        .collect();
+    assert_eq!(
+        nullable,
+        vec![
+            ("Id".to_string(), Some(false)),
+            // The type says NOT NULL, even when declared after the table.
+            ("Phone".to_string(), Some(false)),
+            ("Fax".to_string(), None),
+            ("Mobile".to_string(), Some(false)),
+            ("Note".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn a_name_on_null_or_not_null_is_accepted_and_not_kept() {
+    let els = parse("CREATE TABLE t (a INT CONSTRAINT [NN] NOT NULL, b INT CONSTRAINT N2 NULL)")
+        .unwrap();
+    let table = find(&els, "SqlTable", "[dbo].[t]");
+    let cols: Vec<Option<bool>> = table
+        .children("Columns")
+        .map(|c| c.bool_prop("IsNullable"))
+        .collect();
+    assert_eq!(cols, vec![Some(false), None]);
+    assert_eq!(els.len(), 1, "{els:#?}");
+    let (_, _, message) = sql_error("CREATE TABLE t (a INT CONSTRAINT nn IDENTITY)");
+    assert!(message.contains("NOT NULL"), "{message}");
+}
