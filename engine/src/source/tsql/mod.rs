@@ -253,10 +253,11 @@ impl TsqlBuilder {
             if c.eat_kw("ROLE") {
                 return self.alter_role(c);
             }
-            if c.eat_kw("DATABASE") {
+            if c.is_kw("DATABASE") && !c.is_kws(&["DATABASE", "SCOPED"]) {
+                c.pos += 1;
                 return self.alter_database(c, start);
             }
-            return Err(c.expected("TABLE, ROLE or DATABASE after ALTER"));
+            return Err(not_a_declaration(c, start));
         }
         if c.is_kw("GRANT") || c.is_kw("DENY") || c.is_kw("REVOKE") {
             return self.permission(c);
@@ -391,6 +392,40 @@ impl TsqlBuilder {
         }
         Err(c.expected("an object type after CREATE"))
     }
+}
+
+/// The error for an ALTER that changes an object rather than completing a declaration. DacFx
+/// refuses these too (SQL70001, "This statement is not recognized in this context"): a project
+/// says what the database is, and the upgrade works out the ALTERs.
+fn not_a_declaration(c: &Cursor, alter: usize) -> crate::error::Error {
+    let mut words = Vec::new();
+    for tok in &c.toks[alter..] {
+        match &tok.token {
+            Token::Word(w) if w.quote_style.is_none() && words.len() < 4 => {
+                words.push(w.value.to_ascii_uppercase())
+            }
+            _ => break,
+        }
+    }
+    let statement = match words.get(1).map(String::as_str) {
+        Some("DATABASE") if words.get(2).is_some_and(|w| w == "SCOPED") => words.join(" "),
+        _ => words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+    };
+    let hint = match words.get(1).map(String::as_str) {
+        Some(module @ ("VIEW" | "PROCEDURE" | "PROC" | "FUNCTION" | "TRIGGER")) => {
+            format!("; declare the object with CREATE {module} (or CREATE OR ALTER {module})")
+        }
+        Some("DATABASE") => {
+            "; database-scoped settings belong in the project's properties or a post-deployment script".to_string()
+        }
+        _ => String::new(),
+    };
+    c.error_at(
+        alter,
+        format!(
+            "{statement} does not belong in a project: a project holds CREATE statements (and the ALTER TABLE ... ADD, ALTER ROLE ... ADD MEMBER and ALTER DATABASE ... SET that complete them), as DacFx requires (SQL70001){hint}"
+        ),
+    )
 }
 
 /// A `Rename Refactor` operation for `name` (of DacFx type `kind`) whose old name is `from`: a

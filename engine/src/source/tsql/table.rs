@@ -251,22 +251,29 @@ impl TsqlBuilder {
         c.expect(&Token::LParen, "`(` and the column list")?;
         let mut columns: Vec<(Element, ())> = Vec::new();
         let mut constraints = Vec::new();
+        let starts_table_constraint = |c: &Cursor| {
+            c.is_kw("CONSTRAINT")
+                || c.is_kw("PRIMARY")
+                || c.is_kw("UNIQUE")
+                || c.is_kw("FOREIGN")
+                || c.is_kw("CHECK")
+        };
         loop {
             if c.is(&Token::RParen) {
                 break; // trailing comma, as SSDT tolerates
             }
             let at = c.pos;
-            if c.is_kw("CONSTRAINT")
-                || c.is_kw("PRIMARY")
-                || c.is_kw("UNIQUE")
-                || c.is_kw("FOREIGN")
-                || c.is_kw("CHECK")
-            {
+            if starts_table_constraint(c) {
                 let p = self.table_constraint(c, table, owner, None)?;
                 if let Some(name) = &p.element.name {
                     self.anchor(c, at, &p.element.kind, name);
                 }
                 constraints.push(p);
+                // SQL Server (and DacFx) take table constraints one after another without a
+                // comma between them.
+                if starts_table_constraint(c) {
+                    continue;
+                }
             } else if c.eat_kws(&["PERIOD", "FOR", "SYSTEM_TIME"]) {
                 c.skip_group()?;
             } else if c.is_kw("INDEX") {

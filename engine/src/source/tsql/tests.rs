@@ -751,7 +751,12 @@ GO
     let table = find(&model.elements, "SqlTable", "[dbo].[Contacts]");
     let nullable: Vec<(String, Option<bool>)> = table
         .children("Columns")
-        .map(|c| (c.name_or_empty().leaf().to_string(), c.bool_prop("IsNullable")))
+        .map(|c| {
+            (
+                c.name_or_empty().leaf().to_string(),
+                c.bool_prop("IsNullable"),
+            )
+        })
         .collect();
     assert_eq!(
         nullable,
@@ -768,8 +773,8 @@ GO
 
 #[test]
 fn a_name_on_null_or_not_null_is_accepted_and_not_kept() {
-    let els = parse("CREATE TABLE t (a INT CONSTRAINT [NN] NOT NULL, b INT CONSTRAINT N2 NULL)")
-        .unwrap();
+    let els =
+        parse("CREATE TABLE t (a INT CONSTRAINT [NN] NOT NULL, b INT CONSTRAINT N2 NULL)").unwrap();
     let table = find(&els, "SqlTable", "[dbo].[t]");
     let cols: Vec<Option<bool>> = table
         .children("Columns")
@@ -779,4 +784,61 @@ fn a_name_on_null_or_not_null_is_accepted_and_not_kept() {
     assert_eq!(els.len(), 1, "{els:#?}");
     let (_, _, message) = sql_error("CREATE TABLE t (a INT CONSTRAINT nn IDENTITY)");
     assert!(message.contains("NOT NULL"), "{message}");
+}
+
+#[test]
+fn table_constraints_may_follow_one_another_without_a_comma() {
+    let els = parse(
+        "CREATE TABLE dbo.Child (
+    Id INT NOT NULL,
+    ParentId INT NOT NULL,
+    CONSTRAINT PK_Child PRIMARY KEY (Id)
+    CONSTRAINT FK_Child_Parent FOREIGN KEY (ParentId) REFERENCES dbo.Parent (Id)
+    CHECK (Id > 0)
+)",
+    )
+    .unwrap();
+    find(&els, "SqlPrimaryKeyConstraint", "[dbo].[PK_Child]");
+    let fk = find(&els, "SqlForeignKeyConstraint", "[dbo].[FK_Child_Parent]");
+    assert_eq!(referenced(fk, "ForeignTable"), "[dbo].[Parent]");
+    assert!(els.iter().any(|e| e.kind == "SqlCheckConstraint"));
+}
+
+#[test]
+fn create_schema_dbo_declares_nothing_new() {
+    let els = parse(
+        "CREATE SCHEMA [dbo]\nGO\nCREATE SCHEMA dbo AUTHORIZATION [dbo];\nGO\nCREATE SCHEMA Sales",
+    )
+    .unwrap();
+    let schemas: Vec<String> = els
+        .iter()
+        .filter(|e| e.kind == "SqlSchema")
+        .map(|e| e.name_or_empty().to_string())
+        .collect();
+    assert_eq!(schemas, vec!["[Sales]"]);
+    let (line, column, message) = sql_error("CREATE SCHEMA dbo AUTHORIZATION someone");
+    assert_eq!((line, column), (1, 19), "{message}");
+    assert!(message.contains("every database"), "{message}");
+    let (_, _, message) = sql_error("CREATE SCHEMA sys");
+    assert!(message.contains("every database"), "{message}");
+}
+
+#[test]
+fn alter_statements_that_change_objects_say_a_project_holds_create_statements() {
+    let (line, column, message) =
+        sql_error("CREATE TABLE t (a INT)\nGO\nALTER VIEW dbo.v AS SELECT 1 AS one");
+    assert_eq!((line, column), (3, 1), "{message}");
+    assert!(
+        message.starts_with("ALTER VIEW does not belong in a project"),
+        "{message}"
+    );
+    assert!(message.contains("CREATE VIEW"), "{message}");
+    let (_, _, message) = sql_error("ALTER DATABASE SCOPED CONFIGURATION SET MAXDOP = 1;");
+    assert!(
+        message.starts_with("ALTER DATABASE SCOPED CONFIGURATION does not belong in a project"),
+        "{message}"
+    );
+    assert!(message.contains("SQL70001"), "{message}");
+    // ALTER DATABASE ... SET still completes the project's database options.
+    parse("ALTER DATABASE CURRENT SET ALLOW_SNAPSHOT_ISOLATION ON").unwrap();
 }
