@@ -369,7 +369,8 @@ fn column_ddl(r: Rec<'_>, table_type: bool) -> String {
     }
     if !r.flag("is_nullable") {
         text.push_str(" NOT NULL");
-    } else if table_type {
+    } else if table_type || r.get("type_schema").is_some() {
+        // A column of an alias type says NULL: left out, the type's NOT NULL would apply.
         text.push_str(" NULL");
     }
     if let Some(definition) = r.get("default_definition") {
