@@ -776,3 +776,23 @@ fn sqlserver_creates_synonyms_with_every_part_and_users_for_logins() {
         vec!["CREATE USER [svc] WITHOUT LOGIN"]
     );
 }
+
+#[test]
+fn sqlserver_columns_of_equal_types_are_not_altered_when_their_table_changes() {
+    let tsql = |sql: &str| {
+        crate::source::build_tsql_text(
+            sql,
+            std::path::Path::new("t.sql"),
+            &Dsp::default_sqlserver(),
+        )
+        .unwrap()
+    };
+    let current = tsql("CREATE TABLE dbo.T (a DATETIME2 NOT NULL, b DECIMAL NULL)");
+    let desired =
+        tsql("CREATE TABLE dbo.T (a DATETIME2(7) NOT NULL, b DECIMAL(18,0) NULL, c INT NULL)");
+    let (plan, text) = script(&SqlServer, &current, &desired);
+    assert_eq!(step_kinds(&plan), vec![StepKind::AlterTable], "{text}");
+    assert!(!text.contains("ALTER COLUMN"), "{text}");
+    assert!(text.contains("ADD [c] INT NULL"), "{text}");
+    assert!(plan.hazards.is_empty(), "{:?}", plan.hazards);
+}
