@@ -496,8 +496,10 @@ impl Dialect for SqlServer {
                 "SELECT @name = name FROM sys.key_constraints WHERE parent_object_id = OBJECT_ID({object}) AND type = 'UQ'"
             ),
         };
+        // EXECUTE (...) takes only literals and variables joined by `+`: the statement is built
+        // in a variable first.
         vec![format!(
-            "DECLARE @name sysname;\n{lookup};\nIF @name IS NOT NULL\n    EXECUTE (N'ALTER TABLE {} DROP CONSTRAINT ' + QUOTENAME(@name))",
+            "DECLARE @name sysname, @statement nvarchar(max);\n{lookup};\nIF @name IS NOT NULL\n    BEGIN\n        SET @statement = N'ALTER TABLE {} DROP CONSTRAINT ' + QUOTENAME(@name);\n        EXECUTE sp_executesql @statement;\n    END",
             self.quote_name(table).replace('\'', "''")
         )]
     }

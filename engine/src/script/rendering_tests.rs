@@ -796,3 +796,27 @@ fn sqlserver_columns_of_equal_types_are_not_altered_when_their_table_changes() {
     assert!(text.contains("ADD [c] INT NULL"), "{text}");
     assert!(plan.hazards.is_empty(), "{:?}", plan.hazards);
 }
+
+#[test]
+fn sqlserver_drops_unnamed_constraints_through_a_statement_variable() {
+    let t = ObjectName::new(["dbo", "Author"]);
+    let unnamed_default = Element::new(kind::DEFAULT)
+        .with_script(prop::DEFAULT_EXPRESSION_SCRIPT, "(0)")
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()))
+        .with_ref(kind::rel::FOR_COLUMN, Reference::to(t.child("Age")));
+    let unnamed_key = Element::new(kind::PRIMARY_KEY)
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()));
+    for constraint in [unnamed_default, unnamed_key] {
+        let statements = SqlServer.drop_constraint(&constraint);
+        assert_eq!(statements.len(), 1);
+        let sql = &statements[0];
+        // EXECUTE (...) takes only literals and variables: no function call inside it.
+        assert!(!sql.contains("EXECUTE ("), "{sql}");
+        assert!(
+            sql.contains("SET @statement = N'ALTER TABLE [dbo].[Author] DROP CONSTRAINT ' + QUOTENAME(@name);"),
+            "{sql}"
+        );
+        assert!(sql.contains("EXECUTE sp_executesql @statement;"), "{sql}");
+        crate::source::tsql::check::check_statement(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    }
+}
