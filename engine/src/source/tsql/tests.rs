@@ -842,3 +842,118 @@ fn alter_statements_that_change_objects_say_a_project_holds_create_statements() 
     // ALTER DATABASE ... SET still completes the project's database options.
     parse("ALTER DATABASE CURRENT SET ALLOW_SNAPSHOT_ISOLATION ON").unwrap();
 }
+
+/// A property of a module's `SysCommentsObjectAnnotation` (on the module or its function body).
+fn sys_comment(el: &Element, name: &str) -> Value {
+    let from = |e: &Element| {
+        e.annotations.iter().find_map(|a| match a {
+            Annotation::Inline {
+                kind, properties, ..
+            } if kind == "SysCommentsObjectAnnotation" => properties
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.value.clone()),
+            _ => None,
+        })
+    };
+    from(el)
+        .or_else(|| el.children("FunctionBody").find_map(from))
+        .unwrap_or_else(|| panic!("no {name} in {el:#?}"))
+}
+
+#[test]
+fn modules_in_a_file_without_go_are_only_their_own_statement() {
+    let els = parse(
+        "create table users (id int not null primary key, name varchar(40));
+create view user_view as select id, name from users where id > 0;
+create function dbo.twice(@x int) returns int as begin return case when @x > 0 then @x * 2 else 0 end end;
+create function dbo.named() returns table as return (select name from users);
+create trigger users_audit on users after insert as begin set nocount on; end;
+create view second_view as select id from users
+create table t2 (a int)
+",
+    )
+    .unwrap();
+    let kinds: Vec<String> = els
+        .iter()
+        .map(|e| format!("{} {}", e.kind, e.name_or_empty()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "SqlPrimaryKeyConstraint ",
+            "SqlTable [dbo].[users]",
+            "SqlView [dbo].[user_view]",
+            "SqlScalarFunction [dbo].[twice]",
+            "SqlInlineTableValuedFunction [dbo].[named]",
+            "SqlDmlTrigger [dbo].[users_audit]",
+            "SqlView [dbo].[second_view]",
+            "SqlTable [dbo].[t2]",
+        ]
+    );
+    let text = |kind: &str, name: &str, property: &str| {
+        find(&els, kind, name)
+            .text_prop(property)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        text("SqlView", "[dbo].[user_view]", prop::QUERY_SCRIPT),
+        "select id, name from users where id > 0"
+    );
+    assert_eq!(
+        text("SqlView", "[dbo].[second_view]", prop::QUERY_SCRIPT),
+        "select id from users"
+    );
+    assert_eq!(
+        text("SqlDmlTrigger", "[dbo].[users_audit]", prop::BODY_SCRIPT),
+        "begin set nocount on; end;"
+    );
+    let twice = find(&els, "SqlScalarFunction", "[dbo].[twice]");
+    let body = twice.children("FunctionBody").next().unwrap();
+    assert_eq!(
+        body.text_prop(prop::BODY_SCRIPT).unwrap().trim(),
+        "begin return case when @x > 0 then @x * 2 else 0 end end;"
+    );
+    // The header DacFx keeps starts at the module's own CREATE, not at the file's start.
+    let view = find(&els, "SqlView", "[dbo].[user_view]");
+    assert_eq!(
+        sys_comment(view, "HeaderContents"),
+        Value::Text("create view user_view as".into())
+    );
+    assert_eq!(sys_comment(view, "CreateOffset"), Value::Int(0));
+    assert_eq!(sys_comment(view, "StartLine"), Value::Int(2));
+    assert_eq!(
+        sys_comment(view, "Length"),
+        Value::Int(
+            "create view user_view as select id, name from users where id > 0;".len() as i64
+        )
+    );
+}
+
+#[test]
+fn a_procedure_body_runs_to_the_end_of_its_batch_unless_a_create_no_body_can_hold_follows() {
+    let els = parse(
+        "CREATE PROCEDURE dbo.p AS
+SET NOCOUNT ON;
+CREATE TABLE #work (a int);
+CREATE INDEX ix ON #work (a);
+IF 1 = 1 BEGIN SELECT 1; END
+CREATE TABLE dbo.kept_in_body (a int);
+CREATE VIEW dbo.v AS SELECT 1 AS one
+",
+    )
+    .unwrap();
+    let p = find(&els, "SqlProcedure", "[dbo].[p]");
+    let body = p.text_prop(prop::BODY_SCRIPT).unwrap();
+    // SQL Server makes every statement up to the end of the batch part of the procedure...
+    assert!(body.contains("CREATE TABLE dbo.kept_in_body"), "{body}");
+    // ...but no procedure can hold CREATE VIEW: that is a statement of its own.
+    assert!(!body.contains("CREATE VIEW"), "{body}");
+    find(&els, "SqlView", "[dbo].[v]");
+    assert!(
+        !els.iter()
+            .any(|e| e.name_or_empty().to_string().contains("kept_in_body"))
+    );
+}
