@@ -475,13 +475,16 @@ impl Dialect for SqlServer {
                     "SELECT @name = d.name FROM sys.default_constraints d JOIN sys.columns c ON c.object_id = d.parent_object_id AND c.column_id = d.parent_column_id WHERE d.parent_object_id = OBJECT_ID({object}) AND c.name = {column}"
                 )
             }
+            // SQL Server keeps its own spelling of the expression (`([Qty]>(0))` for
+            // `Qty > 0`): both sides are compared without spaces, brackets and parentheses.
             kind::CHECK => format!(
-                "SELECT @name = name FROM sys.check_constraints WHERE parent_object_id = OBJECT_ID({object}) AND definition = {}",
-                self.string_literal(
+                "SELECT @name = name FROM sys.check_constraints WHERE parent_object_id = OBJECT_ID({object}) AND is_system_named = 1 AND {} = {}",
+                check_key_sql("definition"),
+                self.string_literal(&check_key(
                     constraint
                         .text_prop(prop::CHECK_EXPRESSION_SCRIPT)
                         .unwrap_or("")
-                )
+                ))
             ),
             kind::FOREIGN_KEY => {
                 let referenced = constraint
@@ -632,6 +635,35 @@ fn header_contents(element: &Element) -> Option<String> {
                 })
             })
     })
+}
+
+/// Characters a check expression can gain or lose between the source and
+/// `sys.check_constraints.definition` without changing its meaning.
+const CHECK_NOISE: [char; 8] = [' ', '\t', '\n', '\r', '(', ')', '[', ']'];
+
+/// A check expression without [`CHECK_NOISE`], lower-cased: what [`check_key_sql`] computes on
+/// the server.
+fn check_key(expression: &str) -> String {
+    expression
+        .chars()
+        .filter(|c| !CHECK_NOISE.contains(c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// T-SQL computing [`check_key`] of `column`.
+fn check_key_sql(column: &str) -> String {
+    let mut sql = column.to_string();
+    for c in CHECK_NOISE {
+        let literal = match c {
+            '\t' => "CHAR(9)".to_string(),
+            '\n' => "CHAR(10)".to_string(),
+            '\r' => "CHAR(13)".to_string(),
+            other => format!("N'{other}'"),
+        };
+        sql = format!("REPLACE({sql}, {literal}, N'')");
+    }
+    format!("LOWER({sql})")
 }
 
 /// `CREATE PROC`/`CREATE VIEW`... -> `ALTER ...`, keeping permissions on the object.

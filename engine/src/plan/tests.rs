@@ -384,8 +384,8 @@ fn a_type_is_dropped_after_the_columns_stop_using_it() {
 
 #[test]
 fn an_index_with_empty_references_blocks_the_plan() {
-    use crate::model::{Dsp, Element, Entry, Model, Relationship, kind};
     use crate::dialect::Dialect;
+    use crate::model::{Dsp, Element, Entry, Model, Relationship, kind};
     use crate::plan::{HazardKind, PlanOptions, create_all};
     // As AzureDw_master's model.xml has it: `<Entry />` for the table and the columns.
     let empty = |rel: &str| Relationship {
@@ -408,8 +408,7 @@ fn an_index_with_empty_references_blocks_the_plan() {
     assert_eq!(blockers.len(), 1, "{:?}", plan.hazards);
     assert_eq!(blockers[0].kind, HazardKind::EmptyReference);
     assert!(
-        blockers[0].message.contains("[dbo].[h].[IX_h]")
-            && blockers[0].message.contains("empty"),
+        blockers[0].message.contains("[dbo].[h].[IX_h]") && blockers[0].message.contains("empty"),
         "{}",
         blockers[0].message
     );

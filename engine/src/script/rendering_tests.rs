@@ -820,3 +820,20 @@ fn sqlserver_drops_unnamed_constraints_through_a_statement_variable() {
         crate::source::tsql::check::check_statement(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
     }
 }
+
+#[test]
+fn sqlserver_finds_an_unnamed_check_by_the_expression_sql_server_stores() {
+    let t = ObjectName::new(["dbo", "Lines"]);
+    let check = Element::new(kind::CHECK)
+        .with_script(prop::CHECK_EXPRESSION_SCRIPT, "Qty > 0")
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t));
+    let sql = &SqlServer.drop_constraint(&check)[0];
+    // The server stores `([Qty]>(0))`: compared without spaces, brackets and parentheses.
+    assert!(sql.contains("AND is_system_named = 1"), "{sql}");
+    assert!(sql.contains("= N'qty>0'"), "{sql}");
+    assert!(
+        sql.contains("LOWER(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(definition, N' ', N''), CHAR(9), N''), CHAR(10), N''), CHAR(13), N''), N'(', N''), N')', N''), N'[', N''), N']', N''))"),
+        "{sql}"
+    );
+    crate::source::tsql::check::check_statement(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+}
