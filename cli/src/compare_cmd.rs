@@ -84,6 +84,8 @@ fn make_plan(
 /// `dac script`.
 pub fn script(args: ScriptArgs) -> Result<u8> {
     let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.planning)?;
+    // A script that cannot run is refused, as an upgrade refuses it.
+    dac_engine::upgrade::refuse_unrunnable(&plan)?;
     let dialect = dialect_for(desired.model.platform());
     let variables = planning::variables(&args.planning, desired.package.as_ref())?;
     let text = script::render(&plan, dialect)

@@ -1,5 +1,6 @@
 //! sqldef's mssqldef migration cases, offline: `current` and `desired` are built as SQL Server
-//! projects, compared, planned and rendered, and each case checks that
+//! projects, written as packages and read back (a build dac cannot load is a failure), compared,
+//! planned and rendered, and each case checks that
 //! (a) every rendered statement passes the T-SQL syntax check,
 //! (b) the operations (create/alter/drop/rename of which object) agree with the case's `up`,
 //! (c) `desired` against itself gives an empty diff and an empty plan.
@@ -62,8 +63,34 @@ fn load_cases(dir: &Path) -> Vec<Case> {
         .collect()
 }
 
+/// A case's SQL as a project file: as written, without `GO` between its statements (views and
+/// triggers after tables, as sqldef's users write them). sqldef does not manage schemas: a case
+/// that creates tables in a schema other than `dbo` runs on a database where the schema exists,
+/// so the project declares it (a project that uses an undeclared schema does not build, as with
+/// DacFx).
 fn as_project_sql(sql: &str) -> String {
-    dac_tests::conformance::tsql_batches(sql)
+    let mut schemas: Vec<String> = Vec::new();
+    for line in sql.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [create, table, name, ..] = words.as_slice() else {
+            continue;
+        };
+        if !create.eq_ignore_ascii_case("CREATE") || !table.eq_ignore_ascii_case("TABLE") {
+            continue;
+        }
+        if let Some((schema, _)) = name.split_once('.') {
+            let schema = schema.trim_matches(|c| c == '[' || c == ']');
+            if !schema.eq_ignore_ascii_case("dbo") && !schemas.iter().any(|s| s == schema) {
+                schemas.push(schema.to_string());
+            }
+        }
+    }
+    let mut out = String::new();
+    for schema in schemas {
+        out.push_str(&format!("CREATE SCHEMA [{schema}]\nGO\n"));
+    }
+    out.push_str(sql);
+    out
 }
 
 fn build(dir: &Path, sql: &str) -> Result<Package, String> {
@@ -73,7 +100,12 @@ fn build(dir: &Path, sql: &str) -> Result<Package, String> {
         platform: Dsp::from_short_name("Sql160"),
         ..Default::default()
     };
-    source::build(dir, &options).map_err(|e| e.to_string())
+    let built = source::build(dir, &options).map_err(|e| e.to_string())?;
+    // What `dac build` writes must be what dac then reads: the package goes through its bytes.
+    let bytes = dac_engine::package::to_bytes(&built).map_err(|e| e.to_string())?;
+    let path = dir.join("built.dacpac");
+    dac_engine::package::read_bytes(&bytes, &path, &Default::default())
+        .map_err(|e| format!("the built package does not load: {e}"))
 }
 
 fn plan_between(current: &Package, desired: &Package, enable_drop: bool) -> (bool, Plan) {

@@ -20,7 +20,7 @@ use crate::model::kind::prop;
 use crate::model::refactor::RefactorLog;
 use crate::model::symbol::WordBuildHasher;
 use crate::model::view::owner;
-use crate::model::{Element, Entry, Model, ObjectName, Reference, Value, kind};
+use crate::model::{Element, Entry, Model, ObjectName, Platform, Reference, Value, kind, view};
 pub use normalize::TextRules;
 pub use object_types::object_types;
 
@@ -238,6 +238,23 @@ fn default_value(owner_kind: &str, property: &str) -> Option<Value> {
     })
 }
 
+/// What `element` means by leaving `property` out: the producer's default for its kind, or for a
+/// type (a type specifier, an alias type) the length, precision or scale its built-in type
+/// implies on `platform` (`datetime2` and `datetime2(7)` are one type).
+fn implied_value(element: &Element, platform: Platform, property: &str) -> Option<Value> {
+    if matches!(
+        element.kind.as_str(),
+        kind::TYPE_SPECIFIER | kind::USER_DEFINED_DATA_TYPE
+    ) && let Some(reference) = element.references(kind::rel::TYPE).next()
+        && reference.is_built_in()
+        && let Some(name) = &reference.name
+        && let Some(value) = view::implied_type_property(platform, name.leaf(), property)
+    {
+        return Some(value);
+    }
+    default_value(&element.kind, property)
+}
+
 /// Compares two models.
 pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Diff {
     // Large models are indexed, and their elements compared, on two threads.
@@ -248,6 +265,7 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
 
 /// [`compare`], on two threads or on one.
 fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parallel: bool) -> Diff {
+    let platform = desired.platform();
     let case_sensitive = desired.collation_case_sensitive;
     let filter = Filter::new(options);
     let ((index_current, out_current), (index_desired, out_desired)) = if parallel {
@@ -261,7 +279,7 @@ fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parall
             index(desired, case_sensitive, options, &filter),
         )
     };
-    let left_out = left_out_changes(&out_current, &out_desired, options);
+    let left_out = left_out_changes(&out_current, &out_desired, options, desired.platform());
 
     // Renames: the current identity that becomes a desired identity.
     let mut renamed: HashMap<String, (String, &Rename)> = HashMap::new();
@@ -284,7 +302,7 @@ fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parall
         if let Some((from, rename)) = renamed.get(identity) {
             let current_el = index_current[from];
             let mut details = Vec::new();
-            diff_element("", current_el, desired_el, options, &mut details);
+            diff_element("", current_el, desired_el, options, platform, &mut details);
             return Some(Change {
                 action: Action::Rename,
                 kind: desired_el.kind.to_string(),
@@ -307,7 +325,7 @@ fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parall
             }),
             Some(current_el) => {
                 let mut details = Vec::new();
-                diff_element("", current_el, desired_el, options, &mut details);
+                diff_element("", current_el, desired_el, options, platform, &mut details);
                 (!details.is_empty()).then(|| Change {
                     action: Action::Alter,
                     kind: desired_el.kind.to_string(),
@@ -420,6 +438,7 @@ fn left_out_changes(
     current: &[&Element],
     desired: &[&Element],
     options: &CompareOptions,
+    platform: Platform,
 ) -> Vec<(String, ObjectName)> {
     if desired.is_empty() {
         return Vec::new();
@@ -436,7 +455,7 @@ fn left_out_changes(
                 None => true,
                 Some(current_el) => {
                     let mut details = Vec::new();
-                    diff_element("", current_el, el, options, &mut details);
+                    diff_element("", current_el, el, options, platform, &mut details);
                     !details.is_empty()
                 }
             },
@@ -504,7 +523,7 @@ fn column_renames(
             continue;
         }
         let mut details = Vec::new();
-        diff_element("", &old, &new, options, &mut details);
+        diff_element("", &old, &new, options, desired.platform(), &mut details);
         out.push(Change {
             action: Action::Rename,
             kind: new.kind.to_string(),
@@ -788,6 +807,7 @@ pub fn diff_element(
     current: &Element,
     desired: &Element,
     options: &CompareOptions,
+    platform: Platform,
     out: &mut Vec<Detail>,
 ) {
     // Fast path: most elements of two versions of a model are identical, and structural
@@ -818,11 +838,11 @@ pub fn diff_element(
         let a = current
             .prop(name)
             .cloned()
-            .or_else(|| default_value(owner, name));
+            .or_else(|| implied_value(current, platform, name));
         let b = desired
             .prop(name)
             .cloned()
-            .or_else(|| default_value(owner, name));
+            .or_else(|| implied_value(desired, platform, name));
         let same = match (&a, &b) {
             (Some(x), Some(y)) if is_expression_property(name) => {
                 expressions_equal(x, y, options.text)
@@ -877,7 +897,15 @@ pub fn diff_element(
         } else {
             Vec::new()
         };
-        diff_entries(&join(path, rel), rel, &a, &b, &aliases, options, out);
+        diff_entries(
+            &join(path, rel),
+            rel,
+            (&a, &b),
+            &aliases,
+            options,
+            platform,
+            out,
+        );
     }
 }
 
@@ -926,13 +954,16 @@ fn entry_label(entry: &Entry) -> String {
     }
 }
 
+/// The entries of one relationship on both sides: (current, desired).
+type EntryPair<'e, 'x> = (&'x [&'e Entry], &'x [&'e Entry]);
+
 fn diff_entries(
     path: &str,
     rel: &str,
-    a: &[&Entry],
-    b: &[&Entry],
+    (a, b): EntryPair<'_, '_>,
     aliases: &[(String, String)],
     options: &CompareOptions,
+    platform: Platform,
     out: &mut Vec<Detail>,
 ) {
     let case_sensitive = false;
@@ -995,7 +1026,7 @@ fn diff_entries(
                 el_b.name.as_ref().map(|n| n.leaf()).unwrap_or("")
             );
             match elements_a.iter().find(|el_a| key_a(el_a) == key(el_b)) {
-                Some(el_a) => diff_element(&label, el_a, el_b, options, out),
+                Some(el_a) => diff_element(&label, el_a, el_b, options, platform, out),
                 None => out.push(Detail {
                     path: label,
                     current: None,
@@ -1035,7 +1066,7 @@ fn diff_entries(
             } else {
                 format!("{path}[{idx}]")
             };
-            diff_element(&label, el_a, el_b, options, out);
+            diff_element(&label, el_a, el_b, options, platform, out);
         }
         if elements_a.len() != elements_b.len() {
             out.push(Detail {

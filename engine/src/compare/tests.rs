@@ -537,3 +537,82 @@ fn what_a_table_owns_follows_its_fate_unless_its_kind_is_not_dropped() {
         ]
     );
 }
+
+/// A SQL Server model built from T-SQL.
+fn tsql(sql: &str) -> Model {
+    crate::source::build_tsql_text(
+        sql,
+        std::path::Path::new("t.sql"),
+        &Dsp::default_sqlserver(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn sqlserver_types_compare_by_meaning() {
+    let short = tsql(
+        "CREATE TYPE dbo.Amount FROM DECIMAL NOT NULL
+GO
+CREATE TABLE dbo.T (a DATETIME2, b DECIMAL, c NUMERIC(10), d TIME, e DATETIMEOFFSET, f FLOAT, g VARCHAR, h NVARCHAR(MAX), i dbo.Amount)",
+    );
+    let long = tsql(
+        "CREATE TYPE dbo.Amount FROM DECIMAL(18,0) NOT NULL
+GO
+CREATE TABLE dbo.T (a DATETIME2(7), b DECIMAL(18,0), c NUMERIC(10,0), d TIME(7), e DATETIMEOFFSET(7), f FLOAT(53), g VARCHAR(1), h NVARCHAR(MAX), i dbo.Amount)",
+    );
+    for (a, b) in [(&short, &long), (&long, &short)] {
+        let diff = compare(a, b, &CompareOptions::default());
+        assert!(diff.is_empty(), "{:#?}", diff.changes);
+    }
+    // Types that mean something else still differ.
+    let other = tsql(
+        "CREATE TYPE dbo.Amount FROM DECIMAL(18,2) NOT NULL
+GO
+CREATE TABLE dbo.T (a DATETIME2(3), b DECIMAL(18,2), c NUMERIC(12), d TIME(0), e DATETIMEOFFSET(7), f FLOAT(24), g VARCHAR(2), h NVARCHAR(4000), i dbo.Amount)",
+    );
+    let diff = compare(&short, &other, &CompareOptions::default());
+    let paths: Vec<&str> = diff
+        .changes
+        .iter()
+        .flat_map(|c| c.details.iter().map(|d| d.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            "Columns[a].TypeSpecifier.Scale",
+            "Columns[b].TypeSpecifier.Scale",
+            "Columns[c].TypeSpecifier.Precision",
+            "Columns[d].TypeSpecifier.Scale",
+            "Columns[f].TypeSpecifier.Precision",
+            "Columns[g].TypeSpecifier.Length",
+            "Columns[h].TypeSpecifier.IsMax",
+            "Columns[h].TypeSpecifier.Length",
+            "Scale",
+        ],
+        "{:#?}",
+        diff.changes
+    );
+}
+
+#[test]
+fn omitted_type_modifiers_mean_unconstrained_on_postgres() {
+    let numeric = |precision: Option<i64>| {
+        let mut spec = Element::new(kind::TYPE_SPECIFIER)
+            .with_ref(kind::rel::TYPE, Reference::built_in(name(&["numeric"])));
+        if let Some(p) = precision {
+            spec = spec.with_int(prop::PRECISION, p);
+        }
+        let col = Element::new(kind::SIMPLE_COLUMN)
+            .named(name(&["public", "t", "n"]))
+            .with_child(kind::rel::TYPE_SPECIFIER, spec);
+        let mut m = Model::empty(Dsp::from_short_name("postgres").unwrap());
+        m.elements = vec![table(&["public", "t"], vec![col])];
+        m
+    };
+    let diff = compare(
+        &numeric(None),
+        &numeric(Some(18)),
+        &CompareOptions::default(),
+    );
+    assert!(!diff.is_empty());
+}

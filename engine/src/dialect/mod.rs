@@ -301,24 +301,7 @@ pub trait Dialect: Send + Sync {
 
     /// Creates an object that is neither a table nor a programmable object.
     fn create_other(&self, element: &Element) -> Vec<String> {
-        if let Some(definition) = element.text_prop(DEFINITION) {
-            return vec![definition.to_string()];
-        }
-        match element.kind.as_str() {
-            kind::SCHEMA => vec![format!(
-                "CREATE SCHEMA {}",
-                self.quote_name(&element.name_or_empty())
-            )],
-            kind::SEQUENCE => vec![self.create_sequence(element)],
-            kind::ROLE => vec![format!(
-                "CREATE ROLE {}",
-                self.quote_name(&element.name_or_empty())
-            )],
-            _ => vec![format!(
-                "-- dac cannot create {}: no definition is known for this object kind",
-                element.label()
-            )],
-        }
+        standard_create_other(self, element)
     }
 
     /// CREATE SEQUENCE.
@@ -567,6 +550,32 @@ pub(crate) fn standard_create_table<D: Dialect + ?Sized>(
         lines.join(",\n"),
         dialect.table_options(&definition.table)
     )
+}
+
+/// CREATE of an object that is neither a table nor a programmable object, shared by the
+/// platforms.
+pub(crate) fn standard_create_other<D: Dialect + ?Sized>(
+    dialect: &D,
+    element: &Element,
+) -> Vec<String> {
+    if let Some(definition) = element.text_prop(DEFINITION) {
+        return vec![definition.to_string()];
+    }
+    match element.kind.as_str() {
+        kind::SCHEMA => vec![format!(
+            "CREATE SCHEMA {}",
+            dialect.quote_name(&element.name_or_empty())
+        )],
+        kind::SEQUENCE => vec![dialect.create_sequence(element)],
+        kind::ROLE => vec![format!(
+            "CREATE ROLE {}",
+            dialect.quote_name(&element.name_or_empty())
+        )],
+        _ => vec![format!(
+            "-- dac cannot create {}: no definition is known for this object kind",
+            element.label()
+        )],
+    }
 }
 
 /// DROP statement shared by the platforms.

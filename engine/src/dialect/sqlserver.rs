@@ -1,7 +1,7 @@
 //! SQL Server (T-SQL): `[bracketed]` names, DacFx-style type spelling, GO batches with the SQLCMD
 //! header sqlcmd runs, DacFx's data-loss guards and the `tmp_ms_xx_` table rebuild.
 
-use super::{Capabilities, Dialect, ScriptFrame, copy_lists};
+use super::{Capabilities, Dialect, ScriptFrame, copy_lists, standard_create_other};
 use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType};
 use crate::model::{Annotation, Element, Entry, ObjectName, Platform, kind};
@@ -426,6 +426,28 @@ impl Dialect for SqlServer {
         out
     }
 
+    fn create_other(&self, element: &Element) -> Vec<String> {
+        match element.kind.as_str() {
+            kind::SYNONYM => {
+                if let Some(target) = element.text_prop(prop::FOR_OBJECT_SCRIPT) {
+                    // The target as written: a three- or four-part name stays one.
+                    return vec![format!(
+                        "CREATE SYNONYM {} FOR {}",
+                        self.quote_name(&element.name_or_empty()),
+                        target.trim()
+                    )];
+                }
+            }
+            kind::USER => {
+                if let Some(statement) = self.create_user(element) {
+                    return vec![statement];
+                }
+            }
+            _ => {}
+        }
+        standard_create_other(self, element)
+    }
+
     fn drop_constraint(&self, constraint: &Element) -> Vec<String> {
         let Some(table) = view::owner(constraint) else {
             return Vec::new();
@@ -452,13 +474,16 @@ impl Dialect for SqlServer {
                     "SELECT @name = d.name FROM sys.default_constraints d JOIN sys.columns c ON c.object_id = d.parent_object_id AND c.column_id = d.parent_column_id WHERE d.parent_object_id = OBJECT_ID({object}) AND c.name = {column}"
                 )
             }
+            // SQL Server keeps its own spelling of the expression (`([Qty]>(0))` for
+            // `Qty > 0`): both sides are compared without spaces, brackets and parentheses.
             kind::CHECK => format!(
-                "SELECT @name = name FROM sys.check_constraints WHERE parent_object_id = OBJECT_ID({object}) AND definition = {}",
-                self.string_literal(
+                "SELECT @name = name FROM sys.check_constraints WHERE parent_object_id = OBJECT_ID({object}) AND is_system_named = 1 AND {} = {}",
+                check_key_sql("definition"),
+                self.string_literal(&check_key(
                     constraint
                         .text_prop(prop::CHECK_EXPRESSION_SCRIPT)
                         .unwrap_or("")
-                )
+                ))
             ),
             kind::FOREIGN_KEY => {
                 let referenced = constraint
@@ -473,14 +498,40 @@ impl Dialect for SqlServer {
                 "SELECT @name = name FROM sys.key_constraints WHERE parent_object_id = OBJECT_ID({object}) AND type = 'UQ'"
             ),
         };
+        // EXECUTE (...) takes only literals and variables joined by `+`: the statement is built
+        // in a variable first.
         vec![format!(
-            "DECLARE @name sysname;\n{lookup};\nIF @name IS NOT NULL\n    EXECUTE (N'ALTER TABLE {} DROP CONSTRAINT ' + QUOTENAME(@name))",
+            "DECLARE @name sysname, @statement nvarchar(max);\n{lookup};\nIF @name IS NOT NULL\n    BEGIN\n        SET @statement = N'ALTER TABLE {} DROP CONSTRAINT ' + QUOTENAME(@name);\n        EXECUTE sp_executesql @statement;\n    END",
             self.quote_name(table).replace('\'', "''")
         )]
     }
 }
 
 impl SqlServer {
+    /// CREATE USER for a user mapped to a login, without one, or from Entra ID; a contained
+    /// user with a password has no statement a script can hold (`None`).
+    fn create_user(&self, user: &Element) -> Option<String> {
+        let mut text = format!("CREATE USER {}", self.quote_name(&user.name_or_empty()));
+        if let Some(login) = user.reference_name("Login") {
+            text.push_str(&format!(" FOR LOGIN {}", self.quote_name(login)));
+        } else if user.bool_prop(prop::IS_WITHOUT_LOGIN) == Some(true) {
+            text.push_str(" WITHOUT LOGIN");
+        } else {
+            match user.int_prop(prop::AUTHENTICATION_TYPE) {
+                Some(4) => text.push_str(" FROM EXTERNAL PROVIDER"),
+                Some(2) => return None,
+                _ => {}
+            }
+        }
+        if let Some(schema) = user.reference_name("DefaultSchema") {
+            text.push_str(&format!(
+                " WITH DEFAULT_SCHEMA = {}",
+                self.quote_name(schema)
+            ));
+        }
+        Some(text)
+    }
+
     /// A CREATE header for a module that carries no SysCommentsObjectAnnotation.
     fn synthesized_header(&self, element: &Element) -> String {
         let name = self.quote_name(&element.name_or_empty());
@@ -583,6 +634,35 @@ fn header_contents(element: &Element) -> Option<String> {
                 })
             })
     })
+}
+
+/// Characters a check expression can gain or lose between the source and
+/// `sys.check_constraints.definition` without changing its meaning.
+const CHECK_NOISE: [char; 8] = [' ', '\t', '\n', '\r', '(', ')', '[', ']'];
+
+/// A check expression without [`CHECK_NOISE`], lower-cased: what [`check_key_sql`] computes on
+/// the server.
+fn check_key(expression: &str) -> String {
+    expression
+        .chars()
+        .filter(|c| !CHECK_NOISE.contains(c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// T-SQL computing [`check_key`] of `column`.
+fn check_key_sql(column: &str) -> String {
+    let mut sql = column.to_string();
+    for c in CHECK_NOISE {
+        let literal = match c {
+            '\t' => "CHAR(9)".to_string(),
+            '\n' => "CHAR(10)".to_string(),
+            '\r' => "CHAR(13)".to_string(),
+            other => format!("N'{other}'"),
+        };
+        sql = format!("REPLACE({sql}, {literal}, N'')");
+    }
+    format!("LOWER({sql})")
 }
 
 /// `CREATE PROC`/`CREATE VIEW`... -> `ALTER ...`, keeping permissions on the object.

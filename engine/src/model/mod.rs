@@ -394,6 +394,10 @@ pub struct Reference {
 /// Source of built-in types, schemas and principals.
 pub const BUILT_INS: &str = "BuiltIns";
 
+/// Source DacFx writes for what lives outside the database: another database or server's
+/// objects (`[OtherDB].[dbo].[T]`), server-level logins.
+pub const UNRESOLVED_ENTITY: &str = "UnresolvedEntity";
+
 impl Reference {
     /// A reference to a named element of the model.
     pub fn to(name: ObjectName) -> Self {
@@ -409,6 +413,15 @@ impl Reference {
         Reference {
             name: Some(name),
             external_source: Some(BUILT_INS.into()),
+            disambiguator: None,
+        }
+    }
+
+    /// A reference to something outside the database (`ExternalSource="UnresolvedEntity"`).
+    pub fn external(name: ObjectName) -> Self {
+        Reference {
+            name: Some(name),
+            external_source: Some(UNRESOLVED_ENTITY.into()),
             disambiguator: None,
         }
     }

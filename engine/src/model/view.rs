@@ -38,10 +38,53 @@ impl DataType {
         })
     }
 
+    /// The type with the length, precision and scale it leaves out written in, as
+    /// [`implied_type_property`] says: equal values for equal types (`datetime2` and
+    /// `datetime2(7)`).
+    pub fn with_implied(mut self, platform: super::Platform) -> DataType {
+        if !self.built_in || self.is_max {
+            return self;
+        }
+        let base = self.base();
+        let implied = |property: &str| match implied_type_property(platform, &base, property) {
+            Some(super::Value::Int(v)) => Some(v),
+            _ => None,
+        };
+        self.length = self.length.or_else(|| implied(prop::LENGTH));
+        self.precision = self.precision.or_else(|| implied(prop::PRECISION));
+        self.scale = self.scale.or_else(|| implied(prop::SCALE));
+        self
+    }
+
     /// The type's own (last) name, lower-cased: `nvarchar`, `integer`.
     pub fn base(&self) -> String {
         self.name.leaf().to_lowercase()
     }
+}
+
+/// The length, precision or scale a built-in type has on `platform` when a definition leaves it
+/// out: on SQL Server `datetime2` is `datetime2(7)`, `decimal` is `decimal(18,0)`, `numeric(10)`
+/// is `numeric(10,0)`, `float` is `float(53)` and `varchar` in a column is `varchar(1)`, and
+/// DacFx writes either form. PostgreSQL's and SQLite's sources spell each type one way already,
+/// and a type modifier they leave out means "unconstrained", which no written value equals.
+pub fn implied_type_property(
+    platform: super::Platform,
+    type_name: &str,
+    property: &str,
+) -> Option<super::Value> {
+    if platform != super::Platform::SqlServer {
+        return None;
+    }
+    let type_name = type_name.to_ascii_lowercase();
+    let value = match (type_name.as_str(), property) {
+        ("datetime2" | "time" | "datetimeoffset", prop::SCALE) => 7,
+        ("decimal" | "numeric", prop::PRECISION) => 18,
+        ("decimal" | "numeric", prop::SCALE) => 0,
+        ("float", prop::PRECISION) => 53,
+        ("char" | "varchar" | "nchar" | "nvarchar" | "binary" | "varbinary", prop::LENGTH) => 1,
+        _ => return None,
+    };
+    Some(super::Value::Int(value))
 }
 
 /// A table (`SqlTable`) or table type (`SqlTableType`).

@@ -21,7 +21,7 @@ use crate::compare::{Action, Change, Diff};
 use crate::model::kind::prop;
 use crate::model::refactor::RefactorLog;
 use crate::model::symbol::WordBuildHasher;
-use crate::model::{Element, Model, ObjectName, kind, view};
+use crate::model::{Element, Entry, Model, ObjectName, kind, view};
 
 pub use capabilities::Capabilities;
 pub use filters::check_filters;
@@ -315,6 +315,10 @@ pub enum HazardKind {
     /// A table's columns stay in another order than the package's (new columns are added at
     /// the end); informational.
     ColumnOrder,
+    /// An object whose package leaves a reference it is scripted from empty (`<Entry />` for an
+    /// index's table or columns, as some system packages have): no statement can create it, so
+    /// the plan is refused.
+    EmptyReference,
 }
 
 impl HazardKind {
@@ -327,6 +331,7 @@ impl HazardKind {
             HazardKind::Unscriptable => "Unscriptable",
             HazardKind::DependencyCycle => "DependencyCycle",
             HazardKind::ColumnOrder => "ColumnOrder",
+            HazardKind::EmptyReference => "EmptyReference",
         }
     }
 
@@ -393,6 +398,16 @@ impl Plan {
             .iter()
             .filter(|h| h.kind == HazardKind::DependencyCycle)
     }
+
+    /// What makes the plan impossible to run: cycles, and objects with empty references.
+    pub fn blockers(&self) -> impl Iterator<Item = &Hazard> {
+        self.hazards.iter().filter(|h| {
+            matches!(
+                h.kind,
+                HazardKind::DependencyCycle | HazardKind::EmptyReference
+            )
+        })
+    }
 }
 
 /// Sub-objects of tables (constraints, indexes, triggers) keyed by owner table.
@@ -434,6 +449,54 @@ pub(crate) fn is_inline_constraint(kind: &str, caps: Capabilities) -> bool {
         kind,
         kind::PRIMARY_KEY | kind::UNIQUE | kind::CHECK | kind::DEFAULT
     ) || (kind == kind::FOREIGN_KEY && caps.foreign_keys_inline_only)
+}
+
+/// Kinds whose statement is written from their references (a table's column types, an index's
+/// table and columns), not from a kept text.
+fn scripted_from_references(element_kind: &str) -> bool {
+    matches!(
+        element_kind,
+        kind::TABLE
+            | kind::INDEX
+            | kind::COLUMN_STORE_INDEX
+            | kind::PRIMARY_KEY
+            | kind::UNIQUE
+            | kind::FOREIGN_KEY
+            | kind::DEFAULT
+            | kind::CHECK
+            | kind::TABLE_TYPE
+            | kind::USER_DEFINED_DATA_TYPE
+            | kind::SEQUENCE
+    )
+}
+
+/// The first relationship of `element` (at any depth) with an empty entry where a reference
+/// belongs, as `IndexedObject` or `ColumnSpecifications.Column`.
+fn empty_reference(element: &Element) -> Option<String> {
+    for rel in &element.relationships {
+        for entry in &rel.entries {
+            match entry {
+                Entry::Empty => return Some(rel.name.to_string()),
+                Entry::Element(child) => {
+                    if let Some(inner) = empty_reference(child) {
+                        return Some(format!("{}.{inner}", rel.name));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// A change's object as reports name it: unnamed constraints by kind and table.
+fn display_name(change: &Change) -> String {
+    match change.desired.as_ref().and_then(view::owner) {
+        Some(table) if change.desired.as_ref().is_some_and(|e| e.name.is_none()) => {
+            format!("on {table}")
+        }
+        _ => change.name.to_string(),
+    }
 }
 
 /// The plan that creates every object of `desired` in an empty database of its platform (a
@@ -892,6 +955,21 @@ impl Planner<'_> {
     fn create(&mut self, change: &Change, kind: StepKind) {
         let mut step = Step::new(kind, &change.kind, change.name.clone());
         step.desired = change.desired.clone();
+        if scripted_from_references(&change.kind)
+            && let Some(rel) = change.desired.as_ref().and_then(empty_reference)
+        {
+            let table = change.desired.as_ref().and_then(view::owner);
+            self.hazard(
+                HazardKind::EmptyReference,
+                &change.name,
+                table,
+                format!(
+                    "{} {} cannot be created: its {rel} in the package is empty (`<Entry />`), so the package does not say what it is on",
+                    change.kind,
+                    display_name(change)
+                ),
+            );
+        }
         if !kind::is_modelled(&change.kind) && !has_definition(change.desired.as_ref()) {
             self.hazard(
                 HazardKind::Unscriptable,

@@ -316,7 +316,11 @@ impl Planner<'_> {
                 value: None,
             });
             let mut altered = false;
-            let (old_type, new_type) = (old.data_type(), col.data_type());
+            let platform = self.desired.platform();
+            let (old_type, new_type) = (
+                old.data_type().map(|t| t.with_implied(platform)),
+                col.data_type().map(|t| t.with_implied(platform)),
+            );
             if old_type != new_type {
                 altered = true;
                 if !caps.alter_column_type {
@@ -499,7 +503,12 @@ impl Planner<'_> {
                     ColumnChange::Drop { column } => Some(column),
                     ColumnChange::Alter {
                         current, desired, ..
-                    } if ColumnView(current).data_type() != ColumnView(desired).data_type()
+                    } if ColumnView(current)
+                        .data_type()
+                        .map(|t| t.with_implied(self.desired.platform()))
+                        != ColumnView(desired)
+                            .data_type()
+                            .map(|t| t.with_implied(self.desired.platform()))
                         || ColumnView(current).collation() != ColumnView(desired).collation() =>
                     {
                         Some(current)

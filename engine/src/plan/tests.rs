@@ -456,3 +456,37 @@ fn a_sequence_is_owned_by_its_column_after_the_column_exists() {
         );
     }
 }
+
+#[test]
+fn an_index_with_empty_references_blocks_the_plan() {
+    use crate::dialect::Dialect;
+    use crate::model::{Dsp, Element, Entry, Model, Relationship, kind};
+    use crate::plan::{HazardKind, PlanOptions, create_all};
+    // As AzureDw_master's model.xml has it: `<Entry />` for the table and the columns.
+    let empty = |rel: &str| Relationship {
+        name: rel.into(),
+        entries: vec![Entry::Empty],
+    };
+    let mut spec = Element::new(kind::INDEXED_COLUMN);
+    spec.relationships.push(empty(kind::rel::COLUMN));
+    let mut index = Element::new(kind::INDEX).named(name(&["dbo", "h", "IX_h"]));
+    index.push_child(kind::rel::COLUMN_SPECIFICATIONS, spec);
+    index.relationships.push(empty(kind::rel::INDEXED_OBJECT));
+    let mut desired = Model::empty(Dsp::default_sqlserver());
+    desired.elements.push(index);
+    let plan = create_all(
+        &desired,
+        crate::dialect::SqlServer.capabilities(),
+        &PlanOptions::default(),
+    );
+    let blockers: Vec<_> = plan.blockers().collect();
+    assert_eq!(blockers.len(), 1, "{:?}", plan.hazards);
+    assert_eq!(blockers[0].kind, HazardKind::EmptyReference);
+    assert!(
+        blockers[0].message.contains("[dbo].[h].[IX_h]") && blockers[0].message.contains("empty"),
+        "{}",
+        blockers[0].message
+    );
+    let refused = crate::upgrade::refuse_unrunnable(&plan).unwrap_err();
+    assert!(refused.is_refusal(), "{refused}");
+}

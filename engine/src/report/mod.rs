@@ -205,7 +205,9 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
             name: match h.kind {
                 HazardKind::DataLoss | HazardKind::NotNullWithoutDefault => "DataIssue",
                 HazardKind::TableRebuild | HazardKind::ColumnOrder => "DataMotion",
-                HazardKind::Unscriptable | HazardKind::DependencyCycle => "UnsupportedObject",
+                HazardKind::Unscriptable
+                | HazardKind::DependencyCycle
+                | HazardKind::EmptyReference => "UnsupportedObject",
             }
             .to_string(),
             kind: h.kind.as_str().to_string(),

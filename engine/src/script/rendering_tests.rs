@@ -850,3 +850,94 @@ fn rebuilds_refresh_the_views_and_foreign_keys_around_them() {
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(keys.iter().all(|(_, n)| n == "[dbo].[FK_U_T]"), "{keys:?}");
 }
+
+#[test]
+fn sqlserver_creates_synonyms_with_every_part_and_users_for_logins() {
+    let synonym = Element::new(kind::SYNONYM)
+        .named(ObjectName::new(["dbo", "Remote"]))
+        .with_script(prop::FOR_OBJECT_SCRIPT, "[Srv].[OtherDB].[dbo].[T]")
+        .with_ref(
+            "ForObject",
+            Reference::external(ObjectName::new(["Srv", "OtherDB", "dbo", "T"])),
+        );
+    assert_eq!(
+        SqlServer.create_other(&synonym),
+        vec!["CREATE SYNONYM [dbo].[Remote] FOR [Srv].[OtherDB].[dbo].[T]"]
+    );
+    let user = Element::new(kind::USER)
+        .named(ObjectName::new(["app"]))
+        .with_ref("Login", Reference::external(ObjectName::new(["app_login"])))
+        .with_ref("DefaultSchema", Reference::to(ObjectName::new(["Sales"])));
+    assert_eq!(
+        SqlServer.create_other(&user),
+        vec!["CREATE USER [app] FOR LOGIN [app_login] WITH DEFAULT_SCHEMA = [Sales]"]
+    );
+    let without = Element::new(kind::USER)
+        .named(ObjectName::new(["svc"]))
+        .with_bool(prop::IS_WITHOUT_LOGIN, true);
+    assert_eq!(
+        SqlServer.create_other(&without),
+        vec!["CREATE USER [svc] WITHOUT LOGIN"]
+    );
+}
+
+#[test]
+fn sqlserver_columns_of_equal_types_are_not_altered_when_their_table_changes() {
+    let tsql = |sql: &str| {
+        crate::source::build_tsql_text(
+            sql,
+            std::path::Path::new("t.sql"),
+            &Dsp::default_sqlserver(),
+        )
+        .unwrap()
+    };
+    let current = tsql("CREATE TABLE dbo.T (a DATETIME2 NOT NULL, b DECIMAL NULL)");
+    let desired =
+        tsql("CREATE TABLE dbo.T (a DATETIME2(7) NOT NULL, b DECIMAL(18,0) NULL, c INT NULL)");
+    let (plan, text) = script(&SqlServer, &current, &desired);
+    assert_eq!(step_kinds(&plan), vec![StepKind::AlterTable], "{text}");
+    assert!(!text.contains("ALTER COLUMN"), "{text}");
+    assert!(text.contains("ADD [c] INT NULL"), "{text}");
+    assert!(plan.hazards.is_empty(), "{:?}", plan.hazards);
+}
+
+#[test]
+fn sqlserver_drops_unnamed_constraints_through_a_statement_variable() {
+    let t = ObjectName::new(["dbo", "Author"]);
+    let unnamed_default = Element::new(kind::DEFAULT)
+        .with_script(prop::DEFAULT_EXPRESSION_SCRIPT, "(0)")
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()))
+        .with_ref(kind::rel::FOR_COLUMN, Reference::to(t.child("Age")));
+    let unnamed_key = Element::new(kind::PRIMARY_KEY)
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t.clone()));
+    for constraint in [unnamed_default, unnamed_key] {
+        let statements = SqlServer.drop_constraint(&constraint);
+        assert_eq!(statements.len(), 1);
+        let sql = &statements[0];
+        // EXECUTE (...) takes only literals and variables: no function call inside it.
+        assert!(!sql.contains("EXECUTE ("), "{sql}");
+        assert!(
+            sql.contains("SET @statement = N'ALTER TABLE [dbo].[Author] DROP CONSTRAINT ' + QUOTENAME(@name);"),
+            "{sql}"
+        );
+        assert!(sql.contains("EXECUTE sp_executesql @statement;"), "{sql}");
+        crate::source::tsql::check::check_statement(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    }
+}
+
+#[test]
+fn sqlserver_finds_an_unnamed_check_by_the_expression_sql_server_stores() {
+    let t = ObjectName::new(["dbo", "Lines"]);
+    let check = Element::new(kind::CHECK)
+        .with_script(prop::CHECK_EXPRESSION_SCRIPT, "Qty > 0")
+        .with_ref(kind::rel::DEFINING_TABLE, Reference::to(t));
+    let sql = &SqlServer.drop_constraint(&check)[0];
+    // The server stores `([Qty]>(0))`: compared without spaces, brackets and parentheses.
+    assert!(sql.contains("AND is_system_named = 1"), "{sql}");
+    assert!(sql.contains("= N'qty>0'"), "{sql}");
+    assert!(
+        sql.contains("LOWER(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(definition, N' ', N''), CHAR(9), N''), CHAR(10), N''), CHAR(13), N''), N'(', N''), N')', N''), N'[', N''), N']', N''))"),
+        "{sql}"
+    );
+    crate::source::tsql::check::check_statement(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+}

@@ -150,7 +150,10 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
             renamed::add_to_log(&mut refactor_log, builder.refactor_operations());
             database_secured = builder.database_secured();
             database_set = builder.database_set_options().to_vec();
-            elements = builder.finish();
+            elements = builder.finish_resolved(
+                model_case_sensitive(prop("ModelCollation")),
+                tsql::Unresolved::Refuse,
+            )?;
         }
         Platform::Sqlite | Platform::Postgres => {
             for file in &build_files {
@@ -180,12 +183,15 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
         model.collation_case_sensitive = generic::collation_case_sensitive(platform);
     }
     if let Some(collation) = prop("ModelCollation") {
-        let mut parts = collation.split(',').map(str::trim);
-        if let Some(lcid) = parts.next().filter(|s| !s.is_empty()) {
+        if let Some(lcid) = collation
+            .split(',')
+            .map(str::trim)
+            .next()
+            .filter(|s| !s.is_empty())
+        {
             model.collation_lcid = lcid.to_string();
         }
-        model.collation_case_sensitive =
-            parts.next().is_some_and(|cs| cs.eq_ignore_ascii_case("CS"));
+        model.collation_case_sensitive = model_case_sensitive(Some(collation));
     }
     if platform == Platform::SqlServer {
         model.header = Some(header(project.as_ref(), &dsp, &declared));
@@ -260,10 +266,33 @@ fn check_seed_keys(elements: &[Element], seed: &[generic::SeedStatement]) -> Res
 }
 
 /// The model the project builder gives for T-SQL text, as if it were the only file of a plain
-/// folder built for `dsp` (no project properties, no SQLCMD variables): the SQL Server driver's
-/// inspection renders catalog rows as DDL and builds them here, so a live database and a project
-/// with the same DDL give the same model by construction.
+/// folder built for `dsp` (no project properties, no SQLCMD variables): a reference to nothing
+/// in the text is an error, as in a project.
 pub fn build_tsql_text(text: &str, file: &Path, dsp: &Dsp) -> Result<Model> {
+    build_tsql(text, file, dsp, tsql::Unresolved::Refuse, false)
+}
+
+/// [`build_tsql_text`] for DDL rendered from a live database's catalog: the SQL Server driver's
+/// inspection builds its objects here, so a live database and a project with the same DDL give
+/// the same model by construction. References are resolved as in a project (spelling, logins),
+/// but one that names nothing in `text` is kept as it is: the catalog had the object, and the
+/// inspection checks objects one at a time before it builds them all together.
+pub fn build_tsql_catalog(
+    text: &str,
+    file: &Path,
+    dsp: &Dsp,
+    case_sensitive: bool,
+) -> Result<Model> {
+    build_tsql(text, file, dsp, tsql::Unresolved::Keep, case_sensitive)
+}
+
+fn build_tsql(
+    text: &str,
+    file: &Path,
+    dsp: &Dsp,
+    unresolved: tsql::Unresolved,
+    case_sensitive: bool,
+) -> Result<Model> {
     let variables = BTreeMap::new();
     let mut pp = Preprocessor::new(Mode::Model, &variables, std::iter::empty::<String>());
     pp.add_text(file, text)?;
@@ -273,8 +302,9 @@ pub fn build_tsql_text(text: &str, file: &Path, dsp: &Dsp) -> Result<Model> {
     }
     let database_secured = builder.database_secured();
     let database_set = builder.database_set_options().to_vec();
-    let elements = builder.finish();
     let mut model = Model::empty(dsp.clone());
+    model.collation_case_sensitive = case_sensitive;
+    let elements = builder.finish_resolved(case_sensitive, unresolved)?;
     model.header = Some(header(None, dsp, &[]));
     let references_database = elements.iter().any(references_disambiguator_1);
     let mut options_el = database_options(None, dsp, &database_set);
@@ -285,6 +315,14 @@ pub fn build_tsql_text(text: &str, file: &Path, dsp: &Dsp) -> Result<Model> {
     model.elements.extend(elements);
     model.sort_elements();
     Ok(model)
+}
+
+/// Whether a project's `ModelCollation` (`1033, CI`) compares names case-sensitively; SQL
+/// Server's default collation does not.
+fn model_case_sensitive(collation: Option<&str>) -> bool {
+    collation
+        .and_then(|c| c.split(',').map(str::trim).nth(1))
+        .is_some_and(|cs| cs.eq_ignore_ascii_case("CS"))
 }
 
 fn references_disambiguator_1(e: &Element) -> bool {

@@ -143,7 +143,7 @@ fn in_place_locked(
             drift: allowed_drift,
         });
     }
-    refuse_cycles(&plan)?;
+    refuse_unrunnable(&plan)?;
     refuse_data_loss(driver, &plan, &live, options.allow_data_loss)?;
     let mut entry = HistoryEntry::now(action, HistoryStatus::Success, &metadata.name);
     entry.version_before = version_before.clone();
@@ -221,14 +221,15 @@ pub(super) fn validate(
     Ok((registration, allowed_drift))
 }
 
-/// Refuses a plan with a cycle of dependencies: no order of its steps can run.
-pub(super) fn refuse_cycles(plan: &Plan) -> Result<()> {
-    let cycles: Vec<&str> = plan.cycles().map(|h| h.message.as_str()).collect();
-    if cycles.is_empty() {
+/// Refuses a plan that cannot run: a cycle of dependencies (no order of its steps works), an
+/// object whose package leaves its references empty ([`Plan::blockers`]).
+pub fn refuse_unrunnable(plan: &Plan) -> Result<()> {
+    let blockers: Vec<&str> = plan.blockers().map(|h| h.message.as_str()).collect();
+    if blockers.is_empty() {
         return Ok(());
     }
     Err(Error::Blocked {
-        reason: format!("the plan cannot run: {}", cycles.join("; ")),
+        reason: format!("the plan cannot run: {}", blockers.join("; ")),
     })
 }
 

@@ -15,7 +15,7 @@ use crate::script::Script;
 
 pub use crate::report::describe_drift;
 pub use in_place::compare_options;
-pub use in_place::{InPlaceOptions, InPlaceOutcome, drift, in_place};
+pub use in_place::{InPlaceOptions, InPlaceOutcome, drift, in_place, refuse_unrunnable};
 pub use registration::{register, registration_differences, unregister};
 pub use side_by_side::transfer_plan;
 pub use side_by_side::{

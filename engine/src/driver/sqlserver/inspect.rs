@@ -23,7 +23,7 @@ use crate::model::kind;
 use crate::model::kind::prop;
 use crate::model::{Dsp, Element, Model, ObjectName, Reference, Value};
 use crate::plan::DEFINITION;
-use crate::source::build_tsql_text;
+use crate::source::build_tsql_catalog;
 
 /// Catalog queries by result-set name, in the order they run.
 pub const QUERIES: &[(&str, &str)] = &[
@@ -254,8 +254,13 @@ pub fn model_from_catalog(catalog: &Catalog) -> Result<Inspection> {
     // (with the text as its definition) instead of failing the whole inspection.
     let file = Path::new("(live database)");
     let mut good = Vec::new();
+    let database = Set::of(catalog, "database")
+        .iter()
+        .next()
+        .map(database_options);
+    let case_sensitive = database.as_ref().is_some_and(|(_, cs, _)| *cs);
     for batch in batches {
-        match build_tsql_text(&batch.text, file, &dsp) {
+        match build_tsql_catalog(&batch.text, file, &dsp, case_sensitive) {
             Ok(_) => good.push(batch),
             Err(err) => {
                 notes.push(format!(
@@ -275,10 +280,9 @@ pub fn model_from_catalog(catalog: &Catalog) -> Result<Inspection> {
         ddl.push_str(&batch.text);
         ddl.push_str("\nGO\n");
     }
-    let mut model = build_tsql_text(&ddl, file, &dsp)?;
+    let mut model = build_tsql_catalog(&ddl, file, &dsp, case_sensitive)?;
     model.elements.retain(|e| e.kind != kind::DATABASE_OPTIONS);
-    if let Some(row) = Set::of(catalog, "database").iter().next() {
-        let (options, case_sensitive, lcid) = database_options(row);
+    if let Some((options, case_sensitive, lcid)) = database {
         model.collation_case_sensitive = case_sensitive;
         if let Some(lcid) = lcid {
             model.collation_lcid = lcid;
@@ -365,7 +369,8 @@ fn column_ddl(r: Rec<'_>, table_type: bool) -> String {
     }
     if !r.flag("is_nullable") {
         text.push_str(" NOT NULL");
-    } else if table_type {
+    } else if table_type || r.get("type_schema").is_some() {
+        // A column of an alias type says NULL: left out, the type's NOT NULL would apply.
         text.push_str(" NULL");
     }
     if let Some(definition) = r.get("default_definition") {

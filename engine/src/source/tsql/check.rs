@@ -42,9 +42,48 @@ pub fn check_statement(sql: &str) -> Result<(), String> {
     if c.is_kws(&["ALTER", "SCHEMA"]) {
         return alter_schema(&batch, &toks);
     }
+    execute_strings(&c)?;
     let statements = Parser::parse_sql(&MsSqlDialect {}, sql).map_err(|e| e.to_string())?;
     if statements.is_empty() {
         return Err("empty statement".into());
+    }
+    Ok(())
+}
+
+/// `EXECUTE ( ... )` runs a string made of literals and variables joined by `+`, nothing else
+/// (no function calls: SqlScriptDOM's `execSqlList`); sqlparser takes any expression.
+fn execute_strings(c: &Cursor) -> Result<(), String> {
+    let toks = c.toks;
+    for (i, tok) in toks.iter().enumerate() {
+        let is_execute = matches!(&tok.token, Token::Word(w) if w.quote_style.is_none()
+            && (w.value.eq_ignore_ascii_case("EXEC") || w.value.eq_ignore_ascii_case("EXECUTE")));
+        if !is_execute || toks.get(i + 1).map(|t| &t.token) != Some(&Token::LParen) {
+            continue;
+        }
+        let mut expect_operand = true;
+        let mut j = i + 2;
+        loop {
+            let Some(t) = toks.get(j) else {
+                return Err(format!("line {}: EXECUTE ( without `)`", tok.line));
+            };
+            let operand = match &t.token {
+                Token::SingleQuotedString(_) | Token::NationalStringLiteral(_) => true,
+                Token::Word(w) => w.quote_style.is_none() && w.value.starts_with('@'),
+                _ => false,
+            };
+            match (&t.token, expect_operand) {
+                (_, true) if operand => expect_operand = false,
+                (Token::Plus, false) => expect_operand = true,
+                (Token::RParen, false) => break,
+                _ => {
+                    return Err(format!(
+                        "line {}, column {}: EXECUTE (...) takes only string literals and variables joined by +, found `{}`",
+                        t.line, t.column, t.token
+                    ));
+                }
+            }
+            j += 1;
+        }
     }
     Ok(())
 }
@@ -144,7 +183,8 @@ mod tests {
             "ALTER SCHEMA [x] TRANSFER [dbo].[t]",
             "ALTER SCHEMA [x] TRANSFER TYPE::[dbo].[t]",
             "IF EXISTS (SELECT TOP 1 1 FROM [dbo].[t])\n    RAISERROR (N'Rows were detected.', 16, 127) WITH NOWAIT",
-            "DECLARE @name sysname;\nSELECT @name = name FROM sys.key_constraints WHERE parent_object_id = OBJECT_ID(N'[dbo].[t]') AND type = 'PK';\nIF @name IS NOT NULL\n    EXECUTE (N'ALTER TABLE [dbo].[t] DROP CONSTRAINT ' + QUOTENAME(@name))",
+            "DECLARE @name sysname, @statement nvarchar(max);\nSELECT @name = name FROM sys.key_constraints WHERE parent_object_id = OBJECT_ID(N'[dbo].[t]') AND type = 'PK';\nIF @name IS NOT NULL\n    BEGIN\n        SET @statement = N'ALTER TABLE [dbo].[t] DROP CONSTRAINT ' + QUOTENAME(@name);\n        EXECUTE sp_executesql @statement;\n    END",
+            "EXECUTE (N'DROP TABLE ' + @table + N';')",
             "IF EXISTS (SELECT TOP 1 1 FROM [dbo].[t])\n    BEGIN\n        SET IDENTITY_INSERT [dbo].[x] ON;\n        INSERT INTO [dbo].[x] ([a])\n        SELECT [a]\n        FROM [dbo].[t];\n        SET IDENTITY_INSERT [dbo].[x] OFF;\n    END",
             "PRINT N'x'",
         ];
@@ -170,6 +210,10 @@ mod tests {
             "DROP INDEX [i] ON",
             "EXECUTE sp_rename N'a', , N'b'",
             "IF EXISTS (SELECT 1 FROM [t] RAISERROR (N'x', 16, 127)",
+            // EXECUTE (...) takes literals and variables only (SqlScriptDOM's execSqlList).
+            "DECLARE @name sysname;\nIF @name IS NOT NULL\n    EXECUTE (N'ALTER TABLE [dbo].[t] DROP CONSTRAINT ' + QUOTENAME(@name))",
+            "EXEC (N'a' + )",
+            "EXEC ()",
             "",
             ";",
         ];

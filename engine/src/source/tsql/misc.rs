@@ -4,7 +4,10 @@
 use sqlparser::tokenizer::Token;
 
 use super::cursor::Cursor;
-use super::{TsqlBuilder, data_type, principal_ref, qualify, schema_ref, script, skip_statement};
+use super::{
+    BUILT_IN_SCHEMAS, TsqlBuilder, builtin_case, data_type, object_ref, principal_ref, qualify,
+    schema_ref, script, skip_statement,
+};
 use crate::error::Result;
 use crate::model::kind;
 use crate::model::kind::prop;
@@ -75,7 +78,9 @@ impl TsqlBuilder {
     }
 
     pub(super) fn create_schema(&mut self, c: &mut Cursor) -> Result<()> {
+        let name_at = c.pos;
         let name = c.ident()?;
+        let owner_at = c.pos;
         let owner = if c.eat_kw("AUTHORIZATION") {
             c.ident()?
         } else {
@@ -84,6 +89,34 @@ impl TsqlBuilder {
         if !c.at_end() && !c.is(&Token::SemiColon) {
             return Err(c.expected(
                 "the end of CREATE SCHEMA (schema elements inside CREATE SCHEMA are not supported)",
+            ));
+        }
+        // `public` is a role, not a schema; every other built-in principal name is a schema too.
+        let built_in = !name.eq_ignore_ascii_case("public")
+            && BUILT_IN_SCHEMAS
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&name));
+        if built_in {
+            // Every database has it, and the model references it as a built-in: declaring it
+            // adds nothing (an element would script a CREATE SCHEMA that always fails).
+            if builtin_case(&name) == "dbo" && owner.eq_ignore_ascii_case("dbo") {
+                return Ok(());
+            }
+            let at = if owner.eq_ignore_ascii_case("dbo") {
+                name_at
+            } else {
+                owner_at
+            };
+            return Err(c.error_at(
+                at,
+                format!(
+                    "{name} is a schema every database has: a project cannot create it{}",
+                    if owner.eq_ignore_ascii_case("dbo") {
+                        String::new()
+                    } else {
+                        " or give it another owner".to_string()
+                    }
+                ),
             ));
         }
         self.push(
@@ -225,7 +258,7 @@ impl TsqlBuilder {
         let mut el = Element::new(kind::SYNONYM)
             .named(name.clone())
             .with(prop::FOR_OBJECT_SCRIPT, script(text));
-        el.push_ref("ForObject", Reference::to(qualify(target)));
+        el.push_ref("ForObject", object_ref(target));
         el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
         self.push(el);
         Ok(())

@@ -12,6 +12,7 @@ pub mod check;
 mod cursor;
 mod misc;
 mod module;
+mod resolve;
 mod table;
 
 use sqlparser::dialect::MsSqlDialect;
@@ -26,6 +27,7 @@ use crate::source::sqlcmd::Batch;
 
 use crate::model::kind::prop;
 use cursor::{Cursor, Tok};
+pub use resolve::Unresolved;
 
 /// Schemas (and principals) that exist in every database: referenced as built-ins.
 const BUILT_IN_SCHEMAS: &[&str] = &[
@@ -100,6 +102,13 @@ pub struct TsqlBuilder {
     anchors: Vec<Anchor>,
     /// Renames declared by `-- @renamed from=OLD` comments, as refactor operations.
     refactor_operations: Vec<RefactorOperation>,
+    /// Where each element of `elements` was declared (same index), for errors about it.
+    origins: Vec<resolve::Origin>,
+    /// Where the statement being parsed starts.
+    statement_origin: resolve::Origin,
+    /// Columns of an alias type with no NULL or NOT NULL of their own: nullable as the type
+    /// says, known once every type is read.
+    nullability_from_type: Vec<ObjectName>,
 }
 
 impl Default for TsqlBuilder {
@@ -119,6 +128,9 @@ impl TsqlBuilder {
             database_set: Vec::new(),
             anchors: Vec::new(),
             refactor_operations: Vec::new(),
+            origins: Vec::new(),
+            statement_origin: resolve::Origin::default(),
+            nullability_from_type: Vec::new(),
         }
     }
 
@@ -170,12 +182,31 @@ impl TsqlBuilder {
         &self.database_set
     }
 
-    /// The elements built, with relationships in DacFx order.
+    /// The elements built, with relationships in DacFx order, references as written.
     pub fn finish(mut self) -> Vec<Element> {
         for element in &mut self.elements {
             sort_relationships(element);
         }
         self.elements
+    }
+
+    /// The elements of a whole project, with every reference resolved as DacFx's build resolves
+    /// them (see [`resolve`]): spelled as the object was declared, external when it names
+    /// another database, server or a login; one that names nothing in the project is an
+    /// [`crate::error::Error::Sql`] at the declaration, or kept (`Unresolved::Keep`).
+    pub fn finish_resolved(
+        mut self,
+        case_sensitive: bool,
+        unresolved: Unresolved,
+    ) -> Result<Vec<Element>> {
+        resolve::resolve(
+            &mut self.elements,
+            &self.origins,
+            case_sensitive,
+            unresolved,
+        )?;
+        resolve::nullability_from_alias_types(&mut self.elements, &self.nullability_from_type);
+        Ok(self.finish())
     }
 
     fn disambiguator(&mut self) -> String {
@@ -186,10 +217,13 @@ impl TsqlBuilder {
 
     fn push(&mut self, element: Element) {
         self.elements.push(element);
+        self.origins.push(self.statement_origin.clone());
     }
 
     fn statement(&mut self, c: &mut Cursor, toks: &[Tok]) -> Result<()> {
         let start = c.pos;
+        let (line, column) = c.position(start);
+        self.statement_origin = resolve::Origin::at(c.batch, line, column);
         if c.eat_kw("CREATE") {
             if c.eat_kws(&["OR", "ALTER"]) {
                 return self.create_module(c, start, toks);
@@ -203,10 +237,11 @@ impl TsqlBuilder {
             if c.eat_kw("ROLE") {
                 return self.alter_role(c);
             }
-            if c.eat_kw("DATABASE") {
+            if c.is_kw("DATABASE") && !c.is_kws(&["DATABASE", "SCOPED"]) {
+                c.pos += 1;
                 return self.alter_database(c, start);
             }
-            return Err(c.expected("TABLE, ROLE or DATABASE after ALTER"));
+            return Err(not_a_declaration(c, start));
         }
         if c.is_kw("GRANT") || c.is_kw("DENY") || c.is_kw("REVOKE") {
             return self.permission(c);
@@ -343,6 +378,40 @@ impl TsqlBuilder {
     }
 }
 
+/// The error for an ALTER that changes an object rather than completing a declaration. DacFx
+/// refuses these too (SQL70001, "This statement is not recognized in this context"): a project
+/// says what the database is, and the upgrade works out the ALTERs.
+fn not_a_declaration(c: &Cursor, alter: usize) -> crate::error::Error {
+    let mut words = Vec::new();
+    for tok in &c.toks[alter..] {
+        match &tok.token {
+            Token::Word(w) if w.quote_style.is_none() && words.len() < 4 => {
+                words.push(w.value.to_ascii_uppercase())
+            }
+            _ => break,
+        }
+    }
+    let statement = match words.get(1).map(String::as_str) {
+        Some("DATABASE") if words.get(2).is_some_and(|w| w == "SCOPED") => words.join(" "),
+        _ => words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+    };
+    let hint = match words.get(1).map(String::as_str) {
+        Some(module @ ("VIEW" | "PROCEDURE" | "PROC" | "FUNCTION" | "TRIGGER")) => {
+            format!("; declare the object with CREATE {module} (or CREATE OR ALTER {module})")
+        }
+        Some("DATABASE") => {
+            "; database-scoped settings belong in the project's properties or a post-deployment script".to_string()
+        }
+        _ => String::new(),
+    };
+    c.error_at(
+        alter,
+        format!(
+            "{statement} does not belong in a project: a project holds CREATE statements (and the ALTER TABLE ... ADD, ALTER ROLE ... ADD MEMBER and ALTER DATABASE ... SET that complete them), as DacFx requires (SQL70001){hint}"
+        ),
+    )
+}
+
 /// Sorts relationships by name, recursively (DacFx writes them in that order).
 fn sort_relationships(element: &mut Element) {
     element.relationships.sort_by(|a, b| a.name.cmp(&b.name));
@@ -362,6 +431,21 @@ fn qualify(mut parts: Vec<String>) -> ObjectName {
         1 => ObjectName::new(["dbo".to_string(), parts.remove(0)]),
         2 => ObjectName::new(parts),
         n => ObjectName::new(parts.split_off(n - 2)),
+    }
+}
+
+/// Reference to an object named with one to four parts: in this database for up to two, else
+/// in another database or on another server, where the name keeps every part (`[OtherDB].[dbo].[T]`)
+/// and the reference is external, as DacFx records it.
+fn object_ref(parts: Vec<String>) -> Reference {
+    if parts.len() > 2 {
+        // `[OtherDB]..[T]` names the default schema of that database.
+        let parts = parts
+            .into_iter()
+            .map(|p| if p.is_empty() { "dbo".to_string() } else { p });
+        Reference::external(ObjectName::new(parts))
+    } else {
+        Reference::to(qualify(parts))
     }
 }
 
@@ -416,10 +500,41 @@ fn inline_annotation(kind: &str, disambiguator: String) -> Annotation {
     }
 }
 
+/// T-SQL's synonyms of built-in types (ISO spellings), longest first: what each means.
+const TYPE_SYNONYMS: &[(&[&str], &str)] = &[
+    (&["NATIONAL", "CHARACTER", "VARYING"], "nvarchar"),
+    (&["NATIONAL", "CHAR", "VARYING"], "nvarchar"),
+    (&["CHARACTER", "VARYING"], "varchar"),
+    (&["CHAR", "VARYING"], "varchar"),
+    (&["NCHAR", "VARYING"], "nvarchar"),
+    (&["BINARY", "VARYING"], "varbinary"),
+    (&["DOUBLE", "PRECISION"], "float"),
+    (&["NATIONAL", "CHARACTER"], "nchar"),
+    (&["NATIONAL", "CHAR"], "nchar"),
+    (&["NATIONAL", "TEXT"], "ntext"),
+    (&["CHARACTER"], "char"),
+    (&["INTEGER"], "int"),
+    (&["DEC"], "decimal"),
+];
+
+/// The built-in type a synonym at the cursor means, consuming it. Only unquoted words: `[integer]`
+/// names a type of that name, as in SQL Server.
+fn type_synonym(c: &mut Cursor) -> Option<&'static str> {
+    if matches!(c.peek_at(1), Some(Token::Period)) {
+        return None;
+    }
+    let (words, meaning) = TYPE_SYNONYMS.iter().find(|(words, _)| c.is_kws(words))?;
+    c.pos += words.len();
+    Some(meaning)
+}
+
 /// Parses a data type into a `SqlTypeSpecifier` (or `SqlXmlTypeSpecifier`).
 fn data_type(c: &mut Cursor) -> Result<Element> {
     let start = c.pos;
-    let parts = c.object_name()?;
+    let parts = match type_synonym(c) {
+        Some(meaning) => vec![meaning.to_string()],
+        None => c.object_name()?,
+    };
     let builtin = match parts.as_slice() {
         [one] => BUILT_IN_TYPES
             .iter()

@@ -1,4 +1,12 @@
 //! Procedures, functions, views and triggers: headers parsed, bodies kept verbatim.
+//!
+//! SQL Server wants each of these alone in its batch; files written for other tools (sqldef) put
+//! them between other statements without `GO`. A module is only its own statement, by one rule:
+//! a view ends with its query (a top-level `;` or the start of another statement), a function
+//! with its `BEGIN ... END` block or its `RETURN` query, and a procedure or trigger runs to the
+//! end of its batch, as SQL Server compiles it, unless the batch goes on with a top-level CREATE
+//! no body can hold (VIEW, PROCEDURE, FUNCTION, TRIGGER, SCHEMA), which starts a statement of its
+//! own. Statements before a module are statements of their own too.
 
 use sqlparser::tokenizer::Token;
 
@@ -59,7 +67,8 @@ impl TsqlBuilder {
         }
         let as_tok = c.pos;
         c.pos += 1;
-        let body = body_text(c, as_tok + 1);
+        let end = with_semicolons(c, routine_end(c, as_tok + 1));
+        let body = body_text(c, as_tok + 1, end);
         let mut el = Element::new(kind::PROCEDURE)
             .named(name.clone())
             .with(prop::BODY_SCRIPT, script(body));
@@ -69,8 +78,8 @@ impl TsqlBuilder {
             el.push_child(kind::rel::PARAMETERS, p);
         }
         el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
-        el.annotations.push(sys_comments(c, start, as_tok));
-        c.pos = c.toks.len();
+        el.annotations.push(sys_comments(c, start, as_tok, end));
+        c.pos = end;
         self.push(el);
         Ok(())
     }
@@ -113,7 +122,8 @@ impl TsqlBuilder {
         if c.at_end() {
             return Err(c.expected("the function body"));
         }
-        let body = body_text(c, body_start);
+        let end = with_semicolons(c, function_end(c, body_start));
+        let body = body_text(c, body_start, end);
         let mut el = Element::new(kind_name).named(name.clone());
         if let Some(var) = return_variable {
             el.set_prop(prop::RETURN_TABLE_VARIABLE, Value::Text(var));
@@ -124,7 +134,7 @@ impl TsqlBuilder {
             Element::new(kind::FUNCTION_IMPLEMENTATION).with(prop::BODY_SCRIPT, script(body));
         implementation
             .annotations
-            .push(sys_comments(c, start, header_end));
+            .push(sys_comments(c, start, header_end, end));
         el.push_child(kind::rel::FUNCTION_BODY, implementation);
         for p in params {
             el.push_child(kind::rel::PARAMETERS, p);
@@ -133,7 +143,7 @@ impl TsqlBuilder {
         if let Some(t) = return_type {
             el.push_child("Type", t);
         }
-        c.pos = c.toks.len();
+        c.pos = end;
         self.push(el);
         Ok(())
     }
@@ -153,10 +163,8 @@ impl TsqlBuilder {
         }
         let as_tok = c.pos;
         c.pos += 1;
-        let mut end = c.toks.len();
-        while end > c.pos && c.toks[end - 1].token == Token::SemiColon {
-            end -= 1;
-        }
+        let mut end = query_end(c, c.pos);
+        let statement_end = with_semicolons(c, end);
         let mut check_option = false;
         if end >= c.pos + 3 {
             let mut probe = Cursor::new(c.toks, c.batch);
@@ -179,8 +187,9 @@ impl TsqlBuilder {
         }
         el.set_prop(prop::IS_ANSI_NULLS_ON, Value::Bool(true));
         el.push_ref(kind::rel::SCHEMA, schema_ref(&name));
-        el.annotations.push(sys_comments(c, start, as_tok));
-        c.pos = c.toks.len();
+        el.annotations
+            .push(sys_comments(c, start, as_tok, statement_end));
+        c.pos = statement_end;
         self.push(el);
         Ok(())
     }
@@ -195,7 +204,8 @@ impl TsqlBuilder {
             }
             let name = ObjectName::new([parts.last().cloned().unwrap_or_default()]);
             let as_tok = find_as(c)?;
-            let body = body_text(c, as_tok + 1);
+            let end = with_semicolons(c, routine_end(c, as_tok + 1));
+            let body = body_text(c, as_tok + 1, end);
             let mut el = Element::new(if database {
                 "SqlDatabaseDdlTrigger"
             } else {
@@ -203,9 +213,9 @@ impl TsqlBuilder {
             })
             .named(name)
             .with(prop::BODY_SCRIPT, script(body));
-            el.set_prop(prop::DEFINITION, script(c.text(start, c.toks.len())));
-            el.annotations.push(sys_comments(c, start, as_tok));
-            c.pos = c.toks.len();
+            el.set_prop(prop::DEFINITION, script(c.text(start, end)));
+            el.annotations.push(sys_comments(c, start, as_tok, end));
+            c.pos = end;
             self.push(el);
             return Ok(());
         }
@@ -248,7 +258,8 @@ impl TsqlBuilder {
             return Err(c.expected("AS before the trigger body"));
         }
         let as_tok = c.pos;
-        let body = body_text(c, as_tok + 1);
+        let end = with_semicolons(c, routine_end(c, as_tok + 1));
+        let body = body_text(c, as_tok + 1, end);
         let mut el = Element::new(kind::DML_TRIGGER).named(name);
         if delete {
             el.set_prop(prop::IS_DELETE_TRIGGER, Value::Bool(true));
@@ -267,8 +278,8 @@ impl TsqlBuilder {
         apply_options(&mut el, &options);
         el.set_prop(prop::IS_ANSI_NULLS_ON, Value::Bool(true));
         el.push_ref(kind::rel::PARENT, Reference::to(parent));
-        el.annotations.push(sys_comments(c, start, as_tok));
-        c.pos = c.toks.len();
+        el.annotations.push(sys_comments(c, start, as_tok, end));
+        c.pos = end;
         self.push(el);
         Ok(())
     }
@@ -290,9 +301,9 @@ fn find_as(c: &mut Cursor) -> Result<usize> {
 }
 
 /// Text from token `from` (its preceding whitespace included, as DacFx keeps the newline after
-/// `AS`) to the last token of the batch.
-fn body_text<'a>(c: &Cursor<'a>, from: usize) -> &'a str {
-    let Some(last) = c.toks.last() else {
+/// `AS`) to the last token before `end`.
+fn body_text<'a>(c: &Cursor<'a>, from: usize, end: usize) -> &'a str {
+    let Some(last) = end.checked_sub(1).and_then(|i| c.toks.get(i)) else {
         return "";
     };
     let begin = if from == 0 { 0 } else { c.toks[from - 1].end };
@@ -302,15 +313,146 @@ fn body_text<'a>(c: &Cursor<'a>, from: usize) -> &'a str {
     &c.src()[begin..last.end]
 }
 
-/// `SysCommentsObjectAnnotation` as DacFx writes it: where the CREATE statement starts in the
-/// batch, its length, and the header text up to the end of `AS`.
-fn sys_comments(c: &Cursor, start: usize, header_end: usize) -> Annotation {
+/// Keywords that start a statement: where a view's query (or an inline function's) ends when
+/// more statements follow it in its batch.
+const STATEMENT_STARTS: &[&str] = &[
+    "CREATE", "ALTER", "DROP", "GRANT", "DENY", "REVOKE", "EXEC", "EXECUTE", "INSERT", "UPDATE",
+    "DELETE", "MERGE", "TRUNCATE", "DECLARE", "SET", "PRINT", "IF", "BEGIN", "USE",
+];
+
+/// Whether token `i` is the unquoted keyword `kw` (and not a name after a `.`).
+fn is_word(c: &Cursor, i: usize, kw: &str) -> bool {
+    matches!(&c.toks[i].token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+        && (i == 0 || c.toks[i - 1].token != Token::Period)
+}
+
+/// Where a query starting at token `from` ends: its top-level `;`, the start of another
+/// statement, or the end of the batch.
+fn query_end(c: &Cursor, from: usize) -> usize {
+    let mut depth = 0usize;
+    for i in from..c.toks.len() {
+        match &c.toks[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::SemiColon if depth == 0 => return i,
+            _ if depth == 0 && i > from && STATEMENT_STARTS.iter().any(|k| is_word(c, i, k)) => {
+                return i;
+            }
+            _ => {}
+        }
+    }
+    c.toks.len()
+}
+
+/// Change in BEGIN/CASE ... END nesting at token `i`: BEGIN (not BEGIN TRAN, DIALOG,
+/// CONVERSATION...) and CASE open, END (not END CONVERSATION) closes.
+fn block_step(c: &Cursor, i: usize) -> i32 {
+    let next_is =
+        |words: &[&str]| i + 1 < c.toks.len() && words.iter().any(|w| is_word(c, i + 1, w));
+    if is_word(c, i, "BEGIN")
+        && !next_is(&[
+            "TRAN",
+            "TRANSACTION",
+            "DISTRIBUTED",
+            "DIALOG",
+            "CONVERSATION",
+        ])
+    {
+        return 1;
+    }
+    if is_word(c, i, "CASE") {
+        return 1;
+    }
+    if is_word(c, i, "END") && !next_is(&["CONVERSATION"]) {
+        return -1;
+    }
+    0
+}
+
+/// The token after the END that closes the block opened at `begin`, or the end of the batch.
+fn block_end(c: &Cursor, begin: usize) -> usize {
+    let mut depth = 0i32;
+    for i in begin..c.toks.len() {
+        depth += block_step(c, i);
+        if depth == 0 {
+            return i + 1;
+        }
+    }
+    c.toks.len()
+}
+
+/// Where a function's body starting at `from` ends: its BEGIN ... END block, else its RETURN
+/// query (or EXTERNAL NAME) as a query ends.
+fn function_end(c: &Cursor, from: usize) -> usize {
+    if from < c.toks.len() && is_word(c, from, "BEGIN") {
+        block_end(c, from)
+    } else {
+        query_end(c, from)
+    }
+}
+
+/// Where a procedure's or trigger's body starting at `from` ends: the end of its batch, as SQL
+/// Server compiles it, unless the batch goes on with a top-level CREATE that no body can hold
+/// (VIEW, PROCEDURE, FUNCTION, TRIGGER, SCHEMA: "must be the first statement in a batch"),
+/// which can only be a statement of its own written without `GO` before it.
+fn routine_end(c: &Cursor, from: usize) -> usize {
+    let mut parens = 0usize;
+    let mut blocks = 0i32;
+    for i in from..c.toks.len() {
+        match &c.toks[i].token {
+            Token::LParen => parens += 1,
+            Token::RParen => parens = parens.saturating_sub(1),
+            _ if parens == 0 => {
+                blocks = (blocks + block_step(c, i)).max(0);
+                if blocks == 0 && i > from && is_word(c, i, "CREATE") {
+                    let mut k = i + 1;
+                    if k + 1 < c.toks.len() && is_word(c, k, "OR") && is_word(c, k + 1, "ALTER") {
+                        k += 2;
+                    }
+                    let batch_only = ["VIEW", "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "SCHEMA"];
+                    if k < c.toks.len() && batch_only.iter().any(|w| is_word(c, k, w)) {
+                        return i;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    c.toks.len()
+}
+
+/// `end` moved past the `;`s that close the statement.
+fn with_semicolons(c: &Cursor, mut end: usize) -> usize {
+    while end < c.toks.len() && c.toks[end].token == Token::SemiColon {
+        end += 1;
+    }
+    end
+}
+
+/// `SysCommentsObjectAnnotation` as DacFx writes it: where the CREATE statement starts in its
+/// text (the batch, or what follows the statement before it), its length up to token `end`, and
+/// the header text up to the end of `AS`.
+fn sys_comments(c: &Cursor, start: usize, header_end: usize, end: usize) -> Annotation {
     let src = c.src();
     let create_at = c.toks[start].start;
-    let end = c.toks.last().map_or(create_at, |t| t.end);
-    let header_to = c.toks.get(header_end).map_or(end, |t| t.end);
+    // The statement's text starts with the batch, or after the statement before it.
+    let text_start = match start.checked_sub(1) {
+        None => 0,
+        Some(before) => {
+            let after = c.toks[before].end;
+            after + (src[after..create_at].len() - src[after..create_at].trim_start().len())
+        }
+    };
+    let statement_end = end
+        .checked_sub(1)
+        .and_then(|i| c.toks.get(i))
+        .map_or(create_at, |t| t.end);
+    let header_to = c.toks.get(header_end).map_or(statement_end, |t| t.end);
     let (line, column) = {
-        let (_, l, col) = c.batch.locate(1, 1);
+        let before = &src[..text_start];
+        let line = before.matches('\n').count() as u64 + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
+        let (_, l, col) = c.batch.locate(line, column);
         (l, col)
     };
     let prop = |name: &str, value: Value| Property {
@@ -324,15 +466,18 @@ fn sys_comments(c: &Cursor, start: usize, header_end: usize) -> Annotation {
         properties: vec![
             prop(
                 "CreateOffset",
-                Value::Int(src[..create_at].chars().count() as i64),
+                Value::Int(src[text_start..create_at].chars().count() as i64),
             ),
             prop(
                 "Length",
-                Value::Int(src[create_at..end].chars().count() as i64),
+                Value::Int(src[create_at..statement_end].chars().count() as i64),
             ),
             prop("StartLine", Value::Int(line as i64)),
             prop("StartColumn", Value::Int(column as i64)),
-            prop("HeaderContents", Value::Text(src[..header_to].to_string())),
+            prop(
+                "HeaderContents",
+                Value::Text(src[text_start..header_to].to_string()),
+            ),
         ],
     }
 }

@@ -105,7 +105,15 @@ impl TsqlBuilder {
                                     let sub = c.ident()?.to_ascii_uppercase();
                                     c.expect(&Token::Eq, "`=`")?;
                                     if sub == "HISTORY_TABLE" {
-                                        let history = qualify(c.object_name()?);
+                                        let history_at = c.pos;
+                                        let history = c.object_name()?;
+                                        if history.len() > 2 {
+                                            return Err(c.error_at(
+                                                history_at,
+                                                "a temporal table's history table is in the same database: name it with at most two parts",
+                                            ));
+                                        }
+                                        let history = qualify(history);
                                         table.push_ref(
                                             "TemporalSystemVersioningHistoryTable",
                                             Reference::to(history),
@@ -243,22 +251,29 @@ impl TsqlBuilder {
         c.expect(&Token::LParen, "`(` and the column list")?;
         let mut columns: Vec<(Element, ())> = Vec::new();
         let mut constraints = Vec::new();
+        let starts_table_constraint = |c: &Cursor| {
+            c.is_kw("CONSTRAINT")
+                || c.is_kw("PRIMARY")
+                || c.is_kw("UNIQUE")
+                || c.is_kw("FOREIGN")
+                || c.is_kw("CHECK")
+        };
         loop {
             if c.is(&Token::RParen) {
                 break; // trailing comma, as SSDT tolerates
             }
             let at = c.pos;
-            if c.is_kw("CONSTRAINT")
-                || c.is_kw("PRIMARY")
-                || c.is_kw("UNIQUE")
-                || c.is_kw("FOREIGN")
-                || c.is_kw("CHECK")
-            {
+            if starts_table_constraint(c) {
                 let p = self.table_constraint(c, table, owner, None)?;
                 if let Some(name) = &p.element.name {
                     self.anchor(c, at, &p.element.kind, name);
                 }
                 constraints.push(p);
+                // SQL Server (and DacFx) take table constraints one after another without a
+                // comma between them.
+                if starts_table_constraint(c) {
+                    continue;
+                }
             } else if c.eat_kws(&["PERIOD", "FOR", "SYSTEM_TIME"]) {
                 c.skip_group()?;
             } else if c.is_kw("INDEX") {
@@ -317,6 +332,9 @@ impl TsqlBuilder {
         }
         let mut collation = None;
         let mut not_null = false;
+        // Whether NULL or NOT NULL was written (or implied by a primary key): else an alias
+        // type's nullability decides.
+        let mut nullability_written = false;
         let mut identity: Option<(String, String)> = None;
         let mut identity_nfr = false;
         let mut rowguid = false;
@@ -369,21 +387,25 @@ impl TsqlBuilder {
                     || p.element.kind == kind::TABLE_TYPE_PRIMARY_KEY
                 {
                     not_null = true;
+                    nullability_written = true;
                 }
                 p.column = Some(index);
                 constraints.push(p);
                 continue;
             }
-            if let Some(cn) = constraint_name {
-                let _ = cn;
+            // `CONSTRAINT name [NOT] NULL`: SQL Server accepts a name on nullability and keeps
+            // none (DacFx neither).
+            if constraint_name.is_some() && !(c.is_kws(&["NOT", "NULL"]) || c.is_kw("NULL")) {
                 return Err(c.expected(
-                    "DEFAULT, PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK after the constraint name",
+                    "DEFAULT, PRIMARY KEY, UNIQUE, FOREIGN KEY, CHECK, NULL or NOT NULL after the constraint name",
                 ));
             }
             if c.eat_kws(&["NOT", "NULL"]) {
                 not_null = true;
+                nullability_written = true;
             } else if c.eat_kw("NULL") {
                 not_null = false;
+                nullability_written = true;
             } else if c.is_kw("NOT") && !c.is_kws(&["NOT", "FOR"]) {
                 c.pos += 1;
                 return Err(c.expected("NULL or FOR REPLICATION after NOT"));
@@ -506,6 +528,10 @@ impl TsqlBuilder {
             col.set_prop(prop::MASKING_FUNCTION, crate::model::Value::Text(m));
         }
         if let Some(spec) = type_spec {
+            let alias_type = spec.references(kind::rel::TYPE).any(|r| !r.is_built_in());
+            if alias_type && !nullability_written {
+                self.nullability_from_type.push(name.clone());
+            }
             col.push_child(kind::rel::TYPE_SPECIFIER, spec);
         }
         Ok((col, constraints))
@@ -765,7 +791,15 @@ impl TsqlBuilder {
         columns: Vec<String>,
     ) -> Result<Element> {
         c.expect_kw("REFERENCES")?;
-        let foreign = qualify(c.object_name()?);
+        let foreign_at = c.pos;
+        let foreign = c.object_name()?;
+        if foreign.len() > 2 {
+            return Err(c.error_at(
+                foreign_at,
+                "a foreign key references a table of this database: SQL Server has no cross-database foreign keys",
+            ));
+        }
+        let foreign = qualify(foreign);
         let foreign_columns = if c.is(&Token::LParen) {
             ident_list(c)?
         } else {

@@ -546,3 +546,414 @@ fn renamed_annotations_become_rename_refactor_operations() {
     // A comment without a definition before it on its line renames nothing.
     assert!(refactor_ops("-- @renamed from=x\nCREATE TABLE t (a int);\n").is_empty());
 }
+
+/// The model of `sql` built as a whole project: references resolved, unresolved ones refused.
+fn build_project(sql: &str) -> Result<crate::model::Model, Error> {
+    crate::source::build_tsql_text(
+        sql,
+        Path::new("t.sql"),
+        &crate::model::Dsp::default_sqlserver(),
+    )
+}
+
+/// `model` written as a package and read back, as `dac build` then any other command does.
+fn write_and_read(model: crate::model::Model) -> Result<crate::model::Model, Error> {
+    let package = crate::package::Package {
+        metadata: None,
+        origin: None,
+        model,
+        predeploy: None,
+        postdeploy: None,
+        refactor_log: None,
+    };
+    let bytes = crate::package::to_bytes(&package)?;
+    let read = crate::package::read_bytes(&bytes, Path::new("t.dacpac"), &Default::default())?;
+    Ok(read.model)
+}
+
+fn built_error(sql: &str) -> (u64, String) {
+    match build_project(sql).unwrap_err() {
+        Error::Sql { line, message, .. } => (line, message),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn references_outside_the_database_are_external_and_the_package_loads() {
+    let model = build_project(
+        "CREATE TABLE dbo.T (id INT NOT NULL PRIMARY KEY)
+GO
+CREATE USER [u] FOR LOGIN [l]
+GO
+CREATE SYNONYM dbo.Remote FOR [OtherDB].[dbo].[T]
+GO
+CREATE SYNONYM dbo.Linked FOR [Srv].[OtherDB].[dbo].[T]
+GO
+CREATE SYNONYM dbo.Local FOR dbo.T
+GO
+",
+    )
+    .unwrap();
+    let external = |kind: &str, name: &str, rel: &str| {
+        let el = find(&model.elements, kind, name);
+        let r = el.references(rel).next().unwrap().clone();
+        (
+            r.name.unwrap().to_string(),
+            r.external_source.as_deref().map(str::to_string),
+        )
+    };
+    let unresolved = Some("UnresolvedEntity".to_string());
+    assert_eq!(
+        external("SqlUser", "[u]", "Login"),
+        ("[l]".into(), unresolved.clone())
+    );
+    assert_eq!(
+        external("SqlSynonym", "[dbo].[Remote]", "ForObject"),
+        ("[OtherDB].[dbo].[T]".into(), unresolved.clone())
+    );
+    assert_eq!(
+        external("SqlSynonym", "[dbo].[Linked]", "ForObject"),
+        ("[Srv].[OtherDB].[dbo].[T]".into(), unresolved)
+    );
+    assert_eq!(
+        external("SqlSynonym", "[dbo].[Local]", "ForObject"),
+        ("[dbo].[T]".into(), None)
+    );
+    write_and_read(model).unwrap();
+}
+
+#[test]
+fn unresolved_local_references_are_errors_at_their_statement() {
+    let (line, message) = built_error(
+        "CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY)
+GO
+CREATE TABLE dbo.B (
+    id INT NOT NULL,
+    a INT CONSTRAINT FK_B_Missing REFERENCES dbo.Missing (id)
+)
+GO
+",
+    );
+    assert_eq!(line, 3, "{message}");
+    assert!(message.contains("the table [dbo].[Missing]"), "{message}");
+    assert!(message.contains("SQL71501"), "{message}");
+
+    let (line, message) = built_error(
+        "CREATE TABLE dbo.T (
+    id INT NOT NULL PRIMARY KEY,
+    ValidFrom DATETIME2 GENERATED ALWAYS AS ROW START NOT NULL,
+    ValidTo DATETIME2 GENERATED ALWAYS AS ROW END NOT NULL,
+    PERIOD FOR SYSTEM_TIME (ValidFrom, ValidTo)
+) WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = dbo.THistory))",
+    );
+    assert_eq!(line, 1, "{message}");
+    assert!(
+        message.contains("the history table [dbo].[THistory]"),
+        "{message}"
+    );
+
+    let (_, message) = built_error("CREATE TABLE FOO.T (id INT)");
+    assert!(message.contains("the schema [FOO]"), "{message}");
+    let (_, message) = built_error("CREATE SYNONYM dbo.S FOR dbo.Nothing");
+    assert!(message.contains("[dbo].[Nothing]"), "{message}");
+    // A foreign key cannot reach another database.
+    let (_, _, message) = sql_error("CREATE TABLE dbo.B (a INT REFERENCES OtherDB.dbo.A (id))");
+    assert!(message.contains("cross-database"), "{message}");
+}
+
+#[test]
+fn references_take_the_spelling_of_the_declaration() {
+    // Names compare case-insensitively under SQL Server's default collation.
+    let model = build_project(
+        "CREATE TABLE Items (item_id integer NOT NULL PRIMARY KEY)
+GO
+CREATE TABLE prices (id INT NOT NULL, item INT CONSTRAINT fk REFERENCES items (ITEM_ID))
+GO
+",
+    )
+    .unwrap();
+    let fk = find(&model.elements, "SqlForeignKeyConstraint", "[dbo].[fk]");
+    assert_eq!(referenced(fk, "ForeignTable"), "[dbo].[Items]");
+    assert_eq!(referenced(fk, "ForeignColumns"), "[dbo].[Items].[item_id]");
+    write_and_read(model).unwrap();
+}
+
+#[test]
+fn type_synonyms_are_the_built_in_types() {
+    let els = parse(
+        "CREATE TABLE t (a integer NOT NULL, b INTEGER, c character varying(10), d dec(5,2), e double precision, f national character(3), g [integer])",
+    )
+    .unwrap();
+    let table = find(&els, "SqlTable", "[dbo].[t]");
+    let types: Vec<(String, bool)> = table
+        .children("Columns")
+        .map(|c| {
+            let spec = c.children("TypeSpecifier").next().unwrap();
+            let r = spec.references("Type").next().unwrap();
+            (r.name.as_ref().unwrap().to_string(), r.is_built_in())
+        })
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("[int]".to_string(), true),
+            ("[int]".to_string(), true),
+            ("[varchar]".to_string(), true),
+            ("[decimal]".to_string(), true),
+            ("[float]".to_string(), true),
+            ("[nchar]".to_string(), true),
+            // A bracketed name is a type of that name, as in SQL Server.
+            ("[dbo].[integer]".to_string(), false),
+        ]
+    );
+}
+
+#[test]
+fn an_index_on_a_view_names_the_view_column_and_the_package_loads() {
+    let model = build_project(
+        "CREATE TABLE dbo.Stores (Id INT NOT NULL PRIMARY KEY, RegionCode INT NOT NULL)
+GO
+CREATE VIEW dbo.StoreCount WITH SCHEMABINDING AS
+SELECT RegionCode, COUNT_BIG(*) AS Stores FROM dbo.Stores GROUP BY RegionCode
+GO
+CREATE UNIQUE CLUSTERED INDEX IX ON dbo.StoreCount (RegionCode)
+GO
+",
+    )
+    .unwrap();
+    let view = find(&model.elements, "SqlView", "[dbo].[StoreCount]");
+    let columns: Vec<String> = view
+        .children("Columns")
+        .map(|c| c.name_or_empty().to_string())
+        .collect();
+    assert_eq!(columns, vec!["[dbo].[StoreCount].[RegionCode]"]);
+    write_and_read(model).unwrap();
+}
+
+#[test]
+fn columns_of_a_not_null_alias_type_are_not_null_unless_they_say_null() {
+    let model = build_project(
+        "CREATE TABLE dbo.Contacts (
+    Id INT NOT NULL PRIMARY KEY,
+    Phone dbo.Phone,
+    Fax dbo.Phone NULL,
+    Mobile dbo.phone CONSTRAINT NN_Mobile NOT NULL,
+    Note dbo.Note
+)
+GO
+CREATE TYPE dbo.Phone FROM VARCHAR(20) NOT NULL
+GO
+CREATE TYPE dbo.Note FROM NVARCHAR(100)
+GO
+",
+    )
+    .unwrap();
+    let table = find(&model.elements, "SqlTable", "[dbo].[Contacts]");
+    let nullable: Vec<(String, Option<bool>)> = table
+        .children("Columns")
+        .map(|c| {
+            (
+                c.name_or_empty().leaf().to_string(),
+                c.bool_prop("IsNullable"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        nullable,
+        vec![
+            ("Id".to_string(), Some(false)),
+            // The type says NOT NULL, even when declared after the table.
+            ("Phone".to_string(), Some(false)),
+            ("Fax".to_string(), None),
+            ("Mobile".to_string(), Some(false)),
+            ("Note".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn a_name_on_null_or_not_null_is_accepted_and_not_kept() {
+    let els =
+        parse("CREATE TABLE t (a INT CONSTRAINT [NN] NOT NULL, b INT CONSTRAINT N2 NULL)").unwrap();
+    let table = find(&els, "SqlTable", "[dbo].[t]");
+    let cols: Vec<Option<bool>> = table
+        .children("Columns")
+        .map(|c| c.bool_prop("IsNullable"))
+        .collect();
+    assert_eq!(cols, vec![Some(false), None]);
+    assert_eq!(els.len(), 1, "{els:#?}");
+    let (_, _, message) = sql_error("CREATE TABLE t (a INT CONSTRAINT nn IDENTITY)");
+    assert!(message.contains("NOT NULL"), "{message}");
+}
+
+#[test]
+fn table_constraints_may_follow_one_another_without_a_comma() {
+    let els = parse(
+        "CREATE TABLE dbo.Child (
+    Id INT NOT NULL,
+    ParentId INT NOT NULL,
+    CONSTRAINT PK_Child PRIMARY KEY (Id)
+    CONSTRAINT FK_Child_Parent FOREIGN KEY (ParentId) REFERENCES dbo.Parent (Id)
+    CHECK (Id > 0)
+)",
+    )
+    .unwrap();
+    find(&els, "SqlPrimaryKeyConstraint", "[dbo].[PK_Child]");
+    let fk = find(&els, "SqlForeignKeyConstraint", "[dbo].[FK_Child_Parent]");
+    assert_eq!(referenced(fk, "ForeignTable"), "[dbo].[Parent]");
+    assert!(els.iter().any(|e| e.kind == "SqlCheckConstraint"));
+}
+
+#[test]
+fn create_schema_dbo_declares_nothing_new() {
+    let els = parse(
+        "CREATE SCHEMA [dbo]\nGO\nCREATE SCHEMA dbo AUTHORIZATION [dbo];\nGO\nCREATE SCHEMA Sales",
+    )
+    .unwrap();
+    let schemas: Vec<String> = els
+        .iter()
+        .filter(|e| e.kind == "SqlSchema")
+        .map(|e| e.name_or_empty().to_string())
+        .collect();
+    assert_eq!(schemas, vec!["[Sales]"]);
+    let (line, column, message) = sql_error("CREATE SCHEMA dbo AUTHORIZATION someone");
+    assert_eq!((line, column), (1, 19), "{message}");
+    assert!(message.contains("every database"), "{message}");
+    let (_, _, message) = sql_error("CREATE SCHEMA sys");
+    assert!(message.contains("every database"), "{message}");
+}
+
+#[test]
+fn alter_statements_that_change_objects_say_a_project_holds_create_statements() {
+    let (line, column, message) =
+        sql_error("CREATE TABLE t (a INT)\nGO\nALTER VIEW dbo.v AS SELECT 1 AS one");
+    assert_eq!((line, column), (3, 1), "{message}");
+    assert!(
+        message.starts_with("ALTER VIEW does not belong in a project"),
+        "{message}"
+    );
+    assert!(message.contains("CREATE VIEW"), "{message}");
+    let (_, _, message) = sql_error("ALTER DATABASE SCOPED CONFIGURATION SET MAXDOP = 1;");
+    assert!(
+        message.starts_with("ALTER DATABASE SCOPED CONFIGURATION does not belong in a project"),
+        "{message}"
+    );
+    assert!(message.contains("SQL70001"), "{message}");
+    // ALTER DATABASE ... SET still completes the project's database options.
+    parse("ALTER DATABASE CURRENT SET ALLOW_SNAPSHOT_ISOLATION ON").unwrap();
+}
+
+/// A property of a module's `SysCommentsObjectAnnotation` (on the module or its function body).
+fn sys_comment(el: &Element, name: &str) -> Value {
+    let from = |e: &Element| {
+        e.annotations.iter().find_map(|a| match a {
+            Annotation::Inline {
+                kind, properties, ..
+            } if kind == "SysCommentsObjectAnnotation" => properties
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.value.clone()),
+            _ => None,
+        })
+    };
+    from(el)
+        .or_else(|| el.children("FunctionBody").find_map(from))
+        .unwrap_or_else(|| panic!("no {name} in {el:#?}"))
+}
+
+#[test]
+fn modules_in_a_file_without_go_are_only_their_own_statement() {
+    let els = parse(
+        "create table users (id int not null primary key, name varchar(40));
+create view user_view as select id, name from users where id > 0;
+create function dbo.twice(@x int) returns int as begin return case when @x > 0 then @x * 2 else 0 end end;
+create function dbo.named() returns table as return (select name from users);
+create trigger users_audit on users after insert as begin set nocount on; end;
+create view second_view as select id from users
+create table t2 (a int)
+",
+    )
+    .unwrap();
+    let kinds: Vec<String> = els
+        .iter()
+        .map(|e| format!("{} {}", e.kind, e.name_or_empty()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "SqlPrimaryKeyConstraint ",
+            "SqlTable [dbo].[users]",
+            "SqlView [dbo].[user_view]",
+            "SqlScalarFunction [dbo].[twice]",
+            "SqlInlineTableValuedFunction [dbo].[named]",
+            "SqlDmlTrigger [dbo].[users_audit]",
+            "SqlView [dbo].[second_view]",
+            "SqlTable [dbo].[t2]",
+        ]
+    );
+    let text = |kind: &str, name: &str, property: &str| {
+        find(&els, kind, name)
+            .text_prop(property)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        text("SqlView", "[dbo].[user_view]", prop::QUERY_SCRIPT),
+        "select id, name from users where id > 0"
+    );
+    assert_eq!(
+        text("SqlView", "[dbo].[second_view]", prop::QUERY_SCRIPT),
+        "select id from users"
+    );
+    assert_eq!(
+        text("SqlDmlTrigger", "[dbo].[users_audit]", prop::BODY_SCRIPT),
+        "begin set nocount on; end;"
+    );
+    let twice = find(&els, "SqlScalarFunction", "[dbo].[twice]");
+    let body = twice.children("FunctionBody").next().unwrap();
+    assert_eq!(
+        body.text_prop(prop::BODY_SCRIPT).unwrap().trim(),
+        "begin return case when @x > 0 then @x * 2 else 0 end end;"
+    );
+    // The header DacFx keeps starts at the module's own CREATE, not at the file's start.
+    let view = find(&els, "SqlView", "[dbo].[user_view]");
+    assert_eq!(
+        sys_comment(view, "HeaderContents"),
+        Value::Text("create view user_view as".into())
+    );
+    assert_eq!(sys_comment(view, "CreateOffset"), Value::Int(0));
+    assert_eq!(sys_comment(view, "StartLine"), Value::Int(2));
+    assert_eq!(
+        sys_comment(view, "Length"),
+        Value::Int(
+            "create view user_view as select id, name from users where id > 0;".len() as i64
+        )
+    );
+}
+
+#[test]
+fn a_procedure_body_runs_to_the_end_of_its_batch_unless_a_create_no_body_can_hold_follows() {
+    let els = parse(
+        "CREATE PROCEDURE dbo.p AS
+SET NOCOUNT ON;
+CREATE TABLE #work (a int);
+CREATE INDEX ix ON #work (a);
+IF 1 = 1 BEGIN SELECT 1; END
+CREATE TABLE dbo.kept_in_body (a int);
+CREATE VIEW dbo.v AS SELECT 1 AS one
+",
+    )
+    .unwrap();
+    let p = find(&els, "SqlProcedure", "[dbo].[p]");
+    let body = p.text_prop(prop::BODY_SCRIPT).unwrap();
+    // SQL Server makes every statement up to the end of the batch part of the procedure...
+    assert!(body.contains("CREATE TABLE dbo.kept_in_body"), "{body}");
+    // ...but no procedure can hold CREATE VIEW: that is a statement of its own.
+    assert!(!body.contains("CREATE VIEW"), "{body}");
+    find(&els, "SqlView", "[dbo].[v]");
+    assert!(
+        !els.iter()
+            .any(|e| e.name_or_empty().to_string().contains("kept_in_body"))
+    );
+}

@@ -291,7 +291,7 @@ pub(super) fn create_scripts(
             rebuild_for_column_order: false,
         },
     );
-    crate::upgrade::in_place::refuse_cycles(&plan)?;
+    crate::upgrade::in_place::refuse_unrunnable(&plan)?;
     let script = script::render(&plan, dialect).with_variables(dialect, variables)?;
     let part = |keep: &dyn Fn(Option<StepKind>) -> bool| {
         let mut part = script.clone();

@@ -131,7 +131,10 @@ pub fn plan_transfer(
                 continue;
             };
             taken.insert(old.name().to_ascii_lowercase());
-            if old.data_type() != column.data_type() {
+            let platform = desired.platform();
+            if old.data_type().map(|t| t.with_implied(platform))
+                != column.data_type().map(|t| t.with_implied(platform))
+            {
                 same_types = false;
                 let declared = column
                     .data_type()
