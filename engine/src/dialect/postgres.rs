@@ -228,6 +228,13 @@ impl Dialect for Postgres {
         let table = self.quote_name(table);
         let column = self.quote_ident(new.name());
         let mut out = Vec::new();
+        // An identity column is NOT NULL: its identity goes before it may hold NULLs, and comes
+        // after it is NOT NULL.
+        let identity = self.identity_change(table_name, old, new);
+        let dropping_identity = old.identity().is_some() && new.identity().is_none();
+        if dropping_identity {
+            out.extend(identity.iter().cloned());
+        }
         if (old.data_type() != new.data_type() || old.collation() != new.collation())
             && let Some(data_type) = new.data_type()
         {
@@ -246,7 +253,9 @@ impl Dialect for Postgres {
                 "ALTER TABLE {table} ALTER COLUMN {column} {action} NOT NULL"
             ));
         }
-        out.extend(self.identity_change(table_name, old, new));
+        if !dropping_identity {
+            out.extend(identity);
+        }
         out.extend(self.statistics_target(table_name, desired, Some(current)));
         out
     }

@@ -37,6 +37,9 @@ pub(crate) struct Ctx {
     pub pending_table_options: Option<(bool, bool)>,
     /// PostgreSQL trigger arguments stripped before parsing, as string literals.
     pub pending_trigger_args: Option<Vec<String>>,
+    /// The statement being converted is a PostgreSQL `CREATE PROCEDURE`, read as a function
+    /// (sqlparser 0.63 reads procedures only with a `BEGIN ... END` body).
+    pub pending_procedure: bool,
     /// Where unqualified names go (`SET search_path`, `set_config('search_path', ...)`).
     pub search_path: SearchPath,
     /// An unqualified name met while the search path was empty (an error after the statement).
@@ -94,6 +97,7 @@ impl Ctx {
             pending_attributes: None,
             pending_table_options: None,
             pending_trigger_args: None,
+            pending_procedure: false,
             search_path: SearchPath::Default,
             unqualified: None,
             seed: Vec::new(),
@@ -1110,7 +1114,9 @@ impl Ctx {
         cf.or_replace = false;
         let name = self.object(&cf.name);
         let schema = name.first().to_string();
+        let procedure = std::mem::take(&mut self.pending_procedure);
         let kind = match &cf.return_type {
+            _ if procedure => kind::PROCEDURE,
             Some(FunctionReturnType::SetOf(_)) => kind::MULTI_TVF,
             Some(FunctionReturnType::DataType(DataType::Table(_))) => kind::MULTI_TVF,
             _ => kind::SCALAR_FUNCTION,
@@ -1162,13 +1168,18 @@ impl Ctx {
             Some(CreateFunctionBody::AsReturnSelect(s)) => format!("RETURN {s}"),
             None => String::new(),
         };
-        el.set_prop(
-            prop::DEFINITION_SCRIPT,
-            script(&Statement::CreateFunction(cf).to_string()),
-        );
-        let imp =
-            Element::new(kind::FUNCTION_IMPLEMENTATION).with(prop::BODY_SCRIPT, script(&body));
-        el.push_child(rel::FUNCTION_BODY, imp);
+        let definition = Statement::CreateFunction(cf).to_string();
+        let definition = if procedure {
+            definition.replacen("CREATE FUNCTION", "CREATE PROCEDURE", 1)
+        } else {
+            definition
+        };
+        el.set_prop(prop::DEFINITION_SCRIPT, script(&definition));
+        if !procedure {
+            let imp = Element::new(kind::FUNCTION_IMPLEMENTATION)
+                .with(prop::BODY_SCRIPT, script(&body));
+            el.push_child(rel::FUNCTION_BODY, imp);
+        }
         el.push_ref(rel::SCHEMA, self.schema_ref(&schema));
         self.out.push(el);
         Ok(())

@@ -526,6 +526,7 @@ fn handle_statement(
     ctx.pending_attributes = None;
     ctx.pending_table_options = None;
     ctx.pending_trigger_args = None;
+    ctx.pending_procedure = false;
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     let platform = ctx.platform;
     // Known sqlparser gaps, handled before parsing.
@@ -599,6 +600,12 @@ fn handle_statement(
         }
         if matches!(w(i), "FUNCTION" | "PROCEDURE") && platform == Platform::Postgres {
             ctx.pending_attributes = strip_function_attributes(&mut tokens);
+        }
+        if w(i) == "PROCEDURE" && platform == Platform::Postgres {
+            // Read as a function: sqlparser 0.63 takes procedures only with BEGIN ... END.
+            let at = significant(&tokens)[i];
+            tokens[at].token = Token::make_keyword("FUNCTION");
+            ctx.pending_procedure = true;
         }
         if w(i) == "TABLE" && platform == Platform::Sqlite {
             sqlite_string_identifiers(&mut tokens);
