@@ -398,6 +398,9 @@ pub const BUILT_INS: &str = "BuiltIns";
 /// objects (`[OtherDB].[dbo].[T]`), server-level logins.
 pub const UNRESOLVED_ENTITY: &str = "UnresolvedEntity";
 
+/// `ExternalSource` of a type a PostgreSQL extension makes: the model has no element for it.
+pub const EXTENSIONS: &str = "Extensions";
+
 impl Reference {
     /// A reference to a named element of the model.
     pub fn to(name: ObjectName) -> Self {

@@ -148,10 +148,15 @@ impl<'a> Planner<'a> {
                         }
                         kind::DML_TRIGGER | "PgPolicy" => {
                             hold && (!first || whole || names_column(element, &columns))
-                                // What is on a dropped table goes with it.
+                                // What is on a dropped object goes with it; what is on a
+                                // replaced one (a view PostgreSQL cannot replace in place
+                                // is dropped and created) is put back.
                                 && !(first
                                     && matches!(disruption, Disruption::Replaced(_))
-                                    && view::owner(element).map(graph::key) == Some(start.clone()))
+                                    && view::owner(element).map(graph::key) == Some(start.clone())
+                                    && !self.desired.elements.iter().any(|e| {
+                                        e.kind == element.kind && e.name == element.name
+                                    }))
                         }
                         _ => false,
                     };

@@ -91,6 +91,9 @@ pub(crate) fn key(name: &ObjectName) -> String {
 pub(crate) struct NameIndex {
     by_leaf: HashMap<String, Vec<(String, Class)>, WordBuildHasher>,
     known: HashSet<String, WordBuildHasher>,
+    /// The extensions of the models: a type an extension makes (`ExternalSource="Extensions"`)
+    /// does not say which, so a reference to one stands for each of them.
+    extensions: Vec<String>,
 }
 
 impl NameIndex {
@@ -98,9 +101,16 @@ impl NameIndex {
         let mut index = NameIndex {
             by_leaf: HashMap::default(),
             known: HashSet::default(),
+            extensions: Vec::new(),
         };
         for model in models {
             for element in &model.elements {
+                if element.kind == "PgExtension"
+                    && let Some(name) = &element.name
+                    && !index.extensions.contains(&key(name))
+                {
+                    index.extensions.push(key(name));
+                }
                 let (Some(class), Some(name)) = (class_of(&element.kind), &element.name) else {
                     continue;
                 };
@@ -135,7 +145,16 @@ impl NameIndex {
     pub(crate) fn references(&self, element: &Element, out: &mut Vec<(String, bool)>) {
         let hard = is_hard(element);
         let relations = names_relations(element);
-        self.collect(element, hard, relations, out);
+        self.collect(element, hard, relations, false, out);
+    }
+
+    /// [`NameIndex::references`] of what `element` holds as it is now, with a type an extension
+    /// makes standing for each extension: none may go before `element` gives the type up.
+    /// (Extensions are created early by kind, so what needs one needs no edge.)
+    pub(crate) fn held_references(&self, element: &Element, out: &mut Vec<(String, bool)>) {
+        let hard = is_hard(element);
+        let relations = names_relations(element);
+        self.collect(element, hard, relations, true, out);
     }
 
     /// Every object a script's text names (tables and views, routines, types), as
@@ -149,6 +168,7 @@ impl NameIndex {
         element: &Element,
         hard: bool,
         relations: bool,
+        extension_types: bool,
         out: &mut Vec<(String, bool)>,
     ) {
         for property in &element.properties {
@@ -168,13 +188,19 @@ impl NameIndex {
             }
             for entry in &relationship.entries {
                 match entry {
+                    crate::model::Entry::Reference(r)
+                        if extension_types
+                            && r.external_source.as_deref() == Some(crate::model::EXTENSIONS) =>
+                    {
+                        out.extend(self.extensions.iter().map(|e| (e.clone(), false)));
+                    }
                     crate::model::Entry::Reference(r) if !r.is_built_in() => {
                         if let Some(target) = r.name.as_ref().and_then(|n| self.resolve(n)) {
                             out.push((target, hard || relationship.name.as_str() == rel::SCHEMA));
                         }
                     }
                     crate::model::Entry::Element(child) => {
-                        self.collect(child, hard, relations, out)
+                        self.collect(child, hard, relations, extension_types, out)
                     }
                     _ => {}
                 }
@@ -277,7 +303,7 @@ fn step_references(
         index.references(dependent, &mut needs);
     }
     if let Some(current) = &step.current {
-        index.references(current, &mut holds);
+        index.held_references(current, &mut holds);
     }
     // A dropped table takes its constraints, defaults, indexes and triggers with it.
     if step.kind == StepKind::DropTable {

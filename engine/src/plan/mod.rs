@@ -840,7 +840,11 @@ impl Planner<'_> {
                             | kind::DML_TRIGGER
                     )
                     && change.current.as_ref().map(|e| &e.kind)
-                        == change.desired.as_ref().map(|e| &e.kind);
+                        == change.desired.as_ref().map(|e| &e.kind)
+                    // Another signature is another routine (PostgreSQL overloads): the old
+                    // one is dropped, not replaced.
+                    && change.current.as_ref().and_then(|e| e.text_prop(prop::ARGUMENTS))
+                        == change.desired.as_ref().and_then(|e| e.text_prop(prop::ARGUMENTS));
                 let in_place = in_place
                     || (self.caps.alter_types_in_place
                         && matches!(
@@ -928,9 +932,26 @@ impl Planner<'_> {
             );
             own.current = Some(desired.clone());
             own.desired = Some(owned);
-            owning.push((column, own));
+            owning.push((at, column, own));
         }
-        for (column, own) in owning {
+        for (created_at, column, own) in owning {
+            // An identity's sequence has the name a serial's would: the identity goes first.
+            let drops_identity = column.parent().and_then(|table| {
+                let table = table.key(case_sensitive);
+                self.plan.steps.iter().position(|s| {
+                    s.kind == StepKind::AlterTable
+                        && s.name.key(case_sensitive) == table
+                        && s.columns.iter().any(|c| {
+                            matches!(c, ColumnChange::Alter { current, desired, .. }
+                                if current.name_or_empty().key(case_sensitive) == column.key(case_sensitive)
+                                    && view::ColumnView(current).is_identity()
+                                    && !view::ColumnView(desired).is_identity())
+                        })
+                })
+            });
+            if let Some(alter) = drops_identity {
+                self.edges.push((alter, created_at));
+            }
             let maker = column.parent().and_then(|table| {
                 let table = table.key(case_sensitive);
                 self.plan.steps.iter().position(|s| {

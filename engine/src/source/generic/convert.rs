@@ -40,6 +40,9 @@ pub(crate) struct Ctx {
     /// The statement being converted is a PostgreSQL `CREATE PROCEDURE`, read as a function
     /// (sqlparser 0.63 reads procedures only with a `BEGIN ... END` body).
     pub pending_procedure: bool,
+    /// A PostgreSQL routine with a SQL-standard body (`BEGIN ATOMIC ... END`, which sqlparser
+    /// 0.63 cannot read): its whole statement and its body, kept as written.
+    pub pending_atomic: Option<(String, String)>,
     /// Where unqualified names go (`SET search_path`, `set_config('search_path', ...)`).
     pub search_path: SearchPath,
     /// An unqualified name met while the search path was empty (an error after the statement).
@@ -98,6 +101,7 @@ impl Ctx {
             pending_table_options: None,
             pending_trigger_args: None,
             pending_procedure: false,
+            pending_atomic: None,
             search_path: SearchPath::Default,
             unqualified: None,
             seed: Vec::new(),
@@ -1168,7 +1172,10 @@ impl Ctx {
             Some(CreateFunctionBody::AsReturnSelect(s)) => format!("RETURN {s}"),
             None => String::new(),
         };
-        let definition = Statement::CreateFunction(cf).to_string();
+        let (definition, body) = match self.pending_atomic.take() {
+            Some((statement, atomic)) => (statement, atomic),
+            None => (Statement::CreateFunction(cf).to_string(), body),
+        };
         let definition = if procedure {
             definition.replacen("CREATE FUNCTION", "CREATE PROCEDURE", 1)
         } else {
@@ -1176,8 +1183,8 @@ impl Ctx {
         };
         el.set_prop(prop::DEFINITION_SCRIPT, script(&definition));
         if !procedure {
-            let imp = Element::new(kind::FUNCTION_IMPLEMENTATION)
-                .with(prop::BODY_SCRIPT, script(&body));
+            let imp =
+                Element::new(kind::FUNCTION_IMPLEMENTATION).with(prop::BODY_SCRIPT, script(&body));
             el.push_child(rel::FUNCTION_BODY, imp);
         }
         el.push_ref(rel::SCHEMA, self.schema_ref(&schema));
@@ -2026,7 +2033,7 @@ pub fn finish(platform: Platform, elements: &mut Vec<Element>) {
 }
 
 /// `ExternalSource` of a type an extension makes: the model has no element for it.
-pub const EXTENSION_SOURCE: &str = "Extensions";
+pub const EXTENSION_SOURCE: &str = crate::model::EXTENSIONS;
 
 /// Marks the type references that no element of the model defines as made by an extension
 /// ([`EXTENSION_SOURCE`]), when the model creates an extension: the package then loads (the

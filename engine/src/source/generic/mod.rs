@@ -527,6 +527,7 @@ fn handle_statement(
     ctx.pending_table_options = None;
     ctx.pending_trigger_args = None;
     ctx.pending_procedure = false;
+    ctx.pending_atomic = None;
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     let platform = ctx.platform;
     // Known sqlparser gaps, handled before parsing.
@@ -601,6 +602,9 @@ fn handle_statement(
         if matches!(w(i), "FUNCTION" | "PROCEDURE") && platform == Platform::Postgres {
             ctx.pending_attributes = strip_function_attributes(&mut tokens);
         }
+        if matches!(w(i), "FUNCTION" | "PROCEDURE") && platform == Platform::Postgres {
+            atomic_body(ctx, &mut tokens);
+        }
         if w(i) == "PROCEDURE" && platform == Platform::Postgres {
             // Read as a function: sqlparser 0.63 takes procedures only with BEGIN ... END.
             let at = significant(&tokens)[i];
@@ -640,6 +644,41 @@ fn handle_statement(
         }
         other => other,
     }
+}
+
+/// A SQL-standard routine body (`BEGIN ATOMIC ... END`, PostgreSQL 14+) that sqlparser 0.63
+/// cannot read: the statement is kept as written for the model, and parsed with `AS ''` in
+/// place of the body for its name, arguments and options.
+fn atomic_body(ctx: &mut convert::Ctx, tokens: &mut Vec<TokenWithSpan>) {
+    let sig = significant(tokens);
+    let Some(k) = (0..sig.len().saturating_sub(1)).find(|&k| {
+        word(&tokens[sig[k]].token).as_deref() == Some("BEGIN")
+            && word(&tokens[sig[k + 1]].token).as_deref() == Some("ATOMIC")
+    }) else {
+        return;
+    };
+    let mut statement: Vec<TokenWithSpan> = tokens.clone();
+    statement.retain(|t| !is_trivia(&t.token));
+    let body: Vec<TokenWithSpan> = tokens[sig[k]..]
+        .iter()
+        .filter(|t| !is_trivia(&t.token))
+        .cloned()
+        .collect();
+    let text = |ts: &[TokenWithSpan]| {
+        ts.iter()
+            .filter(|t| !is_trivia(&t.token))
+            .map(|t| t.token.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    ctx.pending_atomic = Some((text(&statement), text(&body)));
+    let span = tokens[sig[k]].span;
+    tokens.truncate(sig[k]);
+    tokens.push(TokenWithSpan::new(Token::make_keyword("AS"), span));
+    tokens.push(TokenWithSpan::new(
+        Token::SingleQuotedString(String::new()),
+        span,
+    ));
 }
 
 /// `ALTER TABLE [IF EXISTS] [ONLY] t ALTER [COLUMN] c SET STATISTICS n` (sqlparser 0.63 does not
