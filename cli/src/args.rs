@@ -47,6 +47,28 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print dac's man page (roff) to standard output.
     Man,
+    /// Run a SqlPackage command line: /Action:Script|DeployReport|Publish /SourceFile:
+    /// /TargetConnectionString: /Profile: /p:Name=Value /v:Name=Value /OutputPath: ...
+    #[command(name = "sqlpackage")]
+    SqlPackage(SqlPackageArgs),
+}
+
+/// `dac sqlpackage`.
+#[derive(Debug, Args)]
+pub struct SqlPackageArgs {
+    /// Exit with dac's codes (2 differences, 3 refused) instead of SqlPackage's 0 and 1.
+    #[arg(long)]
+    pub dac_exit_codes: bool,
+    /// Warn about publish properties dac does not implement instead of failing.
+    #[arg(long)]
+    pub profile_ignore_unsupported: bool,
+    /// SqlPackage's parameters, as SqlPackage takes them (/Name:Value, short forms too).
+    #[arg(
+        value_name = "PARAMETER",
+        allow_hyphen_values = true,
+        trailing_var_arg = true
+    )]
+    pub params: Vec<String>,
 }
 
 /// `dac completions`.
@@ -313,8 +335,15 @@ pub struct PlanningFlags {
     pub profile: Option<PathBuf>,
     /// Go on when the profile sets properties dac does not implement (each is a warning on
     /// stderr); without it they are an error.
-    #[arg(long, requires = "profile")]
+    #[arg(long)]
     pub profile_ignore_unsupported: bool,
+    /// Publish properties under the profile's (`dac sqlpackage`'s defaults where they are not
+    /// dac's), name and value.
+    #[arg(skip)]
+    pub properties_under: Vec<(String, String)>,
+    /// Publish properties over the profile's (`dac sqlpackage`'s `/p:`), name and value.
+    #[arg(skip)]
+    pub properties_over: Vec<(String, String)>,
 }
 
 /// `dac compare`.
@@ -359,6 +388,9 @@ pub struct DeployReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,
+    /// Write the report here instead of standard output (`-` is standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
     /// Compare and plan options.
     #[command(flatten)]
     pub planning: PlanningFlags,

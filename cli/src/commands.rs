@@ -4,7 +4,9 @@
 use anyhow::Result;
 
 use crate::args::{Cli, Command};
-use crate::{build_cmd, compare_cmd, planning, registry_cmd, rollout_cmd, upgrade_cmd};
+use crate::{
+    build_cmd, compare_cmd, planning, registry_cmd, rollout_cmd, sqlpackage_cmd, upgrade_cmd,
+};
 
 /// Runs one command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -35,5 +37,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rollout(args) => rollout_cmd::run(args),
         Command::Completions(args) => build_cmd::completions(&args),
         Command::Man => build_cmd::man(),
+        Command::SqlPackage(args) => sqlpackage_cmd::run(args),
     }
 }

@@ -110,7 +110,10 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
         DeployFormat::Text => report::deploy_report_text(&report),
         DeployFormat::Markdown => report::deploy_report_markdown(&report),
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match &args.output {
+        Some(path) => write_output(path, text.as_bytes())?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
     Ok(if plan.is_empty() {
         EXIT_OK
     } else {

@@ -13,6 +13,7 @@ mod progress_display;
 mod registry_cmd;
 mod rollout_cmd;
 mod shared;
+mod sqlpackage_cmd;
 mod upgrade_cmd;
 
 use std::process::ExitCode;

@@ -177,7 +177,7 @@ fn profile_list(value: &str) -> Vec<String> {
 
 /// `connection` with its database made `database` (`TargetDatabaseName`): a URL's path, or a
 /// `key=value;` string's `Database`/`Initial Catalog`.
-fn with_database(connection: &str, database: &str) -> Result<String> {
+pub fn with_database(connection: &str, database: &str) -> Result<String> {
     if let Some((scheme, rest)) = connection.split_once("://") {
         let (before_query, query) = match rest.split_once('?') {
             Some((b, q)) => (b, Some(q)),
@@ -217,16 +217,34 @@ fn with_database(connection: &str, database: &str) -> Result<String> {
 /// `-v NAME=...` wins over the profile's value of NAME. Properties dac does not implement are
 /// an error naming them, or warnings with `--profile-ignore-unsupported`.
 pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Result<FromProfile> {
-    let Some(path) = flags.profile.clone() else {
-        return Ok(FromProfile::default());
+    let profile = match &flags.profile {
+        Some(path) => Some(Profile::load(path)?),
+        None if flags.properties_under.is_empty() && flags.properties_over.is_empty() => {
+            return Ok(FromProfile::default());
+        }
+        None => None,
     };
-    let profile = Profile::load(&path)?;
-    let shown = path.display();
+    let shown = match &flags.profile {
+        Some(path) => format!("profile {}", path.display()),
+        None => "publish properties".to_string(),
+    };
+    let profile = profile.unwrap_or_default();
+    // Under the profile's, the profile's, then over them: the last of a name wins.
+    let mut properties: Vec<(String, String)> = Vec::new();
+    for (name, value) in flags
+        .properties_under
+        .iter()
+        .chain(&profile.properties)
+        .chain(&flags.properties_over)
+    {
+        properties.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        properties.push((name.clone(), value.clone()));
+    }
     let mut out = FromProfile::default();
     let mut unsupported = Vec::new();
     let mut connection_string = None;
     let mut database = None;
-    for (name, value) in &profile.properties {
+    for (name, value) in &properties {
         let Some(&(known, support)) = PROFILE_PROPERTIES
             .iter()
             .find(|(known, _)| known.eq_ignore_ascii_case(name))
@@ -234,7 +252,7 @@ pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Resu
             unsupported.push(format!("{name}={value}"));
             continue;
         };
-        let context = || format!("profile {shown}");
+        let context = || shown.clone();
         match support {
             Support::Accepted => continue,
             Support::OnlyWhen(implemented) => {
@@ -283,12 +301,12 @@ pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Resu
     if !unsupported.is_empty() {
         if !flags.profile_ignore_unsupported {
             bail!(
-                "profile {shown}: dac does not implement {} (give --profile-ignore-unsupported to go on without them)",
+                "{shown}: dac does not implement {} (give --profile-ignore-unsupported to go on without them)",
                 unsupported.join(", ")
             );
         }
         for property in &unsupported {
-            eprintln!("warning: profile {shown}: dac does not implement {property}; ignored");
+            eprintln!("warning: {shown}: dac does not implement {property}; ignored");
         }
     }
     // Command-line -v values first: `variables` takes the first value of a name.
@@ -312,7 +330,7 @@ pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Resu
     } else if database.is_some() && target.target.is_none() && target.target_env.is_none() {
         // A database name alone names no server: the target comes from DAC_TARGET or nowhere.
         eprintln!(
-            "warning: profile {shown}: TargetDatabaseName without TargetConnectionString is not used"
+            "warning: {shown}: TargetDatabaseName without TargetConnectionString is not used"
         );
     }
     Ok(out)

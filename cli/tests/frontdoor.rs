@@ -289,3 +289,122 @@ fn completions_and_man_page_generate() {
         "the subcommands' pages"
     );
 }
+
+#[test]
+fn sqlpackage_command_lines_run_through_the_same_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    let d = dir.path();
+    let tcs = format!("/TargetConnectionString:{db}");
+    let sf = format!("/SourceFile:{v2}");
+    // Script, short forms: SqlPackage keeps what the package lacks unless told.
+    let out = d.join("keep.sql").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/a:Script",
+            &sf,
+            &format!("/tcs:{db}"),
+            &format!("/op:{out}"),
+        ],
+    )
+    .expect_code(0);
+    let script = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        script.contains("customers") && !script.contains("archive"),
+        "{script}"
+    );
+    let out = d.join("drop.sql").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Script",
+            &sf,
+            &tcs,
+            &format!("/OutputPath:{out}"),
+            "/p:DropObjectsNotInSource=True",
+        ],
+    )
+    .expect_code(0);
+    assert!(std::fs::read_to_string(&out).unwrap().contains("archive"));
+    // DeployReport: SqlPackage's exit code 0 with changes; dac's 2 when asked.
+    let report = d.join("report.xml").display().to_string();
+    let args = [
+        "sqlpackage",
+        "/Action:DeployReport",
+        &sf,
+        &tcs,
+        &format!("/OutputPath:{report}"),
+    ];
+    dac(d, &args).expect_code(0);
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("<DeploymentReport")
+    );
+    let mut with_codes = args.to_vec();
+    with_codes.push("--dac-exit-codes");
+    dac(d, &with_codes).expect_code(2);
+    // Publish refused for data loss: SqlPackage's 1 (dac's 3 when asked).
+    let publish = ["sqlpackage", "/Action:Publish", &sf, &tcs];
+    let run = dac(d, &publish);
+    run.expect_code(1);
+    let mut with_codes = publish.to_vec();
+    with_codes.push("--dac-exit-codes");
+    dac(d, &with_codes).expect_code(3);
+    // What dac cannot do is an error naming it.
+    let run = dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Publish",
+            &sf,
+            &tcs,
+            "/Diagnostics:True",
+        ],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("/Diagnostics"), "{}", run.stderr);
+    let run = dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Publish",
+            &sf,
+            &tcs,
+            "/p:CommandTimeout=60",
+        ],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("CommandTimeout=60"), "{}", run.stderr);
+    let run = dac(d, &["sqlpackage", "/Action:Export", &sf, &tcs]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("Export"), "{}", run.stderr);
+    // Publish, as the DacFx docs write it, with a data-loss property and a variable: upgraded.
+    let script = d.join("publish.sql").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Publish",
+            &sf,
+            &tcs,
+            "/p:BlockOnPossibleDataLoss=false",
+            "/v:Env=prod",
+            &format!("/DeployScriptPath:{script}"),
+        ],
+    )
+    .expect_code(0);
+    assert!(Path::new(&script).exists());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let email: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('customers') WHERE name = 'email'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(email, 1);
+}

@@ -1,0 +1,265 @@
+//! `dac sqlpackage`: SqlPackage's command line as a front door. Its parameters become the
+//! arguments of `dac script`, `dac deploy-report` or `dac upgrade --in-place`, parsed by the
+//! same clap definition and run by the same code paths; its `/p:` properties are publish
+//! profile properties (`planning::apply_profile`). A parameter dac cannot honour is an error
+//! naming it.
+
+use std::ffi::OsString;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use crate::args::{Cli, Command, SqlPackageArgs};
+use crate::commands;
+use crate::planning::with_database;
+use crate::shared::{EXIT_ERROR, EXIT_OK};
+
+/// SqlPackage's parameters dac takes: (name, short form).
+const PARAMETERS: &[(&str, &str)] = &[
+    ("Action", "a"),
+    ("SourceFile", "sf"),
+    ("TargetFile", "tf"),
+    ("TargetConnectionString", "tcs"),
+    ("TargetServerName", "tsn"),
+    ("TargetDatabaseName", "tdn"),
+    ("TargetUser", "tu"),
+    ("TargetPassword", "tp"),
+    ("TargetTrustServerCertificate", "ttsc"),
+    ("TargetEncryptConnection", "tec"),
+    ("Profile", "pr"),
+    ("OutputPath", "op"),
+    ("DeployReportPath", "drp"),
+    ("DeployScriptPath", "dsp"),
+    ("Properties", "p"),
+    ("Variables", "v"),
+];
+
+/// The parameters of one command line, by long name.
+#[derive(Debug, Default)]
+struct Parameters {
+    single: Vec<(&'static str, String)>,
+    properties: Vec<(String, String)>,
+    variables: Vec<String>,
+}
+
+impl Parameters {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.single
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse(params: &[String]) -> Result<Parameters> {
+    let mut out = Parameters::default();
+    for param in params {
+        let Some(body) = param.strip_prefix('/').or_else(|| param.strip_prefix('-')) else {
+            bail!("{param:?}: SqlPackage parameters look like /Name:Value");
+        };
+        let (name, value) = body.split_once(':').unwrap_or((body, ""));
+        let Some(&(long, _)) = PARAMETERS.iter().find(|(long, short)| {
+            long.eq_ignore_ascii_case(name) || short.eq_ignore_ascii_case(name)
+        }) else {
+            bail!("/{name}: a SqlPackage parameter dac does not implement");
+        };
+        match long {
+            "Properties" | "Variables" => {
+                let Some((key, val)) = value.split_once('=') else {
+                    bail!("/{name}:{value}: expected /{name}:Name=Value");
+                };
+                if long == "Properties" {
+                    out.properties.push((key.to_string(), val.to_string()));
+                } else {
+                    out.variables.push(format!("{key}={val}"));
+                }
+            }
+            _ => {
+                if out.get(long).is_some() {
+                    bail!("/{long} given twice");
+                }
+                out.single.push((long, value.to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A bool parameter's value as SqlPackage writes it.
+fn bool_param(name: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "" => Ok(true),
+        "false" => Ok(false),
+        _ => bail!("/{name}:{value}: expected True or False"),
+    }
+}
+
+/// The connection string of the target parameters, if any.
+fn connection(p: &Parameters) -> Result<Option<String>> {
+    let server = p.get("TargetServerName");
+    let database = p.get("TargetDatabaseName");
+    if let Some(tcs) = p.get("TargetConnectionString") {
+        for part in ["TargetServerName", "TargetUser", "TargetPassword"] {
+            if p.get(part).is_some() {
+                bail!("/{part} with /TargetConnectionString: give one or the other");
+            }
+        }
+        return Ok(Some(match database {
+            Some(database) => with_database(tcs, database)?,
+            None => tcs.to_string(),
+        }));
+    }
+    let Some(server) = server else {
+        for part in ["TargetDatabaseName", "TargetUser", "TargetPassword"] {
+            if p.get(part).is_some() {
+                bail!("/{part} needs /TargetServerName (or /TargetConnectionString)");
+            }
+        }
+        return Ok(None);
+    };
+    let mut text = format!("Server={server}");
+    for (param, key) in [
+        ("TargetDatabaseName", "Database"),
+        ("TargetUser", "User Id"),
+        ("TargetPassword", "Password"),
+    ] {
+        if let Some(value) = p.get(param) {
+            text.push_str(&format!(";{key}={value}"));
+        }
+    }
+    for (param, key) in [
+        ("TargetTrustServerCertificate", "TrustServerCertificate"),
+        ("TargetEncryptConnection", "Encrypt"),
+    ] {
+        if let Some(value) = p.get(param) {
+            text.push_str(&format!(";{key}={}", bool_param(param, value)?));
+        }
+    }
+    Ok(Some(text))
+}
+
+/// The dac command line for one action (`script`, `deploy-report`, `upgrade`).
+fn dac_args(p: &Parameters, action: &str, output: Option<&str>) -> Result<Vec<OsString>> {
+    let source = p
+        .get("SourceFile")
+        .context("/SourceFile: is required (the .dacpac to deploy)")?;
+    let mut argv: Vec<OsString> = vec!["dac".into(), action.into(), source.into()];
+    if action == "upgrade" {
+        argv.push("--in-place".into());
+    }
+    let target = match (connection(p)?, p.get("TargetFile")) {
+        (Some(_), Some(_)) => bail!("/TargetFile with a target database: give one or the other"),
+        (Some(text), None) => Some(text),
+        (None, Some(file)) if action != "upgrade" => Some(file.to_string()),
+        (None, Some(_)) => bail!("/TargetFile: Publish deploys to a database, not a file"),
+        (None, None) => None,
+    };
+    if let Some(target) = target {
+        argv.push("--target".into());
+        argv.push(target.into());
+    }
+    if let Some(profile) = p.get("Profile") {
+        argv.push("--profile".into());
+        argv.push(profile.into());
+    }
+    for variable in &p.variables {
+        argv.push("-v".into());
+        argv.push(variable.into());
+    }
+    if let Some(output) = output {
+        argv.push("-o".into());
+        argv.push(output.into());
+    }
+    Ok(argv)
+}
+
+/// Parses a dac command line built here and puts in the `/p:` properties and SqlPackage's
+/// own defaults.
+fn command(argv: Vec<OsString>, p: &Parameters, ignore_unsupported: bool) -> Result<Cli> {
+    let mut cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let planning = match &mut cli.command {
+        Command::Script(args) => &mut args.planning,
+        Command::DeployReport(args) => &mut args.planning,
+        Command::Upgrade(args) => &mut args.planning,
+        _ => unreachable!("sqlpackage runs only planning commands"),
+    };
+    // SqlPackage keeps what the package lacks unless told (dac's own default drops it).
+    planning.properties_under = vec![("DropObjectsNotInSource".into(), "False".into())];
+    planning.properties_over.clone_from(&p.properties);
+    planning.profile_ignore_unsupported = ignore_unsupported;
+    Ok(cli)
+}
+
+/// `dac sqlpackage /Action:... ...`.
+pub fn run(args: SqlPackageArgs) -> Result<u8> {
+    let mut dac_exit_codes = args.dac_exit_codes;
+    let mut ignore_unsupported = args.profile_ignore_unsupported;
+    let mut params = Vec::new();
+    for param in args.params {
+        match param.as_str() {
+            "--dac-exit-codes" => dac_exit_codes = true,
+            "--profile-ignore-unsupported" => ignore_unsupported = true,
+            _ => params.push(param),
+        }
+    }
+    let result = run_action(&parse(&params)?, ignore_unsupported);
+    if dac_exit_codes {
+        return result;
+    }
+    // SqlPackage's exit codes: 0 success (a report with changes included), 1 any failure.
+    match result {
+        Ok(code) if code == EXIT_OK || code == crate::shared::EXIT_DIFFERENCES => Ok(EXIT_OK),
+        Ok(_) => Ok(EXIT_ERROR),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Ok(EXIT_ERROR)
+        }
+    }
+}
+
+fn run_action(p: &Parameters, ignore_unsupported: bool) -> Result<u8> {
+    let action = p
+        .get("Action")
+        .context("/Action: is required (Script, DeployReport or Publish)")?;
+    let output = p.get("OutputPath");
+    let refuse = |names: &[&str]| -> Result<()> {
+        for name in names {
+            if p.get(name).is_some() {
+                bail!("/{name} is not a parameter of /Action:{action}");
+            }
+        }
+        Ok(())
+    };
+    match action.to_ascii_lowercase().as_str() {
+        "script" => {
+            refuse(&["DeployReportPath", "DeployScriptPath"])?;
+            let argv = dac_args(p, "script", output)?;
+            commands::run(command(argv, p, ignore_unsupported)?)
+        }
+        "deployreport" => {
+            refuse(&["DeployReportPath", "DeployScriptPath"])?;
+            let output = output.context("/OutputPath: is required for /Action:DeployReport")?;
+            let argv = dac_args(p, "deploy-report", Some(output))?;
+            commands::run(command(argv, p, ignore_unsupported)?)
+        }
+        "publish" => {
+            refuse(&["OutputPath"])?;
+            // The script and the report of what is about to run, made by the same paths with
+            // the same options, then the upgrade.
+            for (param, action) in [
+                ("DeployScriptPath", "script"),
+                ("DeployReportPath", "deploy-report"),
+            ] {
+                if let Some(path) = p.get(param) {
+                    let argv = dac_args(p, action, Some(path))?;
+                    commands::run(command(argv, p, ignore_unsupported)?)?;
+                }
+            }
+            let argv = dac_args(p, "upgrade", None)?;
+            commands::run(command(argv, p, ignore_unsupported)?)
+        }
+        _ => bail!(
+            "/Action:{action}: dac implements Script, DeployReport and Publish (see dac drift-report and dac extract for the others)"
+        ),
+    }
+}
