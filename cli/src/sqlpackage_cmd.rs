@@ -154,9 +154,18 @@ fn dac_args(p: &Parameters, action: &str, output: Option<&str>) -> Result<Vec<Os
         (None, Some(_)) => bail!("/TargetFile: Publish deploys to a database, not a file"),
         (None, None) => None,
     };
-    if let Some(target) = target {
-        argv.push("--target".into());
-        argv.push(target.into());
+    match target {
+        Some(target) => {
+            argv.push("--target".into());
+            argv.push(target.into());
+        }
+        // As dac's own commands: a profile's connection, else DAC_TARGET.
+        None if p.get("Profile").is_some()
+            || std::env::var_os(crate::shared::TARGET_VARIABLE).is_some() => {}
+        None => bail!(
+            "no target: give /TargetConnectionString: (or /TargetServerName:, /TargetFile:), a /Profile: with one, or set {}",
+            crate::shared::TARGET_VARIABLE
+        ),
     }
     if let Some(profile) = p.get("Profile") {
         argv.push("--profile".into());
