@@ -143,7 +143,9 @@ fn dac_args(p: &Parameters, action: &str, output: Option<&str>) -> Result<Vec<Os
     let source = p
         .get("SourceFile")
         .context("/SourceFile: is required (the .dacpac to deploy)")?;
-    let mut argv: Vec<OsString> = vec!["dac".into(), action.into(), source.into()];
+    // Every value in `--name=value` form and the package after `--`: a value that starts
+    // with `-` is still a value, and clap never echoes a connection string as an argument.
+    let mut argv: Vec<OsString> = vec!["dac".into(), action.into()];
     if action == "upgrade" {
         argv.push("--in-place".into());
     }
@@ -156,8 +158,7 @@ fn dac_args(p: &Parameters, action: &str, output: Option<&str>) -> Result<Vec<Os
     };
     match target {
         Some(target) => {
-            argv.push("--target".into());
-            argv.push(target.into());
+            argv.push(format!("--target={target}").into());
         }
         // As dac's own commands: a profile's connection, else DAC_TARGET.
         None if p.get("Profile").is_some()
@@ -168,17 +169,16 @@ fn dac_args(p: &Parameters, action: &str, output: Option<&str>) -> Result<Vec<Os
         ),
     }
     if let Some(profile) = p.get("Profile") {
-        argv.push("--profile".into());
-        argv.push(profile.into());
+        argv.push(format!("--profile={profile}").into());
     }
     for variable in &p.variables {
-        argv.push("-v".into());
-        argv.push(variable.into());
+        argv.push(format!("--variable={variable}").into());
     }
     if let Some(output) = output {
-        argv.push("-o".into());
-        argv.push(output.into());
+        argv.push(format!("--output={output}").into());
     }
+    argv.push("--".into());
+    argv.push(source.into());
     Ok(argv)
 }
 
@@ -270,5 +270,55 @@ fn run_action(p: &Parameters, ignore_unsupported: bool) -> Result<u8> {
         _ => bail!(
             "/Action:{action}: dac implements Script, DeployReport and Publish (see dac drift-report and dac extract for the others)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{connection, parse};
+
+    fn params(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn parameters_long_short_and_dashed() {
+        let p = parse(&params(&[
+            "-Action:Script",
+            "/sf:a.dacpac",
+            "/p:BlockOnPossibleDataLoss=false",
+            "/v:Env=a=b",
+        ]))
+        .unwrap();
+        assert_eq!(p.get("Action"), Some("Script"));
+        assert_eq!(p.get("SourceFile"), Some("a.dacpac"));
+        assert_eq!(
+            p.properties,
+            vec![("BlockOnPossibleDataLoss".into(), "false".into())]
+        );
+        assert_eq!(p.variables, vec!["Env=a=b".to_string()]);
+        let err = parse(&params(&["/Quiet:True"])).unwrap_err().to_string();
+        assert!(err.contains("/Quiet"), "{err}");
+        assert!(parse(&params(&["/a:Script", "/Action:Publish"])).is_err());
+    }
+
+    #[test]
+    fn target_parameters_make_a_connection_string() {
+        let p = parse(&params(&[
+            "/tsn:tcp:db,1433",
+            "/tdn:Shop",
+            "/tu:deploy",
+            "/tp:pw",
+            "/TargetTrustServerCertificate:True",
+        ]))
+        .unwrap();
+        assert_eq!(
+            connection(&p).unwrap().unwrap(),
+            "Server=tcp:db,1433;Database=Shop;User Id=deploy;Password=pw;TrustServerCertificate=true"
+        );
+        let p = parse(&params(&["/tcs:Server=h;Database=Old", "/tdn:New"])).unwrap();
+        assert_eq!(connection(&p).unwrap().unwrap(), "Server=h;Database=New");
+        let p = parse(&params(&["/tdn:New"])).unwrap();
+        assert!(connection(&p).is_err());
     }
 }
