@@ -94,7 +94,8 @@ pub struct TargetArgs {
 pub struct TargetFlag {
     /// Connection string: sqlite:PATH, a .db/.sqlite file, postgres://user@host:port/db, or SQL
     /// Server's `Server=tcp:host,1433;Database=db;User Id=u;Password=p` or
-    /// sqlserver://u@host:1433/db. Default: --target-env, the profile's, then $DAC_TARGET.
+    /// sqlserver://u@host:1433/db; for script and deploy-report also a package or project standing
+    /// in for the database. Default: --target-env, the profile's, then $DAC_TARGET.
     #[arg(long)]
     pub target: Option<ConnectionText>,
     /// Read the connection string from the environment variable NAME (keeps passwords off the

@@ -37,6 +37,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rollout(args) => rollout_cmd::run(args),
         Command::Completions(args) => build_cmd::completions(&args),
         Command::Man => build_cmd::man(),
-        Command::SqlPackage(args) => sqlpackage_cmd::run(args),
+        Command::SqlPackage(args) => {
+            let (commands, dac_exit_codes) = sqlpackage_cmd::commands(args)?;
+            let result = commands
+                .into_iter()
+                .try_fold(crate::shared::EXIT_OK, |_, cli| run(cli));
+            sqlpackage_cmd::exit_code(result, dac_exit_codes)
+        }
     }
 }

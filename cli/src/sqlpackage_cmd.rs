@@ -1,6 +1,6 @@
 //! `dac sqlpackage`: SqlPackage's command line as a front door. Its parameters become the
 //! arguments of `dac script`, `dac deploy-report` or `dac upgrade --in-place`, parsed by the
-//! same clap definition and run by the same code paths; its `/p:` properties are publish
+//! same clap definition and run by `commands.rs` as those commands; its `/p:` properties are publish
 //! profile properties (`planning::apply_profile`). A parameter dac cannot honour is an error
 //! naming it.
 
@@ -10,9 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use crate::args::{Cli, Command, SqlPackageArgs};
-use crate::commands;
 use crate::planning::with_database;
-use crate::shared::{EXIT_ERROR, EXIT_OK};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK};
 
 /// SqlPackage's parameters dac takes: (name, short form).
 const PARAMETERS: &[(&str, &str)] = &[
@@ -199,8 +198,9 @@ fn command(argv: Vec<OsString>, p: &Parameters, ignore_unsupported: bool) -> Res
     Ok(cli)
 }
 
-/// `dac sqlpackage /Action:... ...`.
-pub fn run(args: SqlPackageArgs) -> Result<u8> {
+/// The dac commands a SqlPackage command line runs, in order (`commands.rs` runs them), and
+/// whether the exit code is dac's (`--dac-exit-codes`) rather than SqlPackage's.
+pub fn commands(args: SqlPackageArgs) -> Result<(Vec<Cli>, bool)> {
     let mut dac_exit_codes = args.dac_exit_codes;
     let mut ignore_unsupported = args.profile_ignore_unsupported;
     let mut params = Vec::new();
@@ -211,13 +211,20 @@ pub fn run(args: SqlPackageArgs) -> Result<u8> {
             _ => params.push(param),
         }
     }
-    let result = run_action(&parse(&params)?, ignore_unsupported);
+    Ok((
+        action_commands(&parse(&params)?, ignore_unsupported)?,
+        dac_exit_codes,
+    ))
+}
+
+/// The exit code of a SqlPackage command line that ran `result`: SqlPackage's 0 (success, a
+/// report with changes included) or 1 (any failure or refusal), or dac's own.
+pub fn exit_code(result: Result<u8>, dac_exit_codes: bool) -> Result<u8> {
     if dac_exit_codes {
         return result;
     }
-    // SqlPackage's exit codes: 0 success (a report with changes included), 1 any failure.
     match result {
-        Ok(code) if code == EXIT_OK || code == crate::shared::EXIT_DIFFERENCES => Ok(EXIT_OK),
+        Ok(code) if code == EXIT_OK || code == EXIT_DIFFERENCES => Ok(EXIT_OK),
         Ok(_) => Ok(EXIT_ERROR),
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -226,7 +233,7 @@ pub fn run(args: SqlPackageArgs) -> Result<u8> {
     }
 }
 
-fn run_action(p: &Parameters, ignore_unsupported: bool) -> Result<u8> {
+fn action_commands(p: &Parameters, ignore_unsupported: bool) -> Result<Vec<Cli>> {
     let action = p
         .get("Action")
         .context("/Action: is required (Script, DeployReport or Publish)")?;
@@ -243,29 +250,31 @@ fn run_action(p: &Parameters, ignore_unsupported: bool) -> Result<u8> {
         "script" => {
             refuse(&["DeployReportPath", "DeployScriptPath"])?;
             let argv = dac_args(p, "script", output)?;
-            commands::run(command(argv, p, ignore_unsupported)?)
+            Ok(vec![command(argv, p, ignore_unsupported)?])
         }
         "deployreport" => {
             refuse(&["DeployReportPath", "DeployScriptPath"])?;
             let output = output.context("/OutputPath: is required for /Action:DeployReport")?;
             let argv = dac_args(p, "deploy-report", Some(output))?;
-            commands::run(command(argv, p, ignore_unsupported)?)
+            Ok(vec![command(argv, p, ignore_unsupported)?])
         }
         "publish" => {
             refuse(&["OutputPath"])?;
             // The script and the report of what is about to run, made by the same paths with
             // the same options, then the upgrade.
+            let mut runs = Vec::new();
             for (param, action) in [
                 ("DeployScriptPath", "script"),
                 ("DeployReportPath", "deploy-report"),
             ] {
                 if let Some(path) = p.get(param) {
                     let argv = dac_args(p, action, Some(path))?;
-                    commands::run(command(argv, p, ignore_unsupported)?)?;
+                    runs.push(command(argv, p, ignore_unsupported)?);
                 }
             }
             let argv = dac_args(p, "upgrade", None)?;
-            commands::run(command(argv, p, ignore_unsupported)?)
+            runs.push(command(argv, p, ignore_unsupported)?);
+            Ok(runs)
         }
         _ => bail!(
             "/Action:{action}: dac implements Script, DeployReport and Publish (see dac drift-report and dac extract for the others)"
