@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{dac, dac_env};
+use crate::util::{dac, dac_env, root};
 
 /// v1 of a small app: customers with a fax column v2 drops, and an archive table v2 lacks.
 const V1: &str = "
@@ -72,10 +72,20 @@ fn profile(dir: &Path, name: &str, properties: &[(&str, &str)], variables: &str)
     path.display().to_string()
 }
 
-/// The corpus's publish profiles.
+/// The corpus's publish profiles, in `../shared` beside the repository.
 fn corpus_profile(path: &str) -> Option<PathBuf> {
-    let path = Path::new("/work/shared/corpus/sqlproj").join(path);
-    path.exists().then_some(path)
+    let shared = root().join("../shared/corpus/sqlproj");
+    if !shared.is_dir() {
+        eprintln!("*** NOT RUN: the corpus publish profiles need ../shared ***");
+        assert!(
+            std::env::var_os("DAC_REQUIRE_SHARED").is_none(),
+            "../shared is required"
+        );
+        return None;
+    }
+    let path = shared.join(path);
+    assert!(path.exists(), "{} is gone from the corpus", path.display());
+    Some(path)
 }
 
 #[test]
@@ -103,8 +113,7 @@ fn corpus_profiles_load_or_name_what_dac_does_not_implement() {
     ];
     for (path, unsupported) in cases {
         let Some(path) = corpus_profile(path) else {
-            eprintln!("skipped: {path} is not here");
-            continue;
+            return;
         };
         let path = path.display().to_string();
         // The command line's --target overrides the profile's SQL Server connection.
