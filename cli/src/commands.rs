@@ -26,6 +26,9 @@ pub fn run(cli: Cli) -> Result<u8> {
             let from_profile = planning::apply_profile(&mut args.planning, &mut args.target)?;
             // The command line's --allow-drift wins; else the profile's BlockWhenDriftDetected.
             args.allow_drift |= from_profile.block_when_drift_detected == Some(false);
+            if args.timeouts.command_timeout.is_none() {
+                args.timeouts.command_timeout = from_profile.command_timeout;
+            }
             upgrade_cmd::upgrade(args)
         }
         Command::Extract(args) => registry_cmd::extract(args),

@@ -139,6 +139,7 @@ const PROFILE_PROPERTIES: &[(&str, Support)] = &[
     ("DoNotDropObjectTypes", Support::Mapped),
     ("ExcludeObjectTypes", Support::Mapped),
     ("BlockWhenDriftDetected", Support::Mapped),
+    ("CommandTimeout", Support::Mapped),
     ("RegisterDataTierApplication", Support::OnlyWhen(true)),
     ("CreateNewDatabase", Support::OnlyWhen(false)),
     ("AllowIncompatiblePlatform", Support::OnlyWhen(false)),
@@ -153,6 +154,9 @@ pub struct FromProfile {
     /// `BlockWhenDriftDetected`, where the profile sets it (an upgrade's `--allow-drift` is
     /// its negation).
     pub block_when_drift_detected: Option<bool>,
+    /// `CommandTimeout` in seconds, where the profile sets it (0: no limit); an upgrade's
+    /// `--command-timeout`.
+    pub command_timeout: Option<std::time::Duration>,
 }
 
 fn profile_bool(name: &str, value: &str) -> Result<bool> {
@@ -274,6 +278,13 @@ pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Resu
                 compare.exclude_types = profile_list(value);
             }
             "DoNotDropObjectTypes" | "ExcludeObjectTypes" => {}
+            "CommandTimeout" => {
+                let seconds: u64 = value.trim().parse().with_context(|| {
+                    format!("{shown}: CommandTimeout={value:?}: expected a number of seconds")
+                })?;
+                out.command_timeout =
+                    (seconds > 0).then(|| std::time::Duration::from_secs(seconds));
+            }
             _ => {
                 let on = profile_bool(known, value).with_context(context)?;
                 match known {
