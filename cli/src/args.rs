@@ -257,6 +257,9 @@ pub struct DriftReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,
+    /// Write the report here instead of standard output (`-` is standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 /// How two schemas are compared: taken by `dac compare`, and with [`PlanningFlags`] by every

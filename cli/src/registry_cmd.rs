@@ -156,7 +156,10 @@ pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
         DeployFormat::Text => report.text(),
         DeployFormat::Markdown => report.markdown(),
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match &args.output {
+        Some(path) => write_output(path, text.as_bytes())?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
     Ok(if diff.is_empty() {
         EXIT_OK
     } else {

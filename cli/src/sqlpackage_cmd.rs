@@ -18,6 +18,7 @@ const PARAMETERS: &[(&str, &str)] = &[
     ("Action", "a"),
     ("SourceFile", "sf"),
     ("TargetFile", "tf"),
+    ("SourceConnectionString", "scs"),
     ("TargetConnectionString", "tcs"),
     ("TargetServerName", "tsn"),
     ("TargetDatabaseName", "tdn"),
@@ -181,10 +182,27 @@ fn dac_args(p: &Parameters, action: &str, output: Option<&str>) -> Result<Vec<Os
     Ok(argv)
 }
 
+/// Parses a dac command line built here.
+fn parse_cli(argv: Vec<OsString>) -> Result<Cli> {
+    Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `/p:` and `/v:` on an action that does not plan: an error naming them.
+fn refuse_planning(p: &Parameters, action: &str) -> Result<()> {
+    if let Some((name, _)) = p.properties.first() {
+        bail!("/p:{name} is not a parameter of /Action:{action}");
+    }
+    if let Some(variable) = p.variables.first() {
+        let name = variable.split('=').next().unwrap_or_default();
+        bail!("/v:{name} is not a parameter of /Action:{action}");
+    }
+    Ok(())
+}
+
 /// Parses a dac command line built here and puts in the `/p:` properties and SqlPackage's
 /// own defaults.
 fn command(argv: Vec<OsString>, p: &Parameters, ignore_unsupported: bool) -> Result<Cli> {
-    let mut cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut cli = parse_cli(argv)?;
     let planning = match &mut cli.command {
         Command::Script(args) => &mut args.planning,
         Command::DeployReport(args) => &mut args.planning,
@@ -248,18 +266,26 @@ fn action_commands(p: &Parameters, ignore_unsupported: bool) -> Result<Vec<Cli>>
     };
     match action.to_ascii_lowercase().as_str() {
         "script" => {
-            refuse(&["DeployReportPath", "DeployScriptPath"])?;
+            refuse(&[
+                "DeployReportPath",
+                "DeployScriptPath",
+                "SourceConnectionString",
+            ])?;
             let argv = dac_args(p, "script", output)?;
             Ok(vec![command(argv, p, ignore_unsupported)?])
         }
         "deployreport" => {
-            refuse(&["DeployReportPath", "DeployScriptPath"])?;
+            refuse(&[
+                "DeployReportPath",
+                "DeployScriptPath",
+                "SourceConnectionString",
+            ])?;
             let output = output.context("/OutputPath: is required for /Action:DeployReport")?;
             let argv = dac_args(p, "deploy-report", Some(output))?;
             Ok(vec![command(argv, p, ignore_unsupported)?])
         }
         "publish" => {
-            refuse(&["OutputPath"])?;
+            refuse(&["OutputPath", "SourceConnectionString"])?;
             // The script and the report of what is about to run, made by the same paths with
             // the same options, then the upgrade.
             let mut runs = Vec::new();
@@ -276,8 +302,54 @@ fn action_commands(p: &Parameters, ignore_unsupported: bool) -> Result<Vec<Cli>>
             runs.push(command(argv, p, ignore_unsupported)?);
             Ok(runs)
         }
+        "driftreport" => {
+            refuse(&[
+                "SourceFile",
+                "Profile",
+                "DeployReportPath",
+                "DeployScriptPath",
+            ])?;
+            refuse_planning(p, action)?;
+            let output = output.context("/OutputPath: is required for /Action:DriftReport")?;
+            let target = connection(p)?.context("/TargetConnectionString: is required")?;
+            let argv: Vec<OsString> = vec![
+                "dac".into(),
+                "drift-report".into(),
+                format!("--target={target}").into(),
+                format!("--output={output}").into(),
+            ];
+            Ok(vec![parse_cli(argv)?])
+        }
+        "extract" => {
+            refuse(&[
+                "SourceFile",
+                "Profile",
+                "OutputPath",
+                "DeployReportPath",
+                "DeployScriptPath",
+            ])?;
+            refuse(&[
+                "TargetConnectionString",
+                "TargetServerName",
+                "TargetDatabaseName",
+            ])?;
+            refuse_planning(p, action)?;
+            let source = p
+                .get("SourceConnectionString")
+                .context("/SourceConnectionString: is required for /Action:Extract")?;
+            let file = p
+                .get("TargetFile")
+                .context("/TargetFile: is required for /Action:Extract")?;
+            let argv: Vec<OsString> = vec![
+                "dac".into(),
+                "extract".into(),
+                format!("--target={source}").into(),
+                format!("--output={file}").into(),
+            ];
+            Ok(vec![parse_cli(argv)?])
+        }
         _ => bail!(
-            "/Action:{action}: dac implements Script, DeployReport and Publish (see dac drift-report and dac extract for the others)"
+            "/Action:{action}: dac implements Script, DeployReport, Publish, DriftReport and Extract"
         ),
     }
 }

@@ -421,4 +421,29 @@ fn sqlpackage_command_lines_run_through_the_same_paths() {
         )
         .unwrap();
     assert_eq!(email, 1);
+    // DriftReport and Extract of the published database.
+    let drift = d.join("drift.xml").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/a:DriftReport",
+            &tcs,
+            &format!("/op:{drift}"),
+        ],
+    )
+    .expect_code(0);
+    assert!(std::fs::read_to_string(&drift).unwrap().contains("<"));
+    let extracted = d.join("extracted.dacpac").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Extract",
+            &format!("/SourceConnectionString:{db}"),
+            &format!("/TargetFile:{extracted}"),
+        ],
+    )
+    .expect_code(0);
+    assert!(Path::new(&extracted).exists());
 }
