@@ -43,15 +43,68 @@ pub enum Command {
     DriftReport(DriftReportArgs),
     /// Roll a package out over many databases in upgrade domains, with health gates.
     Rollout(RolloutArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard output.
+    Completions(CompletionsArgs),
+    /// Print dac's man page (roff) to standard output.
+    Man,
+    /// Run a SqlPackage command line: /Action:Script|DeployReport|Publish /SourceFile:
+    /// /TargetConnectionString: /Profile: /p:Name=Value /v:Name=Value /OutputPath: ...
+    #[command(name = "sqlpackage")]
+    SqlPackage(SqlPackageArgs),
+}
+
+/// `dac sqlpackage`.
+#[derive(Debug, Args)]
+pub struct SqlPackageArgs {
+    /// Exit with dac's codes (2 differences, 3 refused) instead of SqlPackage's 0 and 1.
+    #[arg(long)]
+    pub dac_exit_codes: bool,
+    /// Warn about publish properties dac does not implement instead of failing.
+    #[arg(long)]
+    pub profile_ignore_unsupported: bool,
+    /// SqlPackage's parameters, as SqlPackage takes them (/Name:Value, short forms too).
+    #[arg(
+        value_name = "PARAMETER",
+        allow_hyphen_values = true,
+        trailing_var_arg = true
+    )]
+    pub params: Vec<String>,
+}
+
+/// `dac completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// A live database.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
+    /// The database.
+    #[command(flatten)]
+    pub target: TargetFlag,
+}
+
+/// `--target`, or where to find it: `--target-env NAME`, a publish profile's
+/// `TargetConnectionString` (commands that plan), or the `DAC_TARGET` environment variable, in
+/// that order.
+#[derive(Debug, Args, Clone)]
+pub struct TargetFlag {
     /// Connection string: sqlite:PATH, a .db/.sqlite file, postgres://user@host:port/db, or SQL
-    /// Server's `Server=tcp:host,1433;Database=db;User Id=u;Password=p` or sqlserver://u@host:1433/db.
+    /// Server's `Server=tcp:host,1433;Database=db;User Id=u;Password=p` or
+    /// sqlserver://u@host:1433/db; for script and deploy-report also a package or project standing
+    /// in for the database. Default: --target-env, the profile's, then $DAC_TARGET.
     #[arg(long)]
-    pub target: ConnectionText,
+    pub target: Option<ConnectionText>,
+    /// Read the connection string from the environment variable NAME (keeps passwords off the
+    /// command line).
+    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    pub target_env: Option<String>,
+    /// The publish profile's connection string, filled in by `planning::apply_profile`.
+    #[arg(skip)]
+    pub from_profile: Option<ConnectionText>,
 }
 
 /// How long dac's statements may wait for locks and run, for commands that change a database.
@@ -71,8 +124,8 @@ pub struct TimeoutFlags {
 #[derive(Debug, Args)]
 pub struct UnregisterArgs {
     /// Connection string of the database.
-    #[arg(long)]
-    pub target: ConnectionText,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// Lock and command timeouts.
     #[command(flatten)]
     pub timeouts: TimeoutFlags,
@@ -84,8 +137,8 @@ pub struct UpgradeArgs {
     /// The package (.dacpac) or project to deploy.
     pub package: PathBuf,
     /// Connection string of the database to upgrade (created when it does not exist).
-    #[arg(long)]
-    pub target: ConnectionText,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// Upgrade in place: one transaction, all or nothing.
     #[arg(long, conflicts_with = "side_by_side")]
     pub in_place: bool,
@@ -148,8 +201,8 @@ pub enum TransferFormat {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// Connection string of the upgraded database.
-    #[arg(long)]
-    pub target: String,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// Roll back even though the upgraded database took writes since the switch (it is kept
     /// under another name, never dropped).
     #[arg(long)]
@@ -160,8 +213,8 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
     /// Connection string of the database.
-    #[arg(long)]
-    pub target: ConnectionText,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// Where to write the package.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -177,8 +230,8 @@ pub struct ExtractArgs {
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     /// Connection string of the database.
-    #[arg(long)]
-    pub target: ConnectionText,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// The package to register as the definition (default: the live schema).
     pub package: Option<PathBuf>,
     /// Application name when registering the live schema.
@@ -199,11 +252,14 @@ pub struct RegisterArgs {
 #[derive(Debug, Args)]
 pub struct DriftReportArgs {
     /// Connection string of the database.
-    #[arg(long)]
-    pub target: ConnectionText,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,
+    /// Write the report here instead of standard output (`-` is standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 /// How two schemas are compared: taken by `dac compare`, and with [`PlanningFlags`] by every
@@ -229,11 +285,10 @@ pub struct CompareFlags {
         long,
         value_name = "BOOL",
         num_args = 0..=1,
-        default_value_t = true,
         default_missing_value = "true",
         action = clap::ArgAction::Set
     )]
-    pub drop_objects_not_in_source: bool,
+    pub drop_objects_not_in_source: Option<bool>,
     /// Never drop objects of this type: an element type (SqlIndex) or SqlPackage's name
     /// (Indexes, Tables, any DoNotDropObjectTypes value); repeatable.
     #[arg(long = "do-not-drop", value_name = "TYPE")]
@@ -278,6 +333,21 @@ pub struct PlanningFlags {
     /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
     #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
+    /// A publish profile (*.publish.xml): its target, SQLCMD variables and the deploy
+    /// properties dac implements (see the README); options given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Go on when the profile sets properties dac does not implement (each is a warning on
+    /// stderr); without it they are an error.
+    #[arg(long)]
+    pub profile_ignore_unsupported: bool,
+    /// Publish properties under the profile's (`dac sqlpackage`'s defaults where they are not
+    /// dac's), name and value.
+    #[arg(skip)]
+    pub properties_under: Vec<(String, String)>,
+    /// Publish properties over the profile's (`dac sqlpackage`'s `/p:`), name and value.
+    #[arg(skip)]
+    pub properties_over: Vec<(String, String)>,
 }
 
 /// `dac compare`.
@@ -301,8 +371,8 @@ pub struct ScriptArgs {
     /// The package (or project) to deploy.
     pub package: PathBuf,
     /// What the database is now: a connection string, or a package or project standing in for it.
-    #[arg(long)]
-    pub target: ConnectionText,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// Write the script here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -317,11 +387,14 @@ pub struct DeployReportArgs {
     /// The package (or project) to deploy.
     pub package: PathBuf,
     /// What the database is now: a connection string, or a package or project standing in for it.
-    #[arg(long)]
-    pub target: ConnectionText,
+    #[command(flatten)]
+    pub target: TargetFlag,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Xml)]
     pub format: DeployFormat,
+    /// Write the report here instead of standard output (`-` is standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
     /// Compare and plan options.
     #[command(flatten)]
     pub planning: PlanningFlags,

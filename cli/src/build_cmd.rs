@@ -105,3 +105,28 @@ pub fn info(args: InfoArgs) -> Result<u8> {
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(EXIT_OK)
 }
+
+/// `dac completions SHELL`.
+pub fn completions(args: &crate::args::CompletionsArgs) -> Result<u8> {
+    use clap::CommandFactory;
+    let mut command = crate::args::Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "dac", &mut out);
+    crate::shared::write_output(std::path::Path::new("-"), &out)?;
+    Ok(crate::shared::EXIT_OK)
+}
+
+/// `dac man`: the man page of dac and its commands, one roff document.
+pub fn man() -> Result<u8> {
+    use clap::CommandFactory;
+    let command = crate::args::Cli::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("dac-{}", sub.get_name());
+        let sub = sub.clone().bin_name(format!("dac {}", sub.get_name()));
+        clap_mangen::Man::new(sub).title(name).render(&mut out)?;
+    }
+    crate::shared::write_output(std::path::Path::new("-"), &out)?;
+    Ok(crate::shared::EXIT_OK)
+}

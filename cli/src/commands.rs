@@ -4,7 +4,9 @@
 use anyhow::Result;
 
 use crate::args::{Cli, Command};
-use crate::{build_cmd, compare_cmd, registry_cmd, rollout_cmd, upgrade_cmd};
+use crate::{
+    build_cmd, compare_cmd, planning, registry_cmd, rollout_cmd, sqlpackage_cmd, upgrade_cmd,
+};
 
 /// Runs one command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -12,9 +14,23 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Build(args) => build_cmd::build(args),
         Command::Info(args) => build_cmd::info(args),
         Command::Compare(args) => compare_cmd::compare(args),
-        Command::Script(args) => compare_cmd::script(args),
-        Command::DeployReport(args) => compare_cmd::deploy_report(args),
-        Command::Upgrade(args) => upgrade_cmd::upgrade(args),
+        Command::Script(mut args) => {
+            planning::apply_profile(&mut args.planning, &mut args.target)?;
+            compare_cmd::script(args)
+        }
+        Command::DeployReport(mut args) => {
+            planning::apply_profile(&mut args.planning, &mut args.target)?;
+            compare_cmd::deploy_report(args)
+        }
+        Command::Upgrade(mut args) => {
+            let from_profile = planning::apply_profile(&mut args.planning, &mut args.target)?;
+            // The command line's --allow-drift wins; else the profile's BlockWhenDriftDetected.
+            args.allow_drift |= from_profile.block_when_drift_detected == Some(false);
+            if args.timeouts.command_timeout.is_none() {
+                args.timeouts.command_timeout = from_profile.command_timeout;
+            }
+            upgrade_cmd::upgrade(args)
+        }
         Command::Extract(args) => registry_cmd::extract(args),
         Command::Register(args) => registry_cmd::register(args),
         Command::Unregister(args) => registry_cmd::unregister(args),
@@ -22,5 +38,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rollback(args) => upgrade_cmd::rollback(args),
         Command::Recover(args) => upgrade_cmd::recover(args),
         Command::Rollout(args) => rollout_cmd::run(args),
+        Command::Completions(args) => build_cmd::completions(&args),
+        Command::Man => build_cmd::man(),
+        Command::SqlPackage(args) => {
+            let (commands, dac_exit_codes) = sqlpackage_cmd::commands(args)?;
+            let result = commands
+                .into_iter()
+                .try_fold(crate::shared::EXIT_OK, |_, cli| run(cli));
+            sqlpackage_cmd::exit_code(result, dac_exit_codes)
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::args::{
     ScriptArgs,
 };
 use crate::planning;
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, write_output};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, connection, write_output};
 
 /// Compare options from flags, with the renames of the desired package's refactor log.
 fn compare_options(flags: &CompareFlags, desired: &LoadedEndpoint) -> Result<CompareOptions> {
@@ -83,7 +83,8 @@ fn make_plan(
 
 /// `dac script`.
 pub fn script(args: ScriptArgs) -> Result<u8> {
-    let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.planning)?;
+    let (_, desired, _, plan) =
+        make_plan(&connection(&args.target)?, &args.package, &args.planning)?;
     // A script that cannot run is refused, as an upgrade refuses it.
     dac_engine::upgrade::refuse_unrunnable(&plan)?;
     let dialect = dialect_for(desired.model.platform());
@@ -100,7 +101,8 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
 
 /// `dac deploy-report`.
 pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
-    let (current, desired, diff, plan) = make_plan(&args.target, &args.package, &args.planning)?;
+    let (current, desired, diff, plan) =
+        make_plan(&connection(&args.target)?, &args.package, &args.planning)?;
     let report = report::deploy_report(&current.display, &desired.display, &diff, &plan);
     let text = match args.format {
         DeployFormat::Xml => report::deploy_report_xml(&report),
@@ -108,7 +110,10 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
         DeployFormat::Text => report::deploy_report_text(&report),
         DeployFormat::Markdown => report::deploy_report_markdown(&report),
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match &args.output {
+        Some(path) => write_output(path, text.as_bytes())?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
     Ok(if plan.is_empty() {
         EXIT_OK
     } else {

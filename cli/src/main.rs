@@ -8,10 +8,12 @@ mod build_cmd;
 mod commands;
 mod compare_cmd;
 mod planning;
+mod profile;
 mod progress_display;
 mod registry_cmd;
 mod rollout_cmd;
 mod shared;
+mod sqlpackage_cmd;
 mod upgrade_cmd;
 
 use std::process::ExitCode;

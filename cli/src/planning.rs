@@ -2,14 +2,15 @@
 //! for every command that plans: `script`, `deploy-report` and `upgrade` in either mode see
 //! the same options for the same flags, so a reviewed preview is what runs.
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use dac_engine::compare::{self, CompareOptions, TextRules};
 use dac_engine::model::Platform;
 use dac_engine::package::Package;
 use dac_engine::plan::PlanOptions;
 use dac_engine::upgrade::{self, InPlaceOptions, SideBySideOptions};
 
-use crate::args::{CompareFlags, PlanningFlags};
+use crate::args::{CompareFlags, ConnectionText, PlanningFlags, TargetFlag};
+use crate::profile::Profile;
 use crate::shared::parse_variables;
 
 /// The compare options of `flags` on `platform`: an upgrade's own options
@@ -26,7 +27,7 @@ pub fn compare_options(flags: &CompareFlags, platform: Platform) -> Result<Compa
             ignore_comments: flags.ignore_comments,
             ignore_case: flags.ignore_keyword_case,
         },
-        drop_objects_not_in_source: flags.drop_objects_not_in_source,
+        drop_objects_not_in_source: flags.drop_objects_not_in_source.unwrap_or(true),
         do_not_drop: compare::object_types("--do-not-drop", &flags.do_not_drop)?,
         exclude_kinds: compare::object_types("--exclude-type", &flags.exclude_types)?,
         include: flags.include.clone(),
@@ -99,7 +100,7 @@ pub fn not_side_by_side(flags: &PlanningFlags) -> Vec<&'static str> {
         (!compare.exclude_types.is_empty(), "--exclude-type"),
         (!compare.do_not_drop.is_empty(), "--do-not-drop"),
         (
-            !compare.drop_objects_not_in_source,
+            compare.drop_objects_not_in_source == Some(false),
             "--drop-objects-not-in-source=false",
         ),
         (flags.smart_defaults, "--smart-defaults"),
@@ -109,4 +110,261 @@ pub fn not_side_by_side(flags: &PlanningFlags) -> Vec<&'static str> {
     .into_iter()
     .filter_map(|(given, name)| given.then_some(name))
     .collect()
+}
+
+/// How dac takes a publish profile property: the README's table is this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Support {
+    /// Mapped to a dac option, both values.
+    Mapped,
+    /// Only this value is what dac does; the other is not implemented.
+    OnlyWhen(bool),
+    /// Read and not needed: it changes nothing dac does.
+    Accepted,
+}
+
+/// The publish profile properties dac implements, with the option each becomes. Any other
+/// property is not implemented: an error naming it, or with `--profile-ignore-unsupported` a
+/// warning naming it.
+const PROFILE_PROPERTIES: &[(&str, Support)] = &[
+    ("TargetConnectionString", Support::Mapped),
+    ("TargetDatabaseName", Support::Mapped),
+    ("BlockOnPossibleDataLoss", Support::Mapped),
+    ("DropObjectsNotInSource", Support::Mapped),
+    ("GenerateSmartDefaults", Support::Mapped),
+    ("IgnoreColumnOrder", Support::Mapped),
+    ("IgnoreWhitespace", Support::Mapped),
+    ("IgnoreComments", Support::Mapped),
+    ("IgnoreKeywordCasing", Support::Mapped),
+    ("DoNotDropObjectTypes", Support::Mapped),
+    ("ExcludeObjectTypes", Support::Mapped),
+    ("BlockWhenDriftDetected", Support::Mapped),
+    ("CommandTimeout", Support::Mapped),
+    ("RegisterDataTierApplication", Support::OnlyWhen(true)),
+    ("CreateNewDatabase", Support::OnlyWhen(false)),
+    ("AllowIncompatiblePlatform", Support::OnlyWhen(false)),
+    ("IncludeCompositeObjects", Support::Accepted),
+    ("DeployScriptFileName", Support::Accepted),
+    ("ProfileVersionNumber", Support::Accepted),
+];
+
+/// What a publish profile says beyond [`PlanningFlags`].
+#[derive(Debug, Default)]
+pub struct FromProfile {
+    /// `BlockWhenDriftDetected`, where the profile sets it (an upgrade's `--allow-drift` is
+    /// its negation).
+    pub block_when_drift_detected: Option<bool>,
+    /// `CommandTimeout` in seconds, where the profile sets it (0: no limit); an upgrade's
+    /// `--command-timeout`.
+    pub command_timeout: Option<std::time::Duration>,
+}
+
+fn profile_bool(name: &str, value: &str) -> Result<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        bail!("{name}={value:?}: expected True or False")
+    }
+}
+
+/// `;`-separated values of a list property (`DoNotDropObjectTypes`).
+fn profile_list(value: &str) -> Vec<String> {
+    value
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `connection` with its database made `database` (`TargetDatabaseName`): a URL's path, or a
+/// `key=value;` string's `Database`/`Initial Catalog`.
+pub fn with_database(connection: &str, database: &str) -> Result<String> {
+    if let Some((scheme, rest)) = connection.split_once("://") {
+        let (before_query, query) = match rest.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (rest, None),
+        };
+        let authority = before_query.split('/').next().unwrap_or(before_query);
+        let mut out = format!("{scheme}://{authority}/{database}");
+        if let Some(query) = query {
+            out.push('?');
+            out.push_str(query);
+        }
+        return Ok(out);
+    }
+    if connection.contains('=') {
+        let mut parts: Vec<&str> = connection
+            .split(';')
+            .filter(|part| {
+                let key = part.split('=').next().unwrap_or("").trim();
+                !part.trim().is_empty()
+                    && !key.eq_ignore_ascii_case("database")
+                    && !key.eq_ignore_ascii_case("initial catalog")
+            })
+            .collect();
+        let database = format!("Database={database}");
+        parts.push(&database);
+        return Ok(parts.join(";"));
+    }
+    bail!(
+        "TargetDatabaseName applies to a server's connection string, not to {}",
+        dac_engine::driver::redact(connection)
+    )
+}
+
+/// Applies `--profile` to `flags` and `target`, where the command line did not say otherwise
+/// (as SqlPackage: the command line overrides the profile): a flag the command line set keeps
+/// its value, a connection given by `--target`/`--target-env` wins over the profile's, a
+/// `-v NAME=...` wins over the profile's value of NAME. Properties dac does not implement are
+/// an error naming them, or warnings with `--profile-ignore-unsupported`.
+pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Result<FromProfile> {
+    let profile = match &flags.profile {
+        Some(path) => Some(Profile::load(path)?),
+        None if flags.properties_under.is_empty() && flags.properties_over.is_empty() => {
+            return Ok(FromProfile::default());
+        }
+        None => None,
+    };
+    let shown = match &flags.profile {
+        Some(path) => format!("profile {}", path.display()),
+        None => "publish properties".to_string(),
+    };
+    let profile = profile.unwrap_or_default();
+    // Under the profile's, the profile's, then over them: the last of a name wins.
+    let mut properties: Vec<(String, String)> = Vec::new();
+    for (name, value) in flags
+        .properties_under
+        .iter()
+        .chain(&profile.properties)
+        .chain(&flags.properties_over)
+    {
+        properties.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        properties.push((name.clone(), value.clone()));
+    }
+    let mut out = FromProfile::default();
+    let mut unsupported = Vec::new();
+    let mut connection_string = None;
+    let mut database = None;
+    for (name, value) in &properties {
+        let Some(&(known, support)) = PROFILE_PROPERTIES
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        else {
+            unsupported.push(format!("{name}={value}"));
+            continue;
+        };
+        let context = || shown.clone();
+        match support {
+            Support::Accepted => continue,
+            Support::OnlyWhen(implemented) => {
+                if profile_bool(known, value).with_context(context)? != implemented {
+                    unsupported.push(format!("{known}={value}"));
+                }
+                continue;
+            }
+            Support::Mapped => {}
+        }
+        let compare = &mut flags.compare;
+        match known {
+            "TargetConnectionString" => connection_string = Some(value.clone()),
+            "TargetDatabaseName" => database = Some(value.clone()),
+            "DoNotDropObjectTypes" if compare.do_not_drop.is_empty() => {
+                compare.do_not_drop = profile_list(value);
+            }
+            "ExcludeObjectTypes" if compare.exclude_types.is_empty() => {
+                compare.exclude_types = profile_list(value);
+            }
+            "DoNotDropObjectTypes" | "ExcludeObjectTypes" => {}
+            "CommandTimeout" => {
+                let seconds: u64 = value.trim().parse().with_context(|| {
+                    format!("{shown}: CommandTimeout={value:?}: expected a number of seconds")
+                })?;
+                out.command_timeout =
+                    (seconds > 0).then(|| std::time::Duration::from_secs(seconds));
+            }
+            _ => {
+                let on = profile_bool(known, value).with_context(context)?;
+                match known {
+                    "BlockOnPossibleDataLoss" => flags.allow_data_loss |= !on,
+                    "DropObjectsNotInSource" => {
+                        compare.drop_objects_not_in_source.get_or_insert(on);
+                    }
+                    "GenerateSmartDefaults" => flags.smart_defaults |= on,
+                    "IgnoreColumnOrder" => {
+                        // DacFx's False rebuilds for order; the command line's either flag wins.
+                        if !compare.ignore_column_order && !flags.rebuild_for_column_order {
+                            compare.ignore_column_order = on;
+                            flags.rebuild_for_column_order = !on;
+                        }
+                    }
+                    "IgnoreWhitespace" => compare.ignore_whitespace |= on,
+                    "IgnoreComments" => compare.ignore_comments |= on,
+                    "IgnoreKeywordCasing" => compare.ignore_keyword_case |= on,
+                    "BlockWhenDriftDetected" => out.block_when_drift_detected = Some(on),
+                    other => unreachable!("profile property {other} has no mapping"),
+                }
+            }
+        }
+    }
+    if !unsupported.is_empty() {
+        if !flags.profile_ignore_unsupported {
+            bail!(
+                "{shown}: dac does not implement {} (give --profile-ignore-unsupported to go on without them)",
+                unsupported.join(", ")
+            );
+        }
+        for property in &unsupported {
+            eprintln!("warning: {shown}: dac does not implement {property}; ignored");
+        }
+    }
+    // Command-line -v values first: `variables` takes the first value of a name.
+    for (name, value) in &profile.variables {
+        let given = flags.variables.iter().any(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+        });
+        if !given {
+            flags.variables.push(format!("{name}={value}"));
+        }
+    }
+    if let Some(connection) = connection_string {
+        let connection = match &database {
+            Some(database) => {
+                with_database(&connection, database).with_context(|| format!("profile {shown}"))?
+            }
+            None => connection,
+        };
+        target.from_profile = Some(connection.parse::<ConnectionText>()?);
+    } else if database.is_some() && target.target.is_none() && target.target_env.is_none() {
+        // A database name alone names no server: the target comes from DAC_TARGET or nowhere.
+        eprintln!(
+            "warning: {shown}: TargetDatabaseName without TargetConnectionString is not used"
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::with_database;
+
+    #[test]
+    fn database_names_replace_the_connections() {
+        assert_eq!(
+            with_database(
+                "Data Source=.;Initial Catalog=Old;Integrated Security=True",
+                "New"
+            )
+            .unwrap(),
+            "Data Source=.;Integrated Security=True;Database=New"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432/old?sslmode=require", "new").unwrap(),
+            "postgres://u@h:5432/new?sslmode=require"
+        );
+        assert!(with_database("app.db", "x").is_err());
+    }
 }

@@ -15,12 +15,12 @@ use dac_engine::upgrade;
 
 use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, UnregisterArgs};
 use crate::shared::{
-    EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target, write_output,
+    EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target_of, write_output,
 };
 
 /// `dac extract`.
 pub fn extract(args: ExtractArgs) -> Result<u8> {
-    let target = target(&args.target)?;
+    let target = target_of(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
     let registration = driver.read_registration()?;
@@ -61,7 +61,7 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
 
 /// `dac register`.
 pub fn register(args: RegisterArgs) -> Result<u8> {
-    let target = target(&args.target)?;
+    let target = target_of(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
     apply_timeouts(driver.as_mut(), args.timeouts)?;
@@ -114,7 +114,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
 
 /// `dac unregister`.
 pub fn unregister(args: UnregisterArgs) -> Result<u8> {
-    let target = target(&args.target)?;
+    let target = target_of(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
     apply_timeouts(driver.as_mut(), args.timeouts)?;
@@ -138,7 +138,7 @@ pub fn unregister(args: UnregisterArgs) -> Result<u8> {
 
 /// `dac drift-report`.
 pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
-    let target = target(&args.target)?;
+    let target = target_of(&args.target)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
     let drift = upgrade::drift(driver.as_mut());
@@ -156,7 +156,10 @@ pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
         DeployFormat::Text => report.text(),
         DeployFormat::Markdown => report.markdown(),
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match &args.output {
+        Some(path) => write_output(path, text.as_bytes())?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
     Ok(if diff.is_empty() {
         EXIT_OK
     } else {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use dac_engine::driver::{Driver, Target, Timeouts};
 
-use crate::args::TimeoutFlags;
+use crate::args::{ConnectionText, TargetFlag, TimeoutFlags};
 
 /// Success, or no differences.
 pub const EXIT_OK: u8 = 0;
@@ -17,9 +17,45 @@ pub const EXIT_DIFFERENCES: u8 = 2;
 /// Refused by a safety policy (data loss, drift).
 pub const EXIT_REFUSED: u8 = 3;
 
+/// The environment variable holding the connection string when no `--target` is given.
+pub const TARGET_VARIABLE: &str = "DAC_TARGET";
+
+/// The connection string of `flag`: `--target`, else the variable `--target-env` names, else
+/// the publish profile's, else `$DAC_TARGET`. Errors name variables, never their values.
+pub fn connection(flag: &TargetFlag) -> Result<ConnectionText> {
+    if let Some(text) = &flag.target {
+        return Ok(text.clone());
+    }
+    let from_variable = |name: &str| -> Result<Option<ConnectionText>> {
+        match std::env::var(name) {
+            Ok(text) if text.trim().is_empty() => bail!("environment variable {name} is empty"),
+            Ok(text) => Ok(Some(text.parse()?)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                bail!("environment variable {name} is not valid UTF-8")
+            }
+        }
+    };
+    if let Some(name) = &flag.target_env {
+        return from_variable(name)?
+            .with_context(|| format!("--target-env {name}: the variable is not set"));
+    }
+    if let Some(text) = &flag.from_profile {
+        return Ok(text.clone());
+    }
+    from_variable(TARGET_VARIABLE)?.with_context(|| {
+        format!("no target: give --target, --target-env NAME, or set {TARGET_VARIABLE}")
+    })
+}
+
 /// A live database from its connection string.
 pub fn target(text: &str) -> Result<Target> {
     Ok(Target::parse(text)?)
+}
+
+/// The live database of `flag` (see [`connection`]).
+pub fn target_of(flag: &TargetFlag) -> Result<Target> {
+    target(&connection(flag)?)
 }
 
 /// Prints what the driver had to warn about (a registration kept in a fallback place, objects

@@ -11,7 +11,7 @@ use dac_engine::upgrade;
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
 use crate::planning;
 use crate::progress_display::ProgressDisplay;
-use crate::shared::{EXIT_OK, apply_timeouts, print_warnings, target, write_output};
+use crate::shared::{EXIT_OK, apply_timeouts, print_warnings, target_of, write_output};
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
@@ -19,7 +19,7 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
         bail!("choose how to upgrade: --in-place or --side-by-side");
     }
     check_mode(&args)?;
-    let target = target(&args.target)?;
+    let target = target_of(&args.target)?;
     if args.side_by_side
         && (args.timeouts.lock_timeout.is_some() || args.timeouts.command_timeout.is_some())
     {
@@ -281,7 +281,7 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
 
 /// `dac rollback`.
 pub fn rollback(args: RollbackArgs) -> Result<u8> {
-    let target = target(&args.target)?;
+    let target = target_of(&args.target)?;
     let outcome =
         upgrade::rollback(&target, args.force).with_context(|| format!("rolling back {target}"))?;
     if let Some(recovered) = &outcome.recovered {
@@ -300,7 +300,7 @@ pub fn rollback(args: RollbackArgs) -> Result<u8> {
 
 /// `dac recover`.
 pub fn recover(args: TargetArgs) -> Result<u8> {
-    let target = target(&args.target)?;
+    let target = target_of(&args.target)?;
     match upgrade::recover(&target).with_context(|| format!("recovering {target}"))? {
         Some(what) => println!("{what}"),
         None => println!("{target}: nothing to recover"),

@@ -4,6 +4,7 @@
 mod util;
 
 mod build;
+mod frontdoor;
 mod honest;
 mod info;
 mod options;

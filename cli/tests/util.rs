@@ -17,15 +17,22 @@ pub struct Run {
 
 /// Runs `dac` with arguments in `dir`.
 pub fn dac(dir: &Path, args: &[&str]) -> Run {
+    dac_env(dir, args, &[])
+}
+
+/// Runs `dac` with arguments in `dir`, with these environment variables set (and
+/// `DAC_TARGET` unset unless given).
+pub fn dac_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dac"));
+    command.args(args).current_dir(dir).env_remove("DAC_TARGET");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
     let Output {
         status,
         stdout,
         stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_dac"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run dac");
+    } = command.output().expect("run dac");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -1,0 +1,449 @@
+//! The ways in DBAs already know, through the binary on real SQLite files: publish profiles
+//! (the corpus's four load; properties map to dac's options; the command line wins; what dac
+//! does not implement is named), the target from `DAC_TARGET` or `--target-env`, shell
+//! completions and the man page.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{dac, dac_env, root};
+
+/// v1 of a small app: customers with a fax column v2 drops, and an archive table v2 lacks.
+const V1: &str = "
+CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, fax TEXT);
+CREATE TABLE archive (id INTEGER PRIMARY KEY, note TEXT);
+";
+
+/// v2: no fax, an email; no archive.
+const V2: &str = "
+CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT);
+";
+
+/// Builds `sql` as the app at `version` into `DIR/app-VERSION.dacpac`.
+fn package(dir: &Path, version: &str, sql: &str) -> String {
+    let project = dir.join(format!("app-{version}"));
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("schema.sql"), sql).unwrap();
+    let out = dir.join(format!("app-{version}.dacpac"));
+    dac(
+        dir,
+        &[
+            "build",
+            project.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "--name",
+            "app",
+            "--version",
+            version,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    out.display().to_string()
+}
+
+/// A SQLite database at v1 holding a customer with a fax (so dropping fax loses data).
+fn v1_database(dir: &Path) -> (String, String) {
+    let v1 = package(dir, "1.0.0", V1);
+    let v2 = package(dir, "2.0.0", V2);
+    let db = dir.join("app.db").display().to_string();
+    dac(dir, &["upgrade", "--in-place", &v1, "--target", &db]).expect_code(0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO customers (id, name, fax) VALUES (1, 'a', '555')",
+        [],
+    )
+    .unwrap();
+    (db, v2)
+}
+
+/// A publish profile with these properties (name, value).
+fn profile(dir: &Path, name: &str, properties: &[(&str, &str)], variables: &str) -> String {
+    let props: String = properties
+        .iter()
+        .map(|(n, v)| format!("    <{n}>{v}</{n}>\n"))
+        .collect();
+    let text = format!(
+        "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Project ToolsVersion=\"Current\" xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\">\n  <PropertyGroup>\n{props}  </PropertyGroup>\n  <ItemGroup>{variables}</ItemGroup>\n</Project>\n"
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// The corpus's publish profiles, in `../shared` beside the repository.
+fn corpus_profile(path: &str) -> Option<PathBuf> {
+    let shared = root().join("../shared/corpus/sqlproj");
+    if !shared.is_dir() {
+        eprintln!("*** NOT RUN: the corpus publish profiles need ../shared ***");
+        assert!(
+            std::env::var_os("DAC_REQUIRE_SHARED").is_none(),
+            "../shared is required"
+        );
+        return None;
+    }
+    let path = shared.join(path);
+    assert!(path.exists(), "{} is gone from the corpus", path.display());
+    Some(path)
+}
+
+#[test]
+fn corpus_profiles_load_or_name_what_dac_does_not_implement() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    // (profile, the properties dac does not implement in it)
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "maciejw__dacpac-data-migrations/Database/Database/Database.publish.xml",
+            &[],
+        ),
+        (
+            "NowinskiK__ssdt-training/src/Variables/ContosoRetailDW/Deployment/ContosoRetailDW-DEV.publish.xml",
+            &[],
+        ),
+        (
+            "microsoft__sql-server-samples/samples/databases/wide-world-importers/wwi-dw-ssdt/wwi-dw-ssdt/WideWorldImportersDW.publish.xml",
+            &["CreateNewDatabase=True"],
+        ),
+        (
+            "NowinskiK__ssdt-training/src/Compare/WideWorldImporters/WideWorldImportersNew.publish.xml",
+            &["AllowIncompatiblePlatform=True"],
+        ),
+    ];
+    for (path, unsupported) in cases {
+        let Some(path) = corpus_profile(path) else {
+            return;
+        };
+        let path = path.display().to_string();
+        // The command line's --target overrides the profile's SQL Server connection.
+        let args = ["script", v2.as_str(), "--target", &db, "--profile", &path];
+        let run = dac(dir.path(), &args);
+        if unsupported.is_empty() {
+            run.expect_code(0);
+            assert!(run.stdout.contains("customers"), "{}", run.stdout);
+            continue;
+        }
+        run.expect_code(1);
+        let line = run.stderr.lines().next().unwrap_or_default();
+        let named = line
+            .split("dac does not implement ")
+            .nth(1)
+            .and_then(|rest| rest.split(" (").next())
+            .unwrap_or_default();
+        assert_eq!(named, unsupported.join(", "), "{}", run.stderr);
+        // With the opt-in, each is a warning naming it, and the script is written.
+        let mut args = args.to_vec();
+        args.push("--profile-ignore-unsupported");
+        let run = dac(dir.path(), &args);
+        run.expect_code(0);
+        for property in unsupported {
+            assert!(
+                run.stderr
+                    .contains(&format!("dac does not implement {property}; ignored")),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn profile_properties_map_to_options_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    let keep = profile(
+        dir.path(),
+        "keep.publish.xml",
+        &[
+            ("TargetConnectionString", &db),
+            ("DropObjectsNotInSource", "False"),
+            ("BlockOnPossibleDataLoss", "True"),
+            ("ProfileVersionNumber", "1"),
+        ],
+        "",
+    );
+    // The target comes from the profile; archive is kept (DropObjectsNotInSource=False).
+    let run = dac(dir.path(), &["script", &v2, "--profile", &keep]);
+    run.expect_code(0);
+    assert!(!run.stdout.contains("archive"), "{}", run.stdout);
+    // The command line overrides the profile.
+    let run = dac(
+        dir.path(),
+        &[
+            "script",
+            &v2,
+            "--profile",
+            &keep,
+            "--drop-objects-not-in-source=true",
+        ],
+    );
+    run.expect_code(0);
+    assert!(run.stdout.contains("archive"), "{}", run.stdout);
+    // BlockOnPossibleDataLoss=True: the upgrade that drops a fax in use is refused (exit 3).
+    dac(
+        dir.path(),
+        &["upgrade", "--in-place", &v2, "--profile", &keep],
+    )
+    .expect_code(3);
+    // BlockOnPossibleDataLoss=False lets it through, on the profile's target.
+    let lossy = profile(
+        dir.path(),
+        "lossy.publish.xml",
+        &[
+            ("TargetConnectionString", &db),
+            ("BlockOnPossibleDataLoss", "False"),
+            ("DropObjectsNotInSource", "True"),
+        ],
+        "<SqlCmdVariable Include=\"Env\"><Value>DEV</Value></SqlCmdVariable>",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", "--in-place", &v2, "--profile", &lossy],
+    )
+    .expect_code(0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let archives: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'archive'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(archives, 0);
+    // A property dac does not know is an error naming it; a bad value names the property.
+    let odd = profile(
+        dir.path(),
+        "odd.publish.xml",
+        &[("ScriptDatabaseCompatibility", "True"), ("Foo", "1")],
+        "",
+    );
+    let run = dac(
+        dir.path(),
+        &["deploy-report", &v2, "--target", &db, "--profile", &odd],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("ScriptDatabaseCompatibility=True, Foo=1"),
+        "{}",
+        run.stderr
+    );
+    let bad = profile(
+        dir.path(),
+        "bad.publish.xml",
+        &[("IgnoreWhitespace", "maybe")],
+        "",
+    );
+    let run = dac(
+        dir.path(),
+        &["script", &v2, "--target", &db, "--profile", &bad],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("IgnoreWhitespace"), "{}", run.stderr);
+}
+
+#[test]
+fn the_target_from_dac_target_or_target_env_and_passwords_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = package(dir.path(), "1.0.0", V1);
+    let db = dir.path().join("env.db").display().to_string();
+    // DAC_TARGET when --target is not given.
+    dac_env(
+        dir.path(),
+        &["upgrade", "--in-place", &v1],
+        &[("DAC_TARGET", &db)],
+    )
+    .expect_code(0);
+    assert!(Path::new(&db).exists());
+    // --target-env NAME reads the named variable (and wins over DAC_TARGET).
+    let run = dac_env(
+        dir.path(),
+        &["drift-report", "--target-env", "APP_DB", "--format", "text"],
+        &[("APP_DB", &db), ("DAC_TARGET", "elsewhere.db")],
+    );
+    run.expect_code(0);
+    // Nothing given: the error says where a target comes from.
+    let run = dac(dir.path(), &["drift-report"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("DAC_TARGET"), "{}", run.stderr);
+    let run = dac(
+        dir.path(),
+        &["drift-report", "--target-env", "NOT_SET_HERE"],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("NOT_SET_HERE"), "{}", run.stderr);
+    // A connection that fails never shows its password.
+    let secret = "postgres://app:s3cr3t-pw@127.0.0.1:1/app?connect_timeout=2";
+    let run = dac_env(dir.path(), &["drift-report"], &[("DAC_TARGET", secret)]);
+    run.expect_code(1);
+    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+    assert!(!run.stdout.contains("s3cr3t"), "{}", run.stdout);
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = dac(dir.path(), &["completions", shell]);
+        run.expect_code(0);
+        assert!(run.stdout.contains("upgrade"), "{shell}: {}", run.stdout);
+    }
+    let run = dac(dir.path(), &["man"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains(".TH"), "{}", run.stdout);
+    assert!(run.stdout.contains("upgrade"));
+    assert!(
+        run.stdout.contains("\\-\\-profile"),
+        "the subcommands' pages"
+    );
+}
+
+#[test]
+fn sqlpackage_command_lines_run_through_the_same_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    let d = dir.path();
+    let tcs = format!("/TargetConnectionString:{db}");
+    let sf = format!("/SourceFile:{v2}");
+    // Script, short forms: SqlPackage keeps what the package lacks unless told.
+    let out = d.join("keep.sql").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/a:Script",
+            &sf,
+            &format!("/tcs:{db}"),
+            &format!("/op:{out}"),
+        ],
+    )
+    .expect_code(0);
+    let script = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        script.contains("customers") && !script.contains("archive"),
+        "{script}"
+    );
+    let out = d.join("drop.sql").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Script",
+            &sf,
+            &tcs,
+            &format!("/OutputPath:{out}"),
+            "/p:DropObjectsNotInSource=True",
+        ],
+    )
+    .expect_code(0);
+    assert!(std::fs::read_to_string(&out).unwrap().contains("archive"));
+    // DeployReport: SqlPackage's exit code 0 with changes; dac's 2 when asked.
+    let report = d.join("report.xml").display().to_string();
+    let args = [
+        "sqlpackage",
+        "/Action:DeployReport",
+        &sf,
+        &tcs,
+        &format!("/OutputPath:{report}"),
+    ];
+    dac(d, &args).expect_code(0);
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("<DeploymentReport")
+    );
+    let mut with_codes = args.to_vec();
+    with_codes.push("--dac-exit-codes");
+    dac(d, &with_codes).expect_code(2);
+    // Publish refused for data loss: SqlPackage's 1 (dac's 3 when asked).
+    let publish = ["sqlpackage", "/Action:Publish", &sf, &tcs];
+    let run = dac(d, &publish);
+    run.expect_code(1);
+    let mut with_codes = publish.to_vec();
+    with_codes.push("--dac-exit-codes");
+    dac(d, &with_codes).expect_code(3);
+    // What dac cannot do is an error naming it.
+    let run = dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Publish",
+            &sf,
+            &tcs,
+            "/Diagnostics:True",
+        ],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("/Diagnostics"), "{}", run.stderr);
+    let run = dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Publish",
+            &sf,
+            &tcs,
+            "/p:VerifyDeployment=False",
+        ],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("VerifyDeployment=False"),
+        "{}",
+        run.stderr
+    );
+    let run = dac(d, &["sqlpackage", "/Action:Export", &sf, &tcs]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("Export"), "{}", run.stderr);
+    // Publish, as the DacFx docs write it, with a data-loss property and a variable: upgraded.
+    let script = d.join("publish.sql").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Publish",
+            &sf,
+            &tcs,
+            "/p:BlockOnPossibleDataLoss=false",
+            "/p:CommandTimeout=600",
+            "/v:Env=prod",
+            &format!("/DeployScriptPath:{script}"),
+        ],
+    )
+    .expect_code(0);
+    assert!(Path::new(&script).exists());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let email: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('customers') WHERE name = 'email'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(email, 1);
+    // DriftReport and Extract of the published database.
+    let drift = d.join("drift.xml").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/a:DriftReport",
+            &tcs,
+            &format!("/op:{drift}"),
+        ],
+    )
+    .expect_code(0);
+    assert!(std::fs::read_to_string(&drift).unwrap().contains("<"));
+    let extracted = d.join("extracted.dacpac").display().to_string();
+    dac(
+        d,
+        &[
+            "sqlpackage",
+            "/Action:Extract",
+            &format!("/SourceConnectionString:{db}"),
+            &format!("/TargetFile:{extracted}"),
+        ],
+    )
+    .expect_code(0);
+    assert!(Path::new(&extracted).exists());
+}
