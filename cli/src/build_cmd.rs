@@ -1,7 +1,6 @@
 //! `dac build` and `dac info`: packages from projects, and what a package holds.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -12,6 +11,7 @@ use dac_engine::report::InfoReport;
 use dac_engine::source::{self, BuildOptions};
 
 use crate::args::{BuildArgs, InfoArgs, InfoFormat};
+use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{EXIT_OK, parse_variables};
 
 /// `dac build`.
@@ -34,7 +34,7 @@ pub fn build(args: BuildArgs) -> Result<u8> {
     };
     let (package, notes) = source::build_with_notes(&args.project, &options)?;
     for note in &notes {
-        eprintln!("warning: {note}");
+        errln!("warning: {note}");
     }
     let output = match args.output {
         Some(path) => path,
@@ -42,7 +42,7 @@ pub fn build(args: BuildArgs) -> Result<u8> {
     };
     package::write(&package, &output)?;
     let n_elements = package.model.elements.len();
-    println!(
+    outln!(
         "built {} ({} {}, {}, {n_elements} top-level elements) -> {}",
         args.project.display(),
         package_name(&package, &args.project),
@@ -79,10 +79,9 @@ pub fn info(args: InfoArgs) -> Result<u8> {
     };
     let package = load_package(&args.package, &options)?;
     let report = InfoReport::of(&package, &args.package);
-    let text = match args.format {
-        InfoFormat::Json => report.json(),
-        InfoFormat::Text => report.text(),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match args.format {
+        InfoFormat::Json => out_data(&report.json()),
+        InfoFormat::Text => out_text(&report.text()),
+    }
     Ok(EXIT_OK)
 }

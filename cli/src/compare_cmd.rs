@@ -1,6 +1,5 @@
 //! `dac compare`, `dac script`, `dac deploy-report`: everything that compares two schemas.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -14,6 +13,7 @@ use dac_engine::script;
 use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanFlags, ReportFormat, ScriptArgs,
 };
+use crate::output::{out_data, out_text};
 use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, parse_variables};
 
 /// Compare options from flags, with the platform's defaults (column order only counts where
@@ -52,12 +52,11 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
     let options = compare_options(&args.compare, &desired);
     let diff = compare::compare(&current.model, &desired.model, &options);
     let report = report::CompareReport::of(&current.display, &desired.display, &diff);
-    let text = match args.format {
-        ReportFormat::Json => report.json(),
-        ReportFormat::Text => report.text(),
-        ReportFormat::Markdown => report.markdown(),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match args.format {
+        ReportFormat::Json => out_data(&report.json()),
+        ReportFormat::Text => out_text(&report.text()),
+        ReportFormat::Markdown => out_text(&report.markdown()),
+    }
     Ok(if diff.is_empty() {
         EXIT_OK
     } else {
@@ -116,7 +115,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        None => out_data(&text),
     }
     Ok(EXIT_OK)
 }
@@ -126,13 +125,12 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
     let (current, desired, diff, plan) =
         make_plan(&args.target, &args.package, &args.compare, &args.plan)?;
     let report = report::deploy_report(&current.display, &desired.display, &diff, &plan);
-    let text = match args.format {
-        DeployFormat::Xml => report::deploy_report_xml(&report),
-        DeployFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        DeployFormat::Text => report::deploy_report_text(&report),
-        DeployFormat::Markdown => report::deploy_report_markdown(&report),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match args.format {
+        DeployFormat::Xml => out_data(&report::deploy_report_xml(&report)),
+        DeployFormat::Json => out_data(&(serde_json::to_string_pretty(&report)? + "\n")),
+        DeployFormat::Text => out_text(&report::deploy_report_text(&report)),
+        DeployFormat::Markdown => out_text(&report::deploy_report_markdown(&report)),
+    }
     Ok(if plan.is_empty() {
         EXIT_OK
     } else {

@@ -7,6 +7,7 @@ mod args;
 mod build_cmd;
 mod commands;
 mod compare_cmd;
+mod output;
 mod progress_display;
 mod registry_cmd;
 mod rollout_cmd;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::output::errln;
 use crate::shared::{EXIT_ERROR, EXIT_OK, EXIT_REFUSED};
 
 fn main() -> ExitCode {
@@ -36,14 +38,11 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::from(EXIT_OK);
-            }
             if is_refusal(&err) {
-                eprintln!("{err:#}");
+                errln!("{err:#}");
                 return ExitCode::from(EXIT_REFUSED);
             }
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -55,13 +54,5 @@ fn is_refusal(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<dac_engine::Error>()
             .is_some_and(dac_engine::Error::is_refusal)
-    })
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }

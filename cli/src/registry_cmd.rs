@@ -1,7 +1,6 @@
 //! `dac register`, `dac unregister`, `dac drift-report` and `dac extract`: a live database's
 //! registration, its drift from it, and its schema as a package.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +13,7 @@ use dac_engine::report::DriftReport;
 use dac_engine::upgrade;
 
 use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, TargetArgs};
+use crate::output::{out_data, out_text, outln};
 use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, print_warnings, target};
 
 /// `dac extract`.
@@ -43,7 +43,7 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
     let n_elements = model.elements.len();
     let package = Package::of_model(model, &name, &version);
     package::write(&package, &args.output)?;
-    println!(
+    outln!(
         "extracted {target} ({name} {version}, {n_elements} top-level elements) -> {}",
         args.output.display()
     );
@@ -78,9 +78,10 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
     let written = upgrade::register(driver.as_mut(), &registration);
     print_warnings(driver.as_mut());
     written?;
-    println!(
+    outln!(
         "registered {target} as {} {}",
-        registration.name, registration.version
+        registration.name,
+        registration.version
     );
     Ok(EXIT_OK)
 }
@@ -101,9 +102,10 @@ pub fn unregister(args: TargetArgs) -> Result<u8> {
             return Err(err.into());
         }
     };
-    println!(
+    outln!(
         "unregistered {target} ({} {}); its history is kept",
-        registration.name, registration.version
+        registration.name,
+        registration.version
     );
     Ok(EXIT_OK)
 }
@@ -122,13 +124,12 @@ pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
     };
     let shown = target.to_string();
     let report = DriftReport::of(&shown, &registration, &diff);
-    let text = match args.format {
-        DeployFormat::Xml => report.xml(),
-        DeployFormat::Json => report.json(),
-        DeployFormat::Text => report.text(),
-        DeployFormat::Markdown => report.markdown(),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match args.format {
+        DeployFormat::Xml => out_data(&report.xml()),
+        DeployFormat::Json => out_data(&report.json()),
+        DeployFormat::Text => out_text(&report.text()),
+        DeployFormat::Markdown => out_text(&report.markdown()),
+    }
     Ok(if diff.is_empty() {
         EXIT_OK
     } else {

@@ -4,6 +4,8 @@
 use anyhow::{Result, bail};
 use dac_engine::driver::{Driver, Target};
 
+use crate::output::errln;
+
 /// Success, or no differences.
 pub const EXIT_OK: u8 = 0;
 /// Any error.
@@ -22,7 +24,7 @@ pub fn target(text: &str) -> Result<Target> {
 /// inspected only in part) on stderr.
 pub fn print_warnings(driver: &mut dyn Driver) {
     for warning in driver.take_warnings() {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
 }
 

@@ -9,6 +9,7 @@ use dac_engine::registry::HistoryAction;
 use dac_engine::upgrade::{self, InPlaceOptions, SideBySideOptions};
 
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
+use crate::output::{errln, out_data, out_text, outln};
 use crate::progress_display::ProgressDisplay;
 use crate::shared::{EXIT_OK, parse_variables, print_warnings, target};
 
@@ -42,17 +43,14 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
     let outcome = outcome.with_context(|| format!("upgrading {target}"))?;
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
     if outcome.up_to_date {
-        println!(
+        outln!(
             "{target} is up to date: {name} {} (nothing to do)",
             outcome.version_after
         );
         return Ok(EXIT_OK);
     }
     if args.show_script {
-        print!(
-            "{}",
-            outcome.script.text(dialect_for(package.model.platform()))
-        );
+        out_data(&outcome.script.text(dialect_for(package.model.platform())));
     }
     let n_steps = outcome
         .plan
@@ -69,7 +67,7 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         HistoryAction::Deploy => "deployed",
         _ => "upgraded",
     };
-    println!(
+    outln!(
         "{verb} {target}: {name} {} -> {} ({n_steps} steps, {} statements, one transaction)",
         outcome
             .version_before
@@ -79,10 +77,10 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         outcome.script.n_statements()
     );
     for hazard in &outcome.plan.hazards {
-        println!("  note: {}", hazard.message);
+        outln!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
-        println!("  drift overridden:\n{}", upgrade::describe_drift(drift));
+        outln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
 }
@@ -125,9 +123,9 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     let json = matches!(args.format, TransferFormat::Json);
     let aside = |line: String| {
         if json {
-            eprintln!("{line}");
+            errln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     };
     if let Some(recovered) = &outcome.recovered {
@@ -142,7 +140,7 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
         ));
         // A script reading the JSON gets a report, of nothing copied.
         if json {
-            print!("{}", report.json());
+            out_data(&report.json());
         }
         return Ok(EXIT_OK);
     }
@@ -154,7 +152,11 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     if let Some(path) = &args.report {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
-    print!("{text}");
+    if json {
+        out_data(&text);
+    } else {
+        out_text(&text);
+    }
     // Rebuild notes describe an in-place plan; here only possible data loss matters.
     for hazard in outcome.plan.data_loss() {
         aside(format!("  note: {}", hazard.message));
@@ -174,15 +176,15 @@ pub fn rollback(args: RollbackArgs) -> Result<u8> {
     let outcome =
         upgrade::rollback(&target, args.force).with_context(|| format!("rolling back {target}"))?;
     if let Some(recovered) = &outcome.recovered {
-        println!("first: {recovered}");
+        outln!("first: {recovered}");
     }
-    println!(
+    outln!(
         "rolled back {target}: {} -> {}",
         outcome.from_version,
         outcome.version.as_deref().unwrap_or("(unregistered)")
     );
     if let Some(kept) = &outcome.kept_upgraded {
-        println!("  the upgraded database took writes and is kept as {kept}");
+        outln!("  the upgraded database took writes and is kept as {kept}");
     }
     Ok(EXIT_OK)
 }
@@ -191,8 +193,8 @@ pub fn rollback(args: RollbackArgs) -> Result<u8> {
 pub fn recover(args: TargetArgs) -> Result<u8> {
     let target = target(&args.target)?;
     match upgrade::recover(&target).with_context(|| format!("recovering {target}"))? {
-        Some(what) => println!("{what}"),
-        None => println!("{target}: nothing to recover"),
+        Some(what) => outln!("{what}"),
+        None => outln!("{target}: nothing to recover"),
     }
     Ok(EXIT_OK)
 }
@@ -200,7 +202,7 @@ pub fn recover(args: TargetArgs) -> Result<u8> {
 /// Before an in-place upgrade: finish or undo an interrupted side-by-side run, saying so.
 fn recover_quietly(target: &Target) -> Result<()> {
     if let Some(what) = upgrade::recover(target).with_context(|| format!("recovering {target}"))? {
-        println!("first: {what}");
+        outln!("first: {what}");
     }
     Ok(())
 }

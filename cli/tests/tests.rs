@@ -5,6 +5,7 @@ mod util;
 
 mod build;
 mod info;
+mod pipes;
 mod rollout;
 mod sqlserver;
 mod upgrade;
