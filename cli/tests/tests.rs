@@ -7,5 +7,6 @@ mod build;
 mod info;
 mod pipes;
 mod rollout;
+mod secrets;
 mod sqlserver;
 mod upgrade;
