@@ -38,7 +38,7 @@ pub fn build(args: BuildArgs) -> Result<u8> {
     }
     let output = match args.output {
         Some(path) => path,
-        None => PathBuf::from(format!("{}.dacpac", package_name(&package, &args.project))),
+        None => default_output(&package_name(&package, &args.project)),
     };
     package::write(&package, &output)?;
     let n_elements = package.model.elements.len();
@@ -55,6 +55,16 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         output.display()
     );
     Ok(EXIT_OK)
+}
+
+/// `NAME.dacpac` in the current folder, whatever the name holds: a project's `<Name>` may be a
+/// path (`..\\..\\x`, `/etc/x`), and only its last part names the file.
+fn default_output(name: &str) -> PathBuf {
+    let file_name = name
+        .rsplit(['/', '\\'])
+        .find(|part| !part.is_empty() && *part != "." && *part != "..")
+        .unwrap_or("package");
+    PathBuf::from(format!("{file_name}.dacpac"))
 }
 
 fn package_name(package: &Package, fallback: &Path) -> String {
