@@ -482,8 +482,8 @@ fn project_files(p: &Project, variables: &BTreeMap<String, String>) -> Result<Pr
         }
         files
     };
-    // Build items that are not SQL (e.g. .xsd, .dll) are not part of the T-SQL model.
-    files.retain(|f| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql")));
+    // Every Build item is T-SQL source, whatever its extension, as DacFx compiles it: a file
+    // that is not SQL fails with its name and line rather than being left out.
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(canonical(f)));
 

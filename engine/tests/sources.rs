@@ -1,0 +1,100 @@
+//! Projects and sources at the edges: MSBuild item rules, inputs that would exhaust the
+//! builder, features that must be modelled or refused. Each either builds what it says or
+//! fails with an error naming the file (and line), never by leaving something out.
+
+use std::path::Path;
+
+use dac_engine::model::Model;
+use dac_engine::source::{self, BuildOptions};
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn build(path: &Path) -> dac_engine::Result<Model> {
+    source::build(path, &BuildOptions::default()).map(|p| p.model)
+}
+
+fn table_names(model: &Model) -> Vec<String> {
+    let mut names: Vec<String> = model
+        .of_kind("SqlTable")
+        .map(|t| t.name.as_ref().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn sqlproj(items: &str) -> String {
+    format!(
+        r#"<Project xmlns="http://schemas.microsoft.com/developer/msbuild/2003">
+  <PropertyGroup><Name>App</Name>
+  <DSP>Microsoft.Data.Tools.Schema.Sql.Sql160DatabaseSchemaProvider</DSP></PropertyGroup>
+  <ItemGroup>{items}</ItemGroup>
+</Project>"#
+    )
+}
+
+#[test]
+fn build_items_follow_msbuild_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("app/App.sqlproj");
+    write(
+        &dir.path().join("app/Tables/a.sql"),
+        "CREATE TABLE dbo.a (id INT);",
+    );
+    write(
+        &dir.path().join("shared/b.sql"),
+        "CREATE TABLE dbo.b (id INT);",
+    );
+    write(
+        &dir.path().join("shared/deep/c.sql"),
+        "CREATE TABLE dbo.c (id INT);",
+    );
+    write(&dir.path().join("shared/notes.txt"), "not built");
+    // Windows separators, a folder outside the project, a recursive wildcard, a literal path.
+    write(
+        &project,
+        &sqlproj(
+            r#"<Build Include="Tables\a.sql" /><Build Include="..\shared\*.sql" /><Build Include="..\shared\**\c.sql" />"#,
+        ),
+    );
+    assert_eq!(
+        table_names(&build(&project).unwrap()),
+        ["[dbo].[a]", "[dbo].[b]", "[dbo].[c]"]
+    );
+    // A wildcard under a folder that is not there names it.
+    write(
+        &project,
+        &sqlproj(r#"<Build Include="..\missing\*.sql" />"#),
+    );
+    let err = build(&project).unwrap_err().to_string();
+    assert!(err.contains("../missing"), "{err}");
+    // A Build item is T-SQL whatever its extension, as DacFx compiles it.
+    write(
+        &dir.path().join("app/d.tbl"),
+        "CREATE TABLE dbo.d (id INT);",
+    );
+    write(
+        &project,
+        &sqlproj(r#"<Build Include="Tables\a.sql" /><Build Include="d.tbl" />"#),
+    );
+    assert_eq!(
+        table_names(&build(&project).unwrap()),
+        ["[dbo].[a]", "[dbo].[d]"]
+    );
+    write(
+        &project,
+        &sqlproj(r#"<Build Include="..\shared\notes.txt" />"#),
+    );
+    let err = build(&project).unwrap_err().to_string();
+    assert!(err.contains("notes.txt:1:"), "{err}");
+    // SDK style: the default **/*.sql, plus an item outside the folder, minus a removed one.
+    write(
+        &project,
+        r#"<Project Sdk="Microsoft.Build.Sql"><PropertyGroup><Name>App</Name></PropertyGroup>
+  <ItemGroup><Build Include="..\shared\deep\*.sql" /><Build Remove="Tables\a.sql" /></ItemGroup>
+</Project>"#,
+    );
+    assert_eq!(table_names(&build(&project).unwrap()), ["[dbo].[c]"]);
+}
