@@ -98,3 +98,55 @@ fn build_items_follow_msbuild_rules() {
     );
     assert_eq!(table_names(&build(&project).unwrap()), ["[dbo].[c]"]);
 }
+
+#[test]
+fn a_deep_include_chain_is_refused_by_its_limit_without_exhausting_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 8000;
+    for i in 0..n {
+        let next = if i + 1 < n {
+            format!(":r f{:05}.sql\n", i + 1)
+        } else {
+            "CREATE TABLE dbo.t (id INT);\n".into()
+        };
+        std::fs::write(dir.path().join(format!("f{i:05}.sql")), next).unwrap();
+    }
+    let project = dir.path().join("App.sqlproj");
+    write(&project, &sqlproj(r#"<Build Include="f00000.sql" />"#));
+    let err = build(&project).unwrap_err().to_string();
+    assert!(err.contains("nested more than 64 deep"), "{err}");
+    assert!(
+        err.contains("f00063.sql:1:1"),
+        "the :r that went too deep: {err}"
+    );
+    // Within the limit a chain builds.
+    std::fs::write(
+        dir.path().join("f00060.sql"),
+        "CREATE TABLE dbo.t (id INT);\n",
+    )
+    .unwrap();
+    assert_eq!(table_names(&build(&project).unwrap()), ["[dbo].[t]"]);
+}
+
+#[test]
+fn includes_that_multiply_are_refused_by_the_size_limit() {
+    // 8 files of 44 KB, each including the next 20 times: 20^7 copies if nothing stopped it.
+    let dir = tempfile::tempdir().unwrap();
+    let filler = format!("-- {}\n", "x".repeat(44 << 10));
+    for i in 0..8 {
+        let mut text = filler.clone();
+        if i < 7 {
+            for _ in 0..20 {
+                text.push_str(&format!(":r f{}.sql\n", i + 1));
+            }
+        }
+        std::fs::write(dir.path().join(format!("f{i}.sql")), text).unwrap();
+    }
+    let project = dir.path().join("App.sqlproj");
+    write(&project, &sqlproj(r#"<Build Include="f0.sql" />"#));
+    let err = build(&project).unwrap_err().to_string();
+    assert!(
+        err.contains("MiB of text read through :r includes"),
+        "{err}"
+    );
+}
