@@ -150,3 +150,18 @@ fn includes_that_multiply_are_refused_by_the_size_limit() {
         "{err}"
     );
 }
+
+#[test]
+fn a_deeply_nested_project_file_is_refused_by_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("App.sqlproj");
+    let depth = 100_000;
+    let text = format!(
+        "<Project>{}{}</Project>",
+        "<PropertyGroup>".repeat(depth),
+        "</PropertyGroup>".repeat(depth)
+    );
+    write(&project, &text);
+    let err = build(&project).unwrap_err().to_string();
+    assert!(err.contains("nested more than 256 deep"), "{err}");
+}

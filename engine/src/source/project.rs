@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::model::refactor::{RefactorLog, RefactorOperation};
 use crate::source::sqlcmd::resolve_path;
 
+/// Deepest element nesting of a project file, as for a package's parts: MSBuild files nest
+/// four or five levels, and each element looks at all that enclose it.
+pub const MAX_PROJECT_DEPTH: usize = 256;
+
 /// One item of an `ItemGroup` with its metadata.
 #[derive(Debug, Clone, Default)]
 pub struct Item {
@@ -144,6 +148,12 @@ impl Project {
                             properties.insert(name.clone(), String::new());
                         }
                     } else {
+                        if stack.len() >= MAX_PROJECT_DEPTH {
+                            return Err(xml_err(format!(
+                                "elements nested more than {MAX_PROJECT_DEPTH} deep (the limit), at byte {}",
+                                reader.buffer_position()
+                            )));
+                        }
                         stack.push((name, conditional));
                         text_buf.clear();
                     }
