@@ -165,3 +165,79 @@ fn a_deeply_nested_project_file_is_refused_by_its_limit() {
     let err = build(&project).unwrap_err().to_string();
     assert!(err.contains("nested more than 256 deep"), "{err}");
 }
+
+fn build_for(platform: &str, dir: &Path) -> dac_engine::Result<Model> {
+    let options = BuildOptions {
+        platform: dac_engine::model::Dsp::from_short_name(platform),
+        ..BuildOptions::default()
+    };
+    source::build(dir, &options).map(|p| p.model)
+}
+
+#[test]
+fn a_table_created_twice_is_refused_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    write(
+        &one.join("a.sql"),
+        "CREATE TABLE t (id INTEGER);\n\nCREATE TABLE u (id INTEGER);\nCREATE TABLE t (id INTEGER, x TEXT);\n",
+    );
+    for platform in ["sqlite", "postgres"] {
+        let err = build_for(platform, &one).unwrap_err().to_string();
+        assert!(
+            err.contains("a.sql:4:1") && err.contains("already created at line 1"),
+            "{platform}: {err}"
+        );
+    }
+    // IF NOT EXISTS is skipped, as the database skips it.
+    write(
+        &one.join("a.sql"),
+        "CREATE TABLE t (id INTEGER);\nCREATE TABLE IF NOT EXISTS t (id INTEGER, x TEXT);\n",
+    );
+    let model = build_for("sqlite", &one).unwrap();
+    assert_eq!(table_names(&model), ["[main].[t]"]);
+    // Two files that both create it.
+    let two = dir.path().join("two");
+    write(&two.join("a.sql"), "CREATE TABLE t (id INTEGER);\n");
+    write(&two.join("b.sql"), "CREATE TABLE t (id INTEGER);\n");
+    let err = build_for("sqlite", &two).unwrap_err().to_string();
+    assert!(
+        err.contains("SqlTable [main].[t] is created twice"),
+        "{err}"
+    );
+    // T-SQL, in one file and across files, names the second statement and the first.
+    let tsql = dir.path().join("tsql");
+    write(
+        &tsql.join("a.sql"),
+        "CREATE TABLE dbo.MediaType (Id INT CONSTRAINT PK_MediaType PRIMARY KEY);\nGO\nCREATE TABLE dbo.Other (Id INT);\n",
+    );
+    write(
+        &tsql.join("b.sql"),
+        "\nCREATE TABLE dbo.MediaType (Id INT CONSTRAINT PK_MediaType PRIMARY KEY);\n",
+    );
+    let err = build_for("sqlserver", &tsql).unwrap_err().to_string();
+    assert!(
+        err.contains("b.sql:2:1") && err.contains("already created at") && err.contains("a.sql:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sqlite_conflict_clauses_belong_to_a_key_or_not_null() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("a.sql"),
+        "CREATE TABLE t (a INTEGER DEFAULT 1 ON CONFLICT REPLACE);\n",
+    );
+    let err = build_for("sqlite", dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("a.sql:1:1") && err.contains("ON CONFLICT REPLACE"),
+        "{err}"
+    );
+    write(
+        &dir.path().join("a.sql"),
+        "CREATE TABLE t (a INTEGER, CHECK (a > 0) ON CONFLICT IGNORE);\n",
+    );
+    let err = build_for("sqlite", dir.path()).unwrap_err().to_string();
+    assert!(err.contains("not a PRIMARY KEY or UNIQUE"), "{err}");
+}

@@ -206,6 +206,18 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
         model.elements.push(options_el);
     }
     model.elements.extend(elements);
+    // Each file refuses what it creates twice, with its line; this catches an object that two
+    // files (or batches) both create.
+    if let Some((_, again)) = model.first_duplicate() {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} {} is created twice (in two files or batches): an object is created once",
+                again.kind,
+                again.name_or_empty()
+            ),
+        });
+    }
     model.sort_elements();
     let postdeploy = if seed.is_empty() {
         postdeploy

@@ -98,6 +98,8 @@ pub struct TsqlBuilder {
     anchors: Vec<Anchor>,
     /// Renames declared by `-- @renamed from=OLD` comments, as refactor operations.
     refactor_operations: Vec<RefactorOperation>,
+    /// The file and line each top-level object was created at, by kind and name.
+    made: std::collections::HashMap<(String, String), String>,
 }
 
 /// Where a named definition (table, column, constraint, index) starts in a batch.
@@ -126,6 +128,7 @@ impl TsqlBuilder {
             database_set: Vec::new(),
             anchors: Vec::new(),
             refactor_operations: Vec::new(),
+            made: std::collections::HashMap::new(),
         }
     }
 
@@ -139,7 +142,9 @@ impl TsqlBuilder {
         c.skip_semicolons();
         self.anchors.clear();
         while !c.at_end() {
+            let (start, made) = (c.pos, self.elements.len());
             self.statement(&mut c, &toks)?;
+            self.refuse_duplicates(made, &c, start)?;
             c.skip_semicolons();
         }
         for comment in cursor::rename_comments(batch) {
@@ -155,6 +160,32 @@ impl TsqlBuilder {
             }
         }
         self.anchors.clear();
+        Ok(())
+    }
+
+    /// Refuses a statement that made an object already made (same kind and name, as written):
+    /// DacFx's SQL71508, where a script would otherwise create it twice.
+    fn refuse_duplicates(&mut self, made: usize, c: &Cursor, start: usize) -> Result<()> {
+        let site = || {
+            let (line, column) = c.position(start);
+            let (file, line, _) = c.batch.locate(line, column);
+            format!("{}:{line}", file.display())
+        };
+        for idx in made..self.elements.len() {
+            let element = &self.elements[idx];
+            let Some(name) = &element.name else { continue };
+            let key = (element.kind.as_str().to_string(), name.key(true));
+            if let Some(first) = self.made.get(&key) {
+                return Err(c.error_at(
+                    start,
+                    format!(
+                        "{} {name} is already created at {first}: an object is created once",
+                        element.kind
+                    ),
+                ));
+            }
+            self.made.insert(key, site());
+        }
         Ok(())
     }
 
