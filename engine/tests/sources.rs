@@ -241,3 +241,72 @@ fn sqlite_conflict_clauses_belong_to_a_key_or_not_null() {
     let err = build_for("sqlite", dir.path()).unwrap_err().to_string();
     assert!(err.contains("not a PRIMARY KEY or UNIQUE"), "{err}");
 }
+
+/// The T-SQL script that creates everything `dir` builds.
+fn create_script(dir: &Path) -> String {
+    use dac_engine::{compare, dialect, plan, script};
+    let desired = build_for("sqlserver", dir).unwrap();
+    let current = Model::empty(desired.dsp.clone());
+    let diff = compare::compare(&current, &desired, &compare::CompareOptions::default());
+    let dialect = dialect::dialect_for(desired.platform());
+    let plan = plan::plan(
+        &diff,
+        &current,
+        &desired,
+        dialect.capabilities(),
+        &plan::PlanOptions::default(),
+    );
+    script::render(&plan, dialect).text(dialect)
+}
+
+#[test]
+fn sql_server_table_features_are_scripted_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("t.sql"),
+        "CREATE TABLE dbo.M (Id INT NOT NULL CONSTRAINT PK_M PRIMARY KEY NONCLUSTERED, V NVARCHAR(10) MASKED WITH (FUNCTION = 'partial(1,\"x\",0)') NULL, S INT SPARSE NULL) WITH (MEMORY_OPTIMIZED = ON, DURABILITY = SCHEMA_ONLY);
+GO
+CREATE TABLE dbo.H (Id INT NOT NULL, F DATETIME2 NOT NULL, T DATETIME2 NOT NULL);
+GO
+CREATE TABLE dbo.Tmp (Id INT NOT NULL CONSTRAINT PK_Tmp PRIMARY KEY, F DATETIME2 GENERATED ALWAYS AS ROW START HIDDEN NOT NULL, T DATETIME2 GENERATED ALWAYS AS ROW END HIDDEN NOT NULL, PERIOD FOR SYSTEM_TIME (F, T)) WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = dbo.H));
+",
+    );
+    let script = create_script(dir.path());
+    for expected in [
+        "[V] NVARCHAR (10) MASKED WITH (FUNCTION = 'partial(1,\"x\",0)') NULL",
+        "[S] INT SPARSE NULL",
+        ") WITH (MEMORY_OPTIMIZED = ON, DURABILITY = SCHEMA_ONLY);",
+        "[F] DATETIME2 GENERATED ALWAYS AS ROW START HIDDEN NOT NULL",
+        "[T] DATETIME2 GENERATED ALWAYS AS ROW END HIDDEN NOT NULL",
+        "    PERIOD FOR SYSTEM_TIME ([F], [T])\n) WITH (SYSTEM_VERSIONING = ON (HISTORY_TABLE = [dbo].[H]));",
+    ] {
+        assert!(script.contains(expected), "{expected}\n---\n{script}");
+    }
+}
+
+#[test]
+fn sql_server_features_that_cannot_be_kept_are_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sql, message) in [
+        (
+            "CREATE TABLE dbo.L (Id INT NOT NULL)\nWITH (LEDGER = ON);",
+            ("t.sql:2:7", "ledger tables"),
+        ),
+        (
+            "CREATE TABLE dbo.E (\n  Ssn CHAR(11) COLLATE Latin1_General_BIN2 ENCRYPTED WITH (COLUMN_ENCRYPTION_KEY = CEK1, ENCRYPTION_TYPE = DETERMINISTIC, ALGORITHM = 'AEAD_AES_256_CBC_HMAC_SHA_256') NOT NULL);",
+            ("t.sql:2:44", "ENCRYPTED WITH"),
+        ),
+    ] {
+        write(&dir.path().join("t.sql"), sql);
+        let err = build_for("sqlserver", dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(message.0) && err.contains(message.1),
+            "{sql}\n{err}"
+        );
+    }
+    write(
+        &dir.path().join("t.sql"),
+        "CREATE TABLE dbo.L (Id INT NOT NULL) WITH (LEDGER = OFF);",
+    );
+    build_for("sqlserver", dir.path()).unwrap();
+}
