@@ -42,6 +42,8 @@ pub(crate) struct Ctx {
     tables_made: HashMap<String, Location>,
     /// Lines of the file before this batch (locations are the batch's).
     pub line_offset: u64,
+    /// Where tables were last seen in `out`, by name key (see `find_table`).
+    table_at: std::cell::RefCell<HashMap<String, usize>>,
     /// PostgreSQL trigger arguments stripped before parsing, as string literals.
     pub pending_trigger_args: Option<Vec<String>>,
     /// Where unqualified names go (`SET search_path`, `set_config('search_path', ...)`).
@@ -103,6 +105,7 @@ impl Ctx {
             pending_constraint_conflicts: Vec::new(),
             tables_made: HashMap::new(),
             line_offset: 0,
+            table_at: std::cell::RefCell::new(HashMap::new()),
             pending_trigger_args: None,
             search_path: SearchPath::Default,
             unqualified: None,
@@ -411,7 +414,7 @@ impl Ctx {
                 ),
             ));
         }
-        self.tables_made.insert(key, self.stmt_start);
+        self.tables_made.insert(key.clone(), self.stmt_start);
         if ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() {
             let kind = format!("{}TableAs", self.prefix());
             self.opaque(&kind, Some(name), Statement::CreateTable(ct).to_string());
@@ -501,6 +504,7 @@ impl Ctx {
             table.push_ref("PartitionOf", Reference::to(self.object(parent)));
         }
         table.push_ref(rel::SCHEMA, self.schema_ref(name.first()));
+        self.table_at.borrow_mut().insert(key, self.out.len());
         self.out.push(table);
         self.out.extend(parts.extra);
         Ok(())
@@ -1508,11 +1512,23 @@ impl Ctx {
         })
     }
 
+    /// The position of the table `name` in `out`. Positions are remembered by name and
+    /// checked before use (elements move when others are removed); a search of every
+    /// statement's table through all of `out` made large sources quadratic.
     fn find_table(&self, name: &ObjectName) -> Option<usize> {
         let cs = super::collation_case_sensitive(self.platform);
-        self.out.iter().position(|e| {
+        let is_it = |e: &Element| {
             e.kind == kind::TABLE && e.name.as_ref().is_some_and(|n| n.matches(name, cs))
-        })
+        };
+        let key = name.key(cs);
+        if let Some(&at) = self.table_at.borrow().get(&key)
+            && self.out.get(at).is_some_and(is_it)
+        {
+            return Some(at);
+        }
+        let found = self.out.iter().position(is_it)?;
+        self.table_at.borrow_mut().insert(key, found);
+        Some(found)
     }
 
     fn alter_table(&mut self, at: ast::AlterTable) -> Res {
