@@ -1,7 +1,6 @@
 //! `dac build` and `dac info`: packages from projects, and what a package holds.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -12,6 +11,7 @@ use dac_engine::report::InfoReport;
 use dac_engine::source::{self, BuildOptions};
 
 use crate::args::{BuildArgs, InfoArgs, InfoFormat};
+use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{EXIT_OK, is_stdout, parse_variables, write_output};
 
 /// `dac build`.
@@ -40,11 +40,11 @@ pub fn build(args: BuildArgs) -> Result<u8> {
     }
     let (package, notes) = source::build_with_notes(&args.project, &options)?;
     for note in &notes {
-        eprintln!("warning: {note}");
+        errln!("warning: {note}");
     }
     let output = match args.output {
         Some(path) => path,
-        None => PathBuf::from(format!("{}.dacpac", package_name(&package, &args.project))),
+        None => default_output(&package_name(&package, &args.project)),
     };
     let to_stdout = is_stdout(&output);
     if to_stdout {
@@ -56,9 +56,9 @@ pub fn build(args: BuildArgs) -> Result<u8> {
     // With `-o -` standard output is the package; the summary goes beside it.
     let say = |line: String| {
         if to_stdout {
-            eprintln!("{line}");
+            errln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     };
     say(format!(
@@ -74,6 +74,16 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         output.display()
     ));
     Ok(EXIT_OK)
+}
+
+/// `NAME.dacpac` in the current folder, whatever the name holds: a project's `<Name>` may be a
+/// path (`..\\..\\x`, `/etc/x`), and only its last part names the file.
+fn default_output(name: &str) -> PathBuf {
+    let file_name = name
+        .rsplit(['/', '\\'])
+        .find(|part| !part.is_empty() && *part != "." && *part != "..")
+        .unwrap_or("package");
+    PathBuf::from(format!("{file_name}.dacpac"))
 }
 
 fn package_name(package: &Package, fallback: &Path) -> String {
@@ -98,11 +108,10 @@ pub fn info(args: InfoArgs) -> Result<u8> {
     };
     let package = load_package(&args.package, &options)?;
     let report = InfoReport::of(&package, &args.package);
-    let text = match args.format {
-        InfoFormat::Json => report.json(),
-        InfoFormat::Text => report.text(),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match args.format {
+        InfoFormat::Json => out_data(&report.json()),
+        InfoFormat::Text => out_text(&report.text()),
+    }
     Ok(EXIT_OK)
 }
 

@@ -1,6 +1,5 @@
 //! `dac compare`, `dac script`, `dac deploy-report`: everything that compares two schemas.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
@@ -15,6 +14,7 @@ use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanningFlags, ReportFormat,
     ScriptArgs,
 };
+use crate::output::{out_data, out_text};
 use crate::planning;
 use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, connection, write_output};
 
@@ -41,12 +41,11 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
     let options = compare_options(&args.compare, &desired)?;
     let diff = compare::compare(&current.model, &desired.model, &options);
     let report = report::CompareReport::of(&current.display, &desired.display, &diff);
-    let text = match args.format {
-        ReportFormat::Json => report.json(),
-        ReportFormat::Text => report.text(),
-        ReportFormat::Markdown => report.markdown(),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match args.format {
+        ReportFormat::Json => out_data(&report.json()),
+        ReportFormat::Text => out_text(&report.text()),
+        ReportFormat::Markdown => out_text(&report.markdown()),
+    }
     Ok(if diff.is_empty() {
         EXIT_OK
     } else {
@@ -94,7 +93,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
         .text(dialect);
     match &args.output {
         Some(path) => write_output(path, text.as_bytes())?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        None => out_data(&text),
     }
     Ok(EXIT_OK)
 }
@@ -104,15 +103,16 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
     let (current, desired, diff, plan) =
         make_plan(&connection(&args.target)?, &args.package, &args.planning)?;
     let report = report::deploy_report(&current.display, &desired.display, &diff, &plan);
-    let text = match args.format {
-        DeployFormat::Xml => report::deploy_report_xml(&report),
-        DeployFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        DeployFormat::Text => report::deploy_report_text(&report),
-        DeployFormat::Markdown => report::deploy_report_markdown(&report),
+    let (text, human) = match args.format {
+        DeployFormat::Xml => (report::deploy_report_xml(&report), false),
+        DeployFormat::Json => (serde_json::to_string_pretty(&report)? + "\n", false),
+        DeployFormat::Text => (report::deploy_report_text(&report), true),
+        DeployFormat::Markdown => (report::deploy_report_markdown(&report), true),
     };
     match &args.output {
         Some(path) => write_output(path, text.as_bytes())?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        None if human => out_text(&text),
+        None => out_data(&text),
     }
     Ok(if plan.is_empty() {
         EXIT_OK

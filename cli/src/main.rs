@@ -7,6 +7,7 @@ mod args;
 mod build_cmd;
 mod commands;
 mod compare_cmd;
+mod output;
 mod planning;
 mod profile;
 mod progress_display;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::output::errln;
 use crate::shared::{EXIT_ERROR, EXIT_OK, EXIT_REFUSED};
 
 fn main() -> ExitCode {
@@ -46,14 +48,11 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::from(EXIT_OK);
-            }
             if is_refusal(&err) {
-                eprintln!("{}", message(&err));
+                errln!("{}", message(&err));
                 return ExitCode::from(EXIT_REFUSED);
             }
-            eprintln!("error: {}", message(&err));
+            errln!("error: {}", message(&err));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -82,13 +81,5 @@ fn is_refusal(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<dac_engine::Error>()
             .is_some_and(dac_engine::Error::is_refusal)
-    })
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }

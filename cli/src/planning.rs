@@ -317,7 +317,7 @@ pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Resu
             );
         }
         for property in &unsupported {
-            eprintln!("warning: {shown}: dac does not implement {property}; ignored");
+            crate::output::errln!("warning: {shown}: dac does not implement {property}; ignored");
         }
     }
     // Command-line -v values first: `variables` takes the first value of a name.
@@ -340,7 +340,7 @@ pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Resu
         target.from_profile = Some(connection.parse::<ConnectionText>()?);
     } else if database.is_some() && target.target.is_none() && target.target_env.is_none() {
         // A database name alone names no server: the target comes from DAC_TARGET or nowhere.
-        eprintln!(
+        crate::output::errln!(
             "warning: {shown}: TargetDatabaseName without TargetConnectionString is not used"
         );
     }

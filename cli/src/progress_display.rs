@@ -8,6 +8,8 @@ use dac_engine::report::transfer::TableTransfer;
 use dac_engine::upgrade::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::output::errln;
+
 /// Progress as a bar on a terminal, as plain lines otherwise, or nothing.
 pub struct ProgressDisplay {
     bar: Option<ProgressBar>,
@@ -55,7 +57,7 @@ impl Progress for ProgressDisplay {
         if let Some(bar) = &self.bar {
             bar.set_message(text.to_string());
         } else if self.plain {
-            eprintln!("dac: {text}");
+            errln!("dac: {text}");
         }
     }
 
@@ -90,9 +92,11 @@ impl Progress for ProgressDisplay {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("copied {done}/{total} tables ({})", table.name));
         } else if self.plain {
-            eprintln!(
+            errln!(
                 "dac: copied {done}/{total} {}: {} rows in {} ms",
-                table.name, table.rows, table.ms
+                table.name,
+                table.rows,
+                table.ms
             );
         }
     }

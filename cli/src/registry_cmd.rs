@@ -1,7 +1,6 @@
 //! `dac register`, `dac unregister`, `dac drift-report` and `dac extract`: a live database's
 //! registration, its drift from it, and its schema as a package.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +13,7 @@ use dac_engine::report::DriftReport;
 use dac_engine::upgrade;
 
 use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, UnregisterArgs};
+use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{
     EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target_of, write_output,
 };
@@ -51,10 +51,10 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
     // With `-o -` standard output is the package; the summary goes beside it.
     if is_stdout(&args.output) {
         write_output(&args.output, &package::to_bytes(&package)?)?;
-        eprintln!("{line}");
+        errln!("{line}");
     } else {
         package::write(&package, &args.output)?;
-        println!("{line}");
+        outln!("{line}");
     }
     Ok(EXIT_OK)
 }
@@ -96,7 +96,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
                 }
                 .into());
             }
-            eprintln!(
+            crate::output::errln!(
                 "registering anyway (--force); the database differs from the package:\n{shown}"
             );
         }
@@ -105,9 +105,10 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
     let written = upgrade::register(driver.as_mut(), &registration);
     print_warnings(driver.as_mut());
     written?;
-    println!(
+    outln!(
         "registered {target} as {} {}",
-        registration.name, registration.version
+        registration.name,
+        registration.version
     );
     Ok(EXIT_OK)
 }
@@ -129,9 +130,10 @@ pub fn unregister(args: UnregisterArgs) -> Result<u8> {
             return Err(err.into());
         }
     };
-    println!(
+    outln!(
         "unregistered {target} ({} {}); its history is kept",
-        registration.name, registration.version
+        registration.name,
+        registration.version
     );
     Ok(EXIT_OK)
 }
@@ -150,15 +152,16 @@ pub fn drift_report(args: DriftReportArgs) -> Result<u8> {
     };
     let shown = target.to_string();
     let report = DriftReport::of(&shown, &registration, &diff);
-    let text = match args.format {
-        DeployFormat::Xml => report.xml(),
-        DeployFormat::Json => report.json(),
-        DeployFormat::Text => report.text(),
-        DeployFormat::Markdown => report.markdown(),
+    let (text, human) = match args.format {
+        DeployFormat::Xml => (report.xml(), false),
+        DeployFormat::Json => (report.json(), false),
+        DeployFormat::Text => (report.text(), true),
+        DeployFormat::Markdown => (report.markdown(), true),
     };
     match &args.output {
         Some(path) => write_output(path, text.as_bytes())?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        None if human => out_text(&text),
+        None => out_data(&text),
     }
     Ok(if diff.is_empty() {
         EXIT_OK

@@ -3,12 +3,11 @@
 //! Exit codes: 0 done, paused or nothing to do; 3 stuck (a domain failed its upgrades or health
 //! checks) or refused (another rollout holds the lock, one is in progress); 1 any error.
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 use dac_engine::rollout::{self, journal::RolloutState, report};
 
 use crate::args::{RolloutArgs, RolloutCommand, RolloutFormat};
+use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{EXIT_OK, EXIT_REFUSED};
 
 impl From<RolloutFormat> for report::Format {
@@ -22,10 +21,7 @@ impl From<RolloutFormat> for report::Format {
 }
 
 fn print_line(line: &str) {
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+    outln!("{line}");
 }
 
 /// Runs `dac rollout ...`; returns the exit code.
@@ -71,7 +67,7 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
                     lines.push(format!("  {}: {}: {}", t.target, c.check, c.detail));
                 }
             }
-            eprintln!(
+            errln!(
                 "refused: rollout {} is stuck at domain {failed}; these targets and checks failed:\n{}\n`dac rollout rollback {}` undoes the upgraded targets, or start a fixed package",
                 journal.id,
                 lines.join("\n"),
@@ -81,7 +77,7 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
         }
         RolloutState::Paused => {
             let next = journal.current_domain().unwrap_or(0);
-            println!(
+            outln!(
                 "paused before domain {next} of {}: `dac rollout next {}` walks it",
                 journal.domains.len(),
                 file.display()
@@ -95,6 +91,9 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
 fn show(file: &std::path::Path, format: RolloutFormat, detail: bool) -> Result<u8> {
     let status = rollout::status(file).with_context(|| format!("rollout {}", file.display()))?;
     let text = report::render(&status, format.into(), detail);
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match format {
+        RolloutFormat::Json => out_data(&text),
+        RolloutFormat::Text | RolloutFormat::Markdown => out_text(&text),
+    }
     Ok(EXIT_OK)
 }

@@ -8,6 +8,8 @@ use dac_engine::driver::{Driver, Target, Timeouts};
 
 use crate::args::{ConnectionText, TargetFlag, TimeoutFlags};
 
+use crate::output::errln;
+
 /// Success, or no differences.
 pub const EXIT_OK: u8 = 0;
 /// Any error.
@@ -62,7 +64,7 @@ pub fn target_of(flag: &TargetFlag) -> Result<Target> {
 /// inspected only in part) on stderr.
 pub fn print_warnings(driver: &mut dyn Driver) {
     for warning in driver.take_warnings() {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
 }
 
@@ -84,11 +86,8 @@ pub fn is_stdout(path: &std::path::Path) -> bool {
 
 /// Writes what the user asked for to `path`, or to standard output for `-`.
 pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     if is_stdout(path) {
-        let mut out = std::io::stdout().lock();
-        out.write_all(bytes)?;
-        out.flush()?;
+        crate::output::out_bytes(bytes);
         return Ok(());
     }
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))

@@ -245,7 +245,7 @@ pub fn exit_code(result: Result<u8>, dac_exit_codes: bool) -> Result<u8> {
         Ok(code) if code == EXIT_OK || code == EXIT_DIFFERENCES => Ok(EXIT_OK),
         Ok(_) => Ok(EXIT_ERROR),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            crate::output::errln!("error: {err:#}");
             Ok(EXIT_ERROR)
         }
     }

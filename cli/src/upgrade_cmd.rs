@@ -9,6 +9,7 @@ use dac_engine::registry::HistoryAction;
 use dac_engine::upgrade;
 
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
+use crate::output::{errln, out_data, out_text, outln};
 use crate::planning;
 use crate::progress_display::ProgressDisplay;
 use crate::shared::{EXIT_OK, apply_timeouts, print_warnings, target_of, write_output};
@@ -98,20 +99,17 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
     let scripts = scripts_ran(&outcome.plan);
     if outcome.up_to_date && scripts.is_empty() {
-        println!(
+        outln!(
             "{target} is up to date: {name} {} (nothing to do)",
             outcome.version_after
         );
         return Ok(EXIT_OK);
     }
     if args.show_script {
-        print!(
-            "{}",
-            outcome.script.text(dialect_for(package.model.platform()))
-        );
+        out_data(&outcome.script.text(dialect_for(package.model.platform())));
     }
     if outcome.up_to_date {
-        println!(
+        outln!(
             "{target} is up to date: {name} {} (schema unchanged); ran {scripts} in one transaction",
             outcome.version_after
         );
@@ -132,7 +130,7 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         HistoryAction::Deploy => "deployed",
         _ => "upgraded",
     };
-    println!(
+    outln!(
         "{verb} {target}: {name} {} -> {} ({n_steps} steps, {} statements, one transaction)",
         outcome
             .version_before
@@ -142,14 +140,14 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         outcome.script.n_statements()
     );
     if !scripts.is_empty() {
-        println!("  ran {scripts} in the upgrade's transaction");
+        outln!("  ran {scripts} in the upgrade's transaction");
     }
     // Notes go to stderr, as in every mode: stdout stays the result.
     for hazard in &outcome.plan.hazards {
-        eprintln!("  note: {}", hazard.message);
+        errln!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
-        eprintln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
+        errln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
 }
@@ -227,9 +225,9 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     let json = matches!(format, TransferFormat::Json);
     let aside = |line: String| {
         if json {
-            eprintln!("{line}");
+            errln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     };
     if let Some(recovered) = &outcome.recovered {
@@ -252,7 +250,7 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
         });
         // A script reading the JSON gets a report, of nothing copied.
         if json {
-            print!("{}", report.json());
+            out_data(&report.json());
         }
         return Ok(EXIT_OK);
     }
@@ -264,17 +262,21 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     if let Some(path) = &args.report {
         write_output(path, text.as_bytes())?;
     }
-    print!("{text}");
+    if json {
+        out_data(&text);
+    } else {
+        out_text(&text);
+    }
     let scripts = package_scripts(package);
     if !scripts.is_empty() {
         aside(format!("  ran {scripts} in the new database"));
     }
     // Rebuild notes describe an in-place plan; here only possible data loss matters.
     for hazard in outcome.plan.data_loss() {
-        eprintln!("  note: {}", hazard.message);
+        errln!("  note: {}", hazard.message);
     }
     if let Some(drift) = &outcome.drift {
-        eprintln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
+        errln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
 }
@@ -285,15 +287,15 @@ pub fn rollback(args: RollbackArgs) -> Result<u8> {
     let outcome =
         upgrade::rollback(&target, args.force).with_context(|| format!("rolling back {target}"))?;
     if let Some(recovered) = &outcome.recovered {
-        println!("first: {recovered}");
+        outln!("first: {recovered}");
     }
-    println!(
+    outln!(
         "rolled back {target}: {} -> {}",
         outcome.from_version,
         outcome.version.as_deref().unwrap_or("(unregistered)")
     );
     if let Some(kept) = &outcome.kept_upgraded {
-        println!("  the upgraded database took writes and is kept as {kept}");
+        outln!("  the upgraded database took writes and is kept as {kept}");
     }
     Ok(EXIT_OK)
 }
@@ -302,8 +304,8 @@ pub fn rollback(args: RollbackArgs) -> Result<u8> {
 pub fn recover(args: TargetArgs) -> Result<u8> {
     let target = target_of(&args.target)?;
     match upgrade::recover(&target).with_context(|| format!("recovering {target}"))? {
-        Some(what) => println!("{what}"),
-        None => println!("{target}: nothing to recover"),
+        Some(what) => outln!("{what}"),
+        None => outln!("{target}: nothing to recover"),
     }
     Ok(EXIT_OK)
 }
@@ -311,7 +313,7 @@ pub fn recover(args: TargetArgs) -> Result<u8> {
 /// Before an in-place upgrade: finish or undo an interrupted side-by-side run, saying so.
 fn recover_quietly(target: &Target) -> Result<()> {
     if let Some(what) = upgrade::recover(target).with_context(|| format!("recovering {target}"))? {
-        println!("first: {what}");
+        outln!("first: {what}");
     }
     Ok(())
 }

@@ -121,3 +121,52 @@ fn sqlcmd_variables_reach_the_scripts() {
     run.expect_code(1);
     assert!(run.stderr.contains("$(Env)"), "{}", run.stderr);
 }
+
+#[test]
+fn a_project_name_that_is_a_path_still_writes_into_the_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("a/b");
+    let project = work.join("proj");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("t.sql"), "CREATE TABLE t (id INT);\n").unwrap();
+    for (name, file) in [
+        ("../../escaped", "escaped.dacpac"),
+        ("..\\..\\win", "win.dacpac"),
+        ("/tmp/dac-absolute-name", "dac-absolute-name.dacpac"),
+        ("..", "package.dacpac"),
+    ] {
+        std::fs::write(
+            project.join("app.sqlproj"),
+            format!(
+                r#"<Project xmlns="http://schemas.microsoft.com/developer/msbuild/2003">
+  <PropertyGroup><Name>{name}</Name>
+  <DSP>Microsoft.Data.Tools.Schema.Sql.Sql160DatabaseSchemaProvider</DSP></PropertyGroup>
+  <ItemGroup><Build Include="t.sql" /></ItemGroup>
+</Project>"#
+            ),
+        )
+        .unwrap();
+        let run = dac(&work, &["build", "proj/app.sqlproj"]);
+        run.expect_code(0);
+        assert!(work.join(file).is_file(), "{name}: {}", run.stdout);
+        std::fs::remove_file(work.join(file)).unwrap();
+    }
+    assert!(!dir.path().join("escaped.dacpac").exists());
+    assert!(!std::path::Path::new("/tmp/dac-absolute-name.dacpac").exists());
+    let mut left: Vec<_> = walk(dir.path());
+    left.sort();
+    assert_eq!(left.len(), 2, "only the project's files: {left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -13,7 +13,14 @@ fn hostile_packages_fail_with_exit_1_and_name_the_file() {
         }
         // These load under the default limits; the engine tests them with tighter ones.
         let name = path.file_name().unwrap().to_str().unwrap();
-        if ["valid.dacpac", "too_many_entries.dacpac", "bomb.dacpac"].contains(&name) {
+        if [
+            "valid.dacpac",
+            "too_many_entries.dacpac",
+            "bomb.dacpac",
+            "control_metadata.dacpac",
+        ]
+        .contains(&name)
+        {
             let run = dac(&hostile, &["info", path.to_str().unwrap()]);
             run.expect_code(0);
             continue;
@@ -38,6 +45,36 @@ fn hostile_packages_fail_with_exit_1_and_name_the_file() {
         n_checked += 1;
     }
     assert!(n_checked >= 8, "only {n_checked} hostile packages found");
+}
+
+#[test]
+fn control_characters_from_a_package_are_escaped_in_human_output() {
+    let hostile = root().join("fixtures/hostile");
+    let package = hostile.join("control_metadata.dacpac");
+    let package = package.to_str().unwrap();
+    let text = dac(&hostile, &["info", package]);
+    text.expect_code(0);
+    assert!(
+        text.stdout
+            .contains("Hostile\\u{1b}[2J\\u{1b}]0;owned\\u{7}\\u{202e}gnp.exe"),
+        "{}",
+        text.stdout
+    );
+    let compare = dac(&hostile, &["compare", package, package]);
+    compare.expect_code(0);
+    for output in [&text.stdout, &text.stderr, &compare.stdout, &compare.stderr] {
+        assert!(
+            !output.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+            "{output:?}"
+        );
+    }
+    // JSON escapes what JSON must and keeps the name exact.
+    let json = dac(&hostile, &["info", package, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["name"],
+        "Hostile\u{1b}[2J\u{1b}]0;owned\u{7}\u{202e}gnp.exe"
+    );
 }
 
 #[test]

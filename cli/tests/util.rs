@@ -52,3 +52,33 @@ impl Run {
         self
     }
 }
+
+/// Which of `dac`'s output streams is a pipe nobody reads.
+#[derive(Clone, Copy)]
+pub enum Closed {
+    Stdout,
+    Stderr,
+}
+
+/// Runs `dac` with one output stream a pipe whose reading end is already closed (as under
+/// `| head -1` once head has its line); the other stream is captured.
+pub fn dac_with_closed(dir: &Path, args: &[&str], closed: Closed) -> Run {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dac"));
+    command.args(args).current_dir(dir);
+    match closed {
+        Closed::Stdout => command.stdout(writer),
+        Closed::Stderr => command.stderr(writer),
+    };
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("run dac");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}

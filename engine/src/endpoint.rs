@@ -120,11 +120,15 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// A connection string is a live database; anything else a package or project path.
-    pub fn parse(text: &str) -> Endpoint {
+    /// A connection string is a live database; anything else a package or project path. Text
+    /// that looks like a connection string (a URL, `key=value` pairs) and names no existing
+    /// file is refused with the connection string's own error, which never shows a password:
+    /// taken for a path it would be echoed whole.
+    pub fn parse(text: &str) -> Result<Endpoint> {
         match Target::parse(text) {
-            Ok(target) => Endpoint::Live(target),
-            Err(_) => Endpoint::Source(PathBuf::from(text)),
+            Ok(target) => Ok(Endpoint::Live(target)),
+            Err(err) if looks_like_connection_string(text) && !Path::new(text).exists() => Err(err),
+            Err(_) => Ok(Endpoint::Source(PathBuf::from(text))),
         }
     }
 
@@ -177,6 +181,10 @@ impl Endpoint {
     }
 }
 
+fn looks_like_connection_string(text: &str) -> bool {
+    text.contains("://") || text.contains('=')
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -207,9 +215,14 @@ pub fn load_current_and_desired(
     desired: &str,
     accept_checksum_mismatch: bool,
 ) -> Result<(LoadedEndpoint, LoadedEndpoint), EndpointError> {
-    let mut current = Endpoint::parse(current).load(accept_checksum_mismatch, None)?;
+    let parse = |text: &str| {
+        Endpoint::parse(text).map_err(|cause| EndpointError::NotATarget {
+            cause: Box::new(cause),
+        })
+    };
+    let mut current = parse(current)?.load(accept_checksum_mismatch, None)?;
     let platform = current.model.platform();
-    let mut desired = Endpoint::parse(desired).load(accept_checksum_mismatch, Some(platform))?;
+    let mut desired = parse(desired)?.load(accept_checksum_mismatch, Some(platform))?;
     if current.model.platform() != desired.model.platform() {
         return Err(EndpointError::PlatformMismatch {
             current: current.display,
@@ -237,6 +250,11 @@ pub fn load_current_and_desired(
 /// source.
 #[derive(Debug)]
 pub enum EndpointError {
+    /// Text that looks like a connection string is not one dac can use.
+    NotATarget {
+        /// Why, without the password.
+        cause: Box<Error>,
+    },
     /// A live database could not be reached.
     Connecting {
         /// The target, without its password.
@@ -283,9 +301,13 @@ pub enum EndpointError {
 impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            EndpointError::NotATarget { .. } => f.write_str("reading the connection string"),
             EndpointError::Connecting { target, .. } => write!(f, "connecting to {target}"),
             EndpointError::Inspecting { target, .. } => write!(f, "inspecting {target}"),
-            EndpointError::Loading { path, .. } => write!(f, "loading {}", path.display()),
+            // A path is shown as given, but never a password that reached it anyway.
+            EndpointError::Loading { path, .. } => {
+                write!(f, "loading {}", driver::redact(&path.display().to_string()))
+            }
             EndpointError::Canonicalising {
                 desired, current, ..
             } => write!(f, "canonicalising {desired} on {current}"),
@@ -308,7 +330,8 @@ impl std::error::Error for EndpointError {
     /// The engine's error itself (not its box), so callers can downcast to [`Error`].
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            EndpointError::Connecting { cause, .. }
+            EndpointError::NotATarget { cause }
+            | EndpointError::Connecting { cause, .. }
             | EndpointError::Inspecting { cause, .. }
             | EndpointError::Loading { cause, .. }
             | EndpointError::Canonicalising { cause, .. } => Some(cause.as_ref()),

@@ -14,6 +14,7 @@
 //! not a test build, so the binary under test is the binary users run.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -73,14 +74,18 @@ pub fn point(name: &str) {
     };
     match &plan.wait_file {
         Some(file) => {
-            eprintln!("dac: fault point {name}: waiting for {file} to be removed");
+            // Not eprintln!: a closed stderr must not turn a fault point into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
+                "dac: fault point {name}: waiting for {file} to be removed"
+            );
             let _ = std::fs::write(file, name);
             while std::path::Path::new(file).exists() {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
         None => {
-            eprintln!("dac: fault injected at {name}: aborting");
+            let _ = writeln!(std::io::stderr(), "dac: fault injected at {name}: aborting");
             std::process::abort();
         }
     }

@@ -178,6 +178,43 @@ fn dangling_reference() {
 }
 
 #[test]
+fn an_object_twice_is_refused() {
+    expect(
+        "duplicate_element.dacpac",
+        &ReadOptions::default(),
+        |e| matches!(e, Error::Model { .. }),
+        &["model.xml", "SqlTable [app].[T] appears twice"],
+    );
+}
+
+#[test]
+fn nul_characters_are_refused() {
+    let d = ReadOptions::default();
+    expect(
+        "nul_name.dacpac",
+        &d,
+        xml_model,
+        &["model.xml", "0x0 character is not permitted", "at byte"],
+    );
+    expect(
+        "nul_byte_name.dacpac",
+        &d,
+        xml_model,
+        &["model.xml", "a NUL character at byte"],
+    );
+}
+
+#[test]
+fn control_characters_in_metadata_are_kept_exactly() {
+    // Escaping them is the output's job (dac info escapes them for people).
+    let p = read(&fixture("control_metadata.dacpac"), &ReadOptions::default()).unwrap();
+    assert_eq!(
+        p.metadata.unwrap().name,
+        "Hostile\u{1b}[2J\u{1b}]0;owned\u{7}\u{202e}gnp.exe"
+    );
+}
+
+#[test]
 fn checksum_mismatch_is_detected_and_can_be_accepted() {
     expect(
         "checksum_mismatch.dacpac",

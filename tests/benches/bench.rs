@@ -90,6 +90,22 @@ const CASES: &[Case] = &[
             Box::new(move || build(&path))
         },
     },
+    // One PostgreSQL source file of 1, 2 and 4 MB: the times should grow as the sizes do.
+    Case {
+        name: "build/postgres 1 MB of CREATE TABLE in one file",
+        iterations: 3,
+        prepare: |_| postgres_source(1),
+    },
+    Case {
+        name: "build/postgres 2 MB of CREATE TABLE in one file",
+        iterations: 3,
+        prepare: |_| postgres_source(2),
+    },
+    Case {
+        name: "build/postgres 4 MB of CREATE TABLE in one file",
+        iterations: 3,
+        prepare: |_| postgres_source(4),
+    },
     Case {
         name: "pipeline/10k tables + 2k procedures, 10% changed (read both, compare, plan, render)",
         iterations: 5,
@@ -106,6 +122,38 @@ const CASES: &[Case] = &[
         },
     },
 ];
+
+/// A folder with one `schema.sql` of `mib` MiB of tables, as pg_dump writes them (a table, its
+/// key and an index, a foreign key to the table before), built for PostgreSQL.
+fn postgres_source(mib: usize) -> Box<dyn Fn() -> Output> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sql = String::with_capacity(mib << 20);
+    let mut idx = 0;
+    while sql.len() < mib << 20 {
+        sql.push_str(&format!(
+            "CREATE TABLE public.t{idx} (\n    id bigint NOT NULL,\n    parent_id bigint,\n    name text,\n    created_at timestamp without time zone DEFAULT now() NOT NULL,\n    CONSTRAINT t{idx}_pkey PRIMARY KEY (id)\n);\n\nCREATE INDEX t{idx}_name ON public.t{idx} USING btree (name);\n\n"
+        ));
+        if idx > 0 {
+            sql.push_str(&format!(
+                "ALTER TABLE ONLY public.t{idx}\n    ADD CONSTRAINT t{idx}_parent FOREIGN KEY (parent_id) REFERENCES public.t{}(id);\n\n",
+                idx - 1
+            ));
+        }
+        idx += 1;
+    }
+    std::fs::write(dir.path().join("schema.sql"), sql).expect("write schema.sql");
+    let options = BuildOptions {
+        platform: dac_engine::model::Dsp::from_short_name("postgres"),
+        ..BuildOptions::default()
+    };
+    Box::new(move || {
+        let package = source::build(dir.path(), &options).expect("generated source builds");
+        Output {
+            size: package.model.elements.len(),
+            _keep: Box::new(package),
+        }
+    })
+}
 
 fn write_synthetic(path: &Path, changed: fn(usize) -> bool) {
     let model = dac_tests::synthetic::sqlserver_model(10_000, 2_000, changed);

@@ -135,6 +135,22 @@ CREATE TABLE u (k integer);",
 CREATE TABLE u (k integer, n integer NOT NULL DEFAULT 0);",
     ),
     (
+        "OnConflictClausesReachTheLiveTable",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, b text UNIQUE, c text NOT NULL);
+CREATE TABLE u (a text, b text, UNIQUE (a, b));",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, b text UNIQUE ON CONFLICT IGNORE, c text NOT NULL ON CONFLICT FAIL);
+CREATE TABLE u (a text, b text, CONSTRAINT u_ab UNIQUE (a, b) ON CONFLICT REPLACE);
+CREATE TABLE v (id integer PRIMARY KEY ON CONFLICT IGNORE AUTOINCREMENT, x text);",
+    ),
+    (
+        "ExpressionIndexes",
+        "CREATE TABLE t (a text, b text);
+CREATE INDEX t_a ON t (a);",
+        "CREATE TABLE t (a text, b text);
+CREATE INDEX t_a ON t (lower(a));
+CREATE INDEX t_ab ON t (b COLLATE NOCASE, lower(a) DESC, a || b);",
+    ),
+    (
         "ViewOverRebuiltTable",
         "CREATE TABLE t (a integer, b text);
 CREATE VIEW v AS SELECT a FROM t;

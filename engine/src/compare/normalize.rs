@@ -262,32 +262,57 @@ fn matching_paren(tokens: &[String], open: usize) -> Option<usize> {
     None
 }
 
+/// Drops every layer of parentheses around the whole expression, in one pass: the `(` at
+/// position `i` is a layer when its `)` is at `len - 1 - i` (each pair matched once, with a
+/// stack, so deeply nested input stays linear).
 fn strip_outer_parens(tokens: &mut Vec<String>) {
-    while tokens.first().is_some_and(|t| t == "(")
-        && matching_paren(tokens, 0) == Some(tokens.len() - 1)
-    {
-        tokens.pop();
-        tokens.remove(0);
+    let mut closing = vec![usize::MAX; tokens.len()];
+    let mut open = Vec::new();
+    for (idx, token) in tokens.iter().enumerate() {
+        match token.as_str() {
+            "(" => open.push(idx),
+            ")" => match open.pop() {
+                Some(at) => closing[at] = idx,
+                None => return,
+            },
+            _ => {}
+        }
+    }
+    let len = tokens.len();
+    let layers = (0..len / 2)
+        .take_while(|&idx| tokens[idx] == "(" && closing[idx] == len - 1 - idx)
+        .count();
+    if layers > 0 {
+        tokens.truncate(len - layers);
+        tokens.drain(..layers);
     }
 }
 
-/// `(x)` where x is one literal or name and the parentheses are not a call's argument list.
+/// `(x)` where x is one literal or name and the parentheses are not a call's argument list,
+/// repeatedly (`((x))` is `x`), in one pass over the tokens.
 fn strip_atom_parens(tokens: &mut Vec<String>) {
-    let mut idx = 0;
-    while idx + 2 < tokens.len() {
-        let is_atom = |t: &str| {
-            t.chars()
-                .next()
-                .is_some_and(|c| !"(),;=<>+-*/%!&|^~".contains(c))
-        };
-        let call = idx > 0 && is_atom(&tokens[idx - 1]) && !is_keyword(&tokens[idx - 1]);
-        if tokens[idx] == "(" && is_atom(&tokens[idx + 1]) && tokens[idx + 2] == ")" && !call {
-            tokens.remove(idx + 2);
-            tokens.remove(idx);
+    let is_atom = |t: &str| {
+        t.chars()
+            .next()
+            .is_some_and(|c| !"(),;=<>+-*/%!&|^~".contains(c))
+    };
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    for token in tokens.drain(..) {
+        let n = out.len();
+        let collapses = token == ")"
+            && n >= 2
+            && out[n - 2] == "("
+            && is_atom(&out[n - 1])
+            && !(n >= 3 && is_atom(&out[n - 3]) && !is_keyword(&out[n - 3]));
+        if collapses {
+            let atom = out.pop().unwrap_or_default();
+            out.pop();
+            out.push(atom);
         } else {
-            idx += 1;
+            out.push(token);
         }
     }
+    *tokens = out;
 }
 
 fn is_keyword(token: &str) -> bool {
@@ -373,6 +398,22 @@ mod tests {
             normalize("select 1 -- b", rules)
         );
     }
+    #[test]
+    fn deeply_nested_expressions_canonicalise() {
+        for depth in [10_000, 40_000] {
+            let check = format!("{}[a] > (0){}", "(".repeat(depth), ")".repeat(depth));
+            assert_eq!(canonical_expression(&check), "[a] > 0");
+            let atom = format!(
+                "{}5{} + f({}x{})",
+                "(".repeat(depth),
+                ")".repeat(depth),
+                "(".repeat(depth),
+                ")".repeat(depth)
+            );
+            assert_eq!(canonical_expression(&atom), "5 + f ( x )");
+        }
+    }
+
     #[test]
     fn expressions_canonicalise_parens_case_and_default_convert_style() {
         let same = |a: &str, b: &str| {

@@ -201,11 +201,23 @@ pub trait Dialect: Send + Sync {
 
     /// `a, b DESC` for a key or index.
     fn key_column_list(&self, element: &Element) -> String {
-        view::key_columns(element)
-            .iter()
-            .map(|k| {
-                let mut text = self.quote_ident(k.column.leaf());
-                if k.descending {
+        element
+            .children(kind::rel::COLUMN_SPECIFICATIONS)
+            .map(|spec| {
+                // A column, or an expression as SQLite takes it (PostgreSQL, which wants
+                // parentheses, has its own list).
+                let mut text = match (
+                    spec.reference_name(kind::rel::COLUMN),
+                    spec.text_prop(prop::EXPRESSION_SCRIPT),
+                ) {
+                    (Some(column), _) => self.quote_ident(column.leaf()),
+                    (None, Some(expression)) => expression.to_string(),
+                    (None, None) => String::new(),
+                };
+                if let Some(collation) = spec.text_prop(prop::COLLATION) {
+                    text.push_str(&format!(" COLLATE {collation}"));
+                }
+                if spec.bool_prop(prop::IS_ASCENDING) == Some(false) {
                     text.push_str(" DESC");
                 }
                 text

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType, TableView};
-use crate::model::{Element, ObjectName, Platform, kind};
+use crate::model::{Element, Entry, ObjectName, Platform, Value, kind};
 use crate::plan::{Guard, Step, TableDefinition};
 
 /// The SQLite dialect.
@@ -69,10 +69,19 @@ impl Dialect for Sqlite {
         }
         text.push_str(&self.collate_clause(column));
         if column.is_identity() {
-            // AUTOINCREMENT exists only on a column declared INTEGER PRIMARY KEY.
-            text.push_str(" PRIMARY KEY AUTOINCREMENT");
+            // AUTOINCREMENT exists only on a column declared INTEGER PRIMARY KEY; its key's
+            // conflict clause comes with it (put on the column by `create_table`).
+            text.push_str(" PRIMARY KEY");
+            if let Some(action) = column.0.text_prop(prop::ON_CONFLICT) {
+                text.push_str(&format!(" ON CONFLICT {action}"));
+            }
+            text.push_str(" AUTOINCREMENT");
         }
-        text.push_str(&self.not_null_and_default(column, default));
+        let mut tail = self.not_null_and_default(column, default);
+        if let Some(action) = column.0.text_prop(prop::NOT_NULL_ON_CONFLICT) {
+            tail = tail.replacen(" NOT NULL", &format!(" NOT NULL ON CONFLICT {action}"), 1);
+        }
+        text.push_str(&tail);
         text
     }
 
@@ -80,14 +89,36 @@ impl Dialect for Sqlite {
         // The primary key of an AUTOINCREMENT column is written with the column.
         let table = TableView(&definition.table);
         let mut definition = definition.clone();
+        let mut inline_conflicts = Vec::new();
         definition.constraints.retain(|c| {
             let columns = view::key_columns(c);
-            !(c.kind == kind::PRIMARY_KEY
+            let inline = c.kind == kind::PRIMARY_KEY
                 && columns.len() == 1
                 && table
                     .column(columns[0].column.leaf())
-                    .is_some_and(|col| col.is_identity()))
+                    .is_some_and(|col| col.is_identity());
+            if inline && let Some(action) = c.text_prop(prop::ON_CONFLICT) {
+                inline_conflicts.push((columns[0].column.leaf().to_string(), action.to_string()));
+            }
+            !inline
         });
+        for (leaf, action) in inline_conflicts {
+            let column = definition
+                .table
+                .relationships
+                .iter_mut()
+                .filter(|r| r.name == kind::rel::COLUMNS)
+                .flat_map(|r| r.entries.iter_mut())
+                .find_map(|entry| match entry {
+                    Entry::Element(c) if c.name.as_ref().is_some_and(|n| n.leaf() == leaf) => {
+                        Some(c)
+                    }
+                    _ => None,
+                });
+            if let Some(column) = column {
+                column.set_prop(prop::ON_CONFLICT, Value::Text(action));
+            }
+        }
         standard_create_table(self, &definition, name)
     }
 
@@ -97,6 +128,9 @@ impl Dialect for Sqlite {
             && constraint.bool_prop(prop::IS_AUTO_INCREMENT) == Some(true)
         {
             clause = clause.replacen(')', " AUTOINCREMENT)", 1);
+        }
+        if let Some(action) = constraint.text_prop(prop::ON_CONFLICT) {
+            clause.push_str(&format!(" ON CONFLICT {action}"));
         }
         if constraint.kind == kind::FOREIGN_KEY
             && constraint.bool_prop(prop::IS_DEFERRABLE) == Some(true)

@@ -66,7 +66,26 @@ impl Dialect for SqlServer {
             return text;
         }
         let mut text = self.column_name_and_type(column);
+        let flag = |name: &str| column.0.bool_prop(name) == Some(true);
+        if flag(prop::IS_FILE_STREAM) {
+            text.push_str(" FILESTREAM");
+        }
         text.push_str(&self.collate_clause(column));
+        if flag(prop::IS_SPARSE) {
+            text.push_str(" SPARSE");
+        }
+        if let Some(function) = column.0.text_prop(prop::MASKING_FUNCTION) {
+            text.push_str(&format!(
+                " MASKED WITH (FUNCTION = '{}')",
+                function.replace('\'', "''")
+            ));
+        }
+        if let Some(generated) = generated_always(column.0) {
+            text.push_str(&format!(" GENERATED ALWAYS AS {generated}"));
+            if flag(prop::IS_HIDDEN) {
+                text.push_str(" HIDDEN");
+            }
+        }
         if let Some((seed, increment)) = column.identity() {
             text.push(' ');
             text.push_str(&self.identity_clause(&seed, &increment));
@@ -83,6 +102,50 @@ impl Dialect for SqlServer {
             " NOT NULL"
         });
         text
+    }
+
+    fn create_table(&self, definition: &TableDefinition, name: Option<&ObjectName>) -> String {
+        let text = super::standard_create_table(self, definition, name);
+        // A system-versioned table's period is its ROW START and ROW END columns (DacFx keeps
+        // no other record of it).
+        let columns = || definition.table.children(kind::rel::COLUMNS);
+        let period_column = |which: &str| {
+            columns()
+                .find(|c| generated_always(c).as_deref() == Some(which))
+                .map(|c| self.quote_ident(c.name_or_empty().leaf()))
+        };
+        let (Some(start), Some(end)) = (period_column("ROW START"), period_column("ROW END"))
+        else {
+            return text;
+        };
+        let options = self.table_options(&definition.table);
+        let body = text.strip_suffix(options.as_str()).unwrap_or(&text);
+        let body = body.strip_suffix("\n)").unwrap_or(body);
+        format!("{body},\n    PERIOD FOR SYSTEM_TIME ({start}, {end})\n){options}")
+    }
+
+    fn table_options(&self, table: &Element) -> String {
+        let mut options = Vec::new();
+        if table.bool_prop(prop::IS_MEMORY_OPTIMIZED) == Some(true) {
+            options.push("MEMORY_OPTIMIZED = ON".to_string());
+            let durability = match table.int_prop(prop::DURABILITY) {
+                Some(1) => "SCHEMA_ONLY",
+                _ => "SCHEMA_AND_DATA",
+            };
+            options.push(format!("DURABILITY = {durability}"));
+        }
+        let history = table.reference_name("TemporalSystemVersioningHistoryTable");
+        if history.is_some() || table.int_prop("RetentionUnit").is_some() {
+            let history = history
+                .map(|h| format!(" (HISTORY_TABLE = {})", self.quote_name(h)))
+                .unwrap_or_default();
+            options.push(format!("SYSTEM_VERSIONING = ON{history}"));
+        }
+        if options.is_empty() {
+            String::new()
+        } else {
+            format!(" WITH ({})", options.join(", "))
+        }
     }
 
     fn key_options(&self, constraint: &Element) -> String {
@@ -704,4 +767,19 @@ fn ends_with_go(statement: &str) -> bool {
         .lines()
         .last()
         .is_some_and(|l| l.trim().eq_ignore_ascii_case("go"))
+}
+
+/// `ROW START`, `ROW END` (temporal tables), `TRANSACTION_ID START`... (ledger tables): a
+/// column's `GeneratedAlwaysType`, as T-SQL spells it.
+fn generated_always(column: &Element) -> Option<String> {
+    let text = match column.int_prop(prop::GENERATED_ALWAYS_TYPE)? {
+        1 => "ROW START",
+        2 => "ROW END",
+        7 => "TRANSACTION_ID START",
+        8 => "TRANSACTION_ID END",
+        9 => "SEQUENCE_NUMBER START",
+        10 => "SEQUENCE_NUMBER END",
+        _ => return None,
+    };
+    Some(text.to_string())
 }

@@ -60,9 +60,15 @@ impl Target {
         {
             return Ok(Target::Sqlite { path: text.into() });
         }
-        Err(Error::Invalid(format!(
-            "not a target connection string: {}; use sqlite:PATH, a .db/.sqlite file, postgres://user@host:port/db, or a SQL Server connection string (Server=tcp:host,1433;Database=db;User Id=u;Password=p, or sqlserver://user@host:1433/db)",
+        // key=value text that is not a connection string may still hold a password that no
+        // rule can find (`Password s3cr3t`): it is not echoed.
+        let shown = if text.contains('=') {
+            "this key=value text".to_string()
+        } else {
             redact(text)
+        };
+        Err(Error::Invalid(format!(
+            "not a target connection string: {shown}; use sqlite:PATH, a .db/.sqlite file, postgres://user@host:port/db, or a SQL Server connection string (Server=tcp:host,1433;Database=db;User Id=u;Password=p, or sqlserver://user@host:1433/db)"
         )))
     }
 
@@ -134,8 +140,10 @@ impl fmt::Debug for Target {
     }
 }
 
-/// A connection string with any password replaced by `***`: the `user:password@` part of a
-/// URL, `password=` key-value pairs, and ADO.NET `Password=`/`Pwd=`.
+/// Text with every password in it replaced by `***`, wherever connection strings appear in it
+/// (a whole connection string, an error message or a file snippet quoting several): the
+/// `user:password@` of every URL, and every `password=`/`pwd=`/`sslpassword=` pair (URL
+/// query parameters by their decoded names, libpq keyword strings, ADO.NET strings).
 pub fn redact(text: &str) -> String {
     let lower = text.trim_start().to_ascii_lowercase();
     if !lower.contains("://")
@@ -144,82 +152,93 @@ pub fn redact(text: &str) -> String {
     {
         return shown;
     }
-    let mut out = text.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?'])
-            .map_or(out.len(), |p| rest_start + p);
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
-            let userinfo = &out[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                let start = rest_start + colon + 1;
-                let end = rest_start + at;
-                out.replace_range(start..end, "***");
+    redact_password_pairs(&redact_url_passwords(text))
+}
+
+/// The password of every URL's user info: each URL runs from its `://` to whitespace or a
+/// quote, its user info to the last `@` before the query (a password may hold `/` or `@`).
+fn redact_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://") {
+        let (head, tail) = rest.split_at(scheme_end + 3);
+        out.push_str(head);
+        let url_end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .unwrap_or(tail.len());
+        let url = &tail[..url_end];
+        let before_query = url.find(['?', '#']).map_or(url, |q| &url[..q]);
+        match before_query.rfind('@').and_then(|at| {
+            let colon = before_query[..at].find(':')?;
+            Some((colon, at))
+        }) {
+            Some((colon, at)) => {
+                out.push_str(&url[..=colon]);
+                out.push_str("***");
+                out.push_str(&url[at..]);
             }
+            None => out.push_str(url),
         }
+        rest = &tail[url_end..];
     }
-    // A URL's query parameters by their decoded names (`pass%77ord=` is `password=`).
-    if let (Some(scheme_end), Some(q)) = (out.find("://"), out.find('?'))
-        && scheme_end < q
-    {
-        let query: Vec<String> = out[q + 1..]
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if is_password_key(&percent_decoded(key)) => format!("{key}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out = format!("{}?{}", &out[..q], query.join("&"));
-    }
-    // key=value forms (query strings, libpq and ADO.NET strings; libpq allows spaces around =).
-    let mut result = String::with_capacity(out.len());
-    let lower = out.to_ascii_lowercase();
+    out.push_str(rest);
+    out
+}
+
+/// `password=VALUE` pairs, whatever separates them (`;`, `&`, spaces, quotes, start of text),
+/// with spaces allowed around `=` (libpq) and a quoted value ending at its closing quote.
+fn redact_password_pairs(text: &str) -> String {
+    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'%';
+    let bytes = text.as_bytes();
+    let mut result = String::with_capacity(text.len());
     let mut idx = 0;
-    while idx < out.len() {
-        let rest = &lower[idx..];
-        let key = ["password", "pwd"]
-            .iter()
-            .filter(|k| {
-                rest.starts_with(*k)
-                    && (idx == 0
-                        || matches!(lower.as_bytes()[idx - 1], b';' | b'&' | b'?' | b' ' | b'\t'))
-            })
-            .find_map(|k| {
-                let after = &rest[k.len()..];
-                let spaces = after.len() - after.trim_start().len();
-                let after = after.trim_start().strip_prefix('=')?;
-                let more = after.len() - after.trim_start().len();
-                Some(k.len() + spaces + 1 + more)
-            });
-        if let Some(key_len) = key {
-            result.push_str(&out[idx..idx + key_len]);
-            idx += key_len;
-            // A quoted value ends at its closing quote; an unclosed one runs to the end.
-            let end = match out[idx..].chars().next() {
-                Some(q @ ('"' | '\'' | '{')) => {
-                    let close = if q == '{' { '}' } else { q };
-                    out[idx + 1..]
-                        .find(close)
-                        .map_or(out.len(), |p| idx + 1 + p + 1)
-                }
-                _ => out[idx..]
-                    .find([';', '&', ' ', '\t'])
-                    .map_or(out.len(), |p| idx + p),
-            };
-            result.push_str("***");
-            idx = end;
-        } else {
-            let c = out[idx..].chars().next().unwrap_or(' ');
+    while idx < text.len() {
+        if !is_key_byte(bytes[idx]) || (idx > 0 && is_key_byte(bytes[idx - 1])) {
+            let c = text[idx..].chars().next().unwrap_or(' ');
             result.push(c);
             idx += c.len_utf8();
+            continue;
         }
+        let key_end = text[idx..]
+            .bytes()
+            .position(|b| !is_key_byte(b))
+            .map_or(text.len(), |p| idx + p);
+        let value_start = is_password_key(&percent_decoded(&text[idx..key_end]))
+            .then(|| {
+                let after = &text[key_end..];
+                let after_eq = after.trim_start_matches([' ', '\t']).strip_prefix('=')?;
+                let value = after_eq.trim_start_matches([' ', '\t']);
+                Some(text.len() - value.len())
+            })
+            .flatten();
+        let Some(value_start) = value_start else {
+            result.push_str(&text[idx..key_end]);
+            idx = key_end;
+            continue;
+        };
+        result.push_str(&text[idx..value_start]);
+        // A quoted value ends at its closing quote; an unclosed one runs to the end.
+        let end = match text[value_start..].chars().next() {
+            Some(q @ ('"' | '\'' | '{')) => {
+                let close = if q == '{' { '}' } else { q };
+                text[value_start + 1..]
+                    .find(close)
+                    .map_or(text.len(), |p| value_start + 1 + p + 1)
+            }
+            _ => text[value_start..]
+                .find(|c: char| c == ';' || c == '&' || c.is_whitespace())
+                .map_or(text.len(), |p| value_start + p),
+        };
+        result.push_str("***");
+        idx = end;
     }
     result
 }
 
 fn is_password_key(key: &str) -> bool {
-    key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("pwd")
+    ["password", "pwd", "sslpassword"]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
 }
 
 /// `%XX` decoded, for recognising names; undecodable text stays as it is.
@@ -313,6 +332,14 @@ mod tests {
             assert!(!shown.contains("cr3t"), "{shown}");
             assert!(shown.contains("***"), "{shown}");
         }
+        // Text quoting several connection strings (an error message, a file's line).
+        let shown = redact(
+            "targets = [\"postgres://u:s3cr3t@h/a\", 'postgres://v:s3cr3t@h/b', mysql://w:pa/s3cr3t@h/c \"Password=s3cr3t;Server=h\" (sslpassword=s3cr3t)]",
+        );
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert_eq!(shown.matches("***").count(), 5, "{shown}");
+        // Words that merely contain a key are left alone.
+        assert_eq!(redact("mypassword=x"), "mypassword=x");
         let target = Target::parse("postgres://u:s3cr3t@localhost/app").unwrap();
         assert!(!format!("{target} {target:?}").contains("s3cr3t"));
         let err = Target::parse("mysql://u:s3cr3t@h/db")

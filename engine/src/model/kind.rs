@@ -217,6 +217,11 @@ pub mod prop {
     pub const ELEMENT_TYPE: &str = "ElementType";
     /// `ExpressionScript`.
     pub const EXPRESSION_SCRIPT: &str = "ExpressionScript";
+    /// SQLite's conflict clause of a primary key or unique constraint (`ON CONFLICT REPLACE`):
+    /// `ROLLBACK`, `ABORT`, `FAIL`, `IGNORE` or `REPLACE`.
+    pub const ON_CONFLICT: &str = "OnConflict";
+    /// SQLite's conflict clause of a column's NOT NULL (`NOT NULL ON CONFLICT IGNORE`).
+    pub const NOT_NULL_ON_CONFLICT: &str = "NotNullOnConflict";
     /// `FillFactor`.
     pub const FILL_FACTOR: &str = "FillFactor";
     /// `FilterPredicate`.

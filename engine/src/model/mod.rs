@@ -195,6 +195,27 @@ impl Model {
         })
     }
 
+    /// The first top-level element that repeats an earlier one's kind, name (by the model's
+    /// case rule) and disambiguator, after that earlier one: a model holds each object once,
+    /// or a script would create it twice. PostgreSQL's overloaded functions share a name and
+    /// differ by their `Arguments`.
+    pub fn first_duplicate(&self) -> Option<(&Element, &Element)> {
+        let mut seen = std::collections::HashMap::with_capacity(self.elements.len());
+        for element in &self.elements {
+            let Some(name) = &element.name else { continue };
+            let key = (
+                element.kind.as_str(),
+                name.key(self.collation_case_sensitive),
+                element.disambiguator.as_deref(),
+                element.text_prop(kind::prop::ARGUMENTS),
+            );
+            if let Some(first) = seen.insert(key, element) {
+                return Some((first, element));
+            }
+        }
+        None
+    }
+
     /// Top-level elements of one kind.
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.elements.iter().filter(move |e| e.kind == kind)

@@ -96,6 +96,19 @@ pub fn read_bytes(
     if let Some(ordinal) = missing {
         return Err(missing_reference(&model, &path, ordinal));
     }
+    if let Some((first, again)) = model.first_duplicate() {
+        return Err(Error::Model {
+            path,
+            message: format!(
+                "model.xml: {} appears twice (a model holds each object once)",
+                if first.name == again.name {
+                    describe(again)
+                } else {
+                    format!("{} (as {})", describe(again), describe(first))
+                }
+            ),
+        });
+    }
 
     let metadata = match &parts.metadata {
         Some(bytes) => Some(parse_metadata(bytes).map_err(|m| xml_err("DacMetadata.xml", m))?),

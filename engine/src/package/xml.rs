@@ -16,7 +16,8 @@ pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Deepest element nesting accepted from any part (hostile input must not exhaust the stack).
 pub const MAX_DEPTH: usize = 256;
 
-/// Strips a UTF-8 BOM and checks the rest is UTF-8. Returns the text and the BOM length, or a
+/// Strips a UTF-8 BOM and checks the rest is UTF-8 without NUL characters (XML allows none, and
+/// a name holding one could never be created). Returns the text and the BOM length, or a
 /// message naming the byte offset of the first invalid sequence. UTF-16 XML is refused.
 pub fn utf8_text(bytes: &[u8]) -> Result<(&str, usize), String> {
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
@@ -27,7 +28,13 @@ pub fn utf8_text(bytes: &[u8]) -> Result<(&str, usize), String> {
         None => (bytes, 0),
     };
     match std::str::from_utf8(body) {
-        Ok(text) => Ok((text, offset)),
+        Ok(text) => match body.iter().position(|&b| b == 0) {
+            Some(at) => Err(format!(
+                "a NUL character at byte {} (xml allows none)",
+                at + offset
+            )),
+            None => Ok((text, offset)),
+        },
         Err(e) => Err(format!(
             "invalid utf-8 at byte {}",
             e.valid_up_to() + offset

@@ -547,6 +547,14 @@ expect = [["x", "1"], ["y", "NULL"]]
         );
         let err = parse_err("package = \"p\"\ntargets = [\"postgres://u:s3cret@h/db\"]\nbogus = 1");
         assert!(err.contains("bogus") && !err.contains("s3cret"), "{err}");
+        // A syntax error quotes its line: every connection string on it is redacted.
+        for line in [
+            "targets = [\"postgres://u:s3cret@h/a\", \"postgres://v:s3cret2@h/b\" \"x\"]",
+            "targets = [\"mysql://u:s3cret@h/a\", \"Server=h;Password=s3cret2\", \"host=h password=s3cret3\" 1]",
+        ] {
+            let err = parse_err(&format!("package = \"p\"\n{line}"));
+            assert!(err.contains("***") && !err.contains("s3cret"), "{err}");
+        }
         let err = parse_err("package = \"p\"");
         assert!(err.contains("no targets"), "{err}");
         let err = parse_err("package = \"p\"\ntargets = [\"a.db\", \"a.db\"]");

@@ -203,6 +203,18 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
         model.elements.push(options_el);
     }
     model.elements.extend(elements);
+    // Each file refuses what it creates twice, with its line; this catches an object that two
+    // files (or batches) both create.
+    if let Some((_, again)) = model.first_duplicate() {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} {} is created twice (in two files or batches): an object is created once",
+                again.kind,
+                again.name_or_empty()
+            ),
+        });
+    }
     model.sort_elements();
     let postdeploy = if seed.is_empty() {
         postdeploy
@@ -516,8 +528,8 @@ fn project_files(p: &Project, variables: &BTreeMap<String, String>) -> Result<Pr
         }
         files
     };
-    // Build items that are not SQL (e.g. .xsd, .dll) are not part of the T-SQL model.
-    files.retain(|f| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql")));
+    // Every Build item is T-SQL source, whatever its extension, as DacFx compiles it: a file
+    // that is not SQL fails with its name and line rather than being left out.
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(canonical(f)));
 

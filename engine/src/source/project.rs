@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::model::refactor::{RefactorLog, RefactorOperation};
 use crate::source::sqlcmd::resolve_path;
 
+/// Deepest element nesting of a project file, as for a package's parts: MSBuild files nest
+/// four or five levels, and each element looks at all that enclose it.
+pub const MAX_PROJECT_DEPTH: usize = 256;
+
 /// One item of an `ItemGroup` with its metadata.
 #[derive(Debug, Clone, Default)]
 pub struct Item {
@@ -144,6 +148,12 @@ impl Project {
                             properties.insert(name.clone(), String::new());
                         }
                     } else {
+                        if stack.len() >= MAX_PROJECT_DEPTH {
+                            return Err(xml_err(format!(
+                                "elements nested more than {MAX_PROJECT_DEPTH} deep (the limit), at byte {}",
+                                reader.buffer_position()
+                            )));
+                        }
                         stack.push((name, conditional));
                         text_buf.clear();
                     }
@@ -271,6 +281,18 @@ impl Project {
                     continue;
                 }
                 if pattern.contains('*') || pattern.contains('?') {
+                    // MSBuild expands a wildcard matching nothing to nothing; a folder that is
+                    // not there is a mistake worth naming.
+                    let (base, _) = split_pattern(pattern);
+                    if !self.dir.join(&base).is_dir() {
+                        return Err(Error::Project {
+                            path: self.path.clone(),
+                            message: format!(
+                                "{what} item {pattern}: no folder {base} (from {})",
+                                self.dir.display()
+                            ),
+                        });
+                    }
                     out.extend(self.glob(&[pattern], &[])?);
                 } else {
                     let path = resolve_path(&self.dir, pattern).ok_or_else(|| Error::Project {
@@ -300,48 +322,99 @@ impl Project {
             .collect()
     }
 
-    /// Files under the project folder matching any include pattern and no exclude pattern.
+    /// Files matching any include pattern and no exclude pattern, as MSBuild expands items:
+    /// patterns are relative to the project folder with `\` or `/` separators, may leave it
+    /// (`..\shared\*.sql`) or be absolute; `**` spans folders, `*` and `?` stay within a name.
+    /// Exclude patterns match the same project-relative spelling (`../shared/old.sql`).
     pub fn glob(&self, include: &[&str], exclude: &[&str]) -> Result<Vec<PathBuf>> {
-        let build = |patterns: &[&str]| -> Result<GlobSet> {
-            let mut set = GlobSetBuilder::new();
-            for p in patterns {
-                let p = p.replace('\\', "/");
-                let glob = GlobBuilder::new(&p)
-                    .case_insensitive(true)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| Error::Project {
-                        path: self.path.clone(),
-                        message: format!("bad pattern {p}: {e}"),
-                    })?;
-                set.add(glob);
-            }
-            set.build().map_err(|e| Error::Project {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })
-        };
-        let inc = build(include)?;
-        let exc = build(exclude)?;
+        let exc = self.glob_set(exclude)?;
         let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(&self.dir).sort_by_file_name() {
-            let entry = entry.map_err(|e| Error::Project {
-                path: self.dir.clone(),
-                message: e.to_string(),
-            })?;
-            if !entry.file_type().is_file() {
+        for pattern in include {
+            let (base, pattern) = split_pattern(pattern);
+            let root = self.dir.join(&base);
+            if !root.is_dir() {
                 continue;
             }
-            let Ok(rel) = entry.path().strip_prefix(&self.dir) else {
-                continue;
-            };
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            if inc.is_match(&rel) && !exc.is_match(&rel) {
-                out.push(entry.path().to_path_buf());
+            let inc = self.glob_set(&[pattern.as_str()])?;
+            for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+                let entry = entry.map_err(|e| Error::Project {
+                    path: root.clone(),
+                    message: e.to_string(),
+                })?;
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let Ok(rel) = entry.path().strip_prefix(&root) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                let spelled = if base.is_empty() {
+                    rel
+                } else {
+                    format!("{}/{rel}", base.trim_end_matches('/'))
+                };
+                if inc.is_match(&spelled) && !exc.is_match(&spelled) {
+                    out.push(entry.path().to_path_buf());
+                }
             }
         }
         Ok(out)
     }
+
+    fn glob_set(&self, patterns: &[&str]) -> Result<GlobSet> {
+        let mut set = GlobSetBuilder::new();
+        for p in patterns {
+            let p = msbuild_glob(p);
+            let glob = GlobBuilder::new(&p)
+                .case_insensitive(true)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| Error::Project {
+                    path: self.path.clone(),
+                    message: format!("bad pattern {p}: {e}"),
+                })?;
+            set.add(glob);
+        }
+        set.build().map_err(|e| Error::Project {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A pattern's folder (its `/`-separated parts before the first wildcard, `""` for the project
+/// folder itself) and the whole pattern, both with `/` separators and no leading `./`.
+fn split_pattern(pattern: &str) -> (String, String) {
+    let mut normal = pattern.replace('\\', "/");
+    while let Some(rest) = normal.strip_prefix("./") {
+        normal = rest.to_string();
+    }
+    let parts: Vec<&str> = normal.split('/').collect();
+    let fixed = parts
+        .iter()
+        .take(parts.len().saturating_sub(1))
+        .take_while(|part| !part.contains(['*', '?']))
+        .count();
+    let mut base = parts[..fixed].join("/");
+    if base.is_empty() && normal.starts_with('/') {
+        base = "/".into();
+    }
+    (base, normal)
+}
+
+/// An MSBuild wildcard as a glob: only `*`, `?` and `**` are special, so `[`, `{` and `}` in
+/// a file name match themselves.
+fn msbuild_glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    for c in pattern.replace('\\', "/").chars() {
+        match c {
+            '[' => out.push_str("[[]"),
+            '{' => out.push_str("[{]"),
+            '}' => out.push_str("[}]"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Reads a `.refactorlog` (same format as a package's refactor.xml).

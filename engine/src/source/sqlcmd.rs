@@ -261,12 +261,68 @@ fn is_go(trimmed: &str) -> bool {
     rest.is_empty() || rest.bytes().all(|c| c.is_ascii_digit())
 }
 
+/// Deepest `:r` nesting of one file tree. Real projects nest a few levels; a chain thousands
+/// deep is a mistake (or an attack) and holds every file of it in memory.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+
+/// Most text one file tree may read, the same file counted each time it is included: files
+/// that include each other many times over would otherwise grow without end.
+pub const MAX_INCLUDED_BYTES: usize = 256 << 20;
+
+/// A file being read: its text and how far into it the preprocessor is. Includes push a
+/// frame rather than recursing, so nesting never grows the call stack.
+struct Frame {
+    file: Arc<PathBuf>,
+    text: String,
+    /// Byte offset of the next line; `None` once the last line was read.
+    next: Option<usize>,
+    line_no: u64,
+    state: LexState,
+}
+
+impl Frame {
+    fn new(path: &Path, text: String) -> Frame {
+        Frame {
+            file: Arc::new(path.to_path_buf()),
+            text,
+            next: Some(0),
+            line_no: 0,
+            state: LexState::Normal,
+        }
+    }
+
+    /// The byte range of the next line (without `\n`; a final newline ends the last line
+    /// rather than starting an empty one).
+    fn next_line(&mut self) -> Option<std::ops::Range<usize>> {
+        let start = self.next?;
+        let body = self.text.strip_suffix('\n').unwrap_or(&self.text);
+        let end = match body.get(start..).and_then(|rest| rest.find('\n')) {
+            Some(pos) => {
+                self.next = Some(start + pos + 1);
+                start + pos
+            }
+            None => {
+                self.next = None;
+                body.len().max(start)
+            }
+        };
+        self.line_no += 1;
+        Some(start..end)
+    }
+}
+
+/// Where a `:r` stands: file, line, column.
+type Site<'a> = (&'a Path, u64, u64);
+
 /// The preprocessor for one file tree.
 pub struct Preprocessor {
     vars: BTreeMap<String, String>,
     fixed: std::collections::BTreeSet<String>,
     mode: Mode,
+    /// The files being read, outermost first, by canonical path (include cycles).
     stack: Vec<PathBuf>,
+    /// Bytes read so far, against [`MAX_INCLUDED_BYTES`].
+    bytes_read: usize,
     /// Every file read, in order (for excluding `:r` targets from SDK-style globs).
     pub files_read: Vec<PathBuf>,
     batches: Vec<Batch>,
@@ -289,6 +345,7 @@ impl Preprocessor {
             fixed: fixed.into_iter().map(|k| k.to_ascii_uppercase()).collect(),
             mode,
             stack: Vec::new(),
+            bytes_read: 0,
             files_read: Vec::new(),
             batches: Vec::new(),
             current: Batch::new(),
@@ -297,7 +354,8 @@ impl Preprocessor {
 
     /// Processes a file (and its includes), appending batches.
     pub fn add_file(&mut self, path: &Path) -> Result<()> {
-        self.process_file(path, None)?;
+        let frame = self.open(path, None)?;
+        self.run(frame)?;
         self.flush();
         Ok(())
     }
@@ -305,9 +363,7 @@ impl Preprocessor {
     /// Processes text as if read from `path`.
     pub fn add_text(&mut self, path: &Path, text: &str) -> Result<()> {
         self.stack.push(path.to_path_buf());
-        let result = self.process_text(path, text);
-        self.stack.pop();
-        result?;
+        self.run(Frame::new(path, text.to_string()))?;
         self.flush();
         Ok(())
     }
@@ -338,7 +394,22 @@ impl Preprocessor {
         }
     }
 
-    fn process_file(&mut self, path: &Path, site: Option<(&Path, u64, u64)>) -> Result<()> {
+    /// Reads a file to be processed, included from `site` when given: refused when it is
+    /// already being read (a cycle), nested too deep, or past the size bound. Its canonical
+    /// path goes on the stack.
+    fn open(&mut self, path: &Path, site: Option<Site<'_>>) -> Result<Frame> {
+        let fail = |message: String| match site {
+            Some((file, line, column)) => Error::Sql {
+                file: file.to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            None => Error::Project {
+                path: path.to_path_buf(),
+                message,
+            },
+        };
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if self.stack.contains(&key) {
             let chain: Vec<String> = self
@@ -347,88 +418,119 @@ impl Preprocessor {
                 .chain(std::iter::once(&key))
                 .map(|p| p.display().to_string())
                 .collect();
-            let message = format!("include cycle: {}", chain.join(" -> "));
-            return Err(match site {
-                Some((file, line, column)) => Error::Sql {
-                    file: file.to_path_buf(),
-                    line,
-                    column,
-                    message,
-                },
-                None => Error::Project {
-                    path: path.to_path_buf(),
-                    message,
-                },
-            });
+            return Err(fail(format!("include cycle: {}", chain.join(" -> "))));
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            return Err(fail(format!(
+                ":r includes nested more than {MAX_INCLUDE_DEPTH} deep (the limit), from {} to {}",
+                self.stack[0].display(),
+                path.display()
+            )));
         }
         let text = read_source(path)?;
+        self.bytes_read = self.bytes_read.saturating_add(text.len());
+        if self.bytes_read > MAX_INCLUDED_BYTES {
+            return Err(fail(format!(
+                "more than {} MiB of text read through :r includes (the limit; a file included again counts again), at {}",
+                MAX_INCLUDED_BYTES >> 20,
+                path.display()
+            )));
+        }
         self.files_read.push(path.to_path_buf());
         self.stack.push(key);
-        let result = self.process_text(path, &text);
-        self.stack.pop();
+        Ok(Frame::new(path, text))
+    }
+
+    /// Processes `first` and everything it includes, one line at a time, with the files
+    /// being read on a stack of frames.
+    fn run(&mut self, first: Frame) -> Result<()> {
+        let depth = self.stack.len() - 1;
+        let mut frames = vec![first];
+        let result = self.run_frames(&mut frames);
+        self.stack.truncate(depth);
         result
     }
 
-    fn process_text(&mut self, path: &Path, text: &str) -> Result<()> {
-        let file = Arc::new(path.to_path_buf());
-        let mut state = LexState::Normal;
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        for (idx, raw) in text.split('\n').enumerate() {
-            let line_no = idx as u64 + 1;
-            let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if state == LexState::Normal {
-                let trimmed = line.trim();
-                let indent = (line.len() - line.trim_start().len()) as u64;
-                if trimmed.starts_with(':') && trimmed.len() > 1 {
-                    self.directive(path, &file, line, trimmed, line_no, indent + 1)?;
-                    continue;
-                }
-                if is_go(trimmed) {
-                    match self.mode {
-                        Mode::Model => self.flush(),
-                        Mode::Script => self.current.push_line(
-                            line,
-                            LineOrigin {
-                                file: file.clone(),
-                                line: line_no,
-                                shifts: Vec::new(),
-                            },
-                        ),
-                    }
-                    continue;
-                }
-            }
-            let (out, shifts, new_state) = if self.mode == Mode::Model && line.contains("$(") {
-                self.substitute(line, state, &file, line_no)?
-            } else {
-                (
-                    line.to_string(),
-                    Vec::new(),
-                    scan_line(line, state, &mut |_| {}),
-                )
+    fn run_frames(&mut self, frames: &mut Vec<Frame>) -> Result<()> {
+        while let Some(frame) = frames.last_mut() {
+            let Some(range) = frame.next_line() else {
+                frames.pop();
+                self.stack.pop();
+                continue;
             };
-            state = new_state;
-            self.current.push_line(
-                &out,
-                LineOrigin {
-                    file: file.clone(),
-                    line: line_no,
-                    shifts,
-                },
-            );
+            let include = self.line(frame, range)?;
+            if let Some((target, line, column)) = include {
+                let site_file = frames.last().map(|f| f.file.clone()).unwrap_or_default();
+                let next = self.open(&target, Some((&site_file, line, column)))?;
+                frames.push(next);
+            }
         }
         Ok(())
     }
 
+    /// One line of `frame`; returns the file a `:r` on it includes, with the line and column
+    /// of the `:r`.
+    fn line(
+        &mut self,
+        frame: &mut Frame,
+        range: std::ops::Range<usize>,
+    ) -> Result<Option<(PathBuf, u64, u64)>> {
+        let raw = &frame.text[range];
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let line_no = frame.line_no;
+        let file = &frame.file;
+        if frame.state == LexState::Normal {
+            let trimmed = line.trim();
+            let indent = (line.len() - line.trim_start().len()) as u64;
+            if trimmed.starts_with(':') && trimmed.len() > 1 {
+                return self.directive(file, line, trimmed, line_no, indent + 1);
+            }
+            if is_go(trimmed) {
+                match self.mode {
+                    Mode::Model => self.flush(),
+                    Mode::Script => self.current.push_line(
+                        line,
+                        LineOrigin {
+                            file: file.clone(),
+                            line: line_no,
+                            shifts: Vec::new(),
+                        },
+                    ),
+                }
+                return Ok(None);
+            }
+        }
+        let (out, shifts, new_state) = if self.mode == Mode::Model && line.contains("$(") {
+            self.substitute(line, frame.state, file, line_no)?
+        } else {
+            (
+                line.to_string(),
+                Vec::new(),
+                scan_line(line, frame.state, &mut |_| {}),
+            )
+        };
+        self.current.push_line(
+            &out,
+            LineOrigin {
+                file: file.clone(),
+                line: line_no,
+                shifts,
+            },
+        );
+        frame.state = new_state;
+        Ok(None)
+    }
+
+    /// A SQLCMD command; `:r` returns the file it includes, with its line and column.
     fn directive(
         &mut self,
-        path: &Path,
         file: &Arc<PathBuf>,
         line: &str,
         trimmed: &str,
         line_no: u64,
         column: u64,
-    ) -> Result<()> {
+    ) -> Result<Option<(PathBuf, u64, u64)>> {
+        let path = file.as_path();
         let body = &trimmed[1..];
         let (word, rest) = match body.find(char::is_whitespace) {
             Some(pos) => (&body[..pos], body[pos..].trim()),
@@ -455,7 +557,7 @@ impl Preprocessor {
                         dir.display()
                     ))
                 })?;
-                self.process_file(&resolved, Some((path, line_no, column)))
+                Ok(Some((resolved, line_no, column)))
             }
             "setvar" => {
                 let (name, value) = match rest.find(char::is_whitespace) {
@@ -472,17 +574,17 @@ impl Preprocessor {
                 if self.mode == Mode::Script {
                     self.keep(file, line, line_no);
                 }
-                Ok(())
+                Ok(None)
             }
             "on" => {
                 if self.mode == Mode::Script {
                     self.keep(file, line, line_no);
                 }
-                Ok(())
+                Ok(None)
             }
             _ if self.mode == Mode::Script => {
                 self.keep(file, line, line_no);
-                Ok(())
+                Ok(None)
             }
             other => Err(err(format!(
                 "unsupported SQLCMD command :{other} (expected :r, :setvar or :on error)"

@@ -139,8 +139,10 @@ fn split_pairs(text: &str) -> Result<Vec<(String, String)>> {
             .trim()
             .to_string();
         if i >= chars.len() || chars[i] != '=' {
+            // Not the text itself: it may be a password whose key was mistyped.
             return Err(invalid(format!(
-                "connection string keyword {key:?} has no value (expected key=value pairs separated by ;)"
+                "part {} of the connection string has no `=` (expected key=value pairs separated by ;)",
+                pairs.len() + 1
             )));
         }
         i += 1;

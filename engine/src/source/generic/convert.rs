@@ -1,6 +1,6 @@
 //! sqlparser statements to model elements.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlparser::ast::{
     self, AlterColumnOperation, AlterTableOperation, ArgMode, ColumnDef, ColumnOption,
@@ -35,6 +35,15 @@ pub(crate) struct Ctx {
     pub pending_attributes: Option<String>,
     /// SQLite `(WITHOUT ROWID, STRICT)` stripped before parsing.
     pub pending_table_options: Option<(bool, bool)>,
+    /// SQLite table constraints' `ON CONFLICT` actions, by the constraint's position (sqlparser
+    /// does not parse the clause after a table constraint; it is taken out before parsing).
+    pub pending_constraint_conflicts: Vec<Option<String>>,
+    /// Where each table of this batch was created, by name key.
+    tables_made: HashMap<String, Location>,
+    /// Lines of the file before this batch (locations are the batch's).
+    pub line_offset: u64,
+    /// Where tables were last seen in `out`, by name key (see `find_table`).
+    table_at: std::cell::RefCell<HashMap<String, usize>>,
     /// PostgreSQL trigger arguments stripped before parsing, as string literals.
     pub pending_trigger_args: Option<Vec<String>>,
     /// The statement being converted is a PostgreSQL `CREATE PROCEDURE`, read as a function
@@ -99,6 +108,10 @@ impl Ctx {
             used_names: HashSet::new(),
             pending_attributes: None,
             pending_table_options: None,
+            pending_constraint_conflicts: Vec::new(),
+            tables_made: HashMap::new(),
+            line_offset: 0,
+            table_at: std::cell::RefCell::new(HashMap::new()),
             pending_trigger_args: None,
             pending_procedure: false,
             pending_atomic: None,
@@ -402,6 +415,24 @@ impl Ctx {
 
     fn table(&mut self, ct: ast::CreateTable) -> Res {
         let name = self.object(&ct.name);
+        let key = name.key(super::collation_case_sensitive(self.platform));
+        // A table this file already made (and did not drop): the database would refuse the
+        // statement, or skip it under IF NOT EXISTS. The map keeps the search to such names.
+        if let Some(&first) = self.tables_made.get(&key)
+            && self.find_table(&name).is_some()
+        {
+            if ct.if_not_exists {
+                return Ok(());
+            }
+            return Err(StmtError::At(
+                self.stmt_start,
+                format!(
+                    "table {name} is already created at line {}: a table is created once",
+                    first.line + self.line_offset
+                ),
+            ));
+        }
+        self.tables_made.insert(key.clone(), self.stmt_start);
         if ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() {
             let kind = format!("{}TableAs", self.prefix());
             self.opaque(&kind, Some(name), Statement::CreateTable(ct).to_string());
@@ -414,11 +445,28 @@ impl Ctx {
             pk_columns: Vec::new(),
         };
         for col in &ct.columns {
-            let column = self.column(&mut parts, col);
+            let column = self.column(&mut parts, col)?;
             parts.columns.push(column);
         }
-        for constraint in &ct.constraints {
+        let conflicts = std::mem::take(&mut self.pending_constraint_conflicts);
+        for (ordinal, constraint) in ct.constraints.iter().enumerate() {
+            let before = parts.extra.len();
             self.table_constraint(&mut parts, constraint, false);
+            if let Some(Some(action)) = conflicts.get(ordinal) {
+                match parts.extra.get_mut(before) {
+                    Some(key) if matches!(key.kind.as_str(), kind::PRIMARY_KEY | kind::UNIQUE) => {
+                        key.set_prop(prop::ON_CONFLICT, Value::Text(action.clone()));
+                    }
+                    _ => {
+                        return Err(StmtError::At(
+                            self.stmt_start,
+                            format!(
+                                "ON CONFLICT {action} follows a constraint that is not a PRIMARY KEY or UNIQUE"
+                            ),
+                        ));
+                    }
+                }
+            }
         }
         if self.pg() {
             for col in &mut parts.columns {
@@ -474,13 +522,18 @@ impl Ctx {
             table.push_ref("PartitionOf", Reference::to(self.object(parent)));
         }
         table.push_ref(rel::SCHEMA, self.schema_ref(name.first()));
+        self.table_at.borrow_mut().insert(key, self.out.len());
         self.out.push(table);
         self.out.extend(parts.extra);
         Ok(())
     }
 
     /// A column element; its inline constraints and default go to `parts.extra`.
-    fn column(&mut self, parts: &mut TableParts, col: &ColumnDef) -> Element {
+    fn column(
+        &mut self,
+        parts: &mut TableParts,
+        col: &ColumnDef,
+    ) -> std::result::Result<Element, StmtError> {
         let col_leaf = self.ident(&col.name);
         let col_name = parts.name.child(col_leaf.clone());
         let schema = parts.name.first().to_string();
@@ -494,7 +547,35 @@ impl Ctx {
         let mut unmodelled = Vec::new();
         let mut defaults = Vec::new();
         let mut computed: Option<(String, bool)> = None;
+        // What a following `ON CONFLICT` (SQLite) belongs to: the NOT NULL, or the key just made.
+        let mut conflict_target: Option<Option<usize>> = None;
         for opt in &col.options {
+            if let ColumnOption::OnConflict(action) = &opt.option {
+                let action = format!("{action:?}").to_ascii_uppercase();
+                match conflict_target.take() {
+                    Some(None) => el.set_prop(prop::NOT_NULL_ON_CONFLICT, Value::Text(action)),
+                    Some(Some(key)) => {
+                        parts.extra[key].set_prop(prop::ON_CONFLICT, Value::Text(action));
+                    }
+                    None => {
+                        return Err(StmtError::At(
+                            self.stmt_start,
+                            format!(
+                                "ON CONFLICT {action} of column {} follows neither PRIMARY KEY, UNIQUE nor NOT NULL",
+                                col.name
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
+            conflict_target = match &opt.option {
+                ColumnOption::NotNull => Some(None),
+                ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_) => {
+                    Some(Some(parts.extra.len()))
+                }
+                _ => None,
+            };
             match &opt.option {
                 ColumnOption::Null => {}
                 ColumnOption::NotNull => not_null = true,
@@ -666,7 +747,7 @@ impl Ctx {
             let d = self.default_constraint(&parts.name, &col_name, &expr);
             parts.extra.push(d);
         }
-        el
+        Ok(el)
     }
 
     fn default_constraint(
@@ -1486,11 +1567,23 @@ impl Ctx {
         })
     }
 
+    /// The position of the table `name` in `out`. Positions are remembered by name and
+    /// checked before use (elements move when others are removed); a search of every
+    /// statement's table through all of `out` made large sources quadratic.
     fn find_table(&self, name: &ObjectName) -> Option<usize> {
         let cs = super::collation_case_sensitive(self.platform);
-        self.out.iter().position(|e| {
+        let is_it = |e: &Element| {
             e.kind == kind::TABLE && e.name.as_ref().is_some_and(|n| n.matches(name, cs))
-        })
+        };
+        let key = name.key(cs);
+        if let Some(&at) = self.table_at.borrow().get(&key)
+            && self.out.get(at).is_some_and(is_it)
+        {
+            return Some(at);
+        }
+        let found = self.out.iter().position(is_it)?;
+        self.table_at.borrow_mut().insert(key, found);
+        Some(found)
     }
 
     fn alter_table(&mut self, at: ast::AlterTable) -> Res {
@@ -1561,7 +1654,7 @@ impl Ctx {
                     self.table_constraint(&mut parts, constraint, *not_valid);
                 }
                 AlterTableOperation::AddColumn { column_def, .. } => {
-                    let col = self.column(&mut parts, column_def);
+                    let col = self.column(&mut parts, column_def)?;
                     parts.columns.push(col);
                 }
                 AlterTableOperation::DropColumn { column_names, .. } if table_idx.is_some() => {
@@ -1960,28 +2053,40 @@ pub fn finish(platform: Platform, elements: &mut Vec<Element>) {
     if platform == Platform::Postgres {
         add_used_schemas(elements, cs);
     }
-    // Columns added to tables defined elsewhere.
-    let mut idx = 0;
-    while idx < elements.len() {
-        let is_col = matches!(
-            elements[idx].kind.as_str(),
-            kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN
-        );
-        let parent = elements[idx].name.as_ref().and_then(ObjectName::parent);
-        let target = parent.and_then(|parent| {
-            elements.iter().position(|e| {
-                e.kind == kind::TABLE && e.name.as_ref().is_some_and(|n| n.matches(&parent, cs))
-            })
-        });
-        match (is_col, target) {
-            (true, Some(t)) => {
-                let col = elements.remove(idx);
-                let t = if t > idx { t - 1 } else { t };
-                elements[t].push_child(rel::COLUMNS, col);
-            }
-            _ => idx += 1,
+    // Columns added to tables defined elsewhere, moved into the first table of their name in
+    // one pass (a search and a removal per element would make large sources quadratic).
+    let mut tables: HashMap<String, usize> = HashMap::new();
+    for (idx, e) in elements.iter().enumerate() {
+        if e.kind == kind::TABLE
+            && let Some(name) = &e.name
+        {
+            tables.entry(name.key(cs)).or_insert(idx);
         }
     }
+    let mut kept = Vec::with_capacity(elements.len());
+    let mut new_index = vec![usize::MAX; elements.len()];
+    let mut moved = Vec::new();
+    for (idx, el) in std::mem::take(elements).into_iter().enumerate() {
+        let is_col = matches!(
+            el.kind.as_str(),
+            kind::SIMPLE_COLUMN | kind::COMPUTED_COLUMN
+        );
+        let table = is_col
+            .then(|| el.name.as_ref().and_then(ObjectName::parent))
+            .flatten()
+            .and_then(|parent| tables.get(&parent.key(cs)).copied());
+        match table {
+            Some(table) => moved.push((table, el)),
+            None => {
+                new_index[idx] = kept.len();
+                kept.push(el);
+            }
+        }
+    }
+    for (table, column) in moved {
+        kept[new_index[table]].push_child(rel::COLUMNS, column);
+    }
+    *elements = kept;
     // Foreign keys to a primary key.
     let pks: Vec<(ObjectName, Vec<String>)> = elements
         .iter()

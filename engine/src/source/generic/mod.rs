@@ -218,6 +218,7 @@ pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64)
         .tokenize_with_location()
         .map_err(|e| pos.error(e.location, &e.message))?;
     let mut ctx = convert::Ctx::new(platform);
+    ctx.line_offset = pos.start_line - 1;
     let copy_data = scanned.map(|s| s.copy_data).unwrap_or_default();
     let annotated = sql.contains("@renamed");
     let mut anchors = Vec::new();
@@ -525,6 +526,7 @@ fn handle_statement(
     }
     ctx.pending_attributes = None;
     ctx.pending_table_options = None;
+    ctx.pending_constraint_conflicts = Vec::new();
     ctx.pending_trigger_args = None;
     ctx.pending_procedure = false;
     ctx.pending_atomic = None;
@@ -614,6 +616,7 @@ fn handle_statement(
         if w(i) == "TABLE" && platform == Platform::Sqlite {
             sqlite_string_identifiers(&mut tokens);
             ctx.pending_table_options = strip_sqlite_table_options(&mut tokens);
+            ctx.pending_constraint_conflicts = strip_sqlite_constraint_conflicts(&mut tokens);
         }
         if w(i) == "SEQUENCE" && platform == Platform::Postgres {
             return convert::sequence(ctx, dialect, tokens);
@@ -1050,6 +1053,59 @@ fn strip_sqlite_table_options(tokens: &mut Vec<TokenWithSpan>) -> Option<(bool, 
     }
     tokens.truncate(sig[close] + 1);
     Some((without_rowid, strict))
+}
+
+/// Takes `ON CONFLICT action` out of a SQLite CREATE TABLE's table constraints (sqlparser parses
+/// it after a column constraint only) and returns each table constraint's action, by position.
+fn strip_sqlite_constraint_conflicts(tokens: &mut [TokenWithSpan]) -> Vec<Option<String>> {
+    let sig = significant(tokens);
+    let mut conflicts = Vec::new();
+    let mut depth = 0i32;
+    let mut item_start = None;
+    let mut in_constraint = false;
+    let mut k = 0;
+    while k < sig.len() {
+        let i = sig[k];
+        match &tokens[i].token {
+            Token::LParen => {
+                depth += 1;
+                if depth == 1 {
+                    item_start = Some(k + 1);
+                }
+            }
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 1 => item_start = Some(k + 1),
+            _ => {}
+        }
+        if depth == 1 && item_start == Some(k) {
+            in_constraint = matches!(
+                word(&tokens[i].token).as_deref(),
+                Some("CONSTRAINT" | "PRIMARY" | "UNIQUE" | "CHECK" | "FOREIGN")
+            );
+            if in_constraint {
+                conflicts.push(None);
+            }
+        }
+        let at = |n: usize| sig.get(k + n).and_then(|&j| word(&tokens[j].token));
+        if depth == 1
+            && in_constraint
+            && tokens[i].token == Token::RParen
+            && at(1).as_deref() == Some("ON")
+            && at(2).as_deref() == Some("CONFLICT")
+            && let Some(action) = at(3)
+        {
+            for n in 1..=3 {
+                tokens[sig[k + n]].token = Token::Whitespace(Whitespace::Space);
+            }
+            if let Some(last) = conflicts.last_mut() {
+                *last = Some(action);
+            }
+            k += 4;
+            continue;
+        }
+        k += 1;
+    }
+    conflicts
 }
 
 /// Parses one statement's tokens and converts it; trailing tokens are an error.

@@ -109,6 +109,8 @@ pub struct TsqlBuilder {
     /// Columns of an alias type with no NULL or NOT NULL of their own: nullable as the type
     /// says, known once every type is read.
     nullability_from_type: Vec<ObjectName>,
+    /// The file and line each top-level object was created at, by kind and name.
+    made: std::collections::HashMap<(String, String), String>,
 }
 
 impl Default for TsqlBuilder {
@@ -131,6 +133,7 @@ impl TsqlBuilder {
             origins: Vec::new(),
             statement_origin: resolve::Origin::default(),
             nullability_from_type: Vec::new(),
+            made: std::collections::HashMap::new(),
         }
     }
 
@@ -144,13 +147,41 @@ impl TsqlBuilder {
         c.skip_semicolons();
         self.anchors.clear();
         while !c.at_end() {
+            let (start, made) = (c.pos, self.elements.len());
             self.statement(&mut c, &toks)?;
+            self.refuse_duplicates(made, &c, start)?;
             c.skip_semicolons();
         }
         let comments = renamed::rename_comments(&batch.text, &MsSqlDialect {});
         self.refactor_operations
             .extend(renamed::operations(&self.anchors, &comments, false));
         self.anchors.clear();
+        Ok(())
+    }
+
+    /// Refuses a statement that made an object already made (same kind and name, as written):
+    /// DacFx's SQL71508, where a script would otherwise create it twice.
+    fn refuse_duplicates(&mut self, made: usize, c: &Cursor, start: usize) -> Result<()> {
+        let site = || {
+            let (line, column) = c.position(start);
+            let (file, line, _) = c.batch.locate(line, column);
+            format!("{}:{line}", file.display())
+        };
+        for idx in made..self.elements.len() {
+            let element = &self.elements[idx];
+            let Some(name) = &element.name else { continue };
+            let key = (element.kind.as_str().to_string(), name.key(true));
+            if let Some(first) = self.made.get(&key) {
+                return Err(c.error_at(
+                    start,
+                    format!(
+                        "{} {name} is already created at {first}: an object is created once",
+                        element.kind
+                    ),
+                ));
+            }
+            self.made.insert(key, site());
+        }
         Ok(())
     }
 

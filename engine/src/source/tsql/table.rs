@@ -92,9 +92,19 @@ impl TsqlBuilder {
             } else if c.eat_kw("WITH") {
                 c.expect(&Token::LParen, "`(` after WITH")?;
                 loop {
+                    let option_at = c.pos;
                     let option = c.ident()?.to_ascii_uppercase();
                     c.expect(&Token::Eq, "`=`")?;
                     match option.as_str() {
+                        "LEDGER" => {
+                            if !c.eat_kw("OFF") {
+                                // Dropping it would deploy an ordinary, updatable table.
+                                return Err(c.error_at(
+                                    option_at,
+                                    "ledger tables (LEDGER = ON) are not supported yet: the table would be created without its ledger",
+                                ));
+                            }
+                        }
                         "SYSTEM_VERSIONING" => {
                             let on = c.eat_kw("ON");
                             if !on {
@@ -461,8 +471,11 @@ impl TsqlBuilder {
                         .ok_or_else(|| c.expected("a masking function string"))?,
                 );
                 c.expect(&Token::RParen, "`)`")?;
-            } else if c.eat_kws(&["ENCRYPTED", "WITH"]) {
-                c.skip_group()?;
+            } else if c.is_kw("ENCRYPTED") && c.is_kw_at(1, "WITH") {
+                // Dropping it would deploy the column in plaintext.
+                return Err(c.error(
+                    "Always Encrypted columns (ENCRYPTED WITH) are not supported yet: the column would be created unencrypted",
+                ));
             } else if c.is_kw("INDEX") {
                 let index = self.column_index(c, table, &col_name)?;
                 self.push(index);
