@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{dac, dac_env, root};
+use crate::util::{build_sqlite_schema, dac, dac_env, root};
 
 /// v1 of a small app: customers with a fax column v2 drops, and an archive table v2 lacks.
 const V1: &str = "
@@ -18,35 +18,10 @@ const V2: &str = "
 CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT);
 ";
 
-/// Builds `sql` as the app at `version` into `DIR/app-VERSION.dacpac`.
-fn package(dir: &Path, version: &str, sql: &str) -> String {
-    let project = dir.join(format!("app-{version}"));
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(project.join("schema.sql"), sql).unwrap();
-    let out = dir.join(format!("app-{version}.dacpac"));
-    dac(
-        dir,
-        &[
-            "build",
-            project.to_str().unwrap(),
-            "--platform",
-            "sqlite",
-            "--name",
-            "app",
-            "--version",
-            version,
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
-    out.display().to_string()
-}
-
 /// A SQLite database at v1 holding a customer with a fax (so dropping fax loses data).
 fn v1_database(dir: &Path) -> (String, String) {
-    let v1 = package(dir, "1.0.0", V1);
-    let v2 = package(dir, "2.0.0", V2);
+    let v1 = build_sqlite_schema(dir, "1.0.0", V1);
+    let v2 = build_sqlite_schema(dir, "2.0.0", V2);
     let db = dir.join("app.db").display().to_string();
     dac(dir, &["upgrade", "--in-place", &v1, "--target", &db]).expect_code(0);
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -246,7 +221,7 @@ fn profile_properties_map_to_options_and_the_command_line_wins() {
 #[test]
 fn the_target_from_dac_target_or_target_env_and_passwords_never_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = package(dir.path(), "1.0.0", V1);
+    let v1 = build_sqlite_schema(dir.path(), "1.0.0", V1);
     let db = dir.path().join("env.db").display().to_string();
     // DAC_TARGET when --target is not given.
     dac_env(

@@ -3,32 +3,7 @@
 
 use std::path::Path;
 
-use crate::util::dac;
-
-/// A folder with one schema file, built for SQLite.
-fn build(dir: &Path, version: &str, schema: &str) -> String {
-    let folder = dir.join(format!("src-{version}"));
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("schema.sql"), schema).unwrap();
-    let out = dir.join(format!("app-{version}.dacpac"));
-    dac(
-        dir,
-        &[
-            "build",
-            folder.to_str().unwrap(),
-            "--platform",
-            "sqlite",
-            "--name",
-            "app",
-            "--version",
-            version,
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
-    out.to_str().unwrap().to_string()
-}
+use crate::util::{build_sqlite_schema, dac};
 
 fn upgrade(dir: &Path, package: &str, target: &str, extra: &[&str]) -> crate::util::Run {
     let mut args = vec!["upgrade", package, "--target", target, "--in-place"];
@@ -42,8 +17,8 @@ const V2_NOT_NULL: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT NOT
 #[test]
 fn a_not_null_refusal_names_smart_defaults_which_works() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", V1);
-    let v2 = build(dir.path(), "2.0.0", V2_NOT_NULL);
+    let v1 = build_sqlite_schema(dir.path(), "1.0.0", V1);
+    let v2 = build_sqlite_schema(dir.path(), "2.0.0", V2_NOT_NULL);
     let db = dir.path().join("app.db");
     let target = format!("sqlite:{}", db.display());
     upgrade(dir.path(), &v1, &target, &[]).expect_code(0);
@@ -130,8 +105,8 @@ fn a_failed_first_deployment_leaves_no_database_file_and_no_lock() {
 #[test]
 fn register_refuses_a_package_the_database_does_not_match_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", V1);
-    let v2 = build(dir.path(), "2.0.0", V2_NOT_NULL);
+    let v1 = build_sqlite_schema(dir.path(), "1.0.0", V1);
+    let v2 = build_sqlite_schema(dir.path(), "2.0.0", V2_NOT_NULL);
     let db = dir.path().join("app.db");
     let target = format!("sqlite:{}", db.display());
     upgrade(dir.path(), &v1, &target, &[]).expect_code(0);
@@ -196,9 +171,9 @@ fn a_missing_file_is_reported_once() {
 #[test]
 fn notes_go_to_stderr_and_dash_output_is_stdout() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", V1);
+    let v1 = build_sqlite_schema(dir.path(), "1.0.0", V1);
     // A rebuild of t (SQLite cannot add the key in place): a note.
-    let v2 = build(
+    let v2 = build_sqlite_schema(
         dir.path(),
         "2.0.0",
         "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT NOT NULL DEFAULT 'x');\n",

@@ -5,32 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::util::dac;
-
-/// Builds a SQLite package from one schema file.
-fn build(dir: &Path, version: &str, schema: &str) -> String {
-    let folder = dir.join(format!("src-{version}"));
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("schema.sql"), schema).unwrap();
-    let out = dir.join(format!("app-{version}.dacpac"));
-    dac(
-        dir,
-        &[
-            "build",
-            folder.to_str().unwrap(),
-            "--platform",
-            "sqlite",
-            "--name",
-            "app",
-            "--version",
-            version,
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
-    out.to_str().unwrap().to_string()
-}
+use crate::util::{build_sqlite_schema, dac};
 
 /// Runs `sqlite3 DB < script`, as the issue's user did; fails loudly where the shell is missing.
 fn sqlite3(db: &Path, script: &str) -> (i32, String) {
@@ -88,7 +63,7 @@ const V1: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, fax TEX
 #[test]
 fn a_sqlite_script_stops_at_a_failed_guard_in_the_sqlite3_shell() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", V1);
+    let v1 = build_sqlite_schema(dir.path(), "1.0.0", V1);
     let db = dir.path().join("d.db");
     let target = format!("sqlite:{}", db.display());
     dac(
@@ -103,7 +78,7 @@ fn a_sqlite_script_stops_at_a_failed_guard_in_the_sqlite3_shell() {
     let before = state(&db);
 
     // v2 drops fax, which holds data: the guard fails and the shell must not COMMIT.
-    let v2 = build(
+    let v2 = build_sqlite_schema(
         dir.path(),
         "2.0.0",
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT);\n",
@@ -121,7 +96,7 @@ fn a_sqlite_script_stops_at_a_failed_guard_in_the_sqlite3_shell() {
     assert_eq!(state(&db), before, "the failed script changed the database");
 
     // A script with nothing to refuse applies with the same client.
-    let v3 = build(
+    let v3 = build_sqlite_schema(
         dir.path(),
         "3.0.0",
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, fax TEXT, email TEXT);\n",
@@ -137,7 +112,7 @@ fn a_sqlite_script_stops_at_a_failed_guard_in_the_sqlite3_shell() {
 #[test]
 fn a_sqlite_rebuild_script_stops_at_violated_foreign_keys_in_the_sqlite3_shell() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(
+    let v1 = build_sqlite_schema(
         dir.path(),
         "1.0.0",
         "CREATE TABLE teams (id INTEGER PRIMARY KEY);\nCREATE TABLE users (id INTEGER PRIMARY KEY, team_id INTEGER);\n",
@@ -155,7 +130,7 @@ fn a_sqlite_rebuild_script_stops_at_violated_foreign_keys_in_the_sqlite3_shell()
     drop(conn);
     let before = state(&db);
     // A foreign key SQLite can only add by rebuilding the table; user 1's team does not exist.
-    let v2 = build(
+    let v2 = build_sqlite_schema(
         dir.path(),
         "2.0.0",
         "CREATE TABLE teams (id INTEGER PRIMARY KEY);\nCREATE TABLE users (id INTEGER PRIMARY KEY, team_id INTEGER REFERENCES teams (id));\n",

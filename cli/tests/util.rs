@@ -82,3 +82,29 @@ pub fn dac_with_closed(dir: &Path, args: &[&str], closed: Closed) -> Run {
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
+
+/// Builds one schema file for SQLite as the app `app` at `version`, into
+/// `DIR/app-VERSION.dacpac` (its source in `DIR/src-VERSION`); returns the package's path.
+pub fn build_sqlite_schema(dir: &Path, version: &str, schema: &str) -> String {
+    let folder = dir.join(format!("src-{version}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("schema.sql"), schema).unwrap();
+    let out = dir.join(format!("app-{version}.dacpac"));
+    dac(
+        dir,
+        &[
+            "build",
+            folder.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "--name",
+            "app",
+            "--version",
+            version,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    out.to_str().unwrap().to_string()
+}
