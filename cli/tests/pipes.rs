@@ -3,29 +3,7 @@
 
 use std::path::Path;
 
-use crate::util::{Closed, dac, dac_with_closed, root};
-
-fn build(dir: &Path, version: &str, project: &str) -> String {
-    let out = dir.join(format!("finance-{version}.dacpac"));
-    let project = root().join("fixtures/projects").join(project);
-    dac(
-        dir,
-        &[
-            "build",
-            project.to_str().unwrap(),
-            "--platform",
-            "sqlite",
-            "--name",
-            "finance",
-            "--version",
-            version,
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
-    out.to_str().unwrap().to_string()
-}
+use crate::util::{Closed, build_finance, dac_with_closed};
 
 fn registered_version(db: &Path) -> String {
     rusqlite::Connection::open(db)
@@ -37,8 +15,8 @@ fn registered_version(db: &Path) -> String {
 #[test]
 fn compare_into_a_closed_pipe_still_exits_2_for_differences() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", "finance-v1");
-    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let v1 = build_finance(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build_finance(dir.path(), "2.0.0", "finance-v2");
     for format in ["text", "json", "markdown"] {
         let run = dac_with_closed(
             dir.path(),
@@ -55,8 +33,8 @@ fn compare_into_a_closed_pipe_still_exits_2_for_differences() {
 #[test]
 fn an_upgrade_into_a_closed_pipe_succeeds_and_says_so_by_its_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", "finance-v1");
-    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let v1 = build_finance(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build_finance(dir.path(), "2.0.0", "finance-v2");
     let db = dir.path().join("finance.db");
     let target = format!("sqlite:{}", db.display());
     let in_place = |package: &str, closed| {

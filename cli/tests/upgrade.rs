@@ -2,29 +2,7 @@
 
 use std::path::Path;
 
-use crate::util::{Run, dac, root};
-
-fn build(dir: &Path, version: &str, project: &str) -> String {
-    let out = dir.join(format!("finance-{version}.dacpac"));
-    let project = root().join("fixtures/projects").join(project);
-    dac(
-        dir,
-        &[
-            "build",
-            project.to_str().unwrap(),
-            "--platform",
-            "sqlite",
-            "--name",
-            "finance",
-            "--version",
-            version,
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
-    out.to_str().unwrap().to_string()
-}
+use crate::util::{Run, build_finance, dac, root};
 
 /// Writes to the database behind dac's back, as an application or a DBA would.
 fn sql(db: &Path, statement: &str) {
@@ -48,8 +26,8 @@ fn upgrade(dir: &Path, package: &str, db: &Path, extra: &[&str]) -> Run {
 #[test]
 fn upgrade_in_place_refuses_data_loss_then_upgrades_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", "finance-v1");
-    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let v1 = build_finance(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build_finance(dir.path(), "2.0.0", "finance-v2");
     let db = dir.path().join("finance.db");
     let run = upgrade(dir.path(), &v1, &db, &[]);
     run.expect_code(0);
@@ -133,8 +111,8 @@ fn upgrade_in_place_refuses_data_loss_then_upgrades_and_is_idempotent() {
 #[test]
 fn drift_blocks_upgrades_until_allowed_and_reports_in_xml() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", "finance-v1");
-    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let v1 = build_finance(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build_finance(dir.path(), "2.0.0", "finance-v2");
     let db = dir.path().join("finance.db");
     let target = format!("sqlite:{}", db.display());
     upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
@@ -219,7 +197,7 @@ fn register_and_unregister() {
 #[test]
 fn a_failing_post_deploy_script_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", "finance-v1");
+    let v1 = build_finance(dir.path(), "1.0.0", "finance-v1");
     let db = dir.path().join("finance.db");
     upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
     sql(
@@ -304,8 +282,8 @@ fn a_failing_post_deploy_script_changes_nothing() {
 #[test]
 fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", "finance-v1");
-    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let v1 = build_finance(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build_finance(dir.path(), "2.0.0", "finance-v2");
     let db = dir.path().join("finance.db");
     let target = format!("sqlite:{}", db.display());
     upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
@@ -591,8 +569,8 @@ fn renamed_annotations_keep_the_data_of_a_sqlite_column() {
 #[test]
 fn a_sqlite_upgrade_behind_a_write_lock_times_out() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build(dir.path(), "1.0.0", "finance-v1");
-    let v2 = build(dir.path(), "2.0.0", "finance-v2");
+    let v1 = build_finance(dir.path(), "1.0.0", "finance-v1");
+    let v2 = build_finance(dir.path(), "2.0.0", "finance-v2");
     let db = dir.path().join("finance.db");
     upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
     let holder = rusqlite::Connection::open(&db).unwrap();

@@ -108,3 +108,27 @@ pub fn build_sqlite_schema(dir: &Path, version: &str, schema: &str) -> String {
     .expect_code(0);
     out.to_str().unwrap().to_string()
 }
+
+/// Builds the fixture project `fixtures/projects/PROJECT` for SQLite as `finance` at `version`,
+/// into `DIR/finance-VERSION.dacpac`; returns the package's path.
+pub fn build_finance(dir: &Path, version: &str, project: &str) -> String {
+    let out = dir.join(format!("finance-{version}.dacpac"));
+    let project = root().join("fixtures/projects").join(project);
+    dac(
+        dir,
+        &[
+            "build",
+            project.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "--name",
+            "finance",
+            "--version",
+            version,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    out.to_str().unwrap().to_string()
+}
