@@ -1176,8 +1176,8 @@ impl Ctx {
         };
         el.set_prop(prop::DEFINITION_SCRIPT, script(&definition));
         if !procedure {
-            let imp = Element::new(kind::FUNCTION_IMPLEMENTATION)
-                .with(prop::BODY_SCRIPT, script(&body));
+            let imp =
+                Element::new(kind::FUNCTION_IMPLEMENTATION).with(prop::BODY_SCRIPT, script(&body));
             el.push_child(rel::FUNCTION_BODY, imp);
         }
         el.push_ref(rel::SCHEMA, self.schema_ref(&schema));
