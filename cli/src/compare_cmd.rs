@@ -16,7 +16,7 @@ use crate::args::{
     ScriptArgs,
 };
 use crate::planning;
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, write_output};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, keep_until_exit, write_output};
 
 /// Compare options from flags, with the renames of the desired package's refactor log.
 fn compare_options(flags: &CompareFlags, desired: &LoadedEndpoint) -> Result<CompareOptions> {
@@ -47,11 +47,13 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
         ReportFormat::Markdown => report.markdown(),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(if diff.is_empty() {
+    let code = if diff.is_empty() {
         EXIT_OK
     } else {
         EXIT_DIFFERENCES
-    })
+    };
+    keep_until_exit((current, desired, diff));
+    Ok(code)
 }
 
 fn make_plan(
@@ -83,7 +85,7 @@ fn make_plan(
 
 /// `dac script`.
 pub fn script(args: ScriptArgs) -> Result<u8> {
-    let (_, desired, _, plan) = make_plan(&args.target, &args.package, &args.planning)?;
+    let (current, desired, diff, plan) = make_plan(&args.target, &args.package, &args.planning)?;
     // A script that cannot run is refused, as an upgrade refuses it.
     dac_engine::upgrade::refuse_unrunnable(&plan)?;
     let dialect = dialect_for(desired.model.platform());
@@ -95,6 +97,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
         Some(path) => write_output(path, text.as_bytes())?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
+    keep_until_exit((current, desired, diff, plan));
     Ok(EXIT_OK)
 }
 
@@ -109,9 +112,11 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
         DeployFormat::Markdown => report::deploy_report_markdown(&report),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(if plan.is_empty() {
+    let code = if plan.is_empty() {
         EXIT_OK
     } else {
         EXIT_DIFFERENCES
-    })
+    };
+    keep_until_exit((current, desired, diff, plan));
+    Ok(code)
 }

@@ -17,6 +17,13 @@ pub const EXIT_DIFFERENCES: u8 = 2;
 /// Refused by a safety policy (data loss, drift).
 pub const EXIT_REFUSED: u8 = 3;
 
+/// Keeps `value` until the process exits, which follows the command at once: the system
+/// takes a large model's memory back in one go, where freeing it allocation by allocation
+/// costs a good part of what reading it did.
+pub fn keep_until_exit<T>(value: T) {
+    std::mem::forget(value);
+}
+
 /// A live database from its connection string.
 pub fn target(text: &str) -> Result<Target> {
     Ok(Target::parse(text)?)
