@@ -130,7 +130,7 @@ fn synthetic_procedures() -> usize {
 
 /// The synthetic desired version changes one table and procedure in ten.
 fn changed(idx: usize) -> bool {
-    idx % 10 == 0
+    idx.is_multiple_of(10)
 }
 
 fn write_synthetic(path: &Path, changed: fn(usize) -> bool) {
@@ -239,6 +239,9 @@ fn write_sqlite_project(dir: &Path, desired: bool) {
     }
 }
 
+/// Whether a command's exit status and standard output are what it should give.
+type Judge = fn(Option<i32>, &str) -> bool;
+
 /// Runs `dac` for setup, failing loudly.
 fn dac_setup(dac: &Path, args: &[&str]) {
     let out = Command::new(dac)
@@ -299,9 +302,9 @@ fn commands_case() {
         synthetic_tables(),
         started.elapsed().as_secs_f64()
     );
-    let ok: fn(Option<i32>, &str) -> bool = |code, _| matches!(code, Some(0));
-    let ok_or_differences: fn(Option<i32>, &str) -> bool = |code, _| matches!(code, Some(0 | 2));
-    let runs: [(&str, Vec<String>, fn(Option<i32>, &str) -> bool); 5] = [
+    let ok: Judge = |code, _| matches!(code, Some(0));
+    let ok_or_differences: Judge = |code, _| matches!(code, Some(0 | 2));
+    let runs: [(&str, Vec<String>, Judge); 5] = [
         (
             "dac info big1.dacpac",
             vec!["info".into(), path("big1.dacpac")],
