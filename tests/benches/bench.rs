@@ -279,11 +279,25 @@ fn commands_case() {
     write_tsql_project(&dir.path().join("project"));
     write_sqlite_project(&dir.path().join("sqlite1"), false);
     write_sqlite_project(&dir.path().join("sqlite2"), true);
-    for (folder, package) in [("sqlite1", "sqlite1.dacpac"), ("sqlite2", "sqlite2.dacpac")] {
+    for (folder, package, version) in [
+        ("sqlite1", "sqlite1.dacpac", "1.0.0.0"),
+        ("sqlite2", "sqlite2.dacpac", "2.0.0.0"),
+    ] {
         let (folder, package) = (path(folder), path(package));
         dac_setup(
             &dac,
-            &["build", &folder, "--platform", "sqlite", "-o", &package],
+            &[
+                "build",
+                &folder,
+                "--platform",
+                "sqlite",
+                "--name",
+                "Synthetic",
+                "--version",
+                version,
+                "-o",
+                &package,
+            ],
         );
     }
     let base_db = path("base.db");
