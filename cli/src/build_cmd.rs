@@ -12,7 +12,7 @@ use dac_engine::source::{self, BuildOptions};
 
 use crate::args::{BuildArgs, InfoArgs, InfoFormat};
 use crate::output::{errln, out_data, out_text, outln};
-use crate::shared::{EXIT_OK, is_stdout, parse_variables, write_output};
+use crate::shared::{EXIT_OK, is_stdout, keep_until_exit, parse_variables, write_output};
 
 /// `dac build`.
 pub fn build(args: BuildArgs) -> Result<u8> {
@@ -73,6 +73,7 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         package.model.dsp.short_name(),
         output.display()
     ));
+    keep_until_exit(package);
     Ok(EXIT_OK)
 }
 
@@ -112,6 +113,7 @@ pub fn info(args: InfoArgs) -> Result<u8> {
         InfoFormat::Json => out_data(&report.json()),
         InfoFormat::Text => out_text(&report.text()),
     }
+    keep_until_exit(package);
     Ok(EXIT_OK)
 }
 

@@ -16,7 +16,7 @@ use crate::args::{
 };
 use crate::output::{out_data, out_text};
 use crate::planning;
-use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, connection, write_output};
+use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, connection, keep_until_exit, write_output};
 
 /// Compare options from flags, with the renames of the desired package's refactor log.
 fn compare_options(flags: &CompareFlags, desired: &LoadedEndpoint) -> Result<CompareOptions> {
@@ -46,11 +46,13 @@ pub fn compare(args: CompareArgs) -> Result<u8> {
         ReportFormat::Text => out_text(&report.text()),
         ReportFormat::Markdown => out_text(&report.markdown()),
     }
-    Ok(if diff.is_empty() {
+    let code = if diff.is_empty() {
         EXIT_OK
     } else {
         EXIT_DIFFERENCES
-    })
+    };
+    keep_until_exit((current, desired, diff));
+    Ok(code)
 }
 
 fn make_plan(
@@ -82,7 +84,7 @@ fn make_plan(
 
 /// `dac script`.
 pub fn script(args: ScriptArgs) -> Result<u8> {
-    let (_, desired, _, plan) =
+    let (current, desired, diff, plan) =
         make_plan(&connection(&args.target)?, &args.package, &args.planning)?;
     // A script that cannot run is refused, as an upgrade refuses it.
     dac_engine::upgrade::refuse_unrunnable(&plan)?;
@@ -95,6 +97,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
         Some(path) => write_output(path, text.as_bytes())?,
         None => out_data(&text),
     }
+    keep_until_exit((current, desired, diff, plan));
     Ok(EXIT_OK)
 }
 
@@ -114,9 +117,11 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
         None if human => out_text(&text),
         None => out_data(&text),
     }
-    Ok(if plan.is_empty() {
+    let code = if plan.is_empty() {
         EXIT_OK
     } else {
         EXIT_DIFFERENCES
-    })
+    };
+    keep_until_exit((current, desired, diff, plan));
+    Ok(code)
 }

@@ -50,6 +50,13 @@ pub fn connection(flag: &TargetFlag) -> Result<ConnectionText> {
     })
 }
 
+/// Keeps `value` until the process exits, which follows the command at once: the system
+/// takes a large model's memory back in one go, where freeing it allocation by allocation
+/// costs a good part of what reading it did.
+pub fn keep_until_exit<T>(value: T) {
+    std::mem::forget(value);
+}
+
 /// A live database from its connection string.
 pub fn target(text: &str) -> Result<Target> {
     Ok(Target::parse(text)?)

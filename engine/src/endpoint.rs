@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::driver::{self, Driver, Target};
 use crate::model::{Dsp, Model, Platform};
 use crate::package::{self, DacMetadata, Package, ReadOptions};
+use crate::parallel;
 use crate::source::{self, BuildOptions};
 use crate::{Error, Result};
 
@@ -159,30 +160,49 @@ impl Endpoint {
                     display: target.to_string(),
                 })
             }
-            Endpoint::Source(path) => {
-                let options = LoadOptions {
-                    platform,
-                    accept_checksum_mismatch,
-                    ..LoadOptions::default()
-                };
-                let package =
-                    load_package(path, &options).map_err(|cause| EndpointError::Loading {
-                        path: path.clone(),
-                        cause: Box::new(cause),
-                    })?;
-                Ok(LoadedEndpoint {
-                    model: package.model.clone(),
-                    package: Some(package),
-                    driver: None,
-                    display: path.display().to_string(),
-                })
-            }
+            Endpoint::Source(path) => load_source(path, accept_checksum_mismatch, platform),
         }
     }
 }
 
 fn looks_like_connection_string(text: &str) -> bool {
     text.contains("://") || text.contains('=')
+}
+
+/// Loads a package or project as an endpoint. The model moves out of the package rather
+/// than being copied: the package keeps the model's attributes and header (its SQLCMD
+/// variables), with no elements.
+fn load_source(
+    path: &Path,
+    accept_checksum_mismatch: bool,
+    platform: Option<Platform>,
+) -> Result<LoadedEndpoint, EndpointError> {
+    let options = LoadOptions {
+        platform,
+        accept_checksum_mismatch,
+        ..LoadOptions::default()
+    };
+    let mut package = load_package(path, &options).map_err(|cause| EndpointError::Loading {
+        path: path.to_path_buf(),
+        cause: Box::new(cause),
+    })?;
+    let shell = Model {
+        dsp: package.model.dsp.clone(),
+        file_format_version: package.model.file_format_version.clone(),
+        schema_version: package.model.schema_version.clone(),
+        collation_lcid: package.model.collation_lcid.clone(),
+        collation_case_sensitive: package.model.collation_case_sensitive,
+        header: package.model.header.clone(),
+        elements: Vec::new(),
+        annotations: Vec::new(),
+    };
+    let model = std::mem::replace(&mut package.model, shell);
+    Ok(LoadedEndpoint {
+        model,
+        package: Some(package),
+        driver: None,
+        display: path.display().to_string(),
+    })
 }
 
 impl fmt::Display for Endpoint {
@@ -199,7 +219,8 @@ impl fmt::Display for Endpoint {
 pub struct LoadedEndpoint {
     /// The schema.
     pub model: Model,
-    /// The package, when the endpoint is a package or project.
+    /// The package, when the endpoint is a package or project: its metadata, scripts and
+    /// refactor log, and its model's attributes and header; the elements are in `model`.
     pub package: Option<Package>,
     /// The connection, when the endpoint is a live database.
     pub driver: Option<Box<dyn Driver>>,
@@ -220,9 +241,34 @@ pub fn load_current_and_desired(
             cause: Box::new(cause),
         })
     };
-    let mut current = parse(current)?.load(accept_checksum_mismatch, None)?;
-    let platform = current.model.platform();
-    let mut desired = parse(desired)?.load(accept_checksum_mismatch, Some(platform))?;
+    let (mut current, mut desired) = match parse(desired)? {
+        // Only a plain folder needs the current platform to build: any other package or
+        // project loads beside the current endpoint, on a thread of its own.
+        Endpoint::Source(path) if !is_plain_folder(&path) => {
+            let (desired, current) = parallel::join(
+                || {
+                    load_source(&path, accept_checksum_mismatch, None)
+                        .map(|loaded| (loaded.model, loaded.package, loaded.display))
+                },
+                || parse(current).and_then(|e| e.load(accept_checksum_mismatch, None)),
+            );
+            let current = current?;
+            let (model, package, display) = desired?;
+            let desired = LoadedEndpoint {
+                model,
+                package,
+                driver: None,
+                display,
+            };
+            (current, desired)
+        }
+        desired => {
+            let current = parse(current)?.load(accept_checksum_mismatch, None)?;
+            let platform = current.model.platform();
+            let desired = desired.load(accept_checksum_mismatch, Some(platform))?;
+            (current, desired)
+        }
+    };
     if current.model.platform() != desired.model.platform() {
         return Err(EndpointError::PlatformMismatch {
             current: current.display,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use dac_engine::package::{self, ReadOptions};
 use dac_engine::source::{self, BuildOptions};
 
+mod common;
+
 /// A benchmark: `prepare` does the untimed setup and returns the timed work.
 struct Case {
     name: &'static str,
@@ -107,14 +109,14 @@ const CASES: &[Case] = &[
         prepare: |_| postgres_source(4),
     },
     Case {
-        name: "pipeline/10k tables + 2k procedures, 10% changed (read both, compare, plan, render)",
+        name: PIPELINE,
         iterations: 5,
         prepare: |_| {
             let dir = tempfile::tempdir().expect("temp dir");
             let current = dir.path().join("current.dacpac");
             let desired = dir.path().join("desired.dacpac");
             write_synthetic(&current, |_| false);
-            write_synthetic(&desired, |idx| idx % 10 == 0);
+            write_synthetic(&desired, changed);
             Box::new(move || {
                 let _keep = &dir;
                 pipeline(&current, &desired)
@@ -155,8 +157,33 @@ fn postgres_source(mib: usize) -> Box<dyn Fn() -> Output> {
     })
 }
 
+/// The synthetic cases' library pipeline; [`COMMANDS`] runs the same work as users do.
+const PIPELINE: &str = "synthetic/pipeline: read both, compare, plan, render (library calls)";
+/// The commands users run on the synthetic schema, each a whole `dac` process.
+const COMMANDS: &str =
+    "synthetic/commands: dac info, compare, script, deploy-report, build, upgrade";
+
+/// Tables in the synthetic schema: 10,000, or `DAC_BENCH_TABLES` (e.g. 100000).
+fn synthetic_tables() -> usize {
+    std::env::var("DAC_BENCH_TABLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// Procedures beside them: one for every five tables.
+fn synthetic_procedures() -> usize {
+    synthetic_tables() / 5
+}
+
+/// The synthetic desired version changes one table and procedure in ten.
+fn changed(idx: usize) -> bool {
+    idx.is_multiple_of(10)
+}
+
 fn write_synthetic(path: &Path, changed: fn(usize) -> bool) {
-    let model = dac_tests::synthetic::sqlserver_model(10_000, 2_000, changed);
+    let model =
+        dac_tests::synthetic::sqlserver_model(synthetic_tables(), synthetic_procedures(), changed);
     let package = package::Package {
         metadata: Some(package::DacMetadata {
             name: "Synthetic".into(),
@@ -170,6 +197,247 @@ fn write_synthetic(path: &Path, changed: fn(usize) -> bool) {
         refactor_log: None,
     };
     package::write(&package, path).expect("write synthetic package");
+}
+
+/// A SQL Server project folder of the synthetic schema's desired version, one file per table
+/// or procedure as SSDT lays them out, for `dac build`.
+fn write_tsql_project(dir: &Path) {
+    let (tables, procedures) = (dir.join("Tables"), dir.join("Procedures"));
+    std::fs::create_dir_all(&tables).expect("project folder");
+    std::fs::create_dir_all(&procedures).expect("project folder");
+    for idx in 0..synthetic_tables() {
+        let change = changed(idx);
+        let mut columns: Vec<String> = (0..if change { 11 } else { 10 })
+            .map(|col| {
+                let ty = match col {
+                    0 => "int NOT NULL",
+                    1 => "int NULL",
+                    2 if change => "nvarchar(200) NULL",
+                    2..=5 => "nvarchar(100) NULL",
+                    6 => "datetime2 NULL",
+                    _ => "decimal(18, 2) NULL",
+                };
+                format!("    [C{col}] {ty}")
+            })
+            .collect();
+        columns.push(format!("    CONSTRAINT [PK_T{idx:05}] PRIMARY KEY ([C0])"));
+        let mut sql = format!(
+            "CREATE TABLE [dbo].[T{idx:05}] (\n{}\n);\nGO\nCREATE INDEX [IX1] ON [dbo].[T{idx:05}] ([C1]);\nGO\nCREATE INDEX [IX2] ON [dbo].[T{idx:05}] ([C3]);\nGO\n",
+            columns.join(",\n")
+        );
+        if idx > 0 {
+            sql.push_str(&format!(
+                "ALTER TABLE [dbo].[T{idx:05}] ADD CONSTRAINT [FK_T{idx:05}] FOREIGN KEY ([C1]) REFERENCES [dbo].[T{:05}] ([C0]);\nGO\n",
+                idx - 1
+            ));
+        }
+        std::fs::write(tables.join(format!("T{idx:05}.sql")), sql).expect("write table");
+    }
+    for idx in 0..synthetic_procedures() {
+        let table = idx % synthetic_tables().max(1);
+        let body = if changed(idx) {
+            format!(
+                "BEGIN\n    SET NOCOUNT ON;\n    SELECT C0, C1, C2 FROM [dbo].[T{table:05}] WHERE C1 > 0;\nEND"
+            )
+        } else {
+            format!("BEGIN\n    SELECT C0, C1 FROM [dbo].[T{table:05}];\nEND")
+        };
+        std::fs::write(
+            procedures.join(format!("P{idx:05}.sql")),
+            format!("CREATE PROCEDURE [dbo].[P{idx:05}]\nAS\n{body}\nGO\n"),
+        )
+        .expect("write procedure");
+    }
+}
+
+/// A plain folder of SQLite DDL for the synthetic tables (no procedures: SQLite has none);
+/// `changed` tables gain a column in the desired version.
+fn write_sqlite_project(dir: &Path, desired: bool) {
+    std::fs::create_dir_all(dir).expect("project folder");
+    for idx in 0..synthetic_tables() {
+        let mut columns: Vec<String> = (0..10)
+            .map(|col| {
+                let ty = match col {
+                    0 => "INTEGER NOT NULL",
+                    1 => "INTEGER",
+                    2..=5 => "TEXT",
+                    6 => "TEXT",
+                    _ => "NUMERIC",
+                };
+                format!("    \"C{col}\" {ty}")
+            })
+            .collect();
+        if desired && changed(idx) {
+            columns.push("    \"C10\" NUMERIC".into());
+        }
+        columns.push(format!(
+            "    CONSTRAINT \"PK_T{idx:05}\" PRIMARY KEY (\"C0\")"
+        ));
+        if idx > 0 {
+            columns.push(format!(
+                "    CONSTRAINT \"FK_T{idx:05}\" FOREIGN KEY (\"C1\") REFERENCES \"T{:05}\" (\"C0\")",
+                idx - 1
+            ));
+        }
+        let sql = format!(
+            "CREATE TABLE \"T{idx:05}\" (\n{}\n);\nCREATE INDEX \"IX1_T{idx:05}\" ON \"T{idx:05}\" (\"C1\");\nCREATE INDEX \"IX2_T{idx:05}\" ON \"T{idx:05}\" (\"C3\");\n",
+            columns.join(",\n")
+        );
+        std::fs::write(dir.join(format!("T{idx:05}.sql")), sql).expect("write table");
+    }
+}
+
+/// Whether a command's exit status and standard output are what it should give.
+type Judge = fn(Option<i32>, &str) -> bool;
+
+/// Runs `dac` for setup, failing loudly.
+fn dac_setup(dac: &Path, args: &[&str]) {
+    let out = Command::new(dac)
+        .args(args)
+        .output()
+        .expect("run dac for setup");
+    assert!(
+        out.status.success(),
+        "dac {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The commands users run on the synthetic schema, each timed as a whole process (wall, CPU,
+/// peak RSS from `/usr/bin/time`), to set beside [`PIPELINE`]'s library phases.
+fn commands_case() {
+    use common::{measure_command, measure_command_prepared};
+    let dac = match common::dac_binary() {
+        Ok(dac) => dac,
+        Err(why) => {
+            println!("  NOT RUN: {why}");
+            return;
+        }
+    };
+    let dac_text = dac.display().to_string();
+    let iterations = std::env::var("DAC_BENCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if synthetic_tables() > 10_000 { 1 } else { 3 });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let started = Instant::now();
+    write_synthetic(&dir.path().join("big1.dacpac"), |_| false);
+    write_synthetic(&dir.path().join("big2.dacpac"), changed);
+    write_tsql_project(&dir.path().join("project"));
+    write_sqlite_project(&dir.path().join("sqlite1"), false);
+    write_sqlite_project(&dir.path().join("sqlite2"), true);
+    for (folder, package, version) in [
+        ("sqlite1", "sqlite1.dacpac", "1.0.0.0"),
+        ("sqlite2", "sqlite2.dacpac", "2.0.0.0"),
+    ] {
+        let (folder, package) = (path(folder), path(package));
+        dac_setup(
+            &dac,
+            &[
+                "build",
+                &folder,
+                "--platform",
+                "sqlite",
+                "--name",
+                "Synthetic",
+                "--version",
+                version,
+                "-o",
+                &package,
+            ],
+        );
+    }
+    let base_db = path("base.db");
+    dac_setup(
+        &dac,
+        &[
+            "upgrade",
+            &path("sqlite1.dacpac"),
+            "--target",
+            &format!("sqlite:{base_db}"),
+            "--in-place",
+        ],
+    );
+    println!(
+        "  setup (packages, projects, a SQLite database of {} tables): {:.1} s",
+        synthetic_tables(),
+        started.elapsed().as_secs_f64()
+    );
+    let ok: Judge = |code, _| matches!(code, Some(0));
+    let ok_or_differences: Judge = |code, _| matches!(code, Some(0 | 2));
+    let runs: [(&str, Vec<String>, Judge); 5] = [
+        (
+            "dac info big1.dacpac",
+            vec!["info".into(), path("big1.dacpac")],
+            ok,
+        ),
+        (
+            "dac compare big1.dacpac big2.dacpac",
+            vec!["compare".into(), path("big1.dacpac"), path("big2.dacpac")],
+            ok_or_differences,
+        ),
+        (
+            "dac script big2.dacpac --target big1.dacpac -o out.sql",
+            vec![
+                "script".into(),
+                path("big2.dacpac"),
+                "--target".into(),
+                path("big1.dacpac"),
+                "-o".into(),
+                path("out.sql"),
+            ],
+            ok,
+        ),
+        (
+            "dac deploy-report big2.dacpac --target big1.dacpac",
+            vec![
+                "deploy-report".into(),
+                path("big2.dacpac"),
+                "--target".into(),
+                path("big1.dacpac"),
+            ],
+            ok_or_differences,
+        ),
+        (
+            "dac build project --platform sqlserver -o built.dacpac",
+            vec![
+                "build".into(),
+                path("project"),
+                "--platform".into(),
+                "sqlserver".into(),
+                "-o".into(),
+                path("built.dacpac"),
+            ],
+            ok,
+        ),
+    ];
+    for (label, args, ok) in runs {
+        if let Err(why) = measure_command(label, iterations, &dac_text, &args, ok) {
+            println!("  {label}: FAILED: {why}");
+        }
+    }
+    let work_db = path("work.db");
+    let fresh = || {
+        for suffix in ["", ".dac-lock", ".dac-journal"] {
+            let _ = std::fs::remove_file(format!("{work_db}{suffix}"));
+        }
+        std::fs::copy(&base_db, &work_db)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let label = "dac upgrade sqlite2.dacpac --target sqlite:DB --in-place";
+    let args = vec![
+        "upgrade".into(),
+        path("sqlite2.dacpac"),
+        "--target".into(),
+        format!("sqlite:{work_db}"),
+        "--in-place".into(),
+    ];
+    if let Err(why) = measure_command_prepared(label, iterations, &dac_text, &args, &[], &fresh, ok)
+    {
+        println!("  {label}: FAILED: {why}");
+    }
 }
 
 fn pipeline(current: &Path, desired: &Path) -> Output {
@@ -330,11 +598,25 @@ fn run_case(case: &Case, shared: &Path) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `--write-synthetic DIR` writes the synthetic inputs (big1.dacpac, big2.dacpac, project/)
+    // for profiling a command by hand.
+    if let Some(idx) = args.iter().position(|a| a == "--write-synthetic") {
+        let dir = Path::new(&args[idx + 1]);
+        std::fs::create_dir_all(dir).expect("output folder");
+        write_synthetic(&dir.join("big1.dacpac"), |_| false);
+        write_synthetic(&dir.join("big2.dacpac"), changed);
+        write_tsql_project(&dir.join("project"));
+        return;
+    }
     let Some(shared) = dac_tests::shared_dir("benchmarks") else {
         return;
     };
     if let Some(idx) = args.iter().position(|a| a == "--case") {
         let name = &args[idx + 1];
+        if name == COMMANDS {
+            commands_case();
+            return;
+        }
         let case = CASES.iter().find(|c| c.name == name).expect("known case");
         run_case(case, &shared);
         return;
@@ -342,16 +624,29 @@ fn main() {
     // `cargo bench` passes `--bench`; anything else is a name filter.
     let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
     let exe: PathBuf = std::env::current_exe().expect("current exe");
-    for case in CASES {
-        if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f.as_str())) {
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    if wanted(PIPELINE) || wanted(COMMANDS) {
+        println!(
+            "synthetic schema: {} tables (10 columns, a key, 2 indexes, a foreign key each) and {} procedures, 10% changed (DAC_BENCH_TABLES sets the tables)",
+            synthetic_tables(),
+            synthetic_procedures()
+        );
+    }
+    let names = CASES.iter().map(|c| c.name).chain([COMMANDS]);
+    for name in names {
+        if !wanted(name) {
             continue;
         }
+        if name == COMMANDS {
+            println!("{name}");
+        }
         let status = Command::new(&exe)
-            .args(["--case", case.name])
+            .args(["--case", name])
             .status()
             .expect("re-run bench binary");
         if !status.success() {
-            eprintln!("{}: failed ({status})", case.name);
+            eprintln!("{name}: failed ({status})");
         }
     }
 }

@@ -25,6 +25,9 @@ use dac_engine::script::{Script, render};
 use dac_engine::upgrade;
 use dac_tests::conformance::model_of;
 
+mod common;
+use common::{Summary, dac_binary, measure_command, measure_command_with, median, ms};
+
 /// A benchmark case: runs its setup and its variants, printing one line per variant.
 struct Case {
     name: &'static str,
@@ -167,12 +170,6 @@ impl Clock {
     }
 }
 
-/// The medians of a variant, kept for ratios between variants.
-#[derive(Clone, Copy)]
-struct Summary {
-    median: Duration,
-}
-
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -182,15 +179,6 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn median(values: &mut [Duration]) -> Duration {
-    values.sort();
-    values[values.len() / 2]
 }
 
 /// Warms up once, runs `iterations` times and prints median, minimum, peak RSS and phases.
@@ -225,90 +213,6 @@ fn measure(label: &str, iterations: usize, mut run: impl FnMut() -> Sample) -> S
         println!("      phases (median ms): {}", text.join(", "));
     }
     Summary { median: med }
-}
-
-/// Times an external command `iterations` times (after one warm-up run); returns the median or
-/// why it could not be measured. `ok` judges an exit status and its standard output.
-fn measure_command(
-    label: &str,
-    iterations: usize,
-    program: &str,
-    args: &[String],
-    ok: fn(Option<i32>, &str) -> bool,
-) -> Result<Summary, String> {
-    measure_command_with(label, iterations, program, args, &[], ok)
-}
-
-/// [`measure_command`] with environment variables set for the command.
-fn measure_command_with(
-    label: &str,
-    iterations: usize,
-    program: &str,
-    args: &[String],
-    env: &[(&str, &str)],
-    ok: fn(Option<i32>, &str) -> bool,
-) -> Result<Summary, String> {
-    let time = Path::new("/usr/bin/time");
-    let with_time = time.is_file();
-    let mut totals = Vec::with_capacity(iterations);
-    let mut peak_kib = 0_u64;
-    let mut size = 0;
-    for i in 0..=iterations {
-        let rss_file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-        let mut cmd = if with_time {
-            let mut c = Command::new(time);
-            c.arg("-f")
-                .arg("%M")
-                .arg("-o")
-                .arg(rss_file.path())
-                .arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        cmd.args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped());
-        let start = Instant::now();
-        let out = cmd
-            .output()
-            .map_err(|e| format!("cannot run {program}: {e}"))?;
-        let elapsed = start.elapsed();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !ok(out.status.code(), &stdout) {
-            return Err(format!(
-                "{program} failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ));
-        }
-        size = stdout.len();
-        if let Some(kib) = std::fs::read_to_string(rss_file.path())
-            .ok()
-            .and_then(|t| t.trim().lines().last()?.trim().parse::<u64>().ok())
-        {
-            peak_kib = peak_kib.max(kib);
-        }
-        if i > 0 {
-            totals.push(elapsed);
-        }
-    }
-    let med = median(&mut totals);
-    let rss = if with_time {
-        format!("{:>7.1} MiB", peak_kib as f64 / 1024.0)
-    } else {
-        "    n/a    ".to_string()
-    };
-    println!(
-        "  {label:<62} median {:>9.1} ms  min {:>9.1} ms  peak RSS {rss}  ({iterations} iterations, output {size} bytes)",
-        ms(med),
-        ms(totals[0]),
-    );
-    Ok(Summary { median: med })
 }
 
 /// Whether a program can be started at all.
@@ -713,37 +617,6 @@ fn main() {
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL: the largest real application schema, compared as users run it
-
-/// The `dac` binary the whole-process variants run: `DAC_BIN`, or the workspace's release
-/// build, built first when it is not there.
-fn dac_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("DAC_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("no workspace")?;
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "dac-cli",
-            "--bin",
-            "dac",
-        ])
-        .current_dir(workspace)
-        .status()
-        .map_err(|e| format!("cargo build: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build --release -p dac-cli: {status}"));
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    Ok(target.join("release").join("dac"))
-}
 
 /// The real schema with the most tables under `../shared/real-schemas/postgres`, as (app, SQL).
 fn largest_real_schema() -> Option<(String, String)> {

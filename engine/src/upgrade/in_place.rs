@@ -58,12 +58,19 @@ pub fn drift(driver: &mut dyn Driver) -> Result<Option<(Registration, Diff)>> {
     let Some(registration) = driver.read_registration()? else {
         return Ok(None);
     };
+    let (diff, _) = drift_of(driver, &registration)?;
+    Ok(Some((registration, diff)))
+}
+
+/// The drift of the database behind `driver`, registered as `registration`, with the live
+/// schema it inspected (an upgrade plans against it rather than inspect again).
+fn drift_of(driver: &mut dyn Driver, registration: &Registration) -> Result<(Diff, Model)> {
     let registered = registration.package()?;
     let registered_model = driver.canonicalize(&registered.model)?;
     let live = driver.inspect()?;
     let options = compare_options(registered_model.platform());
     let diff = compare::compare(&registered_model, &live, &options);
-    Ok(Some((registration, diff)))
+    Ok((diff, live))
 }
 
 /// How an upgrade compares a live schema with a package, and a drift report a live schema with
@@ -95,12 +102,12 @@ fn in_place_locked(
     options: &InPlaceOptions,
 ) -> Result<InPlaceOutcome> {
     let metadata = package.metadata.clone().unwrap_or_default();
-    let (registration, allowed_drift) = validate(driver, package, options.allow_drift)?;
+    let (registration, allowed_drift, inspected) = validate(driver, package, options.allow_drift)?;
     let mut compare_options = options.compare.clone();
     if options.rebuild_for_column_order {
         compare_options.ignore_column_order = false;
     }
-    let (live, desired, diff) = super::live_diff(driver, package, &compare_options)?;
+    let (live, desired, diff) = super::live_diff(driver, inspected, package, &compare_options)?;
     let dialect = dialect_for(desired.platform());
     let plan_options = PlanOptions {
         // Rows are checked below, before anything runs; the script's guards stay on unless
@@ -174,13 +181,14 @@ fn in_place_locked(
 
 /// Checks what must hold before anything is touched: the package's platform is the target's,
 /// the database is registered to the same application (or not at all), and it has not drifted
-/// from its registered definition unless the user allowed it. Returns the registration and the
-/// drift that was allowed.
+/// from its registered definition unless the user allowed it. Returns the registration, the
+/// drift that was allowed and, for a registered database, the live schema the drift check
+/// inspected (the upgrade plans against it rather than inspect again).
 pub(super) fn validate(
     driver: &mut dyn Driver,
     package: &Package,
     allow_drift: bool,
-) -> Result<(Option<Registration>, Option<Diff>)> {
+) -> Result<(Option<Registration>, Option<Diff>, Option<Model>)> {
     let metadata = package.metadata.clone().unwrap_or_default();
     if driver.platform() != package.model.platform() {
         return Err(Error::Blocked {
@@ -193,6 +201,7 @@ pub(super) fn validate(
     }
     let registration = driver.read_registration()?;
     let mut allowed_drift = None;
+    let mut inspected = None;
     if let Some(registered) = &registration {
         if !registered.name.eq_ignore_ascii_case(&metadata.name) {
             return Err(Error::Blocked {
@@ -202,9 +211,9 @@ pub(super) fn validate(
                 ),
             });
         }
-        if let Some((_, diff)) = drift(driver)?
-            && !diff.is_empty()
-        {
+        let (diff, live) = drift_of(driver, registered)?;
+        inspected = Some(live);
+        if !diff.is_empty() {
             if !allow_drift {
                 return Err(Error::Blocked {
                     reason: format!(
@@ -218,7 +227,7 @@ pub(super) fn validate(
             allowed_drift = Some(diff);
         }
     }
-    Ok((registration, allowed_drift))
+    Ok((registration, allowed_drift, inspected))
 }
 
 /// Refuses a plan that cannot run: a cycle of dependencies (no order of its steps works), an

@@ -95,9 +95,11 @@ fn run_in_transaction(
 }
 
 /// The live schema, the package's model as this server shows it, and the diff between them
-/// (renames from the package's refactor log added to `options`).
+/// (renames from the package's refactor log added to `options`); the live schema is `inspected`
+/// when the caller already inspected it.
 fn live_diff(
     driver: &mut dyn Driver,
+    inspected: Option<crate::model::Model>,
     package: &crate::package::Package,
     options: &crate::compare::CompareOptions,
 ) -> Result<(
@@ -105,7 +107,10 @@ fn live_diff(
     crate::model::Model,
     crate::compare::Diff,
 )> {
-    let live = driver.inspect()?;
+    let live = match inspected {
+        Some(live) => live,
+        None => driver.inspect()?,
+    };
     let desired = driver.canonicalize(&package.model)?;
     let mut options = options.clone();
     if let Some(log) = &package.refactor_log {

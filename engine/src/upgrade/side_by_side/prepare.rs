@@ -96,8 +96,9 @@ pub(super) fn validate_and_plan(
     let metadata = package.metadata.clone().unwrap_or_default();
     progress.step("validating");
     let mut original = server.open(&database)?;
-    let (registration, allowed_drift) = validate(original.as_mut(), package, options.allow_drift)?;
-    let (live, desired, diff) = live_diff(original.as_mut(), package, &options.compare)?;
+    let (registration, allowed_drift, inspected) =
+        validate(original.as_mut(), package, options.allow_drift)?;
+    let (live, desired, diff) = live_diff(original.as_mut(), inspected, package, &options.compare)?;
     let dialect = dialect_for(desired.platform());
     let plan = plan::plan(
         &diff,
