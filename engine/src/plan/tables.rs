@@ -451,11 +451,14 @@ impl Planner<'_> {
                 column: col.0.clone(),
             });
         }
+        // Kept only when the table is not rebuilt for another reason (a rebuild takes the
+        // package's order anyway).
+        let mut order_kept = None;
         if let Some(order) = column_order_change(&current_keys, &desired_keys) {
             if caps.column_order_significant || self.options.rebuild_for_column_order {
                 reasons.push(order);
             } else {
-                self.column_order_kept(name, &order);
+                order_kept = Some(order);
             }
         }
         for detail in &change.details {
@@ -482,6 +485,11 @@ impl Planner<'_> {
             }
         }
         let guard_message = loss.join("; ");
+        if reasons.is_empty()
+            && let Some(order) = &order_kept
+        {
+            self.column_order_kept(name, order);
+        }
         if reasons.is_empty() {
             if column_changes.is_empty() {
                 return;
