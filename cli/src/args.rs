@@ -43,6 +43,9 @@ pub enum Command {
     DriftReport(DriftReportArgs),
     /// Roll a package out over many databases in upgrade domains, with health gates.
     Rollout(RolloutArgs),
+    /// Make a reviewed plan of an in-place upgrade (steps, SQL, hazards, fingerprints of what
+    /// it was made from) for `dac upgrade --plan`; `dac plan show FILE` renders one.
+    Plan(PlanArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard output.
     Completions(CompletionsArgs),
     /// Print dac's man page (roff) to standard output.
@@ -69,6 +72,71 @@ pub struct SqlPackageArgs {
         trailing_var_arg = true
     )]
     pub params: Vec<String>,
+}
+
+/// `dac plan`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct PlanArgs {
+    /// `dac plan show FILE`.
+    #[command(subcommand)]
+    pub command: Option<PlanCommand>,
+    /// The package (.dacpac) or project the plan upgrades to.
+    #[arg(required = true)]
+    pub package: Option<PathBuf>,
+    /// The database the plan is for (it must exist).
+    #[command(flatten)]
+    pub target: TargetFlag,
+    /// Write the plan (JSON) here instead of standard output (`-` is standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Application name, when PACKAGE is a project (as `dac build --name`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Application version, when PACKAGE is a project (as `dac build --version`).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Plan even though the database drifted from its registered definition (the plan
+    /// records it; applying it overrides the drift it saw).
+    #[arg(long)]
+    pub allow_drift: bool,
+    /// Compare and plan options, as `dac upgrade --in-place` takes them.
+    #[command(flatten)]
+    pub planning: PlanningFlags,
+}
+
+/// `dac plan` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Render a plan file for people (text), a pull request (markdown), programs (json) or a
+    /// platform client (sql).
+    Show(PlanShowArgs),
+}
+
+/// `dac plan show`.
+#[derive(Debug, Args)]
+pub struct PlanShowArgs {
+    /// The plan file `dac plan` wrote.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Write it here instead of standard output (`-` is standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Renderings of a plan file.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    /// For people.
+    Text,
+    /// The plan file itself.
+    Json,
+    /// For pull requests (with the SQL).
+    Markdown,
+    /// The script, to run with the platform's own client (then `dac register`).
+    Sql,
 }
 
 /// `dac completions`.
@@ -134,8 +202,14 @@ pub struct UnregisterArgs {
 /// `dac upgrade`.
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
-    /// The package (.dacpac) or project to deploy.
-    pub package: PathBuf,
+    /// The package (.dacpac) or project to deploy (with --plan: default, the package the plan
+    /// was made from).
+    #[arg(required_unless_present = "plan")]
+    pub package: Option<PathBuf>,
+    /// Run a reviewed plan (`dac plan`) in place: exactly its SQL, after checking that the
+    /// package, the registration and the live schema are still the ones it was made from.
+    #[arg(long, value_name = "FILE", conflicts_with = "side_by_side")]
+    pub plan: Option<PathBuf>,
     /// Connection string of the database to upgrade (created when it does not exist).
     #[command(flatten)]
     pub target: TargetFlag,

@@ -5,7 +5,8 @@ use anyhow::Result;
 
 use crate::args::{Cli, Command};
 use crate::{
-    build_cmd, compare_cmd, planning, registry_cmd, rollout_cmd, sqlpackage_cmd, upgrade_cmd,
+    build_cmd, compare_cmd, plan_cmd, planning, registry_cmd, rollout_cmd, sqlpackage_cmd,
+    upgrade_cmd,
 };
 
 /// Runs one command; returns the exit code.
@@ -30,6 +31,10 @@ pub fn run(cli: Cli) -> Result<u8> {
                 args.timeouts.command_timeout = from_profile.command_timeout;
             }
             upgrade_cmd::upgrade(args)
+        }
+        Command::Plan(mut args) => {
+            planning::apply_profile(&mut args.planning, &mut args.target)?;
+            plan_cmd::plan(args)
         }
         Command::Extract(args) => registry_cmd::extract(args),
         Command::Register(args) => registry_cmd::register(args),

@@ -8,6 +8,7 @@ mod build_cmd;
 mod commands;
 mod compare_cmd;
 mod output;
+mod plan_cmd;
 mod planning;
 mod profile;
 mod progress_display;

@@ -89,6 +89,41 @@ pub fn side_by_side_options(
     })
 }
 
+/// The compare and plan flags given on the command line (and a profile), by name.
+pub fn given(flags: &PlanningFlags) -> Vec<&'static str> {
+    let compare = &flags.compare;
+    [
+        (compare.ignore_column_order, "--ignore-column-order"),
+        (compare.ignore_whitespace, "--ignore-whitespace"),
+        (compare.ignore_comments, "--ignore-comments"),
+        (compare.ignore_keyword_case, "--ignore-keyword-case"),
+        (
+            compare.drop_objects_not_in_source.is_some(),
+            "--drop-objects-not-in-source",
+        ),
+        (!compare.do_not_drop.is_empty(), "--do-not-drop"),
+        (!compare.exclude_types.is_empty(), "--exclude-type"),
+        (!compare.include.is_empty(), "--include"),
+        (!compare.exclude.is_empty(), "--exclude"),
+        (
+            compare.accept_checksum_mismatch,
+            "--accept-checksum-mismatch",
+        ),
+        (flags.allow_data_loss, "--allow-data-loss"),
+        (flags.smart_defaults, "--smart-defaults"),
+        (flags.rebuild_for_column_order, "--rebuild-for-column-order"),
+        (!flags.variables.is_empty(), "--variable"),
+        (flags.profile.is_some(), "--profile"),
+        (
+            !flags.properties_under.is_empty() || !flags.properties_over.is_empty(),
+            "publish properties",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(given, name)| given.then_some(name))
+    .collect()
+}
+
 /// The flags a side-by-side upgrade cannot honour: it builds the whole package in a new
 /// database, so nothing the package lacks is kept there and nothing is left out of it; and it
 /// has no smart defaults (`SideBySideOptions` has none to give).

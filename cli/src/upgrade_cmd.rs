@@ -1,11 +1,14 @@
 //! `dac upgrade` (in place or side by side), `dac rollback` and `dac recover`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result, bail};
 use dac_engine::dialect::dialect_for;
 use dac_engine::driver::{self, Target};
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::package::Package;
 use dac_engine::registry::HistoryAction;
+use dac_engine::report::plan_file::ReviewedPlan;
 use dac_engine::upgrade;
 
 use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
@@ -16,6 +19,9 @@ use crate::shared::{EXIT_OK, apply_timeouts, print_warnings, target_of, write_ou
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
+    if args.plan.is_some() {
+        return upgrade_with_plan(&args);
+    }
     if !args.in_place && !args.side_by_side {
         bail!("choose how to upgrade: --in-place or --side-by-side");
     }
@@ -96,6 +102,16 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
             return Err(discard(created, driver, err));
         }
     };
+    print_in_place(&outcome, target, package, args.show_script)
+}
+
+/// What an in-place upgrade did, on stdout; its notes on stderr.
+fn print_in_place(
+    outcome: &upgrade::InPlaceOutcome,
+    target: &Target,
+    package: &Package,
+    show_script: bool,
+) -> Result<u8> {
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
     let scripts = scripts_ran(&outcome.plan);
     if outcome.up_to_date && scripts.is_empty() {
@@ -105,7 +121,7 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         );
         return Ok(EXIT_OK);
     }
-    if args.show_script {
+    if show_script {
         out_data(&outcome.script.text(dialect_for(package.model.platform())));
     }
     if outcome.up_to_date {
@@ -193,19 +209,93 @@ fn discard(
 
 /// The package an upgrade deploys, with --name/--version applied to projects.
 fn upgrade_package(args: &UpgradeArgs, target: &Target) -> Result<Package> {
+    let path = args
+        .package
+        .as_deref()
+        .context("name the package (.dacpac) or project to deploy")?;
+    package_for_target(
+        path,
+        target,
+        args.name.clone(),
+        args.version.clone(),
+        args.planning.compare.accept_checksum_mismatch,
+    )
+}
+
+/// The package at `path` for `target`'s platform, with --name/--version applied to projects.
+pub fn package_for_target(
+    path: &Path,
+    target: &Target,
+    name: Option<String>,
+    version: Option<String>,
+    accept_checksum_mismatch: bool,
+) -> Result<Package> {
     let options = LoadOptions {
         platform: Some(target.platform()),
-        name: args.name.clone(),
-        version: args.version.clone(),
-        accept_checksum_mismatch: args.planning.compare.accept_checksum_mismatch,
+        name,
+        version,
+        accept_checksum_mismatch,
         ..LoadOptions::default()
     };
-    match load_package(&args.package, &options) {
+    match load_package(path, &options) {
         Err(dac_engine::Error::NameAndVersionOnPackage { .. }) => bail!(
             "--name and --version apply to projects; a package keeps the name and version it was built with"
         ),
         loaded => Ok(loaded?),
     }
+}
+
+/// `dac upgrade --plan FILE`: runs a reviewed plan in place. Planning options were fixed when
+/// the plan was made, so giving them again is an error rather than something silently unused.
+fn upgrade_with_plan(args: &UpgradeArgs) -> Result<u8> {
+    let plan_path = args.plan.as_deref().expect("called with --plan");
+    let mut unused = planning::given(&args.planning);
+    for (given, name) in [
+        (args.allow_drift, "--allow-drift"),
+        (args.report.is_some(), "--report"),
+        (args.format.is_some(), "--format"),
+        (args.parallel.is_some(), "--parallel"),
+        (args.no_early_copy, "--no-early-copy"),
+        (args.quiet, "--quiet"),
+    ] {
+        if given {
+            unused.push(name);
+        }
+    }
+    if !unused.is_empty() {
+        bail!(
+            "{} cannot be given with --plan: the plan fixed its options when it was made (make it again with them)",
+            unused.join(", ")
+        );
+    }
+    let text = std::fs::read_to_string(plan_path)
+        .with_context(|| format!("reading the plan {}", plan_path.display()))?;
+    let reviewed = ReviewedPlan::from_json(&text)
+        .with_context(|| format!("reading the plan {}", plan_path.display()))?;
+    let target = target_of(&args.target)?;
+    let package_path = match (&args.package, &reviewed.package_path) {
+        (Some(path), _) => path.clone(),
+        (None, Some(path)) => PathBuf::from(path),
+        (None, None) => bail!(
+            "the plan does not say where its package is: name the package (.dacpac) after `upgrade`"
+        ),
+    };
+    let package = package_for_target(
+        &package_path,
+        &target,
+        args.name.clone(),
+        args.version.clone(),
+        false,
+    )?;
+    recover_quietly(&target)?;
+    let mut driver =
+        driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
+    apply_timeouts(driver.as_mut(), args.timeouts)?;
+    let outcome = upgrade::apply_plan(driver.as_mut(), &package, &reviewed);
+    print_warnings(driver.as_mut());
+    let outcome = outcome
+        .with_context(|| format!("upgrading {target} with the plan {}", plan_path.display()))?;
+    print_in_place(&outcome, &target, &package, args.show_script)
 }
 
 /// `dac upgrade --side-by-side`.

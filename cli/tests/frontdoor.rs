@@ -422,3 +422,203 @@ fn sqlpackage_command_lines_run_through_the_same_paths() {
     .expect_code(0);
     assert!(Path::new(&extracted).exists());
 }
+
+/// Names of the tables in a SQLite database, sorted.
+fn tables(db: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_dac%' ESCAPE '\\' ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_reviewed_plan_runs_exactly_as_shown_and_is_refused_once_anything_it_was_made_from_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    let plan = dir.path().join("plan.json").display().to_string();
+
+    // Dropping fax loses data: the plan records the user's allowance, and the rows are checked
+    // again when it runs.
+    dac(dir.path(), &["plan", &v2, "--target", &db, "-o", &plan]).expect_code(0);
+    let refused = dac(dir.path(), &["upgrade", "--plan", &plan, "--target", &db]);
+    refused.expect_code(3);
+    assert!(
+        refused.stderr.contains("[main].[customers].[fax]"),
+        "{}",
+        refused.stderr
+    );
+
+    dac(
+        dir.path(),
+        &[
+            "plan",
+            &v2,
+            "--target",
+            &db,
+            "--allow-data-loss",
+            "-o",
+            &plan,
+        ],
+    )
+    .expect_code(0);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(json["format"], 1);
+    assert_eq!(json["registration"]["version"], "1.0.0");
+    assert_eq!(json["allow_data_loss"], true);
+    assert!(json["live_schema"].as_str().unwrap().len() == 64);
+
+    // Shown for a reviewer: the hazard, the steps, the SQL.
+    let text = dac(dir.path(), &["plan", "show", &plan]);
+    text.expect_code(0);
+    assert!(
+        text.stdout.contains("DataLoss [main].[customers].[fax]"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("DropTable SqlTable [main].[archive]"),
+        "{}",
+        text.stdout
+    );
+    let markdown = dac(dir.path(), &["plan", "show", &plan, "--format", "markdown"]);
+    assert!(
+        markdown.stdout.contains("| live schema (sqlite) |"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(markdown.stdout.contains("```sql"), "{}", markdown.stdout);
+    let sql = dac(dir.path(), &["plan", "show", &plan, "--format", "sql"]);
+    assert!(
+        sql.stdout.contains("DROP TABLE \"archive\""),
+        "{}",
+        sql.stdout
+    );
+
+    // Options are fixed by the plan: giving them again is an error, not silently unused.
+    let with_options = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            "--plan",
+            &plan,
+            "--target",
+            &db,
+            "--smart-defaults",
+        ],
+    );
+    with_options.expect_code(1);
+    assert!(
+        with_options
+            .stderr
+            .contains("--smart-defaults cannot be given with --plan")
+    );
+
+    // Another package than the plan's is refused, naming it.
+    let v3 = build_sqlite_schema(dir.path(), "3.0.0", V2);
+    let other = dac(
+        dir.path(),
+        &["upgrade", v3.as_str(), "--plan", &plan, "--target", &db],
+    );
+    other.expect_code(3);
+    assert!(
+        other
+            .stderr
+            .contains("package: the plan was made for app 2.0.0"),
+        "{}",
+        other.stderr
+    );
+
+    // A change to the live schema after the plan was made is refused, naming it; nothing ran.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("CREATE TABLE hotfix (id INTEGER PRIMARY KEY)", [])
+        .unwrap();
+    let changed = dac(dir.path(), &["upgrade", "--plan", &plan, "--target", &db]);
+    changed.expect_code(3);
+    assert!(
+        changed.stderr.contains("live schema: it was"),
+        "{}",
+        changed.stderr
+    );
+    assert_eq!(tables(&db), ["archive", "customers", "hotfix"]);
+    conn.execute("DROP TABLE hotfix", []).unwrap();
+    drop(conn);
+
+    // Back as it was: the plan runs, from the package path it recorded, and says so in history.
+    let ran = dac(dir.path(), &["upgrade", "--plan", &plan, "--target", &db]);
+    ran.expect_code(0);
+    assert!(ran.stdout.contains("app 1.0.0 -> 2.0.0"), "{}", ran.stdout);
+    assert_eq!(tables(&db), ["customers"]);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let message: String = conn
+        .query_row(
+            "SELECT message FROM _dac_history ORDER BY rowid DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(message.starts_with("reviewed plan made "), "{message}");
+    dac(dir.path(), &["compare", &v2, &db]).expect_code(0);
+
+    // Run twice, the plan is stale: the registration moved on.
+    let again = dac(dir.path(), &["upgrade", "--plan", &plan, "--target", &db]);
+    again.expect_code(3);
+    assert!(
+        again
+            .stderr
+            .contains("registration: app 1.0.0 when the plan was made, app 2.0.0 now"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn a_plan_applied_by_hand_with_sqlite3_is_then_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    let plan = dir.path().join("plan.json").display().to_string();
+    dac(
+        dir.path(),
+        &[
+            "plan",
+            &v2,
+            "--target",
+            &db,
+            "--allow-data-loss",
+            "-o",
+            &plan,
+        ],
+    )
+    .expect_code(0);
+    let sql = dir.path().join("plan.sql");
+    dac(
+        dir.path(),
+        &[
+            "plan",
+            "show",
+            &plan,
+            "--format",
+            "sql",
+            "-o",
+            sql.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let status = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .stdin(std::fs::File::open(&sql).unwrap())
+        .status()
+        .expect("the sqlite3 shell must be installed (scripts/test.sh installs it)");
+    assert!(status.success());
+    assert_eq!(tables(&db), ["customers"]);
+    dac(dir.path(), &["register", &v2, "--target", &db]).expect_code(0);
+    dac(
+        dir.path(),
+        &["drift-report", "--target", &db, "--format", "text"],
+    )
+    .expect_code(0);
+}

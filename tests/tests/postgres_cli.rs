@@ -341,3 +341,52 @@ fn an_in_place_upgrade_behind_a_lock_times_out_naming_the_blocker() {
     .expect_code(0);
     server().drop_database(&url);
 }
+
+/// A reviewed plan on PostgreSQL: made, shown as SQL that plain psql runs, refused once the live
+/// schema changed, and run exactly as made once it is back as it was.
+#[test]
+fn a_reviewed_plan_on_postgres_runs_as_made_or_is_refused_naming_the_change() {
+    let url = server().create_database("reviewed_plan");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE orders (\n  id integer PRIMARY KEY,\n  total numeric(10,2) NOT NULL\n);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE orders (\n  id integer PRIMARY KEY,\n  total numeric(10,2) NOT NULL,\n  note text\n);\nCREATE INDEX orders_total ON orders (total);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO orders VALUES (1, 9.50)");
+    let plan = dir.path().join("plan.json").display().to_string();
+    dac(dir.path(), &["plan", &v2, "--target", &url, "-o", &plan]).expect_code(0);
+    let shown = dac(dir.path(), &["plan", "show", &plan, "--format", "sql"]);
+    shown.expect_code(0);
+    assert!(
+        shown.stdout.contains("CREATE INDEX \"orders_total\""),
+        "{}",
+        shown.stdout
+    );
+
+    query(&url, "ALTER TABLE orders ADD COLUMN hotfix integer");
+    let refused = dac(dir.path(), &["upgrade", "--plan", &plan, "--target", &url]);
+    refused.expect_code(3);
+    assert!(
+        refused.stderr.contains("live schema: it was"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!schema(&url).contains("orders_total"));
+
+    query(&url, "ALTER TABLE orders DROP COLUMN hotfix");
+    dac(dir.path(), &["upgrade", "--plan", &plan, "--target", &url]).expect_code(0);
+    assert_eq!(query(&url, "SELECT id, total, note FROM orders"), "1|9.50|");
+    dac(dir.path(), &["compare", &url, &v2]).expect_code(0);
+    server().drop_database(&url);
+}

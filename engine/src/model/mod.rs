@@ -22,7 +22,9 @@ pub use symbol::Symbol;
 use std::collections::BTreeMap;
 
 /// The platform a model targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     /// Microsoft SQL Server and Azure SQL (every DacFx DSP).

@@ -144,6 +144,45 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// Every kind, in execution order.
+    pub const ALL: [StepKind; 30] = [
+        StepKind::PreDeploy,
+        StepKind::Rename,
+        StepKind::DetachPartition,
+        StepKind::DropForeignKey,
+        StepKind::DropTrigger,
+        StepKind::DropProgrammable,
+        StepKind::DropIndex,
+        StepKind::DropConstraint,
+        StepKind::DropTable,
+        StepKind::DropOther,
+        StepKind::DropSequence,
+        StepKind::DropType,
+        StepKind::DropSchema,
+        StepKind::CreateSchema,
+        StepKind::CreatePrincipal,
+        StepKind::CreateType,
+        StepKind::CreateSequence,
+        StepKind::CreateTable,
+        StepKind::AlterTable,
+        StepKind::DropSmartDefault,
+        StepKind::RebuildTable,
+        StepKind::AttachPartition,
+        StepKind::AddConstraint,
+        StepKind::CreateIndex,
+        StepKind::CreateProgrammable,
+        StepKind::CreateTrigger,
+        StepKind::AddForeignKey,
+        StepKind::CreateOther,
+        StepKind::RecordRefactorLog,
+        StepKind::PostDeploy,
+    ];
+
+    /// The kind [`StepKind::as_str`] names.
+    pub fn parse(name: &str) -> Option<StepKind> {
+        StepKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     /// The name shown in script headers and reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -322,6 +361,24 @@ pub enum HazardKind {
 }
 
 impl HazardKind {
+    /// Every kind.
+    pub const ALL: [HazardKind; 7] = [
+        HazardKind::DataLoss,
+        HazardKind::NotNullWithoutDefault,
+        HazardKind::TableRebuild,
+        HazardKind::Unscriptable,
+        HazardKind::DependencyCycle,
+        HazardKind::ColumnOrder,
+        HazardKind::EmptyReference,
+    ];
+
+    /// The kind [`HazardKind::as_str`] names.
+    pub fn parse(name: &str) -> Option<HazardKind> {
+        HazardKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
     /// Name for reports.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,11 +8,13 @@
 //! - [`DriftReport`]: what changed on a registered database outside the package
 //!   (`dac drift-report`).
 //! - [`InfoReport`]: what a package holds (`dac info`).
+//! - [`plan_file::ReviewedPlan`]: a reviewed plan of an in-place upgrade (`dac plan`).
 //! - [`transfer::TransferReport`]: the rows a side-by-side upgrade moved.
 
 mod compare;
 mod drift;
 mod info;
+pub mod plan_file;
 mod render;
 pub mod transfer;
 

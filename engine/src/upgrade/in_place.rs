@@ -101,7 +101,65 @@ fn in_place_locked(
     package: &Package,
     options: &InPlaceOptions,
 ) -> Result<InPlaceOutcome> {
-    let metadata = package.metadata.clone().unwrap_or_default();
+    let prepared = prepare(driver, package, options)?;
+    if prepared.up_to_date && prepared.script.batches.is_empty() {
+        return Ok(prepared.into_outcome());
+    }
+    refuse_unrunnable(&prepared.plan)?;
+    refuse_data_loss(
+        driver,
+        &prepared.plan,
+        &prepared.live,
+        options.allow_data_loss,
+    )?;
+    let message = notes(
+        options.allow_data_loss,
+        prepared.allowed_drift.as_ref(),
+        prepared.up_to_date,
+    );
+    apply(driver, package, &prepared, &prepared.script, message)?;
+    Ok(prepared.into_outcome())
+}
+
+/// Everything an in-place upgrade decides before it changes anything: what it validated,
+/// the live schema it planned against, the plan and its script.
+pub(super) struct Prepared {
+    /// The registration found (none for an unregistered database).
+    pub registration: Option<Registration>,
+    /// Drift the user allowed the upgrade to override.
+    pub allowed_drift: Option<Diff>,
+    /// The live schema as inspected.
+    pub live: Model,
+    /// Deploy (first time) or upgrade.
+    pub action: HistoryAction,
+    /// The registration the upgrade writes.
+    pub new_registration: Registration,
+    /// Schema and registration already match the package.
+    pub up_to_date: bool,
+    pub plan: Plan,
+    pub script: Script,
+}
+
+impl Prepared {
+    fn into_outcome(self) -> InPlaceOutcome {
+        InPlaceOutcome {
+            action: self.action,
+            up_to_date: self.up_to_date,
+            version_before: self.registration.map(|r| r.version),
+            version_after: self.new_registration.version,
+            plan: self.plan,
+            script: self.script,
+            drift: self.allowed_drift,
+        }
+    }
+}
+
+/// Validates, inspects, compares and plans, with the lock held; changes nothing.
+pub(super) fn prepare(
+    driver: &mut dyn Driver,
+    package: &Package,
+    options: &InPlaceOptions,
+) -> Result<Prepared> {
     let (registration, allowed_drift, inspected) = validate(driver, package, options.allow_drift)?;
     let mut compare_options = options.compare.clone();
     if options.rebuild_for_column_order {
@@ -130,7 +188,6 @@ fn in_place_locked(
     } else {
         HistoryAction::Upgrade
     };
-    let version_before = registration.as_ref().map(|r| r.version.clone());
     let new_registration = Registration::of(package)?;
     let up_to_date = plan.is_empty()
         && registration.as_ref().is_some_and(|r| {
@@ -139,44 +196,46 @@ fn in_place_locked(
                 && r.model_hash == new_registration.model_hash
         });
     let script = script::render(&plan, dialect).with_variables(dialect, &options.variables)?;
-    if up_to_date && script.batches.is_empty() {
-        return Ok(InPlaceOutcome {
-            action,
-            up_to_date,
-            version_before,
-            version_after: new_registration.version,
-            plan,
-            script,
-            drift: allowed_drift,
-        });
-    }
-    refuse_unrunnable(&plan)?;
-    refuse_data_loss(driver, &plan, &live, options.allow_data_loss)?;
-    let mut entry = HistoryEntry::now(action, HistoryStatus::Success, &metadata.name);
+    Ok(Prepared {
+        registration,
+        allowed_drift,
+        live,
+        action,
+        new_registration,
+        up_to_date,
+        plan,
+        script,
+    })
+}
+
+/// Runs `script` (the prepared one, or a reviewed copy of it) in one transaction with the
+/// registration and a history row, or records the failure on its own.
+pub(super) fn apply(
+    driver: &mut dyn Driver,
+    package: &Package,
+    prepared: &Prepared,
+    script: &Script,
+    message: String,
+) -> Result<()> {
+    let name = package.metadata.clone().unwrap_or_default().name;
+    let version_before = prepared.registration.as_ref().map(|r| r.version.clone());
+    let mut entry = HistoryEntry::now(prepared.action, HistoryStatus::Success, &name);
     entry.version_before = version_before.clone();
-    entry.version_after = Some(new_registration.version.clone());
-    entry.message = notes(options, allowed_drift.as_ref(), up_to_date);
-    let result = execute_locked(driver, &script, &mut |driver| {
-        driver.write_registration(&new_registration)?;
+    entry.version_after = Some(prepared.new_registration.version.clone());
+    entry.message = message;
+    let result = execute_locked(driver, script, &mut |driver| {
+        driver.write_registration(&prepared.new_registration)?;
         driver.append_history(&entry)
     });
     if let Err(err) = result {
         // The transaction rolled back; record the failure on its own.
-        let mut failed = HistoryEntry::now(action, HistoryStatus::Fail, &metadata.name);
+        let mut failed = HistoryEntry::now(prepared.action, HistoryStatus::Fail, &name);
         failed.version_before = version_before;
         failed.message = err.to_string();
         let _ = driver.append_history(&failed);
         return Err(err);
     }
-    Ok(InPlaceOutcome {
-        action,
-        up_to_date,
-        version_before,
-        version_after: new_registration.version,
-        plan,
-        script,
-        drift: allowed_drift,
-    })
+    Ok(())
 }
 
 /// Checks what must hold before anything is touched: the package's platform is the target's,
@@ -289,12 +348,12 @@ pub(super) fn refuse_data_loss(
     })
 }
 
-fn notes(options: &InPlaceOptions, drift: Option<&Diff>, scripts_only: bool) -> String {
+pub(super) fn notes(allow_data_loss: bool, drift: Option<&Diff>, scripts_only: bool) -> String {
     let mut notes = Vec::new();
     if scripts_only {
         notes.push("schema up to date; the deployment scripts ran".to_string());
     }
-    if options.allow_data_loss {
+    if allow_data_loss {
         notes.push(format!(
             "data loss allowed by {}",
             crate::registry::current_user()

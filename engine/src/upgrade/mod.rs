@@ -5,6 +5,7 @@
 
 mod in_place;
 mod registration;
+mod reviewed;
 mod side_by_side;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub use crate::report::describe_drift;
 pub use in_place::compare_options;
 pub use in_place::{InPlaceOptions, InPlaceOutcome, drift, in_place, refuse_unrunnable};
 pub use registration::{register, registration_differences, unregister};
+pub use reviewed::{apply_plan, make_plan};
 pub use side_by_side::transfer_plan;
 pub use side_by_side::{
     LaterCheck, NoProgress, Phase, Progress, RollbackOutcome, SideBySideJournal, SideBySideOptions,
