@@ -41,6 +41,12 @@ pub enum Command {
     Recover(TargetArgs),
     /// Compare a live database with its registered definition; exit 2 when it drifted.
     DriftReport(DriftReportArgs),
+    /// What dac did to a database: who, when, from which version to which, how it ended,
+    /// how long it took.
+    History(ReportTargetArgs),
+    /// A database at a glance: registered application and version, drift, a retained
+    /// original, an interrupted run; exit 2 when it drifted or a run was interrupted.
+    Status(ReportTargetArgs),
     /// Roll a package out over many databases in upgrade domains, with health gates.
     Rollout(RolloutArgs),
     /// Make a reviewed plan of an in-place upgrade (steps, SQL, hazards, fingerprints of what
@@ -137,6 +143,20 @@ pub enum PlanFormat {
     Markdown,
     /// The script, to run with the platform's own client (then `dac register`).
     Sql,
+}
+
+/// `dac history` and `dac status`: a report on one database.
+#[derive(Debug, Args)]
+pub struct ReportTargetArgs {
+    /// The database.
+    #[command(flatten)]
+    pub target: TargetFlag,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write the report here instead of standard output (`-` is standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 /// `dac completions`.

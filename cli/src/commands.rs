@@ -40,6 +40,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Register(args) => registry_cmd::register(args),
         Command::Unregister(args) => registry_cmd::unregister(args),
         Command::DriftReport(args) => registry_cmd::drift_report(args),
+        Command::History(args) => registry_cmd::history(args),
+        Command::Status(args) => registry_cmd::status(args),
         Command::Rollback(args) => upgrade_cmd::rollback(args),
         Command::Recover(args) => upgrade_cmd::recover(args),
         Command::Rollout(args) => rollout_cmd::run(args),

@@ -9,10 +9,13 @@ use dac_engine::driver;
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::package::{self, Package};
 use dac_engine::registry::Registration;
-use dac_engine::report::DriftReport;
+use dac_engine::report::{DriftReport, HistoryReport};
 use dac_engine::upgrade;
 
-use crate::args::{DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, UnregisterArgs};
+use crate::args::{
+    DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, ReportFormat, ReportTargetArgs,
+    UnregisterArgs,
+};
 use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{
     EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target_of, write_output,
@@ -57,6 +60,52 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
         outln!("{line}");
     }
     Ok(EXIT_OK)
+}
+
+/// `dac history`.
+pub fn history(args: ReportTargetArgs) -> Result<u8> {
+    let target = target_of(&args.target)?;
+    let mut driver =
+        driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
+    let registration = driver.read_registration()?;
+    let entries = driver.history()?;
+    print_warnings(driver.as_mut());
+    let report = HistoryReport::of(&target.to_string(), registration.as_ref(), entries);
+    let rendered = match args.format {
+        ReportFormat::Text => report.text(),
+        ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ReportFormat::Markdown => report.markdown(),
+    };
+    emit(args.output.as_deref(), &rendered)?;
+    Ok(EXIT_OK)
+}
+
+/// `dac status`: exit 2 when the database drifted or a run was interrupted.
+pub fn status(args: ReportTargetArgs) -> Result<u8> {
+    let target = target_of(&args.target)?;
+    let report = upgrade::status(&target).with_context(|| format!("reading {target}"))?;
+    let rendered = match args.format {
+        ReportFormat::Text => report.text(),
+        ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ReportFormat::Markdown => report.markdown(),
+    };
+    emit(args.output.as_deref(), &rendered)?;
+    Ok(if report.needs_attention() {
+        EXIT_DIFFERENCES
+    } else {
+        EXIT_OK
+    })
+}
+
+/// A rendered report, to `-o FILE` or standard output.
+fn emit(output: Option<&Path>, rendered: &str) -> Result<()> {
+    match output {
+        Some(path) => write_output(path, rendered.as_bytes()),
+        None => {
+            out_text(rendered);
+            Ok(())
+        }
+    }
 }
 
 /// `dac register`.

@@ -622,3 +622,162 @@ fn a_plan_applied_by_hand_with_sqlite3_is_then_registered() {
     )
     .expect_code(0);
 }
+
+#[test]
+fn history_and_status_say_what_dac_did_and_what_needs_attention() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    dac(
+        dir.path(),
+        &[
+            "upgrade",
+            "--in-place",
+            &v2,
+            "--target",
+            &db,
+            "--allow-data-loss",
+        ],
+    )
+    .expect_code(0);
+
+    let history = dac(
+        dir.path(),
+        &["history", "--target", &db, "--format", "json"],
+    );
+    history.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["registration"]["version"], "2.0.0");
+    let entries = json["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{}", history.stdout);
+    assert_eq!(entries[0]["action"], "deploy");
+    assert_eq!(entries[1]["action"], "upgrade");
+    assert_eq!(entries[1]["version_before"], "1.0.0");
+    assert_eq!(entries[1]["version_after"], "2.0.0");
+    assert!(entries[1]["duration_ms"].is_u64(), "{}", history.stdout);
+    let text = dac(dir.path(), &["history", "--target", &db]);
+    assert!(
+        text.stdout
+            .contains("upgrade      success  app 1.0.0 -> 2.0.0"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("data loss allowed by"),
+        "{}",
+        text.stdout
+    );
+    let markdown = dac(
+        dir.path(),
+        &["history", "--target", &db, "--format", "markdown"],
+    );
+    assert!(
+        markdown.stdout.contains("| when (UTC) | action |"),
+        "{}",
+        markdown.stdout
+    );
+
+    // Registered and as registered: exit 0.
+    let status = dac(dir.path(), &["status", "--target", &db]);
+    status.expect_code(0);
+    assert!(
+        status.stdout.contains("registered:         app 2.0.0"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("drift:              none"),
+        "{}",
+        status.stdout
+    );
+
+    // Drifted: exit 2, and the change named.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("CREATE TABLE hotfix (id INTEGER PRIMARY KEY)", [])
+        .unwrap();
+    let drifted = dac(dir.path(), &["status", "--target", &db, "--format", "json"]);
+    drifted.expect_code(2);
+    let json: serde_json::Value = serde_json::from_str(&drifted.stdout).unwrap();
+    let drift: Vec<&str> = json["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        drift.contains(&"create SqlTable [main].[hotfix]"),
+        "{drift:?}"
+    );
+    conn.execute("DROP TABLE hotfix", []).unwrap();
+    drop(conn);
+
+    // A side-by-side upgrade retains the original: status names it for `dac rollback`.
+    let v3 = build_sqlite_schema(
+        dir.path(),
+        "3.0.0",
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, phone TEXT);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", "--side-by-side", "-q", &v3, "--target", &db],
+    )
+    .expect_code(0);
+    let after = dac(dir.path(), &["status", "--target", &db, "--format", "json"]);
+    after.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    let retained = json["retained_original"].as_str().unwrap();
+    assert!(
+        dir.path().join(retained).exists() || std::path::Path::new(retained).exists(),
+        "{retained}"
+    );
+    assert_eq!(json["interrupted"], serde_json::Value::Null);
+    assert_eq!(json["last"]["action"], "side-by-side");
+
+    // Not registered at all.
+    let empty = dir.path().join("empty.db").display().to_string();
+    rusqlite::Connection::open(&empty)
+        .unwrap()
+        .execute("CREATE TABLE t (a)", [])
+        .unwrap();
+    let unregistered = dac(dir.path(), &["status", "--target", &empty]);
+    unregistered.expect_code(0);
+    assert!(
+        unregistered.stdout.contains("not registered"),
+        "{}",
+        unregistered.stdout
+    );
+}
+
+#[test]
+fn status_reports_an_interrupted_side_by_side_run_without_recovering_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    let killed = dac_env(
+        dir.path(),
+        &[
+            "upgrade",
+            "--side-by-side",
+            "-q",
+            &v2,
+            "--target",
+            &db,
+            "--allow-data-loss",
+        ],
+        &[("DAC_FAULT", "sbs.generators")],
+    );
+    assert_ne!(killed.code, 0, "{}", killed.stderr);
+    let status = dac(dir.path(), &["status", "--target", &db]);
+    status.expect_code(2);
+    assert!(
+        status
+            .stdout
+            .contains("interrupted run:    copying (dac recover)"),
+        "{}",
+        status.stdout
+    );
+    // Reporting changed nothing: the run is still there for recover to finish or undo.
+    let again = dac(dir.path(), &["status", "--target", &db]);
+    again.expect_code(2);
+    dac(dir.path(), &["recover", "--target", &db]).expect_code(0);
+    dac(dir.path(), &["status", "--target", &db]).expect_code(0);
+}

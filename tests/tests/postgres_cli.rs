@@ -388,5 +388,22 @@ fn a_reviewed_plan_on_postgres_runs_as_made_or_is_refused_naming_the_change() {
     dac(dir.path(), &["upgrade", "--plan", &plan, "--target", &url]).expect_code(0);
     assert_eq!(query(&url, "SELECT id, total, note FROM orders"), "1|9.50|");
     dac(dir.path(), &["compare", &url, &v2]).expect_code(0);
+    // The history says a reviewed plan ran, and how long it took.
+    let history = dac(
+        dir.path(),
+        &["history", "--target", &url, "--format", "json"],
+    );
+    history.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let last = json["entries"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("reviewed plan made "),
+        "{last}"
+    );
+    assert!(last["duration_ms"].is_u64(), "{last}");
+    dac(dir.path(), &["status", "--target", &url]).expect_code(0);
     server().drop_database(&url);
 }

@@ -253,6 +253,7 @@ fn entry() -> HistoryEntry {
         at: "2026-11-26T12:00:05Z".into(),
         by: "ops".into(),
         message: "data loss allowed by ops".into(),
+        duration_ms: Some(1234),
     }
 }
 

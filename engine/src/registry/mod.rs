@@ -61,13 +61,15 @@ impl Registration {
 
 /// What dac did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum HistoryAction {
     /// First deployment of a package to a new or empty database.
     Deploy,
     /// An upgrade in place.
     Upgrade,
-    /// A side-by-side upgrade.
+    /// A side-by-side upgrade (`sidebyside` in JSON written before its name was its stored
+    /// name).
+    #[serde(alias = "sidebyside")]
     SideBySide,
     /// Registration without changing the schema.
     Register,
@@ -154,6 +156,10 @@ pub struct HistoryEntry {
     pub by: String,
     /// Details: the failure, the data loss allowed, the drift overridden.
     pub message: String,
+    /// How long the action took, in milliseconds (none for rows written before dac recorded it,
+    /// and for actions that take no time of their own, as registrations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 impl HistoryEntry {
@@ -168,7 +174,23 @@ impl HistoryEntry {
             at: now_utc(),
             by: current_user(),
             message: String::new(),
+            duration_ms: None,
         }
+    }
+
+    /// Records how long the action took since `started`.
+    pub fn took_since(&mut self, started: std::time::Instant) {
+        self.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    }
+
+    /// Records how long the action took since `started_at` (RFC 3339 UTC, as [`now_utc`]
+    /// writes it), for an action another process may have started; none when unreadable.
+    pub fn took_since_utc(&mut self, started_at: &str) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.duration_ms = parse_utc(started_at).map(|then| now.saturating_sub(then) * 1000);
     }
 }
 
@@ -219,6 +241,34 @@ pub fn now_utc() -> String {
     format_utc(secs)
 }
 
+/// Reads `YYYY-MM-DDThh:mm:ssZ` (as [`format_utc`] writes it) as seconds since the Unix epoch.
+pub fn parse_utc(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), the inverse of `format_utc`'s.
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
+}
+
 /// Formats seconds since the Unix epoch as RFC 3339 UTC.
 pub fn format_utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -250,6 +300,29 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_utc(1_795_000_000), "2026-11-18T11:06:40Z");
         assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn reads_back_the_dates_it_writes() {
+        for secs in [0, 951_782_400, 1_795_000_000, 4_102_444_799] {
+            assert_eq!(parse_utc(&format_utc(secs)), Some(secs));
+        }
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-11-18 11:06:40Z",
+            "2026-11-18T11:06:40",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_stored_action_name_is_the_json_name_and_the_old_one_still_reads() {
+        let json = serde_json::to_string(&HistoryAction::SideBySide).unwrap();
+        assert_eq!(json, "\"side-by-side\"");
+        let old: HistoryAction = serde_json::from_str("\"sidebyside\"").unwrap();
+        assert_eq!(old, HistoryAction::SideBySide);
     }
 
     #[test]

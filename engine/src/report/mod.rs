@@ -9,6 +9,7 @@
 //!   (`dac drift-report`).
 //! - [`InfoReport`]: what a package holds (`dac info`).
 //! - [`plan_file::ReviewedPlan`]: a reviewed plan of an in-place upgrade (`dac plan`).
+//! - [`HistoryReport`], [`StatusReport`]: a database's history and state (`dac history`, `dac status`).
 //! - [`transfer::TransferReport`]: the rows a side-by-side upgrade moved.
 
 mod compare;
@@ -16,12 +17,14 @@ mod drift;
 mod info;
 pub mod plan_file;
 mod render;
+mod status;
 pub mod transfer;
 
 pub use compare::CompareReport;
 pub use drift::{DriftReport, describe_drift};
 pub use info::{InfoReport, Producer};
 pub use render::{deploy_report_markdown, deploy_report_text, deploy_report_xml};
+pub use status::{HistoryReport, RegisteredApplication, StatusReport};
 
 use serde::Serialize;
 

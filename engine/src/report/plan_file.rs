@@ -395,7 +395,10 @@ mod tests {
         for kind in StepKind::ALL {
             assert_eq!(StepKind::parse(kind.as_str()), Some(kind));
         }
-        assert!(StepKind::ALL.windows(2).all(|w| w[0] < w[1]), "in execution order");
+        assert!(
+            StepKind::ALL.windows(2).all(|w| w[0] < w[1]),
+            "in execution order"
+        );
         for kind in HazardKind::ALL {
             assert_eq!(HazardKind::parse(kind.as_str()), Some(kind));
         }
@@ -425,7 +428,10 @@ mod tests {
     #[test]
     fn markdown_cells_keep_their_table_whole() {
         let markdown = plan_file_markdown(&sample(), "DROP TABLE \"a|b\";\n");
-        assert!(markdown.contains("| DataLoss | [main].[a\\|b] |"), "{markdown}");
+        assert!(
+            markdown.contains("| DataLoss | [main].[a\\|b] |"),
+            "{markdown}"
+        );
         assert!(markdown.contains("```sql\nDROP TABLE"), "{markdown}");
     }
 }

@@ -2,6 +2,8 @@
 //! allowed, then pre-deploy script, steps, post-deploy script and registration in one
 //! transaction. The deployment scripts run even when the schema is up to date.
 
+use std::time::Instant;
+
 use super::{LOCK_WAIT, execute_locked};
 use crate::compare::{self, CompareOptions, Diff};
 use crate::dialect::dialect_for;
@@ -91,8 +93,9 @@ pub fn in_place(
     package: &Package,
     options: &InPlaceOptions,
 ) -> Result<InPlaceOutcome> {
+    let started = Instant::now();
     with_lock(driver, LOCK_WAIT, |driver| {
-        in_place_locked(driver, package, options)
+        in_place_locked(driver, package, options, started)
     })
 }
 
@@ -100,6 +103,7 @@ fn in_place_locked(
     driver: &mut dyn Driver,
     package: &Package,
     options: &InPlaceOptions,
+    started: Instant,
 ) -> Result<InPlaceOutcome> {
     let prepared = prepare(driver, package, options)?;
     if prepared.up_to_date && prepared.script.batches.is_empty() {
@@ -117,7 +121,14 @@ fn in_place_locked(
         prepared.allowed_drift.as_ref(),
         prepared.up_to_date,
     );
-    apply(driver, package, &prepared, &prepared.script, message)?;
+    apply(
+        driver,
+        package,
+        &prepared,
+        &prepared.script,
+        message,
+        started,
+    )?;
     Ok(prepared.into_outcome())
 }
 
@@ -209,13 +220,15 @@ pub(super) fn prepare(
 }
 
 /// Runs `script` (the prepared one, or a reviewed copy of it) in one transaction with the
-/// registration and a history row, or records the failure on its own.
+/// registration and a history row (with the time taken since `started`), or records the failure
+/// on its own.
 pub(super) fn apply(
     driver: &mut dyn Driver,
     package: &Package,
     prepared: &Prepared,
     script: &Script,
     message: String,
+    started: Instant,
 ) -> Result<()> {
     let name = package.metadata.clone().unwrap_or_default().name;
     let version_before = prepared.registration.as_ref().map(|r| r.version.clone());
@@ -224,6 +237,7 @@ pub(super) fn apply(
     entry.version_after = Some(prepared.new_registration.version.clone());
     entry.message = message;
     let result = execute_locked(driver, script, &mut |driver| {
+        entry.took_since(started);
         driver.write_registration(&prepared.new_registration)?;
         driver.append_history(&entry)
     });
@@ -232,6 +246,7 @@ pub(super) fn apply(
         let mut failed = HistoryEntry::now(prepared.action, HistoryStatus::Fail, &name);
         failed.version_before = version_before;
         failed.message = err.to_string();
+        failed.took_since(started);
         let _ = driver.append_history(&failed);
         return Err(err);
     }

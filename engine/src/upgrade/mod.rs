@@ -7,6 +7,7 @@ mod in_place;
 mod registration;
 mod reviewed;
 mod side_by_side;
+mod status;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub use side_by_side::{
     LaterCheck, NoProgress, Phase, Progress, RollbackOutcome, SideBySideJournal, SideBySideOptions,
     SideBySideOutcome, journal, recover, rollback, side_by_side,
 };
+pub use status::status;
 
 /// How long a second run waits for the upgrade lock before it is refused.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);

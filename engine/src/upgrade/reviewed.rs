@@ -106,6 +106,7 @@ pub fn apply_plan(
         allow_drift: reviewed.allow_drift,
         ..InPlaceOptions::default()
     };
+    let started = std::time::Instant::now();
     with_lock(driver, LOCK_WAIT, |driver| {
         // Drift is allowed here because it is a change since the plan was made (the plan
         // refused it unless allowed): the fingerprints below name it as one.
@@ -157,7 +158,7 @@ pub fn apply_plan(
         } else {
             format!("{reviewed_note}; {message}")
         };
-        apply(driver, package, &prepared, &script, message)?;
+        apply(driver, package, &prepared, &script, message, started)?;
         Ok(InPlaceOutcome {
             action: prepared.action,
             up_to_date: prepared.up_to_date,

@@ -81,7 +81,8 @@ impl Registry for PostgresDriver {
 
     fn append_history(&mut self, entry: &HistoryEntry) -> Result<()> {
         self.ensure_registry()?;
-        let sql = "INSERT INTO \"_dac\".\"history\" (action, status, name, version_before, version_after, at, by, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        let sql = "INSERT INTO \"_dac\".\"history\" (action, status, name, version_before, version_after, at, by, message, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let duration = entry.duration_ms.and_then(|ms| i64::try_from(ms).ok());
         self.client
             .execute(
                 sql,
@@ -94,6 +95,7 @@ impl Registry for PostgresDriver {
                     &entry.at,
                     &entry.by,
                     &entry.message,
+                    &duration,
                 ],
             )
             .map_err(|e| driver_error(&e, Some(sql)))?;
@@ -104,7 +106,8 @@ impl Registry for PostgresDriver {
         if !self.registry_exists()? {
             return Ok(Vec::new());
         }
-        let sql = "SELECT action, status, name, version_before, version_after, at, by, message FROM \"_dac\".\"history\" ORDER BY action_id";
+        // Through the row's JSON, so a registry made before dac recorded durations reads too.
+        let sql = "SELECT action, status, name, version_before, version_after, at, by, message, (to_jsonb(h) ->> 'duration_ms')::bigint FROM \"_dac\".\"history\" AS h ORDER BY action_id";
         let rows = self
             .client
             .query(sql, &[])
@@ -120,6 +123,9 @@ impl Registry for PostgresDriver {
                 at: r.get(5),
                 by: r.get(6),
                 message: r.get(7),
+                duration_ms: r
+                    .get::<_, Option<i64>>(8)
+                    .and_then(|ms| u64::try_from(ms).ok()),
             })
             .collect())
     }

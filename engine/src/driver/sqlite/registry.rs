@@ -24,7 +24,25 @@ impl SqliteDriver {
     fn ensure_registry(&self) -> Result<()> {
         self.conn
             .execute_batch(CREATE)
-            .map_err(|e| driver_error(&e, Some(CREATE)))
+            .map_err(|e| driver_error(&e, Some(CREATE)))?;
+        // A registry made before dac recorded durations gets the column.
+        if !self.history_has_duration()? {
+            let sql = "ALTER TABLE \"_dac_history\" ADD COLUMN \"duration_ms\" INTEGER";
+            self.conn
+                .execute_batch(sql)
+                .map_err(|e| driver_error(&e, Some(sql)))?;
+        }
+        Ok(())
+    }
+
+    fn history_has_duration(&self) -> Result<bool> {
+        let sql =
+            "SELECT count(*) FROM pragma_table_info('_dac_history') WHERE name = 'duration_ms'";
+        let n: i64 = self
+            .conn
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| driver_error(&e, Some(sql)))?;
+        Ok(n > 0)
     }
 }
 
@@ -81,7 +99,7 @@ impl Registry for SqliteDriver {
 
     fn append_history(&mut self, entry: &HistoryEntry) -> Result<()> {
         self.ensure_registry()?;
-        let sql = "INSERT INTO \"_dac_history\" (action, status, name, version_before, version_after, at, by, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        let sql = "INSERT INTO \"_dac_history\" (action, status, name, version_before, version_after, at, by, message, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
         self.conn
             .execute(
                 sql,
@@ -93,7 +111,8 @@ impl Registry for SqliteDriver {
                     entry.version_after,
                     entry.at,
                     entry.by,
-                    entry.message
+                    entry.message,
+                    entry.duration_ms.and_then(|ms| i64::try_from(ms).ok())
                 ],
             )
             .map_err(|e| driver_error(&e, Some(sql)))?;
@@ -104,7 +123,11 @@ impl Registry for SqliteDriver {
         if !self.registry_exists()? {
             return Ok(Vec::new());
         }
-        let sql = "SELECT action, status, name, version_before, version_after, at, by, message FROM \"_dac_history\" ORDER BY action_id";
+        let sql = if self.history_has_duration()? {
+            "SELECT action, status, name, version_before, version_after, at, by, message, duration_ms FROM \"_dac_history\" ORDER BY action_id"
+        } else {
+            "SELECT action, status, name, version_before, version_after, at, by, message, NULL FROM \"_dac_history\" ORDER BY action_id"
+        };
         let mut statement = self
             .conn
             .prepare(sql)
@@ -122,6 +145,9 @@ impl Registry for SqliteDriver {
                     at: r.get(5)?,
                     by: r.get(6)?,
                     message: r.get(7)?,
+                    duration_ms: r
+                        .get::<_, Option<i64>>(8)?
+                        .and_then(|ms| u64::try_from(ms).ok()),
                 })
             })
             .map_err(|e| driver_error(&e, Some(sql)))?;

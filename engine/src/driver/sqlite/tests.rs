@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::compare::{CompareOptions, compare};
+use crate::driver::Registry;
 use crate::model::{Dsp, kind};
+use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
 use crate::source::generic::{finish, parse_batch};
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
@@ -130,4 +132,27 @@ fn second_lock_waits_then_is_refused() {
     a.unlock().expect("unlock a");
     b.lock(Duration::ZERO).expect("lock b after a released it");
     b.unlock().expect("unlock b");
+}
+
+#[test]
+fn a_history_written_before_durations_reads_and_gains_the_column() {
+    let (_dir, mut driver) = new_db();
+    // The registry as dac wrote it before it recorded durations.
+    driver
+        .conn
+        .execute_batch(
+            "CREATE TABLE \"_dac_registry\" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, definition BLOB NOT NULL, model_hash TEXT NOT NULL, registered_by TEXT NOT NULL, registered_at TEXT NOT NULL);
+             CREATE TABLE \"_dac_history\" (action_id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, status TEXT NOT NULL, name TEXT NOT NULL, version_before TEXT, version_after TEXT, at TEXT NOT NULL, by TEXT NOT NULL, message TEXT NOT NULL);
+             INSERT INTO \"_dac_history\" (action, status, name, version_after, at, by, message) VALUES ('deploy', 'success', 'app', '1.0.0', '2026-01-01T00:00:00Z', 'ops', '');",
+        )
+        .unwrap();
+    let old = driver.history().unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].duration_ms, None);
+    let mut entry = HistoryEntry::now(HistoryAction::Upgrade, HistoryStatus::Success, "app");
+    entry.duration_ms = Some(42);
+    driver.append_history(&entry).unwrap();
+    let both = driver.history().unwrap();
+    assert_eq!(both[0].duration_ms, None);
+    assert_eq!(both[1].duration_ms, Some(42));
 }

@@ -145,6 +145,7 @@ pub fn history_comments(entry: &HistoryEntry) -> String {
         "at": entry.at,
         "by": entry.by,
         "message": entry.message,
+        "duration_ms": entry.duration_ms,
     }})
     .to_string()
 }
@@ -203,7 +204,10 @@ IF OBJECT_ID(N'[_dac].[history]', N'U') IS NULL
         [version_after] nvarchar(4000) NULL,
         [at] nvarchar(64) NOT NULL,
         [by] nvarchar(4000) NOT NULL,
-        [message] nvarchar(max) NOT NULL);";
+        [message] nvarchar(max) NOT NULL,
+        [duration_ms] bigint NULL);
+IF COL_LENGTH(N'_dac.history', N'duration_ms') IS NULL
+    ALTER TABLE [_dac].[history] ADD [duration_ms] bigint NULL;";
 
 /// Whether the in-database registry exists: selects 1 or 0.
 pub const LOCAL_EXISTS: &str =
@@ -234,8 +238,8 @@ VALUES (1, @P1, @P2, @P3, @P4, @P5, @P6);"
 pub fn local_history(entry: &HistoryEntry) -> Statement {
     let opt = |v: &Option<String>| v.clone().map_or(Param::Null, Param::Text);
     Statement {
-        sql: "INSERT INTO [_dac].[history] ([action], [status], [name], [version_before], [version_after], [at], [by], [message])
-VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8);"
+        sql: "INSERT INTO [_dac].[history] ([action], [status], [name], [version_before], [version_after], [at], [by], [message], [duration_ms])
+VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, TRY_CONVERT(bigint, @P9));"
             .into(),
         params: vec![
             Param::Text(entry.action.as_str().into()),
@@ -246,12 +250,16 @@ VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8);"
             Param::Text(entry.at.clone()),
             Param::Text(entry.by.clone()),
             Param::Text(entry.message.clone()),
+            entry
+                .duration_ms
+                .map_or(Param::Null, |ms| Param::Text(ms.to_string())),
         ],
     }
 }
 
-/// The in-database history, oldest first.
-pub const LOCAL_HISTORY: &str = "SELECT [action], [status], [name], [version_before], [version_after], [at], [by], [message] FROM [_dac].[history] ORDER BY [action_id];";
+/// The in-database history, oldest first; the duration through the row's JSON, so a registry
+/// made before dac recorded durations reads too.
+pub const LOCAL_HISTORY: &str = "SELECT [action], [status], [name], [version_before], [version_after], [at], [by], [message], JSON_VALUE((SELECT h.* FOR JSON PATH, WITHOUT_ARRAY_WRAPPER), N'$.duration_ms') FROM [_dac].[history] AS h ORDER BY [action_id];";
 
 /// A registration from msdb's row: `(instance_id, type_name, type_version, description,
 /// type_stream, date_created, created_by)`. `Err` when the definition is hidden.
@@ -306,6 +314,7 @@ pub fn history_from_comments(comments: &str) -> Option<HistoryEntry> {
         at: text("at").unwrap_or_default(),
         by: text("by").unwrap_or_default(),
         message: text("message").unwrap_or_default(),
+        duration_ms: dac.get("duration_ms").and_then(serde_json::Value::as_u64),
     })
 }
 
@@ -500,6 +509,7 @@ impl Registry for SqlServerDriver {
                     at: text(5).unwrap_or_default(),
                     by: text(6).unwrap_or_default(),
                     message: text(7).unwrap_or_default(),
+                    duration_ms: text(8).and_then(|ms| ms.parse().ok()),
                 });
             }
         }

@@ -101,6 +101,7 @@ fn finish_new_database(
     );
     entry.version_before = planned.version_before.clone();
     entry.version_after = Some(planned.registration.version.clone());
+    entry.took_since_utc(&journal.started_at);
     let transfers = &planned.transfers;
     let copied: u64 = transfers.iter().map(|t| t.report.rows).sum();
     entry.message = format!(

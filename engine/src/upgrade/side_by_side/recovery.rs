@@ -121,6 +121,7 @@ pub(super) fn undo(server: &mut dyn Server, journal: &SideBySideJournal, why: &s
             entry.version_before = journal.version_before.clone();
             entry.version_after = Some(journal.version_after.clone());
             entry.message = why.to_string();
+            entry.took_since_utc(&journal.started_at);
             let _ = original.append_history(&entry);
         }
         if journal.original_read_only {

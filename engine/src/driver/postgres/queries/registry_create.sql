@@ -17,5 +17,8 @@ CREATE TABLE IF NOT EXISTS "_dac"."history" (
     "version_after" text,
     "at" text NOT NULL,
     "by" text NOT NULL,
-    "message" text NOT NULL
+    "message" text NOT NULL,
+    "duration_ms" bigint
 );
+-- A registry made before dac recorded durations gets the column.
+ALTER TABLE "_dac"."history" ADD COLUMN IF NOT EXISTS "duration_ms" bigint;

@@ -16,5 +16,6 @@ CREATE TABLE IF NOT EXISTS "_dac_history" (
     "version_after" TEXT,
     "at" TEXT NOT NULL,
     "by" TEXT NOT NULL,
-    "message" TEXT NOT NULL
+    "message" TEXT NOT NULL,
+    "duration_ms" INTEGER
 );
