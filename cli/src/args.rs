@@ -38,7 +38,7 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Finish or undo an interrupted side-by-side upgrade or rollback (every command that
     /// changes a database does this first on its own).
-    Recover(TargetArgs),
+    Recover(RecoverArgs),
     /// Compare a live database with its registered definition; exit 2 when it drifted.
     DriftReport(DriftReportArgs),
     /// What dac did to a database: who, when, from which version to which, how it ended,
@@ -145,6 +145,35 @@ pub enum PlanFormat {
     Sql,
 }
 
+/// `--format` of the commands whose result is what they did (build, extract, register,
+/// unregister, rollback, recover): text for people, or one JSON object on stdout.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutcomeFlag {
+    /// Output format: text, or json (one versioned object on stdout; notes go to stderr).
+    #[arg(long = "format", value_enum, default_value_t = OutcomeFormat::Text)]
+    pub format: OutcomeFormat,
+}
+
+/// Formats of a command's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeFormat {
+    /// For people.
+    Text,
+    /// For programs (stable, versioned shape).
+    Json,
+}
+
+/// `dac recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The database.
+    #[command(flatten)]
+    pub target: TargetFlag,
+    /// Output format.
+    #[command(flatten)]
+    pub outcome: OutcomeFlag,
+}
+
 /// `dac history` and `dac status`: a report on one database.
 #[derive(Debug, Args)]
 pub struct ReportTargetArgs {
@@ -217,6 +246,9 @@ pub struct UnregisterArgs {
     /// Lock and command timeouts.
     #[command(flatten)]
     pub timeouts: TimeoutFlags,
+    /// Output format.
+    #[command(flatten)]
+    pub outcome: OutcomeFlag,
 }
 
 /// `dac upgrade`.
@@ -243,8 +275,9 @@ pub struct UpgradeArgs {
     /// Side by side: write the data transfer report to FILE (in --format).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Side by side: the data transfer report's format (printed, and written to --report)
-    /// [default: text].
+    /// The outcome's format [default: text]. Side by side: the data transfer report's (printed,
+    /// and written to --report), text, json or markdown; in place: text or json (one object on
+    /// stdout, notes on stderr).
     #[arg(long, value_enum)]
     pub format: Option<TransferFormat>,
     /// Side by side: tables copied at a time (default: the number of CPUs, at most 4;
@@ -301,6 +334,9 @@ pub struct RollbackArgs {
     /// under another name, never dropped).
     #[arg(long)]
     pub force: bool,
+    /// Output format.
+    #[command(flatten)]
+    pub outcome: OutcomeFlag,
 }
 
 /// `dac extract`.
@@ -318,6 +354,9 @@ pub struct ExtractArgs {
     /// Application version (default: the registered version, else 1.0.0.0).
     #[arg(long)]
     pub version: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub outcome: OutcomeFlag,
 }
 
 /// `dac register`.
@@ -340,6 +379,9 @@ pub struct RegisterArgs {
     /// Lock and command timeouts.
     #[command(flatten)]
     pub timeouts: TimeoutFlags,
+    /// Output format.
+    #[command(flatten)]
+    pub outcome: OutcomeFlag,
 }
 
 /// `dac drift-report`.
@@ -470,9 +512,21 @@ pub struct ScriptArgs {
     /// Write the script here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// sql (the script as the platform's client runs it) or json (its batches, for programs).
+    #[arg(long, value_enum, default_value_t = ScriptFormat::Sql)]
+    pub format: ScriptFormat,
     /// Compare and plan options.
     #[command(flatten)]
     pub planning: PlanningFlags,
+}
+
+/// Formats of `dac script`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptFormat {
+    /// The script, to run with the platform's own client.
+    Sql,
+    /// Its batches and how they run (stable, versioned shape).
+    Json,
 }
 
 /// `dac deploy-report`.
@@ -538,6 +592,9 @@ pub struct BuildArgs {
     /// SQLCMD variable value, NAME=VALUE (repeatable); overrides the project's defaults.
     #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub outcome: OutcomeFlag,
 }
 
 /// `dac info`.

@@ -10,7 +10,7 @@ use dac_engine::package::{self, Package};
 use dac_engine::report::InfoReport;
 use dac_engine::source::{self, BuildOptions};
 
-use crate::args::{BuildArgs, InfoArgs, InfoFormat};
+use crate::args::{BuildArgs, InfoArgs, InfoFormat, OutcomeFormat};
 use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{EXIT_OK, is_stdout, keep_until_exit, parse_variables, write_output};
 
@@ -47,6 +47,9 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         None => default_output(&package_name(&package, &args.project)),
     };
     let to_stdout = is_stdout(&output);
+    if to_stdout && args.outcome.format == OutcomeFormat::Json {
+        bail!("--format json and -o - both want standard output: write the package to a file");
+    }
     if to_stdout {
         write_output(&output, &package::to_bytes(&package)?)?;
     } else {
@@ -73,6 +76,19 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         package.model.dsp.short_name(),
         output.display()
     ));
+    let metadata = package.metadata.clone().unwrap_or_default();
+    crate::output::outcome(&serde_json::json!({
+        "format_version": 1,
+        "command": "build",
+        "project": args.project.display().to_string(),
+        "output": output.display().to_string(),
+        "name": package_name(&package, &args.project),
+        "version": metadata.version,
+        "platform": package.model.platform().as_str(),
+        "dsp": package.model.dsp.short_name(),
+        "elements": n_elements,
+        "warnings": notes,
+    }));
     keep_until_exit(package);
     Ok(EXIT_OK)
 }

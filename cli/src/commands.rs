@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, OutcomeFormat, ScriptFormat, TransferFormat};
+use crate::output;
 use crate::{
     build_cmd, compare_cmd, plan_cmd, planning, registry_cmd, rollout_cmd, sqlpackage_cmd,
     upgrade_cmd,
@@ -11,6 +12,7 @@ use crate::{
 
 /// Runs one command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    output::machine_output(machine_output(&cli.command));
     match cli.command {
         Command::Build(args) => build_cmd::build(args),
         Command::Info(args) => build_cmd::info(args),
@@ -54,5 +56,21 @@ pub fn run(cli: Cli) -> Result<u8> {
                 .try_fold(crate::shared::EXIT_OK, |_, cli| run(cli));
             sqlpackage_cmd::exit_code(result, dac_exit_codes)
         }
+    }
+}
+
+/// Whether the command's stdout is one JSON object, so text for people goes to stderr.
+fn machine_output(command: &Command) -> bool {
+    let json = |format: OutcomeFormat| format == OutcomeFormat::Json;
+    match command {
+        Command::Build(args) => json(args.outcome.format),
+        Command::Extract(args) => json(args.outcome.format),
+        Command::Register(args) => json(args.outcome.format),
+        Command::Unregister(args) => json(args.outcome.format),
+        Command::Rollback(args) => json(args.outcome.format),
+        Command::Recover(args) => json(args.outcome.format),
+        Command::Script(args) => args.format == ScriptFormat::Json,
+        Command::Upgrade(args) => args.format == Some(TransferFormat::Json),
+        _ => false,
     }
 }

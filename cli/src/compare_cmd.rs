@@ -8,11 +8,12 @@ use dac_engine::dialect::dialect_for;
 use dac_engine::endpoint::{LoadedEndpoint, load_current_and_desired};
 use dac_engine::plan::{self, Plan};
 use dac_engine::report;
+use dac_engine::report::plan_file::PlannedScript;
 use dac_engine::script;
 
 use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanningFlags, ReportFormat,
-    ScriptArgs,
+    ScriptArgs, ScriptFormat,
 };
 use crate::output::{out_data, out_text};
 use crate::planning;
@@ -90,9 +91,21 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
     dac_engine::upgrade::refuse_unrunnable(&plan)?;
     let dialect = dialect_for(desired.model.platform());
     let variables = planning::variables(&args.planning, desired.package.as_ref())?;
-    let text = script::render(&plan, dialect)
-        .with_variables(dialect, &variables)?
-        .text(dialect);
+    let rendered = script::render(&plan, dialect).with_variables(dialect, &variables)?;
+    let text = match args.format {
+        ScriptFormat::Sql => rendered.text(dialect),
+        ScriptFormat::Json => {
+            let value = serde_json::json!({
+                "format_version": 1,
+                "command": "script",
+                "platform": rendered.platform.as_str(),
+                "current": current.display,
+                "desired": desired.display,
+                "script": PlannedScript::of(&rendered),
+            });
+            serde_json::to_string_pretty(&value)? + "\n"
+        }
+    };
     match &args.output {
         Some(path) => write_output(path, text.as_bytes())?,
         None => out_data(&text),

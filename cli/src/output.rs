@@ -5,9 +5,38 @@
 //! are written as they are.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Text for people on stdout, control characters escaped.
+/// Set when the command's stdout is one JSON object (`--format json`): text for people then
+/// goes to stderr, so stdout stays parseable.
+static MACHINE_OUTPUT: AtomicBool = AtomicBool::new(false);
+
+/// Makes stdout the command's JSON outcome alone, from here on (see [`outcome`]).
+pub fn machine_output(on: bool) {
+    MACHINE_OUTPUT.store(on, Ordering::Relaxed);
+}
+
+/// The command's outcome as one JSON object on stdout, when it runs with `--format json`
+/// (nothing otherwise: its text went out as it went). The shape carries `format_version` and
+/// `command`; the README documents each.
+pub fn outcome(value: &serde_json::Value) {
+    if MACHINE_OUTPUT.load(Ordering::Relaxed) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
+        write_out(format!("{text}\n").as_bytes());
+    }
+}
+
+/// Whether stdout is the command's JSON outcome alone.
+pub fn is_machine_output() -> bool {
+    MACHINE_OUTPUT.load(Ordering::Relaxed)
+}
+
+/// Text for people on stdout, control characters escaped (on stderr when stdout is JSON).
 pub fn out_text(text: &str) {
+    if MACHINE_OUTPUT.load(Ordering::Relaxed) {
+        err_text(text);
+        return;
+    }
     write_out(escape_controls(text).as_bytes());
 }
 

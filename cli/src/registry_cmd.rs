@@ -13,8 +13,8 @@ use dac_engine::report::{DriftReport, HistoryReport};
 use dac_engine::upgrade;
 
 use crate::args::{
-    DeployFormat, DriftReportArgs, ExtractArgs, RegisterArgs, ReportFormat, ReportTargetArgs,
-    UnregisterArgs,
+    DeployFormat, DriftReportArgs, ExtractArgs, OutcomeFormat, RegisterArgs, ReportFormat,
+    ReportTargetArgs, UnregisterArgs,
 };
 use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{
@@ -47,6 +47,9 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
         .unwrap_or_else(|| "1.0.0.0".into());
     let n_elements = model.elements.len();
     let package = Package::of_model(model, &name, &version);
+    if is_stdout(&args.output) && args.outcome.format == OutcomeFormat::Json {
+        bail!("--format json and -o - both want standard output: write the package to a file");
+    }
     let line = format!(
         "extracted {target} ({name} {version}, {n_elements} top-level elements) -> {}",
         args.output.display()
@@ -59,6 +62,16 @@ pub fn extract(args: ExtractArgs) -> Result<u8> {
         package::write(&package, &args.output)?;
         outln!("{line}");
     }
+    crate::output::outcome(&serde_json::json!({
+        "format_version": 1,
+        "command": "extract",
+        "target": target.to_string(),
+        "output": args.output.display().to_string(),
+        "name": name,
+        "version": version,
+        "platform": target.platform().as_str(),
+        "elements": n_elements,
+    }));
     Ok(EXIT_OK)
 }
 
@@ -133,6 +146,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
             Package::of_model(model, name, version)
         }
     };
+    let mut forced_over = Vec::new();
     if args.package.is_some() {
         let differences = upgrade::registration_differences(driver.as_mut(), &package)?;
         if !differences.is_empty() {
@@ -148,6 +162,10 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
             crate::output::errln!(
                 "registering anyway (--force); the database differs from the package:\n{shown}"
             );
+            forced_over = dac_engine::report::changes(&differences)
+                .into_iter()
+                .map(|c| format!("{} {} {}", c.action, c.kind, c.name))
+                .collect();
         }
     }
     let registration = Registration::of(&package)?;
@@ -159,6 +177,16 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
         registration.name,
         registration.version
     );
+    crate::output::outcome(&serde_json::json!({
+        "format_version": 1,
+        "command": "register",
+        "target": target.to_string(),
+        "name": registration.name,
+        "version": registration.version,
+        "model_hash": registration.model_hash,
+        "definition": if args.package.is_some() { "package" } else { "live schema" },
+        "forced_over_differences": forced_over,
+    }));
     Ok(EXIT_OK)
 }
 
@@ -184,6 +212,13 @@ pub fn unregister(args: UnregisterArgs) -> Result<u8> {
         registration.name,
         registration.version
     );
+    crate::output::outcome(&serde_json::json!({
+        "format_version": 1,
+        "command": "unregister",
+        "target": target.to_string(),
+        "name": registration.name,
+        "version": registration.version,
+    }));
     Ok(EXIT_OK)
 }
 

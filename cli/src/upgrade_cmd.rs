@@ -11,7 +11,7 @@ use dac_engine::registry::HistoryAction;
 use dac_engine::report::plan_file::ReviewedPlan;
 use dac_engine::upgrade;
 
-use crate::args::{RollbackArgs, TargetArgs, TransferFormat, UpgradeArgs};
+use crate::args::{RecoverArgs, RollbackArgs, TransferFormat, UpgradeArgs};
 use crate::output::{errln, out_data, out_text, outln};
 use crate::planning;
 use crate::progress_display::ProgressDisplay;
@@ -57,7 +57,10 @@ fn check_mode(args: &UpgradeArgs) -> Result<()> {
     } else {
         let unused = [
             (args.report.is_some(), "--report"),
-            (args.format.is_some(), "--format"),
+            (
+                args.format == Some(TransferFormat::Markdown),
+                "--format markdown",
+            ),
             (args.parallel.is_some(), "--parallel"),
             (args.no_early_copy, "--no-early-copy"),
             (args.quiet, "--quiet"),
@@ -114,6 +117,35 @@ fn print_in_place(
 ) -> Result<u8> {
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
     let scripts = scripts_ran(&outcome.plan);
+    let script_text = outcome.script.text(dialect_for(package.model.platform()));
+    crate::output::outcome(&serde_json::json!({
+        "format_version": 1,
+        "command": "upgrade",
+        "mode": "in-place",
+        "target": target.to_string(),
+        "application": name,
+        "action": outcome.action.as_str(),
+        "up_to_date": outcome.up_to_date,
+        "version_before": outcome.version_before,
+        "version_after": outcome.version_after,
+        "steps": outcome.plan.steps.iter().map(|s| serde_json::json!({
+            "step": s.kind.as_str(),
+            "type": s.object_kind,
+            "name": s.name.to_string(),
+        })).collect::<Vec<_>>(),
+        "statements": outcome.script.n_statements(),
+        "deployment_scripts": outcome.plan.deployment_scripts(),
+        "hazards": outcome.plan.hazards.iter().map(|h| serde_json::json!({
+            "kind": h.kind.as_str(),
+            "object": h.object.to_string(),
+            "message": h.message,
+        })).collect::<Vec<_>>(),
+        "drift_overridden": outcome.drift.as_ref().map(|d| dac_engine::report::changes(d)
+            .into_iter()
+            .map(|c| format!("{} {} {}", c.action, c.kind, c.name))
+            .collect::<Vec<_>>()),
+        "script": show_script.then_some(&script_text),
+    }));
     if outcome.up_to_date && scripts.is_empty() {
         outln!(
             "{target} is up to date: {name} {} (nothing to do)",
@@ -121,8 +153,8 @@ fn print_in_place(
         );
         return Ok(EXIT_OK);
     }
-    if show_script {
-        out_data(&outcome.script.text(dialect_for(package.model.platform())));
+    if show_script && !crate::output::is_machine_output() {
+        out_data(&script_text);
     }
     if outcome.up_to_date {
         outln!(
@@ -253,7 +285,10 @@ fn upgrade_with_plan(args: &UpgradeArgs) -> Result<u8> {
     for (given, name) in [
         (args.allow_drift, "--allow-drift"),
         (args.report.is_some(), "--report"),
-        (args.format.is_some(), "--format"),
+        (
+            args.format == Some(TransferFormat::Markdown),
+            "--format markdown",
+        ),
         (args.parallel.is_some(), "--parallel"),
         (args.no_early_copy, "--no-early-copy"),
         (args.quiet, "--quiet"),
@@ -387,16 +422,32 @@ pub fn rollback(args: RollbackArgs) -> Result<u8> {
     if let Some(kept) = &outcome.kept_upgraded {
         outln!("  the upgraded database took writes and is kept as {kept}");
     }
+    crate::output::outcome(&serde_json::json!({
+        "format_version": 1,
+        "command": "rollback",
+        "target": target.to_string(),
+        "version_before": outcome.from_version,
+        "version_after": outcome.version,
+        "upgraded_database_kept_as": outcome.kept_upgraded,
+        "recovered_first": outcome.recovered,
+    }));
     Ok(EXIT_OK)
 }
 
 /// `dac recover`.
-pub fn recover(args: TargetArgs) -> Result<u8> {
+pub fn recover(args: RecoverArgs) -> Result<u8> {
     let target = target_of(&args.target)?;
-    match upgrade::recover(&target).with_context(|| format!("recovering {target}"))? {
+    let recovered = upgrade::recover(&target).with_context(|| format!("recovering {target}"))?;
+    match &recovered {
         Some(what) => outln!("{what}"),
         None => outln!("{target}: nothing to recover"),
     }
+    crate::output::outcome(&serde_json::json!({
+        "format_version": 1,
+        "command": "recover",
+        "target": target.to_string(),
+        "recovered": recovered,
+    }));
     Ok(EXIT_OK)
 }
 

@@ -781,3 +781,156 @@ fn status_reports_an_interrupted_side_by_side_run_without_recovering_it() {
     dac(dir.path(), &["recover", "--target", &db]).expect_code(0);
     dac(dir.path(), &["status", "--target", &db]).expect_code(0);
 }
+
+/// One run's stdout as JSON, or the test fails naming the command.
+#[track_caller]
+fn json_of(dir: &Path, args: &[&str], code: i32) -> serde_json::Value {
+    let run = dac(dir, args);
+    run.expect_code(code);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|err| {
+        panic!(
+            "dac {}: stdout is not JSON ({err}):\n{}\n--- stderr\n{}",
+            args.join(" "),
+            run.stdout,
+            run.stderr
+        )
+    })
+}
+
+#[test]
+fn every_command_speaks_json_on_stdout_with_notes_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let folder = d.join("src");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("schema.sql"), V1).unwrap();
+    let v1 = d.join("v1.dacpac").display().to_string();
+    let build = json_of(
+        d,
+        &[
+            "build",
+            folder.to_str().unwrap(),
+            "--platform",
+            "sqlite",
+            "--name",
+            "app",
+            "--version",
+            "1.0.0",
+            "-o",
+            &v1,
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    assert_eq!(
+        (build["command"].as_str(), build["elements"].as_u64()),
+        (Some("build"), Some(4))
+    );
+    let v2 = build_sqlite_schema(d, "2.0.0", V2);
+    let db = d.join("app.db").display().to_string();
+
+    let upgrade = json_of(
+        d,
+        &[
+            "upgrade",
+            "--in-place",
+            &v1,
+            "--target",
+            &db,
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    assert_eq!(upgrade["action"], "deploy");
+    assert_eq!(upgrade["version_after"], "1.0.0");
+    let info = json_of(d, &["info", &v1, "--format", "json"], 0);
+    assert!(info.is_object());
+    let compare = json_of(d, &["compare", &db, &v2, "--format", "json"], 2);
+    assert!(compare.is_object());
+    let script = json_of(
+        d,
+        &[
+            "script",
+            &v2,
+            "--target",
+            &db,
+            "--format",
+            "json",
+            "--allow-data-loss",
+        ],
+        0,
+    );
+    assert_eq!(script["command"], "script");
+    assert!(!script["script"]["batches"].as_array().unwrap().is_empty());
+    let report = json_of(
+        d,
+        &["deploy-report", &v2, "--target", &db, "--format", "json"],
+        2,
+    );
+    assert!(report.is_object());
+    let plan = json_of(d, &["plan", &v2, "--target", &db], 0);
+    assert_eq!(plan["format"], 1);
+    let drift = json_of(d, &["drift-report", "--target", &db, "--format", "json"], 0);
+    assert!(drift.is_object());
+    let history = json_of(d, &["history", "--target", &db, "--format", "json"], 0);
+    assert_eq!(history["entries"].as_array().unwrap().len(), 1);
+    let status = json_of(d, &["status", "--target", &db, "--format", "json"], 0);
+    assert_eq!(status["registration"]["version"], "1.0.0");
+    let extract = d.join("extracted.dacpac").display().to_string();
+    let extracted = json_of(
+        d,
+        &[
+            "extract", "--target", &db, "-o", &extract, "--format", "json",
+        ],
+        0,
+    );
+    assert_eq!(extracted["command"], "extract");
+    let unregister = json_of(d, &["unregister", "--target", &db, "--format", "json"], 0);
+    assert_eq!(unregister["version"], "1.0.0");
+    let register = json_of(
+        d,
+        &["register", &v1, "--target", &db, "--format", "json"],
+        0,
+    );
+    assert_eq!(register["definition"], "package");
+    let side = json_of(
+        d,
+        &[
+            "upgrade",
+            "--side-by-side",
+            "-q",
+            &v2,
+            "--target",
+            &db,
+            "--format",
+            "json",
+            "--allow-data-loss",
+        ],
+        0,
+    );
+    assert!(side.is_object());
+    let rollback = json_of(d, &["rollback", "--target", &db, "--format", "json"], 0);
+    assert_eq!(
+        (
+            rollback["version_before"].as_str(),
+            rollback["version_after"].as_str()
+        ),
+        (Some("2.0.0"), Some("1.0.0"))
+    );
+    let recover = json_of(d, &["recover", "--target", &db, "--format", "json"], 0);
+    assert_eq!(recover["recovered"], serde_json::Value::Null);
+
+    // stdout cannot be both the package and the JSON.
+    let both = dac(
+        d,
+        &["extract", "--target", &db, "-o", "-", "--format", "json"],
+    );
+    both.expect_code(1);
+    assert!(
+        both.stderr.contains("both want standard output"),
+        "{}",
+        both.stderr
+    );
+}

@@ -336,7 +336,8 @@ fn an_option_a_mode_does_not_use_is_an_error_naming_both() {
     let (v2, target) = ledger_at_v1(dir.path());
     let before = schema(&target);
     for (mode, extra, named) in [
-        ("--in-place", vec!["--format", "json"], "--format"),
+        // In place has a JSON outcome, but no Markdown transfer report.
+        ("--in-place", vec!["--format", "markdown"], "--format markdown"),
         ("--in-place", vec!["--report", "r.md"], "--report"),
         ("--in-place", vec!["--parallel", "2"], "--parallel"),
         ("--in-place", vec!["--no-early-copy"], "--no-early-copy"),

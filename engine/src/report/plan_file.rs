@@ -109,6 +109,26 @@ pub struct PlannedBatch {
     pub statements: Vec<String>,
 }
 
+impl PlannedScript {
+    /// A rendered script's batches and how they run.
+    pub fn of(script: &Script) -> PlannedScript {
+        PlannedScript {
+            transactional: script.transactional,
+            foreign_keys_off: script.foreign_keys_off,
+            variables: script.variables.clone(),
+            batches: script
+                .batches
+                .iter()
+                .map(|b| PlannedBatch {
+                    step: b.step.map(|k| k.as_str().to_string()),
+                    comment: b.comment.clone(),
+                    statements: b.statements.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl ReviewedPlan {
     /// The script, as [`Script`] (to print, or to run).
     pub fn script(&self) -> Result<Script> {

@@ -13,8 +13,8 @@ use crate::driver::{Driver, with_lock};
 use crate::package::Package;
 use crate::registry::{self, Registration};
 use crate::report::plan_file::{
-    Fingerprint, PLAN_FORMAT, PlannedBatch, PlannedHazard, PlannedScript, PlannedStep,
-    ReviewedPlan, short_hash as short,
+    Fingerprint, PLAN_FORMAT, PlannedHazard, PlannedScript, PlannedStep, ReviewedPlan,
+    short_hash as short,
 };
 use crate::{Error, Result};
 
@@ -73,21 +73,7 @@ fn record(package: &Package, prepared: &Prepared, options: &InPlaceOptions) -> R
                 message: h.message.clone(),
             })
             .collect(),
-        script: PlannedScript {
-            transactional: prepared.script.transactional,
-            foreign_keys_off: prepared.script.foreign_keys_off,
-            variables: prepared.script.variables.clone(),
-            batches: prepared
-                .script
-                .batches
-                .iter()
-                .map(|b| PlannedBatch {
-                    step: b.step.map(|k| k.as_str().to_string()),
-                    comment: b.comment.clone(),
-                    statements: b.statements.clone(),
-                })
-                .collect(),
-        },
+        script: PlannedScript::of(&prepared.script),
     }
 }
 
