@@ -469,6 +469,14 @@ pub struct PlanningFlags {
     /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
     #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
+    /// Refuse (exit 3) a plan that rebuilds a table (DacFx AllowTableRecreation=False).
+    #[arg(long)]
+    pub block_on_rebuild: bool,
+    /// Refuse (exit 3) a plan with hazards of these kinds, comma-separated: TableRebuild,
+    /// TableRewrite, BlockingIndexBuild, TableScan, DataLoss, NotNullWithoutDefault,
+    /// ColumnOrder, Unscriptable.
+    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
+    pub block_on: Vec<String>,
     /// A publish profile (*.publish.xml): its target, SQLCMD variables and the deploy
     /// properties dac implements (see the README); options given here override it.
     #[arg(long, value_name = "FILE")]

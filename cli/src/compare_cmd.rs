@@ -89,6 +89,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
         make_plan(&connection(&args.target)?, &args.package, &args.planning)?;
     // A script that cannot run is refused, as an upgrade refuses it.
     dac_engine::upgrade::refuse_unrunnable(&plan)?;
+    dac_engine::upgrade::refuse_hazards(&plan, &planning::block_on(&args.planning)?)?;
     let dialect = dialect_for(desired.model.platform());
     let variables = planning::variables(&args.planning, desired.package.as_ref())?;
     let rendered = script::render(&plan, dialect).with_variables(dialect, &variables)?;
@@ -118,6 +119,7 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
 pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
     let (current, desired, diff, plan) =
         make_plan(&connection(&args.target)?, &args.package, &args.planning)?;
+    let blocked = planning::block_on(&args.planning)?;
     let report = report::deploy_report(&current.display, &desired.display, &diff, &plan);
     let (text, human) = match args.format {
         DeployFormat::Xml => (report::deploy_report_xml(&report), false),
@@ -130,7 +132,12 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
         None if human => out_text(&text),
         None => out_data(&text),
     }
-    let code = if plan.is_empty() {
+    // The report is written either way; a policy the plan breaks makes the exit code say so.
+    let refused = dac_engine::upgrade::refuse_hazards(&plan, &blocked);
+    let code = if let Err(err) = refused {
+        crate::output::errln!("refused: {err}");
+        crate::shared::EXIT_REFUSED
+    } else if plan.is_empty() {
         EXIT_OK
     } else {
         EXIT_DIFFERENCES

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use dac_engine::compare::{self, CompareOptions, TextRules};
 use dac_engine::model::Platform;
 use dac_engine::package::Package;
-use dac_engine::plan::PlanOptions;
+use dac_engine::plan::{HazardKind, PlanOptions};
 use dac_engine::upgrade::{self, InPlaceOptions, SideBySideOptions};
 
 use crate::args::{CompareFlags, ConnectionText, PlanningFlags, TargetFlag};
@@ -71,7 +71,34 @@ pub fn in_place_options(
         compare: compare_options(&flags.compare, package.model.platform())?,
         variables: variables(flags, Some(package))?,
         rebuild_for_column_order: flags.rebuild_for_column_order,
+        block_on: block_on(flags)?,
     })
+}
+
+/// The hazard kinds `--block-on` and `--block-on-rebuild` refuse; an unknown name is an error
+/// listing the known ones.
+pub fn block_on(flags: &PlanningFlags) -> Result<Vec<HazardKind>> {
+    let mut kinds = Vec::new();
+    if flags.block_on_rebuild {
+        kinds.push(HazardKind::TableRebuild);
+    }
+    for name in &flags.block_on {
+        let name = name.trim();
+        let kind = HazardKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(name))
+            .with_context(|| {
+                let known: Vec<&str> = HazardKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "--block-on: unknown hazard {name:?}; known: {}",
+                    known.join(", ")
+                )
+            })?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
 }
 
 /// A side-by-side upgrade's options, after [`not_side_by_side`] found nothing it cannot do.
@@ -112,6 +139,8 @@ pub fn given(flags: &PlanningFlags) -> Vec<&'static str> {
         (flags.allow_data_loss, "--allow-data-loss"),
         (flags.smart_defaults, "--smart-defaults"),
         (flags.rebuild_for_column_order, "--rebuild-for-column-order"),
+        (flags.block_on_rebuild, "--block-on-rebuild"),
+        (!flags.block_on.is_empty(), "--block-on"),
         (!flags.variables.is_empty(), "--variable"),
         (flags.profile.is_some(), "--profile"),
         (
@@ -141,6 +170,9 @@ pub fn not_side_by_side(flags: &PlanningFlags) -> Vec<&'static str> {
         (flags.smart_defaults, "--smart-defaults"),
         // The new database takes the package's order anyway.
         (flags.rebuild_for_column_order, "--rebuild-for-column-order"),
+        // It runs no upgrade script: the policy has no plan to judge.
+        (flags.block_on_rebuild, "--block-on-rebuild"),
+        (!flags.block_on.is_empty(), "--block-on"),
     ]
     .into_iter()
     .filter_map(|(given, name)| given.then_some(name))
@@ -167,6 +199,7 @@ const PROFILE_PROPERTIES: &[(&str, Support)] = &[
     ("BlockOnPossibleDataLoss", Support::Mapped),
     ("DropObjectsNotInSource", Support::Mapped),
     ("GenerateSmartDefaults", Support::Mapped),
+    ("AllowTableRecreation", Support::Mapped),
     ("IgnoreColumnOrder", Support::Mapped),
     ("IgnoreWhitespace", Support::Mapped),
     ("IgnoreComments", Support::Mapped),
@@ -328,6 +361,7 @@ pub fn apply_profile(flags: &mut PlanningFlags, target: &mut TargetFlag) -> Resu
                         compare.drop_objects_not_in_source.get_or_insert(on);
                     }
                     "GenerateSmartDefaults" => flags.smart_defaults |= on,
+                    "AllowTableRecreation" => flags.block_on_rebuild |= !on,
                     "IgnoreColumnOrder" => {
                         // DacFx's False rebuilds for order; the command line's either flag wins.
                         if !compare.ignore_column_order && !flags.rebuild_for_column_order {

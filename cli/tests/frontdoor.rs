@@ -934,3 +934,122 @@ fn every_command_speaks_json_on_stdout_with_notes_on_stderr() {
         both.stderr
     );
 }
+
+#[test]
+fn a_rebuild_policy_refuses_plans_that_rebuild_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let v1 = crate::util::build_finance(d, "1.0.0", "finance-v1");
+    let v2 = crate::util::build_finance(d, "2.0.0", "finance-v2");
+    let db = d.join("f.db").display().to_string();
+    dac(d, &["upgrade", "--in-place", &v1, "--target", &db]).expect_code(0);
+    let before = tables(&db);
+
+    // finance v2 rebuilds [main].[accounts] on SQLite: each command that plans refuses it.
+    for args in [
+        vec![
+            "upgrade",
+            "--in-place",
+            &v2,
+            "--target",
+            &db,
+            "--allow-data-loss",
+            "--block-on-rebuild",
+        ],
+        vec!["script", &v2, "--target", &db, "--block-on", "TableRebuild"],
+        vec![
+            "plan",
+            &v2,
+            "--target",
+            &db,
+            "--block-on",
+            "tablerebuild,DataLoss",
+        ],
+    ] {
+        let run = dac(d, &args);
+        run.expect_code(3);
+        assert!(
+            run.stderr
+                .contains("TableRebuild: the table [main].[accounts] is rebuilt"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // The deploy report is still written, and its exit code says the policy refused it.
+    let report = dac(
+        d,
+        &[
+            "deploy-report",
+            &v2,
+            "--target",
+            &db,
+            "--format",
+            "json",
+            "--block-on-rebuild",
+        ],
+    );
+    report.expect_code(3);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&report.stdout).is_ok(),
+        "{}",
+        report.stdout
+    );
+    // A publish profile says it as DacFx does.
+    let profile = profile(d, "norebuild", &[("AllowTableRecreation", "False")], "");
+    let by_profile = dac(
+        d,
+        &[
+            "upgrade",
+            "--in-place",
+            &v2,
+            "--target",
+            &db,
+            "--allow-data-loss",
+            "--profile",
+            &profile,
+        ],
+    );
+    by_profile.expect_code(3);
+    assert_eq!(tables(&db), before, "nothing ran");
+    // An unknown hazard is an error naming the ones there are.
+    let bogus = dac(d, &["script", &v2, "--target", &db, "--block-on", "Bogus"]);
+    bogus.expect_code(1);
+    assert!(
+        bogus
+            .stderr
+            .contains("unknown hazard \"Bogus\"; known: DataLoss"),
+        "{}",
+        bogus.stderr
+    );
+    // Side by side runs no upgrade script: the policy has nothing to judge there.
+    let side = dac(
+        d,
+        &[
+            "upgrade",
+            "--side-by-side",
+            &v2,
+            "--target",
+            &db,
+            "--block-on-rebuild",
+        ],
+    );
+    side.expect_code(1);
+    assert!(
+        side.stderr.contains("--block-on-rebuild"),
+        "{}",
+        side.stderr
+    );
+    // Without the policy it upgrades.
+    dac(
+        d,
+        &[
+            "upgrade",
+            "--in-place",
+            &v2,
+            "--target",
+            &db,
+            "--allow-data-loss",
+        ],
+    )
+    .expect_code(0);
+}

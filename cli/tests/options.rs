@@ -337,7 +337,11 @@ fn an_option_a_mode_does_not_use_is_an_error_naming_both() {
     let before = schema(&target);
     for (mode, extra, named) in [
         // In place has a JSON outcome, but no Markdown transfer report.
-        ("--in-place", vec!["--format", "markdown"], "--format markdown"),
+        (
+            "--in-place",
+            vec!["--format", "markdown"],
+            "--format markdown",
+        ),
         ("--in-place", vec!["--report", "r.md"], "--report"),
         ("--in-place", vec!["--parallel", "2"], "--parallel"),
         ("--in-place", vec!["--no-early-copy"], "--no-early-copy"),

@@ -330,6 +330,9 @@ fn maciejw_002_to_003_tightens_and_drops() {
             "NotNullWithoutDefault [dbo].[Customers].[FirstName]",
             "NotNullWithoutDefault [dbo].[Customers].[LastName]",
             "DataLoss [dbo].[Customers].[Name]",
+            // Risks, not losses: NOT NULL reads every row under a lock.
+            "TableScan [dbo].[Customers].[FirstName]",
+            "TableScan [dbo].[Customers].[LastName]",
         ]
     );
     assert_statements(
@@ -366,7 +369,11 @@ fn maciejw_003_to_004_adds_tables_and_renames_a_foreign_key() {
             "PostDeploy Script [postdeploy]",
         ]
     );
-    assert!(step.plan.hazards.is_empty(), "{:?}", hazards(&step.plan));
+    // The renamed foreign key is added again, checking every row of a table that is there.
+    assert_eq!(
+        hazards(&step.plan),
+        ["TableScan [dbo].[FK_Customers_ToCustomerTypes]"]
+    );
     assert_statements(
         &step,
         &[
@@ -409,7 +416,12 @@ fn maciejw_004_to_005_moves_to_the_db_model() {
     );
     assert_eq!(
         hazards(&step.plan),
-        ["DataLoss [dbo].[Customers].[CustomerTypeId]"]
+        [
+            "DataLoss [dbo].[Customers].[CustomerTypeId]",
+            "TableScan [dbo].[FK_CustomerCategories_ToCategories]",
+            "TableScan [dbo].[FK_CustomerCategories_ToCustomers]",
+            "BlockingIndexBuild [dbo].[Customers]",
+        ]
     );
     let kept: Vec<String> = step
         .diff
@@ -565,7 +577,11 @@ fn posh_filtering_demo_adds_a_cross_schema_foreign_key() {
         operations(&step.plan),
         ["AddForeignKey SqlForeignKeyConstraint [Production].[fk_questionbank_exams]"]
     );
-    assert!(step.plan.hazards.is_empty());
+    // A foreign key added to a table that is there checks its rows: a risk, nothing lost.
+    assert_eq!(
+        hazards(&step.plan),
+        ["TableScan [Production].[fk_questionbank_exams]"]
+    );
     assert_statements(
         &step,
         &[
@@ -649,7 +665,7 @@ fn deploy_report_xml_and_json_of_a_chain_step() {
         Some("http://schemas.microsoft.com/sqlserver/dac/DeployReport/2012/02")
     );
     assert!(stack.is_empty(), "unclosed: {stack:?}");
-    assert_eq!(alert_ids, ["1", "2", "3"]);
+    assert_eq!(alert_ids, ["1", "2", "3", "4", "5"]);
     assert!(!item_issue_ids.is_empty());
     for id in &item_issue_ids {
         assert!(alert_ids.contains(id), "item issue {id} is not an alert");
@@ -664,7 +680,7 @@ fn deploy_report_xml_and_json_of_a_chain_step() {
     );
     assert_eq!(
         item_issue_ids,
-        ["1", "2", "3"],
+        ["1", "2", "3", "4", "5"],
         "every hazard is on the table"
     );
 
@@ -696,7 +712,9 @@ fn deploy_report_xml_and_json_of_a_chain_step() {
     assert_eq!(json["summary"]["alter"], 1);
     assert_eq!(json["summary"]["data_loss"], 3);
     let alerts = json["alerts"].as_array().unwrap();
-    assert_eq!(alerts.len(), 3);
+    // Three that could lose data, two that scan the table under a lock.
+    assert_eq!(alerts.len(), 5);
+    assert_eq!(alerts.iter().filter(|a| a["data_loss"] == true).count(), 3);
     for alert in alerts {
         for field in ["id", "name", "kind", "object", "message", "data_loss"] {
             assert!(alert.get(field).is_some(), "alert.{field}: {alert}");
@@ -704,7 +722,7 @@ fn deploy_report_xml_and_json_of_a_chain_step() {
     }
     let item = &json["operations"][0]["items"][0];
     assert_eq!(item["type"], "SqlTable");
-    assert_eq!(item["issues"], serde_json::json!([1, 2, 3]));
+    assert_eq!(item["issues"], serde_json::json!([1, 2, 3, 4, 5]));
     let steps = json["steps"].as_array().unwrap();
     let alter = steps.iter().find(|s| s["step"] == "AlterTable").unwrap();
     assert_eq!(alter["guarded"], true);

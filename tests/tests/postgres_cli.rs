@@ -407,3 +407,107 @@ fn a_reviewed_plan_on_postgres_runs_as_made_or_is_refused_naming_the_change() {
     dac(dir.path(), &["status", "--target", &url]).expect_code(0);
     server().drop_database(&url);
 }
+
+/// Risky, not only destructive, changes on a real server: a type change that rewrites the
+/// table, an index built on a table that is there, a CHECK that reads every row. Each is a
+/// hazard in the deploy report (a widening that does not rewrite is not), and `--block-on`
+/// refuses the upgrade (exit 3) with nothing changed.
+#[test]
+fn risky_postgres_changes_are_hazards_a_policy_can_refuse() {
+    let url = server().create_database("risky_changes");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE orders (\n  id integer PRIMARY KEY,\n  qty integer NOT NULL,\n  code varchar(10) NOT NULL,\n  total numeric(10,2) NOT NULL\n);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE orders (\n  id integer PRIMARY KEY,\n  qty bigint NOT NULL,\n  code varchar(20) NOT NULL,\n  total numeric(12,2) NOT NULL,\n  CONSTRAINT qty_positive CHECK (qty > 0)\n);\nCREATE INDEX orders_total ON orders (total);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO orders VALUES (1, 3, 'a', 9.50)");
+    let report = dac(
+        dir.path(),
+        &["deploy-report", &v2, "--target", &url, "--format", "json"],
+    );
+    report.expect_code(2);
+    let json: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    let alerts: Vec<(String, String)> = json["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                a["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let has = |kind: &str, text: &str| alerts.iter().any(|(k, m)| k == kind && m.contains(text));
+    assert!(
+        has("TableRewrite", "column qty of [public].[orders] rewrites"),
+        "{alerts:?}"
+    );
+    assert!(
+        !has("TableRewrite", "column code"),
+        "varchar(10) -> varchar(20) does not rewrite: {alerts:?}"
+    );
+    assert!(
+        !has("TableRewrite", "column total"),
+        "numeric(10,2) -> numeric(12,2) does not rewrite: {alerts:?}"
+    );
+    assert!(
+        has("BlockingIndexBuild", "CREATE INDEX CONCURRENTLY"),
+        "{alerts:?}"
+    );
+    assert!(
+        has("TableScan", "checks every row of [public].[orders]"),
+        "{alerts:?}"
+    );
+
+    let before = schema(&url);
+    let refused = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            &v2,
+            "--target",
+            &url,
+            "--in-place",
+            "--block-on",
+            "TableRewrite,BlockingIndexBuild",
+        ],
+    );
+    refused.expect_code(3);
+    assert!(
+        refused
+            .stderr
+            .contains("TableRewrite: changing the type of column qty"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(
+            "BlockingIndexBuild: building [public].[orders].[orders_total] blocks writes"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(schema(&url), before, "nothing ran");
+    dac(
+        dir.path(),
+        &["upgrade", &v2, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    assert_eq!(
+        query(&url, "SELECT id, qty, code, total FROM orders"),
+        "1|3|a|9.50"
+    );
+    server().drop_database(&url);
+}

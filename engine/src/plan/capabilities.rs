@@ -39,6 +39,12 @@ pub struct Capabilities {
     /// A column's identity can be added, dropped and changed in place (PostgreSQL `ALTER
     /// COLUMN ... ADD GENERATED / SET GENERATED / SET sequence options / DROP IDENTITY`).
     pub alter_identity_in_place: bool,
+    /// Changing a column's type rewrites the table unless the new type only widens a
+    /// variable-length string or a numeric (PostgreSQL, SQL Server).
+    pub type_change_rewrites_table: bool,
+    /// How to build an index without blocking writes, where the platform has a way (said in
+    /// the hazard of an index built on a table that is there).
+    pub online_index_build: Option<&'static str>,
 }
 
 impl Capabilities {
@@ -58,6 +64,10 @@ impl Capabilities {
         validate_constraints_later: true,
         dependents_hold_columns: true,
         alter_identity_in_place: true,
+        type_change_rewrites_table: true,
+        online_index_build: Some(
+            "CREATE INDEX CONCURRENTLY, run outside the upgrade's transaction,",
+        ),
     };
 
     /// SQLite: a rebuild for most table changes, foreign keys only inside CREATE TABLE.
@@ -75,6 +85,8 @@ impl Capabilities {
         validate_constraints_later: false,
         dependents_hold_columns: false,
         alter_identity_in_place: false,
+        type_change_rewrites_table: false,
+        online_index_build: None,
     };
 
     /// SQL Server: ALTER for columns and constraints, column order kept, SQLCMD variables.
@@ -92,5 +104,7 @@ impl Capabilities {
         validate_constraints_later: false,
         dependents_hold_columns: false,
         alter_identity_in_place: false,
+        type_change_rewrites_table: true,
+        online_index_build: Some("WITH (ONLINE = ON), in the editions that have it,"),
     };
 }

@@ -12,6 +12,7 @@ mod capabilities;
 mod dependents;
 mod filters;
 mod graph;
+mod risks;
 mod tables;
 
 use std::collections::{BTreeMap, HashMap};
@@ -358,11 +359,20 @@ pub enum HazardKind {
     /// index's table or columns, as some system packages have): no statement can create it, so
     /// the plan is refused.
     EmptyReference,
+    /// A column's new type makes the platform rewrite the whole table, with reads and writes
+    /// blocked while it runs.
+    TableRewrite,
+    /// An index (or a key's index) is built on a table that is there: writes wait while it
+    /// builds.
+    BlockingIndexBuild,
+    /// A constraint or NOT NULL reads every row of a table that is there, under a lock that
+    /// blocks writes.
+    TableScan,
 }
 
 impl HazardKind {
     /// Every kind.
-    pub const ALL: [HazardKind; 7] = [
+    pub const ALL: [HazardKind; 10] = [
         HazardKind::DataLoss,
         HazardKind::NotNullWithoutDefault,
         HazardKind::TableRebuild,
@@ -370,6 +380,9 @@ impl HazardKind {
         HazardKind::DependencyCycle,
         HazardKind::ColumnOrder,
         HazardKind::EmptyReference,
+        HazardKind::TableRewrite,
+        HazardKind::BlockingIndexBuild,
+        HazardKind::TableScan,
     ];
 
     /// The kind [`HazardKind::as_str`] names.
@@ -389,6 +402,9 @@ impl HazardKind {
             HazardKind::DependencyCycle => "DependencyCycle",
             HazardKind::ColumnOrder => "ColumnOrder",
             HazardKind::EmptyReference => "EmptyReference",
+            HazardKind::TableRewrite => "TableRewrite",
+            HazardKind::BlockingIndexBuild => "BlockingIndexBuild",
+            HazardKind::TableScan => "TableScan",
         }
     }
 
@@ -646,6 +662,7 @@ pub fn plan(
     }
     let extra = std::mem::take(&mut planner.edges);
     let mut plan = std::mem::take(&mut planner.plan);
+    risks::add_risk_hazards(&mut plan, current, caps, planner.case_sensitive);
     let index = graph::NameIndex::new(&[current, desired]);
     for cycle in order(&mut plan.steps, &index, &planner.current_owned, &extra) {
         let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();

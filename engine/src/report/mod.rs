@@ -209,7 +209,11 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
             id: idx + 1,
             name: match h.kind {
                 HazardKind::DataLoss | HazardKind::NotNullWithoutDefault => "DataIssue",
-                HazardKind::TableRebuild | HazardKind::ColumnOrder => "DataMotion",
+                HazardKind::TableRebuild
+                | HazardKind::ColumnOrder
+                | HazardKind::TableRewrite
+                | HazardKind::BlockingIndexBuild
+                | HazardKind::TableScan => "DataMotion",
                 HazardKind::Unscriptable
                 | HazardKind::DependencyCycle
                 | HazardKind::EmptyReference => "UnsupportedObject",

@@ -783,7 +783,12 @@ fn smart_defaults_fill_nulls_before_a_column_becomes_not_null() {
             ..PlanOptions::default()
         };
         let with = plan_for(dialect, &diff, &current, &desired, &options);
-        assert!(with.hazards.is_empty(), "{dsp}: {:?}", with.hazards);
+        // Nothing can fail on the rows; making the column NOT NULL still reads them all.
+        assert!(
+            with.hazards.iter().all(|h| h.kind == HazardKind::TableScan),
+            "{dsp}: {:?}",
+            with.hazards
+        );
         let text = render(&with, dialect).text(dialect);
         let mut last = 0;
         for statement in &expect {

@@ -31,6 +31,9 @@ pub struct InPlaceOptions {
     /// Rebuild tables whose columns are in another order than the package's, where the
     /// platform would keep their order (and report it).
     pub rebuild_for_column_order: bool,
+    /// Hazards that refuse the upgrade when the plan has them (`--block-on`,
+    /// `--block-on-rebuild`).
+    pub block_on: Vec<HazardKind>,
 }
 
 /// What an in-place upgrade did.
@@ -110,6 +113,7 @@ fn in_place_locked(
         return Ok(prepared.into_outcome());
     }
     refuse_unrunnable(&prepared.plan)?;
+    refuse_hazards(&prepared.plan, &options.block_on)?;
     refuse_data_loss(
         driver,
         &prepared.plan,
@@ -313,6 +317,25 @@ pub fn refuse_unrunnable(plan: &Plan) -> Result<()> {
     }
     Err(Error::Blocked {
         reason: format!("the plan cannot run: {}", blockers.join("; ")),
+    })
+}
+
+/// Refuses a plan with hazards of the kinds the user blocks, naming each.
+pub fn refuse_hazards(plan: &Plan, blocked: &[HazardKind]) -> Result<()> {
+    let found: Vec<String> = plan
+        .hazards
+        .iter()
+        .filter(|h| blocked.contains(&h.kind))
+        .map(|h| format!("  {}: {}", h.kind.as_str(), h.message))
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Blocked {
+        reason: format!(
+            "the plan has hazards the policy blocks (--block-on):\n{}",
+            found.join("\n")
+        ),
     })
 }
 

@@ -17,7 +17,9 @@ use crate::script::Script;
 
 pub use crate::report::describe_drift;
 pub use in_place::compare_options;
-pub use in_place::{InPlaceOptions, InPlaceOutcome, drift, in_place, refuse_unrunnable};
+pub use in_place::{
+    InPlaceOptions, InPlaceOutcome, drift, in_place, refuse_hazards, refuse_unrunnable,
+};
 pub use registration::{register, registration_differences, unregister};
 pub use reviewed::{apply_plan, make_plan};
 pub use side_by_side::transfer_plan;

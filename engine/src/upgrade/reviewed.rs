@@ -28,6 +28,7 @@ pub fn make_plan(
     with_lock(driver, LOCK_WAIT, |driver| {
         let prepared = prepare(driver, package, options)?;
         super::refuse_unrunnable(&prepared.plan)?;
+        super::in_place::refuse_hazards(&prepared.plan, &options.block_on)?;
         Ok(record(package, &prepared, options))
     })
 }
