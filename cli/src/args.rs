@@ -207,7 +207,7 @@ pub struct TargetArgs {
 /// `--target`, or where to find it: `--target-env NAME`, a publish profile's
 /// `TargetConnectionString` (commands that plan), or the `DAC_TARGET` environment variable, in
 /// that order.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct TargetFlag {
     /// Connection string: sqlite:PATH, a .db/.sqlite file, postgres://user@host:port/db, or SQL
     /// Server's `Server=tcp:host,1433;Database=db;User Id=u;Password=p` or
@@ -400,7 +400,7 @@ pub struct DriftReportArgs {
 
 /// How two schemas are compared: taken by `dac compare`, and with [`PlanningFlags`] by every
 /// command that plans.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct CompareFlags {
     /// Columns in another order are not a difference.
     #[arg(long)]
@@ -448,7 +448,7 @@ pub struct CompareFlags {
 /// How every command that plans compares and plans: `script`, `deploy-report` and `upgrade`
 /// take this one set, mapped to the engine's options in one place (`planning.rs`), so a
 /// reviewed preview and the upgrade it previews run with the same options.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct PlanningFlags {
     /// Compare options.
     #[command(flatten)]
@@ -507,6 +507,13 @@ pub struct CompareArgs {
     /// Compare options.
     #[command(flatten)]
     pub compare: CompareFlags,
+    /// A publish profile (*.publish.xml): its compare properties (Ignore..., DoNotDropObjectTypes,
+    /// ExcludeObjectTypes...), under the options given here.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Go on when the profile sets properties dac does not implement (each is a warning).
+    #[arg(long)]
+    pub profile_ignore_unsupported: bool,
 }
 
 /// `dac script`.

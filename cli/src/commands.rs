@@ -16,7 +16,21 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Build(args) => build_cmd::build(args),
         Command::Info(args) => build_cmd::info(args),
-        Command::Compare(args) => compare_cmd::compare(args),
+        Command::Compare(mut args) => {
+            if args.profile.is_some() {
+                // The profile's compare properties, through the one mapping every command uses;
+                // its target is not compare's (both sides are given).
+                let mut flags = crate::args::PlanningFlags {
+                    compare: args.compare.clone(),
+                    profile: args.profile.clone(),
+                    profile_ignore_unsupported: args.profile_ignore_unsupported,
+                    ..Default::default()
+                };
+                planning::apply_profile(&mut flags, &mut crate::args::TargetFlag::default())?;
+                args.compare = flags.compare;
+            }
+            compare_cmd::compare(args)
+        }
         Command::Script(mut args) => {
             planning::apply_profile(&mut args.planning, &mut args.target)?;
             compare_cmd::script(args)

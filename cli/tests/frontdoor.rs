@@ -1053,3 +1053,75 @@ fn a_rebuild_policy_refuses_plans_that_rebuild_tables() {
     )
     .expect_code(0);
 }
+
+#[test]
+fn an_azure_access_token_comes_from_the_environment_and_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = build_sqlite_schema(dir.path(), "2.0.0", V2);
+    let target = "Server=tcp:127.0.0.1,1;Database=Shop;Authentication=ActiveDirectoryAccessToken";
+    let run = dac(dir.path(), &["drift-report", "--target", target]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("$DAC_SQLSERVER_ACCESS_TOKEN, which is not set"),
+        "{}",
+        run.stderr
+    );
+    // With the token set, dac goes on to connect (port 1 refuses) and never prints the token.
+    let token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.secret-token-value";
+    let run = dac_env(
+        dir.path(),
+        &["drift-report", "--target", target],
+        &[("DAC_SQLSERVER_ACCESS_TOKEN", token)],
+    );
+    run.expect_code(1);
+    assert!(!run.stderr.contains("not set"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("secret-token-value") && !run.stdout.contains("secret-token-value")
+    );
+    let interactive = dac(
+        dir.path(),
+        &[
+            "script",
+            &v2,
+            "--target",
+            "Server=h;Authentication=ActiveDirectoryInteractive",
+        ],
+    );
+    interactive.expect_code(1);
+    assert!(
+        interactive
+            .stderr
+            .contains("Authentication=ActiveDirectoryInteractive is not supported"),
+        "{}",
+        interactive.stderr
+    );
+}
+
+#[test]
+fn compare_takes_a_profiles_compare_properties() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v2) = v1_database(dir.path());
+    dac(dir.path(), &["compare", &db, &v2]).expect_code(2);
+    let tables_out = profile(
+        dir.path(),
+        "notables",
+        &[("ExcludeObjectTypes", "Tables")],
+        "",
+    );
+    dac(dir.path(), &["compare", &db, &v2, "--profile", &tables_out]).expect_code(0);
+    let unknown = profile(
+        dir.path(),
+        "unknown",
+        &[("ScriptDatabaseCollation", "True")],
+        "",
+    );
+    let run = dac(dir.path(), &["compare", &db, &v2, "--profile", &unknown]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("dac does not implement ScriptDatabaseCollation"),
+        "{}",
+        run.stderr
+    );
+}

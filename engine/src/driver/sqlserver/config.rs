@@ -38,6 +38,51 @@ pub enum Encrypt {
     Off,
 }
 
+/// The environment variable an `Authentication=ActiveDirectoryAccessToken` connection takes its
+/// Microsoft Entra ID (Azure AD) access token from: a token is a secret, kept off the command
+/// line and out of connection strings.
+pub const ACCESS_TOKEN_VARIABLE: &str = "DAC_SQLSERVER_ACCESS_TOKEN";
+
+/// How the login proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// SQL authentication: User Id and Password (the default).
+    SqlPassword,
+    /// A Microsoft Entra ID access token from [`ACCESS_TOKEN_VARIABLE`]
+    /// (`Authentication=ActiveDirectoryAccessToken`, Azure SQL).
+    AccessToken,
+}
+
+impl Authentication {
+    /// The `Authentication` keyword's value; the methods that need a browser, a Windows
+    /// identity or a credential flow dac does not run are an error saying what works instead.
+    fn parse(value: &str) -> Result<Authentication> {
+        let key: String = value
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match key.as_str() {
+            "sqlpassword" => Ok(Authentication::SqlPassword),
+            "activedirectoryaccesstoken" => Ok(Authentication::AccessToken),
+            _ => Err(invalid(format!(
+                "Authentication={value} is not supported: use SqlPassword (User Id and Password), or ActiveDirectoryAccessToken with a Microsoft Entra ID token in ${ACCESS_TOKEN_VARIABLE} (for example from `az account get-access-token --resource https://database.windows.net/ --query accessToken -o tsv`)"
+            ))),
+        }
+    }
+
+    /// The access token from `lookup` (the environment), for [`Authentication::AccessToken`];
+    /// an error names the variable, never a value.
+    pub fn access_token(lookup: impl Fn(&str) -> Option<String>) -> Result<Secret> {
+        match lookup(ACCESS_TOKEN_VARIABLE).map(|t| t.trim().to_string()) {
+            Some(token) if !token.is_empty() => Ok(Secret(token)),
+            _ => Err(invalid(format!(
+                "Authentication=ActiveDirectoryAccessToken takes the token from ${ACCESS_TOKEN_VARIABLE}, which is not set"
+            ))),
+        }
+    }
+}
+
 /// A parsed SQL Server connection string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionConfig {
@@ -53,6 +98,8 @@ pub struct ConnectionConfig {
     pub user: Option<String>,
     /// SQL login password.
     pub password: Secret,
+    /// How the login authenticates.
+    pub authentication: Authentication,
     /// Encryption; on unless the string says otherwise.
     pub encrypt: Encrypt,
     /// Accept any server certificate (`TrustServerCertificate=true`).
@@ -76,6 +123,7 @@ impl Default for ConnectionConfig {
             database: None,
             user: None,
             password: Secret::default(),
+            authentication: Authentication::SqlPassword,
             encrypt: Encrypt::On,
             trust_server_certificate: false,
             host_name_in_certificate: None,
@@ -303,6 +351,7 @@ impl ConnectionConfig {
                     config.user = Some(value).filter(|v| !v.is_empty())
                 }
                 "password" | "pwd" => config.password = Secret(value),
+                "authentication" => config.authentication = Authentication::parse(&value)?,
                 "encrypt" => config.encrypt = parse_encrypt(&value)?,
                 "trustservercertificate" | "trust server certificate" => {
                     config.trust_server_certificate = parse_bool(&key, &value)?
@@ -341,7 +390,7 @@ impl ConnectionConfig {
                 | "multi subnet failover" => {}
                 _ => {
                     return Err(invalid(format!(
-                        "unsupported connection string keyword {key:?}; use Server, Database, User Id, Password, Encrypt, TrustServerCertificate, HostNameInCertificate, Application Name, Connect Timeout, Command Timeout"
+                        "unsupported connection string keyword {key:?}; use Server, Database, User Id, Password, Authentication, Encrypt, TrustServerCertificate, HostNameInCertificate, Application Name, Connect Timeout, Command Timeout"
                     )));
                 }
             }
@@ -432,9 +481,10 @@ impl ConnectionConfig {
                 }
                 "user" | "username" => config.user = Some(v).filter(|u| !u.is_empty()),
                 "password" => config.password = Secret(v),
+                "authentication" => config.authentication = Authentication::parse(&v)?,
                 _ => {
                     return Err(invalid(format!(
-                        "unsupported sqlserver:// URL parameter {k:?}; use encrypt, trustServerCertificate, hostNameInCertificate, database, applicationName, connectTimeout, commandTimeout"
+                        "unsupported sqlserver:// URL parameter {k:?}; use authentication, encrypt, trustServerCertificate, hostNameInCertificate, database, applicationName, connectTimeout, commandTimeout"
                     )));
                 }
             }
@@ -519,6 +569,52 @@ pub(crate) fn redact_ado(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_token_authentication_takes_the_token_from_the_environment_only() {
+        let c = ConnectionConfig::parse(
+            "Server=tcp:app.database.windows.net,1433;Database=Shop;Authentication=Active Directory Access Token",
+        )
+        .unwrap();
+        assert_eq!(c.authentication, Authentication::AccessToken);
+        let c = ConnectionConfig::parse(
+            "sqlserver://app.database.windows.net/Shop?authentication=ActiveDirectoryAccessToken",
+        )
+        .unwrap();
+        assert_eq!(c.authentication, Authentication::AccessToken);
+        let token = Authentication::access_token(|name| {
+            (name == ACCESS_TOKEN_VARIABLE).then(|| "eyJ0eXAi.token \n".to_string())
+        })
+        .unwrap();
+        assert_eq!(token.expose(), "eyJ0eXAi.token");
+        assert_eq!(format!("{token:?}"), "***");
+        let missing = Authentication::access_token(|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("$DAC_SQLSERVER_ACCESS_TOKEN"), "{missing}");
+        // The methods that need a browser or a Windows identity say what works instead.
+        for method in [
+            "ActiveDirectoryInteractive",
+            "ActiveDirectoryIntegrated",
+            "ActiveDirectoryPassword",
+            "ActiveDirectoryDefault",
+        ] {
+            let err = ConnectionConfig::parse(&format!("Server=h;Authentication={method}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("Authentication={method} is not supported")),
+                "{err}"
+            );
+            assert!(err.contains("ActiveDirectoryAccessToken"), "{err}");
+        }
+        assert_eq!(
+            ConnectionConfig::parse("Server=h;User Id=u;Password=p;Authentication=SqlPassword")
+                .unwrap()
+                .authentication,
+            Authentication::SqlPassword
+        );
+    }
 
     #[test]
     fn ado_strings_parse_with_defaults() {

@@ -33,7 +33,7 @@ use super::scratch::{creation_script, scratch_name};
 use super::{Driver, ServerInfo, Timeouts};
 use crate::model::{Model, ObjectName, Platform, kind};
 use crate::{Error, Result};
-use config::{ConnectionConfig, Encrypt};
+use config::{Authentication, ConnectionConfig, Encrypt};
 
 /// `[name]` with `]` doubled.
 pub fn quote(name: &str) -> String {
@@ -175,9 +175,15 @@ fn tiberius_config(config: &ConnectionConfig) -> Result<tiberius::Config> {
         c.database(db);
     }
     c.application_name(&config.application_name);
-    match &config.user {
-        Some(user) => c.authentication(AuthMethod::sql_server(user, config.password.expose())),
-        None => {
+    match (&config.authentication, &config.user) {
+        (Authentication::AccessToken, _) => {
+            let token = Authentication::access_token(|name| std::env::var(name).ok())?;
+            c.authentication(AuthMethod::aad_token(token.expose()));
+        }
+        (Authentication::SqlPassword, Some(user)) => {
+            c.authentication(AuthMethod::sql_server(user, config.password.expose()))
+        }
+        (Authentication::SqlPassword, None) => {
             return Err(Error::Invalid(
                 "the SQL Server connection string has no User Id: give User Id and Password (SQL authentication)".into(),
             ));
