@@ -1,4 +1,5 @@
-//! Progress of a side-by-side upgrade: a bar on a terminal, plain lines otherwise, or nothing.
+//! Progress of an upgrade: a bar on a terminal, plain lines otherwise (side by side), or
+//! nothing.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -27,6 +28,17 @@ impl ProgressDisplay {
             tables: Mutex::new((0, 0)),
         }
         .with_bar(!quiet && terminal)
+    }
+
+    /// A bar on a terminal, nothing otherwise: for steps whose outcome line says it all
+    /// (an in-place upgrade), so logs and pipes get no step lines.
+    pub fn on_terminal() -> ProgressDisplay {
+        ProgressDisplay {
+            bar: None,
+            plain: false,
+            tables: Mutex::new((0, 0)),
+        }
+        .with_bar(std::io::stderr().is_terminal())
     }
 
     fn with_bar(mut self, on: bool) -> ProgressDisplay {

@@ -96,7 +96,9 @@ fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> R
         Ok(options) => options,
         Err(err) => return Err(discard(created, driver, err)),
     };
-    let outcome = upgrade::in_place(driver.as_mut(), package, &options);
+    let progress = ProgressDisplay::on_terminal();
+    let outcome = upgrade::in_place_with_progress(driver.as_mut(), package, &options, &progress);
+    progress.finish();
     print_warnings(driver.as_mut());
     let outcome = match outcome {
         Ok(outcome) => outcome,

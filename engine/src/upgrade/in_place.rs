@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{LOCK_WAIT, execute_locked};
+use super::{LOCK_WAIT, NoProgress, Progress, execute_locked};
 use crate::compare::{self, CompareOptions, Diff};
 use crate::dialect::dialect_for;
 use crate::driver::{Driver, with_lock};
@@ -96,9 +96,20 @@ pub fn in_place(
     package: &Package,
     options: &InPlaceOptions,
 ) -> Result<InPlaceOutcome> {
+    in_place_with_progress(driver, package, options, &NoProgress)
+}
+
+/// [`in_place`], telling `progress` each step as it runs.
+pub fn in_place_with_progress(
+    driver: &mut dyn Driver,
+    package: &Package,
+    options: &InPlaceOptions,
+    progress: &dyn Progress,
+) -> Result<InPlaceOutcome> {
     let started = Instant::now();
     with_lock(driver, LOCK_WAIT, |driver| {
-        in_place_locked(driver, package, options, started)
+        progress.step("validating and planning");
+        in_place_locked(driver, package, options, started, progress)
     })
 }
 
@@ -107,6 +118,7 @@ fn in_place_locked(
     package: &Package,
     options: &InPlaceOptions,
     started: Instant,
+    progress: &dyn Progress,
 ) -> Result<InPlaceOutcome> {
     let prepared = prepare(driver, package, options)?;
     if prepared.up_to_date && prepared.script.batches.is_empty() {
@@ -132,6 +144,7 @@ fn in_place_locked(
         &prepared.script,
         message,
         started,
+        progress,
     )?;
     Ok(prepared.into_outcome())
 }
@@ -233,6 +246,7 @@ pub(super) fn apply(
     script: &Script,
     message: String,
     started: Instant,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let name = package.metadata.clone().unwrap_or_default().name;
     let version_before = prepared.registration.as_ref().map(|r| r.version.clone());
@@ -240,11 +254,16 @@ pub(super) fn apply(
     entry.version_before = version_before.clone();
     entry.version_after = Some(prepared.new_registration.version.clone());
     entry.message = message;
-    let result = execute_locked(driver, script, &mut |driver| {
-        entry.took_since(started);
-        driver.write_registration(&prepared.new_registration)?;
-        driver.append_history(&entry)
-    });
+    let result = execute_locked(
+        driver,
+        script,
+        &mut |driver| {
+            entry.took_since(started);
+            driver.write_registration(&prepared.new_registration)?;
+            driver.append_history(&entry)
+        },
+        progress,
+    );
     if let Err(err) = result {
         // The transaction rolled back; record the failure on its own.
         let mut failed = HistoryEntry::now(prepared.action, HistoryStatus::Fail, &name);

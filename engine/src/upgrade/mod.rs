@@ -18,7 +18,8 @@ use crate::script::Script;
 pub use crate::report::describe_drift;
 pub use in_place::compare_options;
 pub use in_place::{
-    InPlaceOptions, InPlaceOutcome, drift, in_place, refuse_hazards, refuse_unrunnable,
+    InPlaceOptions, InPlaceOutcome, drift, in_place, in_place_with_progress, refuse_hazards,
+    refuse_unrunnable,
 };
 pub use registration::{register, registration_differences, unregister};
 pub use reviewed::{apply_plan, make_plan};
@@ -39,7 +40,7 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// transaction is rolled back and the error names the step and statement that failed.
 pub fn execute(driver: &mut dyn Driver, script: &Script) -> Result<()> {
     with_lock(driver, LOCK_WAIT, |driver| {
-        execute_locked(driver, script, &mut |_| Ok(()))
+        execute_locked(driver, script, &mut |_| Ok(()), &NoProgress)
     })
 }
 
@@ -49,12 +50,13 @@ fn execute_locked(
     driver: &mut dyn Driver,
     script: &Script,
     before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
+    progress: &dyn Progress,
 ) -> Result<()> {
     crate::fault::point("inplace.locked");
     if script.foreign_keys_off {
         driver.foreign_keys_off()?;
     }
-    let result = run_in_transaction(driver, script, before_commit);
+    let result = run_in_transaction(driver, script, before_commit, progress);
     crate::fault::point("inplace.finished");
     if script.foreign_keys_off {
         let restored = driver.foreign_keys_on();
@@ -67,11 +69,14 @@ fn run_in_transaction(
     driver: &mut dyn Driver,
     script: &Script,
     before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
+    progress: &dyn Progress,
 ) -> Result<()> {
     driver.begin()?;
     crate::fault::point("inplace.begun");
     let mut run = |driver: &mut dyn Driver| -> Result<()> {
-        for batch in &script.batches {
+        let n = script.batches.len();
+        for (i, batch) in script.batches.iter().enumerate() {
+            progress.step(&format!("step {} of {n}: {}", i + 1, batch.comment));
             for statement in &batch.statements {
                 crate::fault::point("inplace.statement");
                 driver

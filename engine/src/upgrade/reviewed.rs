@@ -145,7 +145,15 @@ pub fn apply_plan(
         } else {
             format!("{reviewed_note}; {message}")
         };
-        apply(driver, package, &prepared, &script, message, started)?;
+        apply(
+            driver,
+            package,
+            &prepared,
+            &script,
+            message,
+            started,
+            &super::NoProgress,
+        )?;
         Ok(InPlaceOutcome {
             action: prepared.action,
             up_to_date: prepared.up_to_date,

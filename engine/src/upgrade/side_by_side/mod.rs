@@ -171,7 +171,7 @@ pub(super) fn run_script(
     script: &Script,
     before_commit: &mut dyn FnMut(&mut dyn Driver) -> Result<()>,
 ) -> Result<()> {
-    super::execute_locked(driver, script, before_commit)
+    super::execute_locked(driver, script, before_commit, &NoProgress)
 }
 
 /// The numbered steps of the module documentation, with the lock held and no journal left.
