@@ -27,7 +27,10 @@ impl ProgressDisplay {
             plain: !quiet && !terminal,
             tables: Mutex::new((0, 0)),
         }
-        .with_bar(!quiet && terminal)
+        .with_bar(
+            !quiet && terminal,
+            "{spinner} {elapsed_precise} {msg} [{pos} rows, {prefix}]",
+        )
     }
 
     /// A bar on a terminal, nothing otherwise: for steps whose outcome line says it all
@@ -38,17 +41,18 @@ impl ProgressDisplay {
             plain: false,
             tables: Mutex::new((0, 0)),
         }
-        .with_bar(std::io::stderr().is_terminal())
+        .with_bar(
+            std::io::stderr().is_terminal(),
+            "{spinner} {elapsed_precise} {msg}",
+        )
     }
 
-    fn with_bar(mut self, on: bool) -> ProgressDisplay {
+    fn with_bar(mut self, on: bool, template: &str) -> ProgressDisplay {
         if on {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} {msg} [{pos} rows, {prefix}]",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             self.bar = Some(bar);
