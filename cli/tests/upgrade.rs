@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::util::{Run, build_finance, dac, root};
+use crate::util::{Run, build_finance, build_sqlite_schema, dac, root};
 
 /// Writes to the database behind dac's back, as an application or a DBA would.
 fn sql(db: &Path, statement: &str) {
@@ -608,39 +608,9 @@ fn a_sqlite_upgrade_behind_a_write_lock_times_out() {
 #[test]
 fn column_order_is_reported_and_rebuilt_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let project = |name: &str, columns: &str| {
-        let folder = dir.path().join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(
-            folder.join("t.sql"),
-            format!("CREATE TABLE t (id INTEGER PRIMARY KEY, {columns});"),
-        )
-        .unwrap();
-        folder.to_str().unwrap().to_string()
-    };
-    let v1 = project("v1", "a TEXT, b TEXT");
-    let v2 = project("v2", "a TEXT, c TEXT, b TEXT");
-    let build = |folder: &str, version: &str| {
-        let out = format!("{folder}.dacpac");
-        dac(
-            dir.path(),
-            &[
-                "build",
-                folder,
-                "--platform",
-                "sqlite",
-                "--name",
-                "order",
-                "--version",
-                version,
-                "-o",
-                &out,
-            ],
-        )
-        .expect_code(0);
-        out
-    };
-    let (p1, p2) = (build(&v1, "1.0.0"), build(&v2, "2.0.0"));
+    let schema = |columns: &str| format!("CREATE TABLE t (id INTEGER PRIMARY KEY, {columns});");
+    let p1 = build_sqlite_schema(dir.path(), "1.0.0", &schema("a TEXT, b TEXT"));
+    let p2 = build_sqlite_schema(dir.path(), "2.0.0", &schema("a TEXT, c TEXT, b TEXT"));
     let order = |db: &Path| {
         let conn = rusqlite::Connection::open(db).unwrap();
         let mut stmt = conn

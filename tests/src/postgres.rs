@@ -416,6 +416,31 @@ pub fn dump_schema(url: &str) -> Result<String, String> {
     }
 }
 
+/// One statement's rows through plain `psql` (`-A -t`, `|`-separated, stopping at the first
+/// error): an oracle that dac did not write. The error is psql's message.
+pub fn psql_query(url: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new(client("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
 /// `bin` of the highest installed PostgreSQL version.
 fn find_binaries() -> Result<PathBuf, String> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use dac_tests::binary::dac_binary;
-use dac_tests::postgres::{client, dump_schema, server};
+use dac_tests::postgres::{client, dump_schema, psql_query, server};
 
 /// A finished run: exit code and output.
 struct Run {
@@ -100,29 +100,9 @@ fn schema(url: &str) -> String {
         .join("\n")
 }
 
-/// One query's rows, `|`-separated, through psql.
+/// One query's rows, `|`-separated, through psql; a failure fails the test.
 fn query(url: &str, sql: &str) -> String {
-    let out = Command::new(client("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("run psql");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    psql_query(url, sql).unwrap_or_else(|err| panic!("{sql}: {err}"))
 }
 
 #[test]

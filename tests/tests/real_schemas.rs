@@ -27,6 +27,7 @@ use dac_engine::model::{Dsp, Model, Platform};
 use dac_engine::package::{self, Package, ReadOptions};
 use dac_engine::source::{self, BuildOptions};
 use dac_engine::upgrade::{self, InPlaceOptions};
+use dac_tests::postgres::psql_query;
 use dac_tests::postgres::server;
 use dac_tests::shared_dir;
 
@@ -81,29 +82,6 @@ fn psql_file(url: &str, file: &Path) -> Result<(), String> {
             "psql failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ))
-    }
-}
-
-fn psql_query(url: &str, sql: &str) -> Result<String, String> {
-    let out = Command::new(dac_tests::postgres::client("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
 }
 
