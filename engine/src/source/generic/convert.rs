@@ -2271,6 +2271,38 @@ fn body_text(body: &Expr) -> String {
     }
 }
 
+/// `ALTER TABLE|INDEX [IF EXISTS] [ONLY] parent ATTACH PARTITION child`, the head pg_dump
+/// writes for both: where the parent starts, the parent, where the child starts, the child.
+fn attach_head(
+    p: &mut Parser,
+    object: Keyword,
+) -> Result<
+    (
+        Location,
+        sqlparser::ast::ObjectName,
+        Location,
+        sqlparser::ast::ObjectName,
+    ),
+    StmtError,
+> {
+    p.expect_keyword(Keyword::ALTER)?;
+    p.expect_keyword(object)?;
+    let _ = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let _ = p.parse_keyword(Keyword::ONLY);
+    let parent_at = p.peek_token().span.start;
+    let parent_raw = p.parse_object_name(false)?;
+    if !p.parse_keywords(&[Keyword::ATTACH, Keyword::PARTITION]) {
+        let next = p.peek_token();
+        return Err(StmtError::At(
+            next.span.start,
+            format!("ALTER {object} {parent_raw}: only one ATTACH PARTITION is supported here"),
+        ));
+    }
+    let child_at = p.peek_token().span.start;
+    let child_raw = p.parse_object_name(false)?;
+    Ok((parent_at, parent_raw, child_at, child_raw))
+}
+
 /// pg_dump's `ALTER TABLE [IF EXISTS] [ONLY] parent ATTACH PARTITION child FOR VALUES ... |
 /// DEFAULT` (sqlparser 0.63 does not parse it): the child, created before it in this file as a
 /// plain table, becomes a partition as `CREATE TABLE child PARTITION OF parent` builds it — its
@@ -2286,20 +2318,7 @@ pub(crate) fn attach_partition(
         .map(|t| t.span.start)
         .unwrap_or(Location::of(1, 1));
     let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
-    p.expect_keyword(Keyword::ALTER)?;
-    p.expect_keyword(Keyword::TABLE)?;
-    let _ = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-    let _ = p.parse_keyword(Keyword::ONLY);
-    let parent_raw = p.parse_object_name(false)?;
-    if !p.parse_keywords(&[Keyword::ATTACH, Keyword::PARTITION]) {
-        let next = p.peek_token();
-        return Err(StmtError::At(
-            next.span.start,
-            format!("ALTER TABLE {parent_raw}: only one ATTACH PARTITION is supported here"),
-        ));
-    }
-    let child_at = p.peek_token().span.start;
-    let child_raw = p.parse_object_name(false)?;
+    let (_, parent_raw, child_at, child_raw) = attach_head(&mut p, Keyword::TABLE)?;
     let parent = ctx.object(&parent_raw);
     let child = ctx.object(&child_raw);
     // The bound: the rest of the statement.
@@ -2464,20 +2483,7 @@ pub(crate) fn attach_index(
     tokens: Vec<TokenWithSpan>,
 ) -> Res {
     let mut p = Parser::new(dialect).with_tokens_with_locations(tokens);
-    p.expect_keyword(Keyword::ALTER)?;
-    p.expect_keyword(Keyword::INDEX)?;
-    let _ = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-    let parent_at = p.peek_token().span.start;
-    let parent_raw = p.parse_object_name(false)?;
-    if !p.parse_keywords(&[Keyword::ATTACH, Keyword::PARTITION]) {
-        let next = p.peek_token();
-        return Err(StmtError::At(
-            next.span.start,
-            format!("ALTER INDEX {parent_raw}: only ATTACH PARTITION is supported here"),
-        ));
-    }
-    let child_at = p.peek_token().span.start;
-    let child_raw = p.parse_object_name(false)?;
+    let (parent_at, parent_raw, child_at, child_raw) = attach_head(&mut p, Keyword::INDEX)?;
     let parent = ctx.object(&parent_raw);
     let child = ctx.object(&child_raw);
     let cs = super::collation_case_sensitive(ctx.platform);
