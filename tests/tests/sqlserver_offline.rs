@@ -444,5 +444,6 @@ fn side_by_side_copy(schema: &str, name: &str, columns: &[&str]) -> dac_engine::
             .collect(),
         same_types: true,
         converted: Vec::new(),
+        key: Vec::new(),
     }
 }

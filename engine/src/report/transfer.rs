@@ -133,6 +133,42 @@ pub struct TransferReport {
     /// Why an early copy was discarded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_copy_note: Option<String>,
+    /// The catch-up passes over an early copy, in order: those made while writers wrote,
+    /// then the last delta, applied with writers held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch_up: Vec<CatchUpPass>,
+    /// Tables written to during an early copy that have no key to catch up by, so were copied
+    /// again with writers held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copied_again: Vec<String>,
+    /// What the read-only window held, and so why it is as long as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_reason: Option<String>,
+}
+
+/// One catch-up pass: the rows written to the original since the previous one (the first:
+/// since the copy began) carried into the new database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchUpPass {
+    /// 1-based, the last delta included.
+    pub pass: u32,
+    /// Applied with writers held: the last delta.
+    pub held: bool,
+    /// Tables caught up.
+    pub tables: usize,
+    /// Rows inserted or updated in the new database.
+    pub upserted: u64,
+    /// Rows deleted from the new database.
+    pub deleted: u64,
+    /// How long the pass took, in milliseconds.
+    pub ms: u64,
+}
+
+impl CatchUpPass {
+    /// Rows the pass carried.
+    pub fn rows(&self) -> u64 {
+        self.upserted + self.deleted
+    }
 }
 
 /// When the rows were copied, relative to holding writers off the original.
@@ -152,6 +188,9 @@ pub enum EarlyCopy {
     /// Before writers were held; something was written meanwhile, so the rows were copied
     /// again with writers held.
     Discarded,
+    /// Before writers were held, then brought up to date in passes while writers wrote; only
+    /// the last delta (and tables without a key that were written to) with writers held.
+    CaughtUp,
 }
 
 /// A constraint checked after the switch.
@@ -187,6 +226,9 @@ impl TransferReport {
             checked_after_switch: Vec::new(),
             early_copy: EarlyCopy::Off,
             early_copy_note: None,
+            catch_up: Vec::new(),
+            copied_again: Vec::new(),
+            window_reason: None,
         };
         report.total();
         report
@@ -342,7 +384,7 @@ impl TransferReport {
 
     /// A line on a copy made before writers were held off.
     fn early_copy_text(&self, indent: &str) -> String {
-        match self.early_copy {
+        let line = match self.early_copy {
             EarlyCopy::Off => String::new(),
             EarlyCopy::Kept => format!(
                 "{indent}rows copied before writers were held off; nothing was written to the copied tables since, so the copy was kept\n"
@@ -359,7 +401,47 @@ impl TransferReport {
                     .as_deref()
                     .unwrap_or("the original took writes")
             ),
+            EarlyCopy::CaughtUp => format!(
+                "{indent}rows copied before writers were held off, then brought up to date in passes while writers wrote ({})\n{}",
+                self.early_copy_note
+                    .as_deref()
+                    .unwrap_or("the original took writes"),
+                self.catch_up_text(indent)
+            ),
+        };
+        line + &self
+            .window_reason
+            .as_ref()
+            .map(|why| format!("{indent}read-only window: {why}\n"))
+            .unwrap_or_default()
+    }
+
+    /// A line per catch-up pass and one for the tables copied again.
+    fn catch_up_text(&self, indent: &str) -> String {
+        let mut out = String::new();
+        for pass in &self.catch_up {
+            out.push_str(&format!(
+                "{indent}  {} {}: {} rows over {} tables ({} inserted or updated, {} deleted) in {} ms\n",
+                if pass.held {
+                    "last delta, writers held,"
+                } else {
+                    "pass"
+                },
+                pass.pass,
+                pass.rows(),
+                pass.tables,
+                pass.upserted,
+                pass.deleted,
+                pass.ms
+            ));
         }
+        if !self.copied_again.is_empty() {
+            out.push_str(&format!(
+                "{indent}  copied again with writers held (no primary key to catch up by): {}\n",
+                self.copied_again.join(", ")
+            ));
+        }
+        out
     }
 
     /// The foreign keys checked after the switch, a line for all of them and one for each

@@ -298,6 +298,7 @@ mod tests {
             columns: vec![("id".into(), "id".into())],
             same_types: true,
             converted: Vec::new(),
+            key: Vec::new(),
         };
         let sql = copy_table("old", "new", &copy, true);
         assert!(sql.contains("[new].[dbo].[T]]]"), "{sql}");

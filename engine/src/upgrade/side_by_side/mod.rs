@@ -52,9 +52,10 @@ use crate::plan::Plan;
 use crate::registry;
 use crate::report::transfer::{CheckedAfterSwitch, TableTransfer, TransferReport};
 use crate::script::Script;
+pub use fill::{LAST_DELTA_ROWS, MAX_PASSES};
 use fill::fill_new_database;
 use journal::save;
-pub use journal::{LaterCheck, Phase, SideBySideJournal, journal};
+pub use journal::{CatchUpStep, LaterCheck, Phase, SideBySideJournal, journal};
 use prepare::{Planned, Validated, unused_retained_name, validate_and_plan};
 pub use recovery::recover;
 use recovery::{check_after_switch, recover_locked, switch, undo, undo_failed_run};
@@ -208,6 +209,9 @@ fn run(
     report.checked_after_switch = switched.checked;
     report.early_copy = filled.early_copy;
     report.early_copy_note = filled.early_copy_note;
+    report.catch_up = filled.passes;
+    report.copied_again = filled.copied_again;
+    report.window_reason = Some(filled.window_reason);
     Ok(SideBySideOutcome {
         report,
         plan: planned.plan,
@@ -244,6 +248,7 @@ fn create_new_database(
         discard: None,
         keep_discarded: false,
         checks_after_switch: std::mem::take(&mut planned.checks_after_switch),
+        catch_up: None,
     };
     progress.step(&format!("creating {temporary}"));
     server.create_database(&temporary)?;
