@@ -1001,3 +1001,197 @@ fn postgres_a_schema_change_during_an_early_copy_fails_the_upgrade() {
         });
     }
 }
+
+/// A client writing to `orders` on its own connection, on a thread of its own, at a steady
+/// rate (an insert, an update of an existing row, now and then a delete of a row it inserted),
+/// until told to stop; it keeps what it committed, by key (`None`: deleted).
+struct Writer {
+    stop: std::sync::atomic::AtomicBool,
+    /// Committed writes so far.
+    writes: std::sync::atomic::AtomicU64,
+    /// The rows it wrote, as committed: id -> (amount, code).
+    rows: std::sync::Mutex<BTreeMap<i64, Option<(i64, String)>>>,
+    failed: std::sync::Mutex<Option<String>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        Writer {
+            stop: std::sync::atomic::AtomicBool::new(false),
+            writes: std::sync::atomic::AtomicU64::new(0),
+            rows: std::sync::Mutex::new(BTreeMap::new()),
+            failed: std::sync::Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Writes until told to stop (or until a write fails, kept for the test to report).
+    fn run(&self, target: &Target) {
+        use std::sync::atomic::Ordering;
+        let result = (|| -> Result<(), String> {
+            let mut driver = connect(target, false).map_err(|e| e.to_string())?;
+            let mut i: i64 = 0;
+            while !self.stop.load(Ordering::SeqCst) {
+                i += 1;
+                let (statement, id, row) = match i % 3 {
+                    0 if i % 9 == 0 => (
+                        format!("DELETE FROM orders WHERE id = {}", 100_000 + i - 6),
+                        100_000 + i - 6,
+                        None,
+                    ),
+                    0 | 1 => (
+                        format!(
+                            "INSERT INTO orders (id, customer_id, amount, code) VALUES ({}, {}, {i}, 'new{i}')",
+                            100_000 + i,
+                            i % 50 + 1
+                        ),
+                        100_000 + i,
+                        Some((i, format!("new{i}"))),
+                    ),
+                    _ => {
+                        let id = i % 500 + 1;
+                        (
+                            format!("UPDATE orders SET amount = {i}, code = 'w{i}' WHERE id = {id}"),
+                            id,
+                            Some((i, format!("w{i}"))),
+                        )
+                    }
+                };
+                driver.execute(&statement).map_err(|e| e.to_string())?;
+                self.rows.lock().expect("rows").insert(id, row);
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        })();
+        if let Err(err) = result {
+            *self.failed.lock().expect("failed") = Some(err);
+        }
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until the writer committed `more` writes beyond `from`, or panics with why it
+    /// stopped writing.
+    fn wait_for(&self, from: u64, more: u64) {
+        use std::sync::atomic::Ordering;
+        while self.writes.load(Ordering::SeqCst) < from + more {
+            if self.stopped.load(Ordering::SeqCst) {
+                panic!(
+                    "the writer stopped: {:?}",
+                    self.failed.lock().expect("failed")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Progress that makes sure `writer` writes during the early copy and during each catch-up
+/// pass, then stops it (and waits until it is between writes) as writers are held off.
+struct WithWriter<'a> {
+    writer: &'a Writer,
+    at: std::sync::atomic::AtomicU64,
+}
+
+impl upgrade::Progress for WithWriter<'_> {
+    fn step(&self, text: &str) {
+        use std::sync::atomic::Ordering;
+        let now = self.writer.writes.load(Ordering::SeqCst);
+        if text.starts_with("copying") {
+            self.at.store(now, Ordering::SeqCst);
+        } else if text.starts_with("indexes and keys") || text.starts_with("catch-up pass") {
+            // Writes land during the copy and during every pass.
+            self.writer.wait_for(self.at.load(Ordering::SeqCst), 30);
+            self.at.store(self.writer.writes.load(Ordering::SeqCst), Ordering::SeqCst);
+        } else if text.starts_with("holding writers off") {
+            // Some writes after the last pass read the tables: the last delta carries them.
+            self.writer.wait_for(self.at.load(Ordering::SeqCst), 30);
+            self.writer.stop.store(true, Ordering::SeqCst);
+            while !self.writer.stopped.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// A real writer on its own connection writes to the biggest table while it is copied and
+/// caught up; after the switch the new database holds exactly what the writer committed (no
+/// write lost, none doubled) and the same rows as the retained original, and the report shows
+/// the passes and the last delta.
+fn a_concurrent_writer_loses_no_write(
+    target: &Target,
+    platform: Platform,
+    retained_open: impl Fn(&str) -> Box<dyn Driver>,
+) {
+    deploy(target, &v1(platform));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        fill(driver.as_mut(), platform);
+    }
+    let writer = Writer::new();
+    let progress = WithWriter {
+        writer: &writer,
+        at: std::sync::atomic::AtomicU64::new(0),
+    };
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| writer.run(target));
+        let outcome = upgrade::side_by_side(target, &v2(platform), &options(), &progress);
+        writer
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        outcome
+    })
+    .expect("side by side with a writer");
+    let report = &outcome.report;
+    let text = report.text();
+    assert_eq!(report.early_copy, EarlyCopy::CaughtUp, "{text}");
+    assert!(
+        report.catch_up.iter().any(|p| !p.held && p.rows() > 0)
+            && report.catch_up.last().is_some_and(|p| p.held && p.rows() > 0),
+        "passes carried rows while the writer wrote, and the last delta too: {text}"
+    );
+    let json = report.json();
+    assert!(
+        json.contains("\"catch_up\"") && json.contains("\"window_reason\""),
+        "{json}"
+    );
+    assert!(text.contains("(the last delta, writers held)"), "{text}");
+    let mut new = connect(target, false).expect("connect");
+    let mut retained = retained_open(&report.retained);
+    assert_eq!(
+        fingerprint(new.as_mut(), &["orders"], dq),
+        fingerprint(retained.as_mut(), &["orders"], dq),
+        "the new database's orders are the retained original's: {text}"
+    );
+    let committed = writer.rows.lock().expect("rows").clone();
+    assert!(committed.len() > 60, "the writer wrote: {}", committed.len());
+    for (id, row) in &committed {
+        let found = new
+            .query(&format!("SELECT amount, code FROM orders WHERE id = {id}"))
+            .expect("read");
+        let found: Option<(i64, String)> = found.first().map(|r| {
+            (
+                r[0].as_deref().and_then(|a| a.parse().ok()).unwrap_or(-1),
+                r[1].clone().unwrap_or_default(),
+            )
+        });
+        assert_eq!(&found, row, "order {id} as the writer committed it: {text}");
+    }
+}
+
+#[test]
+fn sqlite_a_concurrent_writer_loses_no_write() {
+    on_sqlite("shop.db", |target| {
+        a_concurrent_writer_loses_no_write(target, Platform::Sqlite, open_sqlite);
+    });
+}
+
+#[test]
+fn postgres_a_concurrent_writer_loses_no_write() {
+    on_postgres("sbs_writer", |target, url| {
+        a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+    });
+}

@@ -421,13 +421,13 @@ impl TransferReport {
         let mut out = String::new();
         for pass in &self.catch_up {
             out.push_str(&format!(
-                "{indent}  {} {}: {} rows over {} tables ({} inserted or updated, {} deleted) in {} ms\n",
-                if pass.held {
-                    "last delta, writers held,"
-                } else {
-                    "pass"
-                },
+                "{indent}  pass {}{}: {} rows over {} tables ({} inserted or updated, {} deleted) in {} ms\n",
                 pass.pass,
+                if pass.held {
+                    " (the last delta, writers held)"
+                } else {
+                    ""
+                },
                 pass.rows(),
                 pass.tables,
                 pass.upserted,
