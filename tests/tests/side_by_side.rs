@@ -1092,6 +1092,8 @@ impl Writer {
 struct WithWriter<'a> {
     writer: &'a Writer,
     at: std::sync::atomic::AtomicU64,
+    /// Whether the run held writers off.
+    held: std::sync::atomic::AtomicBool,
 }
 
 impl upgrade::Progress for WithWriter<'_> {
@@ -1105,6 +1107,7 @@ impl upgrade::Progress for WithWriter<'_> {
             self.writer.wait_for(self.at.load(Ordering::SeqCst), 30);
             self.at.store(self.writer.writes.load(Ordering::SeqCst), Ordering::SeqCst);
         } else if text.starts_with("holding writers off") {
+            self.held.store(true, Ordering::SeqCst);
             // Some writes after the last pass read the tables: the last delta carries them.
             self.writer.wait_for(self.at.load(Ordering::SeqCst), 30);
             self.writer.stop.store(true, Ordering::SeqCst);
@@ -1133,6 +1136,7 @@ fn a_concurrent_writer_loses_no_write(
     let progress = WithWriter {
         writer: &writer,
         at: std::sync::atomic::AtomicU64::new(0),
+        held: std::sync::atomic::AtomicBool::new(false),
     };
     let outcome = std::thread::scope(|scope| {
         scope.spawn(|| writer.run(target));
@@ -1193,5 +1197,91 @@ fn postgres_a_concurrent_writer_loses_no_write() {
         a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
             open_postgres(url, name)
         });
+    });
+}
+
+/// A writer the passes cannot catch up with (every pass carries rows, and the bound is set so
+/// that no pass is small enough): the run is refused after the passes allowed, writers were
+/// never held (the writer never waited nor failed), the original keeps every write, at v1 and
+/// writable, and nothing is left behind.
+fn writes_that_outpace_the_passes_end_the_run(target: &Target, platform: Platform) {
+    use std::sync::atomic::Ordering;
+    deploy(target, &v1(platform));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        fill(driver.as_mut(), platform);
+    }
+    let writer = Writer::new();
+    let progress = WithWriter {
+        writer: &writer,
+        at: std::sync::atomic::AtomicU64::new(0),
+        held: std::sync::atomic::AtomicBool::new(false),
+    };
+    let options = SideBySideOptions {
+        last_delta_rows: 0,
+        max_passes: 3,
+        ..options()
+    };
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| writer.run(target));
+        let result = upgrade::side_by_side(target, &v2(platform), &options, &progress);
+        writer.stop.store(true, Ordering::SeqCst);
+        result
+    });
+    let err = result.expect_err("writes that outpace the passes end the run");
+    let message = err.to_string();
+    assert!(err.is_refusal(), "a refusal (exit code 3): {message}");
+    assert!(
+        message.contains("outpace") && message.contains("3 passes") && message.contains("never held"),
+        "{message}"
+    );
+    assert!(!progress.held.load(Ordering::SeqCst), "writers were never held: {message}");
+    assert_eq!(
+        *writer.failed.lock().expect("failed"),
+        None,
+        "no write failed"
+    );
+    let mut original = connect(target, false).expect("connect");
+    assert_eq!(
+        original
+            .read_registration()
+            .expect("registry")
+            .expect("registered")
+            .version,
+        "1.0"
+    );
+    for (id, row) in writer.rows.lock().expect("rows").iter() {
+        let found = original
+            .query(&format!("SELECT amount, code FROM orders WHERE id = {id}"))
+            .expect("read");
+        let found: Option<(i64, String)> = found.first().map(|r| {
+            (
+                r[0].as_deref().and_then(|a| a.parse().ok()).unwrap_or(-1),
+                r[1].clone().unwrap_or_default(),
+            )
+        });
+        assert_eq!(&found, row, "order {id} in the original as written");
+    }
+    original
+        .execute("INSERT INTO legacy VALUES (3, 'writable')")
+        .expect("the original is writable");
+}
+
+#[test]
+fn sqlite_writes_that_outpace_the_passes_end_the_run() {
+    on_sqlite("shop.db", |target| {
+        writes_that_outpace_the_passes_end_the_run(target, Platform::Sqlite);
+        let Target::Sqlite { path } = target else {
+            unreachable!("a SQLite target")
+        };
+        let journal = format!("{}.dac-journal", path.display());
+        assert!(!Path::new(&journal).exists(), "no journal left");
+    });
+}
+
+#[test]
+fn postgres_writes_that_outpace_the_passes_end_the_run() {
+    on_postgres("sbs_outpaced", |target, _| {
+        writes_that_outpace_the_passes_end_the_run(target, Platform::Postgres);
     });
 }

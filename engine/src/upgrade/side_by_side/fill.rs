@@ -83,6 +83,8 @@ pub(super) fn fill_new_database(
         from: &planned.database,
         to: &to,
         parallelism: options.parallelism,
+        last_delta_rows: options.last_delta_rows,
+        max_passes: options.max_passes,
         sizes: &planned.sizes,
         scripts: &planned.scripts,
         progress,
@@ -180,6 +182,10 @@ struct Fill<'a> {
     from: &'a str,
     to: &'a str,
     parallelism: usize,
+    /// See [`LAST_DELTA_ROWS`].
+    last_delta_rows: u64,
+    /// See [`MAX_PASSES`].
+    max_passes: u32,
     sizes: &'a [u64],
     scripts: &'a Scripts,
     progress: &'a dyn Progress,
@@ -242,9 +248,10 @@ impl Fill<'_> {
         }
     }
 
-    /// Catch-up passes while writers write, until one carries at most [`LAST_DELTA_ROWS`]
-    /// rows or nothing was written since the last; refused after [`MAX_PASSES`] passes that
-    /// carried more (the caller undoes the run: writers were never held).
+    /// Catch-up passes while writers write, until one carries at most `last_delta_rows`
+    /// ([`LAST_DELTA_ROWS`]) rows or nothing was written since the last; refused after
+    /// `max_passes` ([`MAX_PASSES`]) passes that carried more (the caller undoes the run:
+    /// writers were never held).
     fn catch_up_while_writing(
         &self,
         server: &mut dyn Server,
@@ -259,20 +266,21 @@ impl Fill<'_> {
         if keyed.is_empty() {
             return Ok(());
         }
+        let (bound, passes) = (self.last_delta_rows, self.max_passes);
         let mut last = 0;
-        for _ in 0..MAX_PASSES {
+        for _ in 0..passes {
             if !mark.may_have_changed()? {
                 return Ok(());
             }
             let pass = self.pass(server, journal, transfers, &keyed, catch_up, false)?;
             last = pass.rows();
-            if last <= LAST_DELTA_ROWS {
+            if last <= bound {
                 return Ok(());
             }
         }
         Err(Error::Blocked {
             reason: format!(
-                "writes to {} outpace the catch-up of its early copy: {MAX_PASSES} passes made while writers wrote, the last carried {last} rows, and writers are held for the last delta only once a pass carries at most {LAST_DELTA_ROWS}. Writers were never held, the original is untouched and the new database is dropped; run again when fewer writes arrive, or with --no-early-copy to copy with writers held",
+                "writes to {} outpace the catch-up of its early copy: {passes} passes made while writers wrote, the last carried {last} rows, and writers are held for the last delta only once a pass carries at most {bound}. Writers were never held, the original is untouched and the new database is dropped; run again when fewer writes arrive, or with --no-early-copy to copy with writers held",
                 self.from
             ),
         })
@@ -436,10 +444,11 @@ impl Fill<'_> {
                 let passes = catch_up.passes.iter().filter(|p| !p.held).count();
                 let mut why = match &last {
                     Some(last) => format!(
-                        "the last delta ({} rows over {} tables, {} ms), the check and the switch; {passes} pass(es) while writers wrote brought the copy to within {LAST_DELTA_ROWS} rows",
+                        "the last delta ({} rows over {} tables, {} ms), the check and the switch; {passes} pass(es) while writers wrote brought the copy to within {} rows",
                         last.rows(),
                         last.tables,
-                        last.ms
+                        last.ms,
+                        self.last_delta_rows
                     ),
                     None => "the check and the switch".into(),
                 };

@@ -78,6 +78,11 @@ pub struct SideBySideOptions {
     /// whether anything was written to the copied tables meanwhile: kept if nothing was, made
     /// again with writers held if something was.
     pub copy_early: bool,
+    /// A catch-up pass carrying at most this many rows ends the passes made while writers
+    /// write ([`LAST_DELTA_ROWS`] by default).
+    pub last_delta_rows: u64,
+    /// Passes made while writers write before the run is refused ([`MAX_PASSES`] by default).
+    pub max_passes: u32,
 }
 
 impl Default for SideBySideOptions {
@@ -93,6 +98,8 @@ impl Default for SideBySideOptions {
             variables: Vec::new(),
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             copy_early: true,
+            last_delta_rows: LAST_DELTA_ROWS,
+            max_passes: MAX_PASSES,
         }
     }
 }
