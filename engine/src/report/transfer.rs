@@ -475,3 +475,57 @@ fn human_bytes(bytes: u64) -> String {
     let mb = bytes as f64 / 1_048_576.0;
     format!("{mb:.1} MiB")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CatchUpPass, EarlyCopy, TransferReport};
+
+    fn pass(pass: u32, held: bool, upserted: u64, deleted: u64) -> CatchUpPass {
+        CatchUpPass {
+            pass,
+            held,
+            tables: 2,
+            upserted,
+            deleted,
+            ms: 7,
+        }
+    }
+
+    #[test]
+    fn a_caught_up_copy_reports_each_pass_the_last_delta_and_the_window() {
+        let mut report = TransferReport::new(Vec::new());
+        report.early_copy = EarlyCopy::CaughtUp;
+        report.early_copy_note = Some("[public].[orders]: 19 row(s) written while it was copied".into());
+        report.catch_up = vec![pass(1, false, 900, 12), pass(2, false, 40, 0), pass(3, true, 3, 1)];
+        report.copied_again = vec!["[public].[heap]".into()];
+        report.window_reason = Some("the last delta (4 rows over 2 tables, 7 ms), the check and the switch".into());
+        let text = report.text();
+        for line in [
+            "then brought up to date in passes while writers wrote ([public].[orders]: 19 row(s) written while it was copied)",
+            "pass 1: 912 rows over 2 tables (900 inserted or updated, 12 deleted) in 7 ms",
+            "pass 2: 40 rows over 2 tables (40 inserted or updated, 0 deleted) in 7 ms",
+            "pass 3 (the last delta, writers held): 4 rows over 2 tables (3 inserted or updated, 1 deleted) in 7 ms",
+            "copied again with writers held (no primary key to catch up by): [public].[heap]",
+            "read-only window: the last delta (4 rows over 2 tables, 7 ms), the check and the switch",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        assert!(report.markdown().contains("pass 3 (the last delta"), "{}", report.markdown());
+        let json: serde_json::Value = serde_json::from_str(&report.json()).expect("json");
+        assert_eq!(json["early_copy"], "caught_up");
+        assert_eq!(json["catch_up"][2]["held"], true);
+        assert_eq!(json["catch_up"][0]["upserted"], 900);
+        assert_eq!(json["copied_again"][0], "[public].[heap]");
+        assert!(json["window_reason"].as_str().is_some_and(|w| w.contains("last delta")));
+        let back: TransferReport = serde_json::from_str(&report.json()).expect("reads back");
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn a_report_without_an_early_copy_has_no_catch_up_fields() {
+        let json = TransferReport::new(Vec::new()).json();
+        for field in ["catch_up", "copied_again", "window_reason"] {
+            assert!(!json.contains(field), "{field}: {json}");
+        }
+    }
+}
