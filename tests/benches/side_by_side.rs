@@ -427,7 +427,12 @@ fn add_dac_run(row: &mut Row, report: &TransferReport, steps: &Steps, end: Insta
     if !report.catch_up.is_empty() {
         let passes = report.catch_up.iter().filter(|p| !p.held).count();
         row.add("passes (count)", passes as f64);
-        let delta = report.catch_up.iter().filter(|p| p.held).map(|p| p.rows()).sum::<u64>();
+        let delta = report
+            .catch_up
+            .iter()
+            .filter(|p| p.held)
+            .map(|p| p.rows())
+            .sum::<u64>();
         row.add("last delta (rows)", delta as f64);
     }
     row.loads.push(load());
@@ -449,8 +454,7 @@ fn upgrade_with_writer(
     let outcome = std::thread::scope(|scope| {
         let running = Arc::clone(&writer);
         scope.spawn(move || running.run(target));
-        let outcome =
-            upgrade::side_by_side(target, v2, &sbs_options(parallelism, true), &steps);
+        let outcome = upgrade::side_by_side(target, v2, &sbs_options(parallelism, true), &steps);
         writer.stop.store(true, Ordering::SeqCst);
         outcome
     })

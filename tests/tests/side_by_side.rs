@@ -1052,7 +1052,9 @@ impl Writer {
                     _ => {
                         let id = i % 500 + 1;
                         (
-                            format!("UPDATE orders SET amount = {i}, code = 'w{i}' WHERE id = {id}"),
+                            format!(
+                                "UPDATE orders SET amount = {i}, code = 'w{i}' WHERE id = {id}"
+                            ),
                             id,
                             Some((i, format!("w{i}"))),
                         )
@@ -1105,7 +1107,8 @@ impl upgrade::Progress for WithWriter<'_> {
         } else if text.starts_with("indexes and keys") || text.starts_with("catch-up pass") {
             // Writes land during the copy and during every pass.
             self.writer.wait_for(self.at.load(Ordering::SeqCst), 30);
-            self.at.store(self.writer.writes.load(Ordering::SeqCst), Ordering::SeqCst);
+            self.at
+                .store(self.writer.writes.load(Ordering::SeqCst), Ordering::SeqCst);
         } else if text.starts_with("holding writers off") {
             self.held.store(true, Ordering::SeqCst);
             // Some writes after the last pass read the tables: the last delta carries them.
@@ -1141,9 +1144,7 @@ fn a_concurrent_writer_loses_no_write(
     let outcome = std::thread::scope(|scope| {
         scope.spawn(|| writer.run(target));
         let outcome = upgrade::side_by_side(target, &v2(platform), &options(), &progress);
-        writer
-            .stop
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        writer.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         outcome
     })
     .expect("side by side with a writer");
@@ -1152,7 +1153,10 @@ fn a_concurrent_writer_loses_no_write(
     assert_eq!(report.early_copy, EarlyCopy::CaughtUp, "{text}");
     assert!(
         report.catch_up.iter().any(|p| !p.held && p.rows() > 0)
-            && report.catch_up.last().is_some_and(|p| p.held && p.rows() > 0),
+            && report
+                .catch_up
+                .last()
+                .is_some_and(|p| p.held && p.rows() > 0),
         "passes carried rows while the writer wrote, and the last delta too: {text}"
     );
     let json = report.json();
@@ -1169,7 +1173,11 @@ fn a_concurrent_writer_loses_no_write(
         "the new database's orders are the retained original's: {text}"
     );
     let committed = writer.rows.lock().expect("rows").clone();
-    assert!(committed.len() > 60, "the writer wrote: {}", committed.len());
+    assert!(
+        committed.len() > 60,
+        "the writer wrote: {}",
+        committed.len()
+    );
     for (id, row) in &committed {
         let found = new
             .query(&format!("SELECT amount, code FROM orders WHERE id = {id}"))
@@ -1232,10 +1240,15 @@ fn writes_that_outpace_the_passes_end_the_run(target: &Target, platform: Platfor
     let message = err.to_string();
     assert!(err.is_refusal(), "a refusal (exit code 3): {message}");
     assert!(
-        message.contains("outpace") && message.contains("3 passes") && message.contains("never held"),
+        message.contains("outpace")
+            && message.contains("3 passes")
+            && message.contains("never held"),
         "{message}"
     );
-    assert!(!progress.held.load(Ordering::SeqCst), "writers were never held: {message}");
+    assert!(
+        !progress.held.load(Ordering::SeqCst),
+        "writers were never held: {message}"
+    );
     assert_eq!(
         *writer.failed.lock().expect("failed"),
         None,

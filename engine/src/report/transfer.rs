@@ -495,10 +495,16 @@ mod tests {
     fn a_caught_up_copy_reports_each_pass_the_last_delta_and_the_window() {
         let mut report = TransferReport::new(Vec::new());
         report.early_copy = EarlyCopy::CaughtUp;
-        report.early_copy_note = Some("[public].[orders]: 19 row(s) written while it was copied".into());
-        report.catch_up = vec![pass(1, false, 900, 12), pass(2, false, 40, 0), pass(3, true, 3, 1)];
+        report.early_copy_note =
+            Some("[public].[orders]: 19 row(s) written while it was copied".into());
+        report.catch_up = vec![
+            pass(1, false, 900, 12),
+            pass(2, false, 40, 0),
+            pass(3, true, 3, 1),
+        ];
         report.copied_again = vec!["[public].[heap]".into()];
-        report.window_reason = Some("the last delta (4 rows over 2 tables, 7 ms), the check and the switch".into());
+        report.window_reason =
+            Some("the last delta (4 rows over 2 tables, 7 ms), the check and the switch".into());
         let text = report.text();
         for line in [
             "then brought up to date in passes while writers wrote ([public].[orders]: 19 row(s) written while it was copied)",
@@ -510,13 +516,21 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line}\n{text}");
         }
-        assert!(report.markdown().contains("pass 3 (the last delta"), "{}", report.markdown());
+        assert!(
+            report.markdown().contains("pass 3 (the last delta"),
+            "{}",
+            report.markdown()
+        );
         let json: serde_json::Value = serde_json::from_str(&report.json()).expect("json");
         assert_eq!(json["early_copy"], "caught_up");
         assert_eq!(json["catch_up"][2]["held"], true);
         assert_eq!(json["catch_up"][0]["upserted"], 900);
         assert_eq!(json["copied_again"][0], "[public].[heap]");
-        assert!(json["window_reason"].as_str().is_some_and(|w| w.contains("last delta")));
+        assert!(
+            json["window_reason"]
+                .as_str()
+                .is_some_and(|w| w.contains("last delta"))
+        );
         let back: TransferReport = serde_json::from_str(&report.json()).expect("reads back");
         assert_eq!(back, report);
     }

@@ -19,8 +19,9 @@ pub use in_place::{InPlaceOptions, InPlaceOutcome, drift, in_place, refuse_unrun
 pub use registration::{register, registration_differences, unregister};
 pub use side_by_side::transfer_plan;
 pub use side_by_side::{
-    CatchUpStep, LAST_DELTA_ROWS, LaterCheck, MAX_PASSES, NoProgress, Phase, Progress, RollbackOutcome, SideBySideJournal, SideBySideOptions,
-    SideBySideOutcome, journal, recover, rollback, side_by_side,
+    CatchUpStep, LAST_DELTA_ROWS, LaterCheck, MAX_PASSES, NoProgress, Phase, Progress,
+    RollbackOutcome, SideBySideJournal, SideBySideOptions, SideBySideOutcome, journal, recover,
+    rollback, side_by_side,
 };
 
 /// How long a second run waits for the upgrade lock before it is refused.

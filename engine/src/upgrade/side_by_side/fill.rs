@@ -261,7 +261,12 @@ impl Fill<'_> {
         catch_up: &mut CatchUp,
     ) -> Result<()> {
         let keyed: Vec<usize> = (0..transfers.len())
-            .filter(|&i| transfers[i].copy.as_ref().is_some_and(|c| !c.key.is_empty()))
+            .filter(|&i| {
+                transfers[i]
+                    .copy
+                    .as_ref()
+                    .is_some_and(|c| !c.key.is_empty())
+            })
             .collect();
         if keyed.is_empty() {
             return Ok(());
@@ -303,16 +308,13 @@ impl Fill<'_> {
         } else {
             format!("catch-up pass {number} while writers write")
         });
-        journal.catch_up = Some(CatchUpStep {
-            pass: number,
-            held,
-        });
+        journal.catch_up = Some(CatchUpStep { pass: number, held });
         save(server, journal)?;
         let point = if held { "sbs.last-delta" } else { "sbs.pass" };
         fault::point(point);
         let started = Instant::now();
         let mut copiers = open_copiers(server, self.from, self.to, self.parallelism, which.len())?;
-        let queue = Mutex::new(which.iter().copied().collect::<Vec<usize>>());
+        let queue = Mutex::new(which.to_vec());
         let done: Mutex<Vec<(usize, Result<CaughtUp>)>> = Mutex::new(Vec::new());
         let since = &catch_up.since;
         std::thread::scope(|scope| {
@@ -325,12 +327,13 @@ impl Fill<'_> {
                         let Some(copy) = &transfers[i].copy else {
                             continue;
                         };
-                        let result = copier.catch_up(copy, &since[i]).map_err(|err| {
-                            Error::CopyFailed {
-                                table: transfers[i].report.name.clone(),
-                                cause: Box::new(err),
-                            }
-                        });
+                        let result =
+                            copier
+                                .catch_up(copy, &since[i])
+                                .map_err(|err| Error::CopyFailed {
+                                    table: transfers[i].report.name.clone(),
+                                    cause: Box::new(err),
+                                });
                         let failed = result.is_err();
                         done.lock()
                             .unwrap_or_else(PoisonError::into_inner)
@@ -394,8 +397,9 @@ impl Fill<'_> {
                 });
             }
             WrittenSince::Rows { why, tables } => {
-                self.progress
-                    .step(&format!("{why}: bringing the copy up to date with writers held"));
+                self.progress.step(&format!(
+                    "{why}: bringing the copy up to date with writers held"
+                ));
                 Some((why, tables))
             }
             WrittenSince::Nothing => None,
@@ -417,13 +421,18 @@ impl Fill<'_> {
             }
             Some((_, tables)) => {
                 let written = |i: &usize| {
-                    transfers[*i].copy.as_ref().is_some_and(|c| {
-                        tables.as_ref().is_none_or(|t| t.contains(&c.source))
-                    })
+                    transfers[*i]
+                        .copy
+                        .as_ref()
+                        .is_some_and(|c| tables.as_ref().is_none_or(|t| t.contains(&c.source)))
                 };
-                let (keyed, keyless): (Vec<usize>, Vec<usize>) = (0..transfers.len())
-                    .filter(written)
-                    .partition(|&i| transfers[i].copy.as_ref().is_some_and(|c| !c.key.is_empty()));
+                let (keyed, keyless): (Vec<usize>, Vec<usize>) =
+                    (0..transfers.len()).filter(written).partition(|&i| {
+                        transfers[i]
+                            .copy
+                            .as_ref()
+                            .is_some_and(|c| !c.key.is_empty())
+                    });
                 let last = if keyed.is_empty() {
                     None
                 } else {
@@ -484,7 +493,8 @@ impl Fill<'_> {
             early_copy_note: None,
             passes: Vec::new(),
             copied_again: Vec::new(),
-            window_reason: "rows copied with writers held: the whole copy, the check and the switch".into(),
+            window_reason:
+                "rows copied with writers held: the whole copy, the check and the switch".into(),
         };
         fault::point("sbs.held");
         match self.copy_and_index(server, copiers, transfers) {

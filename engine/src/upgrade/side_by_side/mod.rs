@@ -5,15 +5,20 @@
 //!    (without the indexes, foreign keys and triggers that would slow the copy or fire on it)
 //!    while the original stays writable.
 //! 3. Copy table by table (several at a time where the platform allows) and build each table's
-//!    indexes once its rows are in, while writers still write; then mark the original
-//!    read-only, hold its writers off and ask the [`WriteMark`](crate::driver::WriteMark)
-//!    taken before the copy whether anything was written to the copied tables since: if so,
-//!    copy those tables again, with writers held (where the mark cannot tell which, or a
-//!    pre-deployment script ran over the copy, drop the new database and do it all again); if
-//!    the schema changed, fail (the plan is for the schema read before). (Where the platform
-//!    has no mark, or with `copy_early` off, writers are held before the copy.) Then foreign keys
-//!    (which re-check the data), triggers, generators, the post-deployment script and the
-//!    registry, in the new database.
+//!    indexes once its rows are in, while writers still write. Then catch up, still while
+//!    writers write: pass after pass, each table with a primary key gets the rows written since
+//!    its last pass ([`Copier::catch_up`](crate::driver::Copier::catch_up): PostgreSQL by row
+//!    version and key, SQLite by a keyed merge), until a pass carries at most
+//!    [`LAST_DELTA_ROWS`] rows (refused, writers never held, after [`MAX_PASSES`] passes that
+//!    carry more). Then mark the original read-only, hold its writers off and ask the
+//!    [`WriteMark`](crate::driver::WriteMark) taken before the copy whether anything was
+//!    written since: if so, apply the last delta to the written tables with a key and copy
+//!    those without one again, with writers held (where a pre-deployment script ran over the
+//!    copy, drop the new database and do it all again); if the schema changed, fail (the plan
+//!    is for the schema read before). Every pass is journalled before it runs. (Where the
+//!    platform has no mark, or with `copy_early` off, writers are held before the copy.) Then
+//!    foreign keys (which re-check the data), triggers, generators, the post-deployment script
+//!    and the registry, in the new database.
 //! 4. Switch: end the original's sessions, rename it with a suffix (version and time), give the
 //!    new database the original name, restore read-only if the original was.
 //! 5. Where the platform allows, check the foreign keys the original held, added unchecked in
@@ -52,8 +57,8 @@ use crate::plan::Plan;
 use crate::registry;
 use crate::report::transfer::{CheckedAfterSwitch, TableTransfer, TransferReport};
 use crate::script::Script;
-pub use fill::{LAST_DELTA_ROWS, MAX_PASSES};
 use fill::fill_new_database;
+pub use fill::{LAST_DELTA_ROWS, MAX_PASSES};
 use journal::save;
 pub use journal::{CatchUpStep, LaterCheck, Phase, SideBySideJournal, journal};
 use prepare::{Planned, Validated, unused_retained_name, validate_and_plan};

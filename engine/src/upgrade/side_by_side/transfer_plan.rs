@@ -75,8 +75,8 @@ fn catch_up_key(
             None => return Vec::new(),
         }
     }
-    let matches = from.len() == current.len()
-        && from.iter().all(|s| current.iter().any(|c| same(s, c)));
+    let matches =
+        from.len() == current.len() && from.iter().all(|s| current.iter().any(|c| same(s, c)));
     if !matches || wanted.is_empty() {
         return Vec::new();
     }
