@@ -1298,3 +1298,79 @@ fn postgres_writes_that_outpace_the_passes_end_the_run() {
         writes_that_outpace_the_passes_end_the_run(target, Platform::Postgres);
     });
 }
+
+/// A table without a primary key cannot be caught up by key: written to during the early copy,
+/// it is copied again with writers held, and the report says so; a keyed table written to at
+/// the same time is caught up.
+fn a_written_table_without_a_key_is_copied_again(
+    target: &Target,
+    platform: Platform,
+    retained_open: impl Fn(&str) -> Box<dyn Driver>,
+) {
+    let schema = "CREATE TABLE keyed (id integer PRIMARY KEY, v text); CREATE TABLE heap (v text);";
+    deploy(target, &package(platform, "1.0", schema));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        for i in 1..=20 {
+            driver
+                .execute(&format!(
+                    "INSERT INTO keyed VALUES ({i}, 'k{i}'); INSERT INTO heap VALUES ('h{i}')"
+                ))
+                .expect("rows");
+        }
+    }
+    let v2 = package(
+        platform,
+        "2.0",
+        &format!("{schema} CREATE TABLE added (id integer PRIMARY KEY);"),
+    );
+    let progress = WriteDuringEarlyCopy {
+        target: target.clone(),
+        statements: vec![
+            "INSERT INTO heap VALUES ('late')".into(),
+            "DELETE FROM heap WHERE v = 'h3'".into(),
+            "UPDATE keyed SET v = 'changed' WHERE id = 3".into(),
+        ],
+        open: std::sync::Mutex::new(None),
+        written: std::sync::atomic::AtomicBool::new(false),
+    };
+    let outcome = upgrade::side_by_side(target, &v2, &options(), &progress).expect("side by side");
+    let report = &outcome.report;
+    let text = report.text();
+    assert_eq!(report.early_copy, EarlyCopy::CaughtUp, "{text}");
+    assert_eq!(report.copied_again.len(), 1, "{text}");
+    assert!(report.copied_again[0].contains("heap"), "{text}");
+    assert!(
+        text.contains("no primary key to catch up by") && text.contains("without a primary key"),
+        "{text}"
+    );
+    let mut new = connect(target, false).expect("connect");
+    let mut retained = retained_open(&report.retained);
+    assert_eq!(
+        fingerprint(new.as_mut(), &["keyed", "heap"], dq),
+        fingerprint(retained.as_mut(), &["keyed", "heap"], dq),
+        "{text}"
+    );
+    assert_eq!(
+        new.query("SELECT v FROM keyed WHERE id = 3")
+            .expect("keyed")[0][0]
+            .as_deref(),
+        Some("changed")
+    );
+}
+
+#[test]
+fn sqlite_a_written_table_without_a_key_is_copied_again() {
+    on_sqlite("shop.db", |target| {
+        a_written_table_without_a_key_is_copied_again(target, Platform::Sqlite, open_sqlite);
+    });
+}
+
+#[test]
+fn postgres_a_written_table_without_a_key_is_copied_again() {
+    on_postgres("sbs_keyless", |target, url| {
+        a_written_table_without_a_key_is_copied_again(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+    });
+}
