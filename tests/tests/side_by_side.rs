@@ -873,7 +873,13 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
     // update, a delete, and an insert by a transaction already open when the copy began; the
     // tables written to are caught up by key, the rest kept. With a pre-deployment script
     // (which ran over every copied table), everything is copied again.
-    let cases: [(&str, &[&str], Option<&str>, &str); 5] = [
+    let cases: [(&str, &[&str], Option<&str>, &str); 6] = [
+        (
+            "identity",
+            &["INSERT INTO customers (name, fax) VALUES ('late', 'f')"],
+            None,
+            "customers",
+        ),
         (
             "insert",
             &["INSERT INTO \"we\"\"ird;name's]\" VALUES (3, 'new')"],
@@ -926,6 +932,14 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
                 EarlyCopy::CaughtUp
             };
             assert_eq!(early, expected, "{case}: {note}");
+            if case == "identity" {
+                // A GENERATED ALWAYS identity column keeps the original's value.
+                let mut new = connect(target, false).expect("connect");
+                let late = new
+                    .query("SELECT id FROM customers WHERE name = 'late'")
+                    .expect("customers");
+                assert_eq!(late, vec![vec![Some("51".to_string())]], "{note}");
+            }
         });
     }
 }
