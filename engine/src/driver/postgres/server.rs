@@ -12,6 +12,14 @@
 //! * **Copy**: `COPY ... TO STDOUT (FORMAT binary)` piped into `COPY ... FROM STDIN (FORMAT
 //!   binary)` between two sessions, streamed in chunks, one table per worker; text format where
 //!   a column's type changed, so the server's input functions convert (or refuse) each value.
+//! * **Catch-up** of an early copy (no logical decoding): the rows of a table whose `xmin` is
+//!   at or after the horizon of the previous read (the first: the write mark's) are streamed
+//!   into a temporary table of the new database (text format where a type changed, so they
+//!   convert as copied rows do) and upserted by primary key (`ON CONFLICT ... DO UPDATE`); a
+//!   count from the same snapshot finds deletes, removed by a key anti-join. Each pass reads
+//!   every caught-up table once (a sequential scan), never copies a keyed table again. A
+//!   change that moves a value of another unique index between rows within one pass fails the
+//!   upsert, and the run is undone.
 //! * **Building**: sessions in the new database get more memory for the index builds and
 //!   foreign-key checks that follow the copy (`BUILD_MEMORY`).
 //! * **Journal**: a database-level setting `dac.journal` (a placeholder parameter, stored in

@@ -9,6 +9,14 @@
 //! opened before the switch keeps the file it opened (now the retained original), so
 //! applications reopen the database after a side-by-side upgrade; `dac rollback` notices when
 //! the retained original took writes that way.
+//!
+//! Catch-up of an early copy: SQLite records no changes another process could read, and
+//! `data_version` tells only that the file took a commit, not where. A pass therefore merges
+//! every copied table that has a primary key with its copy, in one transaction per table:
+//! rows whose key is gone deleted, rows missing or different inserted or updated. Its bound: a
+//! pass (the last delta too) reads both copies of every such table whole, through their key
+//! indexes, and writes only the difference; it is cheaper than a held copy (no bulk insert, no
+//! index builds) but grows with the data.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
