@@ -170,6 +170,18 @@ fn hold_writers(
     server.hold_writers(database)
 }
 
+/// The transfers copied with a key, which catch-up passes bring up to date.
+fn keyed_transfers(transfers: &[PlannedTransfer]) -> Vec<usize> {
+    (0..transfers.len())
+        .filter(|&i| {
+            transfers[i]
+                .copy
+                .as_ref()
+                .is_some_and(|c| !c.key.is_empty())
+        })
+        .collect()
+}
+
 /// The catch-up of an early copy: where each table's next pass starts, and the passes made.
 struct CatchUp {
     /// Per transfer, the mark its next catch-up starts from.
@@ -192,8 +204,9 @@ struct Fill<'a> {
 }
 
 impl Fill<'_> {
-    /// Copies while writers still write, then holds them off and keeps what nothing was
-    /// written to since; the read-only window is then only the check and the switch.
+    /// Copies while writers still write and catches the copy up in passes, then holds them
+    /// off and applies the last delta (nothing where nothing was written since the copy
+    /// began); the read-only window is then that delta, the check and the switch.
     fn copy_before_holding_writers(
         &self,
         server: &mut dyn Server,
@@ -215,7 +228,20 @@ impl Fill<'_> {
         if !self.has_predeploy() {
             self.catch_up_while_writing(server, mark.as_mut(), journal, transfers, &mut catch_up)?;
         }
-        let hold = hold_writers(server, self.from, self.progress)?;
+        // Connected before writers are held: connecting is no part of the read-only window.
+        let last_delta_copiers = if self.has_predeploy() {
+            Vec::new()
+        } else {
+            let keyed = keyed_transfers(transfers).len();
+            open_copiers(server, self.from, self.to, self.parallelism, keyed.max(1))?
+        };
+        let hold = match hold_writers(server, self.from, self.progress) {
+            Ok(hold) => hold,
+            Err(err) => {
+                let _ = finish_copiers(last_delta_copiers);
+                return Err(err);
+            }
+        };
         let mut filled = Filled {
             hold,
             window: Instant::now(),
@@ -233,7 +259,7 @@ impl Fill<'_> {
             mark.as_mut(),
             journal,
             transfers,
-            &mut catch_up,
+            (&mut catch_up, last_delta_copiers),
             &mut filled,
         );
         // The mark's snapshot kept rows written since it from being frozen until now.
@@ -260,14 +286,7 @@ impl Fill<'_> {
         transfers: &[PlannedTransfer],
         catch_up: &mut CatchUp,
     ) -> Result<()> {
-        let keyed: Vec<usize> = (0..transfers.len())
-            .filter(|&i| {
-                transfers[i]
-                    .copy
-                    .as_ref()
-                    .is_some_and(|c| !c.key.is_empty())
-            })
-            .collect();
+        let keyed = keyed_transfers(transfers);
         if keyed.is_empty() {
             return Ok(());
         }
@@ -277,7 +296,8 @@ impl Fill<'_> {
             if !mark.may_have_changed()? {
                 return Ok(());
             }
-            let pass = self.pass(server, journal, transfers, &keyed, catch_up, false)?;
+            let copiers = open_copiers(server, self.from, self.to, self.parallelism, keyed.len())?;
+            let pass = self.pass(server, copiers, journal, transfers, &keyed, catch_up, false)?;
             last = pass.rows();
             if last <= bound {
                 return Ok(());
@@ -291,11 +311,13 @@ impl Fill<'_> {
         })
     }
 
-    /// One catch-up pass over the transfers `which` (each has a key), over the copiers, recorded
-    /// in the journal first; every table's mark moves on.
+    /// One catch-up pass over the transfers `which` (each has a key), over `copiers` (finished
+    /// here), recorded in the journal first; every table's mark moves on.
+    #[allow(clippy::too_many_arguments)]
     fn pass(
         &self,
         server: &mut dyn Server,
+        mut copiers: Vec<Box<dyn Copier>>,
         journal: &mut SideBySideJournal,
         transfers: &[PlannedTransfer],
         which: &[usize],
@@ -309,11 +331,13 @@ impl Fill<'_> {
             format!("catch-up pass {number} while writers write")
         });
         journal.catch_up = Some(CatchUpStep { pass: number, held });
-        save(server, journal)?;
+        if let Err(err) = save(server, journal) {
+            let _ = finish_copiers(copiers);
+            return Err(err);
+        }
         let point = if held { "sbs.last-delta" } else { "sbs.pass" };
         fault::point(point);
         let started = Instant::now();
-        let mut copiers = open_copiers(server, self.from, self.to, self.parallelism, which.len())?;
         let queue = Mutex::new(which.to_vec());
         let done: Mutex<Vec<(usize, Result<CaughtUp>)>> = Mutex::new(Vec::new());
         let since = &catch_up.since;
@@ -362,6 +386,14 @@ impl Fill<'_> {
             pass.deleted += caught.deleted;
             catch_up.since[i] = caught.next;
         }
+        // Every table or none: a table left out would be a write missed.
+        if pass.tables != which.len() {
+            return Err(Error::Invalid(format!(
+                "catch-up pass {number} brought {} of {} tables up to date",
+                pass.tables,
+                which.len()
+            )));
+        }
         pass.ms = millis(started.elapsed());
         catch_up.passes.push(pass.clone());
         Ok(pass)
@@ -377,7 +409,7 @@ impl Fill<'_> {
         mark: &mut dyn WriteMark,
         journal: &mut SideBySideJournal,
         transfers: &mut [PlannedTransfer],
-        catch_up: &mut CatchUp,
+        (catch_up, copiers): (&mut CatchUp, Vec<Box<dyn Copier>>),
         filled: &mut Filled,
     ) -> Result<()> {
         let database = self.from;
@@ -405,6 +437,7 @@ impl Fill<'_> {
             WrittenSince::Nothing => None,
         };
         fault::point("sbs.checked");
+        let mut copiers = Some(copiers);
         filled.early_copy_note = written.as_ref().map(|(why, _)| why.clone());
         filled.early_copy = match written {
             None => {
@@ -436,7 +469,8 @@ impl Fill<'_> {
                 let last = if keyed.is_empty() {
                     None
                 } else {
-                    Some(self.pass(server, journal, transfers, &keyed, catch_up, true)?)
+                    let copiers = copiers.take().unwrap_or_default();
+                    Some(self.pass(server, copiers, journal, transfers, &keyed, catch_up, true)?)
                 };
                 fault::point("sbs.caught-up");
                 let again: Vec<ObjectName> = keyless
@@ -471,6 +505,9 @@ impl Fill<'_> {
                 EarlyCopy::CaughtUp
             }
         };
+        if let Some(unused) = copiers {
+            finish_copiers(unused)?;
+        }
         Ok(())
     }
 
