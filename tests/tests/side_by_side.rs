@@ -1321,14 +1321,16 @@ fn a_written_table_without_a_key_is_copied_again(
     platform: Platform,
     retained_open: impl Fn(&str) -> Box<dyn Driver>,
 ) {
-    let schema = "CREATE TABLE keyed (id integer PRIMARY KEY, v text); CREATE TABLE heap (v text);";
+    let schema = "CREATE TABLE keyed (id integer PRIMARY KEY, v text); CREATE TABLE heap (v text); \
+                  CREATE TABLE pairs (a integer, b text, v text, PRIMARY KEY (a, b));";
     deploy(target, &package(platform, "1.0", schema));
     {
         let mut driver = connect(target, false).expect("connect");
         for i in 1..=20 {
             driver
                 .execute(&format!(
-                    "INSERT INTO keyed VALUES ({i}, 'k{i}'); INSERT INTO heap VALUES ('h{i}')"
+                    "INSERT INTO keyed VALUES ({i}, 'k{i}'); INSERT INTO heap VALUES ('h{i}'); \
+                     INSERT INTO pairs VALUES ({i}, 'b{i}', 'p{i}')"
                 ))
                 .expect("rows");
         }
@@ -1344,6 +1346,11 @@ fn a_written_table_without_a_key_is_copied_again(
             "INSERT INTO heap VALUES ('late')".into(),
             "DELETE FROM heap WHERE v = 'h3'".into(),
             "UPDATE keyed SET v = 'changed' WHERE id = 3".into(),
+            // A composite key: an update, an insert, a delete, and a key changed.
+            "UPDATE pairs SET v = 'changed' WHERE a = 1 AND b = 'b1'".into(),
+            "INSERT INTO pairs VALUES (21, 'b''new', NULL)".into(),
+            "DELETE FROM pairs WHERE a = 2".into(),
+            "UPDATE pairs SET b = 'moved' WHERE a = 4".into(),
         ],
         open: std::sync::Mutex::new(None),
         written: std::sync::atomic::AtomicBool::new(false),
@@ -1361,8 +1368,8 @@ fn a_written_table_without_a_key_is_copied_again(
     let mut new = connect(target, false).expect("connect");
     let mut retained = retained_open(&report.retained);
     assert_eq!(
-        fingerprint(new.as_mut(), &["keyed", "heap"], dq),
-        fingerprint(retained.as_mut(), &["keyed", "heap"], dq),
+        fingerprint(new.as_mut(), &["keyed", "heap", "pairs"], dq),
+        fingerprint(retained.as_mut(), &["keyed", "heap", "pairs"], dq),
         "{text}"
     );
     assert_eq!(
