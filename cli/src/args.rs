@@ -285,9 +285,9 @@ pub struct UpgradeArgs {
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
     /// Side by side: copy only with writers held. By default the rows are copied first,
-    /// with writers still writing, and the copy is kept if nothing was written to the copied
-    /// tables by the time writers are held (made again if something was): the read-only
-    /// window is then the check and the switch. SQLite and PostgreSQL.
+    /// with writers still writing, then caught up in passes (by primary key) until a pass is
+    /// small; writers are held only for the last delta, the check and the switch (a written
+    /// table without a primary key is copied again with them held). SQLite and PostgreSQL.
     #[arg(long)]
     pub no_early_copy: bool,
     /// Side by side: no progress output.

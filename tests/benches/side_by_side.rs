@@ -7,7 +7,8 @@
 //!   v2 (a new table, a new nullable column, a new index) by `upgrade::side_by_side`, the engine
 //!   call behind `dac upgrade --side-by-side`: with the copy made with writers held
 //!   (`--no-early-copy`; one copier and two), with the early copy (the default) kept, and with
-//!   a row of customers written meanwhile (customers copied again, on SQLite everything).
+//!   a row of customers written meanwhile (customers caught up by key; on SQLite every table
+//!   merged with its copy).
 //!   Against the same
 //!   data: `pg_dump -a | psql` into a database holding the v2 schema, and a binary `COPY ... TO
 //!   STDOUT | COPY ... FROM STDIN` pipe of two `psql` per table (the practical floor), into the
@@ -16,6 +17,16 @@
 //! * SQLite: the same shape and dac's three ways in a file, against `ATTACH` + `INSERT INTO new.t SELECT ... FROM
 //!   old.t` per table in one transaction (through rusqlite), into the v2 schema and into the v2
 //!   tables without their secondary indexes.
+//!
+//! * Under live writes: the same early-copy upgrade while a client on its own connection writes
+//!   to `orders` (updates and inserts in turns) at each rate of `DAC_SBS_WRITE_RATES` (writes a
+//!   second, default `50,500`) until writers are held off: the copy is caught up in passes and
+//!   only the last delta is applied with writers held; the row shows the passes, the last delta's
+//!   rows and the writes made.
+//!
+//! `DAC_SBS_ROWS` sets the rows in all (default 1,000,000; `4000000` for the 4M-row comparison;
+//! a few thousand to check that the bench runs, e.g. `DAC_SBS_ROWS=5000 DAC_SBS_RUNS=1
+//! DAC_SBS_BASELINES=0 cargo test -p dac-tests --bench side_by_side -- --bench`).
 //!
 //! Each measurement runs `DAC_SBS_RUNS` times (default 3), the variants taking turns so that
 //! load from other processes falls on all of them; the median is printed, with the minimum and
@@ -28,7 +39,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dac_engine::driver::{Driver, Moved, PostgresDriver, SqliteDriver, Target};
@@ -59,10 +71,38 @@ const CASES: &[Case] = &[
 const NO_CHANGE: &str = "UPDATE customers SET city = city || '!' WHERE id = 1; \
 UPDATE customers SET city = substr(city, 1, length(city) - 1) WHERE id = 1";
 
-/// Rows of the three tables.
-const CUSTOMERS: i64 = 80_000;
-const PRODUCTS: i64 = 20_000;
-const ORDERS: i64 = 900_000;
+/// Rows in all (`DAC_SBS_ROWS`, default 1,000,000; `4000000` for the 4M-row measurement, a few
+/// thousand for a quick check that the bench runs): 8% customers, 2% products, 90% orders.
+fn total_rows() -> i64 {
+    std::env::var("DAC_SBS_ROWS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .filter(|&n: &i64| n >= 100)
+        .unwrap_or(1_000_000)
+}
+
+fn customers() -> i64 {
+    total_rows() * 8 / 100
+}
+
+fn products() -> i64 {
+    total_rows() * 2 / 100
+}
+
+fn orders() -> i64 {
+    total_rows() - customers() - products()
+}
+
+/// Writes a second of the client that writes throughout the copy (`DAC_SBS_WRITE_RATES`,
+/// comma-separated, default `50,500`; `0` or empty: no writer rows).
+fn write_rates() -> Vec<u32> {
+    std::env::var("DAC_SBS_WRITE_RATES")
+        .unwrap_or_else(|_| "50,500".into())
+        .split(',')
+        .filter_map(|r| r.trim().parse().ok())
+        .filter(|&r| r > 0)
+        .collect()
+}
 
 fn runs() -> usize {
     std::env::var("DAC_SBS_RUNS")
@@ -197,7 +237,10 @@ impl Table {
                 .map(|k| format!("{k} {:.0}", row.median(k).unwrap_or(0.0)))
                 .collect();
             if !phases.is_empty() {
-                println!("      phases (median ms): {}", phases.join(", "));
+                println!(
+                    "      phases (median ms; catch-up counts as named): {}",
+                    phases.join(", ")
+                );
             }
             println!("      load average at each run: {}", row.loads.join(" | "));
         }
@@ -205,6 +248,58 @@ impl Table {
         println!(
             "  cpu: CPU time of the client side (dac's process for the whole upgrade; pg_dump, psql and the shell for a pipe), not the server's"
         );
+    }
+}
+
+/// A client writing to `orders` of the original at a steady rate on its own connection (an
+/// update of an existing order and an insert of a new one, in turns) until writers are held
+/// off (then it stops, as a held client would wait).
+struct RateWriter {
+    rate: u32,
+    stop: AtomicBool,
+    writes: AtomicU64,
+}
+
+impl RateWriter {
+    fn new(rate: u32) -> Arc<RateWriter> {
+        Arc::new(RateWriter {
+            rate,
+            stop: AtomicBool::new(false),
+            writes: AtomicU64::new(0),
+        })
+    }
+
+    /// Writes at the rate until stopped; a write cut off by the hold or the switch ends it.
+    fn run(&self, target: &Target) {
+        let Ok(mut driver) = dac_engine::driver::connect(target, false) else {
+            return;
+        };
+        let interval = Duration::from_secs_f64(1.0 / f64::from(self.rate));
+        let mut next = Instant::now();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut i: i64 = 0;
+        while !self.stop.load(Ordering::SeqCst) {
+            i += 1;
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let statement = if i % 2 == 0 {
+                let id = 1 + (seed >> 33) as i64 % orders();
+                format!("UPDATE orders SET qty = qty + 1 WHERE id = {id}")
+            } else {
+                format!(
+                    "INSERT INTO orders (id, customer_id, product_id, qty, amount, status, note, created_at) \
+                     VALUES ({}, 1, 1, 1, 1.00, 'new', 'written during the upgrade', '2026-01-01 00:00:00')",
+                    orders() + i
+                )
+            };
+            if driver.execute(&statement).is_err() {
+                return;
+            }
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            next += interval;
+            if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
     }
 }
 
@@ -216,6 +311,8 @@ struct Steps {
     /// A statement run against the original once the first copy is done (before writers are
     /// held when the copy is early), once.
     write_after_copy: Mutex<Option<(Target, &'static str)>>,
+    /// A writer stopped as writers are held off.
+    writer: Option<Arc<RateWriter>>,
 }
 
 impl Steps {
@@ -224,6 +321,7 @@ impl Steps {
             started: Instant::now(),
             marks: Mutex::new(Vec::new()),
             write_after_copy: Mutex::new(None),
+            writer: None,
         }
     }
 
@@ -263,6 +361,11 @@ impl Steps {
 impl Progress for Steps {
     fn step(&self, text: &str) {
         self.mark(text);
+        if text.starts_with("holding writers off")
+            && let Some(writer) = &self.writer
+        {
+            writer.stop.store(true, Ordering::SeqCst);
+        }
         if text.starts_with("indexes and keys")
             && let Some((target, statement)) = self.write_after_copy.lock().expect("lock").take()
         {
@@ -295,6 +398,8 @@ fn phase_name(step: &str) -> &'static str {
         "copy" => "copy+indexes",
         "indexes" => "after copy",
         "looking" => "write check",
+        "catch-up" => "catch-up passes",
+        "last" => "last delta",
         "generators," => "finalize",
         "checking" => "FK checks after switch",
         "switching" => "switch",
@@ -319,7 +424,45 @@ fn add_dac_run(row: &mut Row, report: &TransferReport, steps: &Steps, end: Insta
     for (name, ms) in phases {
         row.add(name, ms);
     }
+    if !report.catch_up.is_empty() {
+        let passes = report.catch_up.iter().filter(|p| !p.held).count();
+        row.add("passes (count)", passes as f64);
+        let delta = report
+            .catch_up
+            .iter()
+            .filter(|p| p.held)
+            .map(|p| p.rows())
+            .sum::<u64>();
+        row.add("last delta (rows)", delta as f64);
+    }
     row.loads.push(load());
+}
+
+/// A side-by-side upgrade (early copy, `parallelism` copiers) while a [`RateWriter`] writes to
+/// the original at `rate` writes a second: the report, the steps, when it ended, its CPU time
+/// and the writes made.
+fn upgrade_with_writer(
+    target: &Target,
+    v2: &Package,
+    parallelism: usize,
+    rate: u32,
+) -> (TransferReport, Steps, Instant, f64, u64) {
+    let writer = RateWriter::new(rate);
+    let mut steps = Steps::new();
+    steps.writer = Some(Arc::clone(&writer));
+    let cpu = cpu_ms().0;
+    let outcome = std::thread::scope(|scope| {
+        let running = Arc::clone(&writer);
+        scope.spawn(move || running.run(target));
+        let outcome = upgrade::side_by_side(target, v2, &sbs_options(parallelism, true), &steps);
+        writer.stop.store(true, Ordering::SeqCst);
+        outcome
+    })
+    .expect("side-by-side upgrade with a writer");
+    let end = Instant::now();
+    let cpu = cpu_ms().0 - cpu;
+    let writes = writer.writes.load(Ordering::SeqCst);
+    (outcome.report, steps, end, cpu, writes)
 }
 
 /// Builds a package from one SQL file.
@@ -547,9 +690,9 @@ impl Pg {
 
     fn check_rows(&self, url: &str) {
         for (table, rows) in [
-            ("customers", CUSTOMERS),
-            ("products", PRODUCTS),
-            ("orders", ORDERS),
+            ("customers", customers()),
+            ("products", products()),
+            ("orders", orders()),
         ] {
             assert_eq!(self.count(url, table), rows, "rows of {table} in {url}");
         }
@@ -576,9 +719,9 @@ fn postgres_case() {
         let mut driver = PostgresDriver::connect(&base_url).expect("connect");
         deploy(&mut driver, &v1);
         let fill = PG_FILL
-            .replace("$CUSTOMERS", &CUSTOMERS.to_string())
-            .replace("$PRODUCTS", &PRODUCTS.to_string())
-            .replace("$ORDERS", &ORDERS.to_string());
+            .replace("$CUSTOMERS", &customers().to_string())
+            .replace("$PRODUCTS", &products().to_string())
+            .replace("$ORDERS", &orders().to_string());
         driver.execute(&fill).expect("fill");
         driver.execute("VACUUM (FREEZE, ANALYZE)").expect("vacuum");
     }
@@ -606,8 +749,11 @@ fn postgres_case() {
         )
         .expect("sizes");
     println!(
-        "  PostgreSQL {}; {CUSTOMERS} + {PRODUCTS} + {ORDERS} rows; tables {} (with TOAST), database {} with indexes; setup {:.1} s",
+        "  PostgreSQL {}; {} + {} + {} rows; tables {} (with TOAST), database {} with indexes; setup {:.1} s",
         server.version,
+        customers(),
+        products(),
+        orders(),
         sizes[0][0].as_deref().unwrap_or("?"),
         sizes[0][1].as_deref().unwrap_or("?"),
         setup.elapsed().as_secs_f64()
@@ -626,7 +772,7 @@ fn postgres_case() {
     const DAC_1: &str = "dac, 1 copier, --no-early-copy (copy with writers held)";
     const DAC_2: &str = "dac, 2 copiers, --no-early-copy (copy with writers held)";
     const DAC_EARLY: &str = "dac, 2 copiers, early copy (default), kept";
-    const DAC_REDONE: &str = "dac, 2 copiers, early copy, a customer written: copied again";
+    const DAC_REDONE: &str = "dac, 2 copiers, early copy, a customer written: caught up";
     const DUMP: &str = "(a) pg_dump -a | psql, into the v2 schema";
     const PIPE: &str = "(b) psql COPY binary pipe per table, into the v2 tables";
     const PIPE_BUILT: &str = "(c) (b), then CREATE INDEX and ADD FOREIGN KEY by hand";
@@ -651,18 +797,35 @@ fn postgres_case() {
             let expected = match (early, write) {
                 (false, _) => EarlyCopy::Off,
                 (true, false) => EarlyCopy::Kept,
-                // The written table alone.
-                (true, true) => EarlyCopy::Partly,
+                // The written table alone, by key.
+                (true, true) => EarlyCopy::CaughtUp,
             };
             assert_eq!(outcome.report.early_copy, expected, "{label}");
             let end = Instant::now();
             let cpu = cpu_ms().0 - cpu;
             assert_eq!(
                 outcome.report.rows_copied,
-                (CUSTOMERS + PRODUCTS + ORDERS) as u64
+                (customers() + products() + orders()) as u64
             );
             pg.check_rows(&url);
             add_dac_run(table.row(label), &outcome.report, &steps, end, cpu);
+            pg.drop_like("sbs_work");
+        }
+        for rate in write_rates() {
+            let url = pg.fresh("sbs_work", "sbs_base");
+            let target = Target::parse(&url).expect("target");
+            let (report, steps, end, cpu, writes) = upgrade_with_writer(&target, &v2, 2, rate);
+            // Every row arrived, and what the writer added before the hold.
+            assert!(pg.count(&url, "orders") >= orders(), "rows of orders");
+            assert_eq!(
+                pg.count(&url, "orders"),
+                pg.count(&pg.server.url(&report.retained), "orders"),
+                "the new orders are the retained original's"
+            );
+            let label = format!("dac, 2 copiers, early copy, a writer at {rate}/s: caught up");
+            let row = table.row(&label);
+            add_dac_run(row, &report, &steps, end, cpu);
+            row.add("writes (count)", writes as f64);
             pg.drop_like("sbs_work");
         }
 
@@ -814,9 +977,9 @@ fn remove_all(dir: &Path, stem: &str) {
 fn sqlite_rows(path: &Path) {
     let conn = rusqlite::Connection::open(path).expect("open");
     for (table, rows) in [
-        ("customers", CUSTOMERS),
-        ("products", PRODUCTS),
-        ("orders", ORDERS),
+        ("customers", customers()),
+        ("products", products()),
+        ("orders", orders()),
     ] {
         let n: i64 = conn
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -847,9 +1010,9 @@ fn sqlite_case() {
     {
         let conn = rusqlite::Connection::open(&base).expect("open");
         let fill = SQLITE_FILL
-            .replace("$CUSTOMERS", &CUSTOMERS.to_string())
-            .replace("$PRODUCTS", &PRODUCTS.to_string())
-            .replace("$ORDERS", &ORDERS.to_string());
+            .replace("$CUSTOMERS", &customers().to_string())
+            .replace("$PRODUCTS", &products().to_string())
+            .replace("$ORDERS", &orders().to_string());
         conn.execute_batch(&format!("BEGIN; {fill} COMMIT;"))
             .expect("fill");
     }
@@ -868,8 +1031,11 @@ fn sqlite_case() {
         .expect("bare v2");
     let size = std::fs::metadata(&base).map(|m| m.len()).unwrap_or(0);
     println!(
-        "  SQLite {}; {CUSTOMERS} + {PRODUCTS} + {ORDERS} rows, {:.0} MB file; setup {:.1} s; {} runs each, taking turns; load average before: {}",
+        "  SQLite {}; {} + {} + {} rows, {:.0} MB file; setup {:.1} s; {} runs each, taking turns; load average before: {}",
         rusqlite::version(),
+        customers(),
+        products(),
+        orders(),
         size as f64 / 1e6,
         setup.elapsed().as_secs_f64(),
         runs(),
@@ -879,7 +1045,7 @@ fn sqlite_case() {
     let mut table = Table::default();
     const DAC: &str = "dac, --no-early-copy (copy with writers held)";
     const DAC_EARLY: &str = "dac, early copy (default), kept";
-    const DAC_REDONE: &str = "dac, early copy, a customer written: all copied again";
+    const DAC_REDONE: &str = "dac, early copy, a customer written: every table merged";
     const INTO_SCHEMA: &str = "(a) ATTACH + INSERT SELECT per table, into the v2 schema";
     const FLOOR: &str = "(b) ATTACH + INSERT SELECT per table, into the v2 tables";
     const FLOOR_BUILT: &str = "(c) (b), then CREATE INDEX and foreign_key_check";
@@ -906,15 +1072,37 @@ fn sqlite_case() {
             let cpu = cpu_ms().0 - cpu;
             assert_eq!(
                 outcome.report.rows_copied,
-                (CUSTOMERS + PRODUCTS + ORDERS) as u64
+                (customers() + products() + orders()) as u64
             );
             assert_eq!(
-                outcome.report.early_copy == EarlyCopy::Discarded,
+                outcome.report.early_copy == EarlyCopy::CaughtUp,
                 write,
                 "{label}"
             );
             sqlite_rows(&work);
             add_dac_run(table.row(label), &outcome.report, &steps, end, cpu);
+            remove_all(dir.path(), "work");
+        }
+        for rate in write_rates() {
+            remove_all(dir.path(), "work");
+            copy_synced(&base, &work);
+            // Concurrent writers on SQLite mean WAL: in rollback-journal mode dac's own reads
+            // of the original (its inspection) fail with "database is locked" under this writer.
+            rusqlite::Connection::open(&work)
+                .and_then(|c| c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())))
+                .expect("WAL");
+            let target = Target::Sqlite { path: work.clone() };
+            let (report, steps, end, cpu, writes) = upgrade_with_writer(&target, &v2, 1, rate);
+            let orders_in = |path: &Path| -> i64 {
+                rusqlite::Connection::open(path)
+                    .and_then(|c| c.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)))
+                    .expect("count")
+            };
+            assert!(orders_in(&work) >= orders(), "rows of orders");
+            let label = format!("dac, early copy, a writer at {rate}/s: caught up");
+            let row = table.row(&label);
+            add_dac_run(row, &report, &steps, end, cpu);
+            row.add("writes (count)", writes as f64);
             remove_all(dir.path(), "work");
         }
 

@@ -780,8 +780,8 @@ impl upgrade::Progress for WriteDuringEarlyCopy {
 
 /// An upgrade whose original takes `writes` (and, on PostgreSQL, `in_flight`: written in a
 /// transaction open before the upgrade began, committed during the copy) while its rows are
-/// copied early: the copy is discarded and made again with writers held, so the new database
-/// holds every write.
+/// copied early: the copy is brought up to date (or, after a pre-deployment script, made again
+/// with writers held), so the new database holds every write.
 fn writes_during_an_early_copy_are_copied_again(
     target: &Target,
     platform: Platform,
@@ -821,9 +821,10 @@ fn writes_during_an_early_copy_are_copied_again(
         "the writes ran: {text}"
     );
     assert!(
-        text.contains("again with writers held"),
+        text.contains("again with writers held") || text.contains("brought up to date"),
         "the report says so: {text}"
     );
+    assert!(text.contains("read-only window: "), "and why: {text}");
     // Every write is in the new database: its rows of the written tables are the original's.
     let tables = ["orders", HOSTILE];
     let mut new = connect(target, false).expect("connect");
@@ -861,8 +862,8 @@ fn sqlite_writes_during_an_early_copy_are_copied_again() {
             open_sqlite,
         );
         assert!(note.contains("took writes"), "{note}");
-        // SQLite cannot tell which table was written: everything is copied again.
-        assert_eq!(early, EarlyCopy::Discarded, "{note}");
+        // SQLite cannot tell which table was written: every table is merged with its copy.
+        assert_eq!(early, EarlyCopy::CaughtUp, "{note}");
     });
 }
 
@@ -870,9 +871,15 @@ fn sqlite_writes_during_an_early_copy_are_copied_again() {
 fn postgres_writes_during_an_early_copy_are_copied_again() {
     // Each kind of write, alone: an insert (into a table whose name needs quoting), an
     // update, a delete, and an insert by a transaction already open when the copy began; the
-    // tables written to are copied again, the rest kept. With a pre-deployment script (which
-    // ran over every copied table), everything is copied again.
-    let cases: [(&str, &[&str], Option<&str>, &str); 5] = [
+    // tables written to are caught up by key, the rest kept. With a pre-deployment script
+    // (which ran over every copied table), everything is copied again.
+    let cases: [(&str, &[&str], Option<&str>, &str); 6] = [
+        (
+            "identity",
+            &["INSERT INTO customers (name, fax) VALUES ('late', 'f')"],
+            None,
+            "customers",
+        ),
         (
             "insert",
             &["INSERT INTO \"we\"\"ird;name's]\" VALUES (3, 'new')"],
@@ -922,9 +929,17 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
             let expected = if predeploy.is_some() {
                 EarlyCopy::Discarded
             } else {
-                EarlyCopy::Partly
+                EarlyCopy::CaughtUp
             };
             assert_eq!(early, expected, "{case}: {note}");
+            if case == "identity" {
+                // A GENERATED ALWAYS identity column keeps the original's value.
+                let mut new = connect(target, false).expect("connect");
+                let late = new
+                    .query("SELECT id FROM customers WHERE name = 'late'")
+                    .expect("customers");
+                assert_eq!(late, vec![vec![Some("51".to_string())]], "{note}");
+            }
         });
     }
 }
@@ -999,4 +1014,384 @@ fn postgres_a_schema_change_during_an_early_copy_fails_the_upgrade() {
             schema_change_during_an_early_copy_fails(target, Platform::Postgres, change);
         });
     }
+}
+
+/// A client writing to `orders` on its own connection, on a thread of its own, at a steady
+/// rate (an insert, an update of an existing row, now and then a delete of a row it inserted),
+/// until told to stop; it keeps what it committed, by key (`None`: deleted).
+struct Writer {
+    stop: std::sync::atomic::AtomicBool,
+    /// Committed writes so far.
+    writes: std::sync::atomic::AtomicU64,
+    /// The rows it wrote, as committed: id -> (amount, code).
+    rows: std::sync::Mutex<BTreeMap<i64, Option<(i64, String)>>>,
+    failed: std::sync::Mutex<Option<String>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        Writer {
+            stop: std::sync::atomic::AtomicBool::new(false),
+            writes: std::sync::atomic::AtomicU64::new(0),
+            rows: std::sync::Mutex::new(BTreeMap::new()),
+            failed: std::sync::Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Writes until told to stop (or until a write fails, kept for the test to report).
+    fn run(&self, target: &Target) {
+        use std::sync::atomic::Ordering;
+        let result = (|| -> Result<(), String> {
+            let mut driver = connect(target, false).map_err(|e| e.to_string())?;
+            let mut i: i64 = 0;
+            while !self.stop.load(Ordering::SeqCst) {
+                i += 1;
+                let (statement, id, row) = match i % 3 {
+                    0 if i % 9 == 0 => (
+                        format!("DELETE FROM orders WHERE id = {}", 100_000 + i - 6),
+                        100_000 + i - 6,
+                        None,
+                    ),
+                    0 | 1 => (
+                        format!(
+                            "INSERT INTO orders (id, customer_id, amount, code) VALUES ({}, {}, {i}, 'new{i}')",
+                            100_000 + i,
+                            i % 50 + 1
+                        ),
+                        100_000 + i,
+                        Some((i, format!("new{i}"))),
+                    ),
+                    _ => {
+                        let id = i % 500 + 1;
+                        (
+                            format!(
+                                "UPDATE orders SET amount = {i}, code = 'w{i}' WHERE id = {id}"
+                            ),
+                            id,
+                            Some((i, format!("w{i}"))),
+                        )
+                    }
+                };
+                driver.execute(&statement).map_err(|e| e.to_string())?;
+                self.rows.lock().expect("rows").insert(id, row);
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        })();
+        if let Err(err) = result {
+            *self.failed.lock().expect("failed") = Some(err);
+        }
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until the writer committed `more` writes beyond `from`, or panics with why it
+    /// stopped writing.
+    fn wait_for(&self, from: u64, more: u64) {
+        use std::sync::atomic::Ordering;
+        while self.writes.load(Ordering::SeqCst) < from + more {
+            if self.stopped.load(Ordering::SeqCst) {
+                panic!(
+                    "the writer stopped: {:?}",
+                    self.failed.lock().expect("failed")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Progress that makes sure `writer` writes during the early copy and during each catch-up
+/// pass, then stops it (and waits until it is between writes) as writers are held off.
+struct WithWriter<'a> {
+    writer: &'a Writer,
+    at: std::sync::atomic::AtomicU64,
+    /// Whether the run held writers off.
+    held: std::sync::atomic::AtomicBool,
+}
+
+impl upgrade::Progress for WithWriter<'_> {
+    fn step(&self, text: &str) {
+        use std::sync::atomic::Ordering;
+        let now = self.writer.writes.load(Ordering::SeqCst);
+        if text.starts_with("copying") {
+            self.at.store(now, Ordering::SeqCst);
+        } else if text.starts_with("indexes and keys") || text.starts_with("catch-up pass") {
+            // Writes land during the copy and during every pass.
+            self.writer.wait_for(self.at.load(Ordering::SeqCst), 30);
+            self.at
+                .store(self.writer.writes.load(Ordering::SeqCst), Ordering::SeqCst);
+        } else if text.starts_with("holding writers off") {
+            self.held.store(true, Ordering::SeqCst);
+            // Some writes after the last pass read the tables: the last delta carries them.
+            self.writer.wait_for(self.at.load(Ordering::SeqCst), 30);
+            self.writer.stop.store(true, Ordering::SeqCst);
+            while !self.writer.stopped.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// A real writer on its own connection writes to the biggest table while it is copied and
+/// caught up; after the switch the new database holds exactly what the writer committed (no
+/// write lost, none doubled) and the same rows as the retained original, and the report shows
+/// the passes and the last delta.
+fn a_concurrent_writer_loses_no_write(
+    target: &Target,
+    platform: Platform,
+    retained_open: impl Fn(&str) -> Box<dyn Driver>,
+) {
+    deploy(target, &v1(platform));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        fill(driver.as_mut(), platform);
+    }
+    let writer = Writer::new();
+    let progress = WithWriter {
+        writer: &writer,
+        at: std::sync::atomic::AtomicU64::new(0),
+        held: std::sync::atomic::AtomicBool::new(false),
+    };
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| writer.run(target));
+        let outcome = upgrade::side_by_side(target, &v2(platform), &options(), &progress);
+        writer.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        outcome
+    })
+    .expect("side by side with a writer");
+    let report = &outcome.report;
+    let text = report.text();
+    assert_eq!(report.early_copy, EarlyCopy::CaughtUp, "{text}");
+    assert!(
+        report.catch_up.iter().any(|p| !p.held && p.rows() > 0)
+            && report
+                .catch_up
+                .last()
+                .is_some_and(|p| p.held && p.rows() > 0),
+        "passes carried rows while the writer wrote, and the last delta too: {text}"
+    );
+    let json = report.json();
+    assert!(
+        json.contains("\"catch_up\"") && json.contains("\"window_reason\""),
+        "{json}"
+    );
+    assert!(text.contains("(the last delta, writers held)"), "{text}");
+    let mut new = connect(target, false).expect("connect");
+    let mut retained = retained_open(&report.retained);
+    assert_eq!(
+        fingerprint(new.as_mut(), &["orders"], dq),
+        fingerprint(retained.as_mut(), &["orders"], dq),
+        "the new database's orders are the retained original's: {text}"
+    );
+    let committed = writer.rows.lock().expect("rows").clone();
+    assert!(
+        committed.len() > 60,
+        "the writer wrote: {}",
+        committed.len()
+    );
+    for (id, row) in &committed {
+        let found = new
+            .query(&format!("SELECT amount, code FROM orders WHERE id = {id}"))
+            .expect("read");
+        let found: Option<(i64, String)> = found.first().map(|r| {
+            (
+                r[0].as_deref().and_then(|a| a.parse().ok()).unwrap_or(-1),
+                r[1].clone().unwrap_or_default(),
+            )
+        });
+        assert_eq!(&found, row, "order {id} as the writer committed it: {text}");
+    }
+}
+
+#[test]
+fn sqlite_a_concurrent_writer_loses_no_write() {
+    on_sqlite("shop.db", |target| {
+        a_concurrent_writer_loses_no_write(target, Platform::Sqlite, open_sqlite);
+    });
+}
+
+#[test]
+fn postgres_a_concurrent_writer_loses_no_write() {
+    on_postgres("sbs_writer", |target, url| {
+        a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+    });
+}
+
+/// A writer the passes cannot catch up with (every pass carries rows, and the bound is set so
+/// that no pass is small enough): the run is refused after the passes allowed, writers were
+/// never held (the writer never waited nor failed), the original keeps every write, at v1 and
+/// writable, and nothing is left behind.
+fn writes_that_outpace_the_passes_end_the_run(target: &Target, platform: Platform) {
+    use std::sync::atomic::Ordering;
+    deploy(target, &v1(platform));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        fill(driver.as_mut(), platform);
+    }
+    let writer = Writer::new();
+    let progress = WithWriter {
+        writer: &writer,
+        at: std::sync::atomic::AtomicU64::new(0),
+        held: std::sync::atomic::AtomicBool::new(false),
+    };
+    let options = SideBySideOptions {
+        last_delta_rows: 0,
+        max_passes: 3,
+        ..options()
+    };
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| writer.run(target));
+        let result = upgrade::side_by_side(target, &v2(platform), &options, &progress);
+        writer.stop.store(true, Ordering::SeqCst);
+        result
+    });
+    let err = result.expect_err("writes that outpace the passes end the run");
+    let message = err.to_string();
+    assert!(err.is_refusal(), "a refusal (exit code 3): {message}");
+    assert!(
+        message.contains("outpace")
+            && message.contains("3 passes")
+            && message.contains("never held"),
+        "{message}"
+    );
+    assert!(
+        !progress.held.load(Ordering::SeqCst),
+        "writers were never held: {message}"
+    );
+    assert_eq!(
+        *writer.failed.lock().expect("failed"),
+        None,
+        "no write failed"
+    );
+    let mut original = connect(target, false).expect("connect");
+    assert_eq!(
+        original
+            .read_registration()
+            .expect("registry")
+            .expect("registered")
+            .version,
+        "1.0"
+    );
+    for (id, row) in writer.rows.lock().expect("rows").iter() {
+        let found = original
+            .query(&format!("SELECT amount, code FROM orders WHERE id = {id}"))
+            .expect("read");
+        let found: Option<(i64, String)> = found.first().map(|r| {
+            (
+                r[0].as_deref().and_then(|a| a.parse().ok()).unwrap_or(-1),
+                r[1].clone().unwrap_or_default(),
+            )
+        });
+        assert_eq!(&found, row, "order {id} in the original as written");
+    }
+    original
+        .execute("INSERT INTO legacy VALUES (3, 'writable')")
+        .expect("the original is writable");
+}
+
+#[test]
+fn sqlite_writes_that_outpace_the_passes_end_the_run() {
+    on_sqlite("shop.db", |target| {
+        writes_that_outpace_the_passes_end_the_run(target, Platform::Sqlite);
+        let Target::Sqlite { path } = target else {
+            unreachable!("a SQLite target")
+        };
+        let journal = format!("{}.dac-journal", path.display());
+        assert!(!Path::new(&journal).exists(), "no journal left");
+    });
+}
+
+#[test]
+fn postgres_writes_that_outpace_the_passes_end_the_run() {
+    on_postgres("sbs_outpaced", |target, _| {
+        writes_that_outpace_the_passes_end_the_run(target, Platform::Postgres);
+    });
+}
+
+/// A table without a primary key cannot be caught up by key: written to during the early copy,
+/// it is copied again with writers held, and the report says so; a keyed table written to at
+/// the same time is caught up.
+fn a_written_table_without_a_key_is_copied_again(
+    target: &Target,
+    platform: Platform,
+    retained_open: impl Fn(&str) -> Box<dyn Driver>,
+) {
+    let schema = "CREATE TABLE keyed (id integer PRIMARY KEY, v text); CREATE TABLE heap (v text); \
+                  CREATE TABLE pairs (a integer, b text, v text, PRIMARY KEY (a, b));";
+    deploy(target, &package(platform, "1.0", schema));
+    {
+        let mut driver = connect(target, false).expect("connect");
+        for i in 1..=20 {
+            driver
+                .execute(&format!(
+                    "INSERT INTO keyed VALUES ({i}, 'k{i}'); INSERT INTO heap VALUES ('h{i}'); \
+                     INSERT INTO pairs VALUES ({i}, 'b{i}', 'p{i}')"
+                ))
+                .expect("rows");
+        }
+    }
+    let v2 = package(
+        platform,
+        "2.0",
+        &format!("{schema} CREATE TABLE added (id integer PRIMARY KEY);"),
+    );
+    let progress = WriteDuringEarlyCopy {
+        target: target.clone(),
+        statements: vec![
+            "INSERT INTO heap VALUES ('late')".into(),
+            "DELETE FROM heap WHERE v = 'h3'".into(),
+            "UPDATE keyed SET v = 'changed' WHERE id = 3".into(),
+            // A composite key: an update, an insert, a delete, and a key changed.
+            "UPDATE pairs SET v = 'changed' WHERE a = 1 AND b = 'b1'".into(),
+            "INSERT INTO pairs VALUES (21, 'b''new', NULL)".into(),
+            "DELETE FROM pairs WHERE a = 2".into(),
+            "UPDATE pairs SET b = 'moved' WHERE a = 4".into(),
+        ],
+        open: std::sync::Mutex::new(None),
+        written: std::sync::atomic::AtomicBool::new(false),
+    };
+    let outcome = upgrade::side_by_side(target, &v2, &options(), &progress).expect("side by side");
+    let report = &outcome.report;
+    let text = report.text();
+    assert_eq!(report.early_copy, EarlyCopy::CaughtUp, "{text}");
+    assert_eq!(report.copied_again.len(), 1, "{text}");
+    assert!(report.copied_again[0].contains("heap"), "{text}");
+    assert!(
+        text.contains("no primary key to catch up by") && text.contains("without a primary key"),
+        "{text}"
+    );
+    let mut new = connect(target, false).expect("connect");
+    let mut retained = retained_open(&report.retained);
+    assert_eq!(
+        fingerprint(new.as_mut(), &["keyed", "heap", "pairs"], dq),
+        fingerprint(retained.as_mut(), &["keyed", "heap", "pairs"], dq),
+        "{text}"
+    );
+    assert_eq!(
+        new.query("SELECT v FROM keyed WHERE id = 3")
+            .expect("keyed")[0][0]
+            .as_deref(),
+        Some("changed")
+    );
+}
+
+#[test]
+fn sqlite_a_written_table_without_a_key_is_copied_again() {
+    on_sqlite("shop.db", |target| {
+        a_written_table_without_a_key_is_copied_again(target, Platform::Sqlite, open_sqlite);
+    });
+}
+
+#[test]
+fn postgres_a_written_table_without_a_key_is_copied_again() {
+    on_postgres("sbs_keyless", |target, url| {
+        a_written_table_without_a_key_is_copied_again(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+    });
 }

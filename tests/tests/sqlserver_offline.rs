@@ -434,6 +434,48 @@ fn golden_side_by_side_statements() {
     insta::assert_snapshot!("sqlserver_side_by_side", out);
 }
 
+/// The catch-up of an early copy by Change Tracking, pinned: whether the source and its tables
+/// are tracked, the mark, and one pass of a table with an identity key and a converted column,
+/// and of one with a composite key whose every column is in the key.
+#[test]
+fn sqlserver_change_tracking_catch_up_is_pinned() {
+    let mut orders = side_by_side_copy(
+        "Sales",
+        "Orders",
+        &["OrderId", "CustomerId", "Quantity", "UnitPrice"],
+    );
+    orders.key = vec!["OrderId".into()];
+    orders.same_types = false;
+    orders.converted = vec![("Quantity".into(), "bigint".into())];
+    let mut tags = side_by_side_copy("Sales", "Order]Tags", &["OrderId", "Tag"]);
+    tags.key = vec!["OrderId".into(), "Tag".into()];
+    let mut out = String::new();
+    for (title, sql) in [
+        (
+            "is the source tracked, and every copied table",
+            server_sql::change_tracking_state(
+                "Shop",
+                &[orders.source.clone(), tags.source.clone()],
+            ),
+        ),
+        (
+            "the mark, before the copy",
+            server_sql::change_tracking_mark("Shop", "Shop__dac_new"),
+        ),
+        (
+            "a pass over Orders (identity key, a converted column)",
+            server_sql::change_tracking_catch_up("Shop", "Shop__dac_new", &orders, 1042, true),
+        ),
+        (
+            "a pass over Order]Tags (every column in the key)",
+            server_sql::change_tracking_catch_up("Shop", "Shop__dac_new", &tags, 7, false),
+        ),
+    ] {
+        out.push_str(&format!("-- {title}\n{sql}\n\n"));
+    }
+    insta::assert_snapshot!("sqlserver_change_tracking_catch_up", out);
+}
+
 fn side_by_side_copy(schema: &str, name: &str, columns: &[&str]) -> dac_engine::driver::TableCopy {
     let table = ObjectName::new([schema, name]);
     dac_engine::driver::TableCopy {
@@ -445,5 +487,6 @@ fn side_by_side_copy(schema: &str, name: &str, columns: &[&str]) -> dac_engine::
             .collect(),
         same_types: true,
         converted: Vec::new(),
+        key: Vec::new(),
     }
 }

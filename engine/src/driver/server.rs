@@ -27,6 +27,21 @@ pub struct TableCopy {
     /// Destination columns whose type changed, with the new type's name: rows whose value does
     /// not convert fail the copy (SQLite would otherwise store them unconverted).
     pub converted: Vec<(String, String)>,
+    /// The destination columns of the table's primary key, where the source's rows are unique
+    /// by the columns they come from (its own primary key); empty: no key, so rows written
+    /// after a copy cannot be matched and a written table is copied again.
+    pub key: Vec<String>,
+}
+
+/// What one catch-up of a table moved (see [`Copier::catch_up`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaughtUp {
+    /// Rows inserted or updated in the new database.
+    pub upserted: u64,
+    /// Rows deleted from the new database.
+    pub deleted: u64,
+    /// The mark the table's next catch-up starts from.
+    pub next: String,
 }
 
 /// Rows and bytes moved.
@@ -58,6 +73,19 @@ pub trait Copier: Send {
     /// Empties a table of the new database, to copy it again.
     fn clear(&mut self, table: &ObjectName) -> Result<()>;
 
+    /// Brings a table of the new database, copied before, up to what the original holds now,
+    /// keyed by `table.key` (never empty here): the rows written since `since` (a mark of the
+    /// platform's, from [`WriteMark::since`] or the previous catch-up) inserted or updated,
+    /// the rows gone from the original deleted, with the copy's type conversions. Errs toward
+    /// carrying a row again, never toward missing one. Runs while writers write (a pass) or
+    /// with them held (the last delta).
+    fn catch_up(&mut self, table: &TableCopy, _since: &str) -> Result<CaughtUp> {
+        Err(crate::Error::Invalid(format!(
+            "{}: this platform cannot bring a copied table up to date",
+            table.source
+        )))
+    }
+
     /// Makes everything copied durable and closes the connections.
     fn finish(self: Box<Self>) -> Result<()>;
 }
@@ -78,7 +106,19 @@ pub trait WriteMark: Send {
     /// With writers held: what was written since the mark to the copied tables (source table,
     /// rows copied), or to the schema. A platform that cannot tell table from table answers
     /// for the whole database; it may err towards a write, never away from one.
-    fn written(self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<WrittenSince>;
+    fn written(&mut self, copied: &[(ObjectName, u64)]) -> Result<WrittenSince>;
+
+    /// Where a table's first [`Copier::catch_up`] starts from: whatever was written after this
+    /// may be missing from the first copy.
+    fn since(&self) -> String {
+        String::new()
+    }
+
+    /// Whether anything may have been written to the database since the last call (the first:
+    /// since the mark); `true` where the platform cannot tell without looking at the tables.
+    fn may_have_changed(&mut self) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 /// What a [`WriteMark`] found.

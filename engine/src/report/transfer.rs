@@ -133,6 +133,42 @@ pub struct TransferReport {
     /// Why an early copy was discarded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_copy_note: Option<String>,
+    /// The catch-up passes over an early copy, in order: those made while writers wrote,
+    /// then the last delta, applied with writers held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch_up: Vec<CatchUpPass>,
+    /// Tables written to during an early copy that have no key to catch up by, so were copied
+    /// again with writers held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copied_again: Vec<String>,
+    /// What the read-only window held, and so why it is as long as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_reason: Option<String>,
+}
+
+/// One catch-up pass: the rows written to the original since the previous one (the first:
+/// since the copy began) carried into the new database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchUpPass {
+    /// 1-based, the last delta included.
+    pub pass: u32,
+    /// Applied with writers held: the last delta.
+    pub held: bool,
+    /// Tables caught up.
+    pub tables: usize,
+    /// Rows inserted or updated in the new database.
+    pub upserted: u64,
+    /// Rows deleted from the new database.
+    pub deleted: u64,
+    /// How long the pass took, in milliseconds.
+    pub ms: u64,
+}
+
+impl CatchUpPass {
+    /// Rows the pass carried.
+    pub fn rows(&self) -> u64 {
+        self.upserted + self.deleted
+    }
 }
 
 /// When the rows were copied, relative to holding writers off the original.
@@ -152,6 +188,9 @@ pub enum EarlyCopy {
     /// Before writers were held; something was written meanwhile, so the rows were copied
     /// again with writers held.
     Discarded,
+    /// Before writers were held, then brought up to date in passes while writers wrote; only
+    /// the last delta (and tables without a key that were written to) with writers held.
+    CaughtUp,
 }
 
 /// A constraint checked after the switch.
@@ -187,6 +226,9 @@ impl TransferReport {
             checked_after_switch: Vec::new(),
             early_copy: EarlyCopy::Off,
             early_copy_note: None,
+            catch_up: Vec::new(),
+            copied_again: Vec::new(),
+            window_reason: None,
         };
         report.total();
         report
@@ -342,7 +384,7 @@ impl TransferReport {
 
     /// A line on a copy made before writers were held off.
     fn early_copy_text(&self, indent: &str) -> String {
-        match self.early_copy {
+        let line = match self.early_copy {
             EarlyCopy::Off => String::new(),
             EarlyCopy::Kept => format!(
                 "{indent}rows copied before writers were held off; nothing was written to the copied tables since, so the copy was kept\n"
@@ -359,7 +401,47 @@ impl TransferReport {
                     .as_deref()
                     .unwrap_or("the original took writes")
             ),
+            EarlyCopy::CaughtUp => format!(
+                "{indent}rows copied before writers were held off, then brought up to date in passes while writers wrote ({})\n{}",
+                self.early_copy_note
+                    .as_deref()
+                    .unwrap_or("the original took writes"),
+                self.catch_up_text(indent)
+            ),
+        };
+        line + &self
+            .window_reason
+            .as_ref()
+            .map(|why| format!("{indent}read-only window: {why}\n"))
+            .unwrap_or_default()
+    }
+
+    /// A line per catch-up pass and one for the tables copied again.
+    fn catch_up_text(&self, indent: &str) -> String {
+        let mut out = String::new();
+        for pass in &self.catch_up {
+            out.push_str(&format!(
+                "{indent}  pass {}{}: {} rows over {} tables ({} inserted or updated, {} deleted) in {} ms\n",
+                pass.pass,
+                if pass.held {
+                    " (the last delta, writers held)"
+                } else {
+                    ""
+                },
+                pass.rows(),
+                pass.tables,
+                pass.upserted,
+                pass.deleted,
+                pass.ms
+            ));
         }
+        if !self.copied_again.is_empty() {
+            out.push_str(&format!(
+                "{indent}  copied again with writers held (no primary key to catch up by): {}\n",
+                self.copied_again.join(", ")
+            ));
+        }
+        out
     }
 
     /// The foreign keys checked after the switch, a line for all of them and one for each
@@ -392,4 +474,72 @@ fn human_bytes(bytes: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
     let mb = bytes as f64 / 1_048_576.0;
     format!("{mb:.1} MiB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CatchUpPass, EarlyCopy, TransferReport};
+
+    fn pass(pass: u32, held: bool, upserted: u64, deleted: u64) -> CatchUpPass {
+        CatchUpPass {
+            pass,
+            held,
+            tables: 2,
+            upserted,
+            deleted,
+            ms: 7,
+        }
+    }
+
+    #[test]
+    fn a_caught_up_copy_reports_each_pass_the_last_delta_and_the_window() {
+        let mut report = TransferReport::new(Vec::new());
+        report.early_copy = EarlyCopy::CaughtUp;
+        report.early_copy_note =
+            Some("[public].[orders]: 19 row(s) written while it was copied".into());
+        report.catch_up = vec![
+            pass(1, false, 900, 12),
+            pass(2, false, 40, 0),
+            pass(3, true, 3, 1),
+        ];
+        report.copied_again = vec!["[public].[heap]".into()];
+        report.window_reason =
+            Some("the last delta (4 rows over 2 tables, 7 ms), the check and the switch".into());
+        let text = report.text();
+        for line in [
+            "then brought up to date in passes while writers wrote ([public].[orders]: 19 row(s) written while it was copied)",
+            "pass 1: 912 rows over 2 tables (900 inserted or updated, 12 deleted) in 7 ms",
+            "pass 2: 40 rows over 2 tables (40 inserted or updated, 0 deleted) in 7 ms",
+            "pass 3 (the last delta, writers held): 4 rows over 2 tables (3 inserted or updated, 1 deleted) in 7 ms",
+            "copied again with writers held (no primary key to catch up by): [public].[heap]",
+            "read-only window: the last delta (4 rows over 2 tables, 7 ms), the check and the switch",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        assert!(
+            report.markdown().contains("pass 3 (the last delta"),
+            "{}",
+            report.markdown()
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.json()).expect("json");
+        assert_eq!(json["early_copy"], "caught_up");
+        assert_eq!(json["catch_up"][2]["held"], true);
+        assert_eq!(json["catch_up"][0]["upserted"], 900);
+        assert_eq!(json["copied_again"][0], "[public].[heap]");
+        assert!(
+            json["window_reason"]
+                .as_str()
+                .is_some_and(|w| w.contains("last delta"))
+        );
+        let back: TransferReport = serde_json::from_str(&report.json()).expect("reads back");
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn a_report_without_an_early_copy_has_no_catch_up_fields() {
+        let json = TransferReport::new(Vec::new()).json();
+        for field in ["catch_up", "copied_again", "window_reason"] {
+            assert!(!json.contains(field), "{field}: {json}");
+        }
+    }
 }

@@ -12,6 +12,14 @@
 //! * **Copy**: `COPY ... TO STDOUT (FORMAT binary)` piped into `COPY ... FROM STDIN (FORMAT
 //!   binary)` between two sessions, streamed in chunks, one table per worker; text format where
 //!   a column's type changed, so the server's input functions convert (or refuse) each value.
+//! * **Catch-up** of an early copy (no logical decoding): the rows of a table whose `xmin` is
+//!   at or after the horizon of the previous read (the first: the write mark's) are streamed
+//!   into a temporary table of the new database (text format where a type changed, so they
+//!   convert as copied rows do) and upserted by primary key (`ON CONFLICT ... DO UPDATE`); a
+//!   count from the same snapshot finds deletes, removed by a key anti-join. Each pass reads
+//!   every caught-up table once (a sequential scan), never copies a keyed table again. A
+//!   change that moves a value of another unique index between rows within one pass fails the
+//!   upsert, and the run is undone.
 //! * **Building**: sessions in the new database get more memory for the index builds and
 //!   foreign-key checks that follow the copy (`BUILD_MEMORY`).
 //! * **Journal**: a database-level setting `dac.journal` (a placeholder parameter, stored in
@@ -28,7 +36,7 @@ use super::connect::Settings;
 use super::names::fit;
 use super::{PostgresDriver, driver_error, quote_ident};
 use crate::driver::server::{
-    Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
+    CaughtUp, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
@@ -41,6 +49,18 @@ const BUILD_MEMORY: &str = "SET maintenance_work_mem = '256MB'; SET work_mem = '
 
 /// How many copied bytes make a progress report.
 const PROGRESS_BYTES: u64 = 256 * 1024;
+
+/// The 32-bit id of the oldest transaction the current snapshot does not see as finished: every
+/// row version written after the snapshot has an id at or after it.
+const HORIZON: &str =
+    "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text";
+
+/// `age(column) <= age(horizon)`: written at or after the horizon (a transaction id). age()
+/// counts back from the next transaction id, so this holds across wraparound; a row whose
+/// writer was still running at the horizon counts as written (carried again, never missed).
+fn written_since(column: &str, horizon: &str) -> String {
+    format!("age({column}) <= age({}::xid)", literal(horizon))
+}
 
 /// How long the switch waits for ended sessions to go.
 const SESSION_WAIT: Duration = Duration::from_secs(15);
@@ -387,9 +407,7 @@ impl Server for PostgresServer {
         let mut pin = self.driver(name)?;
         pin.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         let horizon = pin
-            .scalar(
-                "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text",
-            )?
+            .scalar(HORIZON)?
             .ok_or_else(|| Error::Invalid(format!("{name}: no snapshot horizon")))?;
         let checker = self.driver(name)?;
         Ok(Some(Box::new(PostgresWriteMark {
@@ -590,10 +608,9 @@ struct PostgresWriteMark {
 }
 
 impl PostgresWriteMark {
-    /// `age(column) <= age(horizon)`: written at or after the horizon. age() counts back
-    /// from the next transaction id, so this holds across wraparound.
+    /// Written at or after the mark's horizon.
     fn since(&self, column: &str) -> String {
-        format!("age({column}) <= age({}::xid)", literal(&self.horizon))
+        written_since(column, &self.horizon)
     }
 
     /// The schema changes since the mark: a column of a copied table added, dropped or
@@ -675,9 +692,16 @@ impl PostgresWriteMark {
     }
 }
 
+impl Drop for PostgresWriteMark {
+    fn drop(&mut self) {
+        // The snapshot held rows written since the mark from being frozen until now.
+        let _ = self.pin.execute("ROLLBACK");
+    }
+}
+
 impl WriteMark for PostgresWriteMark {
-    fn written(mut self: Box<Self>, copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
-        let written = self.schema_changes(copied).and_then(|schema| {
+    fn written(&mut self, copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
+        self.schema_changes(copied).and_then(|schema| {
             if !schema.is_empty() {
                 return Ok(WrittenSince::Schema(schema.join(", ")));
             }
@@ -694,9 +718,11 @@ impl WriteMark for PostgresWriteMark {
                 why,
                 tables: Some(rows.into_iter().map(|(table, _)| table).collect()),
             })
-        });
-        let _ = self.pin.execute("ROLLBACK");
-        written
+        })
+    }
+
+    fn since(&self) -> String {
+        self.horizon.clone()
     }
 }
 
@@ -706,37 +732,17 @@ struct PostgresCopier {
     buffer: Vec<u8>,
 }
 
-impl Copier for PostgresCopier {
-    fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved> {
-        let sources: Vec<String> = table.columns.iter().map(|(s, _)| quote_ident(s)).collect();
-        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote_ident(d)).collect();
-        let (out_sql, in_sql) = if table.same_types {
-            (
-                format!(
-                    "COPY {} ({}) TO STDOUT (FORMAT binary)",
-                    quoted(&table.source),
-                    sources.join(", ")
-                ),
-                format!(
-                    "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                    quoted(&table.destination),
-                    destinations.join(", ")
-                ),
-            )
-        } else {
-            (
-                format!(
-                    "COPY (SELECT {} FROM {}) TO STDOUT",
-                    sources.join(", "),
-                    quoted(&table.source)
-                ),
-                format!(
-                    "COPY {} ({}) FROM STDIN",
-                    quoted(&table.destination),
-                    destinations.join(", ")
-                ),
-            )
-        };
+impl PostgresCopier {
+    /// Streams what `out_sql` (a `COPY ... TO STDOUT` on the original) writes into `in_sql` (a
+    /// `COPY ... FROM STDIN` on the new database).
+    fn pipe(
+        &mut self,
+        out_sql: &str,
+        in_sql: &str,
+        table: &TableCopy,
+        progress: &mut dyn FnMut(Moved),
+    ) -> Result<Moved> {
+        let (out_sql, in_sql) = (out_sql.to_string(), in_sql.to_string());
         let mut reader = self
             .source
             .client
@@ -794,6 +800,170 @@ impl Copier for PostgresCopier {
         Ok(Moved { rows, bytes })
     }
 
+    /// [`Copier::catch_up`] in one transaction on each side: a repeatable-read one on the
+    /// original (its snapshot's horizon is the next mark; the changed rows, the count and the
+    /// keys come from the same snapshot) and one on the new database.
+    fn catch_up_in_transactions(&mut self, table: &TableCopy, since: &str) -> Result<CaughtUp> {
+        let source_of = |destination: &str| {
+            table
+                .columns
+                .iter()
+                .find(|(_, d)| d == destination)
+                .map(|(s, _)| quote_ident(s))
+        };
+        let key_sources: Vec<String> = table.key.iter().filter_map(|k| source_of(k)).collect();
+        if table.key.is_empty() || key_sources.len() != table.key.len() {
+            return Err(Error::Invalid(format!(
+                "{}: no key among the copied columns to catch up by",
+                table.source
+            )));
+        }
+        let key_destinations: Vec<String> = table.key.iter().map(|k| quote_ident(k)).collect();
+        let sources: Vec<String> = table.columns.iter().map(|(s, _)| quote_ident(s)).collect();
+        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote_ident(d)).collect();
+        let (source, destination) = (quoted(&table.source), quoted(&table.destination));
+        // Binary only where every type is kept, as in the copy; else the server's input
+        // functions convert changed rows exactly as they converted copied ones.
+        let format = if table.same_types {
+            " (FORMAT binary)"
+        } else {
+            ""
+        };
+        self.source
+            .execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let next = self
+            .source
+            .scalar(HORIZON)?
+            .ok_or_else(|| Error::Invalid(format!("{}: no snapshot horizon", table.source)))?;
+        self.destination.execute("BEGIN")?;
+        self.destination.execute(&format!(
+            "CREATE TEMP TABLE dac_delta ON COMMIT DROP AS SELECT {} FROM {destination} WITH NO DATA",
+            destinations.join(", ")
+        ))?;
+        let changed = self.pipe(
+            &format!(
+                "COPY (SELECT {} FROM {source} WHERE {}) TO STDOUT{format}",
+                sources.join(", "),
+                written_since("xmin", since)
+            ),
+            &format!(
+                "COPY dac_delta ({}) FROM STDIN{format}",
+                destinations.join(", ")
+            ),
+            table,
+            &mut |_| {},
+        )?;
+        crate::fault::point("copy.catch-up");
+        if changed.rows > 0 {
+            let set: Vec<String> = destinations
+                .iter()
+                .filter(|d| !key_destinations.contains(d))
+                .map(|d| format!("{d} = EXCLUDED.{d}"))
+                .collect();
+            let action = if set.is_empty() {
+                "DO NOTHING".to_string()
+            } else {
+                format!("DO UPDATE SET {}", set.join(", "))
+            };
+            // OVERRIDING SYSTEM VALUE: identity columns keep the original's values, as COPY does.
+            self.destination.execute(&format!(
+                "INSERT INTO {destination} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM dac_delta \
+                 ON CONFLICT ({}) {action}",
+                key_destinations.join(", "),
+                cols = destinations.join(", ")
+            ))?;
+        }
+        // Every row of the original is now in the new database (those older than the mark were
+        // there, unchanged, the rest were just written): more rows there means deletes.
+        let count = |driver: &mut PostgresDriver, table: &str| -> Result<u64> {
+            let n = driver.scalar(&format!("SELECT count(*)::text FROM {table}"))?;
+            Ok(n.and_then(|n| n.parse().ok()).unwrap_or(0))
+        };
+        let original_rows = count(&mut self.source, &source)?;
+        let new_rows = count(&mut self.destination, &destination)?;
+        let mut deleted = 0;
+        if new_rows > original_rows {
+            self.destination.execute(&format!(
+                "CREATE TEMP TABLE dac_keys ON COMMIT DROP AS SELECT {} FROM {destination} WITH NO DATA",
+                key_destinations.join(", ")
+            ))?;
+            self.pipe(
+                &format!(
+                    "COPY (SELECT {} FROM {source}) TO STDOUT{format}",
+                    key_sources.join(", ")
+                ),
+                &format!(
+                    "COPY dac_keys ({}) FROM STDIN{format}",
+                    key_destinations.join(", ")
+                ),
+                table,
+                &mut |_| {},
+            )?;
+            let matches: Vec<String> = key_destinations
+                .iter()
+                .map(|k| format!("k.{k} = d.{k}"))
+                .collect();
+            deleted = self
+                .destination
+                .scalar(&format!(
+                    "WITH gone AS (DELETE FROM {destination} AS d WHERE NOT EXISTS \
+                     (SELECT 1 FROM dac_keys AS k WHERE {}) RETURNING 1) SELECT count(*)::text FROM gone",
+                    matches.join(" AND ")
+                ))?
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+        }
+        if new_rows - deleted != original_rows {
+            return Err(Error::Invalid(format!(
+                "{}: after catching up, the new database holds {} rows where the original holds {original_rows}",
+                table.destination,
+                new_rows - deleted
+            )));
+        }
+        self.source.execute("COMMIT")?;
+        self.destination.execute("COMMIT")?;
+        Ok(CaughtUp {
+            upserted: changed.rows,
+            deleted,
+            next,
+        })
+    }
+}
+
+impl Copier for PostgresCopier {
+    fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved> {
+        let sources: Vec<String> = table.columns.iter().map(|(s, _)| quote_ident(s)).collect();
+        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote_ident(d)).collect();
+        let (out_sql, in_sql) = if table.same_types {
+            (
+                format!(
+                    "COPY {} ({}) TO STDOUT (FORMAT binary)",
+                    quoted(&table.source),
+                    sources.join(", ")
+                ),
+                format!(
+                    "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                    quoted(&table.destination),
+                    destinations.join(", ")
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "COPY (SELECT {} FROM {}) TO STDOUT",
+                    sources.join(", "),
+                    quoted(&table.source)
+                ),
+                format!(
+                    "COPY {} ({}) FROM STDIN",
+                    quoted(&table.destination),
+                    destinations.join(", ")
+                ),
+            )
+        };
+        self.pipe(&out_sql, &in_sql, table, progress)
+    }
+
     fn execute(&mut self, statement: &str) -> Result<()> {
         self.destination.execute(statement)
     }
@@ -801,6 +971,15 @@ impl Copier for PostgresCopier {
     fn clear(&mut self, table: &ObjectName) -> Result<()> {
         self.destination
             .execute(&format!("TRUNCATE ONLY {}", quoted(table)))
+    }
+
+    fn catch_up(&mut self, table: &TableCopy, since: &str) -> Result<CaughtUp> {
+        let caught = self.catch_up_in_transactions(table, since);
+        if caught.is_err() {
+            let _ = self.source.execute("ROLLBACK");
+            let _ = self.destination.execute("ROLLBACK");
+        }
+        caught
     }
 
     fn build_alongside(&mut self, sessions: usize) -> Result<()> {

@@ -9,6 +9,14 @@
 //! opened before the switch keeps the file it opened (now the retained original), so
 //! applications reopen the database after a side-by-side upgrade; `dac rollback` notices when
 //! the retained original took writes that way.
+//!
+//! Catch-up of an early copy: SQLite records no changes another process could read, and
+//! `data_version` tells only that the file took a commit, not where. A pass therefore merges
+//! every copied table that has a primary key with its copy, in one transaction per table:
+//! rows whose key is gone deleted, rows missing or different inserted or updated. Its bound: a
+//! pass (the last delta too) reads both copies of every such table whole, through their key
+//! indexes, and writes only the difference; it is cheaper than a held copy (no bulk insert, no
+//! index builds) but grows with the data.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -19,7 +27,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{BUSY_TIMEOUT, SqliteDriver, driver_error, lock_file, quote};
 use crate::driver::server::{
-    Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
+    CaughtUp, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
@@ -353,6 +361,7 @@ impl Server for SqliteServer {
             conn,
             version,
             schema,
+            last_seen: version,
         })))
     }
 
@@ -552,6 +561,8 @@ struct SqliteWriteMark {
     conn: Connection,
     version: i64,
     schema: i64,
+    /// `data_version` at the last [`WriteMark::may_have_changed`].
+    last_seen: i64,
 }
 
 fn pragma(conn: &Connection, name: &str) -> Result<i64> {
@@ -561,7 +572,14 @@ fn pragma(conn: &Connection, name: &str) -> Result<i64> {
 }
 
 impl WriteMark for SqliteWriteMark {
-    fn written(self: Box<Self>, _copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
+    fn may_have_changed(&mut self) -> Result<bool> {
+        let now = pragma(&self.conn, "data_version")?;
+        let changed = now != self.last_seen;
+        self.last_seen = now;
+        Ok(changed)
+    }
+
+    fn written(&mut self, _copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
         Ok(if pragma(&self.conn, "schema_version")? != self.schema {
             WrittenSince::Schema("its schema changed (schema_version)".into())
         } else if pragma(&self.conn, "data_version")? != self.version {
@@ -598,6 +616,146 @@ fn allowed_storage(declared: &str) -> Option<&'static str> {
     }
 }
 
+impl SqliteCopier {
+    /// Fails where a converted column of the new table holds a value SQLite kept unconverted
+    /// (`sql`: the statement that wrote them, for the error).
+    fn check_converted(&self, table: &TableCopy, sql: &str) -> Result<()> {
+        let destination = quote(table.destination.leaf());
+        for (column, declared) in &table.converted {
+            let Some(allowed) = allowed_storage(declared) else {
+                continue;
+            };
+            let check = format!(
+                "SELECT count(*) FROM main.{destination} WHERE {} IS NOT NULL AND typeof({}) NOT IN ({allowed})",
+                quote(column),
+                quote(column)
+            );
+            let bad: i64 = self
+                .conn
+                .query_row(&check, [], |r| r.get(0))
+                .map_err(|e| driver_error(&e, Some(&check)))?;
+            if bad > 0 {
+                return Err(Error::Driver {
+                    backend: "sqlite",
+                    code: None,
+                    message: format!(
+                        "{bad} row(s) of {}.{column} do not convert to {declared}",
+                        table.source.leaf()
+                    ),
+                    statement: Some(sql.to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Copier::catch_up`] as one transaction: a merge of the two tables by key (SQLite has no
+    /// change capture across processes, so every catch-up reads both tables whole, through
+    /// their key indexes, and writes only the difference): rows whose key is gone from the
+    /// original deleted, rows missing or different (`IS`, with the columns' affinities, so a
+    /// converted value equals its original) inserted or updated.
+    fn merge(&mut self, table: &TableCopy) -> Result<CaughtUp> {
+        let source = format!("src.{} AS dac_src", quote(table.source.leaf()));
+        let destination = format!("main.{}", quote(table.destination.leaf()));
+        let source_of = |destination: &str| {
+            table
+                .columns
+                .iter()
+                .find(|(_, d)| d == destination)
+                .map(|(s, _)| format!("dac_src.{}", quote(s)))
+        };
+        let keys: Vec<(String, String)> = table
+            .key
+            .iter()
+            .filter_map(|k| Some((source_of(k)?, format!("{destination}.{}", quote(k)))))
+            .collect();
+        if keys.is_empty() || keys.len() != table.key.len() {
+            return Err(Error::Invalid(format!(
+                "{}: no key among the copied columns to catch up by",
+                table.source
+            )));
+        }
+        let key_match = keys
+            .iter()
+            .map(|(s, d)| format!("{s} = {d}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let delete = format!(
+            "DELETE FROM {destination} WHERE NOT EXISTS (SELECT 1 FROM {source} WHERE {key_match})"
+        );
+        // Found by key (through the new table's key index), then compared column by column.
+        let same_row = std::iter::once(key_match.clone())
+            .chain(
+                table
+                    .columns
+                    .iter()
+                    .map(|(s, d)| format!("{destination}.{} IS dac_src.{}", quote(d), quote(s))),
+            )
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote(d)).collect();
+        let sources: Vec<String> = table
+            .columns
+            .iter()
+            .map(|(s, _)| format!("dac_src.{}", quote(s)))
+            .collect();
+        let set: Vec<String> = table
+            .columns
+            .iter()
+            .filter(|(_, d)| !table.key.contains(d))
+            .map(|(_, d)| format!("{} = excluded.{}", quote(d), quote(d)))
+            .collect();
+        let action = if set.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!("DO UPDATE SET {}", set.join(", "))
+        };
+        let upsert = format!(
+            "INSERT INTO {destination} ({}) SELECT {} FROM {source} \
+             WHERE NOT EXISTS (SELECT 1 FROM {destination} WHERE {same_row}) \
+             ON CONFLICT ({}) {action}",
+            destinations.join(", "),
+            sources.join(", "),
+            table
+                .key
+                .iter()
+                .map(|k| quote(k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        run(&self.conn, "BEGIN")?;
+        let merged = (|| -> Result<CaughtUp> {
+            let deleted = self
+                .conn
+                .execute(&delete, [])
+                .map_err(|e| driver_error(&e, Some(&delete)))?;
+            crate::fault::point("copy.catch-up");
+            let upserted = self
+                .conn
+                .execute(&upsert, [])
+                .map_err(|e| driver_error(&e, Some(&upsert)))?;
+            if upserted > 0 {
+                self.check_converted(table, &upsert)?;
+            }
+            Ok(CaughtUp {
+                upserted: upserted as u64,
+                deleted: deleted as u64,
+                next: String::new(),
+            })
+        })();
+        match merged {
+            Ok(caught) => {
+                run(&self.conn, "COMMIT")?;
+                Ok(caught)
+            }
+            Err(err) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(err)
+            }
+        }
+    }
+}
+
 impl Copier for SqliteCopier {
     fn copy_table(&mut self, table: &TableCopy, progress: &mut dyn FnMut(Moved)) -> Result<Moved> {
         let source = quote(table.source.leaf());
@@ -630,31 +788,9 @@ impl Copier for SqliteCopier {
                 return Err(err);
             }
         };
-        for (column, declared) in &table.converted {
-            let Some(allowed) = allowed_storage(declared) else {
-                continue;
-            };
-            let check = format!(
-                "SELECT count(*) FROM main.{destination} WHERE {} IS NOT NULL AND typeof({}) NOT IN ({allowed})",
-                quote(column),
-                quote(column)
-            );
-            let bad: i64 = self
-                .conn
-                .query_row(&check, [], |r| r.get(0))
-                .map_err(|e| driver_error(&e, Some(&check)))?;
-            if bad > 0 {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(Error::Driver {
-                    backend: "sqlite",
-                    code: None,
-                    message: format!(
-                        "{bad} row(s) of {}.{column} do not convert to {declared}",
-                        table.source.leaf()
-                    ),
-                    statement: Some(sql),
-                });
-            }
+        if let Err(err) = self.check_converted(table, &sql) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(err);
         }
         run(&self.conn, "COMMIT")?;
         let moved = Moved { rows, bytes: 0 };
@@ -671,6 +807,10 @@ impl Copier for SqliteCopier {
             &self.conn,
             &format!("DELETE FROM main.{}", quote(table.leaf())),
         )
+    }
+
+    fn catch_up(&mut self, table: &TableCopy, _since: &str) -> Result<CaughtUp> {
+        self.merge(table)
     }
 
     fn finish(self: Box<Self>) -> Result<()> {

@@ -280,6 +280,143 @@ pub fn count_rows(source: &str, target: &str, copy: &TableCopy) -> String {
     )
 }
 
+/// Change Tracking in `source`: one row, `database_tracked` (1 where the database has it on) and
+/// `untracked_tables` (how many of `tables` it does not track). A side-by-side upgrade can
+/// catch an early copy up by Change Tracking ([`change_tracking_catch_up`]) only where the
+/// database is tracked and so is every copied table; elsewhere rows are copied with writers
+/// held.
+pub fn change_tracking_state(source: &str, tables: &[crate::model::ObjectName]) -> String {
+    let values = if tables.is_empty() {
+        "(NULL)".to_string()
+    } else {
+        tables
+            .iter()
+            .map(|t| format!("({})", literal(&three_part(source, t))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM sys.change_tracking_databases WHERE database_id = DB_ID({db})) THEN 1 ELSE 0 END AS database_tracked,\n\
+         (SELECT COUNT(*) FROM (VALUES {values}) AS t (name)\n\
+          WHERE NOT EXISTS (SELECT 1 FROM {quoted}.sys.change_tracking_tables AS c WHERE c.object_id = OBJECT_ID(t.name))) AS untracked_tables;",
+        db = literal(source),
+        quoted = quote(source),
+    )
+}
+
+/// The mark a first catch-up starts from, taken before the copy: the source's current Change
+/// Tracking version (`version`). The new database `target` allows snapshot isolation first:
+/// each catch-up writes into it from a snapshot transaction, which every database it touches
+/// must allow.
+pub fn change_tracking_mark(source: &str, target: &str) -> String {
+    format!(
+        "ALTER DATABASE {} SET ALLOW_SNAPSHOT_ISOLATION ON;\nUSE {};\nSELECT CHANGE_TRACKING_CURRENT_VERSION() AS version;",
+        quote(target),
+        quote(source)
+    )
+}
+
+/// One catch-up pass of a table by Change Tracking, run in `source` (CHANGETABLE reads the
+/// current database) in one snapshot transaction (the source needs ALLOW_SNAPSHOT_ISOLATION, as
+/// Change Tracking advises), keyed by `copy.key`: every key changed since version `since` is
+/// merged into `target` from the row the source holds now (present: inserted or updated, with
+/// the copy's conversions; gone: deleted), whatever the recorded operation, so a change is
+/// never applied out of order. Refuses (error 50001) where cleanup passed `since` (the table is
+/// then copied again). Selects `next_version` (the next pass's `since`) and `rows_merged`.
+pub fn change_tracking_catch_up(
+    source: &str,
+    target: &str,
+    copy: &TableCopy,
+    since: u64,
+    identity: bool,
+) -> String {
+    let to = three_part(target, &copy.destination);
+    let from = quote_name(&copy.source);
+    let source_of = |destination: &str| {
+        copy.columns
+            .iter()
+            .find(|(_, d)| d == destination)
+            .map_or_else(|| destination.to_string(), |(s, _)| s.clone())
+    };
+    let keys: Vec<(String, String)> = copy
+        .key
+        .iter()
+        .map(|k| (quote(&source_of(k)), quote(k)))
+        .collect();
+    let present = keys.first().map_or_else(
+        || "1 = 0".to_string(),
+        |(s, _)| format!("s.{s} IS NOT NULL"),
+    );
+    let selected: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _))| format!("ct.{s} AS dac_key_{i}"))
+        .chain(std::iter::once(format!(
+            "CASE WHEN {present} THEN 1 ELSE 0 END AS dac_present"
+        )))
+        .chain(copy.columns.iter().map(|(s, _)| format!("s.{}", quote(s))))
+        .collect();
+    let join = keys
+        .iter()
+        .map(|(s, _)| format!("s.{s} = ct.{s}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let on = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (_, d))| format!("d.{d} = c.dac_key_{i}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let set: Vec<String> = copy
+        .columns
+        .iter()
+        .filter(|(_, d)| !copy.key.contains(d))
+        .map(|(s, d)| format!("d.{} = c.{}", quote(d), quote(s)))
+        .collect();
+    let destinations: Vec<String> = copy.columns.iter().map(|(_, d)| quote(d)).collect();
+    let values: Vec<String> = copy
+        .columns
+        .iter()
+        .map(|(s, _)| format!("c.{}", quote(s)))
+        .collect();
+    let mut out = format!(
+        "USE {db};\nSET XACT_ABORT ON;\nSET TRANSACTION ISOLATION LEVEL SNAPSHOT;\nBEGIN TRANSACTION;\n\
+         DECLARE @since bigint = {since}, @next bigint = CHANGE_TRACKING_CURRENT_VERSION(), @rows bigint;\n\
+         IF @since < CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID({table}))\n\
+         \x20   THROW 50001, {message}, 1;\n",
+        db = quote(source),
+        table = literal(&from),
+        message = literal(&format!(
+            "{}: Change Tracking was cleaned up past the last catch-up: copy the table again",
+            copy.source
+        )),
+    );
+    if identity {
+        out.push_str(&format!("SET IDENTITY_INSERT {to} ON;\n"));
+    }
+    out.push_str(&format!(
+        "MERGE {to} AS d\nUSING (\n    SELECT {}\n    FROM CHANGETABLE(CHANGES {from}, @since) AS ct\n    LEFT JOIN {from} AS s ON {join}\n) AS c\nON {on}\n\
+         WHEN MATCHED AND c.dac_present = 0 THEN DELETE\n",
+        selected.join(", ")
+    ));
+    if !set.is_empty() {
+        out.push_str(&format!(
+            "WHEN MATCHED THEN UPDATE SET {}\n",
+            set.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "WHEN NOT MATCHED BY TARGET AND c.dac_present = 1 THEN INSERT ({}) VALUES ({});\nSET @rows = @@ROWCOUNT;\n",
+        destinations.join(", "),
+        values.join(", ")
+    ));
+    if identity {
+        out.push_str(&format!("SET IDENTITY_INSERT {to} OFF;\n"));
+    }
+    out.push_str("COMMIT TRANSACTION;\nSELECT @next AS next_version, @rows AS rows_merged;");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +435,7 @@ mod tests {
             columns: vec![("id".into(), "id".into())],
             same_types: true,
             converted: Vec::new(),
+            key: Vec::new(),
         };
         let sql = copy_table("old", "new", &copy, true);
         assert!(sql.contains("[new].[dbo].[T]]]"), "{sql}");

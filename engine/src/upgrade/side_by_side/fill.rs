@@ -2,19 +2,32 @@
 //! before or after the original's writers are held off), the pre-deployment script, the
 //! indexes, then triggers, foreign keys, the post-deployment script and the registry.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::copy::{IndexBuild, copy_and_build, finish_copiers, open_copiers};
-use super::journal::{Phase, SideBySideJournal, save, save_in};
+use super::journal::{CatchUpStep, Phase, SideBySideJournal, save, save_in};
 use super::prepare::{Planned, Scripts};
 use super::transfer_plan::PlannedTransfer;
 use super::{Progress, SideBySideOptions, millis, run_script};
-use crate::driver::{Copier, Server, WriteMark, WriterHold, WrittenSince};
+use crate::driver::{CaughtUp, Copier, Server, WriteMark, WriterHold, WrittenSince};
 use crate::fault;
 use crate::model::ObjectName;
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
-use crate::report::transfer::EarlyCopy;
+use crate::report::transfer::{CatchUpPass, EarlyCopy};
 use crate::{Error, Result};
+
+/// A catch-up pass that carried at most this many rows (inserted, updated or deleted) while
+/// writers wrote is small enough to be made once more with writers held: the last delta. The
+/// read-only window is then that delta plus reading the written tables once (PostgreSQL: their
+/// changed rows by row version and a count; SQLite: a merge that reads both copies whole), the
+/// check and the switch, whatever the size of the data.
+pub const LAST_DELTA_ROWS: u64 = 1_000;
+
+/// Catch-up passes made while writers write before giving up: writes that keep every pass above
+/// [`LAST_DELTA_ROWS`] this many times end the run with writers never held, the original
+/// untouched and the new database dropped.
+pub const MAX_PASSES: u32 = 12;
 
 /// What filling the new database leaves for the switch and the report.
 pub(super) struct Filled {
@@ -30,6 +43,12 @@ pub(super) struct Filled {
     pub(super) early_copy: EarlyCopy,
     /// Why such a copy was not kept whole.
     pub(super) early_copy_note: Option<String>,
+    /// The catch-up passes over the early copy, the last delta last.
+    pub(super) passes: Vec<CatchUpPass>,
+    /// Written tables without a key, copied again with writers held.
+    pub(super) copied_again: Vec<String>,
+    /// What the read-only window holds.
+    pub(super) window_reason: String,
 }
 
 impl Filled {
@@ -59,10 +78,13 @@ pub(super) fn fill_new_database(
     } else {
         None
     };
+    let to = journal.temporary.clone();
     let fill = Fill {
         from: &planned.database,
-        to: &journal.temporary,
+        to: &to,
         parallelism: options.parallelism,
+        last_delta_rows: options.last_delta_rows,
+        max_passes: options.max_passes,
         sizes: &planned.sizes,
         scripts: &planned.scripts,
         progress,
@@ -149,24 +171,48 @@ fn hold_writers(
     server.hold_writers(database)
 }
 
+/// The transfers copied with a key, which catch-up passes bring up to date.
+fn keyed_transfers(transfers: &[PlannedTransfer]) -> Vec<usize> {
+    (0..transfers.len())
+        .filter(|&i| {
+            transfers[i]
+                .copy
+                .as_ref()
+                .is_some_and(|c| !c.key.is_empty())
+        })
+        .collect()
+}
+
+/// The catch-up of an early copy: where each table's next pass starts, and the passes made.
+struct CatchUp {
+    /// Per transfer, the mark its next catch-up starts from.
+    since: Vec<String>,
+    passes: Vec<CatchUpPass>,
+}
+
 /// Filling the new database: the rows, the pre-deployment script, the indexes and keys.
 struct Fill<'a> {
     from: &'a str,
     to: &'a str,
     parallelism: usize,
+    /// See [`LAST_DELTA_ROWS`].
+    last_delta_rows: u64,
+    /// See [`MAX_PASSES`].
+    max_passes: u32,
     sizes: &'a [u64],
     scripts: &'a Scripts,
     progress: &'a dyn Progress,
 }
 
 impl Fill<'_> {
-    /// Copies while writers still write, then holds them off and keeps what nothing was
-    /// written to since; the read-only window is then only the check and the switch.
+    /// Copies while writers still write and catches the copy up in passes, then holds them
+    /// off and applies the last delta (nothing where nothing was written since the copy
+    /// began); the read-only window is then that delta, the check and the switch.
     fn copy_before_holding_writers(
         &self,
         server: &mut dyn Server,
-        mark: Box<dyn WriteMark>,
-        journal: &SideBySideJournal,
+        mut mark: Box<dyn WriteMark>,
+        journal: &mut SideBySideJournal,
         transfers: &mut [PlannedTransfer],
     ) -> Result<Filled> {
         self.progress
@@ -174,7 +220,29 @@ impl Fill<'_> {
         let copiers = self.connect_copiers(server, transfers)?;
         let parallelism = copiers.len();
         let copy_ms = self.copy_and_index(server, copiers, transfers)?;
-        let hold = hold_writers(server, self.from, self.progress)?;
+        let mut catch_up = CatchUp {
+            since: vec![mark.since(); transfers.len()],
+            passes: Vec::new(),
+        };
+        // A pre-deployment script ran over the copied rows: rows carried after it would
+        // skip it, so such a copy is made again whole if anything was written.
+        if !self.has_predeploy() {
+            self.catch_up_while_writing(server, mark.as_mut(), journal, transfers, &mut catch_up)?;
+        }
+        // Connected before writers are held: connecting is no part of the read-only window.
+        let last_delta_copiers = if self.has_predeploy() {
+            Vec::new()
+        } else {
+            let keyed = keyed_transfers(transfers).len();
+            open_copiers(server, self.from, self.to, self.parallelism, keyed.max(1))?
+        };
+        let hold = match hold_writers(server, self.from, self.progress) {
+            Ok(hold) => hold,
+            Err(err) => {
+                let _ = finish_copiers(last_delta_copiers);
+                return Err(err);
+            }
+        };
         let mut filled = Filled {
             hold,
             window: Instant::now(),
@@ -182,9 +250,23 @@ impl Fill<'_> {
             parallelism,
             early_copy: EarlyCopy::Off,
             early_copy_note: None,
+            passes: Vec::new(),
+            copied_again: Vec::new(),
+            window_reason: String::new(),
         };
         fault::point("sbs.held");
-        match self.copy_again_what_was_written(server, mark, journal, transfers, &mut filled) {
+        let result = self.copy_again_what_was_written(
+            server,
+            mark.as_mut(),
+            journal,
+            transfers,
+            (&mut catch_up, last_delta_copiers),
+            &mut filled,
+        );
+        // The mark's snapshot kept rows written since it from being frozen until now.
+        drop(mark);
+        filled.passes = catch_up.passes;
+        match result {
             Ok(()) => Ok(filled),
             Err(err) => {
                 filled.release_writers();
@@ -193,15 +275,142 @@ impl Fill<'_> {
         }
     }
 
-    /// With writers held, asks `mark` what was written since the copy began and copies that
-    /// again: the tables written to where the mark names them and no pre-deployment script ran
-    /// over the copy, else everything, into a fresh database. A schema change fails the run.
+    /// Catch-up passes while writers write, until one carries at most `last_delta_rows`
+    /// ([`LAST_DELTA_ROWS`]) rows or nothing was written since the last; refused after
+    /// `max_passes` ([`MAX_PASSES`]) passes that carried more (the caller undoes the run:
+    /// writers were never held).
+    fn catch_up_while_writing(
+        &self,
+        server: &mut dyn Server,
+        mark: &mut dyn WriteMark,
+        journal: &mut SideBySideJournal,
+        transfers: &[PlannedTransfer],
+        catch_up: &mut CatchUp,
+    ) -> Result<()> {
+        let keyed = keyed_transfers(transfers);
+        if keyed.is_empty() {
+            return Ok(());
+        }
+        let (bound, passes) = (self.last_delta_rows, self.max_passes);
+        let mut last = 0;
+        for _ in 0..passes {
+            if !mark.may_have_changed()? {
+                return Ok(());
+            }
+            let copiers = open_copiers(server, self.from, self.to, self.parallelism, keyed.len())?;
+            let pass = self.pass(server, copiers, journal, transfers, &keyed, catch_up, false)?;
+            last = pass.rows();
+            if last <= bound {
+                return Ok(());
+            }
+        }
+        Err(Error::Blocked {
+            reason: format!(
+                "writes to {} outpace the catch-up of its early copy: {passes} passes made while writers wrote, the last carried {last} rows, and writers are held for the last delta only once a pass carries at most {bound}. Writers were never held, the original is untouched and the new database is dropped; run again when fewer writes arrive, or with --no-early-copy to copy with writers held",
+                self.from
+            ),
+        })
+    }
+
+    /// One catch-up pass over the transfers `which` (each has a key), over `copiers` (finished
+    /// here), recorded in the journal first; every table's mark moves on.
+    #[allow(clippy::too_many_arguments)]
+    fn pass(
+        &self,
+        server: &mut dyn Server,
+        mut copiers: Vec<Box<dyn Copier>>,
+        journal: &mut SideBySideJournal,
+        transfers: &[PlannedTransfer],
+        which: &[usize],
+        catch_up: &mut CatchUp,
+        held: bool,
+    ) -> Result<CatchUpPass> {
+        let number = u32::try_from(catch_up.passes.len() + 1).unwrap_or(u32::MAX);
+        self.progress.step(&if held {
+            format!("last delta {number}, writers held")
+        } else {
+            format!("catch-up pass {number} while writers write")
+        });
+        journal.catch_up = Some(CatchUpStep { pass: number, held });
+        if let Err(err) = save(server, journal) {
+            let _ = finish_copiers(copiers);
+            return Err(err);
+        }
+        let point = if held { "sbs.last-delta" } else { "sbs.pass" };
+        fault::point(point);
+        let started = Instant::now();
+        let queue = Mutex::new(which.to_vec());
+        let done: Mutex<Vec<(usize, Result<CaughtUp>)>> = Mutex::new(Vec::new());
+        let since = &catch_up.since;
+        std::thread::scope(|scope| {
+            for copier in &mut copiers {
+                let (queue, done) = (&queue, &done);
+                scope.spawn(move || {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                        let Some(i) = next else { break };
+                        let Some(copy) = &transfers[i].copy else {
+                            continue;
+                        };
+                        let result =
+                            copier
+                                .catch_up(copy, &since[i])
+                                .map_err(|err| Error::CopyFailed {
+                                    table: transfers[i].report.name.clone(),
+                                    cause: Box::new(err),
+                                });
+                        let failed = result.is_err();
+                        done.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push((i, result));
+                        if failed {
+                            break;
+                        }
+                        fault::point(point);
+                    }
+                });
+            }
+        });
+        finish_copiers(copiers)?;
+        let mut pass = CatchUpPass {
+            pass: number,
+            held,
+            tables: 0,
+            upserted: 0,
+            deleted: 0,
+            ms: 0,
+        };
+        for (i, result) in done.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            let caught = result?;
+            pass.tables += 1;
+            pass.upserted += caught.upserted;
+            pass.deleted += caught.deleted;
+            catch_up.since[i] = caught.next;
+        }
+        // Every table or none: a table left out would be a write missed.
+        if pass.tables != which.len() {
+            return Err(Error::Invalid(format!(
+                "catch-up pass {number} brought {} of {} tables up to date",
+                pass.tables,
+                which.len()
+            )));
+        }
+        pass.ms = millis(started.elapsed());
+        catch_up.passes.push(pass.clone());
+        Ok(pass)
+    }
+
+    /// With writers held, asks `mark` what was written since the copy began and brings the
+    /// copy up to date: the last delta of the catch-up over the written tables with a key,
+    /// those without one copied again; where a pre-deployment script ran over the copy,
+    /// everything again into a fresh database. A schema change fails the run.
     fn copy_again_what_was_written(
         &self,
         server: &mut dyn Server,
-        mark: Box<dyn WriteMark>,
-        journal: &SideBySideJournal,
+        mark: &mut dyn WriteMark,
+        journal: &mut SideBySideJournal,
         transfers: &mut [PlannedTransfer],
+        (catch_up, copiers): (&mut CatchUp, Vec<Box<dyn Copier>>),
         filled: &mut Filled,
     ) -> Result<()> {
         let database = self.from;
@@ -221,27 +430,85 @@ impl Fill<'_> {
                 });
             }
             WrittenSince::Rows { why, tables } => {
-                self.progress
-                    .step(&format!("{why}: copying again with writers held"));
+                self.progress.step(&format!(
+                    "{why}: bringing the copy up to date with writers held"
+                ));
                 Some((why, tables))
             }
             WrittenSince::Nothing => None,
         };
         fault::point("sbs.checked");
+        let mut copiers = Some(copiers);
         filled.early_copy_note = written.as_ref().map(|(why, _)| why.clone());
         filled.early_copy = match written {
-            None => EarlyCopy::Kept,
+            None => {
+                filled.window_reason =
+                    "nothing was written to the copied tables since the copy began: only the check and the switch".into();
+                EarlyCopy::Kept
+            }
             // A pre-deployment script ran over every copied table: it cannot be run
             // again over some.
-            Some((_, Some(tables))) if !self.has_predeploy() => {
-                self.recopy_written_tables(server, transfers, &tables)?;
-                EarlyCopy::Partly
-            }
-            Some(_) => {
+            Some(_) if self.has_predeploy() => {
                 filled.copy_ms = self.refill_fresh_database(server, journal, transfers)?;
+                filled.window_reason = "the pre-deployment script runs over the copied rows, so the copy was made again whole with writers held: the whole copy, the check and the switch".into();
                 EarlyCopy::Discarded
             }
+            Some((_, tables)) => {
+                let written = |i: &usize| {
+                    transfers[*i]
+                        .copy
+                        .as_ref()
+                        .is_some_and(|c| tables.as_ref().is_none_or(|t| t.contains(&c.source)))
+                };
+                let (keyed, keyless): (Vec<usize>, Vec<usize>) =
+                    (0..transfers.len()).filter(written).partition(|&i| {
+                        transfers[i]
+                            .copy
+                            .as_ref()
+                            .is_some_and(|c| !c.key.is_empty())
+                    });
+                let last = if keyed.is_empty() {
+                    None
+                } else {
+                    let copiers = copiers.take().unwrap_or_default();
+                    Some(self.pass(server, copiers, journal, transfers, &keyed, catch_up, true)?)
+                };
+                fault::point("sbs.caught-up");
+                let again: Vec<ObjectName> = keyless
+                    .iter()
+                    .filter_map(|&i| transfers[i].copy.as_ref().map(|c| c.source.clone()))
+                    .collect();
+                if !again.is_empty() {
+                    self.recopy_written_tables(server, transfers, &again)?;
+                    filled.copied_again = keyless
+                        .iter()
+                        .map(|&i| transfers[i].report.name.clone())
+                        .collect();
+                }
+                let passes = catch_up.passes.iter().filter(|p| !p.held).count();
+                let mut why = match &last {
+                    Some(last) => format!(
+                        "the last delta ({} rows over {} tables, {} ms), the check and the switch; {passes} pass(es) while writers wrote brought the copy to within {} rows",
+                        last.rows(),
+                        last.tables,
+                        last.ms,
+                        self.last_delta_rows
+                    ),
+                    None => "the check and the switch".into(),
+                };
+                if !filled.copied_again.is_empty() {
+                    why.push_str(&format!(
+                        "; and copying again, whole, the written tables without a primary key: {}",
+                        filled.copied_again.join(", ")
+                    ));
+                }
+                filled.window_reason = why;
+                EarlyCopy::CaughtUp
+            }
         };
+        if let Some(unused) = copiers {
+            finish_copiers(unused)?;
+        }
         Ok(())
     }
 
@@ -262,6 +529,10 @@ impl Fill<'_> {
             parallelism,
             early_copy: EarlyCopy::Off,
             early_copy_note: None,
+            passes: Vec::new(),
+            copied_again: Vec::new(),
+            window_reason:
+                "rows copied with writers held: the whole copy, the check and the switch".into(),
         };
         fault::point("sbs.held");
         match self.copy_and_index(server, copiers, transfers) {

@@ -56,6 +56,19 @@ pub struct SideBySideJournal {
     /// interrupted one did not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks_after_switch: Vec<LaterCheck>,
+    /// The catch-up pass under way over an early copy (before the switch: undone like every
+    /// step of filling the new database, which is all a pass writes to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<CatchUpStep>,
+}
+
+/// A catch-up pass recorded in the journal before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchUpStep {
+    /// 1-based.
+    pub pass: u32,
+    /// The last delta, with writers held.
+    pub held: bool,
 }
 
 /// A constraint added unchecked and checked after the switch.

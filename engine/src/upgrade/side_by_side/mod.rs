@@ -5,15 +5,20 @@
 //!    (without the indexes, foreign keys and triggers that would slow the copy or fire on it)
 //!    while the original stays writable.
 //! 3. Copy table by table (several at a time where the platform allows) and build each table's
-//!    indexes once its rows are in, while writers still write; then mark the original
-//!    read-only, hold its writers off and ask the [`WriteMark`](crate::driver::WriteMark)
-//!    taken before the copy whether anything was written to the copied tables since: if so,
-//!    copy those tables again, with writers held (where the mark cannot tell which, or a
-//!    pre-deployment script ran over the copy, drop the new database and do it all again); if
-//!    the schema changed, fail (the plan is for the schema read before). (Where the platform
-//!    has no mark, or with `copy_early` off, writers are held before the copy.) Then foreign keys
-//!    (which re-check the data), triggers, generators, the post-deployment script and the
-//!    registry, in the new database.
+//!    indexes once its rows are in, while writers still write. Then catch up, still while
+//!    writers write: pass after pass, each table with a primary key gets the rows written since
+//!    its last pass ([`Copier::catch_up`](crate::driver::Copier::catch_up): PostgreSQL by row
+//!    version and key, SQLite by a keyed merge), until a pass carries at most
+//!    [`LAST_DELTA_ROWS`] rows (refused, writers never held, after [`MAX_PASSES`] passes that
+//!    carry more). Then mark the original read-only, hold its writers off and ask the
+//!    [`WriteMark`](crate::driver::WriteMark) taken before the copy whether anything was
+//!    written since: if so, apply the last delta to the written tables with a key and copy
+//!    those without one again, with writers held (where a pre-deployment script ran over the
+//!    copy, drop the new database and do it all again); if the schema changed, fail (the plan
+//!    is for the schema read before). Every pass is journalled before it runs. (Where the
+//!    platform has no mark, or with `copy_early` off, writers are held before the copy.) Then
+//!    foreign keys (which re-check the data), triggers, generators, the post-deployment script
+//!    and the registry, in the new database.
 //! 4. Switch: end the original's sessions, rename it with a suffix (version and time), give the
 //!    new database the original name, restore read-only if the original was.
 //! 5. Where the platform allows, check the foreign keys the original held, added unchecked in
@@ -53,8 +58,9 @@ use crate::registry;
 use crate::report::transfer::{CheckedAfterSwitch, TableTransfer, TransferReport};
 use crate::script::Script;
 use fill::fill_new_database;
+pub use fill::{LAST_DELTA_ROWS, MAX_PASSES};
 use journal::save;
-pub use journal::{LaterCheck, Phase, SideBySideJournal, journal};
+pub use journal::{CatchUpStep, LaterCheck, Phase, SideBySideJournal, journal};
 use prepare::{Planned, Validated, unused_retained_name, validate_and_plan};
 pub use recovery::recover;
 use recovery::{check_after_switch, recover_locked, switch, undo, undo_failed_run};
@@ -77,6 +83,11 @@ pub struct SideBySideOptions {
     /// whether anything was written to the copied tables meanwhile: kept if nothing was, made
     /// again with writers held if something was.
     pub copy_early: bool,
+    /// A catch-up pass carrying at most this many rows ends the passes made while writers
+    /// write ([`LAST_DELTA_ROWS`] by default).
+    pub last_delta_rows: u64,
+    /// Passes made while writers write before the run is refused ([`MAX_PASSES`] by default).
+    pub max_passes: u32,
 }
 
 impl Default for SideBySideOptions {
@@ -92,6 +103,8 @@ impl Default for SideBySideOptions {
             variables: Vec::new(),
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             copy_early: true,
+            last_delta_rows: LAST_DELTA_ROWS,
+            max_passes: MAX_PASSES,
         }
     }
 }
@@ -208,6 +221,9 @@ fn run(
     report.checked_after_switch = switched.checked;
     report.early_copy = filled.early_copy;
     report.early_copy_note = filled.early_copy_note;
+    report.catch_up = filled.passes;
+    report.copied_again = filled.copied_again;
+    report.window_reason = Some(filled.window_reason);
     Ok(SideBySideOutcome {
         report,
         plan: planned.plan,
@@ -244,6 +260,7 @@ fn create_new_database(
         discard: None,
         keep_discarded: false,
         checks_after_switch: std::mem::take(&mut planned.checks_after_switch),
+        catch_up: None,
     };
     progress.step(&format!("creating {temporary}"));
     server.create_database(&temporary)?;

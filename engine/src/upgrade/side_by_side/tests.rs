@@ -162,6 +162,37 @@ fn a_changed_table_copies_the_columns_whose_names_match_converting_types() {
     assert_eq!(copy.converted[0].0, "amount");
 }
 
+#[test]
+fn a_copied_table_is_caught_up_by_its_primary_key_where_both_sides_have_the_same_one() {
+    let live = "CREATE TABLE k (a integer, b text, v text, PRIMARY KEY (a, b)); \
+                CREATE TABLE heap (v text); \
+                CREATE TABLE moved (id integer PRIMARY KEY, code text NOT NULL)";
+    let desired = "CREATE TABLE k (a integer, b text, v text, PRIMARY KEY (a, b)); \
+                   CREATE TABLE heap (v text); \
+                   CREATE TABLE moved (id integer, code text NOT NULL PRIMARY KEY)";
+    let transfers = sqlite_transfers(live, live, desired);
+    let key = |table: &str| {
+        transfer(&transfers, table)
+            .copy
+            .as_ref()
+            .expect("a copy")
+            .key
+            .clone()
+    };
+    assert_eq!(key("[k]"), ["a", "b"]);
+    // No primary key: copied again when written to.
+    assert!(key("[heap]").is_empty());
+    // Another primary key in the package: the original's rows need not be unique by it.
+    assert!(key("[moved]").is_empty());
+    let postgres_live = "CREATE TABLE p (id bigint PRIMARY KEY, v integer)";
+    let postgres_desired = "CREATE TABLE p (id bigint PRIMARY KEY, v bigint)";
+    let (live, desired) = (postgres(postgres_live), postgres(postgres_desired));
+    let transfers = plan_transfer(Some(&live), &live, &desired, &diff(&live, &desired));
+    let copy = transfer(&transfers, "[p]").copy.as_ref().expect("a copy");
+    assert_eq!(copy.key, ["id"], "a type conversion keeps the key");
+    assert!(!copy.same_types);
+}
+
 // --- the create script, split at the copy ----------------------------------------------------
 
 const SHOP: &str = "CREATE TABLE p (id integer PRIMARY KEY);

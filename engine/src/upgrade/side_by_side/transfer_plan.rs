@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::compare::{Action, Diff};
 use crate::driver::TableCopy;
 use crate::model::kind::prop;
-use crate::model::view::{ColumnView, TableView};
+use crate::model::view::{ColumnView, TableView, key_columns, owner};
 use crate::model::{Model, ObjectName, kind};
 use crate::report::transfer::{TableTransfer, TransferCase};
 
@@ -28,6 +28,68 @@ fn writable(column: &ColumnView<'_>) -> bool {
     column.computed_expression().is_none()
         && column.0.kind != kind::COMPUTED_COLUMN
         && !column.0.bool_prop(prop::IS_GENERATED).unwrap_or(false)
+}
+
+/// The columns (leaf names) of `table`'s primary key in `model`, if it has one.
+fn primary_key(model: &Model, table: &ObjectName, cs: bool) -> Option<Vec<String>> {
+    let wanted = key(table, cs);
+    model
+        .of_kind(kind::PRIMARY_KEY)
+        .find(|pk| owner(pk).is_some_and(|t| key(t, cs) == wanted))
+        .map(|pk| {
+            key_columns(pk)
+                .into_iter()
+                .map(|c| c.column.leaf().to_string())
+                .collect()
+        })
+}
+
+/// The destination's primary key columns, where every one is copied and the source's primary
+/// key is exactly the columns they come from (so a row of the original finds its copy by
+/// key); else empty.
+fn catch_up_key(
+    live: &Model,
+    desired: &Model,
+    source: &ObjectName,
+    destination: &ObjectName,
+    columns: &[(String, String)],
+    cs: bool,
+) -> Vec<String> {
+    let (Some(wanted), Some(current)) = (
+        primary_key(desired, destination, cs),
+        primary_key(live, source, cs),
+    ) else {
+        return Vec::new();
+    };
+    let same = |a: &str, b: &str| {
+        if cs {
+            a == b
+        } else {
+            a.eq_ignore_ascii_case(b)
+        }
+    };
+    let mut from: Vec<&str> = Vec::new();
+    for column in &wanted {
+        match columns.iter().find(|(_, d)| same(d, column)) {
+            Some((s, _)) => from.push(s),
+            None => return Vec::new(),
+        }
+    }
+    let matches =
+        from.len() == current.len() && from.iter().all(|s| current.iter().any(|c| same(s, c)));
+    if !matches || wanted.is_empty() {
+        return Vec::new();
+    }
+    // As the copy names them.
+    wanted
+        .iter()
+        .filter_map(|column| {
+            columns
+                .iter()
+                .find(|(_, d)| same(d, column))
+                .map(|(_, d)| d.clone())
+        })
+        .collect()
 }
 
 /// Plans the transfer. `registered` is the registered definition (the live schema stands in for
@@ -178,6 +240,7 @@ pub fn plan_transfer(
             out.push(PlannedTransfer { report, copy: None });
             continue;
         }
+        let key = catch_up_key(live, desired, &source_name, &name, &columns, cs);
         out.push(PlannedTransfer {
             report,
             copy: Some(TableCopy {
@@ -186,6 +249,7 @@ pub fn plan_transfer(
                 columns,
                 same_types,
                 converted,
+                key,
             }),
         });
     }
