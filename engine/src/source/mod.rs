@@ -5,6 +5,7 @@
 //! [`generic::parse_batch`]. Pre- and post-deployment scripts are expanded (`:r`) and stored as
 //! text, never parsed as DDL.
 
+mod blanks;
 pub mod generic;
 pub mod project;
 mod renamed;

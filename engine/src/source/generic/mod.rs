@@ -74,6 +74,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::model::{Element, Platform};
+use crate::source::blanks::{self, Quoting};
 use crate::{Error, Result};
 
 pub use convert::finish;
@@ -214,9 +215,15 @@ pub fn parse_source(platform: Platform, sql: &str, file: &Path, start_line: u64)
         None => sql,
     };
     let pos = Positions::new(sql, file, start_line);
-    let tokens = Tokenizer::new(dialect.as_ref(), sql)
-        .tokenize_with_location()
-        .map_err(|e| pos.error(e.location, &e.message))?;
+    let quoting = if platform == Platform::Postgres {
+        Quoting::POSTGRES
+    } else {
+        Quoting::SQLITE
+    };
+    let tokens = blanks::tokenize(sql, quoting, |piece| {
+        Tokenizer::new(dialect.as_ref(), piece).tokenize_with_location()
+    })
+    .map_err(|e| pos.error(e.location, &e.message))?;
     let mut ctx = convert::Ctx::new(platform);
     ctx.line_offset = pos.start_line - 1;
     let copy_data = scanned.map(|s| s.copy_data).unwrap_or_default();

@@ -24,16 +24,22 @@ pub(crate) struct Tok {
 pub(crate) fn tokenize(batch: &Batch) -> Result<Vec<Tok>> {
     let text = batch.text.as_str();
     let dialect = MsSqlDialect {};
-    let spanned = Tokenizer::new(&dialect, text)
-        .with_unescape(true)
-        .tokenize_with_location()
-        .map_err(|e| {
-            batch.error(
-                e.location.line,
-                e.location.column,
-                format!("cannot tokenize: {}", e.message),
-            )
-        })?;
+    let spanned = crate::source::blanks::tokenize(
+        text,
+        crate::source::blanks::Quoting::SQL_SERVER,
+        |piece| {
+            Tokenizer::new(&dialect, piece)
+                .with_unescape(true)
+                .tokenize_with_location()
+        },
+    )
+    .map_err(|e| {
+        batch.error(
+            e.location.line,
+            e.location.column,
+            format!("cannot tokenize: {}", e.message),
+        )
+    })?;
     let mut out = Vec::with_capacity(spanned.len() / 2);
     // Tokens are contiguous: walk the text once to turn (line, column) into byte offsets.
     let mut chars = text.char_indices().peekable();
