@@ -246,6 +246,75 @@ fn killed_at_injected_points_resumes_without_upgrading_twice() {
     }
 }
 
+/// `n` databases at shop 1.0.0, copies of one deployed by `dac upgrade` (as `fleet` makes them).
+fn copied_fleet(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let template = fleet(dir, 1, &[]).remove(0);
+    let mut dbs = vec![template.clone()];
+    for i in 1..n {
+        let db = dir.join(format!("shop{i:04}.db"));
+        std::fs::copy(&template, &db).unwrap();
+        dbs.push(db);
+    }
+    dbs
+}
+
+/// A rollout file with no copies kept and no health checks: the journal and the upgrades only.
+fn bare_rollout_file(dir: &Path, dbs: &[PathBuf], concurrency: usize) -> String {
+    let list: Vec<String> = sqlite_targets(dbs)
+        .iter()
+        .map(|t| format!("{t:?}"))
+        .collect();
+    let text = format!(
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\ndomains = 5\nconcurrency = {concurrency}\nbackup = false\ntargets = [{}]\n",
+        project("2"),
+        list.join(", ")
+    );
+    let file = dir.join("fleet.toml");
+    std::fs::write(&file, text).unwrap();
+    file.display().to_string()
+}
+
+/// 1,000 targets, killed three times in one rollout: with half a journal log line written (the
+/// torn line is ignored: its step had not gone on), after an upgrade committed but before the
+/// journal was told (the registry settles it), and after a domain's checks; each time resumed.
+/// Every database ends upgraded exactly once, and the finished journal's log is empty.
+#[test]
+fn a_thousand_targets_killed_three_times_resume_without_upgrading_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 1000);
+    let file = bare_rollout_file(dir.path(), &dbs, 4);
+    let log = dir.path().join("fleet.journal.log");
+    let kills = [
+        ("start", "rollout.log-line-torn@1500"),
+        ("resume", "rollout.after-upgrade@300"),
+        ("resume", "rollout.after-checks@1"),
+    ];
+    for (command, fault) in kills {
+        let killed = dac_env(dir.path(), &["rollout", command, &file], &[("DAC_FAULT", fault)]);
+        assert!(
+            killed.code != 0 && killed.stderr.contains("fault injected"),
+            "{fault}: the process should have died\n{}{}",
+            killed.stdout,
+            killed.stderr
+        );
+        if fault.starts_with("rollout.log-line-torn") {
+            let bytes = std::fs::read(&log).unwrap();
+            assert_ne!(bytes.last(), Some(&b'\n'), "{fault}: a torn last line is left");
+        }
+        let status = status_json(dir.path(), &file);
+        let targets = status["journal"]["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 1000);
+        assert!(
+            targets.iter().any(|t| t["step"] == "pending"),
+            "{fault}: the kill came mid-rollout"
+        );
+    }
+    let runs = finish(dir.path(), &file);
+    assert!(runs[0].stdout.contains("took over the lock"), "{}", runs[0].stdout);
+    assert_done_once(dir.path(), &file, &dbs);
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0, "compacted when done");
+}
+
 /// A fixed sequence of pseudo-random kill delays (an LCG), so a failure can be replayed.
 fn delays(n: usize) -> Vec<u64> {
     let mut state: u64 = 0x5eed;

@@ -371,6 +371,7 @@ mod tests {
                 .collect(),
             targets,
             events: Vec::new(),
+            log_seq: 0,
         }
     }
 

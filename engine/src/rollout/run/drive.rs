@@ -9,18 +9,57 @@ use super::{Run, millis};
 use crate::package::Package;
 use crate::registry;
 use crate::rollout::health;
-use crate::rollout::journal::{DomainState, Journal, RolloutState, TargetRecord, TargetState};
+use crate::rollout::journal::{
+    Change, DomainState, Journal, RolloutState, TargetRecord, TargetState,
+};
 use crate::rollout::spec::{self, TargetSpec};
 use crate::upgrade;
 use crate::upgrade::InPlaceOptions;
 use crate::{Error, Result};
 
 impl Run<'_> {
+    /// Changes the rollout's state, domains' heads or events (never a target: see
+    /// [`Run::update_target`]), and logs the change: a line the size of the domain list.
     pub(super) fn update<T>(&self, f: impl FnOnce(&mut Journal) -> T) -> Result<T> {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let first_event = journal.events.len();
         let value = f(&mut journal);
-        journal.save(&self.paths.journal)?;
+        let change = journal.head_change(first_event);
+        self.append(&mut journal, change)?;
         Ok(value)
+    }
+
+    /// Changes one target's record and logs it: a line the size of one record, whatever the
+    /// fleet's size.
+    pub(super) fn update_target<T>(
+        &self,
+        position: usize,
+        f: impl FnOnce(&mut TargetRecord) -> T,
+    ) -> Result<T> {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let value = f(&mut journal.targets[position]);
+        let change = Change::Target {
+            position,
+            record: Box::new(journal.targets[position].clone()),
+        };
+        self.append(&mut journal, change)?;
+        Ok(value)
+    }
+
+    fn append(&self, journal: &mut Journal, change: Change) -> Result<()> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(journal, change)
+    }
+
+    /// Writes a fresh snapshot and empties the log: at domain boundaries, so the log never
+    /// holds more than a domain's steps.
+    pub(super) fn compact(&self) -> Result<()> {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        // The log lock too, so no line is appended between the snapshot and the emptying.
+        let _log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        journal.save(&self.paths.journal)
     }
 
     pub(super) fn record(&self, index: usize) -> TargetRecord {
@@ -108,6 +147,7 @@ impl Run<'_> {
                     j.state = RolloutState::Done;
                     j.event("every domain upgraded and healthy");
                 })?;
+                self.compact()?;
                 self.say("rollout done: every domain upgraded and healthy");
                 return Ok(());
             };
@@ -118,6 +158,7 @@ impl Run<'_> {
                     j.state = RolloutState::Stuck;
                     j.event(format!("stuck: domain {domain} failed"));
                 })?;
+                self.compact()?;
                 return Ok(());
             }
             let more = self
@@ -137,6 +178,7 @@ impl Run<'_> {
                         j.event("every domain upgraded and healthy");
                     }
                 })?;
+                self.compact()?;
                 if !more {
                     self.say("rollout done: every domain upgraded and healthy");
                 }
@@ -192,8 +234,7 @@ impl Run<'_> {
                     record.target, r.check, r.detail
                 ));
             }
-            self.update(|j| {
-                let t = &mut j.targets[i];
+            self.update_target(i, |t| {
                 t.health = results;
                 if t.state.is_upgraded() {
                     t.state = if ok {
@@ -242,6 +283,7 @@ impl Run<'_> {
                 ));
             }
         })?;
+        self.compact()?;
         if healthy {
             self.say(&format!("domain {domain}: healthy"));
         } else {
