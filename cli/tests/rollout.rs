@@ -259,13 +259,13 @@ fn copied_fleet(dir: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 /// A rollout file with no copies kept and no health checks: the journal and the upgrades only.
-fn bare_rollout_file(dir: &Path, dbs: &[PathBuf], concurrency: usize) -> String {
+fn bare_rollout_file(dir: &Path, dbs: &[PathBuf], extra: &str) -> String {
     let list: Vec<String> = sqlite_targets(dbs)
         .iter()
         .map(|t| format!("{t:?}"))
         .collect();
     let text = format!(
-        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\ndomains = 5\nconcurrency = {concurrency}\nbackup = false\ntargets = [{}]\n",
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\nbackup = false\n{extra}\ntargets = [{}]\n",
         project("2"),
         list.join(", ")
     );
@@ -282,7 +282,7 @@ fn bare_rollout_file(dir: &Path, dbs: &[PathBuf], concurrency: usize) -> String 
 fn a_thousand_targets_killed_three_times_resume_without_upgrading_twice() {
     let dir = tempfile::tempdir().unwrap();
     let dbs = copied_fleet(dir.path(), 1000);
-    let file = bare_rollout_file(dir.path(), &dbs, 4);
+    let file = bare_rollout_file(dir.path(), &dbs, "domains = 5\nconcurrency = 4");
     let log = dir.path().join("fleet.journal.log");
     let kills = [
         ("start", "rollout.log-line-torn@1500"),
@@ -313,6 +313,36 @@ fn a_thousand_targets_killed_three_times_resume_without_upgrading_twice() {
     assert!(runs[0].stdout.contains("took over the lock"), "{}", runs[0].stdout);
     assert_done_once(dir.path(), &file, &dbs);
     assert_eq!(std::fs::metadata(&log).unwrap().len(), 0, "compacted when done");
+}
+
+/// `max_per_server` caps the targets of one server worked on at once, whatever the concurrency
+/// (every SQLite file counts as the one local server); the journal records the peak per domain.
+/// A concurrency per domain ramps up: domain 0 one at a time.
+#[test]
+fn max_per_server_caps_upgrades_on_one_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 24);
+    let file = bare_rollout_file(
+        dir.path(),
+        &dbs,
+        "domains = 3\nconcurrency = [1, 8]\nmax_per_server = 2",
+    );
+    dac(dir.path(), &["rollout", "start", &file]).expect_code(0);
+    let status = status_json(dir.path(), &file);
+    let peaks: Vec<u64> = status["journal"]["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["peak_per_server"].as_u64().unwrap())
+        .collect();
+    assert_eq!(peaks[0], 1, "domain 0 runs one at a time: {peaks:?}");
+    assert!(
+        peaks[1..].iter().all(|&p| (1..=2).contains(&p)),
+        "at most 2 at once on the local server at concurrency 8: {peaks:?}"
+    );
+    let report = dac(dir.path(), &["rollout", "report", &file]);
+    report.expect_code(0);
+    assert!(report.stdout.contains("at most"), "{}", report.stdout);
 }
 
 /// A fixed sequence of pseudo-random kill delays (an LCG), so a failure can be replayed.

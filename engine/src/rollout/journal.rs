@@ -309,6 +309,9 @@ pub struct DomainRecord {
     pub finished_at: Option<String>,
     /// Wall time of upgrades and checks, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// The most targets of one server upgraded at once (what `max_per_server` caps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_per_server: Option<usize>,
 }
 
 impl DomainRecord {
@@ -321,6 +324,7 @@ impl DomainRecord {
             started_at: None,
             finished_at: None,
             duration_ms: None,
+            peak_per_server: None,
         }
     }
 }
@@ -392,6 +396,9 @@ pub struct DomainHead {
     pub finished_at: Option<String>,
     /// Wall time of upgrades and checks, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// The most targets of one server upgraded at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_per_server: Option<usize>,
 }
 
 /// One change, as one line of the log.
@@ -502,6 +509,7 @@ impl Journal {
                     started_at: d.started_at.clone(),
                     finished_at: d.finished_at.clone(),
                     duration_ms: d.duration_ms,
+                    peak_per_server: d.peak_per_server,
                 })
                 .collect(),
             events: self.events.get(first_event..).unwrap_or_default().to_vec(),
@@ -529,6 +537,7 @@ impl Journal {
                     d.started_at = head.started_at;
                     d.finished_at = head.finished_at;
                     d.duration_ms = head.duration_ms;
+                    d.peak_per_server = head.peak_per_server;
                 }
                 self.events.extend(events);
             }

@@ -152,13 +152,17 @@ fn text(status: &Status, detail: bool) -> String {
     ));
     for d in &j.domains {
         out.push_str(&format!(
-            "\ndomain {}  {}  {} target(s){}\n",
+            "\ndomain {}  {}  {} target(s){}{}\n",
             d.index,
             d.state.as_str(),
             d.targets.len(),
             d.duration_ms
                 .map(|m| format!("  {m} ms"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            match d.peak_per_server {
+                Some(peak) if detail => format!("  at most {peak} at once on one server"),
+                _ => String::new(),
+            }
         ));
         for &i in &d.targets {
             let t = &j.targets[i];
@@ -239,10 +243,14 @@ fn markdown(status: &Status, detail: bool) -> String {
     }
     for d in &j.domains {
         out.push_str(&format!(
-            "\n### Domain {} — {}{}\n\n| target | step | version | copy | read-only window | health | rollback |\n|---|---|---|---|---|---|---|\n",
+            "\n### Domain {} — {}{}{}\n\n| target | step | version | copy | read-only window | health | rollback |\n|---|---|---|---|---|---|---|\n",
             d.index,
             d.state.as_str(),
-            d.duration_ms.map(|m| format!(" ({m} ms)")).unwrap_or_default()
+            d.duration_ms.map(|m| format!(" ({m} ms)")).unwrap_or_default(),
+            match d.peak_per_server {
+                Some(peak) if detail => format!(", at most {peak} at once on one server"),
+                _ => String::new(),
+            }
         ));
         for &i in &d.targets {
             let t = &j.targets[i];

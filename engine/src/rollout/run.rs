@@ -271,7 +271,11 @@ fn preflight(spec: &Spec, packages: &Packages) -> Result<Vec<Option<Registration
     let found: Mutex<Vec<Option<Registration>>> = Mutex::new(vec![None; spec.targets.len()]);
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..spec.concurrency.clamp(1, 8) {
+        let readers = spec
+            .concurrency
+            .min(spec.max_per_server.unwrap_or(usize::MAX))
+            .clamp(1, 8);
+        for _ in 0..readers {
             scope.spawn(|| {
                 loop {
                     let k = next.fetch_add(1, Ordering::SeqCst);

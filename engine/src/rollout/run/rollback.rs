@@ -38,13 +38,17 @@ pub fn rollback(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
     say("rolling back upgraded targets, newest first");
     let mut failures = Vec::new();
     // One domain at a time, newest first; inside a domain, `concurrency` at a time.
-    let domains: Vec<Vec<usize>> = {
+    let domains: Vec<(usize, Vec<usize>)> = {
         let j = run.journal.lock().unwrap_or_else(|e| e.into_inner());
-        j.domains.iter().rev().map(|d| d.targets.clone()).collect()
+        j.domains
+            .iter()
+            .rev()
+            .map(|d| (d.index, d.targets.clone()))
+            .collect()
     };
-    for members in domains {
+    for (domain, members) in domains {
         let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
-        run.each(&members, |i| {
+        run.each(domain, &members, |i| {
             if let Err(e) = run.rollback_target(i) {
                 errors
                     .lock()
