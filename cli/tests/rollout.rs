@@ -159,6 +159,12 @@ fn assert_done_once(dir: &Path, file: &str, dbs: &[PathBuf]) {
         );
         assert_eq!(one(db, "SELECT count(*) FROM stock"), "2");
     }
+    let locks: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".dac-lock"))
+        .collect();
+    assert!(locks.is_empty(), "lock files left beside the databases: {locks:?}");
     let status = status_json(dir, file);
     assert_eq!(status["journal"]["state"], "done", "{status:#}");
     for t in status["journal"]["targets"].as_array().unwrap() {
@@ -503,7 +509,7 @@ fn manual_rollouts_walk_one_domain_per_next_and_report_in_three_formats() {
     assert!(
         markdown
             .stdout
-            .contains("| target | step | version | copy | read-only window | health | rollback |"),
+            .contains("| target | step | version | copy | upgrade | health | rollback |"),
         "{}",
         markdown.stdout
     );
@@ -514,8 +520,8 @@ fn manual_rollouts_walk_one_domain_per_next_and_report_in_three_formats() {
     );
     text.expect_code(0);
     assert!(
-        text.stdout.contains("upgrade (read-only window)"),
-        "{}",
+        text.stdout.contains("mode in-place, copy ") && !text.stdout.contains("read-only"),
+        "an in-place upgrade claims no read-only window:\n{}",
         text.stdout
     );
     assert!(text.stdout.contains("ok   no drift"), "{}", text.stdout);

@@ -247,6 +247,9 @@ pub struct CheckResult {
     pub detail: String,
     /// How long it took.
     pub ms: u64,
+    /// What a health command printed (its last lines, passwords redacted).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
 }
 
 /// One target in the journal.
@@ -275,7 +278,8 @@ pub struct TargetRecord {
     pub backup: Option<Backup>,
     /// Time taken by the copy, in milliseconds.
     pub backup_ms: Option<u64>,
-    /// Time the upgrade held the database's write lock (its read-only window), in milliseconds.
+    /// Time the upgrade took, in milliseconds: in place, its transaction (writers wait for it,
+    /// there is no read-only window); side by side, its read-only window.
     pub upgrade_ms: Option<u64>,
     /// When the rollout started on it.
     pub started_at: Option<String>,

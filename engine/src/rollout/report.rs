@@ -59,12 +59,26 @@ pub fn can_roll_back(journal: &Journal, t: &TargetRecord) -> (bool, String) {
     }
 }
 
+/// `1.0.0 -> 2.0.0` for a target the rollout changed, its one version for one it did not
+/// (pending, failed, current, rolled back): never `1.0.0 -> 1.0.0`.
 fn versions(t: &TargetRecord) -> String {
-    format!(
-        "{} -> {}",
-        t.version_before.as_deref().unwrap_or("-"),
-        t.version_now.as_deref().unwrap_or("-")
-    )
+    let before = t.version_before.as_deref().unwrap_or("-");
+    let now = t.version_now.as_deref().unwrap_or("-");
+    if before == now {
+        before.to_string()
+    } else {
+        format!("{before} -> {now}")
+    }
+}
+
+/// How long the upgrade held the target: an in-place upgrade is one transaction (writers wait
+/// for it; there is no read-only window), a side-by-side one has a read-only window.
+fn upgrade_time(t: &TargetRecord) -> String {
+    match (t.mode, t.upgrade_ms) {
+        (_, None) => "-".into(),
+        (Mode::InPlace, Some(v)) => format!("{v} ms"),
+        (Mode::SideBySide, Some(v)) => format!("{v} ms read-only"),
+    }
 }
 
 fn lock_line(lock: Option<&(LockInfo, Option<bool>)>) -> String {
@@ -175,10 +189,10 @@ fn text(status: &Status, detail: bool) -> String {
             ));
             if detail {
                 out.push_str(&format!(
-                    "      mode {}, copy {}, upgrade (read-only window) {}\n",
+                    "      mode {}, copy {}, upgrade {}\n",
                     t.mode.as_str(),
                     ms(t.backup_ms),
-                    ms(t.upgrade_ms)
+                    upgrade_time(t)
                 ));
                 for c in &t.health {
                     out.push_str(&format!(
@@ -192,6 +206,12 @@ fn text(status: &Status, detail: bool) -> String {
                             format!(": {}", c.detail.replace('\n', "\n        "))
                         }
                     ));
+                    if !c.output.is_empty() {
+                        out.push_str(&format!(
+                            "        output:\n          {}\n",
+                            c.output.replace('\n', "\n          ")
+                        ));
+                    }
                 }
                 for n in &t.notes {
                     out.push_str(&format!("      note: {n}\n"));
@@ -243,7 +263,7 @@ fn markdown(status: &Status, detail: bool) -> String {
     }
     for d in &j.domains {
         out.push_str(&format!(
-            "\n### Domain {} — {}{}{}\n\n| target | step | version | copy | read-only window | health | rollback |\n|---|---|---|---|---|---|---|\n",
+            "\n### Domain {} — {}{}{}\n\n| target | step | version | copy | upgrade | health | rollback |\n|---|---|---|---|---|---|---|\n",
             d.index,
             d.state.as_str(),
             d.duration_ms.map(|m| format!(" ({m} ms)")).unwrap_or_default(),
@@ -260,10 +280,15 @@ fn markdown(status: &Status, detail: bool) -> String {
                 t.health
                     .iter()
                     .map(|c| {
+                        let output = if detail && !c.output.is_empty() {
+                            format!(" (output: {})", c.output)
+                        } else {
+                            String::new()
+                        };
                         if c.ok {
-                            format!("✓ {}", c.check)
+                            format!("✓ {}{output}", c.check)
                         } else if detail {
-                            format!("✗ {}: {}", c.check, c.detail)
+                            format!("✗ {}: {}{output}", c.check, c.detail)
                         } else {
                             format!("✗ {}", c.check)
                         }
@@ -281,7 +306,7 @@ fn markdown(status: &Status, detail: bool) -> String {
                 t.state.as_str(),
                 versions(t),
                 ms(t.backup_ms),
-                ms(t.upgrade_ms),
+                upgrade_time(t),
                 md_escape(&health),
                 md_escape(&can_roll_back(j, t).1)
             ));
@@ -344,6 +369,7 @@ mod tests {
             ok: false,
             detail: "expected \"0\", got \"1\"".into(),
             ms: 1,
+            output: String::new(),
         });
         let targets = vec![
             target(0, TargetState::Healthy, copy),
@@ -425,5 +451,26 @@ mod tests {
                 .count(),
             5
         );
+    }
+
+    #[test]
+    fn pending_targets_show_one_version_and_in_place_upgrades_no_read_only_window() {
+        let mut journal = journal();
+        journal.targets[2].mode = Mode::SideBySide;
+        let status = Status {
+            journal,
+            lock: None,
+        };
+        let text = render(&status, Format::Text, true);
+        assert!(!text.contains("1.0.0 -> 1.0.0"), "{text}");
+        let pending = text.lines().find(|l| l.contains("db3.db")).unwrap();
+        assert!(pending.contains("pending") && pending.contains(" 1.0.0 "), "{pending}");
+        let upgraded = text.lines().find(|l| l.contains("db0.db")).unwrap();
+        assert!(upgraded.contains("1.0.0 -> 2.0.0"), "{upgraded}");
+        let windows: Vec<&str> = text.lines().filter(|l| l.contains("mode ")).collect();
+        assert!(windows[0].contains("mode in-place") && windows[0].ends_with("upgrade 7 ms"), "{text}");
+        assert!(windows[2].contains("mode side-by-side") && windows[2].ends_with("upgrade 7 ms read-only"), "{text}");
+        let markdown = render(&status, Format::Markdown, true);
+        assert_eq!(markdown.matches("read-only").count(), 1, "{markdown}");
     }
 }

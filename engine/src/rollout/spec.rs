@@ -213,7 +213,7 @@ impl TargetSpec {
 }
 
 /// Health checks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Health {
     /// Seconds to wait after a domain's upgrades before checking it.
     pub wait_seconds: f64,
@@ -231,6 +231,18 @@ pub struct Health {
 
 /// How long a health command may run when the file does not say.
 pub const DEFAULT_COMMAND_TIMEOUT_SECONDS: f64 = 300.0;
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            wait_seconds: 0.0,
+            no_drift: false,
+            command: None,
+            command_timeout: std::time::Duration::from_secs_f64(DEFAULT_COMMAND_TIMEOUT_SECONDS),
+            probes: Vec::new(),
+        }
+    }
+}
 
 impl Health {
     /// Whether any check is configured.

@@ -31,6 +31,16 @@ impl Run<'_> {
             Err(e) => return self.fail(index, &format!("cannot read its registry: {e}")),
         };
         if self.packages.matches(&target.target, registration.as_ref()) {
+            if record.state != TargetState::Pending {
+                // A process killed while holding the upgrade lock may have left its lock file
+                // beside a SQLite database: taking the lock and letting go removes it. Held by
+                // a live run, it is that run's to remove.
+                if let Ok(mut driver) = open(&target.target)
+                    && driver.lock(std::time::Duration::ZERO).is_ok()
+                {
+                    let _ = driver.unlock();
+                }
+            }
             let version = self.packages.info.version.clone();
             let (step, note) = if record.state == TargetState::Pending {
                 (
@@ -100,7 +110,7 @@ impl Run<'_> {
         match result {
             Ok(outcome) => {
                 let line = format!(
-                    "  {}: {} -> {} ({} ms, read-only {} ms)",
+                    "  {}: {} -> {} ({} ms, upgrade {} ms)",
                     record.target,
                     outcome
                         .version_before
