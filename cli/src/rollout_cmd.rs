@@ -56,8 +56,8 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
             let outcome = rollout::rollback(&file, progress);
             (file, outcome)
         }
-        RolloutCommand::Status { file, format } => return show(&file, format, false),
-        RolloutCommand::Report { file, format } => return show(&file, format, true),
+        RolloutCommand::Status { file, format, live } => return show(&file, format, false, live),
+        RolloutCommand::Report { file, format } => return show(&file, format, true, false),
     };
     let outcome = naming_the_file(outcome, &file)?;
     let journal = &outcome.journal;
@@ -99,8 +99,13 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
     }
 }
 
-fn show(file: &std::path::Path, format: RolloutFormat, detail: bool) -> Result<u8> {
-    let status = naming_the_file(rollout::status(file), file)?;
+fn show(file: &std::path::Path, format: RolloutFormat, detail: bool, live: bool) -> Result<u8> {
+    let status = if live {
+        rollout::status_live(file)
+    } else {
+        rollout::status(file)
+    };
+    let status = naming_the_file(status, file)?;
     let text = report::render(&status, format.into(), detail);
     match format {
         RolloutFormat::Json => out_data(&text),

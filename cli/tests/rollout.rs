@@ -271,7 +271,7 @@ fn bare_rollout_file(dir: &Path, dbs: &[PathBuf], extra: &str) -> String {
         .map(|t| format!("{t:?}"))
         .collect();
     let text = format!(
-        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\nbackup = false\n{extra}\ntargets = [{}]\n",
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\nbackup = false\ntargets = [{}]\n{extra}\n",
         project("2"),
         list.join(", ")
     );
@@ -349,6 +349,61 @@ fn max_per_server_caps_upgrades_on_one_server() {
     let report = dac(dir.path(), &["rollout", "report", &file]);
     report.expect_code(0);
     assert!(report.stdout.contains("at most"), "{}", report.stdout);
+}
+
+/// `status --live` reads each target's registration from the target, beside what the journal
+/// says: a target changed by hand behind the rollout's back shows both.
+#[test]
+fn status_live_reads_each_targets_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 3);
+    let file = bare_rollout_file(dir.path(), &dbs, "domains = 3\nmanual = true");
+    dac(dir.path(), &["rollout", "start", &file]).expect_code(0);
+    sql(&dbs[2], "UPDATE _dac_registry SET version = '1.5.0'");
+    let run = dac(dir.path(), &["rollout", "status", &file, "--live"]);
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| l.contains("live: ")).collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert!(lines[0].ends_with("live: registered shop 2.0.0"), "{}", run.stdout);
+    assert!(lines[1].ends_with("live: registered shop 1.0.0"), "{}", run.stdout);
+    assert!(
+        lines[2].ends_with("live: registered shop 1.5.0 (the journal says 1.0.0)"),
+        "{}",
+        run.stdout
+    );
+    let plain = dac(dir.path(), &["rollout", "status", &file]);
+    assert!(!plain.stdout.contains("live: "), "{}", plain.stdout);
+    let json = dac(dir.path(), &["rollout", "status", &file, "--live", "--format", "json"]);
+    json.expect_code(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["live"][0]["version"], "2.0.0", "{value:#}");
+    assert_eq!(value["live"][2]["registered"], "shop 1.5.0", "{value:#}");
+}
+
+/// A health command that runs too long is killed at `health.command_timeout_seconds`: the domain
+/// fails, and the report shows what the command printed.
+#[test]
+fn a_health_command_past_its_timeout_fails_the_domain_with_its_output_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 2);
+    let file = bare_rollout_file(
+        dir.path(),
+        &dbs,
+        "domains = 1\n[health]\ncommand = \"echo checking $DAC_TARGET_NAME; case $DAC_TARGET_NAME in *0001.db) sleep 60;; esac\"\ncommand_timeout_seconds = 0.5",
+    );
+    let run = dac(dir.path(), &["rollout", "start", &file]);
+    run.expect_code(3);
+    assert!(run.stderr.contains("still running after 0.5 s"), "{}", run.stderr);
+    let report = dac(dir.path(), &["rollout", "report", &file, "--format", "text"]);
+    report.expect_code(0);
+    for db in &dbs {
+        assert!(
+            report.stdout.contains(&format!("checking sqlite:{}", db.display())),
+            "{}",
+            report.stdout
+        );
+    }
+    assert!(report.stdout.contains("FAIL command"), "{}", report.stdout);
 }
 
 /// A fixed sequence of pseudo-random kill delays (an LCG), so a failure can be replayed.
@@ -695,6 +750,21 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     let run = dac(d, &["rollout", "start", file.to_str().unwrap()]);
     run.expect_code(1);
     assert!(run.stderr.contains("missing-v9"), "{}", run.stderr);
+    // Each error names the rollout file once, whether the engine named it or not.
+    assert_eq!(run.stderr.matches("nopkg.toml").count(), 1, "{}", run.stderr);
+    let run = dac(d, &["rollout", "status", file.to_str().unwrap()]);
+    run.expect_code(1);
+    assert_eq!(run.stderr.matches("nopkg.toml").count(), 1, "{}", run.stderr);
+    let unknown = d.join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "package = \"missing-v9\"\ntargets = [\"sqlite:a.db\"]\nmax_per_host = 3\n",
+    )
+    .unwrap();
+    let run = dac(d, &["rollout", "start", unknown.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("unknown field `max_per_host`"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("unknown.toml").count(), 1, "{}", run.stderr);
     // Unreachable targets: every one named, no password shown, nothing written.
     let dbs = fleet(d, 1, &[]);
     let mut targets = sqlite_targets(&dbs);

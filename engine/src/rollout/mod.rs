@@ -34,5 +34,6 @@ mod run;
 pub mod spec;
 
 pub use run::{
-    Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, rollback, start, status,
+    LiveRegistration, Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, rollback,
+    start, status, status_live,
 };

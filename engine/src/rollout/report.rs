@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::journal::{Journal, LockInfo, TargetRecord, TargetState};
-use super::run::Status;
+use super::run::{LiveRegistration, Status};
 use super::spec::Mode;
 
 /// Output formats.
@@ -81,6 +81,21 @@ fn upgrade_time(t: &TargetRecord) -> String {
     }
 }
 
+/// What a target's registry says now, and whether the journal agrees.
+fn live_line(t: &TargetRecord, live: &LiveRegistration) -> String {
+    match (&live.error, &live.registered) {
+        (Some(e), _) => format!("cannot read its registration: {e}"),
+        (None, None) => "not registered".into(),
+        (None, Some(registered)) if live.version == t.version_now => {
+            format!("registered {registered}")
+        }
+        (None, Some(registered)) => format!(
+            "registered {registered} (the journal says {})",
+            t.version_now.as_deref().unwrap_or("unregistered")
+        ),
+    }
+}
+
 fn lock_line(lock: Option<&(LockInfo, Option<bool>)>) -> String {
     match lock {
         None => "none".into(),
@@ -117,12 +132,15 @@ fn json_report(status: &Status) -> String {
             json!({"target": t.target, "can_roll_back": yes, "rollback": why})
         })
         .collect();
-    let value = json!({
+    let mut value = json!({
         "format_version": 1,
         "lock": status.lock.as_ref().map(|(l, alive)| json!({"holder": l, "alive": alive})),
         "rollback": targets,
         "journal": j,
     });
+    if let Some(live) = &status.live {
+        value["live"] = json!(live);
+    }
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
@@ -187,6 +205,9 @@ fn text(status: &Status, detail: bool) -> String {
                 versions(t),
                 t.target
             ));
+            if let Some(live) = status.live.as_ref().and_then(|l| l.get(i)) {
+                out.push_str(&format!("      live: {}\n", live_line(t, live)));
+            }
             if detail {
                 out.push_str(&format!(
                     "      mode {}, copy {}, upgrade {}\n",
@@ -431,6 +452,7 @@ mod tests {
         let status = Status {
             journal: journal(),
             lock: None,
+            live: None,
         };
         let text = render(&status, Format::Text, false);
         assert!(text.contains("stuck, at domain 2 of 5"), "{text}");
@@ -460,6 +482,7 @@ mod tests {
         let status = Status {
             journal,
             lock: None,
+            live: None,
         };
         let text = render(&status, Format::Text, true);
         assert!(!text.contains("1.0.0 -> 1.0.0"), "{text}");

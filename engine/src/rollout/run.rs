@@ -558,6 +558,21 @@ pub struct Status {
     pub journal: Journal,
     /// The lock, with whether its holder is alive.
     pub lock: Option<(journal::LockInfo, Option<bool>)>,
+    /// With `--live`: each target's registration as read from it now, by journal position.
+    pub live: Option<Vec<LiveRegistration>>,
+}
+
+/// A target's registration read from the target itself (`dac rollout status --live`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LiveRegistration {
+    /// The target's name in the journal.
+    pub target: String,
+    /// `NAME VERSION` registered now; `None` when it is not registered (or could not be read).
+    pub registered: Option<String>,
+    /// The registered version, for comparing with the journal.
+    pub version: Option<String>,
+    /// Why it could not be read.
+    pub error: Option<String>,
 }
 
 /// `dac rollout status`: reads the journal and the lock; changes nothing.
@@ -568,7 +583,65 @@ pub fn status(file: &Path) -> Result<Status> {
         let alive = l.alive();
         (l, alive)
     });
-    Ok(Status { journal, lock })
+    Ok(Status {
+        journal,
+        lock,
+        live: None,
+    })
+}
+
+/// `dac rollout status --live`: the status, and each target's registration read from the target
+/// now (the rollout file gives the connection strings the journal leaves out), at most 8 at once
+/// and at most `max_per_server` at once on one server. Changes nothing.
+pub fn status_live(file: &Path) -> Result<Status> {
+    let mut status = status(file)?;
+    let spec = spec::load(file)?;
+    let by_key: BTreeMap<String, &TargetSpec> = spec.targets.iter().map(|t| (t.key(), t)).collect();
+    let records = &status.journal.targets;
+    let live: Mutex<Vec<Option<LiveRegistration>>> = Mutex::new(vec![None; records.len()]);
+    let next = AtomicUsize::new(0);
+    let readers = spec
+        .max_per_server
+        .unwrap_or(usize::MAX)
+        .min(8)
+        .clamp(1, records.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..readers {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(record) = records.get(k) else { break };
+                    let read = match by_key.get(&record.target) {
+                        None => Err("no longer in the rollout file".to_string()),
+                        Some(t) => open(&t.target)
+                            .and_then(|mut d| d.read_registration())
+                            .map_err(|e| crate::driver::redact(&e.to_string())),
+                    };
+                    let entry = LiveRegistration {
+                        target: record.target.clone(),
+                        registered: read
+                            .as_ref()
+                            .ok()
+                            .and_then(|r| r.as_ref().map(|r| format!("{} {}", r.name, r.version))),
+                        version: read
+                            .as_ref()
+                            .ok()
+                            .and_then(|r| r.as_ref().map(|r| r.version.clone())),
+                        error: read.err(),
+                    };
+                    live.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(entry);
+                }
+            });
+        }
+    });
+    status.live = Some(
+        live.into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
+    Ok(status)
 }
 
 #[cfg(test)]
