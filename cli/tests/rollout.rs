@@ -164,7 +164,10 @@ fn assert_done_once(dir: &Path, file: &str, dbs: &[PathBuf]) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".dac-lock"))
         .collect();
-    assert!(locks.is_empty(), "lock files left beside the databases: {locks:?}");
+    assert!(
+        locks.is_empty(),
+        "lock files left beside the databases: {locks:?}"
+    );
     let status = status_json(dir, file);
     assert_eq!(status["journal"]["state"], "done", "{status:#}");
     for t in status["journal"]["targets"].as_array().unwrap() {
@@ -296,7 +299,11 @@ fn a_thousand_targets_killed_three_times_resume_without_upgrading_twice() {
         ("resume", "rollout.after-checks@1"),
     ];
     for (command, fault) in kills {
-        let killed = dac_env(dir.path(), &["rollout", command, &file], &[("DAC_FAULT", fault)]);
+        let killed = dac_env(
+            dir.path(),
+            &["rollout", command, &file],
+            &[("DAC_FAULT", fault)],
+        );
         assert!(
             killed.code != 0 && killed.stderr.contains("fault injected"),
             "{fault}: the process should have died\n{}{}",
@@ -305,7 +312,11 @@ fn a_thousand_targets_killed_three_times_resume_without_upgrading_twice() {
         );
         if fault.starts_with("rollout.log-line-torn") {
             let bytes = std::fs::read(&log).unwrap();
-            assert_ne!(bytes.last(), Some(&b'\n'), "{fault}: a torn last line is left");
+            assert_ne!(
+                bytes.last(),
+                Some(&b'\n'),
+                "{fault}: a torn last line is left"
+            );
         }
         let status = status_json(dir.path(), &file);
         let targets = status["journal"]["targets"].as_array().unwrap();
@@ -316,9 +327,17 @@ fn a_thousand_targets_killed_three_times_resume_without_upgrading_twice() {
         );
     }
     let runs = finish(dir.path(), &file);
-    assert!(runs[0].stdout.contains("took over the lock"), "{}", runs[0].stdout);
+    assert!(
+        runs[0].stdout.contains("took over the lock"),
+        "{}",
+        runs[0].stdout
+    );
     assert_done_once(dir.path(), &file, &dbs);
-    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0, "compacted when done");
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        0,
+        "compacted when done"
+    );
 }
 
 /// `max_per_server` caps the targets of one server worked on at once, whatever the concurrency
@@ -362,10 +381,22 @@ fn status_live_reads_each_targets_registration() {
     sql(&dbs[2], "UPDATE _dac_registry SET version = '1.5.0'");
     let run = dac(dir.path(), &["rollout", "status", &file, "--live"]);
     run.expect_code(0);
-    let lines: Vec<&str> = run.stdout.lines().filter(|l| l.contains("live: ")).collect();
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("live: "))
+        .collect();
     assert_eq!(lines.len(), 3, "{}", run.stdout);
-    assert!(lines[0].ends_with("live: registered shop 2.0.0"), "{}", run.stdout);
-    assert!(lines[1].ends_with("live: registered shop 1.0.0"), "{}", run.stdout);
+    assert!(
+        lines[0].ends_with("live: registered shop 2.0.0"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[1].ends_with("live: registered shop 1.0.0"),
+        "{}",
+        run.stdout
+    );
     assert!(
         lines[2].ends_with("live: registered shop 1.5.0 (the journal says 1.0.0)"),
         "{}",
@@ -373,7 +404,10 @@ fn status_live_reads_each_targets_registration() {
     );
     let plain = dac(dir.path(), &["rollout", "status", &file]);
     assert!(!plain.stdout.contains("live: "), "{}", plain.stdout);
-    let json = dac(dir.path(), &["rollout", "status", &file, "--live", "--format", "json"]);
+    let json = dac(
+        dir.path(),
+        &["rollout", "status", &file, "--live", "--format", "json"],
+    );
     json.expect_code(0);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["live"][0]["version"], "2.0.0", "{value:#}");
@@ -393,12 +427,21 @@ fn a_health_command_past_its_timeout_fails_the_domain_with_its_output_reported()
     );
     let run = dac(dir.path(), &["rollout", "start", &file]);
     run.expect_code(3);
-    assert!(run.stderr.contains("still running after 0.5 s"), "{}", run.stderr);
-    let report = dac(dir.path(), &["rollout", "report", &file, "--format", "text"]);
+    assert!(
+        run.stderr.contains("still running after 0.5 s"),
+        "{}",
+        run.stderr
+    );
+    let report = dac(
+        dir.path(),
+        &["rollout", "report", &file, "--format", "text"],
+    );
     report.expect_code(0);
     for db in &dbs {
         assert!(
-            report.stdout.contains(&format!("checking sqlite:{}", db.display())),
+            report
+                .stdout
+                .contains(&format!("checking sqlite:{}", db.display())),
             "{}",
             report.stdout
         );
@@ -751,10 +794,20 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     run.expect_code(1);
     assert!(run.stderr.contains("missing-v9"), "{}", run.stderr);
     // Each error names the rollout file once, whether the engine named it or not.
-    assert_eq!(run.stderr.matches("nopkg.toml").count(), 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("nopkg.toml").count(),
+        1,
+        "{}",
+        run.stderr
+    );
     let run = dac(d, &["rollout", "status", file.to_str().unwrap()]);
     run.expect_code(1);
-    assert_eq!(run.stderr.matches("nopkg.toml").count(), 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("nopkg.toml").count(),
+        1,
+        "{}",
+        run.stderr
+    );
     let unknown = d.join("unknown.toml");
     std::fs::write(
         &unknown,
@@ -763,8 +816,17 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     .unwrap();
     let run = dac(d, &["rollout", "start", unknown.to_str().unwrap()]);
     run.expect_code(1);
-    assert!(run.stderr.contains("unknown field `max_per_host`"), "{}", run.stderr);
-    assert_eq!(run.stderr.matches("unknown.toml").count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown field `max_per_host`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("unknown.toml").count(),
+        1,
+        "{}",
+        run.stderr
+    );
     // Unreachable targets: every one named, no password shown, nothing written.
     let dbs = fleet(d, 1, &[]);
     let mut targets = sqlite_targets(&dbs);

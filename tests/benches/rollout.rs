@@ -1,5 +1,14 @@
 //! Rollout benchmark: `cargo bench -p dac-tests --bench rollout`.
 //!
+//! **Fleet scale** (first): tiny SQLite databases (shop 1.0.0, two rows) rolled out to 2.0.0 in
+//! place, 5 domains, concurrency 2, no copies and no checks, at each size of
+//! `DAC_ROLLOUT_FLEET` (comma-separated, default `100`; e.g. `100,1000,10000`), each size in a
+//! process of its own so its peak memory (VmHWM) is its own. Printed per size: the total, the
+//! cost per target, the journal's size, the time of `status` (read + render) on the finished
+//! journal, and the peak memory. `DAC_ROLLOUT_FLEET_CHECKED=1` adds the same sizes with a copy
+//! kept of each database and a SQL probe. A journal rewritten whole after every step makes the
+//! cost per target grow with the fleet; the append-only log keeps it flat.
+//!
 //! 100 SQLite databases at shop 1.0.0 (`fixtures/rollout/shop-v1`, 200 items and 400 orders
 //! each) are rolled out to shop 2.0.0 in place in 5 upgrade domains, through the same
 //! `dac_engine::rollout::start` the CLI runs (journal written after every step, a copy of each
@@ -174,9 +183,154 @@ fn run(n: usize, variant: &Variant, template: &Path, root: &Path) -> Duration {
     total
 }
 
+/// One fleet-scale run, in this process: the line of the table.
+fn fleet_run(n: usize, checked: bool) -> String {
+    let root = tempfile::Builder::new()
+        .prefix("dac-rollout-fleet-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = root.path();
+    let template = tiny_template(dir);
+    let mut targets = Vec::with_capacity(n);
+    for i in 0..n {
+        let db = dir.join(format!("t{i:05}.db"));
+        std::fs::copy(&template, &db).expect("copy template");
+        targets.push(format!("{:?}", format!("sqlite:{}", db.display())));
+    }
+    let health = if checked {
+        "[health]\n[[health.probe]]\nname = \"items\"\nsql = \"SELECT count(*) FROM items\"\nexpect = 2\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\ndomains = 5\nconcurrency = 2\nbackup = {checked}\ntargets = [{}]\n{health}",
+        project("2").display().to_string(),
+        targets.join(", ")
+    );
+    let file = dir.join("fleet.toml");
+    std::fs::write(&file, text).expect("rollout file");
+    let started = Instant::now();
+    let outcome = rollout::start(&file, &StartOptions::default(), &|_| {}).expect("rollout runs");
+    let total = started.elapsed();
+    assert_eq!(
+        outcome.journal.state,
+        RolloutState::Done,
+        "the rollout finished"
+    );
+    assert!(
+        outcome
+            .journal
+            .targets
+            .iter()
+            .all(|t| t.version_now.as_deref() == Some("2.0.0"))
+    );
+    drop(outcome);
+    let journal_bytes = std::fs::metadata(dir.join("fleet.journal.json")).map_or(0, |m| m.len());
+    let status_started = Instant::now();
+    let status = rollout::status(&file).expect("status");
+    let shown = rollout::report::render(&status, rollout::report::Format::Text, false);
+    let status_time = status_started.elapsed();
+    assert!(shown.contains("done"));
+    format!(
+        "{n:>7} | {:>9.2} s | {:>8.2} ms | {:>8.1} KB | {:>8.1} ms | {:>7.1} MB",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1000.0 / n as f64,
+        journal_bytes as f64 / 1024.0,
+        status_time.as_secs_f64() * 1000.0,
+        peak_memory_kb() as f64 / 1024.0
+    )
+}
+
+/// This process's peak resident memory (VmHWM), in KB; 0 where /proc cannot tell.
+fn peak_memory_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// shop 1.0.0 deployed with two items: a tiny database to copy.
+fn tiny_template(dir: &Path) -> PathBuf {
+    let path = dir.join("template.db");
+    let target = Target::Sqlite { path: path.clone() };
+    let package = source::build(
+        &project("1"),
+        &BuildOptions {
+            platform: Dsp::from_short_name("sqlite"),
+            name: Some("shop".into()),
+            version: Some("1.0.0".into()),
+            ..BuildOptions::default()
+        },
+    )
+    .expect("build shop v1");
+    let mut driver = driver::connect(&target, true).expect("create template");
+    upgrade::in_place(driver.as_mut(), &package, &InPlaceOptions::default()).expect("deploy v1");
+    driver
+        .execute("INSERT INTO items VALUES (1, 'apple', 120), (2, 'pear', 95)")
+        .expect("items");
+    path
+}
+
+/// The fleet-scale table: each size in a child process of this benchmark.
+fn fleet_table() {
+    let sizes: Vec<usize> = std::env::var("DAC_ROLLOUT_FLEET")
+        .unwrap_or_else(|_| "100".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("DAC_ROLLOUT_FLEET: sizes like 100,1000")
+        })
+        .collect();
+    let mut kinds = vec![false];
+    if std::env::var("DAC_ROLLOUT_FLEET_CHECKED").is_ok_and(|v| v == "1") {
+        kinds.push(true);
+    }
+    let exe = std::env::current_exe().expect("bench executable");
+    for checked in kinds {
+        println!(
+            "rollout/fleet: tiny SQLite databases, 5 domains, concurrency 2, {}",
+            if checked {
+                "a copy kept of each and a SQL probe"
+            } else {
+                "no copies, no checks"
+            }
+        );
+        println!("targets |     total |  per target |  journal |   status |    peak");
+        for &n in &sizes {
+            let out = std::process::Command::new(&exe)
+                .env("DAC_ROLLOUT_FLEET_ONE", format!("{n},{checked}"))
+                .output()
+                .expect("run one size");
+            assert!(
+                out.status.success(),
+                "size {n} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+}
+
 fn main() {
+    if let Ok(one) = std::env::var("DAC_ROLLOUT_FLEET_ONE") {
+        let (n, checked) = one.split_once(',').expect("N,CHECKED");
+        println!("{}", fleet_run(n.parse().expect("size"), checked == "true"));
+        return;
+    }
     let args: Vec<String> = std::env::args().collect();
     let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
+    if filters.is_empty() || filters.iter().any(|f| f.as_str() == "fleet") {
+        fleet_table();
+    }
+    if filters.iter().any(|f| f.as_str() == "fleet") {
+        return;
+    }
     let root = tempfile::Builder::new()
         .prefix("dac-rollout-bench-")
         .tempdir()

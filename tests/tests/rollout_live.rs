@@ -415,7 +415,13 @@ fn postgres_fleet_killed_mid_rollout_and_mid_rollback_ends_consistent() {
     }
     let before: Vec<(Snapshot, Model)> = targets.iter().map(snapshot).collect();
     let side_by_side = |i: usize| i % 2 == 1;
-    let file = write_rollout_modes(dir.path(), "2", &targets, "max_per_server = 2", side_by_side);
+    let file = write_rollout_modes(
+        dir.path(),
+        "2",
+        &targets,
+        "max_per_server = 2",
+        side_by_side,
+    );
     let file = file.to_str().unwrap();
     killed_at(&["rollout", "start", file], "rollout.after-upgrade@3");
     killed_at(&["rollout", "resume", file], "rollout.after-backup@2");
@@ -425,7 +431,11 @@ fn postgres_fleet_killed_mid_rollout_and_mid_rollback_ends_consistent() {
     assert_eq!(status.journal.state, RolloutState::Done);
     for d in &status.journal.domains {
         let peak = d.peak_per_server.unwrap();
-        assert!((1..=2).contains(&peak), "domain {}: {peak} at once", d.index);
+        assert!(
+            (1..=2).contains(&peak),
+            "domain {}: {peak} at once",
+            d.index
+        );
     }
     for t in &targets {
         let (now, _) = snapshot(t);
@@ -450,7 +460,11 @@ fn postgres_fleet_killed_mid_rollout_and_mid_rollback_ends_consistent() {
         assert!(same_schema(&model, &before[i].1), "{t}: schema differs");
         let actions = succeeded(t);
         assert_eq!(actions.first(), Some(&HistoryAction::Deploy), "{t}");
-        assert_eq!(actions.last(), Some(&HistoryAction::Rollback), "{t}: {actions:?}");
+        assert_eq!(
+            actions.last(),
+            Some(&HistoryAction::Rollback),
+            "{t}: {actions:?}"
+        );
         let rollbacks = actions
             .iter()
             .filter(|a| **a == HistoryAction::Rollback)

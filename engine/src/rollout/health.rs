@@ -262,14 +262,26 @@ mod tests {
             "{}",
             result.detail
         );
-        assert!(result.output.contains("checking postgres://app:***@db1:5432/shop"), "{}", result.output);
+        assert!(
+            result
+                .output
+                .contains("checking postgres://app:***@db1:5432/shop"),
+            "{}",
+            result.output
+        );
         assert!(result.output.contains("started"), "{}", result.output);
         // A command that passes keeps its output too, passwords redacted.
-        let result = command_check("echo $DAC_TARGET; echo to stderr >&2", Duration::from_secs(30));
+        let result = command_check(
+            "echo $DAC_TARGET; echo to stderr >&2",
+            Duration::from_secs(30),
+        );
         assert!(result.ok, "{}", result.detail);
         assert_eq!(result.output, "postgres://app:***@db1:5432/shop\nto stderr");
         // A failing one names its last line.
-        let result = command_check("echo first; echo last words; exit 3", Duration::from_secs(30));
+        let result = command_check(
+            "echo first; echo last words; exit 3",
+            Duration::from_secs(30),
+        );
         assert!(!result.ok);
         assert!(result.detail.ends_with(": last words"), "{}", result.detail);
     }

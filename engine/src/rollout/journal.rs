@@ -439,6 +439,9 @@ struct LogLine {
     change: Change,
 }
 
+/// How a gap in the log's sequence is reported.
+const GAP: &str = ": lines are missing";
+
 /// The log beside a journal snapshot `NAME.journal.json`: `NAME.journal.log`.
 pub fn log_path(snapshot: &Path) -> PathBuf {
     snapshot.with_extension("log")
@@ -582,7 +585,7 @@ impl Journal {
             }
             if line.seq != self.log_seq + 1 {
                 return Err(Error::Invalid(format!(
-                    "{}:{}: log line {} follows line {}: lines are missing",
+                    "{}:{}: log line {} follows line {}{GAP}",
                     path.display(),
                     n + 1,
                     line.seq,
@@ -613,11 +616,22 @@ impl Journal {
     /// Reads a journal: the snapshot at `path` and the log beside it; `None` when there is no
     /// snapshot.
     pub fn load(path: &Path) -> Result<Option<Journal>> {
-        let Some(mut journal) = Journal::load_snapshot(path)? else {
-            return Ok(None);
-        };
-        journal.replay(&log_path(path))?;
-        Ok(Some(journal))
+        // A reader (`status`) racing a running rollout's compaction can read the old snapshot
+        // and then the new log, whose lines follow the new snapshot: read both again.
+        let mut attempts = 0;
+        loop {
+            let Some(mut journal) = Journal::load_snapshot(path)? else {
+                return Ok(None);
+            };
+            match journal.replay(&log_path(path)) {
+                Ok(()) => return Ok(Some(journal)),
+                Err(Error::Invalid(message)) if message.ends_with(GAP) && attempts < 5 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Reads a snapshot alone (a kept journal of a superseded rollout has no log).
@@ -1014,7 +1028,10 @@ mod tests {
         damaged.extend_from_slice(&whole);
         std::fs::write(&log_file, &damaged).unwrap();
         let err = Journal::load(&path).unwrap_err().to_string();
-        assert!(err.contains("r.journal.log:1: not a rollout journal log line"), "{err}");
+        assert!(
+            err.contains("r.journal.log:1: not a rollout journal log line"),
+            "{err}"
+        );
         // A snapshot empties the log; lines it already holds (a kill between the two) and lines
         // of another rollout are passed over.
         std::fs::write(&log_file, &whole).unwrap();
@@ -1026,7 +1043,10 @@ mod tests {
         let mut other = two_targets("r2");
         other.save(&path).unwrap();
         std::fs::write(&log_file, &whole).unwrap();
-        assert_eq!(Journal::load(&path).unwrap().unwrap().targets[1].state, TargetState::Pending);
+        assert_eq!(
+            Journal::load(&path).unwrap().unwrap().targets[1].state,
+            TargetState::Pending
+        );
         // A gap in the sequence means lost lines: an error, never a silent skip.
         let mut journal = two_targets("r3");
         journal.save(&path).unwrap();
@@ -1053,11 +1073,17 @@ mod tests {
         assert_eq!(read.format_version, 1);
         assert_eq!(read.targets, two_targets("old").targets);
         read.save(&path).unwrap();
-        assert_eq!(Journal::load(&path).unwrap().unwrap().format_version, FORMAT_VERSION);
+        assert_eq!(
+            Journal::load(&path).unwrap().unwrap().format_version,
+            FORMAT_VERSION
+        );
         value["format_version"] = 9.into();
         std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
         let err = Journal::load(&path).unwrap_err().to_string();
-        assert!(err.contains("journal format 9 (this dac reads 1 and 2)"), "{err}");
+        assert!(
+            err.contains("journal format 9 (this dac reads 1 and 2)"),
+            "{err}"
+        );
     }
 
     #[test]

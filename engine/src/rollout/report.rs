@@ -487,12 +487,22 @@ mod tests {
         let text = render(&status, Format::Text, true);
         assert!(!text.contains("1.0.0 -> 1.0.0"), "{text}");
         let pending = text.lines().find(|l| l.contains("db3.db")).unwrap();
-        assert!(pending.contains("pending") && pending.contains(" 1.0.0 "), "{pending}");
+        assert!(
+            pending.contains("pending") && pending.contains(" 1.0.0 "),
+            "{pending}"
+        );
         let upgraded = text.lines().find(|l| l.contains("db0.db")).unwrap();
         assert!(upgraded.contains("1.0.0 -> 2.0.0"), "{upgraded}");
         let windows: Vec<&str> = text.lines().filter(|l| l.contains("mode ")).collect();
-        assert!(windows[0].contains("mode in-place") && windows[0].ends_with("upgrade 7 ms"), "{text}");
-        assert!(windows[2].contains("mode side-by-side") && windows[2].ends_with("upgrade 7 ms read-only"), "{text}");
+        assert!(
+            windows[0].contains("mode in-place") && windows[0].ends_with("upgrade 7 ms"),
+            "{text}"
+        );
+        assert!(
+            windows[2].contains("mode side-by-side")
+                && windows[2].ends_with("upgrade 7 ms read-only"),
+            "{text}"
+        );
         let markdown = render(&status, Format::Markdown, true);
         assert_eq!(markdown.matches("read-only").count(), 1, "{markdown}");
     }

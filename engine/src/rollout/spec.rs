@@ -668,13 +668,17 @@ expect = [["x", "1"], ["y", "NULL"]]
         }
         let err = parse_err("package = \"p\"\ntargets = [{ url = \"a.db\", moed = \"in-place\" }]");
         assert!(err.starts_with("/r/rollout.toml: "), "{err}");
-        let err = parse_err("package = \"p\"\ntargets = [\"a.db\"]\nconcurrency = [1, 2, 3]\ndomains = 2");
+        let err = parse_err(
+            "package = \"p\"\ntargets = [\"a.db\"]\nconcurrency = [1, 2, 3]\ndomains = 2",
+        );
         assert!(err.contains("one per domain, 1 to 2"), "{err}");
         let err = parse_err("package = \"p\"\ntargets = [\"a.db\"]\nconcurrency = [1, 0]");
         assert!(err.contains("concurrency = 0"), "{err}");
         let err = parse_err("package = \"p\"\ntargets = [\"a.db\"]\nmax_per_server = 0");
         assert!(err.contains("max_per_server = 0"), "{err}");
-        let err = parse_err("package = \"p\"\ntargets = [\"a.db\"]\n[health]\ncommand_timeout_seconds = -1");
+        let err = parse_err(
+            "package = \"p\"\ntargets = [\"a.db\"]\n[health]\ncommand_timeout_seconds = -1",
+        );
         assert!(err.contains("command_timeout_seconds"), "{err}");
     }
 
