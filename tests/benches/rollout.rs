@@ -7,7 +7,8 @@
 //! cost per target, the journal's size, the time of `status` (read + render) on the finished
 //! journal, and the peak memory. `DAC_ROLLOUT_FLEET_CHECKED=1` adds the same sizes with a copy
 //! kept of each database and a SQL probe. A journal rewritten whole after every step makes the
-//! cost per target grow with the fleet; the append-only log keeps it flat.
+//! cost per target grow with the fleet; the append-only log keeps it flat. Then `status` and
+//! the report at 10,000 targets, on a journal written directly (snapshot and log), timed.
 //!
 //! 100 SQLite databases at shop 1.0.0 (`fixtures/rollout/shop-v1`, 200 items and 400 orders
 //! each) are rolled out to shop 2.0.0 in place in 5 upgrade domains, through the same
@@ -276,6 +277,149 @@ fn tiny_template(dir: &Path) -> PathBuf {
     path
 }
 
+/// `status` and `report` on a journal of `n` targets without running `n` upgrades: a snapshot
+/// whose first four domains are done and a log holding the fifth's steps (four lines a target),
+/// as a rollout killed at its last domain leaves them.
+fn status_at_scale(n: usize) {
+    use dac_engine::rollout::journal::{
+        Change, CheckResult, DomainRecord, DomainState, FORMAT_VERSION, Journal, JournalLog,
+        PackageInfo, TargetRecord, TargetState,
+    };
+    use dac_engine::rollout::report::{self, Format};
+    use dac_engine::rollout::spec::Mode;
+    // In memory when the machine has /dev/shm: this times reading, and 8,000 synced appends
+    // on a disk would only slow the setup down.
+    let shm = Path::new("/dev/shm");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("dac-rollout-status-");
+    let root = if shm.is_dir() {
+        builder.tempdir_in(shm)
+    } else {
+        builder.tempdir()
+    }
+    .expect("temp dir");
+    let file = root.path().join("fleet.toml");
+    let paths = rollout::Paths::of(&file);
+    let domains = rollout::domains::distribute(n, 5);
+    let record = |position: usize, domain: usize, state: TargetState| TargetRecord {
+        index: position,
+        target: format!("sqlite:/srv/tenants/t{position:05}.db"),
+        platform: "sqlite".into(),
+        mode: Mode::InPlace,
+        domain,
+        state,
+        version_before: Some("1.0.0".into()),
+        hash_before: Some("A".repeat(64)),
+        version_now: Some(
+            if state == TargetState::Pending {
+                "1.0.0"
+            } else {
+                "2.0.0"
+            }
+            .into(),
+        ),
+        backup: None,
+        backup_ms: None,
+        upgrade_ms: Some(12),
+        started_at: Some("2026-12-06T08:00:00Z".into()),
+        finished_at: Some("2026-12-06T08:00:01Z".into()),
+        health: vec![CheckResult {
+            check: "probe items".into(),
+            ok: true,
+            detail: String::new(),
+            ms: 1,
+            output: String::new(),
+        }],
+        error: None,
+        notes: Vec::new(),
+        carry_history: Vec::new(),
+    };
+    let mut targets = Vec::with_capacity(n);
+    for (d, members) in domains.iter().enumerate() {
+        for &i in members {
+            let state = if d < 4 {
+                TargetState::Healthy
+            } else {
+                TargetState::Pending
+            };
+            targets.push(record(i, d, state));
+        }
+    }
+    let mut journal = Journal {
+        format_version: FORMAT_VERSION,
+        id: "bench".into(),
+        rollout_file: file.display().to_string(),
+        package: PackageInfo {
+            path: "shop-v2".into(),
+            name: "shop".into(),
+            version: "2.0.0".into(),
+            model_hashes: Default::default(),
+        },
+        manual: false,
+        state: RolloutState::Running,
+        created_at: String::new(),
+        updated_at: String::new(),
+        supersedes: None,
+        keeps_copies: false,
+        domains: domains
+            .iter()
+            .enumerate()
+            .map(|(d, members)| {
+                let mut domain = DomainRecord::pending(d, members.clone());
+                if d < 4 {
+                    domain.state = DomainState::Healthy;
+                }
+                domain
+            })
+            .collect(),
+        targets,
+        events: Vec::new(),
+        log_seq: 0,
+    };
+    journal.save(&paths.journal).expect("snapshot");
+    let mut log = JournalLog::open(&paths.journal).expect("log");
+    let mut lines = 0;
+    for &i in &domains[4] {
+        for state in [
+            TargetState::Pending,
+            TargetState::Upgrading,
+            TargetState::Upgraded,
+            TargetState::Healthy,
+        ] {
+            journal.targets[i] = record(i, 4, state);
+            let change = Change::Target {
+                position: i,
+                record: Box::new(journal.targets[i].clone()),
+            };
+            log.append(&mut journal, change).expect("append");
+            lines += 1;
+        }
+    }
+    let snapshot_kb = std::fs::metadata(&paths.journal).map_or(0, |m| m.len()) as f64 / 1024.0;
+    let log_kb = std::fs::metadata(&paths.log).map_or(0, |m| m.len()) as f64 / 1024.0;
+    let started = Instant::now();
+    let status = rollout::status(&file).expect("status");
+    let read = started.elapsed();
+    assert_eq!(status.journal.targets, journal.targets);
+    let mut rendered = Vec::new();
+    for format in [Format::Text, Format::Json, Format::Markdown] {
+        let started = Instant::now();
+        let text = report::render(&status, format, true);
+        rendered.push(format!(
+            "{:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+        assert!(text.len() > n);
+    }
+    println!(
+        "rollout/status: {n} targets, snapshot {snapshot_kb:.0} KB + log of {lines} lines ({log_kb:.0} KB): read {:.1} ms; report text {}, json {}, markdown {}",
+        read.as_secs_f64() * 1000.0,
+        rendered[0],
+        rendered[1],
+        rendered[2]
+    );
+}
+
 /// The fleet-scale table: each size in a child process of this benchmark.
 fn fleet_table() {
     let sizes: Vec<usize> = std::env::var("DAC_ROLLOUT_FLEET")
@@ -327,6 +471,7 @@ fn main() {
     let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
     if filters.is_empty() || filters.iter().any(|f| f.as_str() == "fleet") {
         fleet_table();
+        status_at_scale(10_000);
     }
     if filters.iter().any(|f| f.as_str() == "fleet") {
         return;
