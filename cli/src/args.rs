@@ -675,6 +675,10 @@ pub enum RolloutCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = RolloutFormat::Text)]
         format: RolloutFormat,
+        /// Also read each target's registration from the target now (the journal says what the
+        /// rollout did; this says what is there).
+        #[arg(long)]
+        live: bool,
     },
     /// The full report: versions, durations, read-only windows, health results, events.
     Report {

@@ -3,7 +3,7 @@
 //! Exit codes: 0 done, paused or nothing to do; 3 stuck (a domain failed its upgrades or health
 //! checks) or refused (another rollout holds the lock, one is in progress); 1 any error.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dac_engine::rollout::{self, journal::RolloutState, report};
 
 use crate::args::{RolloutArgs, RolloutCommand, RolloutFormat};
@@ -18,6 +18,17 @@ impl From<RolloutFormat> for report::Format {
             RolloutFormat::Markdown => report::Format::Markdown,
         }
     }
+}
+
+/// The engine's error, naming the rollout file once: most of them start with it already.
+fn naming_the_file<T>(result: dac_engine::Result<T>, file: &std::path::Path) -> Result<T> {
+    result.map_err(|e| {
+        if e.to_string().contains(&file.display().to_string()) {
+            anyhow::Error::new(e)
+        } else {
+            anyhow::Error::new(e).context(format!("rollout {}", file.display()))
+        }
+    })
 }
 
 fn print_line(line: &str) {
@@ -45,10 +56,10 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
             let outcome = rollout::rollback(&file, progress);
             (file, outcome)
         }
-        RolloutCommand::Status { file, format } => return show(&file, format, false),
-        RolloutCommand::Report { file, format } => return show(&file, format, true),
+        RolloutCommand::Status { file, format, live } => return show(&file, format, false, live),
+        RolloutCommand::Report { file, format } => return show(&file, format, true, false),
     };
-    let outcome = outcome.with_context(|| format!("rollout {}", file.display()))?;
+    let outcome = naming_the_file(outcome, &file)?;
     let journal = &outcome.journal;
     match journal.state {
         RolloutState::Stuck => {
@@ -88,8 +99,13 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
     }
 }
 
-fn show(file: &std::path::Path, format: RolloutFormat, detail: bool) -> Result<u8> {
-    let status = rollout::status(file).with_context(|| format!("rollout {}", file.display()))?;
+fn show(file: &std::path::Path, format: RolloutFormat, detail: bool, live: bool) -> Result<u8> {
+    let status = if live {
+        rollout::status_live(file)
+    } else {
+        rollout::status(file)
+    };
+    let status = naming_the_file(status, file)?;
     let text = report::render(&status, format.into(), detail);
     match format {
         RolloutFormat::Json => out_data(&text),

@@ -159,6 +159,15 @@ fn assert_done_once(dir: &Path, file: &str, dbs: &[PathBuf]) {
         );
         assert_eq!(one(db, "SELECT count(*) FROM stock"), "2");
     }
+    let locks: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".dac-lock"))
+        .collect();
+    assert!(
+        locks.is_empty(),
+        "lock files left beside the databases: {locks:?}"
+    );
     let status = status_json(dir, file);
     assert_eq!(status["journal"]["state"], "done", "{status:#}");
     for t in status["journal"]["targets"].as_array().unwrap() {
@@ -244,6 +253,200 @@ fn killed_at_injected_points_resumes_without_upgrading_twice() {
         }
         assert_done_once(dir.path(), &file, &dbs);
     }
+}
+
+/// `n` databases at shop 1.0.0, copies of one deployed by `dac upgrade` (as `fleet` makes them).
+fn copied_fleet(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let template = fleet(dir, 1, &[]).remove(0);
+    let mut dbs = vec![template.clone()];
+    for i in 1..n {
+        let db = dir.join(format!("shop{i:04}.db"));
+        std::fs::copy(&template, &db).unwrap();
+        dbs.push(db);
+    }
+    dbs
+}
+
+/// A rollout file with no copies kept and no health checks: the journal and the upgrades only.
+fn bare_rollout_file(dir: &Path, dbs: &[PathBuf], extra: &str) -> String {
+    let list: Vec<String> = sqlite_targets(dbs)
+        .iter()
+        .map(|t| format!("{t:?}"))
+        .collect();
+    let text = format!(
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\nbackup = false\ntargets = [{}]\n{extra}\n",
+        project("2"),
+        list.join(", ")
+    );
+    let file = dir.join("fleet.toml");
+    std::fs::write(&file, text).unwrap();
+    file.display().to_string()
+}
+
+/// 1,000 targets, killed three times in one rollout: with half a journal log line written (the
+/// torn line is ignored: its step had not gone on), after an upgrade committed but before the
+/// journal was told (the registry settles it), and after a domain's checks; each time resumed.
+/// Every database ends upgraded exactly once, and the finished journal's log is empty.
+#[test]
+fn a_thousand_targets_killed_three_times_resume_without_upgrading_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 1000);
+    let file = bare_rollout_file(dir.path(), &dbs, "domains = 5\nconcurrency = 4");
+    let log = dir.path().join("fleet.journal.log");
+    let kills = [
+        ("start", "rollout.log-line-torn@1500"),
+        ("resume", "rollout.after-upgrade@300"),
+        ("resume", "rollout.after-checks@1"),
+    ];
+    for (command, fault) in kills {
+        let killed = dac_env(
+            dir.path(),
+            &["rollout", command, &file],
+            &[("DAC_FAULT", fault)],
+        );
+        assert!(
+            killed.code != 0 && killed.stderr.contains("fault injected"),
+            "{fault}: the process should have died\n{}{}",
+            killed.stdout,
+            killed.stderr
+        );
+        if fault.starts_with("rollout.log-line-torn") {
+            let bytes = std::fs::read(&log).unwrap();
+            assert_ne!(
+                bytes.last(),
+                Some(&b'\n'),
+                "{fault}: a torn last line is left"
+            );
+        }
+        let status = status_json(dir.path(), &file);
+        let targets = status["journal"]["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 1000);
+        assert!(
+            targets.iter().any(|t| t["step"] == "pending"),
+            "{fault}: the kill came mid-rollout"
+        );
+    }
+    let runs = finish(dir.path(), &file);
+    assert!(
+        runs[0].stdout.contains("took over the lock"),
+        "{}",
+        runs[0].stdout
+    );
+    assert_done_once(dir.path(), &file, &dbs);
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        0,
+        "compacted when done"
+    );
+}
+
+/// `max_per_server` caps the targets of one server worked on at once, whatever the concurrency
+/// (every SQLite file counts as the one local server); the journal records the peak per domain.
+/// A concurrency per domain ramps up: domain 0 one at a time.
+#[test]
+fn max_per_server_caps_upgrades_on_one_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 24);
+    let file = bare_rollout_file(
+        dir.path(),
+        &dbs,
+        "domains = 3\nconcurrency = [1, 8]\nmax_per_server = 2",
+    );
+    dac(dir.path(), &["rollout", "start", &file]).expect_code(0);
+    let status = status_json(dir.path(), &file);
+    let peaks: Vec<u64> = status["journal"]["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["peak_per_server"].as_u64().unwrap())
+        .collect();
+    assert_eq!(peaks[0], 1, "domain 0 runs one at a time: {peaks:?}");
+    assert!(
+        peaks[1..].iter().all(|&p| (1..=2).contains(&p)),
+        "at most 2 at once on the local server at concurrency 8: {peaks:?}"
+    );
+    let report = dac(dir.path(), &["rollout", "report", &file]);
+    report.expect_code(0);
+    assert!(report.stdout.contains("at most"), "{}", report.stdout);
+}
+
+/// `status --live` reads each target's registration from the target, beside what the journal
+/// says: a target changed by hand behind the rollout's back shows both.
+#[test]
+fn status_live_reads_each_targets_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 3);
+    let file = bare_rollout_file(dir.path(), &dbs, "domains = 3\nmanual = true");
+    dac(dir.path(), &["rollout", "start", &file]).expect_code(0);
+    sql(&dbs[2], "UPDATE _dac_registry SET version = '1.5.0'");
+    let run = dac(dir.path(), &["rollout", "status", &file, "--live"]);
+    run.expect_code(0);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("live: "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert!(
+        lines[0].ends_with("live: registered shop 2.0.0"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[1].ends_with("live: registered shop 1.0.0"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[2].ends_with("live: registered shop 1.5.0 (the journal says 1.0.0)"),
+        "{}",
+        run.stdout
+    );
+    let plain = dac(dir.path(), &["rollout", "status", &file]);
+    assert!(!plain.stdout.contains("live: "), "{}", plain.stdout);
+    let json = dac(
+        dir.path(),
+        &["rollout", "status", &file, "--live", "--format", "json"],
+    );
+    json.expect_code(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["live"][0]["version"], "2.0.0", "{value:#}");
+    assert_eq!(value["live"][2]["registered"], "shop 1.5.0", "{value:#}");
+}
+
+/// A health command that runs too long is killed at `health.command_timeout_seconds`: the domain
+/// fails, and the report shows what the command printed.
+#[test]
+fn a_health_command_past_its_timeout_fails_the_domain_with_its_output_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 2);
+    let file = bare_rollout_file(
+        dir.path(),
+        &dbs,
+        "domains = 1\n[health]\ncommand = \"echo checking $DAC_TARGET_NAME; case $DAC_TARGET_NAME in *0001.db) sleep 60;; esac\"\ncommand_timeout_seconds = 0.5",
+    );
+    let run = dac(dir.path(), &["rollout", "start", &file]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("still running after 0.5 s"),
+        "{}",
+        run.stderr
+    );
+    let report = dac(
+        dir.path(),
+        &["rollout", "report", &file, "--format", "text"],
+    );
+    report.expect_code(0);
+    for db in &dbs {
+        assert!(
+            report
+                .stdout
+                .contains(&format!("checking sqlite:{}", db.display())),
+            "{}",
+            report.stdout
+        );
+    }
+    assert!(report.stdout.contains("FAIL command"), "{}", report.stdout);
 }
 
 /// A fixed sequence of pseudo-random kill delays (an LCG), so a failure can be replayed.
@@ -404,7 +607,7 @@ fn manual_rollouts_walk_one_domain_per_next_and_report_in_three_formats() {
     assert!(
         markdown
             .stdout
-            .contains("| target | step | version | copy | read-only window | health | rollback |"),
+            .contains("| target | step | version | copy | upgrade | health | rollback |"),
         "{}",
         markdown.stdout
     );
@@ -415,8 +618,8 @@ fn manual_rollouts_walk_one_domain_per_next_and_report_in_three_formats() {
     );
     text.expect_code(0);
     assert!(
-        text.stdout.contains("upgrade (read-only window)"),
-        "{}",
+        text.stdout.contains("mode in-place, copy ") && !text.stdout.contains("read-only"),
+        "an in-place upgrade claims no read-only window:\n{}",
         text.stdout
     );
     assert!(text.stdout.contains("ok   no drift"), "{}", text.stdout);
@@ -590,6 +793,40 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     let run = dac(d, &["rollout", "start", file.to_str().unwrap()]);
     run.expect_code(1);
     assert!(run.stderr.contains("missing-v9"), "{}", run.stderr);
+    // Each error names the rollout file once, whether the engine named it or not.
+    assert_eq!(
+        run.stderr.matches("nopkg.toml").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let run = dac(d, &["rollout", "status", file.to_str().unwrap()]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr.matches("nopkg.toml").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let unknown = d.join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "package = \"missing-v9\"\ntargets = [\"sqlite:a.db\"]\nmax_per_host = 3\n",
+    )
+    .unwrap();
+    let run = dac(d, &["rollout", "start", unknown.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("unknown field `max_per_host`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("unknown.toml").count(),
+        1,
+        "{}",
+        run.stderr
+    );
     // Unreachable targets: every one named, no password shown, nothing written.
     let dbs = fleet(d, 1, &[]);
     let mut targets = sqlite_targets(&dbs);

@@ -53,6 +53,12 @@ fn plans() -> &'static [Plan] {
     })
 }
 
+/// Whether `DAC_FAULT` names the point `name` (for a point that needs its code split in two to
+/// be reached, such as a line half written).
+pub fn armed(name: &str) -> bool {
+    plans().iter().any(|p| p.point == name)
+}
+
 /// A fault point. Does nothing unless `DAC_FAULT` names it.
 pub fn point(name: &str) {
     let plans = plans();

@@ -99,6 +99,28 @@ impl Target {
 }
 
 impl Target {
+    /// The server the database lives on, for limits per server (a rollout's `max_per_server`):
+    /// `host:port` as the connection resolves it (PostgreSQL with libpq's defaults, SQL Server
+    /// with its named instance). Every SQLite file counts as the one local server
+    /// [`LOCAL_FILES`]: their upgrades share this machine's disk.
+    pub fn server(&self) -> String {
+        match self {
+            Target::Sqlite { .. } => LOCAL_FILES.to_string(),
+            Target::Postgres { url } => {
+                super::postgres::server_of(url).unwrap_or_else(|| redact(url))
+            }
+            Target::SqlServer { conn } => {
+                match super::sqlserver::config::ConnectionConfig::parse(conn) {
+                    Ok(c) => match &c.instance {
+                        Some(instance) => format!("{}\\{instance}:{}", c.host, c.port),
+                        None => format!("{}:{}", c.host, c.port),
+                    },
+                    Err(_) => redact(conn),
+                }
+            }
+        }
+    }
+
     /// The connection string with its password, for a process dac starts on the target's
     /// behalf (a rollout's health command); never for printing.
     pub fn connection_string(&self) -> String {
@@ -123,6 +145,9 @@ impl Target {
         }
     }
 }
+
+/// The server every SQLite file counts as (see [`Target::server`]).
+pub const LOCAL_FILES: &str = "local files";
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

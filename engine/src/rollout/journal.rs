@@ -1,6 +1,16 @@
-//! The journal: a JSON file beside the rollout file saying where every target is, rewritten
-//! atomically (temporary file, fsync, rename, fsync of the folder) after every step, and the lock
-//! file that lets one mutating `dac rollout` at a time act on it.
+//! The journal: a JSON snapshot beside the rollout file saying where every target is, an
+//! append-only log of the changes made since it was written, and the lock file that lets one
+//! mutating `dac rollout` at a time act on it.
+//!
+//! Every step of a target is one line appended to the log (`NAME.journal.log`) and synced before
+//! the step goes on, so a step costs the same whatever the fleet's size. The snapshot
+//! (`NAME.journal.json`) is rewritten atomically (temporary file, fsync, rename, fsync of the
+//! folder) only at domain boundaries and when a command starts, and then the log is emptied.
+//! Reading is the snapshot plus the log's lines newer than it (each line carries the rollout's id
+//! and a sequence number, so lines already in the snapshot, or left by a superseded rollout, are
+//! passed over). A last line without its newline was torn by a kill while being written: it was
+//! never acknowledged (its step had not gone on), so it is ignored, and the next command's
+//! snapshot drops it.
 //!
 //! The journal never holds a password: targets are named by their redacted connection string,
 //! and a resumed rollout finds each target's connection string again in the rollout file.
@@ -15,8 +25,11 @@ use crate::driver::Snapshot;
 use crate::registry::{HistoryEntry, now_utc};
 use crate::{Error, Result};
 
-/// The journal's shape version.
-pub const FORMAT_VERSION: u32 = 1;
+/// The journal's shape version: 2 is a snapshot plus a log of changes.
+pub const FORMAT_VERSION: u32 = 2;
+/// Journals written by older dac as one document rewritten after every step (no log) are read
+/// as they are and written back as format 2.
+const ONE_DOCUMENT_FORMAT: u32 = 1;
 
 /// Where a rollout stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +247,9 @@ pub struct CheckResult {
     pub detail: String,
     /// How long it took.
     pub ms: u64,
+    /// What a health command printed (its last lines, passwords redacted).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
 }
 
 /// One target in the journal.
@@ -262,7 +278,8 @@ pub struct TargetRecord {
     pub backup: Option<Backup>,
     /// Time taken by the copy, in milliseconds.
     pub backup_ms: Option<u64>,
-    /// Time the upgrade held the database's write lock (its read-only window), in milliseconds.
+    /// Time the upgrade took, in milliseconds: in place, its transaction (writers wait for it,
+    /// there is no read-only window); side by side, its read-only window.
     pub upgrade_ms: Option<u64>,
     /// When the rollout started on it.
     pub started_at: Option<String>,
@@ -296,6 +313,9 @@ pub struct DomainRecord {
     pub finished_at: Option<String>,
     /// Wall time of upgrades and checks, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// The most targets of one server upgraded at once (what `max_per_server` caps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_per_server: Option<usize>,
 }
 
 impl DomainRecord {
@@ -308,6 +328,7 @@ impl DomainRecord {
             started_at: None,
             finished_at: None,
             duration_ms: None,
+            peak_per_server: None,
         }
     }
 }
@@ -363,9 +384,219 @@ pub struct Journal {
     pub targets: Vec<TargetRecord>,
     /// What happened, oldest first.
     pub events: Vec<Event>,
+    /// The sequence number of the last log line this snapshot includes.
+    #[serde(default)]
+    pub log_seq: u64,
+}
+
+/// The changing part of a domain, as a log line holds it (its targets never change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainHead {
+    /// Where it is.
+    pub state: DomainState,
+    /// When its upgrades started.
+    pub started_at: Option<String>,
+    /// When it was found healthy or failed.
+    pub finished_at: Option<String>,
+    /// Wall time of upgrades and checks, in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// The most targets of one server upgraded at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_per_server: Option<usize>,
+}
+
+/// One change, as one line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// The whole record of the target at this position in `targets`.
+    Target {
+        /// Position in the journal's `targets`.
+        position: usize,
+        /// Its record now.
+        record: Box<TargetRecord>,
+    },
+    /// The rollout's state, every domain's head, and the events added.
+    Head {
+        /// The rollout's state.
+        state: RolloutState,
+        /// Every domain's head, in order.
+        domains: Vec<DomainHead>,
+        /// Events added since the previous change.
+        events: Vec<Event>,
+    },
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LogLine {
+    /// One more than the line before it.
+    seq: u64,
+    /// The rollout's id: lines of another rollout are not this one's.
+    rollout: String,
+    /// When (UTC).
+    at: String,
+    change: Change,
+}
+
+/// How a gap in the log's sequence is reported.
+const GAP: &str = ": lines are missing";
+
+/// The log beside a journal snapshot `NAME.journal.json`: `NAME.journal.log`.
+pub fn log_path(snapshot: &Path) -> PathBuf {
+    snapshot.with_extension("log")
+}
+
+/// The open log of a journal, appended to one synced line per change.
+#[derive(Debug)]
+pub struct JournalLog {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl JournalLog {
+    /// Opens (creating) the log beside the snapshot `snapshot` for appending. Call it after
+    /// [`Journal::save`], which leaves the log empty, so no torn line is ever written after.
+    pub fn open(snapshot: &Path) -> Result<JournalLog> {
+        let path = log_path(snapshot);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(JournalLog { path, file })
+    }
+
+    /// Appends `change`, already made to `journal` in memory, to the log, synced: when this
+    /// returns, the change survives a kill.
+    pub fn append(&mut self, journal: &mut Journal, change: Change) -> Result<()> {
+        let line = LogLine {
+            seq: journal.log_seq + 1,
+            rollout: journal.id.clone(),
+            at: now_utc(),
+            change,
+        };
+        let mut bytes =
+            serde_json::to_vec(&line).map_err(|e| Error::Invalid(format!("journal: {e}")))?;
+        bytes.push(b'\n');
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        if crate::fault::armed("rollout.log-line-torn") {
+            // The crash proof of a torn line: half of it written, then the process dies.
+            let half = bytes.len() / 2;
+            self.file.write_all(&bytes[..half]).map_err(io)?;
+            self.file.sync_data().map_err(io)?;
+            crate::fault::point("rollout.log-line-torn");
+            self.file.write_all(&bytes[half..]).map_err(io)?;
+        } else {
+            self.file.write_all(&bytes).map_err(io)?;
+        }
+        self.file.sync_data().map_err(io)?;
+        journal.log_seq = line.seq;
+        journal.updated_at = line.at;
+        Ok(())
+    }
 }
 
 impl Journal {
+    /// The change that records `journal`'s state, domain heads and the events from `first_event`.
+    pub fn head_change(&self, first_event: usize) -> Change {
+        Change::Head {
+            state: self.state,
+            domains: self
+                .domains
+                .iter()
+                .map(|d| DomainHead {
+                    state: d.state,
+                    started_at: d.started_at.clone(),
+                    finished_at: d.finished_at.clone(),
+                    duration_ms: d.duration_ms,
+                    peak_per_server: d.peak_per_server,
+                })
+                .collect(),
+            events: self.events.get(first_event..).unwrap_or_default().to_vec(),
+        }
+    }
+
+    /// Applies one log line (already known to be this rollout's and newer than the snapshot).
+    fn apply(&mut self, line: LogLine) {
+        self.log_seq = line.seq;
+        self.updated_at = line.at;
+        match line.change {
+            Change::Target { position, record } => {
+                if let Some(slot) = self.targets.get_mut(position) {
+                    *slot = *record;
+                }
+            }
+            Change::Head {
+                state,
+                domains,
+                events,
+            } => {
+                self.state = state;
+                for (d, head) in self.domains.iter_mut().zip(domains) {
+                    d.state = head.state;
+                    d.started_at = head.started_at;
+                    d.finished_at = head.finished_at;
+                    d.duration_ms = head.duration_ms;
+                    d.peak_per_server = head.peak_per_server;
+                }
+                self.events.extend(events);
+            }
+        }
+    }
+
+    /// Replays the log at `path` over this snapshot: its lines newer than the snapshot, in
+    /// order. A last line without its newline (torn by a kill) is ignored; any other line that
+    /// cannot be read is an error naming it.
+    fn replay(&mut self, path: &Path) -> Result<()> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(last) => &bytes[..=last],
+            None => return Ok(()),
+        };
+        for (n, line) in complete.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let line: LogLine = serde_json::from_slice(line).map_err(|e| {
+                Error::Invalid(format!(
+                    "{}:{}: not a rollout journal log line: {e}",
+                    path.display(),
+                    n + 1
+                ))
+            })?;
+            if line.rollout != self.id || line.seq <= self.log_seq {
+                continue;
+            }
+            if line.seq != self.log_seq + 1 {
+                return Err(Error::Invalid(format!(
+                    "{}:{}: log line {} follows line {}{GAP}",
+                    path.display(),
+                    n + 1,
+                    line.seq,
+                    self.log_seq
+                )));
+            }
+            self.apply(line);
+        }
+        Ok(())
+    }
+
     /// Records an event.
     pub fn event(&mut self, message: impl Into<String>) {
         self.events.push(Event {
@@ -382,8 +613,29 @@ impl Journal {
             .map(|d| d.index)
     }
 
-    /// Reads a journal file; `None` when there is none.
+    /// Reads a journal: the snapshot at `path` and the log beside it; `None` when there is no
+    /// snapshot.
     pub fn load(path: &Path) -> Result<Option<Journal>> {
+        // A reader (`status`) racing a running rollout's compaction can read the old snapshot
+        // and then the new log, whose lines follow the new snapshot: read both again.
+        let mut attempts = 0;
+        loop {
+            let Some(mut journal) = Journal::load_snapshot(path)? else {
+                return Ok(None);
+            };
+            match journal.replay(&log_path(path)) {
+                Ok(()) => return Ok(Some(journal)),
+                Err(Error::Invalid(message)) if message.ends_with(GAP) && attempts < 5 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads a snapshot alone (a kept journal of a superseded rollout has no log).
+    fn load_snapshot(path: &Path) -> Result<Option<Journal>> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -397,9 +649,10 @@ impl Journal {
         let journal: Journal = serde_json::from_str(&text).map_err(|e| {
             Error::Invalid(format!("{}: not a rollout journal: {e}", path.display()))
         })?;
-        if journal.format_version != FORMAT_VERSION {
+        if journal.format_version != FORMAT_VERSION && journal.format_version != ONE_DOCUMENT_FORMAT
+        {
             return Err(Error::Invalid(format!(
-                "{}: journal format {} (this dac reads {FORMAT_VERSION})",
+                "{}: journal format {} (this dac reads {ONE_DOCUMENT_FORMAT} and {FORMAT_VERSION})",
                 path.display(),
                 journal.format_version
             )));
@@ -407,12 +660,33 @@ impl Journal {
         Ok(Some(journal))
     }
 
-    /// Writes the journal atomically: a temporary file beside it, fsync, rename, fsync of the
-    /// folder. A reader sees the old journal or the new one, never a torn one.
+    /// Writes the whole journal as the snapshot at `path` atomically (a temporary file beside
+    /// it, fsync, rename, fsync of the folder), then empties its log: a reader sees the old
+    /// snapshot or the new one, never a torn one, and log lines the new one already holds are
+    /// passed over by their sequence numbers if a kill comes before the log is emptied.
     pub fn save(&mut self, path: &Path) -> Result<()> {
         self.updated_at = now_utc();
+        self.format_version = FORMAT_VERSION;
         let bytes =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::Invalid(format!("journal: {e}")))?;
+            serde_json::to_vec(self).map_err(|e| Error::Invalid(format!("journal: {e}")))?;
+        write_atomically(path, &bytes)?;
+        let log = log_path(path);
+        match std::fs::OpenOptions::new().write(true).open(&log) {
+            Ok(file) => file
+                .set_len(0)
+                .and_then(|()| file.sync_all())
+                .map_err(|source| Error::Io { path: log, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io { path: log, source }),
+        }
+    }
+
+    /// Writes the whole journal to `path` as a document with no log (a superseded rollout's
+    /// kept journal).
+    pub fn save_alone(&mut self, path: &Path) -> Result<()> {
+        self.format_version = FORMAT_VERSION;
+        let bytes =
+            serde_json::to_vec(self).map_err(|e| Error::Invalid(format!("journal: {e}")))?;
         write_atomically(path, &bytes)
     }
 }
@@ -625,6 +899,7 @@ fn process_start(pid: u32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::spec::Mode;
 
     #[test]
     fn journals_are_written_atomically_and_read_back() {
@@ -650,6 +925,7 @@ mod tests {
             domains: Vec::new(),
             targets: Vec::new(),
             events: Vec::new(),
+            log_seq: 0,
         };
         journal.event("started");
         journal.save(&path).unwrap();
@@ -662,6 +938,152 @@ mod tests {
         std::fs::write(&path, "{ not json").unwrap();
         let err = Journal::load(&path).unwrap_err().to_string();
         assert!(err.contains("not a rollout journal"), "{err}");
+    }
+
+    fn target(position: usize) -> TargetRecord {
+        TargetRecord {
+            index: position,
+            target: format!("sqlite:t{position}.db"),
+            platform: "sqlite".into(),
+            mode: Mode::InPlace,
+            domain: 0,
+            state: TargetState::Pending,
+            version_before: Some("1".into()),
+            hash_before: None,
+            version_now: Some("1".into()),
+            backup: None,
+            backup_ms: None,
+            upgrade_ms: None,
+            started_at: None,
+            finished_at: None,
+            health: Vec::new(),
+            error: None,
+            notes: Vec::new(),
+            carry_history: Vec::new(),
+        }
+    }
+
+    fn two_targets(id: &str) -> Journal {
+        Journal {
+            format_version: FORMAT_VERSION,
+            id: id.into(),
+            rollout_file: "r.toml".into(),
+            package: PackageInfo {
+                path: "p".into(),
+                name: "app".into(),
+                version: "2".into(),
+                model_hashes: Default::default(),
+            },
+            manual: false,
+            state: RolloutState::Running,
+            created_at: now_utc(),
+            updated_at: String::new(),
+            supersedes: None,
+            keeps_copies: false,
+            domains: vec![DomainRecord::pending(0, vec![0, 1])],
+            targets: vec![target(0), target(1)],
+            events: Vec::new(),
+            log_seq: 0,
+        }
+    }
+
+    fn upgrade(journal: &mut Journal, log: &mut JournalLog, position: usize) {
+        journal.targets[position].state = TargetState::Upgraded;
+        journal.targets[position].version_now = Some("2".into());
+        let change = Change::Target {
+            position,
+            record: Box::new(journal.targets[position].clone()),
+        };
+        log.append(journal, change).unwrap();
+    }
+
+    #[test]
+    fn the_log_replays_over_the_snapshot_and_a_torn_last_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal.json");
+        let mut journal = two_targets("r1");
+        journal.save(&path).unwrap();
+        let mut log = JournalLog::open(&path).unwrap();
+        upgrade(&mut journal, &mut log, 1);
+        journal.state = RolloutState::Done;
+        journal.domains[0].state = DomainState::Healthy;
+        journal.event("done");
+        let head = journal.head_change(0);
+        log.append(&mut journal, head).unwrap();
+        let read = Journal::load(&path).unwrap().unwrap();
+        assert_eq!(read.targets, journal.targets);
+        assert_eq!(read.state, RolloutState::Done);
+        assert_eq!(read.domains, journal.domains);
+        assert_eq!(read.events, journal.events);
+        assert_eq!(read.log_seq, 2);
+        // A kill while a line was being written leaves part of it: never acknowledged, ignored.
+        let log_file = log_path(&path);
+        let whole = std::fs::read(&log_file).unwrap();
+        let mut torn = whole.clone();
+        torn.extend_from_slice(br#"{"seq":3,"rollout":"r1","at":"x","change":{"tar"#);
+        std::fs::write(&log_file, &torn).unwrap();
+        assert_eq!(Journal::load(&path).unwrap().unwrap().log_seq, 2);
+        // A damaged line before the last is an error naming the log and the line.
+        let mut damaged = b"{ not a line\n".to_vec();
+        damaged.extend_from_slice(&whole);
+        std::fs::write(&log_file, &damaged).unwrap();
+        let err = Journal::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("r.journal.log:1: not a rollout journal log line"),
+            "{err}"
+        );
+        // A snapshot empties the log; lines it already holds (a kill between the two) and lines
+        // of another rollout are passed over.
+        std::fs::write(&log_file, &whole).unwrap();
+        let mut read = Journal::load(&path).unwrap().unwrap();
+        read.save(&path).unwrap();
+        assert_eq!(std::fs::metadata(&log_file).unwrap().len(), 0);
+        std::fs::write(&log_file, &whole).unwrap();
+        assert_eq!(Journal::load(&path).unwrap().unwrap(), read);
+        let mut other = two_targets("r2");
+        other.save(&path).unwrap();
+        std::fs::write(&log_file, &whole).unwrap();
+        assert_eq!(
+            Journal::load(&path).unwrap().unwrap().targets[1].state,
+            TargetState::Pending
+        );
+        // A gap in the sequence means lost lines: an error, never a silent skip.
+        let mut journal = two_targets("r3");
+        journal.save(&path).unwrap();
+        let mut log = JournalLog::open(&path).unwrap();
+        upgrade(&mut journal, &mut log, 0);
+        upgrade(&mut journal, &mut log, 1);
+        let text = std::fs::read_to_string(&log_file).unwrap();
+        let second = text.lines().nth(1).unwrap().to_string() + "\n";
+        std::fs::write(&log_file, second).unwrap();
+        let err = Journal::load(&path).unwrap_err().to_string();
+        assert!(err.contains("lines are missing"), "{err}");
+    }
+
+    #[test]
+    fn a_one_document_journal_of_format_1_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal.json");
+        let mut value = serde_json::to_value(two_targets("old")).unwrap();
+        let object = value.as_object_mut().unwrap();
+        object.remove("log_seq");
+        object.insert("format_version".into(), 1.into());
+        std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+        let mut read = Journal::load(&path).unwrap().unwrap();
+        assert_eq!(read.format_version, 1);
+        assert_eq!(read.targets, two_targets("old").targets);
+        read.save(&path).unwrap();
+        assert_eq!(
+            Journal::load(&path).unwrap().unwrap().format_version,
+            FORMAT_VERSION
+        );
+        value["format_version"] = 9.into();
+        std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+        let err = Journal::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("journal format 9 (this dac reads 1 and 2)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! * [`spec`]: the rollout file (TOML): package, targets (listed, from a file or a command), mode
 //!   per target, domains, concurrency, health checks.
 //! * [`domains`]: targets cut into consecutive, evenly sized upgrade domains.
-//! * [`journal`]: the JSON journal beside the rollout file (written atomically after every
-//!   step) and the lock file that admits one mutating command at a time.
+//! * [`journal`]: the journal beside the rollout file (a JSON snapshot written atomically at
+//!   domain boundaries, and a log with one synced line per target step) and the lock file that
+//!   admits one mutating command at a time.
 //! * `run`: [`start`], [`next`], [`resume`], [`rollback`], [`status`]. Before an in-place target
 //!   is upgraded, a snapshot is kept (the driver's [`crate::driver::Server::snapshot`]: a file
 //!   copy for SQLite, a template copy for PostgreSQL), so a rollback returns it to exactly the
@@ -22,7 +23,8 @@
 //! `rollout.after-backup` (copy made, journal not yet told), `rollout.after-upgrade` (upgrade
 //! committed, journal not yet told), `rollout.after-target` (journal written),
 //! `rollout.after-checks` (checks run, domain not yet marked), `rollout.after-restore` (a
-//! rollback's restore done, journal not yet told).
+//! rollback's restore done, journal not yet told), `rollout.log-line-torn` (half a journal log
+//! line written and synced).
 
 pub mod domains;
 pub mod health;
@@ -32,5 +34,6 @@ mod run;
 pub mod spec;
 
 pub use run::{
-    Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, rollback, start, status,
+    LiveRegistration, Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, rollback,
+    start, status, status_live,
 };

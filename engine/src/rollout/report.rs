@@ -1,9 +1,9 @@
 //! Rollout status and reports: text, JSON and Markdown, from the journal alone.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::journal::{Journal, LockInfo, TargetRecord, TargetState};
-use super::run::Status;
+use super::run::{LiveRegistration, Status};
 use super::spec::Mode;
 
 /// Output formats.
@@ -59,12 +59,41 @@ pub fn can_roll_back(journal: &Journal, t: &TargetRecord) -> (bool, String) {
     }
 }
 
+/// `1.0.0 -> 2.0.0` for a target the rollout changed, its one version for one it did not
+/// (pending, failed, current, rolled back): never `1.0.0 -> 1.0.0`.
 fn versions(t: &TargetRecord) -> String {
-    format!(
-        "{} -> {}",
-        t.version_before.as_deref().unwrap_or("-"),
-        t.version_now.as_deref().unwrap_or("-")
-    )
+    let before = t.version_before.as_deref().unwrap_or("-");
+    let now = t.version_now.as_deref().unwrap_or("-");
+    if before == now {
+        before.to_string()
+    } else {
+        format!("{before} -> {now}")
+    }
+}
+
+/// How long the upgrade held the target: an in-place upgrade is one transaction (writers wait
+/// for it; there is no read-only window), a side-by-side one has a read-only window.
+fn upgrade_time(t: &TargetRecord) -> String {
+    match (t.mode, t.upgrade_ms) {
+        (_, None) => "-".into(),
+        (Mode::InPlace, Some(v)) => format!("{v} ms"),
+        (Mode::SideBySide, Some(v)) => format!("{v} ms read-only"),
+    }
+}
+
+/// What a target's registry says now, and whether the journal agrees.
+fn live_line(t: &TargetRecord, live: &LiveRegistration) -> String {
+    match (&live.error, &live.registered) {
+        (Some(e), _) => format!("cannot read its registration: {e}"),
+        (None, None) => "not registered".into(),
+        (None, Some(registered)) if live.version == t.version_now => {
+            format!("registered {registered}")
+        }
+        (None, Some(registered)) => format!(
+            "registered {registered} (the journal says {})",
+            t.version_now.as_deref().unwrap_or("unregistered")
+        ),
+    }
 }
 
 fn lock_line(lock: Option<&(LockInfo, Option<bool>)>) -> String {
@@ -93,23 +122,56 @@ pub fn render(status: &Status, format: Format, detail: bool) -> String {
     }
 }
 
+/// The JSON report's shape: serialized directly (not through a `serde_json::Value`, a copy of
+/// the whole journal), so a 10,000-target journal renders in one pass. Fields in alphabetical
+/// order, as the report always had them.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    format_version: u32,
+    journal: &'a Journal,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<&'a Vec<LiveRegistration>>,
+    lock: Option<JsonLock<'a>>,
+    rollback: Vec<JsonRollback<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonLock<'a> {
+    alive: Option<bool>,
+    holder: &'a LockInfo,
+}
+
+#[derive(Serialize)]
+struct JsonRollback<'a> {
+    can_roll_back: bool,
+    rollback: String,
+    target: &'a str,
+}
+
 fn json_report(status: &Status) -> String {
     let j = &status.journal;
-    let targets: Vec<_> = j
-        .targets
-        .iter()
-        .map(|t| {
-            let (yes, why) = can_roll_back(j, t);
-            json!({"target": t.target, "can_roll_back": yes, "rollback": why})
-        })
-        .collect();
-    let value = json!({
-        "format_version": 1,
-        "lock": status.lock.as_ref().map(|(l, alive)| json!({"holder": l, "alive": alive})),
-        "rollback": targets,
-        "journal": j,
-    });
-    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    let report = JsonReport {
+        format_version: 1,
+        journal: j,
+        live: status.live.as_ref(),
+        lock: status.lock.as_ref().map(|(holder, alive)| JsonLock {
+            alive: *alive,
+            holder,
+        }),
+        rollback: j
+            .targets
+            .iter()
+            .map(|t| {
+                let (can_roll_back, rollback) = can_roll_back(j, t);
+                JsonRollback {
+                    can_roll_back,
+                    rollback,
+                    target: &t.target,
+                }
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
 }
 
 fn headline(j: &Journal) -> String {
@@ -152,13 +214,17 @@ fn text(status: &Status, detail: bool) -> String {
     ));
     for d in &j.domains {
         out.push_str(&format!(
-            "\ndomain {}  {}  {} target(s){}\n",
+            "\ndomain {}  {}  {} target(s){}{}\n",
             d.index,
             d.state.as_str(),
             d.targets.len(),
             d.duration_ms
                 .map(|m| format!("  {m} ms"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            match d.peak_per_server {
+                Some(peak) if detail => format!("  at most {peak} at once on one server"),
+                _ => String::new(),
+            }
         ));
         for &i in &d.targets {
             let t = &j.targets[i];
@@ -169,12 +235,15 @@ fn text(status: &Status, detail: bool) -> String {
                 versions(t),
                 t.target
             ));
+            if let Some(live) = status.live.as_ref().and_then(|l| l.get(i)) {
+                out.push_str(&format!("      live: {}\n", live_line(t, live)));
+            }
             if detail {
                 out.push_str(&format!(
-                    "      mode {}, copy {}, upgrade (read-only window) {}\n",
+                    "      mode {}, copy {}, upgrade {}\n",
                     t.mode.as_str(),
                     ms(t.backup_ms),
-                    ms(t.upgrade_ms)
+                    upgrade_time(t)
                 ));
                 for c in &t.health {
                     out.push_str(&format!(
@@ -188,6 +257,12 @@ fn text(status: &Status, detail: bool) -> String {
                             format!(": {}", c.detail.replace('\n', "\n        "))
                         }
                     ));
+                    if !c.output.is_empty() {
+                        out.push_str(&format!(
+                            "        output:\n          {}\n",
+                            c.output.replace('\n', "\n          ")
+                        ));
+                    }
                 }
                 for n in &t.notes {
                     out.push_str(&format!("      note: {n}\n"));
@@ -239,10 +314,14 @@ fn markdown(status: &Status, detail: bool) -> String {
     }
     for d in &j.domains {
         out.push_str(&format!(
-            "\n### Domain {} — {}{}\n\n| target | step | version | copy | read-only window | health | rollback |\n|---|---|---|---|---|---|---|\n",
+            "\n### Domain {} — {}{}{}\n\n| target | step | version | copy | upgrade | health | rollback |\n|---|---|---|---|---|---|---|\n",
             d.index,
             d.state.as_str(),
-            d.duration_ms.map(|m| format!(" ({m} ms)")).unwrap_or_default()
+            d.duration_ms.map(|m| format!(" ({m} ms)")).unwrap_or_default(),
+            match d.peak_per_server {
+                Some(peak) if detail => format!(", at most {peak} at once on one server"),
+                _ => String::new(),
+            }
         ));
         for &i in &d.targets {
             let t = &j.targets[i];
@@ -252,10 +331,15 @@ fn markdown(status: &Status, detail: bool) -> String {
                 t.health
                     .iter()
                     .map(|c| {
+                        let output = if detail && !c.output.is_empty() {
+                            format!(" (output: {})", c.output)
+                        } else {
+                            String::new()
+                        };
                         if c.ok {
-                            format!("✓ {}", c.check)
+                            format!("✓ {}{output}", c.check)
                         } else if detail {
-                            format!("✗ {}: {}", c.check, c.detail)
+                            format!("✗ {}: {}{output}", c.check, c.detail)
                         } else {
                             format!("✗ {}", c.check)
                         }
@@ -273,7 +357,7 @@ fn markdown(status: &Status, detail: bool) -> String {
                 t.state.as_str(),
                 versions(t),
                 ms(t.backup_ms),
-                ms(t.upgrade_ms),
+                upgrade_time(t),
                 md_escape(&health),
                 md_escape(&can_roll_back(j, t).1)
             ));
@@ -336,6 +420,7 @@ mod tests {
             ok: false,
             detail: "expected \"0\", got \"1\"".into(),
             ms: 1,
+            output: String::new(),
         });
         let targets = vec![
             target(0, TargetState::Healthy, copy),
@@ -371,6 +456,7 @@ mod tests {
                 .collect(),
             targets,
             events: Vec::new(),
+            log_seq: 0,
         }
     }
 
@@ -396,6 +482,7 @@ mod tests {
         let status = Status {
             journal: journal(),
             lock: None,
+            live: None,
         };
         let text = render(&status, Format::Text, false);
         assert!(text.contains("stuck, at domain 2 of 5"), "{text}");
@@ -416,5 +503,37 @@ mod tests {
                 .count(),
             5
         );
+    }
+
+    #[test]
+    fn pending_targets_show_one_version_and_in_place_upgrades_no_read_only_window() {
+        let mut journal = journal();
+        journal.targets[2].mode = Mode::SideBySide;
+        let status = Status {
+            journal,
+            lock: None,
+            live: None,
+        };
+        let text = render(&status, Format::Text, true);
+        assert!(!text.contains("1.0.0 -> 1.0.0"), "{text}");
+        let pending = text.lines().find(|l| l.contains("db3.db")).unwrap();
+        assert!(
+            pending.contains("pending") && pending.contains(" 1.0.0 "),
+            "{pending}"
+        );
+        let upgraded = text.lines().find(|l| l.contains("db0.db")).unwrap();
+        assert!(upgraded.contains("1.0.0 -> 2.0.0"), "{upgraded}");
+        let windows: Vec<&str> = text.lines().filter(|l| l.contains("mode ")).collect();
+        assert!(
+            windows[0].contains("mode in-place") && windows[0].ends_with("upgrade 7 ms"),
+            "{text}"
+        );
+        assert!(
+            windows[2].contains("mode side-by-side")
+                && windows[2].ends_with("upgrade 7 ms read-only"),
+            "{text}"
+        );
+        let markdown = render(&status, Format::Markdown, true);
+        assert_eq!(markdown.matches("read-only").count(), 1, "{markdown}");
     }
 }

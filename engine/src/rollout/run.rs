@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use super::domains::distribute;
 use super::journal::{
-    self, DomainRecord, DomainState, Journal, LockGuard, PackageInfo, RolloutState, Superseded,
-    TargetRecord, TargetState,
+    self, DomainRecord, DomainState, Journal, JournalLog, LockGuard, PackageInfo, RolloutState,
+    Superseded, TargetRecord, TargetState,
 };
 use super::spec::{self, Spec, TargetSpec};
 use crate::driver::{Driver, Target};
@@ -33,12 +33,15 @@ mod target_upgrade;
 
 pub use rollback::rollback;
 
-/// Where a rollout keeps its state, beside the rollout file `NAME.toml`: `NAME.journal.json`,
-/// `NAME.lock` and the snapshots kept as files in `NAME.backups/`.
+/// Where a rollout keeps its state, beside the rollout file `NAME.toml`: `NAME.journal.json`
+/// (the journal's snapshot) with `NAME.journal.log` (its changes since), `NAME.lock` and the
+/// snapshots kept as files in `NAME.backups/`.
 #[derive(Debug, Clone)]
 pub struct Paths {
-    /// The journal.
+    /// The journal's snapshot.
     pub journal: PathBuf,
+    /// The journal's log of changes since its snapshot.
+    pub log: PathBuf,
     /// The lock file.
     pub lock: PathBuf,
     /// The folder of snapshots kept as files.
@@ -54,6 +57,7 @@ impl Paths {
         let folder = file.parent().unwrap_or(Path::new(""));
         Paths {
             journal: folder.join(format!("{stem}.journal.json")),
+            log: folder.join(format!("{stem}.journal.log")),
             lock: folder.join(format!("{stem}.lock")),
             backups: folder.join(format!("{stem}.backups")),
         }
@@ -176,6 +180,8 @@ struct Run<'a> {
     packages: &'a Packages,
     paths: Paths,
     journal: Mutex<Journal>,
+    /// The journal's log, appended to under the `journal` lock.
+    log: Mutex<JournalLog>,
     say: Say<'a>,
     /// Targets by journal key.
     targets: BTreeMap<String, &'a TargetSpec>,
@@ -247,6 +253,7 @@ fn journal_for(spec: &Spec, packages: &Packages, manual: bool) -> Journal {
             .collect(),
         targets,
         events: Vec::new(),
+        log_seq: 0,
     }
 }
 
@@ -264,7 +271,11 @@ fn preflight(spec: &Spec, packages: &Packages) -> Result<Vec<Option<Registration
     let found: Mutex<Vec<Option<Registration>>> = Mutex::new(vec![None; spec.targets.len()]);
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..spec.concurrency.clamp(1, 8) {
+        let readers = spec
+            .concurrency
+            .min(spec.max_per_server.unwrap_or(usize::MAX))
+            .clamp(1, 8);
+        for _ in 0..readers {
             scope.spawn(|| {
                 loop {
                     let k = next.fetch_add(1, Ordering::SeqCst);
@@ -312,15 +323,24 @@ fn load_spec_and_packages(file: &Path) -> Result<(Spec, Packages)> {
     Ok((spec, packages))
 }
 
-fn run_with<'a>(spec: &'a Spec, packages: &'a Packages, journal: Journal, say: Say<'a>) -> Run<'a> {
-    Run {
+/// The state of one command over `journal`, which was just saved (so its log is empty).
+fn run_with<'a>(
+    spec: &'a Spec,
+    packages: &'a Packages,
+    journal: Journal,
+    say: Say<'a>,
+) -> Result<Run<'a>> {
+    let paths = Paths::of(&spec.file);
+    let log = JournalLog::open(&paths.journal)?;
+    Ok(Run {
         spec,
         packages,
-        paths: Paths::of(&spec.file),
+        paths,
         journal: Mutex::new(journal),
+        log: Mutex::new(log),
         say,
         targets: spec.targets.iter().map(|t| (t.key(), t)).collect(),
-    }
+    })
 }
 
 fn take_lock(
@@ -363,7 +383,7 @@ pub fn start(file: &Path, options: &StartOptions, say: Say<'_>) -> Result<Rollou
     // everything as it was.
     let registrations = preflight(&spec, &packages)?;
     let mut supersedes = None;
-    if let Some(old) = old {
+    if let Some(mut old) = old {
         let kept = paths.journal.with_file_name(format!(
             "{}.{}.json",
             paths
@@ -372,10 +392,9 @@ pub fn start(file: &Path, options: &StartOptions, say: Say<'_>) -> Result<Rollou
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
             old.id
         ));
-        std::fs::rename(&paths.journal, &kept).map_err(|source| Error::Io {
-            path: kept.clone(),
-            source,
-        })?;
+        // Kept whole (snapshot and log in one document); the new snapshot below replaces the
+        // old one and empties the log.
+        old.save_alone(&kept)?;
         let note = format!(
             "supersedes rollout {} ({} {}, {}); its journal is kept as {}",
             old.id,
@@ -421,7 +440,7 @@ pub fn start(file: &Path, options: &StartOptions, say: Say<'_>) -> Result<Rollou
         journal.targets.len(),
         journal.domains.len()
     ));
-    let run = run_with(&spec, &packages, journal, say);
+    let run = run_with(&spec, &packages, journal, say)?;
     run.drive(manual)?;
     Ok(RolloutOutcome {
         journal: run.journal.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -511,8 +530,10 @@ fn continue_rollout(file: &Path, one: bool, command: &str, say: Say<'_>) -> Resu
         RolloutState::Running | RolloutState::Paused => {}
     }
     journal.event(format!("dac rollout {command}"));
+    // A fresh snapshot: the log starts empty (dropping a line torn by a kill).
+    journal.save(&paths.journal)?;
     let one = one || journal.manual;
-    let run = run_with(&spec, &packages, journal, say);
+    let run = run_with(&spec, &packages, journal, say)?;
     run.drive(one)?;
     Ok(RolloutOutcome {
         journal: run.journal.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -537,6 +558,21 @@ pub struct Status {
     pub journal: Journal,
     /// The lock, with whether its holder is alive.
     pub lock: Option<(journal::LockInfo, Option<bool>)>,
+    /// With `--live`: each target's registration as read from it now, by journal position.
+    pub live: Option<Vec<LiveRegistration>>,
+}
+
+/// A target's registration read from the target itself (`dac rollout status --live`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LiveRegistration {
+    /// The target's name in the journal.
+    pub target: String,
+    /// `NAME VERSION` registered now; `None` when it is not registered (or could not be read).
+    pub registered: Option<String>,
+    /// The registered version, for comparing with the journal.
+    pub version: Option<String>,
+    /// Why it could not be read.
+    pub error: Option<String>,
 }
 
 /// `dac rollout status`: reads the journal and the lock; changes nothing.
@@ -547,7 +583,65 @@ pub fn status(file: &Path) -> Result<Status> {
         let alive = l.alive();
         (l, alive)
     });
-    Ok(Status { journal, lock })
+    Ok(Status {
+        journal,
+        lock,
+        live: None,
+    })
+}
+
+/// `dac rollout status --live`: the status, and each target's registration read from the target
+/// now (the rollout file gives the connection strings the journal leaves out), at most 8 at once
+/// and at most `max_per_server` at once on one server. Changes nothing.
+pub fn status_live(file: &Path) -> Result<Status> {
+    let mut status = status(file)?;
+    let spec = spec::load(file)?;
+    let by_key: BTreeMap<String, &TargetSpec> = spec.targets.iter().map(|t| (t.key(), t)).collect();
+    let records = &status.journal.targets;
+    let live: Mutex<Vec<Option<LiveRegistration>>> = Mutex::new(vec![None; records.len()]);
+    let next = AtomicUsize::new(0);
+    let readers = spec
+        .max_per_server
+        .unwrap_or(usize::MAX)
+        .min(8)
+        .clamp(1, records.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..readers {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(record) = records.get(k) else { break };
+                    let read = match by_key.get(&record.target) {
+                        None => Err("no longer in the rollout file".to_string()),
+                        Some(t) => open(&t.target)
+                            .and_then(|mut d| d.read_registration())
+                            .map_err(|e| crate::driver::redact(&e.to_string())),
+                    };
+                    let entry = LiveRegistration {
+                        target: record.target.clone(),
+                        registered: read
+                            .as_ref()
+                            .ok()
+                            .and_then(|r| r.as_ref().map(|r| format!("{} {}", r.name, r.version))),
+                        version: read
+                            .as_ref()
+                            .ok()
+                            .and_then(|r| r.as_ref().map(|r| r.version.clone())),
+                        error: read.err(),
+                    };
+                    live.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(entry);
+                }
+            });
+        }
+    });
+    status.live = Some(
+        live.into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
+    Ok(status)
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 //! version = "2.0.0"               # for a project folder (as `dac upgrade --version`)
 //! mode = "in-place"               # every target's mode unless it names its own
 //! domains = 5                     # upgrade domains, 1 to 20
-//! concurrency = 2                 # targets upgraded at once inside a domain
+//! concurrency = 2                 # targets upgraded at once inside a domain, or one per domain:
+//!                                 # [1, 4, 16] (the last holds for the domains after it)
+//! max_per_server = 4              # at most this many at once on one server (host:port; every
+//!                                 # SQLite file counts as the one local server "local files")
 //! manual = false                  # true: `dac rollout next` walks each domain
 //! targets = ["sqlite:dbs/a.db", { url = "postgres://app@db1/app", mode = "in-place" }]
 //! targets_file = "targets.txt"    # one connection string a line (optional mode after it)
@@ -17,6 +20,7 @@
 //! wait_seconds = 5                # soak time after a domain's upgrades, before the checks
 //! no_drift = true                 # each target must match its new registered definition
 //! command = "./check.sh"          # exit 0 = healthy; $DAC_TARGET names the target
+//! command_timeout_seconds = 60    # a command still running then is killed: unhealthy
 //! [[health.probe]]
 //! name = "currencies seeded"
 //! sql = "SELECT count(*) FROM currencies"
@@ -75,7 +79,8 @@ struct RawSpec {
     #[serde(default)]
     mode: Mode,
     domains: Option<i64>,
-    concurrency: Option<i64>,
+    concurrency: Option<RawConcurrency>,
+    max_per_server: Option<i64>,
     #[serde(default)]
     manual: bool,
     #[serde(default)]
@@ -99,13 +104,25 @@ struct RawSpec {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
+enum RawConcurrency {
+    All(i64),
+    PerDomain(Vec<i64>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
 enum RawTarget {
     Url(String),
-    Full {
-        url: String,
-        #[serde(default)]
-        mode: Option<Mode>,
-    },
+    Full(RawFullTarget),
+}
+
+/// `{ url = "...", mode = "..." }`; any other key is an error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFullTarget {
+    url: String,
+    #[serde(default)]
+    mode: Option<Mode>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -116,6 +133,7 @@ struct RawHealth {
     #[serde(default)]
     no_drift: bool,
     command: Option<String>,
+    command_timeout_seconds: Option<f64>,
     #[serde(default)]
     probe: Vec<RawProbe>,
 }
@@ -141,8 +159,14 @@ pub struct Spec {
     pub version: Option<String>,
     /// Upgrade domains asked for (1 to [`MAX_DOMAINS`]).
     pub domains: usize,
-    /// Targets upgraded at once inside a domain.
+    /// Targets upgraded at once inside a domain: the first domain's (see
+    /// [`Spec::concurrency_of`]).
     pub concurrency: usize,
+    /// Targets upgraded at once in each domain, when the file gives one per domain (the last
+    /// holds for the domains after it).
+    pub concurrency_by_domain: Vec<usize>,
+    /// At most this many targets of one server ([`Target::server`]) worked on at once.
+    pub max_per_server: Option<usize>,
     /// Walk one domain per `dac rollout next`.
     pub manual: bool,
     /// Go ahead when steps could lose data in tables that hold rows.
@@ -159,6 +183,17 @@ pub struct Spec {
     pub targets: Vec<TargetSpec>,
     /// The health checks run on every target of a domain after its upgrades.
     pub health: Health,
+}
+
+impl Spec {
+    /// Targets worked on at once in domain `domain`.
+    pub fn concurrency_of(&self, domain: usize) -> usize {
+        self.concurrency_by_domain
+            .get(domain)
+            .or(self.concurrency_by_domain.last())
+            .copied()
+            .unwrap_or(self.concurrency)
+    }
 }
 
 /// One target of a rollout.
@@ -178,7 +213,7 @@ impl TargetSpec {
 }
 
 /// Health checks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Health {
     /// Seconds to wait after a domain's upgrades before checking it.
     pub wait_seconds: f64,
@@ -188,8 +223,25 @@ pub struct Health {
     /// healthy. It gets `DAC_TARGET` (the connection string), `DAC_TARGET_NAME` (without a
     /// password), `DAC_DOMAIN` and `DAC_VERSION`.
     pub command: Option<String>,
+    /// How long `command` may run before it is killed and the target found unhealthy.
+    pub command_timeout: std::time::Duration,
     /// SQL probes with their expected results.
     pub probes: Vec<Probe>,
+}
+
+/// How long a health command may run when the file does not say.
+pub const DEFAULT_COMMAND_TIMEOUT_SECONDS: f64 = 300.0;
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            wait_seconds: 0.0,
+            no_drift: false,
+            command: None,
+            command_timeout: std::time::Duration::from_secs_f64(DEFAULT_COMMAND_TIMEOUT_SECONDS),
+            probes: Vec::new(),
+        }
+    }
 }
 
 impl Health {
@@ -311,13 +363,50 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
             ));
         }
     };
-    let concurrency = match raw.concurrency {
-        None => 1,
-        Some(n) if (1..=64).contains(&n) => n as usize,
+    let at_once = |n: i64| {
+        if (1..=64).contains(&n) {
+            Ok(n as usize)
+        } else {
+            Err(invalid(
+                file,
+                format!("concurrency = {n}: use 1 to 64 targets at once"),
+            ))
+        }
+    };
+    let concurrency_by_domain = match &raw.concurrency {
+        None => Vec::new(),
+        Some(RawConcurrency::All(n)) => vec![at_once(*n)?],
+        Some(RawConcurrency::PerDomain(list)) if list.is_empty() || list.len() > domains => {
+            return Err(invalid(
+                file,
+                format!(
+                    "concurrency lists {} value(s): give one per domain, 1 to {domains} (the last holds for the domains after it)",
+                    list.len()
+                ),
+            ));
+        }
+        Some(RawConcurrency::PerDomain(list)) => {
+            list.iter().map(|&n| at_once(n)).collect::<Result<_>>()?
+        }
+    };
+    let concurrency = concurrency_by_domain.first().copied().unwrap_or(1);
+    let max_per_server = match raw.max_per_server {
+        None => None,
+        Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
         Some(n) => {
             return Err(invalid(
                 file,
-                format!("concurrency = {n}: use 1 to 64 targets at once"),
+                format!("max_per_server = {n}: give at least 1"),
+            ));
+        }
+    };
+    let command_timeout = match raw.health.command_timeout_seconds {
+        None => DEFAULT_COMMAND_TIMEOUT_SECONDS,
+        Some(s) if s > 0.0 && s <= 86_400.0 => s,
+        Some(s) => {
+            return Err(invalid(
+                file,
+                format!("health.command_timeout_seconds = {s}: give more than 0, at most 86400"),
             ));
         }
     };
@@ -325,7 +414,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
     for entry in &raw.targets {
         let (url, mode) = match entry {
             RawTarget::Url(url) => (url.as_str(), raw.mode),
-            RawTarget::Full { url, mode } => (url.as_str(), mode.unwrap_or(raw.mode)),
+            RawTarget::Full(full) => (full.url.as_str(), full.mode.unwrap_or(raw.mode)),
         };
         targets.push(target_spec(url, mode, &folder, file)?);
     }
@@ -384,6 +473,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
         version: raw.version,
         domains,
         concurrency,
+        concurrency_by_domain,
+        max_per_server,
         manual: raw.manual,
         allow_data_loss: raw.allow_data_loss,
         allow_drift: raw.allow_drift,
@@ -395,6 +486,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
             wait_seconds: raw.health.wait_seconds,
             no_drift: raw.health.no_drift,
             command: raw.health.command,
+            command_timeout: std::time::Duration::from_secs_f64(command_timeout),
             probes,
         },
     })
@@ -565,6 +657,29 @@ expect = [["x", "1"], ["y", "NULL"]]
         assert!(err.contains("expect"), "{err}");
         let err = parse_err("package = \"p\"\ntargets = [\"a.db\"]\nmode = \"sideways\"");
         assert!(err.contains("sideways"), "{err}");
+        // An unknown key anywhere is an error, never ignored: in the file, in [health], in a
+        // target's table.
+        for text in [
+            "package = \"p\"\ntargets = [\"a.db\"]\nmax_per_host = 2",
+            "package = \"p\"\ntargets = [\"a.db\"]\n[health]\ncommand_timeout = 2",
+        ] {
+            let err = parse_err(text);
+            assert!(err.contains("unknown field"), "{text}: {err}");
+        }
+        let err = parse_err("package = \"p\"\ntargets = [{ url = \"a.db\", moed = \"in-place\" }]");
+        assert!(err.starts_with("/r/rollout.toml: "), "{err}");
+        let err = parse_err(
+            "package = \"p\"\ntargets = [\"a.db\"]\nconcurrency = [1, 2, 3]\ndomains = 2",
+        );
+        assert!(err.contains("one per domain, 1 to 2"), "{err}");
+        let err = parse_err("package = \"p\"\ntargets = [\"a.db\"]\nconcurrency = [1, 0]");
+        assert!(err.contains("concurrency = 0"), "{err}");
+        let err = parse_err("package = \"p\"\ntargets = [\"a.db\"]\nmax_per_server = 0");
+        assert!(err.contains("max_per_server = 0"), "{err}");
+        let err = parse_err(
+            "package = \"p\"\ntargets = [\"a.db\"]\n[health]\ncommand_timeout_seconds = -1",
+        );
+        assert!(err.contains("command_timeout_seconds"), "{err}");
     }
 
     #[test]

@@ -701,6 +701,15 @@ pub(crate) fn database_of(text: &str) -> Option<String> {
         .and_then(|r| r.get("dbname").map(str::to_string))
 }
 
+/// The server a connection string reaches, as `host:port` (libpq's defaults filled in); `None`
+/// when it cannot be resolved.
+pub(crate) fn server_of(text: &str) -> Option<String> {
+    let env = |name: &str| std::env::var(name).ok();
+    let resolved = resolve(text, &env).ok()?;
+    let host = resolved.get("host").or_else(|| resolved.get("hostaddr"))?;
+    Some(format!("{host}:{}", resolved.get("port").unwrap_or("5432")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ mod tls;
 
 pub use server::PostgresServer;
 
-pub(crate) use conninfo::{checked as check_connection_string, database_of};
+pub(crate) use conninfo::{checked as check_connection_string, database_of, server_of};
 
 use std::time::{Duration, Instant};
 

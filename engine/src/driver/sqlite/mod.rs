@@ -11,8 +11,10 @@
 //!   SQLite's own locks, so it holds across the whole upgrade, the foreign-keys-off window outside
 //!   the transaction included, and the OS releases it when a process dies (no stale locks). The
 //!   database file itself is never opened a second time: closing another descriptor of it would
-//!   drop SQLite's POSIX locks. The sidecar file is left in place (deleting a lock file that
-//!   another process is waiting on would let two runs hold "the" lock).
+//!   drop SQLite's POSIX locks. The sidecar file is removed when the lock is released (on Unix):
+//!   removed while still held, and a run that gets the lock checks that the path still names the
+//!   file it locked, trying again on a new one if not, so a run waiting on a removed file never
+//!   holds "the" lock beside another.
 //! * **Foreign keys** are enforced on the connection (`PRAGMA foreign_keys = ON` at open), switched
 //!   off only around table rebuilds, and checked with `PRAGMA foreign_key_check` before commit.
 
@@ -280,9 +282,22 @@ pub(crate) fn lock_file(path: &Path, lock_path: &Path, wait: Duration) -> Result
             source,
         })?;
     let deadline = Instant::now() + wait;
+    let mut file = file;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) if names_file(lock_path, &file) => return Ok(file),
+            // The holder removed the file as it let go: lock the file the path names now.
+            Ok(()) => {
+                file = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(lock_path)
+                    .map_err(|source| Error::Io {
+                        path: lock_path.to_path_buf(),
+                        source,
+                    })?;
+            }
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -304,6 +319,40 @@ pub(crate) fn lock_file(path: &Path, lock_path: &Path, wait: Duration) -> Result
             }
         }
     }
+}
+
+/// Whether `path` names the open file `file` (not a file created after it was removed).
+#[cfg(unix)]
+fn names_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn names_file(_path: &Path, _file: &File) -> bool {
+    true
+}
+
+/// Releases the upgrade lock held on `file`, the sidecar `lock_path`: on Unix the file is removed
+/// first, while still held (see the module's note on why that is safe), so no lock file is left
+/// beside the database.
+pub(crate) fn unlock_file(file: File, lock_path: &Path) -> Result<()> {
+    let io = |source| Error::Io {
+        path: lock_path.to_path_buf(),
+        source,
+    };
+    #[cfg(unix)]
+    if names_file(lock_path, &file) {
+        match std::fs::remove_file(lock_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(io(source)),
+        }
+    }
+    file.unlock().map_err(io)
 }
 
 /// Quotes one identifier for SQLite.
@@ -382,10 +431,7 @@ impl Driver for SqliteDriver {
 
     fn unlock(&mut self) -> Result<()> {
         if let Some(file) = self.lock.take() {
-            file.unlock().map_err(|source| Error::Io {
-                path: self.lock_path(),
-                source,
-            })?;
+            unlock_file(file, &self.lock_path())?;
         }
         Ok(())
     }

@@ -203,10 +203,7 @@ impl Server for SqliteServer {
 
     fn unlock(&mut self) -> Result<()> {
         if let Some(file) = self.lock.take() {
-            file.unlock().map_err(|source| Error::Io {
-                path: with_suffix(&self.path, ".dac-lock"),
-                source,
-            })?;
+            super::unlock_file(file, &with_suffix(&self.path, ".dac-lock"))?;
         }
         Ok(())
     }

@@ -1,26 +1,113 @@
 //! Walking the domains: each domain's targets upgraded `concurrency` at a time, then its health
 //! checks, then the next domain (or a pause, or a stop when it failed).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Run, millis};
 use crate::package::Package;
 use crate::registry;
 use crate::rollout::health;
-use crate::rollout::journal::{DomainState, Journal, RolloutState, TargetRecord, TargetState};
+use crate::rollout::journal::{
+    Change, DomainState, Journal, RolloutState, TargetRecord, TargetState,
+};
 use crate::rollout::spec::{self, TargetSpec};
 use crate::upgrade;
 use crate::upgrade::InPlaceOptions;
 use crate::{Error, Result};
 
+/// The targets of one `each`, queued by server, with how many of each server are being worked on.
+struct Slots {
+    /// Per server, its targets not yet started, as (order, position).
+    queues: Vec<VecDeque<(usize, usize)>>,
+    /// Per server, how many are being worked on.
+    active: Vec<usize>,
+    /// Targets not yet started.
+    waiting: usize,
+    /// The most of one server worked on at once.
+    peak: usize,
+    failure: Option<Error>,
+}
+
+impl Slots {
+    fn new(items: &[usize], servers: &[String]) -> Slots {
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut queues: Vec<VecDeque<(usize, usize)>> = Vec::new();
+        for (order, (&item, server)) in items.iter().zip(servers).enumerate() {
+            let q = *index.entry(server.as_str()).or_insert_with(|| {
+                queues.push(VecDeque::new());
+                queues.len() - 1
+            });
+            queues[q].push_back((order, item));
+        }
+        Slots {
+            active: vec![0; queues.len()],
+            queues,
+            waiting: items.len(),
+            peak: 0,
+            failure: None,
+        }
+    }
+
+    /// The earliest target whose server is below `cap`, taken: (its server's queue, position).
+    fn take(&mut self, cap: usize) -> Option<(usize, usize)> {
+        let q = (0..self.queues.len())
+            .filter(|&q| self.active[q] < cap)
+            .filter_map(|q| self.queues[q].front().map(|&(order, _)| (order, q)))
+            .min()?
+            .1;
+        let (_, item) = self.queues[q].pop_front()?;
+        self.active[q] += 1;
+        self.waiting -= 1;
+        self.peak = self.peak.max(self.active[q]);
+        Some((q, item))
+    }
+}
+
 impl Run<'_> {
+    /// Changes the rollout's state, domains' heads or events (never a target: see
+    /// [`Run::update_target`]), and logs the change: a line the size of the domain list.
     pub(super) fn update<T>(&self, f: impl FnOnce(&mut Journal) -> T) -> Result<T> {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let first_event = journal.events.len();
         let value = f(&mut journal);
-        journal.save(&self.paths.journal)?;
+        let change = journal.head_change(first_event);
+        self.append(&mut journal, change)?;
         Ok(value)
+    }
+
+    /// Changes one target's record and logs it: a line the size of one record, whatever the
+    /// fleet's size.
+    pub(super) fn update_target<T>(
+        &self,
+        position: usize,
+        f: impl FnOnce(&mut TargetRecord) -> T,
+    ) -> Result<T> {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let value = f(&mut journal.targets[position]);
+        let change = Change::Target {
+            position,
+            record: Box::new(journal.targets[position].clone()),
+        };
+        self.append(&mut journal, change)?;
+        Ok(value)
+    }
+
+    fn append(&self, journal: &mut Journal, change: Change) -> Result<()> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(journal, change)
+    }
+
+    /// Writes a fresh snapshot and empties the log: at domain boundaries, so the log never
+    /// holds more than a domain's steps.
+    pub(super) fn compact(&self) -> Result<()> {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        // The log lock too, so no line is appended between the snapshot and the emptying.
+        let _log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        journal.save(&self.paths.journal)
     }
 
     pub(super) fn record(&self, index: usize) -> TargetRecord {
@@ -50,36 +137,58 @@ impl Run<'_> {
         (self.say)(line);
     }
 
-    /// Runs `f` on each item, `concurrency` at a time; the first error stops the others from
-    /// starting new items and is returned.
+    /// Runs `f` on each target of `items` (positions in the journal) in domain `domain`: the
+    /// domain's concurrency at a time, and at most `max_per_server` at once on one server, in
+    /// order as far as the caps allow. The first error stops the others from starting new items
+    /// and is returned; else the most targets of one server worked on at once.
     pub(super) fn each(
         &self,
+        domain: usize,
         items: &[usize],
         f: impl Fn(usize) -> Result<()> + Sync,
-    ) -> Result<()> {
-        let next = AtomicUsize::new(0);
-        let failure: Mutex<Option<Error>> = Mutex::new(None);
-        let workers = self.spec.concurrency.clamp(1, items.len().max(1));
+    ) -> Result<usize> {
+        let mut servers = Vec::with_capacity(items.len());
+        for &item in items {
+            let record = self.record(item);
+            servers.push(self.target(&record)?.target.server());
+        }
+        let slots = Mutex::new(Slots::new(items, &servers));
+        let freed = Condvar::new();
+        let cap = self.spec.max_per_server.unwrap_or(usize::MAX);
+        let workers = self
+            .spec
+            .concurrency_of(domain)
+            .clamp(1, items.len().max(1));
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
                     loop {
-                        if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                            break;
+                        let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
+                        let (queue, item) = loop {
+                            if guard.failure.is_some() || guard.waiting == 0 {
+                                return;
+                            }
+                            if let Some(next) = guard.take(cap) {
+                                break next;
+                            }
+                            guard = freed.wait(guard).unwrap_or_else(|e| e.into_inner());
+                        };
+                        drop(guard);
+                        let result = f(item);
+                        let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
+                        guard.active[queue] -= 1;
+                        if let Err(e) = result {
+                            guard.failure.get_or_insert(e);
                         }
-                        let k = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(&item) = items.get(k) else { break };
-                        if let Err(e) = f(item) {
-                            let mut slot = failure.lock().unwrap_or_else(|e| e.into_inner());
-                            slot.get_or_insert(e);
-                        }
+                        freed.notify_all();
                     }
                 });
             }
         });
-        match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        let slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+        match slots.failure {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(slots.peak),
         }
     }
 
@@ -109,6 +218,7 @@ impl Run<'_> {
                     j.state = RolloutState::Done;
                     j.event("every domain upgraded and healthy");
                 })?;
+                self.compact()?;
                 self.say("rollout done: every domain upgraded and healthy");
                 return Ok(());
             };
@@ -119,6 +229,7 @@ impl Run<'_> {
                     j.state = RolloutState::Stuck;
                     j.event(format!("stuck: domain {domain} failed"));
                 })?;
+                self.compact()?;
                 return Ok(());
             }
             let more = self
@@ -138,6 +249,7 @@ impl Run<'_> {
                         j.event("every domain upgraded and healthy");
                     }
                 })?;
+                self.compact()?;
                 if !more {
                     self.say("rollout done: every domain upgraded and healthy");
                 }
@@ -167,7 +279,7 @@ impl Run<'_> {
             "domain {domain} of {n_domains}: upgrading {} target(s)",
             members.len()
         ));
-        self.each(&members, |i| self.upgrade_target(i))?;
+        let peak = self.each(domain, &members, |i| self.upgrade_target(i))?;
         self.update(|j| j.domains[domain].state = DomainState::Checking)?;
         let health = &self.spec.health;
         if health.wait_seconds > 0.0 {
@@ -179,7 +291,7 @@ impl Run<'_> {
         }
         let folder = spec::folder_of(&self.spec.file);
         let version = self.packages.info.version.clone();
-        self.each(&members, |i| {
+        self.each(domain, &members, |i| {
             let record = self.record(i);
             if !(record.state.is_upgraded() || record.state == TargetState::Current) {
                 return Ok(());
@@ -193,8 +305,7 @@ impl Run<'_> {
                     record.target, r.check, r.detail
                 ));
             }
-            self.update(|j| {
-                let t = &mut j.targets[i];
+            self.update_target(i, |t| {
                 t.health = results;
                 if t.state.is_upgraded() {
                     t.state = if ok {
@@ -234,6 +345,7 @@ impl Run<'_> {
             };
             d.finished_at = Some(registry::now_utc());
             d.duration_ms = Some(d.duration_ms.unwrap_or(0) + ms);
+            d.peak_per_server = Some(d.peak_per_server.unwrap_or(0).max(peak));
             if healthy {
                 j.event(format!("domain {domain} healthy"));
             } else {
@@ -243,6 +355,7 @@ impl Run<'_> {
                 ));
             }
         })?;
+        self.compact()?;
         if healthy {
             self.say(&format!("domain {domain}: healthy"));
         } else {
@@ -252,5 +365,29 @@ impl Run<'_> {
             ));
         }
         Ok(healthy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Slots;
+
+    #[test]
+    fn slots_take_targets_in_order_as_far_as_the_server_cap_allows() {
+        let servers: Vec<String> = ["a:5432", "a:5432", "b:5432", "a:5432"]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        let mut slots = Slots::new(&[10, 11, 12, 13], &servers);
+        assert_eq!(slots.take(1), Some((0, 10)));
+        // Server a is at its cap: the next target of b goes first.
+        assert_eq!(slots.take(1), Some((1, 12)));
+        assert_eq!(slots.take(1), None);
+        slots.active[0] -= 1;
+        assert_eq!(slots.take(1), Some((0, 11)));
+        slots.active[0] -= 1;
+        assert_eq!(slots.take(2), Some((0, 13)));
+        assert_eq!(slots.waiting, 0);
+        assert_eq!(slots.peak, 1);
     }
 }

@@ -34,17 +34,21 @@ pub fn rollback(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
     journal.state = RolloutState::RollingBack;
     journal.event("dac rollout rollback");
     journal.save(&paths.journal)?;
-    let run = run_with(&spec, &packages, journal, say);
+    let run = run_with(&spec, &packages, journal, say)?;
     say("rolling back upgraded targets, newest first");
     let mut failures = Vec::new();
     // One domain at a time, newest first; inside a domain, `concurrency` at a time.
-    let domains: Vec<Vec<usize>> = {
+    let domains: Vec<(usize, Vec<usize>)> = {
         let j = run.journal.lock().unwrap_or_else(|e| e.into_inner());
-        j.domains.iter().rev().map(|d| d.targets.clone()).collect()
+        j.domains
+            .iter()
+            .rev()
+            .map(|d| (d.index, d.targets.clone()))
+            .collect()
     };
-    for members in domains {
+    for (domain, members) in domains {
         let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
-        run.each(&members, |i| {
+        run.each(domain, &members, |i| {
             if let Err(e) = run.rollback_target(i) {
                 errors
                     .lock()
@@ -71,6 +75,7 @@ pub fn rollback(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
             j.event(format!("rollback incomplete:\n  {}", failures.join("\n  ")));
         }
     })?;
+    run.compact()?;
     let journal = run.journal.into_inner().unwrap_or_else(|e| e.into_inner());
     if !failures.is_empty() {
         let rolled_back = journal
@@ -106,8 +111,7 @@ impl Run<'_> {
             if !self.packages.matches(&target.target, registration.as_ref()) {
                 let note = "interrupted before its upgrade committed: nothing to undo";
                 self.say(&format!("  {}: {note}", record.target));
-                return self.update(|j| {
-                    let t = &mut j.targets[index];
+                return self.update_target(index, |t| {
                     t.state = TargetState::Pending;
                     t.notes.push(note.into());
                 });
@@ -123,8 +127,7 @@ impl Run<'_> {
             let note =
                 "found at its previous version already (rolled back by hand?): nothing to restore";
             self.say(&format!("  {}: {note}", record.target));
-            return self.update(|j| {
-                let t = &mut j.targets[index];
+            return self.update_target(index, |t| {
                 t.state = TargetState::RolledBack;
                 t.version_now = t.version_before.clone();
                 t.notes.push(note.into());
@@ -133,12 +136,12 @@ impl Run<'_> {
         let Some(backup) = record.backup.clone() else {
             let message =
                 "no copy was kept (backup = false): roll it back by deploying the previous package";
-            self.update(|j| j.targets[index].error = Some(message.into()))?;
+            self.update_target(index, |t| t.error = Some(message.into()))?;
             return Err(Error::NoCopyKept {
                 target: record.target.clone(),
             });
         };
-        self.update(|j| j.targets[index].state = TargetState::RollingBack)?;
+        self.update_target(index, |t| t.state = TargetState::RollingBack)?;
         crate::fault::point("rollout.rolling-back");
         let started = Instant::now();
         let id = self.rollout_id();
@@ -146,7 +149,7 @@ impl Run<'_> {
         if let Err(e) = result {
             let message = crate::driver::redact(&e.to_string());
             self.say(&format!("  {}: rollback FAILED: {message}", record.target));
-            self.update(|j| j.targets[index].error = Some(format!("rollback: {message}")))?;
+            self.update_target(index, |t| t.error = Some(format!("rollback: {message}")))?;
             return Err(e);
         }
         crate::fault::point("rollout.after-restore");
@@ -156,8 +159,7 @@ impl Run<'_> {
             record.target,
             record.version_before.as_deref().unwrap_or("(unregistered)")
         );
-        self.update(|j| {
-            let t = &mut j.targets[index];
+        self.update_target(index, |t| {
             t.state = TargetState::RolledBack;
             t.version_now = t.version_before.clone();
             t.error = None;
@@ -263,7 +265,7 @@ impl RestoreSteps for RestoreChecks<'_, '_> {
         self.history = written_since_copy(driver.history()?, self.record);
         let (index, history) = (self.record.index, self.history.clone());
         self.run
-            .update(|j| j.targets[index].carry_history = history)?;
+            .update_target(index, |t| t.carry_history = history)?;
         Ok(true)
     }
 

@@ -31,6 +31,16 @@ impl Run<'_> {
             Err(e) => return self.fail(index, &format!("cannot read its registry: {e}")),
         };
         if self.packages.matches(&target.target, registration.as_ref()) {
+            if record.state != TargetState::Pending {
+                // A process killed while holding the upgrade lock may have left its lock file
+                // beside a SQLite database: taking the lock and letting go removes it. Held by
+                // a live run, it is that run's to remove.
+                if let Ok(mut driver) = open(&target.target)
+                    && driver.lock(std::time::Duration::ZERO).is_ok()
+                {
+                    let _ = driver.unlock();
+                }
+            }
             let version = self.packages.info.version.clone();
             let (step, note) = if record.state == TargetState::Pending {
                 (
@@ -46,8 +56,7 @@ impl Run<'_> {
                 )
             };
             self.say(&format!("  {}: {note}", record.target));
-            return self.update(|j| {
-                let t = &mut j.targets[index];
+            return self.update_target(index, |t| {
                 t.state = step;
                 t.version_now = Some(version);
                 t.finished_at = Some(registry::now_utc());
@@ -55,8 +64,7 @@ impl Run<'_> {
             });
         }
         if record.state == TargetState::Pending {
-            self.update(|j| {
-                let t = &mut j.targets[index];
+            self.update_target(index, |t| {
                 t.started_at = Some(registry::now_utc());
                 t.version_before = registration.as_ref().map(|r| r.version.clone());
                 t.hash_before = registration.as_ref().map(|r| r.model_hash.clone());
@@ -70,15 +78,14 @@ impl Run<'_> {
             && (matches!(record.state, TargetState::Pending | TargetState::BackingUp)
                 || record.backup.is_none());
         if needs_copy {
-            self.update(|j| j.targets[index].state = TargetState::BackingUp)?;
+            self.update_target(index, |t| t.state = TargetState::BackingUp)?;
             let copy_started = Instant::now();
             let id = self.rollout_id();
             match self.snapshot(index, &target.target, &id) {
                 Ok(backup) => {
                     crate::fault::point("rollout.after-backup");
                     let ms = millis(copy_started.elapsed());
-                    self.update(|j| {
-                        let t = &mut j.targets[index];
+                    self.update_target(index, |t| {
                         t.state = TargetState::BackedUp;
                         t.backup = Some(backup);
                         t.backup_ms = Some(ms);
@@ -92,7 +99,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.update(|j| j.targets[index].state = TargetState::Upgrading)?;
+        self.update_target(index, |t| t.state = TargetState::Upgrading)?;
         let (package, _) = self.packages.for_target(&target.target)?;
         let options = self.in_place_options(package);
         let upgrade_started = Instant::now();
@@ -103,7 +110,7 @@ impl Run<'_> {
         match result {
             Ok(outcome) => {
                 let line = format!(
-                    "  {}: {} -> {} ({} ms, read-only {} ms)",
+                    "  {}: {} -> {} ({} ms, upgrade {} ms)",
                     record.target,
                     outcome
                         .version_before
@@ -113,8 +120,7 @@ impl Run<'_> {
                     millis(started.elapsed()),
                     upgrade_ms
                 );
-                self.update(|j| {
-                    let t = &mut j.targets[index];
+                self.update_target(index, |t| {
                     t.state = TargetState::Upgraded;
                     t.version_now = Some(outcome.version_after.clone());
                     t.upgrade_ms = Some(upgrade_ms);
@@ -134,7 +140,7 @@ impl Run<'_> {
                 self.say(&line);
             }
             Err(e) => {
-                self.update(|j| j.targets[index].upgrade_ms = Some(upgrade_ms))?;
+                self.update_target(index, |t| t.upgrade_ms = Some(upgrade_ms))?;
                 self.fail(index, &e.to_string())?;
             }
         }
@@ -152,8 +158,7 @@ impl Run<'_> {
         target: &TargetSpec,
         started: Instant,
     ) -> Result<()> {
-        self.update(|j| {
-            let t = &mut j.targets[index];
+        self.update_target(index, |t| {
             t.state = TargetState::Upgrading;
             // Known once it switched; until then the upgrade's own journal names it.
             t.backup = Some(Backup::SideBySide {
@@ -183,8 +188,7 @@ impl Run<'_> {
                     report.read_only_window_ms,
                     report.retained
                 );
-                self.update(|j| {
-                    let t = &mut j.targets[index];
+                self.update_target(index, |t| {
                     t.state = TargetState::Upgraded;
                     t.version_now = Some(report.version_after.clone());
                     t.backup = Some(Backup::SideBySide {
@@ -210,8 +214,7 @@ impl Run<'_> {
             "  {}: FAILED: {message}",
             self.record(index).target
         ));
-        self.update(|j| {
-            let t = &mut j.targets[index];
+        self.update_target(index, |t| {
             t.state = TargetState::Failed;
             t.error = Some(message.clone());
             t.finished_at = Some(registry::now_utc());
