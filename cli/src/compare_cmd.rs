@@ -14,7 +14,7 @@ use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanningFlags, ReportFormat,
     ScriptArgs,
 };
-use crate::output::{out_data, out_text};
+use crate::output::{errln, out_data, out_text};
 use crate::planning;
 use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, connection, keep_until_exit, write_output};
 
@@ -90,9 +90,11 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
     dac_engine::upgrade::refuse_unrunnable(&plan)?;
     let dialect = dialect_for(desired.model.platform());
     let variables = planning::variables(&args.planning, desired.package.as_ref())?;
-    let text = script::render(&plan, dialect)
-        .with_variables(dialect, &variables)?
-        .text(dialect);
+    let script = script::render(&plan, dialect).with_variables(dialect, &variables)?;
+    for warning in script.refuse_uncreatable(args.planning.leave_out_uncreatable)? {
+        errln!("warning: {warning}");
+    }
+    let text = script.text(dialect);
     match &args.output {
         Some(path) => write_output(path, text.as_bytes())?,
         None => out_data(&text),

@@ -12,6 +12,7 @@ mod capabilities;
 mod dependents;
 mod filters;
 mod graph;
+mod hosts;
 mod tables;
 
 use std::collections::{BTreeMap, HashMap};
@@ -274,6 +275,10 @@ pub struct Step {
     pub script: Option<String>,
     /// Keys of the refactor operations applied, for RecordRefactorLog.
     pub refactor_keys: Vec<String>,
+    /// An extended property's host as (kind, name) levels from the outermost, resolved against
+    /// the model (`[("SqlSchema", "dbo"), ("SqlTable", "T"), ("SqlSimpleColumn", "c")]`; empty
+    /// for the database); `None` when the host is not in the model, or for other objects.
+    pub host: Option<Vec<(String, String)>>,
 }
 
 impl Step {
@@ -294,6 +299,7 @@ impl Step {
             guard: None,
             script: None,
             refactor_keys: Vec::new(),
+            host: None,
         }
     }
 }
@@ -319,6 +325,9 @@ pub enum HazardKind {
     /// index's table or columns, as some system packages have): no statement can create it, so
     /// the plan is refused.
     EmptyReference,
+    /// The package's database options differ from the database's: dac leaves a database's
+    /// options as they are (SqlPackage's `ScriptDatabaseOptions=False`); informational.
+    DatabaseOptionsKept,
 }
 
 impl HazardKind {
@@ -332,6 +341,7 @@ impl HazardKind {
             HazardKind::DependencyCycle => "DependencyCycle",
             HazardKind::ColumnOrder => "ColumnOrder",
             HazardKind::EmptyReference => "EmptyReference",
+            HazardKind::DatabaseOptionsKept => "DatabaseOptionsKept",
         }
     }
 
@@ -543,6 +553,7 @@ pub fn plan(
         edges: Vec::new(),
         dependents: None,
         refreshed: HashMap::new(),
+        by_name: None,
     };
     if let Some(text) = &options.predeploy {
         let mut step = Step::new(
@@ -714,6 +725,9 @@ struct Planner<'a> {
     dependents: Option<dependents::Dependents<'a>>,
     /// Objects taken down and put back so far, by kind and key: (drop, create) positions.
     refreshed: HashMap<(String, String), (usize, usize)>,
+    /// Top-level elements by name, (current, desired), made when an extended property first
+    /// needs its host resolved.
+    by_name: Option<(hosts::ByName<'a>, hosts::ByName<'a>)>,
 }
 
 fn view_pairs<'a>(current: &'a Model, desired: &'a Model) -> Vec<(&'a Element, &'a Element)> {
@@ -761,6 +775,36 @@ impl Planner<'_> {
     }
 
     fn other(&mut self, change: &Change, changes: &[&Change]) {
+        // ALTER DATABASE ... SET cannot run in a script's transaction (SQL Server) and has no
+        // counterpart elsewhere: the options are reported, not changed.
+        if change.kind == kind::DATABASE_OPTIONS {
+            let differing: Vec<String> = change
+                .details
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}: {} -> {}",
+                        d.path,
+                        d.current.as_deref().unwrap_or("(unset)"),
+                        d.desired.as_deref().unwrap_or("(unset)")
+                    )
+                })
+                .collect();
+            self.hazard(
+                HazardKind::DatabaseOptionsKept,
+                &change.name,
+                None,
+                format!(
+                    "the package's database options are not deployed: the database keeps its own, as SqlPackage does with ScriptDatabaseOptions=False{}",
+                    if differing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", differing.join("; "))
+                    }
+                ),
+            );
+            return;
+        }
         let owner = change
             .desired
             .as_ref()
@@ -845,7 +889,9 @@ impl Planner<'_> {
                     // one is dropped, not replaced.
                     && change.current.as_ref().and_then(|e| e.text_prop(prop::ARGUMENTS))
                         == change.desired.as_ref().and_then(|e| e.text_prop(prop::ARGUMENTS));
+                // A property's value changes in place (sp_updateextendedproperty, COMMENT ON).
                 let in_place = in_place
+                    || change.kind == kind::EXTENDED_PROPERTY
                     || (self.caps.alter_types_in_place
                         && matches!(
                             change.kind.as_str(),
@@ -855,6 +901,7 @@ impl Planner<'_> {
                     let mut step = Step::new(create, &change.kind, change.name.clone());
                     step.current = change.current.clone();
                     step.desired = change.desired.clone();
+                    step.host = self.host_of(change.desired.as_ref(), false);
                     self.plan.steps.push(step);
                     let at = self.plan.steps.len() - 1;
                     if create == StepKind::CreateType {
@@ -973,9 +1020,27 @@ impl Planner<'_> {
         }
     }
 
+    /// The host of an extended property, resolved in the current or the desired model.
+    fn host_of(
+        &mut self,
+        element: Option<&Element>,
+        current: bool,
+    ) -> Option<Vec<(String, String)>> {
+        let element = element.filter(|e| e.kind == kind::EXTENDED_PROPERTY)?;
+        let (current_model, desired_model) = (self.current, self.desired);
+        let (in_current, in_desired) = self.by_name.get_or_insert_with(|| {
+            (
+                hosts::ByName::new(current_model),
+                hosts::ByName::new(desired_model),
+            )
+        });
+        hosts::host_chain(if current { in_current } else { in_desired }, element)
+    }
+
     fn create(&mut self, change: &Change, kind: StepKind) {
         let mut step = Step::new(kind, &change.kind, change.name.clone());
         step.desired = change.desired.clone();
+        step.host = self.host_of(change.desired.as_ref(), false);
         if scripted_from_references(&change.kind)
             && let Some(rel) = change.desired.as_ref().and_then(empty_reference)
         {
@@ -1015,6 +1080,7 @@ impl Planner<'_> {
                 .unwrap_or_else(|| change.name.clone()),
         );
         step.current = change.current.clone();
+        step.host = self.host_of(change.current.as_ref(), true);
         self.plan.steps.push(step);
     }
 }
@@ -1046,6 +1112,7 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         kind::SEQUENCE => (StepKind::CreateSequence, StepKind::DropSequence),
         kind::USER_DEFINED_DATA_TYPE
         | kind::TABLE_TYPE
+        | kind::XML_SCHEMA_COLLECTION
         | "PgEnumType"
         | "PgCompositeType"
         | "PgRangeType"
@@ -1054,9 +1121,11 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         | "PgCollation" => (StepKind::CreateType, StepKind::DropType),
         // Extensions bring types and functions that tables use: made early, dropped late.
         "PgExtension" => (StepKind::CreatePrincipal, StepKind::DropSchema),
-        kind::ROLE | kind::USER | kind::ROLE_MEMBERSHIP => {
-            (StepKind::CreatePrincipal, StepKind::DropOther)
-        }
+        kind::ROLE | kind::USER => (StepKind::CreatePrincipal, StepKind::DropOther),
+        // A catalog holds full-text indexes: made early, dropped late.
+        kind::FULL_TEXT_CATALOG => (StepKind::CreatePrincipal, StepKind::DropSchema),
+        // A membership needs its role and its member, made by CreatePrincipal steps.
+        kind::ROLE_MEMBERSHIP => (StepKind::CreateOther, StepKind::DropOther),
         _ => (StepKind::CreateOther, StepKind::DropOther),
     }
 }

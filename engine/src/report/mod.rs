@@ -204,7 +204,9 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
             id: idx + 1,
             name: match h.kind {
                 HazardKind::DataLoss | HazardKind::NotNullWithoutDefault => "DataIssue",
-                HazardKind::TableRebuild | HazardKind::ColumnOrder => "DataMotion",
+                HazardKind::TableRebuild
+                | HazardKind::ColumnOrder
+                | HazardKind::DatabaseOptionsKept => "DataMotion",
                 HazardKind::Unscriptable
                 | HazardKind::DependencyCycle
                 | HazardKind::EmptyReference => "UnsupportedObject",

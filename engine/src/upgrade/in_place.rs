@@ -29,6 +29,9 @@ pub struct InPlaceOptions {
     /// Rebuild tables whose columns are in another order than the package's, where the
     /// platform would keep their order (and report it).
     pub rebuild_for_column_order: bool,
+    /// Deploy without the objects dac cannot create (the outcome's script lists them) instead
+    /// of refusing.
+    pub leave_out_uncreatable: bool,
 }
 
 /// What an in-place upgrade did.
@@ -151,6 +154,7 @@ fn in_place_locked(
         });
     }
     refuse_unrunnable(&plan)?;
+    script.refuse_uncreatable(options.leave_out_uncreatable)?;
     refuse_data_loss(driver, &plan, &live, options.allow_data_loss)?;
     let mut entry = HistoryEntry::now(action, HistoryStatus::Success, &metadata.name);
     entry.version_before = version_before.clone();

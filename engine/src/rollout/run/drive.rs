@@ -91,6 +91,8 @@ impl Run<'_> {
             compare: upgrade::compare_options(package.model.platform()),
             variables: package.variable_values(&self.spec.variables),
             rebuild_for_column_order: false,
+            // A fleet rollout deploys whole packages, or stops.
+            leave_out_uncreatable: false,
         }
     }
 

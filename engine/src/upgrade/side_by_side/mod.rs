@@ -77,6 +77,9 @@ pub struct SideBySideOptions {
     /// whether anything was written to the copied tables meanwhile: kept if nothing was, made
     /// again with writers held if something was.
     pub copy_early: bool,
+    /// Deploy without the objects dac cannot create (the outcome lists them) instead of
+    /// refusing.
+    pub leave_out_uncreatable: bool,
 }
 
 impl Default for SideBySideOptions {
@@ -92,6 +95,7 @@ impl Default for SideBySideOptions {
             variables: Vec::new(),
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             copy_early: true,
+            leave_out_uncreatable: false,
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct SideBySideOutcome {
     pub drift: Option<Diff>,
     /// What the run first did about an interrupted earlier run, if anything.
     pub recovered: Option<String>,
+    /// Objects of the package left out because dac cannot create them, one warning each
+    /// (only with [`SideBySideOptions::leave_out_uncreatable`]).
+    pub left_out: Vec<String>,
     /// Nothing to do: the database is registered at this package and matches it (no new
     /// database was made; the report lists no tables).
     pub up_to_date: bool,
@@ -195,6 +202,7 @@ fn run(
         switch_to_new_database(server, &mut journal, filled.hold, filled.window, progress)?;
 
     let planned = *planned;
+    let left_out = planned.scripts.left_out.clone();
     let mut report = TransferReport::new(planned.transfers.into_iter().map(|t| t.report).collect());
     report.database = planned.database;
     report.application = planned.application;
@@ -214,6 +222,7 @@ fn run(
         drift: planned.allowed_drift,
         recovered: None,
         up_to_date: false,
+        left_out,
     })
 }
 
