@@ -1056,7 +1056,15 @@ impl Planner<'_> {
                 ),
             );
         }
-        if !kind::is_modelled(&change.kind) && !has_definition(change.desired.as_ref()) {
+        // SQL Server writes XML schema collections and XML indexes from their properties.
+        let from_properties = matches!(
+            change.kind.as_str(),
+            kind::XML_SCHEMA_COLLECTION | kind::XML_INDEX
+        );
+        if !kind::is_modelled(&change.kind)
+            && !from_properties
+            && !has_definition(change.desired.as_ref())
+        {
             self.hazard(
                 HazardKind::Unscriptable,
                 &change.name,
