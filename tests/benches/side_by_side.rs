@@ -353,6 +353,7 @@ fn deploy(driver: &mut dyn Driver, package: &Package) {
             },
             variables: Vec::new(),
             rebuild_for_column_order: false,
+            leave_out_uncreatable: false,
         },
     )
     .expect("deploy");

@@ -140,7 +140,7 @@ fn statements_of(script: &Script, kind: &str, limit: usize) -> String {
         out.push_str(&format!("-- {}\n", batch.comment));
         for statement in &batch.statements {
             out.push_str(statement);
-            out.push_str("\n");
+            out.push('\n');
         }
     }
     assert!(!out.is_empty(), "no {kind} step");
