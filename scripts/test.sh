@@ -28,6 +28,23 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null
 fi
 
+# sqlfluff's T-SQL grammar checks every batch dac writes for SQL Server (tests/tests/tsql_sqlfluff.rs),
+# from a project-local venv at the pinned version.
+SQLFLUFF_VERSION="$(cat tests/tests/sqlfluff.version)"
+if ! target/sqlfluff-venv/bin/sqlfluff --version 2>/dev/null | grep -qF "$SQLFLUFF_VERSION"; then
+  echo "== installing sqlfluff $SQLFLUFF_VERSION into target/sqlfluff-venv"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  mkdir -p target
+  rm -rf target/sqlfluff-venv
+  python3 -m venv target/sqlfluff-venv
+  target/sqlfluff-venv/bin/pip install -q "sqlfluff==$SQLFLUFF_VERSION"
+fi
+
 # In CI the shared corpus beside the repository must be there; locally a missing ../shared
 # is reported loudly by each suite that needs it and the rest still runs.
 if [ "${CI:-}" = "true" ]; then

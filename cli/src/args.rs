@@ -466,6 +466,10 @@ pub struct PlanningFlags {
     /// SQLite); SQL Server always rebuilds for order (DacFx IgnoreColumnOrder=False).
     #[arg(long)]
     pub rebuild_for_column_order: bool,
+    /// Deploy without the package's objects dac cannot create (each named in a warning on
+    /// stderr); without it such objects make the script or upgrade refuse (exit 3).
+    #[arg(long)]
+    pub leave_out_uncreatable: bool,
     /// SQLCMD variable value for the deployment scripts, NAME=VALUE (repeatable).
     #[arg(long = "variable", short = 'v', value_name = "NAME=VALUE")]
     pub variables: Vec<String>,

@@ -15,7 +15,7 @@ use crate::args::{
     CompareArgs, CompareFlags, DeployFormat, DeployReportArgs, PlanningFlags, ReportFormat,
     ScriptArgs, ScriptFormat,
 };
-use crate::output::{out_data, out_text};
+use crate::output::{errln, out_data, out_text};
 use crate::planning;
 use crate::shared::{EXIT_DIFFERENCES, EXIT_OK, connection, keep_until_exit, write_output};
 
@@ -93,6 +93,9 @@ pub fn script(args: ScriptArgs) -> Result<u8> {
     let dialect = dialect_for(desired.model.platform());
     let variables = planning::variables(&args.planning, desired.package.as_ref())?;
     let rendered = script::render(&plan, dialect).with_variables(dialect, &variables)?;
+    for warning in rendered.refuse_uncreatable(args.planning.leave_out_uncreatable)? {
+        errln!("warning: {warning}");
+    }
     let text = match args.format {
         ScriptFormat::Sql => rendered.text(dialect),
         ScriptFormat::Json => {

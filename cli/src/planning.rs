@@ -72,6 +72,7 @@ pub fn in_place_options(
         variables: variables(flags, Some(package))?,
         rebuild_for_column_order: flags.rebuild_for_column_order,
         block_on: block_on(flags)?,
+        leave_out_uncreatable: flags.leave_out_uncreatable,
     })
 }
 
@@ -112,6 +113,7 @@ pub fn side_by_side_options(
         allow_drift,
         compare: compare_options(&flags.compare, package.model.platform())?,
         variables: variables(flags, Some(package))?,
+        leave_out_uncreatable: flags.leave_out_uncreatable,
         ..SideBySideOptions::default()
     })
 }

@@ -196,6 +196,12 @@ fn print_in_place(
     for hazard in &outcome.plan.hazards {
         errln!("  note: {}", hazard.message);
     }
+    for left_out in &outcome.script.uncreatable {
+        errln!(
+            "  warning: left out ({}): {left_out}",
+            dac_engine::script::LEAVE_OUT_UNCREATABLE_FLAG
+        );
+    }
     if let Some(drift) = &outcome.drift {
         errln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
@@ -401,6 +407,9 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     // Rebuild notes describe an in-place plan; here only possible data loss matters.
     for hazard in outcome.plan.data_loss() {
         errln!("  note: {}", hazard.message);
+    }
+    for warning in &outcome.left_out {
+        errln!("  warning: {warning}");
     }
     if let Some(drift) = &outcome.drift {
         errln!("  drift overridden:\n{}", upgrade::describe_drift(drift));

@@ -223,3 +223,54 @@ fn notes_go_to_stderr_and_dash_output_is_stdout() {
         "`-o -` wrote a file named -"
     );
 }
+
+/// A SQL Server package with objects dac cannot create (AdventureWorks' full-text catalog and
+/// indexes, its database DDL trigger) is refused by name with exit 3; with
+/// `--leave-out-uncreatable` the script is written and each object left out is a warning on
+/// stderr. No script holds a `-- dac cannot create` comment.
+#[test]
+fn uncreatable_objects_refuse_the_script_unless_left_out_by_name() {
+    let corpus = crate::util::root().join("../shared/corpus/dacpac");
+    if !corpus.is_dir() {
+        eprintln!("*** NOT RUN: the corpus packages need ../shared ***");
+        assert!(
+            std::env::var_os("DAC_REQUIRE_SHARED").is_none(),
+            "../shared is required"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let package = corpus.join("ErikEJ__EFCorePowerTools/AdventureWorks.dacpac");
+    let empty = corpus.join("Herdo__SSDTLifecycleExtension/TestDatabase_Empty.dacpac");
+    let (package, empty) = (package.display().to_string(), empty.display().to_string());
+    let out = dir.path().join("aw.sql").display().to_string();
+    let args = ["script", &package, "--target", &empty, "-o", &out];
+    let refused = dac(dir.path(), &args);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    for object in [
+        "SqlFullTextCatalog [AW2008FullTextCatalog]",
+        "SqlFullTextIndex [HumanResources].[JobCandidate]",
+        "SqlDatabaseDdlTrigger [ddlDatabaseTriggerLog]",
+        "--leave-out-uncreatable",
+    ] {
+        assert!(
+            refused.stderr.contains(object),
+            "{object}: {}",
+            refused.stderr
+        );
+    }
+    assert!(!Path::new(&out).exists(), "a refused script was written");
+    let mut args = args.to_vec();
+    args.push("--leave-out-uncreatable");
+    let written = dac(dir.path(), &args);
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    assert_eq!(
+        written.stderr.matches("warning: left out").count(),
+        6,
+        "{}",
+        written.stderr
+    );
+    let script = std::fs::read_to_string(&out).unwrap();
+    assert!(!script.contains("-- dac cannot create"));
+    assert!(script.contains("CREATE TYPE [dbo].[Name] FROM NVARCHAR (50) NULL;"));
+}

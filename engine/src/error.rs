@@ -243,12 +243,26 @@ pub enum Error {
         /// The journal's text as stored.
         journal: String,
     },
+    /// A failure, then a failure of the cleanup after it (a rollback on a dropped connection,
+    /// releasing the upgrade lock): the first is the error, the cleanup's a note after it.
+    #[error("{error}\nnote: {cleanup} failed too: {note}")]
+    CleanupFailed {
+        /// The first error: what went wrong.
+        error: Box<Error>,
+        /// The cleanup that was tried (`rolling back the transaction`).
+        cleanup: String,
+        /// Why the cleanup failed.
+        note: String,
+    },
 }
 
 impl Error {
     /// A safety policy or the state of a run said no (nothing unsafe was done): [`Error::Blocked`]
     /// and the rollout's refusals.
     pub fn is_refusal(&self) -> bool {
+        if let Error::CleanupFailed { error, .. } = self {
+            return error.is_refusal();
+        }
         matches!(
             self,
             Error::Blocked { .. }
@@ -258,6 +272,28 @@ impl Error {
                 | Error::ChangedSinceUpgrade { .. }
                 | Error::NoCopyKept { .. }
         )
+    }
+
+    /// This error, with the failure of the `cleanup` tried after it as a note (the first error
+    /// is the one that explains what happened).
+    #[must_use]
+    pub fn with_cleanup_failure(self, cleanup: &str, failure: Error) -> Error {
+        Error::CleanupFailed {
+            error: Box::new(self),
+            cleanup: cleanup.to_string(),
+            note: failure.to_string(),
+        }
+    }
+
+    /// This result's error, with the failure of `cleanup` (run after it) as a note; `cleanup`'s
+    /// failure is the error when `result` succeeded.
+    pub fn after_cleanup<T>(result: Result<T>, what: &str, cleanup: Result<()>) -> Result<T> {
+        match (result, cleanup) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(failure)) => Err(failure),
+            (Err(error), Ok(())) => Err(error),
+            (Err(error), Err(failure)) => Err(error.with_cleanup_failure(what, failure)),
+        }
     }
 
     /// A database error with `context` (what dac was doing) put before the server's message;
@@ -283,3 +319,47 @@ impl Error {
 
 /// Result with the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod cleanup_tests {
+    use super::Error;
+
+    #[test]
+    fn the_first_error_is_reported_and_the_cleanup_failure_is_a_note() {
+        let first = Error::Driver {
+            backend: "sqlserver",
+            code: Some("547".into()),
+            message: "step CreateTable [dbo].[T]: the INSERT statement conflicted".into(),
+            statement: None,
+        };
+        let cleanup = Error::Driver {
+            backend: "sqlserver",
+            code: None,
+            message: "connection reset by peer".into(),
+            statement: Some("EXEC sp_releaseapplock @Resource = N'dac_upgrade'".into()),
+        };
+        let text =
+            Error::after_cleanup::<()>(Err(first), "releasing the upgrade lock", Err(cleanup))
+                .unwrap_err()
+                .to_string();
+        assert_eq!(
+            text,
+            "sqlserver: step CreateTable [dbo].[T]: the INSERT statement conflicted\nnote: releasing the upgrade lock failed too: sqlserver: connection reset by peer\nin statement: EXEC sp_releaseapplock @Resource = N'dac_upgrade'"
+        );
+        // A refusal stays one with a failed cleanup after it; a cleanup alone is the error.
+        let refused = Error::Blocked {
+            reason: "locked".into(),
+        }
+        .with_cleanup_failure(
+            "rolling back the transaction",
+            Error::Invalid("gone".into()),
+        );
+        assert!(refused.is_refusal());
+        let alone = Error::after_cleanup(Ok(1), "rolling back", Err(Error::Invalid("gone".into())));
+        assert_eq!(alone.unwrap_err().to_string(), "gone");
+        assert_eq!(
+            Error::after_cleanup(Ok(1), "rolling back", Ok(())).unwrap(),
+            1
+        );
+    }
+}

@@ -497,6 +497,7 @@ fn deploy(driver: &mut dyn Driver, package: &Package) {
             variables: Vec::new(),
             rebuild_for_column_order: false,
             block_on: Vec::new(),
+            leave_out_uncreatable: false,
         },
     )
     .expect("deploy");

@@ -11,6 +11,7 @@ pub mod postgres;
 use std::path::{Path, PathBuf};
 
 pub mod conformance;
+pub mod mssqldef;
 pub mod synthetic;
 
 /// Prints a suite's headline (`conformance psqldef: P/N passed`) and appends it to

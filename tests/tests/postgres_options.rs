@@ -123,3 +123,42 @@ fn filters_and_do_not_drop_change_only_what_they_keep() {
     drop(driver);
     server().drop_database(&url);
 }
+
+/// Issue 17 item 7, for real: a statement of the upgrade kills its own connection
+/// (`pg_terminate_backend(pg_backend_pid())` in the pre-deployment script), so the statement
+/// fails and so do the cleanups after it (the rollback, releasing the upgrade lock). The error
+/// is the statement's, and each failed cleanup is a note after it; the database is unchanged.
+#[test]
+fn a_failed_statement_is_reported_before_the_cleanups_that_failed_after_it() {
+    let url = server().create_database("cleanup");
+    let mut driver = PostgresDriver::connect(&url).unwrap();
+    driver.execute(V1).unwrap();
+    let mut v2 = Package::of_model(model_of(V2), "ledger", "2.0.0");
+    v2.predeploy = Some("SELECT pg_terminate_backend(pg_backend_pid())".into());
+    let err = upgrade::in_place(&mut driver, &v2, &options(&[], &[]))
+        .unwrap_err()
+        .to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].contains("step PreDeploy") && lines[0].contains("terminat"),
+        "the first line is the statement's error: {err}"
+    );
+    let rollback = err
+        .find("note: rolling back the transaction failed too")
+        .unwrap_or_else(|| panic!("no rollback note: {err}"));
+    let unlock = err
+        .find("note: releasing the upgrade lock failed too")
+        .unwrap_or_else(|| panic!("no lock note: {err}"));
+    assert!(rollback < unlock, "{err}");
+    // Nothing of v2 was applied.
+    let mut fresh = PostgresDriver::connect(&url).unwrap();
+    assert_eq!(
+        rows(
+            &mut fresh,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'currencies'"
+        ),
+        ["0"]
+    );
+    drop(fresh);
+    server().drop_database(&url);
+}

@@ -259,6 +259,7 @@ fn step_upgrade(
             // v2 declares some new columns between others: pg_dump (the oracle) sees order.
             rebuild_for_column_order: true,
             block_on: Vec::new(),
+            leave_out_uncreatable: false,
         };
         upgrade::in_place(driver.as_mut(), &package, &options)
             .map_err(|e| format!("in_place: {e}"))?;

@@ -342,3 +342,60 @@ fn hostile_names() {
     }
     insta::assert_snapshot!("hostile_names", out);
 }
+
+/// SQL Server objects written from their model properties (not from kept text), created and
+/// then changed: a memory-optimized table type with a hash index, a table type with a check and
+/// a default, an alias type, a role member, a permission, extended properties on a table, a
+/// column and a constraint. The change updates one property in place
+/// (`sp_updateextendedproperty`), drops another, revokes the permission and drops the member.
+#[test]
+fn sqlserver_types_properties_permissions_and_members() {
+    let desired = "CREATE TYPE dbo.Code FROM nvarchar(10) NOT NULL
+GO
+CREATE TYPE dbo.Ids AS TABLE (
+    id INT NOT NULL,
+    INDEX ix_id NONCLUSTERED HASH (id) WITH (BUCKET_COUNT = 64)
+) WITH (MEMORY_OPTIMIZED = ON)
+GO
+CREATE TYPE dbo.Lines AS TABLE (
+    line INT NOT NULL PRIMARY KEY,
+    qty INT NULL DEFAULT (1),
+    note NVARCHAR(20) NULL,
+    CHECK (qty > 0)
+)
+GO
+CREATE TABLE dbo.items (id INT NOT NULL CONSTRAINT pk_items PRIMARY KEY, code dbo.Code)
+GO
+CREATE ROLE readers
+GO
+CREATE USER app WITHOUT LOGIN
+GO
+ALTER ROLE readers ADD MEMBER app
+GO
+GRANT SELECT ON dbo.items TO readers
+GO
+EXEC sp_addextendedproperty @name = N'MS_Description', @value = N'Items for sale', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'items'
+GO
+EXEC sp_addextendedproperty @name = N'MS_Description', @value = N'Item code', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'items', @level2type = N'COLUMN', @level2name = N'code'
+GO
+EXEC sp_addextendedproperty @name = N'MS_Description', @value = N'The key', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'items', @level2type = N'CONSTRAINT', @level2name = N'pk_items'
+";
+    let changed = "CREATE TYPE dbo.Code FROM nvarchar(10) NOT NULL
+GO
+CREATE TABLE dbo.items (id INT NOT NULL CONSTRAINT pk_items PRIMARY KEY, code dbo.Code)
+GO
+CREATE ROLE readers
+GO
+CREATE USER app WITHOUT LOGIN
+GO
+EXEC sp_addextendedproperty @name = N'MS_Description', @value = N'Items we sell', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'items'
+GO
+EXEC sp_addextendedproperty @name = N'MS_Description', @value = N'The key', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'items', @level2type = N'CONSTRAINT', @level2name = N'pk_items'
+";
+    let out = format!(
+        "===== create\n{}\n===== change\n{}",
+        render(Platform::SqlServer, "", desired, &[]),
+        render(Platform::SqlServer, desired, changed, &[])
+    );
+    insta::assert_snapshot!("sqlserver_types_properties_permissions_and_members", out);
+}

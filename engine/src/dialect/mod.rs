@@ -8,6 +8,7 @@
 mod postgres;
 mod sqlite;
 mod sqlserver;
+mod sqlserver_objects;
 
 use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType, ReferentialAction, TableView};
@@ -350,6 +351,13 @@ pub trait Dialect: Send + Sync {
     /// (`__RefactorLog`); other platforms write nothing.
     fn record_refactor_log(&self, _keys: &[String]) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Why this dialect cannot write the object a creating step makes, or `None` when it can:
+    /// a script leaves such a step out and names it, and a deployment refuses it unless told to
+    /// leave it out.
+    fn cannot_create(&self, _step: &Step) -> Option<String> {
+        None
     }
 
     /// Writes the statements of one plan step into `out`.

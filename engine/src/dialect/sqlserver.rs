@@ -1,11 +1,14 @@
 //! SQL Server (T-SQL): `[bracketed]` names, DacFx-style type spelling, GO batches with the SQLCMD
 //! header sqlcmd runs, DacFx's data-loss guards and the `tmp_ms_xx_` table rebuild.
 
-use super::{Capabilities, Dialect, ScriptFrame, copy_lists, standard_create_other};
+use super::{
+    Capabilities, Dialect, ScriptFrame, copy_lists, standard_create_other, standard_drop_object,
+    standard_render_step,
+};
 use crate::model::kind::prop;
 use crate::model::view::{self, ColumnView, DataType};
 use crate::model::{Annotation, Element, Entry, ObjectName, Platform, kind};
-use crate::plan::{DEFINITION, Guard, Step, TableDefinition};
+use crate::plan::{DEFINITION, Guard, Step, StepKind, TableDefinition};
 
 /// The SQL Server dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -506,9 +509,95 @@ impl Dialect for SqlServer {
                     return vec![statement];
                 }
             }
+            kind::USER_DEFINED_DATA_TYPE => {
+                if let Some(statement) = self.create_alias_type(element) {
+                    return vec![statement];
+                }
+            }
+            kind::TABLE_TYPE => return vec![self.create_table_type(element)],
+            kind::XML_SCHEMA_COLLECTION => {
+                if let Some(statement) = self.create_xml_schema_collection(element) {
+                    return vec![statement];
+                }
+            }
+            kind::XML_INDEX => {
+                if let Some(statement) = self.create_xml_index(element) {
+                    return vec![statement];
+                }
+            }
+            kind::PERMISSION => {
+                if let Some(statement) = self.permission_statement(element, false) {
+                    return vec![statement];
+                }
+            }
+            kind::ROLE_MEMBERSHIP => {
+                if let Some(statement) = self.role_membership(element, true) {
+                    return vec![statement];
+                }
+            }
             _ => {}
         }
         standard_create_other(self, element)
+    }
+
+    fn drop_object(&self, element: &Element) -> Vec<String> {
+        let statement = match element.kind.as_str() {
+            kind::PERMISSION => self.permission_statement(element, true),
+            kind::ROLE_MEMBERSHIP => self.role_membership(element, false),
+            kind::XML_SCHEMA_COLLECTION => Some(format!(
+                "DROP XML SCHEMA COLLECTION {}",
+                self.quote_name(&element.name_or_empty())
+            )),
+            kind::XML_INDEX => return self.drop_index(element),
+            _ => None,
+        };
+        match statement {
+            Some(statement) => vec![statement],
+            None => standard_drop_object(self, element),
+        }
+    }
+
+    fn cannot_create(&self, step: &Step) -> Option<String> {
+        let creates = matches!(
+            step.kind,
+            StepKind::CreateSchema
+                | StepKind::CreatePrincipal
+                | StepKind::CreateType
+                | StepKind::CreateSequence
+                | StepKind::CreateTable
+                | StepKind::AddConstraint
+                | StepKind::CreateIndex
+                | StepKind::CreateProgrammable
+                | StepKind::CreateTrigger
+                | StepKind::AddForeignKey
+                | StepKind::CreateOther
+        );
+        let desired = step.desired.as_ref().filter(|_| creates)?;
+        self.why_not_creatable(desired, step.host.as_deref())
+    }
+
+    /// Extended properties are added, updated and dropped by their host's levels, which the
+    /// step carries; every other step is written as on every platform.
+    fn render_step(&self, step: &Step, out: &mut Vec<String>) {
+        if step.object_kind != kind::EXTENDED_PROPERTY {
+            return standard_render_step(self, step, out);
+        }
+        let statement = match (step.kind, &step.current, &step.desired) {
+            (StepKind::CreateOther, Some(_), Some(desired)) => {
+                self.extended_property(step, desired, "sp_updateextendedproperty")
+            }
+            (StepKind::CreateOther, None, Some(desired)) => {
+                self.extended_property(step, desired, "sp_addextendedproperty")
+            }
+            (StepKind::DropOther, Some(current), _) => {
+                self.extended_property(step, current, "sp_dropextendedproperty")
+            }
+            _ => return standard_render_step(self, step, out),
+        };
+        match statement {
+            Some(statement) => out.push(statement),
+            None => standard_render_step(self, step, out),
+        }
     }
 
     fn drop_constraint(&self, constraint: &Element) -> Vec<String> {
@@ -573,7 +662,7 @@ impl Dialect for SqlServer {
 impl SqlServer {
     /// CREATE USER for a user mapped to a login, without one, or from Entra ID; a contained
     /// user with a password has no statement a script can hold (`None`).
-    fn create_user(&self, user: &Element) -> Option<String> {
+    pub(super) fn create_user(&self, user: &Element) -> Option<String> {
         let mut text = format!("CREATE USER {}", self.quote_name(&user.name_or_empty()));
         if let Some(login) = user.reference_name("Login") {
             text.push_str(&format!(" FOR LOGIN {}", self.quote_name(login)));

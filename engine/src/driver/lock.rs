@@ -78,14 +78,14 @@ impl<C: UpgradeLock + ?Sized> Drop for Locked<'_, C> {
 }
 
 /// Runs `work` holding the upgrade lock of `holder`: the lock is released whatever `work`
-/// returns, and `work`'s error comes before a failure to release.
+/// returns; `work`'s error is the error, and a failure to release then is a note after it.
 pub fn with_lock<C: UpgradeLock + ?Sized, T>(
     holder: &mut C,
     wait: Duration,
     work: impl FnOnce(&mut C) -> Result<T>,
 ) -> Result<T> {
     let mut locked = Locked::take(holder, wait)?;
-    let value = work(&mut locked)?;
-    locked.release()?;
-    Ok(value)
+    let result = work(&mut locked);
+    let released = locked.release();
+    crate::Error::after_cleanup(result, "releasing the upgrade lock", released)
 }

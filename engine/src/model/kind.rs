@@ -79,6 +79,14 @@ pub const USER: &str = "SqlUser";
 pub const PERMISSION: &str = "SqlPermissionStatement";
 /// `sp_addextendedproperty` / `COMMENT ON`.
 pub const EXTENDED_PROPERTY: &str = "SqlExtendedProperty";
+/// `CREATE XML SCHEMA COLLECTION`.
+pub const XML_SCHEMA_COLLECTION: &str = "SqlXmlSchemaCollection";
+/// `CREATE [PRIMARY] XML INDEX`.
+pub const XML_INDEX: &str = "SqlXmlIndex";
+/// `CREATE FULLTEXT CATALOG`.
+pub const FULL_TEXT_CATALOG: &str = "SqlFullTextCatalog";
+/// `CREATE FULLTEXT INDEX`.
+pub const FULL_TEXT_INDEX: &str = "SqlFullTextIndex";
 /// Database options (unnamed).
 pub const DATABASE_OPTIONS: &str = "SqlDatabaseOptions";
 

@@ -45,6 +45,7 @@ pub(crate) fn class_of(object_kind: &str) -> Option<Class> {
         }
         kind::USER_DEFINED_DATA_TYPE
         | kind::TABLE_TYPE
+        | kind::XML_SCHEMA_COLLECTION
         | kind::SEQUENCE
         | "PgEnumType"
         | "PgCompositeType"

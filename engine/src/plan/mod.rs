@@ -12,6 +12,7 @@ mod capabilities;
 mod dependents;
 mod filters;
 mod graph;
+mod hosts;
 mod risks;
 mod tables;
 
@@ -314,6 +315,10 @@ pub struct Step {
     pub script: Option<String>,
     /// Keys of the refactor operations applied, for RecordRefactorLog.
     pub refactor_keys: Vec<String>,
+    /// An extended property's host as (kind, name) levels from the outermost, resolved against
+    /// the model (`[("SqlSchema", "dbo"), ("SqlTable", "T"), ("SqlSimpleColumn", "c")]`; empty
+    /// for the database); `None` when the host is not in the model, or for other objects.
+    pub host: Option<Vec<(String, String)>>,
 }
 
 impl Step {
@@ -334,6 +339,7 @@ impl Step {
             guard: None,
             script: None,
             refactor_keys: Vec::new(),
+            host: None,
         }
     }
 }
@@ -368,11 +374,14 @@ pub enum HazardKind {
     /// A constraint or NOT NULL reads every row of a table that is there, under a lock that
     /// blocks writes.
     TableScan,
+    /// The package's database options differ from the database's: dac leaves a database's
+    /// options as they are (SqlPackage's `ScriptDatabaseOptions=False`); informational.
+    DatabaseOptionsKept,
 }
 
 impl HazardKind {
     /// Every kind.
-    pub const ALL: [HazardKind; 10] = [
+    pub const ALL: [HazardKind; 11] = [
         HazardKind::DataLoss,
         HazardKind::NotNullWithoutDefault,
         HazardKind::TableRebuild,
@@ -383,6 +392,7 @@ impl HazardKind {
         HazardKind::TableRewrite,
         HazardKind::BlockingIndexBuild,
         HazardKind::TableScan,
+        HazardKind::DatabaseOptionsKept,
     ];
 
     /// The kind [`HazardKind::as_str`] names.
@@ -405,6 +415,7 @@ impl HazardKind {
             HazardKind::TableRewrite => "TableRewrite",
             HazardKind::BlockingIndexBuild => "BlockingIndexBuild",
             HazardKind::TableScan => "TableScan",
+            HazardKind::DatabaseOptionsKept => "DatabaseOptionsKept",
         }
     }
 
@@ -616,6 +627,7 @@ pub fn plan(
         edges: Vec::new(),
         dependents: None,
         refreshed: HashMap::new(),
+        by_name: None,
     };
     if let Some(text) = &options.predeploy {
         let mut step = Step::new(
@@ -788,6 +800,9 @@ struct Planner<'a> {
     dependents: Option<dependents::Dependents<'a>>,
     /// Objects taken down and put back so far, by kind and key: (drop, create) positions.
     refreshed: HashMap<(String, String), (usize, usize)>,
+    /// Top-level elements by name, (current, desired), made when an extended property first
+    /// needs its host resolved.
+    by_name: Option<(hosts::ByName<'a>, hosts::ByName<'a>)>,
 }
 
 fn view_pairs<'a>(current: &'a Model, desired: &'a Model) -> Vec<(&'a Element, &'a Element)> {
@@ -835,6 +850,36 @@ impl Planner<'_> {
     }
 
     fn other(&mut self, change: &Change, changes: &[&Change]) {
+        // ALTER DATABASE ... SET cannot run in a script's transaction (SQL Server) and has no
+        // counterpart elsewhere: the options are reported, not changed.
+        if change.kind == kind::DATABASE_OPTIONS {
+            let differing: Vec<String> = change
+                .details
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}: {} -> {}",
+                        d.path,
+                        d.current.as_deref().unwrap_or("(unset)"),
+                        d.desired.as_deref().unwrap_or("(unset)")
+                    )
+                })
+                .collect();
+            self.hazard(
+                HazardKind::DatabaseOptionsKept,
+                &change.name,
+                None,
+                format!(
+                    "the package's database options are not deployed: the database keeps its own, as SqlPackage does with ScriptDatabaseOptions=False{}",
+                    if differing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", differing.join("; "))
+                    }
+                ),
+            );
+            return;
+        }
         let owner = change
             .desired
             .as_ref()
@@ -919,7 +964,9 @@ impl Planner<'_> {
                     // one is dropped, not replaced.
                     && change.current.as_ref().and_then(|e| e.text_prop(prop::ARGUMENTS))
                         == change.desired.as_ref().and_then(|e| e.text_prop(prop::ARGUMENTS));
+                // A property's value changes in place (sp_updateextendedproperty, COMMENT ON).
                 let in_place = in_place
+                    || change.kind == kind::EXTENDED_PROPERTY
                     || (self.caps.alter_types_in_place
                         && matches!(
                             change.kind.as_str(),
@@ -929,6 +976,7 @@ impl Planner<'_> {
                     let mut step = Step::new(create, &change.kind, change.name.clone());
                     step.current = change.current.clone();
                     step.desired = change.desired.clone();
+                    step.host = self.host_of(change.desired.as_ref(), false);
                     self.plan.steps.push(step);
                     let at = self.plan.steps.len() - 1;
                     if create == StepKind::CreateType {
@@ -1047,9 +1095,27 @@ impl Planner<'_> {
         }
     }
 
+    /// The host of an extended property, resolved in the current or the desired model.
+    fn host_of(
+        &mut self,
+        element: Option<&Element>,
+        current: bool,
+    ) -> Option<Vec<(String, String)>> {
+        let element = element.filter(|e| e.kind == kind::EXTENDED_PROPERTY)?;
+        let (current_model, desired_model) = (self.current, self.desired);
+        let (in_current, in_desired) = self.by_name.get_or_insert_with(|| {
+            (
+                hosts::ByName::new(current_model),
+                hosts::ByName::new(desired_model),
+            )
+        });
+        hosts::host_chain(if current { in_current } else { in_desired }, element)
+    }
+
     fn create(&mut self, change: &Change, kind: StepKind) {
         let mut step = Step::new(kind, &change.kind, change.name.clone());
         step.desired = change.desired.clone();
+        step.host = self.host_of(change.desired.as_ref(), false);
         if scripted_from_references(&change.kind)
             && let Some(rel) = change.desired.as_ref().and_then(empty_reference)
         {
@@ -1065,7 +1131,15 @@ impl Planner<'_> {
                 ),
             );
         }
-        if !kind::is_modelled(&change.kind) && !has_definition(change.desired.as_ref()) {
+        // SQL Server writes XML schema collections and XML indexes from their properties.
+        let from_properties = matches!(
+            change.kind.as_str(),
+            kind::XML_SCHEMA_COLLECTION | kind::XML_INDEX
+        );
+        if !kind::is_modelled(&change.kind)
+            && !from_properties
+            && !has_definition(change.desired.as_ref())
+        {
             self.hazard(
                 HazardKind::Unscriptable,
                 &change.name,
@@ -1089,6 +1163,7 @@ impl Planner<'_> {
                 .unwrap_or_else(|| change.name.clone()),
         );
         step.current = change.current.clone();
+        step.host = self.host_of(change.current.as_ref(), true);
         self.plan.steps.push(step);
     }
 }
@@ -1120,6 +1195,7 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         kind::SEQUENCE => (StepKind::CreateSequence, StepKind::DropSequence),
         kind::USER_DEFINED_DATA_TYPE
         | kind::TABLE_TYPE
+        | kind::XML_SCHEMA_COLLECTION
         | "PgEnumType"
         | "PgCompositeType"
         | "PgRangeType"
@@ -1128,9 +1204,11 @@ fn kinds_for(object_kind: &str) -> (StepKind, StepKind) {
         | "PgCollation" => (StepKind::CreateType, StepKind::DropType),
         // Extensions bring types and functions that tables use: made early, dropped late.
         "PgExtension" => (StepKind::CreatePrincipal, StepKind::DropSchema),
-        kind::ROLE | kind::USER | kind::ROLE_MEMBERSHIP => {
-            (StepKind::CreatePrincipal, StepKind::DropOther)
-        }
+        kind::ROLE | kind::USER => (StepKind::CreatePrincipal, StepKind::DropOther),
+        // A catalog holds full-text indexes: made early, dropped late.
+        kind::FULL_TEXT_CATALOG => (StepKind::CreatePrincipal, StepKind::DropSchema),
+        // A membership needs its role and its member, made by CreatePrincipal steps.
+        kind::ROLE_MEMBERSHIP => (StepKind::CreateOther, StepKind::DropOther),
         _ => (StepKind::CreateOther, StepKind::DropOther),
     }
 }

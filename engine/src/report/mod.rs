@@ -214,6 +214,7 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
                 | HazardKind::TableRewrite
                 | HazardKind::BlockingIndexBuild
                 | HazardKind::TableScan => "DataMotion",
+                HazardKind::DatabaseOptionsKept => "DataMotion",
                 HazardKind::Unscriptable
                 | HazardKind::DependencyCycle
                 | HazardKind::EmptyReference => "UnsupportedObject",

@@ -46,6 +46,10 @@ pub struct ReviewedPlan {
     pub hazards: Vec<PlannedHazard>,
     /// The SQL, exactly as it will run.
     pub script: PlannedScript,
+    /// Objects of the package the script leaves out because dac cannot create them (the plan
+    /// was made with `--leave-out-uncreatable`), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }
 
 /// What identifies a package or a registration.
@@ -156,6 +160,8 @@ impl ReviewedPlan {
             transactional: self.script.transactional,
             foreign_keys_off: self.script.foreign_keys_off,
             variables: self.script.variables.clone(),
+            // Decided when the plan was made: the batches already leave them out.
+            uncreatable: Vec::new(),
         })
     }
 
@@ -248,6 +254,9 @@ pub fn plan_file_text(plan: &ReviewedPlan) -> String {
     if plan.up_to_date {
         out.push_str("The schema is up to date: only the deployment scripts run.\n");
     }
+    for object in &plan.left_out {
+        out.push_str(&format!("Left out (dac cannot create it): {object}\n"));
+    }
     out.push_str(&format!("Hazards ({}):\n", plan.hazards.len()));
     for h in &plan.hazards {
         out.push_str(&format!("  {} {}: {}\n", h.kind, h.object, h.message));
@@ -305,6 +314,15 @@ pub fn plan_file_markdown(plan: &ReviewedPlan, sql: &str) -> String {
         yes_no(plan.allow_data_loss),
         yes_no(plan.allow_drift)
     ));
+    for object in &plan.left_out {
+        out.push_str(&format!(
+            "- left out (dac cannot create it): {}\n",
+            md(object)
+        ));
+    }
+    if !plan.left_out.is_empty() {
+        out.push('\n');
+    }
     out.push_str(&format!("### Hazards ({})\n\n", plan.hazards.len()));
     if plan.hazards.is_empty() {
         out.push_str("None.\n\n");
@@ -407,6 +425,7 @@ mod tests {
                     statements: vec!["DROP TABLE \"a|b\"".into()],
                 }],
             },
+            left_out: Vec::new(),
         }
     }
 

@@ -33,7 +33,30 @@ pub struct Script {
     /// SQLCMD variables and their values, declared in the script header (`:setvar`) where the
     /// platform's client runs SQLCMD; elsewhere already substituted in the scripts.
     pub variables: Vec<(String, String)>,
+    /// Objects the plan creates that the dialect cannot write, left out of the batches: a
+    /// deployment refuses them unless told to leave them out ([`Script::refuse_uncreatable`]).
+    pub uncreatable: Vec<Uncreatable>,
 }
+
+/// An object a script cannot create, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncreatable {
+    /// The object's DacFx kind.
+    pub kind: String,
+    /// Its name as reports give it.
+    pub name: String,
+    /// Why the dialect cannot write it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Uncreatable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.kind, self.name, self.reason)
+    }
+}
+
+/// The command-line flag that deploys without the objects dac cannot create.
+pub const LEAVE_OUT_UNCREATABLE_FLAG: &str = "--leave-out-uncreatable";
 
 impl Script {
     /// The script as text a person or a command-line client runs.
@@ -75,6 +98,29 @@ impl Script {
         Ok(self)
     }
 
+    /// Refuses a script that leaves objects out (exit 3, naming each and why), unless
+    /// `leave_out` allows it; then returns one warning per object left out.
+    pub fn refuse_uncreatable(&self, leave_out: bool) -> crate::Result<Vec<String>> {
+        if self.uncreatable.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lines: Vec<String> = self.uncreatable.iter().map(|u| format!("  {u}")).collect();
+        if !leave_out {
+            return Err(crate::Error::Blocked {
+                reason: format!(
+                    "dac cannot create {} object(s) of the package:\n{}\npass {LEAVE_OUT_UNCREATABLE_FLAG} to deploy without them (each is then a warning), or leave them out of the comparison with --exclude-type/--exclude",
+                    self.uncreatable.len(),
+                    lines.join("\n")
+                ),
+            });
+        }
+        Ok(self
+            .uncreatable
+            .iter()
+            .map(|u| format!("left out ({LEAVE_OUT_UNCREATABLE_FLAG}): {u}"))
+            .collect())
+    }
+
     /// Number of statements.
     pub fn n_statements(&self) -> usize {
         self.batches.iter().map(|b| b.statements.len()).sum()
@@ -85,15 +131,57 @@ impl Script {
 pub fn render(plan: &Plan, dialect: &dyn Dialect) -> Script {
     let caps = dialect.capabilities();
     let mut batches = Vec::new();
-    for step in &plan.steps {
+    let mut uncreatable = Vec::new();
+    let mut left_out: Vec<Option<String>> = plan
+        .steps
+        .iter()
+        .map(|s| dialect.cannot_create(s))
+        .collect();
+    // What hangs on an object left out (an extended property) is left out with it. (A
+    // full-text index has its table's name: a name something else of it creates is kept.)
+    let names = |out: bool| -> std::collections::HashSet<String> {
+        plan.steps
+            .iter()
+            .zip(&left_out)
+            .filter(|(_, reason)| reason.is_some() == out)
+            .map(|(s, _)| s.name.key(false))
+            .collect()
+    };
+    let (left_out_names, created_names) = (names(true), names(false));
+    for (step, reason) in plan.steps.iter().zip(left_out.iter_mut()) {
+        if reason.is_none()
+            && let Some(host) = step.desired.as_ref().and_then(|d| d.reference_name("Host"))
+            && left_out_names.contains(&host.key(false))
+            && !created_names.contains(&host.key(false))
+        {
+            *reason = Some(format!("its host {host} is left out"));
+        }
+    }
+    for (step, left_out) in plan.steps.iter().zip(left_out) {
+        // A step the dialect cannot write keeps its batch, empty, so batches stay the plan's
+        // steps in order.
         let mut statements = Vec::new();
-        dialect.render_step(step, &mut statements);
+        match &left_out {
+            Some(reason) => uncreatable.push(Uncreatable {
+                kind: step.object_kind.clone(),
+                name: if step.name.parts().is_empty() {
+                    "(the database)".to_string()
+                } else {
+                    step.name.to_string()
+                },
+                reason: reason.clone(),
+            }),
+            None => dialect.render_step(step, &mut statements),
+        }
         let mut comment = format!("{} {} {}", step.kind.as_str(), step.object_kind, step.name);
         if let Some(from) = &step.renamed_from {
             comment.push_str(&format!(" (from {from})"));
         }
         if let Some(reason) = &step.reason {
             comment.push_str(&format!(": {reason}"));
+        }
+        if left_out.is_some() {
+            comment.push_str(" (left out: dac cannot create it)");
         }
         batches.push(Batch {
             step: Some(step.kind),
@@ -109,6 +197,7 @@ pub fn render(plan: &Plan, dialect: &dyn Dialect) -> Script {
         transactional: caps.transactional_ddl,
         foreign_keys_off,
         variables: Vec::new(),
+        uncreatable,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct InPlaceOptions {
     /// Hazards that refuse the upgrade when the plan has them (`--block-on`,
     /// `--block-on-rebuild`).
     pub block_on: Vec<HazardKind>,
+    /// Deploy without the objects dac cannot create (the outcome's script lists them) instead
+    /// of refusing.
+    pub leave_out_uncreatable: bool,
 }
 
 /// What an in-place upgrade did.
@@ -126,6 +129,9 @@ fn in_place_locked(
     }
     refuse_unrunnable(&prepared.plan)?;
     refuse_hazards(&prepared.plan, &options.block_on)?;
+    prepared
+        .script
+        .refuse_uncreatable(options.leave_out_uncreatable)?;
     refuse_data_loss(
         driver,
         &prepared.plan,

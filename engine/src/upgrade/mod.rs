@@ -11,9 +11,9 @@ mod status;
 
 use std::time::Duration;
 
-use crate::Result;
 use crate::driver::{Driver, with_lock};
 use crate::script::Script;
+use crate::{Error, Result};
 
 pub use crate::report::describe_drift;
 pub use in_place::compare_options;
@@ -61,7 +61,7 @@ fn execute_locked(
     crate::fault::point("inplace.finished");
     if script.foreign_keys_off {
         let restored = driver.foreign_keys_on();
-        return result.and(restored);
+        return Error::after_cleanup(result, "switching foreign keys back on", restored);
     }
     result
 }
@@ -99,9 +99,14 @@ fn run_in_transaction(
             Ok(())
         }
         Err(err) => {
-            // The original error matters more than a failed rollback.
-            let _ = driver.rollback();
-            Err(err)
+            // The original error explains what happened; a failed rollback (a dropped
+            // connection) is a note after it.
+            match driver.rollback() {
+                Ok(()) => Err(err),
+                Err(failure) => {
+                    Err(err.with_cleanup_failure("rolling back the transaction", failure))
+                }
+            }
         }
     }
 }

@@ -29,6 +29,9 @@ pub fn make_plan(
         let prepared = prepare(driver, package, options)?;
         super::refuse_unrunnable(&prepared.plan)?;
         super::in_place::refuse_hazards(&prepared.plan, &options.block_on)?;
+        prepared
+            .script
+            .refuse_uncreatable(options.leave_out_uncreatable)?;
         Ok(record(package, &prepared, options))
     })
 }
@@ -75,6 +78,12 @@ fn record(package: &Package, prepared: &Prepared, options: &InPlaceOptions) -> R
             })
             .collect(),
         script: PlannedScript::of(&prepared.script),
+        left_out: prepared
+            .script
+            .uncreatable
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
 

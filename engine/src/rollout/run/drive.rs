@@ -201,6 +201,8 @@ impl Run<'_> {
             variables: package.variable_values(&self.spec.variables),
             rebuild_for_column_order: false,
             block_on: Vec::new(),
+            // A fleet rollout deploys whole packages, or stops.
+            leave_out_uncreatable: false,
         }
     }
 

@@ -88,6 +88,9 @@ pub struct SideBySideOptions {
     pub last_delta_rows: u64,
     /// Passes made while writers write before the run is refused ([`MAX_PASSES`] by default).
     pub max_passes: u32,
+    /// Deploy without the objects dac cannot create (the outcome lists them) instead of
+    /// refusing.
+    pub leave_out_uncreatable: bool,
 }
 
 impl Default for SideBySideOptions {
@@ -105,6 +108,7 @@ impl Default for SideBySideOptions {
             copy_early: true,
             last_delta_rows: LAST_DELTA_ROWS,
             max_passes: MAX_PASSES,
+            leave_out_uncreatable: false,
         }
     }
 }
@@ -138,6 +142,9 @@ pub struct SideBySideOutcome {
     pub drift: Option<Diff>,
     /// What the run first did about an interrupted earlier run, if anything.
     pub recovered: Option<String>,
+    /// Objects of the package left out because dac cannot create them, one warning each
+    /// (only with [`SideBySideOptions::leave_out_uncreatable`]).
+    pub left_out: Vec<String>,
     /// Nothing to do: the database is registered at this package and matches it (no new
     /// database was made; the report lists no tables).
     pub up_to_date: bool,
@@ -208,6 +215,7 @@ fn run(
         switch_to_new_database(server, &mut journal, filled.hold, filled.window, progress)?;
 
     let planned = *planned;
+    let left_out = planned.scripts.left_out.clone();
     let mut report = TransferReport::new(planned.transfers.into_iter().map(|t| t.report).collect());
     report.database = planned.database;
     report.application = planned.application;
@@ -230,6 +238,7 @@ fn run(
         drift: planned.allowed_drift,
         recovered: None,
         up_to_date: false,
+        left_out,
     })
 }
 

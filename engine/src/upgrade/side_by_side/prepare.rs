@@ -159,6 +159,7 @@ pub(super) fn validate_and_plan(
             drift: allowed_drift,
             recovered: None,
             up_to_date: true,
+            left_out: Vec::new(),
         })));
     }
     let registered_model = match &registration {
@@ -184,6 +185,7 @@ pub(super) fn validate_and_plan(
         marked.as_ref().unwrap_or(&desired),
         package,
         &options.variables,
+        options.leave_out_uncreatable,
     )?;
     Ok(Validated::Planned(Box::new(Planned {
         database,
@@ -272,12 +274,15 @@ pub(super) struct Scripts {
     pub(super) indexes: Vec<IndexBuild>,
     /// Triggers, the refactor log, the post-deployment script, then foreign keys.
     pub(super) after: Script,
+    /// Warnings for the objects left out because dac cannot create them.
+    pub(super) left_out: Vec<String>,
 }
 
 pub(super) fn create_scripts(
     desired: &Model,
     package: &Package,
     variables: &[(String, String)],
+    leave_out_uncreatable: bool,
 ) -> Result<Scripts> {
     let dialect = dialect_for(desired.platform());
     let plan = plan::create_all(
@@ -294,6 +299,7 @@ pub(super) fn create_scripts(
     );
     crate::upgrade::in_place::refuse_unrunnable(&plan)?;
     let script = script::render(&plan, dialect).with_variables(dialect, variables)?;
+    let left_out = script.refuse_uncreatable(leave_out_uncreatable)?;
     let part = |keep: &dyn Fn(Option<StepKind>) -> bool| {
         let mut part = script.clone();
         part.batches.retain(|b| keep(b.step));
@@ -353,6 +359,7 @@ pub(super) fn create_scripts(
         predeploy,
         indexes,
         after,
+        left_out,
     })
 }
 
