@@ -71,6 +71,7 @@ pub fn in_place_options(
         compare: compare_options(&flags.compare, package.model.platform())?,
         variables: variables(flags, Some(package))?,
         rebuild_for_column_order: flags.rebuild_for_column_order,
+        lock_wait: None,
     })
 }
 

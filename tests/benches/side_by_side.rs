@@ -353,6 +353,7 @@ fn deploy(driver: &mut dyn Driver, package: &Package) {
             },
             variables: Vec::new(),
             rebuild_for_column_order: false,
+            lock_wait: None,
         },
     )
     .expect("deploy");

@@ -280,6 +280,7 @@ fn step_upgrade(
             variables: Vec::new(),
             // v2 declares some new columns between others: pg_dump (the oracle) sees order.
             rebuild_for_column_order: true,
+            lock_wait: None,
         };
         upgrade::in_place(driver.as_mut(), &package, &options)
             .map_err(|e| format!("in_place: {e}"))?;

@@ -267,7 +267,7 @@ fn sqlite_side_by_side_moves_each_table_by_its_case() {
     assert!(!dir.path().join("shop.db.dac-new").exists());
     // The new database took a write (the identity check), so the rollback is forced and keeps
     // it; the retained original becomes the database again.
-    let outcome = upgrade::rollback(&target, true).expect("rollback");
+    let outcome = upgrade::rollback(&target, true, upgrade::LOCK_WAIT).expect("rollback");
     assert_eq!(outcome.version.as_deref(), Some("1.0"));
     assert!(outcome.kept_upgraded.is_some());
     let mut driver = connect(&target, false).expect("connect");
@@ -313,7 +313,7 @@ fn postgres_side_by_side_moves_each_table_by_its_case() {
         !admin.exists(&temporary).expect("exists"),
         "no temporary database left"
     );
-    let outcome = upgrade::rollback(&target, true).expect("rollback");
+    let outcome = upgrade::rollback(&target, true, upgrade::LOCK_WAIT).expect("rollback");
     assert!(
         outcome.kept_upgraded.is_some(),
         "the new database took a write and is kept"
@@ -472,7 +472,7 @@ fn postgres_read_only_original_stays_read_only() {
         admin.is_read_only(&outcome.report.retained).expect("flag"),
         "the retained original is read-only"
     );
-    upgrade::rollback(&target, false).expect("rollback");
+    upgrade::rollback(&target, false, upgrade::LOCK_WAIT).expect("rollback");
     assert!(
         admin.is_read_only(&name).expect("flag"),
         "the original is read-only again"
@@ -488,7 +488,10 @@ fn rollback_is_refused_after_writes_unless_forced() {
         path: dir.path().join("rb.db"),
     };
     assert!(
-        matches!(upgrade::rollback(&target, false), Err(Error::Invalid(_))),
+        matches!(
+            upgrade::rollback(&target, false, upgrade::LOCK_WAIT),
+            Err(Error::Invalid(_))
+        ),
         "nothing to roll back yet"
     );
     deploy(&target, &v1(Platform::Sqlite));
@@ -497,7 +500,7 @@ fn rollback_is_refused_after_writes_unless_forced() {
     let again = upgrade::side_by_side(&target, &v2(Platform::Sqlite), &options(), &NoProgress)
         .expect("again");
     assert!(again.up_to_date, "the same package again is a no-op");
-    let clean = upgrade::rollback(&target, false).expect("no writes: rollback");
+    let clean = upgrade::rollback(&target, false, upgrade::LOCK_WAIT).expect("no writes: rollback");
     assert!(
         clean.kept_upgraded.is_none(),
         "the unused upgraded database is dropped"
@@ -509,9 +512,9 @@ fn rollback_is_refused_after_writes_unless_forced() {
         .execute("INSERT INTO audit VALUES (1, 'after the switch')")
         .expect("write");
     drop(driver);
-    let err = upgrade::rollback(&target, false).expect_err("took writes");
+    let err = upgrade::rollback(&target, false, upgrade::LOCK_WAIT).expect_err("took writes");
     assert!(matches!(err, Error::Blocked { .. }), "{err}");
-    let forced = upgrade::rollback(&target, true).expect("forced rollback");
+    let forced = upgrade::rollback(&target, true, upgrade::LOCK_WAIT).expect("forced rollback");
     let kept = forced.kept_upgraded.expect("the upgraded database is kept");
     let mut kept_driver =
         dac_engine::driver::SqliteDriver::open(Path::new(&kept), false).expect("kept");

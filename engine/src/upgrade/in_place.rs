@@ -5,7 +5,7 @@
 use super::{LOCK_WAIT, execute_locked};
 use crate::compare::{self, CompareOptions, Diff};
 use crate::dialect::dialect_for;
-use crate::driver::{Driver, with_lock};
+use crate::driver::{Driver, Locked, Waited};
 use crate::model::{Model, Platform};
 use crate::package::Package;
 use crate::plan::{self, HazardKind, Plan, PlanOptions};
@@ -29,6 +29,8 @@ pub struct InPlaceOptions {
     /// Rebuild tables whose columns are in another order than the package's, where the
     /// platform would keep their order (and report it).
     pub rebuild_for_column_order: bool,
+    /// How long to wait for another run's upgrade lock (`None`: [`LOCK_WAIT`]).
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// What an in-place upgrade did.
@@ -50,6 +52,9 @@ pub struct InPlaceOutcome {
     pub script: Script,
     /// Drift that the user allowed the upgrade to override.
     pub drift: Option<Diff>,
+    /// Whom the upgrade waited behind for the upgrade lock, if it waited: a second run that then
+    /// finds the database up to date says why.
+    pub waited: Option<Waited>,
 }
 
 /// The drift of a registered database: compare(registered definition, live schema).
@@ -91,9 +96,12 @@ pub fn in_place(
     package: &Package,
     options: &InPlaceOptions,
 ) -> Result<InPlaceOutcome> {
-    with_lock(driver, LOCK_WAIT, |driver| {
-        in_place_locked(driver, package, options)
-    })
+    let mut locked = Locked::take(driver, options.lock_wait.unwrap_or(LOCK_WAIT))?;
+    let waited = locked.waited().cloned();
+    let mut outcome = in_place_locked(&mut *locked, package, options)?;
+    locked.release()?;
+    outcome.waited = waited;
+    Ok(outcome)
 }
 
 fn in_place_locked(
@@ -148,6 +156,7 @@ fn in_place_locked(
             plan,
             script,
             drift: allowed_drift,
+            waited: None,
         });
     }
     refuse_unrunnable(&plan)?;
@@ -176,6 +185,7 @@ fn in_place_locked(
         plan,
         script,
         drift: allowed_drift,
+        waited: None,
     })
 }
 

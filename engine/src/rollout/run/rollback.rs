@@ -208,7 +208,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 self.check_unchanged(record, target, registration.as_ref())?;
-                upgrade::rollback(target, false).map(|_| ())
+                upgrade::rollback(target, false, upgrade::LOCK_WAIT).map(|_| ())
             }
         }
     }

@@ -45,7 +45,7 @@ use std::time::Instant;
 use super::LOCK_WAIT;
 use crate::Result;
 use crate::compare::{CompareOptions, Diff};
-use crate::driver::{Driver, Moved, Server, Target, WriterHold, connect_server, with_lock};
+use crate::driver::{Driver, Locked, Moved, Server, Target, Waited, WriterHold, connect_server};
 use crate::fault;
 use crate::package::Package;
 use crate::plan::Plan;
@@ -77,6 +77,8 @@ pub struct SideBySideOptions {
     /// whether anything was written to the copied tables meanwhile: kept if nothing was, made
     /// again with writers held if something was.
     pub copy_early: bool,
+    /// How long to wait for another run's upgrade lock.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for SideBySideOptions {
@@ -92,6 +94,7 @@ impl Default for SideBySideOptions {
             variables: Vec::new(),
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             copy_early: true,
+            lock_wait: LOCK_WAIT,
         }
     }
 }
@@ -128,6 +131,8 @@ pub struct SideBySideOutcome {
     /// Nothing to do: the database is registered at this package and matches it (no new
     /// database was made; the report lists no tables).
     pub up_to_date: bool,
+    /// Whom the run waited behind for the upgrade lock, if it waited.
+    pub waited: Option<Waited>,
 }
 
 /// What a rollback did.
@@ -143,6 +148,8 @@ pub struct RollbackOutcome {
     pub kept_upgraded: Option<String>,
     /// What the run first did about an interrupted earlier run, if anything.
     pub recovered: Option<String>,
+    /// Whom the run waited behind for the upgrade lock, if it waited.
+    pub waited: Option<Waited>,
 }
 
 /// Upgrades the database of `target` to `package` side by side. See the module documentation.
@@ -153,12 +160,14 @@ pub fn side_by_side(
     progress: &dyn Progress,
 ) -> Result<SideBySideOutcome> {
     let mut server = connect_server(target)?;
-    with_lock(server.as_mut(), LOCK_WAIT, |server| {
-        let recovered = recover_locked(server)?;
-        let mut outcome = run(server, package, options, progress)?;
-        outcome.recovered = recovered;
-        Ok(outcome)
-    })
+    let mut locked = Locked::take(server.as_mut(), options.lock_wait)?;
+    let waited = locked.waited().cloned();
+    let recovered = recover_locked(&mut *locked)?;
+    let mut outcome = run(&mut *locked, package, options, progress)?;
+    locked.release()?;
+    outcome.recovered = recovered;
+    outcome.waited = waited;
+    Ok(outcome)
 }
 
 pub(super) fn millis(duration: std::time::Duration) -> u64 {
@@ -214,6 +223,7 @@ fn run(
         drift: planned.allowed_drift,
         recovered: None,
         up_to_date: false,
+        waited: None,
     })
 }
 

@@ -159,6 +159,7 @@ pub(super) fn validate_and_plan(
             drift: allowed_drift,
             recovered: None,
             up_to_date: true,
+            waited: None,
         })));
     }
     let registered_model = match &registration {
