@@ -1003,3 +1003,89 @@ fn postgres_a_schema_change_during_an_early_copy_fails_the_upgrade() {
         });
     }
 }
+
+/// Rows that break a CHECK the package adds, fixed by its pre-deployment script: an in-place
+/// upgrade runs the script before it adds the constraint, and so must a side-by-side upgrade
+/// (issue 20 item 8). Both modes end with the same rows and the constraint in force.
+fn a_check_fixed_by_the_predeploy_script(
+    in_place_target: &Target,
+    side_by_side_target: &Target,
+    platform: Platform,
+) {
+    let v1 = package(
+        platform,
+        "1.0",
+        "CREATE TABLE items (id integer PRIMARY KEY, qty integer NOT NULL, note text);
+         CREATE INDEX items_qty ON items (qty);",
+    );
+    let mut v2 = package(
+        platform,
+        "2.0",
+        "CREATE TABLE items (id integer PRIMARY KEY, qty integer NOT NULL CHECK (qty >= 0), note text);
+         CREATE INDEX items_qty ON items (qty);",
+    );
+    v2.predeploy = Some("UPDATE items SET qty = 0 WHERE qty < 0;".into());
+    for (target, side_by_side) in [(in_place_target, false), (side_by_side_target, true)] {
+        deploy(target, &v1);
+        let mut driver = connect(target, false).expect("connect");
+        driver
+            .execute("INSERT INTO items (id, qty, note) VALUES (1, -5, 'broken'), (2, 3, 'fine')")
+            .expect("rows");
+        drop(driver);
+        let mode = if side_by_side {
+            "side by side"
+        } else {
+            "in place"
+        };
+        if side_by_side {
+            upgrade::side_by_side(target, &v2, &options(), &NoProgress)
+                .unwrap_or_else(|e| panic!("{platform:?} {mode}: {e}"));
+        } else {
+            let mut driver = connect(target, false).expect("connect");
+            upgrade::in_place(driver.as_mut(), &v2, &InPlaceOptions::default())
+                .unwrap_or_else(|e| panic!("{platform:?} {mode}: {e}"));
+        }
+        let mut driver = connect(target, false).expect("connect");
+        assert_eq!(
+            driver
+                .query("SELECT id, qty FROM items ORDER BY id")
+                .expect("rows"),
+            vec![
+                vec![Some("1".to_string()), Some("0".to_string())],
+                vec![Some("2".to_string()), Some("3".to_string())]
+            ],
+            "{platform:?} {mode}"
+        );
+        assert!(
+            driver
+                .execute("INSERT INTO items (id, qty) VALUES (3, -1)")
+                .is_err(),
+            "{platform:?} {mode}: the CHECK is not in force"
+        );
+        let (_, drift) = upgrade::drift(driver.as_mut())
+            .expect("drift")
+            .expect("registered");
+        assert!(
+            drift.is_empty(),
+            "{platform:?} {mode}: the schema is not the package's: {drift:?}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_a_check_fixed_by_the_predeploy_script_upgrades_in_both_modes() {
+    on_sqlite("in_place.db", |in_place| {
+        on_sqlite("side.db", |side| {
+            a_check_fixed_by_the_predeploy_script(in_place, side, Platform::Sqlite);
+        });
+    });
+}
+
+#[test]
+fn postgres_a_check_fixed_by_the_predeploy_script_upgrades_in_both_modes() {
+    on_postgres("check_in_place", |in_place, _| {
+        on_postgres("check_side", |side, _| {
+            a_check_fixed_by_the_predeploy_script(in_place, side, Platform::Postgres);
+        });
+    });
+}
