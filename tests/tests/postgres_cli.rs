@@ -341,3 +341,108 @@ fn an_in_place_upgrade_behind_a_lock_times_out_naming_the_blocker() {
     .expect_code(0);
     server().drop_database(&url);
 }
+
+/// A statement that runs longer than `--command-timeout` (a pre-deployment script that sleeps)
+/// fails the upgrade cleanly: the error says which limit, and nothing of the upgrade is left.
+#[test]
+fn an_in_place_upgrade_past_the_command_timeout_is_undone() {
+    let url = server().create_database("command_timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    let before = schema(&url);
+    let folder = dir.path().join("src-slow");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("schema.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY, name text, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("predeploy.sql"), "SELECT pg_sleep(30);\n").unwrap();
+    let run = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            folder.to_str().unwrap(),
+            "--name",
+            "app",
+            "--version",
+            "2.0.0",
+            "--target",
+            &url,
+            "--in-place",
+            "--command-timeout",
+            "500ms",
+        ],
+    );
+    assert_ne!(run.code, 0, "the upgrade outlived its command timeout");
+    assert!(
+        run.stderr.contains("command timeout"),
+        "the error does not say which limit:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        schema(&url),
+        before,
+        "the timed-out upgrade changed the schema"
+    );
+    assert_eq!(
+        query(&url, "SELECT version FROM _dac.registry"),
+        "1.0.0",
+        "the registration moved"
+    );
+    server().drop_database(&url);
+}
+
+/// `dac rollback` and `dac recover` take `--lock-timeout` (the wait for another run's upgrade
+/// lock) and refuse `--command-timeout` with a reason, never ignore it.
+#[test]
+fn rollback_and_recover_take_the_lock_timeout() {
+    let url = server().create_database("rollback_timeouts");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    let run = dac(
+        dir.path(),
+        &["recover", "--target", &url, "--lock-timeout", "2s"],
+    );
+    run.expect_code(0);
+    let run = dac(
+        dir.path(),
+        &["rollback", "--target", &url, "--lock-timeout", "2s"],
+    );
+    assert!(
+        run.stderr.contains("no side-by-side upgrade to roll back"),
+        "{}",
+        run.stderr
+    );
+    for command in ["recover", "rollback"] {
+        let run = dac(
+            dir.path(),
+            &[command, "--target", &url, "--command-timeout", "2s"],
+        );
+        assert_ne!(run.code, 0, "{command}");
+        assert!(
+            run.stderr.contains("--command-timeout does not apply"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+    server().drop_database(&url);
+}

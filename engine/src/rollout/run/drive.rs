@@ -91,7 +91,7 @@ impl Run<'_> {
             compare: upgrade::compare_options(package.model.platform()),
             variables: package.variable_values(&self.spec.variables),
             rebuild_for_column_order: false,
-            lock_wait: None,
+            lock_wait: Some(self.spec.timeouts.lock),
         }
     }
 
