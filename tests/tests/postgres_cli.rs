@@ -446,3 +446,109 @@ fn rollback_and_recover_take_the_lock_timeout() {
     }
     server().drop_database(&url);
 }
+
+/// A failed or refused first deployment leaves nothing behind on PostgreSQL either: the database
+/// dac created for it is dropped, and an existing empty database is left as it was (no registry
+/// schema, no tables).
+#[test]
+fn a_failed_first_deployment_leaves_nothing_behind_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bad");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("schema.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("postdeploy.sql"),
+        "INSERT INTO nowhere VALUES (1);\n",
+    )
+    .unwrap();
+    let deploy = |url: &str| {
+        dac(
+            dir.path(),
+            &[
+                "upgrade",
+                folder.to_str().unwrap(),
+                "--target",
+                url,
+                "--in-place",
+                "--name",
+                "app",
+                "--version",
+                "1.0.0",
+            ],
+        )
+    };
+    // A SQL Server package: refused for a PostgreSQL target.
+    let sqlserver = dir.path().join("mssql");
+    std::fs::create_dir(&sqlserver).unwrap();
+    std::fs::write(
+        sqlserver.join("schema.sql"),
+        "CREATE TABLE dbo.t (id int);\n",
+    )
+    .unwrap();
+    let mssql = dir.path().join("mssql.dacpac");
+    dac(
+        dir.path(),
+        &[
+            "build",
+            sqlserver.to_str().unwrap(),
+            "--platform",
+            "sqlserver",
+            "-o",
+            mssql.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let refuse = |url: &str| {
+        dac(
+            dir.path(),
+            &[
+                "upgrade",
+                mssql.to_str().unwrap(),
+                "--target",
+                url,
+                "--in-place",
+            ],
+        )
+    };
+    let exists = |name: &str| {
+        query(
+            &server().url("postgres"),
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+        ) == "1"
+    };
+
+    // A database dac creates for the deployment.
+    let name = format!("dac_t_first_deploy_{}", std::process::id());
+    let url = server().url(&name);
+    assert!(!exists(&name));
+    deploy(&url).expect_code(1);
+    assert!(!exists(&name), "the failed first deployment left {name}");
+    refuse(&url).expect_code(3);
+    assert!(!exists(&name), "the refused first deployment left {name}");
+
+    // An existing empty database.
+    let url = server().create_database("first_deploy_empty");
+    deploy(&url).expect_code(1);
+    refuse(&url).expect_code(3);
+    assert_eq!(
+        query(
+            &url,
+            "SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public')"
+        ),
+        "0",
+        "a schema was left in the empty database"
+    );
+    assert_eq!(
+        query(
+            &url,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+        ),
+        "0",
+        "a table was left in the empty database"
+    );
+    server().drop_database(&url);
+}

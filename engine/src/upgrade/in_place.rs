@@ -170,7 +170,15 @@ fn in_place_locked(
         driver.append_history(&entry)
     });
     if let Err(err) = result {
-        // The transaction rolled back; record the failure on its own.
+        // The transaction rolled back. A failed first deployment leaves the database as it
+        // was, without a registry of dac's (a database dac created is dropped by the caller);
+        // otherwise the failure is recorded on its own.
+        let first = action == HistoryAction::Deploy
+            && registration.is_none()
+            && driver.history().map_or(true, |h| h.is_empty());
+        if first {
+            return Err(err);
+        }
         let mut failed = HistoryEntry::now(action, HistoryStatus::Fail, &metadata.name);
         failed.version_before = version_before;
         failed.message = err.to_string();
