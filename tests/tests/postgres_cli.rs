@@ -552,3 +552,52 @@ fn a_failed_first_deployment_leaves_nothing_behind_on_postgres() {
     );
     server().drop_database(&url);
 }
+
+/// A renamed table (`-- @renamed from=OLD`) whose primary key another table's foreign key
+/// references, with a CHECK and an index: renamed in place, its constraints (named by the
+/// server after the old table) renamed with it, the foreign key left alone, the rows kept.
+#[test]
+fn renamed_annotations_keep_a_postgres_table_with_its_constraints() {
+    let url = server().create_database("pg_renamed_table");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE customers (\n  id integer PRIMARY KEY,\n  name text NOT NULL CHECK (length(name) > 0)\n);\nCREATE INDEX customers_name_idx ON customers (name);\nCREATE TABLE orders (\n  id integer PRIMARY KEY,\n  customer_id integer NOT NULL REFERENCES customers (id)\n);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE clients ( -- @renamed from=customers\n  id integer PRIMARY KEY,\n  name text NOT NULL CHECK (length(name) > 0)\n);\nCREATE INDEX clients_name_idx ON clients (name);\nCREATE TABLE orders (\n  id integer PRIMARY KEY,\n  customer_id integer NOT NULL REFERENCES clients (id)\n);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO customers VALUES (1, 'ada')");
+    query(&url, "INSERT INTO orders VALUES (10, 1)");
+    let script = dac(dir.path(), &["script", &v2, "--target", &url]);
+    script.expect_code(0);
+    for dropped in [
+        "DROP CONSTRAINT",
+        "DROP TABLE",
+        "ADD CONSTRAINT",
+        "CREATE TABLE",
+    ] {
+        assert!(
+            !script.stdout.contains(dropped),
+            "the rename re-creates what it should keep ({dropped}):\n{}",
+            script.stdout
+        );
+    }
+    dac(
+        dir.path(),
+        &["upgrade", &v2, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    assert_eq!(query(&url, "SELECT id, name FROM clients"), "1|ada");
+    assert_eq!(query(&url, "SELECT id, customer_id FROM orders"), "10|1");
+    dac(dir.path(), &["compare", &url, &v2]).expect_code(0);
+    server().drop_database(&url);
+}
