@@ -385,7 +385,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
             Some(v) if v > 0.0 && v <= 86_400.0 => Ok(Some(std::time::Duration::from_secs_f64(v))),
             Some(_) => Err(invalid(
                 file,
-                &format!("{key} must be more than 0 and at most 86400"),
+                format!("{key} must be more than 0 and at most 86400"),
             )),
         }
     };

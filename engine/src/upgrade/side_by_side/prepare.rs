@@ -290,9 +290,8 @@ pub(super) fn without_checks_before_predeploy(
     desired: &Model,
     package: &Package,
 ) -> Option<Model> {
-    if package.predeploy.is_none() {
-        return None;
-    }
+    // Without a pre-deployment script nothing runs before the constraints could be added.
+    package.predeploy.as_ref()?;
     let new_checks: Vec<&Element> = diff
         .differences()
         .filter(|c| c.kind == kind::CHECK)
