@@ -318,11 +318,6 @@ impl Fill<'_> {
             run_script(new.as_mut(), &self.scripts.predeploy, &mut |_| Ok(()))?;
             drop(new);
             copy_and_build(&mut copiers, &mut [], &[], indexes, self.progress)?;
-            if !self.scripts.checks.batches.is_empty() {
-                let mut new = server.open(self.to)?;
-                run_script(new.as_mut(), &self.scripts.checks, &mut |_| Ok(()))?;
-                drop(new);
-            }
         }
         fault::point("sbs.indexed");
         finish_copiers(copiers)?;

@@ -269,11 +269,9 @@ pub(super) struct Scripts {
     pub(super) predeploy: Script,
     /// Index builds, spread over the copiers' sessions.
     pub(super) indexes: Vec<IndexBuild>,
-    /// The CHECK constraints left out of the tables the rows go into, added once the
-    /// pre-deployment script and the index builds ran (see [`without_checks_before_predeploy`]);
-    /// may be empty.
-    pub(super) checks: Script,
-    /// Triggers, the refactor log, the post-deployment script, then foreign keys.
+    /// The CHECK constraints left out of the tables the rows go into (see
+    /// [`without_checks_before_predeploy`]), triggers, the refactor log, the post-deployment
+    /// script, then foreign keys.
     pub(super) after: Script,
 }
 
@@ -415,6 +413,11 @@ pub(super) fn create_scripts(
     // Foreign keys last: they check the copied rows and whatever the scripts added (reference
     // rows a post-deployment script seeds, say). SQLite declares them with the table, so its
     // check runs before the commit instead.
+    // The checks left out of the tables come first, as an in-place upgrade adds them before
+    // triggers and the post-deployment script; SQLite's rebuilds among them need foreign keys
+    // off, and their check waits for the end, after the post-deployment script seeds
+    // reference rows.
+    after.batches.splice(0..0, checks.batches);
     after
         .batches
         .sort_by_key(|b| b.step == Some(StepKind::AddForeignKey));
@@ -423,7 +426,6 @@ pub(super) fn create_scripts(
         before_copy,
         predeploy,
         indexes,
-        checks,
         after,
     })
 }
