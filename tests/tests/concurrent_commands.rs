@@ -18,7 +18,7 @@ use dac_tests::postgres::server;
 
 const TRIALS: usize = 20;
 /// Trials run at a time (each on its own database).
-const AT_ONCE: usize = 4;
+const AT_ONCE: usize = 8;
 
 /// Each version's table columns: v2 adds `note`, v3 adds `tag`.
 const VERSIONS: [(&str, &str); 3] = [
