@@ -169,6 +169,9 @@ pub struct RecoverArgs {
     /// The database.
     #[command(flatten)]
     pub target: TargetFlag,
+    /// Lock and command timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutFlags,
     /// Output format.
     #[command(flatten)]
     pub outcome: OutcomeFlag,
@@ -202,6 +205,9 @@ pub struct TargetArgs {
     /// The database.
     #[command(flatten)]
     pub target: TargetFlag,
+    /// Lock and command timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutFlags,
 }
 
 /// `--target`, or where to find it: `--target-env NAME`, a publish profile's
@@ -227,9 +233,9 @@ pub struct TargetFlag {
 /// How long dac's statements may wait for locks and run, for commands that change a database.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct TimeoutFlags {
-    /// The longest wait for a lock another session holds (e.g. 5s, 500ms, 2m); past it the
-    /// change is undone and the error names the session that held the lock where the platform
-    /// tells (PostgreSQL). Default 5s.
+    /// The longest wait for a lock another session holds (e.g. 5s, 500ms, 2m), another dac
+    /// run's upgrade lock included; past it the change is undone and the error names the session
+    /// or run that held the lock where the platform tells. Default 5s.
     #[arg(long, value_name = "DURATION", value_parser = crate::shared::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
     /// The longest run of one statement (default: no limit); past it the change is undone.
@@ -308,7 +314,8 @@ pub struct UpgradeArgs {
     /// Compare and plan options, as `dac script` and `dac deploy-report` take them.
     #[command(flatten)]
     pub planning: PlanningFlags,
-    /// Lock and command timeouts (in-place upgrades).
+    /// Lock and command timeouts (side by side: the lock timeout only, the wait for another
+    /// run's upgrade lock).
     #[command(flatten)]
     pub timeouts: TimeoutFlags,
 }
@@ -337,6 +344,9 @@ pub struct RollbackArgs {
     /// Output format.
     #[command(flatten)]
     pub outcome: OutcomeFlag,
+    /// Lock and command timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutFlags,
 }
 
 /// `dac extract`.

@@ -73,6 +73,7 @@ pub fn in_place_options(
         rebuild_for_column_order: flags.rebuild_for_column_order,
         block_on: block_on(flags)?,
         leave_out_uncreatable: flags.leave_out_uncreatable,
+        lock_wait: None,
     })
 }
 

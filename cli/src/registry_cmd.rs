@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use dac_engine::driver;
+use dac_engine::driver::{self, Locked};
 use dac_engine::endpoint::{LoadOptions, load_package};
 use dac_engine::package::{self, Package};
 use dac_engine::registry::Registration;
@@ -18,7 +18,8 @@ use crate::args::{
 };
 use crate::output::{errln, out_data, out_text, outln};
 use crate::shared::{
-    EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target_of, write_output,
+    EXIT_DIFFERENCES, EXIT_OK, apply_timeouts, is_stdout, print_warnings, target_of, timeouts,
+    write_output,
 };
 
 /// `dac extract`.
@@ -127,6 +128,13 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
     apply_timeouts(driver.as_mut(), args.timeouts)?;
+    let lock_wait = timeouts(args.timeouts).lock;
+    // The lock is held from the check of the database against the package to the end.
+    let mut locked = Locked::take(driver.as_mut(), lock_wait)?;
+    if let Some(waited) = locked.waited() {
+        errln!("note: {waited}");
+    }
+    let driver = &mut *locked;
     let package = match &args.package {
         Some(path) => {
             let options = LoadOptions {
@@ -148,7 +156,7 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
     };
     let mut forced_over = Vec::new();
     if args.package.is_some() {
-        let differences = upgrade::registration_differences(driver.as_mut(), &package)?;
+        let differences = upgrade::registration_differences(driver, &package)?;
         if !differences.is_empty() {
             let shown = upgrade::describe_drift(&differences);
             if !args.force {
@@ -169,9 +177,10 @@ pub fn register(args: RegisterArgs) -> Result<u8> {
         }
     }
     let registration = Registration::of(&package)?;
-    let written = upgrade::register(driver.as_mut(), &registration);
-    print_warnings(driver.as_mut());
+    let written = upgrade::register(driver, &registration, lock_wait);
+    print_warnings(driver);
     written?;
+    locked.release()?;
     outln!(
         "registered {target} as {} {}",
         registration.name,
@@ -196,7 +205,7 @@ pub fn unregister(args: UnregisterArgs) -> Result<u8> {
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
     apply_timeouts(driver.as_mut(), args.timeouts)?;
-    let registration = match upgrade::unregister(driver.as_mut()) {
+    let registration = match upgrade::unregister(driver.as_mut(), timeouts(args.timeouts).lock) {
         Ok(None) => bail!("{target} is not registered"),
         Ok(Some(registration)) => {
             print_warnings(driver.as_mut());

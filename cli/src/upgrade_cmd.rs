@@ -15,7 +15,7 @@ use crate::args::{RecoverArgs, RollbackArgs, TransferFormat, UpgradeArgs};
 use crate::output::{errln, out_data, out_text, outln};
 use crate::planning;
 use crate::progress_display::ProgressDisplay;
-use crate::shared::{EXIT_OK, apply_timeouts, print_warnings, target_of, write_output};
+use crate::shared::{EXIT_OK, apply_timeouts, print_warnings, target_of, timeouts, write_output};
 
 /// `dac upgrade`.
 pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
@@ -27,11 +27,9 @@ pub fn upgrade(args: UpgradeArgs) -> Result<u8> {
     }
     check_mode(&args)?;
     let target = target_of(&args.target)?;
-    if args.side_by_side
-        && (args.timeouts.lock_timeout.is_some() || args.timeouts.command_timeout.is_some())
-    {
+    if args.side_by_side && args.timeouts.command_timeout.is_some() {
         bail!(
-            "--lock-timeout and --command-timeout apply to in-place upgrades; a side-by-side upgrade holds writers with its own bounded waits"
+            "--command-timeout applies to in-place upgrades; a side-by-side upgrade holds writers with its own bounded waits"
         );
     }
     let package = upgrade_package(&args, &target)?;
@@ -86,27 +84,32 @@ fn check_mode(args: &UpgradeArgs) -> Result<()> {
 
 /// `dac upgrade --in-place`.
 fn upgrade_in_place(args: &UpgradeArgs, target: &Target, package: &Package) -> Result<u8> {
-    recover_quietly(target)?;
+    let lock_wait = timeouts(args.timeouts).lock;
+    let recovery_waited = recover_quietly(target, lock_wait)?;
     let (mut driver, created) =
         driver::connect_creating(target).with_context(|| format!("connecting to {target}"))?;
     if let Err(err) = apply_timeouts(driver.as_mut(), args.timeouts) {
         return Err(discard(created, driver, err));
     }
-    let options = match planning::in_place_options(&args.planning, args.allow_drift, package) {
+    let mut options = match planning::in_place_options(&args.planning, args.allow_drift, package) {
         Ok(options) => options,
         Err(err) => return Err(discard(created, driver, err)),
     };
+    options.lock_wait = Some(lock_wait);
     let progress = ProgressDisplay::on_terminal();
     let outcome = upgrade::in_place_with_progress(driver.as_mut(), package, &options, &progress);
     progress.finish();
     print_warnings(driver.as_mut());
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
             let err = anyhow::Error::from(err).context(format!("upgrading {target}"));
             return Err(discard(created, driver, err));
         }
     };
+    if outcome.waited.is_none() {
+        outcome.waited = recovery_waited;
+    }
     print_in_place(&outcome, target, package, args.show_script)
 }
 
@@ -119,6 +122,7 @@ fn print_in_place(
 ) -> Result<u8> {
     let name = package.metadata.as_ref().map_or("", |m| m.name.as_str());
     let scripts = scripts_ran(&outcome.plan);
+    let waited = outcome.waited.as_ref();
     let script_text = outcome.script.text(dialect_for(package.model.platform()));
     crate::output::outcome(&serde_json::json!({
         "format_version": 1,
@@ -147,21 +151,27 @@ fn print_in_place(
             .map(|c| format!("{} {} {}", c.action, c.kind, c.name))
             .collect::<Vec<_>>()),
         "script": show_script.then_some(&script_text),
+        "waited_behind": waited.map(ToString::to_string),
     }));
     if outcome.up_to_date && scripts.is_empty() {
         outln!(
-            "{target} is up to date: {name} {} (nothing to do)",
-            outcome.version_after
+            "{target} is up to date: {name} {} (nothing to do){}",
+            outcome.version_after,
+            waited_note(waited)
         );
         return Ok(EXIT_OK);
+    }
+    if let Some(waited) = waited {
+        errln!("note: {waited}");
     }
     if show_script && !crate::output::is_machine_output() {
         out_data(&script_text);
     }
     if outcome.up_to_date {
         outln!(
-            "{target} is up to date: {name} {} (schema unchanged); ran {scripts} in one transaction",
-            outcome.version_after
+            "{target} is up to date: {name} {} (schema unchanged){}; ran {scripts} in one transaction",
+            outcome.version_after,
+            waited_note(waited)
         );
         return Ok(EXIT_OK);
     }
@@ -206,6 +216,13 @@ fn print_in_place(
         errln!("  drift overridden:\n{}", upgrade::describe_drift(drift));
     }
     Ok(EXIT_OK)
+}
+
+/// Why a run found nothing to do, when it waited for another run's lock: that run did it.
+fn waited_note(waited: Option<&driver::Waited>) -> String {
+    waited.map_or(String::new(), |waited| {
+        format!(", after another run finished: {waited}")
+    })
 }
 
 /// "the pre-deployment and post-deployment scripts", or "" when the plan runs none.
@@ -330,7 +347,8 @@ fn upgrade_with_plan(args: &UpgradeArgs) -> Result<u8> {
         args.version.clone(),
         false,
     )?;
-    recover_quietly(&target)?;
+    let lock_wait = timeouts(args.timeouts).lock;
+    recover_quietly(&target, lock_wait)?;
     let mut driver =
         driver::connect(&target, false).with_context(|| format!("connecting to {target}"))?;
     apply_timeouts(driver.as_mut(), args.timeouts)?;
@@ -345,6 +363,7 @@ fn upgrade_with_plan(args: &UpgradeArgs) -> Result<u8> {
 fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) -> Result<u8> {
     let mut options = planning::side_by_side_options(&args.planning, args.allow_drift, package)?;
     options.copy_early = !args.no_early_copy;
+    options.lock_wait = timeouts(args.timeouts).lock;
     if let Some(n) = args.parallel {
         options.parallelism = n.max(1);
     }
@@ -368,16 +387,17 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
     }
     let mut report = outcome.report;
     report.database = target.to_string();
+    let waited = waited_note(outcome.waited.as_ref());
     if outcome.up_to_date {
         let scripts = scripts_ran(&outcome.plan);
         aside(if scripts.is_empty() {
             format!(
-                "{target} is up to date: {} {} (nothing to do)",
+                "{target} is up to date: {} {} (nothing to do){waited}",
                 report.application, report.version_after
             )
         } else {
             format!(
-                "{target} is up to date: {} {} (schema unchanged, nothing copied); ran {scripts} in one transaction",
+                "{target} is up to date: {} {} (schema unchanged, nothing copied){waited}; ran {scripts} in one transaction",
                 report.application, report.version_after
             )
         });
@@ -386,6 +406,9 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
             out_data(&report.json());
         }
         return Ok(EXIT_OK);
+    }
+    if let Some(waited) = &outcome.waited {
+        errln!("note: {waited}");
     }
     let text = match format {
         TransferFormat::Text => report.text(),
@@ -420,8 +443,14 @@ fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) 
 /// `dac rollback`.
 pub fn rollback(args: RollbackArgs) -> Result<u8> {
     let target = target_of(&args.target)?;
-    let outcome =
-        upgrade::rollback(&target, args.force).with_context(|| format!("rolling back {target}"))?;
+    if args.timeouts.command_timeout.is_some() {
+        bail!(command_timeout_unused("rollback"));
+    }
+    let outcome = upgrade::rollback(&target, args.force, timeouts(args.timeouts).lock)
+        .with_context(|| format!("rolling back {target}"))?;
+    if let Some(waited) = &outcome.waited {
+        errln!("note: {waited}");
+    }
     if let Some(recovered) = &outcome.recovered {
         outln!("first: {recovered}");
     }
@@ -448,7 +477,14 @@ pub fn rollback(args: RollbackArgs) -> Result<u8> {
 /// `dac recover`.
 pub fn recover(args: RecoverArgs) -> Result<u8> {
     let target = target_of(&args.target)?;
-    let recovered = upgrade::recover(&target).with_context(|| format!("recovering {target}"))?;
+    if args.timeouts.command_timeout.is_some() {
+        bail!(command_timeout_unused("recover"));
+    }
+    let (recovered, waited) = upgrade::recover(&target, timeouts(args.timeouts).lock)
+        .with_context(|| format!("recovering {target}"))?;
+    if let Some(waited) = &waited {
+        errln!("note: {waited}");
+    }
     match &recovered {
         Some(what) => outln!("{what}"),
         None => outln!("{target}: nothing to recover"),
@@ -462,10 +498,23 @@ pub fn recover(args: RecoverArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Before an in-place upgrade: finish or undo an interrupted side-by-side run, saying so.
-fn recover_quietly(target: &Target) -> Result<()> {
-    if let Some(what) = upgrade::recover(target).with_context(|| format!("recovering {target}"))? {
+/// Before an in-place upgrade: finish or undo an interrupted side-by-side run, saying so; whom
+/// it waited behind for the upgrade lock, if it waited.
+fn recover_quietly(
+    target: &Target,
+    lock_wait: std::time::Duration,
+) -> Result<Option<driver::Waited>> {
+    let (what, waited) =
+        upgrade::recover(target, lock_wait).with_context(|| format!("recovering {target}"))?;
+    if let Some(what) = what {
         outln!("first: {what}");
     }
-    Ok(())
+    Ok(waited)
+}
+
+/// Why `--command-timeout` is refused by a command that runs no statements of the user's.
+fn command_timeout_unused(command: &str) -> String {
+    format!(
+        "--command-timeout does not apply to {command}: it switches and drops whole databases, with bounded waits of its own; --lock-timeout bounds the wait for another run's upgrade lock"
+    )
 }

@@ -564,6 +564,78 @@ fn renamed_annotations_keep_the_data_of_a_sqlite_column() {
     dac(dir.path(), &["compare", &target, &v2]).expect_code(0);
 }
 
+/// A renamed SQLite table (`-- @renamed from=OLD`) with an unnamed primary key another table's
+/// foreign key references, and an unnamed CHECK: renamed in place (SQLite moves the foreign
+/// key with it), nothing dropped or rebuilt, the rows kept.
+#[test]
+fn renamed_annotations_keep_a_sqlite_table_with_its_constraints() {
+    let dir = tempfile::tempdir().unwrap();
+    let build_folder = |version: &str, schema: &str| {
+        let folder = dir.path().join(format!("src-{version}"));
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("schema.sql"), schema).unwrap();
+        let out = dir.path().join(format!("app-{version}.dacpac"));
+        dac(
+            dir.path(),
+            &[
+                "build",
+                folder.to_str().unwrap(),
+                "--platform",
+                "sqlite",
+                "--name",
+                "app",
+                "--version",
+                version,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+        out.to_str().unwrap().to_string()
+    };
+    let v1 = build_folder(
+        "1.0.0",
+        "CREATE TABLE customers (\n  id INTEGER PRIMARY KEY,\n  name TEXT NOT NULL CHECK (length(name) > 0)\n);\nCREATE TABLE orders (\n  id INTEGER PRIMARY KEY,\n  customer_id INTEGER NOT NULL REFERENCES customers (id)\n);\n",
+    );
+    let v2 = build_folder(
+        "2.0.0",
+        "CREATE TABLE clients ( -- @renamed from=customers\n  id INTEGER PRIMARY KEY,\n  name TEXT NOT NULL CHECK (length(name) > 0)\n);\nCREATE TABLE orders (\n  id INTEGER PRIMARY KEY,\n  customer_id INTEGER NOT NULL REFERENCES clients (id)\n);\n",
+    );
+    let db = dir.path().join("app.db");
+    upgrade(dir.path(), &v1, &db, &[]).expect_code(0);
+    sql(
+        &db,
+        "INSERT INTO customers VALUES (1, 'ada'); INSERT INTO orders VALUES (10, 1);",
+    );
+    let target = format!("sqlite:{}", db.display());
+    let script = dac(dir.path(), &["script", &v2, "--target", &target]);
+    script.expect_code(0);
+    for recreated in ["cannot drop", "ADD CHECK", "ADD PRIMARY KEY", "_dac_new_"] {
+        assert!(
+            !script.stdout.contains(recreated),
+            "the rename re-creates what it should keep ({recreated}):\n{}",
+            script.stdout
+        );
+    }
+    upgrade(dir.path(), &v2, &db, &[]).expect_code(0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let row: (i64, String) = conn
+        .query_row("SELECT id, name FROM clients", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(row, (1, "ada".to_string()));
+    let orders: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM orders WHERE customer_id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orders, 1);
+    dac(dir.path(), &["compare", &target, &v2]).expect_code(0);
+}
+
 /// Another connection holds SQLite's write lock: `--lock-timeout` bounds the wait, the upgrade
 /// is undone and says which limit it ran into.
 #[test]

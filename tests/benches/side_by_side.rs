@@ -498,6 +498,7 @@ fn deploy(driver: &mut dyn Driver, package: &Package) {
             rebuild_for_column_order: false,
             block_on: Vec::new(),
             leave_out_uncreatable: false,
+            lock_wait: None,
         },
     )
     .expect("deploy");

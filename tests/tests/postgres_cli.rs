@@ -491,3 +491,263 @@ fn risky_postgres_changes_are_hazards_a_policy_can_refuse() {
     );
     server().drop_database(&url);
 }
+
+/// A statement that runs longer than `--command-timeout` (a pre-deployment script that sleeps)
+/// fails the upgrade cleanly: the error says which limit, and nothing of the upgrade is left.
+#[test]
+fn an_in_place_upgrade_past_the_command_timeout_is_undone() {
+    let url = server().create_database("command_timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY, name text);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    let before = schema(&url);
+    let folder = dir.path().join("src-slow");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("schema.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY, name text, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("predeploy.sql"), "SELECT pg_sleep(30);\n").unwrap();
+    let run = dac(
+        dir.path(),
+        &[
+            "upgrade",
+            folder.to_str().unwrap(),
+            "--name",
+            "app",
+            "--version",
+            "2.0.0",
+            "--target",
+            &url,
+            "--in-place",
+            "--command-timeout",
+            "500ms",
+        ],
+    );
+    assert_ne!(run.code, 0, "the upgrade outlived its command timeout");
+    assert!(
+        run.stderr.contains("command timeout"),
+        "the error does not say which limit:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        schema(&url),
+        before,
+        "the timed-out upgrade changed the schema"
+    );
+    assert_eq!(
+        query(&url, "SELECT version FROM _dac.registry"),
+        "1.0.0",
+        "the registration moved"
+    );
+    server().drop_database(&url);
+}
+
+/// `dac rollback` and `dac recover` take `--lock-timeout` (the wait for another run's upgrade
+/// lock) and refuse `--command-timeout` with a reason, never ignore it.
+#[test]
+fn rollback_and_recover_take_the_lock_timeout() {
+    let url = server().create_database("rollback_timeouts");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE users (id integer PRIMARY KEY);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    let run = dac(
+        dir.path(),
+        &["recover", "--target", &url, "--lock-timeout", "2s"],
+    );
+    run.expect_code(0);
+    let run = dac(
+        dir.path(),
+        &["rollback", "--target", &url, "--lock-timeout", "2s"],
+    );
+    assert!(
+        run.stderr.contains("no side-by-side upgrade to roll back"),
+        "{}",
+        run.stderr
+    );
+    for command in ["recover", "rollback"] {
+        let run = dac(
+            dir.path(),
+            &[command, "--target", &url, "--command-timeout", "2s"],
+        );
+        assert_ne!(run.code, 0, "{command}");
+        assert!(
+            run.stderr.contains("--command-timeout does not apply"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+    server().drop_database(&url);
+}
+
+/// A failed or refused first deployment leaves nothing behind on PostgreSQL either: the database
+/// dac created for it is dropped, and an existing empty database is left as it was (no registry
+/// schema, no tables).
+#[test]
+fn a_failed_first_deployment_leaves_nothing_behind_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bad");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("schema.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("postdeploy.sql"),
+        "INSERT INTO nowhere VALUES (1);\n",
+    )
+    .unwrap();
+    let deploy = |url: &str| {
+        dac(
+            dir.path(),
+            &[
+                "upgrade",
+                folder.to_str().unwrap(),
+                "--target",
+                url,
+                "--in-place",
+                "--name",
+                "app",
+                "--version",
+                "1.0.0",
+            ],
+        )
+    };
+    // A SQL Server package: refused for a PostgreSQL target.
+    let sqlserver = dir.path().join("mssql");
+    std::fs::create_dir(&sqlserver).unwrap();
+    std::fs::write(
+        sqlserver.join("schema.sql"),
+        "CREATE TABLE dbo.t (id int);\n",
+    )
+    .unwrap();
+    let mssql = dir.path().join("mssql.dacpac");
+    dac(
+        dir.path(),
+        &[
+            "build",
+            sqlserver.to_str().unwrap(),
+            "--platform",
+            "sqlserver",
+            "-o",
+            mssql.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let refuse = |url: &str| {
+        dac(
+            dir.path(),
+            &[
+                "upgrade",
+                mssql.to_str().unwrap(),
+                "--target",
+                url,
+                "--in-place",
+            ],
+        )
+    };
+    let exists = |name: &str| {
+        query(
+            &server().url("postgres"),
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+        ) == "1"
+    };
+
+    // A database dac creates for the deployment.
+    let name = format!("dac_t_first_deploy_{}", std::process::id());
+    let url = server().url(&name);
+    assert!(!exists(&name));
+    deploy(&url).expect_code(1);
+    assert!(!exists(&name), "the failed first deployment left {name}");
+    refuse(&url).expect_code(3);
+    assert!(!exists(&name), "the refused first deployment left {name}");
+
+    // An existing empty database.
+    let url = server().create_database("first_deploy_empty");
+    deploy(&url).expect_code(1);
+    refuse(&url).expect_code(3);
+    assert_eq!(
+        query(
+            &url,
+            "SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public')"
+        ),
+        "0",
+        "a schema was left in the empty database"
+    );
+    assert_eq!(
+        query(
+            &url,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+        ),
+        "0",
+        "a table was left in the empty database"
+    );
+    server().drop_database(&url);
+}
+
+/// A renamed table (`-- @renamed from=OLD`) whose primary key another table's foreign key
+/// references, with a CHECK and an index: renamed in place, its constraints (named by the
+/// server after the old table) renamed with it, the foreign key left alone, the rows kept.
+#[test]
+fn renamed_annotations_keep_a_postgres_table_with_its_constraints() {
+    let url = server().create_database("pg_renamed_table");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = build(
+        dir.path(),
+        "1.0.0",
+        "CREATE TABLE customers (\n  id integer PRIMARY KEY,\n  name text NOT NULL CHECK (length(name) > 0)\n);\nCREATE INDEX customers_name_idx ON customers (name);\nCREATE TABLE orders (\n  id integer PRIMARY KEY,\n  customer_id integer NOT NULL REFERENCES customers (id)\n);\n",
+    );
+    let v2 = build(
+        dir.path(),
+        "2.0.0",
+        "CREATE TABLE clients ( -- @renamed from=customers\n  id integer PRIMARY KEY,\n  name text NOT NULL CHECK (length(name) > 0)\n);\nCREATE INDEX clients_name_idx ON clients (name);\nCREATE TABLE orders (\n  id integer PRIMARY KEY,\n  customer_id integer NOT NULL REFERENCES clients (id)\n);\n",
+    );
+    dac(
+        dir.path(),
+        &["upgrade", &v1, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    query(&url, "INSERT INTO customers VALUES (1, 'ada')");
+    query(&url, "INSERT INTO orders VALUES (10, 1)");
+    let script = dac(dir.path(), &["script", &v2, "--target", &url]);
+    script.expect_code(0);
+    for dropped in [
+        "DROP CONSTRAINT",
+        "DROP TABLE",
+        "ADD CONSTRAINT",
+        "CREATE TABLE",
+    ] {
+        assert!(
+            !script.stdout.contains(dropped),
+            "the rename re-creates what it should keep ({dropped}):\n{}",
+            script.stdout
+        );
+    }
+    dac(
+        dir.path(),
+        &["upgrade", &v2, "--target", &url, "--in-place"],
+    )
+    .expect_code(0);
+    assert_eq!(query(&url, "SELECT id, name FROM clients"), "1|ada");
+    assert_eq!(query(&url, "SELECT id, customer_id FROM orders"), "10|1");
+    dac(dir.path(), &["compare", &url, &v2]).expect_code(0);
+    server().drop_database(&url);
+}

@@ -260,6 +260,7 @@ fn step_upgrade(
             rebuild_for_column_order: true,
             block_on: Vec::new(),
             leave_out_uncreatable: false,
+            lock_wait: None,
         };
         upgrade::in_place(driver.as_mut(), &package, &options)
             .map_err(|e| format!("in_place: {e}"))?;

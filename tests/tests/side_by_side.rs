@@ -267,7 +267,7 @@ fn sqlite_side_by_side_moves_each_table_by_its_case() {
     assert!(!dir.path().join("shop.db.dac-new").exists());
     // The new database took a write (the identity check), so the rollback is forced and keeps
     // it; the retained original becomes the database again.
-    let outcome = upgrade::rollback(&target, true).expect("rollback");
+    let outcome = upgrade::rollback(&target, true, upgrade::LOCK_WAIT).expect("rollback");
     assert_eq!(outcome.version.as_deref(), Some("1.0"));
     assert!(outcome.kept_upgraded.is_some());
     let mut driver = connect(&target, false).expect("connect");
@@ -313,7 +313,7 @@ fn postgres_side_by_side_moves_each_table_by_its_case() {
         !admin.exists(&temporary).expect("exists"),
         "no temporary database left"
     );
-    let outcome = upgrade::rollback(&target, true).expect("rollback");
+    let outcome = upgrade::rollback(&target, true, upgrade::LOCK_WAIT).expect("rollback");
     assert!(
         outcome.kept_upgraded.is_some(),
         "the new database took a write and is kept"
@@ -472,7 +472,7 @@ fn postgres_read_only_original_stays_read_only() {
         admin.is_read_only(&outcome.report.retained).expect("flag"),
         "the retained original is read-only"
     );
-    upgrade::rollback(&target, false).expect("rollback");
+    upgrade::rollback(&target, false, upgrade::LOCK_WAIT).expect("rollback");
     assert!(
         admin.is_read_only(&name).expect("flag"),
         "the original is read-only again"
@@ -488,7 +488,10 @@ fn rollback_is_refused_after_writes_unless_forced() {
         path: dir.path().join("rb.db"),
     };
     assert!(
-        matches!(upgrade::rollback(&target, false), Err(Error::Invalid(_))),
+        matches!(
+            upgrade::rollback(&target, false, upgrade::LOCK_WAIT),
+            Err(Error::Invalid(_))
+        ),
         "nothing to roll back yet"
     );
     deploy(&target, &v1(Platform::Sqlite));
@@ -497,7 +500,7 @@ fn rollback_is_refused_after_writes_unless_forced() {
     let again = upgrade::side_by_side(&target, &v2(Platform::Sqlite), &options(), &NoProgress)
         .expect("again");
     assert!(again.up_to_date, "the same package again is a no-op");
-    let clean = upgrade::rollback(&target, false).expect("no writes: rollback");
+    let clean = upgrade::rollback(&target, false, upgrade::LOCK_WAIT).expect("no writes: rollback");
     assert!(
         clean.kept_upgraded.is_none(),
         "the unused upgraded database is dropped"
@@ -509,9 +512,9 @@ fn rollback_is_refused_after_writes_unless_forced() {
         .execute("INSERT INTO audit VALUES (1, 'after the switch')")
         .expect("write");
     drop(driver);
-    let err = upgrade::rollback(&target, false).expect_err("took writes");
+    let err = upgrade::rollback(&target, false, upgrade::LOCK_WAIT).expect_err("took writes");
     assert!(matches!(err, Error::Blocked { .. }), "{err}");
-    let forced = upgrade::rollback(&target, true).expect("forced rollback");
+    let forced = upgrade::rollback(&target, true, upgrade::LOCK_WAIT).expect("forced rollback");
     let kept = forced.kept_upgraded.expect("the upgraded database is kept");
     let mut kept_driver =
         dac_engine::driver::SqliteDriver::open(Path::new(&kept), false).expect("kept");
@@ -1392,6 +1395,92 @@ fn postgres_a_written_table_without_a_key_is_copied_again() {
     on_postgres("sbs_keyless", |target, url| {
         a_written_table_without_a_key_is_copied_again(target, Platform::Postgres, |name| {
             open_postgres(url, name)
+        });
+    });
+}
+
+/// Rows that break a CHECK the package adds, fixed by its pre-deployment script: an in-place
+/// upgrade runs the script before it adds the constraint, and so must a side-by-side upgrade
+/// (issue 20 item 8). Both modes end with the same rows and the constraint in force.
+fn a_check_fixed_by_the_predeploy_script(
+    in_place_target: &Target,
+    side_by_side_target: &Target,
+    platform: Platform,
+) {
+    let v1 = package(
+        platform,
+        "1.0",
+        "CREATE TABLE items (id integer PRIMARY KEY, qty integer NOT NULL, note text);
+         CREATE INDEX items_qty ON items (qty);",
+    );
+    let mut v2 = package(
+        platform,
+        "2.0",
+        "CREATE TABLE items (id integer PRIMARY KEY, qty integer NOT NULL CHECK (qty >= 0), note text);
+         CREATE INDEX items_qty ON items (qty);",
+    );
+    v2.predeploy = Some("UPDATE items SET qty = 0 WHERE qty < 0;".into());
+    for (target, side_by_side) in [(in_place_target, false), (side_by_side_target, true)] {
+        deploy(target, &v1);
+        let mut driver = connect(target, false).expect("connect");
+        driver
+            .execute("INSERT INTO items (id, qty, note) VALUES (1, -5, 'broken'), (2, 3, 'fine')")
+            .expect("rows");
+        drop(driver);
+        let mode = if side_by_side {
+            "side by side"
+        } else {
+            "in place"
+        };
+        if side_by_side {
+            upgrade::side_by_side(target, &v2, &options(), &NoProgress)
+                .unwrap_or_else(|e| panic!("{platform:?} {mode}: {e}"));
+        } else {
+            let mut driver = connect(target, false).expect("connect");
+            upgrade::in_place(driver.as_mut(), &v2, &InPlaceOptions::default())
+                .unwrap_or_else(|e| panic!("{platform:?} {mode}: {e}"));
+        }
+        let mut driver = connect(target, false).expect("connect");
+        assert_eq!(
+            driver
+                .query("SELECT id, qty FROM items ORDER BY id")
+                .expect("rows"),
+            vec![
+                vec![Some("1".to_string()), Some("0".to_string())],
+                vec![Some("2".to_string()), Some("3".to_string())]
+            ],
+            "{platform:?} {mode}"
+        );
+        assert!(
+            driver
+                .execute("INSERT INTO items (id, qty) VALUES (3, -1)")
+                .is_err(),
+            "{platform:?} {mode}: the CHECK is not in force"
+        );
+        let (_, drift) = upgrade::drift(driver.as_mut())
+            .expect("drift")
+            .expect("registered");
+        assert!(
+            drift.is_empty(),
+            "{platform:?} {mode}: the schema is not the package's: {drift:?}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_a_check_fixed_by_the_predeploy_script_upgrades_in_both_modes() {
+    on_sqlite("in_place.db", |in_place| {
+        on_sqlite("side.db", |side| {
+            a_check_fixed_by_the_predeploy_script(in_place, side, Platform::Sqlite);
+        });
+    });
+}
+
+#[test]
+fn postgres_a_check_fixed_by_the_predeploy_script_upgrades_in_both_modes() {
+    on_postgres("check_in_place", |in_place, _| {
+        on_postgres("check_side", |side, _| {
+            a_check_fixed_by_the_predeploy_script(in_place, side, Platform::Postgres);
         });
     });
 }

@@ -454,8 +454,9 @@ fn side_by_side_upgrade_and_rollback() {
         assert_eq!(ids, vec![vec![Some("3".to_string())]]);
         drop(driver);
         // It took a write: a rollback is refused unless forced.
-        assert!(upgrade::rollback(&target, false).is_err());
-        let rolled = upgrade::rollback(&target, true).map_err(|e| format!("rollback: {e}"))?;
+        assert!(upgrade::rollback(&target, false, upgrade::LOCK_WAIT).is_err());
+        let rolled = upgrade::rollback(&target, true, upgrade::LOCK_WAIT)
+            .map_err(|e| format!("rollback: {e}"))?;
         let mut driver = SqlServerDriver::connect(&conn).map_err(|e| e.to_string())?;
         assert_eq!(
             driver

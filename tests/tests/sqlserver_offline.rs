@@ -292,11 +292,14 @@ fn golden_registration_statements() {
         ),
         (
             "upgrade lock",
-            dac_engine::driver::sqlserver::lock_statement(std::time::Duration::from_secs(10)),
+            dac_engine::driver::sqlserver::lock_statement(
+                "Shop",
+                std::time::Duration::from_secs(10),
+            ),
         ),
         (
             "upgrade unlock",
-            dac_engine::driver::sqlserver::unlock_statement(),
+            dac_engine::driver::sqlserver::unlock_statement("Shop"),
         ),
         (
             "transaction",

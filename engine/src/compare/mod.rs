@@ -267,6 +267,24 @@ pub fn compare(current: &Model, desired: &Model, options: &CompareOptions) -> Di
 fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parallel: bool) -> Diff {
     let platform = desired.platform();
     let case_sensitive = desired.collation_case_sensitive;
+    // A renamed table keeps its constraints and the foreign keys that reference it: references
+    // in the current model follow the renames before anything is matched, and constraints named
+    // after the old table (PostgreSQL's generated names) are renamed with it.
+    let tables = table_renames(current, desired, options);
+    let followed;
+    let (current, renames) = if tables.is_empty() {
+        (current, std::borrow::Cow::Borrowed(&options.renames))
+    } else {
+        let mut renames = options.renames.clone();
+        renames.extend(renamed_with_their_table(
+            current,
+            desired,
+            &tables,
+            case_sensitive,
+        ));
+        followed = follow_table_renames(current, &tables, case_sensitive);
+        (&followed, std::borrow::Cow::Owned(renames))
+    };
     let filter = Filter::new(options);
     let ((index_current, out_current), (index_desired, out_desired)) = if parallel {
         crate::parallel::join(
@@ -283,7 +301,7 @@ fn compare_on(current: &Model, desired: &Model, options: &CompareOptions, parall
 
     // Renames: the current identity that becomes a desired identity.
     let mut renamed: HashMap<String, (String, &Rename)> = HashMap::new();
-    for rename in &options.renames {
+    for rename in renames.iter() {
         let from = format!("{}|{}", rename.kind, rename.from.key(case_sensitive));
         let to = format!("{}|{}", rename.kind, rename.to.key(case_sensitive));
         if index_current.contains_key(&from)
@@ -469,6 +487,129 @@ fn left_out_changes(
 
 /// Top-level elements by identity.
 type Index<'a> = HashMap<String, &'a Element, WordBuildHasher>;
+
+/// The table renames of `options` that apply: the current model has the old table and not the
+/// new one, the desired model the new one.
+fn table_renames(current: &Model, desired: &Model, options: &CompareOptions) -> Vec<Rename> {
+    if options.renames.is_empty() {
+        return Vec::new();
+    }
+    options
+        .renames
+        .iter()
+        .filter(|r| {
+            r.kind == kind::TABLE
+                && current.find(kind::TABLE, &r.from).is_some()
+                && current.find(kind::TABLE, &r.to).is_none()
+                && desired.find(kind::TABLE, &r.to).is_some()
+        })
+        .cloned()
+        .collect()
+}
+
+/// `name` with a renamed table's old name (or the table itself, for a column) replaced by the
+/// new one; `None` when it names nothing renamed.
+fn follow_rename(name: &ObjectName, tables: &[Rename], case_sensitive: bool) -> Option<ObjectName> {
+    let parts = name.parts().to_vec();
+    tables.iter().find_map(|r| {
+        let from = r.from.parts().len();
+        if parts.len() < from
+            || !ObjectName::new(parts[..from].iter().cloned()).matches(&r.from, case_sensitive)
+        {
+            return None;
+        }
+        Some(ObjectName::new(
+            r.to.parts()
+                .to_vec()
+                .into_iter()
+                .chain(parts[from..].iter().cloned()),
+        ))
+    })
+}
+
+/// `current` with every reference to a renamed table or its columns naming the new table, so
+/// the table's unnamed constraints, and other tables' foreign keys to it, match the desired
+/// ones instead of being dropped and created again.
+fn follow_table_renames(current: &Model, tables: &[Rename], case_sensitive: bool) -> Model {
+    fn follow(element: &mut Element, tables: &[Rename], case_sensitive: bool) {
+        for relationship in &mut element.relationships {
+            for entry in &mut relationship.entries {
+                match entry {
+                    Entry::Reference(reference) => {
+                        if let Some(name) = &reference.name
+                            && let Some(new) = follow_rename(name, tables, case_sensitive)
+                        {
+                            reference.name = Some(new);
+                        }
+                    }
+                    Entry::Element(nested) => follow(nested, tables, case_sensitive),
+                    Entry::Annotation(_) | Entry::Empty => {}
+                }
+            }
+        }
+    }
+    let mut model = current.clone();
+    for element in &mut model.elements {
+        follow(element, tables, case_sensitive);
+    }
+    model
+}
+
+/// The constraints and indexes of a renamed table named after it (`customers_pkey`, PostgreSQL's
+/// generated names) whose new-table name (`clients_pkey`) the desired model has: renamed with
+/// the table rather than dropped and created again.
+fn renamed_with_their_table(
+    current: &Model,
+    desired: &Model,
+    tables: &[Rename],
+    case_sensitive: bool,
+) -> Vec<Rename> {
+    let fold = |text: &str| {
+        if case_sensitive {
+            text.to_string()
+        } else {
+            text.to_lowercase()
+        }
+    };
+    let mut renames = Vec::new();
+    for table in tables {
+        let (old, new) = (table.from.leaf(), table.to.leaf());
+        let prefix = fold(&format!("{old}_"));
+        for element in &current.elements {
+            if !matches!(
+                element.kind.as_str(),
+                kind::PRIMARY_KEY | kind::UNIQUE | kind::CHECK | kind::FOREIGN_KEY | kind::INDEX
+            ) {
+                continue;
+            }
+            let owner = element
+                .reference_name(kind::rel::DEFINING_TABLE)
+                .or_else(|| element.reference_name(kind::rel::INDEXED_OBJECT));
+            let (Some(owner), Some(name)) = (owner, &element.name) else {
+                continue;
+            };
+            let leaf = name.leaf();
+            if !owner.matches(&table.from, case_sensitive) || !fold(leaf).starts_with(&prefix) {
+                continue;
+            }
+            let Some(rest) = leaf.get(old.len()..) else {
+                continue;
+            };
+            let last = name.parts().len() - 1;
+            let candidate = name.with_part(last, &format!("{new}{rest}"));
+            if desired.find(&element.kind, &candidate).is_some()
+                && current.find(&element.kind, &candidate).is_none()
+            {
+                renames.push(Rename {
+                    kind: element.kind.to_string(),
+                    from: name.clone(),
+                    to: candidate,
+                });
+            }
+        }
+    }
+    renames
+}
 
 /// Whether a kind is a table column (renamed inside its table, not as a top-level object).
 fn is_column_kind(kind: &str) -> bool {

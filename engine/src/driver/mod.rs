@@ -15,7 +15,7 @@ pub mod sqlite;
 pub mod sqlserver;
 mod target;
 
-pub use lock::{Locked, UpgradeLock, with_lock};
+pub use lock::{Locked, UpgradeLock, Waited, with_lock};
 pub use postgres::{PostgresDriver, PostgresServer};
 pub use server::{CaughtUp, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince};
 pub use snapshot::{RestoreSteps, Snapshot, SnapshotPlace};
@@ -109,9 +109,10 @@ pub trait Driver: Registry {
     /// Rolls the transaction back.
     fn rollback(&mut self) -> Result<()>;
 
-    /// Takes the exclusive upgrade lock of this database: waits up to `wait`, then fails with a
-    /// message saying another dac run holds it.
-    fn lock(&mut self, wait: std::time::Duration) -> Result<()>;
+    /// Takes the exclusive upgrade lock of this database (the lock its [`Server`] takes too):
+    /// waits up to `wait`, then fails with a message naming the dac run that holds it. Says
+    /// whom it waited behind, if it waited.
+    fn lock(&mut self, wait: std::time::Duration) -> Result<Option<Waited>>;
 
     /// Releases the upgrade lock.
     fn unlock(&mut self) -> Result<()>;

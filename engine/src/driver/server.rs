@@ -164,7 +164,7 @@ pub trait Server: Send {
 
     /// Takes the target's upgrade lock for the whole run (waits up to `wait`, then refuses
     /// naming the other run), so two runs never work on one target at once.
-    fn lock(&mut self, wait: std::time::Duration) -> Result<()>;
+    fn lock(&mut self, wait: std::time::Duration) -> Result<Option<super::Waited>>;
 
     /// Releases the upgrade lock.
     fn unlock(&mut self) -> Result<()>;

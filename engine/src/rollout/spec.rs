@@ -89,6 +89,12 @@ struct RawSpec {
     allow_drift: bool,
     #[serde(default)]
     smart_defaults: bool,
+    /// The longest wait for a lock (another session's, or another dac run's upgrade lock), in
+    /// seconds, as `--lock-timeout` (default 5).
+    lock_timeout_seconds: Option<f64>,
+    /// The longest run of one statement of an in-place upgrade, in seconds, as
+    /// `--command-timeout` (default: no limit).
+    command_timeout_seconds: Option<f64>,
     /// Keep a copy of each in-place target before upgrading it (default true): what a rollback
     /// restores.
     backup: Option<bool>,
@@ -175,6 +181,8 @@ pub struct Spec {
     pub allow_drift: bool,
     /// Give new NOT NULL columns a default for existing rows.
     pub smart_defaults: bool,
+    /// Lock waits and statement runs, as `--lock-timeout` and `--command-timeout` bound them.
+    pub timeouts: crate::driver::Timeouts,
     /// Keep a copy of each in-place target before upgrading it.
     pub backup: bool,
     /// SQLCMD variable values for the deployment scripts.
@@ -460,6 +468,21 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
             expect,
         });
     }
+    let seconds = |value: Option<f64>, key: &str| -> Result<Option<std::time::Duration>> {
+        match value {
+            None => Ok(None),
+            Some(v) if v > 0.0 && v <= 86_400.0 => Ok(Some(std::time::Duration::from_secs_f64(v))),
+            Some(_) => Err(invalid(
+                file,
+                format!("{key} must be more than 0 and at most 86400"),
+            )),
+        }
+    };
+    let timeouts = crate::driver::Timeouts {
+        lock: seconds(raw.lock_timeout_seconds, "lock_timeout_seconds")?
+            .unwrap_or(crate::driver::Timeouts::DEFAULT_LOCK),
+        command: seconds(raw.command_timeout_seconds, "command_timeout_seconds")?,
+    };
     if !(0.0..=86_400.0).contains(&raw.health.wait_seconds) {
         return Err(invalid(
             file,
@@ -479,6 +502,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
         allow_data_loss: raw.allow_data_loss,
         allow_drift: raw.allow_drift,
         smart_defaults: raw.smart_defaults,
+        timeouts,
         backup: raw.backup.unwrap_or(true),
         variables: raw.variables.into_iter().collect(),
         targets,
@@ -623,6 +647,23 @@ expect = [["x", "1"], ["y", "NULL"]]
                 vec!["y".into(), "NULL".into()]
             ])
         );
+    }
+
+    #[test]
+    fn timeouts_come_from_the_file_as_the_flags_give_them() {
+        let spec = parse_ok("package = \"v2.dacpac\"\ntargets = [\"a.db\"]\n");
+        assert_eq!(spec.timeouts, crate::driver::Timeouts::default());
+        let spec = parse_ok(
+            "package = \"v2.dacpac\"\nlock_timeout_seconds = 1.5\ncommand_timeout_seconds = 30\ntargets = [\"a.db\"]\n",
+        );
+        assert_eq!(spec.timeouts.lock, std::time::Duration::from_millis(1500));
+        assert_eq!(
+            spec.timeouts.command,
+            Some(std::time::Duration::from_secs(30))
+        );
+        let err =
+            parse_err("package = \"v2.dacpac\"\nlock_timeout_seconds = 0\ntargets = [\"a.db\"]\n");
+        assert!(err.contains("lock_timeout_seconds"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{LOCK_WAIT, NoProgress, Progress, execute_locked};
 use crate::compare::{self, CompareOptions, Diff};
 use crate::dialect::dialect_for;
-use crate::driver::{Driver, with_lock};
+use crate::driver::{Driver, Locked, Waited};
 use crate::model::{Model, Platform};
 use crate::package::Package;
 use crate::plan::{self, HazardKind, Plan, PlanOptions};
@@ -37,6 +37,8 @@ pub struct InPlaceOptions {
     /// Deploy without the objects dac cannot create (the outcome's script lists them) instead
     /// of refusing.
     pub leave_out_uncreatable: bool,
+    /// How long to wait for another run's upgrade lock (`None`: [`LOCK_WAIT`]).
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// What an in-place upgrade did.
@@ -58,6 +60,9 @@ pub struct InPlaceOutcome {
     pub script: Script,
     /// Drift that the user allowed the upgrade to override.
     pub drift: Option<Diff>,
+    /// Whom the upgrade waited behind for the upgrade lock, if it waited: a second run that then
+    /// finds the database up to date says why.
+    pub waited: Option<Waited>,
 }
 
 /// The drift of a registered database: compare(registered definition, live schema).
@@ -110,10 +115,14 @@ pub fn in_place_with_progress(
     progress: &dyn Progress,
 ) -> Result<InPlaceOutcome> {
     let started = Instant::now();
-    with_lock(driver, LOCK_WAIT, |driver| {
-        progress.step("validating and planning");
-        in_place_locked(driver, package, options, started, progress)
-    })
+    let mut locked = Locked::take(driver, options.lock_wait.unwrap_or(LOCK_WAIT))?;
+    let waited = locked.waited().cloned();
+    progress.step("validating and planning");
+    let result = in_place_locked(&mut *locked, package, options, started, progress);
+    let released = locked.release();
+    let mut outcome = crate::Error::after_cleanup(result, "releasing the upgrade lock", released)?;
+    outcome.waited = waited;
+    Ok(outcome)
 }
 
 fn in_place_locked(
@@ -184,6 +193,7 @@ impl Prepared {
             plan: self.plan,
             script: self.script,
             drift: self.allowed_drift,
+            waited: None,
         }
     }
 }
@@ -271,7 +281,15 @@ pub(super) fn apply(
         progress,
     );
     if let Err(err) = result {
-        // The transaction rolled back; record the failure on its own.
+        // The transaction rolled back. A failed first deployment leaves the database as it
+        // was, without a registry of dac's (a database dac created is dropped by the caller);
+        // otherwise the failure is recorded on its own.
+        let first = prepared.action == HistoryAction::Deploy
+            && prepared.registration.is_none()
+            && driver.history().map_or(true, |h| h.is_empty());
+        if first {
+            return Err(err);
+        }
         let mut failed = HistoryEntry::now(prepared.action, HistoryStatus::Fail, &name);
         failed.version_before = version_before;
         failed.message = err.to_string();

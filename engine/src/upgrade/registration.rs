@@ -1,7 +1,8 @@
 //! Registering and unregistering a database, each with its history entry, under the upgrade
 //! lock and in one transaction.
 
-use super::LOCK_WAIT;
+use std::time::Duration;
+
 use crate::Result;
 use crate::driver::{Driver, with_lock};
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
@@ -20,17 +21,22 @@ pub fn registration_differences(
 }
 
 /// Registers the database behind `driver` as `registration` (replacing any registration it
-/// had) and records that in its history.
-pub fn register(driver: &mut dyn Driver, registration: &Registration) -> Result<()> {
-    let before = driver.read_registration()?;
-    let mut entry = HistoryEntry::now(
-        HistoryAction::Register,
-        HistoryStatus::Success,
-        &registration.name,
-    );
-    entry.version_before = before.map(|r| r.version);
-    entry.version_after = Some(registration.version.clone());
-    with_lock(driver, LOCK_WAIT, |driver| {
+/// had) and records that in its history, under the upgrade lock (waiting up to `lock_wait`;
+/// a caller that validated under the lock already holds it).
+pub fn register(
+    driver: &mut dyn Driver,
+    registration: &Registration,
+    lock_wait: Duration,
+) -> Result<()> {
+    with_lock(driver, lock_wait, |driver| {
+        let before = driver.read_registration()?;
+        let mut entry = HistoryEntry::now(
+            HistoryAction::Register,
+            HistoryStatus::Success,
+            &registration.name,
+        );
+        entry.version_before = before.map(|r| r.version);
+        entry.version_after = Some(registration.version.clone());
         driver.begin()?;
         driver.write_registration(registration)?;
         driver.append_history(&entry)?;
@@ -39,22 +45,23 @@ pub fn register(driver: &mut dyn Driver, registration: &Registration) -> Result<
 }
 
 /// Removes the registration of the database behind `driver`, keeping its history (with an
-/// entry saying so); returns the registration removed, `None` when it was not registered.
-pub fn unregister(driver: &mut dyn Driver) -> Result<Option<Registration>> {
-    let Some(registration) = driver.read_registration()? else {
-        return Ok(None);
-    };
-    let mut entry = HistoryEntry::now(
-        HistoryAction::Unregister,
-        HistoryStatus::Success,
-        &registration.name,
-    );
-    entry.version_before = Some(registration.version.clone());
-    with_lock(driver, LOCK_WAIT, |driver| {
+/// entry saying so), under the upgrade lock (waiting up to `lock_wait`); returns the
+/// registration removed, `None` when it was not registered.
+pub fn unregister(driver: &mut dyn Driver, lock_wait: Duration) -> Result<Option<Registration>> {
+    with_lock(driver, lock_wait, |driver| {
+        let Some(registration) = driver.read_registration()? else {
+            return Ok(None);
+        };
+        let mut entry = HistoryEntry::now(
+            HistoryAction::Unregister,
+            HistoryStatus::Success,
+            &registration.name,
+        );
+        entry.version_before = Some(registration.version.clone());
         driver.begin()?;
         driver.delete_registration()?;
         driver.append_history(&entry)?;
-        driver.commit()
-    })?;
-    Ok(Some(registration))
+        driver.commit()?;
+        Ok(Some(registration))
+    })
 }

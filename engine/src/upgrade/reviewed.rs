@@ -171,6 +171,7 @@ pub fn apply_plan(
             plan: prepared.plan,
             script,
             drift: prepared.allowed_drift,
+            waited: None,
         })
     })
 }

@@ -26,7 +26,7 @@ use connect::Settings;
 
 use super::canonical_cache;
 use super::scratch::{creation_script, scratch_name};
-use super::{Driver, ServerInfo, Timeouts};
+use super::{Driver, ServerInfo, Timeouts, Waited};
 use crate::dialect::dialect_for;
 use crate::model::{Dsp, Model, ObjectName, Platform};
 use crate::{Error, Result};
@@ -36,7 +36,8 @@ pub struct PostgresDriver {
     client: Client,
     config: Settings,
     database: String,
-    locked: bool,
+    /// The session holding the upgrade lock, while it is held.
+    lock_session: Option<Box<PostgresDriver>>,
     warnings: Vec<String>,
     /// The limits set with [`Driver::set_timeouts`], if any.
     timeouts: Option<Timeouts>,
@@ -98,11 +99,22 @@ impl PostgresDriver {
             client,
             config,
             database,
-            locked: false,
+            lock_session: None,
             warnings,
             timeouts: None,
             watch: None,
         })
+    }
+
+    /// A new session to the database under this driver's name, with the same timeouts.
+    fn reconnect(&mut self) -> Result<()> {
+        let fresh = PostgresDriver::with_config(self.config.clone())?;
+        self.client = fresh.client;
+        self.watch = None;
+        if let Some(timeouts) = self.timeouts {
+            self.execute(&timeout_settings(timeouts))?;
+        }
+        Ok(())
     }
 
     /// The database this driver is connected to.
@@ -200,24 +212,68 @@ impl PostgresDriver {
             .collect())
     }
 
-    /// Takes a session advisory lock (`key` is SQL giving the key), waiting up to `wait`, then
-    /// refusing with a message naming `database`.
-    fn advisory_lock(&mut self, key: &str, wait: Duration, database: &str) -> Result<()> {
-        let deadline = Instant::now() + wait;
+    /// Takes the session advisory lock `key` (SQL giving the key), waiting up to `wait`, then
+    /// refusing with a message naming `database` and the session that holds it; says whom it
+    /// waited behind, if it waited.
+    fn advisory_lock(
+        &mut self,
+        key: &str,
+        wait: Duration,
+        database: &str,
+    ) -> Result<Option<Waited>> {
+        let started = Instant::now();
+        let deadline = started + wait;
+        let mut behind: Option<String> = None;
         loop {
             let got = self.scalar(&format!("SELECT pg_try_advisory_lock({key})"))?;
             if got.as_deref() == Some("t") {
-                return Ok(());
+                return Ok(behind.map(|behind| Waited {
+                    waited: started.elapsed(),
+                    behind,
+                }));
+            }
+            if behind.is_none() {
+                behind = Some(self.lock_holder(key));
             }
             if Instant::now() >= deadline {
                 return Err(Error::Blocked {
                     reason: format!(
-                        "another dac run holds the upgrade lock of database {database} (waited {} s); try again when it has finished",
+                        "another dac run holds the upgrade lock of database {database}: {}; waited {:.1} s (--lock-timeout sets the wait); try again when it has finished",
+                        self.lock_holder(key),
                         wait.as_secs_f64()
                     ),
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The session holding the advisory lock `key`, as `pg_locks` and `pg_stat_activity` name it.
+    fn lock_holder(&mut self, key: &str) -> String {
+        let sql = include_str!("queries/lock_holder.sql").replace("$key", key);
+        match self.simple(&sql) {
+            Ok(rows) => {
+                let holders: Vec<String> = rows
+                    .into_iter()
+                    .map(|row| {
+                        let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+                        format!(
+                            "pid {} (application_name {}, client {}, user {}, connected since {})",
+                            cell(0),
+                            cell(1),
+                            cell(2),
+                            cell(3),
+                            cell(4)
+                        )
+                    })
+                    .collect();
+                if holders.is_empty() {
+                    "a session that let go before it could be named".to_string()
+                } else {
+                    holders.join(", ")
+                }
+            }
+            Err(err) => format!("a session that could not be named ({err})"),
         }
     }
 
@@ -243,8 +299,36 @@ fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-/// The advisory-lock key of a database's upgrade lock, computed by the server from the name.
-const LOCK_KEY: &str = "hashtextextended('dac upgrade lock: ' || current_database(), 0)";
+/// The advisory-lock key of a database's upgrade lock, computed by the server from its name.
+/// Advisory locks belong to the database of the session that takes them, so every command takes
+/// it in the server's maintenance database (see [`maintenance_session`]): the target itself is
+/// renamed, and its sessions ended, by side-by-side upgrades and rollbacks.
+pub(super) fn lock_key(database: &str) -> String {
+    format!(
+        "hashtextextended({}, 0)",
+        literal(&format!("dac upgrade lock: {database}"))
+    )
+}
+
+/// A string literal.
+pub(super) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A session in the server's maintenance database (`postgres`, else `template1`), where
+/// server-level statements run and the upgrade lock is taken.
+pub(super) fn maintenance_session(config: &Settings) -> Result<PostgresDriver> {
+    let mut last = None;
+    for maintenance in ["postgres", "template1"] {
+        let mut admin_config = config.clone();
+        admin_config.dbname(maintenance);
+        match PostgresDriver::with_config(admin_config) {
+            Ok(admin) => return Ok(admin),
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Invalid("no maintenance database".into())))
+}
 
 /// The server's message with SQLSTATE detail, hint and position.
 fn describe(err: &postgres::Error) -> String {
@@ -395,22 +479,34 @@ impl Driver for PostgresDriver {
         result
     }
 
-    fn lock(&mut self, wait: Duration) -> Result<()> {
-        if self.locked {
-            return Ok(());
+    fn lock(&mut self, wait: Duration) -> Result<Option<Waited>> {
+        if self.lock_session.is_some() {
+            return Ok(None);
         }
+        // A session of its own, in the maintenance database, as the side-by-side upgrade's
+        // (PostgresServer::lock): one lock for every command that changes this database.
+        let mut session = maintenance_session(&self.config)?;
         let database = self.database.clone();
-        self.advisory_lock(LOCK_KEY, wait, &database)?;
-        self.locked = true;
-        Ok(())
+        let waited = session.advisory_lock(&lock_key(&database), wait, &database)?;
+        self.lock_session = Some(Box::new(session));
+        // This session may be gone, or in another database by now: a side-by-side upgrade or
+        // rollback that held the lock ended the sessions of the database and renamed it. Work on
+        // the database now under the name.
+        if let Err(err) = self.reconnect() {
+            let _ = self.unlock();
+            return Err(err);
+        }
+        Ok(waited)
     }
 
     fn unlock(&mut self) -> Result<()> {
-        if !self.locked {
+        let Some(mut session) = self.lock_session.take() else {
             return Ok(());
-        }
-        self.locked = false;
-        self.scalar(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))?;
+        };
+        session.scalar(&format!(
+            "SELECT pg_advisory_unlock({})",
+            lock_key(&self.database)
+        ))?;
         Ok(())
     }
 

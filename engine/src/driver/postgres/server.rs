@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use super::connect::Settings;
 
 use super::names::fit;
-use super::{PostgresDriver, driver_error, quote_ident};
+use super::{PostgresDriver, driver_error, literal, lock_key, maintenance_session, quote_ident};
 use crate::driver::server::{
     CaughtUp, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };
@@ -82,10 +82,6 @@ impl std::fmt::Debug for PostgresServer {
     }
 }
 
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 fn quoted(name: &ObjectName) -> String {
     name.parts()
         .iter()
@@ -103,24 +99,13 @@ impl PostgresServer {
             .map(str::to_string)
             .or_else(|| config.get_user().map(str::to_string))
             .unwrap_or_default();
-        let mut last = None;
-        for maintenance in ["postgres", "template1"] {
-            let mut admin_config = config.clone();
-            admin_config.dbname(maintenance);
-            match PostgresDriver::with_config(admin_config) {
-                Ok(admin) => {
-                    return Ok(PostgresServer {
-                        admin,
-                        config,
-                        database,
-                        lock_held: false,
-                        sealed: None,
-                    });
-                }
-                Err(err) => last = Some(err),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::Invalid("no maintenance database".into())))
+        Ok(PostgresServer {
+            admin: maintenance_session(&config)?,
+            config,
+            database,
+            lock_held: false,
+            sealed: None,
+        })
     }
 
     fn driver(&self, name: &str) -> Result<PostgresDriver> {
@@ -215,29 +200,24 @@ impl Server for PostgresServer {
         fit(&self.database, suffix)
     }
 
-    fn lock(&mut self, wait: Duration) -> Result<()> {
+    fn lock(&mut self, wait: Duration) -> Result<Option<crate::driver::Waited>> {
         if self.lock_held {
-            return Ok(());
+            return Ok(None);
         }
-        // Keyed by the target's name in the maintenance database: the target itself is renamed
-        // and its sessions ended during the run.
-        let key = format!(
-            "hashtextextended({}, 0)",
-            literal(&format!("dac side-by-side lock: {}", self.database))
-        );
+        // The same lock as the in-place driver's, in the maintenance database: the target itself
+        // is renamed and its sessions ended during the run.
         let database = self.database.clone();
-        self.admin.advisory_lock(&key, wait, &database)?;
+        let waited = self
+            .admin
+            .advisory_lock(&lock_key(&database), wait, &database)?;
         self.lock_held = true;
-        Ok(())
+        Ok(waited)
     }
 
     fn unlock(&mut self) -> Result<()> {
         if self.lock_held {
             self.lock_held = false;
-            let key = format!(
-                "hashtextextended({}, 0)",
-                literal(&format!("dac side-by-side lock: {}", self.database))
-            );
+            let key = lock_key(&self.database);
             self.admin
                 .scalar(&format!("SELECT pg_advisory_unlock({key})"))?;
         }

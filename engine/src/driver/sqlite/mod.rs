@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Driver, ServerInfo, Timeouts};
+use super::{Driver, ServerInfo, Timeouts, Waited};
 use crate::model::{Model, ObjectName, Platform};
 use crate::{Error, Result};
 
@@ -270,53 +270,60 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Takes the OS lock of `lock_path`, the upgrade lock of the database at `path`, waiting up to
-/// `wait`.
-pub(crate) fn lock_file(path: &Path, lock_path: &Path, wait: Duration) -> Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(lock_path)
-        .map_err(|source| Error::Io {
-            path: lock_path.to_path_buf(),
-            source,
-        })?;
-    let deadline = Instant::now() + wait;
-    let mut file = file;
+/// `wait`. The holder writes who it is into the file (process, host, command, since when), so a
+/// run that waits, or gives up, can name it; says whom it waited behind, if it waited.
+pub(crate) fn lock_file(
+    path: &Path,
+    lock_path: &Path,
+    wait: Duration,
+) -> Result<(File, Option<Waited>)> {
+    let io = |source| Error::Io {
+        path: lock_path.to_path_buf(),
+        source,
+    };
+    let open = || {
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(lock_path)
+            .map_err(io)
+    };
+    let mut file = open()?;
+    let started = Instant::now();
+    let deadline = started + wait;
+    let mut behind: Option<String> = None;
     loop {
         match file.try_lock() {
-            Ok(()) if names_file(lock_path, &file) => return Ok(file),
-            // The holder removed the file as it let go: lock the file the path names now.
-            Ok(()) => {
-                file = OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(lock_path)
-                    .map_err(|source| Error::Io {
-                        path: lock_path.to_path_buf(),
-                        source,
-                    })?;
+            Ok(()) if names_file(lock_path, &file) => {
+                write_holder(&mut file).map_err(io)?;
+                let waited = behind.map(|behind| Waited {
+                    waited: started.elapsed(),
+                    behind,
+                });
+                return Ok((file, waited));
             }
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+            // The holder removed the file as it let go: lock the file the path names now.
+            Ok(()) => file = open()?,
+            Err(TryLockError::WouldBlock) => {
+                if behind.is_none() {
+                    behind = Some(read_holder(lock_path));
+                }
+                if Instant::now() >= deadline {
+                    return Err(Error::Blocked {
+                        reason: format!(
+                            "another dac run holds the upgrade lock of {} (lock file {}): {}; waited {:.1} s (--lock-timeout sets the wait)",
+                            path.display(),
+                            lock_path.display(),
+                            read_holder(lock_path),
+                            wait.as_secs_f64()
+                        ),
+                    });
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::Blocked {
-                    reason: format!(
-                        "another dac run holds the upgrade lock of {} (lock file {}); waited {:.1}s",
-                        path.display(),
-                        lock_path.display(),
-                        wait.as_secs_f64()
-                    ),
-                });
-            }
-            Err(TryLockError::Error(source)) => {
-                return Err(Error::Io {
-                    path: lock_path.to_path_buf(),
-                    source,
-                });
-            }
+            Err(TryLockError::Error(source)) => return Err(io(source)),
         }
     }
 }
@@ -353,6 +360,42 @@ pub(crate) fn unlock_file(file: File, lock_path: &Path) -> Result<()> {
         }
     }
     file.unlock().map_err(io)
+}
+
+/// Writes who holds the lock into the lock file: never a password, only the process id, the
+/// host, the program and its subcommand, and the time.
+fn write_holder(file: &mut File) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    let command = std::env::args()
+        .take(2)
+        .map(|arg| {
+            Path::new(&arg)
+                .file_name()
+                .map_or(arg.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map_or_else(|| "an unknown host".to_string(), |h| h.trim().to_string());
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(
+        file,
+        "pid {} on {host} ({command}, since {})",
+        std::process::id(),
+        crate::registry::now_utc()
+    )?;
+    file.flush()
+}
+
+/// Who holds the lock, as the holder wrote it.
+fn read_holder(lock_path: &Path) -> String {
+    match std::fs::read_to_string(lock_path) {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+        _ => "a run that has not said who it is yet".to_string(),
+    }
 }
 
 /// Quotes one identifier for SQLite.
@@ -420,13 +463,32 @@ impl Driver for SqliteDriver {
         reset
     }
 
-    fn lock(&mut self, wait: Duration) -> Result<()> {
+    fn lock(&mut self, wait: Duration) -> Result<Option<Waited>> {
         if self.lock.is_some() || is_memory(&self.path) {
             // Held already, or an in-memory database no other connection can see.
-            return Ok(());
+            return Ok(None);
         }
-        self.lock = Some(lock_file(&self.path, &self.lock_path(), wait)?);
-        Ok(())
+        let (file, waited) = lock_file(&self.path, &self.lock_path(), wait)?;
+        self.lock = Some(file);
+        // The file this connection opened may be another run's by now: a side-by-side upgrade
+        // or rollback that held the lock renamed it away and put another in its place. Work on
+        // the database now at the path.
+        let reopened = SqliteDriver::open(&self.path, false).and_then(|mut fresh| {
+            if let Some(timeouts) = self.timeouts {
+                fresh.set_timeouts(timeouts)?;
+            }
+            Ok(fresh)
+        });
+        match reopened {
+            Ok(fresh) => {
+                self.conn = fresh.conn;
+                Ok(waited)
+            }
+            Err(err) => {
+                let _ = self.unlock();
+                Err(err)
+            }
+        }
     }
 
     fn unlock(&mut self) -> Result<()> {

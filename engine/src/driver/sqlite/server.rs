@@ -193,12 +193,14 @@ impl Server for SqliteServer {
             .into_owned()
     }
 
-    fn lock(&mut self, wait: Duration) -> Result<()> {
-        if self.lock.is_none() {
-            let lock_path = with_suffix(&self.path, ".dac-lock");
-            self.lock = Some(lock_file(&self.path, &lock_path, wait)?);
+    fn lock(&mut self, wait: Duration) -> Result<Option<crate::driver::Waited>> {
+        if self.lock.is_some() {
+            return Ok(None);
         }
-        Ok(())
+        let lock_path = with_suffix(&self.path, ".dac-lock");
+        let (file, waited) = lock_file(&self.path, &lock_path, wait)?;
+        self.lock = Some(file);
+        Ok(waited)
     }
 
     fn unlock(&mut self) -> Result<()> {

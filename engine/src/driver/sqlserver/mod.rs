@@ -263,20 +263,35 @@ async fn open(config: &ConnectionConfig) -> Result<Connection> {
 /// indexes, indexed views and computed columns behave as in a deployment script.
 const SESSION_SETTINGS: &str = "SET ANSI_NULLS, ANSI_PADDING, ANSI_WARNINGS, ARITHABORT, CONCAT_NULL_YIELDS_NULL, QUOTED_IDENTIFIER ON; SET NUMERIC_ROUNDABORT OFF;";
 
-/// The upgrade lock's resource name (application locks are per database).
-const LOCK_RESOURCE: &str = "dac upgrade lock";
+/// The upgrade lock's resource: one per target database, the same for the [`Driver`] and the
+/// [`Server`](crate::driver::Server) of a target (applock resources hold 255 characters, so
+/// long names are hashed).
+pub fn lock_resource(database: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!("dac upgrade lock: {database}");
+    if text.chars().count() <= 255 {
+        return text;
+    }
+    let digest = Sha256::digest(database.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("dac upgrade lock: {hex}")
+}
 
-/// `sp_getapplock` for the upgrade lock, waiting up to `wait`; selects the return code
-/// (0 granted, 1 granted after waiting, -1 timeout, -2 cancelled, -3 deadlock, -999 error).
-pub fn lock_statement(wait: Duration) -> String {
+/// `sp_getapplock` for the upgrade lock of `database`, waiting up to `wait`; selects the return
+/// code (0 granted, 1 granted after waiting, -1 timeout, -2 cancelled, -3 deadlock, -999 error).
+/// Application locks belong to a database, so the lock is taken in `master` (a system
+/// procedure called through `master.sys` runs there) whichever database the session is in:
+/// an in-place upgrade's session and a side-by-side upgrade's (which renames the target) take
+/// the same lock.
+pub fn lock_statement(database: &str, wait: Duration) -> String {
     format!(
-        "DECLARE @result int;\nEXEC @result = sys.sp_getapplock @Resource = {}, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = {}, @DbPrincipal = N'public';\nSELECT @result AS result;",
-        literal(LOCK_RESOURCE),
+        "DECLARE @result int;\nEXEC @result = master.sys.sp_getapplock @Resource = {}, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = {}, @DbPrincipal = N'public';\nSELECT @result AS result;",
+        literal(&lock_resource(database)),
         wait.as_millis().min(i32::MAX as u128)
     )
 }
 
-/// How long each statement of the session waits for a lock before it fails with error 1222
+/// How each statement of the session waits for a lock before it fails with error 1222
 /// (which, under `XACT_ABORT`, undoes the transaction).
 pub fn lock_timeout_statement(wait: Duration) -> String {
     format!(
@@ -285,11 +300,11 @@ pub fn lock_timeout_statement(wait: Duration) -> String {
     )
 }
 
-/// `sp_releaseapplock` for the upgrade lock.
-pub fn unlock_statement() -> String {
+/// `sp_releaseapplock` for the upgrade lock of `database`.
+pub fn unlock_statement(database: &str) -> String {
     format!(
-        "EXEC sys.sp_releaseapplock @Resource = {}, @LockOwner = N'Session', @DbPrincipal = N'public';",
-        literal(LOCK_RESOURCE)
+        "EXEC master.sys.sp_releaseapplock @Resource = {}, @LockOwner = N'Session', @DbPrincipal = N'public';",
+        literal(&lock_resource(database))
     )
 }
 
@@ -649,17 +664,22 @@ impl Driver for SqlServerDriver {
         self.run_batch(ROLLBACK, None)
     }
 
-    fn lock(&mut self, wait: Duration) -> Result<()> {
+    fn lock(&mut self, wait: Duration) -> Result<Option<crate::driver::Waited>> {
         if self.locked {
-            return Ok(());
+            return Ok(None);
         }
+        let started = std::time::Instant::now();
         let result = self
-            .scalar(&lock_statement(wait))?
+            .scalar(&lock_statement(&self.database.clone(), wait))?
             .and_then(|r| r.parse::<i64>().ok())
             .unwrap_or(-999);
         if result >= 0 {
             self.locked = true;
-            return Ok(());
+            // 1: granted after waiting; SQL Server does not say behind whom.
+            return Ok((result == 1).then(|| crate::driver::Waited {
+                waited: started.elapsed(),
+                behind: "another dac run".into(),
+            }));
         }
         Err(Error::Blocked {
             reason: format!(
@@ -675,7 +695,7 @@ impl Driver for SqlServerDriver {
             return Ok(());
         }
         self.locked = false;
-        self.run_batch(&unlock_statement(), None)
+        self.run_batch(&unlock_statement(&self.database.clone()), None)
     }
 
     fn has_rows(&mut self, table: &ObjectName) -> Result<bool> {
@@ -738,11 +758,14 @@ mod tests {
 
     #[test]
     fn lock_statements() {
-        let sql = lock_statement(Duration::from_secs(10));
-        assert!(sql.contains("sp_getapplock"), "{sql}");
+        let sql = lock_statement("Shop", Duration::from_secs(10));
+        assert!(sql.contains("master.sys.sp_getapplock"), "{sql}");
+        assert!(sql.contains("N'dac upgrade lock: Shop'"), "{sql}");
         assert!(sql.contains("@LockTimeout = 10000"), "{sql}");
         assert!(sql.contains("@LockOwner = N'Session'"), "{sql}");
-        assert!(unlock_statement().contains("sp_releaseapplock"));
+        assert!(unlock_statement("Shop").contains("master.sys.sp_releaseapplock"));
+        let long = "x".repeat(300);
+        assert!(lock_resource(&long).chars().count() <= 255);
     }
 
     #[test]

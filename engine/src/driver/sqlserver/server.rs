@@ -58,18 +58,6 @@ fn fit(prefix: &str, suffix: &str) -> String {
     format!("{prefix}{suffix}")
 }
 
-/// The upgrade lock's resource: applock resources hold 255 characters, so long names are
-/// hashed.
-fn lock_resource(database: &str) -> String {
-    let text = format!("dac side-by-side lock: {database}");
-    if text.chars().count() <= 255 {
-        return text;
-    }
-    let digest = Sha256::digest(database.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("dac side-by-side lock: {hex}")
-}
-
 fn rows_of(sets: Vec<super::Fetched>) -> Vec<Vec<Cell>> {
     sets.into_iter()
         .next()
@@ -188,23 +176,24 @@ impl Server for SqlServerServer {
         fit(&self.database, suffix)
     }
 
-    fn lock(&mut self, wait: Duration) -> Result<()> {
+    fn lock(&mut self, wait: Duration) -> Result<Option<crate::driver::Waited>> {
         if self.lock_held {
-            return Ok(());
+            return Ok(None);
         }
-        let sql = format!(
-            "DECLARE @result int;\nEXEC @result = sys.sp_getapplock @Resource = {}, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = {}, @DbPrincipal = N'public';\nSELECT @result;",
-            literal(&lock_resource(&self.database)),
-            wait.as_millis().min(i32::MAX as u128)
-        );
+        // The driver's lock of the same database (in master), so in-place and side-by-side
+        // runs exclude each other.
+        let started = std::time::Instant::now();
         let result = self
             .admin
-            .scalar(&sql)?
+            .scalar(&super::lock_statement(&self.database, wait))?
             .and_then(|r| r.parse::<i64>().ok())
             .unwrap_or(-999);
         if result >= 0 {
             self.lock_held = true;
-            return Ok(());
+            return Ok((result == 1).then(|| crate::driver::Waited {
+                waited: started.elapsed(),
+                behind: "another dac run".into(),
+            }));
         }
         Err(Error::Blocked {
             reason: format!(
@@ -218,10 +207,7 @@ impl Server for SqlServerServer {
     fn unlock(&mut self) -> Result<()> {
         if self.lock_held {
             self.lock_held = false;
-            self.run(&format!(
-                "EXEC sys.sp_releaseapplock @Resource = {}, @LockOwner = N'Session', @DbPrincipal = N'public';",
-                literal(&lock_resource(&self.database))
-            ))?;
+            self.run(&super::unlock_statement(&self.database))?;
         }
         Ok(())
     }
@@ -558,7 +544,10 @@ mod tests {
         let long = "x".repeat(200);
         assert_eq!(fit(&long, "__dac_new").chars().count(), NAME_MAX);
         assert!(fit("Shop", "__dac_new") == "Shop__dac_new");
-        assert!(lock_resource(&long).chars().count() <= 255);
-        assert_eq!(lock_resource("Shop"), "dac side-by-side lock: Shop");
+        assert!(super::super::lock_resource(&long).chars().count() <= 255);
+        assert_eq!(
+            super::super::lock_resource("Shop"),
+            "dac upgrade lock: Shop"
+        );
     }
 }

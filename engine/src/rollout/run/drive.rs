@@ -203,6 +203,7 @@ impl Run<'_> {
             block_on: Vec::new(),
             // A fleet rollout deploys whole packages, or stops.
             leave_out_uncreatable: false,
+            lock_wait: Some(self.spec.timeouts.lock),
         }
     }
 

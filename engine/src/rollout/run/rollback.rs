@@ -193,7 +193,7 @@ impl Run<'_> {
                 };
                 crate::driver::connect_server(target)?.restore(
                     snapshot,
-                    upgrade::LOCK_WAIT,
+                    self.spec.timeouts.lock,
                     &mut steps,
                 )
             }
@@ -210,7 +210,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 self.check_unchanged(record, target, registration.as_ref())?;
-                upgrade::rollback(target, false).map(|_| ())
+                upgrade::rollback(target, false, self.spec.timeouts.lock).map(|_| ())
             }
         }
     }

@@ -103,8 +103,10 @@ impl Run<'_> {
         let (package, _) = self.packages.for_target(&target.target)?;
         let options = self.in_place_options(package);
         let upgrade_started = Instant::now();
-        let result = open(&target.target)
-            .and_then(|mut driver| upgrade::in_place(driver.as_mut(), package, &options));
+        let result = open(&target.target).and_then(|mut driver| {
+            driver.set_timeouts(self.spec.timeouts)?;
+            upgrade::in_place(driver.as_mut(), package, &options)
+        });
         let upgrade_ms = millis(upgrade_started.elapsed());
         crate::fault::point("rollout.after-upgrade");
         match result {
@@ -172,6 +174,7 @@ impl Run<'_> {
             allow_drift: in_place.allow_drift,
             compare: in_place.compare,
             variables: in_place.variables,
+            lock_wait: self.spec.timeouts.lock,
             ..SideBySideOptions::default()
         };
         let result = upgrade::side_by_side(&target.target, package, &options, &NoProgress);
@@ -232,7 +235,7 @@ impl Run<'_> {
         };
         let mut server = crate::driver::connect_server(target)?;
         server
-            .snapshot(&place, upgrade::LOCK_WAIT)
+            .snapshot(&place, self.spec.timeouts.lock)
             .map(Backup::Snapshot)
     }
 }

@@ -50,7 +50,7 @@ use std::time::Instant;
 use super::LOCK_WAIT;
 use crate::Result;
 use crate::compare::{CompareOptions, Diff};
-use crate::driver::{Driver, Moved, Server, Target, WriterHold, connect_server, with_lock};
+use crate::driver::{Driver, Locked, Moved, Server, Target, Waited, WriterHold, connect_server};
 use crate::fault;
 use crate::package::Package;
 use crate::plan::Plan;
@@ -91,6 +91,8 @@ pub struct SideBySideOptions {
     /// Deploy without the objects dac cannot create (the outcome lists them) instead of
     /// refusing.
     pub leave_out_uncreatable: bool,
+    /// How long to wait for another run's upgrade lock.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for SideBySideOptions {
@@ -109,6 +111,7 @@ impl Default for SideBySideOptions {
             last_delta_rows: LAST_DELTA_ROWS,
             max_passes: MAX_PASSES,
             leave_out_uncreatable: false,
+            lock_wait: LOCK_WAIT,
         }
     }
 }
@@ -148,6 +151,8 @@ pub struct SideBySideOutcome {
     /// Nothing to do: the database is registered at this package and matches it (no new
     /// database was made; the report lists no tables).
     pub up_to_date: bool,
+    /// Whom the run waited behind for the upgrade lock, if it waited.
+    pub waited: Option<Waited>,
 }
 
 /// What a rollback did.
@@ -163,6 +168,8 @@ pub struct RollbackOutcome {
     pub kept_upgraded: Option<String>,
     /// What the run first did about an interrupted earlier run, if anything.
     pub recovered: Option<String>,
+    /// Whom the run waited behind for the upgrade lock, if it waited.
+    pub waited: Option<Waited>,
 }
 
 /// Upgrades the database of `target` to `package` side by side. See the module documentation.
@@ -173,12 +180,14 @@ pub fn side_by_side(
     progress: &dyn Progress,
 ) -> Result<SideBySideOutcome> {
     let mut server = connect_server(target)?;
-    with_lock(server.as_mut(), LOCK_WAIT, |server| {
-        let recovered = recover_locked(server)?;
-        let mut outcome = run(server, package, options, progress)?;
-        outcome.recovered = recovered;
-        Ok(outcome)
-    })
+    let mut locked = Locked::take(server.as_mut(), options.lock_wait)?;
+    let waited = locked.waited().cloned();
+    let recovered = recover_locked(&mut *locked)?;
+    let mut outcome = run(&mut *locked, package, options, progress)?;
+    locked.release()?;
+    outcome.recovered = recovered;
+    outcome.waited = waited;
+    Ok(outcome)
 }
 
 pub(super) fn millis(duration: std::time::Duration) -> u64 {
@@ -239,6 +248,7 @@ fn run(
         recovered: None,
         up_to_date: false,
         left_out,
+        waited: None,
     })
 }
 

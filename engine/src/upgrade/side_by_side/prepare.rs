@@ -12,7 +12,7 @@ use crate::compare::Diff;
 use crate::dialect::dialect_for;
 use crate::driver::{Driver, Server};
 use crate::model::kind::prop;
-use crate::model::{Model, ObjectName, Value, kind};
+use crate::model::{Element, Model, ObjectName, Value, kind};
 use crate::package::Package;
 use crate::plan::{self, Plan, PlanOptions, StepKind};
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
@@ -160,6 +160,7 @@ pub(super) fn validate_and_plan(
             recovered: None,
             up_to_date: true,
             left_out: Vec::new(),
+            waited: None,
         })));
     }
     let registered_model = match &registration {
@@ -181,8 +182,11 @@ pub(super) fn validate_and_plan(
     let history = original.history()?;
     let version_before = registration.as_ref().map(|r| r.version.clone());
     let (marked, later) = foreign_keys_to_check_later(&live, &desired, &diff, &transfers, package);
+    let with_marks = marked.as_ref().unwrap_or(&desired);
+    let created = without_checks_before_predeploy(&diff, with_marks, package);
     let scripts = create_scripts(
-        marked.as_ref().unwrap_or(&desired),
+        with_marks,
+        created.as_ref(),
         package,
         &options.variables,
         options.leave_out_uncreatable,
@@ -272,19 +276,89 @@ pub(super) struct Scripts {
     pub(super) predeploy: Script,
     /// Index builds, spread over the copiers' sessions.
     pub(super) indexes: Vec<IndexBuild>,
-    /// Triggers, the refactor log, the post-deployment script, then foreign keys.
+    /// The CHECK constraints left out of the tables the rows go into (see
+    /// [`without_checks_before_predeploy`]), triggers, the refactor log, the post-deployment
+    /// script, then foreign keys.
     pub(super) after: Script,
     /// Warnings for the objects left out because dac cannot create them.
     pub(super) left_out: Vec<String>,
 }
 
+/// `desired` without the CHECK constraints the original does not hold as they are (new or
+/// changed), when the package has a pre-deployment script; `None` otherwise. An in-place upgrade
+/// runs the pre-deployment script before it adds a constraint, so rows the script fixes are
+/// accepted; the side-by-side upgrade copies the rows into tables created without those
+/// constraints, runs the script over them and only then adds the constraints (as it adds
+/// foreign keys after the copy), so both modes accept what either accepts. Where a CHECK cannot
+/// be added to a table (SQLite), adding it is the platform's table rebuild, which re-checks
+/// every row as the rows move into the rebuilt table.
+pub(super) fn without_checks_before_predeploy(
+    diff: &Diff,
+    desired: &Model,
+    package: &Package,
+) -> Option<Model> {
+    // Without a pre-deployment script nothing runs before the constraints could be added.
+    package.predeploy.as_ref()?;
+    let new_checks: Vec<&Element> = diff
+        .differences()
+        .filter(|c| c.kind == kind::CHECK)
+        .filter_map(|c| c.desired.as_ref())
+        .collect();
+    if new_checks.is_empty() {
+        return None;
+    }
+    let mut created = desired.clone();
+    created
+        .elements
+        .retain(|e| !(e.kind == kind::CHECK && new_checks.contains(&e)));
+    Some(created)
+}
+
+/// `desired` without its triggers: the script that adds checks after the pre-deployment script
+/// runs before the triggers are created.
+fn without_triggers(model: &Model) -> Model {
+    let mut model = model.clone();
+    model.elements.retain(|e| e.kind != kind::DML_TRIGGER);
+    model
+}
+
+/// The create script of `desired` (tables as `created` has them, when given: without the
+/// checks added after the pre-deployment script), split at the copy.
 pub(super) fn create_scripts(
     desired: &Model,
+    created: Option<&Model>,
     package: &Package,
     variables: &[(String, String)],
     leave_out_uncreatable: bool,
 ) -> Result<Scripts> {
     let dialect = dialect_for(desired.platform());
+    let checks = match created {
+        Some(created) => {
+            let (from, to) = (without_triggers(created), without_triggers(desired));
+            let diff = crate::compare::compare(
+                &from,
+                &to,
+                &crate::compare::CompareOptions {
+                    drop_objects_not_in_source: true,
+                    ..crate::compare::CompareOptions::default()
+                },
+            );
+            let plan = plan::plan(
+                &diff,
+                &from,
+                &to,
+                dialect.capabilities(),
+                &PlanOptions {
+                    block_on_possible_data_loss: false,
+                    ..PlanOptions::default()
+                },
+            );
+            crate::upgrade::in_place::refuse_unrunnable(&plan)?;
+            script::render(&plan, dialect)
+        }
+        None => script::render(&plan::Plan::default(), dialect),
+    };
+    let desired = created.unwrap_or(desired);
     let plan = plan::create_all(
         desired,
         dialect.capabilities(),
@@ -350,6 +424,11 @@ pub(super) fn create_scripts(
     // Foreign keys last: they check the copied rows and whatever the scripts added (reference
     // rows a post-deployment script seeds, say). SQLite declares them with the table, so its
     // check runs before the commit instead.
+    // The checks left out of the tables come first, as an in-place upgrade adds them before
+    // triggers and the post-deployment script; SQLite's rebuilds among them need foreign keys
+    // off, and their check waits for the end, after the post-deployment script seeds
+    // reference rows.
+    after.batches.splice(0..0, checks.batches);
     after
         .batches
         .sort_by_key(|b| b.step == Some(StepKind::AddForeignKey));

@@ -4,18 +4,26 @@
 use std::time::Instant;
 
 use super::journal::{Phase, SideBySideJournal, load, save};
-use super::{LOCK_WAIT, NoProgress, Progress, millis};
-use crate::driver::{Server, Target, connect_server, with_lock};
+use super::{NoProgress, Progress, millis};
+use crate::driver::{Locked, Server, Target, Waited, connect_server};
 use crate::fault;
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus};
 use crate::report::transfer::CheckedAfterSwitch;
 use crate::{Error, Result};
 
 /// Finishes or undoes an interrupted side-by-side upgrade or rollback of `target`, from its
-/// journal. Says what it did, or `None` when there was nothing to do.
-pub fn recover(target: &Target) -> Result<Option<String>> {
+/// journal. Says what it did, or `None` when there was nothing to do, and whom it waited
+/// behind for the upgrade lock (up to `lock_wait`), if it waited.
+pub fn recover(
+    target: &Target,
+    lock_wait: std::time::Duration,
+) -> Result<(Option<String>, Option<Waited>)> {
     let mut server = connect_server(target)?;
-    with_lock(server.as_mut(), LOCK_WAIT, recover_locked)
+    let mut locked = Locked::take(server.as_mut(), lock_wait)?;
+    let waited = locked.waited().cloned();
+    let what = recover_locked(&mut *locked)?;
+    locked.release()?;
+    Ok((what, waited))
 }
 
 /// What the next run does about a journal left in a phase.

@@ -1,22 +1,29 @@
 //! Rolling back a side-by-side upgrade: the retained original gets its name back.
 
+use super::RollbackOutcome;
 use super::journal::{Phase, load, save};
 use super::prepare::unused_retained_name;
 use super::recovery::{finish_rollback, recover_locked};
-use super::{LOCK_WAIT, RollbackOutcome};
-use crate::driver::{Server, Target, connect_server, with_lock};
+use crate::driver::{Locked, Server, Target, connect_server};
 use crate::fault;
 use crate::{Error, Result};
 
 /// Switches `target` back to the original retained by its last side-by-side upgrade. Refused
 /// when the upgraded database took writes since the switch, unless `force` (it is then kept
-/// under another name, never dropped).
-pub fn rollback(target: &Target, force: bool) -> Result<RollbackOutcome> {
+/// under another name, never dropped). Waits up to `lock_wait` for another run's upgrade lock.
+pub fn rollback(
+    target: &Target,
+    force: bool,
+    lock_wait: std::time::Duration,
+) -> Result<RollbackOutcome> {
     let mut server = connect_server(target)?;
-    with_lock(server.as_mut(), LOCK_WAIT, |server| {
-        let recovered = recover_locked(server)?;
-        rollback_locked(server, force, recovered)
-    })
+    let mut locked = Locked::take(server.as_mut(), lock_wait)?;
+    let waited = locked.waited().cloned();
+    let recovered = recover_locked(&mut *locked)?;
+    let mut outcome = rollback_locked(&mut *locked, force, recovered)?;
+    locked.release()?;
+    outcome.waited = waited;
+    Ok(outcome)
 }
 
 /// The rollback, with the lock held; `recovered` says what recovery did first.
@@ -39,6 +46,13 @@ fn rollback_locked(
         });
     }
     let kept_name = unused_retained_name(server, &format!("{}_upgraded", journal.version_after))?;
+    // An upgrade since the switch (in place, which the change marker may not see yet: PostgreSQL
+    // counts rows as sessions end) shows in the registration: rolling back would undo it too.
+    let registered_now = server
+        .open(&database)?
+        .read_registration()?
+        .map(|r| r.version);
+    let upgraded_since = registered_now.as_deref() != Some(journal.version_after.as_str());
     server.seal(&database)?;
     let marker = match server.change_marker(&database) {
         Ok(marker) => marker,
@@ -47,13 +61,25 @@ fn rollback_locked(
             return Err(err);
         }
     };
-    let took_writes = journal.marker.as_deref() != Some(marker.as_str());
+    let took_writes = upgraded_since || journal.marker.as_deref() != Some(marker.as_str());
     if took_writes && !force {
         server.unseal(&database)?;
+        let what = if upgraded_since {
+            format!(
+                "was changed since the side-by-side upgrade to {} switched to it (it is registered as {} now)",
+                journal.version_after,
+                registered_now.as_deref().unwrap_or("nothing")
+            )
+        } else {
+            format!(
+                "took writes since the side-by-side upgrade to {} switched to it",
+                journal.version_after
+            )
+        };
         return Err(Error::Blocked {
             reason: format!(
-                "{database} took writes since the side-by-side upgrade to {} switched to it; rolling back to {} would leave them behind.\npass --force to roll back anyway (the upgraded database is then kept as {kept_name}, not dropped)",
-                journal.version_after, journal.retained
+                "{database} {what}; rolling back to {} would leave them behind.\npass --force to roll back anyway (the upgraded database is then kept as {kept_name}, not dropped)",
+                journal.retained
             ),
         });
     }
@@ -75,5 +101,6 @@ fn rollback_locked(
             .keep_discarded
             .then(|| journal.discard.clone().unwrap_or_default()),
         recovered,
+        waited: None,
     })
 }

@@ -213,7 +213,7 @@ fn create_scripts_keep_indexes_foreign_keys_triggers_and_scripts_out_of_the_copy
     let mut package = package(desired.clone());
     package.predeploy = Some("UPDATE c SET p_id = p_id;".into());
     package.postdeploy = Some("SELECT 1;".into());
-    let scripts = create_scripts(&desired, &package, &[], false).expect("scripts");
+    let scripts = create_scripts(&desired, None, &package, &[], false).expect("scripts");
 
     let before_copy = steps(&scripts.before_copy);
     assert!(
@@ -260,7 +260,8 @@ fn create_scripts_keep_indexes_foreign_keys_triggers_and_scripts_out_of_the_copy
 #[test]
 fn create_scripts_without_a_predeploy_script_have_an_empty_one() {
     let desired = postgres(SHOP);
-    let scripts = create_scripts(&desired, &package(desired.clone()), &[], false).expect("scripts");
+    let scripts =
+        create_scripts(&desired, None, &package(desired.clone()), &[], false).expect("scripts");
     assert!(scripts.predeploy.batches.is_empty());
 }
 
@@ -271,7 +272,8 @@ fn create_scripts_on_sqlite_declare_foreign_keys_with_the_table_and_check_them_b
          CREATE TABLE c (id integer PRIMARY KEY, p_id integer REFERENCES p (id));
          CREATE INDEX ix_c ON c (p_id);",
     );
-    let scripts = create_scripts(&desired, &package(desired.clone()), &[], false).expect("scripts");
+    let scripts =
+        create_scripts(&desired, None, &package(desired.clone()), &[], false).expect("scripts");
     assert!(!steps(&scripts.after).contains(&Some(StepKind::AddForeignKey)));
     assert!(scripts.after.foreign_keys_off);
     assert_eq!(scripts.indexes.len(), 1);
