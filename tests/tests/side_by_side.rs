@@ -10,10 +10,10 @@ use dac_engine::Error;
 use dac_engine::driver::{Driver, PostgresServer, Server, SqliteServer, Target, connect};
 use dac_engine::model::Platform;
 use dac_engine::package::{DacMetadata, Package};
-use dac_engine::report::transfer::{EarlyCopy, TransferCase};
+use dac_engine::report::transfer::{EarlyCopy, TransferCase, TransferReport};
 use dac_engine::upgrade::{self, InPlaceOptions, NoProgress, SideBySideOptions};
 use dac_tests::conformance::model_of;
-use dac_tests::postgres::server;
+use dac_tests::postgres::{Server as PgServer, Setup, server, start_private};
 use sha2::{Digest, Sha256};
 
 fn package(platform: Platform, version: &str, sql: &str) -> Package {
@@ -394,7 +394,11 @@ fn on_sqlite(file: &str, case: impl FnOnce(&Target)) {
 /// Runs `case` on a new PostgreSQL database (named after `slug`; the case gets its target and
 /// URL); afterwards no temporary database is left, and the database is dropped.
 fn on_postgres(slug: &str, case: impl FnOnce(&Target, &str)) {
-    let pg = server();
+    on_postgres_at(server(), slug, case);
+}
+
+/// [`on_postgres`] on the server `pg`.
+fn on_postgres_at(pg: &PgServer, slug: &str, case: impl FnOnce(&Target, &str)) {
     let url = pg.create_database(slug);
     let target = Target::parse(&url).expect("target");
     case(&target, &url);
@@ -1143,7 +1147,7 @@ fn a_concurrent_writer_loses_no_write(
     target: &Target,
     platform: Platform,
     retained_open: impl Fn(&str) -> Box<dyn Driver>,
-) {
+) -> TransferReport {
     deploy(target, &v1(platform));
     {
         let mut driver = connect(target, false).expect("connect");
@@ -1204,6 +1208,7 @@ fn a_concurrent_writer_loses_no_write(
         });
         assert_eq!(&found, row, "order {id} as the writer committed it: {text}");
     }
+    outcome.report
 }
 
 #[test]
@@ -1216,9 +1221,75 @@ fn sqlite_a_concurrent_writer_loses_no_write() {
 #[test]
 fn postgres_a_concurrent_writer_loses_no_write() {
     on_postgres("sbs_writer", |target, url| {
-        a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
+        let report = a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
             open_postgres(url, name)
         });
+        // The shared server keeps PostgreSQL's default wal_level (replica).
+        let method = report.catch_up_method.clone().unwrap_or_default();
+        assert!(
+            method.starts_with("row versions") && method.contains("wal_level is replica"),
+            "{}",
+            report.text()
+        );
+        assert!(report.text().contains("writes during the copy found by: row versions"));
+    });
+}
+
+/// A server of this binary's own with logical decoding (`wal_level = logical`).
+fn logical_server() -> &'static PgServer {
+    static SERVER: std::sync::OnceLock<PgServer> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| {
+        start_private(&Setup {
+            files: Vec::new(),
+            conf: vec![
+                "wal_level = logical".into(),
+                "max_replication_slots = 4".into(),
+            ],
+            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
+        })
+        .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"))
+    })
+}
+
+/// The replication slots on the server of `url` (every database's).
+fn replication_slots(url: &str) -> Vec<String> {
+    let mut admin = PostgresServer::connect(url).expect("server");
+    let mut driver = admin.open("postgres").expect("postgres");
+    driver
+        .query("SELECT slot_name FROM pg_replication_slots")
+        .expect("slots")
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+}
+
+#[test]
+fn postgres_logical_decoding_catches_a_concurrent_writer_up() {
+    on_postgres_at(logical_server(), "sbs_logical", |target, url| {
+        let report = a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+        let text = report.text();
+        assert!(
+            report
+                .catch_up_method
+                .as_deref()
+                .is_some_and(|m| m.starts_with("logical decoding (slot dac_sbs_")),
+            "{text}"
+        );
+        assert!(
+            text.contains("writes during the copy found by: logical decoding"),
+            "{text}"
+        );
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
+    });
+}
+
+#[test]
+fn postgres_logical_decoding_leaves_no_slot_when_the_run_fails() {
+    on_postgres_at(logical_server(), "sbs_logical_fail", |target, url| {
+        writes_that_outpace_the_passes_end_the_run(target, Platform::Postgres);
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
     });
 }
 

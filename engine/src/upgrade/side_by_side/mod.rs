@@ -224,6 +224,7 @@ fn run(
     report.catch_up = filled.passes;
     report.copied_again = filled.copied_again;
     report.window_reason = Some(filled.window_reason);
+    report.catch_up_method = filled.catch_up_method;
     Ok(SideBySideOutcome {
         report,
         plan: planned.plan,
@@ -261,6 +262,7 @@ fn create_new_database(
         keep_discarded: false,
         checks_after_switch: std::mem::take(&mut planned.checks_after_switch),
         catch_up: None,
+        change_stream: None,
     };
     progress.step(&format!("creating {temporary}"));
     server.create_database(&temporary)?;
