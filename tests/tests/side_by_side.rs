@@ -793,7 +793,7 @@ fn writes_during_an_early_copy_are_copied_again(
     in_flight: Option<&str>,
     predeploy: Option<&str>,
     retained_open: impl Fn(&str) -> Box<dyn Driver>,
-) -> (EarlyCopy, String) {
+) -> (EarlyCopy, String, Option<String>) {
     let mut v2 = v2(platform);
     v2.predeploy = predeploy.map(str::to_string);
     deploy(target, &v1(platform));
@@ -851,13 +851,14 @@ fn writes_during_an_early_copy_are_copied_again(
     (
         report.early_copy,
         report.early_copy_note.clone().unwrap_or_default(),
+        report.catch_up_method.clone(),
     )
 }
 
 #[test]
 fn sqlite_writes_during_an_early_copy_are_copied_again() {
     on_sqlite("shop.db", |target| {
-        let (early, note) = writes_during_an_early_copy_are_copied_again(
+        let (early, note, _) = writes_during_an_early_copy_are_copied_again(
             target,
             Platform::Sqlite,
             &["UPDATE orders SET code = 'changed' WHERE id = 7"],
@@ -873,6 +874,37 @@ fn sqlite_writes_during_an_early_copy_are_copied_again() {
 
 #[test]
 fn postgres_writes_during_an_early_copy_are_copied_again() {
+    writes_of_each_kind_during_an_early_copy(server(), "sbs_early", |case, method| {
+        assert!(
+            method.starts_with("row versions") && method.contains("wal_level is replica"),
+            "{case}: {method}"
+        );
+    });
+}
+
+#[test]
+fn postgres_logical_decoding_catches_up_writes_of_each_kind() {
+    writes_of_each_kind_during_an_early_copy(logical_server(), "sbs_logical", |case, method| {
+        if case == "in-flight" {
+            // A transaction open when the run began keeps a slot from being made: the run
+            // does not wait on it, and catches up by row versions.
+            assert!(
+                method.starts_with("row versions") && method.contains("transaction open"),
+                "{case}: {method}"
+            );
+        } else {
+            assert!(method.starts_with("logical decoding"), "{case}: {method}");
+        }
+    });
+}
+
+/// Each kind of write to the original during an early copy on the server `pg`; `method` checks
+/// how the report says the writes were found.
+fn writes_of_each_kind_during_an_early_copy(
+    pg: &PgServer,
+    prefix: &str,
+    method: impl Fn(&str, &str),
+) {
     // Each kind of write, alone: an insert (into a table whose name needs quoting), an
     // update, a delete, and an insert by a transaction already open when the copy began; the
     // tables written to are caught up by key, the rest kept. With a pre-deployment script
@@ -917,8 +949,8 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
     ];
     for (case, writes, in_flight, table) in cases {
         let predeploy = (case == "predeploy").then_some("SELECT 1;");
-        on_postgres(&format!("sbs_early_{case}"), |target, url| {
-            let (early, note) = writes_during_an_early_copy_are_copied_again(
+        on_postgres_at(pg, &format!("{prefix}_{case}"), |target, url| {
+            let (early, note, how) = writes_during_an_early_copy_are_copied_again(
                 target,
                 Platform::Postgres,
                 writes,
@@ -936,6 +968,7 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
                 EarlyCopy::CaughtUp
             };
             assert_eq!(early, expected, "{case}: {note}");
+            method(case, how.as_deref().unwrap_or_default());
             if case == "identity" {
                 // A GENERATED ALWAYS identity column keeps the original's value.
                 let mut new = connect(target, false).expect("connect");

@@ -128,6 +128,12 @@ pub trait WriteMark: Send {
     fn read_changes(&mut self, _tables: &[&TableCopy]) -> Result<Option<Vec<String>>> {
         Ok(None)
     }
+
+    /// How the mark finds writes, where that is not what [`Server::change_capture`] said (the
+    /// stream chosen could not be opened), for the report.
+    fn method(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How a platform finds what was written to a database while it was copied (see

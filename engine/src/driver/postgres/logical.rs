@@ -113,19 +113,47 @@ pub(super) fn drop_slot(driver: &mut PostgresDriver, slot: &str) -> Result<()> {
         .map(|_| ())
 }
 
+/// How long making the slot waits for the transactions running when it was asked for.
+pub(super) const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// SQLSTATE `lock_not_available`: `lock_timeout` ran out.
+const LOCK_TIMEOUT: &str = "55P03";
+
 /// Makes the slot on a session of the original database (before the copy and the row-version
-/// mark): it returns once every transaction running when it was asked for has ended.
-pub(super) fn make_slot(session: &mut PostgresDriver, slot: &str) -> Result<()> {
+/// mark). A slot is consistent once every transaction running when it was asked for has ended:
+/// `false` when one still runs after [`SLOT_WAIT`] (no slot is left; the caller falls back to
+/// row versions rather than wait on a client's open transaction).
+pub(super) fn make_slot(session: &mut PostgresDriver, slot: &str) -> Result<bool> {
     // Commits of this session flush the WAL (see `LogicalWriteMark::read`); the session
     // writes (a temporary table) even where the original is read-only.
-    session.execute("SET synchronous_commit = on; SET default_transaction_read_only = off")?;
-    session
-        .simple(&format!(
-            "SELECT lsn::text FROM pg_create_logical_replication_slot({}, {}, false)",
-            literal(slot),
-            literal(PLUGIN)
-        ))
-        .map(|_| ())
+    session.execute(&format!(
+        "SET synchronous_commit = on; SET default_transaction_read_only = off; SET lock_timeout = {}",
+        SLOT_WAIT.as_millis()
+    ))?;
+    let made = session.simple(&format!(
+        "SELECT lsn::text FROM pg_create_logical_replication_slot({}, {}, false)",
+        literal(slot),
+        literal(PLUGIN)
+    ));
+    session.execute("RESET lock_timeout")?;
+    match made {
+        Ok(_) => Ok(true),
+        Err(Error::Driver {
+            code: Some(code), ..
+        }) if code == LOCK_TIMEOUT => {
+            drop_slot(session, slot)?;
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// What the report says when the slot could not be made in time.
+pub(super) fn slot_wait_fallback() -> String {
+    format!(
+        "row versions (xmin), upserted by primary key, deletes by a key anti-join; no logical decoding: a transaction open when the upgrade began kept the slot from being made within {} s",
+        SLOT_WAIT.as_secs()
+    )
 }
 
 /// A value in `test_decoding`'s output.

@@ -410,11 +410,16 @@ impl Server for PostgresServer {
     ) -> Result<Option<Box<dyn WriteMark>>> {
         // The slot first: every commit after its consistent point is in its stream, and the
         // copy's snapshots, all taken after, see every commit before it.
+        let mut method = None;
         let slot = match stream {
             Some(slot) => {
                 let mut session = self.driver(name)?;
-                super::logical::make_slot(&mut session, slot)?;
-                Some((session, slot.to_string()))
+                if super::logical::make_slot(&mut session, slot)? {
+                    Some((session, slot.to_string()))
+                } else {
+                    method = Some(super::logical::slot_wait_fallback());
+                    None
+                }
             }
             None => None,
         };
@@ -430,6 +435,7 @@ impl Server for PostgresServer {
             pin,
             checker,
             horizon,
+            method,
         };
         Ok(Some(match slot {
             Some((session, slot)) => Box::new(super::logical::LogicalWriteMark::new(
@@ -635,6 +641,8 @@ pub(super) struct PostgresWriteMark {
     checker: PostgresDriver,
     /// The 32-bit transaction id of the horizon.
     horizon: String,
+    /// Why this mark, where the change stream chosen could not be opened.
+    method: Option<String>,
 }
 
 impl PostgresWriteMark {
@@ -753,6 +761,10 @@ impl WriteMark for PostgresWriteMark {
 
     fn since(&self) -> String {
         self.horizon.clone()
+    }
+
+    fn method(&self) -> Option<String> {
+        self.method.clone()
     }
 }
 

@@ -86,6 +86,9 @@ pub(super) fn fill_new_database(
         catch_up_method = Some(capture.method).filter(|m| !m.is_empty());
         let mark = server.mark_writes(&planned.database, journal.change_stream.as_deref())?;
         fault::point("sbs.stream");
+        if let Some(method) = mark.as_ref().and_then(|m| m.method()) {
+            catch_up_method = Some(method);
+        }
         mark
     } else {
         None
