@@ -1970,7 +1970,11 @@ fn a_crash_after_the_slot_is_made_leaves_no_slot_after_recover() {
     let crashed = dac(&upgrade, Some("sbs.stream"));
     expect_abort("the run", &crashed).unwrap_or_else(|e| panic!("{e}"));
     let left = slots();
-    assert_eq!(left.len(), 1, "the slot was made before the crash: {left:?}");
+    assert_eq!(
+        left.len(),
+        1,
+        "the slot was made before the crash: {left:?}"
+    );
     let journal = upgrade::journal(&target)
         .expect("journal")
         .expect("a journal");

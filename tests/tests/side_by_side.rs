@@ -1264,7 +1264,11 @@ fn postgres_a_concurrent_writer_loses_no_write() {
             "{}",
             report.text()
         );
-        assert!(report.text().contains("writes during the copy found by: row versions"));
+        assert!(
+            report
+                .text()
+                .contains("writes during the copy found by: row versions")
+        );
     });
 }
 

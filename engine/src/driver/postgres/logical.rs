@@ -70,10 +70,7 @@ pub(super) fn capture(admin: &mut PostgresDriver, database: &str) -> Result<Chan
         .unwrap_or_default();
     let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
     let (wal_level, may, user) = (field(0), field(1), field(2));
-    let (used, max): (u64, u64) = (
-        field(3).parse().unwrap_or(0),
-        field(4).parse().unwrap_or(0),
-    );
+    let (used, max): (u64, u64) = (field(3).parse().unwrap_or(0), field(4).parse().unwrap_or(0));
     let fallback = "row versions (xmin), upserted by primary key, deletes by a key anti-join";
     let why_not = if wal_level != "logical" {
         Some(format!("wal_level is {wal_level}, not logical"))
@@ -82,7 +79,9 @@ pub(super) fn capture(admin: &mut PostgresDriver, database: &str) -> Result<Chan
             "role {user} may not make replication slots (neither superuser nor REPLICATION)"
         ))
     } else if used >= max {
-        Some(format!("all {max} replication slots (max_replication_slots) are in use"))
+        Some(format!(
+            "all {max} replication slots (max_replication_slots) are in use"
+        ))
     } else {
         None
     };
@@ -364,9 +363,8 @@ impl LogicalWriteMark {
     /// read up to the flushed WAL only, and writers may commit asynchronously). The commit must
     /// have written WAL to be flushed: a transaction id alone is committed asynchronously.
     fn read(&mut self) -> Result<()> {
-        self.session.execute(
-            "BEGIN; CREATE TEMP TABLE dac_flush (x int) ON COMMIT DROP; COMMIT",
-        )?;
+        self.session
+            .execute("BEGIN; CREATE TEMP TABLE dac_flush (x int) ON COMMIT DROP; COMMIT")?;
         let rows = self.session.simple(&format!(
             "SELECT data FROM pg_logical_slot_get_changes({}, NULL, NULL, 'skip-empty-xacts', '1')",
             literal(&self.slot)
@@ -413,9 +411,7 @@ impl WriteMark for LogicalWriteMark {
             };
             if let Some(changes) = self.written.get(&name) {
                 tables.push(table.clone());
-                why.push(format!(
-                    "{table}: {changes} change(s) since the copy began"
-                ));
+                why.push(format!("{table}: {changes} change(s) since the copy began"));
             }
         }
         if tables.is_empty() {
