@@ -1503,3 +1503,13 @@ fn postgres_a_written_table_without_a_key_is_copied_again() {
         });
     });
 }
+
+#[test]
+fn postgres_logical_decoding_copies_a_written_table_without_a_key_again() {
+    on_postgres_at(logical_server(), "sbs_logical_keyless", |target, url| {
+        a_written_table_without_a_key_is_copied_again(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
+    });
+}
