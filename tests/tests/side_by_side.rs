@@ -1050,6 +1050,14 @@ fn postgres_a_schema_change_during_an_early_copy_fails_the_upgrade() {
         on_postgres(&format!("sbs_reshaped_{case}"), |target, _| {
             schema_change_during_an_early_copy_fails(target, Platform::Postgres, change);
         });
+        on_postgres_at(
+            logical_server(),
+            &format!("sbs_logical_reshaped_{case}"),
+            |target, url| {
+                schema_change_during_an_early_copy_fails(target, Platform::Postgres, change);
+                assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
+            },
+        );
     }
 }
 
