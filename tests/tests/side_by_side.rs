@@ -1521,3 +1521,36 @@ fn postgres_logical_decoding_copies_a_written_table_without_a_key_again() {
         assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
     });
 }
+
+/// Logical decoding names a partition's (or an inheritance child's) changes by the partition,
+/// never by the parent that is copied: on such a database the mark takes no slot and says why
+/// (the catch-up is by row versions, which see the children through the parent).
+#[test]
+fn postgres_partitioned_tables_are_caught_up_by_row_versions() {
+    on_postgres_at(logical_server(), "sbs_logical_parts", |_, url| {
+        let mut admin = PostgresServer::connect(url).expect("server");
+        let database = admin.database().to_string();
+        admin
+            .open(&database)
+            .expect("open")
+            .execute(
+                "CREATE TABLE measures (id integer, at date) PARTITION BY RANGE (at); \
+                 CREATE TABLE measures_2026 PARTITION OF measures \
+                 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+            )
+            .expect("partitioned table");
+        let capture = admin.change_capture(&database).expect("capture");
+        let stream = capture.stream.expect("the server has logical decoding");
+        let mark = admin
+            .mark_writes(&database, Some(&stream))
+            .expect("mark")
+            .expect("a mark");
+        let method = mark.method().unwrap_or_default();
+        assert!(
+            method.starts_with("row versions")
+                && method.contains("partitioned or inherited tables (measures)"),
+            "{method}"
+        );
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot made");
+    });
+}

@@ -17,7 +17,9 @@
 //!   takes every commit (a commit of the reading session flushes the WAL first, so commits made
 //!   with `synchronous_commit = off` are read too: without it the last of them were missed), and every key changed since the slot was
 //!   made then holds the original's row.
-//! * **Only copied tables**: changes to other tables are read and discarded. A `TRUNCATE` of a
+//! * **Only copied tables**: changes to other tables are read and discarded. A database with
+//!   partitioned or inherited tables is caught up by row versions instead (the stream names a
+//!   partition's changes by the partition, not by the copied parent). A `TRUNCATE` of a
 //!   caught-up table fails the run (it names no keys). Re-reading rows converts them as copied
 //!   rows were (text format where a type changed) and never needs a value decoded from the
 //!   stream, so unchanged TOASTed values are no matter; only the key's values are read from it.
@@ -40,6 +42,9 @@ const PLUGIN: &str = "test_decoding";
 ///
 /// [`Copier::catch_up`]: crate::driver::Copier::catch_up
 pub(super) const KEYS: &str = "keys:";
+
+/// The catch-up without logical decoding.
+const FALLBACK: &str = "row versions (xmin), upserted by primary key, deletes by a key anti-join";
 
 /// Keys re-read with one statement.
 const KEYS_PER_STATEMENT: usize = 1_000;
@@ -71,7 +76,6 @@ pub(super) fn capture(admin: &mut PostgresDriver, database: &str) -> Result<Chan
     let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
     let (wal_level, may, user) = (field(0), field(1), field(2));
     let (used, max): (u64, u64) = (field(3).parse().unwrap_or(0), field(4).parse().unwrap_or(0));
-    let fallback = "row versions (xmin), upserted by primary key, deletes by a key anti-join";
     let why_not = if wal_level != "logical" {
         Some(format!("wal_level is {wal_level}, not logical"))
     } else if may != "true" {
@@ -88,7 +92,7 @@ pub(super) fn capture(admin: &mut PostgresDriver, database: &str) -> Result<Chan
     Ok(match why_not {
         Some(why) => ChangeCapture {
             stream: None,
-            method: format!("{fallback}; no logical decoding: {why}"),
+            method: fallback(&why),
         },
         None => {
             let slot = slot_name(database);
@@ -147,12 +151,28 @@ pub(super) fn make_slot(session: &mut PostgresDriver, slot: &str) -> Result<bool
     }
 }
 
+/// What the report says when logical decoding was chosen but is not used, and why.
+pub(super) fn fallback(why: &str) -> String {
+    format!("{FALLBACK}; no logical decoding: {why}")
+}
+
+/// Why the slot is not made though the server could, if so: logical decoding reports a
+/// change to a partition or an inheritance child under that table's own name, never its
+/// parent's (the table that is copied), so such a database is caught up by row versions.
+pub(super) fn unsuited(session: &mut PostgresDriver) -> Result<Option<String>> {
+    let inherited = session
+        .scalar("SELECT string_agg(DISTINCT inhparent::regclass::text, ', ') FROM pg_inherits")?;
+    Ok(inherited.filter(|t| !t.is_empty()).map(|tables| {
+        format!("partitioned or inherited tables ({tables}), whose changes it names by partition")
+    }))
+}
+
 /// What the report says when the slot could not be made in time.
 pub(super) fn slot_wait_fallback() -> String {
-    format!(
-        "row versions (xmin), upserted by primary key, deletes by a key anti-join; no logical decoding: a transaction open when the upgrade began kept the slot from being made within {} s",
+    fallback(&format!(
+        "a transaction open when the upgrade began kept the slot from being made within {} s",
         SLOT_WAIT.as_secs()
-    )
+    ))
 }
 
 /// A value in `test_decoding`'s output.

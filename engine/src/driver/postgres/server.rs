@@ -414,7 +414,10 @@ impl Server for PostgresServer {
         let slot = match stream {
             Some(slot) => {
                 let mut session = self.driver(name)?;
-                if super::logical::make_slot(&mut session, slot)? {
+                if let Some(why) = super::logical::unsuited(&mut session)? {
+                    method = Some(super::logical::fallback(&why));
+                    None
+                } else if super::logical::make_slot(&mut session, slot)? {
                     Some((session, slot.to_string()))
                 } else {
                     method = Some(super::logical::slot_wait_fallback());
