@@ -24,6 +24,10 @@
 //!   only the last delta is applied with writers held; the row shows the passes, the last delta's
 //!   rows and the writes made.
 //!
+//! `DAC_SBS_LOGICAL=1` runs the PostgreSQL case on a server of its own with `wal_level =
+//! logical`, so the early copy is caught up by logical decoding (a replication slot) rather than
+//! by row versions; compare the two rows under live writes.
+//!
 //! `DAC_SBS_ROWS` sets the rows in all (default 1,000,000; `4000000` for the 4M-row comparison;
 //! a few thousand to check that the bench runs, e.g. `DAC_SBS_ROWS=5000 DAC_SBS_RUNS=1
 //! DAC_SBS_BASELINES=0 cargo test -p dac-tests --bench side_by_side -- --bench`).
@@ -701,8 +705,30 @@ impl Pg {
     }
 }
 
+/// The server the PostgreSQL case runs on: with `DAC_SBS_LOGICAL=1`, one of the bench's own
+/// with `wal_level = logical` (the catch-up by logical decoding); else the shared one
+/// (`wal_level = replica`: the catch-up by row versions).
+fn postgres_server() -> &'static dac_tests::postgres::Server {
+    static LOGICAL: std::sync::OnceLock<dac_tests::postgres::Server> = std::sync::OnceLock::new();
+    if std::env::var("DAC_SBS_LOGICAL").is_ok_and(|v| v == "1") {
+        LOGICAL.get_or_init(|| {
+            dac_tests::postgres::start_private(&dac_tests::postgres::Setup {
+                files: Vec::new(),
+                conf: vec![
+                    "wal_level = logical".into(),
+                    "max_replication_slots = 4".into(),
+                ],
+                hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
+            })
+            .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"))
+        })
+    } else {
+        dac_tests::postgres::server()
+    }
+}
+
 fn postgres_case() {
-    let server = dac_tests::postgres::server();
+    let server = postgres_server();
     let admin = PostgresDriver::connect(&server.url("postgres")).expect("connect");
     let mut pg = Pg { server, admin };
     let dir = tempfile::tempdir().expect("temp dir");

@@ -734,38 +734,40 @@ struct Fixture {
 
 static SITES: AtomicUsize = AtomicUsize::new(0);
 
+/// Builds the shop package of `kind` at `version` (`fixtures/projects/shop-<kind>-v<major>`)
+/// into `dir`.
+fn build_shop(dir: &Path, kind: Kind, version: &str) -> PathBuf {
+    let out = dir.join(format!("shop-{}-{version}.dacpac", kind.name()));
+    let project = dac_tests::workspace_root()
+        .join("fixtures/projects")
+        .join(format!("shop-{}-v{}", kind.name(), &version[..1]));
+    let run = dac(
+        &[
+            "build",
+            project.to_str().expect("utf-8 path"),
+            "--platform",
+            kind.name(),
+            "--name",
+            "shop",
+            "--version",
+            version,
+            "-o",
+            out.to_str().expect("utf-8 path"),
+        ],
+        None,
+    );
+    assert_eq!(run.code, Some(0), "dac build: {}", run.describe());
+    out
+}
+
 impl Fixture {
     fn new(kind: Kind) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("dac-faults-")
             .tempdir()
             .expect("temporary directory");
-        let projects = dac_tests::workspace_root().join("fixtures/projects");
-        let build = |version: &str| -> PathBuf {
-            let out = dir
-                .path()
-                .join(format!("shop-{}-{version}.dacpac", kind.name()));
-            let project = projects.join(format!("shop-{}-v{}", kind.name(), &version[..1]));
-            let run = dac(
-                &[
-                    "build",
-                    project.to_str().expect("utf-8 path"),
-                    "--platform",
-                    kind.name(),
-                    "--name",
-                    "shop",
-                    "--version",
-                    version,
-                    "-o",
-                    out.to_str().expect("utf-8 path"),
-                ],
-                None,
-            );
-            assert_eq!(run.code, Some(0), "dac build: {}", run.describe());
-            out
-        };
-        let v1 = build("1.0.0");
-        let v2 = build("2.0.0");
+        let v1 = build_shop(dir.path(), kind, "1.0.0");
+        let v2 = build_shop(dir.path(), kind, "2.0.0");
         let template = match kind {
             Kind::Sqlite => {
                 let path = dir.path().join("template.db");
@@ -1174,6 +1176,9 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
         ("inplace.statement@2", V1),
         ("sbs.schema", V1),
         ("sbs.copying", V1),
+        // The early copy's change stream open (a replication slot where the server has
+        // logical decoding: see `a_crash_after_the_slot_is_made_leaves_no_slot_after_recover`).
+        ("sbs.stream", V1),
         ("sbs.read-only", V1),
         ("sbs.held", V1),
         ("copy.table@1", V1),
@@ -1912,4 +1917,83 @@ fn utc_stamp(unix: u64) -> String {
         .chars()
         .filter(char::is_ascii_digit)
         .collect()
+}
+
+/// Issue 14, logical decoding: dac killed right after it made the replication slot of a
+/// side-by-side run (`sbs.stream`) leaves the slot, named in the journal; `dac recover` drops it
+/// (an abandoned slot keeps all WAL since it was made) and undoes the run; the upgrade then runs
+/// to its end by logical decoding and leaves no slot either.
+#[test]
+fn a_crash_after_the_slot_is_made_leaves_no_slot_after_recover() {
+    let server = dac_tests::postgres::start_private(&dac_tests::postgres::Setup {
+        files: Vec::new(),
+        conf: vec![
+            "wal_level = logical".into(),
+            "max_replication_slots = 4".into(),
+        ],
+        hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
+    })
+    .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let v1 = build_shop(dir.path(), Kind::Postgres, "1.0.0");
+    let v2 = build_shop(dir.path(), Kind::Postgres, "2.0.0");
+    let url = server.create_database("faults_slot");
+    let target = Target::parse(&url).expect("target");
+    let slots = || -> Vec<String> {
+        let mut admin = PostgresDriver::connect(&server.url("postgres")).expect("admin");
+        admin
+            .query("SELECT slot_name FROM pg_replication_slots")
+            .expect("slots")
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect()
+    };
+    let version = || -> String {
+        let mut driver = connect(&target, false).expect("connect");
+        driver
+            .read_registration()
+            .expect("registry")
+            .expect("registered")
+            .version
+    };
+    let (v1, v2) = (v1.to_str().expect("utf-8"), v2.to_str().expect("utf-8"));
+    let deployed = dac(&["upgrade", v1, "--target", &url, "--in-place"], None);
+    expect_ok("deploying v1", &deployed).unwrap_or_else(|e| panic!("{e}"));
+    let upgrade = [
+        "upgrade",
+        v2,
+        "--target",
+        &url,
+        "--side-by-side",
+        "--allow-data-loss",
+    ];
+    let crashed = dac(&upgrade, Some("sbs.stream"));
+    expect_abort("the run", &crashed).unwrap_or_else(|e| panic!("{e}"));
+    let left = slots();
+    assert_eq!(
+        left.len(),
+        1,
+        "the slot was made before the crash: {left:?}"
+    );
+    let journal = upgrade::journal(&target)
+        .expect("journal")
+        .expect("a journal");
+    assert_eq!(journal.change_stream.as_ref(), left.first(), "journalled");
+    let recovered = dac(&["recover", "--target", &url], None);
+    expect_ok("dac recover", &recovered).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(slots(), Vec::<String>::new(), "recover dropped the slot");
+    assert!(
+        upgrade::journal(&target).expect("journal").is_none(),
+        "nothing left to recover"
+    );
+    assert_eq!(version(), "1.0.0", "the run was undone");
+    let upgraded = dac(&upgrade, None);
+    expect_ok("the upgrade", &upgraded).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        upgraded.stdout.contains("found by: logical decoding"),
+        "{}",
+        upgraded.describe()
+    );
+    assert_eq!(slots(), Vec::<String>::new(), "no slot after the upgrade");
+    assert_eq!(version(), "2.0.0");
 }

@@ -10,10 +10,10 @@ use dac_engine::Error;
 use dac_engine::driver::{Driver, PostgresServer, Server, SqliteServer, Target, connect};
 use dac_engine::model::Platform;
 use dac_engine::package::{DacMetadata, Package};
-use dac_engine::report::transfer::{EarlyCopy, TransferCase};
+use dac_engine::report::transfer::{EarlyCopy, TransferCase, TransferReport};
 use dac_engine::upgrade::{self, InPlaceOptions, NoProgress, SideBySideOptions};
 use dac_tests::conformance::model_of;
-use dac_tests::postgres::server;
+use dac_tests::postgres::{Server as PgServer, Setup, server, start_private};
 use sha2::{Digest, Sha256};
 
 fn package(platform: Platform, version: &str, sql: &str) -> Package {
@@ -394,7 +394,11 @@ fn on_sqlite(file: &str, case: impl FnOnce(&Target)) {
 /// Runs `case` on a new PostgreSQL database (named after `slug`; the case gets its target and
 /// URL); afterwards no temporary database is left, and the database is dropped.
 fn on_postgres(slug: &str, case: impl FnOnce(&Target, &str)) {
-    let pg = server();
+    on_postgres_at(server(), slug, case);
+}
+
+/// [`on_postgres`] on the server `pg`.
+fn on_postgres_at(pg: &PgServer, slug: &str, case: impl FnOnce(&Target, &str)) {
     let url = pg.create_database(slug);
     let target = Target::parse(&url).expect("target");
     case(&target, &url);
@@ -792,7 +796,7 @@ fn writes_during_an_early_copy_are_copied_again(
     in_flight: Option<&str>,
     predeploy: Option<&str>,
     retained_open: impl Fn(&str) -> Box<dyn Driver>,
-) -> (EarlyCopy, String) {
+) -> (EarlyCopy, String, Option<String>) {
     let mut v2 = v2(platform);
     v2.predeploy = predeploy.map(str::to_string);
     deploy(target, &v1(platform));
@@ -850,13 +854,14 @@ fn writes_during_an_early_copy_are_copied_again(
     (
         report.early_copy,
         report.early_copy_note.clone().unwrap_or_default(),
+        report.catch_up_method.clone(),
     )
 }
 
 #[test]
 fn sqlite_writes_during_an_early_copy_are_copied_again() {
     on_sqlite("shop.db", |target| {
-        let (early, note) = writes_during_an_early_copy_are_copied_again(
+        let (early, note, _) = writes_during_an_early_copy_are_copied_again(
             target,
             Platform::Sqlite,
             &["UPDATE orders SET code = 'changed' WHERE id = 7"],
@@ -872,6 +877,37 @@ fn sqlite_writes_during_an_early_copy_are_copied_again() {
 
 #[test]
 fn postgres_writes_during_an_early_copy_are_copied_again() {
+    writes_of_each_kind_during_an_early_copy(server(), "sbs_early", |case, method| {
+        assert!(
+            method.starts_with("row versions") && method.contains("wal_level is replica"),
+            "{case}: {method}"
+        );
+    });
+}
+
+#[test]
+fn postgres_logical_decoding_catches_up_writes_of_each_kind() {
+    writes_of_each_kind_during_an_early_copy(logical_server(), "sbs_logical", |case, method| {
+        if case == "in-flight" {
+            // A transaction open when the run began keeps a slot from being made: the run
+            // does not wait on it, and catches up by row versions.
+            assert!(
+                method.starts_with("row versions") && method.contains("transaction open"),
+                "{case}: {method}"
+            );
+        } else {
+            assert!(method.starts_with("logical decoding"), "{case}: {method}");
+        }
+    });
+}
+
+/// Each kind of write to the original during an early copy on the server `pg`; `method` checks
+/// how the report says the writes were found.
+fn writes_of_each_kind_during_an_early_copy(
+    pg: &PgServer,
+    prefix: &str,
+    method: impl Fn(&str, &str),
+) {
     // Each kind of write, alone: an insert (into a table whose name needs quoting), an
     // update, a delete, and an insert by a transaction already open when the copy began; the
     // tables written to are caught up by key, the rest kept. With a pre-deployment script
@@ -916,8 +952,8 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
     ];
     for (case, writes, in_flight, table) in cases {
         let predeploy = (case == "predeploy").then_some("SELECT 1;");
-        on_postgres(&format!("sbs_early_{case}"), |target, url| {
-            let (early, note) = writes_during_an_early_copy_are_copied_again(
+        on_postgres_at(pg, &format!("{prefix}_{case}"), |target, url| {
+            let (early, note, how) = writes_during_an_early_copy_are_copied_again(
                 target,
                 Platform::Postgres,
                 writes,
@@ -935,6 +971,7 @@ fn postgres_writes_during_an_early_copy_are_copied_again() {
                 EarlyCopy::CaughtUp
             };
             assert_eq!(early, expected, "{case}: {note}");
+            method(case, how.as_deref().unwrap_or_default());
             if case == "identity" {
                 // A GENERATED ALWAYS identity column keeps the original's value.
                 let mut new = connect(target, false).expect("connect");
@@ -1016,6 +1053,14 @@ fn postgres_a_schema_change_during_an_early_copy_fails_the_upgrade() {
         on_postgres(&format!("sbs_reshaped_{case}"), |target, _| {
             schema_change_during_an_early_copy_fails(target, Platform::Postgres, change);
         });
+        on_postgres_at(
+            logical_server(),
+            &format!("sbs_logical_reshaped_{case}"),
+            |target, url| {
+                schema_change_during_an_early_copy_fails(target, Platform::Postgres, change);
+                assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
+            },
+        );
     }
 }
 
@@ -1146,7 +1191,7 @@ fn a_concurrent_writer_loses_no_write(
     target: &Target,
     platform: Platform,
     retained_open: impl Fn(&str) -> Box<dyn Driver>,
-) {
+) -> TransferReport {
     deploy(target, &v1(platform));
     {
         let mut driver = connect(target, false).expect("connect");
@@ -1207,6 +1252,7 @@ fn a_concurrent_writer_loses_no_write(
         });
         assert_eq!(&found, row, "order {id} as the writer committed it: {text}");
     }
+    outcome.report
 }
 
 #[test]
@@ -1219,9 +1265,79 @@ fn sqlite_a_concurrent_writer_loses_no_write() {
 #[test]
 fn postgres_a_concurrent_writer_loses_no_write() {
     on_postgres("sbs_writer", |target, url| {
-        a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
+        let report = a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
             open_postgres(url, name)
         });
+        // The shared server keeps PostgreSQL's default wal_level (replica).
+        let method = report.catch_up_method.clone().unwrap_or_default();
+        assert!(
+            method.starts_with("row versions") && method.contains("wal_level is replica"),
+            "{}",
+            report.text()
+        );
+        assert!(
+            report
+                .text()
+                .contains("writes during the copy found by: row versions")
+        );
+    });
+}
+
+/// A server of this binary's own with logical decoding (`wal_level = logical`).
+fn logical_server() -> &'static PgServer {
+    static SERVER: std::sync::OnceLock<PgServer> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| {
+        start_private(&Setup {
+            files: Vec::new(),
+            conf: vec![
+                "wal_level = logical".into(),
+                "max_replication_slots = 4".into(),
+            ],
+            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
+        })
+        .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"))
+    })
+}
+
+/// The replication slots on the server of `url` (every database's).
+fn replication_slots(url: &str) -> Vec<String> {
+    let mut admin = PostgresServer::connect(url).expect("server");
+    let mut driver = admin.open("postgres").expect("postgres");
+    driver
+        .query("SELECT slot_name FROM pg_replication_slots")
+        .expect("slots")
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+}
+
+#[test]
+fn postgres_logical_decoding_catches_a_concurrent_writer_up() {
+    on_postgres_at(logical_server(), "sbs_logical", |target, url| {
+        let report = a_concurrent_writer_loses_no_write(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+        let text = report.text();
+        assert!(
+            report
+                .catch_up_method
+                .as_deref()
+                .is_some_and(|m| m.starts_with("logical decoding (slot dac_sbs_")),
+            "{text}"
+        );
+        assert!(
+            text.contains("writes during the copy found by: logical decoding"),
+            "{text}"
+        );
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
+    });
+}
+
+#[test]
+fn postgres_logical_decoding_leaves_no_slot_when_the_run_fails() {
+    on_postgres_at(logical_server(), "sbs_logical_fail", |target, url| {
+        writes_that_outpace_the_passes_end_the_run(target, Platform::Postgres);
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
     });
 }
 
@@ -1482,5 +1598,48 @@ fn postgres_a_check_fixed_by_the_predeploy_script_upgrades_in_both_modes() {
         on_postgres("check_side", |side, _| {
             a_check_fixed_by_the_predeploy_script(in_place, side, Platform::Postgres);
         });
+    });
+}
+
+#[test]
+fn postgres_logical_decoding_copies_a_written_table_without_a_key_again() {
+    on_postgres_at(logical_server(), "sbs_logical_keyless", |target, url| {
+        a_written_table_without_a_key_is_copied_again(target, Platform::Postgres, |name| {
+            open_postgres(url, name)
+        });
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot left");
+    });
+}
+
+/// Logical decoding names a partition's (or an inheritance child's) changes by the partition,
+/// never by the parent that is copied: on such a database the mark takes no slot and says why
+/// (the catch-up is by row versions, which see the children through the parent).
+#[test]
+fn postgres_partitioned_tables_are_caught_up_by_row_versions() {
+    on_postgres_at(logical_server(), "sbs_logical_parts", |_, url| {
+        let mut admin = PostgresServer::connect(url).expect("server");
+        let database = admin.database().to_string();
+        admin
+            .open(&database)
+            .expect("open")
+            .execute(
+                "CREATE TABLE measures (id integer, at date) PARTITION BY RANGE (at); \
+                 CREATE TABLE measures_2026 PARTITION OF measures \
+                 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+            )
+            .expect("partitioned table");
+        let capture = admin.change_capture(&database).expect("capture");
+        let stream = capture.stream.expect("the server has logical decoding");
+        let mark = admin
+            .mark_writes(&database, Some(&stream))
+            .expect("mark")
+            .expect("a mark");
+        let method = mark.method().unwrap_or_default();
+        assert!(
+            method.starts_with("row versions")
+                && method.contains("partitioned or inherited tables (measures)"),
+            "{method}"
+        );
+        assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot made");
     });
 }

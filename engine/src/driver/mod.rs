@@ -17,7 +17,9 @@ mod target;
 
 pub use lock::{Locked, UpgradeLock, Waited, with_lock};
 pub use postgres::{PostgresDriver, PostgresServer};
-pub use server::{CaughtUp, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince};
+pub use server::{
+    CaughtUp, ChangeCapture, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
+};
 pub use snapshot::{RestoreSteps, Snapshot, SnapshotPlace};
 pub use sqlite::{SqliteDriver, SqliteServer};
 pub use sqlserver::{SqlServerDriver, SqlServerServer};

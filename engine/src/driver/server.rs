@@ -119,6 +119,33 @@ pub trait WriteMark: Send {
     fn may_have_changed(&mut self) -> Result<bool> {
         Ok(true)
     }
+
+    /// Where the mark reads a change stream (PostgreSQL: a logical replication slot): takes
+    /// what the stream holds now and gives, per table of `tables` (in order), what its next
+    /// [`Copier::catch_up`] starts from (the rows changed since the previous call). Every
+    /// change committed before this call is in it. `None`: the catch-up starts from the
+    /// previous catch-up's mark instead.
+    fn read_changes(&mut self, _tables: &[&TableCopy]) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
+    /// How the mark finds writes, where that is not what [`Server::change_capture`] said (the
+    /// stream chosen could not be opened), for the report.
+    fn method(&self) -> Option<String> {
+        None
+    }
+}
+
+/// How a platform finds what was written to a database while it was copied (see
+/// [`Server::change_capture`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeCapture {
+    /// The change stream to open (PostgreSQL: the logical replication slot's name), journalled
+    /// before it is opened so that a crash never leaves it behind; `None`: no stream, the
+    /// platform's other means (row versions, a merge).
+    pub stream: Option<String>,
+    /// The method and why it was chosen, for the report.
+    pub method: String,
 }
 
 /// What a [`WriteMark`] found.
@@ -200,11 +227,29 @@ pub trait Server: Send {
     /// Lets sessions into a database again after [`Server::seal`].
     fn unseal(&mut self, name: &str) -> Result<()>;
 
-    /// Marks a database before a copy made while writers still write (see [`WriteMark`]);
+    /// Marks a database before a copy made while writers still write (see [`WriteMark`]),
+    /// opening the change stream `stream` first where one was chosen ([`Server::change_capture`]);
     /// `None` where the platform cannot tell afterwards what was written, and rows are copied
     /// with writers held.
-    fn mark_writes(&mut self, _name: &str) -> Result<Option<Box<dyn WriteMark>>> {
+    fn mark_writes(
+        &mut self,
+        _name: &str,
+        _stream: Option<&str>,
+    ) -> Result<Option<Box<dyn WriteMark>>> {
         Ok(None)
+    }
+
+    /// How writes made during an early copy of database `name` will be found: the change
+    /// stream [`Server::mark_writes`] is then given (opened there, before the copy), and why.
+    fn change_capture(&mut self, _name: &str) -> Result<ChangeCapture> {
+        Ok(ChangeCapture::default())
+    }
+
+    /// Closes a change stream [`Server::mark_writes`] opened (named in the journal); one
+    /// that is gone is not an error. On every path: an abandoned stream may hold resources of
+    /// the server forever (PostgreSQL: a slot keeps all WAL since it was made).
+    fn drop_change_stream(&mut self, _stream: &str) -> Result<()> {
+        Ok(())
     }
 
     /// A copier from `from` into `to`.

@@ -144,6 +144,10 @@ pub struct TransferReport {
     /// What the read-only window held, and so why it is as long as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_reason: Option<String>,
+    /// How writes during an early copy were found (PostgreSQL: logical decoding, or row
+    /// versions and why not logical decoding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up_method: Option<String>,
 }
 
 /// One catch-up pass: the rows written to the original since the previous one (the first:
@@ -229,6 +233,7 @@ impl TransferReport {
             catch_up: Vec::new(),
             copied_again: Vec::new(),
             window_reason: None,
+            catch_up_method: None,
         };
         report.total();
         report
@@ -409,11 +414,16 @@ impl TransferReport {
                 self.catch_up_text(indent)
             ),
         };
-        line + &self
-            .window_reason
-            .as_ref()
-            .map(|why| format!("{indent}read-only window: {why}\n"))
-            .unwrap_or_default()
+        let method = match (&self.early_copy, &self.catch_up_method) {
+            (EarlyCopy::Off, _) | (_, None) => String::new(),
+            (_, Some(method)) => format!("{indent}writes during the copy found by: {method}\n"),
+        };
+        line + &method
+            + &self
+                .window_reason
+                .as_ref()
+                .map(|why| format!("{indent}read-only window: {why}\n"))
+                .unwrap_or_default()
     }
 
     /// A line per catch-up pass and one for the tables copied again.

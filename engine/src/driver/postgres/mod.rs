@@ -9,6 +9,7 @@ mod connect;
 mod conninfo;
 mod copy;
 mod inspect;
+mod logical;
 mod names;
 mod registry;
 mod server;

@@ -20,6 +20,8 @@
 //!   every caught-up table once (a sequential scan), never copies a keyed table again. A
 //!   change that moves a value of another unique index between rows within one pass fails the
 //!   upsert, and the run is undone.
+//! * **Catch-up by logical decoding** where the server has it (`wal_level = logical`, a role
+//!   that may make replication slots): see `logical`; the report says which method ran and why.
 //! * **Building**: sessions in the new database get more memory for the index builds and
 //!   foreign-key checks that follow the copy (`BUILD_MEMORY`).
 //! * **Journal**: a database-level setting `dac.journal` (a placeholder parameter, stored in
@@ -82,7 +84,7 @@ impl std::fmt::Debug for PostgresServer {
     }
 }
 
-fn quoted(name: &ObjectName) -> String {
+pub(super) fn quoted(name: &ObjectName) -> String {
     name.parts()
         .iter()
         .map(quote_ident)
@@ -381,7 +383,29 @@ impl Server for PostgresServer {
         self.allow_connections(name, true)
     }
 
-    fn mark_writes(&mut self, name: &str) -> Result<Option<Box<dyn WriteMark>>> {
+    fn mark_writes(
+        &mut self,
+        name: &str,
+        stream: Option<&str>,
+    ) -> Result<Option<Box<dyn WriteMark>>> {
+        // The slot first: every commit after its consistent point is in its stream, and the
+        // copy's snapshots, all taken after, see every commit before it.
+        let mut method = None;
+        let slot = match stream {
+            Some(slot) => {
+                let mut session = self.driver(name)?;
+                if let Some(why) = super::logical::unsuited(&mut session)? {
+                    method = Some(super::logical::fallback(&why));
+                    None
+                } else if super::logical::make_slot(&mut session, slot)? {
+                    Some((session, slot.to_string()))
+                } else {
+                    method = Some(super::logical::slot_wait_fallback());
+                    None
+                }
+            }
+            None => None,
+        };
         // A snapshot held open from the mark to the check keeps VACUUM from freezing rows
         // written since (a frozen row's xmin no longer tells when it was written).
         let mut pin = self.driver(name)?;
@@ -390,11 +414,26 @@ impl Server for PostgresServer {
             .scalar(HORIZON)?
             .ok_or_else(|| Error::Invalid(format!("{name}: no snapshot horizon")))?;
         let checker = self.driver(name)?;
-        Ok(Some(Box::new(PostgresWriteMark {
+        let versions = PostgresWriteMark {
             pin,
             checker,
             horizon,
-        })))
+            method,
+        };
+        Ok(Some(match slot {
+            Some((session, slot)) => Box::new(super::logical::LogicalWriteMark::new(
+                versions, session, slot,
+            )),
+            None => Box::new(versions),
+        }))
+    }
+
+    fn change_capture(&mut self, name: &str) -> Result<crate::driver::ChangeCapture> {
+        super::logical::capture(&mut self.admin, name)
+    }
+
+    fn drop_change_stream(&mut self, stream: &str) -> Result<()> {
+        super::logical::drop_slot(&mut self.admin, stream)
     }
 
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
@@ -580,11 +619,13 @@ impl WriterHold for PostgresHold {
 /// writes a new row version; a delete lowers the count unless an insert, itself seen, makes
 /// up for it). Rows written before the mark by transactions still running then count as
 /// written: a needless second copy, never a missed write.
-struct PostgresWriteMark {
+pub(super) struct PostgresWriteMark {
     pin: PostgresDriver,
     checker: PostgresDriver,
     /// The 32-bit transaction id of the horizon.
     horizon: String,
+    /// Why this mark, where the change stream chosen could not be opened.
+    method: Option<String>,
 }
 
 impl PostgresWriteMark {
@@ -596,7 +637,7 @@ impl PostgresWriteMark {
     /// The schema changes since the mark: a column of a copied table added, dropped or
     /// altered (its pg_attribute row is newer), or a table created (a newer pg_class row that
     /// is not a copied table).
-    fn schema_changes(&mut self, copied: &[(ObjectName, u64)]) -> Result<Vec<String>> {
+    pub(super) fn schema_changes(&mut self, copied: &[(ObjectName, u64)]) -> Result<Vec<String>> {
         let mut copied_names = Vec::new();
         let mut queries = Vec::new();
         for (table, _) in copied {
@@ -704,18 +745,47 @@ impl WriteMark for PostgresWriteMark {
     fn since(&self) -> String {
         self.horizon.clone()
     }
+
+    fn method(&self) -> Option<String> {
+        self.method.clone()
+    }
 }
 
-struct PostgresCopier {
-    source: PostgresDriver,
-    destination: PostgresDriver,
+pub(super) struct PostgresCopier {
+    pub(super) source: PostgresDriver,
+    pub(super) destination: PostgresDriver,
     buffer: Vec<u8>,
+}
+
+/// Upserts the rows of the temporary table `dac_delta` into `destination` by its key.
+pub(super) fn upsert_statement(
+    destination: &str,
+    destinations: &[String],
+    key_destinations: &[String],
+) -> String {
+    let set: Vec<String> = destinations
+        .iter()
+        .filter(|d| !key_destinations.contains(d))
+        .map(|d| format!("{d} = EXCLUDED.{d}"))
+        .collect();
+    let action = if set.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        format!("DO UPDATE SET {}", set.join(", "))
+    };
+    // OVERRIDING SYSTEM VALUE: identity columns keep the original's values, as COPY does.
+    format!(
+        "INSERT INTO {destination} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM dac_delta \
+         ON CONFLICT ({}) {action}",
+        key_destinations.join(", "),
+        cols = destinations.join(", ")
+    )
 }
 
 impl PostgresCopier {
     /// Streams what `out_sql` (a `COPY ... TO STDOUT` on the original) writes into `in_sql` (a
     /// `COPY ... FROM STDIN` on the new database).
-    fn pipe(
+    pub(super) fn pipe(
         &mut self,
         out_sql: &str,
         in_sql: &str,
@@ -835,22 +905,10 @@ impl PostgresCopier {
         )?;
         crate::fault::point("copy.catch-up");
         if changed.rows > 0 {
-            let set: Vec<String> = destinations
-                .iter()
-                .filter(|d| !key_destinations.contains(d))
-                .map(|d| format!("{d} = EXCLUDED.{d}"))
-                .collect();
-            let action = if set.is_empty() {
-                "DO NOTHING".to_string()
-            } else {
-                format!("DO UPDATE SET {}", set.join(", "))
-            };
-            // OVERRIDING SYSTEM VALUE: identity columns keep the original's values, as COPY does.
-            self.destination.execute(&format!(
-                "INSERT INTO {destination} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM dac_delta \
-                 ON CONFLICT ({}) {action}",
-                key_destinations.join(", "),
-                cols = destinations.join(", ")
+            self.destination.execute(&upsert_statement(
+                &destination,
+                &destinations,
+                &key_destinations,
             ))?;
         }
         // Every row of the original is now in the new database (those older than the mark were
@@ -954,7 +1012,10 @@ impl Copier for PostgresCopier {
     }
 
     fn catch_up(&mut self, table: &TableCopy, since: &str) -> Result<CaughtUp> {
-        let caught = self.catch_up_in_transactions(table, since);
+        let caught = match since.strip_prefix(super::logical::KEYS) {
+            Some(keys) => self.catch_up_keys(table, keys),
+            None => self.catch_up_in_transactions(table, since),
+        };
         if caught.is_err() {
             let _ = self.source.execute("ROLLBACK");
             let _ = self.destination.execute("ROLLBACK");

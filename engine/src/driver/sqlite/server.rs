@@ -349,7 +349,11 @@ impl Server for SqliteServer {
         Ok(())
     }
 
-    fn mark_writes(&mut self, name: &str) -> Result<Option<Box<dyn WriteMark>>> {
+    fn mark_writes(
+        &mut self,
+        name: &str,
+        _stream: Option<&str>,
+    ) -> Result<Option<Box<dyn WriteMark>>> {
         let conn = raw_open(
             Path::new(name),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

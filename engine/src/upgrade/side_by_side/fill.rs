@@ -49,6 +49,8 @@ pub(super) struct Filled {
     pub(super) copied_again: Vec<String>,
     /// What the read-only window holds.
     pub(super) window_reason: String,
+    /// How writes during the early copy were found, and why that way.
+    pub(super) catch_up_method: Option<String>,
 }
 
 impl Filled {
@@ -73,8 +75,21 @@ pub(super) fn fill_new_database(
     journal.phase = Phase::Copying;
     save(server, journal)?;
     fault::point("sbs.copying");
+    let mut catch_up_method = None;
     let mark = if options.copy_early {
-        server.mark_writes(&planned.database)?
+        let capture = server.change_capture(&planned.database)?;
+        if let Some(stream) = &capture.stream {
+            // Journalled before it exists: a crash from here on finds it in the journal.
+            journal.change_stream = Some(stream.clone());
+            save(server, journal)?;
+        }
+        catch_up_method = Some(capture.method).filter(|m| !m.is_empty());
+        let mark = server.mark_writes(&planned.database, journal.change_stream.as_deref())?;
+        fault::point("sbs.stream");
+        if let Some(method) = mark.as_ref().and_then(|m| m.method()) {
+            catch_up_method = Some(method);
+        }
+        mark
     } else {
         None
     };
@@ -89,12 +104,13 @@ pub(super) fn fill_new_database(
         scripts: &planned.scripts,
         progress,
     };
-    let filled = match mark {
+    let mut filled = match mark {
         Some(mark) => {
             fill.copy_before_holding_writers(server, mark, journal, &mut planned.transfers)?
         }
         None => fill.copy_with_writers_held(server, &mut planned.transfers)?,
     };
+    filled.catch_up_method = catch_up_method;
     match finish_new_database(server, planned, journal, progress) {
         Ok(()) => Ok(filled),
         Err(err) => {
@@ -253,6 +269,7 @@ impl Fill<'_> {
             passes: Vec::new(),
             copied_again: Vec::new(),
             window_reason: String::new(),
+            catch_up_method: None,
         };
         fault::point("sbs.held");
         let result = self.copy_again_what_was_written(
@@ -265,6 +282,11 @@ impl Fill<'_> {
         );
         // The mark's snapshot kept rows written since it from being frozen until now.
         drop(mark);
+        let result = result.and_then(|()| match &journal.change_stream {
+            // Closed here, not only by the mark going: a failure to close fails the run.
+            Some(stream) => server.drop_change_stream(stream),
+            None => Ok(()),
+        });
         filled.passes = catch_up.passes;
         match result {
             Ok(()) => Ok(filled),
@@ -298,7 +320,15 @@ impl Fill<'_> {
                 return Ok(());
             }
             let copiers = open_copiers(server, self.from, self.to, self.parallelism, keyed.len())?;
-            let pass = self.pass(server, copiers, journal, transfers, &keyed, catch_up, false)?;
+            let pass = self.pass(
+                server,
+                (mark, copiers),
+                journal,
+                transfers,
+                &keyed,
+                catch_up,
+                false,
+            )?;
             last = pass.rows();
             if last <= bound {
                 return Ok(());
@@ -313,12 +343,13 @@ impl Fill<'_> {
     }
 
     /// One catch-up pass over the transfers `which` (each has a key), over `copiers` (finished
-    /// here), recorded in the journal first; every table's mark moves on.
+    /// here), recorded in the journal first; every table's mark moves on (from `mark`'s change
+    /// stream where it reads one).
     #[allow(clippy::too_many_arguments)]
     fn pass(
         &self,
         server: &mut dyn Server,
-        mut copiers: Vec<Box<dyn Copier>>,
+        (mark, mut copiers): (&mut dyn WriteMark, Vec<Box<dyn Copier>>),
         journal: &mut SideBySideJournal,
         transfers: &[PlannedTransfer],
         which: &[usize],
@@ -339,6 +370,22 @@ impl Fill<'_> {
         let point = if held { "sbs.last-delta" } else { "sbs.pass" };
         fault::point(point);
         let started = Instant::now();
+        let tables: Vec<&crate::driver::TableCopy> = which
+            .iter()
+            .filter_map(|&i| transfers[i].copy.as_ref())
+            .collect();
+        match mark.read_changes(&tables) {
+            Ok(Some(marks)) => {
+                for (&i, since) in which.iter().zip(marks) {
+                    catch_up.since[i] = since;
+                }
+            }
+            Ok(None) => {}
+            Err(err) => {
+                let _ = finish_copiers(copiers);
+                return Err(err);
+            }
+        }
         let queue = Mutex::new(which.to_vec());
         let done: Mutex<Vec<(usize, Result<CaughtUp>)>> = Mutex::new(Vec::new());
         let since = &catch_up.since;
@@ -471,7 +518,15 @@ impl Fill<'_> {
                     None
                 } else {
                     let copiers = copiers.take().unwrap_or_default();
-                    Some(self.pass(server, copiers, journal, transfers, &keyed, catch_up, true)?)
+                    Some(self.pass(
+                        server,
+                        (mark, copiers),
+                        journal,
+                        transfers,
+                        &keyed,
+                        catch_up,
+                        true,
+                    )?)
                 };
                 fault::point("sbs.caught-up");
                 let again: Vec<ObjectName> = keyless
@@ -533,6 +588,7 @@ impl Fill<'_> {
             copied_again: Vec::new(),
             window_reason:
                 "rows copied with writers held: the whole copy, the check and the switch".into(),
+            catch_up_method: None,
         };
         fault::point("sbs.held");
         match self.copy_and_index(server, copiers, transfers) {

@@ -60,6 +60,11 @@ pub struct SideBySideJournal {
     /// step of filling the new database, which is all a pass writes to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_up: Option<CatchUpStep>,
+    /// The change stream opened on the original for the catch-up (PostgreSQL: a logical
+    /// replication slot), recorded before it is opened: every end of the run, recovery
+    /// included, closes it, since an abandoned slot keeps the server's WAL forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_stream: Option<String>,
 }
 
 /// A catch-up pass recorded in the journal before it runs.

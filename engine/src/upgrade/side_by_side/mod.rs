@@ -7,8 +7,9 @@
 //! 3. Copy table by table (several at a time where the platform allows) and build each table's
 //!    indexes once its rows are in, while writers still write. Then catch up, still while
 //!    writers write: pass after pass, each table with a primary key gets the rows written since
-//!    its last pass ([`Copier::catch_up`](crate::driver::Copier::catch_up): PostgreSQL by row
-//!    version and key, SQLite by a keyed merge), until a pass carries at most
+//!    its last pass ([`Copier::catch_up`](crate::driver::Copier::catch_up): PostgreSQL by
+//!    logical decoding where the server has it, else by row version and key, SQLite by a keyed
+//!    merge), until a pass carries at most
 //!    [`LAST_DELTA_ROWS`] rows (refused, writers never held, after [`MAX_PASSES`] passes that
 //!    carry more). Then mark the original read-only, hold its writers off and ask the
 //!    [`WriteMark`](crate::driver::WriteMark) taken before the copy whether anything was
@@ -23,6 +24,10 @@
 //!    new database the original name, restore read-only if the original was.
 //! 5. Where the platform allows, check the foreign keys the original held, added unchecked in
 //!    step 3, with writers back in ([`SideBySideJournal::checks_after_switch`]).
+//!
+//! A change stream the mark opens before the copy ([`Server::change_capture`]: PostgreSQL's
+//! logical replication slot) is journalled before it is opened and closed on every path: after
+//! the last delta, by the undo of a failed run, and by recovery whatever the phase.
 //!
 //! Every step is preceded by a journal write ([`SideBySideJournal`], kept by the [`Server`]: a
 //! file beside a SQLite database, a database setting on PostgreSQL). Before the switch, any
@@ -241,6 +246,7 @@ fn run(
     report.catch_up = filled.passes;
     report.copied_again = filled.copied_again;
     report.window_reason = Some(filled.window_reason);
+    report.catch_up_method = filled.catch_up_method;
     Ok(SideBySideOutcome {
         report,
         plan: planned.plan,
@@ -280,6 +286,7 @@ fn create_new_database(
         keep_discarded: false,
         checks_after_switch: std::mem::take(&mut planned.checks_after_switch),
         catch_up: None,
+        change_stream: None,
     };
     progress.step(&format!("creating {temporary}"));
     server.create_database(&temporary)?;

@@ -64,6 +64,11 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
         }
         return Ok(None);
     };
+    // Whatever the phase: a stream the run opened is closed (it is gone by the switch, so this
+    // only finds one a crash left).
+    if let Some(stream) = &journal.change_stream {
+        server.drop_change_stream(stream)?;
+    }
     match recovery_for(journal.phase) {
         Recovery::UndoUpgrade => {
             undo(server, &journal, "interrupted; undone by the next run")?;
@@ -137,6 +142,9 @@ pub(super) fn undo(server: &mut dyn Server, journal: &SideBySideJournal, why: &s
         }
     }
     fault::point("sbs.undone");
+    if let Some(stream) = &journal.change_stream {
+        server.drop_change_stream(stream)?;
+    }
     server.drop_database(&journal.temporary)?;
     server.clear_journal()?;
     Ok(())
