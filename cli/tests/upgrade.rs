@@ -510,34 +510,13 @@ fn deployment_scripts_run_on_every_upgrade_in_its_transaction() {
 #[test]
 fn renamed_annotations_keep_the_data_of_a_sqlite_column() {
     let dir = tempfile::tempdir().unwrap();
-    let build_folder = |version: &str, schema: &str| {
-        let folder = dir.path().join(format!("src-{version}"));
-        std::fs::create_dir(&folder).unwrap();
-        std::fs::write(folder.join("schema.sql"), schema).unwrap();
-        let out = dir.path().join(format!("app-{version}.dacpac"));
-        dac(
-            dir.path(),
-            &[
-                "build",
-                folder.to_str().unwrap(),
-                "--platform",
-                "sqlite",
-                "--name",
-                "app",
-                "--version",
-                version,
-                "-o",
-                out.to_str().unwrap(),
-            ],
-        )
-        .expect_code(0);
-        out.to_str().unwrap().to_string()
-    };
-    let v1 = build_folder(
+    let v1 = build_sqlite_schema(
+        dir.path(),
         "1.0.0",
         "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  user_name TEXT NOT NULL\n);\n",
     );
-    let v2 = build_folder(
+    let v2 = build_sqlite_schema(
+        dir.path(),
         "2.0.0",
         "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  login TEXT NOT NULL -- @renamed from=user_name\n);\n",
     );
@@ -570,34 +549,13 @@ fn renamed_annotations_keep_the_data_of_a_sqlite_column() {
 #[test]
 fn renamed_annotations_keep_a_sqlite_table_with_its_constraints() {
     let dir = tempfile::tempdir().unwrap();
-    let build_folder = |version: &str, schema: &str| {
-        let folder = dir.path().join(format!("src-{version}"));
-        std::fs::create_dir(&folder).unwrap();
-        std::fs::write(folder.join("schema.sql"), schema).unwrap();
-        let out = dir.path().join(format!("app-{version}.dacpac"));
-        dac(
-            dir.path(),
-            &[
-                "build",
-                folder.to_str().unwrap(),
-                "--platform",
-                "sqlite",
-                "--name",
-                "app",
-                "--version",
-                version,
-                "-o",
-                out.to_str().unwrap(),
-            ],
-        )
-        .expect_code(0);
-        out.to_str().unwrap().to_string()
-    };
-    let v1 = build_folder(
+    let v1 = build_sqlite_schema(
+        dir.path(),
         "1.0.0",
         "CREATE TABLE customers (\n  id INTEGER PRIMARY KEY,\n  name TEXT NOT NULL CHECK (length(name) > 0)\n);\nCREATE TABLE orders (\n  id INTEGER PRIMARY KEY,\n  customer_id INTEGER NOT NULL REFERENCES customers (id)\n);\n",
     );
-    let v2 = build_folder(
+    let v2 = build_sqlite_schema(
+        dir.path(),
         "2.0.0",
         "CREATE TABLE clients ( -- @renamed from=customers\n  id INTEGER PRIMARY KEY,\n  name TEXT NOT NULL CHECK (length(name) > 0)\n);\nCREATE TABLE orders (\n  id INTEGER PRIMARY KEY,\n  customer_id INTEGER NOT NULL REFERENCES clients (id)\n);\n",
     );

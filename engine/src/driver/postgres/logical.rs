@@ -201,22 +201,8 @@ struct Change {
 
 /// An identifier as `quote_identifier` prints it, and the rest of the text.
 fn identifier<'a>(text: &'a str, stop: &[char]) -> Option<(String, &'a str)> {
-    if let Some(rest) = text.strip_prefix('"') {
-        let mut name = String::new();
-        let mut chars = rest.char_indices();
-        while let Some((i, c)) = chars.next() {
-            if c == '"' {
-                if rest[i + 1..].starts_with('"') {
-                    name.push('"');
-                    chars.next();
-                } else {
-                    return Some((name, &rest[i + 1..]));
-                }
-            } else {
-                name.push(c);
-            }
-        }
-        None
+    if text.starts_with('"') {
+        unquote(text, '"')
     } else {
         let end = text.find(stop)?;
         Some((text[..end].to_string(), &text[end..]))
@@ -225,19 +211,23 @@ fn identifier<'a>(text: &'a str, stop: &[char]) -> Option<(String, &'a str)> {
 
 /// A quoted value (`'...'`, quotes doubled) and the rest of the text.
 fn quoted_value(text: &str) -> Option<(String, &str)> {
-    let rest = text.strip_prefix('\'')?;
+    unquote(text, '\'')
+}
+
+/// The text between `quote` and its closing `quote` (doubled inside to stand for itself),
+/// and the rest after it; `None` when `text` does not start with `quote` or never closes.
+fn unquote(text: &str, quote: char) -> Option<(String, &str)> {
+    let rest = text.strip_prefix(quote)?;
     let mut value = String::new();
     let mut chars = rest.char_indices();
     while let Some((i, c)) = chars.next() {
-        if c == '\'' {
-            if rest[i + 1..].starts_with('\'') {
-                value.push('\'');
-                chars.next();
-            } else {
-                return Some((value, &rest[i + 1..]));
-            }
-        } else {
+        if c != quote {
             value.push(c);
+        } else if rest[i + 1..].starts_with(quote) {
+            value.push(quote);
+            chars.next();
+        } else {
+            return Some((value, &rest[i + 1..]));
         }
     }
     None
