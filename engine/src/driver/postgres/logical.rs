@@ -28,9 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
+use super::PostgresDriver;
 use super::literal;
-use super::server::{PostgresCopier, PostgresWriteMark, quoted, upsert_statement};
-use super::{PostgresDriver, quote_ident};
+use super::server::{CatchUpColumns, PostgresCopier, PostgresWriteMark, upsert_statement};
 use crate::driver::Driver;
 use crate::driver::server::{CaughtUp, ChangeCapture, TableCopy, WriteMark, WrittenSince};
 use crate::model::ObjectName;
@@ -495,32 +495,15 @@ impl PostgresCopier {
                 next,
             });
         }
-        let key_sources: Vec<String> = table
-            .key
-            .iter()
-            .filter_map(|k| {
-                table
-                    .columns
-                    .iter()
-                    .find(|(_, d)| d == k)
-                    .map(|(s, _)| quote_ident(s))
-            })
-            .collect();
-        if table.key.is_empty() || key_sources.len() != table.key.len() {
-            return Err(Error::Invalid(format!(
-                "{}: no key among the copied columns to catch up by",
-                table.source
-            )));
-        }
-        let key_destinations: Vec<String> = table.key.iter().map(|k| quote_ident(k)).collect();
-        let sources: Vec<String> = table.columns.iter().map(|(s, _)| quote_ident(s)).collect();
-        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote_ident(d)).collect();
-        let (source, destination) = (quoted(&table.source), quoted(&table.destination));
-        let format = if table.same_types {
-            " (FORMAT binary)"
-        } else {
-            ""
-        };
+        let CatchUpColumns {
+            key_sources,
+            key_destinations,
+            sources,
+            destinations,
+            source,
+            destination,
+            format,
+        } = CatchUpColumns::of(table)?;
         self.source
             .execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         self.destination.execute("BEGIN")?;

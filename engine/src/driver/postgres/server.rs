@@ -84,6 +84,58 @@ impl std::fmt::Debug for PostgresServer {
     }
 }
 
+/// A caught-up table's columns as the catch-up statements name them (both ways of catching up,
+/// by row versions and by logical decoding, read and write the same columns).
+pub(super) struct CatchUpColumns {
+    /// The key columns in the original.
+    pub(super) key_sources: Vec<String>,
+    /// The key columns in the new database.
+    pub(super) key_destinations: Vec<String>,
+    /// The copied columns in the original.
+    pub(super) sources: Vec<String>,
+    /// The copied columns in the new database.
+    pub(super) destinations: Vec<String>,
+    /// The table in the original and in the new database.
+    pub(super) source: String,
+    pub(super) destination: String,
+    /// `COPY`'s format: binary only where every type is kept, as in the copy; else the
+    /// server's input functions convert changed rows exactly as they converted copied ones.
+    pub(super) format: &'static str,
+}
+
+impl CatchUpColumns {
+    /// The columns of `table`; an error when its key is not among the copied columns.
+    pub(super) fn of(table: &TableCopy) -> Result<CatchUpColumns> {
+        let source_of = |destination: &str| {
+            table
+                .columns
+                .iter()
+                .find(|(_, d)| d == destination)
+                .map(|(s, _)| quote_ident(s))
+        };
+        let key_sources: Vec<String> = table.key.iter().filter_map(|k| source_of(k)).collect();
+        if table.key.is_empty() || key_sources.len() != table.key.len() {
+            return Err(Error::Invalid(format!(
+                "{}: no key among the copied columns to catch up by",
+                table.source
+            )));
+        }
+        Ok(CatchUpColumns {
+            key_sources,
+            key_destinations: table.key.iter().map(|k| quote_ident(k)).collect(),
+            sources: table.columns.iter().map(|(s, _)| quote_ident(s)).collect(),
+            destinations: table.columns.iter().map(|(_, d)| quote_ident(d)).collect(),
+            source: quoted(&table.source),
+            destination: quoted(&table.destination),
+            format: if table.same_types {
+                " (FORMAT binary)"
+            } else {
+                ""
+            },
+        })
+    }
+}
+
 pub(super) fn quoted(name: &ObjectName) -> String {
     name.parts()
         .iter()
@@ -854,31 +906,15 @@ impl PostgresCopier {
     /// original (its snapshot's horizon is the next mark; the changed rows, the count and the
     /// keys come from the same snapshot) and one on the new database.
     fn catch_up_in_transactions(&mut self, table: &TableCopy, since: &str) -> Result<CaughtUp> {
-        let source_of = |destination: &str| {
-            table
-                .columns
-                .iter()
-                .find(|(_, d)| d == destination)
-                .map(|(s, _)| quote_ident(s))
-        };
-        let key_sources: Vec<String> = table.key.iter().filter_map(|k| source_of(k)).collect();
-        if table.key.is_empty() || key_sources.len() != table.key.len() {
-            return Err(Error::Invalid(format!(
-                "{}: no key among the copied columns to catch up by",
-                table.source
-            )));
-        }
-        let key_destinations: Vec<String> = table.key.iter().map(|k| quote_ident(k)).collect();
-        let sources: Vec<String> = table.columns.iter().map(|(s, _)| quote_ident(s)).collect();
-        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote_ident(d)).collect();
-        let (source, destination) = (quoted(&table.source), quoted(&table.destination));
-        // Binary only where every type is kept, as in the copy; else the server's input
-        // functions convert changed rows exactly as they converted copied ones.
-        let format = if table.same_types {
-            " (FORMAT binary)"
-        } else {
-            ""
-        };
+        let CatchUpColumns {
+            key_sources,
+            key_destinations,
+            sources,
+            destinations,
+            source,
+            destination,
+            format,
+        } = CatchUpColumns::of(table)?;
         self.source
             .execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         let next = self
