@@ -5,8 +5,8 @@
 //! (`tsql_sqlfluff_known_gaps.tsv`: a text the batch holds, and why sqlfluff is wrong there).
 //!
 //! Batches: the SQL Server T-SQL of the golden snapshots (upgrade scripts, registration,
-//! side-by-side), every corpus package deployed from empty, and the corpus's version chains
-//! upgraded step by step. sqlfluff parses ~15 batches a second, so the corpus deploys are
+//! side-by-side), every corpus package deployed from empty, the corpus's version chains
+//! upgraded step by step, and the driver's catalog queries. sqlfluff parses ~15 batches a second, so the corpus deploys are
 //! sampled deterministically (every Nth distinct batch, N in the headline); everything else is
 //! parsed whole. sqlfluff is installed by `scripts/test.sh` into `target/sqlfluff-venv`
 //! (version pinned in `sqlfluff.version`); without it this test fails, naming the command.
@@ -184,6 +184,24 @@ fn mssqldef_batches(shared: &Path, out: &mut Vec<(String, String)>) {
 }
 
 /// Whether sqlfluff parsed each file of `dir` whole: (file name, parsed).
+/// The catalog queries the SQL Server driver sends (`engine/src/driver/sqlserver/queries`),
+/// each file one batch.
+fn catalog_query_batches(out: &mut Vec<(String, String)>) {
+    let dir = dac_tests::workspace_root().join("engine/src/driver/sqlserver/queries");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no catalog queries in {}", dir.display());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        out.push((format!("catalog query {name}"), text));
+    }
+}
+
 fn parse_dir(sqlfluff: &Path, dir: &Path) -> std::process::Child {
     Command::new(sqlfluff)
         .args(["parse", "--dialect", "tsql", "--format", "json", "--nofail"])
@@ -210,6 +228,9 @@ fn sqlfluff_parses_every_batch_dac_writes_for_sql_server() {
     let n_before = whole.len();
     mssqldef_batches(&shared, &mut whole);
     let n_mssqldef = whole.len() - n_before;
+    let n_before = whole.len();
+    catalog_query_batches(&mut whole);
+    let n_catalog = whole.len() - n_before;
     // Distinct corpus deploy batches, every Nth (by position, so the same ones each run).
     let mut seen = BTreeSet::new();
     deploys.retain(|(_, text)| seen.insert(text.clone()));
@@ -308,7 +329,7 @@ fn sqlfluff_parses_every_batch_dac_writes_for_sql_server() {
         }
     }
     dac_tests::summary(&format!(
-        "tsql sqlfluff {}: {} batches parsed ({n_snapshot} snapshot, {n_upgrade} corpus upgrade, {n_mssqldef} mssqldef, {n_sampled} of {n_deploys} distinct corpus deploy batches: every {stride}th and those a known gap names), {} unexplained failures, {known} known sqlfluff gaps, {seconds:.0} s on {PROCESSES} processes",
+        "tsql sqlfluff {}: {} batches parsed ({n_snapshot} snapshot, {n_upgrade} corpus upgrade, {n_mssqldef} mssqldef, {n_catalog} catalog query, {n_sampled} of {n_deploys} distinct corpus deploy batches: every {stride}th and those a known gap names), {} unexplained failures, {known} known sqlfluff gaps, {seconds:.0} s on {PROCESSES} processes",
         VERSION.trim(),
         whole.len(),
         failures.len()
