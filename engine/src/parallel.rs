@@ -43,6 +43,49 @@ where
     })
 }
 
+/// Threads to split independent work over: the machine's, or 1 when it cannot say.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Splits `items` into at most `chunks` contiguous runs and maps each with `f` on its own
+/// thread (the first on this one), returning the results in the items' order: the same as
+/// `f` over the runs one after the other; only the wall time differs. A run whose thread cannot
+/// be started runs here; a panic is resumed here.
+pub(crate) fn map_chunks<T, R, F>(items: &[T], chunks: usize, f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&[T]) -> R + Sync,
+{
+    let size = items.len().div_ceil(chunks.max(1)).max(1);
+    let mut runs = items.chunks(size);
+    let Some(first) = runs.next() else {
+        return Vec::new();
+    };
+    let f = &f;
+    std::thread::scope(|s| {
+        let spawned: Vec<_> = runs
+            .map(|run| {
+                let handle = std::thread::Builder::new()
+                    .name("dac-worker".into())
+                    .spawn_scoped(s, move || f(run));
+                (run, handle)
+            })
+            .collect();
+        let mut results = vec![f(first)];
+        for (run, handle) in spawned {
+            results.push(match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => f(run),
+            });
+        }
+        results
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +96,17 @@ mod tests {
         let (left, right) = data.split_at(500);
         let (a, b) = join(|| left.iter().sum::<u64>(), || right.iter().sum::<u64>());
         assert_eq!(a + b, 500_500);
+    }
+
+    #[test]
+    fn maps_chunks_in_order() {
+        let data: Vec<u64> = (1..=10).collect();
+        for chunks in [0, 1, 3, 4, 10, 20] {
+            let runs = map_chunks(&data, chunks, |run| run.to_vec());
+            assert_eq!(runs.concat(), data, "{chunks} chunks");
+            assert!(runs.len() <= chunks.max(1), "{chunks} chunks");
+        }
+        assert!(map_chunks(&[] as &[u64], 4, |run| run.len()).is_empty());
     }
 
     #[test]

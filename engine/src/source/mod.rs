@@ -52,6 +52,19 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Package> {
 /// NOTHING` (their table must have a primary key or a unique constraint or index), `setval`
 /// runs only on a sequence not used yet.
 pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package, Vec<String>)> {
+    build_split(path, options, crate::parallel::threads())
+}
+
+/// Files parsed on one thread at the least: fewer are parsed before a thread would start.
+const FILES_PER_THREAD: usize = 8;
+
+/// [`build_with_notes`] with the project's files parsed in up to `threads` contiguous runs at
+/// once. The package and the errors are those of parsing the files one after the other.
+fn build_split(
+    path: &Path,
+    options: &BuildOptions,
+    threads: usize,
+) -> Result<(Package, Vec<String>)> {
     let project = locate_project(path)?;
     let folder = match &project {
         Some(p) => p.dir.clone(),
@@ -132,6 +145,7 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
         None => plain_folder(path, &variables)?,
     };
 
+    let chunks = threads.min(build_files.len() / FILES_PER_THREAD).max(1);
     let mut elements = Vec::new();
     let mut notes = Vec::new();
     let mut seed = Vec::new();
@@ -139,15 +153,41 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
     let mut database_secured = false;
     match platform {
         Platform::SqlServer => {
-            let mut builder = tsql::TsqlBuilder::new();
-            for file in &build_files {
-                let mut pp =
-                    Preprocessor::new(Mode::Model, &variables, options.variables.keys().cloned());
-                pp.add_file(file)?;
-                for batch in pp.finish() {
-                    builder.add_batch(&batch)?;
+            let read = |files: &[PathBuf]| -> Result<tsql::TsqlBuilder> {
+                let mut builder = tsql::TsqlBuilder::new();
+                for file in files {
+                    let mut pp = Preprocessor::new(
+                        Mode::Model,
+                        &variables,
+                        options.variables.keys().cloned(),
+                    );
+                    pp.add_file(file)?;
+                    for batch in pp.finish() {
+                        builder.add_batch(&batch)?;
+                    }
                 }
-            }
+                Ok(builder)
+            };
+            // A run that fails, or creates what an earlier run created, may depend on the runs
+            // before it (ALTER TABLE ... ADD of an earlier file's table): the files are then
+            // read again in one sequence, which gives the sequential build's error.
+            let builder = match chunks {
+                1 => read(&build_files)?,
+                _ => {
+                    let runs = crate::parallel::map_chunks(&build_files, chunks, read);
+                    let mut runs = runs.into_iter();
+                    let merged = runs.next().and_then(Result::ok).and_then(|mut first| {
+                        for run in runs {
+                            first.append(run.ok()?).ok()?;
+                        }
+                        Some(first)
+                    });
+                    match merged {
+                        Some(builder) => builder,
+                        None => read(&build_files)?,
+                    }
+                }
+            };
             renamed::add_to_log(&mut refactor_log, builder.refactor_operations());
             database_secured = builder.database_secured();
             database_set = builder.database_set_options().to_vec();
@@ -157,17 +197,35 @@ pub fn build_with_notes(path: &Path, options: &BuildOptions) -> Result<(Package,
             )?;
         }
         Platform::Sqlite | Platform::Postgres => {
-            for file in &build_files {
-                let mut pp =
-                    Preprocessor::new(Mode::Model, &variables, options.variables.keys().cloned());
-                pp.add_file(file)?;
-                for batch in pp.finish() {
-                    if batch.is_blank() {
-                        continue;
+            // Each batch parses on its own, so the first error of the earliest run is the
+            // first error of the files in order.
+            let read = |files: &[PathBuf]| -> Result<Vec<generic::Parsed>> {
+                let mut batches = Vec::new();
+                for file in files {
+                    let mut pp = Preprocessor::new(
+                        Mode::Model,
+                        &variables,
+                        options.variables.keys().cloned(),
+                    );
+                    pp.add_file(file)?;
+                    for batch in pp.finish() {
+                        if batch.is_blank() {
+                            continue;
+                        }
+                        let (_, start_line, _) = batch.locate(1, 1);
+                        let file = batch.file().to_path_buf();
+                        batches.push(generic::parse_source(
+                            platform,
+                            &batch.text,
+                            &file,
+                            start_line,
+                        )?);
                     }
-                    let (_, start_line, _) = batch.locate(1, 1);
-                    let file = batch.file().to_path_buf();
-                    let parsed = generic::parse_source(platform, &batch.text, &file, start_line)?;
+                }
+                Ok(batches)
+            };
+            for run in crate::parallel::map_chunks(&build_files, chunks, read) {
+                for parsed in run? {
                     elements.extend(parsed.elements);
                     notes.extend(parsed.notes);
                     renamed::add_to_log(&mut refactor_log, &parsed.refactor_operations);
@@ -862,4 +920,160 @@ fn database_options(project: Option<&Project>, dsp: &Dsp, set: &[(String, String
     };
     let _ = dsp;
     el.with_ref("DefaultFilegroup", fg_ref)
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    /// A plain folder of `n` T-SQL files: tables with named and unnamed inline constraints
+    /// (annotation disambiguators), each referencing the table of the file before.
+    fn tsql_folder(n: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for idx in 0..n {
+            let mut sql = format!(
+                "CREATE TABLE [dbo].[T{idx:03}] (\n    [C0] int NOT NULL PRIMARY KEY,\n    [C1] int NULL DEFAULT 0,\n    [C2] nvarchar(10) NULL CONSTRAINT [DF_T{idx:03}_C2] DEFAULT N'x',\n    CONSTRAINT [CK_T{idx:03}] CHECK ([C1] >= 0)\n);\nGO\nCREATE INDEX [IX1] ON [dbo].[T{idx:03}] ([C1]);\nGO\n"
+            );
+            if idx > 0 {
+                sql.push_str(&format!(
+                    "ALTER TABLE [dbo].[T{idx:03}] ADD CONSTRAINT [FK_T{idx:03}] FOREIGN KEY ([C1]) REFERENCES [dbo].[T{:03}] ([C0]);\nGO\nCREATE PROCEDURE [dbo].[P{idx:03}] AS SELECT [C0] FROM [dbo].[T{:03}];\nGO\n",
+                    idx - 1,
+                    idx - 1
+                ));
+            }
+            std::fs::write(dir.path().join(format!("T{idx:03}.sql")), sql).expect("write");
+        }
+        dir
+    }
+
+    fn sqlserver() -> BuildOptions {
+        BuildOptions {
+            platform: Dsp::from_short_name("Sql160"),
+            ..BuildOptions::default()
+        }
+    }
+
+    fn package_bytes(path: &Path, options: &BuildOptions, threads: usize) -> Vec<u8> {
+        let (package, _) = build_split(path, options, threads).expect("build");
+        crate::package::to_bytes(&package).expect("package bytes")
+    }
+
+    fn error_text(path: &Path, options: &BuildOptions, threads: usize) -> String {
+        build_split(path, options, threads)
+            .expect_err("the build fails")
+            .to_string()
+    }
+
+    /// The disambiguators of the inline annotations in `elements` and the elements they hold.
+    fn inline_disambiguators(elements: &[Element], out: &mut Vec<String>) {
+        for element in elements {
+            for annotation in &element.annotations {
+                if let crate::model::Annotation::Inline {
+                    disambiguator: Some(d),
+                    ..
+                } = annotation
+                {
+                    out.push(d.clone());
+                }
+            }
+            for relationship in &element.relationships {
+                let nested: Vec<Element> = relationship
+                    .entries
+                    .iter()
+                    .filter_map(|e| match e {
+                        crate::model::Entry::Element(el) => Some(el.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                inline_disambiguators(&nested, out);
+            }
+        }
+    }
+
+    #[test]
+    fn split_tsql_build_gives_the_sequential_package() {
+        let dir = tsql_folder(40);
+        let sequential = package_bytes(dir.path(), &sqlserver(), 1);
+        let (package, _) = build_split(dir.path(), &sqlserver(), 3).expect("build");
+        // The later runs' inline constraints are numbered on after the first run's: every
+        // one of the 40 files' 3 unnamed-or-named inline constraints has its own number.
+        let mut numbers = Vec::new();
+        inline_disambiguators(&package.model.elements, &mut numbers);
+        let total = numbers.len();
+        numbers.sort();
+        numbers.dedup();
+        assert!(total >= 120, "{total} inline annotations");
+        assert_eq!(numbers.len(), total, "inline disambiguators are distinct");
+        let split = crate::package::to_bytes(&package).expect("package bytes");
+        assert!(split == sequential, "3 runs give the package of 1");
+        assert!(package_bytes(dir.path(), &sqlserver(), 5) == sequential);
+    }
+
+    #[test]
+    fn split_tsql_build_fails_as_the_sequential_build() {
+        // A later file adds a column to the first file's table: a run alone cannot.
+        let dir = tsql_folder(40);
+        std::fs::write(
+            dir.path().join("T039.sql"),
+            "ALTER TABLE [dbo].[T000] ADD [C9] int NULL;\nGO\n",
+        )
+        .expect("write");
+        assert!(
+            package_bytes(dir.path(), &sqlserver(), 3)
+                == package_bytes(dir.path(), &sqlserver(), 1)
+        );
+        // A table created in the first and the last file.
+        std::fs::write(
+            dir.path().join("T039.sql"),
+            "CREATE TABLE [dbo].[T001] ([C0] int NOT NULL);\nGO\n",
+        )
+        .expect("write");
+        let sequential = error_text(dir.path(), &sqlserver(), 1);
+        assert!(sequential.contains("T039.sql:1"), "{sequential}");
+        assert!(sequential.contains("already created"), "{sequential}");
+        assert_eq!(error_text(dir.path(), &sqlserver(), 3), sequential);
+        // Errors in two runs: the earlier file's, with its line.
+        std::fs::write(
+            dir.path().join("T020.sql"),
+            "\nCREATE TABLE [dbo].[X] (;\nGO\n",
+        )
+        .expect("write");
+        let sequential = error_text(dir.path(), &sqlserver(), 1);
+        assert!(sequential.contains("T020.sql:2"), "{sequential}");
+        assert_eq!(error_text(dir.path(), &sqlserver(), 3), sequential);
+    }
+
+    #[test]
+    fn split_sqlite_build_gives_the_sequential_package_and_errors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for idx in 0..40 {
+            let parent = if idx > 0 {
+                format!(
+                    ",\n  FOREIGN KEY (\"C1\") REFERENCES \"T{:03}\" (\"C0\")",
+                    idx - 1
+                )
+            } else {
+                String::new()
+            };
+            std::fs::write(
+                dir.path().join(format!("T{idx:03}.sql")),
+                format!(
+                    "CREATE TABLE \"T{idx:03}\" (\n  \"C0\" INTEGER PRIMARY KEY,\n  \"C1\" INTEGER{parent}\n);\nCREATE INDEX \"IX_T{idx:03}\" ON \"T{idx:03}\" (\"C1\");\n"
+                ),
+            )
+            .expect("write");
+        }
+        let options = BuildOptions {
+            platform: Dsp::from_short_name("sqlite"),
+            ..BuildOptions::default()
+        };
+        let sequential = package_bytes(dir.path(), &options, 1);
+        assert!(package_bytes(dir.path(), &options, 3) == sequential);
+        for bad in ["T030.sql", "T010.sql"] {
+            std::fs::write(dir.path().join(bad), "\nCREATE TABLE \"X\" (;\n").expect("write");
+        }
+        let sequential = error_text(dir.path(), &options, 1);
+        assert!(sequential.contains("T010.sql:2"), "{sequential}");
+        assert_eq!(error_text(dir.path(), &options, 3), sequential);
+    }
 }

@@ -113,6 +113,10 @@ pub struct TsqlBuilder {
     made: std::collections::HashMap<(String, String), String>,
 }
 
+/// The first disambiguator of inline-constraint annotations: 1 is the database options element;
+/// DacFx numbers annotations after it.
+const FIRST_DISAMBIGUATOR: u64 = 3;
+
 impl Default for TsqlBuilder {
     fn default() -> Self {
         Self::new()
@@ -124,8 +128,7 @@ impl TsqlBuilder {
     pub fn new() -> Self {
         TsqlBuilder {
             elements: Vec::new(),
-            // 1 is the database options element; DacFx numbers annotations after it.
-            next_disambiguator: 3,
+            next_disambiguator: FIRST_DISAMBIGUATOR,
             database_secured: false,
             database_set: Vec::new(),
             anchors: Vec::new(),
@@ -238,6 +241,33 @@ impl TsqlBuilder {
         )?;
         resolve::nullability_from_alias_types(&mut self.elements, &self.nullability_from_type);
         Ok(self.finish())
+    }
+
+    /// Appends what `later` built from the files after this builder's, giving what one builder
+    /// reading all of them gives: `later`'s annotation disambiguators are numbered on after
+    /// this one's. `Err(())` when `later` creates an object this builder created; the caller
+    /// then builds the files in one sequence, which reports it where it is.
+    pub(crate) fn append(&mut self, mut later: TsqlBuilder) -> std::result::Result<(), ()> {
+        if later.made.keys().any(|key| self.made.contains_key(key)) {
+            return Err(());
+        }
+        let offset = self.next_disambiguator - FIRST_DISAMBIGUATOR;
+        if offset > 0 {
+            for element in &mut later.elements {
+                renumber_disambiguators(element, offset);
+            }
+        }
+        self.next_disambiguator = later.next_disambiguator + offset;
+        self.elements.append(&mut later.elements);
+        self.origins.append(&mut later.origins);
+        self.made.extend(later.made);
+        self.database_secured |= later.database_secured;
+        self.database_set.append(&mut later.database_set);
+        self.refactor_operations
+            .append(&mut later.refactor_operations);
+        self.nullability_from_type
+            .append(&mut later.nullability_from_type);
+        Ok(())
     }
 
     fn disambiguator(&mut self) -> String {
@@ -520,6 +550,36 @@ fn script(text: &str) -> Value {
         quoted_identifiers: Some(true),
         ansi_nulls: Some(true),
     })
+}
+
+/// Adds `offset` to the annotation disambiguators [`TsqlBuilder::disambiguator`] gave in
+/// `element` and the elements it holds (not the database options element's 1).
+fn renumber_disambiguators(element: &mut Element, offset: u64) {
+    let shift = |d: &mut String| {
+        if let Ok(n) = d.parse::<u64>()
+            && n >= FIRST_DISAMBIGUATOR
+        {
+            *d = (n + offset).to_string();
+        }
+    };
+    let shift_annotation = |annotation: &mut Annotation| match annotation {
+        Annotation::Inline {
+            disambiguator: Some(d),
+            ..
+        }
+        | Annotation::Attached { disambiguator: d } => shift(d),
+        Annotation::Inline { .. } => {}
+    };
+    element.annotations.iter_mut().for_each(shift_annotation);
+    for relationship in &mut element.relationships {
+        for entry in &mut relationship.entries {
+            match entry {
+                Entry::Element(nested) => renumber_disambiguators(nested, offset),
+                Entry::Annotation(annotation) => shift_annotation(annotation),
+                Entry::Reference(_) | Entry::Empty => {}
+            }
+        }
+    }
 }
 
 fn inline_annotation(kind: &str, disambiguator: String) -> Annotation {
