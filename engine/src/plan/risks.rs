@@ -26,8 +26,16 @@ pub(super) fn add_risk_hazards(
         .filter(|s| matches!(s.kind, StepKind::CreateTable | StepKind::RebuildTable))
         .map(|s| s.name.key(case_sensitive))
         .collect();
+    // One pass over the model: a lookup per step would make planning quadratic.
+    let tables: HashSet<String> = current
+        .elements
+        .iter()
+        .filter(|e| e.kind == kind::TABLE)
+        .filter_map(|e| e.name.as_ref().map(|n| n.key(case_sensitive)))
+        .collect();
     let existing = |table: &ObjectName| {
-        !fresh.contains(&table.key(case_sensitive)) && current.find(kind::TABLE, table).is_some()
+        let key = table.key(case_sensitive);
+        !fresh.contains(&key) && tables.contains(&key)
     };
     let platform = current.platform();
     let mut hazards = Vec::new();
