@@ -126,8 +126,8 @@ fn filters_and_do_not_drop_change_only_what_they_keep() {
 
 /// Issue 17 item 7, for real: a statement of the upgrade kills its own connection
 /// (`pg_terminate_backend(pg_backend_pid())` in the pre-deployment script), so the statement
-/// fails and so do the cleanups after it (the rollback, releasing the upgrade lock). The error
-/// is the statement's, and each failed cleanup is a note after it; the database is unchanged.
+/// fails and so does the rollback after it. The error is the statement's, and the failed
+/// cleanup is a note after it; the database is unchanged.
 #[test]
 fn a_failed_statement_is_reported_before_the_cleanups_that_failed_after_it() {
     let url = server().create_database("cleanup");
@@ -139,17 +139,21 @@ fn a_failed_statement_is_reported_before_the_cleanups_that_failed_after_it() {
         .unwrap_err()
         .to_string();
     let lines: Vec<&str> = err.lines().collect();
+    // The client sees the killed session as the server's message or as a closed connection,
+    // as the race between the two goes; either way the first error is the statement's.
     assert!(
-        lines[0].contains("step PreDeploy") && lines[0].contains("terminat"),
+        lines[0].contains("step PreDeploy")
+            && (lines[0].contains("terminat") || lines[0].contains("connection closed"))
+            && lines[1].contains("pg_terminate_backend"),
         "the first line is the statement's error: {err}"
     );
     let rollback = err
         .find("note: rolling back the transaction failed too")
         .unwrap_or_else(|| panic!("no rollback note: {err}"));
-    let unlock = err
-        .find("note: releasing the upgrade lock failed too")
-        .unwrap_or_else(|| panic!("no lock note: {err}"));
-    assert!(rollback < unlock, "{err}");
+    assert!(rollback > 0, "{err}");
+    // The upgrade lock lives on a session of its own (in the maintenance database), so it is
+    // released normally: no note claims otherwise.
+    assert!(!err.contains("releasing the upgrade lock failed"), "{err}");
     // Nothing of v2 was applied.
     let mut fresh = PostgresDriver::connect(&url).unwrap();
     assert_eq!(

@@ -16,7 +16,7 @@ mod hosts;
 mod risks;
 mod tables;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::compare::renames_from_refactor_log;
 use crate::compare::{Action, Change, Diff};
@@ -724,16 +724,31 @@ fn applied_refactor_keys(log: &RefactorLog, steps: &[Step], case_sensitive: bool
 
 /// Table changes implied by constraint changes on platforms that cannot alter constraints in
 /// place (SQLite): the table is then rebuilt even though its own definition is unchanged.
-fn implied_table_changes(
+fn implied_table_changes<'a>(
     changes: &[&Change],
-    current: &Model,
-    desired: &Model,
+    current: &'a Model,
+    desired: &'a Model,
     caps: Capabilities,
 ) -> Vec<Change> {
     if caps.alter_constraints {
         return Vec::new();
     }
     let case_sensitive = desired.collation_case_sensitive;
+    // Keyed once: a scan of the changes and the models per constraint would be quadratic.
+    let tables = |model: &'a Model| -> HashMap<String, &'a Element> {
+        model
+            .elements
+            .iter()
+            .filter(|e| e.kind == kind::TABLE)
+            .filter_map(|e| e.name.as_ref().map(|n| (n.key(case_sensitive), e)))
+            .collect()
+    };
+    let (current_tables, desired_tables) = (tables(current), tables(desired));
+    let mut changed: HashSet<String> = changes
+        .iter()
+        .filter(|c| c.kind == kind::TABLE)
+        .map(|c| c.name.key(case_sensitive))
+        .collect();
     let mut out: Vec<Change> = Vec::new();
     for change in changes {
         if !is_inline_constraint(&change.kind, caps) {
@@ -747,25 +762,22 @@ fn implied_table_changes(
         else {
             continue;
         };
-        let already = changes
-            .iter()
-            .any(|c| c.kind == kind::TABLE && c.name.matches(owner, case_sensitive))
-            || out.iter().any(|c| c.name.matches(owner, case_sensitive));
-        if already {
+        let key = owner.key(case_sensitive);
+        if changed.contains(&key) {
             continue;
         }
-        let (Some(current_table), Some(desired_table)) = (
-            current.find(kind::TABLE, owner),
-            desired.find(kind::TABLE, owner),
-        ) else {
+        let (Some(current_table), Some(desired_table)) =
+            (current_tables.get(&key), desired_tables.get(&key))
+        else {
             continue;
         };
+        changed.insert(key);
         out.push(Change {
             action: Action::Alter,
             kind: kind::TABLE.to_string(),
             name: desired_table.name_or_empty(),
-            current: Some(current_table.clone()),
-            desired: Some(desired_table.clone()),
+            current: Some((*current_table).clone()),
+            desired: Some((*desired_table).clone()),
             renamed_from: None,
             details: Vec::new(),
         });
