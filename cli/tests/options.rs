@@ -36,27 +36,7 @@ CREATE TABLE accounts (
 
 /// Builds `sql` as the ledger at `version` into `DIR/ledger-VERSION.dacpac`.
 fn package(dir: &Path, version: &str, sql: &str) -> String {
-    let project = dir.join(format!("ledger-{version}"));
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(project.join("schema.sql"), sql).unwrap();
-    let out = dir.join(format!("ledger-{version}.dacpac"));
-    dac(
-        dir,
-        &[
-            "build",
-            project.to_str().unwrap(),
-            "--platform",
-            "sqlite",
-            "--name",
-            "ledger",
-            "--version",
-            version,
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
-    out.display().to_string()
+    crate::util::build_sqlite_app(dir, "ledger", version, sql)
 }
 
 /// A database at v1 with rows in every table; returns v2's package and the target.

@@ -86,10 +86,22 @@ pub fn dac_with_closed(dir: &Path, args: &[&str], closed: Closed) -> Run {
 /// Builds one schema file for SQLite as the app `app` at `version`, into
 /// `DIR/app-VERSION.dacpac` (its source in `DIR/src-VERSION`); returns the package's path.
 pub fn build_sqlite_schema(dir: &Path, version: &str, schema: &str) -> String {
-    let folder = dir.join(format!("src-{version}"));
+    build_sqlite_app(dir, "app", version, schema)
+}
+
+/// Builds one schema file for SQLite as the application `name` at `version`, into
+/// `DIR/NAME-VERSION.dacpac` (its source in `DIR/src-VERSION` for `app`, else
+/// `DIR/NAME-src-VERSION`); returns the package's path.
+pub fn build_sqlite_app(dir: &Path, name: &str, version: &str, schema: &str) -> String {
+    let source = if name == "app" {
+        format!("src-{version}")
+    } else {
+        format!("{name}-src-{version}")
+    };
+    let folder = dir.join(source);
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("schema.sql"), schema).unwrap();
-    let out = dir.join(format!("app-{version}.dacpac"));
+    let out = dir.join(format!("{name}-{version}.dacpac"));
     dac(
         dir,
         &[
@@ -98,7 +110,7 @@ pub fn build_sqlite_schema(dir: &Path, version: &str, schema: &str) -> String {
             "--platform",
             "sqlite",
             "--name",
-            "app",
+            name,
             "--version",
             version,
             "-o",
