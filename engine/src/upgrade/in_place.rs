@@ -184,7 +184,7 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
-    fn into_outcome(self) -> InPlaceOutcome {
+    pub(super) fn into_outcome(self) -> InPlaceOutcome {
         InPlaceOutcome {
             action: self.action,
             up_to_date: self.up_to_date,

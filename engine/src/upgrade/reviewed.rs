@@ -138,7 +138,7 @@ pub fn apply_plan(
             new_registration,
             up_to_date: reviewed.up_to_date,
             plan: hazards.clone(),
-            script: script.clone(),
+            script,
         };
         let mut message = notes(
             options.allow_data_loss,
@@ -158,21 +158,12 @@ pub fn apply_plan(
             driver,
             package,
             &prepared,
-            &script,
+            &prepared.script,
             message,
             started,
             &super::NoProgress,
         )?;
-        Ok(InPlaceOutcome {
-            action: prepared.action,
-            up_to_date: prepared.up_to_date,
-            version_before: prepared.registration.map(|r| r.version),
-            version_after: prepared.new_registration.version,
-            plan: prepared.plan,
-            script,
-            drift: prepared.allowed_drift,
-            waited: None,
-        })
+        Ok(prepared.into_outcome())
     })
 }
 
