@@ -105,6 +105,15 @@ impl HistoryAction {
         .into_iter()
         .find(|a| a.as_str() == text)
     }
+
+    /// From a stored row: a name dac does not know is an error, never read as another action.
+    pub fn read(text: &str) -> crate::error::Result<Self> {
+        Self::parse(text).ok_or_else(|| {
+            crate::error::Error::Invalid(format!(
+                "the dac history holds an action dac does not know: {text:?}"
+            ))
+        })
+    }
 }
 
 /// How an action ended (as `sysdac_history_internal.action_status`).
@@ -134,6 +143,15 @@ impl HistoryStatus {
         [Self::Success, Self::Fail, Self::Rollback]
             .into_iter()
             .find(|s| s.as_str() == text)
+    }
+
+    /// From a stored row: a status dac does not know is an error, never read as a failure.
+    pub fn read(text: &str) -> crate::error::Result<Self> {
+        Self::parse(text).ok_or_else(|| {
+            crate::error::Error::Invalid(format!(
+                "the dac history holds a status dac does not know: {text:?}"
+            ))
+        })
     }
 }
 

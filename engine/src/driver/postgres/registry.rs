@@ -112,22 +112,23 @@ impl Registry for PostgresDriver {
             .client
             .query(sql, &[])
             .map_err(|e| driver_error(&e, Some(sql)))?;
-        Ok(rows
-            .iter()
-            .map(|r| HistoryEntry {
-                action: HistoryAction::parse(r.get(0)).unwrap_or(HistoryAction::Upgrade),
-                status: HistoryStatus::parse(r.get(1)).unwrap_or(HistoryStatus::Fail),
-                name: r.get(2),
-                version_before: r.get(3),
-                version_after: r.get(4),
-                at: r.get(5),
-                by: r.get(6),
-                message: r.get(7),
-                duration_ms: r
-                    .get::<_, Option<i64>>(8)
-                    .and_then(|ms| u64::try_from(ms).ok()),
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    action: HistoryAction::read(r.get(0))?,
+                    status: HistoryStatus::read(r.get(1))?,
+                    name: r.get(2),
+                    version_before: r.get(3),
+                    version_after: r.get(4),
+                    at: r.get(5),
+                    by: r.get(6),
+                    message: r.get(7),
+                    duration_ms: r
+                        .get::<_, Option<i64>>(8)
+                        .and_then(|ms| u64::try_from(ms).ok()),
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

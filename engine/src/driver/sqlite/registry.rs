@@ -136,9 +136,9 @@ impl Registry for SqliteDriver {
             .query_map([], |r| {
                 let action: String = r.get(0)?;
                 let status: String = r.get(1)?;
-                Ok(HistoryEntry {
-                    action: HistoryAction::parse(&action).unwrap_or(HistoryAction::Upgrade),
-                    status: HistoryStatus::parse(&status).unwrap_or(HistoryStatus::Fail),
+                let entry = HistoryEntry {
+                    action: HistoryAction::Deploy,
+                    status: HistoryStatus::Success,
                     name: r.get(2)?,
                     version_before: r.get(3)?,
                     version_after: r.get(4)?,
@@ -148,10 +148,20 @@ impl Registry for SqliteDriver {
                     duration_ms: r
                         .get::<_, Option<i64>>(8)?
                         .and_then(|ms| u64::try_from(ms).ok()),
-                })
+                };
+                // The stored names are read outside rusqlite's row type so an unknown one
+                // is dac's error naming it, not a conversion failure.
+                Ok((action, status, entry))
             })
             .map_err(|e| driver_error(&e, Some(sql)))?;
-        rows.collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| driver_error(&e, Some(sql)))
+        rows.map(|row| {
+            let (action, status, entry) = row.map_err(|e| driver_error(&e, Some(sql)))?;
+            Ok(HistoryEntry {
+                action: HistoryAction::read(&action)?,
+                status: HistoryStatus::read(&status)?,
+                ..entry
+            })
+        })
+        .collect()
     }
 }

@@ -156,3 +156,22 @@ fn a_history_written_before_durations_reads_and_gains_the_column() {
     assert_eq!(both[0].duration_ms, None);
     assert_eq!(both[1].duration_ms, Some(42));
 }
+
+#[test]
+fn a_history_row_with_an_action_dac_does_not_know_is_an_error_naming_it() {
+    let (_dir, mut driver) = new_db();
+    let entry = HistoryEntry::now(HistoryAction::Upgrade, HistoryStatus::Success, "app");
+    driver.append_history(&entry).unwrap();
+    driver
+        .conn
+        .execute_batch("UPDATE \"_dac_history\" SET action = 'migrate'")
+        .unwrap();
+    let error = driver.history().unwrap_err().to_string();
+    assert!(error.contains("\"migrate\""), "{error}");
+    driver
+        .conn
+        .execute_batch("UPDATE \"_dac_history\" SET action = 'upgrade', status = 'partial'")
+        .unwrap();
+    let error = driver.history().unwrap_err().to_string();
+    assert!(error.contains("\"partial\""), "{error}");
+}

@@ -499,10 +499,8 @@ impl Registry for SqlServerDriver {
                     _ => None,
                 };
                 out.push(HistoryEntry {
-                    action: HistoryAction::parse(&text(0).unwrap_or_default())
-                        .unwrap_or(HistoryAction::Upgrade),
-                    status: HistoryStatus::parse(&text(1).unwrap_or_default())
-                        .unwrap_or(HistoryStatus::Fail),
+                    action: HistoryAction::read(&text(0).unwrap_or_default())?,
+                    status: HistoryStatus::read(&text(1).unwrap_or_default())?,
                     name: text(2).unwrap_or_default(),
                     version_before: text(3),
                     version_after: text(4),
