@@ -1302,9 +1302,15 @@ fn logical_server() -> &'static PgServer {
 /// The replication slots on the server of `url` (every database's).
 fn replication_slots(url: &str) -> Vec<String> {
     let mut admin = PostgresServer::connect(url).expect("server");
+    // Only this test's database, under its own name or one the run gave it (`name__...`): the
+    // other tests on the server make slots of their own meanwhile.
+    let database = admin.database().replace('\'', "''");
     let mut driver = admin.open("postgres").expect("postgres");
     driver
-        .query("SELECT slot_name FROM pg_replication_slots")
+        .query(&format!(
+            "SELECT slot_name FROM pg_replication_slots \
+             WHERE database = '{database}' OR database LIKE '{database}\\_\\_%'"
+        ))
         .expect("slots")
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())

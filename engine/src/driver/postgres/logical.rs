@@ -98,13 +98,53 @@ pub(super) fn capture(admin: &mut PostgresDriver, database: &str) -> Result<Chan
         None => {
             let slot = slot_name(database);
             ChangeCapture {
-                method: format!(
-                    "logical decoding (slot {slot}, {PLUGIN}, made before the copy): the rows of the keys changed since, re-read and upserted by primary key or deleted"
-                ),
+                method: method(&slot),
                 stream: Some(slot),
             }
         }
     })
+}
+
+/// The catch-up by logical decoding through `slot`, for the report.
+fn method(slot: &str) -> String {
+    format!(
+        "logical decoding (slot {slot}, {PLUGIN}, made before the copy): the rows of the keys changed since, re-read and upserted by primary key or deleted"
+    )
+}
+
+/// How a mark moves its slot's restart point past the copy (see [`LogicalWriteMark::read`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RestartPoint {
+    /// `pg_log_standby_snapshot()` (PostgreSQL 16 and later, where the role may run it).
+    LogSnapshot,
+    /// `CHECKPOINT` (a superuser, or a member of `pg_checkpoint`).
+    Checkpoint,
+    /// Neither is allowed: the point moves when PostgreSQL logs running transactions by itself.
+    Waits,
+}
+
+impl RestartPoint {
+    /// What `session`'s role may do.
+    fn allowed(session: &mut PostgresDriver) -> Result<Self> {
+        let row = session
+            .simple(
+                "SELECT current_setting('server_version_num')::int >= 160000 \
+                   AND has_function_privilege(to_regprocedure('pg_log_standby_snapshot()'), 'EXECUTE'), \
+                 (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+                   OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint' AND pg_has_role(oid, 'MEMBER'))",
+            )?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let yes = |i: usize| row.get(i).cloned().flatten().as_deref() == Some("t");
+        Ok(if yes(0) {
+            Self::LogSnapshot
+        } else if yes(1) {
+            Self::Checkpoint
+        } else {
+            Self::Waits
+        })
+    }
 }
 
 /// Drops the slot `slot` if it exists.
@@ -350,6 +390,8 @@ pub(super) struct LogicalWriteMark {
     written: BTreeMap<(String, String), u64>,
     /// Tables truncated since the slot was made.
     truncated: BTreeSet<(String, String)>,
+    /// How the first read moves the slot's restart point; `None` once it has.
+    restart: Option<RestartPoint>,
 }
 
 fn table_key(table: &ObjectName) -> Option<(String, String)> {
@@ -358,22 +400,42 @@ fn table_key(table: &ObjectName) -> Option<(String, String)> {
 }
 
 impl LogicalWriteMark {
-    pub(super) fn new(versions: PostgresWriteMark, session: PostgresDriver, slot: String) -> Self {
-        LogicalWriteMark {
+    pub(super) fn new(
+        versions: PostgresWriteMark,
+        mut session: PostgresDriver,
+        slot: String,
+    ) -> Result<Self> {
+        let restart = RestartPoint::allowed(&mut session)?;
+        Ok(LogicalWriteMark {
             versions,
             session,
             slot,
             pending: BTreeMap::new(),
             written: BTreeMap::new(),
             truncated: BTreeSet::new(),
-        }
+            restart: Some(restart),
+        })
     }
 
     /// Reads (and consumes) everything the slot holds: first a commit of this session, which
     /// flushes the WAL up to it, so every transaction committed before is readable (the slot is
     /// read up to the flushed WAL only, and writers may commit asynchronously). The commit must
     /// have written WAL to be flushed: a transaction id alone is committed asynchronously.
+    ///
+    /// The first read also logs the running transactions, so that, consuming past that record,
+    /// it lets the slot's restart point move there. Every read decodes the WAL from the restart
+    /// point, and the WAL is the whole server's: without this the reads under held writers
+    /// would decode all of it since the slot was made, the copy's own WAL included, and the
+    /// window would grow with the data. PostgreSQL logs that record by itself only every 15 s
+    /// and at checkpoints.
     fn read(&mut self) -> Result<()> {
+        match self.restart.take() {
+            Some(RestartPoint::LogSnapshot) => {
+                self.session.simple("SELECT pg_log_standby_snapshot()")?;
+            }
+            Some(RestartPoint::Checkpoint) => self.session.execute("CHECKPOINT")?,
+            Some(RestartPoint::Waits) | None => {}
+        }
         self.session
             .execute("BEGIN; CREATE TEMP TABLE dac_flush (x int) ON COMMIT DROP; COMMIT")?;
         let rows = self.session.simple(&format!(
@@ -413,6 +475,8 @@ impl WriteMark for LogicalWriteMark {
         if !schema.is_empty() {
             return Ok(WrittenSince::Schema(schema.join(", ")));
         }
+        // Writers are held: moving the restart point now would cost the window, not save it.
+        self.restart = None;
         self.read()?;
         let mut tables = Vec::new();
         let mut why = Vec::new();
@@ -436,6 +500,15 @@ impl WriteMark for LogicalWriteMark {
 
     fn since(&self) -> String {
         format!("{KEYS}[]")
+    }
+
+    fn method(&self) -> Option<String> {
+        (self.restart == Some(RestartPoint::Waits)).then(|| {
+            format!(
+                "{}; the role may neither CHECKPOINT nor run pg_log_standby_snapshot(), so the slot's restart point moves only when PostgreSQL logs running transactions (every 15 s): until then each read of the slot decodes the WAL since the copy began, the copy's own included, which lengthens the last delta",
+                method(&self.slot)
+            )
+        })
     }
 
     fn read_changes(&mut self, tables: &[&TableCopy]) -> Result<Option<Vec<String>>> {

@@ -475,7 +475,7 @@ impl Server for PostgresServer {
         Ok(Some(match slot {
             Some((session, slot)) => Box::new(super::logical::LogicalWriteMark::new(
                 versions, session, slot,
-            )),
+            )?),
             None => Box::new(versions),
         }))
     }
