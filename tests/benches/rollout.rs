@@ -333,6 +333,7 @@ fn status_at_scale(n: usize) {
         error: None,
         notes: Vec::new(),
         carry_history: Vec::new(),
+        worker: None,
     };
     let mut targets = Vec::with_capacity(n);
     for (d, members) in domains.iter().enumerate() {

@@ -477,3 +477,241 @@ fn postgres_fleet_killed_mid_rollout_and_mid_rollback_ends_consistent() {
         }
     }
 }
+
+/// A rollout file whose journal is the database `journal` of the throwaway server, with a
+/// short heartbeat timeout so a killed worker's targets are taken over quickly.
+fn write_shared_rollout(dir: &Path, targets: &[Target], journal: &str) -> PathBuf {
+    write_rollout(
+        dir,
+        "2",
+        targets,
+        &format!("journal = {journal:?}\nheartbeat_timeout_seconds = 2"),
+    )
+}
+
+/// Starts the shipped `dac` as a worker (not waited for).
+fn spawn_worker(file: &str, name: &str, fault: Option<&str>) -> std::process::Child {
+    let mut command = std::process::Command::new(dac_tests::binary::dac_binary());
+    command
+        .args(["rollout", "start", file, "--worker", name])
+        .env_remove("DAC_FAULT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(fault) = fault {
+        command.env("DAC_FAULT", fault);
+    }
+    command.spawn().expect("start a dac worker")
+}
+
+/// Waits for a worker to end: its exit code and output.
+fn finished(child: std::process::Child) -> (i32, String) {
+    let out = child.wait_with_output().expect("wait for a dac worker");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// After a shared rollout: done, every domain healthy and marked in order, every target at 2.0.0
+/// and upgraded exactly once (its registry's history), the journal agreeing.
+fn every_target_upgraded_once(file: &Path, targets: &[Target]) -> rollout::Status {
+    let status = rollout::status(file).unwrap();
+    let journal = &status.journal;
+    assert_eq!(journal.state, RolloutState::Done, "{:?}", journal.events);
+    assert!(status.lock.is_none(), "a journal database has no lock file");
+    let healthy: Vec<usize> = journal
+        .events
+        .iter()
+        .filter_map(|e| {
+            e.message
+                .strip_prefix("domain ")?
+                .strip_suffix(" healthy")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(healthy, [0, 1, 2, 3, 4], "domains in order, each once");
+    for d in &journal.domains {
+        assert_eq!(d.state, DomainState::Healthy, "domain {}", d.index);
+    }
+    for t in &journal.targets {
+        assert_eq!(t.state, TargetState::Healthy, "{}: {:?}", t.target, t.notes);
+        assert_eq!(t.version_now.as_deref(), Some("2.0.0"), "{}", t.target);
+        assert!(t.worker.is_some(), "{}: no worker recorded", t.target);
+    }
+    for t in targets {
+        let (now, _) = snapshot(t);
+        assert_eq!(now.version.as_deref(), Some("2.0.0"), "{t}");
+        let upgrades = succeeded(t)
+            .into_iter()
+            .filter(|a| matches!(a, HistoryAction::Upgrade | HistoryAction::SideBySide))
+            .count();
+        assert_eq!(upgrades, 1, "{t}: upgraded once: {:?}", succeeded(t));
+    }
+    status
+}
+
+/// Three `dac rollout start --worker` processes share one PostgreSQL journal over 15 SQLite
+/// databases and 3 PostgreSQL ones: they claim targets among themselves, every target is
+/// upgraded exactly once, each domain's health gate runs once, in order.
+#[test]
+fn three_workers_share_a_postgres_journal_and_upgrade_each_target_once() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = server.create_database("journal3");
+    let mut targets: Vec<Target> = (0..15)
+        .map(|i| Target::Sqlite {
+            path: dir.path().join(format!("shop{i:02}.db")),
+        })
+        .collect();
+    for i in 0..3 {
+        targets.push(Target::Postgres {
+            url: server.create_database(&format!("workers{i}")),
+        });
+    }
+    for t in &targets {
+        prepare(t, false);
+    }
+    let file = write_shared_rollout(dir.path(), &targets, &journal);
+    let file_text = file.to_str().unwrap();
+    let workers: Vec<_> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|name| spawn_worker(file_text, name, None))
+        .collect();
+    for child in workers {
+        let (code, out) = finished(child);
+        assert_eq!(code, 0, "{out}");
+    }
+    let status = every_target_upgraded_once(&file, &targets);
+    let text = rollout::report::render(&status, rollout::report::Format::Json, true);
+    assert!(text.contains("\"worker\""), "{text}");
+    // The tables live in the journal database, prefixed.
+    let tables = dac_tests::postgres::psql_query(
+        &journal,
+        "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE tablename LIKE 'dac_rollout_%'",
+    )
+    .unwrap();
+    assert_eq!(tables.trim(), "dac_rollout_journal,dac_rollout_target");
+    for t in targets.iter().chain([&Target::Postgres { url: journal }]) {
+        if let Target::Postgres { url } = t {
+            server.drop_database(url);
+        }
+    }
+}
+
+/// Three workers on one PostgreSQL journal; one (started first, so it surely holds targets) is
+/// stopped with SIGKILL mid-domain, right after an upgrade committed and before the journal was
+/// told. The other two wait for its heartbeat to go stale, take its targets over (the registry says the upgrade committed: not upgraded
+/// again) and finish: every target at the new version exactly once.
+#[test]
+fn a_worker_killed_mid_domain_has_its_targets_taken_over() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = server.create_database("journalkill");
+    let targets: Vec<Target> = (0..15)
+        .map(|i| Target::Sqlite {
+            path: dir.path().join(format!("shop{i:02}.db")),
+        })
+        .collect();
+    for t in &targets {
+        prepare(t, false);
+    }
+    let file = write_shared_rollout(dir.path(), &targets, &journal);
+    let file_text = file.to_str().unwrap();
+    let standing = dir.path().join("victim-standing");
+    let fault = format!("rollout.after-upgrade@2=wait:{}", standing.display());
+    let mut victim = spawn_worker(file_text, "victim", Some(&fault));
+    // The victim stands after its second upgrade committed, its claim still heartbeated, when
+    // the other two join.
+    let mut waited = 0;
+    while !standing.exists() {
+        if let Ok(Some(status)) = victim.try_wait() {
+            let (_, out) = finished(victim);
+            panic!("the victim ended ({status}) before its fault point:\n{out}");
+        }
+        waited += 1;
+        assert!(waited < 6000, "the victim never reached its fault point");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let others: Vec<_> = ["w1", "w2"]
+        .iter()
+        .map(|name| spawn_worker(file_text, name, None))
+        .collect();
+    victim.kill().expect("SIGKILL the victim");
+    let (code, _) = finished(victim);
+    assert_eq!(code, -1, "killed by a signal");
+    let mut said = String::new();
+    for child in others {
+        let (code, out) = finished(child);
+        assert_eq!(code, 0, "{out}");
+        said.push_str(&out);
+    }
+    assert!(
+        said.contains("from worker victim, whose heartbeat stopped"),
+        "{said}"
+    );
+    let status = every_target_upgraded_once(&file, &targets);
+    let taken: Vec<&str> = status
+        .journal
+        .targets
+        .iter()
+        .filter(|t| t.notes.iter().any(|n| n.contains("from worker victim")))
+        .map(|t| t.target.as_str())
+        .collect();
+    assert!(!taken.is_empty(), "no target was taken over");
+    assert!(
+        status
+            .journal
+            .targets
+            .iter()
+            .any(|t| t.notes.iter().any(|n| n.contains("the journal was behind"))),
+        "the upgrade the victim committed was settled by the registry"
+    );
+    server.drop_database(&journal);
+}
+
+/// The single-worker kill-and-resume proof on a PostgreSQL journal: killed after an upgrade
+/// committed, killed after a copy was made, resumed to the end (the dead process's claims taken
+/// over once stale), every database upgraded exactly once; then rolled back from the same
+/// journal, every database as it was.
+#[test]
+fn a_postgres_journal_survives_kills_and_resume_then_rolls_back() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = server.create_database("journalresume");
+    let targets: Vec<Target> = (0..10)
+        .map(|i| Target::Sqlite {
+            path: dir.path().join(format!("shop{i:02}.db")),
+        })
+        .collect();
+    for t in &targets {
+        prepare(t, false);
+    }
+    let before: Vec<(Snapshot, Model)> = targets.iter().map(snapshot).collect();
+    let file = write_shared_rollout(dir.path(), &targets, &journal);
+    let file_text = file.to_str().unwrap();
+    killed_at(&["rollout", "start", file_text], "rollout.after-upgrade@3");
+    killed_at(&["rollout", "resume", file_text], "rollout.after-backup@2");
+    let resumed = succeeds(&["rollout", "resume", file_text]);
+    assert!(resumed.contains("whose heartbeat stopped"), "{resumed}");
+    every_target_upgraded_once(&file, &targets);
+    // The report reads the database journal as it reads a file one.
+    let (code, report, err) = dac(&["rollout", "report", file_text], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(report.contains("2.0.0"), "{report}");
+    assert!(!report.contains("password"), "{report}");
+
+    succeeds(&["rollout", "rollback", file_text]);
+    let status = rollout::status(&file).unwrap();
+    assert_eq!(status.journal.state, RolloutState::RolledBack);
+    for (i, t) in targets.iter().enumerate() {
+        let (now, model) = snapshot(t);
+        assert_eq!(now, before[i].0, "{t}");
+        assert!(same_schema(&model, &before[i].1), "{t}: schema differs");
+    }
+    server.drop_database(&journal);
+}

@@ -407,6 +407,7 @@ mod tests {
             error: None,
             notes: Vec::new(),
             carry_history: Vec::new(),
+            worker: None,
         }
     }
 
