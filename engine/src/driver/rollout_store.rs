@@ -79,8 +79,11 @@ pub trait RolloutStore: Send {
 
     /// Changes the head of rollout `id`: `change` gets the stored head and returns the new one,
     /// under a row lock, so concurrent workers never overwrite each other's changes.
-    fn update_head(&mut self, id: &str, change: &mut dyn FnMut(&str) -> Result<String>)
-    -> Result<()>;
+    fn update_head(
+        &mut self,
+        id: &str,
+        change: &mut dyn FnMut(&str) -> Result<String>,
+    ) -> Result<()>;
 
     /// Writes one target's record. With `worker`, only while that worker holds the target's
     /// claim, or the target is settled: a worker whose claim was taken over is refused.
@@ -112,8 +115,7 @@ pub trait RolloutStore: Send {
     fn unsettled(&mut self, id: &str, domain: usize) -> Result<usize>;
 
     /// Keeps `worker`'s claims on `positions` (and the gate, with `gate`) alive.
-    fn heartbeat(&mut self, id: &str, worker: &str, positions: &[usize], gate: bool)
-    -> Result<()>;
+    fn heartbeat(&mut self, id: &str, worker: &str, positions: &[usize], gate: bool) -> Result<()>;
 
     /// Takes rollout `id`'s health gate for `worker`, when no one holds it or its holder's
     /// heartbeat is older than `stale`; the holder it took over from, if any.
@@ -134,9 +136,7 @@ pub trait RolloutStore: Send {
 /// Opens the journal database `target` (tables are created on first use).
 pub fn open_rollout_store(target: &Target) -> Result<Box<dyn RolloutStore>> {
     match target {
-        Target::Postgres { url } => Ok(Box::new(super::postgres::PostgresRolloutStore::open(
-            url,
-        )?)),
+        Target::Postgres { url } => Ok(Box::new(super::postgres::PostgresRolloutStore::open(url)?)),
         other => Err(Error::Invalid(format!(
             "journal {other}: a rollout journal database is a PostgreSQL database (postgres://...)"
         ))),

@@ -448,33 +448,33 @@ fn keep_superseded(
     say: Say<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Superseded> {
-        let kept = paths.journal.with_file_name(format!(
-            "{}.{}.json",
-            paths
-                .journal
-                .file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
-            old.id
-        ));
-        // Kept whole (snapshot and log in one document); the new snapshot below replaces the
-        // old one and empties the log.
-        old.save_alone(&kept)?;
-        let note = format!(
-            "supersedes rollout {} ({} {}, {}); its journal is kept as {}",
-            old.id,
-            old.package.name,
-            old.package.version,
-            old.state.as_str(),
-            kept.display()
-        );
-        say(&note);
-        notes.push(note);
-        Ok(Superseded {
-            id: old.id,
-            state: old.state,
-            version: old.package.version,
-            journal: kept.display().to_string(),
-        })
+    let kept = paths.journal.with_file_name(format!(
+        "{}.{}.json",
+        paths
+            .journal
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+        old.id
+    ));
+    // Kept whole (snapshot and log in one document); the new snapshot below replaces the
+    // old one and empties the log.
+    old.save_alone(&kept)?;
+    let note = format!(
+        "supersedes rollout {} ({} {}, {}); its journal is kept as {}",
+        old.id,
+        old.package.name,
+        old.package.version,
+        old.state.as_str(),
+        kept.display()
+    );
+    say(&note);
+    notes.push(note);
+    Ok(Superseded {
+        id: old.id,
+        state: old.state,
+        version: old.package.version,
+        journal: kept.display().to_string(),
+    })
 }
 
 /// A new rollout's journal, with what preflight found registered on each target.

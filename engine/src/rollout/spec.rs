@@ -225,7 +225,9 @@ fn journal_target(url: &str, file: &Path) -> Result<Target> {
         target @ Target::Postgres { .. } => Ok(target),
         other => Err(invalid(
             file,
-            format!("journal = {other}: a journal database is a PostgreSQL database (postgres://...)"),
+            format!(
+                "journal = {other}: a journal database is a PostgreSQL database (postgres://...)"
+            ),
         )),
     }
 }
@@ -707,6 +709,45 @@ expect = [["x", "1"], ["y", "NULL"]]
                 vec!["y".into(), "NULL".into()]
             ])
         );
+    }
+
+    #[test]
+    fn a_journal_database_is_postgres_and_its_heartbeat_timeout_needs_it() {
+        let spec = parse_ok("package = \"v2.dacpac\"\ntargets = [\"a.db\"]\n");
+        assert!(spec.journal.is_none());
+        let spec = parse_ok(
+            "package = \"v2.dacpac\"\njournal = \"postgres://dac:pw@jdb/rollouts\"\ntargets = [\"a.db\"]\n",
+        );
+        assert_eq!(
+            spec.journal.as_ref().map(ToString::to_string).as_deref(),
+            Some("postgres://dac:***@jdb/rollouts")
+        );
+        assert_eq!(
+            spec.heartbeat_timeout,
+            std::time::Duration::from_secs_f64(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS)
+        );
+        let spec = parse_ok(
+            "package = \"v2.dacpac\"\njournal = \"postgres://jdb/r\"\nheartbeat_timeout_seconds = 2.5\ntargets = [\"a.db\"]\n",
+        );
+        assert_eq!(
+            spec.heartbeat_timeout,
+            std::time::Duration::from_millis(2500)
+        );
+        let err =
+            parse_err("package = \"v2.dacpac\"\njournal = \"sqlite:j.db\"\ntargets = [\"a.db\"]\n");
+        assert!(
+            err.contains("a journal database is a PostgreSQL database"),
+            "{err}"
+        );
+        let err = parse_err(
+            "package = \"v2.dacpac\"\nheartbeat_timeout_seconds = 5\ntargets = [\"a.db\"]\n",
+        );
+        assert!(err.contains("give `journal = "), "{err}");
+        let err = parse_err(
+            "package = \"v2.dacpac\"\njournal = \"postgres://u:s3cret@jdb/r\"\nheartbeat_timeout_seconds = 0\ntargets = [\"a.db\"]\n",
+        );
+        assert!(err.contains("heartbeat_timeout_seconds = 0"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

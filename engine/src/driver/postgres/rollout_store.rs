@@ -14,8 +14,8 @@ use std::time::Duration;
 use postgres::Client;
 
 use super::{PostgresDriver, driver_error};
-use crate::driver::rollout_store::{Claim, LiveClaim, NewTarget, RolloutStore, StoredRollout};
 use crate::driver::redact;
+use crate::driver::rollout_store::{Claim, LiveClaim, NewTarget, RolloutStore, StoredRollout};
 use crate::{Error, Result};
 
 const CREATE_TABLES: &str = r#"
@@ -186,8 +186,11 @@ impl RolloutStore for PostgresRolloutStore {
         let insert = tx.prepare(INSERT_TARGET).map_err(|e| store_error(&e))?;
         for (n, t) in targets.iter().enumerate() {
             let domain = position(t.domain)?;
-            tx.execute(&insert, &[&id, &position(n)?, &domain, &t.record, &t.settled])
-                .map_err(|e| driver_error(&e, Some(INSERT_TARGET)))?;
+            tx.execute(
+                &insert,
+                &[&id, &position(n)?, &domain, &t.record, &t.settled],
+            )
+            .map_err(|e| driver_error(&e, Some(INSERT_TARGET)))?;
         }
         tx.commit().map_err(|e| store_error(&e))
     }
@@ -197,9 +200,8 @@ impl RolloutStore for PostgresRolloutStore {
             .client()
             .query_opt(HEAD, &[&id])
             .map_err(|e| driver_error(&e, Some(HEAD)))?;
-        row.map(|r| r.get(0)).ok_or_else(|| {
-            Error::Invalid(format!("journal {}: rollout {id} is gone", self.shown))
-        })
+        row.map(|r| r.get(0))
+            .ok_or_else(|| Error::Invalid(format!("journal {}: rollout {id} is gone", self.shown)))
     }
 
     fn update_head(
@@ -302,13 +304,7 @@ impl RolloutStore for PostgresRolloutStore {
         Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
-    fn heartbeat(
-        &mut self,
-        id: &str,
-        worker: &str,
-        positions: &[usize],
-        gate: bool,
-    ) -> Result<()> {
+    fn heartbeat(&mut self, id: &str, worker: &str, positions: &[usize], gate: bool) -> Result<()> {
         if !positions.is_empty() {
             let positions = positions
                 .iter()

@@ -61,7 +61,10 @@ fn from_stored(stored: &StoredRollout, place: &str) -> Result<Journal> {
 impl Store {
     /// The file journal of the rollout whose snapshot is `snapshot`.
     pub(super) fn file(snapshot: PathBuf) -> Store {
-        Store::File { snapshot, log: None }
+        Store::File {
+            snapshot,
+            log: None,
+        }
     }
 
     /// The journal database `target`, where the rollout is named `name`.
@@ -148,7 +151,11 @@ impl Store {
 
     /// Starts a command's work on `journal`: `f` changes its head (state, events), then a file
     /// journal is written as a fresh snapshot, a journal database's head under its row lock.
-    pub(super) fn begin(&mut self, journal: &mut Journal, f: impl FnOnce(&mut Journal)) -> Result<()> {
+    pub(super) fn begin(
+        &mut self,
+        journal: &mut Journal,
+        f: impl FnOnce(&mut Journal),
+    ) -> Result<()> {
         match self {
             Store::File { .. } => {
                 f(journal);

@@ -174,10 +174,12 @@ fn create_or_join(
     notes: &mut Vec<String>,
 ) -> Result<Journal> {
     let old = store.load()?;
-    if let Some(old) = old
-        .as_ref()
-        .filter(|o| !matches!(o.state, RolloutState::Stuck | RolloutState::Done | RolloutState::RolledBack))
-    {
+    if let Some(old) = old.as_ref().filter(|o| {
+        !matches!(
+            o.state,
+            RolloutState::Stuck | RolloutState::Done | RolloutState::RolledBack
+        )
+    }) {
         same_package(old, packages, &spec.file)?;
         let note = format!(
             "joins rollout {} ({}) as worker {}",
@@ -258,7 +260,7 @@ impl Run<'_> {
 
     fn work(&self, worker: &Worker, one: bool) -> Result<()> {
         let timeout = self.spec.heartbeat_timeout;
-        let poll = (timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let poll = (timeout / 10).clamp(Duration::from_millis(50), Duration::from_millis(250));
         let mut announced = None;
         loop {
             worker.check()?;
@@ -266,9 +268,13 @@ impl Run<'_> {
                 let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
                 let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
                 store.refresh_head(&mut journal)?;
-                let current = journal
-                    .current_domain()
-                    .map(|d| (d, journal.domains[d].state, journal.domains[d].targets.len()));
+                let current = journal.current_domain().map(|d| {
+                    (
+                        d,
+                        journal.domains[d].state,
+                        journal.domains[d].targets.len(),
+                    )
+                });
                 (
                     journal.state,
                     current,
@@ -340,7 +346,9 @@ impl Run<'_> {
                     let me = worker.id.clone();
                     let taken = c.taken_from.clone();
                     let note = taken.as_ref().map(|from| {
-                        format!("worker {me} took it over from worker {from}, whose heartbeat stopped")
+                        format!(
+                            "worker {me} took it over from worker {from}, whose heartbeat stopped"
+                        )
                     });
                     if let Some(note) = &note {
                         let name = self.record(c.position).target;
