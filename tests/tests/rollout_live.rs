@@ -523,6 +523,15 @@ fn every_target_upgraded_once(file: &Path, targets: &[Target]) -> rollout::Statu
     let journal = &status.journal;
     assert_eq!(journal.state, RolloutState::Done, "{:?}", journal.events);
     assert!(status.lock.is_none(), "a journal database has no lock file");
+    let shown = rollout::report::render(&status, rollout::report::Format::Text, false);
+    assert!(
+        shown.contains("journal   ") && shown.contains("(shared by workers;"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("workers   none working on a target now"),
+        "{shown}"
+    );
     let healthy: Vec<usize> = journal
         .events
         .iter()
@@ -713,5 +722,92 @@ fn a_postgres_journal_survives_kills_and_resume_then_rolls_back() {
         assert_eq!(now, before[i].0, "{t}");
         assert!(same_schema(&model, &before[i].1), "{t}: schema differs");
     }
+    server.drop_database(&journal);
+}
+
+/// The journal database's primitives on a real server: claims skip rows another session is
+/// locking (never wait for them), fresh claims are left alone and stale ones taken over naming
+/// their worker, a worker whose claim was taken over cannot write, one worker at a time holds
+/// the health gate, and a new rollout of the same name becomes current with the old one kept.
+#[test]
+fn journal_database_claims_skip_locked_rows_and_take_over_stale_ones() {
+    use dac_engine::driver::rollout_store::NewTarget;
+    use std::time::Duration;
+    let server = server();
+    let journal = server.create_database("journalstore");
+    let target = Target::Postgres {
+        url: journal.clone(),
+    };
+    let mut a = driver::open_rollout_store(&target).unwrap();
+    let mut b = driver::open_rollout_store(&target).unwrap();
+    let targets: Vec<NewTarget> = (0..4)
+        .map(|i| NewTarget {
+            record: format!("{{\"n\":{i}}}"),
+            domain: i / 2,
+            settled: false,
+        })
+        .collect();
+    a.lock("fleet").unwrap();
+    a.create("fleet", "r1", "{\"head\":1}", &targets).unwrap();
+    a.unlock("fleet").unwrap();
+    let stored = b.read("fleet").unwrap().unwrap();
+    assert_eq!((stored.id.as_str(), stored.targets.len()), ("r1", 4));
+    let long = Duration::from_secs(30);
+    let positions = |claims: &[dac_engine::driver::rollout_store::Claim]| -> Vec<usize> {
+        claims.iter().map(|c| c.position).collect()
+    };
+    // Another session locks target 0's row: a claim skips it instead of waiting.
+    let mut holder = driver::connect(&target, false).unwrap();
+    holder.begin().unwrap();
+    holder
+        .query(r#"SELECT 1 FROM "dac_rollout_target" WHERE "position" = 0 FOR UPDATE"#)
+        .unwrap();
+    let claimed = a.claim("r1", 0, "w1", 10, long).unwrap();
+    assert_eq!(positions(&claimed), [1]);
+    holder.rollback().unwrap();
+    let claimed = b.claim("r1", 0, "w2", 10, long).unwrap();
+    assert_eq!(positions(&claimed), [0]);
+    assert!(b.claim("r1", 0, "w2", 10, long).unwrap().is_empty());
+    // Stale claims (a zero timeout makes every earlier heartbeat stale) are taken over.
+    std::thread::sleep(Duration::from_millis(20));
+    let taken = b.claim("r1", 0, "w2", 10, Duration::ZERO).unwrap();
+    let from_w1 = taken.iter().find(|c| c.position == 1).unwrap();
+    assert_eq!(from_w1.taken_from.as_deref(), Some("w1"));
+    assert_eq!(from_w1.record, "{\"n\":1}");
+    let refused = a
+        .write_target("r1", 1, "{\"n\":1,\"late\":true}", true, Some("w1"))
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("w1 no longer holds target 1"),
+        "{refused}"
+    );
+    b.write_target("r1", 1, "{\"n\":1,\"done\":true}", true, Some("w2"))
+        .unwrap();
+    assert_eq!(b.unsettled("r1", 0).unwrap(), 1);
+    assert_eq!(b.unsettled("r1", 1).unwrap(), 2);
+    b.heartbeat("r1", "w2", &[0], false).unwrap();
+    let live = a.live_claims("r1").unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!((live[0].position, live[0].worker.as_str()), (0, "w2"));
+    // The health gate: one holder at a time, taken over when its heartbeat is stale.
+    assert_eq!(a.take_gate("r1", "w1", long).unwrap(), Some(None));
+    assert_eq!(b.take_gate("r1", "w2", long).unwrap(), None);
+    a.heartbeat("r1", "w1", &[], true).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        b.take_gate("r1", "w2", Duration::ZERO).unwrap(),
+        Some(Some("w1".to_string()))
+    );
+    b.release_gate("r1", "w2").unwrap();
+    assert_eq!(a.take_gate("r1", "w1", long).unwrap(), Some(None));
+    // The head changes under its row lock.
+    a.update_head("r1", &mut |head| Ok(head.replace('1', "2")))
+        .unwrap();
+    assert_eq!(b.read_head("r1").unwrap(), "{\"head\":2}");
+    // A new rollout of the same name is current; the old one's rows stay.
+    a.create("fleet", "r2", "{}", &[]).unwrap();
+    assert_eq!(b.read("fleet").unwrap().unwrap().id, "r2");
+    assert_eq!(b.read_domain("r1", 0).unwrap().len(), 2);
+    drop((a, b));
     server.drop_database(&journal);
 }

@@ -38,6 +38,6 @@ mod run;
 pub mod spec;
 
 pub use run::{
-    LiveRegistration, Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, resume_as,
-    rollback, start, status, status_live,
+    LiveRegistration, Paths, RolloutOutcome, Say, SharedJournal, StartOptions, Status, WorkerClaim,
+    next, resume, resume_as, rollback, start, status, status_live,
 };

@@ -653,6 +653,30 @@ pub struct Status {
     pub lock: Option<(journal::LockInfo, Option<bool>)>,
     /// With `--live`: each target's registration as read from it now, by journal position.
     pub live: Option<Vec<LiveRegistration>>,
+    /// A journal database shared by workers: where it is and who works on what now.
+    pub shared: Option<SharedJournal>,
+}
+
+/// A journal database, as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SharedJournal {
+    /// The database (no password) and the rollout's name in it.
+    pub journal: String,
+    /// Claims on targets not yet settled, with their heartbeat's age.
+    pub claims: Vec<WorkerClaim>,
+    /// How old a heartbeat may be before its worker counts as dead, in seconds.
+    pub heartbeat_timeout_seconds: f64,
+}
+
+/// A worker's claim on a target, as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkerClaim {
+    /// The target's name in the journal.
+    pub target: String,
+    /// The worker.
+    pub worker: String,
+    /// Seconds since its last heartbeat.
+    pub heartbeat_age_seconds: f64,
 }
 
 /// A target's registration read from the target itself (`dac rollout status --live`).
@@ -671,9 +695,29 @@ pub struct LiveRegistration {
 /// `dac rollout status`: reads the journal and the lock; changes nothing.
 pub fn status(file: &Path) -> Result<Status> {
     let paths = Paths::of(file);
-    let database = spec::journal_of(file)?;
+    let (database, heartbeat_timeout) = spec::journal_of(file)?;
     let mut store = store_of(file, database.as_ref())?;
     let journal = existing_in(&mut store)?;
+    let shown = store.describe();
+    let shared = match store.db() {
+        None => None,
+        Some(db) => Some(SharedJournal {
+            journal: shown,
+            claims: db
+                .live_claims(&journal.id)?
+                .into_iter()
+                .map(|c| WorkerClaim {
+                    target: journal
+                        .targets
+                        .get(c.position)
+                        .map_or_else(|| format!("#{}", c.position), |t| t.target.clone()),
+                    worker: c.worker,
+                    heartbeat_age_seconds: c.age_seconds,
+                })
+                .collect(),
+            heartbeat_timeout_seconds: heartbeat_timeout.as_secs_f64(),
+        }),
+    };
     let lock = match database {
         // Workers share a journal database: no lock file.
         Some(_) => None,
@@ -686,6 +730,7 @@ pub fn status(file: &Path) -> Result<Status> {
         journal,
         lock,
         live: None,
+        shared,
     })
 }
 

@@ -206,18 +206,24 @@ pub struct Spec {
 /// How long a worker's heartbeat may be silent when the file does not say.
 pub const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS: f64 = 30.0;
 
-/// The journal database a rollout file names, read without resolving its targets (`status`
-/// and `report` need nothing else).
-pub fn journal_of(file: &Path) -> Result<Option<Target>> {
+/// The journal database a rollout file names and its heartbeat timeout, read without resolving
+/// its targets (`status` and `report` need nothing else).
+pub fn journal_of(file: &Path) -> Result<(Option<Target>, std::time::Duration)> {
     let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
         path: file.to_path_buf(),
         source,
     })?;
     let raw: RawSpec = toml::from_str(&text).map_err(|e| invalid(file, redact(&e.to_string())))?;
-    raw.journal
+    let journal = raw
+        .journal
         .as_deref()
         .map(|url| journal_target(url, file))
-        .transpose()
+        .transpose()?;
+    let timeout = raw
+        .heartbeat_timeout_seconds
+        .filter(|s| *s > 0.0 && *s <= 86_400.0)
+        .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS);
+    Ok((journal, std::time::Duration::from_secs_f64(timeout)))
 }
 
 fn journal_target(url: &str, file: &Path) -> Result<Target> {
