@@ -489,6 +489,19 @@ fn write_shared_rollout(dir: &Path, targets: &[Target], journal: &str) -> PathBu
     )
 }
 
+/// A password the journal database's URL carries (the throwaway server trusts local
+/// connections, so it is never checked): it must appear nowhere.
+const PASSWORD: &str = "s3cret-journal";
+
+/// `url` with [`PASSWORD`] as its password.
+fn with_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    match rest.split_once('@') {
+        Some((user, host)) if !user.contains(':') => format!("{scheme}://{user}:{PASSWORD}@{host}"),
+        _ => url.to_string(),
+    }
+}
+
 /// Starts the shipped `dac` as a worker (not waited for).
 fn spawn_worker(file: &str, name: &str, fault: Option<&str>) -> std::process::Child {
     let mut command = std::process::Command::new(dac_tests::binary::dac_binary());
@@ -571,7 +584,7 @@ fn every_target_upgraded_once(file: &Path, targets: &[Target]) -> rollout::Statu
 fn three_workers_share_a_postgres_journal_and_upgrade_each_target_once() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
-    let journal = server.create_database("journal3");
+    let journal = with_password(&server.create_database("journal3"));
     let mut targets: Vec<Target> = (0..15)
         .map(|i| Target::Sqlite {
             path: dir.path().join(format!("shop{i:02}.db")),
@@ -594,10 +607,26 @@ fn three_workers_share_a_postgres_journal_and_upgrade_each_target_once() {
     for child in workers {
         let (code, out) = finished(child);
         assert_eq!(code, 0, "{out}");
+        assert!(!out.contains(PASSWORD), "{out}");
     }
     let status = every_target_upgraded_once(&file, &targets);
     let text = rollout::report::render(&status, rollout::report::Format::Json, true);
     assert!(text.contains("\"worker\""), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    let (code, report, err) = dac(&["rollout", "report", file_text], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !report.contains(PASSWORD) && report.contains("postgres://"),
+        "{report}"
+    );
+    let stored = dac_tests::postgres::psql_query(
+        &journal,
+        &format!(
+            "SELECT (SELECT count(*) FROM dac_rollout_journal WHERE head LIKE '%{PASSWORD}%') + (SELECT count(*) FROM dac_rollout_target WHERE record LIKE '%{PASSWORD}%')"
+        ),
+    )
+    .unwrap();
+    assert_eq!(stored.trim(), "0", "the journal holds no password");
     // The tables live in the journal database, prefixed.
     let tables = dac_tests::postgres::psql_query(
         &journal,

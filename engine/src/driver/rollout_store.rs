@@ -133,12 +133,22 @@ pub trait RolloutStore: Send {
     fn live_claims(&mut self, id: &str) -> Result<Vec<LiveClaim>>;
 }
 
+/// Whether `target` can hold rollout journals: `None` when it can, else why not.
+pub fn journal_refusal(target: &Target) -> Option<String> {
+    match target {
+        Target::Postgres { .. } => None,
+        other => Some(format!(
+            "journal = {other}: a journal database is a PostgreSQL database (postgres://...)"
+        )),
+    }
+}
+
 /// Opens the journal database `target` (tables are created on first use).
 pub fn open_rollout_store(target: &Target) -> Result<Box<dyn RolloutStore>> {
     match target {
         Target::Postgres { url } => Ok(Box::new(super::postgres::PostgresRolloutStore::open(url)?)),
-        other => Err(Error::Invalid(format!(
-            "journal {other}: a rollout journal database is a PostgreSQL database (postgres://...)"
-        ))),
+        other => Err(Error::Invalid(
+            journal_refusal(other).unwrap_or_else(|| format!("journal = {other}: not supported")),
+        )),
     }
 }

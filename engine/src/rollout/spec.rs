@@ -227,14 +227,10 @@ pub fn journal_of(file: &Path) -> Result<(Option<Target>, std::time::Duration)> 
 }
 
 fn journal_target(url: &str, file: &Path) -> Result<Target> {
-    match Target::parse(url.trim()).map_err(|e| invalid(file, e))? {
-        target @ Target::Postgres { .. } => Ok(target),
-        other => Err(invalid(
-            file,
-            format!(
-                "journal = {other}: a journal database is a PostgreSQL database (postgres://...)"
-            ),
-        )),
+    let target = Target::parse(url.trim()).map_err(|e| invalid(file, e))?;
+    match crate::driver::rollout_store::journal_refusal(&target) {
+        None => Ok(target),
+        Some(reason) => Err(invalid(file, reason)),
     }
 }
 
