@@ -641,15 +641,15 @@ fn three_workers_share_a_postgres_journal_and_upgrade_each_target_once() {
     }
 }
 
-/// Three workers on one PostgreSQL journal; one (started first, so it surely holds targets) is
-/// stopped with SIGKILL mid-domain, right after an upgrade committed and before the journal was
-/// told. The other two wait for its heartbeat to go stale, take its targets over (the registry says the upgrade committed: not upgraded
-/// again) and finish: every target at the new version exactly once.
-#[test]
-fn a_worker_killed_mid_domain_has_its_targets_taken_over() {
+/// Three workers on one PostgreSQL journal over 15 SQLite databases. The victim starts first
+/// (so it surely holds work) with `fault` making it stand at a point; once it stands, the other
+/// two join and the victim is stopped with SIGKILL. They wait for its heartbeat to go stale,
+/// take over what it held and finish. Returns the journal's status after the
+/// consistency checks of [`every_target_upgraded_once`] and what the survivors printed.
+fn victim_killed_at(slug: &str, point: &str) -> (rollout::Status, String) {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
-    let journal = server.create_database("journalkill");
+    let journal = server.create_database(slug);
     let targets: Vec<Target> = (0..15)
         .map(|i| Target::Sqlite {
             path: dir.path().join(format!("shop{i:02}.db")),
@@ -661,18 +661,16 @@ fn a_worker_killed_mid_domain_has_its_targets_taken_over() {
     let file = write_shared_rollout(dir.path(), &targets, &journal);
     let file_text = file.to_str().unwrap();
     let standing = dir.path().join("victim-standing");
-    let fault = format!("rollout.after-upgrade@2=wait:{}", standing.display());
+    let fault = format!("{point}=wait:{}", standing.display());
     let mut victim = spawn_worker(file_text, "victim", Some(&fault));
-    // The victim stands after its second upgrade committed, its claim still heartbeated, when
-    // the other two join.
     let mut waited = 0;
     while !standing.exists() {
         if let Ok(Some(status)) = victim.try_wait() {
             let (_, out) = finished(victim);
-            panic!("the victim ended ({status}) before its fault point:\n{out}");
+            panic!("the victim ended ({status}) before {point}:\n{out}");
         }
         waited += 1;
-        assert!(waited < 6000, "the victim never reached its fault point");
+        assert!(waited < 6000, "the victim never reached {point}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let others: Vec<_> = ["w1", "w2"]
@@ -688,19 +686,28 @@ fn a_worker_killed_mid_domain_has_its_targets_taken_over() {
         assert_eq!(code, 0, "{out}");
         said.push_str(&out);
     }
+    let status = every_target_upgraded_once(&file, &targets);
+    server.drop_database(&journal);
+    (status, said)
+}
+
+/// The victim is killed mid-domain, right after its second upgrade committed and before the
+/// journal was told: its targets are taken over, and the one it upgraded is settled by its
+/// registry (the upgrade committed: not upgraded again).
+#[test]
+fn a_worker_killed_mid_domain_has_its_targets_taken_over() {
+    let (status, said) = victim_killed_at("journalkill", "rollout.after-upgrade@2");
     assert!(
         said.contains("from worker victim, whose heartbeat stopped"),
         "{said}"
     );
-    let status = every_target_upgraded_once(&file, &targets);
-    let taken: Vec<&str> = status
+    let taken = status
         .journal
         .targets
         .iter()
         .filter(|t| t.notes.iter().any(|n| n.contains("from worker victim")))
-        .map(|t| t.target.as_str())
-        .collect();
-    assert!(!taken.is_empty(), "no target was taken over");
+        .count();
+    assert!(taken > 0, "no target was taken over");
     assert!(
         status
             .journal
@@ -709,7 +716,25 @@ fn a_worker_killed_mid_domain_has_its_targets_taken_over() {
             .any(|t| t.notes.iter().any(|n| n.contains("the journal was behind"))),
         "the upgrade the victim committed was settled by the registry"
     );
-    server.drop_database(&journal);
+}
+
+/// The victim is killed holding domain 0's health gate, its checks run but the domain not yet
+/// marked: another worker takes the gate over, checks the domain again and marks it, once.
+#[test]
+fn a_worker_killed_holding_the_health_gate_has_the_gate_taken_over() {
+    let (status, said) = victim_killed_at("journalgate", "rollout.after-checks");
+    assert!(
+        said.contains("domain 0: worker w")
+            && said.contains("took over the health gate from worker victim"),
+        "{said}"
+    );
+    assert!(
+        status.journal.events.iter().any(|e| e
+            .message
+            .contains("took over the health gate from worker victim")),
+        "{:?}",
+        status.journal.events
+    );
 }
 
 /// The single-worker kill-and-resume proof on a PostgreSQL journal: killed after an upgrade
