@@ -283,7 +283,10 @@ fn ten_postgres_databases_in_place_and_side_by_side_stop_at_domain_2_and_roll_ba
     // The copies were renamed back into place: none is left behind.
     let mut driver = driver::connect(&targets[0], false).unwrap();
     let left = driver
-        .query("SELECT datname FROM pg_database WHERE datname LIKE '%\\_dacbak\\_%'")
+        // This test's own databases: other tests of this binary share the server.
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'dac\\_t\\_rollout%\\_dacbak\\_%'",
+        )
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
     for t in &targets {
@@ -480,12 +483,12 @@ fn postgres_fleet_killed_mid_rollout_and_mid_rollback_ends_consistent() {
 
 /// A rollout file whose journal is the database `journal` of the throwaway server, with a
 /// short heartbeat timeout so a killed worker's targets are taken over quickly.
-fn write_shared_rollout(dir: &Path, targets: &[Target], journal: &str) -> PathBuf {
+fn write_shared_rollout(dir: &Path, targets: &[Target], journal: &str, extra: &str) -> PathBuf {
     write_rollout(
         dir,
         "2",
         targets,
-        &format!("journal = {journal:?}\nheartbeat_timeout_seconds = 2"),
+        &format!("journal = {journal:?}\nheartbeat_timeout_seconds = 2\n{extra}"),
     )
 }
 
@@ -598,7 +601,8 @@ fn three_workers_share_a_postgres_journal_and_upgrade_each_target_once() {
     for t in &targets {
         prepare(t, false);
     }
-    let file = write_shared_rollout(dir.path(), &targets, &journal);
+    // No copies: kept template copies of the PostgreSQL targets would outlive the test.
+    let file = write_shared_rollout(dir.path(), &targets, &journal, "backup = false");
     let file_text = file.to_str().unwrap();
     let workers: Vec<_> = ["w1", "w2", "w3"]
         .iter()
@@ -658,7 +662,7 @@ fn victim_killed_at(slug: &str, point: &str) -> (rollout::Status, String) {
     for t in &targets {
         prepare(t, false);
     }
-    let file = write_shared_rollout(dir.path(), &targets, &journal);
+    let file = write_shared_rollout(dir.path(), &targets, &journal, "");
     let file_text = file.to_str().unwrap();
     let standing = dir.path().join("victim-standing");
     let fault = format!("{point}=wait:{}", standing.display());
@@ -755,7 +759,7 @@ fn a_postgres_journal_survives_kills_and_resume_then_rolls_back() {
         prepare(t, false);
     }
     let before: Vec<(Snapshot, Model)> = targets.iter().map(snapshot).collect();
-    let file = write_shared_rollout(dir.path(), &targets, &journal);
+    let file = write_shared_rollout(dir.path(), &targets, &journal, "");
     let file_text = file.to_str().unwrap();
     killed_at(&["rollout", "start", file_text], "rollout.after-upgrade@3");
     killed_at(&["rollout", "resume", file_text], "rollout.after-backup@2");
