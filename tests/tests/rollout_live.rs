@@ -869,3 +869,49 @@ fn journal_database_claims_skip_locked_rows_and_take_over_stale_ones() {
     drop((a, b));
     server.drop_database(&journal);
 }
+
+/// A manual rollout on a journal database walks one domain per `next`, as with a journal file;
+/// `resume` leaves it paused, and `status` reads where it stands from the database.
+#[test]
+fn a_manual_rollout_on_a_postgres_journal_walks_one_domain_per_next() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = server.create_database("journalmanual");
+    let targets: Vec<Target> = (0..5)
+        .map(|i| Target::Sqlite {
+            path: dir.path().join(format!("shop{i}.db")),
+        })
+        .collect();
+    for t in &targets {
+        prepare(t, false);
+    }
+    let file = write_shared_rollout(dir.path(), &targets, &journal, "manual = true");
+    let outcome = rollout::start(&file, &StartOptions::default(), quiet()).unwrap();
+    assert_eq!(outcome.journal.state, RolloutState::Paused);
+    let healthy = |j: &dac_engine::rollout::journal::Journal| {
+        j.domains
+            .iter()
+            .filter(|d| d.state == DomainState::Healthy)
+            .count()
+    };
+    assert_eq!(healthy(&outcome.journal), 1);
+    let outcome = rollout::resume(&file, quiet()).unwrap();
+    assert!(
+        outcome.notes[0].contains("paused between domains"),
+        "{:?}",
+        outcome.notes
+    );
+    for walked in 2..=4 {
+        let outcome = rollout::next(&file, quiet()).unwrap();
+        assert_eq!(outcome.journal.state, RolloutState::Paused);
+        assert_eq!(healthy(&outcome.journal), walked);
+    }
+    let outcome = rollout::next(&file, quiet()).unwrap();
+    assert_eq!(outcome.journal.state, RolloutState::Done);
+    let status = rollout::status(&file).unwrap();
+    assert_eq!(healthy(&status.journal), 5);
+    for t in &targets {
+        assert_eq!(snapshot(t).0.version.as_deref(), Some("2.0.0"), "{t}");
+    }
+    server.drop_database(&journal);
+}
