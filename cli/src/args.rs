@@ -666,16 +666,25 @@ pub enum RolloutCommand {
         /// Walk one domain now and one per `dac rollout next`.
         #[arg(long)]
         manual: bool,
+        /// This worker's name, when several workers share the rollout's journal database
+        /// (default: host name and process id).
+        #[arg(long, value_name = "NAME")]
+        worker: Option<String>,
     },
     /// Upgrade and check the next domain (manual rollouts).
     Next {
         /// The rollout file.
         file: PathBuf,
     },
-    /// Go on after an interruption; nothing is upgraded twice.
+    /// Go on after an interruption; nothing is upgraded twice. With a journal database, join
+    /// the rollout as one more worker.
     Resume {
         /// The rollout file.
         file: PathBuf,
+        /// This worker's name, when several workers share the rollout's journal database
+        /// (default: host name and process id).
+        #[arg(long, value_name = "NAME")]
+        worker: Option<String>,
     },
     /// Return every upgraded target to its previous version; others are left alone.
     Rollback {

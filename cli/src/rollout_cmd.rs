@@ -39,8 +39,12 @@ fn print_line(line: &str) {
 pub fn run(args: RolloutArgs) -> Result<u8> {
     let progress: &(dyn Fn(&str) + Sync) = &print_line;
     let (file, outcome) = match args.command {
-        RolloutCommand::Start { file, manual } => {
-            let options = rollout::StartOptions { manual };
+        RolloutCommand::Start {
+            file,
+            manual,
+            worker,
+        } => {
+            let options = rollout::StartOptions { manual, worker };
             let outcome = rollout::start(&file, &options, progress);
             (file, outcome)
         }
@@ -48,8 +52,8 @@ pub fn run(args: RolloutArgs) -> Result<u8> {
             let outcome = rollout::next(&file, progress);
             (file, outcome)
         }
-        RolloutCommand::Resume { file } => {
-            let outcome = rollout::resume(&file, progress);
+        RolloutCommand::Resume { file, worker } => {
+            let outcome = rollout::resume_as(&file, worker.as_deref(), progress);
             (file, outcome)
         }
         RolloutCommand::Rollback { file } => {

@@ -753,6 +753,16 @@ fn a_live_lock_refuses_a_second_rollout() {
         "process_start": null,
     });
     std::fs::write(dir.path().join("fleet.lock"), lock.to_string()).unwrap();
+    // `--worker` is for workers sharing a journal database: with the file journal it is an
+    // error, never ignored.
+    let run = dac(dir.path(), &["rollout", "start", &file, "--worker", "w1"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("--worker w1: workers share a rollout through a journal database"),
+        "{}",
+        run.stderr
+    );
     let run = dac(dir.path(), &["rollout", "start", &file]);
     run.expect_code(3);
     assert!(

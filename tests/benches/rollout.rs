@@ -10,6 +10,12 @@
 //! cost per target grow with the fleet; the append-only log keeps it flat. Then `status` and
 //! the report at 10,000 targets, on a journal written directly (snapshot and log), timed.
 //!
+//! **Workers** (`cargo bench -p dac-tests --bench rollout workers`, and in the default run):
+//! `DAC_ROLLOUT_WORKERS_TARGETS` (default 1,000) tiny SQLite databases rolled out by three
+//! `dac rollout start --worker` processes sharing a PostgreSQL journal (the throwaway server of
+//! `dac_tests::postgres`), 5 domains, concurrency 2 per worker, no copies, no checks. Printed:
+//! the total, the cost per target, and how many targets each worker upgraded.
+//!
 //! 100 SQLite databases at shop 1.0.0 (`fixtures/rollout/shop-v1`, 200 items and 400 orders
 //! each) are rolled out to shop 2.0.0 in place in 5 upgrade domains, through the same
 //! `dac_engine::rollout::start` the CLI runs (journal written after every step, a copy of each
@@ -333,6 +339,7 @@ fn status_at_scale(n: usize) {
         error: None,
         notes: Vec::new(),
         carry_history: Vec::new(),
+        worker: None,
     };
     let mut targets = Vec::with_capacity(n);
     for (d, members) in domains.iter().enumerate() {
@@ -461,6 +468,78 @@ fn fleet_table() {
     }
 }
 
+/// `n` tiny databases rolled out by three worker processes sharing a PostgreSQL journal.
+fn workers_run(n: usize) {
+    let server = dac_tests::postgres::server();
+    let journal = server.create_database("benchjournal");
+    let root = tempfile::Builder::new()
+        .prefix("dac-rollout-workers-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = root.path();
+    let template = tiny_template(dir);
+    let mut targets = Vec::with_capacity(n);
+    for i in 0..n {
+        let db = dir.join(format!("t{i:05}.db"));
+        std::fs::copy(&template, &db).expect("copy template");
+        targets.push(format!("{:?}", format!("sqlite:{}", db.display())));
+    }
+    let text = format!(
+        "package = {:?}\nname = \"shop\"\nversion = \"2.0.0\"\ndomains = 5\nconcurrency = 2\nbackup = false\njournal = {journal:?}\ntargets = [{}]\n",
+        project("2").display().to_string(),
+        targets.join(", ")
+    );
+    let file = dir.join("fleet.toml");
+    std::fs::write(&file, text).expect("rollout file");
+    // Found (or built) before the clock starts.
+    let dac = dac_tests::binary::dac_binary();
+    let started = Instant::now();
+    let workers: Vec<_> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|name| {
+            std::process::Command::new(dac)
+                .args(["rollout", "start"])
+                .arg(&file)
+                .args(["--worker", name])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start a worker")
+        })
+        .collect();
+    for worker in workers {
+        let out = worker.wait_with_output().expect("wait for a worker");
+        assert!(
+            out.status.success(),
+            "a worker failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let total = started.elapsed();
+    let status = rollout::status(&file).expect("status");
+    assert_eq!(
+        status.journal.state,
+        RolloutState::Done,
+        "the rollout finished"
+    );
+    let mut by_worker = std::collections::BTreeMap::new();
+    for t in &status.journal.targets {
+        assert_eq!(t.version_now.as_deref(), Some("2.0.0"), "{}", t.target);
+        *by_worker
+            .entry(t.worker.clone().unwrap_or_default())
+            .or_insert(0usize) += 1;
+    }
+    println!(
+        "rollout/workers: {n} tiny SQLite databases, 3 workers sharing a PostgreSQL journal, 5 domains, concurrency 2 each, no copies, no checks"
+    );
+    println!(
+        "{n:>7} | {:>9.2} s | {:>8.2} ms per target | targets per worker {by_worker:?}",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1000.0 / n as f64
+    );
+    server.drop_database(&journal);
+}
+
 fn main() {
     if let Ok(one) = std::env::var("DAC_ROLLOUT_FLEET_ONE") {
         let (n, checked) = one.split_once(',').expect("N,CHECKED");
@@ -473,7 +552,16 @@ fn main() {
         fleet_table();
         status_at_scale(10_000);
     }
-    if filters.iter().any(|f| f.as_str() == "fleet") {
+    if filters.is_empty() || filters.iter().any(|f| f.as_str() == "workers") {
+        let n = std::env::var("DAC_ROLLOUT_WORKERS_TARGETS").map_or(1000, |v| {
+            v.parse().expect("DAC_ROLLOUT_WORKERS_TARGETS: a number")
+        });
+        workers_run(n);
+    }
+    if filters
+        .iter()
+        .any(|f| f.as_str() == "fleet" || f.as_str() == "workers")
+    {
         return;
     }
     let root = tempfile::Builder::new()

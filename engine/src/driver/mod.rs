@@ -8,6 +8,7 @@ pub mod canonical_cache;
 mod lock;
 mod percent;
 mod postgres;
+pub mod rollout_store;
 mod scratch;
 pub mod server;
 mod snapshot;
@@ -16,7 +17,8 @@ pub mod sqlserver;
 mod target;
 
 pub use lock::{Locked, UpgradeLock, Waited, with_lock};
-pub use postgres::{PostgresDriver, PostgresServer};
+pub use postgres::{PostgresDriver, PostgresRolloutStore, PostgresServer};
+pub use rollout_store::{RolloutStore, open_rollout_store};
 pub use server::{
     CaughtUp, ChangeCapture, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };

@@ -296,6 +296,24 @@ pub struct TargetRecord {
     /// a rollback killed in between still writes them, once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carry_history: Vec<HistoryEntry>,
+    /// The worker that claimed it last (journal databases, where several workers share a
+    /// rollout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+}
+
+impl TargetState {
+    /// Its upgrade is over (upgraded, failed, already current, or later): nothing left for a
+    /// worker to claim.
+    pub fn is_settled(self) -> bool {
+        !matches!(
+            self,
+            TargetState::Pending
+                | TargetState::BackingUp
+                | TargetState::BackedUp
+                | TargetState::Upgrading
+        )
+    }
 }
 
 /// One upgrade domain in the journal.
@@ -960,6 +978,7 @@ mod tests {
             error: None,
             notes: Vec::new(),
             carry_history: Vec::new(),
+            worker: None,
         }
     }
 

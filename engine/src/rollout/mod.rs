@@ -12,6 +12,10 @@
 //!   copy for SQLite, a template copy for PostgreSQL), so a rollback returns it to exactly the
 //!   state it had before its upgrade. Writes made to it after the snapshot are lost by a
 //!   rollback, which the report says.
+//! * With `journal = "postgres://..."` the journal lives in that database instead
+//!   ([`crate::driver::RolloutStore`]), and several `dac rollout start`/`resume` processes
+//!   (workers) drive the rollout together: they claim targets, heartbeat, take over a dead
+//!   worker's targets, and one of them runs each domain's health gate.
 //! * [`health`]: SQL probes, "no drift", a command.
 //! * [`report`]: status and reports as text, JSON and Markdown.
 //!
@@ -34,6 +38,6 @@ mod run;
 pub mod spec;
 
 pub use run::{
-    LiveRegistration, Paths, RolloutOutcome, Say, StartOptions, Status, next, resume, rollback,
-    start, status, status_live,
+    LiveRegistration, Paths, RolloutOutcome, Say, SharedJournal, StartOptions, Status, WorkerClaim,
+    next, resume, resume_as, rollback, start, status, status_live,
 };

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::journal::{Journal, LockInfo, TargetRecord, TargetState};
-use super::run::{LiveRegistration, Status};
+use super::run::{LiveRegistration, SharedJournal, Status};
 use super::spec::Mode;
 
 /// Output formats.
@@ -108,6 +108,35 @@ fn lock_line(lock: Option<&(LockInfo, Option<bool>)>) -> String {
     }
 }
 
+/// Where a shared journal is and who works on what: the lines standing for the lock's.
+fn shared_lines(shared: &SharedJournal) -> (String, String) {
+    let journal = format!(
+        "{} (shared by workers; a heartbeat older than {} s is a dead worker's)",
+        shared.journal, shared.heartbeat_timeout_seconds
+    );
+    let workers = if shared.claims.is_empty() {
+        "none working on a target now".to_string()
+    } else {
+        shared
+            .claims
+            .iter()
+            .map(|c| {
+                let dead = if c.heartbeat_age_seconds > shared.heartbeat_timeout_seconds {
+                    ", dead: its target is taken over by the next worker"
+                } else {
+                    ""
+                };
+                format!(
+                    "{} on {} (heartbeat {:.1} s ago{dead})",
+                    c.worker, c.target, c.heartbeat_age_seconds
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    (journal, workers)
+}
+
 fn ms(value: Option<u64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v} ms"))
 }
@@ -133,6 +162,8 @@ struct JsonReport<'a> {
     live: Option<&'a Vec<LiveRegistration>>,
     lock: Option<JsonLock<'a>>,
     rollback: Vec<JsonRollback<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared: Option<&'a SharedJournal>,
 }
 
 #[derive(Serialize)]
@@ -170,6 +201,7 @@ fn json_report(status: &Status) -> String {
                 }
             })
             .collect(),
+        shared: status.shared.as_ref(),
     };
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
 }
@@ -195,7 +227,13 @@ fn text(status: &Status, detail: bool) -> String {
     out.push('\n');
     out.push_str(&format!("file      {}\n", j.rollout_file));
     out.push_str(&format!("package   {}\n", j.package.path));
-    out.push_str(&format!("lock      {}\n", lock_line(status.lock.as_ref())));
+    match &status.shared {
+        Some(shared) => {
+            let (journal, workers) = shared_lines(shared);
+            out.push_str(&format!("journal   {journal}\nworkers   {workers}\n"));
+        }
+        None => out.push_str(&format!("lock      {}\n", lock_line(status.lock.as_ref()))),
+    }
     if let Some(s) = &j.supersedes {
         out.push_str(&format!(
             "supersedes rollout {} ({} {}, journal {})\n",
@@ -299,11 +337,23 @@ fn markdown(status: &Status, detail: bool) -> String {
     let j = &status.journal;
     let mut out = format!("## {}\n\n", md_escape(&headline(j)));
     out.push_str(&format!(
-        "- file: `{}`\n- package: `{}`\n- lock: {}\n",
-        j.rollout_file,
-        j.package.path,
-        md_escape(&lock_line(status.lock.as_ref()))
+        "- file: `{}`\n- package: `{}`\n",
+        j.rollout_file, j.package.path,
     ));
+    match &status.shared {
+        Some(shared) => {
+            let (journal, workers) = shared_lines(shared);
+            out.push_str(&format!(
+                "- journal: {}\n- workers: {}\n",
+                md_escape(&journal),
+                md_escape(&workers)
+            ));
+        }
+        None => out.push_str(&format!(
+            "- lock: {}\n",
+            md_escape(&lock_line(status.lock.as_ref()))
+        )),
+    }
     if let Some(s) = &j.supersedes {
         out.push_str(&format!(
             "- supersedes rollout `{}` ({} {})\n",
@@ -407,6 +457,7 @@ mod tests {
             error: None,
             notes: Vec::new(),
             carry_history: Vec::new(),
+            worker: None,
         }
     }
 
@@ -483,6 +534,7 @@ mod tests {
             journal: journal(),
             lock: None,
             live: None,
+            shared: None,
         };
         let text = render(&status, Format::Text, false);
         assert!(text.contains("stuck, at domain 2 of 5"), "{text}");
@@ -493,6 +545,36 @@ mod tests {
         assert_eq!(json["journal"]["state"], "stuck");
         assert_eq!(json["rollback"][0]["can_roll_back"], true);
         assert_eq!(json["rollback"][3]["can_roll_back"], false);
+        // A journal database shared by workers: where it is and who works on what, no lock.
+        let shared = Status {
+            shared: Some(SharedJournal {
+                journal: "postgres://dac:***@jdb/r (rollout \"fleet\")".into(),
+                claims: vec![
+                    crate::rollout::WorkerClaim {
+                        target: "sqlite:db2.db".into(),
+                        worker: "w1".into(),
+                        heartbeat_age_seconds: 0.5,
+                    },
+                    crate::rollout::WorkerClaim {
+                        target: "sqlite:db3.db".into(),
+                        worker: "w2".into(),
+                        heartbeat_age_seconds: 45.0,
+                    },
+                ],
+                heartbeat_timeout_seconds: 30.0,
+            }),
+            ..status.clone()
+        };
+        let text = render(&shared, Format::Text, false);
+        assert!(!text.contains("lock "), "{text}");
+        assert!(
+            text.contains("workers   w1 on sqlite:db2.db (heartbeat 0.5 s ago); w2 on sqlite:db3.db (heartbeat 45.0 s ago, dead"),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&shared, Format::Json, false)).unwrap();
+        assert_eq!(json["shared"]["claims"][1]["worker"], "w2");
+        assert!(render(&shared, Format::Markdown, false).contains("- workers: w1 on"));
         let markdown = render(&status, Format::Markdown, true);
         // A pipe in a check's name does not break the table.
         assert!(markdown.contains("probe stock \\| count"), "{markdown}");
@@ -513,6 +595,7 @@ mod tests {
             journal,
             lock: None,
             live: None,
+            shared: None,
         };
         let text = render(&status, Format::Text, true);
         assert!(!text.contains("1.0.0 -> 1.0.0"), "{text}");

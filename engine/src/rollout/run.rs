@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use super::domains::distribute;
 use super::journal::{
-    self, DomainRecord, DomainState, Journal, JournalLog, LockGuard, PackageInfo, RolloutState,
-    Superseded, TargetRecord, TargetState,
+    self, DomainRecord, DomainState, Journal, LockGuard, PackageInfo, RolloutState, Superseded,
+    TargetRecord, TargetState,
 };
 use super::spec::{self, Spec, TargetSpec};
 use crate::driver::{Driver, Target};
@@ -29,7 +29,11 @@ use crate::{Error, Result};
 
 mod drive;
 mod rollback;
+mod store;
 mod target_upgrade;
+mod workers;
+
+use store::Store;
 
 pub use rollback::rollback;
 
@@ -180,8 +184,10 @@ struct Run<'a> {
     packages: &'a Packages,
     paths: Paths,
     journal: Mutex<Journal>,
-    /// The journal's log, appended to under the `journal` lock.
-    log: Mutex<JournalLog>,
+    /// Where the journal is kept, written under the `journal` lock.
+    store: Mutex<Store>,
+    /// This process as one of several workers sharing a journal database.
+    worker: Option<workers::Worker>,
     say: Say<'a>,
     /// Targets by journal key.
     targets: BTreeMap<String, &'a TargetSpec>,
@@ -231,6 +237,7 @@ fn journal_for(spec: &Spec, packages: &Packages, manual: bool) -> Journal {
                 error: None,
                 notes: Vec::new(),
                 carry_history: Vec::new(),
+                worker: None,
             });
         }
     }
@@ -262,6 +269,8 @@ fn journal_for(spec: &Spec, packages: &Packages, manual: bool) -> Journal {
 pub struct StartOptions {
     /// Walk one domain per `next`, whatever the file says.
     pub manual: bool,
+    /// This worker's name, when several share a journal database (default: host and pid).
+    pub worker: Option<String>,
 }
 
 /// Checks every target before anything changes: reachable, and not registered to another
@@ -323,24 +332,45 @@ fn load_spec_and_packages(file: &Path) -> Result<(Spec, Packages)> {
     Ok((spec, packages))
 }
 
-/// The state of one command over `journal`, which was just saved (so its log is empty).
+/// The state of one command over `journal`, which was just saved (so a file journal's log is
+/// empty) in `store`; `worker` when it is one of the workers of a journal database.
 fn run_with<'a>(
     spec: &'a Spec,
     packages: &'a Packages,
     journal: Journal,
+    mut store: Store,
+    worker: Option<workers::Worker>,
     say: Say<'a>,
 ) -> Result<Run<'a>> {
     let paths = Paths::of(&spec.file);
-    let log = JournalLog::open(&paths.journal)?;
+    if let Some(w) = &worker {
+        store.set_worker(&w.id);
+    }
     Ok(Run {
         spec,
         packages,
         paths,
         journal: Mutex::new(journal),
-        log: Mutex::new(log),
+        store: Mutex::new(store),
+        worker,
         say,
         targets: spec.targets.iter().map(|t| (t.key(), t)).collect(),
     })
+}
+
+/// The rollout's name in a journal database: the rollout file's stem, the same for every worker
+/// whatever folder it keeps the file in.
+fn rollout_name(file: &Path) -> String {
+    file.file_stem()
+        .map_or_else(|| "rollout".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The store of a rollout file's journal: its database, or the file beside it.
+fn store_of(file: &Path, journal: Option<&Target>) -> Result<Store> {
+    match journal {
+        Some(target) => Store::database(target, &rollout_name(file)),
+        None => Ok(Store::file(Paths::of(file).journal)),
+    }
 }
 
 fn take_lock(
@@ -361,6 +391,10 @@ fn take_lock(
 /// (saying what it supersedes), refuses while another is in say.
 pub fn start(file: &Path, options: &StartOptions, say: Say<'_>) -> Result<RolloutOutcome> {
     let (spec, packages) = load_spec_and_packages(file)?;
+    if spec.journal.is_some() {
+        return workers::start_shared(&spec, &packages, options, say);
+    }
+    workers::no_worker_name(&spec, options.worker.as_deref())?;
     let paths = Paths::of(file);
     let mut notes = Vec::new();
     let _guard = take_lock(&paths, "start", &mut notes, say)?;
@@ -382,38 +416,76 @@ pub fn start(file: &Path, options: &StartOptions, say: Say<'_>) -> Result<Rollou
     // Every target is checked before the old journal is put aside: a refused start leaves
     // everything as it was.
     let registrations = preflight(&spec, &packages)?;
-    let mut supersedes = None;
-    if let Some(mut old) = old {
-        let kept = paths.journal.with_file_name(format!(
-            "{}.{}.json",
-            paths
-                .journal
-                .file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
-            old.id
-        ));
-        // Kept whole (snapshot and log in one document); the new snapshot below replaces the
-        // old one and empties the log.
-        old.save_alone(&kept)?;
-        let note = format!(
-            "supersedes rollout {} ({} {}, {}); its journal is kept as {}",
-            old.id,
-            old.package.name,
-            old.package.version,
-            old.state.as_str(),
-            kept.display()
-        );
-        say(&note);
-        notes.push(note);
-        supersedes = Some(Superseded {
-            id: old.id,
-            state: old.state,
-            version: old.package.version,
-            journal: kept.display().to_string(),
-        });
-    }
+    let supersedes = match old {
+        None => None,
+        Some(old) => Some(keep_superseded(old, &paths, say, &mut notes)?),
+    };
     let manual = options.manual || spec.manual;
-    let mut journal = journal_for(&spec, &packages, manual);
+    let mut journal = new_journal(&spec, &packages, manual, &registrations, supersedes);
+    let mut store = Store::file(paths.journal.clone());
+    store.create(&mut journal)?;
+    say(&format!(
+        "rollout {}: {} {} over {} target(s) in {} domain(s)",
+        journal.id,
+        packages.info.name,
+        packages.info.version,
+        journal.targets.len(),
+        journal.domains.len()
+    ));
+    let run = run_with(&spec, &packages, journal, store, None, say)?;
+    run.drive(manual)?;
+    Ok(RolloutOutcome {
+        journal: run.journal.into_inner().unwrap_or_else(|e| e.into_inner()),
+        notes,
+    })
+}
+
+/// Keeps a replaced rollout's journal whole beside the new one (snapshot and log in one
+/// document); what the new journal says it supersedes.
+fn keep_superseded(
+    mut old: Journal,
+    paths: &Paths,
+    say: Say<'_>,
+    notes: &mut Vec<String>,
+) -> Result<Superseded> {
+    let kept = paths.journal.with_file_name(format!(
+        "{}.{}.json",
+        paths
+            .journal
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+        old.id
+    ));
+    // Kept whole (snapshot and log in one document); the new snapshot below replaces the
+    // old one and empties the log.
+    old.save_alone(&kept)?;
+    let note = format!(
+        "supersedes rollout {} ({} {}, {}); its journal is kept as {}",
+        old.id,
+        old.package.name,
+        old.package.version,
+        old.state.as_str(),
+        kept.display()
+    );
+    say(&note);
+    notes.push(note);
+    Ok(Superseded {
+        id: old.id,
+        state: old.state,
+        version: old.package.version,
+        journal: kept.display().to_string(),
+    })
+}
+
+/// A new rollout's journal, with what preflight found registered on each target.
+fn new_journal(
+    spec: &Spec,
+    packages: &Packages,
+    manual: bool,
+    registrations: &[Option<Registration>],
+    supersedes: Option<Superseded>,
+) -> Journal {
+    let mut journal = journal_for(spec, packages, manual);
     for t in &mut journal.targets {
         if let Some(r) = &registrations[t.index] {
             t.version_before = Some(r.version.clone());
@@ -431,28 +503,14 @@ pub fn start(file: &Path, options: &StartOptions, say: Say<'_>) -> Result<Rollou
         journal.domains.len(),
         if manual { ", manual" } else { "" }
     ));
-    journal.save(&paths.journal)?;
-    say(&format!(
-        "rollout {}: {} {} over {} target(s) in {} domain(s)",
-        journal.id,
-        packages.info.name,
-        packages.info.version,
-        journal.targets.len(),
-        journal.domains.len()
-    ));
-    let run = run_with(&spec, &packages, journal, say)?;
-    run.drive(manual)?;
-    Ok(RolloutOutcome {
-        journal: run.journal.into_inner().unwrap_or_else(|e| e.into_inner()),
-        notes,
-    })
+    journal
 }
 
-fn existing(paths: &Paths) -> Result<Journal> {
-    Journal::load(&paths.journal)?.ok_or_else(|| {
+fn existing_in(store: &mut Store) -> Result<Journal> {
+    store.load()?.ok_or_else(|| {
         Error::Invalid(format!(
             "{}: no rollout journal here; start one with `dac rollout start`",
-            paths.journal.display()
+            store.describe()
         ))
     })
 }
@@ -487,12 +545,26 @@ fn stuck_error(journal: &Journal) -> Error {
 
 /// `dac rollout next` (`one` true) and `dac rollout resume` (`one` false: go on as the rollout
 /// would have, finishing an interrupted step first; a manual rollout finishes its domain).
-fn continue_rollout(file: &Path, one: bool, command: &str, say: Say<'_>) -> Result<RolloutOutcome> {
+fn continue_rollout(
+    file: &Path,
+    one: bool,
+    command: &str,
+    worker: Option<&str>,
+    say: Say<'_>,
+) -> Result<RolloutOutcome> {
     let (spec, packages) = load_spec_and_packages(file)?;
-    let paths = Paths::of(file);
     let mut notes = Vec::new();
-    let _guard = take_lock(&paths, command, &mut notes, say)?;
-    let mut journal = existing(&paths)?;
+    let (guard, mut store, worker) = if spec.journal.is_some() {
+        // Workers share the journal database: no lock file, each claims its targets.
+        let store = store_of(file, spec.journal.as_ref())?;
+        (None, store, Some(workers::Worker::new(worker)))
+    } else {
+        workers::no_worker_name(&spec, worker)?;
+        let paths = Paths::of(file);
+        let guard = take_lock(&paths, command, &mut notes, say)?;
+        (Some(guard), Store::file(paths.journal), None)
+    };
+    let mut journal = existing_in(&mut store)?;
     same_package(&journal, &packages, file)?;
     match journal.state {
         RolloutState::Stuck => return Err(stuck_error(&journal)),
@@ -507,12 +579,12 @@ fn continue_rollout(file: &Path, one: bool, command: &str, say: Say<'_>) -> Resu
             return Ok(RolloutOutcome { journal, notes });
         }
         RolloutState::RollingBack => {
-            if command == "next" {
+            if command == "next" || worker.is_some() {
                 return Err(Error::RolloutRollingBack {
                     id: journal.id.clone(),
                 });
             }
-            drop(_guard);
+            drop(guard);
             return rollback(file, say).map(|mut o| {
                 o.notes.splice(0..0, notes);
                 o
@@ -529,12 +601,27 @@ fn continue_rollout(file: &Path, one: bool, command: &str, say: Say<'_>) -> Resu
         }
         RolloutState::Running | RolloutState::Paused => {}
     }
-    journal.event(format!("dac rollout {command}"));
-    // A fresh snapshot: the log starts empty (dropping a line torn by a kill).
-    journal.save(&paths.journal)?;
+    let joined = match &worker {
+        Some(w) => format!("dac rollout {command} (worker {})", w.id),
+        None => format!("dac rollout {command}"),
+    };
+    // A file journal gets a fresh snapshot: the log starts empty (dropping a line torn by a
+    // kill).
+    store.begin(&mut journal, |j| {
+        if one && j.state == RolloutState::Paused {
+            j.state = RolloutState::Running;
+        }
+        j.event(joined);
+    })?;
     let one = one || journal.manual;
-    let run = run_with(&spec, &packages, journal, say)?;
-    run.drive(one)?;
+    let shared = worker.is_some();
+    let run = run_with(&spec, &packages, journal, store, worker, say)?;
+    if shared {
+        run.drive_shared(one)?;
+    } else {
+        run.drive(one)?;
+    }
+    drop(guard);
     Ok(RolloutOutcome {
         journal: run.journal.into_inner().unwrap_or_else(|e| e.into_inner()),
         notes,
@@ -543,12 +630,18 @@ fn continue_rollout(file: &Path, one: bool, command: &str, say: Say<'_>) -> Resu
 
 /// `dac rollout next`: upgrades and checks the next domain.
 pub fn next(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
-    continue_rollout(file, true, "next", say)
+    continue_rollout(file, true, "next", None, say)
 }
 
 /// `dac rollout resume`: goes on after an interruption without upgrading anything twice.
 pub fn resume(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
-    continue_rollout(file, false, "resume", say)
+    continue_rollout(file, false, "resume", None, say)
+}
+
+/// `dac rollout resume --worker NAME`: as [`resume`], as the named worker of a rollout whose
+/// journal is a database (several workers drive it together).
+pub fn resume_as(file: &Path, worker: Option<&str>, say: Say<'_>) -> Result<RolloutOutcome> {
+    continue_rollout(file, false, "resume", worker, say)
 }
 
 /// What `dac rollout status` shows: the journal and who holds the lock.
@@ -560,6 +653,30 @@ pub struct Status {
     pub lock: Option<(journal::LockInfo, Option<bool>)>,
     /// With `--live`: each target's registration as read from it now, by journal position.
     pub live: Option<Vec<LiveRegistration>>,
+    /// A journal database shared by workers: where it is and who works on what now.
+    pub shared: Option<SharedJournal>,
+}
+
+/// A journal database, as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SharedJournal {
+    /// The database (no password) and the rollout's name in it.
+    pub journal: String,
+    /// Claims on targets not yet settled, with their heartbeat's age.
+    pub claims: Vec<WorkerClaim>,
+    /// How old a heartbeat may be before its worker counts as dead, in seconds.
+    pub heartbeat_timeout_seconds: f64,
+}
+
+/// A worker's claim on a target, as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkerClaim {
+    /// The target's name in the journal.
+    pub target: String,
+    /// The worker.
+    pub worker: String,
+    /// Seconds since its last heartbeat.
+    pub heartbeat_age_seconds: f64,
 }
 
 /// A target's registration read from the target itself (`dac rollout status --live`).
@@ -578,15 +695,42 @@ pub struct LiveRegistration {
 /// `dac rollout status`: reads the journal and the lock; changes nothing.
 pub fn status(file: &Path) -> Result<Status> {
     let paths = Paths::of(file);
-    let journal = existing(&paths)?;
-    let lock = journal::read_lock(&paths.lock)?.map(|l| {
-        let alive = l.alive();
-        (l, alive)
-    });
+    let (database, heartbeat_timeout) = spec::journal_of(file)?;
+    let mut store = store_of(file, database.as_ref())?;
+    let journal = existing_in(&mut store)?;
+    let shown = store.describe();
+    let shared = match store.db() {
+        None => None,
+        Some(db) => Some(SharedJournal {
+            journal: shown,
+            claims: db
+                .live_claims(&journal.id)?
+                .into_iter()
+                .map(|c| WorkerClaim {
+                    target: journal
+                        .targets
+                        .get(c.position)
+                        .map_or_else(|| format!("#{}", c.position), |t| t.target.clone()),
+                    worker: c.worker,
+                    heartbeat_age_seconds: c.age_seconds,
+                })
+                .collect(),
+            heartbeat_timeout_seconds: heartbeat_timeout.as_secs_f64(),
+        }),
+    };
+    let lock = match database {
+        // Workers share a journal database: no lock file.
+        Some(_) => None,
+        None => journal::read_lock(&paths.lock)?.map(|l| {
+            let alive = l.alive();
+            (l, alive)
+        }),
+    };
     Ok(Status {
         journal,
         lock,
         live: None,
+        shared,
     })
 }
 

@@ -15,6 +15,8 @@
 //! targets = ["sqlite:dbs/a.db", { url = "postgres://app@db1/app", mode = "in-place" }]
 //! targets_file = "targets.txt"    # one connection string a line (optional mode after it)
 //! targets_command = "./list.sh"   # prints the same, one a line
+//! journal = "postgres://dac@jdb/rollouts"  # the journal in a database: several workers at once
+//! heartbeat_timeout_seconds = 30  # a worker silent this long is dead: its targets are taken over
 //!
 //! [health]
 //! wait_seconds = 5                # soak time after a domain's upgrades, before the checks
@@ -106,6 +108,10 @@ struct RawSpec {
     variables: BTreeMap<String, String>,
     #[serde(default)]
     health: RawHealth,
+    /// The journal database (`postgres://...`): workers on several machines share it.
+    journal: Option<String>,
+    /// How long a worker's heartbeat may be silent before its claims are taken over.
+    heartbeat_timeout_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,6 +197,41 @@ pub struct Spec {
     pub targets: Vec<TargetSpec>,
     /// The health checks run on every target of a domain after its upgrades.
     pub health: Health,
+    /// The journal database, when the journal is not the file beside the rollout file.
+    pub journal: Option<Target>,
+    /// A worker whose heartbeat is older than this is dead (journal databases only).
+    pub heartbeat_timeout: std::time::Duration,
+}
+
+/// How long a worker's heartbeat may be silent when the file does not say.
+pub const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS: f64 = 30.0;
+
+/// The journal database a rollout file names and its heartbeat timeout, read without resolving
+/// its targets (`status` and `report` need nothing else).
+pub fn journal_of(file: &Path) -> Result<(Option<Target>, std::time::Duration)> {
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let raw: RawSpec = toml::from_str(&text).map_err(|e| invalid(file, redact(&e.to_string())))?;
+    let journal = raw
+        .journal
+        .as_deref()
+        .map(|url| journal_target(url, file))
+        .transpose()?;
+    let timeout = raw
+        .heartbeat_timeout_seconds
+        .filter(|s| *s > 0.0 && *s <= 86_400.0)
+        .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS);
+    Ok((journal, std::time::Duration::from_secs_f64(timeout)))
+}
+
+fn journal_target(url: &str, file: &Path) -> Result<Target> {
+    let target = Target::parse(url.trim()).map_err(|e| invalid(file, e))?;
+    match crate::driver::rollout_store::journal_refusal(&target) {
+        None => Ok(target),
+        Some(reason) => Err(invalid(file, reason)),
+    }
 }
 
 impl Spec {
@@ -489,7 +530,30 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec> {
             "health.wait_seconds must be between 0 and 86400",
         ));
     }
+    let journal = raw
+        .journal
+        .as_deref()
+        .map(|url| journal_target(url, file))
+        .transpose()?;
+    let heartbeat_timeout = match (raw.heartbeat_timeout_seconds, &journal) {
+        (Some(_), None) => {
+            return Err(invalid(
+                file,
+                "heartbeat_timeout_seconds is for workers sharing a journal database: give `journal = \"postgres://...\"` too",
+            ));
+        }
+        (None, _) => DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+        (Some(s), Some(_)) if s > 0.0 && s <= 86_400.0 => s,
+        (Some(s), Some(_)) => {
+            return Err(invalid(
+                file,
+                format!("heartbeat_timeout_seconds = {s}: give more than 0, at most 86400"),
+            ));
+        }
+    };
     Ok(Spec {
+        journal,
+        heartbeat_timeout: std::time::Duration::from_secs_f64(heartbeat_timeout),
         file: file.to_path_buf(),
         package: resolve(&raw.package),
         name: raw.name,
@@ -647,6 +711,45 @@ expect = [["x", "1"], ["y", "NULL"]]
                 vec!["y".into(), "NULL".into()]
             ])
         );
+    }
+
+    #[test]
+    fn a_journal_database_is_postgres_and_its_heartbeat_timeout_needs_it() {
+        let spec = parse_ok("package = \"v2.dacpac\"\ntargets = [\"a.db\"]\n");
+        assert!(spec.journal.is_none());
+        let spec = parse_ok(
+            "package = \"v2.dacpac\"\njournal = \"postgres://dac:pw@jdb/rollouts\"\ntargets = [\"a.db\"]\n",
+        );
+        assert_eq!(
+            spec.journal.as_ref().map(ToString::to_string).as_deref(),
+            Some("postgres://dac:***@jdb/rollouts")
+        );
+        assert_eq!(
+            spec.heartbeat_timeout,
+            std::time::Duration::from_secs_f64(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS)
+        );
+        let spec = parse_ok(
+            "package = \"v2.dacpac\"\njournal = \"postgres://jdb/r\"\nheartbeat_timeout_seconds = 2.5\ntargets = [\"a.db\"]\n",
+        );
+        assert_eq!(
+            spec.heartbeat_timeout,
+            std::time::Duration::from_millis(2500)
+        );
+        let err =
+            parse_err("package = \"v2.dacpac\"\njournal = \"sqlite:j.db\"\ntargets = [\"a.db\"]\n");
+        assert!(
+            err.contains("a journal database is a PostgreSQL database"),
+            "{err}"
+        );
+        let err = parse_err(
+            "package = \"v2.dacpac\"\nheartbeat_timeout_seconds = 5\ntargets = [\"a.db\"]\n",
+        );
+        assert!(err.contains("give `journal = "), "{err}");
+        let err = parse_err(
+            "package = \"v2.dacpac\"\njournal = \"postgres://u:s3cret@jdb/r\"\nheartbeat_timeout_seconds = 0\ntargets = [\"a.db\"]\n",
+        );
+        assert!(err.contains("heartbeat_timeout_seconds = 0"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

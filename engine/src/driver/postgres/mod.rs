@@ -12,9 +12,11 @@ mod inspect;
 mod logical;
 mod names;
 mod registry;
+mod rollout_store;
 mod server;
 mod tls;
 
+pub use rollout_store::PostgresRolloutStore;
 pub use server::PostgresServer;
 
 pub(crate) use conninfo::{checked as check_connection_string, database_of, server_of};

@@ -70,6 +70,12 @@ impl Run<'_> {
     /// [`Run::update_target`]), and logs the change: a line the size of the domain list.
     pub(super) fn update<T>(&self, f: impl FnOnce(&mut Journal) -> T) -> Result<T> {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if store.db().is_some() {
+            // Several workers change the head: read, change and write it under its row lock.
+            return store.update_head(&mut journal, f);
+        }
+        drop(store);
         let first_event = journal.events.len();
         let value = f(&mut journal);
         let change = journal.head_change(first_event);
@@ -95,7 +101,7 @@ impl Run<'_> {
     }
 
     fn append(&self, journal: &mut Journal, change: Change) -> Result<()> {
-        self.log
+        self.store
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .append(journal, change)
@@ -105,9 +111,9 @@ impl Run<'_> {
     /// holds more than a domain's steps.
     pub(super) fn compact(&self) -> Result<()> {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-        // The log lock too, so no line is appended between the snapshot and the emptying.
-        let _log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        journal.save(&self.paths.journal)
+        // The store's lock too, so no line is appended between the snapshot and the emptying.
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        store.save(&mut journal)
     }
 
     pub(super) fn record(&self, index: usize) -> TargetRecord {
@@ -283,6 +289,19 @@ impl Run<'_> {
             members.len()
         ));
         let peak = self.each(domain, &members, |i| self.upgrade_target(i))?;
+        self.check_domain(domain, &members, started, Some(peak))
+    }
+
+    /// The health gate of domain `domain`, once every one of its targets is settled: its
+    /// checks on every upgraded target, then the domain marked healthy or failed; whether it is
+    /// healthy. `peak` is the most targets of one server this process upgraded at once.
+    pub(super) fn check_domain(
+        &self,
+        domain: usize,
+        members: &[usize],
+        started: Instant,
+        peak: Option<usize>,
+    ) -> Result<bool> {
         self.update(|j| j.domains[domain].state = DomainState::Checking)?;
         let health = &self.spec.health;
         if health.wait_seconds > 0.0 {
@@ -294,7 +313,7 @@ impl Run<'_> {
         }
         let folder = spec::folder_of(&self.spec.file);
         let version = self.packages.info.version.clone();
-        self.each(domain, &members, |i| {
+        self.each(domain, members, |i| {
             let record = self.record(i);
             if !(record.state.is_upgraded() || record.state == TargetState::Current) {
                 return Ok(());
@@ -323,7 +342,7 @@ impl Run<'_> {
         let (healthy, failures) = {
             let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
             let mut failures = Vec::new();
-            for &i in &members {
+            for &i in members {
                 let t = &journal.targets[i];
                 if t.state == TargetState::Failed {
                     failures.push(format!(
@@ -348,7 +367,9 @@ impl Run<'_> {
             };
             d.finished_at = Some(registry::now_utc());
             d.duration_ms = Some(d.duration_ms.unwrap_or(0) + ms);
-            d.peak_per_server = Some(d.peak_per_server.unwrap_or(0).max(peak));
+            if let Some(peak) = peak {
+                d.peak_per_server = Some(d.peak_per_server.unwrap_or(0).max(peak));
+            }
             if healthy {
                 j.event(format!("domain {domain} healthy"));
             } else {

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::{
-    Paths, RolloutOutcome, Run, Say, existing, load_spec_and_packages, millis, open, run_with,
-    same_package, take_lock,
+    Paths, RolloutOutcome, Run, Say, Store, existing_in, load_spec_and_packages, millis, open,
+    run_with, same_package, store_of, take_lock, workers,
 };
 use crate::driver::{Driver, RestoreSteps, Target};
 use crate::registry::{HistoryAction, HistoryEntry, HistoryStatus, Registration};
@@ -20,10 +20,17 @@ use crate::{Error, Result};
 /// first) and leaves the others alone.
 pub fn rollback(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
     let (spec, packages) = load_spec_and_packages(file)?;
-    let paths = Paths::of(file);
     let mut notes = Vec::new();
-    let _guard = take_lock(&paths, "rollback", &mut notes, say)?;
-    let mut journal = existing(&paths)?;
+    let (_guard, mut store) = if spec.journal.is_some() {
+        let mut store = store_of(file, spec.journal.as_ref())?;
+        workers::hold_for_rollback(&mut store, &spec)?;
+        (None, store)
+    } else {
+        let paths = Paths::of(file);
+        let guard = take_lock(&paths, "rollback", &mut notes, say)?;
+        (Some(guard), Store::file(paths.journal))
+    };
+    let mut journal = existing_in(&mut store)?;
     same_package(&journal, &packages, file)?;
     if journal.state == RolloutState::RolledBack {
         let note = format!("rollout {} is already rolled back", journal.id);
@@ -31,10 +38,11 @@ pub fn rollback(file: &Path, say: Say<'_>) -> Result<RolloutOutcome> {
         notes.push(note);
         return Ok(RolloutOutcome { journal, notes });
     }
-    journal.state = RolloutState::RollingBack;
-    journal.event("dac rollout rollback");
-    journal.save(&paths.journal)?;
-    let run = run_with(&spec, &packages, journal, say)?;
+    store.begin(&mut journal, |j| {
+        j.state = RolloutState::RollingBack;
+        j.event("dac rollout rollback");
+    })?;
+    let run = run_with(&spec, &packages, journal, store, None, say)?;
     say("rolling back upgraded targets, newest first");
     let mut failures = Vec::new();
     // One domain at a time, newest first; inside a domain, `concurrency` at a time.
