@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::{ConnectionConfig, with_database};
 use super::{Cell, SqlServerDriver, literal, server_sql};
-use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
+use crate::driver::server::{Copier, DatabaseCopyState, Moved, Server, TableCopy, WriterHold};
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
@@ -43,6 +43,8 @@ pub struct SqlServerServer {
     database: String,
     lock_held: bool,
     msdb: Option<bool>,
+    /// Whether the server is Azure SQL Database (probed once, see [`SqlServerServer::azure`]).
+    azure: Option<bool>,
 }
 
 impl std::fmt::Debug for SqlServerServer {
@@ -88,6 +90,7 @@ impl SqlServerServer {
             database,
             lock_held: false,
             msdb: None,
+            azure: None,
         })
     }
 
@@ -142,6 +145,18 @@ impl SqlServerServer {
             self.run(&server_sql::set_read_only(database, true))?;
         }
         result
+    }
+
+    /// Whether the server is Azure SQL Database (`SERVERPROPERTY('EngineEdition') = 5`):
+    /// no cross-database queries, no `SINGLE_USER` (probed once).
+    fn azure(&mut self) -> Result<bool> {
+        if let Some(azure) = self.azure {
+            return Ok(azure);
+        }
+        let edition = self.admin.scalar(server_sql::ENGINE_EDITION)?;
+        let azure = edition.as_deref() == Some(server_sql::AZURE_SQL_DATABASE);
+        self.azure = Some(azure);
+        Ok(azure)
     }
 
     /// Whether msdb's DAC registry is readable here (probed once).
@@ -234,6 +249,10 @@ impl Server for SqlServerServer {
 
     fn drop_database(&mut self, name: &str) -> Result<()> {
         let existed = self.exists(name)?;
+        if self.azure()? {
+            self.run(&server_sql::azure_drop_database(name))?;
+            return Ok(());
+        }
         for statement in server_sql::drop_database(name) {
             self.run(&statement)?;
         }
@@ -244,6 +263,10 @@ impl Server for SqlServerServer {
     }
 
     fn rename_database(&mut self, from: &str, to: &str) -> Result<()> {
+        if self.azure()? {
+            // No msdb on Azure SQL Database: the registration is inside the database.
+            return self.run(&server_sql::azure_rename_database(from, to));
+        }
         self.run(&server_sql::rename_database(from, to))?;
         if self.msdb_usable() {
             self.run(&server_sql::msdb_follow_rename(from, to))
@@ -269,6 +292,9 @@ impl Server for SqlServerServer {
     }
 
     fn set_read_only(&mut self, name: &str, read_only: bool) -> Result<()> {
+        if self.azure()? {
+            return self.run(&server_sql::azure_set_read_only(name, read_only));
+        }
         self.run(&server_sql::set_read_only(name, read_only))
     }
 
@@ -276,20 +302,79 @@ impl Server for SqlServerServer {
         // READ_ONLY WITH ROLLBACK IMMEDIATE already ended every writer (the upgrade sets it
         // just before); make sure of it, and hold on to a master session for the seal.
         if !self.is_read_only(name)? {
-            self.run(&server_sql::set_read_only(name, true))?;
+            self.set_read_only(name, true)?;
         }
         Ok(Box::new(SqlServerHold {
             admin: SqlServerDriver::connect(&with_database(&self.conn, "master"))?,
             database: name.to_string(),
+            azure: self.azure()?,
         }))
     }
 
     fn seal(&mut self, name: &str) -> Result<()> {
+        if self.azure()? {
+            // No SINGLE_USER on Azure SQL Database: READ_ONLY WITH ROLLBACK IMMEDIATE ends
+            // every writer's transaction and keeps new writes out.
+            return self.set_read_only(name, true);
+        }
         self.run(&server_sql::seal(name))
     }
 
     fn unseal(&mut self, name: &str) -> Result<()> {
+        if self.azure()? {
+            // Nothing to undo: `seal` made it read-only, which the upgrade sets back itself.
+            return Ok(());
+        }
         self.run(&server_sql::unseal(name))
+    }
+
+    fn whole_database_copy_only(&mut self) -> Result<Option<String>> {
+        Ok(self.azure()?.then(|| {
+            "Azure SQL Database (EngineEdition 5): no cross-database queries; the database was copied with CREATE DATABASE AS COPY OF".to_string()
+        }))
+    }
+
+    fn database_copy_statement(&self) -> Option<&'static str> {
+        // Only Azure SQL Database copies a database with one statement; SQL Server would need
+        // BACKUP and RESTORE to files of the server's.
+        (self.azure == Some(true)).then_some("CREATE DATABASE AS COPY OF")
+    }
+
+    fn copy_database(&mut self, from: &str, to: &str) -> Result<()> {
+        if !self.azure()? {
+            return Err(Error::Invalid(format!(
+                "{from}: SQL Server copies a whole database on the server only on Azure SQL Database (CREATE DATABASE AS COPY OF); copy it table by table instead (--copy-method tables)"
+            )));
+        }
+        self.run(&server_sql::azure_copy_database(from, to))
+    }
+
+    fn database_copy_state(&mut self, name: &str) -> Result<DatabaseCopyState> {
+        let rows = rows_of(self.admin.fetch(&server_sql::azure_copy_state(name))?);
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(DatabaseCopyState::Failed(format!(
+                "the copy {name} is gone (Azure removes a copy that failed)"
+            )));
+        };
+        let mut cells = row.into_iter().map(Cell::into_text);
+        let state = cells.next().flatten().unwrap_or_default();
+        let percent = cells.next().flatten().and_then(|p| p.parse::<f64>().ok());
+        let code = cells.next().flatten().unwrap_or_default();
+        let error = cells.next().flatten();
+        if code != "0" && !code.is_empty() {
+            return Ok(DatabaseCopyState::Failed(format!(
+                "error {code}: {}",
+                error.unwrap_or_default()
+            )));
+        }
+        Ok(match state.as_str() {
+            "ONLINE" => DatabaseCopyState::Online,
+            "COPYING" => DatabaseCopyState::Copying(percent),
+            other => DatabaseCopyState::Failed(format!(
+                "the copy {name} is {other}{}",
+                error.map(|e| format!(": {e}")).unwrap_or_default()
+            )),
+        })
     }
 
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
@@ -462,6 +547,8 @@ impl Server for SqlServerServer {
 struct SqlServerHold {
     admin: SqlServerDriver,
     database: String,
+    /// Azure SQL Database has no SINGLE_USER: the read-only switch already sealed it.
+    azure: bool,
 }
 
 impl WriterHold for SqlServerHold {
@@ -471,6 +558,9 @@ impl WriterHold for SqlServerHold {
     }
 
     fn seal(mut self: Box<Self>) -> Result<()> {
+        if self.azure {
+            return Ok(());
+        }
         let sql = server_sql::seal(&self.database);
         self.admin.run_batch(&sql, None)
     }

@@ -80,6 +80,58 @@ pub fn rename_database(from: &str, to: &str) -> String {
     )
 }
 
+/// The engine edition (`5`: Azure SQL Database, which has no cross-database queries, so a
+/// side-by-side upgrade copies the whole database with [`azure_copy_database`]).
+pub const ENGINE_EDITION: &str =
+    "SELECT CONVERT(int, SERVERPROPERTY('EngineEdition')) AS engine_edition;";
+
+/// The engine edition of Azure SQL Database.
+pub const AZURE_SQL_DATABASE: &str = "5";
+
+/// Azure SQL Database: starts a transactionally consistent copy of database `from` as `to`, on
+/// the server, from `master` (the statement returns once the copy exists, in state `COPYING`;
+/// [`azure_copy_state`] polls it).
+pub fn azure_copy_database(from: &str, to: &str) -> String {
+    format!("CREATE DATABASE {} AS COPY OF {};", quote(to), quote(from))
+}
+
+/// Azure SQL Database: where the copy `name` stands, run in `master`: `state_desc` (`COPYING`,
+/// `ONLINE`, ...), `percent_complete`, `error_code` and `error_desc` (the copy's failure, 0 and
+/// NULL while none); no row once a failed copy is gone.
+pub fn azure_copy_state(name: &str) -> String {
+    format!(
+        "SELECT d.state_desc, CONVERT(nvarchar(40), c.percent_complete) AS percent_complete, c.error_code, c.error_desc FROM sys.databases AS d LEFT JOIN sys.dm_database_copies AS c ON c.database_id = d.database_id WHERE d.name = {};",
+        literal(name)
+    )
+}
+
+/// Azure SQL Database: renames a database from `master`. Azure has no `SINGLE_USER`: the
+/// original is already read-only with every writer's session rolled back, and the new
+/// database has had no session but dac's.
+pub fn azure_rename_database(from: &str, to: &str) -> String {
+    format!(
+        "ALTER DATABASE {} MODIFY NAME = {};",
+        quote(from),
+        quote(to)
+    )
+}
+
+/// Azure SQL Database: drops a database (a copy still `COPYING` is cancelled), from `master`.
+pub fn azure_drop_database(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {};", quote(name))
+}
+
+/// Azure SQL Database: makes a database read-only or writable, rolling back and disconnecting
+/// the other sessions' open transactions (`WITH ROLLBACK IMMEDIATE`); Azure has no
+/// `SINGLE_USER`, so there is no `MULTI_USER` to return to.
+pub fn azure_set_read_only(name: &str, read_only: bool) -> String {
+    let mode = if read_only { "READ_ONLY" } else { "READ_WRITE" };
+    format!(
+        "ALTER DATABASE {} SET {mode} WITH ROLLBACK IMMEDIATE;",
+        quote(name)
+    )
+}
+
 /// `[database].[schema].[table]`.
 fn three_part(database: &str, table: &crate::model::ObjectName) -> String {
     format!("{}.{}", quote(database), quote_name(table))
