@@ -89,7 +89,9 @@ impl DatabaseCopyStep {
     /// The step in words, for a recovery message.
     pub fn describe(self) -> &'static str {
         match self {
-            DatabaseCopyStep::Copying => "its copy of the whole database started",
+            DatabaseCopyStep::Copying => {
+                "its copy of the whole database under way or about to start"
+            }
             DatabaseCopyStep::Upgrading => "its copy of the whole database being upgraded in place",
             DatabaseCopyStep::Upgraded => "its copy of the whole database upgraded",
         }
