@@ -112,8 +112,15 @@ impl SqlServerServer {
         .filter_map(|r| text(r.first()))
         .collect();
         let mut out = Vec::new();
+        let azure = self.azure()?;
         for database in candidates {
-            let Ok(sets) = self.admin.fetch(&server_sql::journal_read(&database)) else {
+            let sets = if azure {
+                self.driver(&database)
+                    .and_then(|mut d| d.fetch(&server_sql::azure_journal_read()))
+            } else {
+                self.admin.fetch(&server_sql::journal_read(&database))
+            };
+            let Ok(sets) = sets else {
                 continue; // not accessible to this login: not ours
             };
             let Some(journal) = rows_of(sets)
@@ -133,16 +140,22 @@ impl SqlServerServer {
         Ok(out)
     }
 
-    /// Runs `sql` against a database that may be read-only: made writable for it and
-    /// read-only again after.
-    fn write_into(&mut self, database: &str, sql: &str) -> Result<()> {
+    /// Runs a statement against a database that may be read-only (made writable for it and
+    /// read-only again after): `from_master` from `master`, or on Azure SQL Database (no
+    /// cross-database names) `inside` in a session of the database.
+    fn write_into(&mut self, database: &str, from_master: &str, inside: &str) -> Result<()> {
         let read_only = self.is_read_only(database)?;
         if read_only {
-            self.run(&server_sql::set_read_only(database, false))?;
+            self.set_read_only(database, false)?;
         }
-        let result = self.run(sql);
+        let result = if self.azure()? {
+            self.driver(database)
+                .and_then(|mut d| d.run_batch(inside, None))
+        } else {
+            self.run(from_master)
+        };
         if read_only {
-            self.run(&server_sql::set_read_only(database, true))?;
+            self.set_read_only(database, true)?;
         }
         result
     }
@@ -473,14 +486,31 @@ impl Server for SqlServerServer {
     }
 
     fn change_marker(&mut self, name: &str) -> Result<String> {
-        let tables: Vec<String> = rows_of(self.admin.fetch(&server_sql::user_tables(name))?)
+        // Azure SQL Database has no cross-database names: read in a session of the database.
+        let azure = self.azure()?;
+        let mut inside = if azure {
+            Some(self.driver(name)?)
+        } else {
+            None
+        };
+        let session = inside.as_mut().unwrap_or(&mut self.admin);
+        let tables_sql = if azure {
+            server_sql::azure_user_tables()
+        } else {
+            server_sql::user_tables(name)
+        };
+        let tables: Vec<String> = rows_of(session.fetch(&tables_sql)?)
             .into_iter()
             .filter_map(|r| text(r.first()))
             .collect();
         let mut hasher = Sha256::new();
         for chunk in tables.chunks(100) {
-            let sql = server_sql::table_fingerprints(name, chunk);
-            for row in rows_of(self.admin.fetch(&sql)?) {
+            let sql = if azure {
+                server_sql::azure_table_fingerprints(chunk)
+            } else {
+                server_sql::table_fingerprints(name, chunk)
+            };
+            for row in rows_of(session.fetch(&sql)?) {
                 for cell in row {
                     hasher.update(cell.into_text().unwrap_or_default().as_bytes());
                     hasher.update([0x1f]);
@@ -512,15 +542,27 @@ impl Server for SqlServerServer {
         }
         for (database, _) in self.own_journals()? {
             if database != holder {
-                self.write_into(&database, &server_sql::journal_clear(&database))?;
+                self.write_into(
+                    &database,
+                    &server_sql::journal_clear(&database),
+                    &server_sql::azure_journal_clear(),
+                )?;
             }
         }
-        self.write_into(holder, &server_sql::journal_write(holder, text))
+        self.write_into(
+            holder,
+            &server_sql::journal_write(holder, text),
+            &server_sql::azure_journal_write(text),
+        )
     }
 
     fn clear_journal(&mut self) -> Result<()> {
         for (database, _) in self.own_journals()? {
-            self.write_into(&database, &server_sql::journal_clear(&database))?;
+            self.write_into(
+                &database,
+                &server_sql::journal_clear(&database),
+                &server_sql::azure_journal_clear(),
+            )?;
         }
         Ok(())
     }

@@ -267,23 +267,46 @@ pub fn journal_candidates(target: &str) -> String {
     )
 }
 
+/// `[database].` before a catalog name, run from `master`; Azure SQL Database has no
+/// cross-database names, so there the statement runs in a session of the database itself,
+/// unqualified (the `azure_*` forms).
+fn qualifier(database: &str) -> String {
+    format!("{}.", quote(database))
+}
+
 /// Reads the journal property of a database.
 pub fn journal_read(database: &str) -> String {
+    journal_read_in(&qualifier(database))
+}
+
+/// Azure SQL Database: [`journal_read`] in a session of the database.
+pub fn azure_journal_read() -> String {
+    journal_read_in("")
+}
+
+fn journal_read_in(db: &str) -> String {
     format!(
-        "SELECT CONVERT(nvarchar(4000), ep.value) AS journal FROM {}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {};",
-        quote(database),
+        "SELECT CONVERT(nvarchar(4000), ep.value) AS journal FROM {db}sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {};",
         literal(JOURNAL_PROPERTY)
     )
 }
 
 /// Writes (adds or replaces) the journal property of a database.
 pub fn journal_write(database: &str, text: &str) -> String {
-    let db = quote(database);
+    journal_write_in(&qualifier(database), text)
+}
+
+/// Azure SQL Database: [`journal_write`] in a session of the database.
+pub fn azure_journal_write(text: &str) -> String {
+    journal_write_in("", text)
+}
+
+fn journal_write_in(db: &str, text: &str) -> String {
     format!(
-        "IF EXISTS (SELECT 1 FROM {db}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
-    EXEC {db}.sys.sp_updateextendedproperty @name = {name}, @value = {value};
+        "IF EXISTS (SELECT 1 FROM {db}sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
+    EXEC {db}sys.sp_updateextendedproperty @name = {name}, @value = {value};
 ELSE
-    EXEC {db}.sys.sp_addextendedproperty @name = {name}, @value = {value};",
+    EXEC {db}sys.sp_addextendedproperty @name = {name}, @value = {value};",
         name = literal(JOURNAL_PROPERTY),
         value = literal(text)
     )
@@ -291,31 +314,55 @@ ELSE
 
 /// Removes the journal property of a database.
 pub fn journal_clear(database: &str) -> String {
-    let db = quote(database);
+    journal_clear_in(&qualifier(database))
+}
+
+/// Azure SQL Database: [`journal_clear`] in a session of the database.
+pub fn azure_journal_clear() -> String {
+    journal_clear_in("")
+}
+
+fn journal_clear_in(db: &str) -> String {
     format!(
-        "IF EXISTS (SELECT 1 FROM {db}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
-    EXEC {db}.sys.sp_dropextendedproperty @name = {name};",
+        "IF EXISTS (SELECT 1 FROM {db}sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
+    EXEC {db}sys.sp_dropextendedproperty @name = {name};",
         name = literal(JOURNAL_PROPERTY)
     )
 }
 
 /// The user tables of a database, bracket-quoted (`[schema].[table]`), for the change marker.
 pub fn user_tables(database: &str) -> String {
-    let db = quote(database);
+    user_tables_in(&qualifier(database))
+}
+
+/// Azure SQL Database: [`user_tables`] in a session of the database.
+pub fn azure_user_tables() -> String {
+    user_tables_in("")
+}
+
+fn user_tables_in(db: &str) -> String {
     format!(
-        "SELECT QUOTENAME(s.name) + N'.' + QUOTENAME(t.name) FROM {db}.sys.tables AS t JOIN {db}.sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.is_ms_shipped = 0 AND s.name <> N'_dac' ORDER BY 1;"
+        "SELECT QUOTENAME(s.name) + N'.' + QUOTENAME(t.name) FROM {db}sys.tables AS t JOIN {db}sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.is_ms_shipped = 0 AND s.name <> N'_dac' ORDER BY 1;"
     )
 }
 
 /// Row count and checksum of every row of each table (one row per table): the change marker
 /// compares these before a rollback. `tables` are bracket-quoted two-part names.
 pub fn table_fingerprints(database: &str, tables: &[String]) -> String {
-    let db = quote(database);
+    table_fingerprints_in(&qualifier(database), tables)
+}
+
+/// Azure SQL Database: [`table_fingerprints`] in a session of the database.
+pub fn azure_table_fingerprints(tables: &[String]) -> String {
+    table_fingerprints_in("", tables)
+}
+
+fn table_fingerprints_in(db: &str, tables: &[String]) -> String {
     let parts: Vec<String> = tables
         .iter()
         .map(|t| {
             format!(
-                "SELECT {lit} AS table_name, COUNT_BIG(*) AS row_count, CHECKSUM_AGG(BINARY_CHECKSUM(*)) AS checksum FROM {db}.{t}",
+                "SELECT {lit} AS table_name, COUNT_BIG(*) AS row_count, CHECKSUM_AGG(BINARY_CHECKSUM(*)) AS checksum FROM {db}{t}",
                 lit = literal(t)
             )
         })
