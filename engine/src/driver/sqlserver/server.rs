@@ -530,7 +530,7 @@ impl Server for SqlServerServer {
     }
 
     fn load_journal(&mut self) -> Result<Option<String>> {
-        Ok(self.own_journals()?.into_iter().next().map(|(_, t)| t))
+        Ok(latest_journal(self.own_journals()?))
     }
 
     fn save_journal(&mut self, holder: &str, text: &str) -> Result<()> {
@@ -541,7 +541,10 @@ impl Server for SqlServerServer {
             )));
         }
         for (database, _) in self.own_journals()? {
-            if database != holder {
+            // The target held read-only (a whole-database copy is made and upgraded while it
+            // is) is never made writable to clear an older journal: writes would land after
+            // the copy. That journal stays, and loading takes the latest.
+            if database != holder && !(database == self.database && self.is_read_only(&database)?) {
                 self.write_into(
                     &database,
                     &server_sql::journal_clear(&database),
@@ -582,6 +585,41 @@ impl Server for SqlServerServer {
     ) -> Result<()> {
         Err(snapshot.not_for(Platform::SqlServer))
     }
+}
+
+/// The journal of the latest step among those a target's databases carry: the latest run
+/// (`started_at`), then the furthest phase and whole-database-copy step (an older step can stay
+/// in a read-only original, see `save_journal`).
+fn latest_journal(journals: Vec<(String, String)>) -> Option<String> {
+    let rank = |text: &str| {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let field = |name: &str| {
+            value
+                .get(name)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let phase = match field("phase").as_str() {
+            "preparing" => 0,
+            "copying" => 1,
+            "switching" => 2,
+            "done" => 3,
+            "rolling-back" => 4,
+            _ => 0,
+        };
+        let step = match field("database_copy").as_str() {
+            "copying" => 1,
+            "upgrading" => 2,
+            "upgraded" => 3,
+            _ => 0,
+        };
+        (field("started_at"), phase, step)
+    };
+    journals
+        .into_iter()
+        .map(|(_, text)| text)
+        .max_by_key(|text| rank(text))
 }
 
 /// Writers held off: the database is read-only (other sessions were rolled back and
@@ -670,6 +708,45 @@ impl Copier for SqlServerCopier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latest_journal_is_loaded() {
+        let journal = |started: &str, phase: &str, step: Option<&str>| {
+            let step = step
+                .map(|s| format!(r#","database_copy":"{s}""#))
+                .unwrap_or_default();
+            format!(r#"{{"target":"Shop","started_at":"{started}","phase":"{phase}"{step}}}"#)
+        };
+        let stale = journal("2026-12-06T12:00:00Z", "copying", Some("copying"));
+        let copy = journal("2026-12-06T12:00:00Z", "copying", Some("upgrading"));
+        let pick = |list: &[(&str, &String)]| {
+            latest_journal(
+                list.iter()
+                    .map(|(d, t)| (d.to_string(), (*t).clone()))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            pick(&[("Shop", &stale), ("Shop__dac_new", &copy)]),
+            Some(copy.clone())
+        );
+        let done = journal("2026-12-06T12:00:00Z", "done", Some("upgraded"));
+        assert_eq!(
+            pick(&[("Shop", &done), ("Shop__v1_x", &stale)]),
+            Some(done.clone())
+        );
+        let next = journal("2026-12-07T08:00:00Z", "preparing", None);
+        assert_eq!(
+            pick(&[("Shop", &done), ("Shop__dac_new", &next)]),
+            Some(next)
+        );
+        let rolling = journal("2026-12-06T12:00:00Z", "rolling-back", Some("upgraded"));
+        assert_eq!(
+            pick(&[("Shop", &done), ("Shop__v1_x", &rolling)]),
+            Some(rolling)
+        );
+        assert_eq!(pick(&[]), None);
+    }
 
     #[test]
     fn names_fit_sql_server_limits() {
