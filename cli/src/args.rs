@@ -296,6 +296,14 @@ pub struct UpgradeArgs {
     /// table without a primary key is copied again with them held). SQLite and PostgreSQL.
     #[arg(long)]
     pub no_early_copy: bool,
+    /// Side by side: how the new database gets its rows [default: auto]. `tables`: the
+    /// package's schema built in a new database and the rows copied table by table; `database`:
+    /// the whole database copied on the server with writers held off (SQLite: VACUUM INTO;
+    /// Azure SQL Database: CREATE DATABASE AS COPY OF) and the copy upgraded in place; `auto`:
+    /// `database` where the server cannot copy rows between databases (Azure SQL Database),
+    /// else `tables`.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub copy_method: Option<CopyMethodArg>,
     /// Side by side: no progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -318,6 +326,17 @@ pub struct UpgradeArgs {
     /// run's upgrade lock).
     #[command(flatten)]
     pub timeouts: TimeoutFlags,
+}
+
+/// How a side-by-side upgrade fills the new database (`--copy-method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CopyMethodArg {
+    /// `database` where the server cannot copy rows between databases, else `tables`.
+    Auto,
+    /// The schema built new, the rows copied table by table.
+    Tables,
+    /// The whole database copied on the server, the copy upgraded in place.
+    Database,
 }
 
 /// Formats of the data transfer report.

@@ -123,7 +123,10 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
     let (current, desired, diff, plan) =
         make_plan(&connection(&args.target)?, &args.package, &args.planning)?;
     let blocked = planning::block_on(&args.planning)?;
-    let report = report::deploy_report(&current.display, &desired.display, &diff, &plan);
+    // The script an upgrade would run, for the objects it would leave out.
+    let rendered = script::render(&plan, dialect_for(desired.model.platform()));
+    let report = report::deploy_report(&current.display, &desired.display, &diff, &plan)
+        .with_uncreatable(&rendered);
     let (text, human) = match args.format {
         DeployFormat::Xml => (report::deploy_report_xml(&report), false),
         DeployFormat::Json => (serde_json::to_string_pretty(&report)? + "\n", false),
@@ -136,7 +139,15 @@ pub fn deploy_report(args: DeployReportArgs) -> Result<u8> {
         None => out_data(&text),
     }
     // The report is written either way; a policy the plan breaks makes the exit code say so.
-    let refused = dac_engine::upgrade::refuse_hazards(&plan, &blocked);
+    let refused = dac_engine::upgrade::refuse_hazards(&plan, &blocked).and_then(|()| {
+        rendered
+            .refuse_uncreatable(args.planning.leave_out_uncreatable)
+            .map(|warnings| {
+                for warning in warnings {
+                    errln!("warning: {warning}");
+                }
+            })
+    });
     let code = if let Err(err) = refused {
         crate::output::errln!("refused: {err}");
         crate::shared::EXIT_REFUSED

@@ -11,7 +11,7 @@ use dac_engine::registry::HistoryAction;
 use dac_engine::report::plan_file::ReviewedPlan;
 use dac_engine::upgrade;
 
-use crate::args::{RecoverArgs, RollbackArgs, TransferFormat, UpgradeArgs};
+use crate::args::{CopyMethodArg, RecoverArgs, RollbackArgs, TransferFormat, UpgradeArgs};
 use crate::output::{errln, out_data, out_text, outln};
 use crate::planning;
 use crate::progress_display::ProgressDisplay;
@@ -61,6 +61,7 @@ fn check_mode(args: &UpgradeArgs) -> Result<()> {
             ),
             (args.parallel.is_some(), "--parallel"),
             (args.no_early_copy, "--no-early-copy"),
+            (args.copy_method.is_some(), "--copy-method"),
             (args.quiet, "--quiet"),
         ]
         .into_iter()
@@ -316,6 +317,7 @@ fn upgrade_with_plan(args: &UpgradeArgs) -> Result<u8> {
         ),
         (args.parallel.is_some(), "--parallel"),
         (args.no_early_copy, "--no-early-copy"),
+        (args.copy_method.is_some(), "--copy-method"),
         (args.quiet, "--quiet"),
     ] {
         if given {
@@ -363,6 +365,11 @@ fn upgrade_with_plan(args: &UpgradeArgs) -> Result<u8> {
 fn upgrade_side_by_side(args: &UpgradeArgs, target: &Target, package: &Package) -> Result<u8> {
     let mut options = planning::side_by_side_options(&args.planning, args.allow_drift, package)?;
     options.copy_early = !args.no_early_copy;
+    options.copy_method = match args.copy_method {
+        None | Some(CopyMethodArg::Auto) => upgrade::CopyMethod::Auto,
+        Some(CopyMethodArg::Tables) => upgrade::CopyMethod::Tables,
+        Some(CopyMethodArg::Database) => upgrade::CopyMethod::Database,
+    };
     options.lock_wait = timeouts(args.timeouts).lock;
     if let Some(n) = args.parallel {
         options.parallelism = n.max(1);

@@ -274,3 +274,104 @@ fn uncreatable_objects_refuse_the_script_unless_left_out_by_name() {
     assert!(!script.contains("-- dac cannot create"));
     assert!(script.contains("CREATE TYPE [dbo].[Name] FROM NVARCHAR (50) NULL;"));
 }
+
+/// `dac deploy-report` names each object of the package dac cannot create, with why, in every
+/// format (XML: SqlPackage's `UnsupportedObject` alerts): written either way, exit 3 unless
+/// `--leave-out-uncreatable` lets the script through (then each is a warning too).
+#[test]
+fn the_deploy_report_names_the_objects_dac_cannot_create() {
+    let corpus = crate::util::root().join("../shared/corpus/dacpac");
+    if !corpus.is_dir() {
+        eprintln!("*** NOT RUN: the corpus packages need ../shared ***");
+        assert!(
+            std::env::var_os("DAC_REQUIRE_SHARED").is_none(),
+            "../shared is required"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let package = corpus.join("ErikEJ__EFCorePowerTools/AdventureWorks.dacpac");
+    let empty = corpus.join("Herdo__SSDTLifecycleExtension/TestDatabase_Empty.dacpac");
+    let (package, empty) = (package.display().to_string(), empty.display().to_string());
+    let objects = [
+        "SqlFullTextCatalog [AW2008FullTextCatalog]: ",
+        "SqlFullTextIndex [HumanResources].[JobCandidate]: ",
+        "SqlDatabaseDdlTrigger [ddlDatabaseTriggerLog]: ",
+    ];
+    let report = |format: &str, leave_out: bool| {
+        let mut args = vec![
+            "deploy-report",
+            &package,
+            "--target",
+            &empty,
+            "--format",
+            format,
+        ];
+        if leave_out {
+            args.push("--leave-out-uncreatable");
+        }
+        dac(dir.path(), &args)
+    };
+    let refused = report("text", false);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--leave-out-uncreatable"),
+        "{}",
+        refused.stderr
+    );
+    let allowed = report("text", true);
+    assert_eq!(
+        allowed.code, 2,
+        "differences, nothing refused: {}",
+        allowed.stderr
+    );
+    assert_eq!(
+        allowed.stderr.matches("warning: left out").count(),
+        6,
+        "{}",
+        allowed.stderr
+    );
+    for run in [&refused, &allowed] {
+        assert!(
+            run.stdout.contains("not created, dac cannot create them"),
+            "{}",
+            run.stdout
+        );
+        for object in objects {
+            assert!(run.stdout.contains(object), "{object}: {}", run.stdout);
+        }
+    }
+    let json = report("json", true);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let not_created = value["not_created"].as_array().expect("not_created");
+    assert_eq!(not_created.len(), 6, "{value}");
+    assert!(
+        not_created
+            .iter()
+            .all(|o| o["reason"].as_str().is_some_and(|r| !r.is_empty())),
+        "each with why: {value}"
+    );
+    let xml = report("xml", true);
+    assert!(
+        xml.stdout.contains("<Alert Name=\"UnsupportedObject\">"),
+        "{}",
+        xml.stdout
+    );
+    assert!(
+        xml.stdout
+            .contains("SqlFullTextIndex [HumanResources].[JobCandidate]: "),
+        "{}",
+        xml.stdout
+    );
+    let markdown = report("markdown", true);
+    assert!(
+        markdown.stdout.contains("> [!CAUTION]"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown.stdout.contains("SqlDatabaseDdlTrigger"),
+        "{}",
+        markdown.stdout
+    );
+}

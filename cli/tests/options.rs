@@ -326,6 +326,11 @@ fn an_option_a_mode_does_not_use_is_an_error_naming_both() {
         ("--in-place", vec!["--parallel", "2"], "--parallel"),
         ("--in-place", vec!["--no-early-copy"], "--no-early-copy"),
         (
+            "--in-place",
+            vec!["--copy-method", "database"],
+            "--copy-method",
+        ),
+        (
             "--side-by-side",
             vec!["--include", "main.cust*"],
             "--include",

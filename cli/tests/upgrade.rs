@@ -368,6 +368,24 @@ fn side_by_side_upgrade_reports_the_transfer_and_rolls_back() {
         "{}",
         held.stderr
     );
+    // Again, the whole database copied and upgraded in place (Azure SQL Database's method).
+    dac(dir.path(), &["rollback", "--target", &target]).expect_code(0);
+    let whole = side_by_side(&["--allow-data-loss", "--copy-method", "database"]);
+    whole.expect_code(0);
+    assert!(
+        whole.stdout.contains(
+            "method: asked for (--copy-method database); the database was copied with VACUUM INTO"
+        ),
+        "{}",
+        whole.stdout
+    );
+    assert!(
+        whole
+            .stdout
+            .contains("the copy's rows: 1 before the in-place upgrade, 1 after"),
+        "{}",
+        whole.stdout
+    );
     // Up to date: with --format json, stdout is still a report (of nothing copied).
     let again = side_by_side(&["--format", "json"]);
     again.expect_code(0);

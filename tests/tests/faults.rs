@@ -993,13 +993,19 @@ impl Fixture {
                 args.push("--side-by-side".into());
                 args.push("--no-early-copy".into());
             }
+            Mode::SideBySideDatabaseCopy => {
+                args.push("--side-by-side".into());
+                args.push("--copy-method".into());
+                args.push("database".into());
+            }
         }
         args
     }
 
     fn expected_v2(&self, mode: Mode) -> &Snapshot {
         match mode {
-            Mode::InPlace => &self.v2_in_place,
+            // The copy is upgraded in place.
+            Mode::InPlace | Mode::SideBySideDatabaseCopy => &self.v2_in_place,
             Mode::SideBySide | Mode::SideBySideHeld | Mode::Rollback => &self.v2_side_by_side,
         }
     }
@@ -1069,6 +1075,9 @@ enum Mode {
     SideBySide,
     /// Side by side with `--no-early-copy`: rows copied with writers held.
     SideBySideHeld,
+    /// Side by side with `--copy-method database`: the whole database copied with writers
+    /// held, the copy upgraded in place, the names switched (SQLite: `VACUUM INTO`).
+    SideBySideDatabaseCopy,
     Rollback,
 }
 
@@ -1078,6 +1087,7 @@ impl Mode {
             Mode::InPlace => "in-place",
             Mode::SideBySide => "side-by-side",
             Mode::SideBySideHeld => "side-by-side --no-early-copy",
+            Mode::SideBySideDatabaseCopy => "side-by-side --copy-method database",
             Mode::Rollback => "rollback",
         }
     }
@@ -1213,6 +1223,33 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
     ] {
         add(Mode::SideBySideHeld, spec, V1);
     }
+    if kind == Kind::Sqlite {
+        // The whole-database copy (the method Azure SQL Database needs; SQLite's `VACUUM INTO`
+        // proves its orchestration, journal and recovery live): before the switch every step
+        // is undone, from it on completed.
+        let last = in_place_statements.max(1);
+        for (spec, settles) in [
+            ("dbcopy.journal", V1),
+            ("dbcopy.held", V1),
+            ("dbcopy.started", V1),
+            ("dbcopy.online", V1),
+            ("dbcopy.upgrading", V1),
+            // The in-place upgrade of the copy.
+            ("inplace.statement@1", V1),
+            (&*format!("inplace.statement@{last}"), V1),
+            ("inplace.before-commit", V1),
+            ("dbcopy.upgraded", V1),
+            ("dbcopy.journalled", V1),
+            ("sbs.sealed", V1),
+            ("sbs.switching", V2),
+            ("sbs.renamed-original", V2),
+            ("sbs.renamed-new", V2),
+            ("sbs.new-open", V2),
+            ("sbs.done", V2),
+        ] {
+            add(Mode::SideBySideDatabaseCopy, spec, settles);
+        }
+    }
     if kind == Kind::Postgres {
         // After the switch, before the foreign keys the original held are checked (SQLite
         // checks every foreign key before the switch).
@@ -1265,6 +1302,19 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
             settles,
         });
     }
+    if kind == Kind::Sqlite {
+        for (first, second, settles) in [
+            ("dbcopy.upgraded", "sbs.undone", V1),
+            ("sbs.switching", "sbs.renamed-new", V2),
+        ] {
+            out.push(Case {
+                kind,
+                mode: Mode::SideBySideDatabaseCopy,
+                interruption: Interruption::AbortTwice(first.into(), second.into()),
+                settles,
+            });
+        }
+    }
     out.push(Case {
         kind,
         mode: Mode::Rollback,
@@ -1298,7 +1348,9 @@ fn server_crash_cases() -> Vec<Case> {
 /// The command a case interrupts, as arguments.
 fn command(fx: &Fixture, site: &Site, mode: Mode) -> Vec<String> {
     match mode {
-        Mode::InPlace | Mode::SideBySide | Mode::SideBySideHeld => fx.upgrade_args(site, mode),
+        Mode::InPlace | Mode::SideBySide | Mode::SideBySideHeld | Mode::SideBySideDatabaseCopy => {
+            fx.upgrade_args(site, mode)
+        }
         Mode::Rollback => vec!["rollback".into(), "--target".into(), site.target()],
     }
 }

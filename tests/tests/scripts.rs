@@ -399,3 +399,63 @@ EXEC sp_addextendedproperty @name = N'MS_Description', @value = N'The key', @lev
     );
     insta::assert_snapshot!("sqlserver_types_properties_permissions_and_members", out);
 }
+
+/// A SQL Server table rebuilt (a new column order: ALTER cannot) is a new table: the extended
+/// properties of the old one and its columns go with it. Each the package gives is added again
+/// after the rebuild (`sp_addextendedproperty`: the unchanged one on the table, the changed one
+/// on `qty` added rather than updated, the new one on `id`), and the one the package drops (on
+/// `name`) is not dropped after the table is gone. sqlfluff parses the batches
+/// (`tsql_sqlfluff.rs`, the `sqlserver` section).
+#[test]
+fn sqlserver_properties_are_added_again_after_a_rebuild() {
+    let property = |value: &str, column: Option<&str>| {
+        let column = column
+            .map(|c| format!(", @level2type = N'COLUMN', @level2name = N'{c}'"))
+            .unwrap_or_default();
+        format!(
+            "EXEC sp_addextendedproperty @name = N'MS_Description', @value = N'{value}', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'items'{column}\nGO\n"
+        )
+    };
+    let current = format!(
+        "{ITEMS}\nGO\n{}{}{}",
+        property("Items for sale", None),
+        property("Display name", Some("name")),
+        property("Units", Some("qty"))
+    );
+    let desired = format!(
+        "CREATE TABLE dbo.items (
+    qty INT NOT NULL,
+    id INT NOT NULL,
+    name VARCHAR(50) NULL
+);
+GO
+{}{}{}",
+        property("Items for sale", None),
+        property("Units in stock", Some("qty")),
+        property("The key", Some("id"))
+    );
+    let out = render(Platform::SqlServer, &current, &desired, &[]);
+    assert!(
+        out.contains("step: RebuildTable SqlTable [dbo].[items]"),
+        "{out}"
+    );
+    assert!(!out.contains("sp_dropextendedproperty"), "{out}");
+    assert!(!out.contains("sp_updateextendedproperty"), "{out}");
+    assert_eq!(
+        out.matches("EXEC sys.sp_addextendedproperty").count(),
+        3,
+        "{out}"
+    );
+    let rebuilt_at = out
+        .find("CREATE TABLE [dbo].[")
+        .unwrap_or_else(|| panic!("the new table: {out}"));
+    let first_property = out.find("sp_addextendedproperty").expect("a property");
+    assert!(
+        rebuilt_at < first_property,
+        "properties after the rebuild: {out}"
+    );
+    insta::assert_snapshot!(
+        "sqlserver_properties_are_added_again_after_a_rebuild",
+        format!("===== sqlserver\n{out}")
+    );
+}

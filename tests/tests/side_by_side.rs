@@ -1649,3 +1649,197 @@ fn postgres_partitioned_tables_are_caught_up_by_row_versions() {
         assert_eq!(replication_slots(url), Vec::<String>::new(), "no slot made");
     });
 }
+
+/// The whole-database copy method (Azure SQL Database's; `VACUUM INTO` on SQLite): the
+/// original copied with writers held, the copy upgraded in place, the names switched. The
+/// report says which method ran and why, and each table's rows are the copy's, counted before
+/// and after the in-place upgrade.
+#[test]
+fn sqlite_a_whole_database_copy_is_upgraded_in_place_and_switched() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = Target::Sqlite {
+        path: dir.path().join("whole.db"),
+    };
+    deploy(&target, &v1(Platform::Sqlite));
+    let before = {
+        let mut driver = connect(&target, false).expect("connect");
+        fill(driver.as_mut(), Platform::Sqlite);
+        fingerprint(driver.as_mut(), V1_TABLES, dq)
+    };
+    let mut whole = options();
+    whole.copy_method = upgrade::CopyMethod::Database;
+    let outcome = upgrade::side_by_side(&target, &v2(Platform::Sqlite), &whole, &NoProgress)
+        .expect("side by side, whole database");
+    let report = &outcome.report;
+    let text = report.text();
+    assert_eq!(
+        report.copy_method.as_deref(),
+        Some("asked for (--copy-method database); the database was copied with VACUUM INTO"),
+        "{text}"
+    );
+    assert!(
+        text.contains("method: asked for (--copy-method database)"),
+        "{text}"
+    );
+    let row = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|t| t.name.ends_with(&format!("[{}]", name.replace(']', "]]"))))
+            .unwrap_or_else(|| panic!("{name} in the report: {text}"))
+    };
+    let reason = |name: &str| row(name).reason.clone().unwrap_or_default();
+    assert_eq!(row("customers").rows, 50, "{text}");
+    assert_eq!(
+        reason("customers"),
+        "the copy's rows: 50 before the in-place upgrade, 50 after",
+        "{text}"
+    );
+    assert_eq!(row("orders").rows, 500, "{text}");
+    assert_eq!(row(HOSTILE).rows, 2, "{text}");
+    assert!(!row("legacy").copied, "{text}");
+    assert_eq!(
+        reason("legacy"),
+        "2 rows in the copy, dropped by the in-place upgrade",
+        "{text}"
+    );
+    assert_eq!(
+        reason("scratch"),
+        "1 rows in the copy, dropped by the in-place upgrade",
+        "{text}"
+    );
+    assert_eq!(
+        reason("audit"),
+        "created by the in-place upgrade (0 rows)",
+        "{text}"
+    );
+    // In place, a table the package has kept its rows, registered or not.
+    assert_eq!(row("extra").rows, 1, "{text}");
+    assert_eq!(report.rows_copied, 50 + 500 + 2 + 1, "{text}");
+    let json: serde_json::Value = serde_json::from_str(&report.json()).expect("json");
+    assert!(
+        json["copy_method"]
+            .as_str()
+            .is_some_and(|m| m.contains("VACUUM INTO")),
+        "{json}"
+    );
+    assert!(
+        report.markdown().contains("Method: asked for"),
+        "{}",
+        report.markdown()
+    );
+
+    // The upgraded copy under the original name: v2, its history says how it was made.
+    let mut new = connect(&target, false).expect("connect");
+    let registration = new
+        .read_registration()
+        .expect("registry")
+        .expect("registered");
+    assert_eq!(registration.version, "2.0");
+    let history = new.history().expect("history");
+    let last = history.last().expect("history entry");
+    assert_eq!(last.action.as_str(), "side-by-side", "{history:?}");
+    assert!(
+        last.message
+            .contains("the whole database copied and upgraded in place"),
+        "{history:?}"
+    );
+    assert_eq!(
+        fingerprint(new.as_mut(), &[HOSTILE], dq)[HOSTILE],
+        before[HOSTILE],
+        "rows of {HOSTILE} are the copy's"
+    );
+    new.execute("INSERT INTO audit VALUES (1, 'now')")
+        .expect("the new database is writable");
+    drop(new);
+
+    // The original, retained, untouched and read-only.
+    let mut retained = open_sqlite(&report.retained);
+    assert_eq!(fingerprint(retained.as_mut(), V1_TABLES, dq), before);
+    assert_eq!(
+        retained
+            .read_registration()
+            .expect("registry")
+            .expect("registered")
+            .version,
+        "1.0"
+    );
+    assert!(
+        std::fs::metadata(&report.retained)
+            .expect("retained")
+            .permissions()
+            .readonly(),
+        "the retained original is read-only"
+    );
+    drop(retained);
+    assert!(!dir.path().join("whole.db.dac-new").exists());
+
+    // Rollback switches the names back (forced: the new database took a write).
+    let rolled = upgrade::rollback(&target, true, upgrade::LOCK_WAIT).expect("rollback");
+    assert_eq!(rolled.version.as_deref(), Some("1.0"));
+    let mut driver = connect(&target, false).expect("connect");
+    assert_eq!(fingerprint(driver.as_mut(), V1_TABLES, dq), before);
+}
+
+/// A statement of the in-place upgrade of the copy that fails undoes the whole run: the copy
+/// dropped, the original exactly as it was and writable, the failure in its history, no
+/// journal.
+#[test]
+fn sqlite_a_failed_upgrade_of_the_whole_copy_is_undone() {
+    on_sqlite("whole-fail.db", |target| {
+        let v1 = package(
+            Platform::Sqlite,
+            "1.0",
+            "CREATE TABLE small (id integer PRIMARY KEY, code text);",
+        );
+        deploy(target, &v1);
+        let mut driver = connect(target, false).expect("connect");
+        driver
+            .execute("INSERT INTO small VALUES (1, 'a'), (2, 'b'), (3, 'a')")
+            .expect("rows");
+        let before = fingerprint(driver.as_mut(), &["small"], dq);
+        drop(driver);
+        let v2 = package(
+            Platform::Sqlite,
+            "2.0",
+            "CREATE TABLE small (id integer PRIMARY KEY, code text);
+             CREATE UNIQUE INDEX small_code ON small (code);",
+        );
+        let mut whole = options();
+        whole.copy_method = upgrade::CopyMethod::Database;
+        let err = upgrade::side_by_side(target, &v2, &whole, &NoProgress)
+            .expect_err("code 'a' twice breaks the unique index");
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+        let mut driver = connect(target, false).expect("connect");
+        assert_eq!(fingerprint(driver.as_mut(), &["small"], dq), before);
+        driver
+            .execute("INSERT INTO small VALUES (4, 'writable')")
+            .expect("writable");
+        let history = driver.history().expect("history");
+        assert_eq!(
+            history.last().expect("entry").status.as_str(),
+            "fail",
+            "{history:?}"
+        );
+        assert!(upgrade::journal(target).expect("journal").is_none());
+    });
+}
+
+/// PostgreSQL has no whole-database copy behind `Server` yet: asking for one is refused
+/// before anything is touched.
+#[test]
+fn postgres_refuses_a_whole_database_copy() {
+    on_postgres("sbs_whole", |target, _| {
+        deploy(target, &v1(Platform::Postgres));
+        let mut whole = options();
+        whole.copy_method = upgrade::CopyMethod::Database;
+        let err = upgrade::side_by_side(target, &v2(Platform::Postgres), &whole, &NoProgress)
+            .expect_err("no whole-database copy on PostgreSQL");
+        assert!(
+            err.to_string()
+                .contains("--copy-method database: postgres cannot copy a whole database"),
+            "{err}"
+        );
+        assert!(upgrade::journal(target).expect("journal").is_none());
+    });
+}

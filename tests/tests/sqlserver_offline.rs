@@ -479,6 +479,78 @@ fn sqlserver_change_tracking_catch_up_is_pinned() {
     insta::assert_snapshot!("sqlserver_change_tracking_catch_up", out);
 }
 
+/// Every statement of the Azure SQL Database side-by-side method (no cross-database queries:
+/// the whole database copied, the copy upgraded in place, the names switched), in the order
+/// the upgrade, its rollback and its recovery send them; one batch each (sqlfluff parses them,
+/// `tsql_sqlfluff.rs`). The in-place upgrade of the copy is the in-place script pinned above.
+#[test]
+fn sqlserver_azure_database_copy_is_pinned() {
+    let journal = r#"{"format":1,"target":"Shop","phase":"copying","database_copy":"copying"}"#;
+    let tables = [
+        "[Sales].[Orders]".to_string(),
+        "[dbo].[Order]]Tags]".to_string(),
+    ];
+    let mut out = String::new();
+    for (title, sql) in [
+        (
+            "is the server Azure SQL Database (EngineEdition 5)",
+            server_sql::ENGINE_EDITION.to_string(),
+        ),
+        (
+            "the journal, in a session of the original (no cross-database names)",
+            server_sql::azure_journal_write(journal),
+        ),
+        (
+            "1. the original read-only, its writers rolled back",
+            server_sql::azure_set_read_only("Shop", true),
+        ),
+        (
+            "2. the transactionally consistent copy, from master",
+            server_sql::azure_copy_database("Shop", "Shop__dac_new"),
+        ),
+        (
+            "2. polled until ONLINE (or the copy's error)",
+            server_sql::azure_copy_state("Shop__dac_new"),
+        ),
+        (
+            "the journal read, in a session of each candidate",
+            server_sql::azure_journal_read(),
+        ),
+        (
+            "3. a copy of a read-only database made writable for the upgrade",
+            server_sql::azure_set_read_only("Shop__dac_new", false),
+        ),
+        (
+            "4. the switch: the original keeps a retained name",
+            server_sql::azure_rename_database("Shop", "Shop__v1_0_0_20261206120000"),
+        ),
+        (
+            "4. the switch: the upgraded copy takes the original's",
+            server_sql::azure_rename_database("Shop__dac_new", "Shop"),
+        ),
+        (
+            "4. the new one read-write",
+            server_sql::azure_set_read_only("Shop", false),
+        ),
+        (
+            "the change marker (before a rollback), in a session of the database",
+            server_sql::azure_user_tables(),
+        ),
+        (
+            "the change marker's fingerprints",
+            server_sql::azure_table_fingerprints(&tables),
+        ),
+        (
+            "5. rollback before the switch: the copy dropped (a copy still COPYING is cancelled)",
+            server_sql::azure_drop_database("Shop__dac_new"),
+        ),
+        ("5. the journal cleared", server_sql::azure_journal_clear()),
+    ] {
+        out.push_str(&format!("-- {title}\n{sql}\nGO\n"));
+    }
+    insta::assert_snapshot!("sqlserver_azure_database_copy", out);
+}
+
 fn side_by_side_copy(schema: &str, name: &str, columns: &[&str]) -> dac_engine::driver::TableCopy {
     let table = ObjectName::new([schema, name]);
     dac_engine::driver::TableCopy {

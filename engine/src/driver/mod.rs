@@ -20,7 +20,8 @@ pub use lock::{Locked, UpgradeLock, Waited, with_lock};
 pub use postgres::{PostgresDriver, PostgresRolloutStore, PostgresServer};
 pub use rollout_store::{RolloutStore, open_rollout_store};
 pub use server::{
-    CaughtUp, ChangeCapture, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
+    CaughtUp, ChangeCapture, Copier, DatabaseCopyState, Moved, Server, TableCopy, WriteMark,
+    WriterHold, WrittenSince,
 };
 pub use snapshot::{RestoreSteps, Snapshot, SnapshotPlace};
 pub use sqlite::{SqliteDriver, SqliteServer};
@@ -128,6 +129,17 @@ pub trait Driver: Registry {
     /// largest first. `None` where the platform does not say.
     fn estimated_size(&mut self, _table: &ObjectName) -> Result<Option<u64>> {
         Ok(None)
+    }
+
+    /// How many rows a table holds (`COUNT(*)`, a full count): the rows a whole-database copy
+    /// carried, for its report.
+    fn count_rows(&mut self, table: &ObjectName) -> Result<u64> {
+        let name = crate::dialect::dialect_for(self.platform()).quote_name(table);
+        let rows = self.query(&format!("SELECT COUNT(*) FROM {name}"))?;
+        let count = rows.first().and_then(|r| r.first()).cloned().flatten();
+        count.and_then(|c| c.parse().ok()).ok_or_else(|| {
+            crate::Error::Invalid(format!("{table}: the row count could not be read"))
+        })
     }
 
     /// Runs a query and returns its rows as text (NULL as `None`); for probes and tests.

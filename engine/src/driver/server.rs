@@ -165,6 +165,17 @@ pub enum WrittenSince {
     Schema(String),
 }
 
+/// Where a whole-database copy ([`Server::copy_database`]) stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatabaseCopyState {
+    /// Still copying (the percentage where the platform tells it).
+    Copying(Option<f64>),
+    /// Done: the copy is online and transactionally consistent with its source as of the copy.
+    Online,
+    /// The copy failed: the platform's error text.
+    Failed(String),
+}
+
 /// A database server (or, for SQLite, the directory of database files) seen as a whole.
 pub trait Server: Send {
     /// The platform.
@@ -250,6 +261,33 @@ pub trait Server: Send {
     /// the server forever (PostgreSQL: a slot keeps all WAL since it was made).
     fn drop_change_stream(&mut self, _stream: &str) -> Result<()> {
         Ok(())
+    }
+
+    /// Why rows cannot be copied table by table from one database into another on this server
+    /// (no cross-database queries), so a side-by-side upgrade copies the whole database
+    /// ([`Server::copy_database`]) and upgrades the copy in place; `None` where they can.
+    fn whole_database_copy_only(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// How [`Server::copy_database`] copies (`VACUUM INTO`, `CREATE DATABASE AS COPY OF`), for
+    /// the report; `None` where the platform cannot copy a whole database.
+    fn database_copy_statement(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Starts a transactionally consistent copy of the whole database `from` as `to` (which
+    /// must not exist), on the server; [`Server::database_copy_state`] says when it is done.
+    fn copy_database(&mut self, from: &str, _to: &str) -> Result<()> {
+        Err(crate::Error::Invalid(format!(
+            "{from}: {} cannot copy a whole database on the server",
+            self.platform().as_str()
+        )))
+    }
+
+    /// Where the copy started by [`Server::copy_database`] into `name` stands.
+    fn database_copy_state(&mut self, _name: &str) -> Result<DatabaseCopyState> {
+        Ok(DatabaseCopyState::Online)
     }
 
     /// A copier from `from` into `to`.

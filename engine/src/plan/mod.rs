@@ -651,6 +651,7 @@ pub fn plan(
     }
     planner.report_column_order_kept();
     planner.own_sequences_after_their_columns();
+    planner.restore_properties_after_rebuilds();
     if let Some(log) = &options.refactor_log {
         let keys = applied_refactor_keys(log, &planner.plan.steps, planner.case_sensitive);
         if !keys.is_empty() {
@@ -1104,6 +1105,97 @@ impl Planner<'_> {
             if let Some(maker) = maker {
                 self.edges.push((maker, self.plan.steps.len() - 1));
             }
+        }
+    }
+
+    /// A rebuilt table is a new table: the extended properties of the old one, its columns,
+    /// constraints, indexes and triggers go with it. Each the package gives them is added again
+    /// after the rebuild (`sp_addextendedproperty`, `COMMENT ON`), a changed one added rather
+    /// than updated, and a dropped one is not dropped again.
+    fn restore_properties_after_rebuilds(&mut self) {
+        let case_sensitive = self.case_sensitive;
+        let rebuilt: Vec<ObjectName> = self
+            .plan
+            .steps
+            .iter()
+            .filter(|s| s.kind == StepKind::RebuildTable)
+            .map(|s| s.name.clone())
+            .collect();
+        if rebuilt.is_empty() {
+            return;
+        }
+        // The rebuilt table a host chain (schema, table, ...) hangs under, if any.
+        let under_rebuild = |host: &[(String, String)]| -> Option<ObjectName> {
+            let [(schema_kind, schema), (table_kind, table), ..] = host else {
+                return None;
+            };
+            if schema_kind != kind::SCHEMA || table_kind != kind::TABLE {
+                return None;
+            }
+            let name = ObjectName::new([schema.as_str(), table.as_str()]);
+            rebuilt
+                .iter()
+                .find(|t| t.matches(&name, case_sensitive))
+                .cloned()
+        };
+        // Gone with the old table: a drop after the rebuild would find nothing to drop.
+        let gone: Vec<usize> = (0..self.plan.steps.len())
+            .filter(|&at| {
+                let step = &self.plan.steps[at];
+                step.object_kind == kind::EXTENDED_PROPERTY
+                    && step.kind == StepKind::DropOther
+                    && step.host.as_deref().and_then(under_rebuild).is_some()
+            })
+            .collect();
+        for at in gone.into_iter().rev() {
+            self.plan.steps.remove(at);
+            self.edges.retain(|(a, b)| *a != at && *b != at);
+            for (a, b) in &mut self.edges {
+                *a -= usize::from(*a > at);
+                *b -= usize::from(*b > at);
+            }
+        }
+        let desired = self.desired;
+        for property in desired.of_kind(kind::EXTENDED_PROPERTY) {
+            let Some(name) = property.name.clone() else {
+                continue;
+            };
+            let Some(host) = self.host_of(Some(property), false) else {
+                continue;
+            };
+            let Some(table) = under_rebuild(&host) else {
+                continue;
+            };
+            let Some(rebuild) = self.plan.steps.iter().position(|s| {
+                s.kind == StepKind::RebuildTable && s.name.matches(&table, case_sensitive)
+            }) else {
+                continue;
+            };
+            let reason = format!("added again after the rebuild of {table}");
+            let existing = self.plan.steps.iter().position(|s| {
+                s.kind == StepKind::CreateOther
+                    && s.object_kind == kind::EXTENDED_PROPERTY
+                    && s.name.matches(&name, case_sensitive)
+            });
+            let at = match existing {
+                Some(at) => {
+                    // A changed value: the old property is gone, so it is added, not updated.
+                    let step = &mut self.plan.steps[at];
+                    if step.current.take().is_some() {
+                        step.reason = Some(reason);
+                    }
+                    at
+                }
+                None => {
+                    let mut step = Step::new(StepKind::CreateOther, kind::EXTENDED_PROPERTY, name);
+                    step.desired = Some(property.clone());
+                    step.host = Some(host);
+                    step.reason = Some(reason);
+                    self.plan.steps.push(step);
+                    self.plan.steps.len() - 1
+                }
+            };
+            self.edges.push((rebuild, at));
         }
     }
 

@@ -53,6 +53,38 @@ pub struct DeployReport {
     pub changes: Vec<ChangeReport>,
     /// The planned steps, in order.
     pub steps: Vec<StepReport>,
+    /// Objects of the package dac cannot create, each with why: a deployment refuses them (exit
+    /// 3) unless `--leave-out-uncreatable`, which leaves them out of the script
+    /// ([`DeployReport::with_uncreatable`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_created: Vec<NotCreated>,
+}
+
+/// An object of the package dac cannot create, and why (see [`crate::script::Uncreatable`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotCreated {
+    /// The object's DacFx kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Why dac cannot write it.
+    pub reason: String,
+}
+
+impl DeployReport {
+    /// The report with the objects `script` leaves out because dac cannot create them.
+    pub fn with_uncreatable(mut self, script: &crate::script::Script) -> DeployReport {
+        self.not_created = script
+            .uncreatable
+            .iter()
+            .map(|u| NotCreated {
+                kind: u.kind.clone(),
+                name: u.name.clone(),
+                reason: u.reason.clone(),
+            })
+            .collect();
+        self
+    }
 }
 
 /// Counts of a report.
@@ -290,6 +322,7 @@ pub fn deploy_report(current: &str, desired: &str, diff: &Diff, plan: &Plan) -> 
                 guarded: s.guard.is_some(),
             })
             .collect(),
+        not_created: Vec::new(),
     }
 }
 

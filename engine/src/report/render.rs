@@ -9,25 +9,36 @@ pub fn deploy_report_xml(report: &DeployReport) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<DeploymentReport xmlns=\"http://schemas.microsoft.com/sqlserver/dac/DeployReport/2012/02\">\n",
     );
-    if report.alerts.is_empty() {
+    // Objects dac cannot create are SqlPackage's UnsupportedObject alerts, numbered after the
+    // plan's hazards.
+    let issues: Vec<(&str, String, usize)> = report
+        .alerts
+        .iter()
+        .map(|a| (a.name.as_str(), a.message.clone(), a.id))
+        .chain(report.not_created.iter().enumerate().map(|(i, n)| {
+            (
+                "UnsupportedObject",
+                not_created_line(n),
+                report.alerts.len() + i + 1,
+            )
+        }))
+        .collect();
+    if issues.is_empty() {
         out.push_str("  <Alerts />\n");
     } else {
         out.push_str("  <Alerts>\n");
-        let mut names: Vec<&str> = report.alerts.iter().map(|a| a.name.as_str()).collect();
-        names.dedup();
         let mut seen = Vec::new();
-        for name in names {
-            if seen.contains(&name) {
+        for (name, _, _) in &issues {
+            if seen.contains(name) {
                 continue;
             }
             seen.push(name);
             let _ = writeln!(out, "    <Alert Name=\"{}\">", escape(name));
-            for alert in report.alerts.iter().filter(|a| a.name == name) {
+            for (_, message, id) in issues.iter().filter(|(n, _, _)| n == name) {
                 let _ = writeln!(
                     out,
-                    "      <Issue Value=\"{}\" Id=\"{}\" />",
-                    escape(&alert.message),
-                    alert.id
+                    "      <Issue Value=\"{}\" Id=\"{id}\" />",
+                    escape(message),
                 );
             }
             out.push_str("    </Alert>\n");
@@ -134,7 +145,21 @@ pub fn deploy_report_text(report: &DeployReport) -> String {
             let _ = writeln!(out, "  {:<28} {}", change.kind, change.name);
         }
     }
+    if !report.not_created.is_empty() {
+        let _ = writeln!(out, "\n{NOT_CREATED_TITLE}:");
+        for object in &report.not_created {
+            let _ = writeln!(out, "  {}", not_created_line(object));
+        }
+    }
     out
+}
+
+/// The heading of the objects dac cannot create, in every format.
+const NOT_CREATED_TITLE: &str = "not created, dac cannot create them (a deployment refuses them, exit 3, unless --leave-out-uncreatable leaves them out)";
+
+/// One object dac cannot create: kind, name and why.
+fn not_created_line(object: &super::NotCreated) -> String {
+    format!("{} {}: {}", object.kind, object.name, object.reason)
 }
 
 /// The report for a pull request: summary first, hazards highlighted, body diffs folded.
@@ -153,6 +178,13 @@ pub fn deploy_report_markdown(report: &DeployReport) -> String {
         out.push_str("> [!WARNING]\n> Possible data loss (blocked unless allowed):\n");
         for alert in loss {
             let _ = writeln!(out, "> - {}", md(&alert.message));
+        }
+        out.push('\n');
+    }
+    if !report.not_created.is_empty() {
+        let _ = writeln!(out, "> [!CAUTION]\n> {}:", md(NOT_CREATED_TITLE));
+        for object in &report.not_created {
+            let _ = writeln!(out, "> - {}", md(&not_created_line(object)));
         }
         out.push('\n');
     }

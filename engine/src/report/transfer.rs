@@ -148,6 +148,11 @@ pub struct TransferReport {
     /// versions and why not logical decoding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_up_method: Option<String>,
+    /// How the rows reached the new database where it was not table by table: the whole
+    /// database copied on the server and upgraded in place, and why (the rows per table are
+    /// then the copy's, counted before and after the upgrade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_method: Option<String>,
 }
 
 /// One catch-up pass: the rows written to the original since the previous one (the first:
@@ -234,6 +239,7 @@ impl TransferReport {
             copied_again: Vec::new(),
             window_reason: None,
             catch_up_method: None,
+            copy_method: None,
         };
         report.total();
         report
@@ -273,6 +279,9 @@ impl TransferReport {
         ));
         if !self.retained.is_empty() {
             out.push_str(&format!("  original retained as {}\n", self.retained));
+        }
+        if let Some(method) = &self.copy_method {
+            out.push_str(&format!("  method: {method}\n"));
         }
         out.push_str(&self.early_copy_text("  "));
         out.push_str(&self.checks_text("  "));
@@ -322,6 +331,9 @@ impl TransferReport {
             self.copy_ms,
             self.total_ms
         ));
+        if let Some(method) = &self.copy_method {
+            out.push_str(&format!("Method: {method}.\n\n"));
+        }
         let early = self.early_copy_text("");
         if !early.is_empty() {
             out.push_str(&early);

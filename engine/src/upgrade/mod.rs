@@ -25,9 +25,9 @@ pub use registration::{register, registration_differences, unregister};
 pub use reviewed::{apply_plan, make_plan};
 pub use side_by_side::transfer_plan;
 pub use side_by_side::{
-    CatchUpStep, LAST_DELTA_ROWS, LaterCheck, MAX_PASSES, NoProgress, Phase, Progress,
-    RollbackOutcome, SideBySideJournal, SideBySideOptions, SideBySideOutcome, journal, recover,
-    rollback, side_by_side,
+    CatchUpStep, CopyMethod, DatabaseCopyStep, LAST_DELTA_ROWS, LaterCheck, MAX_PASSES, NoProgress,
+    Phase, Progress, RollbackOutcome, SideBySideJournal, SideBySideOptions, SideBySideOutcome,
+    journal, recover, rollback, side_by_side,
 };
 pub use status::status;
 

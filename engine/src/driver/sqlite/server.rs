@@ -368,6 +368,42 @@ impl Server for SqliteServer {
         })))
     }
 
+    fn database_copy_statement(&self) -> Option<&'static str> {
+        Some("VACUUM INTO")
+    }
+
+    /// `VACUUM INTO` from a read-only connection: one read transaction, so the copy is the
+    /// database as of one commit (writers held off by [`Server::hold_writers`] do not block
+    /// it); synced before it counts as done.
+    fn copy_database(&mut self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (Path::new(from), Path::new(to));
+        if to.exists() {
+            return Err(io_error(
+                "cannot copy onto",
+                to,
+                &std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
+        }
+        let Some(destination) = to.to_str() else {
+            return Err(Error::Invalid(format!(
+                "{}: a copy's path must be UTF-8",
+                to.display()
+            )));
+        };
+        let conn = raw_open(from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| driver_error(&e, None))?;
+        run(
+            &conn,
+            &format!("VACUUM INTO {}", string_literal(destination)),
+        )?;
+        drop(conn);
+        File::open(to)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| sync_directory(to))
+            .map_err(|e| io_error("cannot sync", to, &e))
+    }
+
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
         let conn = raw_open(Path::new(to), read_write())?;
         // The new database is dropped if anything fails before the switch, so it needs no

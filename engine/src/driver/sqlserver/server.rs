@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::{ConnectionConfig, with_database};
 use super::{Cell, SqlServerDriver, literal, server_sql};
-use crate::driver::server::{Copier, Moved, Server, TableCopy, WriterHold};
+use crate::driver::server::{Copier, DatabaseCopyState, Moved, Server, TableCopy, WriterHold};
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
@@ -43,6 +43,8 @@ pub struct SqlServerServer {
     database: String,
     lock_held: bool,
     msdb: Option<bool>,
+    /// Whether the server is Azure SQL Database (probed once, see [`SqlServerServer::azure`]).
+    azure: Option<bool>,
 }
 
 impl std::fmt::Debug for SqlServerServer {
@@ -88,6 +90,7 @@ impl SqlServerServer {
             database,
             lock_held: false,
             msdb: None,
+            azure: None,
         })
     }
 
@@ -109,8 +112,15 @@ impl SqlServerServer {
         .filter_map(|r| text(r.first()))
         .collect();
         let mut out = Vec::new();
+        let azure = self.azure()?;
         for database in candidates {
-            let Ok(sets) = self.admin.fetch(&server_sql::journal_read(&database)) else {
+            let sets = if azure {
+                self.driver(&database)
+                    .and_then(|mut d| d.fetch(&server_sql::azure_journal_read()))
+            } else {
+                self.admin.fetch(&server_sql::journal_read(&database))
+            };
+            let Ok(sets) = sets else {
                 continue; // not accessible to this login: not ours
             };
             let Some(journal) = rows_of(sets)
@@ -130,18 +140,36 @@ impl SqlServerServer {
         Ok(out)
     }
 
-    /// Runs `sql` against a database that may be read-only: made writable for it and
-    /// read-only again after.
-    fn write_into(&mut self, database: &str, sql: &str) -> Result<()> {
+    /// Runs a statement against a database that may be read-only (made writable for it and
+    /// read-only again after): `from_master` from `master`, or on Azure SQL Database (no
+    /// cross-database names) `inside` in a session of the database.
+    fn write_into(&mut self, database: &str, from_master: &str, inside: &str) -> Result<()> {
         let read_only = self.is_read_only(database)?;
         if read_only {
-            self.run(&server_sql::set_read_only(database, false))?;
+            self.set_read_only(database, false)?;
         }
-        let result = self.run(sql);
+        let result = if self.azure()? {
+            self.driver(database)
+                .and_then(|mut d| d.run_batch(inside, None))
+        } else {
+            self.run(from_master)
+        };
         if read_only {
-            self.run(&server_sql::set_read_only(database, true))?;
+            self.set_read_only(database, true)?;
         }
         result
+    }
+
+    /// Whether the server is Azure SQL Database (`SERVERPROPERTY('EngineEdition') = 5`):
+    /// no cross-database queries, no `SINGLE_USER` (probed once).
+    fn azure(&mut self) -> Result<bool> {
+        if let Some(azure) = self.azure {
+            return Ok(azure);
+        }
+        let edition = self.admin.scalar(server_sql::ENGINE_EDITION)?;
+        let azure = edition.as_deref() == Some(server_sql::AZURE_SQL_DATABASE);
+        self.azure = Some(azure);
+        Ok(azure)
     }
 
     /// Whether msdb's DAC registry is readable here (probed once).
@@ -234,6 +262,10 @@ impl Server for SqlServerServer {
 
     fn drop_database(&mut self, name: &str) -> Result<()> {
         let existed = self.exists(name)?;
+        if self.azure()? {
+            self.run(&server_sql::azure_drop_database(name))?;
+            return Ok(());
+        }
         for statement in server_sql::drop_database(name) {
             self.run(&statement)?;
         }
@@ -244,6 +276,10 @@ impl Server for SqlServerServer {
     }
 
     fn rename_database(&mut self, from: &str, to: &str) -> Result<()> {
+        if self.azure()? {
+            // No msdb on Azure SQL Database: the registration is inside the database.
+            return self.run(&server_sql::azure_rename_database(from, to));
+        }
         self.run(&server_sql::rename_database(from, to))?;
         if self.msdb_usable() {
             self.run(&server_sql::msdb_follow_rename(from, to))
@@ -269,6 +305,9 @@ impl Server for SqlServerServer {
     }
 
     fn set_read_only(&mut self, name: &str, read_only: bool) -> Result<()> {
+        if self.azure()? {
+            return self.run(&server_sql::azure_set_read_only(name, read_only));
+        }
         self.run(&server_sql::set_read_only(name, read_only))
     }
 
@@ -276,20 +315,79 @@ impl Server for SqlServerServer {
         // READ_ONLY WITH ROLLBACK IMMEDIATE already ended every writer (the upgrade sets it
         // just before); make sure of it, and hold on to a master session for the seal.
         if !self.is_read_only(name)? {
-            self.run(&server_sql::set_read_only(name, true))?;
+            self.set_read_only(name, true)?;
         }
         Ok(Box::new(SqlServerHold {
             admin: SqlServerDriver::connect(&with_database(&self.conn, "master"))?,
             database: name.to_string(),
+            azure: self.azure()?,
         }))
     }
 
     fn seal(&mut self, name: &str) -> Result<()> {
+        if self.azure()? {
+            // No SINGLE_USER on Azure SQL Database: READ_ONLY WITH ROLLBACK IMMEDIATE ends
+            // every writer's transaction and keeps new writes out.
+            return self.set_read_only(name, true);
+        }
         self.run(&server_sql::seal(name))
     }
 
     fn unseal(&mut self, name: &str) -> Result<()> {
+        if self.azure()? {
+            // Nothing to undo: `seal` made it read-only, which the upgrade sets back itself.
+            return Ok(());
+        }
         self.run(&server_sql::unseal(name))
+    }
+
+    fn whole_database_copy_only(&mut self) -> Result<Option<String>> {
+        Ok(self.azure()?.then(|| {
+            "Azure SQL Database (EngineEdition 5): no cross-database queries; the database was copied with CREATE DATABASE AS COPY OF".to_string()
+        }))
+    }
+
+    fn database_copy_statement(&self) -> Option<&'static str> {
+        // Only Azure SQL Database copies a database with one statement; SQL Server would need
+        // BACKUP and RESTORE to files of the server's.
+        (self.azure == Some(true)).then_some("CREATE DATABASE AS COPY OF")
+    }
+
+    fn copy_database(&mut self, from: &str, to: &str) -> Result<()> {
+        if !self.azure()? {
+            return Err(Error::Invalid(format!(
+                "{from}: SQL Server copies a whole database on the server only on Azure SQL Database (CREATE DATABASE AS COPY OF); copy it table by table instead (--copy-method tables)"
+            )));
+        }
+        self.run(&server_sql::azure_copy_database(from, to))
+    }
+
+    fn database_copy_state(&mut self, name: &str) -> Result<DatabaseCopyState> {
+        let rows = rows_of(self.admin.fetch(&server_sql::azure_copy_state(name))?);
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(DatabaseCopyState::Failed(format!(
+                "the copy {name} is gone (Azure removes a copy that failed)"
+            )));
+        };
+        let mut cells = row.into_iter().map(Cell::into_text);
+        let state = cells.next().flatten().unwrap_or_default();
+        let percent = cells.next().flatten().and_then(|p| p.parse::<f64>().ok());
+        let code = cells.next().flatten().unwrap_or_default();
+        let error = cells.next().flatten();
+        if code != "0" && !code.is_empty() {
+            return Ok(DatabaseCopyState::Failed(format!(
+                "error {code}: {}",
+                error.unwrap_or_default()
+            )));
+        }
+        Ok(match state.as_str() {
+            "ONLINE" => DatabaseCopyState::Online,
+            "COPYING" => DatabaseCopyState::Copying(percent),
+            other => DatabaseCopyState::Failed(format!(
+                "the copy {name} is {other}{}",
+                error.map(|e| format!(": {e}")).unwrap_or_default()
+            )),
+        })
     }
 
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
@@ -388,14 +486,31 @@ impl Server for SqlServerServer {
     }
 
     fn change_marker(&mut self, name: &str) -> Result<String> {
-        let tables: Vec<String> = rows_of(self.admin.fetch(&server_sql::user_tables(name))?)
+        // Azure SQL Database has no cross-database names: read in a session of the database.
+        let azure = self.azure()?;
+        let mut inside = if azure {
+            Some(self.driver(name)?)
+        } else {
+            None
+        };
+        let session = inside.as_mut().unwrap_or(&mut self.admin);
+        let tables_sql = if azure {
+            server_sql::azure_user_tables()
+        } else {
+            server_sql::user_tables(name)
+        };
+        let tables: Vec<String> = rows_of(session.fetch(&tables_sql)?)
             .into_iter()
             .filter_map(|r| text(r.first()))
             .collect();
         let mut hasher = Sha256::new();
         for chunk in tables.chunks(100) {
-            let sql = server_sql::table_fingerprints(name, chunk);
-            for row in rows_of(self.admin.fetch(&sql)?) {
+            let sql = if azure {
+                server_sql::azure_table_fingerprints(chunk)
+            } else {
+                server_sql::table_fingerprints(name, chunk)
+            };
+            for row in rows_of(session.fetch(&sql)?) {
                 for cell in row {
                     hasher.update(cell.into_text().unwrap_or_default().as_bytes());
                     hasher.update([0x1f]);
@@ -415,7 +530,7 @@ impl Server for SqlServerServer {
     }
 
     fn load_journal(&mut self) -> Result<Option<String>> {
-        Ok(self.own_journals()?.into_iter().next().map(|(_, t)| t))
+        Ok(latest_journal(self.own_journals()?))
     }
 
     fn save_journal(&mut self, holder: &str, text: &str) -> Result<()> {
@@ -426,16 +541,31 @@ impl Server for SqlServerServer {
             )));
         }
         for (database, _) in self.own_journals()? {
-            if database != holder {
-                self.write_into(&database, &server_sql::journal_clear(&database))?;
+            // The target held read-only (a whole-database copy is made and upgraded while it
+            // is) is never made writable to clear an older journal: writes would land after
+            // the copy. That journal stays, and loading takes the latest.
+            if database != holder && !(database == self.database && self.is_read_only(&database)?) {
+                self.write_into(
+                    &database,
+                    &server_sql::journal_clear(&database),
+                    &server_sql::azure_journal_clear(),
+                )?;
             }
         }
-        self.write_into(holder, &server_sql::journal_write(holder, text))
+        self.write_into(
+            holder,
+            &server_sql::journal_write(holder, text),
+            &server_sql::azure_journal_write(text),
+        )
     }
 
     fn clear_journal(&mut self) -> Result<()> {
         for (database, _) in self.own_journals()? {
-            self.write_into(&database, &server_sql::journal_clear(&database))?;
+            self.write_into(
+                &database,
+                &server_sql::journal_clear(&database),
+                &server_sql::azure_journal_clear(),
+            )?;
         }
         Ok(())
     }
@@ -457,11 +587,48 @@ impl Server for SqlServerServer {
     }
 }
 
+/// The journal of the latest step among those a target's databases carry: the latest run
+/// (`started_at`), then the furthest phase and whole-database-copy step (an older step can stay
+/// in a read-only original, see `save_journal`).
+fn latest_journal(journals: Vec<(String, String)>) -> Option<String> {
+    let rank = |text: &str| {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let field = |name: &str| {
+            value
+                .get(name)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let phase = match field("phase").as_str() {
+            "preparing" => 0,
+            "copying" => 1,
+            "switching" => 2,
+            "done" => 3,
+            "rolling-back" => 4,
+            _ => 0,
+        };
+        let step = match field("database_copy").as_str() {
+            "copying" => 1,
+            "upgrading" => 2,
+            "upgraded" => 3,
+            _ => 0,
+        };
+        (field("started_at"), phase, step)
+    };
+    journals
+        .into_iter()
+        .map(|(_, text)| text)
+        .max_by_key(|text| rank(text))
+}
+
 /// Writers held off: the database is read-only (other sessions were rolled back and
 /// disconnected by `READ_ONLY WITH ROLLBACK IMMEDIATE`).
 struct SqlServerHold {
     admin: SqlServerDriver,
     database: String,
+    /// Azure SQL Database has no SINGLE_USER: the read-only switch already sealed it.
+    azure: bool,
 }
 
 impl WriterHold for SqlServerHold {
@@ -471,6 +638,9 @@ impl WriterHold for SqlServerHold {
     }
 
     fn seal(mut self: Box<Self>) -> Result<()> {
+        if self.azure {
+            return Ok(());
+        }
         let sql = server_sql::seal(&self.database);
         self.admin.run_batch(&sql, None)
     }
@@ -538,6 +708,45 @@ impl Copier for SqlServerCopier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latest_journal_is_loaded() {
+        let journal = |started: &str, phase: &str, step: Option<&str>| {
+            let step = step
+                .map(|s| format!(r#","database_copy":"{s}""#))
+                .unwrap_or_default();
+            format!(r#"{{"target":"Shop","started_at":"{started}","phase":"{phase}"{step}}}"#)
+        };
+        let stale = journal("2026-12-06T12:00:00Z", "copying", Some("copying"));
+        let copy = journal("2026-12-06T12:00:00Z", "copying", Some("upgrading"));
+        let pick = |list: &[(&str, &String)]| {
+            latest_journal(
+                list.iter()
+                    .map(|(d, t)| (d.to_string(), (*t).clone()))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            pick(&[("Shop", &stale), ("Shop__dac_new", &copy)]),
+            Some(copy.clone())
+        );
+        let done = journal("2026-12-06T12:00:00Z", "done", Some("upgraded"));
+        assert_eq!(
+            pick(&[("Shop", &done), ("Shop__v1_x", &stale)]),
+            Some(done.clone())
+        );
+        let next = journal("2026-12-07T08:00:00Z", "preparing", None);
+        assert_eq!(
+            pick(&[("Shop", &done), ("Shop__dac_new", &next)]),
+            Some(next)
+        );
+        let rolling = journal("2026-12-06T12:00:00Z", "rolling-back", Some("upgraded"));
+        assert_eq!(
+            pick(&[("Shop", &done), ("Shop__v1_x", &rolling)]),
+            Some(rolling)
+        );
+        assert_eq!(pick(&[]), None);
+    }
 
     #[test]
     fn names_fit_sql_server_limits() {

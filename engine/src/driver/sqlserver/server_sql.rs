@@ -80,6 +80,58 @@ pub fn rename_database(from: &str, to: &str) -> String {
     )
 }
 
+/// The engine edition (`5`: Azure SQL Database, which has no cross-database queries, so a
+/// side-by-side upgrade copies the whole database with [`azure_copy_database`]).
+pub const ENGINE_EDITION: &str =
+    "SELECT CONVERT(int, SERVERPROPERTY('EngineEdition')) AS engine_edition;";
+
+/// The engine edition of Azure SQL Database.
+pub const AZURE_SQL_DATABASE: &str = "5";
+
+/// Azure SQL Database: starts a transactionally consistent copy of database `from` as `to`, on
+/// the server, from `master` (the statement returns once the copy exists, in state `COPYING`;
+/// [`azure_copy_state`] polls it).
+pub fn azure_copy_database(from: &str, to: &str) -> String {
+    format!("CREATE DATABASE {} AS COPY OF {};", quote(to), quote(from))
+}
+
+/// Azure SQL Database: where the copy `name` stands, run in `master`: `state_desc` (`COPYING`,
+/// `ONLINE`, ...), `percent_complete`, `error_code` and `error_desc` (the copy's failure, 0 and
+/// NULL while none); no row once a failed copy is gone.
+pub fn azure_copy_state(name: &str) -> String {
+    format!(
+        "SELECT d.state_desc, CONVERT(nvarchar(40), c.percent_complete) AS percent_complete, c.error_code, c.error_desc FROM sys.databases AS d LEFT JOIN sys.dm_database_copies AS c ON c.database_id = d.database_id WHERE d.name = {};",
+        literal(name)
+    )
+}
+
+/// Azure SQL Database: renames a database from `master`. Azure has no `SINGLE_USER`: the
+/// original is already read-only with every writer's session rolled back, and the new
+/// database has had no session but dac's.
+pub fn azure_rename_database(from: &str, to: &str) -> String {
+    format!(
+        "ALTER DATABASE {} MODIFY NAME = {};",
+        quote(from),
+        quote(to)
+    )
+}
+
+/// Azure SQL Database: drops a database (a copy still `COPYING` is cancelled), from `master`.
+pub fn azure_drop_database(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {};", quote(name))
+}
+
+/// Azure SQL Database: makes a database read-only or writable, rolling back and disconnecting
+/// the other sessions' open transactions (`WITH ROLLBACK IMMEDIATE`); Azure has no
+/// `SINGLE_USER`, so there is no `MULTI_USER` to return to.
+pub fn azure_set_read_only(name: &str, read_only: bool) -> String {
+    let mode = if read_only { "READ_ONLY" } else { "READ_WRITE" };
+    format!(
+        "ALTER DATABASE {} SET {mode} WITH ROLLBACK IMMEDIATE;",
+        quote(name)
+    )
+}
+
 /// `[database].[schema].[table]`.
 fn three_part(database: &str, table: &crate::model::ObjectName) -> String {
     format!("{}.{}", quote(database), quote_name(table))
@@ -215,23 +267,46 @@ pub fn journal_candidates(target: &str) -> String {
     )
 }
 
+/// `[database].` before a catalog name, run from `master`; Azure SQL Database has no
+/// cross-database names, so there the statement runs in a session of the database itself,
+/// unqualified (the `azure_*` forms).
+fn qualifier(database: &str) -> String {
+    format!("{}.", quote(database))
+}
+
 /// Reads the journal property of a database.
 pub fn journal_read(database: &str) -> String {
+    journal_read_in(&qualifier(database))
+}
+
+/// Azure SQL Database: [`journal_read`] in a session of the database.
+pub fn azure_journal_read() -> String {
+    journal_read_in("")
+}
+
+fn journal_read_in(db: &str) -> String {
     format!(
-        "SELECT CONVERT(nvarchar(4000), ep.value) AS journal FROM {}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {};",
-        quote(database),
+        "SELECT CONVERT(nvarchar(4000), ep.value) AS journal FROM {db}sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {};",
         literal(JOURNAL_PROPERTY)
     )
 }
 
 /// Writes (adds or replaces) the journal property of a database.
 pub fn journal_write(database: &str, text: &str) -> String {
-    let db = quote(database);
+    journal_write_in(&qualifier(database), text)
+}
+
+/// Azure SQL Database: [`journal_write`] in a session of the database.
+pub fn azure_journal_write(text: &str) -> String {
+    journal_write_in("", text)
+}
+
+fn journal_write_in(db: &str, text: &str) -> String {
     format!(
-        "IF EXISTS (SELECT 1 FROM {db}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
-    EXEC {db}.sys.sp_updateextendedproperty @name = {name}, @value = {value};
+        "IF EXISTS (SELECT 1 FROM {db}sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
+    EXEC {db}sys.sp_updateextendedproperty @name = {name}, @value = {value};
 ELSE
-    EXEC {db}.sys.sp_addextendedproperty @name = {name}, @value = {value};",
+    EXEC {db}sys.sp_addextendedproperty @name = {name}, @value = {value};",
         name = literal(JOURNAL_PROPERTY),
         value = literal(text)
     )
@@ -239,31 +314,55 @@ ELSE
 
 /// Removes the journal property of a database.
 pub fn journal_clear(database: &str) -> String {
-    let db = quote(database);
+    journal_clear_in(&qualifier(database))
+}
+
+/// Azure SQL Database: [`journal_clear`] in a session of the database.
+pub fn azure_journal_clear() -> String {
+    journal_clear_in("")
+}
+
+fn journal_clear_in(db: &str) -> String {
     format!(
-        "IF EXISTS (SELECT 1 FROM {db}.sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
-    EXEC {db}.sys.sp_dropextendedproperty @name = {name};",
+        "IF EXISTS (SELECT 1 FROM {db}sys.extended_properties AS ep WHERE ep.class = 0 AND ep.name = {name})
+    EXEC {db}sys.sp_dropextendedproperty @name = {name};",
         name = literal(JOURNAL_PROPERTY)
     )
 }
 
 /// The user tables of a database, bracket-quoted (`[schema].[table]`), for the change marker.
 pub fn user_tables(database: &str) -> String {
-    let db = quote(database);
+    user_tables_in(&qualifier(database))
+}
+
+/// Azure SQL Database: [`user_tables`] in a session of the database.
+pub fn azure_user_tables() -> String {
+    user_tables_in("")
+}
+
+fn user_tables_in(db: &str) -> String {
     format!(
-        "SELECT QUOTENAME(s.name) + N'.' + QUOTENAME(t.name) FROM {db}.sys.tables AS t JOIN {db}.sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.is_ms_shipped = 0 AND s.name <> N'_dac' ORDER BY 1;"
+        "SELECT QUOTENAME(s.name) + N'.' + QUOTENAME(t.name) FROM {db}sys.tables AS t JOIN {db}sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.is_ms_shipped = 0 AND s.name <> N'_dac' ORDER BY 1;"
     )
 }
 
 /// Row count and checksum of every row of each table (one row per table): the change marker
 /// compares these before a rollback. `tables` are bracket-quoted two-part names.
 pub fn table_fingerprints(database: &str, tables: &[String]) -> String {
-    let db = quote(database);
+    table_fingerprints_in(&qualifier(database), tables)
+}
+
+/// Azure SQL Database: [`table_fingerprints`] in a session of the database.
+pub fn azure_table_fingerprints(tables: &[String]) -> String {
+    table_fingerprints_in("", tables)
+}
+
+fn table_fingerprints_in(db: &str, tables: &[String]) -> String {
     let parts: Vec<String> = tables
         .iter()
         .map(|t| {
             format!(
-                "SELECT {lit} AS table_name, COUNT_BIG(*) AS row_count, CHECKSUM_AGG(BINARY_CHECKSUM(*)) AS checksum FROM {db}.{t}",
+                "SELECT {lit} AS table_name, COUNT_BIG(*) AS row_count, CHECKSUM_AGG(BINARY_CHECKSUM(*)) AS checksum FROM {db}{t}",
                 lit = literal(t)
             )
         })

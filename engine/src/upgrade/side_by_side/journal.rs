@@ -65,6 +65,37 @@ pub struct SideBySideJournal {
     /// included, closes it, since an abandoned slot keeps the server's WAL forever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_stream: Option<String>,
+    /// Where the rows reach the new database by a copy of the whole original, upgraded in place
+    /// ([`Server::copy_database`]), the step of it recorded before it is taken; `None`: rows
+    /// copied table by table. Recovery is the same rule either way: before the switch, the copy
+    /// is dropped and the original made writable again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_copy: Option<DatabaseCopyStep>,
+}
+
+/// The step a whole-database copy has reached (see [`SideBySideJournal::database_copy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseCopyStep {
+    /// The original's writers are being held off and the copy started; it may not be online.
+    Copying,
+    /// The copy is online and is being upgraded in place.
+    Upgrading,
+    /// The copy is upgraded: the switch comes next.
+    Upgraded,
+}
+
+impl DatabaseCopyStep {
+    /// The step in words, for a recovery message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DatabaseCopyStep::Copying => {
+                "its copy of the whole database under way or about to start"
+            }
+            DatabaseCopyStep::Upgrading => "its copy of the whole database being upgraded in place",
+            DatabaseCopyStep::Upgraded => "its copy of the whole database upgraded",
+        }
+    }
 }
 
 /// A catch-up pass recorded in the journal before it runs.

@@ -41,6 +41,7 @@
 //! `rollback` switches back; `transfer_plan` decides which rows move.
 
 mod copy;
+mod database_copy;
 mod fill;
 mod journal;
 mod prepare;
@@ -65,7 +66,7 @@ use crate::script::Script;
 use fill::fill_new_database;
 pub use fill::{LAST_DELTA_ROWS, MAX_PASSES};
 use journal::save;
-pub use journal::{CatchUpStep, LaterCheck, Phase, SideBySideJournal, journal};
+pub use journal::{CatchUpStep, DatabaseCopyStep, LaterCheck, Phase, SideBySideJournal, journal};
 use prepare::{Planned, Validated, unused_retained_name, validate_and_plan};
 pub use recovery::recover;
 use recovery::{check_after_switch, recover_locked, switch, undo, undo_failed_run};
@@ -98,6 +99,23 @@ pub struct SideBySideOptions {
     pub leave_out_uncreatable: bool,
     /// How long to wait for another run's upgrade lock.
     pub lock_wait: std::time::Duration,
+    /// How the rows reach the new database.
+    pub copy_method: CopyMethod,
+}
+
+/// How a side-by-side upgrade fills the new database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CopyMethod {
+    /// Table by table where the server can copy rows between two databases, else the whole
+    /// database ([`Server::whole_database_copy_only`]: Azure SQL Database).
+    #[default]
+    Auto,
+    /// The package's schema built in a new database and the rows copied into it table by
+    /// table, while writers write where the platform can catch up.
+    Tables,
+    /// The whole database copied on the server with writers held off, the copy upgraded in
+    /// place ([`Server::copy_database`]).
+    Database,
 }
 
 impl Default for SideBySideOptions {
@@ -117,6 +135,7 @@ impl Default for SideBySideOptions {
             max_passes: MAX_PASSES,
             leave_out_uncreatable: false,
             lock_wait: LOCK_WAIT,
+            copy_method: CopyMethod::Auto,
         }
     }
 }
@@ -220,6 +239,9 @@ fn run(
         Validated::UpToDate(outcome) => return Ok(*outcome),
         Validated::Planned(planned) => planned,
     };
+    if let Some(why) = database_copy::chosen(server, options.copy_method)? {
+        return database_copy::upgrade_a_copy(server, planned, package, options, progress, &why);
+    }
     let mut journal = create_new_database(server, &mut planned, progress)?;
     let filled = match fill_new_database(server, &mut planned, &mut journal, options, progress) {
         Ok(filled) => filled,
@@ -287,6 +309,7 @@ fn create_new_database(
         checks_after_switch: std::mem::take(&mut planned.checks_after_switch),
         catch_up: None,
         change_stream: None,
+        database_copy: None,
     };
     progress.step(&format!("creating {temporary}"));
     server.create_database(&temporary)?;
@@ -300,14 +323,14 @@ fn create_new_database(
 }
 
 /// What steps 4 and 5 measured and checked, for the report.
-struct Switched {
-    read_only_window_ms: u64,
-    checked: Vec<CheckedAfterSwitch>,
+pub(super) struct Switched {
+    pub(super) read_only_window_ms: u64,
+    pub(super) checked: Vec<CheckedAfterSwitch>,
 }
 
 /// Steps 4 and 5: seals the original (undone if that fails), switches the names, then checks
 /// the foreign keys left for after the switch.
-fn switch_to_new_database(
+pub(super) fn switch_to_new_database(
     server: &mut dyn Server,
     journal: &mut SideBySideJournal,
     hold: Box<dyn WriterHold>,

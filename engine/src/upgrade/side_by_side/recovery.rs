@@ -72,8 +72,12 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
     match recovery_for(journal.phase) {
         Recovery::UndoUpgrade => {
             undo(server, &journal, "interrupted; undone by the next run")?;
+            let copy = journal
+                .database_copy
+                .map(|step| format!(", {}: dropped", step.describe()))
+                .unwrap_or_default();
             Ok(Some(format!(
-                "undid an interrupted side-by-side upgrade of {} to {} {} (the original is as it was)",
+                "undid an interrupted side-by-side upgrade of {} to {} {}{copy} (the original is as it was)",
                 journal.target, journal.application, journal.version_after
             )))
         }

@@ -451,3 +451,22 @@ fn an_upgrade_interrupted_from_the_switch_on_is_completed() {
 fn an_interrupted_rollback_is_completed() {
     assert_eq!(recovery_for(Phase::RollingBack), Recovery::CompleteRollback);
 }
+
+#[test]
+fn a_journal_records_a_whole_database_copy_and_older_journals_still_read() {
+    let older = r#"{"format":1,"target":"shop.db","phase":"copying","temporary":"shop.db.dac-new","retained":"shop.v1-1.db","original_read_only":false,"application":"shop","version_before":"1","version_after":"2","started_at":"2026-01-01T00:00:00Z","marker":null,"discard":null,"keep_discarded":false}"#;
+    let journal: super::SideBySideJournal = serde_json::from_str(older).expect("older journal");
+    assert_eq!(journal.database_copy, None, "rows copied table by table");
+    let mut whole = journal.clone();
+    whole.database_copy = Some(super::DatabaseCopyStep::Upgrading);
+    let text = serde_json::to_string(&whole).expect("json");
+    assert!(text.contains(r#""database_copy":"upgrading""#), "{text}");
+    let back: super::SideBySideJournal = serde_json::from_str(&text).expect("read back");
+    assert_eq!(back, whole);
+    assert!(
+        !serde_json::to_string(&journal)
+            .expect("json")
+            .contains("database_copy"),
+        "a table-by-table journal is written as before"
+    );
+}
