@@ -594,6 +594,39 @@ impl Site {
         }
     }
 
+    /// SQLite: dac's change-capture objects (`_dac_capture:*` triggers and logs) in the
+    /// target and the retained originals; none on PostgreSQL, whose stream (a replication slot)
+    /// is checked where the server has logical decoding.
+    fn capture_left(&self) -> Result<Vec<String>, String> {
+        if self.kind != Kind::Sqlite {
+            return Ok(Vec::new());
+        }
+        let mut left = Vec::new();
+        for database in std::iter::once(self.database()).chain(self.retained()?) {
+            if !Path::new(&database).exists() {
+                continue;
+            }
+            let conn = rusqlite::Connection::open_with_flags(
+                &database,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .map_err(db_error)?;
+            let mut statement = conn
+                .prepare(
+                    "SELECT type || ' ' || name FROM sqlite_schema \
+                     WHERE name LIKE '\\_dac\\_capture%' ESCAPE '\\'",
+                )
+                .map_err(db_error)?;
+            let names = statement
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(db_error)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_error)?;
+            left.extend(names.into_iter().map(|n| format!("{n} in {database}")));
+        }
+        Ok(left)
+    }
+
     /// A snapshot of one of the site's databases. A PostgreSQL database that refuses
     /// connections (sealed by a run that died) is opened for the snapshot and closed again.
     fn snapshot(&self, database: &str) -> Result<Snapshot, String> {
@@ -1232,8 +1265,8 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
     // still writing), inside its first table's catch-up (after the changed rows, before the
     // rest), after its first table; then, writers held, the check, the journalled start of the
     // last delta, after its first table, once it is all applied, and the finishing step after.
-    // SQLite merges every table (it cannot tell which was written); PostgreSQL carries the
-    // changed orders row by key.
+    // SQLite carries the orders its change-log triggers logged; PostgreSQL the orders changed
+    // since the mark, by row version; both by key.
     let again: &[&str] = &[
         "sbs.pass",
         "copy.catch-up@1",
@@ -1244,7 +1277,15 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
         "sbs.caught-up",
         "sbs.generators",
     ];
-    for &spec in again {
+    // SQLite's change capture (triggers in the original): right after they are made, and once
+    // they are dropped in the writer hold's transaction, before it commits.
+    let capture: &[&str] = if kind == Kind::Sqlite {
+        add(Mode::SideBySide, "capture.made", V1);
+        &["capture.dropped"]
+    } else {
+        &[]
+    };
+    for &spec in again.iter().chain(capture) {
         out.push(Case {
             kind,
             mode: Mode::SideBySide,
@@ -1528,6 +1569,17 @@ fn at_rest(fx: &Fixture, site: &Site, mode: Mode) -> Result<(), String> {
     let target = site.database();
     let journal = site.journal()?;
     let phase = journal.as_ref().map(|j| j.phase);
+    // The change capture (SQLite: triggers in the original) may be left by a crash only where
+    // the journal names it and the run is to be undone, which drops it.
+    let capture = site.capture_left()?;
+    let stream_journalled = journal.as_ref().is_some_and(|j| j.change_stream.is_some());
+    if !capture.is_empty()
+        && !(stream_journalled && matches!(phase, Some(Phase::Preparing | Phase::Copying)))
+    {
+        return Err(format!(
+            "change capture left without a journal to drop it ({phase:?}): {capture:?}"
+        ));
+    }
     // From the switch on, foreign keys the original held may wait, unchecked but enforced
     // for new rows, for the journal's checks after the switch (the next run makes them).
     let unchecked: Vec<String> = journal
@@ -1641,6 +1693,10 @@ fn settled(fx: &Fixture, site: &Site, mode: Mode) -> Result<Settles, String> {
         State::Other(what) => return Err(format!("the target is half-done: {what}")),
     };
     site.writable(&target)?;
+    let capture = site.capture_left()?;
+    if !capture.is_empty() {
+        return Err(format!("change capture left: {capture:?}"));
+    }
     let retained = site.retained()?;
     match (mode, settles) {
         (Mode::InPlace, _) | (_, Settles::V1) => {

@@ -92,6 +92,7 @@ pub(super) fn create(conn: &Connection) -> Result<usize> {
     match made {
         Ok(()) => {
             run(conn, "COMMIT")?;
+            crate::fault::point("capture.made");
             Ok(tables.len())
         }
         Err(err) => {

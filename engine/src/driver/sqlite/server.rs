@@ -174,6 +174,7 @@ impl SqliteServer {
                 }
                 run(&held.conn, &drops)?;
                 held.commit_on_seal = true;
+                crate::fault::point("capture.dropped");
                 return Ok(());
             }
         }
