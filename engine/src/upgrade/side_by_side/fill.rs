@@ -20,7 +20,8 @@ use crate::{Error, Result};
 /// A catch-up pass that carried at most this many rows (inserted, updated or deleted) while
 /// writers wrote is small enough to be made once more with writers held: the last delta. The
 /// read-only window is then that delta plus reading the written tables once (PostgreSQL: their
-/// changed rows by row version and a count; SQLite: a merge that reads both copies whole), the
+/// changed rows by row version and a count; SQLite: the keys its change-log triggers recorded
+/// and a count, or, where a table has no capture, a merge that reads both copies whole), the
 /// check and the switch, whatever the size of the data.
 pub const LAST_DELTA_ROWS: u64 = 1_000;
 
