@@ -1573,9 +1573,9 @@ fn at_rest(fx: &Fixture, site: &Site, mode: Mode) -> Result<(), String> {
     // the journal names it and the run is to be undone, which drops it.
     let capture = site.capture_left()?;
     let stream_journalled = journal.as_ref().is_some_and(|j| j.change_stream.is_some());
-    if !capture.is_empty()
-        && !(stream_journalled && matches!(phase, Some(Phase::Preparing | Phase::Copying)))
-    {
+    let undo_drops_it =
+        stream_journalled && matches!(phase, Some(Phase::Preparing | Phase::Copying));
+    if !capture.is_empty() && !undo_drops_it {
         return Err(format!(
             "change capture left without a journal to drop it ({phase:?}): {capture:?}"
         ));

@@ -6,7 +6,7 @@
 //! write touches (an update: the old key and the new one). A table without a primary key logs
 //! only that it was written. Each catch-up then carries only the logged keys: the row re-read
 //! from the original by key (so the copy's conversions apply and a key logged twice is
-//! harmless) upserted, or deleted where the original no longer has it.
+//! harmless) written again, or deleted where the original no longer has it.
 //!
 //! Every object is named `_dac_capture:...` (dac's own `_dac_` prefix, left out of inspection
 //! and of the copy). They are made in one transaction, journalled before (the change stream of
@@ -16,7 +16,8 @@
 //! What triggers do not see: a row deleted by `REPLACE` on a conflict of another unique
 //! constraint (delete triggers fire for those only under `recursive_triggers`), and blobs
 //! written through the incremental blob API. A catch-up that found logged keys therefore
-//! compares the row counts of the two copies and merges the table whole where they differ.
+//! compares the row counts of the two copies, and merges the table whole where they differ or
+//! where the logged rows do not go in (a unique value the unseen delete freed).
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -130,10 +131,7 @@ fn create_statements(table: &str, keys: &[String]) -> String {
     let mut sql = format!(
         "CREATE TABLE {log} ({} INTEGER PRIMARY KEY{});\n",
         quote(SEQ),
-        columns
-            .iter()
-            .map(|c| format!(", {c}"))
-            .collect::<String>()
+        columns.iter().map(|c| format!(", {c}")).collect::<String>()
     );
     sql.push_str(&trigger("INSERT", &values("NEW")));
     sql.push_str(&trigger(
@@ -152,14 +150,20 @@ pub(super) fn drop_statements(conn: &Connection) -> Result<String> {
     let mut statement = conn.prepare(sql).map_err(|e| driver_error(&e, Some(sql)))?;
     let pattern = format!("{}%", PREFIX.replace('_', "\\_"));
     let objects = statement
-        .query_map([pattern], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .query_map([pattern], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
         .map_err(|e| driver_error(&e, Some(sql)))?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(|e| driver_error(&e, Some(sql)))?;
     Ok(objects
         .iter()
         .map(|(kind, name)| {
-            let kind = if kind == "trigger" { "TRIGGER" } else { "TABLE" };
+            let kind = if kind == "trigger" {
+                "TRIGGER"
+            } else {
+                "TABLE"
+            };
             format!("DROP {kind} IF EXISTS main.{};\n", quote(name))
         })
         .collect())
@@ -193,7 +197,10 @@ struct Logged {
 /// The log of `table` in the attached original (`src`) where a catch-up from `since` can use
 /// it: the log exists and records exactly the source columns of the copy's key.
 fn logged(conn: &Connection, table: &TableCopy, since: &str) -> Result<Option<(Logged, i64)>> {
-    let Some(from) = since.strip_prefix(SINCE).and_then(|s| s.parse::<i64>().ok()) else {
+    let Some(from) = since
+        .strip_prefix(SINCE)
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
         return Ok(None);
     };
     let log = log_table(table.source.leaf());
@@ -226,30 +233,36 @@ fn logged(conn: &Connection, table: &TableCopy, since: &str) -> Result<Option<(L
 }
 
 /// The statements of one catch-up from a log, between sequence numbers `from` (exclusive) and
-/// `to` (inclusive): the delete, then the upsert.
-fn apply_statements(table: &TableCopy, logged: &Logged, from: i64, to: i64) -> (String, String) {
+/// `to` (inclusive): the logged rows the original no longer has deleted (counted), the others
+/// deleted too, then inserted again as the original holds them (counted). Deleting every
+/// logged row before inserting lets writes that swapped unique values between rows land
+/// without a transient conflict.
+fn apply_statements(table: &TableCopy, logged: &Logged, from: i64, to: i64) -> [String; 3] {
     let log = format!("src.{}", quote(&logged.log));
     let source = format!("src.{}", quote(table.source.leaf()));
     let destination = format!("main.{}", quote(table.destination.leaf()));
     let range = format!("{} > {from} AND {} <= {to}", quote(SEQ), quote(SEQ));
     let log_columns: Vec<String> = logged.keys.iter().map(|(l, _, _)| quote(l)).collect();
     let destination_keys: Vec<String> = logged.keys.iter().map(|(_, _, d)| quote(d)).collect();
-    let gone = logged
+    let in_source = logged
         .keys
         .iter()
         .map(|(l, s, _)| format!("dac_src.{} = dac_log.{}", quote(s), quote(l)))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let delete = format!(
-        "DELETE FROM {destination} WHERE ({}) IN (SELECT {} FROM {log} AS dac_log WHERE {range} \
-         AND NOT EXISTS (SELECT 1 FROM {source} AS dac_src WHERE {gone}))",
-        destination_keys.join(", "),
-        log_columns
-            .iter()
-            .map(|c| format!("dac_log.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let delete = |gone: bool| {
+        format!(
+            "DELETE FROM {destination} WHERE ({}) IN (SELECT {} FROM {log} AS dac_log WHERE {range} \
+             AND {}EXISTS (SELECT 1 FROM {source} AS dac_src WHERE {in_source}))",
+            destination_keys.join(", "),
+            log_columns
+                .iter()
+                .map(|c| format!("dac_log.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if gone { "NOT " } else { "" }
+        )
+    };
     let found = logged
         .keys
         .iter()
@@ -262,28 +275,16 @@ fn apply_statements(table: &TableCopy, logged: &Logged, from: i64, to: i64) -> (
         .iter()
         .map(|(s, _)| format!("dac_src.{}", quote(s)))
         .collect();
-    let set: Vec<String> = table
-        .columns
-        .iter()
-        .filter(|(_, d)| !table.key.contains(d))
-        .map(|(_, d)| format!("{} = excluded.{}", quote(d), quote(d)))
-        .collect();
-    let action = if set.is_empty() {
-        "DO NOTHING".to_string()
-    } else {
-        format!("DO UPDATE SET {}", set.join(", "))
-    };
     // The logged keys drive the join (CROSS JOIN keeps them outside): each finds its row
-    // through the original's key index. `WHERE true` ends the SELECT before ON CONFLICT.
-    let upsert = format!(
+    // through the original's key index.
+    let insert = format!(
         "INSERT INTO {destination} ({}) SELECT {} FROM (SELECT DISTINCT {} FROM {log} WHERE {range}) \
-         AS dac_keys CROSS JOIN {source} AS dac_src ON {found} WHERE true ON CONFLICT ({}) {action}",
+         AS dac_keys CROSS JOIN {source} AS dac_src ON {found}",
         destinations.join(", "),
         sources.join(", "),
         log_columns.join(", "),
-        destination_keys.join(", ")
     );
-    (delete, upsert)
+    [delete(true), delete(false), insert]
 }
 
 /// A catch-up from the log, in the copier's open transaction (`conn`: the new database with the
@@ -299,11 +300,7 @@ pub(super) fn apply(
     let Some((logged, from)) = logged(conn, table, since)? else {
         return Ok(None);
     };
-    let last = format!(
-        "SELECT max({}) FROM src.{}",
-        quote(SEQ),
-        quote(&logged.log)
-    );
+    let last = format!("SELECT max({}) FROM src.{}", quote(SEQ), quote(&logged.log));
     let to: Option<i64> = conn
         .query_row(&last, [], |r| r.get(0))
         .optional()
@@ -317,16 +314,18 @@ pub(super) fn apply(
     if to == from {
         return Ok(Some((caught, false)));
     }
-    let (delete, upsert) = apply_statements(table, &logged, from, to);
+    let [gone, rewritten, insert] = apply_statements(table, &logged, from, to);
     caught.deleted = conn
-        .execute(&delete, [])
-        .map_err(|e| driver_error(&e, Some(&delete)))? as u64;
+        .execute(&gone, [])
+        .map_err(|e| driver_error(&e, Some(&gone)))? as u64;
     crate::fault::point("copy.catch-up");
+    conn.execute(&rewritten, [])
+        .map_err(|e| driver_error(&e, Some(&rewritten)))?;
     caught.upserted = conn
-        .execute(&upsert, [])
-        .map_err(|e| driver_error(&e, Some(&upsert)))? as u64;
+        .execute(&insert, [])
+        .map_err(|e| driver_error(&e, Some(&insert)))? as u64;
     if caught.upserted > 0 {
-        after_upsert(&upsert)?;
+        after_upsert(&insert)?;
     }
     let counts = format!(
         "SELECT (SELECT count(*) FROM src.{}) <> (SELECT count(*) FROM main.{})",
@@ -384,11 +383,8 @@ mod tests {
         assert_eq!(written(&conn, "t").expect("t"), Some(true));
         assert_eq!(written(&conn, "k").expect("k"), Some(true));
         assert_eq!(written(&conn, "none").expect("none"), None);
-        copy.execute_batch(&format!(
-            "ATTACH DATABASE '{}' AS src",
-            original.display()
-        ))
-        .expect("attach");
+        copy.execute_batch(&format!("ATTACH DATABASE '{}' AS src", original.display()))
+            .expect("attach");
         let table = TableCopy {
             source: ObjectName::new(["t"]),
             destination: ObjectName::new(["t"]),

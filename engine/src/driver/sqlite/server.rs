@@ -32,8 +32,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{BUSY_TIMEOUT, SqliteDriver, capture, driver_error, lock_file, quote};
 use crate::driver::server::{
-    CaughtUp, ChangeCapture, Copier, Moved, Server, TableCopy, WriteMark, WriterHold,
-    WrittenSince,
+    CaughtUp, ChangeCapture, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
@@ -162,21 +161,21 @@ impl SqliteServer {
     /// this process has it (inside the writer hold's transaction when one is open), else on a
     /// connection of its own; a target without them (or without a file) is left as it is.
     fn drop_capture(&mut self) -> Result<()> {
-        if let Some((path, shared)) = self.capture.take() {
-            if path == self.path {
-                let mut held = shared.lock().unwrap_or_else(PoisonError::into_inner);
-                let drops = capture::drop_statements(&held.conn)?;
-                if drops.is_empty() {
-                    return Ok(());
-                }
-                if held.conn.is_autocommit() {
-                    return run(&held.conn, &format!("BEGIN IMMEDIATE; {drops} COMMIT"));
-                }
-                run(&held.conn, &drops)?;
-                held.commit_on_seal = true;
-                crate::fault::point("capture.dropped");
+        if let Some((path, shared)) = self.capture.take()
+            && path == self.path
+        {
+            let mut held = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            let drops = capture::drop_statements(&held.conn)?;
+            if drops.is_empty() {
                 return Ok(());
             }
+            if held.conn.is_autocommit() {
+                return run(&held.conn, &format!("BEGIN IMMEDIATE; {drops} COMMIT"));
+            }
+            run(&held.conn, &drops)?;
+            held.commit_on_seal = true;
+            crate::fault::point("capture.dropped");
+            return Ok(());
         }
         if !self.path.exists() {
             return Ok(());
@@ -380,13 +379,13 @@ impl Server for SqliteServer {
 
     fn hold_writers(&mut self, name: &str) -> Result<Box<dyn WriterHold>> {
         let path = PathBuf::from(name);
-        if let Some((captured, shared)) = &self.capture {
-            if *captured == path {
-                let held = shared.lock().unwrap_or_else(PoisonError::into_inner);
-                run(&held.conn, "BEGIN IMMEDIATE")?;
-                drop(held);
-                return Ok(Box::new(SqliteHold::Shared(Arc::clone(shared))));
-            }
+        if let Some((captured, shared)) = &self.capture
+            && *captured == path
+        {
+            let held = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            run(&held.conn, "BEGIN IMMEDIATE")?;
+            drop(held);
+            return Ok(Box::new(SqliteHold::Shared(Arc::clone(shared))));
         }
         let conn = raw_open(&path, read_write())?;
         conn.busy_timeout(Duration::from_secs(30))
@@ -810,11 +809,11 @@ impl SqliteCopier {
         Ok(())
     }
 
-    /// [`Copier::catch_up`] as one transaction: a merge of the two tables by key (SQLite has no
-    /// change capture across processes, so every catch-up reads both tables whole, through
-    /// their key indexes, and writes only the difference): rows whose key is gone from the
-    /// original deleted, rows missing or different (`IS`, with the columns' affinities, so a
-    /// converted value equals its original) inserted or updated.
+    /// [`Copier::catch_up`] of a table without a change log, as one transaction: a merge of the
+    /// two tables by key (it reads both tables whole, through their key indexes, and writes only
+    /// the difference): rows whose key is gone from the original deleted, rows different (`IS`,
+    /// with the columns' affinities, so a converted value equals its original) deleted and,
+    /// with the missing ones, inserted as the original holds them.
     fn merge(&mut self, table: &TableCopy) -> Result<CaughtUp> {
         let source = format!("src.{} AS dac_src", quote(table.source.leaf()));
         let destination = format!("main.{}", quote(table.destination.leaf()));
@@ -854,35 +853,23 @@ impl SqliteCopier {
             )
             .collect::<Vec<_>>()
             .join(" AND ");
+        // Rows that differ go first and come back as the original holds them, so values
+        // swapped between rows of a unique column never meet.
+        let differing = format!(
+            "DELETE FROM {destination} WHERE EXISTS (SELECT 1 FROM {source} WHERE {key_match}) \
+             AND NOT EXISTS (SELECT 1 FROM {source} WHERE {same_row})"
+        );
         let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote(d)).collect();
         let sources: Vec<String> = table
             .columns
             .iter()
             .map(|(s, _)| format!("dac_src.{}", quote(s)))
             .collect();
-        let set: Vec<String> = table
-            .columns
-            .iter()
-            .filter(|(_, d)| !table.key.contains(d))
-            .map(|(_, d)| format!("{} = excluded.{}", quote(d), quote(d)))
-            .collect();
-        let action = if set.is_empty() {
-            "DO NOTHING".to_string()
-        } else {
-            format!("DO UPDATE SET {}", set.join(", "))
-        };
         let upsert = format!(
             "INSERT INTO {destination} ({}) SELECT {} FROM {source} \
-             WHERE NOT EXISTS (SELECT 1 FROM {destination} WHERE {same_row}) \
-             ON CONFLICT ({}) {action}",
+             WHERE NOT EXISTS (SELECT 1 FROM {destination} WHERE {key_match})",
             destinations.join(", "),
             sources.join(", "),
-            table
-                .key
-                .iter()
-                .map(|k| quote(k))
-                .collect::<Vec<_>>()
-                .join(", ")
         );
         run(&self.conn, "BEGIN")?;
         let merged = (|| -> Result<CaughtUp> {
@@ -891,6 +878,9 @@ impl SqliteCopier {
                 .execute(&delete, [])
                 .map_err(|e| driver_error(&e, Some(&delete)))?;
             crate::fault::point("copy.catch-up");
+            self.conn
+                .execute(&differing, [])
+                .map_err(|e| driver_error(&e, Some(&differing)))?;
             let upserted = self
                 .conn
                 .execute(&upsert, [])
@@ -980,9 +970,16 @@ impl Copier for SqliteCopier {
                 run(&self.conn, "COMMIT")?;
                 applied
             }
-            Err(err) => {
+            // A row that does not go in (a unique value freed by a delete the triggers did not
+            // see): merged whole, from the same log position next time. A real failure (a
+            // value that does not convert) fails the merge as well.
+            Err(_) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(err);
+                let merged = self.merge(table)?;
+                return Ok(CaughtUp {
+                    next: since.to_string(),
+                    ..merged
+                });
             }
         };
         match applied {

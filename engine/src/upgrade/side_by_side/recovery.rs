@@ -67,10 +67,10 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
     // Whatever the phase: a stream the run opened is closed (it is gone by the switch, so this
     // only finds one a crash left). The undo closes it itself, once the original is writable
     // again (SQLite's stream is triggers in the original).
-    if let Some(stream) = &journal.change_stream {
-        if recovery_for(journal.phase) != Recovery::UndoUpgrade {
-            server.drop_change_stream(stream)?;
-        }
+    if let Some(stream) = &journal.change_stream
+        && recovery_for(journal.phase) != Recovery::UndoUpgrade
+    {
+        server.drop_change_stream(stream)?;
     }
     match recovery_for(journal.phase) {
         Recovery::UndoUpgrade => {
