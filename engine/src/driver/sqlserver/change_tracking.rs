@@ -53,15 +53,15 @@ pub fn choose(
     snapshot_allowed: bool,
 ) -> std::result::Result<String, String> {
     if !database_tracked {
-        return Err("copied with writers held: Change Tracking is off for the database (ALTER DATABASE ... SET CHANGE_TRACKING = ON, and ENABLE CHANGE_TRACKING on each table, would let dac copy early and catch up)".into());
+        return Err("Change Tracking is off for the database (ALTER DATABASE ... SET CHANGE_TRACKING = ON, and ENABLE CHANGE_TRACKING on each table, would let dac copy early and catch up)".into());
     }
     if untracked_tables > 0 {
         return Err(format!(
-            "copied with writers held: Change Tracking is on for the database but not for {untracked_tables} of its tables (a table without a primary key cannot be tracked)"
+            "Change Tracking is on for the database but not for {untracked_tables} of its tables (a table without a primary key cannot be tracked)"
         ));
     }
     if !snapshot_allowed {
-        return Err("copied with writers held: Change Tracking is on, but the database does not allow snapshot isolation, which its catch-up reads under (ALTER DATABASE ... SET ALLOW_SNAPSHOT_ISOLATION ON)".into());
+        return Err("Change Tracking is on, but the database does not allow snapshot isolation, which its catch-up reads under (ALTER DATABASE ... SET ALLOW_SNAPSHOT_ISOLATION ON)".into());
     }
     Ok("Change Tracking: each pass merges the keys CHANGETABLE names since the table's last pass, from the rows the original holds now".into())
 }

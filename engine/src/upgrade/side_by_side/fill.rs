@@ -109,7 +109,16 @@ pub(super) fn fill_new_database(
         Some(mark) => {
             fill.copy_before_holding_writers(server, mark, journal, &mut planned.transfers)?
         }
-        None => fill.copy_with_writers_held(server, &mut planned.transfers)?,
+        None => {
+            let mut filled = fill.copy_with_writers_held(server, &mut planned.transfers)?;
+            // An early copy was asked for but the platform cannot catch one up here: say why.
+            if let Some(why) = catch_up_method.as_ref().filter(|_| options.copy_early) {
+                filled.window_reason = format!(
+                    "rows copied with writers held, as an early copy could not be caught up ({why}): the whole copy, the check and the switch"
+                );
+            }
+            filled
+        }
     };
     filled.catch_up_method = catch_up_method;
     match finish_new_database(server, planned, journal, progress) {
