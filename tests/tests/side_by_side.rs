@@ -953,6 +953,12 @@ fn sqlite_writes_the_change_log_cannot_see_are_merged() {
                 .expect("side by side");
         let text = outcome.report.text();
         assert_eq!(outcome.report.early_copy, EarlyCopy::CaughtUp, "{text}");
+        assert!(
+            text.contains("found by: change-log triggers")
+                && text.contains("merged whole with their copies instead")
+                && text.contains("[main].[codes]"),
+            "the report says the log was used and the table merged whole: {text}"
+        );
         let mut new = connect(target, false).expect("connect");
         let read = |driver: &mut dyn Driver| {
             driver
@@ -1354,7 +1360,13 @@ fn a_concurrent_writer_loses_no_write(
 #[test]
 fn sqlite_a_concurrent_writer_loses_no_write() {
     on_sqlite("shop.db", |target| {
-        a_concurrent_writer_loses_no_write(target, Platform::Sqlite, open_sqlite);
+        let report = a_concurrent_writer_loses_no_write(target, Platform::Sqlite, open_sqlite);
+        // Caught up from the change log alone: no table needed the merge.
+        let method = report.catch_up_method.unwrap_or_default();
+        assert!(
+            method.starts_with("change-log triggers") && !method.contains("merged whole"),
+            "{method}"
+        );
     });
 }
 

@@ -493,6 +493,7 @@ impl PostgresCopier {
                 upserted: 0,
                 deleted: 0,
                 next,
+                merged_whole: false,
             });
         }
         let CatchUpColumns {
@@ -587,6 +588,7 @@ impl PostgresCopier {
             upserted,
             deleted,
             next,
+            merged_whole: false,
         })
     }
 }

@@ -892,6 +892,7 @@ impl SqliteCopier {
                 upserted: upserted as u64,
                 deleted: deleted as u64,
                 next: String::new(),
+                merged_whole: false,
             })
         })();
         match merged {
@@ -978,6 +979,7 @@ impl Copier for SqliteCopier {
                 let merged = self.merge(table)?;
                 return Ok(CaughtUp {
                     next: since.to_string(),
+                    merged_whole: true,
                     ..merged
                 });
             }
@@ -992,9 +994,14 @@ impl Copier for SqliteCopier {
                     upserted: caught.upserted + merged.upserted,
                     deleted: caught.deleted + merged.deleted,
                     next: caught.next,
+                    merged_whole: true,
                 })
             }
-            None => self.merge(table),
+            // No capture at all (the method says so), or none this table's key can use.
+            None => Ok(CaughtUp {
+                merged_whole: !since.is_empty(),
+                ..self.merge(table)?
+            }),
         }
     }
 

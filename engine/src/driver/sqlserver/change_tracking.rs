@@ -222,6 +222,7 @@ pub(super) fn catch_up(
         upserted: number(value(1)),
         deleted: 0,
         next: format!("{SINCE}{}", number(value(0)).max(version)),
+        merged_whole: false,
     })
 }
 
