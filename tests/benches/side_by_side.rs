@@ -7,8 +7,8 @@
 //!   v2 (a new table, a new nullable column, a new index) by `upgrade::side_by_side`, the engine
 //!   call behind `dac upgrade --side-by-side`: with the copy made with writers held
 //!   (`--no-early-copy`; one copier and two), with the early copy (the default) kept, and with
-//!   a row of customers written meanwhile (customers caught up by key; on SQLite every table
-//!   merged with its copy).
+//!   a row of customers written meanwhile (customers caught up by key: on PostgreSQL found by
+//!   row version or logical decoding, on SQLite by change-log triggers).
 //!   Against the same
 //!   data: `pg_dump -a | psql` into a database holding the v2 schema, and a binary `COPY ... TO
 //!   STDOUT | COPY ... FROM STDIN` pipe of two `psql` per table (the practical floor), into the
@@ -1073,7 +1073,7 @@ fn sqlite_case() {
     let mut table = Table::default();
     const DAC: &str = "dac, --no-early-copy (copy with writers held)";
     const DAC_EARLY: &str = "dac, early copy (default), kept";
-    const DAC_REDONE: &str = "dac, early copy, a customer written: every table merged";
+    const DAC_REDONE: &str = "dac, early copy, a customer written: caught up from the change log";
     const INTO_SCHEMA: &str = "(a) ATTACH + INSERT SELECT per table, into the v2 schema";
     const FLOOR: &str = "(b) ATTACH + INSERT SELECT per table, into the v2 tables";
     const FLOOR_BUILT: &str = "(c) (b), then CREATE INDEX and foreign_key_check";

@@ -594,6 +594,39 @@ impl Site {
         }
     }
 
+    /// SQLite: dac's change-capture objects (`_dac_capture:*` triggers and logs) in the
+    /// target and the retained originals; none on PostgreSQL, whose stream (a replication slot)
+    /// is checked where the server has logical decoding.
+    fn capture_left(&self) -> Result<Vec<String>, String> {
+        if self.kind != Kind::Sqlite {
+            return Ok(Vec::new());
+        }
+        let mut left = Vec::new();
+        for database in std::iter::once(self.database()).chain(self.retained()?) {
+            if !Path::new(&database).exists() {
+                continue;
+            }
+            let conn = rusqlite::Connection::open_with_flags(
+                &database,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .map_err(db_error)?;
+            let mut statement = conn
+                .prepare(
+                    "SELECT type || ' ' || name FROM sqlite_schema \
+                     WHERE name LIKE '\\_dac\\_capture%' ESCAPE '\\'",
+                )
+                .map_err(db_error)?;
+            let names = statement
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(db_error)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_error)?;
+            left.extend(names.into_iter().map(|n| format!("{n} in {database}")));
+        }
+        Ok(left)
+    }
+
     /// A snapshot of one of the site's databases. A PostgreSQL database that refuses
     /// connections (sealed by a run that died) is opened for the snapshot and closed again.
     fn snapshot(&self, database: &str) -> Result<Snapshot, String> {
@@ -1269,8 +1302,8 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
     // still writing), inside its first table's catch-up (after the changed rows, before the
     // rest), after its first table; then, writers held, the check, the journalled start of the
     // last delta, after its first table, once it is all applied, and the finishing step after.
-    // SQLite merges every table (it cannot tell which was written); PostgreSQL carries the
-    // changed orders row by key.
+    // SQLite carries the orders its change-log triggers logged; PostgreSQL the orders changed
+    // since the mark, by row version; both by key.
     let again: &[&str] = &[
         "sbs.pass",
         "copy.catch-up@1",
@@ -1281,7 +1314,15 @@ fn cases(kind: Kind, in_place_statements: usize) -> Vec<Case> {
         "sbs.caught-up",
         "sbs.generators",
     ];
-    for &spec in again {
+    // SQLite's change capture (triggers in the original): right after they are made, and once
+    // they are dropped in the writer hold's transaction, before it commits.
+    let capture: &[&str] = if kind == Kind::Sqlite {
+        add(Mode::SideBySide, "capture.made", V1);
+        &["capture.dropped"]
+    } else {
+        &[]
+    };
+    for &spec in again.iter().chain(capture) {
         out.push(Case {
             kind,
             mode: Mode::SideBySide,
@@ -1580,6 +1621,17 @@ fn at_rest(fx: &Fixture, site: &Site, mode: Mode) -> Result<(), String> {
     let target = site.database();
     let journal = site.journal()?;
     let phase = journal.as_ref().map(|j| j.phase);
+    // The change capture (SQLite: triggers in the original) may be left by a crash only where
+    // the journal names it and the run is to be undone, which drops it.
+    let capture = site.capture_left()?;
+    let stream_journalled = journal.as_ref().is_some_and(|j| j.change_stream.is_some());
+    let undo_drops_it =
+        stream_journalled && matches!(phase, Some(Phase::Preparing | Phase::Copying));
+    if !capture.is_empty() && !undo_drops_it {
+        return Err(format!(
+            "change capture left without a journal to drop it ({phase:?}): {capture:?}"
+        ));
+    }
     // From the switch on, foreign keys the original held may wait, unchecked but enforced
     // for new rows, for the journal's checks after the switch (the next run makes them).
     let unchecked: Vec<String> = journal
@@ -1693,6 +1745,10 @@ fn settled(fx: &Fixture, site: &Site, mode: Mode) -> Result<Settles, String> {
         State::Other(what) => return Err(format!("the target is half-done: {what}")),
     };
     site.writable(&target)?;
+    let capture = site.capture_left()?;
+    if !capture.is_empty() {
+        return Err(format!("change capture left: {capture:?}"));
+    }
     let retained = site.retained()?;
     match (mode, settles) {
         (Mode::InPlace, _) | (_, Settles::V1) => {
@@ -2048,4 +2104,166 @@ fn a_crash_after_the_slot_is_made_leaves_no_slot_after_recover() {
     );
     assert_eq!(slots(), Vec::<String>::new(), "no slot after the upgrade");
     assert_eq!(version(), "2.0.0");
+}
+
+/// Issue 14, logical decoding: dac killed inside a catch-up pass read from the replication slot
+/// (its journalled start, inside a table's catch-up, after its first table) and inside the last
+/// delta with writers held (its journalled start, inside a table's catch-up, once it is applied).
+/// A row of `orders` is written and written back at the wait point (after the early copy: the
+/// passes carry it; once the original is read-only, before writers are held: the last delta
+/// does), so the original's rows stay as they were. At rest: the original is untouched and the
+/// only slot is the journalled one. After `dac recover`: no slot, no journal, no new database,
+/// the original v1 as it was; the upgrade then runs to its end by logical decoding, leaving no
+/// slot.
+#[test]
+fn logical_decoding_faults_inside_passes_and_the_last_delta_leave_no_slot_after_recover() {
+    let server = dac_tests::postgres::start_private(&dac_tests::postgres::Setup {
+        files: Vec::new(),
+        conf: vec![
+            "wal_level = logical".into(),
+            "max_replication_slots = 4".into(),
+        ],
+        hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
+    })
+    .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let v1 = build_shop(dir.path(), Kind::Postgres, "1.0.0");
+    let v2 = build_shop(dir.path(), Kind::Postgres, "2.0.0");
+    let (v1, v2) = (v1.to_str().expect("utf-8"), v2.to_str().expect("utf-8"));
+    let slots = || -> Vec<String> {
+        let mut admin = PostgresDriver::connect(&server.url("postgres")).expect("admin");
+        admin
+            .query("SELECT slot_name FROM pg_replication_slots")
+            .expect("slots")
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect()
+    };
+    // (where the row is written, where dac dies, what the run must have reached)
+    let cases = [
+        ("sbs.indexed", "sbs.pass", "catch-up pass 1"),
+        ("sbs.indexed", "copy.catch-up@1", "catch-up pass 1"),
+        ("sbs.indexed", "sbs.pass@2", "catch-up pass 1"),
+        ("sbs.read-only", "sbs.last-delta", "last delta"),
+        ("sbs.read-only", "copy.catch-up@1", "last delta"),
+        ("sbs.read-only", "sbs.caught-up", "last delta"),
+    ];
+    let mut failed = Vec::new();
+    for (i, (write_at, spec, reached)) in cases.into_iter().enumerate() {
+        let label = format!("a write at {write_at}, then {spec}");
+        let url = server.create_database(&format!("faults_logical_{i}"));
+        let result = (|| -> Result<(), String> {
+            let target = Target::parse(&url).map_err(db_error)?;
+            let deployed = dac(&["upgrade", v1, "--target", &url, "--in-place"], None);
+            expect_ok("deploying v1", &deployed)?;
+            let mut driver = PostgresDriver::connect(&url).map_err(db_error)?;
+            driver
+                .execute(
+                    "INSERT INTO customers (id, name, email, fax) SELECT i, 'customer ' || i, 'c' || i || '@example.com', NULL \
+                     FROM generate_series(1, 50) i; \
+                     INSERT INTO orders (customer_id, placed_at, note) SELECT 1 + i % 50, \
+                     timestamp '2026-01-01' + i * interval '1 minute', NULL FROM generate_series(1, 200) i",
+                )
+                .map_err(db_error)?;
+            drop(driver);
+            let before = postgres_snapshot(&url)?;
+            let args: Vec<String> = [
+                "upgrade",
+                v2,
+                "--target",
+                &url,
+                "--side-by-side",
+                "--allow-data-loss",
+            ]
+            .map(str::to_string)
+            .to_vec();
+            let (child, flag, _wait) = run_to_point(&args, write_at, Some(spec))?;
+            // A session of its own, read-write even once the database defaults to read-only.
+            let written = PostgresDriver::connect(&url).and_then(|mut original| {
+                original.execute(
+                    "BEGIN READ WRITE; UPDATE orders SET note = 'dac' WHERE id = (SELECT min(id) FROM orders); COMMIT",
+                )?;
+                original.execute(
+                    "BEGIN READ WRITE; UPDATE orders SET note = NULL WHERE id = (SELECT min(id) FROM orders); COMMIT",
+                )
+            });
+            let _ = std::fs::remove_file(&flag);
+            let run = finish(child);
+            written.map_err(|e| format!("writing to the original: {e}"))?;
+            expect_abort("the run", &run)?;
+            if !run.stderr.contains(reached) {
+                return Err(format!(
+                    "the run never reached its {reached}: {}",
+                    run.describe()
+                ));
+            }
+            // At rest: the original untouched, and the only slot the journalled one.
+            let at_rest = differences(&postgres_snapshot(&url)?, &before);
+            if !at_rest.is_empty() {
+                return Err(format!("at rest, the original changed: {at_rest:?}"));
+            }
+            let journal = upgrade::journal(&target)
+                .map_err(db_error)?
+                .ok_or("at rest: no journal")?;
+            let left = slots();
+            if left.len() != 1 || journal.change_stream.as_ref() != left.first() {
+                return Err(format!(
+                    "at rest: slots {left:?}, journalled {:?}",
+                    journal.change_stream
+                ));
+            }
+            let recovered = dac(&["recover", "--target", &url], None);
+            expect_ok("dac recover", &recovered)?;
+            if !slots().is_empty() {
+                return Err(format!("after recover, slots are left: {:?}", slots()));
+            }
+            if upgrade::journal(&target).map_err(db_error)?.is_some() {
+                return Err("after recover, a journal is left".into());
+            }
+            let temporary = format!("{}__dac_new", target_name(&url));
+            let mut admin = PostgresDriver::connect(&server.url("postgres")).map_err(db_error)?;
+            let left = admin
+                .query(&format!(
+                    "SELECT count(*) FROM pg_database WHERE datname = {}",
+                    sql_literal(&temporary)
+                ))
+                .map_err(db_error)?;
+            if cell(&left).as_deref() != Some("0") {
+                return Err(format!("after recover, {temporary} is left"));
+            }
+            let settled = differences(&postgres_snapshot(&url)?, &before);
+            if !settled.is_empty() {
+                return Err(format!("after recover, the original changed: {settled:?}"));
+            }
+            let upgraded = dac(&as_strs(&args), None);
+            expect_ok("the upgrade again", &upgraded)?;
+            if !upgraded.stdout.contains("found by: logical decoding") {
+                return Err(format!("the upgrade again: {}", upgraded.describe()));
+            }
+            if !slots().is_empty() {
+                return Err(format!("after the upgrade, slots are left: {:?}", slots()));
+            }
+            Ok(())
+        })();
+        eprintln!(
+            "faults (logical decoding): {label}: {}",
+            result
+                .as_ref()
+                .map_or_else(|e| format!("FAILED: {e}"), |()| "survived".into())
+        );
+        if let Err(why) = result {
+            failed.push(format!("{label}: {why}"));
+        }
+        server.drop_database(&url);
+    }
+    assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));
+}
+
+/// The database name of a PostgreSQL URL.
+fn target_name(url: &str) -> String {
+    url.rsplit('/')
+        .next()
+        .and_then(|n| n.split('?').next())
+        .expect("database name")
+        .to_string()
 }

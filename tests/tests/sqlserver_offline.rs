@@ -437,9 +437,12 @@ fn golden_side_by_side_statements() {
     insta::assert_snapshot!("sqlserver_side_by_side", out);
 }
 
-/// The catch-up of an early copy by Change Tracking, pinned: whether the source and its tables
-/// are tracked, the mark, and one pass of a table with an identity key and a converted column,
-/// and of one with a composite key whose every column is in the key.
+/// The catch-up of an early copy by Change Tracking, pinned: every statement the SQL Server
+/// side-by-side sends on that path (whether the source and its tables are tracked and it allows
+/// snapshot isolation, the mark, the schema check, the written tables, the columns and identity
+/// of a pass), and one pass of a table with an identity key and a converted column, and of one
+/// with a composite key whose every column is in the key. Live, the path is unproven (no SQL
+/// Server here).
 #[test]
 fn sqlserver_change_tracking_catch_up_is_pinned() {
     let mut orders = side_by_side_copy(
@@ -462,8 +465,36 @@ fn sqlserver_change_tracking_catch_up_is_pinned() {
             ),
         ),
         (
+            "the user tables the check covers (every one must be tracked)",
+            server_sql::user_tables("Shop"),
+        ),
+        (
+            "does the source allow snapshot isolation (each catch-up reads under it)",
+            server_sql::snapshot_isolation_state("Shop"),
+        ),
+        (
             "the mark, before the copy",
             server_sql::change_tracking_mark("Shop", "Shop__dac_new"),
+        ),
+        (
+            "the schema, at the mark and again with writers held",
+            server_sql::schema_state("Shop"),
+        ),
+        (
+            "which copied tables were written since the mark, with writers held",
+            server_sql::change_tracking_written(
+                "Shop",
+                &[orders.source.clone(), tags.source.clone()],
+                1042,
+            ),
+        ),
+        (
+            "the columns a catch-up leaves to the server, and whether it inserts identity values",
+            format!(
+                "{}\n{}",
+                server_sql::unwritable_columns("Shop__dac_new", &orders),
+                server_sql::has_identity("Shop__dac_new", &orders)
+            ),
         ),
         (
             "a pass over Orders (identity key, a converted column)",
@@ -474,7 +505,8 @@ fn sqlserver_change_tracking_catch_up_is_pinned() {
             server_sql::change_tracking_catch_up("Shop", "Shop__dac_new", &tags, 7, false),
         ),
     ] {
-        out.push_str(&format!("-- {title}\n{sql}\n\n"));
+        // One batch each, so sqlfluff parses each statement on its own (`tsql_sqlfluff.rs`).
+        out.push_str(&format!("-- {title}\n{sql}\nGO\n"));
     }
     insta::assert_snapshot!("sqlserver_change_tracking_catch_up", out);
 }

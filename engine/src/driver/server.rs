@@ -42,6 +42,9 @@ pub struct CaughtUp {
     pub deleted: u64,
     /// The mark the table's next catch-up starts from.
     pub next: String,
+    /// The table was merged whole with its copy instead of caught up from its change stream
+    /// (which missed a write, or could not be applied), for the report.
+    pub merged_whole: bool,
 }
 
 /// Rows and bytes moved.

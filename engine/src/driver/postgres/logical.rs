@@ -566,6 +566,7 @@ impl PostgresCopier {
                 upserted: 0,
                 deleted: 0,
                 next,
+                merged_whole: false,
             });
         }
         let CatchUpColumns {
@@ -660,6 +661,7 @@ impl PostgresCopier {
             upserted,
             deleted,
             next,
+            merged_whole: false,
         })
     }
 }

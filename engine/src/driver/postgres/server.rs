@@ -1000,6 +1000,7 @@ impl PostgresCopier {
             upserted: changed.rows,
             deleted,
             next,
+            merged_whole: false,
         })
     }
 }

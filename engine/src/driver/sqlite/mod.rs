@@ -18,6 +18,7 @@
 //! * **Foreign keys** are enforced on the connection (`PRAGMA foreign_keys = ON` at open), switched
 //!   off only around table rebuilds, and checked with `PRAGMA foreign_key_check` before commit.
 
+mod capture;
 mod copy;
 pub mod inspect;
 mod registry;

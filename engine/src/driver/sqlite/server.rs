@@ -10,24 +10,29 @@
 //! applications reopen the database after a side-by-side upgrade; `dac rollback` notices when
 //! the retained original took writes that way.
 //!
-//! Catch-up of an early copy: SQLite records no changes another process could read, and
-//! `data_version` tells only that the file took a commit, not where. A pass therefore merges
-//! every copied table that has a primary key with its copy, in one transaction per table:
-//! rows whose key is gone deleted, rows missing or different inserted or updated. Its bound: a
-//! pass (the last delta too) reads both copies of every such table whole, through their key
-//! indexes, and writes only the difference; it is cheaper than a held copy (no bulk insert, no
-//! index builds) but grows with the data.
+//! Catch-up of an early copy: change-log triggers in the original (`capture.rs`) record the
+//! keys each write touches, for every process that writes; a pass carries only those rows.
+//! Where a table has no capture (it could not be made, or the table has no primary key), a
+//! pass merges it with its copy, in one transaction per table: rows whose key is gone deleted,
+//! rows missing or different inserted or updated. That merge's bound: it reads both copies of
+//! the table whole, through their key indexes, and writes only the difference.
+//!
+//! The capture's objects are dropped with writers held, on the hold's own connection (opened
+//! before the original was marked read-only), inside its transaction: committed when the hold
+//! is sealed, so no write can fall between the last delta and the drop; rolled back with the
+//! hold, and dropped again by the undo, when the run fails.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BUSY_TIMEOUT, SqliteDriver, driver_error, lock_file, quote};
+use super::{BUSY_TIMEOUT, SqliteDriver, capture, driver_error, lock_file, quote};
 use crate::driver::server::{
-    CaughtUp, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
+    CaughtUp, ChangeCapture, Copier, Moved, Server, TableCopy, WriteMark, WriterHold, WrittenSince,
 };
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
@@ -43,6 +48,17 @@ pub struct SqliteServer {
     lock: Option<File>,
     /// Write permission bits this process took away, to give back exactly those.
     write_bits: HashMap<PathBuf, u32>,
+    /// The connection that made the original's change capture, kept to hold writers off and
+    /// to drop the capture under that hold.
+    capture: Option<(PathBuf, Arc<Mutex<Held>>)>,
+}
+
+/// A read-write connection to the original, opened before it is marked read-only, that holds
+/// its writers off (`BEGIN IMMEDIATE`) and may drop the change capture in that transaction.
+struct Held {
+    conn: Connection,
+    /// The hold's transaction dropped the capture: a seal commits it, a release rolls it back.
+    commit_on_seal: bool,
 }
 
 impl std::fmt::Debug for SqliteServer {
@@ -137,7 +153,45 @@ impl SqliteServer {
             sealed: HashMap::new(),
             lock: None,
             write_bits: HashMap::new(),
+            capture: None,
         }
+    }
+
+    /// Drops the change capture's objects from the target, on the connection that made them if
+    /// this process has it (inside the writer hold's transaction when one is open), else on a
+    /// connection of its own; a target without them (or without a file) is left as it is.
+    fn drop_capture(&mut self) -> Result<()> {
+        if let Some((path, shared)) = self.capture.take()
+            && path == self.path
+        {
+            let mut held = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            let drops = capture::drop_statements(&held.conn)?;
+            if drops.is_empty() {
+                return Ok(());
+            }
+            if held.conn.is_autocommit() {
+                return run(&held.conn, &format!("BEGIN IMMEDIATE; {drops} COMMIT"));
+            }
+            run(&held.conn, &drops)?;
+            held.commit_on_seal = true;
+            crate::fault::point("capture.dropped");
+            return Ok(());
+        }
+        if !self.path.exists() {
+            return Ok(());
+        }
+        let conn = raw_open(&self.path, read_write())?;
+        let drops = capture::drop_statements(&conn)?;
+        if drops.is_empty() {
+            return Ok(());
+        }
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| driver_error(&e, None))?;
+        let dropped = run(&conn, &format!("BEGIN IMMEDIATE; {drops} COMMIT"));
+        if dropped.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        dropped
     }
 
     fn journal_path(&self) -> PathBuf {
@@ -325,11 +379,19 @@ impl Server for SqliteServer {
 
     fn hold_writers(&mut self, name: &str) -> Result<Box<dyn WriterHold>> {
         let path = PathBuf::from(name);
+        if let Some((captured, shared)) = &self.capture
+            && *captured == path
+        {
+            let held = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            run(&held.conn, "BEGIN IMMEDIATE")?;
+            drop(held);
+            return Ok(Box::new(SqliteHold::Shared(Arc::clone(shared))));
+        }
         let conn = raw_open(&path, read_write())?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| driver_error(&e, None))?;
         run(&conn, "BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteHold { conn }))
+        Ok(Box::new(SqliteHold::Own(conn)))
     }
 
     fn seal(&mut self, name: &str) -> Result<()> {
@@ -349,11 +411,41 @@ impl Server for SqliteServer {
         Ok(())
     }
 
+    fn change_capture(&mut self, _name: &str) -> Result<ChangeCapture> {
+        Ok(ChangeCapture {
+            stream: Some(capture::STREAM.into()),
+            method: "change-log triggers: each table's writes, from every process, record the keys they touch, and each pass carries only those rows (re-read from the original by key)".into(),
+        })
+    }
+
     fn mark_writes(
         &mut self,
         name: &str,
-        _stream: Option<&str>,
+        stream: Option<&str>,
     ) -> Result<Option<Box<dyn WriteMark>>> {
+        let mut method = None;
+        let mut captured = false;
+        if stream.is_some() {
+            let path = PathBuf::from(name);
+            let conn = raw_open(&path, read_write())?;
+            conn.busy_timeout(Duration::from_secs(30))
+                .map_err(|e| driver_error(&e, None))?;
+            match capture::create(&conn) {
+                Ok(_) => captured = true,
+                Err(err) => {
+                    method = Some(format!(
+                        "a keyed merge of each table with its copy (reads both whole): the change-log triggers could not be made ({err})"
+                    ));
+                }
+            }
+            self.capture = Some((
+                path,
+                Arc::new(Mutex::new(Held {
+                    conn,
+                    commit_on_seal: false,
+                })),
+            ));
+        }
         let conn = raw_open(
             Path::new(name),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -365,6 +457,8 @@ impl Server for SqliteServer {
             version,
             schema,
             last_seen: version,
+            captured,
+            method,
         })))
     }
 
@@ -402,6 +496,10 @@ impl Server for SqliteServer {
             .and_then(|f| f.sync_all())
             .and_then(|()| sync_directory(to))
             .map_err(|e| io_error("cannot sync", to, &e))
+    }
+
+    fn drop_change_stream(&mut self, _stream: &str) -> Result<()> {
+        self.drop_capture()
     }
 
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
@@ -577,19 +675,39 @@ fn uri_path(path: &Path) -> String {
         .replace('#', "%23")
 }
 
-struct SqliteHold {
-    conn: Connection,
+/// A writer hold: a connection of its own, or the change capture's (see [`Held`]).
+enum SqliteHold {
+    Own(Connection),
+    Shared(Arc<Mutex<Held>>),
+}
+
+impl SqliteHold {
+    /// Ends the hold's transaction: `commit` keeps what it wrote (the change capture dropped).
+    fn end(&self, seal: bool) -> Result<()> {
+        match self {
+            SqliteHold::Own(conn) => run(conn, "ROLLBACK"),
+            SqliteHold::Shared(shared) => {
+                let mut held = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                let commit = seal && held.commit_on_seal;
+                held.commit_on_seal = false;
+                if held.conn.is_autocommit() {
+                    return Ok(());
+                }
+                run(&held.conn, if commit { "COMMIT" } else { "ROLLBACK" })
+            }
+        }
+    }
 }
 
 impl WriterHold for SqliteHold {
     fn release(self: Box<Self>) -> Result<()> {
-        run(&self.conn, "ROLLBACK")
+        self.end(false)
     }
 
     fn seal(self: Box<Self>) -> Result<()> {
         // Nothing to end: SQLite has no sessions of its own. The lock is let go just before
         // the rename; connections opened earlier keep the original file.
-        run(&self.conn, "ROLLBACK")
+        self.end(true)
     }
 }
 
@@ -602,6 +720,10 @@ struct SqliteWriteMark {
     schema: i64,
     /// `data_version` at the last [`WriteMark::may_have_changed`].
     last_seen: i64,
+    /// The change-log triggers were made before the mark: catch-ups read the logs.
+    captured: bool,
+    /// Why the catch-up merges instead, where the capture could not be made.
+    method: Option<String>,
 }
 
 fn pragma(conn: &Connection, name: &str) -> Result<i64> {
@@ -618,17 +740,52 @@ impl WriteMark for SqliteWriteMark {
         Ok(changed)
     }
 
-    fn written(&mut self, _copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
-        Ok(if pragma(&self.conn, "schema_version")? != self.schema {
-            WrittenSince::Schema("its schema changed (schema_version)".into())
-        } else if pragma(&self.conn, "data_version")? != self.version {
-            WrittenSince::Rows {
+    fn written(&mut self, copied: &[(ObjectName, u64)]) -> Result<WrittenSince> {
+        if pragma(&self.conn, "schema_version")? != self.schema {
+            return Ok(WrittenSince::Schema(
+                "its schema changed (schema_version)".into(),
+            ));
+        }
+        if pragma(&self.conn, "data_version")? == self.version {
+            return Ok(WrittenSince::Nothing);
+        }
+        if !self.captured {
+            return Ok(WrittenSince::Rows {
                 why: "the database took writes while it was copied".into(),
                 tables: None,
+            });
+        }
+        // Each table's log says whether it was written; a table without one counts as written.
+        let mut tables = Vec::new();
+        for (table, _) in copied {
+            if capture::written(&self.conn, table.leaf())? != Some(false) {
+                tables.push(table.clone());
             }
-        } else {
-            WrittenSince::Nothing
+        }
+        if tables.is_empty() {
+            return Ok(WrittenSince::Nothing);
+        }
+        let names: Vec<String> = tables.iter().map(|t| t.leaf().to_string()).collect();
+        Ok(WrittenSince::Rows {
+            why: format!(
+                "{} table(s) written while copied: {}",
+                tables.len(),
+                names.join(", ")
+            ),
+            tables: Some(tables),
         })
+    }
+
+    fn since(&self) -> String {
+        if self.captured {
+            capture::first_since()
+        } else {
+            String::new()
+        }
+    }
+
+    fn method(&self) -> Option<String> {
+        self.method.clone()
     }
 }
 
@@ -688,11 +845,11 @@ impl SqliteCopier {
         Ok(())
     }
 
-    /// [`Copier::catch_up`] as one transaction: a merge of the two tables by key (SQLite has no
-    /// change capture across processes, so every catch-up reads both tables whole, through
-    /// their key indexes, and writes only the difference): rows whose key is gone from the
-    /// original deleted, rows missing or different (`IS`, with the columns' affinities, so a
-    /// converted value equals its original) inserted or updated.
+    /// [`Copier::catch_up`] of a table without a change log, as one transaction: a merge of the
+    /// two tables by key (it reads both tables whole, through their key indexes, and writes only
+    /// the difference): rows whose key is gone from the original deleted, rows different (`IS`,
+    /// with the columns' affinities, so a converted value equals its original) deleted and,
+    /// with the missing ones, inserted as the original holds them.
     fn merge(&mut self, table: &TableCopy) -> Result<CaughtUp> {
         let source = format!("src.{} AS dac_src", quote(table.source.leaf()));
         let destination = format!("main.{}", quote(table.destination.leaf()));
@@ -732,35 +889,23 @@ impl SqliteCopier {
             )
             .collect::<Vec<_>>()
             .join(" AND ");
+        // Rows that differ go first and come back as the original holds them, so values
+        // swapped between rows of a unique column never meet.
+        let differing = format!(
+            "DELETE FROM {destination} WHERE EXISTS (SELECT 1 FROM {source} WHERE {key_match}) \
+             AND NOT EXISTS (SELECT 1 FROM {source} WHERE {same_row})"
+        );
         let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote(d)).collect();
         let sources: Vec<String> = table
             .columns
             .iter()
             .map(|(s, _)| format!("dac_src.{}", quote(s)))
             .collect();
-        let set: Vec<String> = table
-            .columns
-            .iter()
-            .filter(|(_, d)| !table.key.contains(d))
-            .map(|(_, d)| format!("{} = excluded.{}", quote(d), quote(d)))
-            .collect();
-        let action = if set.is_empty() {
-            "DO NOTHING".to_string()
-        } else {
-            format!("DO UPDATE SET {}", set.join(", "))
-        };
         let upsert = format!(
             "INSERT INTO {destination} ({}) SELECT {} FROM {source} \
-             WHERE NOT EXISTS (SELECT 1 FROM {destination} WHERE {same_row}) \
-             ON CONFLICT ({}) {action}",
+             WHERE NOT EXISTS (SELECT 1 FROM {destination} WHERE {key_match})",
             destinations.join(", "),
             sources.join(", "),
-            table
-                .key
-                .iter()
-                .map(|k| quote(k))
-                .collect::<Vec<_>>()
-                .join(", ")
         );
         run(&self.conn, "BEGIN")?;
         let merged = (|| -> Result<CaughtUp> {
@@ -769,6 +914,9 @@ impl SqliteCopier {
                 .execute(&delete, [])
                 .map_err(|e| driver_error(&e, Some(&delete)))?;
             crate::fault::point("copy.catch-up");
+            self.conn
+                .execute(&differing, [])
+                .map_err(|e| driver_error(&e, Some(&differing)))?;
             let upserted = self
                 .conn
                 .execute(&upsert, [])
@@ -780,6 +928,7 @@ impl SqliteCopier {
                 upserted: upserted as u64,
                 deleted: deleted as u64,
                 next: String::new(),
+                merged_whole: false,
             })
         })();
         match merged {
@@ -848,8 +997,48 @@ impl Copier for SqliteCopier {
         )
     }
 
-    fn catch_up(&mut self, table: &TableCopy, _since: &str) -> Result<CaughtUp> {
-        self.merge(table)
+    fn catch_up(&mut self, table: &TableCopy, since: &str) -> Result<CaughtUp> {
+        run(&self.conn, "BEGIN")?;
+        let applied = capture::apply(&self.conn, table, since, &|sql| {
+            self.check_converted(table, sql)
+        });
+        let applied = match applied {
+            Ok(applied) => {
+                run(&self.conn, "COMMIT")?;
+                applied
+            }
+            // A row that does not go in (a unique value freed by a delete the triggers did not
+            // see): merged whole, from the same log position next time. A real failure (a
+            // value that does not convert) fails the merge as well.
+            Err(_) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                let merged = self.merge(table)?;
+                return Ok(CaughtUp {
+                    next: since.to_string(),
+                    merged_whole: true,
+                    ..merged
+                });
+            }
+        };
+        match applied {
+            Some((caught, false)) => Ok(caught),
+            // A write the triggers did not see (see `capture.rs`): merged whole; the log
+            // position still moves on.
+            Some((caught, true)) => {
+                let merged = self.merge(table)?;
+                Ok(CaughtUp {
+                    upserted: caught.upserted + merged.upserted,
+                    deleted: caught.deleted + merged.deleted,
+                    next: caught.next,
+                    merged_whole: true,
+                })
+            }
+            // No capture at all (the method says so), or none this table's key can use.
+            None => Ok(CaughtUp {
+                merged_whole: !since.is_empty(),
+                ..self.merge(table)?
+            }),
+        }
     }
 
     fn finish(self: Box<Self>) -> Result<()> {

@@ -15,6 +15,7 @@
 //!   functions ([`server_sql`]).
 
 pub mod batches;
+mod change_tracking;
 pub mod config;
 pub mod inspect;
 pub mod registry;

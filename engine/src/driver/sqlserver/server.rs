@@ -27,7 +27,10 @@ use sha2::{Digest, Sha256};
 
 use super::config::{ConnectionConfig, with_database};
 use super::{Cell, SqlServerDriver, literal, server_sql};
-use crate::driver::server::{Copier, DatabaseCopyState, Moved, Server, TableCopy, WriterHold};
+use crate::driver::server::{
+    CaughtUp, ChangeCapture, Copier, DatabaseCopyState, Moved, Server, TableCopy, WriteMark,
+    WriterHold,
+};
 use crate::driver::{Driver, RestoreSteps, Snapshot, SnapshotPlace};
 use crate::model::{ObjectName, Platform};
 use crate::{Error, Result};
@@ -390,6 +393,28 @@ impl Server for SqlServerServer {
         })
     }
 
+    fn change_capture(&mut self, name: &str) -> Result<ChangeCapture> {
+        let method = super::change_tracking::readiness(&mut self.admin, name)?;
+        Ok(ChangeCapture {
+            stream: None,
+            method: method.unwrap_or_else(|why| why),
+        })
+    }
+
+    fn mark_writes(
+        &mut self,
+        name: &str,
+        _stream: Option<&str>,
+    ) -> Result<Option<Box<dyn WriteMark>>> {
+        if super::change_tracking::readiness(&mut self.admin, name)?.is_err() {
+            return Ok(None);
+        }
+        let temporary = self.temporary_name();
+        Ok(Some(Box::new(
+            super::change_tracking::ChangeTrackingMark::take(&self.conn, name, &temporary)?,
+        )))
+    }
+
     fn copier(&mut self, from: &str, to: &str) -> Result<Box<dyn Copier>> {
         Ok(Box::new(SqlServerCopier {
             session: SqlServerDriver::connect(&with_database(&self.conn, to))?,
@@ -698,6 +723,21 @@ impl Copier for SqlServerCopier {
 
     fn clear(&mut self, table: &ObjectName) -> Result<()> {
         Driver::execute(&mut self.session, &server_sql::clear_table(&self.to, table))
+    }
+
+    fn catch_up(&mut self, table: &TableCopy, since: &str) -> Result<CaughtUp> {
+        let identity = self
+            .session
+            .scalar(&server_sql::has_identity(&self.to, table))?
+            .as_deref()
+            == Some("1");
+        super::change_tracking::catch_up(
+            &mut self.session,
+            (&self.from, &self.to),
+            table,
+            identity,
+            since,
+        )
     }
 
     fn finish(self: Box<Self>) -> Result<()> {

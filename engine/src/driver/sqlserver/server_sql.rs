@@ -516,6 +516,50 @@ pub fn change_tracking_catch_up(
     out
 }
 
+/// Whether `source` allows snapshot isolation (`snapshot_allowed`: 1 where
+/// `ALLOW_SNAPSHOT_ISOLATION` is on), which each Change Tracking catch-up reads the source under.
+pub fn snapshot_isolation_state(source: &str) -> String {
+    format!(
+        "SELECT CASE WHEN snapshot_isolation_state = 1 THEN 1 ELSE 0 END AS snapshot_allowed FROM sys.databases WHERE name = {};",
+        literal(source)
+    )
+}
+
+/// The schema of `source` in one row (`objects`, `state`: a checksum over every user object's
+/// id and last change): taken at the mark and again with writers held, a schema change during
+/// an early copy fails the run.
+pub fn schema_state(source: &str) -> String {
+    format!(
+        "SELECT COUNT_BIG(*) AS objects, CHECKSUM_AGG(CHECKSUM(o.object_id, o.modify_date)) AS state FROM {}.sys.objects AS o WHERE o.is_ms_shipped = 0;",
+        quote(source)
+    )
+}
+
+/// Which of `tables` Change Tracking saw written in `source` since version `since` (one
+/// `table_name` row each, as `[schema].[table]`); run with writers held, for the last delta.
+pub fn change_tracking_written(
+    source: &str,
+    tables: &[crate::model::ObjectName],
+    since: u64,
+) -> String {
+    let parts: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            let name = quote_name(t);
+            format!(
+                "SELECT {} AS table_name FROM (SELECT TOP (1) 1 AS changed FROM CHANGETABLE(CHANGES {name}, {since}) AS ct) AS c",
+                literal(&name)
+            )
+        })
+        .collect();
+    let select = if parts.is_empty() {
+        "SELECT TOP (0) CAST(NULL AS nvarchar(300)) AS table_name".to_string()
+    } else {
+        parts.join("\nUNION ALL\n")
+    };
+    format!("USE {};\n{select};", quote(source))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,8 @@ use crate::{Error, Result};
 /// A catch-up pass that carried at most this many rows (inserted, updated or deleted) while
 /// writers wrote is small enough to be made once more with writers held: the last delta. The
 /// read-only window is then that delta plus reading the written tables once (PostgreSQL: their
-/// changed rows by row version and a count; SQLite: a merge that reads both copies whole), the
+/// changed rows by row version and a count; SQLite: the keys its change-log triggers recorded
+/// and a count, or, where a table has no capture, a merge that reads both copies whole), the
 /// check and the switch, whatever the size of the data.
 pub const LAST_DELTA_ROWS: u64 = 1_000;
 
@@ -51,6 +52,8 @@ pub(super) struct Filled {
     pub(super) window_reason: String,
     /// How writes during the early copy were found, and why that way.
     pub(super) catch_up_method: Option<String>,
+    /// Tables merged whole with their copies, as their change stream missed a write.
+    pub(super) merged_whole: Vec<String>,
 }
 
 impl Filled {
@@ -108,8 +111,27 @@ pub(super) fn fill_new_database(
         Some(mark) => {
             fill.copy_before_holding_writers(server, mark, journal, &mut planned.transfers)?
         }
-        None => fill.copy_with_writers_held(server, &mut planned.transfers)?,
+        None => {
+            let mut filled = fill.copy_with_writers_held(server, &mut planned.transfers)?;
+            // An early copy was asked for but the platform cannot catch one up here: say why.
+            if let Some(why) = catch_up_method.as_ref().filter(|_| options.copy_early) {
+                filled.window_reason = format!(
+                    "rows copied with writers held, as an early copy could not be caught up ({why}): the whole copy, the check and the switch"
+                );
+            }
+            filled
+        }
     };
+    if !filled.merged_whole.is_empty() {
+        let merged = format!(
+            "merged whole with their copies instead, as their change log missed a write or could not be applied: {}",
+            filled.merged_whole.join(", ")
+        );
+        catch_up_method = Some(match catch_up_method {
+            Some(method) => format!("{method}; {merged}"),
+            None => merged,
+        });
+    }
     filled.catch_up_method = catch_up_method;
     match finish_new_database(server, planned, journal, progress) {
         Ok(()) => Ok(filled),
@@ -204,6 +226,8 @@ struct CatchUp {
     /// Per transfer, the mark its next catch-up starts from.
     since: Vec<String>,
     passes: Vec<CatchUpPass>,
+    /// Tables merged whole (see [`CaughtUp::merged_whole`]), each once.
+    merged_whole: Vec<String>,
 }
 
 /// Filling the new database: the rows, the pre-deployment script, the indexes and keys.
@@ -239,6 +263,7 @@ impl Fill<'_> {
         let mut catch_up = CatchUp {
             since: vec![mark.since(); transfers.len()],
             passes: Vec::new(),
+            merged_whole: Vec::new(),
         };
         // A pre-deployment script ran over the copied rows: rows carried after it would
         // skip it, so such a copy is made again whole if anything was written.
@@ -270,6 +295,7 @@ impl Fill<'_> {
             copied_again: Vec::new(),
             window_reason: String::new(),
             catch_up_method: None,
+            merged_whole: Vec::new(),
         };
         fault::point("sbs.held");
         let result = self.copy_again_what_was_written(
@@ -288,6 +314,7 @@ impl Fill<'_> {
             None => Ok(()),
         });
         filled.passes = catch_up.passes;
+        filled.merged_whole = catch_up.merged_whole;
         match result {
             Ok(()) => Ok(filled),
             Err(err) => {
@@ -433,6 +460,10 @@ impl Fill<'_> {
             pass.upserted += caught.upserted;
             pass.deleted += caught.deleted;
             catch_up.since[i] = caught.next;
+            let name = &transfers[i].report.name;
+            if caught.merged_whole && !catch_up.merged_whole.contains(name) {
+                catch_up.merged_whole.push(name.clone());
+            }
         }
         // Every table or none: a table left out would be a write missed.
         if pass.tables != which.len() {
@@ -589,6 +620,7 @@ impl Fill<'_> {
             window_reason:
                 "rows copied with writers held: the whole copy, the check and the switch".into(),
             catch_up_method: None,
+            merged_whole: Vec::new(),
         };
         fault::point("sbs.held");
         match self.copy_and_index(server, copiers, transfers) {

@@ -65,8 +65,11 @@ pub(super) fn recover_locked(server: &mut (dyn Server + '_)) -> Result<Option<St
         return Ok(None);
     };
     // Whatever the phase: a stream the run opened is closed (it is gone by the switch, so this
-    // only finds one a crash left).
-    if let Some(stream) = &journal.change_stream {
+    // only finds one a crash left). The undo closes it itself, once the original is writable
+    // again (SQLite's stream is triggers in the original).
+    if let Some(stream) = &journal.change_stream
+        && recovery_for(journal.phase) != Recovery::UndoUpgrade
+    {
         server.drop_change_stream(stream)?;
     }
     match recovery_for(journal.phase) {
@@ -129,6 +132,9 @@ pub(super) fn undo(server: &mut dyn Server, journal: &SideBySideJournal, why: &s
         } else {
             server.unseal(&journal.target)?;
         }
+        if let Some(stream) = &journal.change_stream {
+            server.drop_change_stream(stream)?;
+        }
         if let Ok(mut original) = server.open(&journal.target) {
             let mut entry = HistoryEntry::now(
                 HistoryAction::SideBySide,
@@ -146,7 +152,7 @@ pub(super) fn undo(server: &mut dyn Server, journal: &SideBySideJournal, why: &s
         }
     }
     fault::point("sbs.undone");
-    if let Some(stream) = &journal.change_stream {
+    if let Some(stream) = journal.change_stream.as_ref().filter(|_| !exists) {
         server.drop_change_stream(stream)?;
     }
     server.drop_database(&journal.temporary)?;
