@@ -52,12 +52,17 @@ fn inspect_matches_build_of_the_same_ddl() {
 #[test]
 fn inspect_keeps_a_virtual_table_and_leaves_out_its_shadow_tables() {
     let (_dir, mut db) = new_db();
-    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE VIRTUAL TABLE docs USING fts5(body);")
-        .expect("schema");
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE VIRTUAL TABLE docs USING fts5(body);",
+    )
+    .expect("schema");
     let shadows = db
         .rows("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'")
         .expect("shadow tables");
-    assert!(!shadows.is_empty(), "fts5 made no shadow tables to leave out");
+    assert!(
+        !shadows.is_empty(),
+        "fts5 made no shadow tables to leave out"
+    );
     let live = db.inspect().expect("inspect");
     let names: Vec<String> = live
         .elements
