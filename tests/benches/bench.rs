@@ -160,8 +160,7 @@ fn postgres_source(mib: usize) -> Box<dyn Fn() -> Output> {
 /// The synthetic cases' library pipeline; [`COMMANDS`] runs the same work as users do.
 const PIPELINE: &str = "synthetic/pipeline: read both, compare, plan, render (library calls)";
 /// The commands users run on the synthetic schema, each a whole `dac` process.
-const COMMANDS: &str =
-    "synthetic/commands: dac info, compare, script, deploy-report, build, upgrade";
+const COMMANDS: &str = "synthetic/commands: dac info, compare, script, deploy-report, build, script and upgrade against SQLite";
 
 /// Tables in the synthetic schema: 10,000, or `DAC_BENCH_TABLES` (e.g. 100000).
 fn synthetic_tables() -> usize {
@@ -366,7 +365,7 @@ fn commands_case() {
     );
     let ok: Judge = |code, _| matches!(code, Some(0));
     let ok_or_differences: Judge = |code, _| matches!(code, Some(0 | 2));
-    let runs: [(&str, Vec<String>, Judge); 5] = [
+    let runs: [(&str, Vec<String>, Judge); 6] = [
         (
             "dac info big1.dacpac",
             vec!["info".into(), path("big1.dacpac")],
@@ -398,6 +397,18 @@ fn commands_case() {
                 path("big1.dacpac"),
             ],
             ok_or_differences,
+        ),
+        (
+            "dac script sqlite2.dacpac --target sqlite:DB -o out.sql",
+            vec![
+                "script".into(),
+                path("sqlite2.dacpac"),
+                "--target".into(),
+                format!("sqlite:{base_db}"),
+                "-o".into(),
+                path("sqlite-out.sql"),
+            ],
+            ok,
         ),
         (
             "dac build project --platform sqlserver -o built.dacpac",
@@ -598,14 +609,16 @@ fn run_case(case: &Case, shared: &Path) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // `--write-synthetic DIR` writes the synthetic inputs (big1.dacpac, big2.dacpac, project/)
-    // for profiling a command by hand.
+    // `--write-synthetic DIR` writes the synthetic inputs (big1.dacpac, big2.dacpac, project/,
+    // and the SQLite folders sqlite1/ and sqlite2/) for profiling a command by hand.
     if let Some(idx) = args.iter().position(|a| a == "--write-synthetic") {
         let dir = Path::new(&args[idx + 1]);
         std::fs::create_dir_all(dir).expect("output folder");
         write_synthetic(&dir.join("big1.dacpac"), |_| false);
         write_synthetic(&dir.join("big2.dacpac"), changed);
         write_tsql_project(&dir.join("project"));
+        write_sqlite_project(&dir.join("sqlite1"), false);
+        write_sqlite_project(&dir.join("sqlite2"), true);
         return;
     }
     let Some(shared) = dac_tests::shared_dir("benchmarks") else {

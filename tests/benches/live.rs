@@ -36,7 +36,7 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
-        name: "postgres/2000 tables, 10% changed: inspect + diff, and migra",
+        name: "postgres/2000 tables (DAC_BENCH_PG_TABLES), 10% changed: inspect + diff, `dac script`/`dac compare` processes, and migra",
         run: postgres_case,
     },
     Case {
@@ -229,16 +229,21 @@ fn available(program: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL: inspect + diff of 2,000 tables
 
-/// Tables in the PostgreSQL case.
-const PG_TABLES: usize = 2_000;
+/// Tables in the PostgreSQL case: 2,000, or `DAC_BENCH_PG_TABLES` (e.g. 10000).
+fn pg_tables() -> usize {
+    std::env::var("DAC_BENCH_PG_TABLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000)
+}
 
-/// The DDL of the PostgreSQL case: `PG_TABLES` tables of five columns, each with a primary key,
+/// The DDL of the PostgreSQL case: [`pg_tables`] tables of five columns, each with a primary key,
 /// a foreign key to the table before it (the first to itself) and an index. With `changed`,
 /// every tenth table differs: a new column, a column of another type, or an index on two
 /// columns, in turn.
 fn pg_schema(changed: bool) -> String {
     let mut sql = String::new();
-    for i in 0..PG_TABLES {
+    for i in 0..pg_tables() {
         let parent = i.saturating_sub(1);
         let change = if changed && i % 10 == 0 {
             i / 10 % 3
@@ -293,13 +298,14 @@ fn diff_and_script(live: &Model, desired: &Model, options: &CompareOptions) -> (
 fn postgres_case() {
     let server = dac_tests::postgres::server();
     println!(
-        "  PostgreSQL {} ({}); {PG_TABLES} tables, 10% changed",
+        "  PostgreSQL {} ({}); {} tables, 10% changed",
         server.version,
         if server.is_private() {
             "throwaway server"
         } else {
             "DAC_TEST_POSTGRES_URL"
-        }
+        },
+        pg_tables()
     );
     let current_sql = pg_schema(false);
     let desired_sql = pg_schema(true);
@@ -312,7 +318,8 @@ fn postgres_case() {
     }
     let desired = model_of(Platform::Postgres, &desired_sql, "desired.sql").expect("desired");
     println!(
-        "  setup (two databases of {PG_TABLES} tables): {:.1} s",
+        "  setup (two databases of {} tables): {:.1} s",
+        pg_tables(),
         setup.elapsed().as_secs_f64()
     );
     let options = pg_options();
@@ -334,6 +341,7 @@ fn postgres_case() {
     variant(PG_CANONICAL, &[&live_url]);
     let live_vs_live = variant(PG_LIVE_VS_LIVE, &[&live_url, &changed_url]);
     let parallel = variant(PG_LIVE_VS_LIVE_PARALLEL, &[&live_url, &changed_url]);
+    let commands = pg_commands(&desired_sql, &live_url, &changed_url);
 
     if !available("migra") {
         println!(
@@ -354,6 +362,8 @@ fn postgres_case() {
                     ("package as built", dac),
                     ("live vs live", live_vs_live),
                     ("live vs live, parallel", parallel),
+                    ("`dac script` process", commands.script),
+                    ("`dac compare` live live process", commands.compare),
                 ] {
                     if let Some(dac) = dac {
                         println!(
@@ -368,6 +378,99 @@ fn postgres_case() {
     }
     server.drop_database(&live_url);
     server.drop_database(&changed_url);
+}
+
+/// The medians of the PostgreSQL case's whole `dac` processes, `None` where one failed.
+struct PgCommands {
+    script: Option<Summary>,
+    compare: Option<Summary>,
+}
+
+/// The PostgreSQL case as users run it, each a whole `dac` process: `dac script` of the desired
+/// package against the live database (connect, inspect, canonicalize, compare, plan, render) and
+/// `dac compare` of the two live databases (what migra does).
+fn pg_commands(desired_sql: &str, live_url: &str, changed_url: &str) -> PgCommands {
+    let none = PgCommands {
+        script: None,
+        compare: None,
+    };
+    let dac = match dac_binary() {
+        Ok(dac) => dac.display().to_string(),
+        Err(why) => {
+            println!("  dac processes: NOT RUN: {why}");
+            return none;
+        }
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path().join("desired");
+    std::fs::create_dir_all(&project).expect("project folder");
+    std::fs::write(project.join("schema.sql"), desired_sql).expect("write desired DDL");
+    let package = dir.path().join("desired.dacpac").display().to_string();
+    let built = Command::new(&dac)
+        .args([
+            "build",
+            &project.display().to_string(),
+            "--platform",
+            "postgres",
+        ])
+        .args(["--name", "Bench", "--version", "2.0.0", "-o", &package])
+        .output()
+        .expect("run dac build");
+    if !built.status.success() {
+        println!(
+            "  dac processes: NOT RUN: dac build failed: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        return none;
+    }
+    let out = dir.path().join("out.sql").display().to_string();
+    let script_args: Vec<String> = ["script", &package, "--target", live_url, "-o", &out]
+        .map(String::from)
+        .to_vec();
+    let ok: fn(Option<i32>, &str) -> bool = |code, _| code == Some(0);
+    // Cold: the scratch database the package is canonicalized in is built every run.
+    if let Err(why) = measure_command_with(
+        "dac script (canonical cache off: scratch database every run)",
+        3,
+        &dac,
+        &script_args,
+        &[("DAC_CANONICAL_CACHE", "off")],
+        ok,
+    ) {
+        println!("  dac script, cache off: FAILED: {why}");
+    }
+    // Cached: the canonical model the warm-up run stored (in a cache of the bench's own) is
+    // reused, as a repeated run finds it.
+    let cache = dir.path().join("canonical-cache").display().to_string();
+    let script = measure_command_with(
+        "dac script desired.dacpac --target postgres://live -o out.sql (cached)",
+        3,
+        &dac,
+        &script_args,
+        &[("DAC_CANONICAL_CACHE", &cache)],
+        ok,
+    );
+    let compare_args: Vec<String> = ["compare", live_url, changed_url]
+        .map(String::from)
+        .to_vec();
+    // `dac compare` exits 2 when it found differences.
+    let differs: fn(Option<i32>, &str) -> bool = |code, out| code == Some(2) && !out.is_empty();
+    let compare = measure_command(
+        "dac compare postgres://live postgres://changed",
+        3,
+        &dac,
+        &compare_args,
+        differs,
+    );
+    for (what, result) in [("dac script", &script), ("dac compare", &compare)] {
+        if let Err(why) = result {
+            println!("  {what}: FAILED: {why}");
+        }
+    }
+    PgCommands {
+        script: script.ok(),
+        compare: compare.ok(),
+    }
 }
 
 /// The desired model of the PostgreSQL case, as the project builder makes it.

@@ -50,6 +50,34 @@ fn inspect_matches_build_of_the_same_ddl() {
 }
 
 #[test]
+fn inspect_keeps_a_virtual_table_and_leaves_out_its_shadow_tables() {
+    let (_dir, mut db) = new_db();
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE VIRTUAL TABLE docs USING fts5(body);",
+    )
+    .expect("schema");
+    let shadows = db
+        .rows("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'")
+        .expect("shadow tables");
+    assert!(
+        !shadows.is_empty(),
+        "fts5 made no shadow tables to leave out"
+    );
+    let live = db.inspect().expect("inspect");
+    let names: Vec<String> = live
+        .elements
+        .iter()
+        .map(|e| e.name_or_empty().to_string())
+        .collect();
+    assert!(names.contains(&"[main].[docs]".to_string()), "{names:?}");
+    assert!(names.contains(&"[main].[t]".to_string()), "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with("[main].[docs_")),
+        "shadow tables inspected: {names:?}"
+    );
+}
+
+#[test]
 fn open_without_create_refuses_a_missing_file() {
     let (_dir, path) = temp_db();
     let err = SqliteDriver::open(&path, false).expect_err("missing file");
