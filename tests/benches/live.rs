@@ -306,12 +306,7 @@ fn schema_server() -> &'static dac_tests::postgres::Server {
     }
     OWN.get_or_init(|| {
         let locks = (pg_tables() * 4 / 100).max(64);
-        dac_tests::postgres::start_private(&dac_tests::postgres::Setup {
-            files: Vec::new(),
-            conf: vec![format!("max_locks_per_transaction = {locks}")],
-            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
-        })
-        .unwrap_or_else(|e| panic!("cannot start a server for {} tables: {e}", pg_tables()))
+        dac_tests::postgres::start_with(&[&format!("max_locks_per_transaction = {locks}")])
     })
 }
 

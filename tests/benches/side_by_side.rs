@@ -711,17 +711,7 @@ impl Pg {
 fn postgres_server() -> &'static dac_tests::postgres::Server {
     static LOGICAL: std::sync::OnceLock<dac_tests::postgres::Server> = std::sync::OnceLock::new();
     if std::env::var("DAC_SBS_LOGICAL").is_ok_and(|v| v == "1") {
-        LOGICAL.get_or_init(|| {
-            dac_tests::postgres::start_private(&dac_tests::postgres::Setup {
-                files: Vec::new(),
-                conf: vec![
-                    "wal_level = logical".into(),
-                    "max_replication_slots = 4".into(),
-                ],
-                hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
-            })
-            .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"))
-        })
+        LOGICAL.get_or_init(dac_tests::postgres::start_logical)
     } else {
         dac_tests::postgres::server()
     }

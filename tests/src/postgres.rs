@@ -217,6 +217,23 @@ pub struct Setup {
     pub hba: String,
 }
 
+/// Starts a server of its own with `conf` added to postgresql.conf and access as the shared
+/// one has it (the superuser through the socket, every user over loopback); panics naming
+/// `conf` where it cannot start.
+pub fn start_with(conf: &[&str]) -> Server {
+    start_private(&Setup {
+        files: Vec::new(),
+        conf: conf.iter().map(|line| line.to_string()).collect(),
+        hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
+    })
+    .unwrap_or_else(|e| panic!("cannot start a server with {}: {e}", conf.join(", ")))
+}
+
+/// A server of its own with logical decoding (`wal_level = logical`, four slots).
+pub fn start_logical() -> Server {
+    start_with(&["wal_level = logical", "max_replication_slots = 4"])
+}
+
 /// Starts a server of its own (not the shared one) with `setup`, on another free loopback port;
 /// stopped and removed when the test binary exits, like the shared one. Not available with
 /// `DAC_TEST_POSTGRES_URL`: the setup needs the server's files.

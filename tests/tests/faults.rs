@@ -2033,15 +2033,7 @@ fn utc_stamp(unix: u64) -> String {
 /// to its end by logical decoding and leaves no slot either.
 #[test]
 fn a_crash_after_the_slot_is_made_leaves_no_slot_after_recover() {
-    let server = dac_tests::postgres::start_private(&dac_tests::postgres::Setup {
-        files: Vec::new(),
-        conf: vec![
-            "wal_level = logical".into(),
-            "max_replication_slots = 4".into(),
-        ],
-        hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
-    })
-    .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"));
+    let server = dac_tests::postgres::start_logical();
     let dir = tempfile::tempdir().expect("temporary directory");
     let v1 = build_shop(dir.path(), Kind::Postgres, "1.0.0");
     let v2 = build_shop(dir.path(), Kind::Postgres, "2.0.0");
@@ -2117,15 +2109,7 @@ fn a_crash_after_the_slot_is_made_leaves_no_slot_after_recover() {
 /// slot.
 #[test]
 fn logical_decoding_faults_inside_passes_and_the_last_delta_leave_no_slot_after_recover() {
-    let server = dac_tests::postgres::start_private(&dac_tests::postgres::Setup {
-        files: Vec::new(),
-        conf: vec![
-            "wal_level = logical".into(),
-            "max_replication_slots = 4".into(),
-        ],
-        hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
-    })
-    .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"));
+    let server = dac_tests::postgres::start_logical();
     let dir = tempfile::tempdir().expect("temporary directory");
     let v1 = build_shop(dir.path(), Kind::Postgres, "1.0.0");
     let v2 = build_shop(dir.path(), Kind::Postgres, "2.0.0");

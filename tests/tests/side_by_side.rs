@@ -13,7 +13,7 @@ use dac_engine::package::{DacMetadata, Package};
 use dac_engine::report::transfer::{EarlyCopy, TransferCase, TransferReport};
 use dac_engine::upgrade::{self, InPlaceOptions, NoProgress, SideBySideOptions};
 use dac_tests::conformance::model_of;
-use dac_tests::postgres::{Server as PgServer, Setup, server, start_private};
+use dac_tests::postgres::{Server as PgServer, server};
 use sha2::{Digest, Sha256};
 
 fn package(platform: Platform, version: &str, sql: &str) -> Package {
@@ -1394,17 +1394,7 @@ fn postgres_a_concurrent_writer_loses_no_write() {
 /// A server of this binary's own with logical decoding (`wal_level = logical`).
 fn logical_server() -> &'static PgServer {
     static SERVER: std::sync::OnceLock<PgServer> = std::sync::OnceLock::new();
-    SERVER.get_or_init(|| {
-        start_private(&Setup {
-            files: Vec::new(),
-            conf: vec![
-                "wal_level = logical".into(),
-                "max_replication_slots = 4".into(),
-            ],
-            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
-        })
-        .unwrap_or_else(|e| panic!("cannot start a server with wal_level = logical: {e}"))
-    })
+    SERVER.get_or_init(dac_tests::postgres::start_logical)
 }
 
 /// The replication slots on the server of `url` (every database's).

@@ -25,6 +25,18 @@ use super::{driver_error, quote};
 use crate::Result;
 use crate::driver::server::{CaughtUp, TableCopy};
 
+/// A catch-up's column lists: the new table's columns, and the original's as `dac_src.<c>`,
+/// in the same order.
+pub(super) fn catch_up_columns(table: &TableCopy) -> (Vec<String>, Vec<String>) {
+    let destinations = table.columns.iter().map(|(_, d)| quote(d)).collect();
+    let sources = table
+        .columns
+        .iter()
+        .map(|(s, _)| format!("dac_src.{}", quote(s)))
+        .collect();
+    (destinations, sources)
+}
+
 /// The change stream's name in the side-by-side journal.
 pub(super) const STREAM: &str = "_dac_capture";
 
@@ -269,12 +281,7 @@ fn apply_statements(table: &TableCopy, logged: &Logged, from: i64, to: i64) -> [
         .map(|(l, s, _)| format!("dac_src.{} = dac_keys.{}", quote(s), quote(l)))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote(d)).collect();
-    let sources: Vec<String> = table
-        .columns
-        .iter()
-        .map(|(s, _)| format!("dac_src.{}", quote(s)))
-        .collect();
+    let (destinations, sources) = catch_up_columns(table);
     // The logged keys drive the join (CROSS JOIN keeps them outside): each finds its row
     // through the original's key index.
     let insert = format!(

@@ -895,12 +895,7 @@ impl SqliteCopier {
             "DELETE FROM {destination} WHERE EXISTS (SELECT 1 FROM {source} WHERE {key_match}) \
              AND NOT EXISTS (SELECT 1 FROM {source} WHERE {same_row})"
         );
-        let destinations: Vec<String> = table.columns.iter().map(|(_, d)| quote(d)).collect();
-        let sources: Vec<String> = table
-            .columns
-            .iter()
-            .map(|(s, _)| format!("dac_src.{}", quote(s)))
-            .collect();
+        let (destinations, sources) = super::capture::catch_up_columns(table);
         let upsert = format!(
             "INSERT INTO {destination} ({}) SELECT {} FROM {source} \
              WHERE NOT EXISTS (SELECT 1 FROM {destination} WHERE {key_match})",

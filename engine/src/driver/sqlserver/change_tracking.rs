@@ -66,20 +66,26 @@ pub fn choose(
     Ok("Change Tracking: each pass merges the keys CHANGETABLE names since the table's last pass, from the rows the original holds now".into())
 }
 
-/// Asks the original `database` (through `admin`, a session in `master`) whether its early copy
-/// can be caught up by Change Tracking: see [`choose`].
-pub(super) fn readiness(
-    admin: &mut SqlServerDriver,
-    database: &str,
-) -> Result<std::result::Result<String, String>> {
-    let tables: Vec<ObjectName> = last_rows(admin.fetch(&server_sql::user_tables(database))?)
+/// The object names in the first column of a batch's last result set (bracketed, as the
+/// catalog queries return them).
+fn names_in_first_column(results: Vec<super::Fetched>) -> Vec<ObjectName> {
+    last_rows(results)
         .into_iter()
         .filter_map(|row| row.into_iter().next())
         .filter_map(|cell| match cell {
             Cell::Text(t) => ObjectName::parse(&t).ok(),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// Asks the original `database` (through `admin`, a session in `master`) whether its early copy
+/// can be caught up by Change Tracking: see [`choose`].
+pub(super) fn readiness(
+    admin: &mut SqlServerDriver,
+    database: &str,
+) -> Result<std::result::Result<String, String>> {
+    let tables = names_in_first_column(admin.fetch(&server_sql::user_tables(database))?);
     let state = admin.fetch(&server_sql::change_tracking_state(database, &tables))?;
     let row = last_rows(state).into_iter().next().unwrap_or_default();
     let value = |i: usize| match row.get(i) {
@@ -144,16 +150,9 @@ impl WriteMark for ChangeTrackingMark {
             ));
         }
         let tables: Vec<ObjectName> = copied.iter().map(|(t, _)| t.clone()).collect();
-        let written: Vec<ObjectName> = last_rows(session.fetch(
+        let written = names_in_first_column(session.fetch(
             &server_sql::change_tracking_written(&self.database, &tables, self.version),
-        )?)
-        .into_iter()
-        .filter_map(|row| row.into_iter().next())
-        .filter_map(|cell| match cell {
-            Cell::Text(t) => ObjectName::parse(&t).ok(),
-            _ => None,
-        })
-        .collect();
+        )?);
         if written.is_empty() {
             return Ok(WrittenSince::Nothing);
         }

@@ -29,7 +29,7 @@ use crate::fault;
 use crate::model::ObjectName;
 use crate::package::Package;
 use crate::registry::{self, HistoryAction};
-use crate::report::transfer::{TableTransfer, TransferCase, TransferReport};
+use crate::report::transfer::{TableTransfer, TransferCase};
 use crate::upgrade::in_place::{self, InPlaceOptions};
 use crate::{Error, Result};
 
@@ -116,18 +116,11 @@ pub(super) fn upgrade_a_copy(
             }
         };
     let switched = super::switch_to_new_database(server, &mut journal, hold, window, progress)?;
-    let planned = *planned;
-    let mut report = TransferReport::new(upgraded.tables);
-    report.database = planned.database;
-    report.application = planned.application;
-    report.version_before = planned.version_before;
-    report.version_after = planned.registration.version;
-    report.retained = journal.retained;
-    report.read_only_window_ms = switched.read_only_window_ms;
+    let mut planned = *planned;
+    let mut report =
+        super::switched_report(&mut planned, journal, &switched, upgraded.tables, started);
     report.copy_ms = upgraded.copy_ms;
-    report.total_ms = millis(started.elapsed());
     report.parallelism = 1;
-    report.checked_after_switch = switched.checked;
     report.copy_method = Some(why.to_string());
     report.window_reason = Some(
         "writers held from before the copy of the whole database to the switch: the copy is upgraded in place, so a write to the original after the copy could not be carried over".into(),

@@ -250,19 +250,15 @@ fn run(
     let switched =
         switch_to_new_database(server, &mut journal, filled.hold, filled.window, progress)?;
 
-    let planned = *planned;
+    let mut planned = *planned;
     let left_out = planned.scripts.left_out.clone();
-    let mut report = TransferReport::new(planned.transfers.into_iter().map(|t| t.report).collect());
-    report.database = planned.database;
-    report.application = planned.application;
-    report.version_before = planned.version_before;
-    report.version_after = planned.registration.version;
-    report.retained = journal.retained;
-    report.read_only_window_ms = switched.read_only_window_ms;
+    let tables = std::mem::take(&mut planned.transfers)
+        .into_iter()
+        .map(|t| t.report)
+        .collect();
+    let mut report = switched_report(&mut planned, journal, &switched, tables, started);
     report.copy_ms = filled.copy_ms;
-    report.total_ms = millis(started.elapsed());
     report.parallelism = filled.parallelism;
-    report.checked_after_switch = switched.checked;
     report.early_copy = filled.early_copy;
     report.early_copy_note = filled.early_copy_note;
     report.catch_up = filled.passes;
@@ -278,6 +274,28 @@ fn run(
         left_out,
         waited: None,
     })
+}
+
+/// The data transfer report of a run switched to its new database, with what every copy
+/// method reports alike (the caller adds how it copied): `tables`, the run's names and
+/// versions (taken from `planned`), the retained original, the window and the check.
+fn switched_report(
+    planned: &mut Planned,
+    journal: SideBySideJournal,
+    switched: &Switched,
+    tables: Vec<TableTransfer>,
+    started: Instant,
+) -> TransferReport {
+    let mut report = TransferReport::new(tables);
+    report.database = std::mem::take(&mut planned.database);
+    report.application = std::mem::take(&mut planned.application);
+    report.version_before = planned.version_before.take();
+    report.version_after = std::mem::take(&mut planned.registration.version);
+    report.retained = journal.retained;
+    report.read_only_window_ms = switched.read_only_window_ms;
+    report.total_ms = millis(started.elapsed());
+    report.checked_after_switch = switched.checked.clone();
+    report
 }
 
 /// The start of step 2: the new database, empty, under the temporary name, and the journal
