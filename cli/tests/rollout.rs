@@ -414,6 +414,21 @@ fn status_live_reads_each_targets_registration() {
     assert_eq!(value["live"][2]["registered"], "shop 1.5.0", "{value:#}");
 }
 
+/// `status` reads a file journal whose rollout file was removed since (only a rollout file can
+/// name a journal database, so without one the journal beside it is the journal).
+#[test]
+fn status_reads_the_journal_of_a_rollout_file_removed_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let dbs = copied_fleet(dir.path(), 2);
+    let file = bare_rollout_file(dir.path(), &dbs, "domains = 2\nmanual = true");
+    dac(dir.path(), &["rollout", "start", &file]).expect_code(0);
+    let before = status_json(dir.path(), &file);
+    std::fs::remove_file(dir.path().join(&file)).unwrap();
+    let after = status_json(dir.path(), &file);
+    assert!(before["journal"]["targets"].is_array(), "{before:#}");
+    assert_eq!(before["journal"], after["journal"], "{after:#}");
+}
+
 /// A health command that runs too long is killed at `health.command_timeout_seconds`: the domain
 /// fails, and the report shows what the command printed.
 #[test]

@@ -695,7 +695,13 @@ pub struct LiveRegistration {
 /// `dac rollout status`: reads the journal and the lock; changes nothing.
 pub fn status(file: &Path) -> Result<Status> {
     let paths = Paths::of(file);
-    let (database, heartbeat_timeout) = spec::journal_of(file)?;
+    // A rollout file removed since leaves its file journal readable, as before journal
+    // databases: only the rollout file can name one.
+    let (database, heartbeat_timeout) = if file.exists() || !paths.journal.exists() {
+        spec::journal_of(file)?
+    } else {
+        (None, spec::default_heartbeat_timeout())
+    };
     let mut store = store_of(file, database.as_ref())?;
     let journal = existing_in(&mut store)?;
     let shown = store.describe();

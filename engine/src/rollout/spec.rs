@@ -206,6 +206,11 @@ pub struct Spec {
 /// How long a worker's heartbeat may be silent when the file does not say.
 pub const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS: f64 = 30.0;
 
+/// How long a worker's claim lives without a heartbeat where the rollout file does not say.
+pub fn default_heartbeat_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs_f64(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS)
+}
+
 /// The journal database a rollout file names and its heartbeat timeout, read without resolving
 /// its targets (`status` and `report` need nothing else).
 pub fn journal_of(file: &Path) -> Result<(Option<Target>, std::time::Duration)> {
