@@ -601,8 +601,14 @@ fn three_workers_share_a_postgres_journal_and_upgrade_each_target_once() {
     for t in &targets {
         prepare(t, false);
     }
-    // No copies: kept template copies of the PostgreSQL targets would outlive the test.
-    let file = write_shared_rollout(dir.path(), &targets, &journal, "backup = false");
+    // No copies: kept template copies of the PostgreSQL targets would outlive the test. The cap
+    // per server puts the claims of all three workers through the capped path.
+    let file = write_shared_rollout(
+        dir.path(),
+        &targets,
+        &journal,
+        "backup = false\nmax_per_server = 2",
+    );
     let file_text = file.to_str().unwrap();
     let workers: Vec<_> = ["w1", "w2", "w3"]
         .iter()
@@ -787,6 +793,64 @@ fn a_postgres_journal_survives_kills_and_resume_then_rolls_back() {
 /// locking (never wait for them), fresh claims are left alone and stale ones taken over naming
 /// their worker, a worker whose claim was taken over cannot write, one worker at a time holds
 /// the health gate, and a new rollout of the same name becomes current with the old one kept.
+/// `max_per_server` holds across workers: a claim counts every worker's live claims on a
+/// server, so a second worker gets nothing on a server at its cap until a claim there settles.
+#[test]
+fn journal_database_claims_keep_each_servers_cap_across_workers() {
+    use dac_engine::driver::rollout_store::{Claim, NewTarget, ServerCap};
+    use std::time::Duration;
+    let server = server();
+    let journal = server.create_database("journalcap");
+    let target = Target::Postgres {
+        url: journal.clone(),
+    };
+    let mut a = driver::open_rollout_store(&target).unwrap();
+    let mut b = driver::open_rollout_store(&target).unwrap();
+    let targets: Vec<NewTarget> = (0..6)
+        .map(|i| NewTarget {
+            record: format!("{{\"n\":{i}}}"),
+            domain: 0,
+            settled: false,
+        })
+        .collect();
+    a.create("fleet", "r1", "{}", &targets).unwrap();
+    // Targets 0-3 on one server, 4 and 5 on another; one upgrade at a time on each.
+    let cap = ServerCap {
+        per_server: 1,
+        server_of: (0..6)
+            .map(|i| (i, if i < 4 { "db1:5432" } else { "db2:5432" }.to_string()))
+            .collect(),
+    };
+    let long = Duration::from_secs(30);
+    let positions =
+        |claims: Vec<Claim>| -> Vec<usize> { claims.iter().map(|c| c.position).collect() };
+    assert_eq!(
+        positions(a.claim("r1", 0, "w1", 10, long, Some(&cap)).unwrap()),
+        [0, 4]
+    );
+    assert_eq!(
+        positions(b.claim("r1", 0, "w2", 10, long, Some(&cap)).unwrap()),
+        Vec::<usize>::new()
+    );
+    a.write_target("r1", 0, "{\"n\":0,\"done\":true}", true, Some("w1"))
+        .unwrap();
+    assert_eq!(
+        positions(b.claim("r1", 0, "w2", 10, long, Some(&cap)).unwrap()),
+        [1]
+    );
+    assert_eq!(
+        positions(a.claim("r1", 0, "w1", 10, long, Some(&cap)).unwrap()),
+        Vec::<usize>::new()
+    );
+    // Without the cap the same claim takes what is left.
+    assert_eq!(
+        positions(a.claim("r1", 0, "w1", 10, long, None).unwrap()),
+        [2, 3, 5]
+    );
+    drop((a, b));
+    server.drop_database(&journal);
+}
+
 #[test]
 fn journal_database_claims_skip_locked_rows_and_take_over_stale_ones() {
     use dac_engine::driver::rollout_store::NewTarget;
@@ -820,15 +884,15 @@ fn journal_database_claims_skip_locked_rows_and_take_over_stale_ones() {
     holder
         .query(r#"SELECT 1 FROM "dac_rollout_target" WHERE "position" = 0 FOR UPDATE"#)
         .unwrap();
-    let claimed = a.claim("r1", 0, "w1", 10, long).unwrap();
+    let claimed = a.claim("r1", 0, "w1", 10, long, None).unwrap();
     assert_eq!(positions(&claimed), [1]);
     holder.rollback().unwrap();
-    let claimed = b.claim("r1", 0, "w2", 10, long).unwrap();
+    let claimed = b.claim("r1", 0, "w2", 10, long, None).unwrap();
     assert_eq!(positions(&claimed), [0]);
-    assert!(b.claim("r1", 0, "w2", 10, long).unwrap().is_empty());
+    assert!(b.claim("r1", 0, "w2", 10, long, None).unwrap().is_empty());
     // Stale claims (a zero timeout makes every earlier heartbeat stale) are taken over.
     std::thread::sleep(Duration::from_millis(20));
-    let taken = b.claim("r1", 0, "w2", 10, Duration::ZERO).unwrap();
+    let taken = b.claim("r1", 0, "w2", 10, Duration::ZERO, None).unwrap();
     let from_w1 = taken.iter().find(|c| c.position == 1).unwrap();
     assert_eq!(from_w1.taken_from.as_deref(), Some("w1"));
     assert_eq!(from_w1.record, "{\"n\":1}");

@@ -34,6 +34,16 @@ pub struct NewTarget {
     pub settled: bool,
 }
 
+/// `max_per_server` across workers: at most `per_server` live claims on one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCap {
+    /// Live claims allowed on one server.
+    pub per_server: usize,
+    /// Each target's server (`host:port`), by position; a position not here is a server of
+    /// its own.
+    pub server_of: std::collections::BTreeMap<usize, String>,
+}
+
 /// A target a worker claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -101,7 +111,8 @@ pub trait RolloutStore: Send {
 
     /// Claims at most `limit` unsettled targets of domain `domain` for `worker`: unclaimed ones,
     /// and ones whose claim had no heartbeat for `stale`; rows another worker is claiming at the
-    /// same moment are skipped, never waited for.
+    /// same moment are skipped, never waited for. With `cap`, no server ends up with more than
+    /// its cap of live claims, counting every worker's (claims are then made one at a time).
     fn claim(
         &mut self,
         id: &str,
@@ -109,6 +120,7 @@ pub trait RolloutStore: Send {
         worker: &str,
         limit: usize,
         stale: Duration,
+        cap: Option<&ServerCap>,
     ) -> Result<Vec<Claim>>;
 
     /// How many targets of domain `domain` are not settled.

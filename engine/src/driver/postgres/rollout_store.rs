@@ -15,7 +15,9 @@ use postgres::Client;
 
 use super::{PostgresDriver, driver_error};
 use crate::driver::redact;
-use crate::driver::rollout_store::{Claim, LiveClaim, NewTarget, RolloutStore, StoredRollout};
+use crate::driver::rollout_store::{
+    Claim, LiveClaim, NewTarget, RolloutStore, ServerCap, StoredRollout,
+};
 use crate::{Error, Result};
 
 const CREATE_TABLES: &str = r#"
@@ -64,6 +66,13 @@ const CLAIMABLE: &str = r#"SELECT "position", "record", "worker" FROM "dac_rollo
     WHERE "rollout_id" = $1 AND "domain" = $2 AND NOT "settled"
       AND ("worker" IS NULL OR "heartbeat" < now() - make_interval(secs => $3))
     ORDER BY "position" LIMIT $4 FOR UPDATE SKIP LOCKED"#;
+/// Taken before claiming under a server cap: claims are then made one at a time, so the live
+/// claims counted stay true until the claim commits.
+const CLAIM_TURN: &str =
+    r#"SELECT 1 FROM "dac_rollout_journal" WHERE "rollout_id" = $1 FOR UPDATE"#;
+const LIVE_POSITIONS: &str = r#"SELECT "position" FROM "dac_rollout_target"
+    WHERE "rollout_id" = $1 AND NOT "settled" AND "worker" IS NOT NULL
+      AND "heartbeat" >= now() - make_interval(secs => $2)"#;
 const TAKE: &str = r#"UPDATE "dac_rollout_target" SET "worker" = $3, "heartbeat" = now()
     WHERE "rollout_id" = $1 AND "position" = ANY($2)"#;
 const UNSETTLED: &str = r#"SELECT count(*) FROM "dac_rollout_target"
@@ -271,13 +280,50 @@ impl RolloutStore for PostgresRolloutStore {
         worker: &str,
         limit: usize,
         stale: Duration,
+        cap: Option<&ServerCap>,
     ) -> Result<Vec<Claim>> {
         let d = position(domain)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut tx = self.client().transaction().map_err(|e| store_error(&e))?;
-        let rows = tx
-            .query(CLAIMABLE, &[&id, &d, &seconds(stale), &limit])
-            .map_err(|e| driver_error(&e, Some(CLAIMABLE)))?;
+        let rows = match cap {
+            None => {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                tx.query(CLAIMABLE, &[&id, &d, &seconds(stale), &limit])
+                    .map_err(|e| driver_error(&e, Some(CLAIMABLE)))?
+            }
+            Some(cap) => {
+                tx.query(CLAIM_TURN, &[&id])
+                    .map_err(|e| driver_error(&e, Some(CLAIM_TURN)))?;
+                let live = tx
+                    .query(LIVE_POSITIONS, &[&id, &seconds(stale)])
+                    .map_err(|e| driver_error(&e, Some(LIVE_POSITIONS)))?;
+                let server = |p: usize| {
+                    cap.server_of
+                        .get(&p)
+                        .cloned()
+                        .unwrap_or_else(|| format!("#{p}"))
+                };
+                let mut on_server: std::collections::BTreeMap<String, usize> =
+                    std::collections::BTreeMap::new();
+                for row in &live {
+                    *on_server.entry(server(from_row(row.get(0)))).or_default() += 1;
+                }
+                let candidates = tx
+                    .query(CLAIMABLE, &[&id, &d, &seconds(stale), &i64::MAX])
+                    .map_err(|e| driver_error(&e, Some(CLAIMABLE)))?;
+                let mut chosen = Vec::new();
+                for row in candidates {
+                    if chosen.len() >= limit {
+                        break;
+                    }
+                    let count = on_server.entry(server(from_row(row.get(0)))).or_default();
+                    if *count < cap.per_server {
+                        *count += 1;
+                        chosen.push(row);
+                    }
+                }
+                chosen
+            }
+        };
         let claims: Vec<Claim> = rows
             .iter()
             .map(|r| Claim {

@@ -17,6 +17,7 @@ use super::{
     Packages, RolloutOutcome, Run, Say, StartOptions, Store, new_journal, preflight, rollout_name,
     run_with, same_package, store_of,
 };
+use crate::driver::rollout_store::ServerCap;
 use crate::registry;
 use crate::rollout::journal::{DomainState, Journal, RolloutState, Superseded, host_name};
 use crate::rollout::spec::Spec;
@@ -262,6 +263,26 @@ impl Run<'_> {
         let timeout = self.spec.heartbeat_timeout;
         let poll = (timeout / 10).clamp(Duration::from_millis(50), Duration::from_millis(250));
         let mut announced = None;
+        // Every worker's claims count against a server's cap, not only this worker's.
+        let cap = match self.spec.max_per_server {
+            None => None,
+            Some(per_server) => {
+                let targets = self
+                    .journal
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .targets
+                    .clone();
+                let mut server_of = std::collections::BTreeMap::new();
+                for (position, record) in targets.iter().enumerate() {
+                    server_of.insert(position, self.target(record)?.target.server());
+                }
+                Some(ServerCap {
+                    per_server,
+                    server_of,
+                })
+            }
+        };
         loop {
             worker.check()?;
             let (state, current, n_domains, id) = {
@@ -326,6 +347,7 @@ impl Run<'_> {
                     &worker.id,
                     self.spec.concurrency_of(domain),
                     timeout,
+                    cap.as_ref(),
                 )?
             };
             if !claims.is_empty() {
