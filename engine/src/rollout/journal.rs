@@ -302,6 +302,39 @@ pub struct TargetRecord {
     pub worker: Option<String>,
 }
 
+impl TargetRecord {
+    /// A target the rollout has not touched yet: nothing known but where it is and its domain.
+    pub fn pending(
+        index: usize,
+        target: String,
+        platform: String,
+        mode: Mode,
+        domain: usize,
+    ) -> Self {
+        TargetRecord {
+            index,
+            target,
+            platform,
+            mode,
+            domain,
+            state: TargetState::Pending,
+            version_before: None,
+            hash_before: None,
+            version_now: None,
+            backup: None,
+            backup_ms: None,
+            upgrade_ms: None,
+            started_at: None,
+            finished_at: None,
+            health: Vec::new(),
+            error: None,
+            notes: Vec::new(),
+            carry_history: Vec::new(),
+            worker: None,
+        }
+    }
+}
+
 impl TargetState {
     /// Its upgrade is over (upgraded, failed, already current, or later): nothing left for a
     /// worker to claim.
@@ -960,25 +993,15 @@ mod tests {
 
     fn target(position: usize) -> TargetRecord {
         TargetRecord {
-            index: position,
-            target: format!("sqlite:t{position}.db"),
-            platform: "sqlite".into(),
-            mode: Mode::InPlace,
-            domain: 0,
-            state: TargetState::Pending,
             version_before: Some("1".into()),
-            hash_before: None,
             version_now: Some("1".into()),
-            backup: None,
-            backup_ms: None,
-            upgrade_ms: None,
-            started_at: None,
-            finished_at: None,
-            health: Vec::new(),
-            error: None,
-            notes: Vec::new(),
-            carry_history: Vec::new(),
-            worker: None,
+            ..TargetRecord::pending(
+                position,
+                format!("sqlite:t{position}.db"),
+                "sqlite".into(),
+                Mode::InPlace,
+                0,
+            )
         }
     }
 

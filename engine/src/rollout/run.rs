@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::domains::distribute;
 use super::journal::{
     self, DomainRecord, DomainState, Journal, LockGuard, PackageInfo, RolloutState, Superseded,
-    TargetRecord, TargetState,
+    TargetRecord,
 };
 use super::spec::{self, Spec, TargetSpec};
 use crate::driver::{Driver, Target};
@@ -218,27 +218,13 @@ fn journal_for(spec: &Spec, packages: &Packages, manual: bool) -> Journal {
     for (d, members) in domains.iter().enumerate() {
         for &i in members {
             let t = &spec.targets[i];
-            targets.push(TargetRecord {
-                index: i,
-                target: t.key(),
-                platform: t.target.platform().as_str().to_string(),
-                mode: t.mode,
-                domain: d,
-                state: TargetState::Pending,
-                version_before: None,
-                hash_before: None,
-                version_now: None,
-                backup: None,
-                backup_ms: None,
-                upgrade_ms: None,
-                started_at: None,
-                finished_at: None,
-                health: Vec::new(),
-                error: None,
-                notes: Vec::new(),
-                carry_history: Vec::new(),
-                worker: None,
-            });
+            targets.push(TargetRecord::pending(
+                i,
+                t.key(),
+                t.target.platform().as_str().to_string(),
+                t.mode,
+                d,
+            ));
         }
     }
     let now = registry::now_utc();
