@@ -789,30 +789,42 @@ fn a_postgres_journal_survives_kills_and_resume_then_rolls_back() {
     server.drop_database(&journal);
 }
 
-/// The journal database's primitives on a real server: claims skip rows another session is
-/// locking (never wait for them), fresh claims are left alone and stale ones taken over naming
-/// their worker, a worker whose claim was taken over cannot write, one worker at a time holds
-/// the health gate, and a new rollout of the same name becomes current with the old one kept.
+/// Two sessions on a new journal database `name` of the throwaway server, and `n` targets in
+/// rollout-store form (`{"n":i}`), target `i` in domain `domain_of(i)`.
+fn two_stores(
+    name: &str,
+    n: usize,
+    domain_of: impl Fn(usize) -> usize,
+) -> (
+    String,
+    Box<dyn dac_engine::driver::rollout_store::RolloutStore>,
+    Box<dyn dac_engine::driver::rollout_store::RolloutStore>,
+    Vec<dac_engine::driver::rollout_store::NewTarget>,
+) {
+    let journal = server().create_database(name);
+    let target = Target::Postgres {
+        url: journal.clone(),
+    };
+    let a = driver::open_rollout_store(&target).unwrap();
+    let b = driver::open_rollout_store(&target).unwrap();
+    let targets = (0..n)
+        .map(|i| dac_engine::driver::rollout_store::NewTarget {
+            record: format!("{{\"n\":{i}}}"),
+            domain: domain_of(i),
+            settled: false,
+        })
+        .collect();
+    (journal, a, b, targets)
+}
+
 /// `max_per_server` holds across workers: a claim counts every worker's live claims on a
 /// server, so a second worker gets nothing on a server at its cap until a claim there settles.
 #[test]
 fn journal_database_claims_keep_each_servers_cap_across_workers() {
-    use dac_engine::driver::rollout_store::{Claim, NewTarget, ServerCap};
+    use dac_engine::driver::rollout_store::{Claim, ServerCap};
     use std::time::Duration;
     let server = server();
-    let journal = server.create_database("journalcap");
-    let target = Target::Postgres {
-        url: journal.clone(),
-    };
-    let mut a = driver::open_rollout_store(&target).unwrap();
-    let mut b = driver::open_rollout_store(&target).unwrap();
-    let targets: Vec<NewTarget> = (0..6)
-        .map(|i| NewTarget {
-            record: format!("{{\"n\":{i}}}"),
-            domain: 0,
-            settled: false,
-        })
-        .collect();
+    let (journal, mut a, mut b, targets) = two_stores("journalcap", 6, |_| 0);
     a.create("fleet", "r1", "{}", &targets).unwrap();
     // Targets 0-3 on one server, 4 and 5 on another; one upgrade at a time on each.
     let cap = ServerCap {
@@ -851,24 +863,18 @@ fn journal_database_claims_keep_each_servers_cap_across_workers() {
     server.drop_database(&journal);
 }
 
+/// The journal database's primitives on a real server: claims skip rows another session is
+/// locking (never wait for them), fresh claims are left alone and stale ones taken over naming
+/// their worker, a worker whose claim was taken over cannot write, one worker at a time holds
+/// the health gate, and a new rollout of the same name becomes current with the old one kept.
 #[test]
 fn journal_database_claims_skip_locked_rows_and_take_over_stale_ones() {
-    use dac_engine::driver::rollout_store::NewTarget;
     use std::time::Duration;
     let server = server();
-    let journal = server.create_database("journalstore");
+    let (journal, mut a, mut b, targets) = two_stores("journalstore", 4, |i| i / 2);
     let target = Target::Postgres {
         url: journal.clone(),
     };
-    let mut a = driver::open_rollout_store(&target).unwrap();
-    let mut b = driver::open_rollout_store(&target).unwrap();
-    let targets: Vec<NewTarget> = (0..4)
-        .map(|i| NewTarget {
-            record: format!("{{\"n\":{i}}}"),
-            domain: i / 2,
-            settled: false,
-        })
-        .collect();
     a.lock("fleet").unwrap();
     a.create("fleet", "r1", "{\"head\":1}", &targets).unwrap();
     a.unlock("fleet").unwrap();
