@@ -230,19 +230,10 @@ fn notes_go_to_stderr_and_dash_output_is_stdout() {
 /// stderr. No script holds a `-- dac cannot create` comment.
 #[test]
 fn uncreatable_objects_refuse_the_script_unless_left_out_by_name() {
-    let corpus = crate::util::root().join("../shared/corpus/dacpac");
-    if !corpus.is_dir() {
-        eprintln!("*** NOT RUN: the corpus packages need ../shared ***");
-        assert!(
-            std::env::var_os("DAC_REQUIRE_SHARED").is_none(),
-            "../shared is required"
-        );
+    let Some((package, empty)) = adventureworks_and_empty() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
-    let package = corpus.join("ErikEJ__EFCorePowerTools/AdventureWorks.dacpac");
-    let empty = corpus.join("Herdo__SSDTLifecycleExtension/TestDatabase_Empty.dacpac");
-    let (package, empty) = (package.display().to_string(), empty.display().to_string());
     let out = dir.path().join("aw.sql").display().to_string();
     let args = ["script", &package, "--target", &empty, "-o", &out];
     let refused = dac(dir.path(), &args);
@@ -275,11 +266,9 @@ fn uncreatable_objects_refuse_the_script_unless_left_out_by_name() {
     assert!(script.contains("CREATE TYPE [dbo].[Name] FROM NVARCHAR (50) NULL;"));
 }
 
-/// `dac deploy-report` names each object of the package dac cannot create, with why, in every
-/// format (XML: SqlPackage's `UnsupportedObject` alerts): written either way, exit 3 unless
-/// `--leave-out-uncreatable` lets the script through (then each is a warning too).
-#[test]
-fn the_deploy_report_names_the_objects_dac_cannot_create() {
+/// AdventureWorks and an empty package from the corpus (paths), or `None` after saying loudly
+/// that the test did not run (an error where `DAC_REQUIRE_SHARED` asks for `../shared`).
+fn adventureworks_and_empty() -> Option<(String, String)> {
     let corpus = crate::util::root().join("../shared/corpus/dacpac");
     if !corpus.is_dir() {
         eprintln!("*** NOT RUN: the corpus packages need ../shared ***");
@@ -287,12 +276,22 @@ fn the_deploy_report_names_the_objects_dac_cannot_create() {
             std::env::var_os("DAC_REQUIRE_SHARED").is_none(),
             "../shared is required"
         );
-        return;
+        return None;
     }
-    let dir = tempfile::tempdir().unwrap();
     let package = corpus.join("ErikEJ__EFCorePowerTools/AdventureWorks.dacpac");
     let empty = corpus.join("Herdo__SSDTLifecycleExtension/TestDatabase_Empty.dacpac");
-    let (package, empty) = (package.display().to_string(), empty.display().to_string());
+    Some((package.display().to_string(), empty.display().to_string()))
+}
+
+/// `dac deploy-report` names each object of the package dac cannot create, with why, in every
+/// format (XML: SqlPackage's `UnsupportedObject` alerts): written either way, exit 3 unless
+/// `--leave-out-uncreatable` lets the script through (then each is a warning too).
+#[test]
+fn the_deploy_report_names_the_objects_dac_cannot_create() {
+    let Some((package, empty)) = adventureworks_and_empty() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
     let objects = [
         "SqlFullTextCatalog [AW2008FullTextCatalog]: ",
         "SqlFullTextIndex [HumanResources].[JobCandidate]: ",
